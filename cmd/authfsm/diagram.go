@@ -1,0 +1,29 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/authfsm/authfsm/states"
+)
+
+func runDiagram(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("diagram", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "mermaid", "output format: mermaid, dot or svg")
+	if err := fs.Parse(args); err != nil {
+		return exitBadInput
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "authfsm diagram: unexpected argument %q\n", fs.Arg(0))
+		return exitBadInput
+	}
+	render := map[string]func() string{"mermaid": states.Mermaid, "dot": states.DOT, "svg": states.SVG}[*format]
+	if render == nil {
+		fmt.Fprintf(stderr, "authfsm diagram: unknown format %q (want mermaid, dot or svg)\n", *format)
+		return exitBadInput
+	}
+	fmt.Fprint(stdout, render())
+	return exitOK
+}

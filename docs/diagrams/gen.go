@@ -1,0 +1,19 @@
+//go:build ignore
+
+// gen writes the diagrams of package diagrams; run it with go generate.
+package main
+
+import (
+	"log"
+	"os"
+
+	"github.com/authfsm/authfsm/docs/diagrams"
+)
+
+func main() {
+	for name, render := range diagrams.Files {
+		if err := os.WriteFile(name, []byte(render()), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+}

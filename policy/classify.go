@@ -1,0 +1,162 @@
+package policy
+
+import (
+	"strconv"
+	"time"
+)
+
+// Class is what a refresh attempt's outcome means for the session.
+type Class uint8
+
+const (
+	// OK means the attempt yielded a token.
+	OK Class = iota
+	// Transient means the attempt failed for a reason that may pass: a 5xx, a
+	// timeout, a refused connection, a proxy's page in place of a token
+	// response. The session retries on its policy's schedule.
+	Transient
+	// RateLimited means the server answered 429. It is transient; the
+	// server's Retry-After, when present, sets the earliest next attempt.
+	RateLimited
+	// Permanent means the authorization server itself refused the grant (401,
+	// 403, or an RFC 6749 §5.2 error code such as invalid_grant). Retrying
+	// cannot help; the session is revoked.
+	Permanent
+)
+
+var classNames = [...]string{OK: "ok", Transient: "transient", RateLimited: "rate_limited", Permanent: "permanent"}
+
+// String returns the lower-case name of c.
+func (c Class) String() string {
+	if int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return "class(" + strconv.Itoa(int(c)) + ")"
+}
+
+// Outcome is what one refresh attempt produced, as the caller observed it.
+// It carries no secrets: the token endpoint client parses the body and
+// reports only what classification needs.
+type Outcome struct {
+	// Status is the HTTP status code, or 0 when no response arrived.
+	Status int
+	// ErrorCode is the "error" member of an OAuth2 JSON error body
+	// (RFC 6749 §5.2), or "" when the body was not one.
+	ErrorCode string
+	// RetryAfter is the raw Retry-After header value, if any.
+	RetryAfter string
+	// Err is the failure: a transport error (timeout, refused, DNS) when
+	// Status is 0, or a body that is not a token response when Status is 2xx.
+	Err error
+	// Sent reports whether the request was written in full, so that the
+	// server may have acted on it even though its answer never arrived.
+	Sent bool
+	// At is the instant the outcome was observed; an HTTP-date Retry-After is
+	// measured from it.
+	At time.Time
+}
+
+// Verdict is a classified outcome.
+type Verdict struct {
+	Class Class
+	// RetryAfter is the server's requested wait (0 when none or unparsable).
+	RetryAfter time.Duration
+	// Cause says what failed, without secrets: "502 Bad Gateway",
+	// "400 invalid_grant", "connection refused". Empty for OK.
+	Cause string
+	// MaybeProcessed reports that the server may have performed the refresh
+	// although the client saw a failure (a lost response). A later
+	// invalid_grant then most likely means the refresh token was consumed.
+	MaybeProcessed bool
+}
+
+// A Classifier maps an outcome to a verdict. Classify must be safe for
+// concurrent use and must not retain o.
+type Classifier interface {
+	Classify(o Outcome) Verdict
+}
+
+// ClassifierFunc adapts a function to the Classifier interface.
+type ClassifierFunc func(Outcome) Verdict
+
+// Classify calls f(o).
+func (f ClassifierFunc) Classify(o Outcome) Verdict { return f(o) }
+
+// DefaultClassifier implements the rule that only the authorization server's
+// explicit refusal is permanent. Everything a proxy, a network or a restarting
+// backend can produce is transient.
+var DefaultClassifier Classifier = ClassifierFunc(Classify)
+
+// permanentCodes are the RFC 6749 §5.2 error codes that retrying cannot fix.
+var permanentCodes = map[string]bool{
+	"invalid_grant":          true,
+	"invalid_client":         true,
+	"unauthorized_client":    true,
+	"unsupported_grant_type": true,
+	"invalid_scope":          true,
+	"invalid_request":        true,
+}
+
+// IsPermanentCode reports whether an OAuth2 error code means the grant is
+// refused for good.
+func IsPermanentCode(code string) bool { return permanentCodes[code] }
+
+// Classify is the default classification; see DefaultClassifier.
+func Classify(o Outcome) Verdict {
+	s := o.Status
+	switch {
+	case s == 0:
+		cause := "no response"
+		if o.Err != nil {
+			cause = o.Err.Error()
+		}
+		return Verdict{Class: Transient, Cause: cause, MaybeProcessed: o.Sent}
+	case s >= 200 && s < 300:
+		if o.Err == nil {
+			return Verdict{Class: OK}
+		}
+		// A proxy or captive portal answered 200 with something that is not a
+		// token response. The server may have rotated the refresh token.
+		return Verdict{Class: Transient, Cause: StatusText(s) + ": " + o.Err.Error(), MaybeProcessed: true}
+	}
+	v := Verdict{Class: Transient, Cause: StatusText(s), MaybeProcessed: true}
+	if o.ErrorCode != "" {
+		v.Cause = strconv.Itoa(s) + " " + o.ErrorCode
+	}
+	if ra, ok := ParseRetryAfter(o.RetryAfter, o.At); ok {
+		v.RetryAfter = ra
+	}
+	switch {
+	case s == 429:
+		v.Class = RateLimited
+	case s >= 500 || s == 408:
+		// A 5xx is transient whatever its body says.
+	case s == 401 || s == 403 || permanentCodes[o.ErrorCode]:
+		v.Class = Permanent
+		v.MaybeProcessed = false
+	}
+	return v
+}
+
+// StatusText returns "502 Bad Gateway" for 502, and the bare number for codes
+// without a standard reason phrase.
+func StatusText(code int) string {
+	if t, ok := statusText[code]; ok {
+		return strconv.Itoa(code) + " " + t
+	}
+	return strconv.Itoa(code)
+}
+
+// statusText holds the reason phrases a token endpoint or its proxies send;
+// net/http is not imported here to keep policy/ free of I/O packages.
+var statusText = map[int]string{
+	200: "OK", 201: "Created", 204: "No Content",
+	400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+	405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict", 410: "Gone",
+	413: "Content Too Large", 421: "Misdirected Request", 425: "Too Early",
+	429: "Too Many Requests", 451: "Unavailable For Legal Reasons",
+	500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+	503: "Service Unavailable", 504: "Gateway Timeout", 507: "Insufficient Storage",
+	520: "Unknown Error", 521: "Web Server Is Down", 522: "Connection Timed Out",
+	523: "Origin Is Unreachable", 524: "A Timeout Occurred",
+}

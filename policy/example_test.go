@@ -1,0 +1,63 @@
+package policy_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/authfsm/authfsm/policy"
+)
+
+// Fibonacci waits 1s, 1s, 2s, 3s, 5s, ... and gives up after 8 attempts.
+type Fibonacci struct{}
+
+func (Fibonacci) Delay(a policy.Attempt) (time.Duration, bool) {
+	x, y := 1, 1
+	for i := 1; i < a.N; i++ {
+		x, y = y, x+y
+	}
+	return time.Duration(x) * time.Second, a.N < 8
+}
+
+// A custom policy is any value with a Delay method. Pass it as
+// states.Config.Policy (or the session's policy option).
+func ExamplePolicy() {
+	var p policy.Policy = Fibonacci{}
+	for n := 1; ; n++ {
+		d, again := p.Delay(policy.Attempt{N: n})
+		if !again {
+			fmt.Printf("attempt %d failed: give up\n", n)
+			break
+		}
+		fmt.Printf("attempt %d failed: retry in %v\n", n, d)
+	}
+	// Output:
+	// attempt 1 failed: retry in 1s
+	// attempt 2 failed: retry in 1s
+	// attempt 3 failed: retry in 2s
+	// attempt 4 failed: retry in 3s
+	// attempt 5 failed: retry in 5s
+	// attempt 6 failed: retry in 8s
+	// attempt 7 failed: retry in 13s
+	// attempt 8 failed: give up
+}
+
+// Classify draws the line between what a proxy can say and what only the
+// authorization server can say.
+func ExampleClassify() {
+	for _, o := range []policy.Outcome{
+		{Status: 502},
+		{Status: 404},
+		{Status: 429, RetryAfter: "30"},
+		{Status: 400, ErrorCode: "invalid_grant"},
+		{Status: 401},
+	} {
+		v := policy.Classify(o)
+		fmt.Printf("%-22s %-12s retry after %v\n", v.Cause, v.Class, v.RetryAfter)
+	}
+	// Output:
+	// 502 Bad Gateway        transient    retry after 0s
+	// 404 Not Found          transient    retry after 0s
+	// 429 Too Many Requests  rate_limited retry after 30s
+	// 400 invalid_grant      permanent    retry after 0s
+	// 401 Unauthorized       permanent    retry after 0s
+}

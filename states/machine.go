@@ -1,0 +1,317 @@
+package states
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/authfsm/authfsm/policy"
+)
+
+// DefaultMaxRetryAfter bounds how long a server's Retry-After may delay the
+// next attempt when Config.MaxRetryAfter is zero.
+const DefaultMaxRetryAfter = 5 * time.Minute
+
+// Config parameterises a Machine.
+type Config struct {
+	// Policy schedules retries; nil means policy.Default().
+	Policy policy.Policy
+	// RefreshAhead starts a refresh this long before the token expires, but
+	// never earlier than half the token's lifetime after it was issued, so a
+	// margin longer than the lifetime cannot cause a refresh loop. Zero
+	// refreshes at expiry (or on a 401) only.
+	RefreshAhead time.Duration
+	// MaxRetryAfter bounds a server's Retry-After; 0 means DefaultMaxRetryAfter.
+	MaxRetryAfter time.Duration
+}
+
+// Machine is the pure decision function. A Machine is immutable and safe for
+// concurrent use; all per-session state lives in Data.
+type Machine struct {
+	policy        policy.Policy
+	refreshAhead  time.Duration
+	maxRetryAfter time.Duration
+}
+
+// NewMachine returns a Machine for cfg.
+func NewMachine(cfg Config) *Machine {
+	m := &Machine{policy: cfg.Policy, refreshAhead: cfg.RefreshAhead, maxRetryAfter: cfg.MaxRetryAfter}
+	if m.policy == nil {
+		m.policy = policy.Default()
+	}
+	if m.maxRetryAfter <= 0 {
+		m.maxRetryAfter = DefaultMaxRetryAfter
+	}
+	return m
+}
+
+// Data is one session as the machine sees it. It is a value: Step returns
+// the next Data and never retains it.
+type Data struct {
+	State State
+	// Issued and Expiry bound the current access token's life on the
+	// client's clock; a zero Expiry means the session holds no token.
+	Issued, Expiry time.Time
+	// Rejected records that a resource server refused the current token.
+	Rejected bool
+	// Postponed records that a refresh-ahead cycle gave up while the token
+	// was valid: the next cycle starts at expiry, not at the refresh point.
+	Postponed bool
+	// Attempt is the number of the current or last attempt in this cycle.
+	Attempt int
+	// CycleStart is when the cycle's first attempt started.
+	CycleStart time.Time
+	// PrevDelay is the last delay the policy chose in this cycle.
+	PrevDelay time.Duration
+	// NextAt is the instant of the next wake-up (refresh point, expiry or
+	// retry); zero when none is due.
+	NextAt time.Time
+	// Cause says why the last attempt failed or the session was revoked; it
+	// is empty after a success.
+	Cause string
+	// MaybeConsumed records that an attempt of this cycle may have been
+	// performed by the server although its answer was lost.
+	MaybeConsumed bool
+	// Flight identifies the refresh request in flight; a result carrying
+	// another flight number is stale and ignored.
+	Flight uint64
+	// Rand is the session's seeded random source, for jitter.
+	Rand rand.PCG
+}
+
+// NewData returns the data of a session seeded with seed. Without a token
+// (zero expiry) the session starts Expired and refreshes on first demand.
+func NewData(seed uint64, issued, expiry time.Time) Data {
+	d := Data{State: InitialState, Issued: issued, Expiry: expiry}
+	d.Rand.Seed(seed, seed^0x9e3779b97f4a7c15)
+	if expiry.IsZero() {
+		d.State = Expired
+	}
+	return d
+}
+
+// Usable reports whether the session holds a token that may be sent at now.
+func (d *Data) Usable(now time.Time) bool {
+	return d.State != Revoked && !d.Expiry.IsZero() && now.Before(d.Expiry) && !d.Rejected
+}
+
+// InputKind says what happened.
+type InputKind uint8
+
+const (
+	// InWake: the wake-up armed at Effects.WakeAt is due (or any instant the
+	// caller wants the machine to catch up with the clock).
+	InWake InputKind = iota
+	// InDemand: a caller needs a token. It starts a cycle from Expired.
+	InDemand
+	// InResult: the refresh in flight ended; see Input.Verdict.
+	InResult
+	// InReject: a resource server refused the current access token.
+	InReject
+	// InRevoke: the session is revoked explicitly.
+	InRevoke
+	// InSetToken: a token was supplied from outside (a re-login).
+	InSetToken
+)
+
+// Input is one thing that happened to a session.
+type Input struct {
+	Kind InputKind
+	// Verdict is the classified outcome of the refresh (InResult).
+	Verdict policy.Verdict
+	// Flight is the flight number of the refresh the result belongs to
+	// (InResult), from Effects.Flight.
+	Flight uint64
+	// Issued and Expiry describe the new token (InResult with policy.OK,
+	// InSetToken).
+	Issued, Expiry time.Time
+	// Cause is the reason given for InReject, InRevoke and InSetToken.
+	Cause string
+}
+
+// Transition is one change of state, with the reason for it.
+type Transition struct {
+	At       time.Time
+	From, To State
+	Event    Event
+	Cause    string
+	// Attempt is the attempt number the transition concerns (0 outside a cycle).
+	Attempt int
+	// NextAt is when the next attempt is due (Fail), or zero.
+	NextAt time.Time
+}
+
+// maxTransitions bounds the transitions one Step can make (set_token with an
+// expired token, then expire and refresh).
+const maxTransitions = 3
+
+// Effects is what the caller must do after a Step.
+type Effects struct {
+	// StartRefresh asks the caller to send one refresh request now, tagged
+	// with Flight, and to feed its result back as InResult.
+	StartRefresh bool
+	Flight       uint64
+	// WakeAt is when the caller must feed InWake next; zero means no timer.
+	WakeAt time.Time
+	n      int
+	trans  [maxTransitions]Transition
+}
+
+// Transitions returns the transitions the step made, oldest first, to be
+// recorded by the caller. The slice aliases e.
+func (e *Effects) Transitions() []Transition { return e.trans[:e.n] }
+
+// Step applies in at now to d and returns the next data and the effects the
+// caller must perform. It is a pure function of its arguments.
+func (m *Machine) Step(d Data, in Input, now time.Time) (Data, Effects) {
+	var fx Effects
+	switch in.Kind {
+	case InWake, InDemand:
+		m.advance(&d, &fx, now, in.Kind == InDemand)
+	case InResult:
+		if d.State == Refreshing && in.Flight == d.Flight {
+			m.result(&d, &fx, in, now)
+		}
+	case InReject:
+		if d.State == Revoked || d.Rejected {
+			break
+		}
+		d.Rejected = true
+		if d.State == Valid {
+			cause := in.Cause
+			if cause == "" {
+				cause = "access token rejected by the resource server"
+			}
+			fire(&d, &fx, Reject, cause, now)
+			m.startCycle(&d, &fx, Refresh, "access token rejected", now)
+		}
+	case InRevoke:
+		if d.State != Revoked {
+			d.Cause = in.Cause
+			d.NextAt = time.Time{}
+			fire(&d, &fx, Revoke, in.Cause, now)
+		}
+	case InSetToken:
+		d.Issued, d.Expiry = in.Issued, in.Expiry
+		d.Rejected, d.Postponed, d.MaybeConsumed = false, false, false
+		d.Attempt, d.PrevDelay, d.Cause = 0, 0, ""
+		d.Flight++ // a refresh still in flight is stale now
+		fire(&d, &fx, SetToken, in.Cause, now)
+		d.NextAt = m.refreshPoint(&d)
+		m.advance(&d, &fx, now, false)
+	}
+	fx.WakeAt = d.NextAt
+	return d, fx
+}
+
+// advance moves the session along the clock: expiry, the refresh-ahead
+// point, a due retry, and (on demand) a new cycle from Expired.
+func (m *Machine) advance(d *Data, fx *Effects, now time.Time, demand bool) {
+	switch d.State {
+	case Valid:
+		if !d.Usable(now) {
+			fire(d, fx, Expire, "access token expired", now)
+			m.startCycle(d, fx, Refresh, "access token expired", now)
+			return
+		}
+		p := m.refreshPoint(d)
+		if !now.Before(p) {
+			m.startCycle(d, fx, RefreshAhead, "refresh-ahead point reached", now)
+			return
+		}
+		d.NextAt = p
+	case Expired:
+		if demand {
+			m.startCycle(d, fx, Refresh, "token demanded", now)
+		}
+	case Backoff:
+		if !d.NextAt.IsZero() && !now.Before(d.NextAt) {
+			d.Attempt++
+			d.NextAt = time.Time{}
+			d.Flight++
+			fx.StartRefresh, fx.Flight = true, d.Flight
+			fire(d, fx, Retry, "retry due", now)
+		}
+	}
+}
+
+func (m *Machine) startCycle(d *Data, fx *Effects, ev Event, cause string, now time.Time) {
+	d.Attempt, d.CycleStart, d.PrevDelay, d.MaybeConsumed = 1, now, 0, false
+	d.NextAt = time.Time{}
+	d.Flight++
+	fx.StartRefresh, fx.Flight = true, d.Flight
+	fire(d, fx, ev, cause, now)
+}
+
+func (m *Machine) result(d *Data, fx *Effects, in Input, now time.Time) {
+	v := in.Verdict
+	if v.Class == policy.OK {
+		switch {
+		case !in.Expiry.After(now):
+			v = policy.Verdict{Class: policy.Transient, Cause: "token endpoint returned an already expired token", MaybeProcessed: true}
+		case !d.Expiry.IsZero() && !in.Expiry.After(d.Expiry):
+			v = policy.Verdict{Class: policy.Transient, Cause: "token endpoint returned a token whose expiry did not advance", MaybeProcessed: true}
+		default:
+			d.Issued, d.Expiry = in.Issued, in.Expiry
+			d.Rejected, d.Postponed, d.MaybeConsumed = false, false, false
+			d.Cause, d.PrevDelay = "", 0
+			fire(d, fx, Succeed, "", now)
+			d.NextAt = m.refreshPoint(d)
+			return
+		}
+	}
+	if v.Class == policy.Permanent {
+		cause := v.Cause
+		if d.MaybeConsumed {
+			cause += ": refresh token probably consumed by a refresh whose answer was lost (" + d.Cause + ")"
+		}
+		d.Cause, d.NextAt = cause, time.Time{}
+		fire(d, fx, Deny, cause, now)
+		return
+	}
+	d.Cause = v.Cause
+	d.MaybeConsumed = d.MaybeConsumed || v.MaybeProcessed
+	delay, again := m.policy.Delay(policy.Attempt{
+		N: d.Attempt, Elapsed: now.Sub(d.CycleStart), Prev: d.PrevDelay, Rand: d.Rand.Uint64(),
+	})
+	if ra := min(v.RetryAfter, m.maxRetryAfter); ra > delay {
+		delay = ra
+	}
+	switch {
+	case again:
+		d.PrevDelay = delay
+		d.NextAt = now.Add(delay)
+		fire(d, fx, Fail, v.Cause, now)
+	case d.Usable(now):
+		d.Postponed = true
+		d.NextAt = d.Expiry
+		fire(d, fx, Postpone, v.Cause, now)
+	default:
+		d.NextAt = time.Time{}
+		fire(d, fx, GiveUp, v.Cause, now)
+	}
+}
+
+// refreshPoint is when a valid token's refresh cycle starts.
+func (m *Machine) refreshPoint(d *Data) time.Time {
+	if m.refreshAhead <= 0 || d.Postponed {
+		return d.Expiry
+	}
+	p := d.Expiry.Add(-m.refreshAhead)
+	if half := d.Issued.Add(d.Expiry.Sub(d.Issued) / 2); p.Before(half) {
+		p = half
+	}
+	return p
+}
+
+// fire makes the transition ev from d.State, as the table allows, and records it.
+func fire(d *Data, fx *Effects, ev Event, cause string, now time.Time) {
+	to, ok := Next(d.State, ev)
+	if !ok || fx.n == maxTransitions {
+		// Unreachable by construction; the property tests check that every
+		// recorded transition is legal and that states follow the records.
+		return
+	}
+	fx.trans[fx.n] = Transition{At: now, From: d.State, To: to, Event: ev, Cause: cause, Attempt: d.Attempt, NextAt: d.NextAt}
+	fx.n++
+	d.State = to
+}
