@@ -44,8 +44,8 @@ type Counts struct {
 }
 
 type stats struct {
-	mu                   sync.Mutex
-	requests             []Request
+	mu                      sync.Mutex
+	requests                []Request
 	resourceOK, resource401 int
 }
 
