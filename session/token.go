@@ -95,3 +95,27 @@ func (t Token) LogValue() slog.Value {
 		slog.Time("expiry", t.Expiry),
 	)
 }
+
+// The types below hold secrets in unexported fields, which fmt would print
+// raw (it does not call a field's methods when the field is unexported), so
+// each formats itself without them.
+
+// Format implements fmt.Formatter: every verb prints the session's id and
+// state, never its tokens.
+func (s *Session) Format(f fmt.State, _ rune) {
+	st := s.State()
+	fmt.Fprintf(f, "session.Session{ID: %q, State: %s, Token: %s}", s.cfg.id, st.State, st.Token)
+}
+
+// Format implements fmt.Formatter: every verb prints the endpoint and
+// client id, never the client secret.
+func (c *Client) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "session.Client{URL: %q, ClientID: %q, Grant: %s}", c.url, c.e.ClientID, c.e.Grant)
+}
+
+// Format implements fmt.Formatter without the stored token's secrets.
+func (m *MemoryStore) Format(f fmt.State, _ rune) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fmt.Fprintf(f, "session.MemoryStore{Token: %s}", m.tok.String())
+}
