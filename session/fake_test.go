@@ -33,6 +33,8 @@ type fakeEndpoint struct {
 	rotate  bool
 	latency time.Duration
 	prefix  string // marks issued tokens, for the canary test
+	// outageFrom and outageTo bound an outage (502 pages), on time.Now.
+	outageFrom, outageTo time.Time
 
 	mu          sync.Mutex
 	fault       fault
@@ -85,6 +87,9 @@ func (f *fakeEndpoint) RoundTrip(req *http.Request) (*http.Response, error) {
 	fl := f.fault
 	if f.faultUntil > 0 && f.requests > f.faultUntil {
 		fl = fault{}
+	}
+	if now := time.Now(); !now.Before(f.outageFrom) && now.Before(f.outageTo) {
+		fl = fault{kind: "status", status: 502}
 	}
 	f.mu.Unlock()
 	defer func() {
