@@ -19,7 +19,13 @@ func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bo
 	cancel()
 	now := s.cfg.clock.Now()
 	v, fail := s.classify(err, now)
-	if v.Class == policy.OK && tok.Issued.IsZero() {
+	if v.Class == policy.OK {
+		// The session's clock is the one that counts: a refresher's clock
+		// may differ (a Client on the real clock under a test's mock), so
+		// keep the lifetime it reported and measure it from now.
+		if !tok.Issued.IsZero() {
+			tok.Expiry = now.Add(tok.Expiry.Sub(tok.Issued))
+		}
 		tok.Issued = now
 	}
 

@@ -19,7 +19,10 @@ import (
 
 // A Refresher obtains a new token pair. Refresh must be safe for concurrent
 // use and should honour ctx, which carries the session's per-attempt
-// deadline. The returned Token must carry its Expiry. A failure should be an
+// deadline. The returned Token must carry its Expiry: with Issued set,
+// Expiry−Issued is the lifetime, measured from when the session receives the
+// token (so the refresher's clock does not matter); with Issued zero, Expiry
+// is an instant on the session's clock. A failure should be an
 // *EndpointError (so it is classified by status and OAuth2 error code); any
 // other error is classified as a transient failure without a response.
 type Refresher interface {

@@ -506,3 +506,24 @@ func TestFallbackTransientFailureRetriesWithTheFallback(t *testing.T) {
 		}
 	})
 }
+
+func TestAuditChainOfASession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var log lockedBuffer
+		chain := audit.NewChainWriter(&log, audit.Head{})
+		fe := newFakeEndpoint(time.Hour)
+		fe.setFault(fault{kind: "status", status: 503}, 2)
+		s, _ := newTestSession(t, fe, WithAudit(chain), WithID("billing"))
+		time.Sleep(time.Hour + 5*time.Second)
+		synctest.Wait()
+		s.Revoke()
+		s.Close()
+		head, err := audit.Verify(strings.NewReader(log.String()))
+		if err != nil || head.Seq != 8 {
+			t.Fatalf("Verify = %+v, %v; want 8 chained records", head, err)
+		}
+		if !strings.Contains(log.String(), `"session":"billing"`) {
+			t.Errorf("records do not name the session:\n%s", log.String())
+		}
+	})
+}
