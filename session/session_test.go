@@ -527,3 +527,35 @@ func TestAuditChainOfASession(t *testing.T) {
 		}
 	})
 }
+
+// TestSeeds: the same seed gives the same retry schedule; without WithSeed
+// each session draws its own, so a fleet that failed together does not
+// retry in lockstep.
+func TestSeeds(t *testing.T) {
+	nextRetry := func(opts ...Option) time.Duration {
+		var d time.Duration
+		synctest.Test(t, func(t *testing.T) {
+			fe := newFakeEndpoint(time.Hour)
+			fe.setFault(fault{kind: "status", status: 503}, 0)
+			s, _ := newTestSession(t, fe, append([]Option{WithPolicy(policy.Default())}, opts...)...)
+			defer s.Close()
+			time.Sleep(time.Hour)
+			synctest.Wait()
+			st := s.State()
+			if st.State != states.Backoff {
+				t.Fatalf("state %v, want backoff", st.State)
+			}
+			d = st.NextAt.Sub(time.Now())
+		})
+		return d
+	}
+	a, b := nextRetry(WithSeed(7)), nextRetry(WithSeed(7))
+	if a != b {
+		t.Errorf("seed 7 gave %v and %v", a, b)
+	}
+	// newTestSession fixes seed 1; a zero-value config draws a random one.
+	r1, r2 := nextRetry(func(c *config) { c.seeded = false }), nextRetry(func(c *config) { c.seeded = false })
+	if r1 == r2 {
+		t.Errorf("two unseeded sessions chose the same delay %v", r1)
+	}
+}

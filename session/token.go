@@ -101,10 +101,14 @@ func (t Token) LogValue() slog.Value {
 // each formats itself without them.
 
 // Format implements fmt.Formatter: every verb prints the session's id and
-// state, never its tokens.
+// its token's fingerprint, never a token. It takes no lock, so an audit sink
+// or logger called by the session may print the session.
 func (s *Session) Format(f fmt.State, _ rune) {
-	st := s.State()
-	fmt.Fprintf(f, "session.Session{ID: %q, State: %s, Token: %s}", s.cfg.id, st.State, st.Token)
+	var fp string
+	if p := s.snap.Load(); p != nil {
+		fp = audit.Fingerprint(string(p.tok.Access))
+	}
+	fmt.Fprintf(f, "session.Session{ID: %q, Token: %q}", s.cfg.id, fp)
 }
 
 // Format implements fmt.Formatter: every verb prints the endpoint and
