@@ -12,8 +12,12 @@ import (
 
 // Config describes the proxy to run.
 type Config struct {
-	// Backend is the upstream's host:port (loopback).
+	// Backend is the upstream's host:port (loopback): the authorization
+	// server, behind every path but /resource.
 	Backend string
+	// Resource, if set, is the host:port of a separate resource server that
+	// nginx proxies /resource to (the 429 switch does not apply there).
+	Resource string
 	// ProxyReadTimeout is how long nginx waits for the backend's answer
 	// before it sends its own 504 page; default 10s.
 	ProxyReadTimeout time.Duration
@@ -76,6 +80,14 @@ http {
         listen {{.Listen}};
         server_name localhost;
 
+{{- if .Resource}}
+
+        location = /resource {
+            proxy_pass http://{{.Resource}};
+            proxy_connect_timeout {{ms .ConnectTimeout}};
+        }
+{{- end}}
+
         location / {
             if (-f {{.Dir}}/{{.Marker}}) {
                 add_header Retry-After {{.RetryAfter}} always;
@@ -91,11 +103,11 @@ http {
 `))
 
 type confData struct {
-	Root                        bool
-	Dir, Listen, Backend        string
-	Marker                      string
-	RetryAfter                  int
-	ConnectTimeout, ReadTimeout time.Duration
+	Root                           bool
+	Dir, Listen, Backend, Resource string
+	Marker                         string
+	RetryAfter                     int
+	ConnectTimeout, ReadTimeout    time.Duration
 	// ExtraTemp lists the modules built into this nginx whose temp paths
 	// must be redirected: nginx creates every configured module's temp
 	// directory at startup, and the compiled-in defaults under /var/lib are
@@ -117,7 +129,7 @@ func writeConfig(bin, dir, listen string, cfg Config) (string, error) {
 		return "", err
 	}
 	data := confData{
-		Root: os.Geteuid() == 0, Dir: dir, Listen: listen, Backend: cfg.Backend,
+		Root: os.Geteuid() == 0, Dir: dir, Listen: listen, Backend: cfg.Backend, Resource: cfg.Resource,
 		Marker: rateLimitMarker, RetryAfter: cfg.RetryAfter,
 		ConnectTimeout: cfg.ProxyConnectTimeout, ReadTimeout: cfg.ProxyReadTimeout,
 		ExtraTemp: extra,

@@ -65,7 +65,10 @@ func get(t *testing.T, url string) answer {
 // one run, and checks the access log nginx kept of it.
 func TestProxyAnswers(t *testing.T) {
 	be := backend(t)
-	p := Start(t, Config{Backend: be.Listener.Addr().String(), ProxyReadTimeout: 300 * time.Millisecond, RetryAfter: 2})
+	res := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "resource ok") }))
+	t.Cleanup(res.Close)
+	p := Start(t, Config{Backend: be.Listener.Addr().String(), Resource: res.Listener.Addr().String(),
+		ProxyReadTimeout: 300 * time.Millisecond, RetryAfter: 2})
 	html := "text/html"
 	steps := []struct {
 		name   string
@@ -75,9 +78,12 @@ func TestProxyAnswers(t *testing.T) {
 	}{
 		{"proxied", nil, "/ok", answer{200, "", "text/plain; charset=utf-8", "backend ok"}},
 		{"backend slower than proxy_read_timeout", nil, "/slow", answer{504, "", html, "504 Gateway Time-out"}},
+		{"resource server", nil, "/resource", answer{200, "", "text/plain; charset=utf-8", "resource ok"}},
 		{"rate limited", func() error { return p.SetRateLimited(true) }, "/ok", answer{429, "2", html, "429 Too Many Requests"}},
+		{"resource server not rate limited", nil, "/resource", answer{200, "", "text/plain; charset=utf-8", "resource ok"}},
 		{"rate limit lifted", func() error { return p.SetRateLimited(false) }, "/ok", answer{200, "", "text/plain; charset=utf-8", "backend ok"}},
 		{"backend down", func() error { be.Close(); return nil }, "/ok", answer{502, "", html, "502 Bad Gateway"}},
+		{"resource server up while the backend is down", nil, "/resource", answer{200, "", "text/plain; charset=utf-8", "resource ok"}},
 	}
 	for _, s := range steps {
 		if s.before != nil {
@@ -100,9 +106,12 @@ func TestProxyAnswers(t *testing.T) {
 	want := []string{
 		"GET /ok 200 upstream 200",
 		"GET /slow 504 upstream 504",
+		"GET /resource 200 upstream 200",
 		"GET /ok 429 upstream -",
+		"GET /resource 200 upstream 200",
 		"GET /ok 200 upstream 200",
 		"GET /ok 502 upstream 502",
+		"GET /resource 200 upstream 200",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("access log (-want +got):\n%s", diff)
@@ -158,11 +167,15 @@ func TestLaunchReportsNginxErrors(t *testing.T) {
 }
 
 func TestConfigGolden(t *testing.T) {
-	for _, root := range []bool{false, true} {
+	for _, c := range []struct {
+		root     bool
+		resource string
+	}{{false, ""}, {true, "127.0.0.1:9191"}} {
+		root := c.root
 		t.Run(fmt.Sprintf("root=%t", root), func(t *testing.T) {
 			var b strings.Builder
 			err := confTemplate.Execute(&b, confData{
-				Root: root, Dir: "/tmp/harness", Listen: "127.0.0.1:8080", Backend: "127.0.0.1:9090",
+				Root: root, Dir: "/tmp/harness", Listen: "127.0.0.1:8080", Backend: "127.0.0.1:9090", Resource: c.resource,
 				Marker: rateLimitMarker, RetryAfter: 2, ConnectTimeout: time.Second,
 				ReadTimeout: 1500 * time.Millisecond, ExtraTemp: []string{"fastcgi", "scgi"},
 			})

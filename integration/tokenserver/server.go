@@ -6,10 +6,12 @@
 // protected resource answers 401 invalid_token for expired or revoked access
 // tokens.
 //
-// The HTTP side can be stopped and restarted on the same port while the token
-// storage survives — a backend pod restart behind a proxy — and the token
-// endpoint can be told to answer late or never (see Fault). Counters and a
-// request log let tests check what reached the server.
+// The authorization server (the token endpoint) can be stopped and restarted
+// on the same port while the token storage survives — a backend pod restart
+// behind a proxy — and it can be told to answer late or never (see Fault).
+// The protected resource is a separate listener that stays up meanwhile, as
+// a resource server is a separate service. Counters and a request log let
+// tests check what reached the server.
 package tokenserver
 
 import (
@@ -89,6 +91,11 @@ type Server struct {
 	hs   *http.Server
 	stop chan struct{} // closed by Stop; releases delayed and hanging handlers
 	done chan struct{} // closed when Serve returned
+	// resource is the protected resource's server, started with the first
+	// Start and closed only by Close.
+	resource     *http.Server
+	resourceAddr string
+	resourceDone chan struct{}
 
 	faultMu sync.Mutex
 	fault   Fault
@@ -139,38 +146,56 @@ func (s *Server) ClientID() string { return s.cfg.ClientID }
 func (s *Server) ClientSecret() string { return s.cfg.ClientSecret }
 
 // Start listens on 127.0.0.1 — on a free port the first time, on the same
-// port afterwards — and serves until Stop.
+// port afterwards — and serves the token endpoint until Stop. The first
+// Start also starts the protected resource on a port of its own.
 func (s *Server) Start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.hs != nil {
 		return errors.New("tokenserver: already running")
 	}
+	if s.resource == nil {
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET "+ResourcePath, s.serveResource)
+		hs, addr, done, err := serve("127.0.0.1:0", mux)
+		if err != nil {
+			return err
+		}
+		s.resource, s.resourceAddr, s.resourceDone = hs, addr, done
+	}
 	addr := s.addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("tokenserver: listen on %s: %w", addr, err)
-	}
-	s.addr = ln.Addr().String()
-	stop, done := make(chan struct{}), make(chan struct{})
+	stop := make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+TokenPath, func(w http.ResponseWriter, r *http.Request) { s.serveToken(w, r, stop) })
-	mux.HandleFunc("GET "+ResourcePath, s.serveResource)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		defer close(done)
-		_ = hs.Serve(ln) // returns http.ErrServerClosed after Stop
-	}()
-	s.hs, s.stop, s.done = hs, stop, done
+	hs, addr, done, err := serve(addr, mux)
+	if err != nil {
+		return err
+	}
+	s.addr, s.hs, s.stop, s.done = addr, hs, stop, done
 	return nil
 }
 
-// Stop closes the listener and every connection, as a crashing backend
-// would; requests in progress get no answer. Token storage is kept, so a
-// later Start resumes the same sessions. Stop on a stopped Server is a no-op.
+func serve(addr string, h http.Handler) (*http.Server, string, chan struct{}, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("tokenserver: listen on %s: %w", addr, err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = hs.Serve(ln) // returns http.ErrServerClosed after Close
+	}()
+	return hs, ln.Addr().String(), done, nil
+}
+
+// Stop closes the token endpoint's listener and every connection, as a
+// crashing backend would; requests in progress get no answer. Token storage
+// is kept, so a later Start resumes the same sessions, and the protected
+// resource keeps serving. Stop on a stopped Server is a no-op.
 func (s *Server) Stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -181,6 +206,19 @@ func (s *Server) Stop() error {
 	err := s.hs.Close()
 	<-s.done
 	s.hs = nil
+	return err
+}
+
+// Close stops the token endpoint and the protected resource.
+func (s *Server) Close() error {
+	err := s.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.resource != nil {
+		err = errors.Join(err, s.resource.Close())
+		<-s.resourceDone
+		s.resource = nil
+	}
 	return err
 }
 
@@ -198,8 +236,20 @@ func (s *Server) Addr() string {
 	return s.addr
 }
 
-// URL returns the base URL of the server (no trailing slash).
+// URL returns the base URL of the token endpoint's server (no trailing
+// slash).
 func (s *Server) URL() string { return "http://" + s.Addr() }
+
+// ResourceAddr returns the protected resource's host:port, known after the
+// first Start.
+func (s *Server) ResourceAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.resourceAddr
+}
+
+// ResourceURL returns the protected resource's URL.
+func (s *Server) ResourceURL() string { return "http://" + s.ResourceAddr() + ResourcePath }
 
 // Login performs a password grant with the offline scope directly against
 // the server and returns the first token pair of a new token family.

@@ -22,7 +22,7 @@ func startServer(t *testing.T, cfg Config) *Server {
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Stop() })
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
@@ -37,7 +37,7 @@ func refresh(ctx context.Context, s *Server, rt string) (TokenResponse, error) {
 
 func resourceStatus(t *testing.T, s *Server, access string) int {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL()+ResourcePath, nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.ResourceURL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +189,7 @@ func TestClientCredentials(t *testing.T) {
 
 // TestRestartKeepsStorage: a stopped backend refuses connections; after a
 // restart on the same port the refresh token issued before still works.
+// The protected resource stays up throughout.
 func TestRestartKeepsStorage(t *testing.T) {
 	s := startServer(t, Config{})
 	ctx := t.Context()
@@ -202,6 +203,10 @@ func TestRestartKeepsStorage(t *testing.T) {
 	}
 	if s.Running() {
 		t.Fatal("Running after Stop")
+	}
+	// The resource server is a separate service: it keeps serving.
+	if got := resourceStatus(t, s, tok.AccessToken); got != http.StatusOK {
+		t.Errorf("resource while the token endpoint is down: %d", got)
 	}
 	if _, err := refresh(ctx, s, tok.RefreshToken); err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("refresh against a stopped server: %v, want connection refused", err)
