@@ -109,17 +109,19 @@ func runOutage(t *testing.T, mk func(e *env, initial session.Token, tr tokenserv
 // row is one line of the side-by-side table.
 type row struct {
 	Client                string
+	Lifetime              time.Duration // expires_in of the first token, as the client saw it
 	Calls, Failed         int
 	FailedWhileValid      int // calls that failed although the access token had not expired
 	TokenRequests         int
+	ServerRefreshes       int // refresh requests that reached fosite
 	OutageTokenRequests   int // token requests sent while the backend was down
 	Recovery              time.Duration
 	FailedAfterRecovery   int // failed calls started later than the recovery bound after the restart
 	FailedOutageCallsSent int // failed calls started while the backend was down
 }
 
-func (o *outage) row(client string, bound time.Duration) row {
-	r := row{Client: client, Calls: len(o.calls), Recovery: -1}
+func (o *outage) row(client string, e *env, bound time.Duration) row {
+	r := row{Client: client, Lifetime: o.expiry.Sub(o.issued).Round(time.Second), Calls: len(o.calls), Recovery: -1, ServerRefreshes: e.srv.Counts().Grants["refresh_token"]}
 	for _, c := range o.calls {
 		if c.ok {
 			if r.Recovery < 0 && !c.at.Before(o.restart) {
@@ -180,7 +182,7 @@ func TestNginx502AtRefresh(t *testing.T) {
 				s, recs = s2, func() []string { return transitions(mem.Records()) }
 				return &http.Client{Transport: &session.Transport{Session: s}}
 			})
-			authfsmRow, authfsmWindow = o.row("authfsm", bound), o.restart.Sub(o.stop)
+			authfsmRow, authfsmWindow = o.row("authfsm", e, bound), o.restart.Sub(o.stop)
 			logOutage(t, o)
 			if st := s.State(); st.State != states.Valid || !st.TokenValid {
 				t.Errorf("authfsm ended %v (token valid %t), want valid", st.State, st.TokenValid)
@@ -192,7 +194,7 @@ func TestNginx502AtRefresh(t *testing.T) {
 		})
 		t.Run("x-oauth2", func(t *testing.T) {
 			t.Parallel()
-			_, o := runOutage(t, func(e *env, initial session.Token, tr tokenserver.TokenResponse, tokens *tokenCounter) *http.Client {
+			e, o := runOutage(t, func(e *env, initial session.Token, tr tokenserver.TokenResponse, tokens *tokenCounter) *http.Client {
 				cfg := &oauth2.Config{
 					ClientID: e.srv.ClientID(), ClientSecret: e.srv.ClientSecret(),
 					Endpoint: oauth2.Endpoint{TokenURL: e.tokenURL(), AuthStyle: oauth2.AuthStyleInHeader},
@@ -205,7 +207,7 @@ func TestNginx502AtRefresh(t *testing.T) {
 				src := oauth2.ReuseTokenSourceWithExpiry(tok, cfg.TokenSource(ctx, tok), refreshAhead)
 				return &http.Client{Transport: &oauth2.Transport{Source: src}}
 			})
-			oauth2Row = o.row("x/oauth2", bound)
+			oauth2Row = o.row("x/oauth2", e, bound)
 			logOutage(t, o)
 		})
 	})
@@ -279,18 +281,18 @@ func logOutage(t *testing.T, o *outage) {
 
 func sideBySide(a, x row, bound time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Access tokens live %ds; a call every %v through nginx; backend stopped %v after login and restarted %v after expiry; "+
-		"authfsm policy: exponential %v×%g up to %v, refresh-ahead %v, recovery bound %v.\n\n",
-		3, cadence, stopAfter, downAfterExpiry, fastPolicy.Initial, fastPolicy.Multiplier, fastPolicy.Max, refreshAhead, bound)
-	b.WriteString("| client | calls | failed calls | failed while the token was still valid | token requests | token requests during the outage | first success after restart | failed calls after the recovery bound |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "A call every %v through nginx; token backend stopped %v after login, restarted %v after the token expired; "+
+		"authfsm policy: exponential %v×%g up to %v, refresh-ahead %v (x/oauth2: the same early expiry), recovery bound %v.\n\n",
+		cadence, stopAfter, downAfterExpiry, fastPolicy.Initial, fastPolicy.Multiplier, fastPolicy.Max, refreshAhead, bound)
+	b.WriteString("| client | token lifetime | calls | failed calls | failed while the token was still valid | token requests sent | sent during the outage | refreshes reaching fosite | first success after restart | failed calls after the recovery bound |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range []row{a, x} {
 		rec := "never"
 		if r.Recovery >= 0 {
 			rec = r.Recovery.Round(time.Millisecond).String()
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %s | %d |\n", r.Client, r.Calls, r.Failed, r.FailedWhileValid,
-			r.TokenRequests, r.OutageTokenRequests, rec, r.FailedAfterRecovery)
+		fmt.Fprintf(&b, "| %s | %v | %d | %d | %d | %d | %d | %d | %s | %d |\n", r.Client, r.Lifetime, r.Calls, r.Failed, r.FailedWhileValid,
+			r.TokenRequests, r.OutageTokenRequests, r.ServerRefreshes, rec, r.FailedAfterRecovery)
 	}
 	return b.String()
 }
