@@ -95,14 +95,6 @@ func TestProxyAnswers(t *testing.T) {
 			t.Errorf("%s (-want +got):\n%s", s.name, diff)
 		}
 	}
-	log, err := p.AccessLog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, e := range log {
-		got = append(got, fmt.Sprintf("%s %s %d upstream %s", e.Method, e.Path, e.Status, e.Upstream))
-	}
 	want := []string{
 		"GET /ok 200 upstream 200",
 		"GET /slow 504 upstream 504",
@@ -113,6 +105,19 @@ func TestProxyAnswers(t *testing.T) {
 		"GET /ok 502 upstream 502",
 		"GET /resource 200 upstream 200",
 	}
+	// nginx writes a log line after it has sent the answer: poll.
+	var log []LogEntry
+	for deadline := time.Now().Add(5 * time.Second); len(log) < len(want) && time.Now().Before(deadline); {
+		var err error
+		if log, err = p.AccessLog(); err != nil {
+			t.Fatal(err)
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+	var got []string
+	for _, e := range log {
+		got = append(got, fmt.Sprintf("%s %s %d upstream %s", e.Method, e.Path, e.Status, e.Upstream))
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("access log (-want +got):\n%s", diff)
 	}
@@ -120,7 +125,14 @@ func TestProxyAnswers(t *testing.T) {
 
 func TestStopByPID(t *testing.T) {
 	p := Start(t, Config{Backend: backend(t).Listener.Addr().String()})
-	pidFile, err := os.ReadFile(filepath.Join(p.Dir(), "nginx.pid"))
+	// nginx opens its listener before it writes the pid file: poll.
+	var pidFile []byte
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; <-time.After(5 * time.Millisecond) {
+		if pidFile, err = os.ReadFile(filepath.Join(p.Dir(), "nginx.pid")); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
