@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/integration/internal/syncbuf"
 	"github.com/authfsm/authfsm/integration/nginx"
 	"github.com/authfsm/authfsm/integration/tokenserver"
 	"github.com/authfsm/authfsm/policy"
@@ -91,9 +91,9 @@ var fastPolicy = policy.Exponential{Initial: 100 * time.Millisecond, Multiplier:
 
 // newSession starts a session on initial with an in-memory audit log and a
 // logger writing into logs; options after the defaults override them.
-func newSession(t *testing.T, r session.Refresher, initial session.Token, id string, opts ...session.Option) (*session.Session, *audit.Memory, *syncBuffer) {
+func newSession(t *testing.T, r session.Refresher, initial session.Token, id string, opts ...session.Option) (*session.Session, *audit.Memory, *syncbuf.Buffer) {
 	t.Helper()
-	mem, logs := &audit.Memory{}, &syncBuffer{}
+	mem, logs := &audit.Memory{}, &syncbuf.Buffer{}
 	all := append([]session.Option{
 		session.WithID(id), session.WithSeed(1), session.WithPolicy(fastPolicy),
 		session.WithRequestTimeout(time.Second), session.WithAudit(mem),
@@ -222,24 +222,6 @@ func get(ctx context.Context, hc *http.Client, url string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
-}
-
-// syncBuffer collects log output written from the session's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // assertNoSecret fails if any of the secrets occurs in text.

@@ -25,6 +25,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/authfsm/authfsm/integration/internal/syncbuf"
 )
 
 // RequireEnv names the environment variable that turns a missing nginx from
@@ -62,7 +64,7 @@ type Proxy struct {
 	addr   string
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process has been reaped
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 
 	stopOnce sync.Once
 	stopErr  error
@@ -107,7 +109,7 @@ func launchOnce(bin, dir string, cfg Config) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{dir: dir, addr: addr, exited: make(chan struct{}), stderr: &syncBuffer{}}
+	p := &Proxy{dir: dir, addr: addr, exited: make(chan struct{}), stderr: &syncbuf.Buffer{}}
 	p.cmd = exec.Command(bin, "-e", "stderr", "-p", dir, "-c", conf)
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	p.cmd.SysProcAttr = sysProcAttr()
@@ -274,22 +276,4 @@ func parseLogLine(line string) (LogEntry, error) {
 		Method:   f[3],
 		Path:     f[4],
 	}, nil
-}
-
-// syncBuffer is a bytes.Buffer safe for nginx's writes and the test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
