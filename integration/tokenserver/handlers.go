@@ -35,8 +35,9 @@ type Counts struct {
 	Grants map[string]int
 	// Rotations counts refresh grants answered with a new pair.
 	Rotations int
-	// Reuse counts refresh requests presenting a refresh token that had
-	// already been rotated away; fosite revoked the family each time.
+	// Reuse counts refresh requests presenting an inactive refresh token
+	// (rotated away, or revoked with its family); fosite treats each as
+	// reuse and revokes the family.
 	Reuse int
 	// ResourceOK and ResourceRejected count protected resource calls
 	// answered 200 and 401.

@@ -10,10 +10,10 @@ import (
 )
 
 // countingStore is fosite's in-memory store with one observation added: it
-// counts lookups of retired refresh tokens. fosite's refresh handler treats
-// such a lookup (ErrInactiveToken) as reuse and revokes the token family, so
-// the count is exactly "how often a client presented a refresh token that
-// had already been rotated away". The store outlives HTTP restarts of the
+// counts lookups of inactive refresh tokens. fosite's refresh handler
+// treats such a lookup (ErrInactiveToken) as reuse and revokes the token
+// family, so the count is exactly "how often a client presented a refresh
+// token that had been rotated away or revoked". The store outlives HTTP restarts of the
 // Server, which is what makes a restart a backend pod restart rather than a
 // new authorization server.
 type countingStore struct {
