@@ -107,6 +107,10 @@ func newSession(t *testing.T, r session.Refresher, initial session.Token, id str
 		if err := s.Close(); err != nil {
 			t.Error(err)
 		}
+		// The initial pair never reaches the log or the audit trail.
+		secrets := []string{initial.Access.Reveal(), initial.Refresh.Reveal()}
+		assertNoSecret(t, "session log", logs.String(), secrets...)
+		assertNoSecret(t, "audit records", fmt.Sprintf("%+v", mem.Records()), secrets...)
 		if t.Failed() {
 			t.Logf("session log:\n%s", logs.String())
 		}
