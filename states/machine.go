@@ -56,7 +56,8 @@ type Data struct {
 	// Postponed records that a refresh-ahead cycle gave up while the token
 	// was valid: the next cycle starts at expiry, not at the refresh point.
 	Postponed bool
-	// Attempt is the number of the current or last attempt in this cycle.
+	// Attempt is the number of the current or last attempt of the cycle under
+	// way, or of the cycle that gave up; 0 after a success.
 	Attempt int
 	// CycleStart is when the cycle's first attempt started.
 	CycleStart time.Time
@@ -134,9 +135,11 @@ type Transition struct {
 	From, To State
 	Event    Event
 	Cause    string
-	// Attempt is the attempt number the transition concerns (0 outside a cycle).
+	// Attempt is the number of the attempt that starts or ends with this
+	// transition (0 for transitions outside a refresh).
 	Attempt int
-	// NextAt is when the next attempt is due (Fail), or zero.
+	// NextAt is when the next attempt is due (Fail), or when the next cycle
+	// starts (Postpone); zero otherwise.
 	NextAt time.Time
 }
 
@@ -213,7 +216,11 @@ func (m *Machine) advance(d *Data, fx *Effects, now time.Time, demand bool) {
 			m.startCycle(d, fx, Refresh, "access token expired", now)
 			return
 		}
-		p := m.refreshPoint(d)
+		// In Valid, NextAt holds the refresh point once it is known.
+		p := d.NextAt
+		if p.IsZero() {
+			p = m.refreshPoint(d)
+		}
 		if !now.Before(p) {
 			m.startCycle(d, fx, RefreshAhead, "refresh-ahead point reached", now)
 			return
@@ -255,6 +262,7 @@ func (m *Machine) result(d *Data, fx *Effects, in Input, now time.Time) {
 			d.Rejected, d.Postponed, d.MaybeConsumed = false, false, false
 			d.Cause, d.PrevDelay = "", 0
 			fire(d, fx, Succeed, "", now)
+			d.Attempt = 0
 			d.NextAt = m.refreshPoint(d)
 			return
 		}
@@ -285,6 +293,7 @@ func (m *Machine) result(d *Data, fx *Effects, in Input, now time.Time) {
 		d.Postponed = true
 		d.NextAt = d.Expiry
 		fire(d, fx, Postpone, v.Cause, now)
+		d.Attempt = 0
 	default:
 		d.NextAt = time.Time{}
 		fire(d, fx, GiveUp, v.Cause, now)
@@ -311,7 +320,14 @@ func fire(d *Data, fx *Effects, ev Event, cause string, now time.Time) {
 		// recorded transition is legal and that states follow the records.
 		return
 	}
-	fx.trans[fx.n] = Transition{At: now, From: d.State, To: to, Event: ev, Cause: cause, Attempt: d.Attempt, NextAt: d.NextAt}
+	tr := Transition{At: now, From: d.State, To: to, Event: ev, Cause: cause}
+	if to == Refreshing || d.State == Refreshing {
+		tr.Attempt = d.Attempt
+	}
+	if ev == Fail || ev == Postpone {
+		tr.NextAt = d.NextAt
+	}
+	fx.trans[fx.n] = tr
 	fx.n++
 	d.State = to
 }
