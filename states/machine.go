@@ -167,12 +167,20 @@ func (e *Effects) Transitions() []Transition { return e.trans[:e.n] }
 // caller must perform. It is a pure function of its arguments.
 func (m *Machine) Step(d Data, in Input, now time.Time) (Data, Effects) {
 	var fx Effects
+	m.Apply(&d, &in, now, &fx)
+	return d, fx
+}
+
+// Apply is Step in place, for hot loops such as the simulator's: it updates
+// *d and overwrites *fx, and reads *in without retaining it.
+func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
+	fx.StartRefresh, fx.Flight, fx.n = false, 0, 0
 	switch in.Kind {
 	case InWake, InDemand:
-		m.advance(&d, &fx, now, in.Kind == InDemand)
+		m.advance(d, fx, now, in.Kind == InDemand)
 	case InResult:
 		if d.State == Refreshing && in.Flight == d.Flight {
-			m.result(&d, &fx, in, now)
+			m.result(d, fx, *in, now)
 		}
 	case InReject:
 		if d.State == Revoked || d.Rejected {
@@ -184,26 +192,25 @@ func (m *Machine) Step(d Data, in Input, now time.Time) (Data, Effects) {
 			if cause == "" {
 				cause = "access token rejected by the resource server"
 			}
-			fire(&d, &fx, Reject, cause, now)
-			m.startCycle(&d, &fx, Refresh, "access token rejected", now)
+			fire(d, fx, Reject, cause, now)
+			m.startCycle(d, fx, Refresh, "access token rejected", now)
 		}
 	case InRevoke:
 		if d.State != Revoked {
 			d.Cause = in.Cause
 			d.NextAt = time.Time{}
-			fire(&d, &fx, Revoke, in.Cause, now)
+			fire(d, fx, Revoke, in.Cause, now)
 		}
 	case InSetToken:
 		d.Issued, d.Expiry = in.Issued, in.Expiry
 		d.Rejected, d.Postponed, d.MaybeConsumed = false, false, false
 		d.Attempt, d.PrevDelay, d.Cause = 0, 0, ""
 		d.Flight++ // a refresh still in flight is stale now
-		fire(&d, &fx, SetToken, in.Cause, now)
-		d.NextAt = m.refreshPoint(&d)
-		m.advance(&d, &fx, now, false)
+		fire(d, fx, SetToken, in.Cause, now)
+		d.NextAt = m.refreshPoint(d)
+		m.advance(d, fx, now, false)
 	}
 	fx.WakeAt = d.NextAt
-	return d, fx
 }
 
 // advance moves the session along the clock: expiry, the refresh-ahead

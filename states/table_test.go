@@ -96,33 +96,47 @@ func TestNames(t *testing.T) {
 	}
 }
 
-// BenchmarkStep measures one decision on the hot path beside a looplab
-// Event() on the same table.
+// BenchmarkStep measures one decision on the hot path (Apply, which the
+// simulator and the runtime use), the value-returning Step beside it, and the
+// baselines: a bare lookup in the compiled table and a looplab Event().
 func BenchmarkStep(b *testing.B) {
 	m := NewMachine(Config{RefreshAhead: 5 * time.Minute})
 	now := epoch.Add(10 * time.Minute)
-	b.Run("demand-valid", func(b *testing.B) {
+	b.Run("apply-demand-valid", func(b *testing.B) {
+		b.ReportAllocs()
+		d := NewData(1, epoch, epoch.Add(time.Hour))
+		in := Input{Kind: InDemand}
+		var fx Effects
+		for b.Loop() {
+			m.Apply(&d, &in, now, &fx)
+		}
+	})
+	b.Run("step-demand-valid", func(b *testing.B) {
 		b.ReportAllocs()
 		d := NewData(1, epoch, epoch.Add(time.Hour))
 		for b.Loop() {
 			d, _ = m.Step(d, Input{Kind: InDemand}, now)
 		}
 	})
-	b.Run("refresh-cycle", func(b *testing.B) {
-		// Four steps per op: refresh-ahead, a 502, the retry, the new token.
+	b.Run("apply-refresh-cycle", func(b *testing.B) {
+		// Four decisions per op: refresh-ahead, a 502, the retry, the new token.
 		b.ReportAllocs()
-		d := NewData(1, epoch, epoch.Add(time.Hour))
+		var fx Effects
+		wake := Input{Kind: InWake}
 		fail := Input{Kind: InResult, Verdict: classified502}
+		ok := Input{Kind: InResult}
 		t := epoch
 		for b.Loop() {
 			t = t.Add(time.Hour)
-			d, _ = m.Step(NewData(1, t.Add(-time.Hour), t), Input{Kind: InWake}, t.Add(-time.Minute))
-			fail.Flight = d.Flight
-			d, fx := m.Step(d, fail, t.Add(-time.Minute))
-			d, fx = m.Step(d, Input{Kind: InWake}, fx.WakeAt)
-			d, _ = m.Step(d, Input{Kind: InResult, Flight: fx.Flight, Issued: t, Expiry: t.Add(time.Hour)}, fx.WakeAt)
+			d := NewData(1, t.Add(-time.Hour), t)
+			m.Apply(&d, &wake, t.Add(-time.Minute), &fx)
+			fail.Flight = fx.Flight
+			m.Apply(&d, &fail, t.Add(-time.Minute), &fx)
+			retryAt := fx.WakeAt
+			m.Apply(&d, &wake, retryAt, &fx)
+			ok.Flight, ok.Issued, ok.Expiry = fx.Flight, retryAt, t.Add(time.Hour)
+			m.Apply(&d, &ok, retryAt, &fx)
 		}
-		_ = d
 	})
 	b.Run("table-lookup", func(b *testing.B) {
 		s := Valid
@@ -142,3 +156,4 @@ func BenchmarkStep(b *testing.B) {
 }
 
 var classified502 = policy.Classify(policy.Outcome{Status: 502})
+
