@@ -156,4 +156,3 @@ func BenchmarkStep(b *testing.B) {
 }
 
 var classified502 = policy.Classify(policy.Outcome{Status: 502})
-
