@@ -32,6 +32,12 @@ type Record struct {
 	// Token is a fingerprint of the access token current after the
 	// transition (a hash prefix), or empty.
 	Token string `json:"token,omitempty"`
+	// Prev is the hash of the previous record in a hash-chained log (see
+	// ChainWriter); empty for the first record and outside a chain.
+	Prev string `json:"prev,omitempty"`
+	// Hash is this record's own chain hash, set by ChainWriter; empty
+	// outside a chain.
+	Hash string `json:"hash,omitempty"`
 }
 
 // FromTransition returns the record of t, with Seq, Session and Token left

@@ -1,0 +1,29 @@
+package audit_test
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/states"
+)
+
+func ExampleChainWriter() {
+	var log bytes.Buffer
+	w := audit.NewChainWriter(&log, audit.Head{})
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	w.Write(audit.FromTransition(states.Transition{At: at, From: states.Valid, To: states.Expired, Event: states.Expire, Cause: "access token expired"}))
+	w.Write(audit.FromTransition(states.Transition{At: at, From: states.Expired, To: states.Refreshing, Event: states.Refresh, Attempt: 1}))
+
+	head, err := audit.Verify(bytes.NewReader(log.Bytes()))
+	fmt.Println(head.Seq, err)
+
+	tampered := strings.Replace(log.String(), "access token expired", "nothing to see", 1)
+	_, err = audit.Verify(strings.NewReader(tampered))
+	fmt.Println(err)
+	// Output:
+	// 2 <nil>
+	// audit: hash chain broken at line 1 (seq 1): hash does not match the record (record altered)
+}

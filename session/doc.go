@@ -1,0 +1,39 @@
+// Package session is the runtime a client embeds to keep an OAuth2 session
+// alive: a Session serving access tokens, the token-endpoint Client that
+// refreshes them, a Transport for net/http, a TokenSource for
+// golang.org/x/oauth2, and token stores.
+//
+// Every decision — when to refresh, whether a failure is transient, how long
+// to wait, when the session is revoked — is made by the pure machine of
+// package states, the same one the simulator runs. The Session performs its
+// effects: it sends the one refresh request the machine asks for, arms one
+// timer for the machine's next wake-up, and writes an audit.Record for every
+// transition.
+//
+// The guarantees, each covered by tests:
+//   - Transient failures (5xx, 408, 429, timeouts, refused connections, a
+//     proxy's HTML page, a broken body) never revoke; only the authorization
+//     server's explicit refusal (401/403, invalid_grant, …) or Revoke does.
+//   - At most one refresh is in flight per session, whatever the number of
+//     callers; a caller's cancelled context never cancels it.
+//   - A still-valid token keeps being served while a refresh fails.
+//   - Errors say what failed, which attempt, when the next one is due and
+//     whether the access token is still valid (RefreshError, RevokedError).
+//   - Secrets redact themselves (Secret, Token); audit records and logs
+//     carry fingerprints only.
+//
+// A typical client:
+//
+//	client, err := session.NewClient(session.Endpoint{
+//		TokenURL: "https://auth.example/oauth/token", ClientID: id, ClientSecret: session.Secret(secret),
+//	})
+//	…
+//	s, err := session.New(ctx, client, session.Token{}, // resume from the store
+//		session.WithStore(&session.FileStore{Path: "token.json"}),
+//		session.WithRefreshAhead(5*time.Minute),
+//		session.WithAudit(audit.NewSlogSink(logger)),
+//		session.WithLogger(logger))
+//	…
+//	defer s.Close()
+//	httpClient := &http.Client{Transport: &session.Transport{Session: s}}
+package session

@@ -1,0 +1,127 @@
+package session
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/states"
+)
+
+// This file performs the machine's effects: it feeds an input to
+// states.Machine, publishes the token snapshot, writes audit records, wakes
+// waiters, starts the refresh the machine asks for and arms the one timer.
+// It decides nothing itself.
+
+// stepLocked applies in at now. When the step installs a token (a success
+// or SetToken), install becomes the current pair. It reports whether it did.
+func (s *Session) stepLocked(in states.Input, now time.Time, install *Token) bool {
+	d, fx := s.machine.Step(s.data, in, now)
+	s.data = d
+	trans := fx.Transitions()
+	installed := false
+	for _, t := range trans {
+		if t.Event == states.Succeed || t.Event == states.SetToken {
+			installed = true
+		}
+	}
+	if installed && install != nil {
+		s.tok = *install
+		s.tokVersion++
+	}
+	s.publishLocked()
+	for _, t := range trans {
+		s.auditLocked(t)
+	}
+	if len(trans) > 0 {
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
+	if fx.StartRefresh {
+		s.startRefreshLocked(fx.Flight)
+	}
+	s.armLocked(fx.WakeAt, now)
+	return installed && install != nil
+}
+
+// publishLocked makes Token's fast path see the current token and the
+// instant until which it may be served (zero when it may not be).
+func (s *Session) publishLocked() {
+	var until time.Time
+	if s.data.State != states.Revoked && !s.data.Rejected && s.tok.Access != "" {
+		until = s.data.Expiry
+	}
+	if p := s.snap.Load(); p != nil && p.until.Equal(until) && p.tok.Access == s.tok.Access && p.tok.Expiry.Equal(s.tok.Expiry) {
+		return
+	}
+	pub := s.tok
+	pub.Refresh = "" // callers of Token need the access token only
+	s.snap.Store(&snapshot{tok: pub, until: until})
+}
+
+func (s *Session) auditLocked(t states.Transition) {
+	s.seq++
+	r := audit.FromTransition(t)
+	r.Seq, r.Session, r.Token = s.seq, s.cfg.id, audit.Fingerprint(string(s.tok.Access))
+	if s.cfg.sink != nil {
+		if err := s.cfg.sink.Write(r); err != nil {
+			s.cfg.logger.LogAttrs(context.Background(), slog.LevelWarn, "session: audit sink failed",
+				slog.String("session", s.cfg.id), slog.Uint64("seq", r.Seq), slog.String("err", err.Error()))
+		}
+	}
+}
+
+// startRefreshLocked runs the one refresh the machine asked for, tagged with
+// its flight number. Its context descends from Background, not from any
+// caller, so no caller's cancellation can end it; Close, Revoke and SetToken
+// cancel it through s.cancel.
+func (s *Session) startRefreshLocked(flight uint64) {
+	s.cancelFlightLocked()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(1)
+	go s.refresh(ctx, flight, s.tok, s.refreshDead)
+}
+
+func (s *Session) cancelFlightLocked() {
+	if s.cancel != nil {
+		s.cancel()
+		s.cancel = nil
+	}
+}
+
+// armLocked keeps exactly one timer armed, for at (none when at is zero).
+func (s *Session) armLocked(at, now time.Time) {
+	if s.timer != nil && at.Equal(s.timerAt) {
+		return
+	}
+	s.stopTimerLocked()
+	s.timerAt = at
+	if at.IsZero() || s.closed {
+		return
+	}
+	gen := s.timerGen
+	s.timer = s.cfg.clock.AfterFunc(at.Sub(now), func() { s.wake(gen) })
+}
+
+func (s *Session) stopTimerLocked() {
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+	// A callback that already fired but waits for the lock sees another
+	// generation and does nothing.
+	s.timerGen++
+}
+
+// wake is the timer's callback.
+func (s *Session) wake(gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || gen != s.timerGen {
+		return
+	}
+	s.timer, s.timerAt = nil, time.Time{}
+	s.stepLocked(states.Input{Kind: states.InWake}, s.cfg.clock.Now(), nil)
+}

@@ -1,0 +1,261 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+// MaxResponseBody bounds how much of a token endpoint's answer is read. A
+// token response is a few kilobytes; a larger body is a proxy's page or an
+// attack, and reading it whole would let a server exhaust the client's memory.
+const MaxResponseBody = 1 << 20
+
+// DefaultTTL is the lifetime assumed for a token whose response carries
+// neither expires_in nor a JWT exp claim, unless Endpoint.DefaultTTL says.
+const DefaultTTL = time.Hour
+
+// Grant is an OAuth2 grant type the Client can use (RFC 6749).
+type Grant string
+
+// The grants the Client supports.
+const (
+	// GrantRefreshToken exchanges the session's refresh token (§6).
+	GrantRefreshToken Grant = "refresh_token"
+	// GrantClientCredentials authenticates as the client itself (§4.4); it
+	// needs no refresh token, which makes it a natural fallback grant.
+	GrantClientCredentials Grant = "client_credentials"
+)
+
+// AuthStyle is how the client authenticates to the token endpoint.
+type AuthStyle uint8
+
+const (
+	// AuthBasic sends the client id and secret in an HTTP Basic
+	// Authorization header, form-encoded first as RFC 6749 §2.3.1 requires.
+	AuthBasic AuthStyle = iota
+	// AuthBody sends client_id and client_secret as form parameters.
+	AuthBody
+)
+
+// Endpoint configures a Client.
+type Endpoint struct {
+	// TokenURL is the token endpoint. It must be HTTPS, or loopback HTTP
+	// (for local development), unless AllowHTTP is set.
+	TokenURL string
+	// ClientID and ClientSecret identify the client; a public client has no
+	// secret and sends its id in the body.
+	ClientID     string
+	ClientSecret Secret
+	// AuthStyle selects Basic (the default) or body authentication.
+	AuthStyle AuthStyle
+	// Grant is the grant to request; "" means GrantRefreshToken.
+	Grant Grant
+	// Scopes, when set, are sent space-separated as "scope".
+	Scopes []string
+	// Params are extra form parameters (audience, resource, …). They cannot
+	// override grant_type, refresh_token, scope or client credentials.
+	Params url.Values
+	// HTTPClient sends the requests; nil means a client that does not follow
+	// redirects (a redirect from a token endpoint is a captive portal or a
+	// misconfiguration, and is reported as what it is).
+	HTTPClient *http.Client
+	// AllowHTTP permits a plain-HTTP token URL on a non-loopback host.
+	AllowHTTP bool
+	// DefaultTTL is the lifetime assumed when a response says nothing about
+	// expiry; 0 means DefaultTTL.
+	DefaultTTL time.Duration
+	// OnToken, if set, is called with every new token pair the endpoint
+	// issues, before Refresh returns, so a caller can persist a rotated
+	// refresh token. It must not block for long.
+	OnToken func(Token)
+	// Clock stamps Issued and Expiry; nil means the real clock.
+	Clock clock.Clock
+}
+
+// Client requests tokens from an OAuth2 token endpoint. It is a Refresher,
+// safe for concurrent use, and keeps no token itself.
+type Client struct {
+	e    Endpoint
+	url  string
+	hc   *http.Client
+	clk  clock.Clock
+	ttl  time.Duration
+	form url.Values
+}
+
+// reserved are the form parameters the Client sets itself.
+var reserved = []string{"grant_type", "refresh_token", "scope", "client_id", "client_secret"}
+
+// NewClient validates e and returns a Client for it.
+func NewClient(e Endpoint) (*Client, error) {
+	u, err := url.Parse(e.TokenURL)
+	if err != nil {
+		return nil, fmt.Errorf("session: token URL: %w", err)
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && (e.AllowHTTP || isLoopback(u.Hostname())):
+	case u.Scheme == "http":
+		return nil, fmt.Errorf("%w: %s (set Endpoint.AllowHTTP to permit it)", ErrInsecureTokenURL, u.Redacted())
+	default:
+		return nil, fmt.Errorf("session: token URL %s: scheme must be https", u.Redacted())
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("session: token URL %q has no host", e.TokenURL)
+	}
+	switch e.Grant {
+	case "":
+		e.Grant = GrantRefreshToken
+	case GrantRefreshToken, GrantClientCredentials:
+	default:
+		return nil, fmt.Errorf("session: unsupported grant %q (want refresh_token or client_credentials)", e.Grant)
+	}
+	if e.Grant == GrantClientCredentials && e.ClientID == "" {
+		return nil, errors.New("session: the client_credentials grant needs a ClientID")
+	}
+	if e.AuthStyle > AuthBody {
+		return nil, fmt.Errorf("session: unknown AuthStyle %d", e.AuthStyle)
+	}
+	for _, k := range reserved {
+		if _, ok := e.Params[k]; ok {
+			return nil, fmt.Errorf("session: Endpoint.Params may not set %q", k)
+		}
+	}
+	c := &Client{e: e, url: u.Redacted(), hc: e.HTTPClient, clk: e.Clock, ttl: e.DefaultTTL}
+	if c.hc == nil {
+		c.hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	if c.clk == nil {
+		c.clk = clock.New()
+	}
+	if c.ttl <= 0 {
+		c.ttl = DefaultTTL
+	}
+	c.form = url.Values{}
+	for k, v := range e.Params {
+		c.form[k] = append([]string(nil), v...)
+	}
+	return c, nil
+}
+
+// isLoopback reports whether host names this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// URL returns the token endpoint, with any password in it redacted.
+func (c *Client) URL() string { return c.url }
+
+// Refresh implements Refresher: it requests a new token with the configured
+// grant. The result keeps cur's refresh token when the response carries
+// none. Every failure is an *EndpointError, except ErrNoRefreshToken.
+func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
+	form := url.Values{}
+	for k, v := range c.form {
+		form[k] = v
+	}
+	form.Set("grant_type", string(c.e.Grant))
+	if c.e.Grant == GrantRefreshToken {
+		if cur.Refresh == "" {
+			return Token{}, ErrNoRefreshToken
+		}
+		form.Set("refresh_token", cur.Refresh.Reveal())
+	}
+	if len(c.e.Scopes) > 0 {
+		form.Set("scope", strings.Join(c.e.Scopes, " "))
+	}
+	basic := c.e.AuthStyle == AuthBasic && c.e.ClientSecret != ""
+	if !basic && c.e.ClientID != "" {
+		form.Set("client_id", c.e.ClientID)
+		if c.e.ClientSecret != "" {
+			form.Set("client_secret", c.e.ClientSecret.Reveal())
+		}
+	}
+	// WroteRequest tells a request that never left (refused, DNS) from one
+	// the server may have acted on before its answer was lost.
+	var sent atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			sent.Store(true)
+		}
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, c.e.TokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return Token{}, &EndpointError{URL: c.url, Err: err, At: c.clk.Now()}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if basic {
+		req.SetBasicAuth(url.QueryEscape(c.e.ClientID), url.QueryEscape(c.e.ClientSecret.Reveal()))
+	}
+	resp, err := c.hc.Do(req)
+	now := c.clk.Now()
+	if err != nil {
+		return Token{}, &EndpointError{URL: c.url, Err: transportError(ctx, err), Sent: sent.Load(), At: now}
+	}
+	defer resp.Body.Close()
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
+	if readErr == nil && len(body) > MaxResponseBody {
+		readErr = fmt.Errorf("body exceeds %d bytes", MaxResponseBody)
+	}
+	ee := &EndpointError{URL: c.url, Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After"), Sent: true, At: now}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		if readErr == nil {
+			ee.Code, ee.Description = parseErrorBody(body)
+		}
+		return Token{}, ee
+	}
+	if readErr != nil {
+		ee.Err = fmt.Errorf("reading the token response: %w", transportError(ctx, readErr))
+		return Token{}, ee
+	}
+	tok, err := parseTokenResponse(body, now, c.ttl)
+	if err != nil {
+		ee.Err = err
+		ee.Code, _ = parseErrorBody(body)
+		return Token{}, ee
+	}
+	if tok.Refresh == "" {
+		tok.Refresh = cur.Refresh
+	}
+	if c.e.OnToken != nil {
+		c.e.OnToken(tok)
+	}
+	return tok, nil
+}
+
+// transportError strips the *url.Error wrapper (whose text repeats the
+// method and URL, which EndpointError already names) and says plainly when
+// the request's deadline ended it.
+func transportError(ctx context.Context, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return errNoAnswer{}
+	}
+	return err
+}
+
+// errNoAnswer is a request ended by its deadline. It matches
+// context.DeadlineExceeded.
+type errNoAnswer struct{}
+
+func (errNoAnswer) Error() string        { return "no answer before the request deadline" }
+func (errNoAnswer) Is(target error) bool { return target == context.DeadlineExceeded }

@@ -1,0 +1,208 @@
+package session
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestNewClientRefusesInsecureURLs(t *testing.T) {
+	tests := []struct {
+		url       string
+		allowHTTP bool
+		wantErr   string
+	}{
+		{"https://auth.example/token", false, ""},
+		{"http://localhost:8080/token", false, ""},
+		{"http://127.0.0.1/token", false, ""},
+		{"http://[::1]:9000/token", false, ""},
+		{"http://auth.example/token", false, "session: token URL is not HTTPS: http://auth.example/token"},
+		{"http://auth.example/token", true, ""},
+		{"ftp://auth.example/token", false, "scheme must be https"},
+		{"https:///token", false, "has no host"},
+		{"://bad", false, "session: token URL"},
+	}
+	for _, tc := range tests {
+		_, err := NewClient(Endpoint{TokenURL: tc.url, AllowHTTP: tc.allowHTTP})
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("NewClient(%q) = %v, want success", tc.url, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("NewClient(%q) = %v, want an error containing %q", tc.url, err, tc.wantErr)
+		}
+	}
+	if _, err := NewClient(Endpoint{TokenURL: "http://auth.example/token"}); !errors.Is(err, ErrInsecureTokenURL) {
+		t.Errorf("errors.Is(%v, ErrInsecureTokenURL) = false", err)
+	}
+}
+
+func TestNewClientValidates(t *testing.T) {
+	for _, tc := range []struct {
+		e    Endpoint
+		want string
+	}{
+		{Endpoint{TokenURL: testURL, Grant: "password"}, `unsupported grant "password"`},
+		{Endpoint{TokenURL: testURL, Grant: GrantClientCredentials}, "needs a ClientID"},
+		{Endpoint{TokenURL: testURL, AuthStyle: 7}, "unknown AuthStyle 7"},
+		{Endpoint{TokenURL: testURL, Params: url.Values{"grant_type": {"x"}}}, `may not set "grant_type"`},
+	} {
+		if _, err := NewClient(tc.e); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("NewClient(%+v) = %v, want %q", tc.e, err, tc.want)
+		}
+	}
+}
+
+func TestClientRequests(t *testing.T) {
+	cur := Token{Refresh: "rt-0"}
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("my+app:s%C3%A9cret%3A1"))
+	tests := []struct {
+		name     string
+		e        Endpoint
+		wantForm url.Values
+		wantAuth string
+	}{
+		{"refresh with basic auth", Endpoint{ClientID: "my app", ClientSecret: "sécret:1"},
+			url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rt-0"}}, basic},
+		{"refresh with body auth, scopes and extra params", Endpoint{ClientID: "app", ClientSecret: "s", AuthStyle: AuthBody,
+			Scopes: []string{"read", "write"}, Params: url.Values{"audience": {"api"}}},
+			url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rt-0"}, "client_id": {"app"}, "client_secret": {"s"},
+				"scope": {"read write"}, "audience": {"api"}}, ""},
+		{"public client", Endpoint{ClientID: "spa"},
+			url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rt-0"}, "client_id": {"spa"}}, ""},
+		{"client credentials", Endpoint{ClientID: "svc", ClientSecret: "pw", Grant: GrantClientCredentials},
+			url.Values{"grant_type": {"client_credentials"}}, "Basic " + base64.StdEncoding.EncodeToString([]byte("svc:pw"))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var gotForm url.Values
+			var gotAuth, gotCT string
+			rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				b, _ := io.ReadAll(r.Body)
+				gotForm, _ = url.ParseQuery(string(b))
+				gotAuth, gotCT = r.Header.Get("Authorization"), r.Header.Get("Content-Type")
+				return respond(r, 200, "application/json", `{"access_token":"at","expires_in":60}`, ""), nil
+			})
+			tc.e.TokenURL, tc.e.HTTPClient = testURL, &http.Client{Transport: rt}
+			c, err := NewClient(tc.e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Refresh(context.Background(), cur); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.wantForm, gotForm); diff != "" {
+				t.Errorf("form (-want +got):\n%s", diff)
+			}
+			if gotAuth != tc.wantAuth || gotCT != "application/x-www-form-urlencoded" {
+				t.Errorf("Authorization %q, Content-Type %q; want %q", gotAuth, gotCT, tc.wantAuth)
+			}
+		})
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestClientResponses(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	jwt := "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"exp":1767226200}`)) + ".sig" // 00:10:00
+	tests := []struct {
+		name    string
+		status  int
+		body    string
+		want    Token
+		wantErr string
+	}{
+		{"numeric expires_in", 200, `{"access_token":"at","token_type":"bearer","expires_in":3600,"refresh_token":"rt-1"}`,
+			Token{Access: "at", Refresh: "rt-1", Type: "bearer", Issued: now, Expiry: now.Add(time.Hour)}, ""},
+		{"string expires_in keeps the old refresh token", 200, `{"access_token":"at","expires_in":"120"}`,
+			Token{Access: "at", Refresh: "rt-0", Issued: now, Expiry: now.Add(2 * time.Minute)}, ""},
+		{"JWT exp when expires_in is absent", 200, `{"access_token":"` + jwt + `"}`,
+			Token{Access: Secret(jwt), Refresh: "rt-0", Issued: now, Expiry: now.Add(10 * time.Minute)}, ""},
+		{"default lifetime without either", 200, `{"access_token":"opaque","expires_in":0}`,
+			Token{Access: "opaque", Refresh: "rt-0", Issued: now, Expiry: now.Add(DefaultTTL)}, ""},
+		{"HTML 200", 200, "<html>portal</html>", Token{}, "answered 200 OK: not a token response: body is an HTML or XML page"},
+		{"error body with 200", 200, `{"error":"invalid_grant"}`, Token{}, "not a token response: an OAuth2 error body (invalid_grant) with a success status"},
+		{"negative expires_in", 200, `{"access_token":"at","expires_in":-5}`, Token{}, "expires_in is negative"},
+		{"wrong type", 200, `{"access_token":5}`, Token{}, `member "access_token" has the wrong type`},
+		{"body too large", 200, `{"access_token":"at","pad":"` + strings.Repeat("x", MaxResponseBody) + `"}`, Token{}, "reading the token response: body exceeds 1048576 bytes"},
+		{"OAuth2 error", 400, `{"error":"invalid_grant","error_description":"expired\nFAKE LOG LINE"}`, Token{},
+			"session: token endpoint https://auth.example/oauth/token answered 400 Bad Request: invalid_grant (expiredFAKE LOG LINE)"},
+		{"proxy page", 502, badGatewayPage, Token{}, "session: token endpoint https://auth.example/oauth/token answered 502 Bad Gateway"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				return respond(r, tc.status, "application/json", tc.body, ""), nil
+			})
+			var hooked []Token
+			c, err := NewClient(Endpoint{TokenURL: testURL, HTTPClient: &http.Client{Transport: rt}, Clock: fixedClock(now),
+				OnToken: func(t Token) { hooked = append(hooked, t) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Refresh(context.Background(), Token{Refresh: "rt-0"})
+			if tc.wantErr != "" {
+				var ee *EndpointError
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.As(err, &ee) || ee.Status != tc.status {
+					t.Fatalf("Refresh error = %v, want an EndpointError containing %q", err, tc.wantErr)
+				}
+				if len(hooked) != 0 {
+					t.Errorf("OnToken fired on a failure")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("token (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]Token{got}, hooked); diff != "" {
+				t.Errorf("OnToken calls (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestClientSentAndTransportErrors(t *testing.T) {
+	fe := newFakeEndpoint(time.Hour)
+	c := testClient(t, fe, Endpoint{})
+	ctx := context.Background()
+
+	fe.setFault(fault{kind: "refused"}, 0)
+	_, err := c.Refresh(ctx, Token{Refresh: "tok-refresh-0"})
+	var ee *EndpointError
+	if !errors.As(err, &ee) || ee.Sent || ee.Status != 0 || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("refused: %v (sent %v), want unsent, no status", err, ee != nil && ee.Sent)
+	}
+
+	fe.setFault(fault{kind: "hang"}, 0)
+	tctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+	defer cancel()
+	_, err = c.Refresh(tctx, Token{Refresh: "tok-refresh-0"})
+	if !errors.As(err, &ee) || !ee.Sent || !errors.Is(err, context.DeadlineExceeded) ||
+		err.Error() != "session: token endpoint https://auth.example/oauth/token: no answer before the request deadline" {
+		t.Errorf("hang: %v, want a sent request ended by its deadline", err)
+	}
+
+	if _, err := c.Refresh(ctx, Token{}); !errors.Is(err, ErrNoRefreshToken) {
+		t.Errorf("no refresh token: %v", err)
+	}
+}
+
+func fixedClock(t time.Time) *clock.Mock {
+	m := clock.NewMock()
+	m.Set(t)
+	return m
+}

@@ -1,0 +1,184 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/authfsm/authfsm/policy"
+)
+
+// ErrRevoked is matched (with errors.Is) by the *RevokedError that Token
+// returns once the authorization server has refused the grant or Revoke was
+// called. Only SetToken (a re-login) or a fallback grant brings the session
+// back.
+var ErrRevoked = errors.New("session: revoked")
+
+// ErrClosed is returned by Token and SetToken after Close.
+var ErrClosed = errors.New("session: closed")
+
+// ErrNoRefreshToken is returned by a refresh_token grant when the session
+// holds no refresh token. A Session treats it as a permanent refusal (and
+// turns to its fallback grant, if any).
+var ErrNoRefreshToken = errors.New("session: no refresh token")
+
+// ErrInsecureTokenURL is returned by NewClient for a token URL that is
+// neither HTTPS nor loopback when Endpoint.AllowHTTP is false: the request
+// carries the client secret and the refresh token.
+var ErrInsecureTokenURL = errors.New("session: token URL is not HTTPS")
+
+// ErrNoToken is returned by a Store's Load when it holds no token.
+var ErrNoToken = errors.New("session: no stored token")
+
+// RevokedError says why a session is revoked. It matches ErrRevoked.
+type RevokedError struct {
+	// Cause is the reason: the server's refusal ("400 invalid_grant", with a
+	// note when a lost response probably consumed the refresh token) or
+	// "revoked by the application".
+	Cause string
+	// At is when the error was returned.
+	At time.Time
+}
+
+// Error implements error.
+func (e *RevokedError) Error() string { return "session: revoked: " + e.Cause }
+
+// Is reports whether target is ErrRevoked.
+func (e *RevokedError) Is(target error) bool { return target == ErrRevoked }
+
+// EndpointError is one failed request to the token endpoint, as the Client
+// observed it. It carries what classification needs and nothing secret: the
+// response body is never kept, only the OAuth2 error code and description.
+type EndpointError struct {
+	// URL is the token endpoint.
+	URL string
+	// Status is the HTTP status, or 0 when no response arrived.
+	Status int
+	// Code and Description are the OAuth2 error body's "error" and
+	// "error_description" members (RFC 6749 §5.2), when the body was one.
+	Code, Description string
+	// RetryAfter is the raw Retry-After header.
+	RetryAfter string
+	// Sent reports whether the request was written in full (httptrace's
+	// WroteRequest), so the server may have acted on it.
+	Sent bool
+	// At is when the outcome was observed.
+	At time.Time
+	// Err is the transport error (Status 0) or what is wrong with a 2xx body.
+	Err error
+}
+
+// Error implements error.
+func (e *EndpointError) Error() string {
+	var b strings.Builder
+	b.WriteString("session: token endpoint ")
+	b.WriteString(e.URL)
+	if e.Status != 0 {
+		b.WriteString(" answered ")
+		b.WriteString(policy.StatusText(e.Status))
+	}
+	if e.Code != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Code)
+		if e.Description != "" {
+			fmt.Fprintf(&b, " (%s)", e.Description)
+		}
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns Err.
+func (e *EndpointError) Unwrap() error { return e.Err }
+
+// Outcome returns the outcome for a policy.Classifier.
+func (e *EndpointError) Outcome() policy.Outcome {
+	return policy.Outcome{Status: e.Status, ErrorCode: e.Code, RetryAfter: e.RetryAfter, Err: e.Err, Sent: e.Sent, At: e.At}
+}
+
+// RefreshError is returned by Token when no usable token is available
+// because refreshing failed (transiently: the session keeps trying on its
+// policy's schedule, or gave up this cycle and starts another on the next
+// demand).
+type RefreshError struct {
+	// Cause is the classified cause of the last failed attempt: "502 Bad
+	// Gateway", "429 Too Many Requests", "connection refused", …
+	Cause string
+	// URL is the token endpoint, when the refresher reported one.
+	URL string
+	// Status, Code and Description are the last answer's HTTP status and
+	// OAuth2 error, when there was one.
+	Status            int
+	Code, Description string
+	// RetryAfter is the wait the server asked for, or 0.
+	RetryAfter time.Duration
+	// Attempt is the number of the failed attempt in the current cycle.
+	Attempt int
+	// NextAt is when the next attempt is due; zero when the policy gave up
+	// (the next demand starts a new cycle).
+	NextAt time.Time
+	// At is when the error was returned; the message's relative times are
+	// measured from it.
+	At time.Time
+	// TokenValid reports whether the access token was still valid at At
+	// (it is then served, so a caller sees this only with no token at all).
+	TokenValid bool
+	// Expiry is the access token's expiry, or zero when the session never
+	// held one.
+	Expiry time.Time
+	// Err is the refresher's error for the last attempt.
+	Err error
+}
+
+// Error reads like "session: token refresh failed: 502 Bad Gateway from
+// https://auth.example/oauth/token (attempt 3, next in 4s; access token
+// expired 12s ago)".
+func (e *RefreshError) Error() string {
+	var b strings.Builder
+	b.WriteString("session: token refresh failed: ")
+	b.WriteString(e.Cause)
+	if e.Description != "" {
+		fmt.Fprintf(&b, " (%s)", e.Description)
+	}
+	if e.URL != "" {
+		b.WriteString(" from ")
+		b.WriteString(e.URL)
+	}
+	fmt.Fprintf(&b, " (attempt %d, ", e.Attempt)
+	if e.NextAt.IsZero() {
+		b.WriteString("policy gave up; the next demand starts a new cycle")
+	} else {
+		fmt.Fprintf(&b, "next in %v", roundDuration(e.NextAt.Sub(e.At)))
+	}
+	switch {
+	case e.Expiry.IsZero():
+		b.WriteString("; no access token")
+	case e.TokenValid:
+		fmt.Fprintf(&b, "; access token valid for %v more", roundDuration(e.Expiry.Sub(e.At)))
+	case e.At.Before(e.Expiry):
+		b.WriteString("; access token rejected by the resource server")
+	default:
+		fmt.Fprintf(&b, "; access token expired %v ago", roundDuration(e.At.Sub(e.Expiry)))
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// Unwrap returns Err.
+func (e *RefreshError) Unwrap() error { return e.Err }
+
+// roundDuration keeps messages readable: whole seconds above ten seconds,
+// milliseconds below.
+func roundDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		d = 0
+	}
+	if d >= 10*time.Second {
+		return d.Round(time.Second)
+	}
+	return d.Round(time.Millisecond)
+}

@@ -1,0 +1,197 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// fault is a fault kind of SCENARIOS.md, as the fake token endpoint plays it.
+type fault struct {
+	kind       string // "", status, hang, refused, html200, malformed, lost_response, revoke
+	status     int
+	code       string // OAuth2 error code for a 4xx status
+	retryAfter string
+}
+
+// fakeEndpoint is an in-memory token endpoint: an http.RoundTripper that
+// issues rotating token pairs and plays faults. Time is time.Now, which is
+// virtual inside a testing/synctest bubble.
+type fakeEndpoint struct {
+	ttl     time.Duration
+	rotate  bool
+	latency time.Duration
+	prefix  string // marks issued tokens, for the canary test
+	// outageFrom and outageTo bound an outage (502 pages), on time.Now.
+	outageFrom, outageTo time.Time
+
+	mu          sync.Mutex
+	fault       fault
+	faultUntil  int // the fault covers requests while requests <= faultUntil; 0 = while set
+	revoked     bool
+	refresh     string
+	n           int
+	requests    int
+	successes   int
+	inFlight    int
+	maxInFlight int
+	forms       []url.Values
+	auths       []string
+}
+
+func newFakeEndpoint(ttl time.Duration) *fakeEndpoint {
+	return &fakeEndpoint{ttl: ttl, rotate: true, prefix: "tok", refresh: "tok-refresh-0"}
+}
+
+// setFault makes the next n requests (all of them when n is 0) meet f.
+func (f *fakeEndpoint) setFault(fl fault, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fault = fl
+	f.faultUntil = 0
+	if n > 0 {
+		f.faultUntil = f.requests + n
+	}
+}
+
+func (f *fakeEndpoint) stats() (requests, successes, maxInFlight int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests, f.successes, f.maxInFlight
+}
+
+const badGatewayPage = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+
+func (f *fakeEndpoint) RoundTrip(req *http.Request) (*http.Response, error) {
+	body, _ := io.ReadAll(req.Body)
+	req.Body.Close()
+	form, _ := url.ParseQuery(string(body))
+
+	f.mu.Lock()
+	f.requests++
+	f.inFlight++
+	f.maxInFlight = max(f.maxInFlight, f.inFlight)
+	f.forms = append(f.forms, form)
+	f.auths = append(f.auths, req.Header.Get("Authorization"))
+	fl := f.fault
+	if f.faultUntil > 0 && f.requests > f.faultUntil {
+		fl = fault{}
+	}
+	if now := time.Now(); !now.Before(f.outageFrom) && now.Before(f.outageTo) {
+		fl = fault{kind: "status", status: 502}
+	}
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inFlight--
+		f.mu.Unlock()
+	}()
+
+	if fl.kind == "refused" {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	}
+	if tr := httptrace.ContextClientTrace(req.Context()); tr != nil && tr.WroteRequest != nil {
+		tr.WroteRequest(httptrace.WroteRequestInfo{})
+	}
+	if err := f.wait(req.Context(), fl.kind == "hang"); err != nil {
+		return nil, err
+	}
+	switch fl.kind {
+	case "status":
+		if fl.status == 400 || fl.status == 401 || fl.status == 403 {
+			code := fl.code
+			if code == "" {
+				code = "invalid_request"
+			}
+			return respond(req, fl.status, "application/json", `{"error":"`+code+`","error_description":"refused by the fake"}`, fl.retryAfter), nil
+		}
+		return respond(req, fl.status, "text/html", badGatewayPage, fl.retryAfter), nil
+	case "html200":
+		return respond(req, 200, "text/html", "<html><body>Please log in to the Wi-Fi</body></html>", ""), nil
+	case "malformed":
+		return respond(req, 200, "application/json", `{"access_token":"`+f.prefix+`-broken`, ""), nil
+	case "lost_response":
+		f.grant(form) // the server performs the refresh; the answer is lost
+		return respond(req, 502, "text/html", badGatewayPage, ""), nil
+	case "revoke":
+		f.mu.Lock()
+		f.revoked = true
+		f.mu.Unlock()
+	}
+	ok, payload := f.grant(form)
+	if !ok {
+		return respond(req, 400, "application/json", `{"error":"invalid_grant","error_description":"refresh token is not valid"}`, ""), nil
+	}
+	return respond(req, 200, "application/json", payload, ""), nil
+}
+
+// wait plays the endpoint's latency, or hangs until the request's deadline.
+func (f *fakeEndpoint) wait(ctx context.Context, hang bool) error {
+	if !hang && f.latency == 0 {
+		return nil
+	}
+	var c <-chan time.Time
+	if !hang {
+		t := time.NewTimer(f.latency)
+		defer t.Stop()
+		c = t.C
+	}
+	select {
+	case <-c:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// grant checks the grant and issues a pair.
+func (f *fakeEndpoint) grant(form url.Values) (bool, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch form.Get("grant_type") {
+	case "refresh_token":
+		if f.revoked || form.Get("refresh_token") != f.refresh {
+			return false, ""
+		}
+	case "client_credentials":
+	default:
+		return false, ""
+	}
+	f.n++
+	f.successes++
+	resp := map[string]any{
+		"access_token": fmt.Sprintf("%s-access-%d", f.prefix, f.n),
+		"token_type":   "Bearer",
+		"expires_in":   int(f.ttl / time.Second),
+	}
+	if f.rotate || form.Get("grant_type") == "client_credentials" {
+		f.refresh = fmt.Sprintf("%s-refresh-%d", f.prefix, f.n)
+		f.revoked = false
+		resp["refresh_token"] = f.refresh
+	}
+	b, _ := json.Marshal(resp)
+	return true, string(b)
+}
+
+func respond(req *http.Request, status int, ctype, body, retryAfter string) *http.Response {
+	h := http.Header{"Content-Type": {ctype}}
+	if retryAfter != "" {
+		h.Set("Retry-After", retryAfter)
+	}
+	return &http.Response{
+		StatusCode: status, Status: strconv.Itoa(status) + " " + http.StatusText(status),
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: req,
+	}
+}

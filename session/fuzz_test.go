@@ -1,0 +1,73 @@
+package session
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authfsm/authfsm/policy"
+)
+
+// The seed corpora live in testdata/fuzz/<target>/; run a target with
+// go test -run '^$' -fuzz '^FuzzParseTokenResponse$' -fuzztime 60s ./session
+
+var fuzzNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func FuzzParseTokenResponse(f *testing.F) {
+	f.Add([]byte(`{"access_token":"at","token_type":"Bearer","expires_in":3600,"refresh_token":"rt"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		tok, err := parseTokenResponse(body, fuzzNow, DefaultTTL)
+		if err != nil {
+			if tok != (Token{}) {
+				t.Errorf("a failed parse returned %v", tok)
+			}
+			// A message must never quote the body: it may hold a token.
+			if len(body) >= 12 && strings.Contains(err.Error(), string(body)) {
+				t.Errorf("error %q quotes the body", err)
+			}
+			return
+		}
+		if tok.Access == "" || !tok.Issued.Equal(fuzzNow) || tok.Expiry.IsZero() {
+			t.Errorf("parsed %v from %q: want an access token, issue time and expiry", tok, body)
+		}
+		if tok.Expiry.Sub(fuzzNow) > maxLifetime && tok.Expiry.Year() > 5138 {
+			t.Errorf("expiry %v is beyond any sane bound", tok.Expiry)
+		}
+	})
+}
+
+func FuzzParseRetryAfter(f *testing.F) {
+	f.Add("120")
+	f.Fuzz(func(t *testing.T, v string) {
+		d, ok := policy.ParseRetryAfter(v, fuzzNow)
+		if d < 0 || d > 24*time.Hour {
+			t.Errorf("ParseRetryAfter(%q) = %v, outside [0, 24h]", v, d)
+		}
+		if !ok && d != 0 {
+			t.Errorf("ParseRetryAfter(%q) = %v, false: a failure must return 0", v, d)
+		}
+		if s := strings.TrimSpace(v); s != "" && strings.Trim(s, "0123456789") == "" && !ok {
+			t.Errorf("ParseRetryAfter(%q) rejected delay-seconds", v)
+		}
+	})
+}
+
+func FuzzJWTExpiry(f *testing.F) {
+	f.Add("eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"exp":1767226200}`)) + ".sig")
+	f.Fuzz(func(t *testing.T, tok string) {
+		exp, ok := jwtExpiry(tok)
+		if !ok {
+			if !exp.IsZero() {
+				t.Errorf("jwtExpiry(%q) = %v, false: want the zero time", tok, exp)
+			}
+			return
+		}
+		if exp.Year() < 1970 || exp.Year() > 5138 {
+			t.Errorf("jwtExpiry(%q) = %v, outside 1970..5138", tok, exp)
+		}
+		if strings.Count(tok, ".") != 2 {
+			t.Errorf("jwtExpiry accepted %q, which has not three parts", tok)
+		}
+	})
+}

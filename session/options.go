@@ -1,0 +1,113 @@
+package session
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/policy"
+)
+
+// DefaultRequestTimeout is the deadline of one refresh attempt unless
+// WithRequestTimeout says otherwise.
+const DefaultRequestTimeout = 10 * time.Second
+
+// An Option configures a Session.
+type Option func(*config)
+
+type config struct {
+	policy        policy.Policy
+	classifier    policy.Classifier
+	refreshAhead  time.Duration
+	timeout       time.Duration
+	maxRetryAfter time.Duration
+	clock         clock.Clock
+	logger        *slog.Logger
+	sink          audit.Sink
+	store         Store
+	seed          uint64
+	seeded        bool
+	fallback      Refresher
+	failFast      bool
+	id            string
+}
+
+// WithPolicy sets the retry policy; the default is policy.Default().
+func WithPolicy(p policy.Policy) Option { return func(c *config) { c.policy = p } }
+
+// WithClassifier sets how refresh outcomes are classified; the default is
+// policy.DefaultClassifier, under which no proxy answer can revoke a session.
+func WithClassifier(cl policy.Classifier) Option { return func(c *config) { c.classifier = cl } }
+
+// WithRefreshAhead starts refreshing d before the token expires (never
+// earlier than half its lifetime), so an outage shorter than d goes unseen.
+// The default, 0, refreshes at expiry or on a rejection.
+func WithRefreshAhead(d time.Duration) Option { return func(c *config) { c.refreshAhead = d } }
+
+// WithRequestTimeout sets the deadline of each refresh attempt (default
+// DefaultRequestTimeout). It is independent of the callers' contexts: one
+// caller giving up never cancels the refresh the others wait for.
+func WithRequestTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
+// WithMaxRetryAfter bounds how long a server's Retry-After may delay the next
+// attempt (default states.DefaultMaxRetryAfter).
+func WithMaxRetryAfter(d time.Duration) Option { return func(c *config) { c.maxRetryAfter = d } }
+
+// WithClock sets the clock; the default is clock.New(). Tests pass a
+// *clock.Mock, or run under testing/synctest with the default.
+func WithClock(cl clock.Clock) Option { return func(c *config) { c.clock = cl } }
+
+// WithLogger sets the logger for refresh failures (Warn), revocations
+// (Error) and successes (Debug). Secrets never reach it. The default
+// discards everything.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithAudit sends a record of every transition to sink (for example an
+// audit.ChainWriter, an audit.SlogSink, or audit.Multi of both).
+func WithAudit(sink audit.Sink) Option { return func(c *config) { c.sink = sink } }
+
+// WithStore persists every new token pair to st, and loads the initial pair
+// from it when New is given none, so a restarted client resumes with its
+// refresh token.
+func WithStore(st Store) Option { return func(c *config) { c.store = st } }
+
+// WithSeed seeds the session's jitter. The default is a random seed, so that
+// a fleet of clients that failed together does not retry in lockstep; fix it
+// to reproduce a schedule.
+func WithSeed(seed uint64) Option { return func(c *config) { c.seed, c.seeded = seed, true } }
+
+// WithFallback sets a grant that re-authenticates the session when its
+// refresh token is refused for good (or missing): typically a Client with
+// GrantClientCredentials, or a RefresherFunc that logs in again. The
+// fallback runs within the same attempt, so its failures are classified and
+// retried like any other, and later attempts use it directly.
+func WithFallback(r Refresher) Option { return func(c *config) { c.fallback = r } }
+
+// WithFailFast sets what Token does when the token is unusable and the
+// session is in backoff: fail at once with a *RefreshError (true, the
+// default) or wait for the next attempt until the caller's context ends
+// (false). WithWait overrides it per call.
+func WithFailFast(failFast bool) Option { return func(c *config) { c.failFast = failFast } }
+
+// WithID names the session in audit records and logs.
+func WithID(id string) Option { return func(c *config) { c.id = id } }
+
+type waitKey struct{}
+
+// WithWait returns a context that makes Session.Token (and the Transport and
+// TokenSource using it) wait through backoff for the next attempt (wait
+// true), or fail fast with a *RefreshError (wait false), whatever the
+// session's WithFailFast option says.
+func WithWait(ctx context.Context, wait bool) context.Context {
+	return context.WithValue(ctx, waitKey{}, wait)
+}
+
+func (c *config) failFastFor(ctx context.Context) bool {
+	if w, ok := ctx.Value(waitKey{}).(bool); ok {
+		return !w
+	}
+	return c.failFast
+}

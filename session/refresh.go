@@ -1,0 +1,178 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
+)
+
+// refresh performs one attempt of flight and feeds its classified outcome
+// back to the machine.
+func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bool) {
+	defer s.wg.Done()
+	actx, cancel := s.cfg.clock.WithTimeout(ctx, s.cfg.timeout)
+	tok, err, usedFallback := s.attempt(actx, cur, dead)
+	cancel()
+	now := s.cfg.clock.Now()
+	v, fail := s.classify(err, now)
+	if v.Class == policy.OK {
+		// The session's clock is the one that counts: a refresher's clock
+		// may differ (a Client on the real clock under a test's mock), so
+		// keep the lifetime it reported and measure it from now.
+		if !tok.Issued.IsZero() {
+			tok.Expiry = now.Add(tok.Expiry.Sub(tok.Issued))
+		}
+		tok.Issued = now
+	}
+
+	s.mu.Lock()
+	if s.closed || flight != s.data.Flight || s.data.State != states.Refreshing {
+		s.mu.Unlock() // abandoned by Close, Revoke or SetToken
+		return
+	}
+	if usedFallback {
+		s.refreshDead = true
+	}
+	rotated := false
+	if v.Class == policy.OK {
+		// A rotating server has retired the old refresh token the moment it
+		// issued this one, so keep the new one even if the machine refuses
+		// the access token (an expiry that did not advance).
+		if tok.Refresh != "" && tok.Refresh != s.tok.Refresh {
+			s.tok.Refresh, rotated = tok.Refresh, true
+			s.tokVersion++
+		}
+		if tok.Refresh != "" {
+			s.refreshDead = false
+		}
+	}
+	if v.Class != policy.OK {
+		s.last = fail
+	}
+	installed := s.stepLocked(states.Input{Kind: states.InResult, Verdict: v, Flight: flight, Issued: tok.Issued, Expiry: tok.Expiry}, now, &tok)
+	if installed {
+		s.last = failure{}
+	}
+	d := s.data
+	saved, ver := s.tok, s.tokVersion
+	s.mu.Unlock()
+
+	s.logResult(d, v, installed, now)
+	if installed || rotated {
+		if err := s.save(context.Background(), saved, ver); err != nil {
+			s.cfg.logger.LogAttrs(context.Background(), slog.LevelWarn, "session: saving the token failed",
+				slog.String("session", s.cfg.id), slog.String("err", err.Error()))
+		}
+	}
+}
+
+// attempt runs the refresher, and the fallback grant when the refresh token
+// is refused for good (or was refused before: dead). It reports whether the
+// primary grant is known dead.
+func (s *Session) attempt(ctx context.Context, cur Token, dead bool) (Token, error, bool) {
+	fb := s.cfg.fallback
+	if fb != nil && dead {
+		tok, err := fb.Refresh(ctx, cur)
+		if err != nil {
+			err = &fallbackError{primary: "refresh token refused earlier", err: err}
+		}
+		return tok, err, true
+	}
+	tok, err := s.refresher.Refresh(ctx, cur)
+	if err == nil || fb == nil {
+		return tok, err, false
+	}
+	v, _ := s.classify(err, s.cfg.clock.Now())
+	if v.Class != policy.Permanent {
+		return tok, err, false
+	}
+	s.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "session: refresh token refused; trying the fallback grant",
+		slog.String("session", s.cfg.id), slog.String("cause", v.Cause))
+	tok, err = fb.Refresh(ctx, cur)
+	if err != nil {
+		err = &fallbackError{primary: "refresh token refused (" + v.Cause + ")", err: err}
+	}
+	return tok, err, true
+}
+
+// fallbackError is a failure of the fallback grant after the refresh token
+// was refused. It unwraps to the fallback's error, which is what classifies.
+type fallbackError struct {
+	primary string
+	err     error
+}
+
+func (e *fallbackError) Error() string {
+	return "session: " + e.primary + "; fallback grant failed: " + e.err.Error()
+}
+func (e *fallbackError) Unwrap() error { return e.err }
+
+// classify turns a refresher's result into a verdict, and keeps what a
+// RefreshError reports about a failure.
+func (s *Session) classify(err error, now time.Time) (policy.Verdict, failure) {
+	prefix := ""
+	var fe *fallbackError
+	if errors.As(err, &fe) {
+		prefix = fe.primary + "; fallback grant: "
+	}
+	f := failure{err: err}
+	var o policy.Outcome
+	switch {
+	case err == nil:
+		o = policy.Outcome{Status: 200, At: now}
+	case errors.Is(err, ErrNoRefreshToken):
+		return policy.Verdict{Class: policy.Permanent, Cause: prefix + "no refresh token to refresh with"}, f
+	case errors.As(err, &f.endpoint):
+		o = f.endpoint.Outcome()
+	case errors.Is(err, context.DeadlineExceeded):
+		o = policy.Outcome{Err: errNoAnswer{}, Sent: true, At: now}
+	default:
+		// A refresher that says nothing about what happened may have
+		// reached the server.
+		o = policy.Outcome{Err: err, Sent: true, At: now}
+	}
+	v := s.cfg.classifier.Classify(o)
+	if v.Class != policy.OK {
+		v.Cause = prefix + v.Cause
+	}
+	f.retryAfter = v.RetryAfter
+	return v, f
+}
+
+func (s *Session) logResult(d states.Data, v policy.Verdict, installed bool, now time.Time) {
+	l, ctx := s.cfg.logger, context.Background()
+	id := slog.String("session", s.cfg.id)
+	switch {
+	case installed:
+		l.LogAttrs(ctx, slog.LevelDebug, "session: token refreshed", id,
+			slog.Time("expiry", d.Expiry), slog.Int("attempt", d.Attempt))
+	case d.State == states.Revoked:
+		l.LogAttrs(ctx, slog.LevelError, "session: revoked", id, slog.String("cause", d.Cause))
+	default:
+		l.LogAttrs(ctx, slog.LevelWarn, "session: token refresh failed", id, slog.String("cause", v.Cause),
+			slog.Int("attempt", d.Attempt), slog.String("state", d.State.String()),
+			slog.Time("next_at", d.NextAt), slog.Bool("token_valid", d.Usable(now)))
+	}
+}
+
+// save writes t (version ver) to the store unless a newer pair was saved
+// meanwhile.
+func (s *Session) save(ctx context.Context, t Token, ver uint64) error {
+	if s.cfg.store == nil {
+		return nil
+	}
+	s.storeMu.Lock()
+	defer s.storeMu.Unlock()
+	if ver <= s.savedVersion {
+		return nil
+	}
+	if err := s.cfg.store.Save(ctx, t); err != nil {
+		return err
+	}
+	s.savedVersion = ver
+	return nil
+}

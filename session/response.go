@@ -1,0 +1,187 @@
+package session
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// maxLifetime bounds expires_in and a JWT's remaining life: anything longer
+// is a server bug, and capping keeps time arithmetic far from overflow.
+const maxLifetime = 10 * 365 * 24 * time.Hour
+
+// maxDescription bounds the error_description kept from a server's answer.
+const maxDescription = 200
+
+// errNotTokenResponse is the stem of every parse failure of a 2xx body. The
+// messages never quote the body, which may hold a token.
+var errNotTokenResponse = errors.New("not a token response")
+
+type responseError struct{ reason string }
+
+func (e *responseError) Error() string { return "not a token response: " + e.reason }
+func (e *responseError) Is(target error) bool {
+	return target == errNotTokenResponse
+}
+
+func badResponse(reason string) error { return &responseError{reason: reason} }
+
+// tokenResponse is RFC 6749 §5.1. ExpiresIn stays raw because servers send a
+// number or a numeric string.
+type tokenResponse struct {
+	AccessToken  *string         `json:"access_token"`
+	TokenType    string          `json:"token_type"`
+	RefreshToken string          `json:"refresh_token"`
+	ExpiresIn    json.RawMessage `json:"expires_in"`
+	Scope        string          `json:"scope"`
+}
+
+// parseTokenResponse reads a 2xx token response received at now. The expiry
+// comes from expires_in; without it, from the access token's JWT exp claim;
+// without either, defaultTTL after now.
+func parseTokenResponse(body []byte, now time.Time, defaultTTL time.Duration) (Token, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return Token{}, badResponse("empty body")
+	}
+	if body[0] != '{' {
+		if body[0] == '<' {
+			return Token{}, badResponse("body is an HTML or XML page")
+		}
+		return Token{}, badResponse("body is not a JSON object")
+	}
+	var r tokenResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return Token{}, badResponse("member " + strconv.Quote(te.Field) + " has the wrong type")
+		}
+		return Token{}, badResponse("malformed JSON")
+	}
+	if r.AccessToken == nil {
+		if code, _ := parseErrorBody(body); code != "" {
+			return Token{}, badResponse("an OAuth2 error body (" + code + ") with a success status")
+		}
+		return Token{}, badResponse("access_token missing")
+	}
+	if *r.AccessToken == "" {
+		return Token{}, badResponse("access_token is empty")
+	}
+	t := Token{Access: Secret(*r.AccessToken), Refresh: Secret(r.RefreshToken), Type: r.TokenType, Issued: now, Scope: r.Scope}
+	life, ok, err := parseExpiresIn(r.ExpiresIn)
+	switch {
+	case err != nil:
+		return Token{}, err
+	case ok:
+		t.Expiry = now.Add(life)
+	default:
+		if exp, ok := jwtExpiry(*r.AccessToken); ok {
+			t.Expiry = exp
+		} else {
+			t.Expiry = now.Add(defaultTTL)
+		}
+	}
+	return t, nil
+}
+
+// parseExpiresIn accepts a JSON number or a string holding one, in seconds.
+// It reports false when the member is absent, null or zero (some servers
+// send 0 for "unknown").
+func parseExpiresIn(raw json.RawMessage) (time.Duration, bool, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, false, nil
+	}
+	s := string(raw)
+	if raw[0] == '"' {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return 0, false, badResponse("expires_in is not a number")
+		}
+		s = strings.TrimSpace(s)
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false, badResponse("expires_in is not a number")
+	}
+	switch {
+	case f < 0:
+		return 0, false, badResponse("expires_in is negative")
+	case f == 0:
+		return 0, false, nil
+	case f >= maxLifetime.Seconds():
+		return maxLifetime, true, nil
+	}
+	return time.Duration(f * float64(time.Second)), true, nil
+}
+
+// jwtExpiry reads the exp claim of a JWT without verifying its signature:
+// the session only learns when to refresh, it grants nothing on the claim.
+// It reports false when tok is not a JWT with a plausible numeric exp.
+func jwtExpiry(tok string) (time.Time, bool) {
+	first := strings.IndexByte(tok, '.')
+	if first < 0 {
+		return time.Time{}, false
+	}
+	rest := tok[first+1:]
+	second := strings.IndexByte(rest, '.')
+	if second < 0 || strings.IndexByte(rest[second+1:], '.') >= 0 {
+		return time.Time{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(rest[:second], "="))
+	if err != nil {
+		return time.Time{}, false
+	}
+	var claims struct {
+		Exp json.Number `json:"exp"`
+	}
+	if json.Unmarshal(payload, &claims) != nil || claims.Exp == "" {
+		return time.Time{}, false
+	}
+	f, err := claims.Exp.Float64()
+	// Between 1970 and the year 5138: a JWT exp beyond is garbage.
+	if err != nil || !(f > 0 && f < 1e11) {
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true
+}
+
+// parseErrorBody returns the "error" and "error_description" members of an
+// RFC 6749 §5.2 error body, or "" when body is not one. The description is
+// cut short and stripped of control characters so a hostile server cannot
+// forge log lines through it.
+func parseErrorBody(body []byte) (code, description string) {
+	var e struct {
+		Error       any `json:"error"`
+		Description any `json:"error_description"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return "", ""
+	}
+	c, _ := e.Error.(string)
+	d, _ := e.Description.(string)
+	return clean(c, 64), clean(d, maxDescription)
+}
+
+// clean drops control characters and cuts s to at most n runes.
+func clean(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if n == 0 {
+			b.WriteString("…")
+			break
+		}
+		if unicode.IsControl(r) {
+			continue
+		}
+		b.WriteRune(r)
+		n--
+	}
+	return b.String()
+}

@@ -1,0 +1,323 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
+)
+
+// A Refresher obtains a new token pair. Refresh must be safe for concurrent
+// use and should honour ctx, which carries the session's per-attempt
+// deadline. The returned Token must carry its Expiry: with Issued set,
+// Expiry−Issued is the lifetime, measured from when the session receives the
+// token (so the refresher's clock does not matter); with Issued zero, Expiry
+// is an instant on the session's clock. A failure should be an
+// *EndpointError (so it is classified by status and OAuth2 error code); any
+// other error is classified as a transient failure without a response.
+type Refresher interface {
+	Refresh(ctx context.Context, cur Token) (Token, error)
+}
+
+// RefresherFunc adapts a function to the Refresher interface.
+type RefresherFunc func(ctx context.Context, cur Token) (Token, error)
+
+// Refresh calls f(ctx, cur).
+func (f RefresherFunc) Refresh(ctx context.Context, cur Token) (Token, error) { return f(ctx, cur) }
+
+// Session keeps one OAuth2 session alive: it serves the current access
+// token, refreshes it ahead of expiry or on demand with at most one request
+// in flight, retries transient failures on its policy's schedule, and
+// records every state change. Every decision is made by a states.Machine;
+// the Session only performs the effects (the request, one timer, the audit
+// records), exactly as the simulator does with the same machine.
+//
+// A Session is safe for concurrent use. Close it to stop its timer and its
+// refresh goroutine.
+type Session struct {
+	cfg       config
+	machine   *states.Machine
+	refresher Refresher
+
+	// snap is what Token's fast path reads: the current access token and
+	// the instant until which it may be served.
+	snap atomic.Pointer[snapshot]
+
+	mu          sync.Mutex
+	data        states.Data
+	tok         Token
+	tokVersion  uint64
+	last        failure
+	refreshDead bool // the refresh token was refused; use the fallback grant
+	seq         uint64
+	timer       *clock.Timer
+	timerAt     time.Time
+	timerGen    uint64
+	changed     chan struct{} // closed and replaced on every transition
+	closed      bool
+	cancel      context.CancelFunc // of the refresh in flight
+
+	storeMu      sync.Mutex
+	savedVersion uint64
+
+	wg sync.WaitGroup
+}
+
+type snapshot struct {
+	tok   Token
+	until time.Time
+}
+
+// failure is the last failed attempt, for RefreshError.
+type failure struct {
+	err        error
+	endpoint   *EndpointError
+	retryAfter time.Duration
+}
+
+// New returns a session that refreshes with r, starting from initial (the
+// zero Token for none: the session then loads one from its store, if any,
+// or refreshes on the first demand). ctx bounds only the store's Load.
+func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Session, error) {
+	if r == nil {
+		return nil, errors.New("session: New needs a Refresher")
+	}
+	cfg := config{classifier: policy.DefaultClassifier, timeout: DefaultRequestTimeout, failFast: true}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.clock == nil {
+		cfg.clock = clock.New()
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.timeout <= 0 {
+		return nil, fmt.Errorf("session: request timeout %v is not positive", cfg.timeout)
+	}
+	if cfg.refreshAhead < 0 {
+		return nil, fmt.Errorf("session: refresh-ahead margin %v is negative", cfg.refreshAhead)
+	}
+	if !cfg.seeded {
+		cfg.seed = rand.Uint64()
+	}
+	if initial.Access == "" && initial.Refresh == "" && cfg.store != nil {
+		t, err := cfg.store.Load(ctx)
+		switch {
+		case err == nil:
+			initial = t
+		case !errors.Is(err, ErrNoToken):
+			return nil, err
+		}
+	}
+	s := &Session{
+		cfg:       cfg,
+		refresher: r,
+		machine:   states.NewMachine(states.Config{Policy: cfg.policy, RefreshAhead: cfg.refreshAhead, MaxRetryAfter: cfg.maxRetryAfter}),
+		changed:   make(chan struct{}),
+		tok:       initial,
+	}
+	now := cfg.clock.Now()
+	expiry := initial.Expiry
+	if initial.Access == "" {
+		expiry = time.Time{}
+	}
+	if initial.Issued.IsZero() {
+		s.tok.Issued = now
+	}
+	s.data = states.NewData(cfg.seed, s.tok.Issued, expiry)
+	s.mu.Lock()
+	s.publishLocked()
+	s.stepLocked(states.Input{Kind: states.InWake}, now, nil) // an expired token starts a refresh now
+	s.mu.Unlock()
+	return s, nil
+}
+
+// Token returns a usable access token. While the current one is valid this
+// is one atomic load and one clock read, without lock or allocation. Otherwise
+// Token joins the refresh in flight (starting one if none is) and waits until
+// it ends or ctx ends; cancelling ctx never cancels the shared refresh. In
+// backoff it fails fast with a *RefreshError or waits for the next attempt,
+// as WithFailFast and WithWait say. A revoked session returns a
+// *RevokedError (errors.Is ErrRevoked). The returned Token carries no
+// refresh token.
+func (s *Session) Token(ctx context.Context) (Token, error) {
+	if p := s.snap.Load(); s.cfg.clock.Now().Before(p.until) {
+		return p.tok, nil
+	}
+	return s.tokenSlow(ctx)
+}
+
+func (s *Session) tokenSlow(ctx context.Context) (Token, error) {
+	failFast := s.cfg.failFastFor(ctx)
+	waited := false
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return Token{}, ErrClosed
+		}
+		now := s.cfg.clock.Now()
+		// A caller that waited through a cycle the policy gave up on gets
+		// the error; demanding again would start cycles back to back.
+		gaveUp := waited && s.data.State == states.Expired && s.last.err != nil
+		if !gaveUp {
+			s.stepLocked(states.Input{Kind: states.InDemand}, now, nil)
+		}
+		d := &s.data
+		switch {
+		case d.Usable(now):
+			t := s.snap.Load().tok
+			s.mu.Unlock()
+			return t, nil
+		case d.State == states.Revoked:
+			err := &RevokedError{Cause: d.Cause, At: now}
+			s.mu.Unlock()
+			return Token{}, err
+		case gaveUp, d.State == states.Backoff && failFast:
+			err := s.refreshErrorLocked(now)
+			s.mu.Unlock()
+			return Token{}, err
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		waited = true
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return Token{}, s.waitError(ctx)
+		}
+	}
+}
+
+// waitError explains why a caller's wait ended without a token.
+func (s *Session) waitError(ctx context.Context) error {
+	s.mu.Lock()
+	var rerr error
+	if s.last.err != nil {
+		rerr = s.refreshErrorLocked(s.cfg.clock.Now())
+	}
+	s.mu.Unlock()
+	if rerr == nil {
+		return fmt.Errorf("session: no usable token before the caller's context ended: %w", ctx.Err())
+	}
+	return fmt.Errorf("session: no usable token before the caller's context ended: %w; last refresh: %w", ctx.Err(), rerr)
+}
+
+func (s *Session) refreshErrorLocked(now time.Time) *RefreshError {
+	d := &s.data
+	e := &RefreshError{Cause: d.Cause, Attempt: d.Attempt, At: now, TokenValid: d.Usable(now), Expiry: d.Expiry,
+		Err: s.last.err, RetryAfter: s.last.retryAfter}
+	if d.State == states.Backoff {
+		e.NextAt = d.NextAt
+	}
+	if ee := s.last.endpoint; ee != nil {
+		e.URL, e.Status, e.Code, e.Description = ee.URL, ee.Status, ee.Code, ee.Description
+	}
+	return e
+}
+
+// Status is a snapshot of a session, for health endpoints and metrics.
+type Status struct {
+	// State is the machine's state.
+	State states.State
+	// TokenValid reports whether an access token may be served now.
+	TokenValid bool
+	// Issued and Expiry bound the current access token's life.
+	Issued, Expiry time.Time
+	// Attempt is the current or last attempt number of the refresh cycle.
+	Attempt int
+	// Cause is why the last attempt failed or the session was revoked.
+	Cause string
+	// NextAt is the next scheduled wake-up (refresh point, retry, expiry).
+	NextAt time.Time
+	// Token is the access token's fingerprint (audit.Fingerprint).
+	Token string
+}
+
+// State returns a snapshot of the session.
+func (s *Session) State() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := &s.data
+	return Status{State: d.State, TokenValid: d.Usable(s.cfg.clock.Now()), Issued: d.Issued, Expiry: d.Expiry,
+		Attempt: d.Attempt, Cause: d.Cause, NextAt: d.NextAt, Token: audit.Fingerprint(string(s.tok.Access))}
+}
+
+// Reject tells the session that a resource server refused access (a 401):
+// if access is still the current token, it is no longer served and a
+// refresh starts. Rejecting an older token does nothing, so many requests
+// failing with one token cause one refresh.
+func (s *Session) Reject(access Secret) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || access == "" || access != s.tok.Access {
+		return
+	}
+	s.stepLocked(states.Input{Kind: states.InReject}, s.cfg.clock.Now(), nil)
+}
+
+// Revoke revokes the session (a logout, a detected compromise): the token is
+// no longer served, a refresh in flight is abandoned, and Token returns
+// ErrRevoked until SetToken.
+func (s *Session) Revoke() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.cancelFlightLocked()
+	s.stepLocked(states.Input{Kind: states.InRevoke, Cause: "revoked by the application"}, s.cfg.clock.Now(), nil)
+}
+
+// SetToken replaces the token pair (a re-login) in any state, abandons a
+// refresh in flight, and saves the pair to the store. t needs an access
+// token and its expiry; a zero Issued means now.
+func (s *Session) SetToken(ctx context.Context, t Token) error {
+	if t.Access == "" || t.Expiry.IsZero() {
+		return errors.New("session: SetToken needs an access token and its expiry")
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	now := s.cfg.clock.Now()
+	if t.Issued.IsZero() {
+		t.Issued = now
+	}
+	s.cancelFlightLocked()
+	s.refreshDead, s.last = false, failure{}
+	s.stepLocked(states.Input{Kind: states.InSetToken, Issued: t.Issued, Expiry: t.Expiry, Cause: "token set by the application"}, now, &t)
+	tok, ver := s.tok, s.tokVersion
+	s.mu.Unlock()
+	return s.save(ctx, tok, ver)
+}
+
+// Close stops the session's timer and abandons a refresh in flight, waits
+// for its goroutines to end, and makes Token return ErrClosed. It is safe to
+// call more than once.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		s.stopTimerLocked()
+		s.cancelFlightLocked()
+		s.snap.Store(&snapshot{})
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}

@@ -1,0 +1,130 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// A Store keeps a session's token pair across restarts. Load and Save must
+// be safe for concurrent use. A Session calls Save after every new pair
+// (refresh, rotation, SetToken, fallback) from its refresh goroutine or from
+// SetToken's caller, never while holding its lock.
+type Store interface {
+	// Load returns the stored pair, or an error matching ErrNoToken when
+	// there is none.
+	Load(ctx context.Context) (Token, error)
+	// Save replaces the stored pair.
+	Save(ctx context.Context, t Token) error
+}
+
+// MemoryStore is a Store in memory; the zero value is empty and ready.
+type MemoryStore struct {
+	mu  sync.Mutex
+	tok Token
+	set bool
+}
+
+// Load implements Store.
+func (m *MemoryStore) Load(context.Context) (Token, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.set {
+		return Token{}, ErrNoToken
+	}
+	return m.tok, nil
+}
+
+// Save implements Store.
+func (m *MemoryStore) Save(_ context.Context, t Token) error {
+	m.mu.Lock()
+	m.tok, m.set = t, true
+	m.mu.Unlock()
+	return nil
+}
+
+// FileStore is a Store in one JSON file, written atomically: a new file with
+// mode 0600 in the same directory, synced, then renamed over the old one, so
+// a crash leaves either the old pair or the new one, never half of each.
+type FileStore struct {
+	// Path is the file; its directory must exist.
+	Path string
+	mu   sync.Mutex
+}
+
+// storedToken is the file format. It holds the secrets in clear: the file is
+// the one place besides the Authorization header where they belong.
+type storedToken struct {
+	AccessToken  string    `json:"access_token"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	TokenType    string    `json:"token_type,omitempty"`
+	Issued       time.Time `json:"issued,omitzero"`
+	Expiry       time.Time `json:"expiry,omitzero"`
+	Scope        string    `json:"scope,omitempty"`
+}
+
+// Load implements Store.
+func (f *FileStore) Load(context.Context) (Token, error) {
+	b, err := os.ReadFile(f.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Token{}, fmt.Errorf("%w: %s does not exist", ErrNoToken, f.Path)
+	}
+	if err != nil {
+		return Token{}, fmt.Errorf("session: token store: %w", err)
+	}
+	var s storedToken
+	if err := json.Unmarshal(b, &s); err != nil {
+		// The error text of encoding/json quotes no values, but keep it
+		// generic: the file holds secrets.
+		return Token{}, fmt.Errorf("session: token store %s: not a stored token (malformed JSON)", f.Path)
+	}
+	if s.AccessToken == "" && s.RefreshToken == "" {
+		return Token{}, fmt.Errorf("%w: %s holds neither an access nor a refresh token", ErrNoToken, f.Path)
+	}
+	return Token{Access: Secret(s.AccessToken), Refresh: Secret(s.RefreshToken), Type: s.TokenType,
+		Issued: s.Issued, Expiry: s.Expiry, Scope: s.Scope}, nil
+}
+
+// Save implements Store.
+func (f *FileStore) Save(_ context.Context, t Token) (err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, err := json.Marshal(storedToken{AccessToken: string(t.Access), RefreshToken: string(t.Refresh),
+		TokenType: t.Type, Issued: t.Issued.Round(0), Expiry: t.Expiry.Round(0), Scope: t.Scope})
+	if err != nil {
+		return fmt.Errorf("session: token store: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(f.Path), "."+filepath.Base(f.Path)+".*")
+	if err != nil {
+		return fmt.Errorf("session: token store: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	// CreateTemp makes the file 0600 already; say so explicitly, since the
+	// mode is the store's whole protection.
+	if err = tmp.Chmod(0o600); err != nil {
+		return fmt.Errorf("session: token store: %w", err)
+	}
+	if _, err = tmp.Write(b); err != nil {
+		return fmt.Errorf("session: token store: %w", err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("session: token store: %w", err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("session: token store: %w", err)
+	}
+	if err = os.Rename(tmp.Name(), f.Path); err != nil {
+		return fmt.Errorf("session: token store: %w", err)
+	}
+	return nil
+}

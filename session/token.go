@@ -1,0 +1,125 @@
+package session
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/authfsm/authfsm/audit"
+)
+
+// Secret is a credential: an access token, a refresh token or a client
+// secret. It redacts itself wherever it could be printed — fmt verbs, slog,
+// JSON — showing only its fingerprint (see audit.Fingerprint). Reveal (or a
+// conversion to string) is the one way to read it, so every place that does
+// is easy to find.
+type Secret string
+
+// Reveal returns the secret itself, for the Authorization header or a form.
+func (s Secret) Reveal() string { return string(s) }
+
+// String returns "[redacted sha256:…]", or "" for an empty secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted " + audit.Fingerprint(string(s)) + "]"
+}
+
+// GoString implements fmt.GoStringer with the redacted form.
+func (s Secret) GoString() string { return s.String() }
+
+// Format implements fmt.Formatter: every verb prints the redacted form, so
+// %s, %q, %x and %v alike cannot reveal the secret.
+func (s Secret) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
+
+// LogValue implements slog.LogValuer with the redacted form.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalJSON encodes the redacted form: a Secret that reaches a JSON log or
+// API response by accident stays secret. The file store writes real values
+// through its own type.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
+
+// Token is an OAuth2 token pair with its lifetime. Its secrets are Secret
+// values, and Token itself redacts in String, GoString, Format and LogValue.
+type Token struct {
+	// Access is the access token sent as "Authorization: Bearer".
+	Access Secret
+	// Refresh is the refresh token, if the server issued one.
+	Refresh Secret
+	// Type is the token type from the response; "" means Bearer.
+	Type string
+	// Issued is when the token was received, on the session's clock.
+	Issued time.Time
+	// Expiry is when the access token expires; zero means unknown, which a
+	// Session treats as already expired.
+	Expiry time.Time
+	// Scope is the granted scope, if the server said.
+	Scope string
+}
+
+// Valid reports whether t holds an access token that has not expired at now.
+func (t Token) Valid(now time.Time) bool {
+	return t.Access != "" && now.Before(t.Expiry)
+}
+
+// AuthorizationType returns the scheme for the Authorization header:
+// "Bearer" unless the server named another type.
+func (t Token) AuthorizationType() string {
+	if t.Type == "" || strings.EqualFold(t.Type, "bearer") {
+		return "Bearer"
+	}
+	return t.Type
+}
+
+// String describes t without its secrets.
+func (t Token) String() string {
+	return fmt.Sprintf("session.Token{Type: %q, Access: %s, Refresh: %s, Expiry: %s}",
+		t.AuthorizationType(), t.Access.String(), t.Refresh.String(), t.Expiry.Format(time.RFC3339))
+}
+
+// GoString implements fmt.GoStringer without the secrets.
+func (t Token) GoString() string { return t.String() }
+
+// Format implements fmt.Formatter: every verb prints String's form.
+func (t Token) Format(f fmt.State, _ rune) { io.WriteString(f, t.String()) }
+
+// LogValue implements slog.LogValuer with fingerprints in place of secrets.
+func (t Token) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("access", audit.Fingerprint(string(t.Access))),
+		slog.String("refresh", audit.Fingerprint(string(t.Refresh))),
+		slog.Time("expiry", t.Expiry),
+	)
+}
+
+// The types below hold secrets in unexported fields, which fmt would print
+// raw (it does not call a field's methods when the field is unexported), so
+// each formats itself without them.
+
+// Format implements fmt.Formatter: every verb prints the session's id and
+// its token's fingerprint, never a token. It takes no lock, so an audit sink
+// or logger called by the session may print the session.
+func (s *Session) Format(f fmt.State, _ rune) {
+	var fp string
+	if p := s.snap.Load(); p != nil {
+		fp = audit.Fingerprint(string(p.tok.Access))
+	}
+	fmt.Fprintf(f, "session.Session{ID: %q, Token: %q}", s.cfg.id, fp)
+}
+
+// Format implements fmt.Formatter: every verb prints the endpoint and
+// client id, never the client secret.
+func (c *Client) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "session.Client{URL: %q, ClientID: %q, Grant: %s}", c.url, c.e.ClientID, c.e.Grant)
+}
+
+// Format implements fmt.Formatter without the stored token's secrets.
+func (m *MemoryStore) Format(f fmt.State, _ rune) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fmt.Fprintf(f, "session.MemoryStore{Token: %s}", m.tok.String())
+}

@@ -1,0 +1,37 @@
+package session
+
+import (
+	"context"
+
+	"golang.org/x/oauth2"
+)
+
+// TokenSource returns an oauth2.TokenSource backed by s, so a Session drops
+// into code built on golang.org/x/oauth2 (oauth2.NewClient, gRPC
+// credentials, cloud SDKs). oauth2.TokenSource.Token has no context, so ctx
+// (nil means context.Background()) bounds every wait for a refresh; give it
+// a deadline, or set WithFailFast, to bound a call during an outage.
+//
+// The tokens carry no refresh token: the Session keeps that. Prefer
+// Transport for new code: unlike oauth2.Transport it reports a 401 back to
+// the session.
+func (s *Session) TokenSource(ctx context.Context) oauth2.TokenSource {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return tokenSource{s: s, ctx: ctx}
+}
+
+type tokenSource struct {
+	s   *Session
+	ctx context.Context
+}
+
+// Token implements oauth2.TokenSource.
+func (ts tokenSource) Token() (*oauth2.Token, error) {
+	t, err := ts.s.Token(ts.ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &oauth2.Token{AccessToken: t.Access.Reveal(), TokenType: t.AuthorizationType(), Expiry: t.Expiry}, nil
+}

@@ -1,0 +1,153 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/oauth2"
+)
+
+// resourceServer answers 200 to the tokens in ok and 401 to any other, and
+// records what it saw.
+type resourceServer struct {
+	mu        sync.Mutex
+	ok        map[string]bool
+	seen      []string // "Authorization | body"
+	always401 bool
+}
+
+func (rs *resourceServer) RoundTrip(r *http.Request) (*http.Response, error) {
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(r.Body)
+		r.Body.Close()
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	auth := r.Header.Get("Authorization")
+	rs.seen = append(rs.seen, auth+" | "+string(body))
+	if rs.always401 || !rs.ok[strings.TrimPrefix(auth, "Bearer ")] {
+		return respond(r, 401, "text/plain", "unauthorized", ""), nil
+	}
+	return respond(r, 200, "text/plain", "ok", ""), nil
+}
+
+type closeTracker struct {
+	io.Reader
+	closed bool
+}
+
+func (c *closeTracker) Close() error { c.closed = true; return nil }
+
+func TestTransport(t *testing.T) {
+	tests := []struct {
+		name      string
+		body      func() (io.Reader, bool) // the body, and whether GetBody is set
+		always401 bool
+		status    int
+		seen      []string
+	}{
+		{"401 then replay with the new token", func() (io.Reader, bool) { return strings.NewReader("payload"), true }, false, 200,
+			[]string{"Bearer tok-access-0 | payload", "Bearer tok-access-1 | payload"}},
+		{"no body replays", func() (io.Reader, bool) { return nil, false }, false, 200,
+			[]string{"Bearer tok-access-0 | ", "Bearer tok-access-1 | "}},
+		{"second 401 goes to the caller", func() (io.Reader, bool) { return strings.NewReader("payload"), true }, true, 401,
+			[]string{"Bearer tok-access-0 | payload", "Bearer tok-access-1 | payload"}},
+		{"a body that cannot be replayed is not", func() (io.Reader, bool) { return &closeTracker{Reader: strings.NewReader("once")}, false }, false, 401,
+			[]string{"Bearer tok-access-0 | once"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fe := newFakeEndpoint(time.Hour)
+				s, _ := newTestSession(t, fe)
+				defer s.Close()
+				time.Sleep(time.Minute) // so the refreshed token's expiry advances
+				rs := &resourceServer{ok: map[string]bool{"tok-access-1": true}, always401: tc.always401}
+				body, replayable := tc.body()
+				req, err := http.NewRequest(http.MethodPost, "https://api.example/v1", body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !replayable {
+					req.GetBody = nil
+				}
+				resp, err := (&Transport{Session: s, Base: rs}).RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != tc.status {
+					t.Errorf("status = %d, want %d", resp.StatusCode, tc.status)
+				}
+				if diff := cmp.Diff(tc.seen, rs.seen); diff != "" {
+					t.Errorf("resource server saw (-want +got):\n%s", diff)
+				}
+				if req.Header.Get("Authorization") != "" {
+					t.Error("the caller's request was modified")
+				}
+				// Whatever happened, the 401 told the session.
+				if tok, err := s.Token(context.Background()); err != nil || tok.Access != "tok-access-1" {
+					t.Errorf("session token after the 401 = %v, %v", tok, err)
+				}
+			})
+		})
+	}
+}
+
+func TestTransportTokenErrorClosesTheBody(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fe := newFakeEndpoint(time.Hour)
+		s, _ := newTestSession(t, fe)
+		defer s.Close()
+		s.Revoke()
+		body := &closeTracker{Reader: strings.NewReader("x")}
+		req, _ := http.NewRequest(http.MethodPost, "https://api.example/v1", body)
+		_, err := (&Transport{Session: s, Base: &resourceServer{}}).RoundTrip(req)
+		if !errors.Is(err, ErrRevoked) {
+			t.Errorf("RoundTrip error = %v, want ErrRevoked", err)
+		}
+		if !body.closed {
+			t.Error("the request body was not closed")
+		}
+		_, err = (&Transport{}).RoundTrip(req)
+		if err == nil || !strings.Contains(err.Error(), "no Session") {
+			t.Errorf("RoundTrip without a session = %v", err)
+		}
+	})
+}
+
+func TestTokenSourceWithOAuth2Client(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fe := newFakeEndpoint(time.Hour)
+		s, _ := newTestSession(t, fe)
+		defer s.Close()
+		rs := &resourceServer{ok: map[string]bool{"tok-access-0": true}}
+		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: rs})
+		hc := oauth2.NewClient(ctx, s.TokenSource(ctx))
+		resp, err := hc.Get("https://api.example/v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || rs.seen[0] != "Bearer tok-access-0 | " {
+			t.Errorf("status %d, seen %q", resp.StatusCode, rs.seen)
+		}
+		tok, err := s.TokenSource(nil).Token()
+		if err != nil || tok.AccessToken != "tok-access-0" || tok.RefreshToken != "" || tok.TokenType != "Bearer" {
+			t.Errorf("Token() = %+v, %v", tok, err)
+		}
+		s.Revoke()
+		if _, err := s.TokenSource(ctx).Token(); !errors.Is(err, ErrRevoked) {
+			t.Errorf("after Revoke: Token() error = %v", err)
+		}
+	})
+}
