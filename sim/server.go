@@ -76,12 +76,15 @@ func (r *run) fault(t int64) (*Fault, int) {
 // when the scenario says so).
 func (r *run) refresh(s *session, t int64) uint32 {
 	cur := s.cliRTGen == s.rtGen && (r.refreshTTL == 0 || t < s.rtIssued+r.refreshTTL)
-	graced := r.sc.Token.Rotate && s.rtRetired != 0 && s.cliRTGen == s.rtRetired && t < s.rtRetiredAt+r.grace
+	// A retired token is accepted for reuse_grace after its retirement.
+	graced := r.sc.Token.Rotate && s.cliRTGen < s.rtGen && t < s.rtRetiredAt+r.grace
 	if !cur && !graced {
 		return codeInvalidGrant
 	}
 	if r.sc.Token.Rotate {
-		s.rtRetired, s.rtRetiredAt = s.rtGen, t
+		if s.rtGen == s.cliRTGen {
+			s.rtRetiredAt = t // the client's token retires now
+		}
 		s.rtGen++
 		s.rtIssued = t
 	}
