@@ -44,6 +44,10 @@ type answer struct {
 	refusal bool
 }
 
+// classify is policy.Classify; tests replace it with a broken classifier
+// to prove that the invariant checks and the fuzzer catch the breakage.
+var classify = policy.Classify
+
 // answers classifies every outcome the scenario can produce with
 // policy.Classify, the classification the runtime uses.
 func answers(sc *Scenario) []answer {
@@ -52,7 +56,7 @@ func answers(sc *Scenario) []answer {
 		o.At = epoch
 		refusal := o.Status >= 400 && o.Status < 500 &&
 			(o.Status == 401 || o.Status == 403 || policy.IsPermanentCode(o.ErrorCode))
-		out[c] = answer{verdict: policy.Classify(o), refusal: refusal}
+		out[c] = answer{verdict: classify(o), refusal: refusal}
 	}
 	set(codeOK, policy.Outcome{Status: 200, Sent: true})
 	set(codeInvalidGrant, policy.Outcome{Status: 400, ErrorCode: "invalid_grant", Sent: true})
