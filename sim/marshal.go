@@ -115,4 +115,3 @@ func wrap(text string, width int) []string {
 	}
 	return lines
 }
-
