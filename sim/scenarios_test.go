@@ -93,3 +93,27 @@ func TestDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestScenarioLibraryHoldsForOtherSeeds reruns the library under other
+// seeds: the expectations state what authfsm guarantees, so they must not
+// depend on a lucky draw of jitter.
+func TestScenarioLibraryHoldsForOtherSeeds(t *testing.T) {
+	for _, file := range scenarioFiles(t) {
+		sc, err := Load(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seeds := uint64(20)
+		if sc.Fleet.Sessions > 1 {
+			seeds = 2 // a thousand sessions already draw a thousand schedules
+		}
+		for s := uint64(100); s < 100+seeds; s++ {
+			sc.Seed = s
+			if res := Run(sc, Options{}); !res.Passed {
+				var b bytes.Buffer
+				Report(&b, file, sc, res)
+				t.Errorf("fails with seed %d:\n%s", s, b.String())
+			}
+		}
+	}
+}
