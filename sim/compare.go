@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/authfsm/authfsm/policy"
@@ -72,7 +73,7 @@ func Compare(sc *Scenario) *Comparison {
 
 // Text writes the comparison as a table.
 func (c *Comparison) Text(w io.Writer) {
-	fmt.Fprintf(w, "%s: seed %d, %d session(s), %v simulated, under each built-in policy\n", c.Name, c.Seed, c.Sessions, c.Duration)
+	fmt.Fprintf(w, "%s: seed %d, %s, %v simulated, under each built-in policy\n", c.Name, c.Seed, plural(c.Sessions, "session"), c.Duration)
 	fmt.Fprintf(w, "%-44s %12s %15s %15s %18s  %s\n", "policy", "failed calls", "token requests", "worst recovery", "without a token", "expectations")
 	for _, r := range c.Rows {
 		ok := "pass"
@@ -151,4 +152,12 @@ func shortPolicy(p policy.Spec) string {
 		return p.Kind
 	}
 	return "exponential, " + p.Jitter.String() + " jitter"
+}
+
+// plural returns "1 session" or "1000 sessions".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
 )
 
 // Report writes the readable result of a run of sc: a verdict line that
@@ -19,9 +20,8 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 	if !res.Passed {
 		verdict = "FAIL"
 	}
-	sessions := "1 session"
-	if n := sc.Fleet.Sessions; n > 1 {
-		sessions = strconv.Itoa(n) + " sessions"
+	sessions := plural(sc.Fleet.Sessions, "session")
+	if sc.Fleet.Sessions > 1 {
 		if c := sc.Fleet.ServerCapacity; c > 0 {
 			sessions += ", server capacity " + strconv.Itoa(c) + "/s"
 		}
@@ -46,9 +46,9 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 		st.Requests, st.FailedRequests, st.RefreshRequests, st.RefreshSuccesses, st.Transitions)
 	var parts []string
 	for _, e := range st.TimeInState {
-		parts = append(parts, e.State.String()+" "+e.Duration.String())
+		parts = append(parts, e.State.String()+" "+e.Duration.Round(time.Millisecond).String())
 	}
-	fmt.Fprintf(w, "  time in state: %s; without a usable token: %v\n", strings.Join(parts, ", "), res.Unusable)
+	fmt.Fprintf(w, "  time in state: %s; without a usable token: %v\n", strings.Join(parts, ", "), res.Unusable.Round(time.Millisecond))
 	if len(st.FinalStates) > 0 {
 		parts = parts[:0]
 		for _, e := range st.FinalStates {
@@ -63,7 +63,8 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 		case rc.After == 0:
 			fmt.Fprintf(w, "  recovery after the fault window ending %v: immediate (tokens still usable)\n", rc.FaultEnd)
 		default:
-			fmt.Fprintf(w, "  recovery after the fault window ending %v: %v (usable at %v)\n", rc.FaultEnd, rc.After, rc.UsableAt)
+			fmt.Fprintf(w, "  recovery after the fault window ending %v: %v (usable at %v)\n", rc.FaultEnd,
+				rc.After.Round(time.Millisecond), rc.UsableAt.Round(time.Millisecond))
 		}
 	}
 	for _, v := range res.Violations {
@@ -99,12 +100,21 @@ func writeStory(w io.Writer, res *Result) {
 		if len(story) > storyHead+storyTail && k >= storyHead && k < len(story)-storyTail {
 			continue
 		}
-		line := fmt.Sprintf("    %18s  %-10s → %-10s %-13s %s", e.At, e.From, e.To, e.Event, e.Cause)
-		if e.NextAt != "" {
-			line += fmt.Sprintf(" (attempt %d, next at %s)", e.Attempt, e.NextAt)
+		line := fmt.Sprintf("    %12s  %-10s → %-10s %-13s %s", ms(e.At), e.From, e.To, e.Event, e.Cause)
+		if e.Event == states.Fail {
+			line += fmt.Sprintf(" (attempt %d, next at %s)", e.Attempt, ms(e.NextAt))
 		}
 		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
+}
+
+// ms rounds a duration string to the millisecond, for reading.
+func ms(s string) string {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return s
+	}
+	return d.Round(time.Millisecond).String()
 }
 
 // show formats an expectation value; wants of limits read "≤ n".
@@ -118,8 +128,11 @@ func show(v any, want bool) string {
 		}
 		return strconv.FormatInt(x, 10)
 	case string:
-		if want && x != "" && x[0] >= '0' && x[0] <= '9' {
-			return "≤ " + x
+		if _, err := time.ParseDuration(x); err == nil {
+			x = ms(x)
+			if want {
+				x = "≤ " + x
+			}
 		}
 		return x
 	}
