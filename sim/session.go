@@ -119,6 +119,9 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 		if gap := t - s.usableEnd; gap > 0 {
 			r.unusable += gap
 		}
+		if r.tl != nil && i == 0 {
+			r.tl.token(s.usableEnd, t)
+		}
 		s.tokGen++
 		s.tokIssued = s.sentAt
 		s.cliRTGen = s.rtGen

@@ -16,8 +16,10 @@ type Timeline struct {
 	Sessions int
 	Faults   []Fault
 
-	// One session (Sessions == 1).
+	// One session (Sessions == 1). Usable holds the stretches during which
+	// the session held a usable token (State is Valid in each).
 	Spans    []Span
+	Usable   []Span
 	Attempts []AttemptMark
 	Failed   []FailedMark
 
@@ -28,6 +30,7 @@ type Timeline struct {
 	counts    [numStates]int32
 	cur       states.State
 	spanStart time.Duration
+	tokStart  time.Duration
 	nextBin   int64
 }
 
@@ -85,6 +88,14 @@ func (tl *Timeline) transition(i uint32, tr states.Transition, t int64) {
 	tl.cur = tr.To
 }
 
+// token records that session 0's token, usable until end, was replaced at t.
+func (tl *Timeline) token(end, t int64) {
+	if e := time.Duration(min(end, t)); e > tl.tokStart {
+		tl.Usable = append(tl.Usable, Span{tl.tokStart, e, states.Valid})
+	}
+	tl.tokStart = time.Duration(t)
+}
+
 func (tl *Timeline) attempt(i uint32, sent, done int64, c policy.Class) {
 	if !tl.fleet() && i == 0 {
 		tl.Attempts = append(tl.Attempts, AttemptMark{time.Duration(sent), time.Duration(done), c})
@@ -110,5 +121,8 @@ func (tl *Timeline) finish(r *run) {
 	}
 	if tl.spanStart < tl.Duration {
 		tl.Spans = append(tl.Spans, Span{tl.spanStart, tl.Duration, tl.cur})
+	}
+	if len(r.ss) > 0 {
+		tl.token(r.ss[0].usableEnd, r.end)
 	}
 }

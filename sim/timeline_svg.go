@@ -30,14 +30,19 @@ func TimelineSVG(tl *Timeline) string {
 	}
 	var s svg
 	rows := states.States()
-	top := 40.0
+	usableY := 40.0
+	top := usableY + tlRow + 6
 	attemptsY := top + tlRow*float64(len(rows)) + 6
 	failedY := attemptsY + tlRow
 	axisY := failedY + tlRow + 4
 	s.open(tlWidth, int(axisY)+64)
 	s.text(tlLeft, 22, "start", "#111111", tl.Name+": one session over "+tl.Duration.String())
 	x := func(t time.Duration) float64 { return tlLeft + (tlRight-tlLeft)*float64(t)/float64(tl.Duration) }
-	faults(&s, tl, x, top, axisY-top)
+	faults(&s, tl, x, usableY, axisY-usableY)
+	s.text(tlLeft-8, usableY+15, "end", "#333333", "usable token")
+	for _, sp := range tl.Usable {
+		s.rect(x(sp.From), usableY+3, x(sp.To)-x(sp.From), tlRow-6, "#1b5e20", 1)
+	}
 	for k, st := range rows {
 		y := top + tlRow*float64(k)
 		s.text(tlLeft-8, y+15, "end", "#333333", st.String())

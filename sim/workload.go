@@ -49,6 +49,9 @@ func (r *run) call(i uint32, n int64, t int64) {
 		r.judge(i, s, n, t)
 		return
 	}
+	if t < s.usableEnd {
+		r.inv.violate(t, i, "a still-valid token keeps being served", "a call found no usable token before the token's expiry")
+	}
 	expired := s.d.State == states.Expired
 	fx := r.step(i, s, states.Input{Kind: states.InDemand}, t)
 	if expired && !fx.StartRefresh {
