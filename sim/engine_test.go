@@ -1,6 +1,10 @@
 package sim
 
 import (
+	"fmt"
+	"strings"
+
+	"github.com/authfsm/authfsm/states"
 	"math/rand/v2"
 	"testing"
 )
@@ -47,8 +51,14 @@ func TestModel(t *testing.T) {
 				if res.FinalState != "mixed" || len(res.Stats.FinalStates) != 2 {
 					t.Fatalf("final %s %v; want mixed valid and revoked", res.FinalState, res.Stats.FinalStates)
 				}
-				if n := res.Stats.FinalStates[0].Sessions + res.Stats.FinalStates[1].Sessions; n != 20 {
-					t.Errorf("final states count %d sessions, want 20", n)
+				v, r := res.Stats.FinalStates[0], res.Stats.FinalStates[1]
+				if v.State != states.Valid || r.State != states.Revoked || v.Sessions+r.Sessions != 20 {
+					t.Errorf("final states %v, want valid and revoked summing to 20 sessions", res.Stats.FinalStates)
+				}
+				want := `"final_state":"mixed","stats":{`
+				counts := fmt.Sprintf(`"final_states":{"valid":%d,"revoked":%d}}`, v.Sessions, r.Sessions)
+				if j := string(res.JSON()); !strings.Contains(j, want) || !strings.Contains(j, counts) {
+					t.Errorf("JSON %s lacks %s or %s", j, want, counts)
 				}
 			},
 		},

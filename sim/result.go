@@ -67,16 +67,25 @@ type StateDuration struct {
 
 // MarshalJSON implements json.Marshaler.
 func (s StateDurations) MarshalJSON() ([]byte, error) {
+	return stateObject(len(s), func(i int) (states.State, string) {
+		return s[i].State, strconv.Quote(s[i].Duration.String())
+	}), nil
+}
+
+// stateObject encodes n (state, JSON value) pairs as a JSON object whose
+// keys keep the machine's state order (a Go map would sort them).
+func stateObject(n int, entry func(i int) (states.State, string)) []byte {
 	var b bytes.Buffer
 	b.WriteByte('{')
-	for i, e := range s {
+	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(strconv.Quote(e.State.String()) + ":" + strconv.Quote(e.Duration.String()))
+		st, v := entry(i)
+		b.WriteString(strconv.Quote(st.String()) + ":" + v)
 	}
 	b.WriteByte('}')
-	return b.Bytes(), nil
+	return b.Bytes()
 }
 
 // StateCounts is a number of sessions per state, encoded in state order.
@@ -90,16 +99,9 @@ type StateCount struct {
 
 // MarshalJSON implements json.Marshaler.
 func (s StateCounts) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, e := range s {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.Quote(e.State.String()) + ":" + strconv.Itoa(e.Sessions))
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return stateObject(len(s), func(i int) (states.State, string) {
+		return s[i].State, strconv.Itoa(s[i].Sessions)
+	}), nil
 }
 
 // Recovery reports how long after a fault window's end every session held
