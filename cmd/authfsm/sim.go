@@ -45,7 +45,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			if k > 0 {
 				fmt.Fprintln(stdout)
 			}
-			sim.Report(stdout, reproduceArgs(file, seedSet, *seed, *kind), sc, res)
+			sim.Report(stdout, reproduceArgs(file, *kind), sc, res)
 		}
 		if *svg != "" {
 			if err := os.WriteFile(*svg, []byte(sim.TimelineSVG(res.Timeline)), 0o644); err != nil {
@@ -78,8 +78,8 @@ func loadScenario(file string, seedSet bool, seed uint64, kind string) (*sim.Sce
 }
 
 // reproduceArgs is what follows "--seed N" in the command that reproduces
-// a run: the options that change it, and the file.
-func reproduceArgs(file string, _ bool, _ uint64, kind string) string {
+// a run: the policy override, if any, and the file.
+func reproduceArgs(file, kind string) string {
 	if kind != "" {
 		return "--policy " + kind + " " + file
 	}

@@ -78,9 +78,10 @@ func TestSimJSONIsStable(t *testing.T) {
 	}
 }
 
-// TestFuzzWritesReproducer makes fuzz fail (a scenario directory that is a
-// file is bad input, so use a real violation instead: none exists, so
-// check the clean path writes nothing).
+// TestFuzzWritesNothingWithoutViolation checks that a clean fuzz session
+// leaves the output directory alone. (The failing path, shrinking and the
+// written file's reproduction, is tested in package sim with a broken
+// classifier.)
 func TestFuzzWritesNothingWithoutViolation(t *testing.T) {
 	dir := t.TempDir()
 	if code, _, _ := runCLI("fuzz", "--runs", "20", "--out", dir); code != exitOK {
