@@ -41,7 +41,7 @@ type run struct {
 	unusable int64 // summed time without a usable token
 	rec      recoveries
 	trace    []TraceEntry
-	story    []TraceEntry // session 0's first transitions, for the text report
+	story    story // session 0's first and last transitions, for the text report
 	tl       *Timeline
 	inv      invariants
 	// code is the outcome code of the result being delivered, read by the
@@ -50,9 +50,6 @@ type run struct {
 }
 
 const numStates = 5
-
-// storyCap bounds the transitions of session 0 kept for the text report.
-const storyCap = 4096
 
 // Run simulates sc and returns its result. It is deterministic: the same
 // scenario (seed included) and options give the same result.

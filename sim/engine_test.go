@@ -135,3 +135,25 @@ func TestQueueOrder(t *testing.T) {
 		prev = e
 	}
 }
+
+func TestStoryKeepsHeadAndTail(t *testing.T) {
+	for _, n := range []int{0, 5, storyHead, storyHead + 3, storyHead + storyTail, 100} {
+		var s story
+		for k := range n {
+			s.add(TraceEntry{Seq: uint64(k)})
+		}
+		var want []uint64
+		for k := range n {
+			if k < storyHead || k >= n-storyTail {
+				want = append(want, uint64(k))
+			}
+		}
+		var got []uint64
+		for _, e := range s.entries() {
+			got = append(got, e.Seq)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) || s.n != n {
+			t.Errorf("after %d: kept %v, want %v", n, got, want)
+		}
+	}
+}

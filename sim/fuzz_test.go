@@ -33,11 +33,12 @@ func TestFuzzCatchesBrokenClassifier(t *testing.T) {
 	if f == nil {
 		t.Fatal("fuzz did not notice that a 503 revokes")
 	}
-	if len(f.Shrunk.Server.Faults) != 1 || f.Shrunk.Server.Faults[0].Status != 503 {
-		t.Errorf("not shrunk to the one 503 fault:\n%s", MarshalYAML(f.Shrunk))
+	// The 503 comes from a status fault or from a server over capacity.
+	if n := len(f.Shrunk.Server.Faults); n > 1 || n == 0 && f.Shrunk.Fleet.ServerCapacity == 0 {
+		t.Errorf("not shrunk to the one source of 503s:\n%s", MarshalYAML(f.Shrunk))
 	}
-	if !strings.Contains(f.Why, "never_states") || !strings.Contains(f.Why, "transient never revokes") {
-		t.Errorf("why = %q, want the broken expectation and invariant", f.Why)
+	if !strings.Contains(f.Why, "transient never revokes") || !strings.Contains(f.Why, "503") {
+		t.Errorf("why = %q, want the broken invariant and its cause", f.Why)
 	}
 	sc, err := Parse("written.yaml", MarshalYAML(f.Shrunk))
 	if err != nil {

@@ -45,6 +45,15 @@ func Generate(seed uint64) *Scenario {
 	if sc.Fleet.Sessions > 1 && g.chance(0.5) {
 		sc.Fleet.StartSpread = g.dur(time.Second, 30*time.Minute, time.Second)
 	}
+	if g.chance(0.1) {
+		// A tiny capacity makes sessions meet 503s from the server itself;
+		// recovery is then unbounded, but the other invariants still hold.
+		sc.Fleet.Sessions += 8
+		sc.Fleet.ServerCapacity = 1 + g.r.IntN(3)
+	}
+	if g.chance(0.1) {
+		sc.Token.RefreshTTL = g.dur(30*time.Minute, 6*time.Hour, time.Minute)
+	}
 	sc.Server.Faults = g.faults(&sc)
 	FuzzExpect(&sc)
 	return &sc

@@ -82,25 +82,55 @@ const (
 	storyTail = 10
 )
 
-func writeStory(w io.Writer, res *Result) {
-	story := res.Story
-	if len(story) == 0 {
-		fmt.Fprintln(w, "  timeline: no state changes")
-		return
+// story keeps the first storyHead and the last storyTail transitions of
+// session 0, however many it makes.
+type story struct {
+	head []TraceEntry
+	tail [storyTail]TraceEntry
+	n    int
+}
+
+func (s *story) add(e TraceEntry) {
+	if len(s.head) < storyHead {
+		s.head = append(s.head, e)
+	} else {
+		s.tail[(s.n-storyHead)%storyTail] = e
 	}
-	title := "timeline"
+	s.n++
+}
+
+// entries returns the kept transitions in order.
+func (s *story) entries() []TraceEntry {
+	out := append([]TraceEntry(nil), s.head...)
+	kept := min(s.n-len(s.head), storyTail)
+	for k := range kept {
+		out = append(out, s.tail[(s.n-storyHead-kept+k)%storyTail])
+	}
+	return out
+}
+
+// writeStory writes session 0's timeline, or with a trace every session's.
+func writeStory(w io.Writer, res *Result) {
+	entries, total, title := res.Story, res.StoryLen, "timeline"
 	if res.Sessions > 1 {
 		title = "timeline of session 0"
 	}
+	if res.Trace != nil {
+		entries, total, title = res.Trace, len(res.Trace), "trace"
+	}
+	if len(entries) == 0 {
+		fmt.Fprintln(w, "  timeline: no state changes")
+		return
+	}
 	fmt.Fprintf(w, "  %s:\n", title)
-	for k, e := range story {
-		if len(story) > storyHead+storyTail && k == storyHead {
-			fmt.Fprintf(w, "    … %d more transitions …\n", len(story)-storyHead-storyTail)
-		}
-		if len(story) > storyHead+storyTail && k >= storyHead && k < len(story)-storyTail {
-			continue
+	for k, e := range entries {
+		if k == storyHead && total > len(entries) {
+			fmt.Fprintf(w, "    … %d more transitions …\n", total-len(entries))
 		}
 		line := fmt.Sprintf("    %12s  %-10s → %-10s %-13s %s", ms(e.At), e.From, e.To, e.Event, e.Cause)
+		if res.Trace != nil && res.Sessions > 1 {
+			line = fmt.Sprintf("    %12s  session %-5d %-10s → %-10s %-13s %s", ms(e.At), e.Session, e.From, e.To, e.Event, e.Cause)
+		}
 		if e.Event == states.Fail {
 			line += fmt.Sprintf(" (attempt %d, next at %s)", e.Attempt, ms(e.NextAt))
 		}

@@ -24,9 +24,10 @@ type Result struct {
 	// Trace holds every transition when Options.Trace is set.
 	Trace []TraceEntry `json:"trace,omitempty"`
 
-	// Story is session 0's transitions (the first few thousand), which the
-	// text report's timeline shows.
-	Story []TraceEntry `json:"-"`
+	// Story is session 0's first and last transitions, which the text
+	// report's timeline shows; StoryLen is how many session 0 made.
+	Story    []TraceEntry `json:"-"`
+	StoryLen int          `json:"-"`
 	// Timeline is what the SVG draws, when Options.Timeline is set.
 	Timeline *Timeline `json:"-"`
 	// Violations are the invariants of DESIGN.md the run broke (the first
@@ -186,7 +187,7 @@ func (r *run) finish() *Result {
 		final[s.d.State]++
 	}
 	res := &Result{
-		Name: r.sc.Name, Seed: r.sc.Seed, Stats: r.stats, Timeline: r.tl, Trace: r.trace, Story: r.story,
+		Name: r.sc.Name, Seed: r.sc.Seed, Stats: r.stats, Timeline: r.tl, Trace: r.trace, Story: r.story.entries(), StoryLen: r.story.n,
 		Unusable: time.Duration(r.unusable), Sessions: len(r.ss), Events: r.stats.events,
 		Violations: r.inv.list,
 	}

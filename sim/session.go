@@ -135,15 +135,15 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 			r.inv.violate(t, i, "transient never revokes", "revoked after "+r.answers[r.code].verdict.Cause)
 		}
 	}
-	if r.opt.Trace || i == 0 && len(r.story) < storyCap {
+	if r.opt.Trace || i == 0 {
 		rec := audit.FromTransition(tr)
 		rec.Seq = uint64(r.stats.Transitions)
 		e := traceEntry(rec, i, t, r)
 		if r.opt.Trace {
 			r.trace = append(r.trace, e)
 		}
-		if i == 0 && len(r.story) < storyCap {
-			r.story = append(r.story, e)
+		if i == 0 {
+			r.story.add(e)
 		}
 	}
 }

@@ -66,6 +66,7 @@ func candidates(sc *Scenario) []*Scenario {
 		c.Token.Rotate, c.Token.ReuseGrace = false, 0
 		return ch
 	})
+	variant(func(c *Scenario) bool { ch := c.Token.RefreshTTL != 0; c.Token.RefreshTTL = 0; return ch })
 	variant(func(c *Scenario) bool { ch := c.Session.WaitForRefresh != 0; c.Session.WaitForRefresh = 0; return ch })
 	variant(func(c *Scenario) bool { ch := c.Session.RefreshAhead != 0; c.Session.RefreshAhead = 0; return ch })
 	return out
