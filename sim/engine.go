@@ -129,7 +129,7 @@ func (r *run) loop() {
 	for r.q.len() > 0 && r.q.peek().at < r.end {
 		e := r.q.pop()
 		if r.tl != nil {
-			r.tl.sampleUpTo(e.at, r)
+			r.tl.sampleUpTo(e.at)
 		}
 		r.stats.events++
 		switch e.kind() {

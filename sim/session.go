@@ -29,10 +29,10 @@ type session struct {
 	tokGen, rejGen uint32
 
 	// The refresh-token family on the server: the current token's number
-	// and issue time, the retired one (for reuse_grace), and the number of
-	// the token the client holds.
-	rtIssued, rtRetiredAt      int64
-	rtGen, rtRetired, cliRTGen uint32
+	// and issue time, when the token the client holds was retired (for
+	// reuse_grace), and that token's number.
+	rtIssued, rtRetiredAt int64
+	rtGen, cliRTGen       uint32
 
 	// Waiting application calls hold tickets 1..waitTicket; those up to
 	// served got a token, those up to timedOut failed.

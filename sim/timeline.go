@@ -66,7 +66,7 @@ func newTimeline(sc *Scenario) *Timeline {
 func (tl *Timeline) fleet() bool { return tl.Sessions > 1 }
 
 // sampleUpTo records the fleet's state counts for every bin before t.
-func (tl *Timeline) sampleUpTo(t int64, r *run) {
+func (tl *Timeline) sampleUpTo(t int64) {
 	if !tl.fleet() {
 		return
 	}
@@ -116,7 +116,7 @@ func (tl *Timeline) failed(i uint32, t int64, n int64) {
 
 func (tl *Timeline) finish(r *run) {
 	if tl.fleet() {
-		tl.sampleUpTo(r.end, r)
+		tl.sampleUpTo(r.end)
 		return
 	}
 	if tl.spanStart < tl.Duration {
