@@ -51,6 +51,7 @@ func usage(w io.Writer) {
   authfsm compare [--svg FILE] FILE
   authfsm fuzz [--runs N] [--seed S] [--out DIR] [--json]
   authfsm diagram [--format mermaid|dot|svg]
+  authfsm audit verify FILE
 
 exit status: 0 every expectation holds, 1 one fails (or fuzz finds a violation), 2 bad input
 `)
