@@ -75,8 +75,8 @@ func (r *run) begin(i uint32, t int64) {
 func (r *run) step(i uint32, s *session, in states.Input, t int64) states.Effects {
 	now := r.clock(t)
 	prev := s.d.State
-	d, fx := r.m.Step(s.d, in, now)
-	s.d = d
+	var fx states.Effects
+	r.m.Apply(&s.d, &in, now, &fx)
 	for _, tr := range fx.Transitions() {
 		r.transition(i, s, tr, &prev, t)
 	}
