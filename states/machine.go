@@ -56,7 +56,8 @@ type Data struct {
 	// Postponed records that a refresh-ahead cycle gave up while the token
 	// was valid: the next cycle starts at expiry, not at the refresh point.
 	Postponed bool
-	// Attempt is the number of the current or last attempt in this cycle.
+	// Attempt is the number of the current or last attempt of the cycle under
+	// way, or of the cycle that gave up; 0 after a success.
 	Attempt int
 	// CycleStart is when the cycle's first attempt started.
 	CycleStart time.Time
@@ -134,9 +135,11 @@ type Transition struct {
 	From, To State
 	Event    Event
 	Cause    string
-	// Attempt is the attempt number the transition concerns (0 outside a cycle).
+	// Attempt is the number of the attempt that starts or ends with this
+	// transition (0 for transitions outside a refresh).
 	Attempt int
-	// NextAt is when the next attempt is due (Fail), or zero.
+	// NextAt is when the next attempt is due (Fail), or when the next cycle
+	// starts (Postpone); zero otherwise.
 	NextAt time.Time
 }
 
@@ -164,12 +167,20 @@ func (e *Effects) Transitions() []Transition { return e.trans[:e.n] }
 // caller must perform. It is a pure function of its arguments.
 func (m *Machine) Step(d Data, in Input, now time.Time) (Data, Effects) {
 	var fx Effects
+	m.Apply(&d, &in, now, &fx)
+	return d, fx
+}
+
+// Apply is Step in place, for hot loops such as the simulator's: it updates
+// *d and overwrites *fx, and reads *in without retaining it.
+func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
+	fx.StartRefresh, fx.Flight, fx.n = false, 0, 0
 	switch in.Kind {
 	case InWake, InDemand:
-		m.advance(&d, &fx, now, in.Kind == InDemand)
+		m.advance(d, fx, now, in.Kind == InDemand)
 	case InResult:
 		if d.State == Refreshing && in.Flight == d.Flight {
-			m.result(&d, &fx, in, now)
+			m.result(d, fx, *in, now)
 		}
 	case InReject:
 		if d.State == Revoked || d.Rejected {
@@ -181,26 +192,25 @@ func (m *Machine) Step(d Data, in Input, now time.Time) (Data, Effects) {
 			if cause == "" {
 				cause = "access token rejected by the resource server"
 			}
-			fire(&d, &fx, Reject, cause, now)
-			m.startCycle(&d, &fx, Refresh, "access token rejected", now)
+			fire(d, fx, Reject, cause, now)
+			m.startCycle(d, fx, Refresh, "access token rejected", now)
 		}
 	case InRevoke:
 		if d.State != Revoked {
 			d.Cause = in.Cause
 			d.NextAt = time.Time{}
-			fire(&d, &fx, Revoke, in.Cause, now)
+			fire(d, fx, Revoke, in.Cause, now)
 		}
 	case InSetToken:
 		d.Issued, d.Expiry = in.Issued, in.Expiry
 		d.Rejected, d.Postponed, d.MaybeConsumed = false, false, false
 		d.Attempt, d.PrevDelay, d.Cause = 0, 0, ""
 		d.Flight++ // a refresh still in flight is stale now
-		fire(&d, &fx, SetToken, in.Cause, now)
-		d.NextAt = m.refreshPoint(&d)
-		m.advance(&d, &fx, now, false)
+		fire(d, fx, SetToken, in.Cause, now)
+		d.NextAt = m.refreshPoint(d)
+		m.advance(d, fx, now, false)
 	}
 	fx.WakeAt = d.NextAt
-	return d, fx
 }
 
 // advance moves the session along the clock: expiry, the refresh-ahead
@@ -213,7 +223,11 @@ func (m *Machine) advance(d *Data, fx *Effects, now time.Time, demand bool) {
 			m.startCycle(d, fx, Refresh, "access token expired", now)
 			return
 		}
-		p := m.refreshPoint(d)
+		// In Valid, NextAt holds the refresh point once it is known.
+		p := d.NextAt
+		if p.IsZero() {
+			p = m.refreshPoint(d)
+		}
 		if !now.Before(p) {
 			m.startCycle(d, fx, RefreshAhead, "refresh-ahead point reached", now)
 			return
@@ -255,6 +269,7 @@ func (m *Machine) result(d *Data, fx *Effects, in Input, now time.Time) {
 			d.Rejected, d.Postponed, d.MaybeConsumed = false, false, false
 			d.Cause, d.PrevDelay = "", 0
 			fire(d, fx, Succeed, "", now)
+			d.Attempt = 0
 			d.NextAt = m.refreshPoint(d)
 			return
 		}
@@ -285,6 +300,7 @@ func (m *Machine) result(d *Data, fx *Effects, in Input, now time.Time) {
 		d.Postponed = true
 		d.NextAt = d.Expiry
 		fire(d, fx, Postpone, v.Cause, now)
+		d.Attempt = 0
 	default:
 		d.NextAt = time.Time{}
 		fire(d, fx, GiveUp, v.Cause, now)
@@ -311,7 +327,14 @@ func fire(d *Data, fx *Effects, ev Event, cause string, now time.Time) {
 		// recorded transition is legal and that states follow the records.
 		return
 	}
-	fx.trans[fx.n] = Transition{At: now, From: d.State, To: to, Event: ev, Cause: cause, Attempt: d.Attempt, NextAt: d.NextAt}
+	tr := Transition{At: now, From: d.State, To: to, Event: ev, Cause: cause}
+	if to == Refreshing || d.State == Refreshing {
+		tr.Attempt = d.Attempt
+	}
+	if ev == Fail || ev == Postpone {
+		tr.NextAt = d.NextAt
+	}
+	fx.trans[fx.n] = tr
 	fx.n++
 	d.State = to
 }

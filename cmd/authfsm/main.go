@@ -1,5 +1,7 @@
-// Command authfsm works with auth-session state machines: it prints the
-// machine's diagram, and (as the simulator lands) runs scenario files.
+// Command authfsm works with auth-session state machines: it runs scenario
+// files in the deterministic simulator, compares retry policies, fuzzes
+// random fault schedules against the invariants, and prints the machine's
+// diagram.
 package main
 
 import (
@@ -24,6 +26,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitBadInput
 	}
 	switch args[0] {
+	case "sim":
+		return runSim(args[1:], stdout, stderr)
+	case "compare":
+		return runCompare(args[1:], stdout, stderr)
+	case "fuzz":
+		return runFuzz(args[1:], stdout, stderr)
 	case "diagram":
 		return runDiagram(args[1:], stdout, stderr)
 	case "audit":
@@ -39,6 +47,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
+  authfsm sim [--seed N] [--policy KIND] [--json] [--trace] [--svg FILE] FILE...
+  authfsm compare [--svg FILE] FILE
+  authfsm fuzz [--runs N] [--seed S] [--out DIR] [--json]
   authfsm diagram [--format mermaid|dot|svg]
+  authfsm audit verify FILE
+
+exit status: 0 every expectation holds, 1 one fails (or fuzz finds a violation), 2 bad input
 `)
 }

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/authfsm/authfsm/sim"
+)
+
+func runCompare(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("compare", stderr)
+	svg := fs.String("svg", "", "write the comparison's picture to this SVG file")
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitBadInput
+	}
+	if len(files) != 1 {
+		fmt.Fprintln(stderr, "authfsm compare: give exactly one scenario file")
+		return exitBadInput
+	}
+	sc, err := sim.Load(files[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitBadInput
+	}
+	c := sim.Compare(sc)
+	c.Text(stdout)
+	if *svg != "" {
+		if err := os.WriteFile(*svg, []byte(sim.CompareSVG(c)), 0o644); err != nil {
+			fmt.Fprintf(stderr, "authfsm compare: %v\n", err)
+			return exitBadInput
+		}
+	}
+	return exitOK
+}

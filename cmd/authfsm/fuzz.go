@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/authfsm/authfsm/sim"
+)
+
+// fuzzResult is the --json output of fuzz.
+type fuzzResult struct {
+	Runs      int    `json:"runs"`
+	Seed      uint64 `json:"seed"`
+	Violation bool   `json:"violation"`
+	Run       *int   `json:"run,omitempty"`
+	Why       string `json:"why,omitempty"`
+	File      string `json:"file,omitempty"`
+}
+
+func runFuzz(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("fuzz", stderr)
+	runs := fs.Int("runs", 1000, "number of random scenarios to try")
+	seed := fs.Uint64("seed", 1, "seed from which every run's scenario derives")
+	out := fs.String("out", ".", "directory for the shrunk failing scenario")
+	asJSON := fs.Bool("json", false, "print the outcome as one JSON object (and no progress)")
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitBadInput
+	}
+	if len(rest) > 0 || *runs < 1 {
+		fmt.Fprintln(stderr, "authfsm fuzz: takes no file; --runs must be at least 1")
+		return exitBadInput
+	}
+	cfg := sim.FuzzConfig{Runs: *runs, Seed: *seed}
+	progress := !*asJSON && isTerminal(stderr)
+	if progress {
+		var mu sync.Mutex
+		cfg.Progress = func(done int) {
+			if done%100 == 0 || done == *runs {
+				mu.Lock()
+				fmt.Fprintf(stderr, "\rfuzz: %d/%d runs", done, *runs)
+				mu.Unlock()
+			}
+		}
+	}
+	rep := sim.Fuzz(cfg)
+	if progress {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	res := fuzzResult{Runs: rep.Runs, Seed: rep.Seed}
+	if f := rep.Failure; f != nil {
+		res.Violation, res.Run, res.Why = true, &f.Run, f.Why
+		f.Shrunk.Description = fmt.Sprintf("Found by authfsm fuzz --seed %d (run %d) and shrunk. Breaks: %s.", rep.Seed, f.Run, f.Why)
+		res.File = filepath.Join(*out, f.Shrunk.Name+".yaml")
+		if err := os.MkdirAll(*out, 0o755); err == nil {
+			err = os.WriteFile(res.File, sim.MarshalYAML(f.Shrunk), 0o644)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "authfsm fuzz: %v\n", err)
+			return exitBadInput
+		}
+	}
+	switch {
+	case *asJSON:
+		b, _ := json.Marshal(res)
+		fmt.Fprintf(stdout, "%s\n", b)
+	case res.Violation:
+		fmt.Fprintf(stdout, "fuzz: run %d of seed %d broke an invariant: %s\n  shrunk scenario: %s\n  reproduce: authfsm sim %s\n",
+			*res.Run, res.Seed, res.Why, res.File, res.File)
+	default:
+		fmt.Fprintf(stdout, "fuzz: %d runs from seed %d, no violation\n", res.Runs, res.Seed)
+	}
+	if res.Violation {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// isTerminal reports whether w is a terminal, where a live progress line
+// helps rather than litters a log.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

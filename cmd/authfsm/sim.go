@@ -1,0 +1,87 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/authfsm/authfsm/sim"
+)
+
+func runSim(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("sim", stderr)
+	seed := fs.Uint64("seed", 0, "override the scenario's seed")
+	kind := fs.String("policy", "", "override the policy's kind: none, constant or exponential")
+	asJSON := fs.Bool("json", false, "print one JSON result per file, one per line")
+	trace := fs.Bool("trace", false, "include every transition in the JSON result")
+	svg := fs.String("svg", "", "write the run's timeline picture to this SVG file")
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		return exitBadInput
+	}
+	seedSet := false
+	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
+	if len(files) == 0 {
+		fmt.Fprintln(stderr, "authfsm sim: no scenario file given")
+		return exitBadInput
+	}
+	if *svg != "" && len(files) > 1 {
+		fmt.Fprintln(stderr, "authfsm sim: --svg draws one scenario; give one file")
+		return exitBadInput
+	}
+	status := exitOK
+	for k, file := range files {
+		sc, err := loadScenario(file, seedSet, *seed, *kind)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			status = exitBadInput
+			continue
+		}
+		res := sim.Run(sc, sim.Options{Trace: *trace, Timeline: *svg != ""})
+		if *asJSON {
+			stdout.Write(append(res.JSON(), '\n'))
+		} else {
+			if k > 0 {
+				fmt.Fprintln(stdout)
+			}
+			sim.Report(stdout, reproduceArgs(file, *kind), sc, res)
+		}
+		if *svg != "" {
+			if err := os.WriteFile(*svg, []byte(sim.TimelineSVG(res.Timeline)), 0o644); err != nil {
+				fmt.Fprintf(stderr, "authfsm sim: %v\n", err)
+				return exitBadInput
+			}
+		}
+		if !res.Passed && status == exitOK {
+			status = exitFailed
+		}
+	}
+	return status
+}
+
+// loadScenario loads file and applies the command line's overrides.
+func loadScenario(file string, seedSet bool, seed uint64, kind string) (*sim.Scenario, error) {
+	sc, err := sim.Load(file)
+	if err != nil {
+		return nil, err
+	}
+	if seedSet {
+		sc.Seed = seed
+	}
+	if kind != "" {
+		if err := sc.SetPolicyKind(kind); err != nil {
+			return nil, fmt.Errorf("authfsm: --policy: %w", err)
+		}
+	}
+	return sc, nil
+}
+
+// reproduceArgs is what follows "--seed N" in the command that reproduces
+// a run: the policy override, if any, and the file.
+func reproduceArgs(file, kind string) string {
+	if kind != "" {
+		return "--policy " + kind + " " + file
+	}
+	return file
+}

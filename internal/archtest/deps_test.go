@@ -1,0 +1,72 @@
+// Package archtest holds the test that keeps the package arrows of
+// DESIGN.md pointing down, in the manner of tailscale's tstest/deptest.
+package archtest
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/authfsm/authfsm"
+
+// forbidden lists, per package, imports it must not reach, directly or not.
+var forbidden = map[string][]string{
+	"policy": {"net", "net/http", "os/exec", "github.com/benbjohnson/clock", module + "/"},
+	"states": {"net", "net/http", "os/exec", "github.com/benbjohnson/clock", module + "/audit", module + "/session", module + "/sim"},
+	"audit":  {"net/http", module + "/session", module + "/sim"},
+	"sim":    {"net/http", "github.com/benbjohnson/clock", module + "/session"},
+}
+
+// direct lists imports a package's own files must not name (fmt reaches os,
+// so os can only be banned at the first hop).
+var direct = map[string][]string{
+	"policy": {"os", "time/tzdata", "sync"},
+	"states": {"os", "sync"},
+}
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+	Deps       []string
+}
+
+func TestImportArrows(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := map[string]bool{}
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(p.ImportPath, module+"/")
+		seen[name] = true
+		for _, dep := range p.Deps {
+			for _, bad := range forbidden[name] {
+				if dep == bad || strings.HasSuffix(bad, "/") && strings.HasPrefix(dep, bad) {
+					t.Errorf("%s depends on %s", name, dep)
+				}
+			}
+		}
+		for _, imp := range p.Imports {
+			for _, bad := range direct[name] {
+				if imp == bad {
+					t.Errorf("%s imports %s", name, imp)
+				}
+			}
+		}
+	}
+	for _, name := range []string{"policy", "states", "audit"} {
+		if !seen[name] {
+			t.Errorf("package %s not found by go list", name)
+		}
+	}
+}

@@ -1,0 +1,28 @@
+// Package sim is the deterministic simulator: it replays days of token
+// expiry, outages and misbehaving proxies in milliseconds, reproducibly
+// from a seed, to prove a client's behaviour before production.
+//
+//	sc, err := sim.Load("testdata/scenarios/502-at-refresh.yaml")
+//	if err != nil {
+//		return err // an *sim.Error naming the file and line
+//	}
+//	res := sim.Run(sc, sim.Options{})
+//	fmt.Println(res.Passed, res.FinalState)
+//
+// A Scenario (parsed from a YAML file by Parse or Load) describes the token
+// server and its faults, the client session and its retry policy, the
+// application's workload, an optional fleet of sessions, and expectations.
+// Run drives every session with the same states.Machine and policy values
+// that the runtime uses, on a virtual clock: a priority queue of events
+// ordered by (time, sequence number), processed on one goroutine, with no
+// wall clock and no network. The token server is a model that issues
+// token pairs, rotates refresh tokens, applies clock skew, latency, faults
+// and a capacity, and whose resource server judges access tokens by its
+// own clock. The same scenario and seed give byte-identical results.
+//
+// Besides the scenario's expectations, every run checks the invariants of
+// the machine and reports a broken one as a failed "invariants"
+// expectation. Compare runs a scenario under each built-in policy; Fuzz
+// draws random scenarios, checks them and Shrinks a failure to a minimal
+// scenario that MarshalYAML writes as a file.
+package sim

@@ -1,0 +1,84 @@
+package sim
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/authfsm/authfsm/policy"
+)
+
+// Outcome codes: what the client observes when the refresh in flight ends.
+// Status faults get a code each (codeFault + the fault's index), so that
+// every answer's verdict is classified once per run, not once per event.
+const (
+	codeOK           uint32 = iota // a token response
+	codeInvalidGrant               // the server's own 400 invalid_grant
+	codeTimeout                    // no answer within request_timeout
+	codeRefused                    // connection refused
+	codeLost                       // the refresh happened, the client sees a proxy's 502
+	codeHTML                       // 200 with an HTML page
+	codeMalformed                  // 200 with a broken JSON body
+	codeOverload                   // 503 from a server over its capacity
+	codeFault                      // first status-fault code
+)
+
+// The transport and body errors the model's client observes.
+var (
+	errRefused   = errors.New("connection refused")
+	errHTML      = errors.New("body is not a token response (text/html)")
+	errMalformed = errors.New("body is not valid JSON (unexpected end of input)")
+)
+
+// timeoutError is a refresh request that ran out of time.
+type timeoutError struct{ after time.Duration }
+
+func (e timeoutError) Error() string { return "request timed out after " + e.after.String() }
+
+// answer is one outcome code's classification, computed once per run.
+type answer struct {
+	verdict policy.Verdict
+	// refusal reports that the authorization server explicitly refused the
+	// grant (401/403 or an OAuth2 error code): the only answers that may
+	// revoke a session (DESIGN.md, invariant 1).
+	refusal bool
+}
+
+// classify is policy.Classify; tests replace it with a broken classifier
+// to prove that the invariant checks and the fuzzer catch the breakage.
+var classify = policy.Classify
+
+// answers classifies every outcome the scenario can produce with
+// policy.Classify, the classification the runtime uses.
+func answers(sc *Scenario) []answer {
+	out := make([]answer, int(codeFault)+len(sc.Server.Faults))
+	set := func(c uint32, o policy.Outcome) {
+		o.At = epoch
+		refusal := o.Status >= 400 && o.Status < 500 &&
+			(o.Status == 401 || o.Status == 403 || policy.IsPermanentCode(o.ErrorCode))
+		out[c] = answer{verdict: classify(o), refusal: refusal}
+	}
+	set(codeOK, policy.Outcome{Status: 200, Sent: true})
+	set(codeInvalidGrant, policy.Outcome{Status: 400, ErrorCode: "invalid_grant", Sent: true})
+	set(codeTimeout, policy.Outcome{Err: timeoutError{sc.Session.RequestTimeout}, Sent: true})
+	set(codeRefused, policy.Outcome{Err: errRefused})
+	set(codeLost, policy.Outcome{Status: 502, Sent: true})
+	set(codeHTML, policy.Outcome{Status: 200, Err: errHTML, Sent: true})
+	set(codeMalformed, policy.Outcome{Status: 200, Err: errMalformed, Sent: true})
+	set(codeOverload, policy.Outcome{Status: 503, Sent: true})
+	for i, f := range sc.Server.Faults {
+		if f.Kind != FaultStatus {
+			continue
+		}
+		o := policy.Outcome{Status: f.Status, ErrorCode: f.Error, Sent: true}
+		if o.ErrorCode == "" && (f.Status == 400 || f.Status == 401 || f.Status == 403) {
+			o.ErrorCode = "invalid_request" // SCENARIOS.md: a JSON OAuth2 error body
+		}
+		if f.RetryAfter > 0 {
+			// Retry-After carries whole seconds; round up so the wait is honoured.
+			o.RetryAfter = strconv.FormatInt(int64((f.RetryAfter+time.Second-1)/time.Second), 10)
+		}
+		set(codeFault+uint32(i), o)
+	}
+	return out
+}

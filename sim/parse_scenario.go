@@ -1,0 +1,336 @@
+package sim
+
+import (
+	"math"
+	"strconv"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
+)
+
+// Limits of the format: generous, but they keep a typo from asking for a
+// century-long run or a billion sessions.
+const (
+	maxDuration = 366 * 24 * time.Hour
+	maxSessions = 10_000_000
+	maxCount    = 10_000_000
+	maxStatus   = 599
+)
+
+func (p *parser) scenario(n *yaml.Node, sc *Scenario) {
+	p.mapping(n, "", []field{
+		{key: "name", required: true, set: p.name(&sc.Name)},
+		{key: "description", set: p.text(&sc.Description)},
+		{key: "seed", set: p.seed(&sc.Seed)},
+		{key: "duration", required: true, set: p.duration(&sc.Duration, time.Nanosecond, maxDuration)},
+		{key: "token", required: true, set: func(n *yaml.Node, key string) { p.token(n, key, &sc.Token) }},
+		{key: "clock_skew", set: p.duration(&sc.ClockSkew, -maxDuration, maxDuration)},
+		{key: "session", set: func(n *yaml.Node, key string) { p.session(n, key, &sc.Session) }},
+		{key: "server", set: func(n *yaml.Node, key string) { p.server(n, key, &sc.Server) }},
+		{key: "workload", set: func(n *yaml.Node, key string) { p.workload(n, key, sc) }},
+		{key: "fleet", set: func(n *yaml.Node, key string) { p.fleet(n, key, &sc.Fleet) }},
+		{key: "expect", set: func(n *yaml.Node, key string) { p.expect(n, key, &sc.Expect) }},
+	})
+	if p.err == nil {
+		p.checkTimes(n, sc)
+	}
+}
+
+func (p *parser) seed(dst *uint64) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		s, ok := p.scalar(n, key)
+		if !ok {
+			return
+		}
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			p.fail(n, key, ErrInvalid, "%q is not a non-negative integer", s)
+			return
+		}
+		*dst = v
+	}
+}
+
+func (p *parser) token(n *yaml.Node, path string, t *Token) {
+	p.mapping(n, path, []field{
+		{key: "ttl", required: true, set: p.duration(&t.TTL, time.Second, maxDuration)},
+		{key: "refresh_ttl", set: p.duration(&t.RefreshTTL, 0, maxDuration)},
+		{key: "rotate", set: p.boolean(&t.Rotate)},
+		{key: "reuse_grace", set: p.duration(&t.ReuseGrace, 0, maxDuration)},
+		{key: "omit_expires_in", set: p.boolean(&t.OmitExpiresIn)},
+	})
+}
+
+func (p *parser) session(n *yaml.Node, path string, s *Session) {
+	p.mapping(n, path, []field{
+		{key: "refresh_ahead", set: p.duration(&s.RefreshAhead, 0, maxDuration)},
+		{key: "request_timeout", set: p.duration(&s.RequestTimeout, time.Millisecond, time.Hour)},
+		{key: "wait_for_refresh", set: p.duration(&s.WaitForRefresh, 0, time.Hour)},
+		{key: "policy", set: func(n *yaml.Node, key string) { p.policy(n, key, &s.Policy) }},
+	})
+}
+
+func (p *parser) policy(n *yaml.Node, path string, s *policy.Spec) {
+	var jitter string
+	p.mapping(n, path, []field{
+		{key: "kind", set: p.text(&s.Kind)},
+		{key: "initial", set: p.duration(&s.Initial, time.Millisecond, 24*time.Hour)},
+		{key: "multiplier", set: p.float(&s.Multiplier, 1, 100)},
+		{key: "max", set: p.duration(&s.Max, 0, 24*time.Hour)},
+		{key: "jitter", set: p.text(&jitter)},
+		{key: "max_attempts", set: p.integer(&s.MaxAttempts, 0, math.MaxInt32)},
+		{key: "max_elapsed", set: p.duration(&s.MaxElapsed, 0, maxDuration)},
+	})
+	if p.err != nil {
+		return
+	}
+	if jitter != "" {
+		j, err := policy.ParseJitter(jitter)
+		if err != nil {
+			p.fail(n, path+".jitter", ErrInvalid, "%q: want none, full, equal or decorrelated", jitter)
+			return
+		}
+		s.Jitter = j
+	}
+	if _, err := s.Build(); err != nil {
+		p.fail(n, path, ErrInvalid, "%v", err)
+	}
+}
+
+func (p *parser) float(dst *float64, lo, hi float64) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		s, ok := p.scalar(n, key)
+		if !ok {
+			return
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(v) || v < lo || v > hi {
+			p.fail(n, key, ErrInvalid, "%q is not a number in [%v, %v]", s, lo, hi)
+			return
+		}
+		*dst = v
+	}
+}
+
+func (p *parser) server(n *yaml.Node, path string, s *Server) {
+	p.mapping(n, path, []field{
+		{key: "latency", set: p.duration(&s.Latency, 0, time.Hour)},
+		{key: "faults", set: func(n *yaml.Node, key string) {
+			p.list(n, key, func(_ int, item *yaml.Node, key string) {
+				f := Fault{Line: item.Line}
+				p.fault(item, key, &f)
+				s.Faults = append(s.Faults, f)
+			})
+		}},
+	})
+}
+
+func (p *parser) fault(n *yaml.Node, path string, f *Fault) {
+	var kind string
+	from, to, at := time.Duration(-1), time.Duration(-1), time.Duration(-1)
+	p.mapping(n, path, []field{
+		{key: "kind", required: true, set: p.text(&kind)},
+		{key: "from", set: p.duration(&from, 0, maxDuration)},
+		{key: "to", set: p.duration(&to, 0, maxDuration)},
+		{key: "at", set: p.duration(&at, 0, maxDuration)},
+		{key: "status", set: p.integer(&f.Status, 100, maxStatus)},
+		{key: "error", set: p.text(&f.Error)},
+		{key: "retry_after", set: p.duration(&f.RetryAfter, time.Second, 24*time.Hour)},
+	})
+	if p.err != nil {
+		return
+	}
+	k := kindByName(kind)
+	switch {
+	case k == numFaultKinds:
+		p.fail(n, path+".kind", ErrInvalid, "unknown fault kind %q (want %s)", kind, faultKindList())
+	case k == FaultStatus && f.Status == 0:
+		p.fail(n, path+".status", ErrMissing, "a status fault needs a status")
+	case k == FaultStatus && f.Status < 300:
+		p.fail(n, path+".status", ErrInvalid, "%d is not a failure status (want 300..599; use html200 or malformed for a broken 200)", f.Status)
+	case k != FaultStatus && (f.Status != 0 || f.Error != "" || f.RetryAfter != 0):
+		p.fail(n, path, ErrInvalid, "status, error and retry_after apply to kind status only")
+	case at >= 0 && (from >= 0 || to >= 0):
+		p.fail(n, path, ErrInvalid, "give either at: or from:/to:, not both")
+	case at < 0 && (k == FaultRevoke || k == FaultRejectAccess):
+		p.fail(n, path, ErrMissing, "a %s fault happens at an instant: give at:", k)
+	case at < 0 && (from < 0 || to < 0):
+		p.fail(n, path, ErrMissing, "give from: and to: (a window) or at: (an instant)")
+	case at < 0 && to <= from:
+		p.fail(n, path, ErrInvalid, "window ends (%v) before it starts (%v)", to, from)
+	case f.Error != "" && !validErrorCode(f.Error):
+		p.fail(n, path+".error", ErrInvalid, "%q is not an OAuth2 error code (lower-case letters and '_')", f.Error)
+	}
+	f.Kind = k
+	if at >= 0 {
+		f.Instant, f.From, f.To = true, at, maxDuration
+	} else {
+		f.From, f.To = from, to
+	}
+}
+
+func kindByName(s string) FaultKind {
+	for k, name := range faultKindNames {
+		if name == s {
+			return FaultKind(k)
+		}
+	}
+	return numFaultKinds
+}
+
+func faultKindList() string {
+	s := ""
+	for i, name := range faultKindNames {
+		if i > 0 {
+			s += ", "
+		}
+		s += name
+	}
+	return s
+}
+
+func validErrorCode(s string) bool {
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && c != '_' {
+			return false
+		}
+	}
+	return len(s) <= 64
+}
+
+func (p *parser) workload(n *yaml.Node, path string, sc *Scenario) {
+	p.list(n, path, func(_ int, item *yaml.Node, key string) {
+		var kind string
+		w := Work{From: -1, To: -1, At: -1, Line: item.Line}
+		p.mapping(item, key, []field{
+			{key: "kind", required: true, set: p.text(&kind)},
+			{key: "every", set: p.duration(&w.Every, time.Millisecond, maxDuration)},
+			{key: "from", set: p.duration(&w.From, 0, maxDuration)},
+			{key: "to", set: p.duration(&w.To, 0, maxDuration)},
+			{key: "at", set: p.duration(&w.At, 0, maxDuration)},
+			{key: "count", set: p.integer(&w.Count, 1, maxCount)},
+		})
+		if p.err != nil {
+			return
+		}
+		switch kind {
+		case "requests":
+			w.Kind = WorkRequests
+			switch {
+			case w.Every == 0:
+				p.fail(item, key+".every", ErrMissing, "a requests workload needs every:")
+			case w.At >= 0 || w.Count != 0:
+				p.fail(item, key, ErrInvalid, "at: and count: apply to kind burst only")
+			case w.From >= 0 && w.To >= 0 && w.To <= w.From:
+				p.fail(item, key, ErrInvalid, "to (%v) is not after from (%v)", w.To, w.From)
+			}
+			w.From = max(w.From, 0)
+		case "burst":
+			w.Kind = WorkBurst
+			switch {
+			case w.At < 0 || w.Count == 0:
+				p.fail(item, key, ErrMissing, "a burst needs at: and count:")
+			case w.Every != 0 || w.From >= 0 || w.To >= 0:
+				p.fail(item, key, ErrInvalid, "every:, from: and to: apply to kind requests only")
+			}
+		default:
+			p.fail(item, key+".kind", ErrInvalid, "unknown workload kind %q (want requests or burst)", kind)
+		}
+		sc.Workload = append(sc.Workload, w)
+	})
+}
+
+func (p *parser) fleet(n *yaml.Node, path string, f *Fleet) {
+	p.mapping(n, path, []field{
+		{key: "sessions", set: p.integer(&f.Sessions, 1, maxSessions)},
+		{key: "server_capacity", set: p.integer(&f.ServerCapacity, 0, math.MaxInt32)},
+		{key: "start_spread", set: p.duration(&f.StartSpread, 0, maxDuration)},
+	})
+}
+
+func (p *parser) expect(n *yaml.Node, path string, e *Expect) {
+	var final string
+	var failed, refresh int
+	var recovery time.Duration
+	p.mapping(n, path, []field{
+		{key: "final_state", set: func(n *yaml.Node, key string) {
+			if s, ok := p.scalar(n, key); ok {
+				if _, err := states.ParseState(s); err != nil && s != "mixed" {
+					p.fail(n, key, ErrInvalid, "%q is not a state (want %s or mixed)", s, stateList())
+				}
+				final = s
+				e.FinalState = &final
+			}
+		}},
+		{key: "never_states", set: func(n *yaml.Node, key string) {
+			e.NeverStates = []states.State{}
+			p.list(n, key, func(_ int, item *yaml.Node, key string) {
+				if s, ok := p.scalar(item, key); ok {
+					st, err := states.ParseState(s)
+					if err != nil {
+						p.fail(item, key, ErrInvalid, "%q is not a state (want %s)", s, stateList())
+					}
+					e.NeverStates = append(e.NeverStates, st)
+				}
+			})
+		}},
+		{key: "max_failed_requests", set: p.optInt(&failed, &e.MaxFailedRequests)},
+		{key: "max_refresh_requests", set: p.optInt(&refresh, &e.MaxRefreshRequests)},
+		{key: "max_recovery", set: func(n *yaml.Node, key string) {
+			p.duration(&recovery, 0, maxDuration)(n, key)
+			e.MaxRecovery = &recovery
+		}},
+	})
+}
+
+func (p *parser) optInt(v *int, dst **int) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		p.integer(v, 0, math.MaxInt32)(n, key)
+		*dst = v
+	}
+}
+
+func stateList() string {
+	s := ""
+	for i, st := range states.States() {
+		if i > 0 {
+			s += ", "
+		}
+		s += st.String()
+	}
+	return s
+}
+
+// checkTimes validates what needs the whole file: instants within the run.
+func (p *parser) checkTimes(n *yaml.Node, sc *Scenario) {
+	d := sc.Duration
+	for i := range sc.Server.Faults {
+		f := &sc.Server.Faults[i]
+		if f.From >= d {
+			p.fail(&yaml.Node{Line: f.Line}, "server.faults["+strconv.Itoa(i)+"]", ErrInvalid, "starts at %v, not before the end of the run (%v)", f.From, d)
+			return
+		}
+		if f.Instant || f.To > d {
+			f.To = d
+		}
+	}
+	for i := range sc.Workload {
+		w := &sc.Workload[i]
+		if w.To < 0 || w.To > d {
+			w.To = d
+		}
+		if w.From >= d || w.At >= d {
+			p.fail(&yaml.Node{Line: w.Line}, "workload["+strconv.Itoa(i)+"]", ErrInvalid, "starts at or after the end of the run (%v)", d)
+			return
+		}
+	}
+	if sc.Fleet.StartSpread >= d && sc.Fleet.StartSpread > 0 {
+		p.fail(n, "fleet.start_spread", ErrInvalid, "%v is not shorter than the run (%v)", sc.Fleet.StartSpread, d)
+	}
+	if sc.Token.ReuseGrace > 0 && !sc.Token.Rotate {
+		p.fail(n, "token.reuse_grace", ErrInvalid, "applies only with rotate: true")
+	}
+}

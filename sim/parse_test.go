@@ -1,0 +1,136 @@
+package sim
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const minimal = "name: x\nduration: 1h\ntoken: {ttl: 10m}\n"
+
+func TestParseDefaults(t *testing.T) {
+	sc, err := Parse("min.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := defaults()
+	want.File, want.Name, want.Duration, want.Token.TTL = "min.yaml", "x", time.Hour, 10*time.Minute
+	if diff := cmp.Diff(want, *sc); diff != "" {
+		t.Errorf("defaults differ (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseJSON(t *testing.T) {
+	src := `{"name": "j", "duration": "2h", "token": {"ttl": "1h", "rotate": true},
+	"server": {"faults": [{"from": "1h", "to": "1h1m", "kind": "status", "status": 503, "retry_after": "30s"}]},
+	"workload": [{"kind": "burst", "at": "1h", "count": 5}], "fleet": {"sessions": 3},
+	"expect": {"final_state": "valid", "never_states": ["revoked"], "max_recovery": "2m"}}`
+	sc, err := Parse("j.json", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := sc.Server.Faults[0]
+	if f.Status != 503 || f.RetryAfter != 30*time.Second || f.To != time.Hour+time.Minute || !sc.Token.Rotate {
+		t.Errorf("fault parsed as %+v", f)
+	}
+	if w := sc.Workload[0]; w.Kind != WorkBurst || w.Count != 5 || w.At != time.Hour {
+		t.Errorf("workload parsed as %+v", w)
+	}
+	if *sc.Expect.MaxRecovery != 2*time.Minute || *sc.Expect.FinalState != "valid" || sc.Fleet.Sessions != 3 {
+		t.Errorf("expect/fleet parsed as %+v %+v", sc.Expect, sc.Fleet)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		kind      error
+		line      int
+		msg       string // a substring of the error
+	}{
+		{"unknown top key", minimal + "sesion: {}\n", ErrUnknownKey, 4, `sesion: unknown key`},
+		{"unknown nested key", minimal + "session:\n  policy:\n    kinds: none\n", ErrUnknownKey, 6, "session.policy.kinds"},
+		{"missing name", "duration: 1h\ntoken: {ttl: 1m}\n", ErrMissing, 1, "name: required"},
+		{"missing ttl", "name: x\nduration: 1h\ntoken: {}\n", ErrMissing, 3, "token.ttl"},
+		{"bad duration", "name: x\nduration: 90\ntoken: {ttl: 1m}\n", ErrInvalid, 2, "not a Go duration"},
+		{"negative duration", "name: x\nduration: -1h\ntoken: {ttl: 1m}\n", ErrInvalid, 2, "out of range"},
+		{"bad name", "name: a b\nduration: 1h\ntoken: {ttl: 1m}\n", ErrInvalid, 1, "letters, digits"},
+		{"duplicate key", minimal + "name: y\n", ErrInvalid, 4, "given twice"},
+		{"syntax", "name: [x\n", ErrSyntax, 1, "expected"},
+		{"not a mapping", "- a\n", ErrInvalid, 1, "want a mapping"},
+		{"empty", "", ErrMissing, 0, "empty"},
+		{"bad fault kind", minimal + "server: {faults: [{from: 1m, to: 2m, kind: boom}]}\n", ErrInvalid, 4, "unknown fault kind"},
+		{"window reversed", minimal + "server:\n  faults:\n    - {from: 2m, to: 1m, kind: hang}\n", ErrInvalid, 6, "before it starts"},
+		{"window after end", minimal + "server:\n  faults:\n    - {from: 2h, to: 3h, kind: hang}\n", ErrInvalid, 6, "not before the end"},
+		{"status without status", minimal + "server: {faults: [{from: 1m, to: 2m, kind: status}]}\n", ErrMissing, 4, "needs a status"},
+		{"status 200", minimal + "server: {faults: [{from: 1m, to: 2m, kind: status, status: 200}]}\n", ErrInvalid, 4, "not a failure status"},
+		{"status on hang", minimal + "server: {faults: [{from: 1m, to: 2m, kind: hang, status: 502}]}\n", ErrInvalid, 4, "kind status only"},
+		{"revoke window", minimal + "server: {faults: [{from: 1m, to: 2m, kind: revoke}]}\n", ErrMissing, 4, "give at:"},
+		{"at and from", minimal + "server: {faults: [{at: 1m, from: 1m, kind: hang}]}\n", ErrInvalid, 4, "not both"},
+		{"bad jitter", minimal + "session: {policy: {jitter: some}}\n", ErrInvalid, 4, "jitter"},
+		{"bad policy kind", minimal + "session: {policy: {kind: linear}}\n", ErrInvalid, 4, "unknown kind"},
+		{"bad multiplier", minimal + "session: {policy: {multiplier: 0.5}}\n", ErrInvalid, 4, "multiplier"},
+		{"bad bool", "name: x\nduration: 1h\ntoken: {ttl: 1m, rotate: yes}\n", ErrInvalid, 3, "true or false"},
+		{"bad state", minimal + "expect: {final_state: fine}\n", ErrInvalid, 4, "not a state"},
+		{"bad never state", minimal + "expect: {never_states: [valid, gone]}\n", ErrInvalid, 4, "not a state"},
+		{"requests without every", minimal + "workload: [{kind: requests}]\n", ErrMissing, 4, "every"},
+		{"burst without count", minimal + "workload: [{kind: burst, at: 1m}]\n", ErrMissing, 4, "at: and count:"},
+		{"unknown workload", minimal + "workload: [{kind: trickle}]\n", ErrInvalid, 4, "unknown workload kind"},
+		{"zero sessions", minimal + "fleet: {sessions: 0}\n", ErrInvalid, 4, "out of range"},
+		{"spread too long", minimal + "fleet: {sessions: 2, start_spread: 2h}\n", ErrInvalid, 1, "not shorter"},
+		{"grace without rotation", "name: x\nduration: 1h\ntoken: {ttl: 10m, reuse_grace: 1s}\n", ErrInvalid, 1, "rotate: true"},
+		{"quoted number", minimal + "fleet: {sessions: \"3\"}\n", ErrInvalid, 4, "not an integer"},
+		{"list for scalar", minimal + "clock_skew: [1s]\n", ErrInvalid, 4, "want a single value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("s.yaml", []byte(tc.src))
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("got %v, want a *sim.Error", err)
+			}
+			if !errors.Is(err, tc.kind) {
+				t.Errorf("error %q is not %v", err, tc.kind)
+			}
+			if e.Line != tc.line {
+				t.Errorf("error %q: line %d, want %d", err, e.Line, tc.line)
+			}
+			if !strings.HasPrefix(err.Error(), "sim: s.yaml") || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("error %q does not name the file or lacks %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+// FuzzParse feeds arbitrary bytes to the parser: it must return a scenario
+// or an *Error, never panic, and every scenario it accepts must run.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(minimal))
+	f.Add([]byte(minimal + "server: {faults: [{at: 1m, kind: revoke}, {from: 1m, to: 2m, kind: status, status: 429, retry_after: 1s}]}\n"))
+	f.Add([]byte(minimal + "workload: [{kind: requests, every: 1m}, {kind: burst, at: 5m, count: 3}]\nfleet: {sessions: 2, start_spread: 1m}\n"))
+	f.Add([]byte("a: &x {b: *x}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sc, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %v is not a *sim.Error", err)
+			}
+			return
+		}
+		if sc.Fleet.Sessions > 20 || sc.Duration > 6*time.Hour {
+			return // valid, but too big to run inside a fuzz iteration
+		}
+		for _, w := range sc.Workload {
+			if w.Kind == WorkRequests && w.Every < time.Minute || w.Count > 1000 {
+				return
+			}
+		}
+		if sc.Session.Policy.Initial < time.Second || sc.Token.TTL < time.Minute {
+			return // a retry or refresh storm: correct, but slow
+		}
+		Run(sc, Options{})
+	})
+}

@@ -1,0 +1,195 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
+)
+
+// Report writes the readable result of a run of sc: a verdict line that
+// names the seed and every option, the expectations, the numbers, and a
+// compact timeline of session 0's state changes. file is the path the run
+// was loaded from, for the command that reproduces it.
+func Report(w io.Writer, file string, sc *Scenario, res *Result) {
+	verdict := "PASS"
+	if !res.Passed {
+		verdict = "FAIL"
+	}
+	sessions := plural(sc.Fleet.Sessions, "session")
+	if sc.Fleet.Sessions > 1 {
+		if c := sc.Fleet.ServerCapacity; c > 0 {
+			sessions += ", server capacity " + strconv.Itoa(c) + "/s"
+		}
+		if sc.Fleet.StartSpread > 0 {
+			sessions += ", start spread " + sc.Fleet.StartSpread.String()
+		}
+	}
+	fmt.Fprintf(w, "%s %s  seed %d, policy %s, refresh ahead %v, %s, %v simulated\n",
+		verdict, res.Name, res.Seed, DescribePolicy(sc.Session.Policy), sc.Session.RefreshAhead, sessions, sc.Duration)
+	if len(res.Expectations) > 0 {
+		fmt.Fprintln(w, "  expectations:")
+		for _, e := range res.Expectations {
+			mark := "ok  "
+			if !e.OK {
+				mark = "FAIL"
+			}
+			fmt.Fprintf(w, "    %s  %-21s want %-16s got %s\n", mark, e.Name, show(e.Want, true), show(e.Got, false))
+		}
+	}
+	st := res.Stats
+	fmt.Fprintf(w, "  calls: %d, failed %d; refresh requests: %d, succeeded %d; transitions: %d\n",
+		st.Requests, st.FailedRequests, st.RefreshRequests, st.RefreshSuccesses, st.Transitions)
+	var parts []string
+	for _, e := range st.TimeInState {
+		parts = append(parts, e.State.String()+" "+e.Duration.Round(time.Millisecond).String())
+	}
+	fmt.Fprintf(w, "  time in state: %s; without a usable token: %v\n", strings.Join(parts, ", "), res.Unusable.Round(time.Millisecond))
+	if len(st.FinalStates) > 0 {
+		parts = parts[:0]
+		for _, e := range st.FinalStates {
+			parts = append(parts, e.State.String()+" "+strconv.Itoa(e.Sessions))
+		}
+		fmt.Fprintf(w, "  final states: %s\n", strings.Join(parts, ", "))
+	}
+	for _, rc := range res.Recoveries {
+		switch {
+		case rc.Never:
+			fmt.Fprintf(w, "  recovery after the fault window ending %v: never\n", rc.FaultEnd)
+		case rc.After == 0:
+			fmt.Fprintf(w, "  recovery after the fault window ending %v: immediate (tokens still usable)\n", rc.FaultEnd)
+		default:
+			fmt.Fprintf(w, "  recovery after the fault window ending %v: %v (usable at %v)\n", rc.FaultEnd,
+				rc.After.Round(time.Millisecond), rc.UsableAt.Round(time.Millisecond))
+		}
+	}
+	for _, v := range res.Violations {
+		fmt.Fprintf(w, "  INVARIANT BROKEN: %s\n", v)
+	}
+	writeStory(w, res)
+	if !res.Passed {
+		fmt.Fprintf(w, "  reproduce: authfsm sim --seed %d %s\n", res.Seed, file)
+	}
+}
+
+// Story lengths: a long run shows its first and last transitions.
+const (
+	storyHead = 14
+	storyTail = 10
+)
+
+// story keeps the first storyHead and the last storyTail transitions of
+// session 0, however many it makes.
+type story struct {
+	head []TraceEntry
+	tail [storyTail]TraceEntry
+	n    int
+}
+
+func (s *story) add(e TraceEntry) {
+	if len(s.head) < storyHead {
+		s.head = append(s.head, e)
+	} else {
+		s.tail[(s.n-storyHead)%storyTail] = e
+	}
+	s.n++
+}
+
+// entries returns the kept transitions in order.
+func (s *story) entries() []TraceEntry {
+	out := append([]TraceEntry(nil), s.head...)
+	kept := min(s.n-len(s.head), storyTail)
+	for k := range kept {
+		out = append(out, s.tail[(s.n-storyHead-kept+k)%storyTail])
+	}
+	return out
+}
+
+// writeStory writes session 0's timeline, or with a trace every session's.
+func writeStory(w io.Writer, res *Result) {
+	entries, total, title := res.Story, res.StoryLen, "timeline"
+	if res.Sessions > 1 {
+		title = "timeline of session 0"
+	}
+	if res.Trace != nil {
+		entries, total, title = res.Trace, len(res.Trace), "trace"
+	}
+	if len(entries) == 0 {
+		fmt.Fprintln(w, "  timeline: no state changes")
+		return
+	}
+	fmt.Fprintf(w, "  %s:\n", title)
+	for k, e := range entries {
+		if k == storyHead && total > len(entries) {
+			fmt.Fprintf(w, "    … %d more transitions …\n", total-len(entries))
+		}
+		line := fmt.Sprintf("    %12s  %-10s → %-10s %-13s %s", ms(e.At), e.From, e.To, e.Event, e.Cause)
+		if res.Trace != nil && res.Sessions > 1 {
+			line = fmt.Sprintf("    %12s  session %-5d %-10s → %-10s %-13s %s", ms(e.At), e.Session, e.From, e.To, e.Event, e.Cause)
+		}
+		if e.Event == states.Fail {
+			line += fmt.Sprintf(" (attempt %d, next at %s)", e.Attempt, ms(e.NextAt))
+		}
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
+}
+
+// ms rounds a duration string to the millisecond, for reading.
+func ms(s string) string {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return s
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+// show formats an expectation value; wants of limits read "≤ n".
+func show(v any, want bool) string {
+	switch x := v.(type) {
+	case []string:
+		return "[" + strings.Join(x, " ") + "]"
+	case int64:
+		if want {
+			return "≤ " + strconv.FormatInt(x, 10)
+		}
+		return strconv.FormatInt(x, 10)
+	case string:
+		if _, err := time.ParseDuration(x); err == nil {
+			x = ms(x)
+			if want {
+				x = "≤ " + x
+			}
+		}
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+// DescribePolicy returns a one-line description of a policy spec.
+func DescribePolicy(s policy.Spec) string {
+	lim := ""
+	if s.MaxAttempts > 0 {
+		lim += fmt.Sprintf(" max_attempts=%d", s.MaxAttempts)
+	}
+	if s.MaxElapsed > 0 {
+		lim += " max_elapsed=" + s.MaxElapsed.String()
+	}
+	switch s.Kind {
+	case "none":
+		return "none"
+	case "constant":
+		return fmt.Sprintf("constant %v jitter=%v%s", s.Initial, s.Jitter, lim)
+	}
+	return fmt.Sprintf("exponential %v×%v max %v jitter=%v%s", s.Initial, s.Multiplier, durOrNone(s.Max), s.Jitter, lim)
+}
+
+func durOrNone(d time.Duration) string {
+	if d == 0 {
+		return "none"
+	}
+	return d.String()
+}

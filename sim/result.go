@@ -1,0 +1,226 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/states"
+)
+
+// Result is the outcome of one run, in the shape of SCENARIOS.md. Its JSON
+// encoding is the `--json` output; field order is part of the contract.
+type Result struct {
+	Name   string `json:"name"`
+	Seed   uint64 `json:"seed"`
+	Passed bool   `json:"passed"`
+	// FinalState is the state every session ends in, or "mixed".
+	FinalState   string        `json:"final_state"`
+	Stats        Stats         `json:"stats"`
+	Recoveries   []Recovery    `json:"recoveries"`
+	Expectations []Expectation `json:"expectations"`
+	// Trace holds every transition when Options.Trace is set.
+	Trace []TraceEntry `json:"trace,omitempty"`
+
+	// Story is session 0's first and last transitions, which the text
+	// report's timeline shows; StoryLen is how many session 0 made.
+	Story    []TraceEntry `json:"-"`
+	StoryLen int          `json:"-"`
+	// Timeline is what the SVG draws, when Options.Timeline is set.
+	Timeline *Timeline `json:"-"`
+	// Violations are the invariants of DESIGN.md the run broke (the first
+	// few of them); any makes the run fail.
+	Violations []Violation `json:"-"`
+	// Unusable is the time without a usable token, summed over sessions.
+	Unusable time.Duration `json:"-"`
+	// Sessions and Events describe the run's size.
+	Sessions int   `json:"-"`
+	Events   int64 `json:"-"`
+}
+
+// Stats counts what happened.
+type Stats struct {
+	Requests         int64 `json:"requests"`
+	FailedRequests   int64 `json:"failed_requests"`
+	RefreshRequests  int64 `json:"refresh_requests"`
+	RefreshSuccesses int64 `json:"refresh_successes"`
+	Transitions      int64 `json:"transitions"`
+	// TimeInState lists the states that were entered, in the machine's
+	// order, with the time spent in each (summed over sessions).
+	TimeInState StateDurations `json:"time_in_state"`
+	// FinalStates counts sessions per final state when they differ.
+	FinalStates StateCounts `json:"final_states,omitempty"`
+
+	events, started int64
+}
+
+// StateDurations is a time per state, encoded as a JSON object in the
+// machine's state order.
+type StateDurations []StateDuration
+
+// StateDuration is the time spent in one state.
+type StateDuration struct {
+	State    states.State
+	Duration time.Duration
+}
+
+// MarshalJSON implements json.Marshaler.
+func (s StateDurations) MarshalJSON() ([]byte, error) {
+	return stateObject(len(s), func(i int) (states.State, string) {
+		return s[i].State, strconv.Quote(s[i].Duration.String())
+	}), nil
+}
+
+// stateObject encodes n (state, JSON value) pairs as a JSON object whose
+// keys keep the machine's state order (a Go map would sort them).
+func stateObject(n int, entry func(i int) (states.State, string)) []byte {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		st, v := entry(i)
+		b.WriteString(strconv.Quote(st.String()) + ":" + v)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+// StateCounts is a number of sessions per state, encoded in state order.
+type StateCounts []StateCount
+
+// StateCount is the number of sessions in one state.
+type StateCount struct {
+	State    states.State
+	Sessions int
+}
+
+// MarshalJSON implements json.Marshaler.
+func (s StateCounts) MarshalJSON() ([]byte, error) {
+	return stateObject(len(s), func(i int) (states.State, string) {
+		return s[i].State, strconv.Itoa(s[i].Sessions)
+	}), nil
+}
+
+// Recovery reports how long after a fault window's end every session held
+// a usable token again.
+type Recovery struct {
+	FaultEnd time.Duration
+	// Never reports that some session had no usable token by the run's end.
+	Never    bool
+	UsableAt time.Duration
+	After    time.Duration
+}
+
+// MarshalJSON implements json.Marshaler: durations as Go duration strings,
+// "never" when the sessions did not recover.
+func (r Recovery) MarshalJSON() ([]byte, error) {
+	usable, after := strconv.Quote(r.UsableAt.String()), strconv.Quote(r.After.String())
+	if r.Never {
+		usable, after = `"never"`, `"never"`
+	}
+	return []byte(`{"fault_end":` + strconv.Quote(r.FaultEnd.String()) + `,"usable_at":` + usable + `,"after":` + after + `}`), nil
+}
+
+// Expectation is one checked expectation: what the file wants and what the
+// run got. Want and Got are a string, a number or a list of state names.
+type Expectation struct {
+	Name string `json:"name"`
+	Want any    `json:"want"`
+	Got  any    `json:"got"`
+	OK   bool   `json:"ok"`
+}
+
+// TraceEntry is one transition of the trace: an audit.Record with times as
+// offsets from the start of the run.
+type TraceEntry struct {
+	Seq     uint64       `json:"seq"`
+	At      string       `json:"at"`
+	Session int          `json:"session"`
+	From    states.State `json:"from"`
+	To      states.State `json:"to"`
+	Event   states.Event `json:"event"`
+	Cause   string       `json:"cause"`
+	Attempt int          `json:"attempt"`
+	NextAt  string       `json:"next_at"`
+}
+
+func traceEntry(rec audit.Record, i uint32, t int64, r *run) TraceEntry {
+	e := TraceEntry{
+		Seq: rec.Seq, At: time.Duration(t).String(), Session: int(i), From: rec.From, To: rec.To,
+		Event: rec.Event, Cause: rec.Cause, Attempt: rec.Attempt,
+	}
+	if !rec.NextAt.IsZero() {
+		e.NextAt = time.Duration(r.virtual(rec.NextAt)).String()
+	}
+	return e
+}
+
+// JSON returns the result as one line of JSON, as `authfsm sim --json`
+// prints it.
+func (r *Result) JSON() []byte {
+	b, err := json.Marshal(r)
+	if err != nil {
+		// Every field marshals; an error here is a bug in this package.
+		panic("sim: cannot marshal result: " + err.Error())
+	}
+	return b
+}
+
+// finish closes the books at the run's end and evaluates the expectations.
+func (r *run) finish() *Result {
+	end := r.end
+	r.rec.finish(r)
+	var final [numStates]int
+	for i := range r.ss {
+		s := &r.ss[i]
+		if s.tokGen == 0 {
+			continue // never started
+		}
+		r.timeIn[s.d.State] += end - s.since
+		if s.usableEnd < end {
+			r.unusable += end - s.usableEnd
+		}
+		final[s.d.State]++
+	}
+	res := &Result{
+		Name: r.sc.Name, Seed: r.sc.Seed, Stats: r.stats, Timeline: r.tl, Trace: r.trace, Story: r.story.entries(), StoryLen: r.story.n,
+		Unusable: time.Duration(r.unusable), Sessions: len(r.ss), Events: r.stats.events,
+		Violations: r.inv.list,
+	}
+	res.Stats.TimeInState = StateDurations{}
+	for _, st := range states.States() {
+		if r.entered[st] || r.timeIn[st] > 0 {
+			res.Stats.TimeInState = append(res.Stats.TimeInState, StateDuration{st, time.Duration(r.timeIn[st])})
+		}
+		if final[st] == int(r.stats.started) {
+			res.FinalState = st.String()
+		}
+	}
+	if res.FinalState == "" {
+		res.FinalState = "mixed"
+		for _, st := range states.States() {
+			if final[st] > 0 {
+				res.Stats.FinalStates = append(res.Stats.FinalStates, StateCount{st, final[st]})
+			}
+		}
+	}
+	res.Recoveries = []Recovery{}
+	for _, w := range r.rec.windows {
+		rc := Recovery{FaultEnd: time.Duration(w.end), UsableAt: time.Duration(w.usableAt), After: time.Duration(w.usableAt - w.end)}
+		rc.Never = w.pending > 0
+		res.Recoveries = append(res.Recoveries, rc)
+	}
+	if r.tl != nil {
+		r.tl.finish(r)
+	}
+	res.Expectations = expectations(r.sc, res, r.entered)
+	res.Passed = true
+	for _, e := range res.Expectations {
+		res.Passed = res.Passed && e.OK
+	}
+	return res
+}

@@ -1,0 +1,181 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
+)
+
+// Scenario is one parsed and validated scenario file. Its fields mirror the
+// keys of SCENARIOS.md; Parse fills in the defaults for omitted keys.
+type Scenario struct {
+	// File is the name the scenario was parsed from, for error messages.
+	File        string
+	Name        string
+	Description string
+	// Seed feeds the run's single random generator.
+	Seed     uint64
+	Duration time.Duration
+	Token    Token
+	// ClockSkew is the client's clock minus the server's.
+	ClockSkew time.Duration
+	Session   Session
+	Server    Server
+	Workload  []Work
+	Fleet     Fleet
+	Expect    Expect
+}
+
+// Token describes what the token server issues.
+type Token struct {
+	TTL           time.Duration
+	RefreshTTL    time.Duration // 0: refresh tokens never expire
+	Rotate        bool
+	ReuseGrace    time.Duration
+	OmitExpiresIn bool
+}
+
+// Session describes the client under test.
+type Session struct {
+	RefreshAhead   time.Duration
+	RequestTimeout time.Duration
+	WaitForRefresh time.Duration
+	Policy         policy.Spec
+}
+
+// Server describes the token endpoint's latency and faults.
+type Server struct {
+	Latency time.Duration
+	// Faults are in file order: the first that covers an instant decides.
+	Faults []Fault
+}
+
+// FaultKind names a way the token endpoint (or the resource server) fails.
+type FaultKind uint8
+
+// The fault kinds of SCENARIOS.md.
+const (
+	FaultStatus       FaultKind = iota // an HTTP status with a proxy's or an OAuth2 body
+	FaultHang                          // no answer until the client times out
+	FaultRefused                       // connection refused
+	FaultHTML200                       // 200 with an HTML page
+	FaultMalformed                     // 200 with a broken JSON body
+	FaultLostResponse                  // refresh performed, client sees 502
+	FaultRevoke                        // refresh-token family revoked for good
+	FaultRejectAccess                  // resource server rejects the current access token
+	numFaultKinds
+)
+
+var faultKindNames = [numFaultKinds]string{
+	FaultStatus: "status", FaultHang: "hang", FaultRefused: "refused", FaultHTML200: "html200",
+	FaultMalformed: "malformed", FaultLostResponse: "lost_response", FaultRevoke: "revoke",
+	FaultRejectAccess: "reject_access",
+}
+
+// String returns the kind's name as written in scenario files.
+func (k FaultKind) String() string {
+	if k < numFaultKinds {
+		return faultKindNames[k]
+	}
+	return "fault(?)"
+}
+
+// Fault is one entry of server.faults. A window fault covers From <= t < To;
+// an instant fault (At) takes effect at From and lasts to the end of the run.
+type Fault struct {
+	Kind     FaultKind
+	From, To time.Duration
+	// Instant reports that the fault was written with at: (To is then the
+	// run's duration).
+	Instant bool
+	// Status, Error and RetryAfter configure a status fault.
+	Status     int
+	Error      string
+	RetryAfter time.Duration
+	// Line is the fault's line in the file.
+	Line int
+}
+
+// covers reports whether the fault decides answers at t.
+func (f *Fault) covers(t time.Duration) bool { return f.From <= t && t < f.To }
+
+// WorkKind names a workload pattern.
+type WorkKind uint8
+
+// The workload kinds of SCENARIOS.md.
+const (
+	WorkRequests WorkKind = iota // one call every Every, between From and To
+	WorkBurst                    // Count concurrent calls at At
+)
+
+// Work is one entry of the workload: the application calls of every session.
+type Work struct {
+	Kind     WorkKind
+	Every    time.Duration
+	From, To time.Duration // To is the run's duration when omitted
+	At       time.Duration
+	Count    int
+	// Line is the entry's line in the file.
+	Line int
+}
+
+// Fleet describes many sessions sharing one token server.
+type Fleet struct {
+	Sessions int
+	// ServerCapacity is the number of token requests the server answers per
+	// second; 0 is unlimited.
+	ServerCapacity int
+	StartSpread    time.Duration
+}
+
+// Expect holds the scenario's expectations; a nil field is not checked.
+type Expect struct {
+	// FinalState is a state name or "mixed" (fleets).
+	FinalState         *string
+	NeverStates        []states.State
+	MaxFailedRequests  *int
+	MaxRefreshRequests *int
+	MaxRecovery        *time.Duration
+}
+
+// Defaults for omitted keys; they are the values SCENARIOS.md shows.
+const (
+	DefaultSeed           = 1
+	DefaultRequestTimeout = 10 * time.Second
+	DefaultLatency        = 50 * time.Millisecond
+)
+
+// defaults returns a scenario with every optional key at its default.
+func defaults() Scenario {
+	return Scenario{
+		Seed:    DefaultSeed,
+		Session: Session{RequestTimeout: DefaultRequestTimeout, Policy: policy.DefaultSpec()},
+		Server:  Server{Latency: DefaultLatency},
+		Fleet:   Fleet{Sessions: 1},
+	}
+}
+
+// windows returns the indexes of the faults written with from:/to:, the
+// ones recoveries are reported for.
+func (s *Scenario) windows() []int {
+	var w []int
+	for i := range s.Server.Faults {
+		if !s.Server.Faults[i].Instant {
+			w = append(w, i)
+		}
+	}
+	return w
+}
+
+// SetPolicyKind replaces the kind of the session's policy (the --policy
+// option), keeping its other parameters.
+func (s *Scenario) SetPolicyKind(kind string) error {
+	spec := s.Session.Policy
+	spec.Kind = kind
+	if _, err := spec.Build(); err != nil {
+		return err
+	}
+	s.Session.Policy = spec
+	return nil
+}

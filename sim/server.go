@@ -1,0 +1,113 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/authfsm/authfsm/states"
+)
+
+// send models one refresh request of session i sent at t: the token server
+// (behind its proxy and its faults) decides the answer now, and the client
+// observes it after the latency, or gives up at its request timeout.
+func (r *run) send(i uint32, s *session, t int64) {
+	s.inflight, s.sentAt = true, t
+	r.stats.RefreshRequests++
+	code, after := r.answer(s, t)
+	r.q.push(t+after, evResult, i, code)
+}
+
+// answer returns the outcome code of a refresh request arriving at t and
+// how long the client waits for it.
+func (r *run) answer(s *session, t int64) (code uint32, after int64) {
+	lat := r.latency
+	if f, idx := r.fault(t); f != nil {
+		switch f.Kind {
+		case FaultHang:
+			return codeTimeout, r.timeout
+		case FaultRefused:
+			return codeRefused, 0
+		case FaultStatus:
+			code = codeFault + uint32(idx)
+		case FaultHTML200:
+			code = codeHTML
+		case FaultMalformed:
+			code = codeMalformed
+		case FaultLostResponse:
+			r.refresh(s, t) // done server-side; the answer is lost
+			code = codeLost
+		case FaultRevoke:
+			code = codeInvalidGrant
+		}
+		return r.late(code, lat)
+	}
+	if c := int64(r.sc.Fleet.ServerCapacity); c > 0 {
+		if b := t / int64(time.Second); b != r.capBucket {
+			r.capBucket, r.capCount = b, 0
+		}
+		r.capCount++
+		if r.capCount > c {
+			return r.late(codeOverload, lat)
+		}
+	}
+	return r.late(r.refresh(s, t), lat)
+}
+
+// late turns an answer slower than the request timeout into a timeout.
+func (r *run) late(code uint32, lat int64) (uint32, int64) {
+	if lat >= r.timeout {
+		return codeTimeout, r.timeout
+	}
+	return code, lat
+}
+
+// fault returns the first fault that decides refresh answers at t.
+func (r *run) fault(t int64) (*Fault, int) {
+	fs := r.sc.Server.Faults
+	for i := range fs {
+		if fs[i].Kind != FaultRejectAccess && fs[i].covers(time.Duration(t)) {
+			return &fs[i], i
+		}
+	}
+	return nil, -1
+}
+
+// refresh is the token server proper: it checks the presented refresh
+// token and, when it is good, issues a new pair (rotating the refresh token
+// when the scenario says so).
+func (r *run) refresh(s *session, t int64) uint32 {
+	cur := s.cliRTGen == s.rtGen && (r.refreshTTL == 0 || t < s.rtIssued+r.refreshTTL)
+	// A retired token is accepted for reuse_grace after its retirement.
+	graced := r.sc.Token.Rotate && s.cliRTGen < s.rtGen && t < s.rtRetiredAt+r.grace
+	if !cur && !graced {
+		return codeInvalidGrant
+	}
+	if r.sc.Token.Rotate {
+		if s.rtGen == s.cliRTGen {
+			s.rtRetiredAt = t // the client's token retires now
+		}
+		s.rtGen++
+		s.rtIssued = t
+	}
+	return codeOK
+}
+
+// deliver feeds the answer to session i's refresh to its machine.
+func (r *run) deliver(i uint32, code uint32, t int64) {
+	s := &r.ss[i]
+	s.inflight = false
+	in := states.Input{Kind: states.InResult, Verdict: r.answers[code].verdict, Flight: s.d.Flight}
+	if code == codeOK {
+		in.Issued = r.clock(t)
+		in.Expiry = in.Issued.Add(time.Duration(r.ttl))
+		if r.sc.Token.OmitExpiresIn {
+			// exp and iat are claims written on the server's clock.
+			in.Issued = epoch.Add(time.Duration(s.sentAt))
+			in.Expiry = epoch.Add(time.Duration(s.sentAt + r.ttl))
+		}
+	}
+	if r.tl != nil {
+		r.tl.attempt(i, s.sentAt, t, r.answers[code].verdict.Class)
+	}
+	r.code = code
+	r.step(i, s, in, t)
+}

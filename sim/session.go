@@ -1,0 +1,149 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/states"
+)
+
+// session is one simulated client session plus the server's records about
+// it. It holds no pointers besides those inside states.Data, and no slices,
+// so that a million of them are one flat allocation.
+type session struct {
+	d states.Data
+
+	start  int64 // virtual instant the session begins
+	wakeAt int64 // the armed wake-up, or -1
+	since  int64 // when the current state was entered
+	sentAt int64 // when the refresh in flight was sent
+
+	// usableEnd is when the held token stops being usable: its expiry on
+	// the client's clock, or the instant it was rejected or revoked.
+	usableEnd int64
+
+	// The access token the client holds: its number and the server time it
+	// was issued at; rejGen is the highest number the resource server
+	// rejects outright (reject_access).
+	tokIssued      int64
+	tokGen, rejGen uint32
+
+	// The refresh-token family on the server: the current token's number
+	// and issue time, when the token the client holds was retired (for
+	// reuse_grace), and that token's number.
+	rtIssued, rtRetiredAt int64
+	rtGen, cliRTGen       uint32
+
+	// Waiting application calls hold tickets 1..waitTicket; those up to
+	// served got a token, those up to timedOut failed.
+	waitTicket, served, timedOut uint32
+
+	// pendFirst is the first ended fault window (in end order) this session
+	// has not recovered from, or -1.
+	pendFirst int32
+	inflight  bool
+}
+
+// begin gives session i a fresh token pair issued at t and arms it.
+func (r *run) begin(i uint32, t int64) {
+	s := &r.ss[i]
+	s.wakeAt, s.since, s.pendFirst = -1, t, -1
+	s.tokGen, s.tokIssued = 1, t
+	s.rtGen, s.cliRTGen, s.rtIssued = 1, 1, t
+	issued, expiry := r.clock(t), r.clock(t).Add(time.Duration(r.ttl))
+	if r.sc.Token.OmitExpiresIn {
+		// The client learns the expiry from the JWT's exp claim, which the
+		// server wrote on its own clock.
+		issued, expiry = epoch.Add(time.Duration(t)), epoch.Add(time.Duration(t+r.ttl))
+	}
+	rnd := s.d.Rand
+	s.d = states.NewData(0, issued, expiry)
+	s.d.Rand = rnd
+	s.usableEnd = r.virtual(expiry)
+	r.stats.started++
+	if r.tl != nil {
+		r.tl.counts[s.d.State]++
+	}
+	r.step(i, s, states.Input{Kind: states.InWake}, t)
+	r.scheduleWork(i, s)
+}
+
+// step feeds in to session i's machine at virtual time t and performs the
+// effects, exactly as the runtime does: record the transitions, send the
+// refresh it asks for, arm its wake-up, and hand a usable token to waiting
+// calls.
+func (r *run) step(i uint32, s *session, in states.Input, t int64) states.Effects {
+	now := r.clock(t)
+	prev := s.d.State
+	var fx states.Effects
+	r.m.Apply(&s.d, &in, now, &fx)
+	for _, tr := range fx.Transitions() {
+		r.transition(i, s, tr, &prev, t)
+	}
+	if fx.StartRefresh {
+		if s.inflight {
+			r.inv.violate(t, i, "at most one refresh in flight", "a refresh started while another was in flight")
+		}
+		r.send(i, s, t)
+	}
+	if fx.WakeAt.IsZero() {
+		s.wakeAt = -1
+	} else if w := max(r.virtual(fx.WakeAt), t); w != s.wakeAt {
+		s.wakeAt = w
+		r.q.push(w, evWake, i, 0)
+	}
+	if s.waitTicket > max(s.served, s.timedOut) && s.d.Usable(now) {
+		n := s.waitTicket - max(s.served, s.timedOut)
+		s.served = s.waitTicket
+		r.judge(i, s, int64(n), t)
+	}
+	return fx
+}
+
+// transition does the bookkeeping of one state change.
+func (r *run) transition(i uint32, s *session, tr states.Transition, prev *states.State, t int64) {
+	if to, ok := states.Next(tr.From, tr.Event); !ok || to != tr.To || tr.From != *prev {
+		r.inv.violate(t, i, "every transition is legal", "transition "+tr.From.String()+" -"+tr.Event.String()+"-> "+tr.To.String()+" from state "+prev.String())
+	}
+	*prev = tr.To
+	r.stats.Transitions++
+	r.timeIn[tr.From] += t - s.since
+	s.since = t
+	r.entered[tr.To] = true
+	if r.tl != nil {
+		r.tl.transition(i, tr, t)
+	}
+	switch tr.Event {
+	case states.Succeed:
+		r.stats.RefreshSuccesses++
+		if gap := t - s.usableEnd; gap > 0 {
+			r.unusable += gap
+		}
+		if r.tl != nil && i == 0 {
+			r.tl.token(s.usableEnd, t)
+		}
+		s.tokGen++
+		s.tokIssued = s.sentAt
+		s.cliRTGen = s.rtGen
+		s.usableEnd = r.virtual(s.d.Expiry)
+		r.rec.usable(s, t)
+	case states.Reject, states.Revoke:
+		s.usableEnd = min(s.usableEnd, t)
+	case states.Deny:
+		s.usableEnd = min(s.usableEnd, t)
+		if !r.answers[r.code].refusal {
+			r.inv.violate(t, i, "transient never revokes", "revoked after "+r.answers[r.code].verdict.Cause)
+		}
+	}
+	if r.opt.Trace || i == 0 {
+		rec := audit.FromTransition(tr)
+		rec.Seq = uint64(r.stats.Transitions)
+		e := traceEntry(rec, i, t, r)
+		if r.opt.Trace {
+			r.trace = append(r.trace, e)
+		}
+		if i == 0 {
+			r.story.add(e)
+		}
+	}
+}

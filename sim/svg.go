@@ -1,0 +1,102 @@
+package sim
+
+import (
+	"fmt"
+	"html"
+	"strings"
+	"time"
+
+	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
+)
+
+// svg is a small writer of deterministic SVG: fixed number formats, no
+// maps, so the same picture is byte-identical.
+type svg struct{ b strings.Builder }
+
+func (s *svg) open(w, h int) {
+	fmt.Fprintf(&s.b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", w, h, w, h)
+	fmt.Fprintf(&s.b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", w, h)
+}
+
+func (s *svg) rect(x, y, w, h float64, fill string, opacity float64) {
+	fmt.Fprintf(&s.b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" fill-opacity="%.2f"/>`+"\n", x, y, max(w, 0.8), h, fill, opacity)
+}
+
+func (s *svg) line(x1, y1, x2, y2 float64, stroke string, width float64, dash bool) {
+	d := ""
+	if dash {
+		d = ` stroke-dasharray="4 3"`
+	}
+	fmt.Fprintf(&s.b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="%.1f"%s/>`+"\n", x1, y1, x2, y2, stroke, width, d)
+}
+
+func (s *svg) text(x, y float64, anchor, fill, t string) {
+	fmt.Fprintf(&s.b, `<text x="%.1f" y="%.1f" text-anchor="%s" fill="%s">%s</text>`+"\n", x, y, anchor, fill, html.EscapeString(t))
+}
+
+func (s *svg) circle(x, y, r float64, fill string) {
+	fmt.Fprintf(&s.b, `<circle cx="%.1f" cy="%.1f" r="%.1f" fill="%s"/>`+"\n", x, y, r, fill)
+}
+
+func (s *svg) polygon(pts []float64, fill string) {
+	s.b.WriteString(`<polygon points="`)
+	for i := 0; i+1 < len(pts); i += 2 {
+		if i > 0 {
+			s.b.WriteByte(' ')
+		}
+		fmt.Fprintf(&s.b, "%.1f,%.1f", pts[i], pts[i+1])
+	}
+	fmt.Fprintf(&s.b, `" fill="%s"/>`+"\n", fill)
+}
+
+func (s *svg) close() string { s.b.WriteString("</svg>\n"); return s.b.String() }
+
+// Colours of the states and of attempt outcomes.
+var (
+	stateColor = [numStates]string{
+		states.Valid: "#4caf50", states.Expired: "#9e9e9e", states.Refreshing: "#2196f3",
+		states.Backoff: "#ff9800", states.Revoked: "#e53935",
+	}
+	classColor = map[policy.Class]string{
+		policy.OK: "#4caf50", policy.Transient: "#ff9800", policy.RateLimited: "#9c27b0", policy.Permanent: "#e53935",
+	}
+	faultFill = "#f44336"
+)
+
+// axis draws a time axis under a plot spanning x0..x1 for d.
+func (s *svg) axis(x0, x1, y float64, d time.Duration) {
+	s.line(x0, y, x1, y, "#333333", 1, false)
+	step := niceStep(d)
+	for t := time.Duration(0); t <= d; t += step {
+		x := x0 + (x1-x0)*float64(t)/float64(d)
+		s.line(x, y, x, y+4, "#333333", 1, false)
+		s.text(x, y+17, "middle", "#333333", shortDuration(t))
+	}
+}
+
+// niceStep picks a tick interval giving at most about eight ticks.
+func niceStep(d time.Duration) time.Duration {
+	for _, s := range []time.Duration{
+		time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute,
+		10 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour,
+		6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour,
+	} {
+		if d/s <= 8 {
+			return s
+		}
+	}
+	return d / 8
+}
+
+// shortDuration prints 1h30m rather than 1h30m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

@@ -1,0 +1,114 @@
+package sim
+
+import (
+	"github.com/authfsm/authfsm/states"
+)
+
+// Causes the model's resource server gives for a 401. They are constants:
+// the hot path allocates nothing.
+const (
+	causeServerExpired = "401 Unauthorized from the resource server: access token expired by the server's clock"
+	causeRejected      = "401 Unauthorized from the resource server: access token rejected"
+)
+
+// scheduleWork queues session i's first call of each workload entry. A
+// periodic entry runs on the session's own phase (its start), so a spread
+// fleet does not call in lockstep.
+func (r *run) scheduleWork(i uint32, s *session) {
+	for k, w := range r.sc.Workload {
+		switch w.Kind {
+		case WorkRequests:
+			if t := s.start + int64(w.From); t < int64(w.To) {
+				r.q.push(t, evCall, i, uint32(k))
+			}
+		case WorkBurst:
+			if int64(w.At) >= s.start {
+				r.q.push(int64(w.At), evBurst, i, uint32(k))
+			}
+		}
+	}
+}
+
+// periodicCall makes one call of workload entry k and queues the next.
+func (r *run) periodicCall(i uint32, k uint32, t int64) {
+	w := &r.sc.Workload[k]
+	if next := t + int64(w.Every); next < int64(w.To) {
+		r.q.push(next, evCall, i, k)
+	}
+	r.call(i, 1, t)
+}
+
+// call makes n concurrent application calls of session i at t. With a
+// usable token they go to the resource server; without one they demand a
+// token and wait for it up to wait_for_refresh, or fail at once.
+func (r *run) call(i uint32, n int64, t int64) {
+	s := &r.ss[i]
+	r.stats.Requests += n
+	now := r.clock(t)
+	if s.d.Usable(now) {
+		r.judge(i, s, n, t)
+		return
+	}
+	if t < s.usableEnd {
+		r.inv.violate(t, i, "a still-valid token keeps being served", "a call found no usable token before the token's expiry")
+	}
+	expired := s.d.State == states.Expired
+	fx := r.step(i, s, states.Input{Kind: states.InDemand}, t)
+	if expired && !fx.StartRefresh {
+		r.inv.violate(t, i, "exhausting a policy is not revocation", "a demand in expired did not start a new cycle")
+	}
+	if r.wait == 0 {
+		r.stats.FailedRequests += n
+		if r.tl != nil {
+			r.tl.failed(i, t, n)
+		}
+		return
+	}
+	s.waitTicket += uint32(n)
+	r.q.push(t+r.wait, evWaitTimeout, i, s.waitTicket)
+}
+
+// judge sends n calls of session i with its token to the resource server,
+// which judges the token by its own clock: an expired or rejected token
+// gets 401, a failed call, and a rejection fed to the session.
+func (r *run) judge(i uint32, s *session, n int64, t int64) {
+	cause := ""
+	switch {
+	case t >= s.tokIssued+r.ttl:
+		cause = causeServerExpired
+	case s.tokGen <= s.rejGen:
+		cause = causeRejected
+	default:
+		return
+	}
+	r.stats.FailedRequests += n
+	if r.tl != nil {
+		r.tl.failed(i, t, n)
+	}
+	s.usableEnd = min(s.usableEnd, t)
+	r.step(i, s, states.Input{Kind: states.InReject, Cause: cause}, t)
+}
+
+// waitTimeout fails the waiting calls of session i up to ticket that did
+// not get a token in time.
+func (r *run) waitTimeout(i uint32, ticket uint32, t int64) {
+	s := &r.ss[i]
+	if done := max(s.served, s.timedOut); ticket > done {
+		n := int64(ticket - done)
+		r.stats.FailedRequests += n
+		s.timedOut = ticket
+		if r.tl != nil {
+			r.tl.failed(i, t, n)
+		}
+	}
+}
+
+// rejectAccess makes the resource server refuse every access token current
+// at t (SCENARIOS.md: reject_access).
+func (r *run) rejectAccess(t int64) {
+	for i := range r.ss {
+		if s := &r.ss[i]; s.start <= t && s.tokGen > 0 {
+			s.rejGen = s.tokGen
+		}
+	}
+}

@@ -1,0 +1,264 @@
+package states
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authfsm/authfsm/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// epoch is instant 0 of every script; times in scripts are offsets from it.
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// TestScripts drives the machine step by step from testdata/machine/*.txt,
+// in the manner of etcd-io/raft's interaction tests. Each line is a command;
+// the transcript of commands and what the machine did is compared with the
+// .golden file beside the script (rewrite with -update).
+//
+// Commands:
+//
+//	config [ahead=D] [max_retry_after=D] [seed=N] POLICY-KEY=VALUE...
+//	token [issued=D] expiry=D          (a session holding a token; expiry=0 for none)
+//	AT wake | demand | revoke CAUSE | reject
+//	AT set issued=D expiry=D
+//	AT ok [issued=D] expiry=D          (the refresh in flight yields a token)
+//	AT fail status=N [code=C] [retry_after=V] | fail err=TEXT [sent]
+//
+// Policy keys are those of policy.Spec: kind, initial, multiplier, max,
+// jitter, max_attempts, max_elapsed (default: exponential 1s ×2 60s, no jitter).
+func TestScripts(t *testing.T) {
+	files, err := filepath.Glob("testdata/machine/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts: %v", err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
+			src, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := runScript(t, string(src))
+			golden := strings.TrimSuffix(file, ".txt") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./states -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("transcript differs from %s (run go test ./states -update and review the diff):\n--- got\n%s", golden, got)
+			}
+		})
+	}
+}
+
+type script struct {
+	t      *testing.T
+	m      *Machine
+	d      Data
+	flight uint64
+	out    strings.Builder
+}
+
+func runScript(t *testing.T, src string) string {
+	s := &script{t: t, m: NewMachine(Config{Policy: policy.Exponential{Initial: time.Second, Multiplier: 2, Max: time.Minute}})}
+	s.d = NewData(1, epoch, epoch.Add(time.Hour))
+	for n, line := range strings.Split(src, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			s.out.WriteString(line + "\n")
+			continue
+		}
+		s.out.WriteString("> " + line + "\n")
+		if err := s.exec(line); err != nil {
+			t.Fatalf("line %d: %q: %v", n+1, line, err)
+		}
+	}
+	return s.out.String()
+}
+
+func (s *script) exec(line string) error {
+	f := strings.Fields(line)
+	kv := keyValues(f[1:])
+	switch f[0] {
+	case "config":
+		spec := policy.Spec{Kind: "exponential", Initial: time.Second, Multiplier: 2, Max: time.Minute}
+		var cfg Config
+		seed := uint64(1)
+		for k, v := range kv {
+			var err error
+			switch k {
+			case "ahead":
+				cfg.RefreshAhead, err = time.ParseDuration(v)
+			case "max_retry_after":
+				cfg.MaxRetryAfter, err = time.ParseDuration(v)
+			case "seed":
+				seed, err = strconv.ParseUint(v, 10, 64)
+			case "kind":
+				spec.Kind = v
+			case "initial":
+				spec.Initial, err = time.ParseDuration(v)
+			case "max":
+				spec.Max, err = time.ParseDuration(v)
+			case "max_elapsed":
+				spec.MaxElapsed, err = time.ParseDuration(v)
+			case "multiplier":
+				spec.Multiplier, err = strconv.ParseFloat(v, 64)
+			case "max_attempts":
+				spec.MaxAttempts, err = strconv.Atoi(v)
+			case "jitter":
+				spec.Jitter, err = policy.ParseJitter(v)
+			default:
+				err = fmt.Errorf("unknown key %q", k)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		p, err := spec.Build()
+		if err != nil {
+			return err
+		}
+		cfg.Policy = p
+		s.m = NewMachine(cfg)
+		s.d = NewData(seed, s.d.Issued, s.d.Expiry)
+		return nil
+	case "token":
+		issued, expiry := offset(kv["issued"]), offset(kv["expiry"])
+		if kv["expiry"] == "0" {
+			expiry = time.Time{}
+		}
+		s.d = NewData(1, issued, expiry)
+		s.print(Effects{WakeAt: s.d.NextAt})
+		return nil
+	}
+	now := offset(f[0])
+	if len(f) < 2 {
+		return fmt.Errorf("missing command after time")
+	}
+	kv = keyValues(f[2:])
+	var in Input
+	switch f[1] {
+	case "wake":
+		in.Kind = InWake
+	case "demand":
+		in.Kind = InDemand
+	case "reject":
+		in.Kind = InReject
+	case "revoke":
+		in = Input{Kind: InRevoke, Cause: strings.Join(f[2:], " ")}
+	case "set":
+		in = Input{Kind: InSetToken, Issued: offset(kv["issued"]), Expiry: offset(kv["expiry"]), Cause: "re-login"}
+	case "ok":
+		issued := now
+		if v, ok := kv["issued"]; ok {
+			issued = offset(v)
+		}
+		in = Input{Kind: InResult, Verdict: policy.Verdict{Class: policy.OK}, Issued: issued, Expiry: offset(kv["expiry"])}
+	case "fail":
+		o := policy.Outcome{ErrorCode: kv["code"], RetryAfter: kv["retry_after"], At: now}
+		if v, ok := kv["status"]; ok {
+			o.Status, _ = strconv.Atoi(v)
+		}
+		if v, ok := kv["err"]; ok {
+			o.Err = fmt.Errorf("%s", strings.ReplaceAll(v, "_", " "))
+		}
+		_, o.Sent = kv["sent"]
+		in = Input{Kind: InResult, Verdict: policy.Classify(o)}
+	default:
+		return fmt.Errorf("unknown command %q", f[1])
+	}
+	if in.Kind == InResult {
+		in.Flight = s.flight
+		if v, ok := kv["flight"]; ok {
+			in.Flight, _ = strconv.ParseUint(v, 10, 64)
+		}
+	}
+	next, fx := s.m.Step(s.d, in, now)
+	checkStep(s.t, s.d, in, next, &fx)
+	s.d = next
+	if fx.StartRefresh {
+		s.flight = fx.Flight
+	}
+	s.print(fx)
+	return nil
+}
+
+// print writes the transitions and effects of one step, then the data.
+func (s *script) print(fx Effects) {
+	for _, tr := range fx.Transitions() {
+		fmt.Fprintf(&s.out, "  %s %s -> %s on %s", dur(tr.At), tr.From, tr.To, tr.Event)
+		if tr.Attempt > 0 {
+			fmt.Fprintf(&s.out, " attempt=%d", tr.Attempt)
+		}
+		if !tr.NextAt.IsZero() {
+			fmt.Fprintf(&s.out, " next=%s", dur(tr.NextAt))
+		}
+		if tr.Cause != "" {
+			fmt.Fprintf(&s.out, " cause=%q", tr.Cause)
+		}
+		s.out.WriteString("\n")
+	}
+	var fxs []string
+	if fx.StartRefresh {
+		fxs = append(fxs, fmt.Sprintf("start_refresh(flight=%d)", fx.Flight))
+	}
+	if !fx.WakeAt.IsZero() {
+		fxs = append(fxs, "wake_at="+dur(fx.WakeAt))
+	}
+	if len(fxs) > 0 {
+		fmt.Fprintf(&s.out, "  effects: %s\n", strings.Join(fxs, " "))
+	}
+	d := s.d
+	fmt.Fprintf(&s.out, "  = %s expiry=%s attempt=%d", d.State, dur(d.Expiry), d.Attempt)
+	if d.Rejected {
+		s.out.WriteString(" rejected")
+	}
+	if d.Postponed {
+		s.out.WriteString(" postponed")
+	}
+	if d.MaybeConsumed {
+		s.out.WriteString(" maybe_consumed")
+	}
+	s.out.WriteString("\n")
+}
+
+func keyValues(f []string) map[string]string {
+	kv := map[string]string{}
+	for _, w := range f {
+		k, v, _ := strings.Cut(w, "=")
+		kv[k] = v
+	}
+	return kv
+}
+
+// offset parses a script time: a Go duration from the epoch.
+func offset(s string) time.Time {
+	if s == "" {
+		return epoch
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		panic(fmt.Sprintf("bad script time %q", s)) // scripts are ours; fail loudly
+	}
+	return epoch.Add(d)
+}
+
+func dur(t time.Time) string {
+	if t.IsZero() {
+		return "none"
+	}
+	return t.Sub(epoch).String()
+}
