@@ -101,7 +101,13 @@ var reserved = []string{"grant_type", "refresh_token", "scope", "client_id", "cl
 func NewClient(e Endpoint) (*Client, error) {
 	u, err := url.Parse(e.TokenURL)
 	if err != nil {
-		return nil, fmt.Errorf("session: token URL: %w", err)
+		// url.Error quotes the whole URL, password included: keep only
+		// what was wrong with it.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("session: token URL is invalid: %w", err)
 	}
 	switch {
 	case u.Scheme == "https":
@@ -112,7 +118,7 @@ func NewClient(e Endpoint) (*Client, error) {
 		return nil, fmt.Errorf("session: token URL %s: scheme must be https", u.Redacted())
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("session: token URL %q has no host", e.TokenURL)
+		return nil, fmt.Errorf("session: token URL %s has no host", u.Redacted())
 	}
 	switch e.Grant {
 	case "":
@@ -149,9 +155,11 @@ func NewClient(e Endpoint) (*Client, error) {
 	return c, nil
 }
 
-// isLoopback reports whether host names this machine.
+// isLoopback reports whether host names this machine: "localhost" or a
+// literal loopback address. Other *.localhost names are not trusted, since
+// Go's resolver may send them to an ordinary DNS server.
 func isLoopback(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	if host == "localhost" {
 		return true
 	}
 	ip := net.ParseIP(host)

@@ -30,6 +30,12 @@ func TestNewClientRefusesInsecureURLs(t *testing.T) {
 		{"ftp://auth.example/token", false, "scheme must be https"},
 		{"https:///token", false, "has no host"},
 		{"://bad", false, "session: token URL"},
+		// Only "localhost" itself and literal loopback addresses count as
+		// loopback: other *.localhost names may go to an ordinary DNS server.
+		{"http://evil.localhost/token", false, "is not HTTPS"},
+		{"http://localhost.evil.example/token", false, "is not HTTPS"},
+		{"http://127.8.9.10/token", false, ""},
+		{"http://[::ffff:127.0.0.1]/token", false, ""},
 	}
 	for _, tc := range tests {
 		_, err := NewClient(Endpoint{TokenURL: tc.url, AllowHTTP: tc.allowHTTP})
@@ -42,6 +48,26 @@ func TestNewClientRefusesInsecureURLs(t *testing.T) {
 	}
 	if _, err := NewClient(Endpoint{TokenURL: "http://auth.example/token"}); !errors.Is(err, ErrInsecureTokenURL) {
 		t.Errorf("errors.Is(%v, ErrInsecureTokenURL) = false", err)
+	}
+}
+
+// TestNewClientErrorsHideThePassword feeds URLs with a password in their
+// userinfo that NewClient must refuse; the password must not be in the error.
+func TestNewClientErrorsHideThePassword(t *testing.T) {
+	for _, u := range []string{
+		"https://user:S3CRETPW@exa mple.com/x",
+		"https://user:S3CRETPW@/x",
+		"http://user:S3CRETPW@auth.example/x",
+		"ftp://user:S3CRETPW@auth.example/x",
+	} {
+		_, err := NewClient(Endpoint{TokenURL: u})
+		if err == nil {
+			t.Errorf("NewClient(%q) succeeded", u)
+			continue
+		}
+		if strings.Contains(err.Error(), "S3CRETPW") {
+			t.Errorf("NewClient error leaks the password: %v", err)
+		}
 	}
 }
 
@@ -116,6 +142,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 func TestClientResponses(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	jwt := "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"exp":1767226200}`)) + ".sig" // 00:10:00
+	farJWT := "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"exp":99999999999}`)) + ".sig"
 	tests := []struct {
 		name    string
 		status  int
@@ -129,6 +156,8 @@ func TestClientResponses(t *testing.T) {
 			Token{Access: "at", Refresh: "rt-0", Issued: now, Expiry: now.Add(2 * time.Minute)}, ""},
 		{"JWT exp when expires_in is absent", 200, `{"access_token":"` + jwt + `"}`,
 			Token{Access: Secret(jwt), Refresh: "rt-0", Issued: now, Expiry: now.Add(10 * time.Minute)}, ""},
+		{"JWT exp decades away is capped", 200, `{"access_token":"` + farJWT + `"}`,
+			Token{Access: Secret(farJWT), Refresh: "rt-0", Issued: now, Expiry: now.Add(maxLifetime)}, ""},
 		{"default lifetime without either", 200, `{"access_token":"opaque","expires_in":0}`,
 			Token{Access: "opaque", Refresh: "rt-0", Issued: now, Expiry: now.Add(DefaultTTL)}, ""},
 		{"HTML 200", 200, "<html>portal</html>", Token{}, "answered 200 OK: not a token response: body is an HTML or XML page"},

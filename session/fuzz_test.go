@@ -31,7 +31,7 @@ func FuzzParseTokenResponse(f *testing.F) {
 		if tok.Access == "" || !tok.Issued.Equal(fuzzNow) || tok.Expiry.IsZero() {
 			t.Errorf("parsed %v from %q: want an access token, issue time and expiry", tok, body)
 		}
-		if tok.Expiry.Sub(fuzzNow) > maxLifetime && tok.Expiry.Year() > 5138 {
+		if tok.Expiry.Sub(fuzzNow) > maxLifetime {
 			t.Errorf("expiry %v is beyond any sane bound", tok.Expiry)
 		}
 	})

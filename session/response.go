@@ -82,7 +82,11 @@ func parseTokenResponse(body []byte, now time.Time, defaultTTL time.Duration) (T
 		t.Expiry = now.Add(life)
 	default:
 		if exp, ok := jwtExpiry(*r.AccessToken); ok {
+			// An exp decades away is a server bug; cap it like expires_in.
 			t.Expiry = exp
+			if limit := now.Add(maxLifetime); exp.After(limit) {
+				t.Expiry = limit
+			}
 		} else {
 			t.Expiry = now.Add(defaultTTL)
 		}
