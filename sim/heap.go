@@ -1,6 +1,6 @@
 package sim
 
-// event is one entry of the virtual-time queue. It is 24 bytes and holds no
+// event is one entry of the virtual-time queue. It is 32 bytes and holds no
 // pointers, so a queue of millions of events costs the garbage collector
 // nothing to scan.
 type event struct {
@@ -10,7 +10,7 @@ type event struct {
 	// which breaks ties so that equal instants replay identically.
 	key  uint64
 	sess uint32 // session index (fault index for fault events)
-	aux  uint32 // workload index, outcome code or waiting-call ticket, by kind
+	aux  uint64 // workload index, outcome code or waiting-call ticket (64-bit), by kind
 }
 
 func (e *event) kind() evKind { return evKind(e.key) }
@@ -42,7 +42,7 @@ func (q *queue) len() int { return len(q.ev) }
 func less(a, b *event) bool { return a.at < b.at || a.at == b.at && a.key < b.key }
 
 // push adds an event of kind k, stamping it with the next sequence number.
-func (q *queue) push(at int64, k evKind, sess, aux uint32) {
+func (q *queue) push(at int64, k evKind, sess uint32, aux uint64) {
 	q.seq++
 	e := event{at: at, key: q.seq<<8 | uint64(k), sess: sess, aux: aux}
 	q.ev = append(q.ev, e)

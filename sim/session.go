@@ -36,7 +36,9 @@ type session struct {
 
 	// Waiting application calls hold tickets 1..waitTicket; those up to
 	// served got a token, those up to timedOut failed.
-	waitTicket, served, timedOut uint32
+	// They are 64-bit: a busy session can queue more than 2^32 calls in
+	// one run, and a wrapped ticket undercounts the failed ones.
+	waitTicket, served, timedOut uint64
 
 	// pendFirst is the first ended fault window (in end order) this session
 	// has not recovered from, or -1.

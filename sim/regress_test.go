@@ -1,0 +1,24 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestWaitingCallsBeyondUint32 queues more than 2^32 waiting calls on one
+// session while the token endpoint hangs: every one of them times out and
+// must be counted, which a 32-bit ticket wrapped and undercounted.
+func TestWaitingCallsBeyondUint32(t *testing.T) {
+	const bursts, count = 430, 10_000_000
+	var work strings.Builder
+	for range bursts {
+		fmt.Fprintf(&work, "{kind: burst, at: 1h30m, count: %d}, ", count)
+	}
+	sc := mustParse(t, `{name: w, duration: 2h, token: {ttl: 1h}, session: {wait_for_refresh: 1m},
+		server: {faults: [{from: 59m, to: 2h, kind: hang}]}, workload: [`+work.String()+`]}`)
+	res := Run(sc, Options{})
+	if want := int64(bursts * count); res.Stats.FailedRequests != want || res.Stats.Requests != want {
+		t.Errorf("%d of %d calls failed, want all %d", res.Stats.FailedRequests, res.Stats.Requests, want)
+	}
+}
