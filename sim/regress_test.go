@@ -22,3 +22,16 @@ func TestWaitingCallsBeyondUint32(t *testing.T) {
 		t.Errorf("%d of %d calls failed, want all %d", res.Stats.FailedRequests, res.Stats.Requests, want)
 	}
 }
+
+// TestFaultBeforeCallsAtItsInstant: a reject_access at 30m takes effect at
+// that instant, so a burst at 30m already meets the rejection (5 failed
+// calls, then a refresh), even though the burst was queued first.
+func TestFaultBeforeCallsAtItsInstant(t *testing.T) {
+	sc := mustParse(t, `{name: r, duration: 1h, token: {ttl: 2h},
+		server: {faults: [{at: 30m, kind: reject_access}]}, workload: [{kind: burst, at: 30m, count: 5}]}`)
+	res := Run(sc, Options{})
+	if res.Stats.FailedRequests != 5 || res.Stats.RefreshRequests != 1 {
+		t.Errorf("failed %d calls, %d refreshes; want 5 failed calls and 1 refresh",
+			res.Stats.FailedRequests, res.Stats.RefreshRequests)
+	}
+}
