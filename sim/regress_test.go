@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/authfsm/authfsm/states"
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestWaitingCallsBeyondUint32 queues more than 2^32 waiting calls on one
@@ -33,5 +37,19 @@ func TestFaultBeforeCallsAtItsInstant(t *testing.T) {
 	if res.Stats.FailedRequests != 5 || res.Stats.RefreshRequests != 1 {
 		t.Errorf("failed %d calls, %d refreshes; want 5 failed calls and 1 refresh",
 			res.Stats.FailedRequests, res.Stats.RefreshRequests)
+	}
+}
+
+// TestInitialStateIsEntered: a session that starts valid and never leaves
+// it has entered valid, so never_states: [valid] fails and time_in_state
+// lists it.
+func TestInitialStateIsEntered(t *testing.T) {
+	res := Run(mustParse(t, `{name: n, duration: 30m, token: {ttl: 1h}, expect: {never_states: [valid]}}`), Options{})
+	want := []Expectation{{Name: "never_states", Want: []string{"valid"}, Got: []string{"valid"}, OK: false}}
+	if diff := cmp.Diff(want, res.Expectations); diff != "" || res.Passed {
+		t.Errorf("passed %v, expectations (-want +got):\n%s", res.Passed, diff)
+	}
+	if diff := cmp.Diff(StateDurations{{states.Valid, 30 * time.Minute}}, res.Stats.TimeInState); diff != "" {
+		t.Errorf("time in state (-want +got):\n%s", diff)
 	}
 }

@@ -62,6 +62,9 @@ func (r *run) begin(i uint32, t int64) {
 	s.d = states.NewData(0, issued, expiry)
 	s.d.Rand = rnd
 	s.usableEnd = r.virtual(expiry)
+	// The initial state is entered at the start, not by a transition:
+	// never_states and time_in_state must count it too.
+	r.entered[s.d.State] = true
 	r.stats.started++
 	if r.tl != nil {
 		r.tl.counts[s.d.State]++
