@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,32 @@ func TestInitialStateIsEntered(t *testing.T) {
 		t.Errorf("passed %v, expectations (-want +got):\n%s", res.Passed, diff)
 	}
 	if diff := cmp.Diff(StateDurations{{states.Valid, 30 * time.Minute}}, res.Stats.TimeInState); diff != "" {
+		t.Errorf("time in state (-want +got):\n%s", diff)
+	}
+}
+
+// TestTimeInStateSaturates: fleet-wide sums beyond int64 nanoseconds (2
+// million sessions over 2h) saturate instead of wrapping negative, which
+// dropped the state from time_in_state. The sum is driven to the edge
+// directly: running two million sessions would be too slow for a test.
+func TestTimeInStateSaturates(t *testing.T) {
+	for _, tc := range []struct{ acc, d, want int64 }{
+		{0, 5, 5},
+		{math.MaxInt64 - 5, 5, math.MaxInt64},
+		{math.MaxInt64 - 5, 6, math.MaxInt64},
+		{math.MaxInt64, math.MaxInt64, math.MaxInt64},
+		{2_000_000 * int64(time.Hour), 2_000_000 * int64(time.Hour), math.MaxInt64},
+	} {
+		if got := satAdd(tc.acc, tc.d); got != tc.want {
+			t.Errorf("satAdd(%d, %d) = %d, want %d", tc.acc, tc.d, got, tc.want)
+		}
+	}
+	r := newRun(mustParse(t, `{name: f, duration: 2h, token: {ttl: 3h}, fleet: {sessions: 2}}`), Options{})
+	r.loop()
+	r.timeIn[states.Valid] = math.MaxInt64 - int64(time.Hour)
+	res := r.finish()
+	want := StateDurations{{states.Valid, time.Duration(math.MaxInt64)}}
+	if diff := cmp.Diff(want, res.Stats.TimeInState); diff != "" {
 		t.Errorf("time in state (-want +got):\n%s", diff)
 	}
 }

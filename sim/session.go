@@ -112,7 +112,7 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 	}
 	*prev = tr.To
 	r.stats.Transitions++
-	r.timeIn[tr.From] += t - s.since
+	r.timeIn[tr.From] = satAdd(r.timeIn[tr.From], t-s.since)
 	s.since = t
 	r.entered[tr.To] = true
 	if r.tl != nil {
@@ -122,7 +122,7 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 	case states.Succeed:
 		r.stats.RefreshSuccesses++
 		if gap := t - s.usableEnd; gap > 0 {
-			r.unusable += gap
+			r.unusable = satAdd(r.unusable, gap)
 		}
 		if r.tl != nil && i == 0 {
 			r.tl.token(s.usableEnd, t)
