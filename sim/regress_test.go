@@ -80,3 +80,22 @@ func TestTimeInStateSaturates(t *testing.T) {
 		t.Errorf("time in state (-want +got):\n%s", diff)
 	}
 }
+
+// TestReportImmediateOnlyWhenStillUsable: the session has no token from 1h
+// until its retry succeeds exactly when the 503 window ends at 1h2m. The
+// recovery's after is 0s, but the report must not claim the tokens were
+// still usable.
+func TestReportImmediateOnlyWhenStillUsable(t *testing.T) {
+	sc := mustParse(t, `{name: z, duration: 1h30m, token: {ttl: 1h}, server: {latency: 0s, faults: [{from: 1h, to: 1h2m, kind: status, status: 503}]},
+		session: {policy: {kind: constant, initial: 1m, jitter: none}}}`)
+	res := Run(sc, Options{})
+	want := []Recovery{{FaultEnd: 62 * time.Minute, UsableAt: 62 * time.Minute, Waiting: 1}}
+	if diff := cmp.Diff(want, res.Recoveries); diff != "" {
+		t.Fatalf("recoveries (-want +got):\n%s", diff)
+	}
+	var b strings.Builder
+	Report(&b, "z.yaml", sc, res)
+	if got := b.String(); strings.Contains(got, "still usable") || !strings.Contains(got, "ending 1h2m0s: 0s (1 session(s) without a token until then)") {
+		t.Errorf("report:\n%s", got)
+	}
+}

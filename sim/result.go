@@ -116,6 +116,10 @@ type Recovery struct {
 	Never    bool
 	UsableAt time.Duration
 	After    time.Duration
+	// Waiting counts the sessions without a usable token at FaultEnd. It
+	// tells "still usable" (0) from "usable again at that very instant"
+	// when After is 0; the JSON result does not carry it.
+	Waiting int
 }
 
 // MarshalJSON implements json.Marshaler: durations as Go duration strings,
@@ -214,7 +218,7 @@ func (r *run) finish() *Result {
 	res.Recoveries = []Recovery{}
 	for _, w := range r.rec.windows {
 		rc := Recovery{FaultEnd: time.Duration(w.end), UsableAt: time.Duration(w.usableAt), After: time.Duration(w.usableAt - w.end)}
-		rc.Never = w.pending > 0
+		rc.Never, rc.Waiting = w.pending > 0, w.waiting
 		res.Recoveries = append(res.Recoveries, rc)
 	}
 	if r.tl != nil {
