@@ -23,6 +23,11 @@ func TestSimCommand(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("name: b\nduration: 1h\ntoken: {ttl: 1h}\nworkload:\n  - {kind: requests, evry: 1m}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// No faults: every policy meets the expectations.
+	calm := filepath.Join(dir, "calm.yaml")
+	if err := os.WriteFile(calm, []byte("name: c\nduration: 2h\ntoken: {ttl: 1h}\nexpect: {final_state: valid}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	svg := filepath.Join(dir, "t.svg")
 	for _, tc := range []struct {
 		name   string
@@ -40,7 +45,8 @@ func TestSimCommand(t *testing.T) {
 		{"no file", []string{"sim", "--json"}, exitBadInput, "", "no scenario file"},
 		{"bad among good", []string{"sim", seedFile, bad}, exitBadInput, "PASS", "unknown key"},
 		{"svg", []string{"sim", "--svg", svg, seedFile}, exitOK, "PASS", ""},
-		{"compare", []string{"compare", seedFile}, exitOK, "exponential 1s×2 max 1m0s jitter=decorrelated", ""},
+		{"compare with failing rows", []string{"compare", seedFile}, exitFailed, "exponential 1s×2 max 1m0s jitter=decorrelated", ""},
+		{"compare all pass", []string{"compare", calm}, exitOK, "none ", ""},
 		{"fuzz", []string{"fuzz", "--runs", "50", "--json"}, exitOK, `{"runs":50,"seed":1,"violation":false}`, ""},
 		{"fuzz with a file", []string{"fuzz", seedFile}, exitBadInput, "", "takes no file"},
 	} {
