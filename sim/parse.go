@@ -164,7 +164,7 @@ func resolveHere(n *yaml.Node) *yaml.Node {
 // it returns n itself when a key is missing.
 func keyNode(n *yaml.Node, keys ...string) *yaml.Node {
 	at := n
-	for _, k := range keys {
+	for depth, k := range keys {
 		m := resolve(at)
 		if m.Kind != yaml.MappingNode {
 			return n
@@ -172,7 +172,7 @@ func keyNode(n *yaml.Node, keys ...string) *yaml.Node {
 		found := false
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			if m.Content[i].Value == k {
-				if k == keys[len(keys)-1] {
+				if depth == len(keys)-1 {
 					return m.Content[i]
 				}
 				at, found = m.Content[i+1], true
