@@ -142,9 +142,9 @@ func (r *run) loop() {
 				r.step(e.sess, s, states.Input{Kind: states.InWake}, e.at)
 			}
 		case evResult:
-			r.deliver(e.sess, e.aux, e.at)
+			r.deliver(e.sess, uint32(e.aux), e.at)
 		case evCall:
-			r.periodicCall(e.sess, e.aux, e.at)
+			r.periodicCall(e.sess, uint32(e.aux), e.at)
 		case evBurst:
 			r.call(e.sess, int64(r.sc.Workload[e.aux].Count), e.at)
 		case evWaitTimeout:

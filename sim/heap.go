@@ -1,16 +1,19 @@
 package sim
 
-// event is one entry of the virtual-time queue. It is 24 bytes and holds no
+// event is one entry of the virtual-time queue. It is 32 bytes and holds no
 // pointers, so a queue of millions of events costs the garbage collector
 // nothing to scan.
 type event struct {
 	at int64 // virtual time in nanoseconds since the start of the run
-	// key is the insertion sequence number shifted left by 8, with the
-	// event's kind in the low byte: ordering by key is ordering by insertion,
-	// which breaks ties so that equal instants replay identically.
+	// key is the kind's rank in the top bit, then the insertion sequence
+	// number shifted left by 8, with the event's kind in the low byte:
+	// ordering by key puts an instant's faults first (SCENARIOS.md: an at
+	// fault takes effect at that instant, so calls queued for the same
+	// instant must see it) and otherwise orders by insertion, which breaks
+	// ties so that equal instants replay identically.
 	key  uint64
 	sess uint32 // session index (fault index for fault events)
-	aux  uint32 // workload index, outcome code or waiting-call ticket, by kind
+	aux  uint64 // workload index, outcome code or waiting-call ticket (64-bit), by kind
 }
 
 func (e *event) kind() evKind { return evKind(e.key) }
@@ -29,6 +32,15 @@ const (
 	evRejectAccess               // the resource server starts rejecting current tokens (sess: fault index)
 )
 
+// rank is 0 for the events that change the world at an instant (faults)
+// and 1 for those that act in it, which run after them at equal instants.
+func rank(k evKind) uint64 {
+	if k == evRejectAccess {
+		return 0
+	}
+	return 1
+}
+
 // queue is a typed binary min-heap of events ordered by (at, seq). It
 // avoids container/heap, whose interface calls and boxing cost an
 // allocation per push.
@@ -42,9 +54,9 @@ func (q *queue) len() int { return len(q.ev) }
 func less(a, b *event) bool { return a.at < b.at || a.at == b.at && a.key < b.key }
 
 // push adds an event of kind k, stamping it with the next sequence number.
-func (q *queue) push(at int64, k evKind, sess, aux uint32) {
+func (q *queue) push(at int64, k evKind, sess uint32, aux uint64) {
 	q.seq++
-	e := event{at: at, key: q.seq<<8 | uint64(k), sess: sess, aux: aux}
+	e := event{at: at, key: rank(k)<<63 | q.seq<<8 | uint64(k), sess: sess, aux: aux}
 	q.ev = append(q.ev, e)
 	i := len(q.ev) - 1
 	for i > 0 {

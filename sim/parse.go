@@ -105,7 +105,7 @@ func (p *parser) mapping(n *yaml.Node, path string, fields []field) {
 			p.fail(k, key, ErrUnknownKey, "unknown key (known: %s)", known(fields))
 			return
 		}
-		f.set(resolve(v), key)
+		f.set(resolveHere(v), key)
 	}
 	for _, f := range fields {
 		if f.required && !seen[f.key] && p.err == nil {
@@ -142,6 +142,46 @@ func join(path, key string) string {
 func resolve(n *yaml.Node) *yaml.Node {
 	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 16; i++ {
 		n = n.Alias
+	}
+	return n
+}
+
+// resolveHere is resolve for a value about to be checked: an error about
+// the value as a whole must point at the alias the user wrote, not at the
+// anchor somewhere else in the file, so the copy keeps the alias's position.
+func resolveHere(n *yaml.Node) *yaml.Node {
+	r := resolve(n)
+	if r == n {
+		return n
+	}
+	c := *r
+	c.Line, c.Column = n.Line, n.Column
+	return &c
+}
+
+// keyNode returns the key node reached from the mapping n through keys, so
+// that a check made after parsing can name the line of the key it is about;
+// it returns n itself when a key is missing.
+func keyNode(n *yaml.Node, keys ...string) *yaml.Node {
+	at := n
+	for depth, k := range keys {
+		m := resolve(at)
+		if m.Kind != yaml.MappingNode {
+			return n
+		}
+		found := false
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == k {
+				if depth == len(keys)-1 {
+					return m.Content[i]
+				}
+				at, found = m.Content[i+1], true
+				break
+			}
+		}
+		if !found {
+			return n
+		}
 	}
 	return n
 }
@@ -261,6 +301,6 @@ func (p *parser) list(n *yaml.Node, key string, each func(i int, item *yaml.Node
 		if p.err != nil {
 			return
 		}
-		each(i, resolve(item), fmt.Sprintf("%s[%d]", key, i))
+		each(i, resolveHere(item), fmt.Sprintf("%s[%d]", key, i))
 	}
 }

@@ -151,6 +151,10 @@ func (p *parser) fault(n *yaml.Node, path string, f *Fault) {
 		p.fail(n, path+".status", ErrMissing, "a status fault needs a status")
 	case k == FaultStatus && f.Status < 300:
 		p.fail(n, path+".status", ErrInvalid, "%d is not a failure status (want 300..599; use html200 or malformed for a broken 200)", f.Status)
+	case k == FaultStatus && f.Error != "" && f.Status != 400 && f.Status != 401 && f.Status != 403:
+		// SCENARIOS.md: only 400/401/403 answer with an OAuth2 JSON body;
+		// any other status is a proxy's page, which carries no error code.
+		p.fail(keyNode(n, "error"), path+".error", ErrInvalid, "applies only to status 400, 401 or 403 (status %d answers with a proxy's page, not an OAuth2 error body)", f.Status)
 	case k != FaultStatus && (f.Status != 0 || f.Error != "" || f.RetryAfter != 0):
 		p.fail(n, path, ErrInvalid, "status, error and retry_after apply to kind status only")
 	case at >= 0 && (from >= 0 || to >= 0):
@@ -328,9 +332,9 @@ func (p *parser) checkTimes(n *yaml.Node, sc *Scenario) {
 		}
 	}
 	if sc.Fleet.StartSpread >= d && sc.Fleet.StartSpread > 0 {
-		p.fail(n, "fleet.start_spread", ErrInvalid, "%v is not shorter than the run (%v)", sc.Fleet.StartSpread, d)
+		p.fail(keyNode(n, "fleet", "start_spread"), "fleet.start_spread", ErrInvalid, "%v is not shorter than the run (%v)", sc.Fleet.StartSpread, d)
 	}
 	if sc.Token.ReuseGrace > 0 && !sc.Token.Rotate {
-		p.fail(n, "token.reuse_grace", ErrInvalid, "applies only with rotate: true")
+		p.fail(keyNode(n, "token", "reuse_grace"), "token.reuse_grace", ErrInvalid, "applies only with rotate: true")
 	}
 }

@@ -80,8 +80,11 @@ func TestParseErrors(t *testing.T) {
 		{"burst without count", minimal + "workload: [{kind: burst, at: 1m}]\n", ErrMissing, 4, "at: and count:"},
 		{"unknown workload", minimal + "workload: [{kind: trickle}]\n", ErrInvalid, 4, "unknown workload kind"},
 		{"zero sessions", minimal + "fleet: {sessions: 0}\n", ErrInvalid, 4, "out of range"},
-		{"spread too long", minimal + "fleet: {sessions: 2, start_spread: 2h}\n", ErrInvalid, 1, "not shorter"},
-		{"grace without rotation", "name: x\nduration: 1h\ntoken: {ttl: 10m, reuse_grace: 1s}\n", ErrInvalid, 1, "rotate: true"},
+		{"spread too long", minimal + "fleet:\n  sessions: 2\n  start_spread: 2h\n", ErrInvalid, 6, "not shorter"},
+		{"grace without rotation", "name: x\nduration: 1h\ntoken:\n  ttl: 10m\n  reuse_grace: 1s\n", ErrInvalid, 5, "rotate: true"},
+		{"error through an alias", "name: x\nduration: &d 1h\ntoken: {ttl: 10m}\nfleet: {sessions: *d}\n", ErrInvalid, 4, "not an integer"},
+		{"error with status 404", minimal + "server:\n  faults:\n    - from: 1m\n      to: 2m\n      kind: status\n      status: 404\n      error: invalid_grant\n", ErrInvalid, 10, "server.faults[0].error: applies only to status 400, 401 or 403"},
+		{"error with status 503", minimal + "server: {faults: [{from: 1m, to: 2m, kind: status, status: 503, error: invalid_grant}]}\n", ErrInvalid, 4, "proxy's page"},
 		{"quoted number", minimal + "fleet: {sessions: \"3\"}\n", ErrInvalid, 4, "not an integer"},
 		{"list for scalar", minimal + "clock_skew: [1s]\n", ErrInvalid, 4, "want a single value"},
 	} {

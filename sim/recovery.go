@@ -16,6 +16,7 @@ type window struct {
 	end      int64
 	checked  bool
 	pending  int   // sessions without a usable token since the end
+	waiting  int   // sessions without a usable token at the end
 	usableAt int64 // when the last of them got one
 }
 
@@ -48,6 +49,7 @@ func (rc *recoveries) faultEnd(r *run, f int, t int64) {
 			continue
 		}
 		win.pending++
+		win.waiting++
 		if s.pendFirst < 0 {
 			s.pendFirst = pos
 		}

@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
 	"time"
 
@@ -48,7 +49,9 @@ type Stats struct {
 	RefreshSuccesses int64 `json:"refresh_successes"`
 	Transitions      int64 `json:"transitions"`
 	// TimeInState lists the states that were entered, in the machine's
-	// order, with the time spent in each (summed over sessions).
+	// order, with the time spent in each (summed over sessions). A sum
+	// beyond time.Duration's range (about 292 years, reachable with a
+	// million sessions over a few hours) saturates at the largest Duration.
 	TimeInState StateDurations `json:"time_in_state"`
 	// FinalStates counts sessions per final state when they differ.
 	FinalStates StateCounts `json:"final_states,omitempty"`
@@ -113,6 +116,10 @@ type Recovery struct {
 	Never    bool
 	UsableAt time.Duration
 	After    time.Duration
+	// Waiting counts the sessions without a usable token at FaultEnd. It
+	// tells "still usable" (0) from "usable again at that very instant"
+	// when After is 0; the JSON result does not carry it.
+	Waiting int
 }
 
 // MarshalJSON implements json.Marshaler: durations as Go duration strings,
@@ -180,9 +187,9 @@ func (r *run) finish() *Result {
 		if s.tokGen == 0 {
 			continue // never started
 		}
-		r.timeIn[s.d.State] += end - s.since
+		r.timeIn[s.d.State] = satAdd(r.timeIn[s.d.State], end-s.since)
 		if s.usableEnd < end {
-			r.unusable += end - s.usableEnd
+			r.unusable = satAdd(r.unusable, end-s.usableEnd)
 		}
 		final[s.d.State]++
 	}
@@ -211,7 +218,7 @@ func (r *run) finish() *Result {
 	res.Recoveries = []Recovery{}
 	for _, w := range r.rec.windows {
 		rc := Recovery{FaultEnd: time.Duration(w.end), UsableAt: time.Duration(w.usableAt), After: time.Duration(w.usableAt - w.end)}
-		rc.Never = w.pending > 0
+		rc.Never, rc.Waiting = w.pending > 0, w.waiting
 		res.Recoveries = append(res.Recoveries, rc)
 	}
 	if r.tl != nil {
@@ -223,4 +230,15 @@ func (r *run) finish() *Result {
 		res.Passed = res.Passed && e.OK
 	}
 	return res
+}
+
+// satAdd adds the non-negative d to the sum acc, saturating at the largest
+// time.Duration: fleet-wide sums of session time can exceed int64
+// nanoseconds, and a wrapped negative sum would drop the state from the
+// result altogether.
+func satAdd(acc, d int64) int64 {
+	if d > math.MaxInt64-acc {
+		return math.MaxInt64
+	}
+	return acc + d
 }

@@ -13,7 +13,7 @@ func (r *run) send(i uint32, s *session, t int64) {
 	s.inflight, s.sentAt = true, t
 	r.stats.RefreshRequests++
 	code, after := r.answer(s, t)
-	r.q.push(t+after, evResult, i, code)
+	r.q.push(t+after, evResult, i, uint64(code))
 }
 
 // answer returns the outcome code of a refresh request arriving at t and

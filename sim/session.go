@@ -36,7 +36,9 @@ type session struct {
 
 	// Waiting application calls hold tickets 1..waitTicket; those up to
 	// served got a token, those up to timedOut failed.
-	waitTicket, served, timedOut uint32
+	// They are 64-bit: a busy session can queue more than 2^32 calls in
+	// one run, and a wrapped ticket undercounts the failed ones.
+	waitTicket, served, timedOut uint64
 
 	// pendFirst is the first ended fault window (in end order) this session
 	// has not recovered from, or -1.
@@ -60,6 +62,9 @@ func (r *run) begin(i uint32, t int64) {
 	s.d = states.NewData(0, issued, expiry)
 	s.d.Rand = rnd
 	s.usableEnd = r.virtual(expiry)
+	// The initial state is entered at the start, not by a transition:
+	// never_states and time_in_state must count it too.
+	r.entered[s.d.State] = true
 	r.stats.started++
 	if r.tl != nil {
 		r.tl.counts[s.d.State]++
@@ -107,7 +112,7 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 	}
 	*prev = tr.To
 	r.stats.Transitions++
-	r.timeIn[tr.From] += t - s.since
+	r.timeIn[tr.From] = satAdd(r.timeIn[tr.From], t-s.since)
 	s.since = t
 	r.entered[tr.To] = true
 	if r.tl != nil {
@@ -117,7 +122,7 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 	case states.Succeed:
 		r.stats.RefreshSuccesses++
 		if gap := t - s.usableEnd; gap > 0 {
-			r.unusable += gap
+			r.unusable = satAdd(r.unusable, gap)
 		}
 		if r.tl != nil && i == 0 {
 			r.tl.token(s.usableEnd, t)

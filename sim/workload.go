@@ -19,11 +19,11 @@ func (r *run) scheduleWork(i uint32, s *session) {
 		switch w.Kind {
 		case WorkRequests:
 			if t := s.start + int64(w.From); t < int64(w.To) {
-				r.q.push(t, evCall, i, uint32(k))
+				r.q.push(t, evCall, i, uint64(k))
 			}
 		case WorkBurst:
 			if int64(w.At) >= s.start {
-				r.q.push(int64(w.At), evBurst, i, uint32(k))
+				r.q.push(int64(w.At), evBurst, i, uint64(k))
 			}
 		}
 	}
@@ -33,7 +33,7 @@ func (r *run) scheduleWork(i uint32, s *session) {
 func (r *run) periodicCall(i uint32, k uint32, t int64) {
 	w := &r.sc.Workload[k]
 	if next := t + int64(w.Every); next < int64(w.To) {
-		r.q.push(next, evCall, i, k)
+		r.q.push(next, evCall, i, uint64(k))
 	}
 	r.call(i, 1, t)
 }
@@ -64,7 +64,7 @@ func (r *run) call(i uint32, n int64, t int64) {
 		}
 		return
 	}
-	s.waitTicket += uint32(n)
+	s.waitTicket += uint64(n)
 	r.q.push(t+r.wait, evWaitTimeout, i, s.waitTicket)
 }
 
@@ -91,7 +91,7 @@ func (r *run) judge(i uint32, s *session, n int64, t int64) {
 
 // waitTimeout fails the waiting calls of session i up to ticket that did
 // not get a token in time.
-func (r *run) waitTimeout(i uint32, ticket uint32, t int64) {
+func (r *run) waitTimeout(i uint32, ticket uint64, t int64) {
 	s := &r.ss[i]
 	if done := max(s.served, s.timedOut); ticket > done {
 		n := int64(ticket - done)

@@ -21,6 +21,18 @@ type fuzzResult struct {
 	File      string `json:"file,omitempty"`
 }
 
+// fuzz is sim.Fuzz; tests replace it to stage a violation, which the real
+// simulator does not have.
+var fuzz = sim.Fuzz
+
+// writeShrunk writes the shrunk scenario sc to file in dir, creating dir.
+func writeShrunk(dir, file string, sc *sim.Scenario) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(file, sim.MarshalYAML(sc), 0o644)
+}
+
 func runFuzz(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("fuzz", stderr)
 	runs := fs.Int("runs", 1000, "number of random scenarios to try")
@@ -47,7 +59,7 @@ func runFuzz(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	rep := sim.Fuzz(cfg)
+	rep := fuzz(cfg)
 	if progress {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
@@ -56,11 +68,11 @@ func runFuzz(args []string, stdout, stderr io.Writer) int {
 		res.Violation, res.Run, res.Why = true, &f.Run, f.Why
 		f.Shrunk.Description = fmt.Sprintf("Found by authfsm fuzz --seed %d (run %d) and shrunk. Breaks: %s.", rep.Seed, f.Run, f.Why)
 		res.File = filepath.Join(*out, f.Shrunk.Name+".yaml")
-		if err := os.MkdirAll(*out, 0o755); err == nil {
-			err = os.WriteFile(res.File, sim.MarshalYAML(f.Shrunk), 0o644)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "authfsm fuzz: %v\n", err)
+		if err := writeShrunk(*out, res.File, f.Shrunk); err != nil {
+			// The violation is still news: say what broke, then why the
+			// scenario that reproduces it is not on disk.
+			fmt.Fprintf(stderr, "authfsm fuzz: run %d of seed %d broke an invariant: %s\nauthfsm fuzz: cannot write the shrunk scenario: %v\n",
+				f.Run, rep.Seed, f.Why, err)
 			return exitBadInput
 		}
 	}

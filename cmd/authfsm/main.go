@@ -53,6 +53,7 @@ func usage(w io.Writer) {
   authfsm diagram [--format mermaid|dot|svg]
   authfsm audit verify FILE
 
-exit status: 0 every expectation holds, 1 one fails (or fuzz finds a violation), 2 bad input
+exit status: 0 every expectation holds, 1 one fails (for compare: under any of the policies;
+for fuzz: a violation is found), 2 bad input
 `)
 }

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
+	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/sim"
 )
 
@@ -20,8 +23,18 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitBadInput
 	}
-	seedSet := false
-	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
+	seedSet, kindSet := false, false
+	fs.Visit(func(f *flag.Flag) {
+		seedSet = seedSet || f.Name == "seed"
+		kindSet = kindSet || f.Name == "policy"
+	})
+	if kindSet {
+		// Checked once, before any file: the flag is wrong for all of them.
+		if err := checkPolicyKind(*kind); err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitBadInput
+		}
+	}
 	if len(files) == 0 {
 		fmt.Fprintln(stderr, "authfsm sim: no scenario file given")
 		return exitBadInput
@@ -71,10 +84,23 @@ func loadScenario(file string, seedSet bool, seed uint64, kind string) (*sim.Sce
 	}
 	if kind != "" {
 		if err := sc.SetPolicyKind(kind); err != nil {
-			return nil, fmt.Errorf("authfsm: --policy: %w", err)
+			return nil, fmt.Errorf("authfsm sim: %s: --policy %s does not fit the file's session.policy: %w", file, kind, err)
 		}
 	}
 	return sc, nil
+}
+
+// checkPolicyKind rejects a --policy value that is not a built-in kind,
+// the empty string included (it would silently mean "no override").
+func checkPolicyKind(kind string) error {
+	valid := strings.Join(policy.Kinds, ", ")
+	if kind == "" {
+		return fmt.Errorf("authfsm sim: --policy needs a kind (one of %s)", valid)
+	}
+	if !slices.Contains(policy.Kinds, kind) {
+		return fmt.Errorf("authfsm sim: --policy %q is not a policy kind (one of %s)", kind, valid)
+	}
+	return nil
 }
 
 // reproduceArgs is what follows "--seed N" in the command that reproduces

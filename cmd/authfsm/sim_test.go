@@ -23,6 +23,11 @@ func TestSimCommand(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("name: b\nduration: 1h\ntoken: {ttl: 1h}\nworkload:\n  - {kind: requests, evry: 1m}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// No faults: every policy meets the expectations.
+	calm := filepath.Join(dir, "calm.yaml")
+	if err := os.WriteFile(calm, []byte("name: c\nduration: 2h\ntoken: {ttl: 1h}\nexpect: {final_state: valid}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	svg := filepath.Join(dir, "t.svg")
 	for _, tc := range []struct {
 		name   string
@@ -34,13 +39,16 @@ func TestSimCommand(t *testing.T) {
 		{"passes", []string{"sim", seedFile}, exitOK, "PASS seed-502-at-refresh  seed 7", ""},
 		{"flags after the file", []string{"sim", seedFile, "--json", "--seed", "9"}, exitOK, `{"name":"seed-502-at-refresh","seed":9,`, ""},
 		{"policy override fails", []string{"sim", "--policy", "none", seedFile}, exitFailed, "reproduce: authfsm sim --seed 7 --policy none " + seedFile, ""},
-		{"unknown policy", []string{"sim", "--policy", "linear", seedFile}, exitBadInput, "", "unknown kind"},
+		{"unknown policy", []string{"sim", "--policy", "linear", seedFile}, exitBadInput, "", `authfsm sim: --policy "linear" is not a policy kind (one of none, constant, exponential)`},
+		{"empty policy", []string{"sim", "--policy", "", seedFile}, exitBadInput, "", "authfsm sim: --policy needs a kind (one of none, constant, exponential)"},
+		{"empty policy after the file", []string{"sim", seedFile, "--policy="}, exitBadInput, "", "--policy needs a kind"},
 		{"unknown key", []string{"sim", bad}, exitBadInput, "", bad + ":5: workload[0].evry: unknown key"},
 		{"missing file", []string{"sim", filepath.Join(dir, "none.yaml")}, exitBadInput, "", "none.yaml: cannot read"},
 		{"no file", []string{"sim", "--json"}, exitBadInput, "", "no scenario file"},
 		{"bad among good", []string{"sim", seedFile, bad}, exitBadInput, "PASS", "unknown key"},
 		{"svg", []string{"sim", "--svg", svg, seedFile}, exitOK, "PASS", ""},
-		{"compare", []string{"compare", seedFile}, exitOK, "exponential 1s×2 max 1m0s jitter=decorrelated", ""},
+		{"compare with failing rows", []string{"compare", seedFile}, exitFailed, "exponential 1s×2 max 1m0s jitter=decorrelated", ""},
+		{"compare all pass", []string{"compare", calm}, exitOK, "none ", ""},
 		{"fuzz", []string{"fuzz", "--runs", "50", "--json"}, exitOK, `{"runs":50,"seed":1,"violation":false}`, ""},
 		{"fuzz with a file", []string{"fuzz", seedFile}, exitBadInput, "", "takes no file"},
 	} {
