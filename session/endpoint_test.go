@@ -45,6 +45,38 @@ func TestNewClientRefusesInsecureURLs(t *testing.T) {
 	}
 }
 
+// TestNewClientErrorsRedactThePassword checks that no error of NewClient
+// quotes the password of the token URL's userinfo, whichever check fails.
+func TestNewClientErrorsRedactThePassword(t *testing.T) {
+	const pw = "S3CRETPW"
+	for _, tc := range []struct {
+		url, want string
+	}{
+		{"https://user:" + pw + "@exa mple.com/x", "session: token URL https://user:xxxxx@exa mple.com/x: invalid character"},
+		{"https://user:" + pw + "@/x", "session: token URL https://user:xxxxx@/x has no host"},
+		{"http://user:" + pw + "@auth.example/x", "session: token URL is not HTTPS: http://user:xxxxx@auth.example/x"},
+		{"ftp://user:" + pw + "@auth.example/x", "session: token URL ftp://user:xxxxx@auth.example/x: scheme must be https"},
+		{"https://user:" + pw + "@auth.example:abc/x", "session: token URL https://user:xxxxx@auth.example:abc/x: invalid port"},
+		{"https://us%zz:" + pw + "@auth.example/x", "session: token URL https://us%zz:xxxxx@auth.example/x: "},
+		{"https://user:" + pw + "@auth.example/x?a=%zz", ""},
+	} {
+		_, err := NewClient(Endpoint{TokenURL: tc.url})
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("NewClient(%q) = %v, want success", tc.url, err)
+			}
+			continue
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("NewClient(%q) = %v, want an error starting %q", tc.url, err, tc.want)
+			continue
+		}
+		if strings.Contains(err.Error(), pw) {
+			t.Errorf("NewClient(%q) = %v: the error quotes the password", tc.url, err)
+		}
+	}
+}
+
 func TestNewClientValidates(t *testing.T) {
 	for _, tc := range []struct {
 		e    Endpoint
