@@ -157,9 +157,12 @@ func NewClient(e Endpoint) (*Client, error) {
 	return c, nil
 }
 
-// isLoopback reports whether host names this machine.
+// isLoopback reports whether host certainly names this machine: "localhost"
+// itself or a literal loopback address (127.0.0.0/8, ::1). Names under
+// .localhost are not trusted: RFC 6761 asks resolvers to keep them local,
+// but many send them to ordinary DNS, where anyone may answer.
 func isLoopback(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+	if host == "localhost" {
 		return true
 	}
 	ip := net.ParseIP(host)

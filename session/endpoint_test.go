@@ -30,6 +30,18 @@ func TestNewClientRefusesInsecureURLs(t *testing.T) {
 		{"ftp://auth.example/token", false, "scheme must be https"},
 		{"https:///token", false, "has no host"},
 		{"://bad", false, "session: token URL"},
+		// Only "localhost" itself and literal loopback addresses are
+		// local: a .localhost name may go to ordinary DNS.
+		{"http://127.5.6.7/token", false, ""},
+		{"http://[::ffff:127.0.0.1]/token", false, ""},
+		{"http://api.localhost/token", false, "is not HTTPS"},
+		{"http://evil.localhost:8080/token", false, "is not HTTPS"},
+		{"http://localhost.evil.example/token", false, "is not HTTPS"},
+		{"http://localhost./token", false, "is not HTTPS"},
+		{"http://128.0.0.1/token", false, "is not HTTPS"},
+		{"http://[::2]/token", false, "is not HTTPS"},
+		{"http://0.0.0.0/token", false, "is not HTTPS"},
+		{"http://api.localhost/token", true, ""},
 	}
 	for _, tc := range tests {
 		_, err := NewClient(Endpoint{TokenURL: tc.url, AllowHTTP: tc.allowHTTP})
