@@ -112,7 +112,10 @@ func TestCanary(t *testing.T) {
 		show("endpoint error", err)
 
 		// The transport against a resource server that refuses the token.
-		s.SetToken(ctx, Token{Access: marker + "-access-relogin", Refresh: Secret(fe.refresh), Expiry: time.Now().Add(time.Hour)})
+		// The re-login token expires before a refreshed one would, so the
+		// refresh after the 401 succeeds at once (an expiry that does not
+		// advance would be a failure, which the fail-fast transport returns).
+		s.SetToken(ctx, Token{Access: marker + "-access-relogin", Refresh: Secret(fe.refresh), Expiry: time.Now().Add(time.Minute)})
 		api := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			return respond(r, 401, "text/plain", "unauthorized", ""), nil
 		})
