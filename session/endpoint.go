@@ -175,8 +175,8 @@ func isLoopback(host string) bool {
 func redactRawURL(raw string) string {
 	i := strings.Index(raw, "://")
 	if i < 0 {
-		// No authority in the usual form: show only the scheme-like
-		// prefix, as a userinfo might hide anywhere in what is left.
+		// No authority in the usual form ("user:pw@host" parses as an
+		// opaque URL): with an @ anywhere, a password may be in it.
 		if j := strings.IndexByte(raw, '@'); j >= 0 {
 			return "[unparsable URL, redacted]"
 		}
