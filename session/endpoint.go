@@ -99,26 +99,28 @@ var reserved = []string{"grant_type", "refresh_token", "scope", "client_id", "cl
 
 // NewClient validates e and returns a Client for it.
 func NewClient(e Endpoint) (*Client, error) {
+	// Errors never quote e.TokenURL itself: it may carry a password, and
+	// url.URL.Redacted misses one in an opaque URL ("user:pw@host").
+	shown := redactRawURL(e.TokenURL)
 	u, err := url.Parse(e.TokenURL)
 	if err != nil {
-		// url.Error quotes the whole URL, password included: keep only
-		// what was wrong with it.
+		// A *url.Error quotes the raw URL: keep only the parser's reason.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("session: token URL is invalid: %w", err)
+		return nil, fmt.Errorf("session: token URL %s: %w", shown, err)
 	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && (e.AllowHTTP || isLoopback(u.Hostname())):
 	case u.Scheme == "http":
-		return nil, fmt.Errorf("%w: %s (set Endpoint.AllowHTTP to permit it)", ErrInsecureTokenURL, u.Redacted())
+		return nil, fmt.Errorf("%w: %s (set Endpoint.AllowHTTP to permit it)", ErrInsecureTokenURL, shown)
 	default:
-		return nil, fmt.Errorf("session: token URL %s: scheme must be https", u.Redacted())
+		return nil, fmt.Errorf("session: token URL %s: scheme must be https", shown)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("session: token URL %s has no host", u.Redacted())
+		return nil, fmt.Errorf("session: token URL %s has no host", shown)
 	}
 	switch e.Grant {
 	case "":
@@ -155,15 +157,45 @@ func NewClient(e Endpoint) (*Client, error) {
 	return c, nil
 }
 
-// isLoopback reports whether host names this machine: "localhost" or a
-// literal loopback address. Other *.localhost names are not trusted, since
-// Go's resolver may send them to an ordinary DNS server.
+// isLoopback reports whether host certainly names this machine: "localhost"
+// itself or a literal loopback address (127.0.0.0/8, ::1). Names under
+// .localhost are not trusted: RFC 6761 asks resolvers to keep them local,
+// but many send them to ordinary DNS, where anyone may answer.
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// redactRawURL hides the password of a URL that url.Parse refused, the way
+// url.URL.Redacted does for one it accepted: the userinfo of the authority
+// keeps its user name and loses the rest.
+func redactRawURL(raw string) string {
+	i := strings.Index(raw, "://")
+	if i < 0 {
+		// No authority in the usual form ("user:pw@host" parses as an
+		// opaque URL): with an @ anywhere, a password may be in it.
+		if j := strings.IndexByte(raw, '@'); j >= 0 {
+			return "[unparsable URL, redacted]"
+		}
+		return raw
+	}
+	start := i + len("://")
+	end := len(raw)
+	if j := strings.IndexAny(raw[start:], "/?#"); j >= 0 {
+		end = start + j
+	}
+	at := strings.LastIndexByte(raw[start:end], '@')
+	if at < 0 {
+		return raw
+	}
+	user := raw[start : start+at]
+	if c := strings.IndexByte(user, ':'); c >= 0 {
+		user = user[:c] + ":xxxxx"
+	}
+	return raw[:start] + user + raw[start+at:]
 }
 
 // URL returns the token endpoint, with any password in it redacted.

@@ -33,6 +33,9 @@ type fakeEndpoint struct {
 	rotate  bool
 	latency time.Duration
 	prefix  string // marks issued tokens, for the canary test
+	// ccNoRefresh makes client_credentials answers carry no refresh token,
+	// as RFC 6749 §4.4.3 advises servers.
+	ccNoRefresh bool
 	// outageFrom and outageTo bound an outage (502 pages), on time.Now.
 	outageFrom, outageTo time.Time
 
@@ -175,7 +178,8 @@ func (f *fakeEndpoint) grant(form url.Values) (bool, string) {
 		"token_type":   "Bearer",
 		"expires_in":   int(f.ttl / time.Second),
 	}
-	if f.rotate || form.Get("grant_type") == "client_credentials" {
+	cc := form.Get("grant_type") == "client_credentials"
+	if (f.rotate && !cc) || (cc && !f.ccNoRefresh) {
 		f.refresh = fmt.Sprintf("%s-refresh-%d", f.prefix, f.n)
 		f.revoked = false
 		resp["refresh_token"] = f.refresh

@@ -42,11 +42,12 @@ func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bo
 		// A rotating server has retired the old refresh token the moment it
 		// issued this one, so keep the new one even if the machine refuses
 		// the access token (an expiry that did not advance).
+		// Only a new refresh token revives the primary grant: a Client
+		// whose answer has none hands back the old one, which a fallback
+		// answer carries as it is, and that one was refused.
 		if tok.Refresh != "" && tok.Refresh != s.tok.Refresh {
 			s.tok.Refresh, rotated = tok.Refresh, true
 			s.tokVersion++
-		}
-		if tok.Refresh != "" {
 			s.refreshDead = false
 		}
 	}

@@ -81,12 +81,8 @@ func parseTokenResponse(body []byte, now time.Time, defaultTTL time.Duration) (T
 	case ok:
 		t.Expiry = now.Add(life)
 	default:
-		if exp, ok := jwtExpiry(*r.AccessToken); ok {
-			// An exp decades away is a server bug; cap it like expires_in.
+		if exp, ok := jwtExpiry(*r.AccessToken, now); ok {
 			t.Expiry = exp
-			if limit := now.Add(maxLifetime); exp.After(limit) {
-				t.Expiry = limit
-			}
 		} else {
 			t.Expiry = now.Add(defaultTTL)
 		}
@@ -126,8 +122,13 @@ func parseExpiresIn(raw json.RawMessage) (time.Duration, bool, error) {
 
 // jwtExpiry reads the exp claim of a JWT without verifying its signature:
 // the session only learns when to refresh, it grants nothing on the claim.
-// It reports false when tok is not a JWT with a plausible numeric exp.
-func jwtExpiry(tok string) (time.Time, bool) {
+// An exp more than maxLifetime after now is capped to now+maxLifetime, like
+// expires_in. An exp already past is returned as it is: the token is
+// expired, and the machine treats a refresh that yields one as failed. It
+// reports false when tok is not a JWT with a positive numeric exp (zero,
+// negative, non-numeric, or out of float64 range); the caller then assumes
+// its default lifetime, as for a token that says nothing.
+func jwtExpiry(tok string, now time.Time) (time.Time, bool) {
 	first := strings.IndexByte(tok, '.')
 	if first < 0 {
 		return time.Time{}, false
@@ -148,9 +149,14 @@ func jwtExpiry(tok string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	f, err := claims.Exp.Float64()
-	// Between 1970 and the year 5138: a JWT exp beyond is garbage.
-	if err != nil || !(f > 0 && f < 1e11) {
+	if err != nil || !(f > 0) {
 		return time.Time{}, false
+	}
+	// Compare in seconds before converting, so an absurd exp never reaches
+	// time arithmetic that could overflow.
+	limit := now.Add(maxLifetime)
+	if f >= float64(limit.Unix()) {
+		return limit, true
 	}
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true

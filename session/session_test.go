@@ -408,6 +408,48 @@ func TestFallbackGrantReauthenticates(t *testing.T) {
 	})
 }
 
+// TestFallbackKeepsTheDeadRefreshTokenDead checks that a fallback token
+// which carries no refresh token of its own (the Client then keeps the old,
+// refused one) does not revive the primary grant: over five cycles the
+// token endpoint sees the refused refresh token once.
+func TestFallbackKeepsTheDeadRefreshTokenDead(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		ccNoRefresh bool
+		wantPrimary int
+	}{
+		// The fallback's answer has no refresh token: the dead one stays.
+		{"fallback without refresh token", true, 1},
+		// A fallback that issues a new refresh token revives the primary
+		// grant, which the (still refusing) endpoint refuses once a cycle.
+		{"fallback with a new refresh token", false, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				primary := newFakeEndpoint(time.Hour)
+				primary.setFault(fault{kind: "status", status: 400, code: "invalid_grant"}, 0)
+				secondary := newFakeEndpoint(time.Hour)
+				secondary.ccNoRefresh = tc.ccNoRefresh
+				fb := testClient(t, secondary, Endpoint{Grant: GrantClientCredentials})
+				s, _ := newTestSession(t, primary, WithFallback(fb))
+				defer s.Close()
+				for range 5 {
+					time.Sleep(time.Hour)
+					synctest.Wait()
+					if _, err := s.Token(context.Background()); err != nil {
+						t.Fatalf("Token = %v", err)
+					}
+				}
+				p, _, _ := primary.stats()
+				f, ok, _ := secondary.stats()
+				if p != tc.wantPrimary || f != 5 || ok != 5 {
+					t.Errorf("primary asked %d times (want %d), fallback %d times with %d successes (want 5, 5)", p, tc.wantPrimary, f, ok)
+				}
+			})
+		})
+	}
+}
+
 func TestFallbackFailureIsClassified(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)

@@ -112,7 +112,10 @@ func TestCanary(t *testing.T) {
 		show("endpoint error", err)
 
 		// The transport against a resource server that refuses the token.
-		s.SetToken(ctx, Token{Access: marker + "-access-relogin", Refresh: Secret(fe.refresh), Expiry: time.Now().Add(time.Hour)})
+		// The re-login token expires before a refreshed one would, so the
+		// refresh after the 401 succeeds at once (an expiry that does not
+		// advance would be a failure, which the fail-fast transport returns).
+		s.SetToken(ctx, Token{Access: marker + "-access-relogin", Refresh: Secret(fe.refresh), Expiry: time.Now().Add(time.Minute)})
 		api := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			return respond(r, 401, "text/plain", "unauthorized", ""), nil
 		})
@@ -126,6 +129,22 @@ func TestCanary(t *testing.T) {
 		show("transport error", err)
 		_, err = fb.Refresh(ctx, Token{})
 		show("fallback", err)
+
+		// A password in the token URL's userinfo, through every check of
+		// NewClient and through a client's request error.
+		for _, raw := range []string{"https://app:" + marker + "@exa mple.com/x", "https://app:" + marker + "@/x",
+			"http://app:" + marker + "@auth.example/x", "ftp://app:" + marker + "@auth.example/x", "app:" + marker + "@x"} {
+			_, err := NewClient(Endpoint{TokenURL: raw})
+			show("token URL error", err)
+		}
+		down := roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("connection refused") })
+		uc, err := NewClient(Endpoint{TokenURL: "https://app:" + marker + "@auth.example/x", HTTPClient: &http.Client{Transport: down}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		show("userinfo client", uc)
+		_, err = uc.Refresh(ctx, Token{Refresh: "rt"})
+		show("userinfo endpoint error", err)
 
 		// Panics carrying tokens, recovered and printed as a test harness would.
 		for _, v := range []any{tok, Secret(marker), fmt.Errorf("wrapped: %w", err)} {
@@ -141,7 +160,7 @@ func TestCanary(t *testing.T) {
 	}
 	for _, want := range []string{"session: token refresh failed: 502 Bad Gateway", "probably consumed", "auth session transition",
 		`"hash":"`, "session: revoked", "answered 400 Bad Request: invalid_grant", "transport response status 401", "[redacted sha256:",
-		"token refreshed", "recovered session.Token{"} {
+		"token refreshed", "recovered session.Token{", "app:xxxxx@exa mple.com/x: invalid character"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the canary output lacks %q: a path was not exercised", want)
 		}

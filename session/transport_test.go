@@ -103,6 +103,74 @@ func TestTransport(t *testing.T) {
 	}
 }
 
+// TestTransportDuringAnOutage replays a 401 while the token endpoint answers
+// 503 to everything, on a request without deadline: the transport honours
+// the session's WithFailFast and the caller's WithWait, a waiting request
+// waits at most until the next attempt's request timeout, and either way
+// the caller gets the refresh error, never a request that hangs.
+func TestTransportDuringAnOutage(t *testing.T) {
+	const timeout = 10 * time.Second
+	for _, tc := range []struct {
+		name     string
+		failFast bool
+		wait     *bool // the caller's WithWait, if any
+		maxWait  time.Duration
+	}{
+		{"session fails fast", true, nil, 0},
+		{"caller fails fast on a waiting session", false, ptr(false), 0},
+		{"session waits", false, nil, time.Second + timeout},
+		{"caller waits on a fail-fast session", true, ptr(true), time.Second + timeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fe := newFakeEndpoint(time.Hour)
+				fe.setFault(fault{kind: "status", status: 503}, 0)
+				s, _ := newTestSession(t, fe, WithFailFast(tc.failFast), WithRequestTimeout(timeout))
+				defer s.Close()
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				if tc.wait != nil {
+					ctx = WithWait(ctx, *tc.wait)
+				}
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://api.example/v1", nil)
+				type result struct {
+					resp *http.Response
+					err  error
+					took time.Duration
+				}
+				done := make(chan result, 1)
+				go func() {
+					start := time.Now()
+					resp, err := (&Transport{Session: s, Base: &resourceServer{always401: true}}).RoundTrip(req)
+					done <- result{resp, err, time.Since(start)}
+				}()
+				time.Sleep(time.Minute) // well past the longest allowed wait
+				var r result
+				select {
+				case r = <-done:
+				default:
+					cancel() // let the goroutine end before the bubble does
+					<-done
+					t.Fatal("RoundTrip still blocked after a minute of outage")
+				}
+				if r.resp != nil {
+					r.resp.Body.Close()
+					t.Errorf("RoundTrip answered %d, want the refresh error", r.resp.StatusCode)
+				}
+				var re *RefreshError
+				if !errors.As(r.err, &re) || re.Status != 503 || !strings.HasPrefix(r.err.Error(), "session: ") {
+					t.Errorf("RoundTrip error = %v, want a *RefreshError with status 503", r.err)
+				}
+				if r.took > tc.maxWait {
+					t.Errorf("RoundTrip took %v, want at most %v", r.took, tc.maxWait)
+				}
+			})
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
 func TestTransportTokenErrorClosesTheBody(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
