@@ -37,7 +37,8 @@ func checkAudit(t *testing.T, mem *audit.Memory, want []string) {
 // gets nginx's 504 page and never sees the new pair. The retry presents the
 // consumed refresh token: fosite answers invalid_grant and revokes the
 // family. authfsm names the likely cause; with a client_credentials
-// fallback it re-authenticates by itself.
+// fallback it re-authenticates by itself, and the audit record of that
+// success names the same cause.
 func TestLostRefreshAnswer(t *testing.T) {
 	lost := "400 invalid_grant: refresh token probably consumed by a refresh whose answer was lost (504 Gateway Timeout)"
 	for _, c := range []struct {
@@ -54,7 +55,8 @@ func TestLostRefreshAnswer(t *testing.T) {
 		{"client_credentials fallback", true, append(expiryStart[:2:2],
 			"refreshing→backoff fail: 504 Gateway Timeout",
 			"backoff→refreshing retry: retry due",
-			"refreshing→valid succeed",
+			"refreshing→valid succeed: fallback grant after the refresh token was refused (400 invalid_grant): "+
+				"refresh token probably consumed by a refresh whose answer was lost (504 Gateway Timeout)",
 		), states.Valid},
 	} {
 		t.Run(c.name, func(t *testing.T) {

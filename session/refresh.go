@@ -15,7 +15,7 @@ import (
 func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bool) {
 	defer s.wg.Done()
 	actx, cancel := s.cfg.clock.WithTimeout(ctx, s.cfg.timeout)
-	tok, err, usedFallback := s.attempt(actx, cur, dead)
+	tok, err, usedFallback, refusal := s.attempt(actx, cur, dead)
 	cancel()
 	now := s.cfg.clock.Now()
 	v, fail := s.classify(err, now)
@@ -54,7 +54,16 @@ func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bo
 	if v.Class != policy.OK {
 		s.last = fail
 	}
-	installed := s.stepLocked(states.Input{Kind: states.InResult, Verdict: v, Flight: flight, Issued: tok.Issued, Expiry: tok.Expiry}, now, &tok)
+	in := states.Input{Kind: states.InResult, Verdict: v, Flight: flight, Issued: tok.Issued, Expiry: tok.Expiry}
+	if v.Class == policy.OK && refusal != "" {
+		// The audit record of the success says why the fallback was needed,
+		// including a lost answer that probably consumed the refresh token.
+		in.Cause = "fallback grant after the refresh token was refused (" + refusal + ")"
+		if note := s.data.ConsumedNote(); note != "" {
+			in.Cause += ": " + note
+		}
+	}
+	installed := s.stepLocked(in, now, &tok)
 	if installed {
 		s.last = failure{}
 	}
@@ -73,23 +82,24 @@ func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bo
 
 // attempt runs the refresher, and the fallback grant when the refresh token
 // is refused for good (or was refused before: dead). It reports whether the
-// primary grant is known dead.
-func (s *Session) attempt(ctx context.Context, cur Token, dead bool) (Token, error, bool) {
+// primary grant is known dead, and the cause of its refusal when this
+// attempt saw it.
+func (s *Session) attempt(ctx context.Context, cur Token, dead bool) (Token, error, bool, string) {
 	fb := s.cfg.fallback
 	if fb != nil && dead {
 		tok, err := fb.Refresh(ctx, cur)
 		if err != nil {
 			err = &fallbackError{primary: "refresh token refused earlier", err: err}
 		}
-		return tok, err, true
+		return tok, err, true, ""
 	}
 	tok, err := s.refresher.Refresh(ctx, cur)
 	if err == nil || fb == nil {
-		return tok, err, false
+		return tok, err, false, ""
 	}
 	v, _ := s.classify(err, s.cfg.clock.Now())
 	if v.Class != policy.Permanent {
-		return tok, err, false
+		return tok, err, false, ""
 	}
 	s.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "session: refresh token refused; trying the fallback grant",
 		slog.String("session", s.cfg.id), slog.String("cause", v.Cause))
@@ -97,7 +107,7 @@ func (s *Session) attempt(ctx context.Context, cur Token, dead bool) (Token, err
 	if err != nil {
 		err = &fallbackError{primary: "refresh token refused (" + v.Cause + ")", err: err}
 	}
-	return tok, err, true
+	return tok, err, true, v.Cause
 }
 
 // fallbackError is a failure of the fallback grant after the refresh token

@@ -402,8 +402,35 @@ func TestFallbackGrantReauthenticates(t *testing.T) {
 		if diff := cmp.Diff([]string{"refresh_token", "client_credentials"}, grants); diff != "" {
 			t.Errorf("grants (-want +got):\n%s", diff)
 		}
-		if diff := cmp.Diff([]string{"expire: access token expired", "refresh: access token expired", "succeed"}, events(mem.Records())); diff != "" {
+		want := []string{"expire: access token expired", "refresh: access token expired",
+			"succeed: fallback grant after the refresh token was refused (400 invalid_grant)"}
+		if diff := cmp.Diff(want, events(mem.Records())); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestFallbackAfterLostAnswer: the first refresh is performed by the server
+// but its answer is lost, so the retry presents a consumed refresh token.
+// The fallback re-authenticates, and the audit record of that success says
+// why the refresh token died.
+func TestFallbackAfterLostAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fe := newFakeEndpoint(time.Hour)
+		fe.setFault(fault{kind: "lost_response"}, 1)
+		fb := testClient(t, fe, Endpoint{Grant: GrantClientCredentials})
+		s, mem := newTestSession(t, fe, WithFallback(fb))
+		defer s.Close()
+		time.Sleep(time.Hour + time.Minute)
+		synctest.Wait()
+		if _, err := s.Token(context.Background()); err != nil {
+			t.Fatalf("Token: %v", err)
+		}
+		recs := mem.Records()
+		last := recs[len(recs)-1]
+		want := "fallback grant after the refresh token was refused (400 invalid_grant): refresh token probably consumed by a refresh whose answer was lost (502 Bad Gateway)"
+		if last.Event != states.Succeed || last.Cause != want {
+			t.Errorf("last record %v %q, want succeed %q", last.Event, last.Cause, want)
 		}
 	})
 }

@@ -95,6 +95,15 @@ func (d *Data) Usable(now time.Time) bool {
 	return d.State != Revoked && !d.Expiry.IsZero() && now.Before(d.Expiry) && !d.Rejected
 }
 
+// ConsumedNote explains a refusal of the refresh token that follows a
+// possibly lost answer in the same cycle, or returns "" when there was none.
+func (d *Data) ConsumedNote() string {
+	if !d.MaybeConsumed {
+		return ""
+	}
+	return "refresh token probably consumed by a refresh whose answer was lost (" + d.Cause + ")"
+}
+
 // InputKind says what happened.
 type InputKind uint8
 
@@ -125,7 +134,8 @@ type Input struct {
 	// Issued and Expiry describe the new token (InResult with policy.OK,
 	// InSetToken).
 	Issued, Expiry time.Time
-	// Cause is the reason given for InReject, InRevoke and InSetToken.
+	// Cause is the reason given for InReject, InRevoke and InSetToken, and
+	// an optional note on a successful InResult (such as a fallback grant).
 	Cause string
 }
 
@@ -268,7 +278,7 @@ func (m *Machine) result(d *Data, fx *Effects, in Input, now time.Time) {
 			d.Issued, d.Expiry = in.Issued, in.Expiry
 			d.Rejected, d.Postponed, d.MaybeConsumed = false, false, false
 			d.Cause, d.PrevDelay = "", 0
-			fire(d, fx, Succeed, "", now)
+			fire(d, fx, Succeed, in.Cause, now)
 			d.Attempt = 0
 			d.NextAt = m.refreshPoint(d)
 			return
@@ -276,8 +286,8 @@ func (m *Machine) result(d *Data, fx *Effects, in Input, now time.Time) {
 	}
 	if v.Class == policy.Permanent {
 		cause := v.Cause
-		if d.MaybeConsumed {
-			cause += ": refresh token probably consumed by a refresh whose answer was lost (" + d.Cause + ")"
+		if note := d.ConsumedNote(); note != "" {
+			cause += ": " + note
 		}
 		d.Cause, d.NextAt = cause, time.Time{}
 		fire(d, fx, Deny, cause, now)
