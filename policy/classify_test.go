@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,6 +124,9 @@ func FuzzParseRetryAfter(f *testing.F) {
 		}
 		if !ok && d != 0 {
 			t.Fatalf("ParseRetryAfter(%q) = %v with ok=false", s, d)
+		}
+		if v := strings.TrimSpace(s); v != "" && strings.Trim(v, "0123456789") == "" && !ok {
+			t.Fatalf("ParseRetryAfter(%q) rejected delay-seconds", s)
 		}
 	})
 }

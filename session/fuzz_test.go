@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authfsm/authfsm/policy"
 )
 
 // The seed corpora live in testdata/fuzz/<target>/; run a target with
@@ -33,22 +32,6 @@ func FuzzParseTokenResponse(f *testing.F) {
 		}
 		if tok.Expiry.Sub(fuzzNow) > maxLifetime {
 			t.Errorf("expiry %v is more than maxLifetime after %v", tok.Expiry, fuzzNow)
-		}
-	})
-}
-
-func FuzzParseRetryAfter(f *testing.F) {
-	f.Add("120")
-	f.Fuzz(func(t *testing.T, v string) {
-		d, ok := policy.ParseRetryAfter(v, fuzzNow)
-		if d < 0 || d > 24*time.Hour {
-			t.Errorf("ParseRetryAfter(%q) = %v, outside [0, 24h]", v, d)
-		}
-		if !ok && d != 0 {
-			t.Errorf("ParseRetryAfter(%q) = %v, false: a failure must return 0", v, d)
-		}
-		if s := strings.TrimSpace(v); s != "" && strings.Trim(s, "0123456789") == "" && !ok {
-			t.Errorf("ParseRetryAfter(%q) rejected delay-seconds", v)
 		}
 	})
 }
