@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // The seed corpora live in testdata/fuzz/<target>/; run a target with
