@@ -426,11 +426,12 @@ func TestFallbackAfterLostAnswer(t *testing.T) {
 		if _, err := s.Token(context.Background()); err != nil {
 			t.Fatalf("Token: %v", err)
 		}
-		recs := mem.Records()
-		last := recs[len(recs)-1]
-		want := "fallback grant after the refresh token was refused (400 invalid_grant): refresh token probably consumed by a refresh whose answer was lost (502 Bad Gateway)"
-		if last.Event != states.Succeed || last.Cause != want {
-			t.Errorf("last record %v %q, want succeed %q", last.Event, last.Cause, want)
+		want := []string{"expire: access token expired", "refresh: access token expired",
+			"fail: 502 Bad Gateway", "retry: retry due",
+			"succeed: fallback grant after the refresh token was refused (400 invalid_grant): " +
+				"refresh token probably consumed by a refresh whose answer was lost (502 Bad Gateway)"}
+		if diff := cmp.Diff(want, events(mem.Records())); diff != "" {
+			t.Errorf("transitions (-want +got):\n%s", diff)
 		}
 	})
 }
