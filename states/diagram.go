@@ -44,15 +44,6 @@ func Edges() []Edge {
 	return edges
 }
 
-func eventByName(name string) (Event, bool) {
-	for i, n := range eventNames {
-		if n == name {
-			return Event(i), true
-		}
-	}
-	return 0, false
-}
-
 func indexEdge(edges []Edge, from, to State) int {
 	for i, e := range edges {
 		if e.From == from && e.To == to {

@@ -152,6 +152,15 @@ func States() []State {
 	return s
 }
 
+func eventByName(name string) (Event, bool) {
+	for i, n := range eventNames {
+		if n == name {
+			return Event(i), true
+		}
+	}
+	return 0, false
+}
+
 // String returns the event's name as written in the table.
 func (e Event) String() string {
 	if e < numEvents {
@@ -194,13 +203,9 @@ func compile(t fsm.Events) (*[numEvents][numStates]State, error) {
 			c[e][s] = none
 		}
 	}
-	eventIndex := map[string]Event{}
-	for i, n := range eventNames {
-		eventIndex[n] = Event(i)
-	}
 	seen := map[Event]bool{}
 	for _, d := range t {
-		e, ok := eventIndex[d.Name]
+		e, ok := eventByName(d.Name)
 		if !ok {
 			return nil, fmt.Errorf("states: table names unknown event %q", d.Name)
 		}
