@@ -53,11 +53,25 @@ func indexEdge(edges []Edge, from, to State) int {
 	return -1
 }
 
+// Start is one way a session begins: the state it starts in and when.
+type Start struct {
+	State State
+	Label string
+}
+
+// Starts lists the states a session may start in (see NewData): Valid with
+// a token, Expired without one.
+func Starts() []Start {
+	return []Start{{InitialState, "token"}, {Expired, "no token"}}
+}
+
 // Mermaid renders the machine as a Mermaid state diagram.
 func Mermaid() string {
 	var b strings.Builder
 	b.WriteString("stateDiagram-v2\n")
-	fmt.Fprintf(&b, "    [*] --> %s\n", InitialState)
+	for _, st := range Starts() {
+		fmt.Fprintf(&b, "    [*] --> %s: %s\n", st.State, st.Label)
+	}
 	for _, e := range Edges() {
 		fmt.Fprintf(&b, "    %s --> %s: %s\n", e.From, e.To, e.Label())
 	}
@@ -68,8 +82,10 @@ func Mermaid() string {
 func DOT() string {
 	var b strings.Builder
 	b.WriteString("digraph session {\n    rankdir=LR;\n    node [shape=box, style=rounded, fontname=\"Helvetica\"];\n    edge [fontname=\"Helvetica\", fontsize=10];\n")
-	b.WriteString("    start [shape=point, width=0.15, label=\"\"];\n")
-	fmt.Fprintf(&b, "    start -> %s;\n", InitialState)
+	for i, st := range Starts() {
+		fmt.Fprintf(&b, "    start%d [shape=point, width=0.15, label=\"\"];\n", i)
+		fmt.Fprintf(&b, "    start%d -> %s [label=%q];\n", i, st.State, st.Label)
+	}
 	for _, e := range Edges() {
 		fmt.Fprintf(&b, "    %s -> %s [label=%q];\n", e.From, e.To, e.Label())
 	}
@@ -79,7 +95,7 @@ func DOT() string {
 
 // SVG renders the machine as a self-contained SVG picture: states on a
 // circle in declaration order, edges as curves labelled with their events,
-// the initial state marked by a dot and an arrow.
+// each start state marked by a dot and a labelled arrow.
 func SVG() string {
 	const (
 		w, h     = 760.0, 620.0
@@ -138,10 +154,13 @@ func SVG() string {
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%g" height="%g" rx="10" fill="%s" stroke="#335" stroke-width="1.5"/>`+"\n", p[0]-boxW/2, p[1]-boxH/2, boxW, boxH, fill)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="15" text-anchor="middle">%s</text>`+"\n", p[0], p[1]+5, st)
 	}
-	// The initial state: a dot to its left with an arrow into the box.
-	p := pos[InitialState]
-	fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="7" fill="#222"/>`+"\n", p[0]-boxW/2-60, p[1])
-	fmt.Fprintf(&b, `<path d="M%.1f,%.1f L%.1f,%.1f" stroke="#222" stroke-width="1.5" marker-end="url(#arrow)"/>`+"\n", p[0]-boxW/2-52, p[1], p[0]-boxW/2-2, p[1])
+	// Each start state: a dot to its left with a labelled arrow into the box.
+	for _, st := range Starts() {
+		p := pos[st.State]
+		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="7" fill="#222"/>`+"\n", p[0]-boxW/2-70, p[1])
+		fmt.Fprintf(&b, `<path d="M%.1f,%.1f L%.1f,%.1f" stroke="#222" stroke-width="1.5" marker-end="url(#arrow)"/>`+"\n", p[0]-boxW/2-62, p[1], p[0]-boxW/2-2, p[1])
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="11" text-anchor="middle" fill="#222">%s</text>`+"\n", p[0]-boxW/2-34, p[1]-6, st.Label)
+	}
 	b.WriteString(labels.String())
 	b.WriteString("</svg>\n")
 	return b.String()

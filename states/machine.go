@@ -11,6 +11,35 @@ import (
 // next attempt when Config.MaxRetryAfter is zero.
 const DefaultMaxRetryAfter = 5 * time.Minute
 
+// DefaultRefreshAhead is the refresh-ahead margin that the runtime
+// (session.New) and the simulator use unless told otherwise. Five minutes
+// (azidentity's choice; Google's client libraries use 225 s, x/oauth2 only
+// 10 s) hides an outage of the token endpoint shorter than that — a pod
+// restart, a proxy's blip — behind a still-valid token, and costs nothing:
+// a token is still refreshed once per lifetime. For short lifetimes the
+// refresh point is capped at half the lifetime.
+const DefaultRefreshAhead = 5 * time.Minute
+
+// MinLifetime is the floor below which a token's lifetime is not trusted to
+// pace refreshes. A refresh that yields a token living less than this
+// (expires_in of 0.001, a JWT exp a moment away) still delivers the token,
+// but the refresh cycle stays open: when the token dies, the next attempt
+// waits for the retry policy's delay, as after a failure, so a server that
+// issues such tokens draws refreshes at the policy's pace, not thousands a
+// second. Real providers issue lifetimes of minutes or hours; one second
+// leaves every plausible lifetime alone.
+const MinLifetime = time.Second
+
+// FreshWindow is how long after its issue a token obtained in answer to a
+// rejection counts as fresh. A resource server that rejects such a token
+// within the window (before accepting it) most likely rejects every token —
+// a wrong audience or scope, a skewed clock — so the rejection fails the
+// cycle's attempt and the retry policy paces the next one. A rejection
+// after the window opens a new cycle, as any first rejection does; so an
+// API that refuses every token draws at most one token request per window
+// even from callers too rare to be paced.
+const FreshWindow = time.Minute
+
 // Config parameterises a Machine.
 type Config struct {
 	// Policy schedules retries; nil means policy.Default().
@@ -18,7 +47,8 @@ type Config struct {
 	// RefreshAhead starts a refresh this long before the token expires, but
 	// never earlier than half the token's lifetime after it was issued, so a
 	// margin longer than the lifetime cannot cause a refresh loop. Zero
-	// refreshes at expiry (or on a 401) only.
+	// refreshes at expiry (or on a 401) only; callers that want the
+	// default pass DefaultRefreshAhead.
 	RefreshAhead time.Duration
 	// MaxRetryAfter bounds a server's Retry-After; 0 means DefaultMaxRetryAfter.
 	MaxRetryAfter time.Duration
@@ -57,7 +87,8 @@ type Data struct {
 	// was valid: the next cycle starts at expiry, not at the refresh point.
 	Postponed bool
 	// Attempt is the number of the current or last attempt of the cycle under
-	// way, or of the cycle that gave up; 0 after a success.
+	// way (a token on probation included), or of the cycle that gave up; 0
+	// after a success that closed its cycle.
 	Attempt int
 	// CycleStart is when the cycle's first attempt started.
 	CycleStart time.Time
@@ -72,6 +103,18 @@ type Data struct {
 	// MaybeConsumed records that an attempt of this cycle may have been
 	// performed by the server although its answer was lost.
 	MaybeConsumed bool
+	// RejectCycle records that the cycle under way was opened by a
+	// resource server's rejection of the token.
+	RejectCycle bool
+	// Probation records that the current token came from a cycle that is
+	// not closed yet: the cycle was opened by a rejection, or the token
+	// lives less than MinLifetime. Attempt, CycleStart and PrevDelay are
+	// kept, and a rejection of the token (or, for a short-lived one, its
+	// death) fails the cycle's attempt, so the retry policy paces the next
+	// one instead of a new cycle starting at once. A resource server's
+	// acceptance of the token (InAccept) or the refresh-ahead point ends
+	// probation.
+	Probation bool
 	// Flight identifies the refresh request in flight; a result carrying
 	// another flight number is stale and ignored.
 	Flight uint64
@@ -121,6 +164,10 @@ const (
 	InRevoke
 	// InSetToken: a token was supplied from outside (a re-login).
 	InSetToken
+	// InAccept: a resource server accepted the current access token. It
+	// ends the probation of a token that a rejection's cycle obtained (it
+	// changes no state and records no transition).
+	InAccept
 )
 
 // Input is one thing that happened to a session.
@@ -197,13 +244,27 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 			break
 		}
 		d.Rejected = true
-		if d.State == Valid {
-			cause := in.Cause
-			if cause == "" {
-				cause = "access token rejected by the resource server"
-			}
-			fire(d, fx, Reject, cause, now)
-			m.startCycle(d, fx, Refresh, "access token rejected", now)
+		if d.State != Valid {
+			break
+		}
+		cause := in.Cause
+		if cause == "" {
+			cause = "access token rejected by the resource server"
+		}
+		if d.Probation && (d.shortLived() || now.Sub(d.Issued) < FreshWindow) {
+			// Another token would most likely be refused as well (a wrong
+			// audience or scope, a skewed clock): this is a failed attempt
+			// of the rejection's cycle, paced by the policy.
+			m.failLate(d, fx, cause+": a token issued moments ago was rejected too", now)
+			break
+		}
+		fire(d, fx, Reject, cause, now)
+		m.startCycle(d, fx, Refresh, "access token rejected", now)
+		d.RejectCycle = true
+	case InAccept:
+		if d.State == Valid && d.Probation && !d.shortLived() {
+			d.Probation, d.RejectCycle = false, false
+			d.Attempt, d.PrevDelay = 0, 0
 		}
 	case InRevoke:
 		if d.State != Revoked {
@@ -214,6 +275,7 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 	case InSetToken:
 		d.Issued, d.Expiry = in.Issued, in.Expiry
 		d.Rejected, d.Postponed, d.MaybeConsumed = false, false, false
+		d.RejectCycle, d.Probation = false, false
 		d.Attempt, d.PrevDelay, d.Cause = 0, 0, ""
 		d.Flight++ // a refresh still in flight is stale now
 		fire(d, fx, SetToken, in.Cause, now)
@@ -229,6 +291,11 @@ func (m *Machine) advance(d *Data, fx *Effects, now time.Time, demand bool) {
 	switch d.State {
 	case Valid:
 		if !d.Usable(now) {
+			if d.Probation && d.shortLived() {
+				m.failLate(d, fx, "token endpoint issued a token that lived "+d.Expiry.Sub(d.Issued).String()+
+					", below the "+MinLifetime.String()+" floor", now)
+				return
+			}
 			fire(d, fx, Expire, "access token expired", now)
 			m.startCycle(d, fx, Refresh, "access token expired", now)
 			return
@@ -260,6 +327,7 @@ func (m *Machine) advance(d *Data, fx *Effects, now time.Time, demand bool) {
 
 func (m *Machine) startCycle(d *Data, fx *Effects, ev Event, cause string, now time.Time) {
 	d.Attempt, d.CycleStart, d.PrevDelay, d.MaybeConsumed = 1, now, 0, false
+	d.RejectCycle, d.Probation = false, false
 	d.NextAt = time.Time{}
 	d.Flight++
 	fx.StartRefresh, fx.Flight = true, d.Flight
@@ -277,9 +345,12 @@ func (m *Machine) result(d *Data, fx *Effects, in Input, now time.Time) {
 		default:
 			d.Issued, d.Expiry = in.Issued, in.Expiry
 			d.Rejected, d.Postponed, d.MaybeConsumed = false, false, false
-			d.Cause, d.PrevDelay = "", 0
+			d.Cause = ""
 			fire(d, fx, Succeed, in.Cause, now)
-			d.Attempt = 0
+			d.Probation = d.RejectCycle || d.shortLived()
+			if !d.Probation {
+				d.Attempt, d.PrevDelay = 0, 0
+			}
 			d.NextAt = m.refreshPoint(d)
 			return
 		}
@@ -293,6 +364,19 @@ func (m *Machine) result(d *Data, fx *Effects, in Input, now time.Time) {
 		fire(d, fx, Deny, cause, now)
 		return
 	}
+	m.failed(d, fx, v, now)
+}
+
+// failLate fails the attempt that yielded a token on probation, which died
+// or was rejected before proving itself.
+func (m *Machine) failLate(d *Data, fx *Effects, cause string, now time.Time) {
+	d.Probation = false
+	m.failed(d, fx, policy.Verdict{Class: policy.Transient, Cause: cause}, now)
+}
+
+// failed schedules the next attempt after a transient failure v, as the
+// policy says, or ends the cycle.
+func (m *Machine) failed(d *Data, fx *Effects, v policy.Verdict, now time.Time) {
 	d.Cause = v.Cause
 	d.MaybeConsumed = d.MaybeConsumed || v.MaybeProcessed
 	delay, again := m.policy.Delay(policy.Attempt{
@@ -317,9 +401,14 @@ func (m *Machine) result(d *Data, fx *Effects, in Input, now time.Time) {
 	}
 }
 
-// refreshPoint is when a valid token's refresh cycle starts.
+// shortLived reports whether the current token's lifetime is below
+// MinLifetime.
+func (d *Data) shortLived() bool { return d.Expiry.Sub(d.Issued) < MinLifetime }
+
+// refreshPoint is when a valid token's refresh cycle starts. A short-lived
+// token is served to its end: refreshing it ahead would only shorten it.
 func (m *Machine) refreshPoint(d *Data) time.Time {
-	if m.refreshAhead <= 0 || d.Postponed {
+	if m.refreshAhead <= 0 || d.Postponed || d.shortLived() {
 		return d.Expiry
 	}
 	p := d.Expiry.Add(-m.refreshAhead)
@@ -338,7 +427,7 @@ func fire(d *Data, fx *Effects, ev Event, cause string, now time.Time) {
 		return
 	}
 	tr := Transition{At: now, From: d.State, To: to, Event: ev, Cause: cause}
-	if to == Refreshing || d.State == Refreshing {
+	if to == Refreshing || d.State == Refreshing || ev == Fail || ev == GiveUp {
 		tr.Attempt = d.Attempt
 	}
 	if ev == Fail || ev == Postpone {

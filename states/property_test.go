@@ -87,6 +87,8 @@ func (g *gen) input(d Data, wake time.Time) (Input, time.Time) {
 		return Input{Kind: InSetToken, Issued: g.now, Expiry: g.now.Add(time.Duration(g.r.Int64N(int64(2 * time.Hour)))), Cause: "re-login"}, g.now
 	case k < 10:
 		return Input{Kind: InReject}, g.now
+	case k < 13:
+		return Input{Kind: InAccept}, g.now
 	case k < 30:
 		return Input{Kind: InDemand}, g.now
 	case k < 75 && d.State == Refreshing:
@@ -97,6 +99,9 @@ func (g *gen) input(d Data, wake time.Time) (Input, time.Time) {
 		if in.Verdict.Class == policy.OK {
 			in.Issued = g.now
 			in.Expiry = g.now.Add(time.Duration(g.r.Int64N(int64(2*time.Hour))) - time.Minute)
+			if g.r.IntN(8) == 0 {
+				in.Expiry = g.now.Add(time.Duration(g.r.Int64N(int64(2 * MinLifetime)))) // around the floor
+			}
 		}
 		return in, g.now
 	}

@@ -27,7 +27,7 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 //
 //	config [ahead=D] [max_retry_after=D] [seed=N] POLICY-KEY=VALUE...
 //	token [issued=D] expiry=D          (a session holding a token; expiry=0 for none)
-//	AT wake | demand | revoke CAUSE | reject
+//	AT wake | demand | revoke CAUSE | reject | accept
 //	AT set issued=D expiry=D
 //	AT ok [issued=D] expiry=D          (the refresh in flight yields a token)
 //	AT fail status=N [code=C] [retry_after=V] | fail err=TEXT [sent]
@@ -157,6 +157,8 @@ func (s *script) exec(line string) error {
 		in.Kind = InDemand
 	case "reject":
 		in.Kind = InReject
+	case "accept":
+		in.Kind = InAccept
 	case "revoke":
 		in = Input{Kind: InRevoke, Cause: strings.Join(f[2:], " ")}
 	case "set":
@@ -231,6 +233,9 @@ func (s *script) print(fx Effects) {
 	}
 	if d.MaybeConsumed {
 		s.out.WriteString(" maybe_consumed")
+	}
+	if d.Probation {
+		s.out.WriteString(" probation")
 	}
 	s.out.WriteString("\n")
 }

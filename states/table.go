@@ -58,13 +58,16 @@ const (
 	Refresh
 	// Succeed: the refresh returned a usable token.
 	Succeed
-	// Fail: the refresh failed transiently; a retry is scheduled.
+	// Fail: the refresh failed transiently; a retry is scheduled. From Valid
+	// it is the late failure of a token on probation (see Data.Probation):
+	// rejected moments after it was issued, or dead within MinLifetime.
 	Fail
 	// Deny: the refresh failed permanently (the server refused the grant).
 	Deny
 	// Retry: the scheduled retry is due.
 	Retry
-	// GiveUp: the policy ended the cycle and the token is not usable.
+	// GiveUp: the policy ended the cycle and the token is not usable (from
+	// Valid: after the late failure of a token on probation).
 	GiveUp
 	// Postpone: the policy ended a refresh-ahead cycle while the token is still
 	// valid; the next cycle starts at expiry.
@@ -77,7 +80,9 @@ const (
 	numEvents
 )
 
-// InitialState is the state a session holding a fresh token starts in.
+// InitialState is the state a session holding a fresh token starts in. A
+// session without a token starts in Expired (see NewData) and refreshes on
+// its first demand.
 const InitialState = Valid
 
 var stateNames = [numStates]string{
@@ -98,10 +103,10 @@ var Table = fsm.Events{
 	{Name: "reject", Src: []string{"valid"}, Dst: "expired"},
 	{Name: "refresh", Src: []string{"expired"}, Dst: "refreshing"},
 	{Name: "succeed", Src: []string{"refreshing"}, Dst: "valid"},
-	{Name: "fail", Src: []string{"refreshing"}, Dst: "backoff"},
+	{Name: "fail", Src: []string{"refreshing", "valid"}, Dst: "backoff"},
 	{Name: "deny", Src: []string{"refreshing"}, Dst: "revoked"},
 	{Name: "retry", Src: []string{"backoff"}, Dst: "refreshing"},
-	{Name: "give_up", Src: []string{"refreshing"}, Dst: "expired"},
+	{Name: "give_up", Src: []string{"refreshing", "valid"}, Dst: "expired"},
 	{Name: "postpone", Src: []string{"refreshing"}, Dst: "valid"},
 	{Name: "revoke", Src: []string{"valid", "expired", "refreshing", "backoff"}, Dst: "revoked"},
 	{Name: "set_token", Src: []string{"valid", "expired", "refreshing", "backoff", "revoked"}, Dst: "valid"},
