@@ -184,7 +184,7 @@ func TestNginx502AtRefresh(t *testing.T) {
 			})
 			authfsmRow, authfsmWindow = o.row("authfsm", e, bound), o.restart.Sub(o.stop)
 			logOutage(t, o)
-			if st := s.State(); st.State != states.Valid || !st.TokenValid {
+			if st := s.Status(); st.State != states.Valid || !st.TokenValid {
 				t.Errorf("authfsm ended %v (token valid %t), want valid", st.State, st.TokenValid)
 			}
 			if got := e.srv.Counts().Reuse; got != 0 {

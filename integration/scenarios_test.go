@@ -72,7 +72,7 @@ func TestLostRefreshAnswer(t *testing.T) {
 			waitFor(t, "the end of the refresh cycle", 5*time.Second, func() bool {
 				return countEvents(mem.Records(), "deny")+countEvents(mem.Records(), "succeed") > 0
 			})
-			if got := s.State().State; got != c.end {
+			if got := s.Status().State; got != c.end {
 				t.Errorf("ended %v, want %v", got, c.end)
 			}
 			checkAudit(t, mem, c.want)

@@ -102,7 +102,7 @@ func TestOutageTrafficVsOAuth2(t *testing.T) {
 		c := testClient(t, fe, Endpoint{})
 		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Expiry: start.Add(outageFrom)}
 		pol := policy.Default()
-		s, err := New(context.Background(), c, initial, WithPolicy(pol), WithSeed(42))
+		s, err := New(context.Background(), c, initial, WithPolicy(pol), WithSeed(42), WithRefreshAhead(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +111,7 @@ func TestOutageTrafficVsOAuth2(t *testing.T) {
 		// due within its delay, and then takes at most one request.
 		go func() {
 			time.Sleep(outageTo)
-			st := s.State()
+			st := s.Status()
 			ours.bound = st.NextAt.Sub(start.Add(outageTo)) + DefaultRequestTimeout
 			// The pending delay itself must be one the policy can choose for
 			// this attempt (full jitter: at most the exponential ceiling).

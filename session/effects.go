@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"github.com/authfsm/authfsm/audit"
@@ -49,27 +48,29 @@ func (s *Session) stepLocked(in states.Input, now time.Time, install *Token) boo
 // instant until which it may be served (zero when it may not be).
 func (s *Session) publishLocked() {
 	var until time.Time
-	if s.data.State != states.Revoked && !s.data.Rejected && s.tok.Access != "" {
+	if s.data.State != states.Revoked && !s.data.Rejected && s.tok.Access != "" && !s.closed {
 		until = s.data.Expiry
 	}
-	if p := s.snap.Load(); p != nil && p.until.Equal(until) && p.tok.Access == s.tok.Access && p.tok.Expiry.Equal(s.tok.Expiry) {
+	probation := s.data.Probation
+	if p := s.snap.Load(); p != nil && p.until.Equal(until) && p.tok.Access == s.tok.Access &&
+		p.tok.Expiry.Equal(s.tok.Expiry) && p.probation == probation {
 		return
 	}
 	pub := s.tok
 	pub.Refresh = "" // callers of Token need the access token only
-	s.snap.Store(&snapshot{tok: pub, until: until})
+	s.snap.Store(&snapshot{tok: pub, until: until, probation: probation})
 }
 
+// auditLocked queues the record of t; the outbox delivers it after the
+// lock is released.
 func (s *Session) auditLocked(t states.Transition) {
 	s.seq++
+	if s.cfg.sink == nil {
+		return
+	}
 	r := audit.FromTransition(t)
 	r.Seq, r.Session, r.Token = s.seq, s.cfg.id, audit.Fingerprint(string(s.tok.Access))
-	if s.cfg.sink != nil {
-		if err := s.cfg.sink.Write(r); err != nil {
-			s.cfg.logger.LogAttrs(context.Background(), slog.LevelWarn, "session: audit sink failed",
-				slog.String("session", s.cfg.id), slog.Uint64("seq", r.Seq), slog.String("err", err.Error()))
-		}
-	}
+	s.out.push(note{rec: &r})
 }
 
 // startRefreshLocked runs the one refresh the machine asked for, tagged with
@@ -78,6 +79,9 @@ func (s *Session) auditLocked(t states.Transition) {
 // cancel it through s.cancel.
 func (s *Session) startRefreshLocked(flight uint64) {
 	s.cancelFlightLocked()
+	if s.closed {
+		return // unreachable: a closed session takes no input that starts one
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.wg.Add(1)
@@ -118,7 +122,7 @@ func (s *Session) stopTimerLocked() {
 // wake is the timer's callback.
 func (s *Session) wake(gen uint64) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if s.closed || gen != s.timerGen {
 		return
 	}

@@ -182,3 +182,72 @@ func roundDuration(d time.Duration) time.Duration {
 	}
 	return d.Round(time.Millisecond)
 }
+
+// ErrTokenRejected is matched (with errors.Is) by the *RejectedError that
+// Transport returns when a resource server refuses a token that a refresh
+// delivered moments ago.
+var ErrTokenRejected = errors.New("session: token rejected by the resource server")
+
+// RejectedError says that a resource server refused (401) a token that the
+// session had obtained moments ago in answer to an earlier rejection. Such
+// a server most likely refuses every token of this client — a wrong
+// audience or scope, a clock skewed against the token's nbf or iat — so the
+// session counts the rejection as a failed refresh attempt and the retry
+// policy paces the next token request: an API that refuses every token
+// cannot cause a storm of token requests. It matches ErrTokenRejected.
+type RejectedError struct {
+	// URL is the refused request's URL without its query or user info,
+	// when the Transport saw the rejection.
+	URL string
+	// Status is the resource server's status (401), when known.
+	Status int
+	// Challenge is the WWW-Authenticate header of the answer, cleaned of
+	// control characters and cut short, when there was one.
+	Challenge string
+	// NextAt is when the next refresh attempt is due; zero when the policy
+	// gave up (the next demand starts a new cycle).
+	NextAt time.Time
+	// At is when the rejection was seen.
+	At time.Time
+}
+
+// Error reads like "session: the resource server rejected a token issued
+// moments ago too: 401 Unauthorized from https://api.example/v1/items
+// (WWW-Authenticate: Bearer error="invalid_token"); next refresh in 2s,
+// paced by the retry policy".
+func (e *RejectedError) Error() string {
+	var b strings.Builder
+	b.WriteString("session: the resource server rejected a token issued moments ago too")
+	if e.Status != 0 {
+		b.WriteString(": ")
+		b.WriteString(policy.StatusText(e.Status))
+	}
+	if e.URL != "" {
+		b.WriteString(" from ")
+		b.WriteString(e.URL)
+	}
+	if e.Challenge != "" {
+		fmt.Fprintf(&b, " (WWW-Authenticate: %s)", e.Challenge)
+	}
+	if e.NextAt.IsZero() {
+		b.WriteString("; the retry policy gave up, the next demand starts a new cycle")
+	} else {
+		fmt.Fprintf(&b, "; next refresh in %v, paced by the retry policy", roundDuration(e.NextAt.Sub(e.At)))
+	}
+	return b.String()
+}
+
+// Is reports whether target is ErrTokenRejected.
+func (e *RejectedError) Is(target error) bool { return target == ErrTokenRejected }
+
+// cause is the audit cause of a rejection the Transport saw.
+func (e *RejectedError) cause() string {
+	if e.Status == 0 {
+		return ""
+	}
+	c := policy.StatusText(e.Status) + " from " + e.URL
+	if e.Challenge != "" {
+		c += " (WWW-Authenticate: " + e.Challenge + ")"
+	}
+	return c
+}

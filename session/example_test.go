@@ -57,7 +57,7 @@ func ExampleSession() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(tok.Access.Reveal(), s.State().State)
+	fmt.Println(tok.Access.Reveal(), s.Status().State)
 	fmt.Println(strings.HasPrefix(fmt.Sprint(tok.Access), "[redacted sha256:"))
 	// Output:
 	// new pair, expires in 1h0m0s

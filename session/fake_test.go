@@ -176,7 +176,7 @@ func (f *fakeEndpoint) grant(form url.Values) (bool, string) {
 	resp := map[string]any{
 		"access_token": fmt.Sprintf("%s-access-%d", f.prefix, f.n),
 		"token_type":   "Bearer",
-		"expires_in":   int(f.ttl / time.Second),
+		"expires_in":   f.ttl.Seconds(), // 0.001 for a millisecond, as a hostile server may send
 	}
 	cc := form.Get("grant_type") == "client_credentials"
 	if (f.rotate && !cc) || (cc && !f.ccNoRefresh) {

@@ -28,7 +28,7 @@ func TestRefreshAheadOnMockClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if got := s.State().NextAt; !got.Equal(start.Add(50 * time.Minute)) {
+	if got := s.Status().NextAt; !got.Equal(start.Add(50 * time.Minute)) {
 		t.Fatalf("first wake-up at %v, want the refresh-ahead point %v", got, start.Add(50*time.Minute))
 	}
 	mock.Add(49 * time.Minute)
@@ -47,7 +47,7 @@ func TestRefreshAheadOnMockClock(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
-	st := s.State()
+	st := s.Status()
 	if !st.Expiry.Equal(start.Add(110*time.Minute)) || !st.NextAt.Equal(start.Add(100*time.Minute)) {
 		t.Errorf("after the refresh: expiry +%v, next wake-up +%v; want +1h50m and +1h40m", st.Expiry.Sub(start), st.NextAt.Sub(start))
 	}

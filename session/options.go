@@ -89,7 +89,7 @@ func WithFallback(r Refresher) Option { return func(c *config) { c.fallback = r 
 // WithFailFast sets what Token does when the token is unusable and the
 // session is in backoff: fail at once with a *RefreshError (true, the
 // default) or wait for the next attempt until the caller's context ends
-// (false). WithWait overrides it per call.
+// (false). ContextWithWait overrides it per call.
 func WithFailFast(failFast bool) Option { return func(c *config) { c.failFast = failFast } }
 
 // WithID names the session in audit records and logs.
@@ -97,11 +97,11 @@ func WithID(id string) Option { return func(c *config) { c.id = id } }
 
 type waitKey struct{}
 
-// WithWait returns a context that makes Session.Token (and the Transport and
+// ContextWithWait returns a context that makes Session.Token (and the Transport and
 // TokenSource using it) wait through backoff for the next attempt (wait
 // true), or fail fast with a *RefreshError (wait false), whatever the
 // session's WithFailFast option says.
-func WithWait(ctx context.Context, wait bool) context.Context {
+func ContextWithWait(ctx context.Context, wait bool) context.Context {
 	return context.WithValue(ctx, waitKey{}, wait)
 }
 

@@ -30,10 +30,13 @@ func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bo
 	}
 
 	s.mu.Lock()
-	if s.closed || flight != s.data.Flight || s.data.State != states.Refreshing {
-		s.mu.Unlock() // abandoned by Close, Revoke or SetToken
+	if flight != s.data.Flight || s.data.State != states.Refreshing {
+		s.mu.Unlock() // abandoned by Revoke or SetToken
 		return
 	}
+	// A session being shut down still takes the answer in: it may carry
+	// the only copy of a rotated refresh token, which Shutdown waits to
+	// save.
 	if usedFallback {
 		s.refreshDead = true
 	}
@@ -63,20 +66,17 @@ func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bo
 			in.Cause += ": " + note
 		}
 	}
+	attemptNo := s.data.Attempt
 	installed := s.stepLocked(in, now, &tok)
 	if installed {
 		s.last = failure{}
 	}
-	d := s.data
+	s.logResultLocked(attemptNo, v, installed, now)
 	saved, ver := s.tok, s.tokVersion
-	s.mu.Unlock()
+	s.unlock()
 
-	s.logResult(d, v, installed, now)
 	if installed || rotated {
-		if err := s.save(context.Background(), saved, ver); err != nil {
-			s.cfg.logger.LogAttrs(context.Background(), slog.LevelWarn, "session: saving the token failed",
-				slog.String("session", s.cfg.id), slog.String("err", err.Error()))
-		}
+		s.save(context.Background(), saved, ver) // a failure is logged, shown and retried
 	}
 }
 
@@ -101,8 +101,9 @@ func (s *Session) attempt(ctx context.Context, cur Token, dead bool) (Token, err
 	if v.Class != policy.Permanent {
 		return tok, err, false, ""
 	}
-	s.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "session: refresh token refused; trying the fallback grant",
-		slog.String("session", s.cfg.id), slog.String("cause", v.Cause))
+	s.mu.Lock()
+	s.logLocked(slog.LevelWarn, "session: refresh token refused; trying the fallback grant", slog.String("cause", v.Cause))
+	s.unlock()
 	tok, err = fb.Refresh(ctx, cur)
 	if err != nil {
 		err = &fallbackError{primary: "refresh token refused (" + v.Cause + ")", err: err}
@@ -154,36 +155,18 @@ func (s *Session) classify(err error, now time.Time) (policy.Verdict, failure) {
 	return v, f
 }
 
-func (s *Session) logResult(d states.Data, v policy.Verdict, installed bool, now time.Time) {
-	l, ctx := s.cfg.logger, context.Background()
-	id := slog.String("session", s.cfg.id)
+// logResultLocked logs the outcome of attempt n, which the machine has
+// just taken in.
+func (s *Session) logResultLocked(n int, v policy.Verdict, installed bool, now time.Time) {
+	d := &s.data
 	switch {
 	case installed:
-		l.LogAttrs(ctx, slog.LevelDebug, "session: token refreshed", id,
-			slog.Time("expiry", d.Expiry), slog.Int("attempt", d.Attempt))
+		s.logLocked(slog.LevelDebug, "session: token refreshed", slog.Time("expiry", d.Expiry), slog.Int("attempt", n))
 	case d.State == states.Revoked:
-		l.LogAttrs(ctx, slog.LevelError, "session: revoked", id, slog.String("cause", d.Cause))
+		s.logLocked(slog.LevelError, "session: revoked", slog.String("cause", d.Cause), slog.Int("attempt", n))
 	default:
-		l.LogAttrs(ctx, slog.LevelWarn, "session: token refresh failed", id, slog.String("cause", v.Cause),
-			slog.Int("attempt", d.Attempt), slog.String("state", d.State.String()),
+		s.logLocked(slog.LevelWarn, "session: token refresh failed", slog.String("cause", v.Cause),
+			slog.Int("attempt", n), slog.String("state", d.State.String()),
 			slog.Time("next_at", d.NextAt), slog.Bool("token_valid", d.Usable(now)))
 	}
-}
-
-// save writes t (version ver) to the store unless a newer pair was saved
-// meanwhile.
-func (s *Session) save(ctx context.Context, t Token, ver uint64) error {
-	if s.cfg.store == nil {
-		return nil
-	}
-	s.storeMu.Lock()
-	defer s.storeMu.Unlock()
-	if ver <= s.savedVersion {
-		return nil
-	}
-	if err := s.cfg.store.Save(ctx, t); err != nil {
-		return err
-	}
-	s.savedVersion = ver
-	return nil
 }

@@ -67,8 +67,8 @@ type Session struct {
 	closed      bool
 	cancel      context.CancelFunc // of the refresh in flight
 
-	storeMu      sync.Mutex
-	savedVersion uint64
+	out outbox
+	st  storeState
 
 	wg sync.WaitGroup
 }
@@ -76,6 +76,9 @@ type Session struct {
 type snapshot struct {
 	tok   Token
 	until time.Time
+	// probation: the token must still prove itself (states.Data.Probation);
+	// the Transport reports its acceptance.
+	probation bool
 }
 
 // failure is the last failed attempt, for RefreshError.
@@ -92,7 +95,8 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	if r == nil {
 		return nil, errors.New("session: New needs a Refresher")
 	}
-	cfg := config{classifier: policy.DefaultClassifier, timeout: DefaultRequestTimeout, failFast: true}
+	cfg := config{classifier: policy.DefaultClassifier, timeout: DefaultRequestTimeout, failFast: true,
+		refreshAhead: states.DefaultRefreshAhead}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -127,6 +131,7 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 		changed:   make(chan struct{}),
 		tok:       initial,
 	}
+	s.out.idle = sync.NewCond(&s.out.mu)
 	now := cfg.clock.Now()
 	expiry := initial.Expiry
 	if initial.Access == "" {
@@ -139,7 +144,7 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	s.mu.Lock()
 	s.publishLocked()
 	s.stepLocked(states.Input{Kind: states.InWake}, now, nil) // an expired token starts a refresh now
-	s.mu.Unlock()
+	s.unlock()
 	return s, nil
 }
 
@@ -148,7 +153,7 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 // Token joins the refresh in flight (starting one if none is) and waits until
 // it ends or ctx ends; cancelling ctx never cancels the shared refresh. In
 // backoff it fails fast with a *RefreshError or waits for the next attempt,
-// as WithFailFast and WithWait say. A revoked session returns a
+// as WithFailFast and ContextWithWait say. A revoked session returns a
 // *RevokedError (errors.Is ErrRevoked). The returned Token carries no
 // refresh token.
 func (s *Session) Token(ctx context.Context) (Token, error) {
@@ -178,19 +183,19 @@ func (s *Session) tokenSlow(ctx context.Context) (Token, error) {
 		switch {
 		case d.Usable(now):
 			t := s.snap.Load().tok
-			s.mu.Unlock()
+			s.unlock()
 			return t, nil
 		case d.State == states.Revoked:
-			err := &RevokedError{Cause: d.Cause, At: now}
-			s.mu.Unlock()
+			err := s.revokedErrorLocked(now)
+			s.unlock()
 			return Token{}, err
 		case gaveUp, d.State == states.Backoff && failFast:
 			err := s.refreshErrorLocked(now)
-			s.mu.Unlock()
+			s.unlock()
 			return Token{}, err
 		}
 		ch := s.changed
-		s.mu.Unlock()
+		s.unlock()
 		waited = true
 		select {
 		case <-ch:
@@ -212,6 +217,11 @@ func (s *Session) waitError(ctx context.Context) error {
 		return fmt.Errorf("session: no usable token before the caller's context ended: %w", ctx.Err())
 	}
 	return fmt.Errorf("session: no usable token before the caller's context ended: %w; last refresh: %w", ctx.Err(), rerr)
+}
+
+// revokedErrorLocked explains why the session is revoked.
+func (s *Session) revokedErrorLocked(now time.Time) *RevokedError {
+	return &RevokedError{Cause: s.data.Cause, At: now}
 }
 
 func (s *Session) refreshErrorLocked(now time.Time) *RefreshError {
@@ -243,28 +253,71 @@ type Status struct {
 	NextAt time.Time
 	// Token is the access token's fingerprint (audit.Fingerprint).
 	Token string
+	// StoreError is the last failure to save the token pair to the store,
+	// or nil once a save succeeded. While it is set, the session keeps
+	// retrying the save; a pair that is never saved is lost at the next
+	// restart.
+	StoreError error
 }
 
-// State returns a snapshot of the session.
-func (s *Session) State() Status {
+// Status returns a snapshot of the session.
+func (s *Session) Status() Status {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	d := &s.data
-	return Status{State: d.State, TokenValid: d.Usable(s.cfg.clock.Now()), Issued: d.Issued, Expiry: d.Expiry,
+	st := Status{State: d.State, TokenValid: d.Usable(s.cfg.clock.Now()), Issued: d.Issued, Expiry: d.Expiry,
 		Attempt: d.Attempt, Cause: d.Cause, NextAt: d.NextAt, Token: audit.Fingerprint(string(s.tok.Access))}
+	s.mu.Unlock()
+	st.StoreError = s.storeError()
+	return st
 }
 
 // Reject tells the session that a resource server refused access (a 401):
 // if access is still the current token, it is no longer served and a
 // refresh starts. Rejecting an older token does nothing, so many requests
-// failing with one token cause one refresh.
+// failing with one token cause one refresh. A token that a rejection's
+// refresh delivered moments ago and that is rejected too counts as a failed
+// attempt: the retry policy paces the next refresh, so an API that refuses
+// every token cannot cause a storm of token requests.
 func (s *Session) Reject(access Secret) {
+	s.reject(access, nil)
+}
+
+// reject is Reject with what the Transport saw of the rejection (nil when
+// unknown). When the rejection failed the attempt that delivered the token
+// (the token was on probation), it returns the error that says so.
+func (s *Session) reject(access Secret, r *RejectedError) *RejectedError {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if s.closed || access == "" || access != s.tok.Access {
-		return
+		return nil
 	}
-	s.stepLocked(states.Input{Kind: states.InReject}, s.cfg.clock.Now(), nil)
+	was := s.data.State
+	now := s.cfg.clock.Now()
+	var cause string
+	if r != nil {
+		cause = r.cause()
+	}
+	s.stepLocked(states.Input{Kind: states.InReject, Cause: cause}, now, nil)
+	if was != states.Valid || (s.data.State != states.Backoff && s.data.State != states.Expired) {
+		return nil
+	}
+	// The rejection failed the attempt that delivered the token.
+	e := RejectedError{At: now, NextAt: s.data.NextAt}
+	if r != nil {
+		e.URL, e.Status, e.Challenge = r.URL, r.Status, r.Challenge
+	}
+	s.last = failure{err: &e}
+	return &e
+}
+
+// accept tells the session that a resource server accepted access, which
+// ends the probation of a token that a rejection's refresh delivered.
+func (s *Session) accept(access Secret) {
+	s.mu.Lock()
+	defer s.unlock()
+	if !s.closed && access == s.tok.Access {
+		s.stepLocked(states.Input{Kind: states.InAccept}, s.cfg.clock.Now(), nil)
+	}
 }
 
 // Revoke revokes the session (a logout, a detected compromise): the token is
@@ -272,7 +325,7 @@ func (s *Session) Reject(access Secret) {
 // ErrRevoked until SetToken.
 func (s *Session) Revoke() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if s.closed {
 		return
 	}
@@ -282,7 +335,8 @@ func (s *Session) Revoke() {
 
 // SetToken replaces the token pair (a re-login) in any state, abandons a
 // refresh in flight, and saves the pair to the store. t needs an access
-// token and its expiry; a zero Issued means now.
+// token and its expiry; a zero Issued means now. A failed save is returned
+// and retried in the background (see Status.StoreError).
 func (s *Session) SetToken(ctx context.Context, t Token) error {
 	if t.Access == "" || t.Expiry.IsZero() {
 		return errors.New("session: SetToken needs an access token and its expiry")
@@ -300,24 +354,54 @@ func (s *Session) SetToken(ctx context.Context, t Token) error {
 	s.refreshDead, s.last = false, failure{}
 	s.stepLocked(states.Input{Kind: states.InSetToken, Issued: t.Issued, Expiry: t.Expiry, Cause: "token set by the application"}, now, &t)
 	tok, ver := s.tok, s.tokVersion
-	s.mu.Unlock()
+	s.unlock()
 	return s.save(ctx, tok, ver)
 }
 
-// Close stops the session's timer and abandons a refresh in flight, waits
-// for its goroutines to end, and makes Token return ErrClosed. It is safe to
-// call more than once.
-func (s *Session) Close() error {
+// Shutdown stops the session without losing a rotated refresh token: it
+// stops the timer, makes Token return ErrClosed, lets a refresh in flight
+// finish within its request timeout (its answer may carry the only copy of
+// a rotated refresh token), saves the newest pair to the store, delivers
+// the remaining audit records, and returns. When ctx ends first, the
+// refresh is abandoned and Shutdown returns ctx's error. It returns the
+// store's error when the newest pair could not be saved. Later calls wait
+// for the first one and return nil.
+func (s *Session) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	if !s.closed {
+	first := !s.closed
+	if first {
 		s.closed = true
 		s.stopTimerLocked()
-		s.cancelFlightLocked()
 		s.snap.Store(&snapshot{})
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}
-	s.mu.Unlock()
-	s.wg.Wait()
-	return nil
+	s.unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.mu.Lock()
+		s.cancelFlightLocked()
+		s.mu.Unlock()
+		<-done
+		err = fmt.Errorf("session: shutdown abandoned the refresh in flight: %w", ctx.Err())
+	}
+	if first {
+		err = errors.Join(err, s.flushStore(ctx))
+	}
+	s.deliver(true)
+	if !first {
+		return nil
+	}
+	return err
+}
+
+// Close is Shutdown without a deadline of its own: a refresh in flight
+// still ends within its request timeout (WithRequestTimeout). It is safe
+// to call more than once.
+func (s *Session) Close() error {
+	return s.Shutdown(context.Background())
 }

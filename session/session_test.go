@@ -40,13 +40,13 @@ func testClient(t *testing.T, fe *fakeEndpoint, e Endpoint) *Client {
 }
 
 // newTestSession returns a session on fe holding a pair that expires in an
-// hour, retrying every second without jitter, and the memory its audit
-// records go to.
+// hour, refreshing at expiry (no refresh-ahead margin), retrying every
+// second without jitter, and the memory its audit records go to.
 func newTestSession(t *testing.T, fe *fakeEndpoint, opts ...Option) (*Session, *audit.Memory) {
 	t.Helper()
 	mem := &audit.Memory{}
 	initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Hour)}
-	base := []Option{WithAudit(mem), WithSeed(1), WithPolicy(policy.Constant{Wait: time.Second})}
+	base := []Option{WithAudit(mem), WithSeed(1), WithPolicy(policy.Constant{Wait: time.Second}), WithRefreshAhead(0)}
 	s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestFaults(t *testing.T) {
 				if diff := cmp.Diff(tc.want, events(recs)); diff != "" {
 					t.Errorf("transitions (-want +got):\n%s", diff)
 				}
-				st := s.State()
+				st := s.Status()
 				if st.State != tc.state {
 					t.Errorf("state = %v, want %v", st.State, tc.state)
 				}
@@ -217,7 +217,7 @@ func TestFailFastAndWait(t *testing.T) {
 			t.Fatalf("fail-fast Token = %v, want a RefreshError", err)
 		}
 		start := time.Now()
-		tok, err := s.Token(WithWait(context.Background(), true))
+		tok, err := s.Token(ContextWithWait(context.Background(), true))
 		if err != nil || tok.Access != "tok-access-1" {
 			t.Fatalf("waiting Token = %v, %v", tok, err)
 		}
@@ -260,8 +260,8 @@ func TestGiveUpIsNotRevocation(t *testing.T) {
 		time.Sleep(time.Hour)
 		_, err := s.Token(context.Background())
 		var re *RefreshError
-		if !errors.As(err, &re) || !re.NextAt.IsZero() || s.State().State != states.Expired {
-			t.Fatalf("after giving up: Token = %v, state %v", err, s.State().State)
+		if !errors.As(err, &re) || !re.NextAt.IsZero() || s.Status().State != states.Expired {
+			t.Fatalf("after giving up: Token = %v, state %v", err, s.Status().State)
 		}
 		tok, err := s.Token(context.Background()) // a new demand starts a new cycle
 		if err != nil || tok.Access != "tok-access-1" {
@@ -372,7 +372,7 @@ func TestNoTokenRefreshesOnDemand(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		if st := s.State(); st.State != states.Expired || st.TokenValid {
+		if st := s.Status(); st.State != states.Expired || st.TokenValid {
 			t.Errorf("state before demand = %+v", st)
 		}
 		tok, err := s.Token(context.Background())
@@ -611,7 +611,7 @@ func TestSeeds(t *testing.T) {
 			defer s.Close()
 			time.Sleep(time.Hour)
 			synctest.Wait()
-			st := s.State()
+			st := s.Status()
 			if st.State != states.Backoff {
 				t.Fatalf("state %v, want backoff", st.State)
 			}

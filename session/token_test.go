@@ -70,7 +70,8 @@ func TestCanary(t *testing.T) {
 		initial := Token{Access: marker + "-access-0", Refresh: marker + "-refresh-0", Expiry: time.Now().Add(time.Hour)}
 		store := &MemoryStore{}
 		s, err := New(context.Background(), c, initial, WithLogger(logger), WithSeed(1), WithStore(store),
-			WithAudit(audit.Multi(chain, audit.NewSlogSink(textLogger))), WithPolicy(policy.Constant{Wait: time.Second}))
+			WithAudit(audit.Multi(chain, audit.NewSlogSink(textLogger))), WithPolicy(policy.Constant{Wait: time.Second}),
+			WithRefreshAhead(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +92,7 @@ func TestCanary(t *testing.T) {
 		show("client", c)
 		show("store", store)
 		show("endpoint config", Endpoint{TokenURL: testURL, ClientSecret: marker})
-		show("state", s.State())
+		show("state", s.Status())
 
 		// A failure, a lost response, a consumed refresh token: every error.
 		fe.setFault(fault{kind: "status", status: 502}, 2)
@@ -159,7 +160,7 @@ func TestCanary(t *testing.T) {
 		t.Fatalf("the marker leaked:\n...%s...", out.String()[max(0, i-300):min(len(out.String()), i+100)])
 	}
 	for _, want := range []string{"session: token refresh failed: 502 Bad Gateway", "probably consumed", "auth session transition",
-		`"hash":"`, "session: revoked", "answered 400 Bad Request: invalid_grant", "transport response status 401", "[redacted sha256:",
+		`"hash":"`, "session: revoked", "answered 400 Bad Request: invalid_grant", "session: the resource server rejected a token issued moments ago too: 401 Unauthorized", "[redacted sha256:",
 		"token refreshed", "recovered session.Token{", "app:xxxxx@exa mple.com/x: invalid character"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the canary output lacks %q: a path was not exercised", want)

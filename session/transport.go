@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/authfsm/authfsm/states"
@@ -15,10 +18,20 @@ import (
 // Session's access token. On a 401 answer to the token it sent, it tells the
 // session (Reject), waits for the refresh, and replays the request once with
 // the new token when the body can be replayed (Request.GetBody, or no
-// body); a second 401 is returned to the caller as it is. When no new token
-// comes, the refresh error is returned instead of the 401. The wait follows
-// WithWait and WithFailFast like Session.Token, and a waiting request waits
-// at most until the next attempt's request timeout.
+// body). When no new token comes, the refresh error is returned instead of
+// the 401. When the new token is refused too, the session counts that as a
+// failed refresh attempt (the retry policy paces the next token request, so
+// an API that refuses every token cannot cause a refresh storm) and the
+// caller gets a *RejectedError (errors.Is ErrTokenRejected) that says so.
+// The wait follows ContextWithWait and WithFailFast like Session.Token, and
+// a waiting request waits at most until the next attempt's request timeout.
+//
+// The token goes only where it belongs. Redirects that an http.Client
+// follows come back through RoundTrip; the token is attached to a redirected
+// request only when it goes to the original request's host and port with
+// no downgrade from https to http, or to a host in AllowedHosts.
+// Other redirected requests are sent without it, as browsers do with
+// credentials.
 //
 // It follows the RoundTripper contract: the caller's request is never
 // modified (a clone carries the header), the request body is closed even on
@@ -28,6 +41,11 @@ type Transport struct {
 	Session *Session
 	// Base sends the requests; nil means http.DefaultTransport.
 	Base http.RoundTripper
+	// AllowedHosts lists further hosts ("api.example.com", or with a port,
+	// "api.example.com:8443") that may receive the token when a redirect
+	// leads there. HTTPS is still required unless the original request used
+	// plain HTTP.
+	AllowedHosts []string
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -36,6 +54,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.Session == nil {
 		closeBody(req)
 		return nil, errors.New("session: Transport has no Session")
+	}
+	if !t.mayAuthorize(req) {
+		return t.base().RoundTrip(req)
 	}
 	tok, err := t.Session.Token(ctx)
 	if err != nil {
@@ -46,10 +67,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// round trip consumes the body.
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	resp, err := t.base().RoundTrip(authorize(req, tok))
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+	if err != nil {
 		return resp, err
 	}
-	t.Session.Reject(tok.Access)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Session.accepted(tok.Access)
+		return resp, nil
+	}
+	if rerr := t.Session.reject(tok.Access, rejection(req, resp)); rerr != nil {
+		discard(resp)
+		return nil, rerr
+	}
 	if !replayable {
 		return resp, nil
 	}
@@ -71,11 +99,90 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		retry.Body = body
 	}
 	discard(resp)
-	return t.base().RoundTrip(retry)
+	resp, err = t.base().RoundTrip(retry)
+	if err != nil {
+		return resp, err
+	}
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Session.accepted(next.Access)
+		return resp, nil
+	}
+	if rerr := t.Session.reject(next.Access, rejection(req, resp)); rerr != nil {
+		discard(resp)
+		return nil, rerr
+	}
+	return resp, nil
+}
+
+// accepted reports that a resource server accepted access, when that ends
+// the probation of a token that a rejection's refresh delivered. It costs
+// one atomic load otherwise.
+func (s *Session) accepted(access Secret) {
+	if p := s.snap.Load(); p.probation && p.tok.Access == access {
+		s.accept(access)
+	}
+}
+
+// rejection describes a 401 answer to req for the session: where it came
+// from and the server's challenge, never the request's query or user info.
+func rejection(req *http.Request, resp *http.Response) *RejectedError {
+	u := url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: req.URL.Path}
+	return &RejectedError{URL: u.String(), Status: resp.StatusCode, Challenge: clean(resp.Header.Get("WWW-Authenticate"), maxDescription)}
+}
+
+// mayAuthorize reports whether req may carry the token: a request the
+// caller made, or a redirect to the original host (without a downgrade to
+// plain HTTP) or to an allowed host.
+func (t *Transport) mayAuthorize(req *http.Request) bool {
+	orig := req
+	for orig.Response != nil && orig.Response.Request != nil && orig.Response.Request != orig {
+		orig = orig.Response.Request
+	}
+	if orig == req {
+		return true
+	}
+	from, to := orig.URL, req.URL
+	if from.Scheme == "https" && to.Scheme != "https" {
+		return false
+	}
+	if sameHost(from, to) {
+		return true
+	}
+	for _, h := range t.AllowedHosts {
+		if strings.Contains(h, ":") {
+			if strings.EqualFold(h, hostPort(to)) {
+				return true
+			}
+		} else if strings.EqualFold(h, to.Hostname()) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameHost reports whether a redirect from a to b stays on a's host: the
+// same host and port, or the usual upgrade from http on port 80 to https on
+// port 443.
+func sameHost(a, b *url.URL) bool {
+	if strings.EqualFold(hostPort(a), hostPort(b)) {
+		return true
+	}
+	return strings.EqualFold(a.Hostname(), b.Hostname()) && a.Scheme == "http" && b.Scheme == "https" &&
+		a.Port() == "" && b.Port() == ""
+}
+
+// hostPort returns u's host with its port, the scheme's default when none
+// is given.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // replayToken returns the token to replay a refused request with. It
-// honours the caller's WithWait, else the session's WithFailFast, like
+// honours the caller's ContextWithWait, else the session's WithFailFast, like
 // Token. A waiting caller waits at most until the next attempt has had its
 // request timeout: a replay is worth a short wait, not an outage's length,
 // and a request without deadline would otherwise block until the endpoint

@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/oauth2"
+
+	"github.com/authfsm/authfsm/states"
 )
 
 // resourceServer answers 200 to the tokens in ok and 401 to any other, and
@@ -59,7 +61,9 @@ func TestTransport(t *testing.T) {
 			[]string{"Bearer tok-access-0 | payload", "Bearer tok-access-1 | payload"}},
 		{"no body replays", func() (io.Reader, bool) { return nil, false }, false, 200,
 			[]string{"Bearer tok-access-0 | ", "Bearer tok-access-1 | "}},
-		{"second 401 goes to the caller", func() (io.Reader, bool) { return strings.NewReader("payload"), true }, true, 401,
+		// The refreshed token is refused too: a failed attempt, paced by
+		// the policy, and an error that says so.
+		{"second 401 fails the refresh attempt", func() (io.Reader, bool) { return strings.NewReader("payload"), true }, true, 0,
 			[]string{"Bearer tok-access-0 | payload", "Bearer tok-access-1 | payload"}},
 		{"a body that cannot be replayed is not", func() (io.Reader, bool) { return &closeTracker{Reader: strings.NewReader("once")}, false }, false, 401,
 			[]string{"Bearer tok-access-0 | once"}},
@@ -81,12 +85,19 @@ func TestTransport(t *testing.T) {
 					req.GetBody = nil
 				}
 				resp, err := (&Transport{Session: s, Base: rs}).RoundTrip(req)
-				if err != nil {
+				var rerr *RejectedError
+				switch {
+				case tc.status == 0:
+					if !errors.As(err, &rerr) || !errors.Is(err, ErrTokenRejected) || rerr.Status != 401 || rerr.NextAt.IsZero() {
+						t.Fatalf("RoundTrip = %v, %v; want a *RejectedError with the next attempt", resp, err)
+					}
+				case err != nil:
 					t.Fatal(err)
-				}
-				resp.Body.Close()
-				if resp.StatusCode != tc.status {
-					t.Errorf("status = %d, want %d", resp.StatusCode, tc.status)
+				default:
+					resp.Body.Close()
+					if resp.StatusCode != tc.status {
+						t.Errorf("status = %d, want %d", resp.StatusCode, tc.status)
+					}
 				}
 				if diff := cmp.Diff(tc.seen, rs.seen); diff != "" {
 					t.Errorf("resource server saw (-want +got):\n%s", diff)
@@ -95,7 +106,12 @@ func TestTransport(t *testing.T) {
 					t.Error("the caller's request was modified")
 				}
 				// Whatever happened, the 401 told the session.
-				if tok, err := s.Token(context.Background()); err != nil || tok.Access != "tok-access-1" {
+				tok, err := s.Token(context.Background())
+				if tc.always401 {
+					if st := s.Status(); st.State != states.Backoff || err == nil || !strings.Contains(err.Error(), "moments ago was rejected too") {
+						t.Errorf("after the refreshed token was refused: state %v, Token error %v", st.State, err)
+					}
+				} else if err != nil || tok.Access != "tok-access-1" {
 					t.Errorf("session token after the 401 = %v, %v", tok, err)
 				}
 			})
@@ -105,7 +121,7 @@ func TestTransport(t *testing.T) {
 
 // TestTransportDuringAnOutage replays a 401 while the token endpoint answers
 // 503 to everything, on a request without deadline: the transport honours
-// the session's WithFailFast and the caller's WithWait, a waiting request
+// the session's WithFailFast and the caller's ContextWithWait, a waiting request
 // waits at most until the next attempt's request timeout, and either way
 // the caller gets the refresh error, never a request that hangs.
 func TestTransportDuringAnOutage(t *testing.T) {
@@ -113,7 +129,7 @@ func TestTransportDuringAnOutage(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		failFast bool
-		wait     *bool // the caller's WithWait, if any
+		wait     *bool // the caller's ContextWithWait, if any
 		maxWait  time.Duration
 	}{
 		{"session fails fast", true, nil, 0},
@@ -130,7 +146,7 @@ func TestTransportDuringAnOutage(t *testing.T) {
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				if tc.wait != nil {
-					ctx = WithWait(ctx, *tc.wait)
+					ctx = ContextWithWait(ctx, *tc.wait)
 				}
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://api.example/v1", nil)
 				type result struct {

@@ -1,0 +1,103 @@
+package session
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+// storeRetryMax bounds the wait between retries of a failed save.
+const storeRetryMax = time.Minute
+
+// storeState tracks what reached the store. A failed save is never silent:
+// it is logged at error level, shown in Status.StoreError and retried on a
+// timer (1 s, 2 s, 4 s, … at most a minute apart) until the newest pair is
+// saved, since a rotated refresh token that is never saved is lost at the
+// next restart.
+type storeState struct {
+	mu      sync.Mutex
+	saved   uint64 // version of the newest pair saved
+	err     error  // the last failure, nil after a success
+	retries int    // failures in a row
+	timer   *clock.Timer
+}
+
+// save writes t (version ver) to the store unless a newer pair was saved
+// meanwhile. On failure it logs, records the error and arms a retry.
+func (s *Session) save(ctx context.Context, t Token, ver uint64) error {
+	if s.cfg.store == nil {
+		return nil
+	}
+	st := &s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if ver <= st.saved {
+		return nil
+	}
+	err := s.cfg.store.Save(ctx, t)
+	if err == nil {
+		st.saved, st.err, st.retries = ver, nil, 0
+		if st.timer != nil {
+			st.timer.Stop()
+			st.timer = nil
+		}
+		return nil
+	}
+	st.err = err
+	st.retries++
+	s.cfg.logger.LogAttrs(context.Background(), slog.LevelError, "session: saving the token pair failed; retrying",
+		slog.String("session", s.cfg.id), slog.Int("failures", st.retries), slog.String("err", err.Error()))
+	if st.timer == nil {
+		delay := min(time.Second<<min(st.retries-1, 6), storeRetryMax)
+		st.timer = s.cfg.clock.AfterFunc(delay, s.retrySave)
+	}
+	return err
+}
+
+// retrySave is the retry timer's callback: it saves the newest pair.
+func (s *Session) retrySave() {
+	s.st.mu.Lock()
+	s.st.timer = nil
+	s.st.mu.Unlock()
+	s.mu.Lock()
+	closed, tok, ver := s.closed, s.tok, s.tokVersion
+	s.mu.Unlock()
+	if !closed { // Shutdown makes the last attempt itself
+		s.save(context.Background(), tok, ver)
+	}
+}
+
+// flushStore stops the retry timer and makes one last attempt to save the
+// newest pair, for Shutdown.
+func (s *Session) flushStore(ctx context.Context) error {
+	s.st.mu.Lock()
+	if s.st.timer != nil {
+		s.st.timer.Stop()
+		s.st.timer = nil
+	}
+	s.st.mu.Unlock()
+	s.mu.Lock()
+	tok, ver := s.tok, s.tokVersion
+	s.mu.Unlock()
+	if ctx.Err() != nil {
+		ctx = context.Background() // the pair matters more than the deadline
+	}
+	err := s.save(ctx, tok, ver)
+	s.st.mu.Lock()
+	if s.st.timer != nil { // armed by that failure: nobody is left to use it
+		s.st.timer.Stop()
+		s.st.timer = nil
+	}
+	s.st.mu.Unlock()
+	return err
+}
+
+// storeError returns the last failure to save, or nil.
+func (s *Session) storeError() error {
+	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
+	return s.st.err
+}
