@@ -109,7 +109,7 @@ func newRun(sc *Scenario, opt Options) *run {
 	}
 	for i, f := range sc.Server.Faults {
 		switch {
-		case f.Kind == FaultRejectAccess:
+		case f.Kind == FaultRejectAccess && f.Instant:
 			r.q.push(int64(f.From), evRejectAccess, uint32(i), 0)
 		case !f.Instant:
 			r.q.push(int64(f.To), evFaultEnd, uint32(i), 0)

@@ -32,7 +32,7 @@ func TestModel(t *testing.T) {
 			// rejection triggers an immediate refresh, so one call per token
 			// lifetime fails: at 1h and just after 2h.
 			name: "skew without margin",
-			src: `{name: s, duration: 2h30m, token: {ttl: 1h, omit_expires_in: true}, clock_skew: -3m,
+			src: `{name: s, duration: 2h30m, token: {ttl: 1h, omit_expires_in: true}, clock_skew: -3m, session: {refresh_ahead: 0s},
 				workload: [{kind: requests, every: 30s}]}`,
 			check: func(t *testing.T, res *Result) {
 				if res.Stats.FailedRequests != 2 || res.FinalState != "valid" {
@@ -78,7 +78,7 @@ func TestModel(t *testing.T) {
 		{
 			// The endpoint hangs from 1h; calls wait 5s for a token, then fail.
 			name: "wait for refresh times out",
-			src: `{name: w, duration: 1h3m, token: {ttl: 1h}, session: {wait_for_refresh: 5s},
+			src: `{name: w, duration: 1h3m, token: {ttl: 1h}, session: {wait_for_refresh: 5s, refresh_ahead: 0s},
 				server: {faults: [{from: 59m, to: 1h3m, kind: hang}]}, workload: [{kind: requests, every: 1m}]}`,
 			check: func(t *testing.T, res *Result) {
 				if res.Stats.FailedRequests != 3 || res.Stats.Requests != 63 {
@@ -89,7 +89,7 @@ func TestModel(t *testing.T) {
 		{
 			// A 400 invalid_grant is the authorization server's refusal: revoked.
 			name: "status 400 revokes",
-			src:  `{name: r, duration: 2h, token: {ttl: 1h}, server: {faults: [{from: 59m, to: 1h1m, kind: status, status: 400, error: invalid_grant}]}}`,
+			src:  `{name: r, duration: 2h, token: {ttl: 1h}, session: {refresh_ahead: 0s}, server: {faults: [{from: 59m, to: 1h1m, kind: status, status: 400, error: invalid_grant}]}}`,
 			check: func(t *testing.T, res *Result) {
 				if res.FinalState != "revoked" || len(res.Violations) > 0 {
 					t.Errorf("final %s, violations %v; want revoked without violations", res.FinalState, res.Violations)

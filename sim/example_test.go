@@ -48,7 +48,7 @@ func ExampleParse_error() {
 
 // Compare runs one scenario under each built-in policy.
 func ExampleCompare() {
-	sc, err := sim.Load("../testdata/scenarios/502-at-refresh.yaml")
+	sc, err := sim.Load("../testdata/scenarios/502-at-expiry-no-margin.yaml")
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -56,7 +56,9 @@ func (p *parser) seed(dst *uint64) func(*yaml.Node, string) {
 
 func (p *parser) token(n *yaml.Node, path string, t *Token) {
 	p.mapping(n, path, []field{
-		{key: "ttl", required: true, set: p.duration(&t.TTL, time.Second, maxDuration)},
+		// Down to a microsecond: a server issuing absurdly short tokens is
+		// one of the faults the runtime must ride out (states.MinLifetime).
+		{key: "ttl", required: true, set: p.duration(&t.TTL, time.Microsecond, maxDuration)},
 		{key: "refresh_ttl", set: p.duration(&t.RefreshTTL, 0, maxDuration)},
 		{key: "rotate", set: p.boolean(&t.Rotate)},
 		{key: "reuse_grace", set: p.duration(&t.ReuseGrace, 0, maxDuration)},
@@ -159,7 +161,7 @@ func (p *parser) fault(n *yaml.Node, path string, f *Fault) {
 		p.fail(n, path, ErrInvalid, "status, error and retry_after apply to kind status only")
 	case at >= 0 && (from >= 0 || to >= 0):
 		p.fail(n, path, ErrInvalid, "give either at: or from:/to:, not both")
-	case at < 0 && (k == FaultRevoke || k == FaultRejectAccess):
+	case at < 0 && k == FaultRevoke:
 		p.fail(n, path, ErrMissing, "a %s fault happens at an instant: give at:", k)
 	case at < 0 && (from < 0 || to < 0):
 		p.fail(n, path, ErrMissing, "give from: and to: (a window) or at: (an instant)")

@@ -20,7 +20,7 @@ func TestWaitingCallsBeyondUint32(t *testing.T) {
 	for range bursts {
 		fmt.Fprintf(&work, "{kind: burst, at: 1h30m, count: %d}, ", count)
 	}
-	sc := mustParse(t, `{name: w, duration: 2h, token: {ttl: 1h}, session: {wait_for_refresh: 1m},
+	sc := mustParse(t, `{name: w, duration: 2h, token: {ttl: 1h}, session: {wait_for_refresh: 1m, refresh_ahead: 0s},
 		server: {faults: [{from: 59m, to: 2h, kind: hang}]}, workload: [`+work.String()+`]}`)
 	res := Run(sc, Options{})
 	if want := int64(bursts * count); res.Stats.FailedRequests != want || res.Stats.Requests != want {
@@ -87,7 +87,7 @@ func TestTimeInStateSaturates(t *testing.T) {
 // still usable.
 func TestReportImmediateOnlyWhenStillUsable(t *testing.T) {
 	sc := mustParse(t, `{name: z, duration: 1h30m, token: {ttl: 1h}, server: {latency: 0s, faults: [{from: 1h, to: 1h2m, kind: status, status: 503}]},
-		session: {policy: {kind: constant, initial: 1m, jitter: none}}}`)
+		session: {refresh_ahead: 0s, policy: {kind: constant, initial: 1m, jitter: none}}}`)
 	res := Run(sc, Options{})
 	want := []Recovery{{FaultEnd: 62 * time.Minute, UsableAt: 62 * time.Minute, Waiting: 1}}
 	if diff := cmp.Diff(want, res.Recoveries); diff != "" {

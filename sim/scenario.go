@@ -63,7 +63,7 @@ const (
 	FaultMalformed                     // 200 with a broken JSON body
 	FaultLostResponse                  // refresh performed, client sees 502
 	FaultRevoke                        // refresh-token family revoked for good
-	FaultRejectAccess                  // resource server rejects the current access token
+	FaultRejectAccess                  // at: the resource server rejects the current access token; from/to: every token
 	numFaultKinds
 )
 
@@ -150,7 +150,7 @@ const (
 func defaults() Scenario {
 	return Scenario{
 		Seed:    DefaultSeed,
-		Session: Session{RequestTimeout: DefaultRequestTimeout, Policy: policy.DefaultSpec()},
+		Session: Session{RequestTimeout: DefaultRequestTimeout, RefreshAhead: states.DefaultRefreshAhead, Policy: policy.DefaultSpec()},
 		Server:  Server{Latency: DefaultLatency},
 		Fleet:   Fleet{Sessions: 1},
 	}

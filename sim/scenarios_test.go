@@ -77,7 +77,7 @@ func TestScenarioLibrary(t *testing.T) {
 // TestDeterministic checks that the same file and seed give byte-identical
 // output, trace included, and that another seed changes a jittered run.
 func TestDeterministic(t *testing.T) {
-	for _, name := range []string{"502-at-refresh", "fleet-outage-jitter"} {
+	for _, name := range []string{"502-at-expiry-no-margin", "fleet-outage-jitter"} {
 		sc, err := Load("../testdata/scenarios/" + name + ".yaml")
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"time"
+
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -9,6 +11,7 @@ import (
 const (
 	causeServerExpired = "401 Unauthorized from the resource server: access token expired by the server's clock"
 	causeRejected      = "401 Unauthorized from the resource server: access token rejected"
+	causeRejectsAll    = "401 Unauthorized from the resource server: every access token rejected"
 )
 
 // scheduleWork queues session i's first call of each workload entry. A
@@ -70,7 +73,9 @@ func (r *run) call(i uint32, n int64, t int64) {
 
 // judge sends n calls of session i with its token to the resource server,
 // which judges the token by its own clock: an expired or rejected token
-// gets 401, a failed call, and a rejection fed to the session.
+// gets 401, a failed call, and a rejection fed to the session. An accepted
+// token on probation is reported to the session, as the runtime's
+// Transport does.
 func (r *run) judge(i uint32, s *session, n int64, t int64) {
 	cause := ""
 	switch {
@@ -78,7 +83,12 @@ func (r *run) judge(i uint32, s *session, n int64, t int64) {
 		cause = causeServerExpired
 	case s.tokGen <= s.rejGen:
 		cause = causeRejected
+	case r.rejectsAll(t):
+		cause = causeRejectsAll
 	default:
+		if s.d.Probation {
+			r.step(i, s, states.Input{Kind: states.InAccept}, t)
+		}
 		return
 	}
 	r.stats.FailedRequests += n
@@ -101,6 +111,17 @@ func (r *run) waitTimeout(i uint32, ticket uint64, t int64) {
 			r.tl.failed(i, t, n)
 		}
 	}
+}
+
+// rejectsAll reports whether a reject_access window covers t: the resource
+// server then refuses every token (a wrong audience, a skewed clock).
+func (r *run) rejectsAll(t int64) bool {
+	for i := range r.sc.Server.Faults {
+		if f := &r.sc.Server.Faults[i]; f.Kind == FaultRejectAccess && !f.Instant && f.covers(time.Duration(t)) {
+			return true
+		}
+	}
+	return false
 }
 
 // rejectAccess makes the resource server refuse every access token current

@@ -9,7 +9,10 @@ import (
 	"testing"
 )
 
-const seedFile = "../../testdata/scenarios/502-at-refresh.yaml"
+const (
+	seedFile     = "../../testdata/scenarios/502-at-refresh.yaml"
+	noMarginFile = "../../testdata/scenarios/502-at-expiry-no-margin.yaml"
+)
 
 func runCLI(args ...string) (code int, stdout, stderr string) {
 	var o, e bytes.Buffer
@@ -38,7 +41,7 @@ func TestSimCommand(t *testing.T) {
 	}{
 		{"passes", []string{"sim", seedFile}, exitOK, "PASS seed-502-at-refresh  seed 7", ""},
 		{"flags after the file", []string{"sim", seedFile, "--json", "--seed", "9"}, exitOK, `{"name":"seed-502-at-refresh","seed":9,`, ""},
-		{"policy override fails", []string{"sim", "--policy", "none", seedFile}, exitFailed, "reproduce: authfsm sim --seed 7 --policy none " + seedFile, ""},
+		{"policy override fails", []string{"sim", "--policy", "none", noMarginFile}, exitFailed, "reproduce: authfsm sim --seed 7 --policy none " + noMarginFile, ""},
 		{"unknown policy", []string{"sim", "--policy", "linear", seedFile}, exitBadInput, "", `authfsm sim: --policy "linear" is not a policy kind (one of none, constant, exponential)`},
 		{"empty policy", []string{"sim", "--policy", "", seedFile}, exitBadInput, "", "authfsm sim: --policy needs a kind (one of none, constant, exponential)"},
 		{"empty policy after the file", []string{"sim", seedFile, "--policy="}, exitBadInput, "", "--policy needs a kind"},
@@ -47,7 +50,7 @@ func TestSimCommand(t *testing.T) {
 		{"no file", []string{"sim", "--json"}, exitBadInput, "", "no scenario file"},
 		{"bad among good", []string{"sim", seedFile, bad}, exitBadInput, "PASS", "unknown key"},
 		{"svg", []string{"sim", "--svg", svg, seedFile}, exitOK, "PASS", ""},
-		{"compare with failing rows", []string{"compare", seedFile}, exitFailed, "exponential 1s×2 max 1m0s jitter=decorrelated", ""},
+		{"compare with failing rows", []string{"compare", noMarginFile}, exitFailed, "exponential 1s×2 max 1m0s jitter=decorrelated", ""},
 		{"compare all pass", []string{"compare", calm}, exitOK, "none ", ""},
 		{"fuzz", []string{"fuzz", "--runs", "50", "--json"}, exitOK, `{"runs":50,"seed":1,"violation":false}`, ""},
 		{"fuzz with a file", []string{"fuzz", seedFile}, exitBadInput, "", "takes no file"},
