@@ -94,7 +94,7 @@ func TestOutageTrafficVsOAuth2(t *testing.T) {
 		return errs, recovered
 	}
 
-	var ours, theirs result
+	var ours, theirs, margin result
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		fe := newFakeEndpoint(time.Hour)
@@ -149,6 +149,27 @@ func TestOutageTrafficVsOAuth2(t *testing.T) {
 		theirs.requests, _, _ = fe.stats()
 	})
 
+	// The same outage with the default refresh-ahead margin: the refresh
+	// happens at half the token's life, before the outage, and no call fails.
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		fe := newFakeEndpoint(time.Hour)
+		fe.outageFrom, fe.outageTo = start.Add(outageFrom), start.Add(outageTo)
+		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Expiry: start.Add(outageFrom)}
+		s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithSeed(42))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		margin.errors, _ = drive(start, func() error {
+			_, err := s.Token(context.Background())
+			return err
+		})
+		margin.requests, _, _ = fe.stats()
+	})
+	if margin.errors != 0 || margin.requests != 1 {
+		t.Errorf("with the default margin: %d failed calls, %d token requests; want 0 and 1", margin.errors, margin.requests)
+	}
 	t.Logf("authfsm:  %5d token requests, %5d failed calls, recovered %v after the outage (bound %v)", ours.requests, ours.errors, ours.recovered, ours.bound)
 	t.Logf("x/oauth2: %5d token requests, %5d failed calls, recovered %v after the outage", theirs.requests, theirs.errors, theirs.recovered)
 	if ours.requests*100 >= theirs.requests {
