@@ -140,6 +140,16 @@ func TestSpecBuild(t *testing.T) {
 		{Spec{Kind: "exponential", Initial: time.Minute, Multiplier: 2, Max: time.Second}, nil, "policy: max 1s is below initial 1m0s"},
 		{Spec{Kind: "none", MaxAttempts: -1}, nil, "policy: max_attempts -1 is negative"},
 		{Spec{Kind: "none", MaxElapsed: -time.Second}, nil, "policy: max_elapsed -1s is negative"},
+		// A setting the kind does not use is an error, not silently ignored.
+		{Spec{Kind: "constant", Initial: time.Second, Multiplier: 2}, nil, "policy: multiplier does not apply to a constant policy"},
+		{Spec{Kind: "constant", Initial: time.Second, Max: time.Minute}, nil, "policy: max does not apply to a constant policy (initial is its wait)"},
+		{Spec{Kind: "none", Initial: time.Second}, nil, "policy: initial does not apply to policy none (one attempt per cycle, no delays or limits)"},
+		{Spec{Kind: "none", Jitter: FullJitter}, nil, "policy: jitter does not apply to policy none (one attempt per cycle, no delays or limits)"},
+		{Spec{Kind: "none", MaxAttempts: 3}, nil, "policy: max_attempts does not apply to policy none (one attempt per cycle, no delays or limits)"},
+		{DefaultSpec().WithKind("constant"), Constant{Wait: time.Second, Jitter: FullJitter}, ""},
+		{DefaultSpec().WithKind("none"), None{}, ""},
+		{Spec{Kind: "none"}.WithKind("exponential"), Exponential{Initial: time.Second, Multiplier: 2, Max: time.Minute}, ""},
+		{Spec{Kind: "exponential", Initial: time.Second, Multiplier: 3}.WithKind("exponential"), Exponential{Initial: time.Second, Multiplier: 3}, ""},
 	}
 	for _, tt := range tests {
 		got, err := tt.spec.Build()

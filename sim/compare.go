@@ -39,15 +39,12 @@ type CompareRow struct {
 // then exponential with each jitter mode.
 func ComparePolicies(base policy.Spec) []policy.Spec {
 	out := []policy.Spec{{Kind: "none"}}
-	c := base
-	c.Kind, c.Jitter = "constant", policy.NoJitter
+	c := base.WithKind("constant")
+	c.Jitter = policy.NoJitter
 	out = append(out, c)
 	for _, j := range []policy.Jitter{policy.NoJitter, policy.FullJitter, policy.EqualJitter, policy.DecorrelatedJitter} {
-		e := base
-		e.Kind, e.Jitter = "exponential", j
-		if e.Multiplier < 1 {
-			e.Multiplier = policy.DefaultSpec().Multiplier
-		}
+		e := base.WithKind("exponential")
+		e.Jitter = j
 		out = append(out, e)
 	}
 	return out

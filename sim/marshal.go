@@ -27,8 +27,17 @@ func MarshalYAML(sc *Scenario) []byte {
 	s, p := sc.Session, sc.Session.Policy
 	fmt.Fprintf(&b, "session:\n  refresh_ahead: %v\n  request_timeout: %v\n  wait_for_refresh: %v\n",
 		s.RefreshAhead, s.RequestTimeout, s.WaitForRefresh)
-	fmt.Fprintf(&b, "  policy: {kind: %s, initial: %v, multiplier: %s, max: %v, jitter: %v, max_attempts: %d, max_elapsed: %v}\n",
-		p.Kind, p.Initial, strconv.FormatFloat(p.Multiplier, 'g', -1, 64), p.Max, p.Jitter, p.MaxAttempts, p.MaxElapsed)
+	// Only the keys the kind uses: any other is an error on parsing.
+	switch p.Kind {
+	case "none":
+		fmt.Fprintf(&b, "  policy: {kind: %s}\n", p.Kind)
+	case "constant":
+		fmt.Fprintf(&b, "  policy: {kind: %s, initial: %v, jitter: %v, max_attempts: %d, max_elapsed: %v}\n",
+			p.Kind, p.Initial, p.Jitter, p.MaxAttempts, p.MaxElapsed)
+	default:
+		fmt.Fprintf(&b, "  policy: {kind: %s, initial: %v, multiplier: %s, max: %v, jitter: %v, max_attempts: %d, max_elapsed: %v}\n",
+			p.Kind, p.Initial, strconv.FormatFloat(p.Multiplier, 'g', -1, 64), p.Max, p.Jitter, p.MaxAttempts, p.MaxElapsed)
+	}
 	fmt.Fprintf(&b, "server:\n  latency: %v\n", sc.Server.Latency)
 	if len(sc.Server.Faults) > 0 {
 		b.WriteString("  faults:\n")

@@ -75,16 +75,23 @@ func (p *parser) session(n *yaml.Node, path string, s *Session) {
 	})
 }
 
+// policy reads a policy. Keys the file omits take the defaults of its
+// kind (policy.Spec.WithKind); a key that the kind does not use is an error.
 func (p *parser) policy(n *yaml.Node, path string, s *policy.Spec) {
+	var got policy.Spec
 	var jitter string
+	given := map[string]bool{}
+	mark := func(key string, set func(*yaml.Node, string)) field {
+		return field{key: key, set: func(n *yaml.Node, k string) { given[key] = true; set(n, k) }}
+	}
 	p.mapping(n, path, []field{
-		{key: "kind", set: p.text(&s.Kind)},
-		{key: "initial", set: p.duration(&s.Initial, time.Millisecond, 24*time.Hour)},
-		{key: "multiplier", set: p.float(&s.Multiplier, 1, 100)},
-		{key: "max", set: p.duration(&s.Max, 0, 24*time.Hour)},
-		{key: "jitter", set: p.text(&jitter)},
-		{key: "max_attempts", set: p.integer(&s.MaxAttempts, 0, math.MaxInt32)},
-		{key: "max_elapsed", set: p.duration(&s.MaxElapsed, 0, maxDuration)},
+		mark("kind", p.text(&got.Kind)),
+		mark("initial", p.duration(&got.Initial, time.Millisecond, 24*time.Hour)),
+		mark("multiplier", p.float(&got.Multiplier, 1, 100)),
+		mark("max", p.duration(&got.Max, 0, 24*time.Hour)),
+		mark("jitter", p.text(&jitter)),
+		mark("max_attempts", p.integer(&got.MaxAttempts, 0, math.MaxInt32)),
+		mark("max_elapsed", p.duration(&got.MaxElapsed, 0, maxDuration)),
 	})
 	if p.err != nil {
 		return
@@ -95,11 +102,27 @@ func (p *parser) policy(n *yaml.Node, path string, s *policy.Spec) {
 			p.fail(n, path+".jitter", ErrInvalid, "%q: want none, full, equal or decorrelated", jitter)
 			return
 		}
-		s.Jitter = j
+		got.Jitter = j
 	}
-	if _, err := s.Build(); err != nil {
+	kind := s.Kind
+	if given["kind"] {
+		kind = got.Kind
+	}
+	spec := s.WithKind(kind)
+	for key, v := range map[string]func(){
+		"initial": func() { spec.Initial = got.Initial }, "multiplier": func() { spec.Multiplier = got.Multiplier },
+		"max": func() { spec.Max = got.Max }, "jitter": func() { spec.Jitter = got.Jitter },
+		"max_attempts": func() { spec.MaxAttempts = got.MaxAttempts }, "max_elapsed": func() { spec.MaxElapsed = got.MaxElapsed },
+	} {
+		if given[key] {
+			v()
+		}
+	}
+	if _, err := spec.Build(); err != nil {
 		p.fail(n, path, ErrInvalid, "%v", err)
+		return
 	}
+	*s = spec
 }
 
 func (p *parser) float(dst *float64, lo, hi float64) func(*yaml.Node, string) {

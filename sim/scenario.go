@@ -171,8 +171,7 @@ func (s *Scenario) windows() []int {
 // SetPolicyKind replaces the kind of the session's policy (the --policy
 // option), keeping its other parameters.
 func (s *Scenario) SetPolicyKind(kind string) error {
-	spec := s.Session.Policy
-	spec.Kind = kind
+	spec := s.Session.Policy.WithKind(kind)
 	if _, err := spec.Build(); err != nil {
 		return err
 	}

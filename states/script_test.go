@@ -95,6 +95,9 @@ func (s *script) exec(line string) error {
 	switch f[0] {
 	case "config":
 		spec := policy.Spec{Kind: "exponential", Initial: time.Second, Multiplier: 2, Max: time.Minute}
+		if k, ok := kv["kind"]; ok {
+			spec = spec.WithKind(k)
+		}
 		var cfg Config
 		seed := uint64(1)
 		for k, v := range kv {
@@ -106,8 +109,7 @@ func (s *script) exec(line string) error {
 				cfg.MaxRetryAfter, err = time.ParseDuration(v)
 			case "seed":
 				seed, err = strconv.ParseUint(v, 10, 64)
-			case "kind":
-				spec.Kind = v
+			case "kind": // applied first
 			case "initial":
 				spec.Initial, err = time.ParseDuration(v)
 			case "max":
