@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +12,8 @@ import (
 // The chain format: one JSON object per line, each a Record with Seq
 // numbered from 1, Prev holding the previous line's Hash (absent on the first
 // line) and Hash last. Hash is the hex SHA-256 of the line's canonical
-// encoding: the exact bytes of the line without its trailing
+// encoding (or, in a keyed chain, its hex HMAC-SHA256 under the key; see
+// WithKey): the exact bytes of the line without its trailing
 // `,"hash":"…"` member, that is encoding/json's output for the Record with
 // Hash empty (fields in declaration order, times in UTC RFC 3339). Hashing
 // the stored bytes rather than a re-encoding means a verifier needs no
@@ -44,13 +43,20 @@ type ChainWriter struct {
 	w      io.Writer
 	closer io.Closer
 	head   Head
+	opts   *options
 	err    error
 }
 
 // NewChainWriter returns a writer that appends to w a chain continuing after
-// head; pass the zero Head to start a new chain.
-func NewChainWriter(w io.Writer, head Head) *ChainWriter {
-	return &ChainWriter{w: w, head: head}
+// head; pass the zero Head to start a new chain. With WithKey the chain is
+// keyed. Invalid options (an empty key) make every Write fail with the
+// reason, so that no record is written unkeyed by mistake.
+func NewChainWriter(w io.Writer, head Head, opts ...Option) *ChainWriter {
+	o, err := newOptions(opts)
+	if err != nil {
+		return &ChainWriter{w: w, head: head, opts: &options{}, err: err}
+	}
+	return &ChainWriter{w: w, head: head, opts: o}
 }
 
 // OpenChainFile verifies the chained log at path (if it exists) and opens it
@@ -60,15 +66,20 @@ func NewChainWriter(w io.Writer, head Head) *ChainWriter {
 // ChainError.Torn) the error says so and names the repair, which it never
 // performs itself: removing bytes from an audit log is an operator's call.
 // A last record that verifies but lacks its newline (the crash came just
-// before it) gets the newline before the next record.
-func OpenChainFile(path string) (*ChainWriter, error) {
+// before it) gets the newline before the next record. Options are those of
+// NewChainWriter; a keyed log must be opened with its key.
+func OpenChainFile(path string, opts ...Option) (*ChainWriter, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
 	// One descriptor for verifying and appending, so the file verified is
 	// the file extended. O_APPEND affects writes only; reads start at 0.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	s, err := scan(f)
+	s, err := scan(f, o)
 	if err != nil {
 		f.Close()
 		if ce, ok := errors.AsType[*ChainError](err); ok && ce.Torn {
@@ -82,8 +93,7 @@ func OpenChainFile(path string) (*ChainWriter, error) {
 			return nil, fmt.Errorf("audit: %s: ending the last line: %w", path, err)
 		}
 	}
-	c := NewChainWriter(f, s.head)
-	c.closer = f
+	c := &ChainWriter{w: f, closer: f, head: s.head, opts: o}
 	return c, nil
 }
 
@@ -105,8 +115,7 @@ func (c *ChainWriter) Write(r Record) error {
 	if err != nil {
 		return fmt.Errorf("audit: encoding record %d: %w", r.Seq, err)
 	}
-	sum := sha256.Sum256(body)
-	h := hex.EncodeToString(sum[:])
+	h := c.opts.sum(body)
 	line := make([]byte, 0, len(body)+len(hashKey)+len(h)+3)
 	line = append(line, body[:len(body)-1]...)
 	line = append(line, hashKey...)

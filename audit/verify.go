@@ -47,9 +47,15 @@ func (e *ChainError) Is(target error) bool { return target == ErrChainBroken }
 // matches its content, its Prev matches the previous line's hash, and
 // sequence numbers count up from 1 without gaps. It returns the head of the
 // chain, or a *ChainError for the first line that fails (or an I/O error).
-// An empty log verifies, with a zero Head.
-func Verify(r io.Reader) (Head, error) {
-	s, err := scan(r)
+// An empty log verifies, with a zero Head. A keyed log (see WithKey) must
+// be verified with its key: without it, or with another key, the first line
+// fails because its hash does not match.
+func Verify(r io.Reader, opts ...Option) (Head, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return Head{}, err
+	}
+	s, err := scan(r, o)
 	return s.head, err
 }
 
@@ -67,7 +73,7 @@ type scanned struct {
 
 // scan verifies a log like Verify and also reports where its good prefix
 // ends, which OpenChainFile and Repair need to append after it.
-func scan(r io.Reader) (scanned, error) {
+func scan(r io.Reader, o *options) (scanned, error) {
 	br := bufio.NewReader(r)
 	s := scanned{newline: true}
 	for line := 1; ; line++ {
@@ -85,7 +91,7 @@ func scan(r io.Reader) (scanned, error) {
 			return s, fmt.Errorf("audit: reading line %d: %w", line, err)
 		}
 		last := err == io.EOF // no newline follows b
-		next, reason, whole := verifyLine(bytes.TrimSuffix(b, []byte("\n")), s.head)
+		next, reason, whole := verifyLine(bytes.TrimSuffix(b, []byte("\n")), s.head, o)
 		if reason != "" {
 			return s, &ChainError{Line: line, Seq: s.head.Seq + 1, Reason: reason, Torn: last && !whole}
 		}
@@ -116,7 +122,7 @@ func readLong(br *bufio.Reader, first []byte) ([]byte, error) {
 // ends in a well-formed hash member, that is, whether it is a whole record
 // rather than the prefix of one: a write cut short cannot leave that ending,
 // since encoding/json escapes every quote inside a value.
-func verifyLine(line []byte, prev Head) (next Head, reason string, whole bool) {
+func verifyLine(line []byte, prev Head, o *options) (next Head, reason string, whole bool) {
 	i := bytes.LastIndex(line, []byte(hashKey))
 	if i < 0 || !bytes.HasSuffix(line, []byte(`"}`)) {
 		return prev, "line has no trailing hash member (not a chained record)", false
@@ -127,9 +133,8 @@ func verifyLine(line []byte, prev Head) (next Head, reason string, whole bool) {
 	}
 	body := make([]byte, 0, i+1)
 	body = append(append(body, line[:i]...), '}')
-	sum := sha256.Sum256(body)
-	if hex.EncodeToString(sum[:]) != h {
-		return prev, "hash does not match the record (record altered)", true
+	if !o.matches(body, h) {
+		return prev, o.mismatch(), true
 	}
 	var link struct {
 		Seq  uint64 `json:"seq"`
