@@ -26,15 +26,6 @@ const hashKey = `,"hash":"`
 // maxLine bounds one line of a chained log when verifying it.
 const maxLine = 1 << 20
 
-// Head identifies the last record of a chain: a writer resumes after it, and
-// a verifier returns it. Keep a copy of the head somewhere the log's writer
-// cannot change (or sign it): a chain detects any change to its middle, but
-// only a trusted head detects a rewritten or truncated tail.
-type Head struct {
-	Seq  uint64 `json:"seq"`
-	Hash string `json:"hash"`
-}
-
 // ChainWriter writes records as hash-chained JSON lines. It is a Sink and is
 // safe for concurrent use. It numbers records itself, so several sessions
 // may share one chain: a record's Seq, Prev and Hash are overwritten.
