@@ -24,6 +24,7 @@ func TestRecordJSONRoundTrip(t *testing.T) {
 		{"every event", audit.Record{Seq: 1, Time: t0, From: states.Revoked, To: states.Valid, Event: states.SetToken}},
 		{"backoff with next attempt", sampleRecords()[2]},
 		{"chained", chained},
+		{"note", audit.Record{Seq: 7, Time: t0, Session: "s1", Note: "audit log repaired: 12 bytes of a torn last line removed", Prev: strings.Repeat("c", 64)}},
 		{"give up", audit.FromTransition(states.Transition{At: t0, From: states.Refreshing, To: states.Expired, Event: states.GiveUp, Cause: "policy gave up", Attempt: 4})},
 	}
 	for _, tc := range tests {
@@ -50,5 +51,19 @@ func TestRecordRejectsUnknownEvent(t *testing.T) {
 	err := json.Unmarshal([]byte(`{"seq":1,"time":"2026-03-01T11:00:00Z","from":"valid","to":"expired","event":"explode"}`), &r)
 	if err == nil || !strings.Contains(err.Error(), `states: unknown event "explode"`) {
 		t.Errorf("Unmarshal of an unknown event = %v, want states: unknown event", err)
+	}
+}
+
+// TestNoteEncoding checks that a note is not encoded as a transition: zero
+// From, To and Event would read as "valid" to "valid" on "refresh_ahead".
+func TestNoteEncoding(t *testing.T) {
+	r := audit.Record{Seq: 3, Time: t0, Note: "audit log repaired: 5 bytes of a torn last line removed", Prev: "p", From: states.Backoff, Cause: "ignored"}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"seq":3,"time":"2026-03-01T12:00:00+01:00","note":"audit log repaired: 5 bytes of a torn last line removed","prev":"p"}`
+	if string(b) != want {
+		t.Errorf("note encodes as\n%s\nwant\n%s", b, want)
 	}
 }
