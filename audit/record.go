@@ -1,9 +1,3 @@
-// Package audit records why every state change of a session happened.
-//
-// A Record is one transition of the machine in package states, stamped with
-// a sequence number, the session it belongs to and a fingerprint of the
-// access token (never the token). The runtime's audit log and the
-// simulator's trace use this one type.
 package audit
 
 import (
