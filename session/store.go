@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -50,11 +52,12 @@ func (m *MemoryStore) Save(_ context.Context, t Token) error {
 }
 
 // FileStore is a Store in one JSON file, written atomically: a new file with
-// mode 0600 in the same directory, synced, then renamed over the old one, so
-// a crash leaves either the old pair or the new one, never half of each. A
-// crash between creating the temporary file and the rename leaves it behind,
-// holding a whole token pair: Load and Save remove such leftovers, the files
-// named "."+filepath.Base(Path)+".*" in Path's directory, and nothing else.
+// mode 0600 in the same directory, synced, then renamed over the old one and
+// the directory synced, so a crash leaves either the old pair or the new
+// one, never half of each. A crash between creating the temporary file and
+// the rename leaves it behind, holding a whole token pair: Load and Save
+// remove such leftovers, the files named "."+filepath.Base(Path)+".*" in
+// Path's directory, and nothing else.
 //
 // One file must not be shared by several processes (or several FileStores)
 // without coordination: each would overwrite the pair the other saved,
@@ -145,6 +148,12 @@ func (f *FileStore) Save(_ context.Context, t Token) (err error) {
 	if err = os.Rename(tmp.Name(), f.Path); err != nil {
 		return fmt.Errorf("session: token store: %w", err)
 	}
+	// The rename is durable only once the directory is: without this a
+	// crash may bring back the old pair, whose refresh token the server
+	// may already have rotated away.
+	if err := syncDir(filepath.Dir(f.Path)); err != nil {
+		return fmt.Errorf("session: token store: %w", err)
+	}
 	return nil
 }
 
@@ -176,4 +185,25 @@ func (f *FileStore) removeLeftovers() error {
 		}
 	}
 	return nil
+}
+
+// syncDir makes a rename in dir durable. Where directories cannot be synced
+// (Windows cannot open them for it; some file systems answer EINVAL or
+// "not supported") there is nothing more to do, and that is not an error.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
+		err = nil
+	}
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -142,3 +142,24 @@ func TestFileStoreLoadMissingDirectory(t *testing.T) {
 		t.Errorf("Load with a missing directory = %v, want ErrNoToken", err)
 	}
 }
+
+// TestSyncDir checks that syncing a directory works where it should and
+// that errors other than "cannot sync a directory here" are reported.
+func TestSyncDir(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		dir  string
+		want error
+	}{
+		{"directory", dir, nil},
+		{"missing", filepath.Join(dir, "missing"), os.ErrNotExist},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := syncDir(tc.dir); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Errorf("syncDir(%s) = %v, want %v", tc.dir, err, tc.want)
+			}
+		})
+	}
+}
