@@ -13,7 +13,9 @@ import (
 // cannot change (or sign it): a chain detects any change to its middle, but
 // only a trusted head detects a rewritten or truncated tail (see CheckHead).
 type Head struct {
-	Seq  uint64 `json:"seq"`
+	// Seq is the last record's sequence number; 0 for an empty chain.
+	Seq uint64 `json:"seq"`
+	// Hash is the last record's chain hash, in hex.
 	Hash string `json:"hash"`
 }
 
