@@ -85,17 +85,21 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		log      string
 		wantLine int
 		reason   string
+		torn     bool
 	}{
-		{"altered cause", join(lines[0], lines[1], strings.Replace(lines[2], "502 Bad Gateway", "401 Unauthorized", 1), lines[3], lines[4]), 3, "record altered"},
-		{"altered time", join(lines[0], strings.Replace(lines[1], "11:00:00Z", "11:00:01Z", 1), lines[2], lines[3], lines[4]), 2, "record altered"},
-		{"removed record", join(lines[0], lines[1], lines[3], lines[4]), 3, "seq 4 follows seq 2"},
-		{"swapped records", join(lines[0], lines[2], lines[1], lines[3], lines[4]), 2, "seq 3 follows seq 1"},
-		{"duplicated record", join(lines[0], lines[1], lines[1], lines[2]), 3, "seq 2 follows seq 2"},
-		{"hash stripped", join(lines[0], strings.Replace(lines[1], `,"hash":"`, `,"hush":"`, 1)), 2, "no trailing hash member"},
-		{"hash not hex", join(lines[0], lines[1][:len(lines[1])-5]+"zz\"}\n"), 2, "not a hex SHA-256"},
-		{"foreign line", join(lines[0], "hello\n"), 2, "no trailing hash member"},
-		{"first record removed", join(lines[1], lines[2]), 1, "seq 2 follows seq 0"},
-		{"truncated line", join(lines[0], lines[1][:40]), 2, "no trailing hash member"},
+		{"altered cause", join(lines[0], lines[1], strings.Replace(lines[2], "502 Bad Gateway", "401 Unauthorized", 1), lines[3], lines[4]), 3, "record altered", false},
+		{"altered time", join(lines[0], strings.Replace(lines[1], "11:00:00Z", "11:00:01Z", 1), lines[2], lines[3], lines[4]), 2, "record altered", false},
+		{"removed record", join(lines[0], lines[1], lines[3], lines[4]), 3, "seq 4 follows seq 2", false},
+		{"swapped records", join(lines[0], lines[2], lines[1], lines[3], lines[4]), 2, "seq 3 follows seq 1", false},
+		{"duplicated record", join(lines[0], lines[1], lines[1], lines[2]), 3, "seq 2 follows seq 2", false},
+		{"hash stripped", join(lines[0], strings.Replace(lines[1], `,"hash":"`, `,"hush":"`, 1)), 2, "no trailing hash member", false},
+		{"hash not hex", join(lines[0], lines[1][:len(lines[1])-5]+"zz\"}\n"), 2, "not a hex SHA-256", false},
+		{"foreign line", join(lines[0], "hello\n"), 2, "no trailing hash member", false},
+		{"first record removed", join(lines[1], lines[2]), 1, "seq 2 follows seq 0", false},
+		{"truncated line", join(lines[0], lines[1][:40]), 2, "no trailing hash member", true},
+		{"zeroed tail", join(lines[0], "\x00\x00\x00\x00"), 2, "no trailing hash member", true},
+		{"truncated line inside", join(lines[0], lines[1][:40]+"\n", lines[2]), 2, "no trailing hash member", false},
+		{"altered last line without newline", join(lines[0], strings.TrimSuffix(strings.Replace(lines[1], "refreshing", "revoked", 1), "\n")), 2, "record altered", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,6 +113,9 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			}
 			if ce.Line != tc.wantLine || !strings.Contains(ce.Reason, tc.reason) {
 				t.Errorf("got line %d reason %q, want line %d reason containing %q", ce.Line, ce.Reason, tc.wantLine, tc.reason)
+			}
+			if ce.Torn != tc.torn {
+				t.Errorf("Torn = %v, want %v", ce.Torn, tc.torn)
 			}
 		})
 	}
@@ -209,5 +216,62 @@ func TestChainWriterErrorIsSticky(t *testing.T) {
 	}
 	if h := w.Head(); h.Seq != 1 {
 		t.Errorf("head seq = %d, want 1", h.Seq)
+	}
+}
+
+// TestOpenChainFileTail checks what OpenChainFile does with the end of an
+// existing log: it ends a last record that lacks its newline before
+// appending, and refuses a torn or altered tail without changing the file.
+func TestOpenChainFileTail(t *testing.T) {
+	rs := sampleRecords()
+	full := string(writeChain(t, rs))
+	lines := strings.SplitAfter(full, "\n")
+	tests := []struct {
+		name     string
+		existing string
+		wantErr  string // empty: the open succeeds and the rest is appended
+		repair   bool   // the error names the repair command
+	}{
+		{"ends with newline", lines[0] + lines[1], "", false},
+		{"last newline missing", lines[0] + strings.TrimSuffix(lines[1], "\n"), "", false},
+		{"torn last line", lines[0] + lines[1] + lines[2][:60], "line 3 (seq 3): line has no trailing hash member", true},
+		{"torn first line", lines[0][:10], "line 1 (seq 1)", true},
+		{"altered middle", strings.Replace(lines[0], "expired", "revoked", 1) + lines[1], "line 1 (seq 1): hash does not match", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "audit.jsonl")
+			if err := os.WriteFile(path, []byte(tc.existing), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			w, err := audit.OpenChainFile(path)
+			if tc.wantErr != "" {
+				if !errors.Is(err, audit.ErrChainBroken) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("OpenChainFile = %v, want ErrChainBroken containing %q", err, tc.wantErr)
+				}
+				if got := strings.Contains(err.Error(), "authfsm audit repair "+path); got != tc.repair {
+					t.Errorf("error %q names the repair: %v, want %v", err, got, tc.repair)
+				}
+				if b, _ := os.ReadFile(path); string(b) != tc.existing {
+					t.Errorf("a refused open changed the file to %q", b)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs[2:] {
+				if err := w.Write(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := os.ReadFile(path)
+			if diff := cmp.Diff(full, string(got)); diff != "" {
+				t.Errorf("appended chain (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -25,5 +25,21 @@ func ExampleChainWriter() {
 	fmt.Println(err)
 	// Output:
 	// 2 <nil>
-	// audit: hash chain broken at line 1 (seq 1): hash does not match the record (record altered)
+	// audit: hash chain broken at line 1 (seq 1): hash does not match the record (record altered, or an HMAC-keyed log verified without its key)
+}
+
+func ExampleWithKey() {
+	key := []byte("kept-off-the-writer's-readers") // in practice: audit.ReadKeyFile
+	var log bytes.Buffer
+	w := audit.NewChainWriter(&log, audit.Head{}, audit.WithKey(key))
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	w.Write(audit.FromTransition(states.Transition{At: at, From: states.Valid, To: states.Expired, Event: states.Expire}))
+
+	_, err := audit.Verify(bytes.NewReader(log.Bytes()), audit.WithKey(key))
+	fmt.Println(err)
+	_, err = audit.Verify(bytes.NewReader(log.Bytes()), audit.WithKey([]byte("guess")))
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// audit: hash chain broken at line 1 (seq 1): hash does not match the record (record altered, or not the key the log was written with)
 }

@@ -1,18 +1,14 @@
-// Package audit records why every state change of a session happened.
-//
-// A Record is one transition of the machine in package states, stamped with
-// a sequence number, the session it belongs to and a fingerprint of the
-// access token (never the token). The runtime's audit log and the
-// simulator's trace use this one type.
 package audit
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/authfsm/authfsm/states"
 )
 
-// Record is one audited transition.
+// Record is one audited transition, or a note about the log itself (see
+// Note).
 type Record struct {
 	// Seq numbers the records of one log from 1, without gaps.
 	Seq uint64 `json:"seq"`
@@ -32,6 +28,11 @@ type Record struct {
 	// Token is a fingerprint of the access token current after the
 	// transition (a hash prefix), or empty.
 	Token string `json:"token,omitempty"`
+	// Note, when not empty, makes the record a note about the log rather
+	// than a transition: "audit log repaired: …", written by Repair. A note
+	// is encoded with Seq, Time, Session, Note, Prev and Hash only; the
+	// transition fields are zero when one is decoded, and mean nothing.
+	Note string `json:"note,omitempty"`
 	// Prev is the hash of the previous record in a hash-chained log (see
 	// ChainWriter); empty for the first record and outside a chain.
 	Prev string `json:"prev,omitempty"`
@@ -44,4 +45,27 @@ type Record struct {
 // for the caller to fill in.
 func FromTransition(t states.Transition) Record {
 	return Record{Time: t.At, From: t.From, To: t.To, Event: t.Event, Cause: t.Cause, Attempt: t.Attempt, NextAt: t.NextAt}
+}
+
+// transition is Record without its methods, for encoding/json.
+type transition Record
+
+// note is the encoding of a note record: the transition fields are left out
+// because zero values would read as a transition ("from":"valid" …).
+type note struct {
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+	Session string    `json:"session,omitempty"`
+	Note    string    `json:"note"`
+	Prev    string    `json:"prev,omitempty"`
+	Hash    string    `json:"hash,omitempty"`
+}
+
+// MarshalJSON implements json.Marshaler: a transition as its fields are
+// tagged, a note (see Note) without the transition fields.
+func (r Record) MarshalJSON() ([]byte, error) {
+	if r.Note == "" {
+		return json.Marshal(transition(r))
+	}
+	return json.Marshal(note{Seq: r.Seq, Time: r.Time, Session: r.Session, Note: r.Note, Prev: r.Prev, Hash: r.Hash})
 }

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -49,8 +52,19 @@ func (m *MemoryStore) Save(_ context.Context, t Token) error {
 }
 
 // FileStore is a Store in one JSON file, written atomically: a new file with
-// mode 0600 in the same directory, synced, then renamed over the old one, so
-// a crash leaves either the old pair or the new one, never half of each.
+// mode 0600 in the same directory, synced, then renamed over the old one and
+// the directory synced, so a crash leaves either the old pair or the new
+// one, never half of each. A crash between creating the temporary file and
+// the rename leaves it behind, holding a whole token pair: Load and Save
+// remove such leftovers, the files named "."+filepath.Base(Path)+".*" in
+// Path's directory, and nothing else.
+//
+// One file must not be shared by several processes (or several FileStores)
+// without coordination: each would overwrite the pair the other saved,
+// losing a rotated refresh token, and each would take the other's temporary
+// file for a leftover and remove it. A FileStore serialises only its own
+// Loads and Saves. Coordinating several holders of one token is the job of
+// a coordinator, not of a Store; this module has none yet.
 type FileStore struct {
 	// Path is the file; its directory must exist.
 	Path string
@@ -68,8 +82,13 @@ type storedToken struct {
 	Scope        string    `json:"scope,omitempty"`
 }
 
-// Load implements Store.
+// Load implements Store. It first removes leftover temporary files.
 func (f *FileStore) Load(context.Context) (Token, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.removeLeftovers(); err != nil {
+		return Token{}, err
+	}
 	b, err := os.ReadFile(f.Path)
 	if errors.Is(err, os.ErrNotExist) {
 		return Token{}, fmt.Errorf("%w: %s does not exist", ErrNoToken, f.Path)
@@ -90,10 +109,13 @@ func (f *FileStore) Load(context.Context) (Token, error) {
 		Issued: s.Issued, Expiry: s.Expiry, Scope: s.Scope}, nil
 }
 
-// Save implements Store.
+// Save implements Store. It first removes leftover temporary files.
 func (f *FileStore) Save(_ context.Context, t Token) (err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.removeLeftovers(); err != nil {
+		return err
+	}
 	b, err := json.Marshal(storedToken{AccessToken: string(t.Access), RefreshToken: string(t.Refresh),
 		TokenType: t.Type, Issued: t.Issued.Round(0), Expiry: t.Expiry.Round(0), Scope: t.Scope})
 	if err != nil {
@@ -126,5 +148,62 @@ func (f *FileStore) Save(_ context.Context, t Token) (err error) {
 	if err = os.Rename(tmp.Name(), f.Path); err != nil {
 		return fmt.Errorf("session: token store: %w", err)
 	}
+	// The rename is durable only once the directory is: without this a
+	// crash may bring back the old pair, whose refresh token the server
+	// may already have rotated away.
+	if err := syncDir(filepath.Dir(f.Path)); err != nil {
+		return fmt.Errorf("session: token store: %w", err)
+	}
 	return nil
+}
+
+// tempPrefix is how the names of Save's temporary files begin: CreateTemp
+// replaces the "*" of "."+base+".*" with random digits.
+func (f *FileStore) tempPrefix() string { return "." + filepath.Base(f.Path) + "." }
+
+// removeLeftovers removes the temporary files a crashed Save left behind:
+// regular files in Path's directory whose names are tempPrefix and more.
+// It is called with f.mu held, so no Save of this FileStore is writing one.
+// A missing directory has no leftovers.
+func (f *FileStore) removeLeftovers() error {
+	dir := filepath.Dir(f.Path)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("session: token store: looking for leftover temporary files: %w", err)
+	}
+	prefix := f.tempPrefix()
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || len(name) <= len(prefix) || !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("session: token store: removing leftover temporary file: %w", err)
+		}
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable. Where directories cannot be synced
+// (Windows cannot open them for it; some file systems answer EINVAL or
+// "not supported") there is nothing more to do, and that is not an error.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
+		err = nil
+	}
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestStores(t *testing.T) {
@@ -57,5 +58,108 @@ func TestStores(t *testing.T) {
 	}
 	if err := (&FileStore{Path: filepath.Join(dir, "missing", "token.json")}).Save(ctx, tok); err == nil || !strings.HasPrefix(err.Error(), "session: token store") {
 		t.Errorf("Save into a missing directory = %v", err)
+	}
+}
+
+// TestFileStoreRemovesLeftovers checks that Save and Load remove the
+// temporary files a crashed Save leaves behind, each holding a token pair,
+// and nothing else.
+func TestFileStoreRemovesLeftovers(t *testing.T) {
+	ctx := context.Background()
+	const secret = "leftover-refresh-secret"
+	leftovers := []string{".token.json.123456789", ".token.json.1", ".token.json.tmp"}
+	unrelated := []string{"token.json.bak", ".token.json", ".token.json2.123456", ".other.json.123456", "x.token.json.1", "notes.txt"}
+	tests := []struct {
+		name string
+		op   func(*FileStore) error
+	}{
+		{"save", func(f *FileStore) error {
+			return f.Save(ctx, Token{Access: "a2", Refresh: "r2"})
+		}},
+		{"load", func(f *FileStore) error {
+			got, err := f.Load(ctx)
+			if err == nil && (got.Access != "a" || got.Refresh != "r") {
+				t.Errorf("Load = %v, want the saved pair", got)
+			}
+			return err
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			f := &FileStore{Path: filepath.Join(dir, "token.json")}
+			if err := f.Save(ctx, Token{Access: "a", Refresh: "r"}); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range leftovers {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(`{"access_token":"x","refresh_token":"`+secret+`"}`), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, name := range unrelated {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte("keep "+name), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// A directory with a leftover's name is not a file Save wrote.
+			if err := os.Mkdir(filepath.Join(dir, ".token.json.dir"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.op(f); err != nil {
+				t.Fatal(err)
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+				if b, _ := os.ReadFile(filepath.Join(dir, e.Name())); strings.Contains(string(b), secret) {
+					t.Errorf("%s still holds the secret", e.Name())
+				}
+			}
+			want := append([]string{"token.json", ".token.json.dir"}, unrelated...)
+			if diff := cmp.Diff(want, names, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+				t.Errorf("directory after %s (-want +got):\n%s", tc.name, diff)
+			}
+			for _, name := range unrelated {
+				if b, _ := os.ReadFile(filepath.Join(dir, name)); string(b) != "keep "+name {
+					t.Errorf("%s changed to %q", name, b)
+				}
+			}
+			fi, err := os.Stat(f.Path)
+			if err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("token file: %v, %v; want mode 0600", fi.Mode(), err)
+			}
+		})
+	}
+}
+
+func TestFileStoreLoadMissingDirectory(t *testing.T) {
+	f := &FileStore{Path: filepath.Join(t.TempDir(), "missing", "token.json")}
+	if _, err := f.Load(context.Background()); !errors.Is(err, ErrNoToken) {
+		t.Errorf("Load with a missing directory = %v, want ErrNoToken", err)
+	}
+}
+
+// TestSyncDir checks that syncing a directory works where it should and
+// that errors other than "cannot sync a directory here" are reported.
+func TestSyncDir(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		dir  string
+		want error
+	}{
+		{"directory", dir, nil},
+		{"missing", filepath.Join(dir, "missing"), os.ErrNotExist},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := syncDir(tc.dir); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Errorf("syncDir(%s) = %v, want %v", tc.dir, err, tc.want)
+			}
+		})
 	}
 }

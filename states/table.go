@@ -177,6 +177,24 @@ func (e Event) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (e Event) MarshalText() ([]byte, error) { return []byte(e.String()), nil }
 
+// UnmarshalText implements encoding.TextUnmarshaler, so that a record
+// holding an Event decodes from the JSON it encodes to.
+func (e *Event) UnmarshalText(b []byte) error {
+	v, err := ParseEvent(string(b))
+	if err == nil {
+		*e = v
+	}
+	return err
+}
+
+// ParseEvent returns the event named name, as written in the table.
+func ParseEvent(name string) (Event, error) {
+	if e, ok := eventByName(name); ok {
+		return e, nil
+	}
+	return 0, fmt.Errorf("states: unknown event %q", name)
+}
+
 // Can reports whether the table allows event e in state s.
 func Can(s State, e Event) bool { return s < numStates && e < numEvents && compiled[e][s] != none }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -9,31 +10,193 @@ import (
 	"github.com/authfsm/authfsm/audit"
 )
 
-// runAudit implements "authfsm audit verify FILE": exit 0 when the
-// hash-chained log verifies, 1 when a link is broken, 2 for bad usage or an
-// unreadable file.
+const auditUsage = `usage:
+  authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE
+  authfsm audit repair [--key-file F] FILE
+
+verify checks every link of a hash-chained audit log; repair removes a torn
+last line (a write cut short by a crash) and appends a record saying so.
+Run "authfsm audit verify --help" or "authfsm audit repair --help" for details.
+`
+
+const verifyUsage = `usage: authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE
+
+Checks every link of the hash-chained audit log FILE and prints its head as
+SEQ:HASH. Flags may come before or after FILE.
+
+  --key-file F       the log is HMAC-keyed: read the key from F (one trailing
+                     newline is ignored; the key is never printed)
+  --head [SEQ:]HASH  the head anchored elsewhere: the log must end there, so a
+                     truncated or rewritten tail fails
+
+exit status: 0 the log verifies (and ends at --head), 1 a link is broken or the
+head differs, 2 bad usage or an unreadable file
+`
+
+const repairUsage = `usage: authfsm audit repair [--key-file F] FILE
+
+Removes a torn last line from the hash-chained audit log FILE (a write cut
+short by a crash) and appends a chained record saying how many bytes went.
+A log that verifies is left alone. A broken link anywhere else is not a torn
+write and is not repaired. Run it while no writer has FILE open.
+
+  --key-file F  the log is HMAC-keyed: read the key from F
+
+exit status: 0 repaired or intact, 1 a broken link that is not a torn last
+line, 2 bad usage or an unreadable file
+`
+
+// runAudit implements "authfsm audit verify|repair".
 func runAudit(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 2 || args[0] != "verify" {
-		fmt.Fprintln(stderr, "usage: authfsm audit verify FILE")
+	if len(args) == 0 {
+		fmt.Fprint(stderr, auditUsage)
 		return exitBadInput
 	}
-	path := args[1]
+	switch args[0] {
+	case "verify":
+		return runAuditVerify(args[1:], stdout, stderr)
+	case "repair":
+		return runAuditRepair(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, auditUsage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "authfsm audit: unknown subcommand %q\n", args[0])
+	fmt.Fprint(stderr, auditUsage)
+	return exitBadInput
+}
+
+// auditArgs parses a subcommand's flags and its one FILE. done is true when
+// the caller should return code: help was asked for (printed to stdout) or
+// the command line is wrong (reported to stderr).
+func auditArgs(fs *flag.FlagSet, usage string, args []string, stdout, stderr io.Writer) (file string, done bool, code int) {
+	// The flag package would print its own usage to stderr on -h; help asked
+	// for goes to stdout with exit 0, like "authfsm --help".
+	fs.Usage = func() {}
+	files, err := parseInterleaved(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, usage)
+		return "", true, exitOK
+	case err != nil:
+		fmt.Fprint(stderr, usage)
+		return "", true, exitBadInput
+	case len(files) != 1:
+		fmt.Fprintf(stderr, "authfsm %s: want one FILE, got %d\n", fs.Name(), len(files))
+		fmt.Fprint(stderr, usage)
+		return "", true, exitBadInput
+	}
+	return files[0], false, exitOK
+}
+
+// keyOptions returns the chain options for --key-file, if given.
+func keyOptions(keyFile string) ([]audit.Option, error) {
+	if keyFile == "" {
+		return nil, nil
+	}
+	key, err := audit.ReadKeyFile(keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return []audit.Option{audit.WithKey(key)}, nil
+}
+
+// runAuditVerify implements "authfsm audit verify": exit 0 when the log
+// verifies (and ends at --head), 1 when a link is broken or the head
+// differs, 2 for bad usage or an unreadable file.
+func runAuditVerify(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("audit verify", stderr)
+	keyFile := fs.String("key-file", "", "read the HMAC key of a keyed log from this file")
+	headFlag := fs.String("head", "", "the anchored head, SEQ:HASH or HASH, the log must end at")
+	path, done, code := auditArgs(fs, verifyUsage, args, stdout, stderr)
+	if done {
+		return code
+	}
+	var anchor *audit.Head
+	if *headFlag != "" {
+		h, err := audit.ParseHead(*headFlag)
+		if err != nil {
+			fmt.Fprintf(stderr, "authfsm audit verify: --head: %v\n", err)
+			return exitBadInput
+		}
+		anchor = &h
+	}
+	opts, err := keyOptions(*keyFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "authfsm audit verify: --key-file: %v\n", err)
+		return exitBadInput
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "authfsm audit: %v\n", err)
 		return exitBadInput
 	}
 	defer f.Close()
-	head, err := audit.Verify(f)
-	var ce *audit.ChainError
-	switch {
-	case errors.As(err, &ce):
+	head, err := audit.Verify(f, opts...)
+	if ce, ok := errors.AsType[*audit.ChainError](err); ok {
 		fmt.Fprintf(stderr, "%s:%d: %v\n", path, ce.Line, err)
+		if ce.Torn {
+			fmt.Fprintf(stderr, "%s: `authfsm audit repair %s` removes a torn last line\n", path, path)
+		}
 		return exitFailed
-	case err != nil:
+	} else if err != nil {
 		fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
 		return exitBadInput
 	}
-	fmt.Fprintf(stdout, "%s: ok, %d records, head %s\n", path, head.Seq, head.Hash)
+	if anchor != nil {
+		if err := audit.CheckHead(head, *anchor); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", path, err)
+			return exitFailed
+		}
+	}
+	fmt.Fprintf(stdout, "%s: ok, %d records, head %s%s%s\n", path, head.Seq, head, keyedNote(opts), anchoredNote(anchor))
+	return exitOK
+}
+
+func keyedNote(opts []audit.Option) string {
+	if len(opts) > 0 {
+		return ", HMAC-keyed"
+	}
+	return ""
+}
+
+func anchoredNote(anchor *audit.Head) string {
+	if anchor != nil {
+		return ", the anchored head"
+	}
+	return ""
+}
+
+// runAuditRepair implements "authfsm audit repair": exit 0 when a torn last
+// line was removed or the log is intact, 1 when a link is broken elsewhere
+// (which is not repaired), 2 for bad usage or an unreadable file.
+func runAuditRepair(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("audit repair", stderr)
+	keyFile := fs.String("key-file", "", "read the HMAC key of a keyed log from this file")
+	path, done, code := auditArgs(fs, repairUsage, args, stdout, stderr)
+	if done {
+		return code
+	}
+	opts, err := keyOptions(*keyFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "authfsm audit repair: --key-file: %v\n", err)
+		return exitBadInput
+	}
+	res, err := audit.Repair(path, opts...)
+	if ce, ok := errors.AsType[*audit.ChainError](err); ok {
+		// ce rather than err: Repair's wrapping repeats the path.
+		fmt.Fprintf(stderr, "%s:%d: %v\n", path, ce.Line, ce)
+		fmt.Fprintf(stderr, "%s: not repaired: only a torn last line can be; a broken link elsewhere is what tampering looks like\n", path)
+		return exitFailed
+	} else if err != nil {
+		fmt.Fprintf(stderr, "authfsm audit repair: %v\n", err)
+		return exitBadInput
+	}
+	if res.Removed == 0 {
+		fmt.Fprintf(stdout, "%s: intact, nothing to repair (%d records, head %s)\n", path, res.Head.Seq, res.Head)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "%s: repaired: removed %d bytes of a torn last line after record %d and recorded it as record %d; head %s\n",
+		path, res.Removed, res.Head.Seq-1, res.Head.Seq, res.Head)
 	return exitOK
 }

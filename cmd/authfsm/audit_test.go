@@ -6,40 +6,134 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/states"
 )
 
-func TestAuditVerify(t *testing.T) {
-	good, err := os.ReadFile(filepath.Join("..", "..", "audit", "testdata", "chain.jsonl"))
+// The key of audit/testdata/chain-keyed.jsonl (audit's key_test.go).
+const testKey = "test-hmac-key, never a real one"
+
+func readChain(t *testing.T, name string) (lines []string, head audit.Head) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "audit", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+	head, err = audit.Verify(bytes.NewReader(b), audit.WithKey([]byte(testKey)))
+	if strings.Contains(name, "keyed") && err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(name, "keyed") {
+		if head, err = audit.Verify(bytes.NewReader(b)); err != nil {
 			t.Fatal(err)
 		}
-		return p
 	}
-	goodPath := write("good.jsonl", string(good))
-	badPath := write("bad.jsonl", strings.Replace(string(good), "502 Bad Gateway", "401 Unauthorized", 1))
+	lines = strings.SplitAfter(string(b), "\n")
+	return lines[:len(lines)-1], head
+}
+
+// TestAudit runs "authfsm audit" on fresh copies of the golden chains. In
+// args, @FILE is the log, @KEY a file holding testKey and a newline, @WRONG
+// another key, @EMPTY a file holding only a newline, @NONE a missing file.
+// In the expected output, the log's path is FILE.
+func TestAudit(t *testing.T) {
+	plain, head := readChain(t, "chain.jsonl")
+	keyed, keyedHead := readChain(t, "chain-keyed.jsonl")
+	j := strings.Join
+	head4, _ := audit.Verify(strings.NewReader(j(plain[:4], "")))
+	var other bytes.Buffer
+	audit.NewChainWriter(&other, head4).Write(audit.FromTransition(states.Transition{
+		At: time.Date(2026, 3, 1, 11, 0, 2, 0, time.UTC), From: states.Refreshing, To: states.Revoked, Event: states.Deny, Cause: "400 invalid_grant"}))
+	rewritten := j(plain[:4], "") + other.String()
+	torn := j(plain[:4], "") + plain[4][:50]
 	tests := []struct {
 		name      string
+		log       string
 		args      []string
 		code      int
 		out, errw string
+		after     string // when set, the log's content afterwards must start with this
 	}{
-		{"intact", []string{"audit", "verify", goodPath}, exitOK, "ok, 5 records", ""},
-		{"tampered", []string{"audit", "verify", badPath}, exitFailed, "", "bad.jsonl:3: audit: hash chain broken at line 3"},
-		{"missing", []string{"audit", "verify", filepath.Join(dir, "none")}, exitBadInput, "", "no such file"},
-		{"usage", []string{"audit"}, exitBadInput, "", "usage: authfsm audit verify FILE"},
+		{"verify intact", j(plain, ""), []string{"verify", "@FILE"}, exitOK, "ok, 5 records, head " + head.String(), "", ""},
+		{"verify tampered", strings.Replace(j(plain, ""), "502 Bad Gateway", "401 Unauthorized", 1), []string{"verify", "@FILE"}, exitFailed, "", "FILE:3: audit: hash chain broken at line 3", ""},
+		{"verify missing", "", []string{"verify", "@NONE"}, exitBadInput, "", "no such file", ""},
+		{"verify two files", j(plain, ""), []string{"verify", "@FILE", "@FILE"}, exitBadInput, "", "want one FILE, got 2", ""},
+		{"verify torn", torn, []string{"verify", "@FILE"}, exitFailed, "", "`authfsm audit repair FILE` removes a torn last line", ""},
+		{"keyed", j(keyed, ""), []string{"verify", "--key-file", "@KEY", "@FILE"}, exitOK, "ok, 5 records, head " + keyedHead.String() + ", HMAC-keyed", "", ""},
+		{"keyed, flag after file", j(keyed, ""), []string{"verify", "@FILE", "--key-file=@KEY"}, exitOK, "HMAC-keyed", "", ""},
+		{"keyed without key", j(keyed, ""), []string{"verify", "@FILE"}, exitFailed, "", "FILE:1: audit: hash chain broken at line 1 (seq 1): hash does not match the record (record altered, or an HMAC-keyed log verified without its key)", ""},
+		{"keyed, wrong key", j(keyed, ""), []string{"verify", "--key-file", "@WRONG", "@FILE"}, exitFailed, "", "FILE:1: audit: hash chain broken at line 1 (seq 1): hash does not match the record (record altered, or not the key the log was written with)", ""},
+		{"plain with a key", j(plain, ""), []string{"verify", "--key-file", "@KEY", "@FILE"}, exitFailed, "", "not the key the log was written with", ""},
+		{"empty key file", j(keyed, ""), []string{"verify", "--key-file", "@EMPTY", "@FILE"}, exitBadInput, "", "--key-file: audit: empty HMAC key", ""},
+		{"missing key file", j(keyed, ""), []string{"verify", "--key-file", "@NONE", "@FILE"}, exitBadInput, "", "--key-file: audit: key file", ""},
+		{"anchored head", j(plain, ""), []string{"verify", "--head", head.String(), "@FILE"}, exitOK, "ok, 5 records, head " + head.String() + ", the anchored head", "", ""},
+		{"anchored hash, flag after file", j(plain, ""), []string{"verify", "@FILE", "--head", head.Hash}, exitOK, "the anchored head", "", ""},
+		{"keyed and anchored", j(keyed, ""), []string{"verify", "--head", keyedHead.String(), "--key-file", "@KEY", "@FILE"}, exitOK, "HMAC-keyed, the anchored head", "", ""},
+		{"truncated below the anchor", j(plain[:3], ""), []string{"verify", "--head", head.String(), "@FILE"}, exitFailed, "", "FILE: audit: chain ends at seq 3, before the anchored head at seq 5: 2 records missing from the tail (truncated)", ""},
+		{"tail rewritten", rewritten, []string{"verify", "--head", head.String(), "@FILE"}, exitFailed, "", "but the anchored head's hash is " + head.Hash + ": the tail was rewritten", ""},
+		{"bad head", j(plain, ""), []string{"verify", "--head", "5:abc", "@FILE"}, exitBadInput, "", "--head: audit: head \"5:abc\"", ""},
+		{"repair torn", torn, []string{"repair", "@FILE"}, exitOK, "FILE: repaired: removed 50 bytes of a torn last line after record 4 and recorded it as record 5; head 5:", "", j(plain[:4], "") + `{"seq":5,`},
+		{"repair intact", j(plain, ""), []string{"repair", "@FILE"}, exitOK, "FILE: intact, nothing to repair (5 records, head " + head.String() + ")", "", j(plain, "")},
+		{"repair tampered", strings.Replace(torn, "502 Bad Gateway", "401 Unauthorized", 1), []string{"repair", "@FILE"}, exitFailed, "", "FILE: not repaired: only a torn last line can be", strings.Replace(torn, "502 Bad Gateway", "401 Unauthorized", 1)},
+		{"repair keyed", j(keyed[:2], "") + keyed[2][:30], []string{"repair", "@FILE", "--key-file", "@KEY"}, exitOK, "removed 30 bytes of a torn last line after record 2", "", j(keyed[:2], "")},
+		{"repair keyed without key", j(keyed[:2], "") + keyed[2][:30], []string{"repair", "@FILE"}, exitFailed, "", "FILE:1: audit: hash chain broken at line 1", j(keyed[:2], "") + keyed[2][:30]},
+		{"repair missing", "", []string{"repair", "@NONE"}, exitBadInput, "", "no such file", ""},
+		{"repair no file", "", []string{"repair"}, exitBadInput, "", "usage: authfsm audit repair", ""},
+		{"no subcommand", "", nil, exitBadInput, "", "usage:\n  authfsm audit verify", ""},
+		{"unknown subcommand", "", []string{"check", "@FILE"}, exitBadInput, "", `unknown subcommand "check"`, ""},
+		{"unknown flag", j(plain, ""), []string{"verify", "--key", "@KEY", "@FILE"}, exitBadInput, "", "flag provided but not defined: -key", ""},
+		{"help", "", []string{"--help"}, exitOK, "authfsm audit repair [--key-file F] FILE", "", ""},
+		{"help word", "", []string{"help"}, exitOK, "authfsm audit verify [--key-file F]", "", ""},
+		{"verify help", "", []string{"verify", "--help"}, exitOK, "usage: authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE", "", ""},
+		{"verify help after file", j(plain, ""), []string{"verify", "@FILE", "-h"}, exitOK, "usage: authfsm audit verify", "", ""},
+		{"repair help", "", []string{"repair", "--help"}, exitOK, "usage: authfsm audit repair [--key-file F] FILE", "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			files := map[string]string{"@FILE": "audit.jsonl", "@KEY": "key", "@WRONG": "wrong-key", "@EMPTY": "empty-key", "@NONE": "none"}
+			for k, name := range files {
+				files[k] = filepath.Join(dir, name)
+			}
+			write := func(path, content string) {
+				if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write(files["@FILE"], tc.log)
+			write(files["@KEY"], testKey+"\n")
+			write(files["@WRONG"], "another key\n")
+			write(files["@EMPTY"], "\n")
+			args := []string{"audit"}
+			for _, a := range tc.args {
+				for k, path := range files {
+					a = strings.ReplaceAll(a, k, path)
+				}
+				args = append(args, a)
+			}
 			var stdout, stderr bytes.Buffer
-			code := run(tc.args, &stdout, &stderr)
-			if code != tc.code || !strings.Contains(stdout.String(), tc.out) || !strings.Contains(stderr.String(), tc.errw) {
-				t.Errorf("run(%q) = %d, stdout %q, stderr %q; want %d, %q, %q", tc.args, code, stdout.String(), stderr.String(), tc.code, tc.out, tc.errw)
+			code := run(args, &stdout, &stderr)
+			out := strings.ReplaceAll(stdout.String(), files["@FILE"], "FILE")
+			errw := strings.ReplaceAll(stderr.String(), files["@FILE"], "FILE")
+			if code != tc.code || !strings.Contains(out, tc.out) || !strings.Contains(errw, tc.errw) {
+				t.Errorf("run(%q) = %d\nstdout %q\nstderr %q\nwant %d, %q, %q", tc.args, code, out, errw, tc.code, tc.out, tc.errw)
+			}
+			if tc.out == "" && out != "" || tc.errw == "" && errw != "" && code == exitOK {
+				t.Errorf("unexpected output: stdout %q, stderr %q", out, errw)
+			}
+			if strings.Contains(out+errw, testKey) {
+				t.Errorf("the key appears in the output: stdout %q, stderr %q", out, errw)
+			}
+			if tc.after != "" {
+				got, _ := os.ReadFile(files["@FILE"])
+				if !strings.HasPrefix(string(got), tc.after) {
+					t.Errorf("log afterwards:\n%s\nwant it to start with:\n%s", got, tc.after)
+				}
+				if _, err := audit.Verify(bytes.NewReader(got), audit.WithKey([]byte(testKey))); code == exitOK && strings.Contains(tc.name, "keyed") && err != nil {
+					t.Errorf("repaired keyed log does not verify: %v", err)
+				}
 			}
 		})
 	}

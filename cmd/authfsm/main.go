@@ -1,7 +1,7 @@
 // Command authfsm works with auth-session state machines: it runs scenario
 // files in the deterministic simulator, compares retry policies, fuzzes
-// random fault schedules against the invariants, and prints the machine's
-// diagram.
+// random fault schedules against the invariants, prints the machine's
+// diagram, and verifies and repairs hash-chained audit logs.
 package main
 
 import (
@@ -51,7 +51,8 @@ func usage(w io.Writer) {
   authfsm compare [--svg FILE] FILE
   authfsm fuzz [--runs N] [--seed S] [--out DIR] [--json]
   authfsm diagram [--format mermaid|dot|svg]
-  authfsm audit verify FILE
+  authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE
+  authfsm audit repair [--key-file F] FILE
 
 exit status: 0 every expectation holds, 1 one fails (for compare: under any of the policies;
 for fuzz: a violation is found), 2 bad input
