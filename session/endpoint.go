@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -92,7 +93,16 @@ type Client struct {
 	clk  clock.Clock
 	ttl  time.Duration
 	form url.Values
+	// secrets are the client's own secrets, which no text from the server
+	// may carry into an error: the client secret, the Basic credential,
+	// and the Params that are credentials (see credentialParams).
+	secrets []string
 }
+
+// credentialParams are the Endpoint.Params whose values are credentials:
+// assertions (RFC 7521, 7523), token-exchange tokens (RFC 8693) and a
+// resource owner's password.
+var credentialParams = []string{"client_assertion", "assertion", "subject_token", "actor_token", "password"}
 
 // reserved are the form parameters the Client sets itself.
 var reserved = []string{"grant_type", "refresh_token", "scope", "client_id", "client_secret"}
@@ -154,6 +164,12 @@ func NewClient(e Endpoint) (*Client, error) {
 	for k, v := range e.Params {
 		c.form[k] = append([]string(nil), v...)
 	}
+	if secret := e.ClientSecret.Reveal(); secret != "" {
+		c.secrets = append(c.secrets, secret, basicCredential(e.ClientID, secret))
+	}
+	for _, k := range credentialParams {
+		c.secrets = append(c.secrets, e.Params[k]...)
+	}
 	return c, nil
 }
 
@@ -196,6 +212,12 @@ func redactRawURL(raw string) string {
 		user = user[:c] + ":xxxxx"
 	}
 	return raw[:start] + user + raw[start+at:]
+}
+
+// basicCredential is the credential of an HTTP Basic Authorization header
+// for a client, form-encoded first as RFC 6749 §2.3.1 requires.
+func basicCredential(id, secret string) string {
+	return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
 }
 
 // URL returns the token endpoint, with any password in it redacted.
@@ -241,7 +263,7 @@ func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	if basic {
-		req.SetBasicAuth(url.QueryEscape(c.e.ClientID), url.QueryEscape(c.e.ClientSecret.Reveal()))
+		req.Header.Set("Authorization", "Basic "+basicCredential(c.e.ClientID, c.e.ClientSecret.Reveal()))
 	}
 	resp, err := c.hc.Do(req)
 	now := c.clk.Now()
@@ -253,10 +275,14 @@ func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
 	if readErr == nil && len(body) > MaxResponseBody {
 		readErr = fmt.Errorf("body exceeds %d bytes", MaxResponseBody)
 	}
-	ee := &EndpointError{URL: c.url, Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After"), Sent: true, At: now}
+	// Whatever the server says is scrubbed of the secrets it was sent (or
+	// could have been) before it reaches the error.
+	sc := newScrubber(append([]string{cur.Refresh.Reveal(), cur.Access.Reveal()}, c.secrets...)...)
+	ee := &EndpointError{URL: c.url, Status: resp.StatusCode, RetryAfter: serverText(sc, resp.Header.Get("Retry-After"), 64), Sent: true, At: now}
+	ctype := resp.Header.Get("Content-Type")
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if readErr == nil {
-			ee.Code, ee.Description = parseErrorBody(body)
+			setOAuthError(ee, sc, ctype, body)
 		}
 		return Token{}, ee
 	}
@@ -266,8 +292,9 @@ func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
 	}
 	tok, err := parseTokenResponse(body, now, c.ttl)
 	if err != nil {
+		// A 2xx carrying "error" gets its code, and classifies by it.
 		ee.Err = err
-		ee.Code, _ = parseErrorBody(body)
+		setOAuthError(ee, sc, ctype, body)
 		return Token{}, ee
 	}
 	if tok.Refresh == "" {
@@ -277,6 +304,15 @@ func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
 		c.e.OnToken(tok)
 	}
 	return tok, nil
+}
+
+// setOAuthError copies the OAuth2 error members of body into ee, each
+// cleaned by serverText with sc.
+func setOAuthError(ee *EndpointError, sc scrubber, contentType string, body []byte) {
+	code, description, uri := parseErrorBody(contentType, body)
+	ee.Code = serverText(sc, code, maxCode)
+	ee.Description = serverText(sc, description, maxDescription)
+	ee.ErrorURI = serverText(sc, uri, maxDescription)
 }
 
 // transportError strips the *url.Error wrapper (whose text repeats the

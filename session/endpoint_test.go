@@ -3,7 +3,9 @@ package session
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/benbjohnson/clock"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/authfsm/authfsm/policy"
 )
 
 func TestNewClientRefusesInsecureURLs(t *testing.T) {
@@ -176,7 +180,7 @@ func TestClientResponses(t *testing.T) {
 		{"default lifetime without either", 200, `{"access_token":"opaque","expires_in":0}`,
 			Token{Access: "opaque", Refresh: "rt-0", Issued: now, Expiry: now.Add(DefaultTTL)}, ""},
 		{"HTML 200", 200, "<html>portal</html>", Token{}, "answered 200 OK: not a token response: body is an HTML or XML page"},
-		{"error body with 200", 200, `{"error":"invalid_grant"}`, Token{}, "not a token response: an OAuth2 error body (invalid_grant) with a success status"},
+		{"error body with 200", 200, `{"error":"invalid_grant"}`, Token{}, "answered 200 OK: invalid_grant: not a token response: an OAuth2 error answer with a success status"},
 		{"negative expires_in", 200, `{"access_token":"at","expires_in":-5}`, Token{}, "expires_in is negative"},
 		{"wrong type", 200, `{"access_token":5}`, Token{}, `member "access_token" has the wrong type`},
 		{"body too large", 200, `{"access_token":"at","pad":"` + strings.Repeat("x", MaxResponseBody) + `"}`, Token{}, "reading the token response: body exceeds 1048576 bytes"},
@@ -249,4 +253,123 @@ func fixedClock(t time.Time) *clock.Mock {
 	m := clock.NewMock()
 	m.Set(t)
 	return m
+}
+
+// TestClientErrorBodies checks that the OAuth2 error is read from JSON and
+// form bodies with any status, a 2xx included, and that the verdict follows
+// the code, not the status.
+func TestClientErrorBodies(t *testing.T) {
+	const form, text, html, js = "application/x-www-form-urlencoded", "text/plain; charset=utf-8", "text/html", "application/json"
+	tests := []struct {
+		name                   string
+		status                 int
+		ctype, body            string
+		code, description, uri string
+		class                  policy.Class
+		misconfigured          bool
+		wantErr                string
+	}{
+		{"JSON refusal", 400, js, `{"error":"invalid_grant","error_description":"token expired","error_uri":"https://auth.example/e#grant"}`,
+			"invalid_grant", "token expired", "https://auth.example/e#grant", policy.Permanent, false,
+			"session: token endpoint https://auth.example/oauth/token answered 400 Bad Request: invalid_grant (token expired) (see https://auth.example/e#grant)"},
+		{"form refusal", 400, form, "error=invalid_grant&error_description=token+expired", "invalid_grant", "token expired", "", policy.Permanent, false,
+			"answered 400 Bad Request: invalid_grant (token expired)"},
+		{"text/plain refusal", 401, text, "error=invalid_client&error_uri=https%3A%2F%2Fauth.example%2Fe", "invalid_client", "", "https://auth.example/e",
+			policy.Permanent, true, "answered 401 Unauthorized: invalid_client (see https://auth.example/e)"},
+		{"a form's malformed pair does not hide its code", 400, form, "error=invalid_grant&junk=%zz", "invalid_grant", "", "", policy.Permanent, false, ""},
+		{"JSON sent as text/plain", 400, text, `{"error":"invalid_scope"}`, "invalid_scope", "", "", policy.Permanent, false, ""},
+		{"200 carrying a JSON error", 200, js, `{"error":"invalid_grant","error_description":"revoked"}`, "invalid_grant", "revoked", "", policy.Permanent, false,
+			"answered 200 OK: invalid_grant (revoked): not a token response: an OAuth2 error answer with a success status"},
+		{"200 carrying an error and a token", 200, js, `{"access_token":"at","error":"invalid_grant"}`, "invalid_grant", "", "", policy.Permanent, false, ""},
+		{"200 carrying a form error", 200, form, "error=unauthorized_client", "unauthorized_client", "", "", policy.Permanent, true, "answered 200 OK: unauthorized_client"},
+		{"200 carrying a transient code", 200, js, `{"error":"temporarily_unavailable"}`, "temporarily_unavailable", "", "", policy.Transient, false, ""},
+		{"5xx carrying a refusal", 500, js, `{"error":"invalid_grant"}`, "invalid_grant", "", "", policy.Permanent, false, ""},
+		{"WAF's 403 block page", 403, html, "<html><body>Request blocked. error=invalid_grant</body></html>", "", "", "", policy.Transient, false,
+			"answered 403 Forbidden"},
+		{"403 in plain text", 403, text, "Forbidden", "", "", "", policy.Transient, false, ""},
+		{"401 without a body", 401, "", "", "", "", "", policy.Transient, false, ""},
+		{"an error that is not a string", 400, js, `{"error":{"code":"invalid_grant"},"error_description":5}`, "", "", "", policy.Transient, false, ""},
+		{"a form body with a JSON content type", 400, js, "error=invalid_grant", "", "", "", policy.Transient, false, ""},
+		{"log forging is cleaned", 400, js, `{"error":"invalid_request\n","error_description":"a\u2028b\u202ec\td\u00a0e","error_uri":"https://x/\r\nFAKE"}`,
+			"invalid_request", "abcd e", "https://x/FAKE", policy.Permanent, false, ""},
+		{"long text is cut", 400, js, `{"error":"invalid_request","error_description":"` + strings.Repeat("é", 300) + `"}`,
+			"invalid_request", strings.Repeat("é", maxDescription) + "…", "", policy.Permanent, false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				return respond(r, tc.status, tc.ctype, tc.body, ""), nil
+			})
+			c, err := NewClient(Endpoint{TokenURL: testURL, HTTPClient: &http.Client{Transport: rt}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Refresh(context.Background(), Token{Refresh: "rt-0"})
+			var ee *EndpointError
+			if !errors.As(err, &ee) {
+				t.Fatalf("Refresh error = %v, want an *EndpointError", err)
+			}
+			got := []string{ee.Code, ee.Description, ee.ErrorURI}
+			if diff := cmp.Diff([]string{tc.code, tc.description, tc.uri}, got); diff != "" {
+				t.Errorf("code, description, uri (-want +got):\n%s", diff)
+			}
+			v := policy.Classify(ee.Outcome())
+			if v.Class != tc.class || v.Misconfigured != tc.misconfigured {
+				t.Errorf("verdict %+v, want class %v, misconfigured %v", v, tc.class, tc.misconfigured)
+			}
+			if !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("error %q, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestClientScrubsServerText has a server echo every secret the client
+// knows, as it is, escaped, encoded and broken up by control characters, in
+// every member and header the client keeps, and checks that none reaches
+// the error in any form it can be printed in.
+func TestClientScrubsServerText(t *testing.T) {
+	secrets := map[string]string{
+		"refresh token":    "rt-SECRET-refresh/+=",
+		"access token":     "at-SECRET-access",
+		"client secret":    "cs-SECRET-client",
+		"client_assertion": "eyJ.SECRET-assertion.sig",
+		"subject_token":    "SECRET-subject",
+		"password":         "SECRET pass&word",
+	}
+	echoes := func(s string) []string {
+		return []string{s, url.QueryEscape(s), url.PathEscape(s), base64.StdEncoding.EncodeToString([]byte(s)),
+			base64.RawURLEncoding.EncodeToString([]byte(s)), s[:3] + "\x00\u200b" + s[3:]}
+	}
+	for _, style := range []AuthStyle{AuthBasic, AuthBody} {
+		for what, secret := range secrets {
+			for i, echo := range echoes(secret) {
+				t.Run(fmt.Sprintf("%d/%s/%d", style, what, i), func(t *testing.T) {
+					body, _ := json.Marshal(map[string]string{"error": "invalid_grant " + echo, "error_description": "bad " + echo + " given",
+						"error_uri": "https://x/" + echo})
+					rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+						return respond(r, 400, "application/json", string(body), "1 "+echo), nil
+					})
+					c, err := NewClient(Endpoint{TokenURL: testURL, HTTPClient: &http.Client{Transport: rt}, ClientID: "app", AuthStyle: style,
+						ClientSecret: Secret(secrets["client secret"]),
+						Params: url.Values{"client_assertion": {secrets["client_assertion"]}, "subject_token": {secrets["subject_token"]},
+							"password": {secrets["password"]}, "audience": {"api"}}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, err = c.Refresh(context.Background(), Token{Access: Secret(secrets["access token"]), Refresh: Secret(secrets["refresh token"])})
+					var ee *EndpointError
+					if !errors.As(err, &ee) || !strings.Contains(ee.Description, "[redacted]") {
+						t.Fatalf("Refresh error = %#v, want an EndpointError with a redacted description", err)
+					}
+					out := err.Error() + fmt.Sprintf(" %+v %#v", *ee, *ee)
+					for _, s := range secrets {
+						if strings.Contains(out, s) || strings.Contains(out, "SECRET") {
+							t.Fatalf("the error shows a secret:\n%s", out)
+						}
+					}
+				})
+			}
+		}
+	}
 }

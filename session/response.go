@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,8 +17,12 @@ import (
 // is a server bug, and capping keeps time arithmetic far from overflow.
 const maxLifetime = 10 * 365 * 24 * time.Hour
 
-// maxDescription bounds the error_description kept from a server's answer.
-const maxDescription = 200
+// maxDescription bounds the error_description and error_uri kept from a
+// server's answer, in runes; maxCode bounds its error code.
+const (
+	maxDescription = 200
+	maxCode        = 64
+)
 
 // errNotTokenResponse is the stem of every parse failure of a 2xx body. The
 // messages never quote the body, which may hold a token.
@@ -64,10 +69,12 @@ func parseTokenResponse(body []byte, now time.Time, defaultTTL time.Duration) (T
 		}
 		return Token{}, badResponse("malformed JSON")
 	}
+	if code, _, _ := parseErrorBody("", body); code != "" {
+		// RFC 6749 §5.2 answers errors with 400, but some servers send
+		// 200; golang.org/x/oauth2 too takes "error" over a token.
+		return Token{}, badResponse("an OAuth2 error answer with a success status")
+	}
 	if r.AccessToken == nil {
-		if code, _ := parseErrorBody(body); code != "" {
-			return Token{}, badResponse("an OAuth2 error body (" + code + ") with a success status")
-		}
 		return Token{}, badResponse("access_token missing")
 	}
 	if *r.AccessToken == "" {
@@ -162,33 +169,65 @@ func jwtExpiry(tok string, now time.Time) (time.Time, bool) {
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true
 }
 
-// parseErrorBody returns the "error" and "error_description" members of an
-// RFC 6749 §5.2 error body, or "" when body is not one. The description is
-// cut short and stripped of control characters so a hostile server cannot
-// forge log lines through it.
-func parseErrorBody(body []byte) (code, description string) {
+// parseErrorBody returns the "error", "error_description" and "error_uri"
+// members of an RFC 6749 §5.2 error body, JSON or (when contentType says so)
+// form-encoded, or "" for those absent or not strings. They are raw: pass
+// them through serverText before they go anywhere.
+func parseErrorBody(contentType string, body []byte) (code, description, uri string) {
+	body = bytes.TrimSpace(body)
+	if isFormContent(contentType) && (len(body) == 0 || body[0] != '{') {
+		// Keep what parsed even if a later pair is malformed: an "error"
+		// member that parsed is the server's word all the same.
+		v, _ := url.ParseQuery(string(body))
+		return v.Get("error"), v.Get("error_description"), v.Get("error_uri")
+	}
 	var e struct {
 		Error       any `json:"error"`
 		Description any `json:"error_description"`
+		URI         any `json:"error_uri"`
 	}
 	if json.Unmarshal(body, &e) != nil {
-		return "", ""
+		return "", "", ""
 	}
-	c, _ := e.Error.(string)
-	d, _ := e.Description.(string)
-	return clean(c, 64), clean(d, maxDescription)
+	code, _ = e.Error.(string)
+	description, _ = e.Description.(string)
+	uri, _ = e.URI.(string)
+	return code, description, uri
 }
 
-// clean drops control characters and cuts s to at most n runes.
-func clean(s string, n int) string {
+// isFormContent reports whether a Content-Type header names a form-encoded
+// body, as golang.org/x/oauth2 reads one: application/x-www-form-urlencoded
+// or text/plain (GitHub's legacy token endpoint), with any parameters.
+func isFormContent(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == "application/x-www-form-urlencoded" || mt == "text/plain"
+}
+
+// serverText makes text from a server fit for an error message: every
+// secret sc knows is replaced by "[redacted]", characters that could forge
+// a log line or hide in one (controls, format characters such as bidi
+// overrides, line and paragraph separators) are dropped, other spaces
+// become U+0020, and the result is cut to at most n runes. sc runs before
+// and after the clean-up, so a secret the server broke up with control
+// characters is found too, and before the cut, so no prefix of one is left.
+func serverText(sc scrubber, s string, n int) string {
+	s = sc.scrub(s)
 	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case unicode.Is(unicode.Zs, r):
+			b.WriteByte(' ')
+		case unicode.IsPrint(r):
+			b.WriteRune(r)
+		}
+	}
+	s = sc.scrub(b.String())
+	b.Reset()
 	for _, r := range s {
 		if n == 0 {
 			b.WriteString("…")
 			break
-		}
-		if unicode.IsControl(r) {
-			continue
 		}
 		b.WriteRune(r)
 		n--
