@@ -290,7 +290,7 @@ func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
 		ee.Err = fmt.Errorf("reading the token response: %w", transportError(ctx, readErr))
 		return Token{}, ee
 	}
-	tok, err := parseTokenResponse(body, now, c.ttl)
+	tok, err := parseTokenResponse(ctype, body, now, c.ttl)
 	if err != nil {
 		// A 2xx carrying "error" gets its code, and classifies by it.
 		ee.Err = err

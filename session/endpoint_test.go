@@ -373,3 +373,89 @@ func TestClientScrubsServerText(t *testing.T) {
 		}
 	}
 }
+
+// TestClientTokenAnswers covers token answers as providers send them: form
+// bodies, a byte-order mark, Facebook's "expires"; and tokens no request
+// could carry, which are refused without being quoted.
+func TestClientTokenAnswers(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const form, text, js = "application/x-www-form-urlencoded", "text/plain; charset=utf-8", "application/json"
+	tests := []struct {
+		name        string
+		ctype, body string
+		want        Token
+		wantErr     string
+	}{
+		{"form, as GitHub's legacy endpoint", form, "access_token=gho_16C7e42F292c6912E7710c838347Ae178B4a&scope=repo%2Cgist&token_type=bearer",
+			Token{Access: "gho_16C7e42F292c6912E7710c838347Ae178B4a", Refresh: "rt-0", Type: "bearer", Scope: "repo,gist", Issued: now, Expiry: now.Add(DefaultTTL)}, ""},
+		{"text/plain form with a rotated refresh token", text, "access_token=at&expires_in=28800&refresh_token=ghr_1&token_type=bearer",
+			Token{Access: "at", Refresh: "ghr_1", Type: "bearer", Issued: now, Expiry: now.Add(8 * time.Hour)}, ""},
+		{"form with Facebook's expires", form, "access_token=at&expires=5183999",
+			Token{Access: "at", Refresh: "rt-0", Issued: now, Expiry: now.Add(5183999 * time.Second)}, ""},
+		{"form with an empty expires_in", form, "access_token=at&expires_in=&expires=60",
+			Token{Access: "at", Refresh: "rt-0", Issued: now, Expiry: now.Add(time.Minute)}, ""},
+		{"JSON sent as text/plain", text, `{"access_token":"at","expires_in":60}`,
+			Token{Access: "at", Refresh: "rt-0", Issued: now, Expiry: now.Add(time.Minute)}, ""},
+		{"byte-order mark", js, "\xef\xbb\xbf{\"access_token\":\"at\",\"expires_in\":60}",
+			Token{Access: "at", Refresh: "rt-0", Issued: now, Expiry: now.Add(time.Minute)}, ""},
+		{"byte-order mark after white space", js, " \r\n\xef\xbb\xbf {\"access_token\":\"at\",\"expires_in\":60}",
+			Token{Access: "at", Refresh: "rt-0", Issued: now, Expiry: now.Add(time.Minute)}, ""},
+		{"JSON with Facebook's expires", js, `{"access_token":"at","expires":120}`,
+			Token{Access: "at", Refresh: "rt-0", Issued: now, Expiry: now.Add(2 * time.Minute)}, ""},
+		{"expires as a string", js, `{"access_token":"at","expires":"120"}`,
+			Token{Access: "at", Refresh: "rt-0", Issued: now, Expiry: now.Add(2 * time.Minute)}, ""},
+		{"expires_in wins over expires", js, `{"access_token":"at","expires_in":60,"expires":120}`,
+			Token{Access: "at", Refresh: "rt-0", Issued: now, Expiry: now.Add(time.Minute)}, ""},
+		{"a null expires_in is absent", js, `{"access_token":"at","expires_in":null,"expires":120}`,
+			Token{Access: "at", Refresh: "rt-0", Issued: now, Expiry: now.Add(2 * time.Minute)}, ""},
+		{"a refresh token may hold a space", js, `{"access_token":"at","refresh_token":"r t~","expires_in":60}`,
+			Token{Access: "at", Refresh: "r t~", Issued: now, Expiry: now.Add(time.Minute)}, ""},
+		{"negative expires", js, `{"access_token":"at","expires":-1}`, Token{}, "not a token response: expires is negative"},
+		{"CRLF in the access token", js, `{"access_token":"at\r\nX-Injected: 1"}`, Token{},
+			"not a token response: access_token has a byte outside %x21-7E at offset 2"},
+		{"a space in the access token", js, `{"access_token":"a t"}`, Token{}, "access_token has a byte outside %x21-7E at offset 1"},
+		{"non-ASCII in the access token", js, `{"access_token":"tök"}`, Token{}, "access_token has a byte outside %x21-7E at offset 1"},
+		{"a control in a form's access token", form, "access_token=ab%00c", Token{}, "access_token has a byte outside %x21-7E at offset 2"},
+		{"LF in the refresh token", js, `{"access_token":"at","refresh_token":"rt\n1"}`, Token{},
+			"not a token response: refresh_token has a byte outside %x20-7E at offset 2"},
+		{"DEL in the refresh token", form, "access_token=at&refresh_token=%7F", Token{}, "refresh_token has a byte outside %x20-7E at offset 0"},
+		{"a header in token_type", js, `{"access_token":"at","token_type":"Bearer\r\nX: y"}`, Token{},
+			"token_type has a byte that is not a token character at offset 6"},
+		{"malformed form", form, "access_token=at&x=%zz", Token{}, "not a token response: malformed form body"},
+		{"a form without access_token", text, "Welcome", Token{}, "not a token response: access_token missing"},
+		{"a form sent as JSON", js, "access_token=at", Token{}, "not a token response: body is not a JSON object"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				return respond(r, 200, tc.ctype, tc.body, ""), nil
+			})
+			var hooked int
+			c, err := NewClient(Endpoint{TokenURL: testURL, HTTPClient: &http.Client{Transport: rt}, Clock: fixedClock(now),
+				OnToken: func(Token) { hooked++ }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Refresh(context.Background(), Token{Refresh: "rt-0"})
+			if tc.wantErr != "" {
+				var ee *EndpointError
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.As(err, &ee) || !errors.Is(err, errNotTokenResponse) {
+					t.Fatalf("Refresh error = %v, want an EndpointError containing %q", err, tc.wantErr)
+				}
+				if v := policy.Classify(ee.Outcome()); v.Class != policy.Transient {
+					t.Errorf("verdict %+v, want transient", v)
+				}
+				if strings.Contains(err.Error(), "X-Injected") || strings.Contains(err.Error(), "rt\n1") || hooked != 0 {
+					t.Errorf("error %q quotes a token, or OnToken fired", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("token (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
