@@ -109,8 +109,9 @@ var reserved = []string{"grant_type", "refresh_token", "scope", "client_id", "cl
 
 // NewClient validates e and returns a Client for it.
 func NewClient(e Endpoint) (*Client, error) {
-	// Errors never quote e.TokenURL itself: it may carry a password, and
-	// url.URL.Redacted misses one in an opaque URL ("user:pw@host").
+	// Errors never quote e.TokenURL itself: it may carry a password or an
+	// API key in its query, and url.URL.Redacted misses a password in an
+	// opaque URL ("user:pw@host").
 	shown := redactRawURL(e.TokenURL)
 	u, err := url.Parse(e.TokenURL)
 	if err != nil {
@@ -150,7 +151,9 @@ func NewClient(e Endpoint) (*Client, error) {
 			return nil, fmt.Errorf("session: Endpoint.Params may not set %q", k)
 		}
 	}
-	c := &Client{e: e, url: u.Redacted(), hc: e.HTTPClient, clk: e.Clock, ttl: e.DefaultTTL}
+	shownURL := *u
+	shownURL.RawQuery = redactQuery(u.RawQuery)
+	c := &Client{e: e, url: shownURL.Redacted(), hc: e.HTTPClient, clk: e.Clock, ttl: e.DefaultTTL}
 	if c.hc == nil {
 		c.hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
@@ -187,7 +190,8 @@ func isLoopback(host string) bool {
 
 // redactRawURL hides the password of a URL that url.Parse refused, the way
 // url.URL.Redacted does for one it accepted: the userinfo of the authority
-// keeps its user name and loses the rest.
+// keeps its user name and loses the rest. The query's values are hidden as
+// redactQuery hides them.
 func redactRawURL(raw string) string {
 	i := strings.Index(raw, "://")
 	if i < 0 {
@@ -196,7 +200,7 @@ func redactRawURL(raw string) string {
 		if j := strings.IndexByte(raw, '@'); j >= 0 {
 			return "[unparsable URL, redacted]"
 		}
-		return raw
+		return redactRawQuery(raw)
 	}
 	start := i + len("://")
 	end := len(raw)
@@ -205,13 +209,51 @@ func redactRawURL(raw string) string {
 	}
 	at := strings.LastIndexByte(raw[start:end], '@')
 	if at < 0 {
-		return raw
+		return redactRawQuery(raw)
 	}
 	user := raw[start : start+at]
 	if c := strings.IndexByte(user, ':'); c >= 0 {
 		user = user[:c] + ":xxxxx"
 	}
-	return raw[:start] + user + raw[start+at:]
+	return raw[:start] + user + redactRawQuery(raw[start+at:])
+}
+
+// redactRawQuery hides the values of the query in a raw URL, the part
+// between the first "?" and the fragment, as redactQuery does.
+func redactRawQuery(raw string) string {
+	q := strings.IndexByte(raw, '?')
+	if q < 0 {
+		return raw
+	}
+	if h := strings.IndexByte(raw, '#'); h >= 0 && h < q {
+		return raw // the "?" is in the fragment
+	}
+	end := len(raw)
+	if h := strings.IndexByte(raw[q:], '#'); h >= 0 {
+		end = q + h
+	}
+	return raw[:q+1] + redactQuery(raw[q+1:end]) + raw[end:]
+}
+
+// redactQuery replaces each value of a raw query with "xxxxx" and keeps the
+// keys ("tenant=acme&key=k" becomes "tenant=xxxxx&key=xxxxx"): a token URL
+// may carry an API key or a signature. A part without "=" may be a bare
+// value, and is hidden whole; an empty value stays empty.
+func redactQuery(q string) string {
+	if q == "" {
+		return q
+	}
+	parts := strings.Split(q, "&")
+	for i, p := range parts {
+		k, v, ok := strings.Cut(p, "=")
+		switch {
+		case !ok && p != "":
+			parts[i] = "xxxxx"
+		case v != "":
+			parts[i] = k + "=xxxxx"
+		}
+	}
+	return strings.Join(parts, "&")
 }
 
 // basicCredential is the credential of an HTTP Basic Authorization header
@@ -220,7 +262,8 @@ func basicCredential(id, secret string) string {
 	return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
 }
 
-// URL returns the token endpoint, with any password in it redacted.
+// URL returns the token endpoint, with any password in it and the values
+// of its query redacted ("?key=xxxxx").
 func (c *Client) URL() string { return c.url }
 
 // Refresh implements Refresher: it requests a new token with the configured

@@ -459,3 +459,66 @@ func TestClientTokenAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestURLQueryIsRedacted checks that the values of the token URL's query
+// (an API key, a signature) appear in no URL the package shows, while the
+// request still carries them.
+func TestURLQueryIsRedacted(t *testing.T) {
+	const key = "K3Y-SECRET"
+	for _, tc := range []struct {
+		url, want string
+	}{
+		{"https://auth.example/token?api_key=" + key, "https://auth.example/token?api_key=xxxxx"},
+		{"https://auth.example/token?tenant=acme&sig=" + key + "&empty=&flag&" + key, "https://auth.example/token?tenant=xxxxx&sig=xxxxx&empty=&xxxxx&xxxxx"},
+		{"https://app:pw-" + key + "@auth.example/token?k=" + key, "https://app:xxxxx@auth.example/token?k=xxxxx"},
+		{"https://auth.example/token?k=" + key + "#frag", "https://auth.example/token?k=xxxxx#frag"},
+		{"https://auth.example/token", "https://auth.example/token"},
+	} {
+		var gotQuery string
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			gotQuery = r.URL.RawQuery
+			return respond(r, 503, "text/html", badGatewayPage, ""), nil
+		})
+		c, err := NewClient(Endpoint{TokenURL: tc.url, HTTPClient: &http.Client{Transport: rt}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Refresh(context.Background(), Token{Refresh: "rt"})
+		var ee *EndpointError
+		if !errors.As(err, &ee) {
+			t.Fatalf("Refresh error = %v", err)
+		}
+		shown := []string{c.URL(), ee.URL, err.Error(), fmt.Sprintf("%+v", c)}
+		for _, s := range shown {
+			if strings.Contains(s, key) || !strings.Contains(s, tc.want) {
+				t.Errorf("NewClient(%q): shows %q, want %q and no secret", tc.url, s, tc.want)
+			}
+		}
+		if want, _ := url.Parse(tc.url); gotQuery != want.RawQuery {
+			t.Errorf("the request's query is %q, want %q", gotQuery, want.RawQuery)
+		}
+	}
+}
+
+func TestNewClientErrorsRedactTheQuery(t *testing.T) {
+	const key = "K3Y-SECRET"
+	for _, tc := range []struct {
+		url, want string
+	}{
+		{"http://auth.example/token?key=" + key, "session: token URL is not HTTPS: http://auth.example/token?key=xxxxx "},
+		{"ftp://auth.example/x?key=" + key + "#f", "session: token URL ftp://auth.example/x?key=xxxxx#f: scheme must be https"},
+		{"https://exa mple.com/x?a=1&key=" + key, "session: token URL https://exa mple.com/x?a=xxxxx&key=xxxxx: invalid character"},
+		{"https://user:pw@exa mple.com/x?key=" + key, "session: token URL https://user:xxxxx@exa mple.com/x?key=xxxxx: invalid character"},
+		{"https:///token?key=" + key, "session: token URL https:///token?key=xxxxx has no host"},
+		{"auth.example/x?key=" + key, "session: token URL auth.example/x?key=xxxxx: scheme must be https"},
+		{"https://exa mple.com/x#?a=b", "session: token URL https://exa mple.com/x#?a=b: invalid character"}, // a "?" in the fragment
+	} {
+		_, err := NewClient(Endpoint{TokenURL: tc.url})
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("NewClient(%q) = %v, want an error starting %q", tc.url, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), key) {
+			t.Errorf("NewClient(%q) = %v: the error quotes the key", tc.url, err)
+		}
+	}
+}
