@@ -151,9 +151,7 @@ func NewClient(e Endpoint) (*Client, error) {
 			return nil, fmt.Errorf("session: Endpoint.Params may not set %q", k)
 		}
 	}
-	shownURL := *u
-	shownURL.RawQuery = redactQuery(u.RawQuery)
-	c := &Client{e: e, url: shownURL.Redacted(), hc: e.HTTPClient, clk: e.Clock, ttl: e.DefaultTTL}
+	c := &Client{e: e, url: shownURL(e.TokenURL), hc: e.HTTPClient, clk: e.Clock, ttl: e.DefaultTTL}
 	if c.hc == nil {
 		c.hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
@@ -186,6 +184,18 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// shownURL returns a token URL as the package shows it: without the
+// password of its userinfo and with the values of its query redacted.
+func shownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" {
+		return redactRawURL(raw)
+	}
+	shown := *u
+	shown.RawQuery = redactQuery(u.RawQuery)
+	return shown.Redacted()
 }
 
 // redactRawURL hides the password of a URL that url.Parse refused, the way

@@ -1,12 +1,14 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -520,5 +522,53 @@ func TestNewClientErrorsRedactTheQuery(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), key) {
 			t.Errorf("NewClient(%q) = %v: the error quotes the key", tc.url, err)
 		}
+	}
+}
+
+// TestClientAndEndpointPrintNoSecret prints a Client and its Endpoint with
+// every verb, by value and by pointer, alone and inside other values.
+func TestClientAndEndpointPrintNoSecret(t *testing.T) {
+	e := Endpoint{TokenURL: "https://app:PW-SECRET@auth.example/token?key=KEY-SECRET", ClientID: "app", ClientSecret: "CS-SECRET",
+		AuthStyle: AuthBody, Params: url.Values{"client_assertion": {"ASSERT-SECRET"}, "audience": {"api"}},
+		HTTPClient: &http.Client{}, OnToken: func(Token) {}}
+	c, err := NewClient(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		wantClient   = `session.Client{URL: "https://app:xxxxx@auth.example/token?key=xxxxx", ClientID: "app", Grant: "refresh_token", AuthStyle: body, Params: ["audience" "client_assertion"]}`
+		wantEndpoint = `session.Endpoint{TokenURL: "https://app:xxxxx@auth.example/token?key=xxxxx", ClientID: "app", Grant: "", AuthStyle: body, Params: ["audience" "client_assertion"]}`
+	)
+	values := []struct {
+		name string
+		v    any
+		want string
+	}{
+		{"*Client", c, wantClient},
+		{"Client", *c, wantClient},
+		{"Endpoint", e, wantEndpoint},
+		{"*Endpoint", &e, wantEndpoint},
+		{"struct with a Client", struct{ C Client }{*c}, wantClient},
+		{"slice of Endpoints", []Endpoint{e}, wantEndpoint},
+		{"map of *Client", map[string]*Client{"k": c}, wantClient},
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%10.4s"} {
+		for _, tc := range values {
+			out := fmt.Sprintf(verb, tc.v)
+			if strings.Contains(out, "SECRET") || strings.Contains(strings.ToLower(out), fmt.Sprintf("%x", "SECRET")) {
+				t.Errorf("Sprintf(%q, %s) = %q reveals a secret", verb, tc.name, out)
+			}
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("Sprintf(%q, %s) = %q, want it to contain %q", verb, tc.name, out, tc.want)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "client", c, "client value", *c, "endpoint", e)
+	if strings.Contains(buf.String(), "SECRET") {
+		t.Errorf("slog output reveals a secret: %s", buf.String())
+	}
+	if got := fmt.Sprint(Endpoint{AuthStyle: 9}); !strings.Contains(got, "AuthStyle: AuthStyle(9)") {
+		t.Errorf("an unknown AuthStyle prints as %q", got)
 	}
 }

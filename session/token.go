@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,10 +114,33 @@ func (s *Session) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "session.Session{ID: %q, Token: %q}", s.cfg.id, fp)
 }
 
-// Format implements fmt.Formatter: every verb prints the endpoint and
-// client id, never the client secret.
-func (c *Client) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "session.Client{URL: %q, ClientID: %q, Grant: %s}", c.url, c.e.ClientID, c.e.Grant)
+// Format implements fmt.Formatter: every verb prints the redacted endpoint
+// URL, the client id, the grant, the authentication style and the names of
+// the extra parameters, never the client secret or a parameter's value. Its
+// receiver is a value, so a Client printed by value is covered too.
+func (c Client) Format(f fmt.State, _ rune) { describeEndpoint(f, "Client{URL", c.url, c.e) }
+
+// Format implements fmt.Formatter like Client's: every verb prints the
+// redacted token URL, the client id, the grant, the authentication style
+// and the names of the extra parameters, never the client secret or a
+// parameter's value (an assertion, a password).
+func (e Endpoint) Format(f fmt.State, _ rune) {
+	describeEndpoint(f, "Endpoint{TokenURL", shownURL(e.TokenURL), e)
+}
+
+// describeEndpoint writes what Client and Endpoint show of themselves; head
+// names the type and its URL field.
+func describeEndpoint(w io.Writer, head, shown string, e Endpoint) {
+	style := "basic"
+	switch e.AuthStyle {
+	case AuthBasic:
+	case AuthBody:
+		style = "body"
+	default:
+		style = "AuthStyle(" + strconv.Itoa(int(e.AuthStyle)) + ")"
+	}
+	fmt.Fprintf(w, "session.%s: %q, ClientID: %q, Grant: %q, AuthStyle: %s, Params: %q}",
+		head, shown, e.ClientID, string(e.Grant), style, slices.Sorted(maps.Keys(e.Params)))
 }
 
 // Format implements fmt.Formatter without the stored token's secrets.
