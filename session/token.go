@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,8 +47,14 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 // through its own type.
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
 
+// MarshalText implements encoding.TextMarshaler with the redacted form, so
+// the encoders that use it (encoding/xml, YAML, TOML, JSON map keys) see
+// the fingerprint, never the secret.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // Token is an OAuth2 token pair with its lifetime. Its secrets are Secret
-// values, and Token itself redacts in String, GoString, Format and LogValue.
+// values, and Token itself redacts in String, GoString, Format, LogValue,
+// MarshalText and MarshalJSON.
 type Token struct {
 	// Access is the access token sent as "Authorization: Bearer".
 	Access Secret
@@ -89,6 +96,18 @@ func (t Token) GoString() string { return t.String() }
 
 // Format implements fmt.Formatter: every verb prints String's form.
 func (t Token) Format(f fmt.State, _ rune) { io.WriteString(f, t.String()) }
+
+// MarshalText implements encoding.TextMarshaler with String's form, for the
+// encoders that use it (encoding/xml, YAML).
+func (t Token) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// MarshalJSON encodes t as the object of its fields, its secrets redacted
+// by Secret's MarshalJSON: as without MarshalText, which encoding/json would
+// otherwise use to write a string.
+func (t Token) MarshalJSON() ([]byte, error) {
+	type fields Token // Token's fields without its methods
+	return json.Marshal(fields(t))
+}
 
 // LogValue implements slog.LogValuer with fingerprints in place of secrets.
 func (t Token) LogValue() slog.Value {
