@@ -95,7 +95,8 @@ type Client struct {
 	form url.Values
 	// secrets are the client's own secrets, which no text from the server
 	// may carry into an error: the client secret, the Basic credential,
-	// and the Params that are credentials (see credentialParams).
+	// the Params that are credentials (see credentialParams), and what the
+	// URLs it shows redact (the userinfo password, the query's values).
 	secrets []string
 }
 
@@ -170,6 +171,12 @@ func NewClient(e Endpoint) (*Client, error) {
 	}
 	for _, k := range credentialParams {
 		c.secrets = append(c.secrets, e.Params[k]...)
+	}
+	if pw, ok := u.User.Password(); ok {
+		c.secrets = append(c.secrets, pw)
+	}
+	for _, v := range u.Query() {
+		c.secrets = append(c.secrets, v...)
 	}
 	return c, nil
 }

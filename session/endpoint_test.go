@@ -338,6 +338,7 @@ func TestClientScrubsServerText(t *testing.T) {
 		"client_assertion": "eyJ.SECRET-assertion.sig",
 		"subject_token":    "SECRET-subject",
 		"password":         "SECRET pass&word",
+		"token URL's key":  "SECRET-url-key",
 	}
 	echoes := func(s string) []string {
 		return []string{s, url.QueryEscape(s), url.PathEscape(s), base64.StdEncoding.EncodeToString([]byte(s)),
@@ -352,7 +353,8 @@ func TestClientScrubsServerText(t *testing.T) {
 					rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 						return respond(r, 400, "application/json", string(body), "1 "+echo), nil
 					})
-					c, err := NewClient(Endpoint{TokenURL: testURL, HTTPClient: &http.Client{Transport: rt}, ClientID: "app", AuthStyle: style,
+					c, err := NewClient(Endpoint{TokenURL: testURL + "?key=" + secrets["token URL's key"], HTTPClient: &http.Client{Transport: rt},
+						ClientID: "app", AuthStyle: style,
 						ClientSecret: Secret(secrets["client secret"]),
 						Params: url.Values{"client_assertion": {secrets["client_assertion"]}, "subject_token": {secrets["subject_token"]},
 							"password": {secrets["password"]}, "audience": {"api"}}})
