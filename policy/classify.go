@@ -2,6 +2,7 @@ package policy
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -18,9 +19,10 @@ const (
 	// RateLimited means the server answered 429. It is transient; the
 	// server's Retry-After, when present, sets the earliest next attempt.
 	RateLimited
-	// Permanent means the authorization server itself refused the grant (401,
-	// 403, or an RFC 6749 §5.2 error code such as invalid_grant). Retrying
-	// cannot help; the session is revoked.
+	// Permanent means the authorization server itself refused the grant: its
+	// answer carries an RFC 6749 §5.2 error code such as invalid_grant (see
+	// IsPermanentCode), whatever the status. Retrying cannot help; the
+	// session is revoked. A 401 or 403 without such a code is Transient.
 	Permanent
 )
 
@@ -40,9 +42,15 @@ func (c Class) String() string {
 type Outcome struct {
 	// Status is the HTTP status code, or 0 when no response arrived.
 	Status int
-	// ErrorCode is the "error" member of an OAuth2 JSON error body
-	// (RFC 6749 §5.2), or "" when the body was not one.
+	// ErrorCode is the "error" member of an OAuth2 error body (RFC 6749
+	// §5.2, JSON or form-encoded), or "" when the body was not one. It counts
+	// with any status, a 2xx included.
 	ErrorCode string
+	// Challenge is the auth-scheme of the answer's WWW-Authenticate header
+	// ("Basic", "Bearer"), or "". Only the scheme: Classify quotes it in the
+	// cause, so it must not carry the header's parameters (it keeps only the
+	// leading token characters of what it is given).
+	Challenge string
 	// RetryAfter is the raw Retry-After header value, if any.
 	RetryAfter string
 	// Err is the failure: a transport error (timeout, refused, DNS) when
@@ -64,6 +72,12 @@ type Verdict struct {
 	// Cause says what failed, without secrets: "502 Bad Gateway",
 	// "400 invalid_grant", "connection refused". Empty for OK.
 	Cause string
+	// Misconfigured reports a permanent refusal that blames the client's
+	// own configuration rather than the grant: invalid_client (unknown
+	// client, wrong secret or authentication method) or unauthorized_client
+	// (the client may not use this grant). A new refresh token will not
+	// help; fixing the client's registration or settings will.
+	Misconfigured bool
 	// MaybeProcessed reports that the server may have performed the refresh
 	// although the client saw a failure (a lost response). A later
 	// invalid_grant then most likely means the refresh token was consumed.
@@ -87,21 +101,40 @@ func (f ClassifierFunc) Classify(o Outcome) Verdict { return f(o) }
 // backend can produce is transient.
 var DefaultClassifier Classifier = ClassifierFunc(Classify)
 
-// permanentCodes are the RFC 6749 §5.2 error codes that retrying cannot fix.
+// permanentCodes are the RFC 6749 §5.2 error codes that retrying cannot fix;
+// true marks those that blame the client's configuration.
 var permanentCodes = map[string]bool{
-	"invalid_grant":          true,
+	"invalid_grant":          false,
 	"invalid_client":         true,
 	"unauthorized_client":    true,
-	"unsupported_grant_type": true,
-	"invalid_scope":          true,
-	"invalid_request":        true,
+	"unsupported_grant_type": false,
+	"invalid_scope":          false,
+	"invalid_request":        false,
 }
 
 // IsPermanentCode reports whether an OAuth2 error code means the grant is
 // refused for good.
-func IsPermanentCode(code string) bool { return permanentCodes[code] }
+func IsPermanentCode(code string) bool {
+	_, ok := permanentCodes[code]
+	return ok
+}
 
-// Classify is the default classification; see DefaultClassifier.
+// Classify is the default classification; see DefaultClassifier. Only an
+// explicit OAuth2 refusal is permanent: an error code that IsPermanentCode
+// accepts, in the answer's body, with any status (a 200 carrying "error" is
+// a refusal too, as golang.org/x/oauth2 reads it). invalid_client and
+// unauthorized_client also set Misconfigured. Every other answer is
+// transient, 429 being RateLimited:
+//
+//   - a 401 or 403 whose body is an HTML page, empty, or anything but an
+//     OAuth2 error: a proxy, WAF or CDN can send it as well as the server;
+//   - a bare 401 with a WWW-Authenticate challenge and no OAuth2 error: the
+//     client's credentials may be wrong, but a proxy's or ingress's
+//     challenge looks exactly the same, so it is retried; the cause names
+//     the challenge's scheme;
+//   - other error codes (temporarily_unavailable, server_error, slow_down,
+//     unknown codes), 5xx, 408, 404 pages, and 2xx bodies that are not
+//     token responses.
 func Classify(o Outcome) Verdict {
 	s := o.Status
 	switch {
@@ -111,7 +144,7 @@ func Classify(o Outcome) Verdict {
 			cause = o.Err.Error()
 		}
 		return Verdict{Class: Transient, Cause: cause, MaybeProcessed: o.Sent}
-	case s >= 200 && s < 300:
+	case s >= 200 && s < 300 && o.ErrorCode == "":
 		if o.Err == nil {
 			return Verdict{Class: OK}
 		}
@@ -120,22 +153,52 @@ func Classify(o Outcome) Verdict {
 		return Verdict{Class: Transient, Cause: StatusText(s) + ": " + o.Err.Error(), MaybeProcessed: true}
 	}
 	v := Verdict{Class: Transient, Cause: StatusText(s), MaybeProcessed: true}
-	if o.ErrorCode != "" {
-		v.Cause = strconv.Itoa(s) + " " + o.ErrorCode
-	}
 	if ra, ok := ParseRetryAfter(o.RetryAfter, o.At); ok {
 		v.RetryAfter = ra
+	}
+	if o.ErrorCode != "" {
+		v.Cause = strconv.Itoa(s) + " " + o.ErrorCode
+		if misconfigured, ok := permanentCodes[o.ErrorCode]; ok {
+			v.Class, v.MaybeProcessed, v.Misconfigured = Permanent, false, misconfigured
+			if misconfigured {
+				v.Cause += ": client misconfigured"
+			}
+			return v
+		}
 	}
 	switch {
 	case s == 429:
 		v.Class = RateLimited
-	case s >= 500 || s == 408:
-		// A 5xx is transient whatever its body says.
-	case s == 401 || s == 403 || permanentCodes[o.ErrorCode]:
-		v.Class = Permanent
-		v.MaybeProcessed = false
+	case o.ErrorCode != "":
+	case s == 401 && scheme(o.Challenge) != "":
+		v.Cause += " without an OAuth2 error (WWW-Authenticate: " + scheme(o.Challenge) +
+			"): the client's credentials or a proxy's challenge"
+	case s == 401 || s == 403:
+		v.Cause += " without an OAuth2 error: not an explicit refusal"
 	}
 	return v
+}
+
+// scheme returns the leading RFC 9110 token characters of a challenge, at
+// most 32 of them: the auth-scheme, without parameters a caller may have
+// left in.
+func scheme(challenge string) string {
+	challenge = strings.TrimLeft(challenge, " \t")
+	for i := 0; i < len(challenge); i++ {
+		if i == 32 || !isTokenChar(challenge[i]) {
+			return challenge[:i]
+		}
+	}
+	return challenge
+}
+
+// isTokenChar reports whether c is an RFC 9110 tchar.
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return c != 0 && strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // StatusText returns "502 Bad Gateway" for 502, and the bare number for codes

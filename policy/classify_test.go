@@ -30,18 +30,31 @@ func TestClassify(t *testing.T) {
 		{"429 without Retry-After", Outcome{Status: 429}, Verdict{Class: RateLimited, Cause: "429 Too Many Requests", MaybeProcessed: true}},
 		{"proxy 404 page during rollout", Outcome{Status: 404}, Verdict{Class: Transient, Cause: "404 Not Found", MaybeProcessed: true}},
 		{"400 without OAuth2 body", Outcome{Status: 400}, Verdict{Class: Transient, Cause: "400 Bad Request", MaybeProcessed: true}},
-		{"401", Outcome{Status: 401}, Verdict{Class: Permanent, Cause: "401 Unauthorized"}},
-		{"403", Outcome{Status: 403}, Verdict{Class: Permanent, Cause: "403 Forbidden"}},
-		{"401 invalid_client", Outcome{Status: 401, ErrorCode: "invalid_client"}, Verdict{Class: Permanent, Cause: "401 invalid_client"}},
+		{"401 without a body", Outcome{Status: 401}, Verdict{Class: Transient, Cause: "401 Unauthorized without an OAuth2 error: not an explicit refusal", MaybeProcessed: true}},
+		{"WAF's 403 block page", Outcome{Status: 403}, Verdict{Class: Transient, Cause: "403 Forbidden without an OAuth2 error: not an explicit refusal", MaybeProcessed: true}},
+		{"bare 401 with a challenge", Outcome{Status: 401, Challenge: "Basic"}, Verdict{Class: Transient,
+			Cause: "401 Unauthorized without an OAuth2 error (WWW-Authenticate: Basic): the client's credentials or a proxy's challenge", MaybeProcessed: true}},
+		{"a challenge's parameters are never quoted", Outcome{Status: 401, Challenge: ` Bearer realm="x", error="invalid_token"`}, Verdict{Class: Transient,
+			Cause: "401 Unauthorized without an OAuth2 error (WWW-Authenticate: Bearer): the client's credentials or a proxy's challenge", MaybeProcessed: true}},
+		{"a challenge without a scheme", Outcome{Status: 401, Challenge: `"quoted"`}, Verdict{Class: Transient, Cause: "401 Unauthorized without an OAuth2 error: not an explicit refusal", MaybeProcessed: true}},
+		{"a challenge on a 403 is not named", Outcome{Status: 403, Challenge: "Basic"}, Verdict{Class: Transient, Cause: "403 Forbidden without an OAuth2 error: not an explicit refusal", MaybeProcessed: true}},
+		{"401 with a transient code", Outcome{Status: 401, ErrorCode: "temporarily_unavailable"}, Verdict{Class: Transient, Cause: "401 temporarily_unavailable", MaybeProcessed: true}},
+		{"401 invalid_client", Outcome{Status: 401, ErrorCode: "invalid_client", Challenge: "Basic"}, Verdict{Class: Permanent, Cause: "401 invalid_client: client misconfigured", Misconfigured: true}},
+		{"403 invalid_grant", Outcome{Status: 403, ErrorCode: "invalid_grant"}, Verdict{Class: Permanent, Cause: "403 invalid_grant"}},
 		{"invalid_grant", Outcome{Status: 400, ErrorCode: "invalid_grant"}, Verdict{Class: Permanent, Cause: "400 invalid_grant"}},
-		{"unauthorized_client", Outcome{Status: 400, ErrorCode: "unauthorized_client"}, Verdict{Class: Permanent, Cause: "400 unauthorized_client"}},
+		{"unauthorized_client", Outcome{Status: 400, ErrorCode: "unauthorized_client"}, Verdict{Class: Permanent, Cause: "400 unauthorized_client: client misconfigured", Misconfigured: true}},
 		{"unsupported_grant_type", Outcome{Status: 400, ErrorCode: "unsupported_grant_type"}, Verdict{Class: Permanent, Cause: "400 unsupported_grant_type"}},
 		{"invalid_scope", Outcome{Status: 400, ErrorCode: "invalid_scope"}, Verdict{Class: Permanent, Cause: "400 invalid_scope"}},
 		{"invalid_request", Outcome{Status: 400, ErrorCode: "invalid_request"}, Verdict{Class: Permanent, Cause: "400 invalid_request"}},
 		{"temporarily_unavailable", Outcome{Status: 400, ErrorCode: "temporarily_unavailable"}, Verdict{Class: Transient, Cause: "400 temporarily_unavailable", MaybeProcessed: true}},
 		{"server_error", Outcome{Status: 400, ErrorCode: "server_error"}, Verdict{Class: Transient, Cause: "400 server_error", MaybeProcessed: true}},
-		{"unknown OAuth2 code", Outcome{Status: 400, ErrorCode: "slow_down"}, Verdict{Class: Transient, Cause: "400 slow_down", MaybeProcessed: true}},
-		{"5xx with invalid_grant body stays transient", Outcome{Status: 500, ErrorCode: "invalid_grant"}, Verdict{Class: Transient, Cause: "500 invalid_grant", MaybeProcessed: true}},
+		{"slow_down", Outcome{Status: 400, ErrorCode: "slow_down"}, Verdict{Class: Transient, Cause: "400 slow_down", MaybeProcessed: true}},
+		{"unknown OAuth2 code", Outcome{Status: 400, ErrorCode: "no_such_code"}, Verdict{Class: Transient, Cause: "400 no_such_code", MaybeProcessed: true}},
+		{"429 with a transient code", Outcome{Status: 429, ErrorCode: "slow_down", RetryAfter: "5"}, Verdict{Class: RateLimited, RetryAfter: 5 * time.Second, Cause: "429 slow_down", MaybeProcessed: true}},
+		{"5xx with invalid_grant body is a refusal", Outcome{Status: 500, ErrorCode: "invalid_grant"}, Verdict{Class: Permanent, Cause: "500 invalid_grant"}},
+		{"200 with invalid_grant is a refusal", Outcome{Status: 200, ErrorCode: "invalid_grant", Err: errors.New("not a token response")}, Verdict{Class: Permanent, Cause: "200 invalid_grant"}},
+		{"200 with invalid_client and no Err", Outcome{Status: 200, ErrorCode: "invalid_client"}, Verdict{Class: Permanent, Cause: "200 invalid_client: client misconfigured", Misconfigured: true}},
+		{"200 with a transient code", Outcome{Status: 200, ErrorCode: "temporarily_unavailable"}, Verdict{Class: Transient, Cause: "200 temporarily_unavailable", MaybeProcessed: true}},
 		{"html 200", Outcome{Status: 200, Err: html}, Verdict{Class: Transient, Cause: "200 OK: token response is text/html, not JSON", MaybeProcessed: true}},
 		{"malformed 200", Outcome{Status: 200, Err: malformed}, Verdict{Class: Transient, Cause: "200 OK: token response: unexpected end of JSON input", MaybeProcessed: true}},
 		{"connection refused", Outcome{Err: errors.New("dial tcp 127.0.0.1:443: connect: connection refused")}, Verdict{Class: Transient, Cause: "dial tcp 127.0.0.1:443: connect: connection refused"}},
@@ -58,13 +71,31 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// TestNoProxyStatusRevokes checks invariant 1 over every status code: without
-// an OAuth2 error body only 401 and 403 are permanent.
-func TestNoProxyStatusRevokes(t *testing.T) {
+// TestOnlyAnOAuth2RefusalRevokes checks invariant 1 over every status code:
+// an answer is permanent exactly when it carries a permanent OAuth2 error
+// code, whatever its status, challenge or Retry-After; misconfigured exactly
+// for the codes that blame the client.
+func TestOnlyAnOAuth2RefusalRevokes(t *testing.T) {
+	codes := []string{"", "invalid_grant", "invalid_client", "unauthorized_client", "unsupported_grant_type", "invalid_scope",
+		"invalid_request", "temporarily_unavailable", "server_error", "slow_down", "access_denied", "invalid_token", "INVALID_GRANT"}
 	for s := 100; s < 600; s++ {
-		got := Classify(Outcome{Status: s}).Class
-		if want := s == 401 || s == 403; (got == Permanent) != want {
-			t.Errorf("status %d: class %v", s, got)
+		for _, code := range codes {
+			for _, challenge := range []string{"", "Basic", "Bearer realm=\"api\""} {
+				o := Outcome{Status: s, ErrorCode: code, Challenge: challenge, RetryAfter: "3", Sent: true, At: t0}
+				v := Classify(o)
+				if want := IsPermanentCode(code); (v.Class == Permanent) != want {
+					t.Errorf("%+v: class %v, want permanent %v", o, v.Class, want)
+				}
+				if want := code == "invalid_client" || code == "unauthorized_client"; v.Misconfigured != want {
+					t.Errorf("%+v: Misconfigured %v, want %v", o, v.Misconfigured, want)
+				}
+				if v.Class == Permanent && v.MaybeProcessed {
+					t.Errorf("%+v: a refusal marked MaybeProcessed", o)
+				}
+				if strings.Contains(v.Cause, "realm") {
+					t.Errorf("%+v: cause %q quotes the challenge's parameters", o, v.Cause)
+				}
+			}
 		}
 	}
 }

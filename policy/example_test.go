@@ -49,15 +49,17 @@ func ExampleClassify() {
 		{Status: 404},
 		{Status: 429, RetryAfter: "30"},
 		{Status: 400, ErrorCode: "invalid_grant"},
-		{Status: 401},
+		{Status: 401, ErrorCode: "invalid_client"},
+		{Status: 403},
 	} {
 		v := policy.Classify(o)
-		fmt.Printf("%-22s %-12s retry after %v\n", v.Cause, v.Class, v.RetryAfter)
+		fmt.Printf("%-12s retry after %-3v %s\n", v.Class, v.RetryAfter, v.Cause)
 	}
 	// Output:
-	// 502 Bad Gateway        transient    retry after 0s
-	// 404 Not Found          transient    retry after 0s
-	// 429 Too Many Requests  rate_limited retry after 30s
-	// 400 invalid_grant      permanent    retry after 0s
-	// 401 Unauthorized       permanent    retry after 0s
+	// transient    retry after 0s  502 Bad Gateway
+	// transient    retry after 0s  404 Not Found
+	// rate_limited retry after 30s 429 Too Many Requests
+	// permanent    retry after 0s  400 invalid_grant
+	// permanent    retry after 0s  401 invalid_client: client misconfigured
+	// transient    retry after 0s  403 Forbidden without an OAuth2 error: not an explicit refusal
 }

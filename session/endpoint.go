@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -92,15 +93,26 @@ type Client struct {
 	clk  clock.Clock
 	ttl  time.Duration
 	form url.Values
+	// secrets are the client's own secrets, which no text from the server
+	// may carry into an error: the client secret, the Basic credential,
+	// the Params that are credentials (see credentialParams), and what the
+	// URLs it shows redact (the userinfo password, the query's values).
+	secrets []string
 }
+
+// credentialParams are the Endpoint.Params whose values are credentials:
+// assertions (RFC 7521, 7523), token-exchange tokens (RFC 8693) and a
+// resource owner's password.
+var credentialParams = []string{"client_assertion", "assertion", "subject_token", "actor_token", "password"}
 
 // reserved are the form parameters the Client sets itself.
 var reserved = []string{"grant_type", "refresh_token", "scope", "client_id", "client_secret"}
 
 // NewClient validates e and returns a Client for it.
 func NewClient(e Endpoint) (*Client, error) {
-	// Errors never quote e.TokenURL itself: it may carry a password, and
-	// url.URL.Redacted misses one in an opaque URL ("user:pw@host").
+	// Errors never quote e.TokenURL itself: it may carry a password or an
+	// API key in its query, and url.URL.Redacted misses a password in an
+	// opaque URL ("user:pw@host").
 	shown := redactRawURL(e.TokenURL)
 	u, err := url.Parse(e.TokenURL)
 	if err != nil {
@@ -140,7 +152,7 @@ func NewClient(e Endpoint) (*Client, error) {
 			return nil, fmt.Errorf("session: Endpoint.Params may not set %q", k)
 		}
 	}
-	c := &Client{e: e, url: u.Redacted(), hc: e.HTTPClient, clk: e.Clock, ttl: e.DefaultTTL}
+	c := &Client{e: e, url: shownURL(e.TokenURL), hc: e.HTTPClient, clk: e.Clock, ttl: e.DefaultTTL}
 	if c.hc == nil {
 		c.hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
@@ -153,6 +165,18 @@ func NewClient(e Endpoint) (*Client, error) {
 	c.form = url.Values{}
 	for k, v := range e.Params {
 		c.form[k] = append([]string(nil), v...)
+	}
+	if secret := e.ClientSecret.Reveal(); secret != "" {
+		c.secrets = append(c.secrets, secret, basicCredential(e.ClientID, secret))
+	}
+	for _, k := range credentialParams {
+		c.secrets = append(c.secrets, e.Params[k]...)
+	}
+	if pw, ok := u.User.Password(); ok {
+		c.secrets = append(c.secrets, pw)
+	}
+	for _, v := range u.Query() {
+		c.secrets = append(c.secrets, v...)
 	}
 	return c, nil
 }
@@ -169,9 +193,22 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// shownURL returns a token URL as the package shows it: without the
+// password of its userinfo and with the values of its query redacted.
+func shownURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Opaque != "" {
+		return redactRawURL(raw)
+	}
+	shown := *u
+	shown.RawQuery = redactQuery(u.RawQuery)
+	return shown.Redacted()
+}
+
 // redactRawURL hides the password of a URL that url.Parse refused, the way
 // url.URL.Redacted does for one it accepted: the userinfo of the authority
-// keeps its user name and loses the rest.
+// keeps its user name and loses the rest. The query's values are hidden as
+// redactQuery hides them.
 func redactRawURL(raw string) string {
 	i := strings.Index(raw, "://")
 	if i < 0 {
@@ -180,7 +217,7 @@ func redactRawURL(raw string) string {
 		if j := strings.IndexByte(raw, '@'); j >= 0 {
 			return "[unparsable URL, redacted]"
 		}
-		return raw
+		return redactRawQuery(raw)
 	}
 	start := i + len("://")
 	end := len(raw)
@@ -189,16 +226,61 @@ func redactRawURL(raw string) string {
 	}
 	at := strings.LastIndexByte(raw[start:end], '@')
 	if at < 0 {
-		return raw
+		return redactRawQuery(raw)
 	}
 	user := raw[start : start+at]
 	if c := strings.IndexByte(user, ':'); c >= 0 {
 		user = user[:c] + ":xxxxx"
 	}
-	return raw[:start] + user + raw[start+at:]
+	return raw[:start] + user + redactRawQuery(raw[start+at:])
 }
 
-// URL returns the token endpoint, with any password in it redacted.
+// redactRawQuery hides the values of the query in a raw URL, the part
+// between the first "?" and the fragment, as redactQuery does.
+func redactRawQuery(raw string) string {
+	q := strings.IndexByte(raw, '?')
+	if q < 0 {
+		return raw
+	}
+	if h := strings.IndexByte(raw, '#'); h >= 0 && h < q {
+		return raw // the "?" is in the fragment
+	}
+	end := len(raw)
+	if h := strings.IndexByte(raw[q:], '#'); h >= 0 {
+		end = q + h
+	}
+	return raw[:q+1] + redactQuery(raw[q+1:end]) + raw[end:]
+}
+
+// redactQuery replaces each value of a raw query with "xxxxx" and keeps the
+// keys ("tenant=acme&key=k" becomes "tenant=xxxxx&key=xxxxx"): a token URL
+// may carry an API key or a signature. A part without "=" may be a bare
+// value, and is hidden whole; an empty value stays empty.
+func redactQuery(q string) string {
+	if q == "" {
+		return q
+	}
+	parts := strings.Split(q, "&")
+	for i, p := range parts {
+		k, v, ok := strings.Cut(p, "=")
+		switch {
+		case !ok && p != "":
+			parts[i] = "xxxxx"
+		case v != "":
+			parts[i] = k + "=xxxxx"
+		}
+	}
+	return strings.Join(parts, "&")
+}
+
+// basicCredential is the credential of an HTTP Basic Authorization header
+// for a client, form-encoded first as RFC 6749 §2.3.1 requires.
+func basicCredential(id, secret string) string {
+	return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
+}
+
+// URL returns the token endpoint, with any password in it and the values
+// of its query redacted ("?key=xxxxx").
 func (c *Client) URL() string { return c.url }
 
 // Refresh implements Refresher: it requests a new token with the configured
@@ -241,7 +323,7 @@ func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	if basic {
-		req.SetBasicAuth(url.QueryEscape(c.e.ClientID), url.QueryEscape(c.e.ClientSecret.Reveal()))
+		req.Header.Set("Authorization", "Basic "+basicCredential(c.e.ClientID, c.e.ClientSecret.Reveal()))
 	}
 	resp, err := c.hc.Do(req)
 	now := c.clk.Now()
@@ -253,10 +335,14 @@ func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
 	if readErr == nil && len(body) > MaxResponseBody {
 		readErr = fmt.Errorf("body exceeds %d bytes", MaxResponseBody)
 	}
-	ee := &EndpointError{URL: c.url, Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After"), Sent: true, At: now}
+	// Whatever the server says is scrubbed of the secrets it was sent (or
+	// could have been) before it reaches the error.
+	sc := newScrubber(append([]string{cur.Refresh.Reveal(), cur.Access.Reveal()}, c.secrets...)...)
+	ee := &EndpointError{URL: c.url, Status: resp.StatusCode, RetryAfter: serverText(sc, resp.Header.Get("Retry-After"), 64), Sent: true, At: now}
+	ctype := resp.Header.Get("Content-Type")
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if readErr == nil {
-			ee.Code, ee.Description = parseErrorBody(body)
+			setOAuthError(ee, sc, ctype, body)
 		}
 		return Token{}, ee
 	}
@@ -264,10 +350,11 @@ func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
 		ee.Err = fmt.Errorf("reading the token response: %w", transportError(ctx, readErr))
 		return Token{}, ee
 	}
-	tok, err := parseTokenResponse(body, now, c.ttl)
+	tok, err := parseTokenResponse(ctype, body, now, c.ttl)
 	if err != nil {
+		// A 2xx carrying "error" gets its code, and classifies by it.
 		ee.Err = err
-		ee.Code, _ = parseErrorBody(body)
+		setOAuthError(ee, sc, ctype, body)
 		return Token{}, ee
 	}
 	if tok.Refresh == "" {
@@ -277,6 +364,15 @@ func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
 		c.e.OnToken(tok)
 	}
 	return tok, nil
+}
+
+// setOAuthError copies the OAuth2 error members of body into ee, each
+// cleaned by serverText with sc.
+func setOAuthError(ee *EndpointError, sc scrubber, contentType string, body []byte) {
+	code, description, uri := parseErrorBody(contentType, body)
+	ee.Code = serverText(sc, code, maxCode)
+	ee.Description = serverText(sc, description, maxDescription)
+	ee.ErrorURI = serverText(sc, uri, maxDescription)
 }
 
 // transportError strips the *url.Error wrapper (whose text repeats the

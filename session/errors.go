@@ -58,6 +58,9 @@ type EndpointError struct {
 	// Code and Description are the OAuth2 error body's "error" and
 	// "error_description" members (RFC 6749 §5.2), when the body was one.
 	Code, Description string
+	// ErrorURI is the error body's "error_uri" member, cleaned like
+	// Description.
+	ErrorURI string
 	// RetryAfter is the raw Retry-After header.
 	RetryAfter string
 	// Sent reports whether the request was written in full (httptrace's
@@ -83,6 +86,9 @@ func (e *EndpointError) Error() string {
 		b.WriteString(e.Code)
 		if e.Description != "" {
 			fmt.Fprintf(&b, " (%s)", e.Description)
+		}
+		if e.ErrorURI != "" {
+			fmt.Fprintf(&b, " (see %s)", e.ErrorURI)
 		}
 	}
 	if e.Err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,8 +17,12 @@ import (
 // is a server bug, and capping keeps time arithmetic far from overflow.
 const maxLifetime = 10 * 365 * 24 * time.Hour
 
-// maxDescription bounds the error_description kept from a server's answer.
-const maxDescription = 200
+// maxDescription bounds the error_description and error_uri kept from a
+// server's answer, in runes; maxCode bounds its error code.
+const (
+	maxDescription = 200
+	maxCode        = 64
+)
 
 // errNotTokenResponse is the stem of every parse failure of a 2xx body. The
 // messages never quote the body, which may hold a token.
@@ -32,56 +37,79 @@ func (e *responseError) Is(target error) bool {
 
 func badResponse(reason string) error { return &responseError{reason: reason} }
 
-// tokenResponse is RFC 6749 §5.1. ExpiresIn stays raw because servers send a
-// number or a numeric string.
-type tokenResponse struct {
-	AccessToken  *string         `json:"access_token"`
-	TokenType    string          `json:"token_type"`
-	RefreshToken string          `json:"refresh_token"`
-	ExpiresIn    json.RawMessage `json:"expires_in"`
-	Scope        string          `json:"scope"`
+// tokenAnswer is an RFC 6749 §5.1 answer, read from JSON or from a form.
+type tokenAnswer struct {
+	access                    *string // nil when absent
+	tokenType, refresh, scope string
+	// expires is the lifetime member, raw JSON (a number or a string);
+	// expiresName says which: expires_in, or Facebook's legacy expires
+	// when expires_in is absent.
+	expires     json.RawMessage
+	expiresName string
+	// code is the "error" member (RFC 6749 §5.2), if any.
+	code string
 }
 
-// parseTokenResponse reads a 2xx token response received at now. The expiry
-// comes from expires_in; without it, from the access token's JWT exp claim;
-// without either, defaultTTL after now.
-func parseTokenResponse(body []byte, now time.Time, defaultTTL time.Duration) (Token, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
+// parseTokenResponse reads a 2xx token response received at now: a JSON
+// object, or a form-encoded body when contentType says so (as
+// golang.org/x/oauth2 accepts: application/x-www-form-urlencoded or
+// text/plain), after any UTF-8 byte-order mark. The expiry comes from
+// expires_in (or expires when expires_in is absent); without it, from the
+// access token's JWT exp claim; without either, defaultTTL after now. An
+// access token with a byte outside %x21-7E, a refresh token with one
+// outside %x20-7E (RFC 6749 Appendix A) or a token_type that is not an
+// HTTP token is refused: each later request would carry it in a header.
+// The errors name the member and the byte's offset, never the value.
+func parseTokenResponse(contentType string, body []byte, now time.Time, defaultTTL time.Duration) (Token, error) {
+	body = trimBody(body)
+	var a tokenAnswer
+	var err error
+	switch {
+	case len(body) == 0:
 		return Token{}, badResponse("empty body")
-	}
-	if body[0] != '{' {
-		if body[0] == '<' {
-			return Token{}, badResponse("body is an HTML or XML page")
-		}
+	case body[0] == '{':
+		a, err = jsonAnswer(body)
+	case body[0] == '<':
+		return Token{}, badResponse("body is an HTML or XML page")
+	case isFormContent(contentType):
+		a, err = formAnswer(body)
+	default:
 		return Token{}, badResponse("body is not a JSON object")
 	}
-	var r tokenResponse
-	if err := json.Unmarshal(body, &r); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return Token{}, badResponse("member " + strconv.Quote(te.Field) + " has the wrong type")
-		}
-		return Token{}, badResponse("malformed JSON")
+	if err != nil {
+		return Token{}, err
 	}
-	if r.AccessToken == nil {
-		if code, _ := parseErrorBody(body); code != "" {
-			return Token{}, badResponse("an OAuth2 error body (" + code + ") with a success status")
-		}
+	if a.code != "" {
+		// RFC 6749 §5.2 answers errors with 400, but some servers send
+		// 200; golang.org/x/oauth2 too takes "error" over a token.
+		return Token{}, badResponse("an OAuth2 error answer with a success status")
+	}
+	if a.access == nil {
 		return Token{}, badResponse("access_token missing")
 	}
-	if *r.AccessToken == "" {
+	if *a.access == "" {
 		return Token{}, badResponse("access_token is empty")
 	}
-	t := Token{Access: Secret(*r.AccessToken), Refresh: Secret(r.RefreshToken), Type: r.TokenType, Issued: now, Scope: r.Scope}
-	life, ok, err := parseExpiresIn(r.ExpiresIn)
+	if i := outside(*a.access, 0x21, 0x7e); i >= 0 {
+		return Token{}, badResponse("access_token has a byte outside %x21-7E at offset " + strconv.Itoa(i))
+	}
+	if i := outside(a.refresh, 0x20, 0x7e); i >= 0 {
+		return Token{}, badResponse("refresh_token has a byte outside %x20-7E at offset " + strconv.Itoa(i))
+	}
+	for i := 0; i < len(a.tokenType); i++ {
+		if !isTokenChar(a.tokenType[i]) {
+			return Token{}, badResponse("token_type has a byte that is not a token character at offset " + strconv.Itoa(i))
+		}
+	}
+	t := Token{Access: Secret(*a.access), Refresh: Secret(a.refresh), Type: a.tokenType, Issued: now, Scope: a.scope}
+	life, ok, err := parseExpiresIn(a.expiresName, a.expires)
 	switch {
 	case err != nil:
 		return Token{}, err
 	case ok:
 		t.Expiry = now.Add(life)
 	default:
-		if exp, ok := jwtExpiry(*r.AccessToken, now); ok {
+		if exp, ok := jwtExpiry(*a.access, now); ok {
 			t.Expiry = exp
 		} else {
 			t.Expiry = now.Add(defaultTTL)
@@ -90,28 +118,109 @@ func parseTokenResponse(body []byte, now time.Time, defaultTTL time.Duration) (T
 	return t, nil
 }
 
-// parseExpiresIn accepts a JSON number or a string holding one, in seconds.
-// It reports false when the member is absent, null or zero (some servers
-// send 0 for "unknown").
-func parseExpiresIn(raw json.RawMessage) (time.Duration, bool, error) {
+// trimBody strips white space and a UTF-8 byte-order mark from a body.
+func trimBody(body []byte) []byte {
+	return bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(body), []byte("\xef\xbb\xbf")))
+}
+
+// jsonAnswer reads a JSON token answer. expires_in stays raw because
+// servers send a number or a numeric string.
+func jsonAnswer(body []byte) (tokenAnswer, error) {
+	var r struct {
+		AccessToken  *string         `json:"access_token"`
+		TokenType    string          `json:"token_type"`
+		RefreshToken string          `json:"refresh_token"`
+		ExpiresIn    json.RawMessage `json:"expires_in"`
+		Expires      json.RawMessage `json:"expires"`
+		Scope        string          `json:"scope"`
+		Error        any             `json:"error"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return tokenAnswer{}, badResponse("member " + strconv.Quote(te.Field) + " has the wrong type")
+		}
+		return tokenAnswer{}, badResponse("malformed JSON")
+	}
+	a := tokenAnswer{access: r.AccessToken, tokenType: r.TokenType, refresh: r.RefreshToken, scope: r.Scope,
+		expires: r.ExpiresIn, expiresName: "expires_in"}
+	if absent(r.ExpiresIn) && !absent(r.Expires) {
+		a.expires, a.expiresName = r.Expires, "expires"
+	}
+	a.code, _ = r.Error.(string)
+	return a, nil
+}
+
+// formAnswer reads a form-encoded token answer, such as GitHub's legacy
+// endpoint sends.
+func formAnswer(body []byte) (tokenAnswer, error) {
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		return tokenAnswer{}, badResponse("malformed form body")
+	}
+	a := tokenAnswer{tokenType: v.Get("token_type"), refresh: v.Get("refresh_token"), scope: v.Get("scope"), code: v.Get("error")}
+	if v.Has("access_token") {
+		access := v.Get("access_token")
+		a.access = &access
+	}
+	for _, name := range []string{"expires_in", "expires"} {
+		if v.Get(name) != "" { // a form has no null: empty is absent
+			// A JSON string, as some servers send expires_in in JSON.
+			a.expires, _ = json.Marshal(v.Get(name))
+			a.expiresName = name
+			break
+		}
+	}
+	return a, nil
+}
+
+// absent reports whether a raw JSON member is missing or null.
+func absent(raw json.RawMessage) bool {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+// outside returns the offset of the first byte of s outside [lo, hi], or -1.
+func outside(s string, lo, hi byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] < lo || s[i] > hi {
+			return i
+		}
+	}
+	return -1
+}
+
+// isTokenChar reports whether c is an RFC 9110 tchar.
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return c != 0 && strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// parseExpiresIn reads the lifetime member called name, a JSON number or a
+// string holding one, in seconds. It reports false when the member is
+// absent, null or zero (some servers send 0 for "unknown").
+func parseExpiresIn(name string, raw json.RawMessage) (time.Duration, bool, error) {
+	if absent(raw) {
 		return 0, false, nil
 	}
+	raw = bytes.TrimSpace(raw)
 	s := string(raw)
 	if raw[0] == '"' {
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return 0, false, badResponse("expires_in is not a number")
+			return 0, false, badResponse(name + " is not a number")
 		}
 		s = strings.TrimSpace(s)
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, false, badResponse("expires_in is not a number")
+		return 0, false, badResponse(name + " is not a number")
 	}
 	switch {
 	case f < 0:
-		return 0, false, badResponse("expires_in is negative")
+		return 0, false, badResponse(name + " is negative")
 	case f == 0:
 		return 0, false, nil
 	case f >= maxLifetime.Seconds():
@@ -162,33 +271,65 @@ func jwtExpiry(tok string, now time.Time) (time.Time, bool) {
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true
 }
 
-// parseErrorBody returns the "error" and "error_description" members of an
-// RFC 6749 §5.2 error body, or "" when body is not one. The description is
-// cut short and stripped of control characters so a hostile server cannot
-// forge log lines through it.
-func parseErrorBody(body []byte) (code, description string) {
+// parseErrorBody returns the "error", "error_description" and "error_uri"
+// members of an RFC 6749 §5.2 error body, JSON or (when contentType says so)
+// form-encoded, or "" for those absent or not strings. They are raw: pass
+// them through serverText before they go anywhere.
+func parseErrorBody(contentType string, body []byte) (code, description, uri string) {
+	body = trimBody(body)
+	if isFormContent(contentType) && (len(body) == 0 || body[0] != '{') {
+		// Keep what parsed even if a later pair is malformed: an "error"
+		// member that parsed is the server's word all the same.
+		v, _ := url.ParseQuery(string(body))
+		return v.Get("error"), v.Get("error_description"), v.Get("error_uri")
+	}
 	var e struct {
 		Error       any `json:"error"`
 		Description any `json:"error_description"`
+		URI         any `json:"error_uri"`
 	}
 	if json.Unmarshal(body, &e) != nil {
-		return "", ""
+		return "", "", ""
 	}
-	c, _ := e.Error.(string)
-	d, _ := e.Description.(string)
-	return clean(c, 64), clean(d, maxDescription)
+	code, _ = e.Error.(string)
+	description, _ = e.Description.(string)
+	uri, _ = e.URI.(string)
+	return code, description, uri
 }
 
-// clean drops control characters and cuts s to at most n runes.
-func clean(s string, n int) string {
+// isFormContent reports whether a Content-Type header names a form-encoded
+// body, as golang.org/x/oauth2 reads one: application/x-www-form-urlencoded
+// or text/plain (GitHub's legacy token endpoint), with any parameters.
+func isFormContent(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == "application/x-www-form-urlencoded" || mt == "text/plain"
+}
+
+// serverText makes text from a server fit for an error message: every
+// secret sc knows is replaced by "[redacted]", characters that could forge
+// a log line or hide in one (controls, format characters such as bidi
+// overrides, line and paragraph separators) are dropped, other spaces
+// become U+0020, and the result is cut to at most n runes. sc runs before
+// and after the clean-up, so a secret the server broke up with control
+// characters is found too, and before the cut, so no prefix of one is left.
+func serverText(sc scrubber, s string, n int) string {
+	s = sc.scrub(s)
 	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case unicode.Is(unicode.Zs, r):
+			b.WriteByte(' ')
+		case unicode.IsPrint(r):
+			b.WriteRune(r)
+		}
+	}
+	s = sc.scrub(b.String())
+	b.Reset()
 	for _, r := range s {
 		if n == 0 {
 			b.WriteString("…")
 			break
-		}
-		if unicode.IsControl(r) {
-			continue
 		}
 		b.WriteRune(r)
 		n--

@@ -44,7 +44,7 @@ func TestJWTExpiry(t *testing.T) {
 // the expiry of a parsed token response.
 func TestParseTokenResponseCapsTheJWTExpiry(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	tok, err := parseTokenResponse([]byte(`{"access_token":"`+jwtWith(`{"exp":99999999999}`)+`"}`), now, time.Hour)
+	tok, err := parseTokenResponse("application/json", []byte(`{"access_token":"`+jwtWith(`{"exp":99999999999}`)+`"}`), now, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

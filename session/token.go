@@ -1,9 +1,13 @@
 package session
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,8 +47,14 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 // through its own type.
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
 
+// MarshalText implements encoding.TextMarshaler with the redacted form, so
+// the encoders that use it (encoding/xml, YAML, TOML, JSON map keys) see
+// the fingerprint, never the secret.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // Token is an OAuth2 token pair with its lifetime. Its secrets are Secret
-// values, and Token itself redacts in String, GoString, Format and LogValue.
+// values, and Token itself redacts in String, GoString, Format, LogValue,
+// MarshalText and MarshalJSON.
 type Token struct {
 	// Access is the access token sent as "Authorization: Bearer".
 	Access Secret
@@ -87,6 +97,18 @@ func (t Token) GoString() string { return t.String() }
 // Format implements fmt.Formatter: every verb prints String's form.
 func (t Token) Format(f fmt.State, _ rune) { io.WriteString(f, t.String()) }
 
+// MarshalText implements encoding.TextMarshaler with String's form, for the
+// encoders that use it (encoding/xml, YAML).
+func (t Token) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// MarshalJSON encodes t as the object of its fields, its secrets redacted
+// by Secret's MarshalJSON: as without MarshalText, which encoding/json would
+// otherwise use to write a string.
+func (t Token) MarshalJSON() ([]byte, error) {
+	type fields Token // Token's fields without its methods
+	return json.Marshal(fields(t))
+}
+
 // LogValue implements slog.LogValuer with fingerprints in place of secrets.
 func (t Token) LogValue() slog.Value {
 	return slog.GroupValue(
@@ -111,10 +133,33 @@ func (s *Session) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "session.Session{ID: %q, Token: %q}", s.cfg.id, fp)
 }
 
-// Format implements fmt.Formatter: every verb prints the endpoint and
-// client id, never the client secret.
-func (c *Client) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "session.Client{URL: %q, ClientID: %q, Grant: %s}", c.url, c.e.ClientID, c.e.Grant)
+// Format implements fmt.Formatter: every verb prints the redacted endpoint
+// URL, the client id, the grant, the authentication style and the names of
+// the extra parameters, never the client secret or a parameter's value. Its
+// receiver is a value, so a Client printed by value is covered too.
+func (c Client) Format(f fmt.State, _ rune) { describeEndpoint(f, "Client{URL", c.url, c.e) }
+
+// Format implements fmt.Formatter like Client's: every verb prints the
+// redacted token URL, the client id, the grant, the authentication style
+// and the names of the extra parameters, never the client secret or a
+// parameter's value (an assertion, a password).
+func (e Endpoint) Format(f fmt.State, _ rune) {
+	describeEndpoint(f, "Endpoint{TokenURL", shownURL(e.TokenURL), e)
+}
+
+// describeEndpoint writes what Client and Endpoint show of themselves; head
+// names the type and its URL field.
+func describeEndpoint(w io.Writer, head, shown string, e Endpoint) {
+	style := "basic"
+	switch e.AuthStyle {
+	case AuthBasic:
+	case AuthBody:
+		style = "body"
+	default:
+		style = "AuthStyle(" + strconv.Itoa(int(e.AuthStyle)) + ")"
+	}
+	fmt.Fprintf(w, "session.%s: %q, ClientID: %q, Grant: %q, AuthStyle: %s, Params: %q}",
+		head, shown, e.ClientID, string(e.Grant), style, slices.Sorted(maps.Keys(e.Params)))
 }
 
 // Format implements fmt.Formatter without the stored token's secrets.

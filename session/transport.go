@@ -74,7 +74,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.Session.accepted(tok.Access)
 		return resp, nil
 	}
-	if rerr := t.Session.reject(tok.Access, rejection(req, resp)); rerr != nil {
+	if rerr := t.Session.reject(tok.Access, rejection(req, resp, tok)); rerr != nil {
 		discard(resp)
 		return nil, rerr
 	}
@@ -107,7 +107,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.Session.accepted(next.Access)
 		return resp, nil
 	}
-	if rerr := t.Session.reject(next.Access, rejection(req, resp)); rerr != nil {
+	if rerr := t.Session.reject(next.Access, rejection(req, resp, next)); rerr != nil {
 		discard(resp)
 		return nil, rerr
 	}
@@ -123,11 +123,14 @@ func (s *Session) accepted(access Secret) {
 	}
 }
 
-// rejection describes a 401 answer to req for the session: where it came
-// from and the server's challenge, never the request's query or user info.
-func rejection(req *http.Request, resp *http.Response) *RejectedError {
+// rejection describes a 401 answer to req, which carried tok, for the
+// session: where it came from and the server's challenge (cleaned, and
+// scrubbed of the token should the server echo it), never the request's
+// query or user info.
+func rejection(req *http.Request, resp *http.Response, tok Token) *RejectedError {
 	u := url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: req.URL.Path}
-	return &RejectedError{URL: u.String(), Status: resp.StatusCode, Challenge: clean(resp.Header.Get("WWW-Authenticate"), maxDescription)}
+	challenge := serverText(newScrubber(tok.Access.Reveal()), resp.Header.Get("WWW-Authenticate"), maxDescription)
+	return &RejectedError{URL: u.String(), Status: resp.StatusCode, Challenge: challenge}
 }
 
 // mayAuthorize reports whether req may carry the token: a request the

@@ -39,8 +39,9 @@ func (e timeoutError) Error() string { return "request timed out after " + e.aft
 type answer struct {
 	verdict policy.Verdict
 	// refusal reports that the authorization server explicitly refused the
-	// grant (401/403 or an OAuth2 error code): the only answers that may
-	// revoke a session (DESIGN.md, invariant 1).
+	// grant (a permanent OAuth2 error code, with any status): the only
+	// answers that may revoke a session (DESIGN.md, invariant 1). A 401 or
+	// 403 without such a code is not one.
 	refusal bool
 }
 
@@ -54,9 +55,7 @@ func answers(sc *Scenario) []answer {
 	out := make([]answer, int(codeFault)+len(sc.Server.Faults))
 	set := func(c uint32, o policy.Outcome) {
 		o.At = epoch
-		refusal := o.Status >= 400 && o.Status < 500 &&
-			(o.Status == 401 || o.Status == 403 || policy.IsPermanentCode(o.ErrorCode))
-		out[c] = answer{verdict: classify(o), refusal: refusal}
+		out[c] = answer{verdict: classify(o), refusal: policy.IsPermanentCode(o.ErrorCode)}
 	}
 	set(codeOK, policy.Outcome{Status: 200, Sent: true})
 	set(codeInvalidGrant, policy.Outcome{Status: 400, ErrorCode: "invalid_grant", Sent: true})

@@ -1,0 +1,87 @@
+package session
+
+import (
+	"encoding/base64"
+	"net/url"
+	"strings"
+)
+
+// redactedText replaces each secret a scrubber finds.
+const redactedText = "[redacted]"
+
+// scrubber removes known secrets from text that came from a server (an
+// error_description, an error_uri, a header) before it can reach an error,
+// a log line or an audit record: a server that echoes the refresh token it
+// refused, or the client assertion it could not verify, would otherwise
+// have the client print it. The zero scrubber removes nothing.
+type scrubber struct {
+	// forms holds every secret in every encoding scrub looks for.
+	forms []string
+}
+
+// newScrubber returns a scrubber for secrets (empty ones are ignored). Each
+// is looked for as it is, in the two URL escapings (the form it was sent
+// in, a path) and in base64 with each of its four alphabets.
+func newScrubber(secrets ...string) scrubber {
+	var s scrubber
+	seen := map[string]bool{}
+	add := func(f string) {
+		if f != "" && !seen[f] {
+			seen[f] = true
+			s.forms = append(s.forms, f)
+		}
+	}
+	for _, secret := range secrets {
+		if secret == "" {
+			continue
+		}
+		add(secret)
+		add(url.QueryEscape(secret))
+		add(url.PathEscape(secret))
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+			add(enc.EncodeToString([]byte(secret)))
+		}
+	}
+	return s
+}
+
+// scrub returns text with each stretch covered by an occurrence of a known
+// secret replaced by "[redacted]". Occurrences that overlap or touch, of one
+// secret or of several, become one "[redacted]", so no part of any secret
+// survives. It costs one pass over text per form.
+func (s scrubber) scrub(text string) string {
+	var hidden []bool // allocated at the first occurrence
+	for _, f := range s.forms {
+		end := 0 // hidden[:end] already holds this form's earlier occurrences
+		for i := 0; i+len(f) <= len(text); {
+			j := strings.Index(text[i:], f)
+			if j < 0 {
+				break
+			}
+			if hidden == nil {
+				hidden = make([]bool, len(text))
+			}
+			start := i + j
+			for k := max(start, end); k < start+len(f); k++ {
+				hidden[k] = true
+			}
+			end = start + len(f)
+			i = start + 1
+		}
+	}
+	if hidden == nil {
+		return text
+	}
+	var b strings.Builder
+	for i := 0; i < len(text); i++ {
+		if !hidden[i] {
+			b.WriteByte(text[i])
+			continue
+		}
+		b.WriteString(redactedText)
+		for i+1 < len(text) && hidden[i+1] {
+			i++
+		}
+	}
+	return b.String()
+}
