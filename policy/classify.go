@@ -170,8 +170,8 @@ func Classify(o Outcome) Verdict {
 	case s == 429:
 		v.Class = RateLimited
 	case o.ErrorCode != "":
-	case s == 401 && scheme(o.Challenge) != "":
-		v.Cause += " without an OAuth2 error (WWW-Authenticate: " + scheme(o.Challenge) +
+	case s == 401 && Scheme(o.Challenge) != "":
+		v.Cause += " without an OAuth2 error (WWW-Authenticate: " + Scheme(o.Challenge) +
 			"): the client's credentials or a proxy's challenge"
 	case s == 401 || s == 403:
 		v.Cause += " without an OAuth2 error: not an explicit refusal"
@@ -179,10 +179,10 @@ func Classify(o Outcome) Verdict {
 	return v
 }
 
-// scheme returns the leading RFC 9110 token characters of a challenge, at
-// most 32 of them: the auth-scheme, without parameters a caller may have
-// left in.
-func scheme(challenge string) string {
+// Scheme returns the auth-scheme of a WWW-Authenticate challenge: its
+// leading RFC 9110 token characters, at most 32 of them, without the
+// parameters (which a server may fill with anything).
+func Scheme(challenge string) string {
 	challenge = strings.TrimLeft(challenge, " \t")
 	for i := 0; i < len(challenge); i++ {
 		if i == 32 || !isTokenChar(challenge[i]) {

@@ -13,7 +13,8 @@
 // The guarantees, each covered by tests:
 //   - Transient failures (5xx, 408, 429, timeouts, refused connections, a
 //     proxy's HTML page, a broken body) never revoke; only the authorization
-//     server's explicit refusal (401/403, invalid_grant, …) or Revoke does.
+//     server's explicit refusal (an RFC 6749 error code such as invalid_grant,
+//     whatever the status) or Revoke does.
 //   - At most one refresh is in flight per session, whatever the number of
 //     callers; a caller's cancelled context never cancels it.
 //   - A still-valid token keeps being served while a refresh fails.

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/authfsm/authfsm/policy"
 )
 
 // MaxResponseBody bounds how much of a token endpoint's answer is read. A
@@ -338,7 +340,8 @@ func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
 	// Whatever the server says is scrubbed of the secrets it was sent (or
 	// could have been) before it reaches the error.
 	sc := newScrubber(append([]string{cur.Refresh.Reveal(), cur.Access.Reveal()}, c.secrets...)...)
-	ee := &EndpointError{URL: c.url, Status: resp.StatusCode, RetryAfter: serverText(sc, resp.Header.Get("Retry-After"), 64), Sent: true, At: now}
+	ee := &EndpointError{URL: c.url, Status: resp.StatusCode, RetryAfter: serverText(sc, resp.Header.Get("Retry-After"), 64),
+		Challenge: policy.Scheme(resp.Header.Get("WWW-Authenticate")), Sent: true, At: now}
 	ctype := resp.Header.Get("Content-Type")
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if readErr == nil {

@@ -15,6 +15,13 @@ import (
 // back.
 var ErrRevoked = errors.New("session: revoked")
 
+// ErrMisconfigured is matched (with errors.Is), besides ErrRevoked, by the
+// *RevokedError of a session stopped because the authorization server
+// refused the client itself (invalid_client, unauthorized_client): the
+// client id, secret or grant settings are wrong, and a re-login will not
+// help until they are fixed.
+var ErrMisconfigured = errors.New("session: client misconfigured")
+
 // ErrClosed is returned by Token and SetToken after Close.
 var ErrClosed = errors.New("session: closed")
 
@@ -37,15 +44,55 @@ type RevokedError struct {
 	// note when a lost response probably consumed the refresh token) or
 	// "revoked by the application".
 	Cause string
+	// Misconfigured reports that the server refused the client itself
+	// (invalid_client, unauthorized_client), not the grant: the session
+	// stopped, and its configuration must be fixed.
+	Misconfigured bool
+	// URL, Status, Code, Description and ErrorURI are the refusing answer's,
+	// when the server refused (the description and URI scrubbed of every
+	// secret the session knows).
+	URL               string
+	Status            int
+	Code, Description string
+	ErrorURI          string
 	// At is when the error was returned.
 	At time.Time
 }
 
-// Error implements error.
-func (e *RevokedError) Error() string { return "session: revoked: " + e.Cause }
+// Error reads like "session: revoked: 400 invalid_grant (refresh token
+// expired)" or, for a refused client, "session: stopped, client
+// misconfigured: 401 invalid_client: client misconfigured (Client
+// authentication failed) from https://auth.example/token; check the client
+// id, secret and grant settings".
+func (e *RevokedError) Error() string {
+	var b strings.Builder
+	if e.Misconfigured {
+		b.WriteString("session: stopped, client misconfigured: ")
+	} else {
+		b.WriteString("session: revoked: ")
+	}
+	b.WriteString(e.Cause)
+	if e.Description != "" {
+		fmt.Fprintf(&b, " (%s)", e.Description)
+	}
+	if e.ErrorURI != "" {
+		fmt.Fprintf(&b, " (see %s)", e.ErrorURI)
+	}
+	if e.URL != "" {
+		b.WriteString(" from ")
+		b.WriteString(e.URL)
+	}
+	if e.Misconfigured {
+		b.WriteString("; check the client id, secret and grant settings")
+	}
+	return b.String()
+}
 
-// Is reports whether target is ErrRevoked.
-func (e *RevokedError) Is(target error) bool { return target == ErrRevoked }
+// Is reports whether target is ErrRevoked, or ErrMisconfigured for a
+// refused client.
+func (e *RevokedError) Is(target error) bool {
+	return target == ErrRevoked || (e.Misconfigured && target == ErrMisconfigured)
+}
 
 // EndpointError is one failed request to the token endpoint, as the Client
 // observed it. It carries what classification needs and nothing secret: the
@@ -58,6 +105,9 @@ type EndpointError struct {
 	// Code and Description are the OAuth2 error body's "error" and
 	// "error_description" members (RFC 6749 §5.2), when the body was one.
 	Code, Description string
+	// Challenge is the auth-scheme of the answer's WWW-Authenticate header
+	// ("Basic", "Bearer"), without its parameters; empty when there was none.
+	Challenge string
 	// ErrorURI is the error body's "error_uri" member, cleaned like
 	// Description.
 	ErrorURI string
@@ -103,7 +153,7 @@ func (e *EndpointError) Unwrap() error { return e.Err }
 
 // Outcome returns the outcome for a policy.Classifier.
 func (e *EndpointError) Outcome() policy.Outcome {
-	return policy.Outcome{Status: e.Status, ErrorCode: e.Code, RetryAfter: e.RetryAfter, Err: e.Err, Sent: e.Sent, At: e.At}
+	return policy.Outcome{Status: e.Status, ErrorCode: e.Code, RetryAfter: e.RetryAfter, Challenge: e.Challenge, Err: e.Err, Sent: e.Sent, At: e.At}
 }
 
 // RefreshError is returned by Token when no usable token is available
@@ -116,10 +166,11 @@ type RefreshError struct {
 	Cause string
 	// URL is the token endpoint, when the refresher reported one.
 	URL string
-	// Status, Code and Description are the last answer's HTTP status and
-	// OAuth2 error, when there was one.
+	// Status, Code, Description and ErrorURI are the last answer's HTTP
+	// status and OAuth2 error, when there was one.
 	Status            int
 	Code, Description string
+	ErrorURI          string
 	// RetryAfter is the wait the server asked for, or 0.
 	RetryAfter time.Duration
 	// Attempt is the number of the failed attempt in the current cycle.

@@ -420,3 +420,119 @@ func TestSuccessLogSaysTheAttempt(t *testing.T) {
 		}
 	})
 }
+
+// TestMisconfiguredClientSaysSo: invalid_client stops the session, and the
+// error says the client is misconfigured and carries the server's
+// description (it said "revoked: 401 invalid_client" and dropped it).
+func TestMisconfiguredClientSaysSo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, err := NewClient(Endpoint{TokenURL: testURL, ClientID: "app", ClientSecret: "wrong-secret", HTTPClient: &http.Client{
+			Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				resp := respond(r, 401, "application/json", `{"error":"invalid_client","error_description":"Client authentication failed"}`, "")
+				resp.Header.Set("WWW-Authenticate", `Basic realm="auth"`)
+				return resp, nil
+			})}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(context.Background(), c, Token{Refresh: "rt"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		time.Sleep(time.Second)
+		_, err = s.Token(context.Background())
+		var re *RevokedError
+		if !errors.As(err, &re) || !re.Misconfigured || !errors.Is(err, ErrMisconfigured) || !errors.Is(err, ErrRevoked) {
+			t.Fatalf("Token = %v", err)
+		}
+		for _, want := range []string{"misconfigured", "401 invalid_client", "(Client authentication failed)", "check the client id"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%q lacks %q", err, want)
+			}
+		}
+		if strings.Contains(err.Error(), "wrong-secret") {
+			t.Error("the secret leaked")
+		}
+	})
+}
+
+// TestProxyPagesNeverRevoke: a WAF's 403 block page for 250 ms, a CDN's 401
+// page and a bare 401 challenge are transient; the session refreshes once
+// they pass.
+func TestProxyPagesNeverRevoke(t *testing.T) {
+	for _, tc := range []struct {
+		name, ctype, body, challenge, cause string
+		status                               int
+	}{
+		{"WAF 403 page", "text/html", "<html><body>Request blocked by WAF</body></html>", "", "403 Forbidden without an OAuth2 error", 403},
+		{"CDN 401 page", "text/html", "<html>Unauthorized</html>", "", "401 Unauthorized without an OAuth2 error", 401},
+		{"bare 401 challenge", "", "", `Basic realm="ingress"`, "401 Unauthorized without an OAuth2 error (WWW-Authenticate: Basic)", 401},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fe := newFakeEndpoint(time.Hour)
+				blockUntil := time.Now().Add(250 * time.Millisecond)
+				rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					if time.Now().Before(blockUntil) {
+						resp := respond(r, tc.status, tc.ctype, tc.body, "")
+						if tc.challenge != "" {
+							resp.Header.Set("WWW-Authenticate", tc.challenge)
+						}
+						return resp, nil
+					}
+					return fe.RoundTrip(r)
+				})
+				c, err := NewClient(Endpoint{TokenURL: testURL, HTTPClient: &http.Client{Transport: rt}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				mem := &audit.Memory{}
+				s, err := New(context.Background(), c, Token{Refresh: "tok-refresh-0"}, WithAudit(mem),
+					WithPolicy(policy.Constant{Wait: 100 * time.Millisecond}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				if _, err := s.Token(context.Background()); errors.Is(err, ErrRevoked) || err == nil {
+					t.Fatalf("during the block: Token = %v, want a transient *RefreshError", err)
+				}
+				time.Sleep(time.Second)
+				if _, err := s.Token(context.Background()); err != nil {
+					t.Fatalf("after the block: %v", err)
+				}
+				if got := strings.Join(events(mem.Records()), "\n"); !strings.Contains(got, "fail: "+tc.cause) {
+					t.Errorf("audit:\n%s\nwant a fail with %q", got, tc.cause)
+				}
+			})
+		})
+	}
+}
+
+// TestCustomRefresherErrorIsScrubbed: a Refresher whose error quotes the
+// refresh token it presented does not get it printed by RefreshError or
+// recorded in the audit log.
+func TestCustomRefresherErrorIsScrubbed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const rt = "rt-SECRET-0123456789"
+		r := RefresherFunc(func(_ context.Context, cur Token) (Token, error) {
+			return Token{}, errors.New("upstream said: bad token " + cur.Refresh.Reveal() + " (try again)")
+		})
+		mem := &audit.Memory{}
+		s, err := New(context.Background(), r, Token{Refresh: rt}, WithAudit(mem))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		time.Sleep(100 * time.Millisecond)
+		_, err = s.Token(context.Background())
+		if err == nil || strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), "bad token [redacted] (try again)") {
+			t.Fatalf("Token error %v", err)
+		}
+		for _, e := range events(mem.Records()) {
+			if strings.Contains(e, "SECRET") {
+				t.Fatalf("audit record leaks: %s", e)
+			}
+		}
+	})
+}

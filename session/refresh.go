@@ -10,6 +10,10 @@ import (
 	"github.com/authfsm/authfsm/states"
 )
 
+// maxCause bounds the cause of a failed attempt, as errors, logs and audit
+// records show it.
+const maxCause = 500
+
 // refresh performs one attempt of flight and feeds its classified outcome
 // back to the machine.
 func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bool) {
@@ -18,7 +22,7 @@ func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bo
 	tok, err, usedFallback, refusal := s.attempt(actx, cur, dead)
 	cancel()
 	now := s.cfg.clock.Now()
-	v, fail := s.classify(err, now)
+	v, fail := s.classify(err, now, cur)
 	if v.Class == policy.OK {
 		// The session's clock is the one that counts: a refresher's clock
 		// may differ (a Client on the real clock under a test's mock), so
@@ -97,7 +101,7 @@ func (s *Session) attempt(ctx context.Context, cur Token, dead bool) (Token, err
 	if err == nil || fb == nil {
 		return tok, err, false, ""
 	}
-	v, _ := s.classify(err, s.cfg.clock.Now())
+	v, _ := s.classify(err, s.cfg.clock.Now(), cur)
 	if v.Class != policy.Permanent {
 		return tok, err, false, ""
 	}
@@ -125,7 +129,10 @@ func (e *fallbackError) Unwrap() error { return e.err }
 
 // classify turns a refresher's result into a verdict, and keeps what a
 // RefreshError reports about a failure.
-func (s *Session) classify(err error, now time.Time) (policy.Verdict, failure) {
+//
+// The cause is scrubbed of the pair the attempt presented (cur): a custom
+// Refresher's error text, unlike a Client's, may quote it.
+func (s *Session) classify(err error, now time.Time, cur Token) (policy.Verdict, failure) {
 	prefix := ""
 	var fe *fallbackError
 	if errors.As(err, &fe) {
@@ -149,9 +156,9 @@ func (s *Session) classify(err error, now time.Time) (policy.Verdict, failure) {
 	}
 	v := s.cfg.classifier.Classify(o)
 	if v.Class != policy.OK {
-		v.Cause = prefix + v.Cause
+		v.Cause = serverText(newScrubber(cur.Access.Reveal(), cur.Refresh.Reveal()), prefix+v.Cause, maxCause)
 	}
-	f.retryAfter = v.RetryAfter
+	f.retryAfter, f.misconfigured = v.RetryAfter, v.Misconfigured
 	return v, f
 }
 

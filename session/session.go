@@ -83,9 +83,10 @@ type snapshot struct {
 
 // failure is the last failed attempt, for RefreshError.
 type failure struct {
-	err        error
-	endpoint   *EndpointError
-	retryAfter time.Duration
+	err           error
+	endpoint      *EndpointError
+	retryAfter    time.Duration
+	misconfigured bool
 }
 
 // New returns a session that refreshes with r, starting from initial (the
@@ -219,9 +220,14 @@ func (s *Session) waitError(ctx context.Context) error {
 	return fmt.Errorf("session: no usable token before the caller's context ended: %w; last refresh: %w", ctx.Err(), rerr)
 }
 
-// revokedErrorLocked explains why the session is revoked.
+// revokedErrorLocked explains why the session is revoked, with the
+// refusing answer when the server refused.
 func (s *Session) revokedErrorLocked(now time.Time) *RevokedError {
-	return &RevokedError{Cause: s.data.Cause, At: now}
+	e := &RevokedError{Cause: s.data.Cause, At: now, Misconfigured: s.last.misconfigured}
+	if ee := s.last.endpoint; ee != nil {
+		e.URL, e.Status, e.Code, e.Description, e.ErrorURI = ee.URL, ee.Status, ee.Code, ee.Description, ee.ErrorURI
+	}
+	return e
 }
 
 func (s *Session) refreshErrorLocked(now time.Time) *RefreshError {
@@ -232,7 +238,7 @@ func (s *Session) refreshErrorLocked(now time.Time) *RefreshError {
 		e.NextAt = d.NextAt
 	}
 	if ee := s.last.endpoint; ee != nil {
-		e.URL, e.Status, e.Code, e.Description = ee.URL, ee.Status, ee.Code, ee.Description
+		e.URL, e.Status, e.Code, e.Description, e.ErrorURI = ee.URL, ee.Status, ee.Code, ee.Description, ee.ErrorURI
 	}
 	return e
 }
@@ -330,6 +336,7 @@ func (s *Session) Revoke() {
 		return
 	}
 	s.cancelFlightLocked()
+	s.last = failure{} // the cause is the application, not an answer
 	s.stepLocked(states.Input{Kind: states.InRevoke, Cause: "revoked by the application"}, s.cfg.clock.Now(), nil)
 }
 
