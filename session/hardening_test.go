@@ -463,7 +463,7 @@ func TestMisconfiguredClientSaysSo(t *testing.T) {
 func TestProxyPagesNeverRevoke(t *testing.T) {
 	for _, tc := range []struct {
 		name, ctype, body, challenge, cause string
-		status                               int
+		status                              int
 	}{
 		{"WAF 403 page", "text/html", "<html><body>Request blocked by WAF</body></html>", "", "403 Forbidden without an OAuth2 error", 403},
 		{"CDN 401 page", "text/html", "<html>Unauthorized</html>", "", "401 Unauthorized without an OAuth2 error", 401},
