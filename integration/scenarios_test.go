@@ -151,7 +151,8 @@ func TestRevokedFamily(t *testing.T) {
 		t.Errorf("second call: %v, want ErrRevoked without a request", err)
 	}
 	checkAudit(t, mem, []string{
-		"valid→expired reject: access token rejected by the resource server",
+		// The Transport says which answer rejected the token.
+		"valid→expired reject: 401 Unauthorized from " + e.resourceURL() + ` (WWW-Authenticate: Bearer error="invalid_token")`,
 		"expired→refreshing refresh: access token rejected",
 		"refreshing→revoked deny: 400 invalid_grant",
 	})
