@@ -87,7 +87,7 @@ func (g gen) policy() policy.Spec {
 	if g.chance(0.2) {
 		p.MaxElapsed = g.dur(30*time.Second, 10*time.Minute, time.Second)
 	}
-	return p
+	return p.WithKind(p.Kind) // only the settings the kind uses
 }
 
 // transientStatuses are statuses a proxy or a struggling server sends.
@@ -105,7 +105,9 @@ func (g gen) faults(sc *Scenario) []Fault {
 			break
 		}
 		f := Fault{From: t, To: t + length}
-		switch k := g.r.IntN(8); k {
+		switch k := g.r.IntN(9); k {
+		case 8:
+			f.Kind = FaultRejectAccess // the API refuses every token in the window
 		case 0, 1:
 			f.Kind, f.Status = FaultStatus, transientStatuses[g.r.IntN(len(transientStatuses))]
 			if f.Status == 429 || f.Status == 503 && g.chance(0.5) {

@@ -99,3 +99,20 @@ func TestReportImmediateOnlyWhenStillUsable(t *testing.T) {
 		t.Errorf("report:\n%s", got)
 	}
 }
+
+// TestRotatedTokenKeptWhenExpiryDoesNotAdvance (found by fuzz): a refresh
+// that rotates the refresh token but returns an access token whose expiry
+// did not advance is a failed attempt, yet the client keeps the new refresh
+// token, as the runtime does; presenting the retired one revoked the
+// session.
+func TestRotatedTokenKeptWhenExpiryDoesNotAdvance(t *testing.T) {
+	sc := mustParse(t, `{name: r, seed: 15835665596219762336, duration: 24m,
+		token: {ttl: 1h, rotate: true, omit_expires_in: true}, clock_skew: 1m10s,
+		session: {refresh_ahead: 0s, request_timeout: 1.5s, policy: {kind: none}},
+		server: {latency: 64ms, faults: [{from: 15m45s, to: 24m, kind: reject_access}]},
+		workload: [{kind: requests, every: 2m51s}], fleet: {start_spread: 22m30s}}`)
+	res := Run(sc, Options{})
+	if res.FinalState == "revoked" || len(res.Violations) > 0 {
+		t.Fatalf("final %s, violations %v", res.FinalState, res.Violations)
+	}
+}

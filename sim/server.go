@@ -108,6 +108,13 @@ func (r *run) deliver(i uint32, code uint32, t int64) {
 	if r.tl != nil {
 		r.tl.attempt(i, s.sentAt, t, r.answers[code].verdict.Class)
 	}
+	if code == codeOK {
+		// As the runtime does: a rotating server retired the old refresh
+		// token the moment it issued this pair, so the client keeps the new
+		// one even when the machine refuses the access token (an expiry
+		// that did not advance).
+		s.cliRTGen = s.rtGen
+	}
 	r.code = code
 	r.step(i, s, in, t)
 }
