@@ -66,20 +66,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// Whether the request can be replayed must be known before the first
 	// round trip consumes the body.
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	resp, err := t.base().RoundTrip(authorize(req, tok))
-	if err != nil {
+	resp, err := t.send(req, authorize(req, tok), tok)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !replayable {
 		return resp, err
-	}
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Session.accepted(tok.Access)
-		return resp, nil
-	}
-	if rerr := t.Session.reject(tok.Access, rejection(req, resp, tok)); rerr != nil {
-		discard(resp)
-		return nil, rerr
-	}
-	if !replayable {
-		return resp, nil
 	}
 	next, err := t.Session.replayToken(ctx)
 	if err != nil {
@@ -99,15 +88,24 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		retry.Body = body
 	}
 	discard(resp)
-	resp, err = t.base().RoundTrip(retry)
+	return t.send(req, retry, next)
+}
+
+// send sends out, the caller's req carrying tok, and tells the session
+// what the resource server made of tok: an answer other than 401 accepts
+// it, a 401 rejects it. When the rejection fails the refresh attempt that
+// delivered tok moments ago, the caller gets that *RejectedError instead of
+// the 401.
+func (t *Transport) send(req, out *http.Request, tok Token) (*http.Response, error) {
+	resp, err := t.base().RoundTrip(out)
 	if err != nil {
 		return resp, err
 	}
 	if resp.StatusCode != http.StatusUnauthorized {
-		t.Session.accepted(next.Access)
+		t.Session.accepted(tok.Access)
 		return resp, nil
 	}
-	if rerr := t.Session.reject(next.Access, rejection(req, resp, next)); rerr != nil {
+	if rerr := t.Session.reject(tok.Access, rejection(req, resp, tok)); rerr != nil {
 		discard(resp)
 		return nil, rerr
 	}
