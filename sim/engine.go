@@ -49,7 +49,7 @@ type run struct {
 	code uint32
 }
 
-const numStates = 5
+const numStates = 6
 
 // Run simulates sc and returns its result. It is deterministic: the same
 // scenario (seed included) and options give the same result.

@@ -52,6 +52,26 @@ type Config struct {
 	RefreshAhead time.Duration
 	// MaxRetryAfter bounds a server's Retry-After; 0 means DefaultMaxRetryAfter.
 	MaxRetryAfter time.Duration
+
+	// The settings below matter to processes sharing one token family
+	// (session.Coordinator).
+
+	// ReuseGrace is how long the authorization server still accepts a
+	// refresh token after it rotated it (Auth0's "reuse interval", Okta's
+	// "grace period", fosite's RefreshTokenRotationGracePeriod); zero when it
+	// accepts none. Inside it, a process taking over from a holder that
+	// vanished mid-refresh may present the refresh token again.
+	ReuseGrace time.Duration
+	// Fallback reports that the session has a fallback grant (such as
+	// client_credentials) to use when the refresh token is spent.
+	Fallback bool
+	// SoloWhenStoreDown lets a process whose shared store is unreachable
+	// refresh on its own once its token is unusable. With a rotating server
+	// the new refresh token cannot be published, so the other processes'
+	// copies die with it; that is why it is an explicit opt-in. By default a
+	// process keeps serving its valid token and retries the store on its
+	// policy's schedule.
+	SoloWhenStoreDown bool
 }
 
 // Machine is the pure decision function. A Machine is immutable and safe for
@@ -60,11 +80,15 @@ type Machine struct {
 	policy        policy.Policy
 	refreshAhead  time.Duration
 	maxRetryAfter time.Duration
+	reuseGrace    time.Duration
+	fallback      bool
+	solo          bool
 }
 
 // NewMachine returns a Machine for cfg.
 func NewMachine(cfg Config) *Machine {
-	m := &Machine{policy: cfg.Policy, refreshAhead: cfg.RefreshAhead, maxRetryAfter: cfg.MaxRetryAfter}
+	m := &Machine{policy: cfg.Policy, refreshAhead: cfg.RefreshAhead, maxRetryAfter: cfg.MaxRetryAfter,
+		reuseGrace: cfg.ReuseGrace, fallback: cfg.Fallback, solo: cfg.SoloWhenStoreDown}
 	if m.policy == nil {
 		m.policy = policy.Default()
 	}
@@ -168,6 +192,13 @@ const (
 	// ends the probation of a token that a rejection's cycle obtained (it
 	// changes no state and records no transition).
 	InAccept
+	// InAdopt: another process of the token family published a newer pair
+	// (Issued, Expiry; Cause says which generation); it replaces this
+	// session's pair in any state and ends a refresh in flight.
+	InAdopt
+	// InBusy: the refresh in flight (Flight) did not start because another
+	// process holds the family's refresh lease until Until.
+	InBusy
 )
 
 // Input is one thing that happened to a session.
@@ -181,9 +212,12 @@ type Input struct {
 	// Issued and Expiry describe the new token (InResult with policy.OK,
 	// InSetToken).
 	Issued, Expiry time.Time
-	// Cause is the reason given for InReject, InRevoke and InSetToken, and
-	// an optional note on a successful InResult (such as a fallback grant).
+	// Cause is the reason given for InReject, InRevoke, InSetToken and
+	// InAdopt, and an optional note on a successful InResult (such as a
+	// fallback grant).
 	Cause string
+	// Until is when another process's refresh lease lapses (InBusy).
+	Until time.Time
 }
 
 // Transition is one change of state, with the reason for it.
@@ -272,15 +306,26 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 			d.NextAt = time.Time{}
 			fire(d, fx, Revoke, in.Cause, now)
 		}
-	case InSetToken:
+	case InSetToken, InAdopt:
 		d.Issued, d.Expiry = in.Issued, in.Expiry
 		d.Rejected, d.Postponed, d.MaybeConsumed = false, false, false
 		d.RejectCycle, d.Probation = false, false
 		d.Attempt, d.PrevDelay, d.Cause = 0, 0, ""
 		d.Flight++ // a refresh still in flight is stale now
-		fire(d, fx, SetToken, in.Cause, now)
+		ev := SetToken
+		if in.Kind == InAdopt {
+			ev = Adopt
+		}
+		fire(d, fx, ev, in.Cause, now)
 		d.NextAt = m.refreshPoint(d)
 		m.advance(d, fx, now, false)
+	case InBusy:
+		if d.State == Refreshing && in.Flight == d.Flight {
+			// Serve a still-valid token meanwhile; callers without one wait
+			// for the holder's pair, as during a refresh of their own.
+			d.NextAt = in.Until
+			fire(d, fx, Wait, "another process holds the refresh lease", now)
+		}
 	}
 	fx.WakeAt = d.NextAt
 }
@@ -314,13 +359,17 @@ func (m *Machine) advance(d *Data, fx *Effects, now time.Time, demand bool) {
 		if demand {
 			m.startCycle(d, fx, Refresh, "token demanded", now)
 		}
-	case Backoff:
+	case Backoff, Waiting:
 		if !d.NextAt.IsZero() && !now.Before(d.NextAt) {
 			d.Attempt++
 			d.NextAt = time.Time{}
 			d.Flight++
 			fx.StartRefresh, fx.Flight = true, d.Flight
-			fire(d, fx, Retry, "retry due", now)
+			if d.State == Waiting {
+				fire(d, fx, TakeOver, "the refresh lease lapsed without a new pair", now)
+			} else {
+				fire(d, fx, Retry, "retry due", now)
+			}
 		}
 	}
 }
@@ -436,4 +485,47 @@ func fire(d *Data, fx *Effects, ev Event, cause string, now time.Time) {
 	fx.trans[fx.n] = tr
 	fx.n++
 	d.State = to
+}
+
+// CrashedHolderCause is the cause of a revocation after a process took over
+// a family whose previous lease holder vanished with a refresh in flight,
+// outside the server's reuse grace and without a fallback grant.
+const CrashedHolderCause = "refresh token probably consumed by a crashed process"
+
+// Orphan is what a process does with a refresh token that a vanished lease
+// holder may have spent: it marked a refresh in flight and then neither
+// published a pair nor cleared the mark (it crashed after sending, or its
+// answer was lost).
+type Orphan uint8
+
+const (
+	// OrphanReplay: present the refresh token again; the server's reuse
+	// grace still covers it.
+	OrphanReplay Orphan = iota
+	// OrphanFallback: use the fallback grant instead; presenting the token
+	// outside the grace would make the server revoke the whole family.
+	OrphanFallback
+	// OrphanRevoke: neither is possible; the session is revoked with
+	// CrashedHolderCause rather than risk the family.
+	OrphanRevoke
+)
+
+// Orphaned decides what to do at now with a refresh token that a vanished
+// holder marked in flight at marked. The mark precedes the server's
+// rotation, so measuring the grace from it errs on the safe side.
+func (m *Machine) Orphaned(marked, now time.Time) Orphan {
+	switch {
+	case m.reuseGrace > 0 && now.Sub(marked) < m.reuseGrace:
+		return OrphanReplay
+	case m.fallback:
+		return OrphanFallback
+	}
+	return OrphanRevoke
+}
+
+// Solo reports whether a process whose shared store is unreachable refreshes
+// on its own: only when the session allows it (SoloWhenStoreDown) and its
+// token is unusable at now. Otherwise the attempt fails transiently.
+func (m *Machine) Solo(d *Data, now time.Time) bool {
+	return m.solo && !d.Usable(now)
 }

@@ -89,6 +89,10 @@ func (g *gen) input(d Data, wake time.Time) (Input, time.Time) {
 		return Input{Kind: InReject}, g.now
 	case k < 13:
 		return Input{Kind: InAccept}, g.now
+	case k < 15:
+		return Input{Kind: InAdopt, Issued: g.now, Expiry: g.now.Add(time.Duration(g.r.Int64N(int64(2 * time.Hour)))), Cause: "adopted"}, g.now
+	case k < 20 && d.State == Refreshing:
+		return Input{Kind: InBusy, Flight: g.flight, Until: g.now.Add(time.Duration(g.r.Int64N(int64(time.Minute))))}, g.now
 	case k < 30:
 		return Input{Kind: InDemand}, g.now
 	case k < 75 && d.State == Refreshing:

@@ -28,7 +28,8 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 //	config [ahead=D] [max_retry_after=D] [seed=N] POLICY-KEY=VALUE...
 //	token [issued=D] expiry=D          (a session holding a token; expiry=0 for none)
 //	AT wake | demand | revoke CAUSE | reject | accept
-//	AT set issued=D expiry=D
+//	AT set issued=D expiry=D | adopt issued=D expiry=D
+//	AT busy until=D                    (another process holds the lease)
 //	AT ok [issued=D] expiry=D          (the refresh in flight yields a token)
 //	AT fail status=N [code=C] [retry_after=V] | fail err=TEXT [sent]
 //
@@ -165,6 +166,10 @@ func (s *script) exec(line string) error {
 		in = Input{Kind: InRevoke, Cause: strings.Join(f[2:], " ")}
 	case "set":
 		in = Input{Kind: InSetToken, Issued: offset(kv["issued"]), Expiry: offset(kv["expiry"]), Cause: "re-login"}
+	case "adopt":
+		in = Input{Kind: InAdopt, Issued: offset(kv["issued"]), Expiry: offset(kv["expiry"]), Cause: "pair published by another process"}
+	case "busy":
+		in = Input{Kind: InBusy, Until: offset(kv["until"])}
 	case "ok":
 		issued := now
 		if v, ok := kv["issued"]; ok {
@@ -184,7 +189,7 @@ func (s *script) exec(line string) error {
 	default:
 		return fmt.Errorf("unknown command %q", f[1])
 	}
-	if in.Kind == InResult {
+	if in.Kind == InResult || in.Kind == InBusy {
 		in.Flight = s.flight
 		if v, ok := kv["flight"]; ok {
 			in.Flight, _ = strconv.ParseUint(v, 10, 64)

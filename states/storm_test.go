@@ -128,3 +128,47 @@ func TestLifetimeAtFloorIsTrusted(t *testing.T) {
 		t.Fatalf("refreshes %d in 10 s, data %+v", dr.refreshes, dr.d)
 	}
 }
+
+// TestOrphaned: a refresh token that a vanished holder may have spent is
+// presented again only inside the reuse grace; otherwise the fallback grant,
+// otherwise revocation with the honest cause.
+func TestOrphaned(t *testing.T) {
+	marked := epoch
+	for _, tc := range []struct {
+		grace    time.Duration
+		fallback bool
+		after    time.Duration
+		want     Orphan
+	}{
+		{0, false, time.Second, OrphanRevoke},
+		{0, true, time.Second, OrphanFallback},
+		{time.Minute, false, 59 * time.Second, OrphanReplay},
+		{time.Minute, false, time.Minute, OrphanRevoke},
+		{time.Minute, true, 2 * time.Minute, OrphanFallback},
+		{time.Minute, true, 30 * time.Second, OrphanReplay},
+	} {
+		m := NewMachine(Config{ReuseGrace: tc.grace, Fallback: tc.fallback})
+		if got := m.Orphaned(marked, marked.Add(tc.after)); got != tc.want {
+			t.Errorf("grace %v, fallback %v, %v after the mark: %v, want %v", tc.grace, tc.fallback, tc.after, got, tc.want)
+		}
+	}
+}
+
+// TestSolo: refreshing without the shared store is an opt-in, and even then
+// only once the token is unusable.
+func TestSolo(t *testing.T) {
+	d := NewData(1, epoch, epoch.Add(time.Hour))
+	for _, tc := range []struct {
+		solo bool
+		at   time.Duration
+		want bool
+	}{
+		{false, 2 * time.Hour, false},
+		{true, 30 * time.Minute, false},
+		{true, 2 * time.Hour, true},
+	} {
+		if got := NewMachine(Config{SoloWhenStoreDown: tc.solo}).Solo(&d, epoch.Add(tc.at)); got != tc.want {
+			t.Errorf("solo %v at %v: %v", tc.solo, tc.at, got)
+		}
+	}
+}

@@ -36,6 +36,11 @@ const (
 	// Backoff: the last attempt failed transiently; the next one is scheduled.
 	// The access token may still be valid and is served while it is.
 	Backoff
+	// Waiting: another process of the token family holds the refresh lease
+	// (see session.Coordinator). The session serves a still-valid token,
+	// adopts the pair the holder publishes, and takes over when the lease
+	// lapses without one.
+	Waiting
 	// Revoked: the authorization server refused the grant, or the session
 	// was revoked. Only a new token from outside (re-login) leaves it.
 	Revoked
@@ -76,6 +81,13 @@ const (
 	Revoke
 	// SetToken: a new token was supplied from outside (a re-login).
 	SetToken
+	// Adopt: a newer pair, published by another process of the token
+	// family, was installed.
+	Adopt
+	// Wait: another process holds the family's refresh lease.
+	Wait
+	// TakeOver: the lease lapsed without a new pair; this process refreshes.
+	TakeOver
 
 	numEvents
 )
@@ -86,13 +98,13 @@ const (
 const InitialState = Valid
 
 var stateNames = [numStates]string{
-	Valid: "valid", Expired: "expired", Refreshing: "refreshing", Backoff: "backoff", Revoked: "revoked",
+	Valid: "valid", Expired: "expired", Refreshing: "refreshing", Backoff: "backoff", Waiting: "waiting", Revoked: "revoked",
 }
 
 var eventNames = [numEvents]string{
 	RefreshAhead: "refresh_ahead", Expire: "expire", Reject: "reject", Refresh: "refresh",
 	Succeed: "succeed", Fail: "fail", Deny: "deny", Retry: "retry", GiveUp: "give_up",
-	Postpone: "postpone", Revoke: "revoke", SetToken: "set_token",
+	Postpone: "postpone", Revoke: "revoke", SetToken: "set_token", Adopt: "adopt", Wait: "wait", TakeOver: "take_over",
 }
 
 // Table is the machine's only definition. Each entry names an event, the
@@ -108,8 +120,11 @@ var Table = fsm.Events{
 	{Name: "retry", Src: []string{"backoff"}, Dst: "refreshing"},
 	{Name: "give_up", Src: []string{"refreshing", "valid"}, Dst: "expired"},
 	{Name: "postpone", Src: []string{"refreshing"}, Dst: "valid"},
-	{Name: "revoke", Src: []string{"valid", "expired", "refreshing", "backoff"}, Dst: "revoked"},
-	{Name: "set_token", Src: []string{"valid", "expired", "refreshing", "backoff", "revoked"}, Dst: "valid"},
+	{Name: "revoke", Src: []string{"valid", "expired", "refreshing", "backoff", "waiting"}, Dst: "revoked"},
+	{Name: "set_token", Src: []string{"valid", "expired", "refreshing", "backoff", "waiting", "revoked"}, Dst: "valid"},
+	{Name: "adopt", Src: []string{"valid", "expired", "refreshing", "backoff", "waiting", "revoked"}, Dst: "valid"},
+	{Name: "wait", Src: []string{"refreshing"}, Dst: "waiting"},
+	{Name: "take_over", Src: []string{"waiting"}, Dst: "refreshing"},
 }
 
 // none marks an illegal (state, event) pair in the compiled table.
