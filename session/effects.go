@@ -21,7 +21,7 @@ func (s *Session) stepLocked(in states.Input, now time.Time, install *Token) boo
 	trans := fx.Transitions()
 	installed := false
 	for _, t := range trans {
-		if t.Event == states.Succeed || t.Event == states.SetToken {
+		if t.Event == states.Succeed || t.Event == states.SetToken || t.Event == states.Adopt {
 			installed = true
 		}
 	}
@@ -36,6 +36,9 @@ func (s *Session) stepLocked(in states.Input, now time.Time, install *Token) boo
 	if len(trans) > 0 {
 		close(s.changed)
 		s.changed = make(chan struct{})
+	}
+	if s.data.State != states.Waiting {
+		s.cancelWatchLocked()
 	}
 	if fx.StartRefresh {
 		s.startRefreshLocked(fx.Flight)

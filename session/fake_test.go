@@ -38,6 +38,12 @@ type fakeEndpoint struct {
 	ccNoRefresh bool
 	// outageFrom and outageTo bound an outage (502 pages), on time.Now.
 	outageFrom, outageTo time.Time
+	// reuseDetection revokes the whole family when a retired refresh
+	// token is presented outside reuseGrace, as Auth0, Okta and fosite do.
+	reuseDetection bool
+	reuseGrace     time.Duration
+	retired        map[string]time.Time // refresh token -> when it was rotated away
+	familyRevoked  int                  // revocations by reuse detection
 
 	mu          sync.Mutex
 	fault       fault
@@ -164,7 +170,14 @@ func (f *fakeEndpoint) grant(form url.Values) (bool, string) {
 	defer f.mu.Unlock()
 	switch form.Get("grant_type") {
 	case "refresh_token":
-		if f.revoked || form.Get("refresh_token") != f.refresh {
+		rt := form.Get("refresh_token")
+		at, retired := f.retired[rt]
+		graced := retired && time.Since(at) < f.reuseGrace
+		if f.revoked || (rt != f.refresh && !graced) {
+			if retired && f.reuseDetection && !f.revoked {
+				f.revoked = true // the whole family, the newest token included
+				f.familyRevoked++
+			}
 			return false, ""
 		}
 	case "client_credentials":
@@ -180,6 +193,10 @@ func (f *fakeEndpoint) grant(form url.Values) (bool, string) {
 	}
 	cc := form.Get("grant_type") == "client_credentials"
 	if (f.rotate && !cc) || (cc && !f.ccNoRefresh) {
+		if f.retired == nil {
+			f.retired = map[string]time.Time{}
+		}
+		f.retired[f.refresh] = time.Now()
 		f.refresh = fmt.Sprintf("%s-refresh-%d", f.prefix, f.n)
 		f.revoked = false
 		resp["refresh_token"] = f.refresh

@@ -33,6 +33,9 @@ type config struct {
 	fallback      Refresher
 	failFast      bool
 	id            string
+	coord         Coordinator
+	reuseGrace    time.Duration
+	solo          bool
 }
 
 // WithPolicy sets the retry policy; the default is policy.Default().
@@ -91,6 +94,29 @@ func WithFallback(r Refresher) Option { return func(c *config) { c.fallback = r 
 // default) or wait for the next attempt until the caller's context ends
 // (false). ContextWithWait overrides it per call.
 func WithFailFast(failFast bool) Option { return func(c *config) { c.failFast = failFast } }
+
+// WithCoordinator makes the session one process of a token family shared
+// through c (a FileCoordinator on one host, a Redis coordinator across
+// hosts): it refreshes only while holding the family's lease, publishes each
+// new pair to c, adopts the pairs other processes publish, and loads its
+// initial pair from c when New is given none. It replaces WithStore.
+func WithCoordinator(c Coordinator) Option { return func(cfg *config) { cfg.coord = c } }
+
+// WithReuseGrace tells a coordinated session how long the authorization
+// server still accepts a refresh token after rotating it (Auth0's
+// "leeway", Okta's grace period, Cognito's and fosite's grace settings).
+// Inside it, a process taking over from a holder that vanished mid-refresh
+// may present that refresh token again; outside it, the session uses its
+// fallback grant or stops with states.CrashedHolderCause rather than make
+// the server revoke the whole family. The default, 0, assumes no grace.
+func WithReuseGrace(d time.Duration) Option { return func(c *config) { c.reuseGrace = d } }
+
+// WithSoloWhenStoreDown lets a coordinated session whose shared store is
+// unreachable refresh on its own once its token is unusable. With a
+// rotating server the other processes' copies of the refresh token then
+// die, so it is off by default: the session keeps serving a valid token and
+// retries the store on its policy's schedule.
+func WithSoloWhenStoreDown(solo bool) Option { return func(c *config) { c.solo = solo } }
 
 // WithID names the session in audit records and logs.
 func WithID(id string) Option { return func(c *config) { c.id = id } }

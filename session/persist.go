@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -25,27 +26,47 @@ type storeState struct {
 	timer   *clock.Timer
 }
 
-// save writes t (version ver) to the store unless a newer pair was saved
-// meanwhile. On failure it logs, records the error and arms a retry.
+// save writes t (version ver) to the store, or publishes it to the
+// family's coordinator, unless a newer pair was saved meanwhile. On failure
+// it logs, records the error and arms a retry.
 func (s *Session) save(ctx context.Context, t Token, ver uint64) error {
-	if s.cfg.store == nil {
+	if s.cfg.store == nil && s.cfg.coord == nil {
 		return nil
 	}
 	st := &s.st
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	if ver <= st.saved {
+		st.mu.Unlock()
 		return nil
 	}
-	err := s.cfg.store.Save(ctx, t)
+	var err error
+	var moved *GenerationError
+	if s.cfg.coord != nil {
+		from := s.pubFrom.Load()
+		var gen uint64
+		if gen, err = s.cfg.coord.Publish(ctx, s.holder, from, t); err == nil {
+			s.gen.CompareAndSwap(from, gen)
+		} else if errors.As(err, &moved) {
+			err = nil // another pair won the race: adopt it below
+		}
+	} else {
+		err = s.cfg.store.Save(ctx, t)
+	}
 	if err == nil {
 		st.saved, st.err, st.retries = ver, nil, 0
 		if st.timer != nil {
 			st.timer.Stop()
 			st.timer = nil
 		}
+		st.mu.Unlock()
+		if moved != nil {
+			if fam, rerr := s.cfg.coord.Read(ctx); rerr == nil {
+				s.adoptNewer(fam)
+			}
+		}
 		return nil
 	}
+	defer st.mu.Unlock()
 	st.err = err
 	st.retries++
 	s.cfg.logger.LogAttrs(context.Background(), slog.LevelError, "session: saving the token pair failed; retrying",
@@ -55,6 +76,22 @@ func (s *Session) save(ctx context.Context, t Token, ver uint64) error {
 		st.timer = s.cfg.clock.AfterFunc(delay, s.retrySave)
 	}
 	return err
+}
+
+// markSaved records that version ver is in the store already (an adopted
+// pair).
+func (st *storeState) markSaved(ver uint64) {
+	st.mu.Lock()
+	st.saved = max(st.saved, ver)
+	st.mu.Unlock()
+}
+
+// setErr records a failure to reach the store outside a save (a
+// coordinator's read or lease).
+func (st *storeState) setErr(err error) {
+	st.mu.Lock()
+	st.err = err
+	st.mu.Unlock()
 }
 
 // retrySave is the retry timer's callback: it saves the newest pair.

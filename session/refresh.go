@@ -15,14 +15,23 @@ import (
 const maxCause = 500
 
 // refresh performs one attempt of flight and feeds its classified outcome
-// back to the machine.
+// back to the machine. With a Coordinator the attempt first goes through
+// the family's protocol (coordinate), which may end it without a request:
+// a newer pair adopted, another holder waited for, the store down.
 func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bool) {
 	defer s.wg.Done()
+	p := plan{cur: cur, fallback: dead}
+	if s.cfg.coord != nil {
+		var proceed bool
+		if p, proceed = s.coordinate(ctx, flight, p); !proceed {
+			return
+		}
+	}
 	actx, cancel := s.cfg.clock.WithTimeout(ctx, s.cfg.timeout)
-	tok, err, usedFallback, refusal := s.attempt(actx, cur, dead)
+	tok, err, usedFallback, refusal := s.attempt(actx, p.cur, p.fallback)
 	cancel()
 	now := s.cfg.clock.Now()
-	v, fail := s.classify(err, now, cur)
+	v, fail := s.classify(err, now, p.cur)
 	if v.Class == policy.OK {
 		// The session's clock is the one that counts: a refresher's clock
 		// may differ (a Client on the real clock under a test's mock), so
@@ -32,16 +41,45 @@ func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bo
 		}
 		tok.Issued = now
 	}
+	s.conclude(flight, outcome{tok: tok, v: v, fail: fail, usedFallback: usedFallback, refusal: refusal,
+		note: p.note, now: now, coordinated: p.coordinated})
+}
 
+// plan is how an attempt is made: the pair to present, whether to use the
+// fallback grant (and the note that says why, for the audit record), and
+// whether the attempt holds the family's lease.
+type plan struct {
+	cur         Token
+	fallback    bool
+	note        string
+	coordinated bool
+}
+
+// outcome is what an attempt produced, for conclude.
+type outcome struct {
+	tok          Token
+	v            policy.Verdict
+	fail         failure
+	usedFallback bool
+	refusal      string // why the refresh token was refused, when this attempt saw it
+	note         string // why the plan chose the fallback grant
+	now          time.Time
+	coordinated  bool
+}
+
+// conclude feeds the outcome of flight's attempt to the machine, logs it,
+// and saves (or publishes) a new pair.
+func (s *Session) conclude(flight uint64, o outcome) {
+	tok, v, now := o.tok, o.v, o.now
 	s.mu.Lock()
 	if flight != s.data.Flight || s.data.State != states.Refreshing {
-		s.mu.Unlock() // abandoned by Revoke or SetToken
+		s.unlock() // abandoned by Revoke, SetToken or an adopted pair
 		return
 	}
 	// A session being shut down still takes the answer in: it may carry
 	// the only copy of a rotated refresh token, which Shutdown waits to
 	// save.
-	if usedFallback {
+	if o.usedFallback {
 		s.refreshDead = true
 	}
 	rotated := false
@@ -59,16 +97,20 @@ func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bo
 		}
 	}
 	if v.Class != policy.OK {
-		s.last = fail
+		s.last = o.fail
 	}
 	in := states.Input{Kind: states.InResult, Verdict: v, Flight: flight, Issued: tok.Issued, Expiry: tok.Expiry}
-	if v.Class == policy.OK && refusal != "" {
+	switch {
+	case v.Class != policy.OK:
+	case o.refusal != "":
 		// The audit record of the success says why the fallback was needed,
 		// including a lost answer that probably consumed the refresh token.
-		in.Cause = "fallback grant after the refresh token was refused (" + refusal + ")"
+		in.Cause = "fallback grant after the refresh token was refused (" + o.refusal + ")"
 		if note := s.data.ConsumedNote(); note != "" {
 			in.Cause += ": " + note
 		}
+	case o.note != "":
+		in.Cause = "fallback grant: " + o.note
 	}
 	attemptNo := s.data.Attempt
 	installed := s.stepLocked(in, now, &tok)
@@ -77,8 +119,18 @@ func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bo
 	}
 	s.logResultLocked(attemptNo, v, installed, now)
 	saved, ver := s.tok, s.tokVersion
+	var leaseFor time.Duration // how long to keep the lease; 0 releases it
+	if o.coordinated && s.data.State == states.Backoff {
+		// Keep the lease through the backoff, so the other processes keep
+		// waiting instead of retrying at once: the policy paces the family.
+		leaseFor = s.data.NextAt.Sub(now) + s.leaseTTL()
+	}
+	spent := s.data.MaybeConsumed || v.MaybeProcessed
 	s.unlock()
 
+	if o.coordinated && !(installed || rotated) {
+		s.keepOrRelease(leaseFor, spent)
+	}
 	if installed || rotated {
 		s.save(context.Background(), saved, ver) // a failure is logged, shown and retried
 	}

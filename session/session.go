@@ -70,6 +70,14 @@ type Session struct {
 	out outbox
 	st  storeState
 
+	// The token family, with a Coordinator: the generation of the pair
+	// held, the generation the refresh in flight started from (Publish's
+	// compare-and-swap), this session's lease-holder id, and the watch for
+	// the pair another holder publishes.
+	gen, pubFrom atomic.Uint64
+	holder       string
+	watchCancel  context.CancelFunc
+
 	wg sync.WaitGroup
 }
 
@@ -116,6 +124,10 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	if !cfg.seeded {
 		cfg.seed = rand.Uint64()
 	}
+	if cfg.store != nil && cfg.coord != nil {
+		return nil, errors.New("session: WithStore and WithCoordinator exclude each other: the coordinator keeps the family's pair")
+	}
+	var gen uint64
 	if initial.Access == "" && initial.Refresh == "" && cfg.store != nil {
 		t, err := cfg.store.Load(ctx)
 		switch {
@@ -125,13 +137,23 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 			return nil, err
 		}
 	}
+	if initial.Access == "" && initial.Refresh == "" && cfg.coord != nil {
+		fam, err := cfg.coord.Read(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("session: reading the token family: %w", err)
+		}
+		initial, gen = fam.Pair, fam.Generation
+	}
 	s := &Session{
 		cfg:       cfg,
 		refresher: r,
-		machine:   states.NewMachine(states.Config{Policy: cfg.policy, RefreshAhead: cfg.refreshAhead, MaxRetryAfter: cfg.maxRetryAfter}),
-		changed:   make(chan struct{}),
-		tok:       initial,
+		machine: states.NewMachine(states.Config{Policy: cfg.policy, RefreshAhead: cfg.refreshAhead, MaxRetryAfter: cfg.maxRetryAfter,
+			ReuseGrace: cfg.reuseGrace, Fallback: cfg.fallback != nil, SoloWhenStoreDown: cfg.solo}),
+		changed: make(chan struct{}),
+		tok:     initial,
+		holder:  newHolder(),
 	}
+	s.gen.Store(gen)
 	s.out.idle = sync.NewCond(&s.out.mu)
 	now := cfg.clock.Now()
 	expiry := initial.Expiry
@@ -378,6 +400,7 @@ func (s *Session) Shutdown(ctx context.Context) error {
 	first := !s.closed
 	if first {
 		s.closed = true
+		s.cancelWatchLocked()
 		s.stopTimerLocked()
 		s.snap.Store(&snapshot{})
 		close(s.changed)

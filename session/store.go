@@ -64,7 +64,7 @@ func (m *MemoryStore) Save(_ context.Context, t Token) error {
 // losing a rotated refresh token, and each would take the other's temporary
 // file for a leftover and remove it. A FileStore serialises only its own
 // Loads and Saves. Coordinating several holders of one token is the job of
-// a coordinator, not of a Store; this module has none yet.
+// a Coordinator (FileCoordinator on one host), not of a Store.
 type FileStore struct {
 	// Path is the file; its directory must exist.
 	Path string
@@ -105,23 +105,29 @@ func (f *FileStore) Load(context.Context) (Token, error) {
 	if s.AccessToken == "" && s.RefreshToken == "" {
 		return Token{}, fmt.Errorf("%w: %s holds neither an access nor a refresh token", ErrNoToken, f.Path)
 	}
-	return Token{Access: Secret(s.AccessToken), Refresh: Secret(s.RefreshToken), Type: s.TokenType,
-		Issued: s.Issued, Expiry: s.Expiry, Scope: s.Scope}, nil
+	return s.token(), nil
 }
 
 // Save implements Store. It first removes leftover temporary files.
-func (f *FileStore) Save(_ context.Context, t Token) (err error) {
+func (f *FileStore) Save(_ context.Context, t Token) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.removeLeftovers(); err != nil {
 		return err
 	}
-	b, err := json.Marshal(storedToken{AccessToken: string(t.Access), RefreshToken: string(t.Refresh),
-		TokenType: t.Type, Issued: t.Issued.Round(0), Expiry: t.Expiry.Round(0), Scope: t.Scope})
+	b, err := json.Marshal(toStored(t))
 	if err != nil {
 		return fmt.Errorf("session: token store: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(f.Path), "."+filepath.Base(f.Path)+".*")
+	return writeAtomic(f.Path, b)
+}
+
+// writeAtomic replaces path's content with b: a new file with mode 0600 in
+// the same directory, synced, renamed over the old one, and the directory
+// synced, so a crash leaves either the old content or the new, never half
+// of each. Its temporary file is named "."+base(path)+".*".
+func writeAtomic(path string, b []byte) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("session: token store: %w", err)
 	}
@@ -145,13 +151,13 @@ func (f *FileStore) Save(_ context.Context, t Token) (err error) {
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("session: token store: %w", err)
 	}
-	if err = os.Rename(tmp.Name(), f.Path); err != nil {
+	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("session: token store: %w", err)
 	}
 	// The rename is durable only once the directory is: without this a
 	// crash may bring back the old pair, whose refresh token the server
 	// may already have rotated away.
-	if err := syncDir(filepath.Dir(f.Path)); err != nil {
+	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("session: token store: %w", err)
 	}
 	return nil

@@ -1,0 +1,187 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
+)
+
+// LeaseMargin is added to the request timeout to make the refresh lease a
+// coordinated session takes: the lease must outlast the request, or another
+// process could take over while the answer is on its way.
+const LeaseMargin = 5 * time.Second
+
+// storeDownCause prefixes the cause of an attempt that could not reach the
+// family's shared store.
+const storeDownCause = "shared store unreachable: "
+
+// newHolder returns a random lease-holder id for one session.
+func newHolder() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Session) leaseTTL() time.Duration { return s.cfg.timeout + LeaseMargin }
+
+// coordinate runs the family's protocol before flight's request: adopt a
+// newer pair when another process published one; take the refresh lease or
+// wait for its holder; read the family again; decide what to do with a
+// refresh token that a vanished holder may have spent (Machine.Orphaned);
+// mark the refresh in flight. It returns the plan for the attempt (not
+// coordinated when the session refreshes alone with the store down) and
+// whether to send the request at all; when not, it has told the machine
+// why.
+func (s *Session) coordinate(ctx context.Context, flight uint64, p plan) (plan, bool) {
+	c := s.cfg.coord
+	cctx, cancel := s.cfg.clock.WithTimeout(ctx, s.cfg.timeout)
+	defer cancel()
+	fam, err := c.Read(cctx)
+	if err == nil && s.adoptNewer(fam) {
+		return p, false
+	}
+	var lease Lease
+	held := false
+	if err == nil {
+		lease, held, err = c.Acquire(cctx, s.holder, s.leaseTTL())
+	}
+	if err == nil && !held {
+		s.waitFor(flight, fam, lease)
+		return p, false
+	}
+	if err == nil {
+		fam, err = c.Read(cctx)
+	}
+	if err != nil {
+		if held {
+			c.Release(context.WithoutCancel(ctx), s.holder, false)
+		}
+		return s.storeDown(flight, p, err)
+	}
+	release := func(spent bool) { c.Release(context.WithoutCancel(ctx), s.holder, spent) }
+	if s.adoptNewer(fam) {
+		release(false)
+		return p, false
+	}
+	if in := fam.InFlight; in.Holder != "" && in.Holder != s.holder && in.Generation == fam.Generation {
+		switch s.machine.Orphaned(in.At, fam.Now) {
+		case states.OrphanFallback:
+			p.fallback, p.note = true, states.CrashedHolderCause
+		case states.OrphanRevoke:
+			release(true)
+			s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Permanent, Cause: states.CrashedHolderCause}, now: s.cfg.clock.Now()})
+			return p, false
+		}
+	}
+	if err := c.MarkInFlight(cctx, s.holder, fam.Generation); err != nil {
+		if errors.Is(err, ErrLeaseLost) {
+			s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Transient, Cause: "refresh lease lost before the request was sent"},
+				fail: failure{err: err}, now: s.cfg.clock.Now()})
+			return p, false
+		}
+		release(false)
+		return s.storeDown(flight, p, err)
+	}
+	s.pubFrom.Store(fam.Generation)
+	p.coordinated = true
+	return p, true
+}
+
+// storeDown handles an attempt whose shared store could not be reached: it
+// fails transiently, paced by the policy, unless the machine lets the
+// session refresh alone (Machine.Solo).
+func (s *Session) storeDown(flight uint64, p plan, err error) (plan, bool) {
+	s.mu.Lock()
+	solo := s.machine.Solo(&s.data, s.cfg.clock.Now())
+	if solo {
+		s.logLocked(slog.LevelWarn, "session: shared store unreachable; refreshing alone", slog.String("err", err.Error()))
+	}
+	s.unlock()
+	s.st.setErr(err)
+	if solo {
+		return p, true
+	}
+	cause := serverText(newScrubber(p.cur.Access.Reveal(), p.cur.Refresh.Reveal()), storeDownCause+err.Error(), maxCause)
+	s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Transient, Cause: cause}, fail: failure{err: err}, now: s.cfg.clock.Now()})
+	return p, false
+}
+
+// adoptNewer installs the family's pair when it is newer than the
+// session's, and reports whether it did.
+func (s *Session) adoptNewer(fam Family) bool {
+	if fam.Pair.Access == "" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.unlock()
+	if s.closed || fam.Generation <= s.gen.Load() {
+		return false
+	}
+	pair := fam.Pair
+	if pair.Issued.IsZero() {
+		pair.Issued = s.cfg.clock.Now()
+	}
+	s.gen.Store(fam.Generation)
+	s.cancelFlightLocked()
+	s.refreshDead, s.last = false, failure{}
+	s.stepLocked(states.Input{Kind: states.InAdopt, Issued: pair.Issued, Expiry: pair.Expiry,
+		Cause: fmt.Sprintf("pair published by another process (generation %d)", fam.Generation)}, s.cfg.clock.Now(), &pair)
+	s.st.markSaved(s.tokVersion) // it is the store's own pair
+	return true
+}
+
+// waitFor tells the machine that another process holds the lease, and
+// watches the family for the pair it publishes until the session leaves
+// waiting. The machine takes over when the lease lapses.
+func (s *Session) waitFor(flight uint64, fam Family, lease Lease) {
+	until := s.cfg.clock.Now().Add(lease.Until.Sub(fam.Now))
+	s.mu.Lock()
+	s.stepLocked(states.Input{Kind: states.InBusy, Flight: flight, Until: until}, s.cfg.clock.Now(), nil)
+	if s.data.State != states.Waiting || s.closed {
+		s.unlock()
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancelWatchLocked()
+	s.watchCancel = cancel
+	gen := s.gen.Load()
+	s.wg.Add(1)
+	s.unlock()
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		for ctx.Err() == nil {
+			fam, err := s.cfg.coord.Wait(ctx, gen)
+			if err != nil || s.adoptNewer(fam) || !fam.Lease.Held(fam.Now) {
+				return // the machine's own wake-up takes over at the lease's end
+			}
+		}
+	}()
+}
+
+func (s *Session) cancelWatchLocked() {
+	if s.watchCancel != nil {
+		s.watchCancel()
+		s.watchCancel = nil
+	}
+}
+
+// keepOrRelease extends the session's lease for d after a failed attempt
+// it will retry, or releases it (keeping the in-flight mark when the
+// refresh token may be spent).
+func (s *Session) keepOrRelease(d time.Duration, spent bool) {
+	ctx, cancel := s.cfg.clock.WithTimeout(context.Background(), s.cfg.timeout)
+	defer cancel()
+	if d > 0 {
+		s.cfg.coord.Acquire(ctx, s.holder, d)
+		return
+	}
+	s.cfg.coord.Release(ctx, s.holder, spent)
+}

@@ -1,0 +1,226 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/states"
+)
+
+// family runs n sessions of one token family against fe, each with the
+// coordinator coord(i) (nil: uncoordinated, each on its own copy of the
+// refresh token), calling Token every 100 ms for run. It returns the
+// sessions, their audit logs and the number of failed calls.
+func family(t *testing.T, fe *fakeEndpoint, n int, run time.Duration, coord func(i int) Coordinator, opts ...Option) ([]*Session, []*audit.Memory, int64) {
+	t.Helper()
+	ss := make([]*Session, n)
+	mems := make([]*audit.Memory, n)
+	start := time.Now()
+	for i := range ss {
+		mems[i] = &audit.Memory{}
+		o := append([]Option{WithAudit(mems[i]), WithSeed(uint64(i)), WithID("p" + string(rune('0'+i)))}, opts...)
+		if c := coord(i); c != nil {
+			o = append(o, WithCoordinator(c))
+		}
+		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(fe.ttl)}
+		s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, o...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss[i] = s
+	}
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	for _, s := range ss {
+		wg.Go(func() {
+			for time.Since(start) < run {
+				if _, err := s.Token(context.Background()); err != nil {
+					failed.Add(1)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	return ss, mems, failed.Load()
+}
+
+func closeAll(ss []*Session) {
+	for _, s := range ss {
+		s.Close()
+	}
+}
+
+// TestSharedFamilyFileCoordinator: four processes of one client share a
+// rotating refresh-token family with reuse detection through one
+// FileCoordinator. Exactly one refresh per cycle reaches the server, the
+// family is never revoked, no call fails. The same processes without
+// coordination lose the family within seconds.
+func TestSharedFamilyFileCoordinator(t *testing.T) {
+	const procs, ttl, run = 4, 10 * time.Second, time.Minute
+	synctest.Test(t, func(t *testing.T) {
+		fe := newFakeEndpoint(ttl)
+		fe.reuseDetection = true
+		path := filepath.Join(t.TempDir(), "family.json")
+		ss, mems, failed := family(t, fe, procs, run, func(int) Coordinator { return &FileCoordinator{Path: path} })
+		defer closeAll(ss)
+		requests, successes, _ := fe.stats()
+		// A refresh at half of each 10 s lifetime: about 12 cycles a minute.
+		if fe.familyRevoked != 0 || failed != 0 || requests != successes || requests > int(run/(ttl/2))+1 || requests < 10 {
+			t.Errorf("coordinated: %d token requests (%d answered), family revoked %d times, %d failed calls", requests, successes, fe.familyRevoked, failed)
+		}
+		adopted := 0
+		for i, s := range ss {
+			if st := s.Status(); st.State == states.Revoked || !st.TokenValid {
+				t.Errorf("process %d: %+v\n%s", i, st, strings.Join(events(mems[i].Records()), "\n"))
+			}
+			for _, r := range mems[i].Records() {
+				if r.Event == states.Adopt {
+					adopted++
+				}
+			}
+		}
+		if adopted == 0 {
+			t.Error("no process adopted a pair another published")
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		fe := newFakeEndpoint(ttl)
+		fe.reuseDetection = true
+		ss, _, _ := family(t, fe, procs, 10*time.Second, func(int) Coordinator { return nil })
+		defer closeAll(ss)
+		if fe.familyRevoked == 0 {
+			t.Error("uncoordinated processes kept a rotating family with reuse detection: the comparison proves nothing")
+		}
+	})
+}
+
+// ghost is a lease holder that marks a refresh in flight and vanishes: the
+// server performs its refresh (rotating the refresh token), the answer is
+// lost with the process.
+func ghost(t *testing.T, c Coordinator, fe *fakeEndpoint) {
+	t.Helper()
+	ctx := context.Background()
+	fam, err := c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := c.Acquire(ctx, "ghost", 5*time.Second); !ok || err != nil {
+		t.Fatalf("ghost acquire: %v %v", ok, err)
+	}
+	if err := c.MarkInFlight(ctx, "ghost", fam.Generation); err != nil {
+		t.Fatal(err)
+	}
+	fe.setFault(fault{kind: "lost_response"}, 1)
+	testClient(t, fe, Endpoint{}).Refresh(ctx, fam.Pair)
+}
+
+// TestSharedFamilyCrashedHolder: the lease holder vanishes after the server
+// performed its refresh. Inside the reuse grace the next holder replays the
+// old refresh token; outside it, it uses the fallback grant; without one it
+// stops with the honest cause — never a replay that revokes the family.
+func TestSharedFamilyCrashedHolder(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		grace     time.Duration
+		fallback  bool
+		wantState states.State
+		wantCause string
+	}{
+		{"inside the grace", time.Minute, false, states.Valid, ""},
+		{"fallback", 0, true, states.Valid, "fallback grant"},
+		{"neither", 0, false, states.Revoked, states.CrashedHolderCause},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fe := newFakeEndpoint(time.Hour)
+				fe.reuseDetection, fe.reuseGrace = true, tc.grace
+				c := &FileCoordinator{Path: filepath.Join(t.TempDir(), "family.json")}
+				start := time.Now()
+				seed := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(10 * time.Second)}
+				if _, err := c.Publish(context.Background(), "seed", 0, seed); err != nil {
+					t.Fatal(err)
+				}
+				ghost(t, c, fe)
+				opts := []Option{WithCoordinator(c), WithReuseGrace(tc.grace), WithRefreshAhead(0)}
+				if tc.fallback {
+					opts = append(opts, WithFallback(testClient(t, fe, Endpoint{ClientID: "app", Grant: GrantClientCredentials})))
+				}
+				mem := &audit.Memory{}
+				s, err := New(context.Background(), testClient(t, fe, Endpoint{}), Token{}, append(opts, WithAudit(mem))...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				time.Sleep(30 * time.Second) // expiry at 10 s, the ghost's lease lapses at 5 s
+				s.Token(context.Background())
+				time.Sleep(time.Second)
+				st := s.Status()
+				log := strings.Join(events(mem.Records()), "\n")
+				if st.State != tc.wantState || !strings.Contains(log, tc.wantCause) {
+					t.Errorf("state %v, cause %q; audit:\n%s", st.State, st.Cause, log)
+				}
+				if fe.familyRevoked != 0 {
+					t.Errorf("the family was revoked by reuse detection: a spent token was replayed\n%s", log)
+				}
+			})
+		})
+	}
+}
+
+// downCoordinator fails every call, as an unreachable store does.
+type downCoordinator struct{ FileCoordinator }
+
+var errDown = errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
+
+func (downCoordinator) Read(context.Context) (Family, error) { return Family{}, errDown }
+func (downCoordinator) Acquire(context.Context, string, time.Duration) (Lease, bool, error) {
+	return Lease{}, false, errDown
+}
+
+// TestStoreDown: with the shared store unreachable a session serves its
+// valid token, then fails transiently, paced by its policy, without
+// refreshing alone; WithSoloWhenStoreDown(true) refreshes alone once the
+// token is unusable.
+func TestStoreDown(t *testing.T) {
+	for _, solo := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			fe := newFakeEndpoint(time.Hour)
+			start := time.Now()
+			initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(10 * time.Second)}
+			s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial,
+				WithCoordinator(&downCoordinator{}), WithSoloWhenStoreDown(solo), WithRefreshAhead(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			time.Sleep(9 * time.Second)
+			if _, err := s.Token(context.Background()); err != nil {
+				t.Fatalf("solo %v: the valid token was not served: %v", solo, err)
+			}
+			time.Sleep(2 * time.Second)
+			_, err = s.Token(context.Background())
+			requests, _, _ := fe.stats()
+			if solo {
+				if err != nil || requests != 1 {
+					t.Errorf("solo: Token = %v after %d token requests", err, requests)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "shared store unreachable") || requests != 0 {
+				t.Errorf("Token = %v after %d token requests; want the store's failure and no request", err, requests)
+			}
+			if se := s.Status().StoreError; !errors.Is(se, errDown) {
+				t.Errorf("StoreError = %v", se)
+			}
+		})
+	}
+}
