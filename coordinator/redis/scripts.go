@@ -1,0 +1,95 @@
+package rediscoord
+
+import goredis "github.com/redis/go-redis/v9"
+
+// The fields of the family's hash.
+const (
+	fieldGeneration = "generation"
+	fieldAccess     = "access_token"
+	fieldRefresh    = "refresh_token"
+	fieldType       = "token_type"
+	fieldIssued     = "issued"
+	fieldExpiry     = "expiry"
+	fieldScope      = "scope"
+	fieldFlHolder   = "in_flight_holder"
+	fieldFlGen      = "in_flight_generation"
+	fieldFlAt       = "in_flight_at"
+)
+
+// prelude opens every script. It asks Redis before 5 to replicate the
+// script's effects rather than the script (TIME is not deterministic), and
+// defines now_us: the server's TIME as a decimal count of microseconds,
+// built from TIME's two strings without passing through a Lua number,
+// which would print a 16-digit count in exponent form.
+const prelude = `
+if redis.replicate_commands then redis.replicate_commands() end
+local function now_us()
+  local t = redis.call('TIME')
+  return t[1] .. string.sub('000000' .. t[2], -6)
+end
+`
+
+// Every script takes KEYS[1] = the family's hash, KEYS[2] = its lease.
+
+// readScript returns {now, lease holder or false, lease PTTL, HGETALL}.
+var readScript = goredis.NewScript(prelude + `
+local h = redis.call('HGETALL', KEYS[1])
+local holder = redis.call('GET', KEYS[2])
+local pttl = redis.call('PTTL', KEYS[2])
+return {now_us(), holder, pttl, h}
+`)
+
+// acquireScript takes the lease for ARGV[1] for ARGV[2] milliseconds when
+// it is free or ARGV[1] holds it, and returns {1, holder, ttl, now}; when
+// another holds it, it returns {0, that holder, its PTTL, now}.
+var acquireScript = goredis.NewScript(prelude + `
+local now = now_us()
+local cur = redis.call('GET', KEYS[2])
+if cur == false or cur == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  return {1, ARGV[1], ARGV[2], now}
+end
+return {0, cur, redis.call('PTTL', KEYS[2]), now}
+`)
+
+// markScript marks generation ARGV[2] in flight for ARGV[1] and returns 1,
+// or returns 0 when ARGV[1] does not hold the lease.
+var markScript = goredis.NewScript(prelude + `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], '` + fieldFlHolder + `', ARGV[1], '` + fieldFlGen + `', ARGV[2], '` + fieldFlAt + `', now_us())
+return 1
+`)
+
+// publishScript stores the pair ARGV[3..8] when the generation is ARGV[2],
+// clears the in-flight mark, deletes the lease if ARGV[1] holds it,
+// announces on channel ARGV[9] and returns {1, new generation}; when the
+// generation is another, it returns {0, the stored generation}.
+var publishScript = goredis.NewScript(prelude + `
+local cur = redis.call('HGET', KEYS[1], '` + fieldGeneration + `')
+if cur == false then cur = '0' end
+if cur ~= ARGV[2] then return {0, cur} end
+local n = redis.call('HINCRBY', KEYS[1], '` + fieldGeneration + `', 1)
+redis.call('HSET', KEYS[1], '` + fieldAccess + `', ARGV[3], '` + fieldRefresh + `', ARGV[4],
+  '` + fieldType + `', ARGV[5], '` + fieldIssued + `', ARGV[6], '` + fieldExpiry + `', ARGV[7], '` + fieldScope + `', ARGV[8])
+redis.call('HDEL', KEYS[1], '` + fieldFlHolder + `', '` + fieldFlGen + `', '` + fieldFlAt + `')
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+redis.call('PUBLISH', ARGV[9], 'published')
+return {1, n}
+`)
+
+// releaseScript deletes the lease if ARGV[1] holds it and, when ARGV[2] is
+// "0", clears the in-flight mark if it is ARGV[1]'s; it announces on
+// channel ARGV[3] when it changed anything, and returns 1 then, else 0.
+var releaseScript = goredis.NewScript(prelude + `
+local changed = 0
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+  changed = 1
+end
+if ARGV[2] == '0' and redis.call('HGET', KEYS[1], '` + fieldFlHolder + `') == ARGV[1] then
+  redis.call('HDEL', KEYS[1], '` + fieldFlHolder + `', '` + fieldFlGen + `', '` + fieldFlAt + `')
+  changed = 1
+end
+if changed == 1 then redis.call('PUBLISH', ARGV[3], 'released') end
+return changed
+`)
