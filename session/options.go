@@ -103,8 +103,11 @@ func WithFailFast(failFast bool) Option { return func(c *config) { c.failFast = 
 func WithCoordinator(c Coordinator) Option { return func(cfg *config) { cfg.coord = c } }
 
 // WithReuseGrace tells a coordinated session how long the authorization
-// server still accepts a refresh token after rotating it (Auth0's
-// "leeway", Okta's grace period, Cognito's and fosite's grace settings).
+// server still accepts a refresh token after rotating it: Auth0's "Rotation
+// Overlap Period" (leeway, default 0), Okta's grace period (leeway, 0–60 s,
+// default 30 s), Cognito's RetryGracePeriodSeconds (0–60 s, default 0),
+// fosite's RefreshTokenRotationGracePeriod. Set it no longer than the
+// server's.
 // Inside it, a process taking over from a holder that vanished mid-refresh
 // may present that refresh token again; outside it, the session uses its
 // fallback grant or stops with states.CrashedHolderCause rather than make
