@@ -224,3 +224,39 @@ func TestStoreDown(t *testing.T) {
 		})
 	}
 }
+
+// TestSetTokenPublishesANewGeneration: a re-login in one process becomes
+// the family's next generation, and the others adopt it.
+func TestSetTokenPublishesANewGeneration(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fe := newFakeEndpoint(time.Hour)
+		path := filepath.Join(t.TempDir(), "family.json")
+		start := time.Now()
+		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(time.Hour)}
+		a, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithCoordinator(&FileCoordinator{Path: path}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		b, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithCoordinator(&FileCoordinator{Path: path}), WithRefreshAhead(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		relogin := Token{Access: "relogin-access", Refresh: "relogin-refresh", Expiry: time.Now().Add(2 * time.Hour)}
+		if err := a.SetToken(context.Background(), relogin); err != nil {
+			t.Fatal(err)
+		}
+		if g := a.Status().Generation; g != 1 {
+			t.Fatalf("generation after SetToken = %d, want 1", g)
+		}
+		time.Sleep(time.Hour + time.Minute) // b's token expires; it adopts instead of refreshing
+		tok, err := b.Token(context.Background())
+		if err != nil || tok.Access != "relogin-access" {
+			t.Fatalf("b: Token = %v, %v", tok, err)
+		}
+		if n, _, _ := fe.stats(); n != 0 {
+			t.Errorf("%d token requests; b should have adopted the re-login", n)
+		}
+	})
+}

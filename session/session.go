@@ -281,8 +281,11 @@ type Status struct {
 	NextAt time.Time
 	// Token is the access token's fingerprint (audit.Fingerprint).
 	Token string
-	// StoreError is the last failure to save the token pair to the store,
-	// or nil once a save succeeded. While it is set, the session keeps
+	// Generation is the token family's generation of the pair held, with a
+	// Coordinator (0 without one, or before the first publish).
+	Generation uint64
+	// StoreError is the last failure to save the token pair to the store
+	// (or to reach the family's coordinator), or nil once a save succeeded. While it is set, the session keeps
 	// retrying the save; a pair that is never saved is lost at the next
 	// restart.
 	StoreError error
@@ -296,6 +299,7 @@ func (s *Session) Status() Status {
 		Attempt: d.Attempt, Cause: d.Cause, NextAt: d.NextAt, Token: audit.Fingerprint(string(s.tok.Access))}
 	s.mu.Unlock()
 	st.StoreError = s.storeError()
+	st.Generation = s.gen.Load()
 	return st
 }
 
@@ -384,6 +388,16 @@ func (s *Session) SetToken(ctx context.Context, t Token) error {
 	s.stepLocked(states.Input{Kind: states.InSetToken, Issued: t.Issued, Expiry: t.Expiry, Cause: "token set by the application"}, now, &t)
 	tok, ver := s.tok, s.tokVersion
 	s.unlock()
+	if c := s.cfg.coord; c != nil {
+		// A re-login starts the family's next generation, whatever the
+		// store holds now.
+		fam, err := c.Read(ctx)
+		if err != nil {
+			s.st.setErr(err)
+			return fmt.Errorf("session: reading the token family: %w", err)
+		}
+		s.pubFrom.Store(fam.Generation)
+	}
 	return s.save(ctx, tok, ver)
 }
 
