@@ -105,6 +105,7 @@ func (s *Session) storeDown(flight uint64, p plan, err error) (plan, bool) {
 	}
 	s.unlock()
 	s.st.setErr(err)
+	s.storeHook("coordinate", err)
 	if solo {
 		return p, true
 	}

@@ -68,7 +68,7 @@ func (s *Session) publishLocked() {
 // lock is released.
 func (s *Session) auditLocked(t states.Transition) {
 	s.seq++
-	if s.cfg.sink == nil {
+	if s.cfg.sink == nil && s.cfg.hooks.Transition == nil {
 		return
 	}
 	r := audit.FromTransition(t)
@@ -85,10 +85,14 @@ func (s *Session) startRefreshLocked(flight uint64) {
 	if s.closed {
 		return // unreachable: a closed session takes no input that starts one
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	base := s.cfg.base
+	if base == nil {
+		base = context.Background()
+	}
+	ctx, cancel := context.WithCancel(base)
 	s.cancel = cancel
 	s.wg.Add(1)
-	go s.refresh(ctx, flight, s.tok, s.refreshDead)
+	go s.refresh(ctx, flight, s.data.Attempt, s.tok, s.refreshDead)
 }
 
 func (s *Session) cancelFlightLocked() {

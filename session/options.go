@@ -36,6 +36,8 @@ type config struct {
 	coord         Coordinator
 	reuseGrace    time.Duration
 	solo          bool
+	hooks         Hooks
+	base          context.Context
 }
 
 // WithPolicy sets the retry policy; the default is policy.Default().
@@ -120,6 +122,14 @@ func WithReuseGrace(d time.Duration) Option { return func(c *config) { c.reuseGr
 // die, so it is off by default: the session keeps serving a valid token and
 // retries the store on its policy's schedule.
 func WithSoloWhenStoreDown(solo bool) Option { return func(c *config) { c.solo = solo } }
+
+// WithBaseContext makes refresh requests carry ctx's values (trace
+// context, request-scoped loggers), but not its cancellation or deadline:
+// a refresh has its own per-attempt deadline and is shared by every
+// caller. The default is context.Background().
+func WithBaseContext(ctx context.Context) Option {
+	return func(c *config) { c.base = context.WithoutCancel(ctx) }
+}
 
 // WithID names the session in audit records and logs.
 func WithID(id string) Option { return func(c *config) { c.id = id } }

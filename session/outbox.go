@@ -25,9 +25,11 @@ type outbox struct {
 	draining bool
 }
 
-// note is one audit record (rec set) or one log line.
+// note is one audit record (rec set), one hook call (call set) or one log
+// line.
 type note struct {
 	rec   *audit.Record
+	call  func()
 	level slog.Level
 	msg   string
 	attrs []slog.Attr
@@ -72,9 +74,16 @@ func (s *Session) deliver(wait bool) {
 
 func (s *Session) send(n *note) {
 	ctx := context.Background()
-	if n.rec == nil {
+	switch {
+	case n.call != nil:
+		n.call()
+		return
+	case n.rec == nil:
 		s.cfg.logger.LogAttrs(ctx, n.level, n.msg, n.attrs...)
 		return
+	}
+	if h := s.cfg.hooks.Transition; h != nil {
+		h(*n.rec)
 	}
 	if s.cfg.sink == nil {
 		return

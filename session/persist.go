@@ -66,7 +66,6 @@ func (s *Session) save(ctx context.Context, t Token, ver uint64) error {
 		}
 		return nil
 	}
-	defer st.mu.Unlock()
 	st.err = err
 	st.retries++
 	s.cfg.logger.LogAttrs(context.Background(), slog.LevelError, "session: saving the token pair failed; retrying",
@@ -75,7 +74,23 @@ func (s *Session) save(ctx context.Context, t Token, ver uint64) error {
 		delay := min(time.Second<<min(st.retries-1, 6), storeRetryMax)
 		st.timer = s.cfg.clock.AfterFunc(delay, s.retrySave)
 	}
+	st.mu.Unlock()
+	op := "save"
+	if s.cfg.coord != nil {
+		op = "publish"
+	}
+	s.storeHook(op, err)
 	return err
+}
+
+// storeHook reports a store failure to Hooks.StoreError. It is called
+// without the store's lock, since a hook may read Status.
+func (s *Session) storeHook(op string, err error) {
+	if h := s.cfg.hooks.StoreError; h != nil {
+		info := StoreError{Session: s.cfg.id, Op: op, Err: err, At: s.cfg.clock.Now()}
+		s.hook(func() { h(info) })
+		s.deliver(false)
+	}
 }
 
 // markSaved records that version ver is in the store already (an adopted

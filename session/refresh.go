@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/states"
 )
@@ -18,7 +19,7 @@ const maxCause = 500
 // back to the machine. With a Coordinator the attempt first goes through
 // the family's protocol (coordinate), which may end it without a request:
 // a newer pair adopted, another holder waited for, the store down.
-func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bool) {
+func (s *Session) refresh(ctx context.Context, flight uint64, attemptNo int, cur Token, dead bool) {
 	defer s.wg.Done()
 	p := plan{cur: cur, fallback: dead}
 	if s.cfg.coord != nil {
@@ -26,6 +27,12 @@ func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bo
 		if p, proceed = s.coordinate(ctx, flight, p); !proceed {
 			return
 		}
+	}
+	started := s.cfg.clock.Now()
+	if h := s.cfg.hooks.RequestStart; h != nil {
+		info := RequestStart{Session: s.cfg.id, Attempt: attemptNo, Fallback: p.fallback, At: started}
+		s.hook(func() { h(info) })
+		s.deliver(false)
 	}
 	actx, cancel := s.cfg.clock.WithTimeout(ctx, s.cfg.timeout)
 	tok, err, usedFallback, refusal := s.attempt(actx, p.cur, p.fallback)
@@ -40,6 +47,17 @@ func (s *Session) refresh(ctx context.Context, flight uint64, cur Token, dead bo
 			tok.Expiry = now.Add(tok.Expiry.Sub(tok.Issued))
 		}
 		tok.Issued = now
+	}
+	if h := s.cfg.hooks.RequestDone; h != nil {
+		info := RequestDone{Session: s.cfg.id, Attempt: attemptNo, Fallback: p.fallback || usedFallback, Duration: now.Sub(started),
+			Class: v.Class, Cause: v.Cause, At: now}
+		if ee := fail.endpoint; ee != nil {
+			info.Status, info.Code = ee.Status, ee.Code
+		}
+		if v.Class == policy.OK {
+			info.Status, info.Expiry, info.Token = 200, tok.Expiry, audit.Fingerprint(string(tok.Access))
+		}
+		s.hook(func() { h(info) })
 	}
 	s.conclude(flight, outcome{tok: tok, v: v, fail: fail, usedFallback: usedFallback, refusal: refusal,
 		note: p.note, now: now, coordinated: p.coordinated})

@@ -167,6 +167,10 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	s.mu.Lock()
 	s.publishLocked()
 	s.stepLocked(states.Input{Kind: states.InWake}, now, nil) // an expired token starts a refresh now
+	if h := cfg.hooks.Opened; h != nil {
+		info := s.infoLocked()
+		s.hook(func() { h(info) })
+	}
 	s.unlock()
 	return s, nil
 }
@@ -281,6 +285,10 @@ type Status struct {
 	NextAt time.Time
 	// Token is the access token's fingerprint (audit.Fingerprint).
 	Token string
+	// LastError is the error a caller without a usable token would get now:
+	// the last refresh failure (a *RefreshError) or the revocation (a
+	// *RevokedError); nil while the session is healthy.
+	LastError error
 	// Generation is the token family's generation of the pair held, with a
 	// Coordinator (0 without one, or before the first publish).
 	Generation uint64
@@ -295,8 +303,15 @@ type Status struct {
 func (s *Session) Status() Status {
 	s.mu.Lock()
 	d := &s.data
-	st := Status{State: d.State, TokenValid: d.Usable(s.cfg.clock.Now()), Issued: d.Issued, Expiry: d.Expiry,
+	now := s.cfg.clock.Now()
+	st := Status{State: d.State, TokenValid: d.Usable(now), Issued: d.Issued, Expiry: d.Expiry,
 		Attempt: d.Attempt, Cause: d.Cause, NextAt: d.NextAt, Token: audit.Fingerprint(string(s.tok.Access))}
+	switch {
+	case d.State == states.Revoked:
+		st.LastError = s.revokedErrorLocked(now)
+	case s.last.err != nil:
+		st.LastError = s.refreshErrorLocked(now)
+	}
 	s.mu.Unlock()
 	st.StoreError = s.storeError()
 	st.Generation = s.gen.Load()
@@ -435,6 +450,12 @@ func (s *Session) Shutdown(ctx context.Context) error {
 	}
 	if first {
 		err = errors.Join(err, s.flushStore(ctx))
+		if h := s.cfg.hooks.Closed; h != nil {
+			s.mu.Lock()
+			info := s.infoLocked()
+			s.mu.Unlock()
+			s.hook(func() { h(info) })
+		}
 	}
 	s.deliver(true)
 	if !first {
@@ -448,4 +469,9 @@ func (s *Session) Shutdown(ctx context.Context) error {
 // to call more than once.
 func (s *Session) Close() error {
 	return s.Shutdown(context.Background())
+}
+
+// infoLocked describes the session for Hooks.Opened and Hooks.Closed.
+func (s *Session) infoLocked() SessionInfo {
+	return SessionInfo{Session: s.cfg.id, State: s.data.State, Expiry: s.data.Expiry}
 }

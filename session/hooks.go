@@ -1,0 +1,104 @@
+package session
+
+import (
+	"time"
+
+	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
+)
+
+// Hooks observe a session, in the manner of net/http/httptrace: every field
+// is optional, and fields added later break nobody. A session calls its
+// hooks outside its lock, one at a time and in the order things happened
+// (the same queue as its audit records and log lines), never on Token's
+// fast path; a hook may therefore call the session (Status, Token). Hooks
+// see fingerprints, never tokens or secrets. A slow hook delays the
+// delivery of later hooks and records, not the session.
+type Hooks struct {
+	// Opened is called once the session exists, with its initial state.
+	Opened func(SessionInfo)
+	// Closed is called when the session has shut down, with its last state.
+	Closed func(SessionInfo)
+	// Transition is called with the audit record of every state change.
+	Transition func(audit.Record)
+	// RequestStart is called as a refresh request is sent.
+	RequestStart func(RequestStart)
+	// RequestDone is called when a refresh request has ended.
+	RequestDone func(RequestDone)
+	// StoreError is called when saving or publishing the token pair failed,
+	// or the family's coordinator could not be reached.
+	StoreError func(StoreError)
+	// Throttled is called when the shared throttle kept an attempt from
+	// being sent (see WithThrottle).
+	Throttled func(Throttled)
+}
+
+// SessionInfo identifies a session and its state, for Hooks.Opened and
+// Hooks.Closed.
+type SessionInfo struct {
+	// Session is the session's id (WithID).
+	Session string
+	// State is its state.
+	State states.State
+	// Expiry is its access token's expiry; zero for none.
+	Expiry time.Time
+}
+
+// RequestStart describes a refresh request about to be sent.
+type RequestStart struct {
+	Session string
+	// Attempt is the attempt's number in its refresh cycle.
+	Attempt int
+	// Fallback reports that the request uses the fallback grant.
+	Fallback bool
+	At       time.Time
+}
+
+// RequestDone describes how a refresh request ended.
+type RequestDone struct {
+	Session  string
+	Attempt  int
+	Fallback bool
+	// Duration is how long the request took, fallback included.
+	Duration time.Duration
+	// Status is the HTTP status, 0 when no answer arrived (or the
+	// Refresher did not say).
+	Status int
+	// Code is the OAuth2 error code of a refusal, if any.
+	Code string
+	// Class is the outcome's classification; Cause says what failed.
+	Class policy.Class
+	Cause string
+	// Expiry is the new token's expiry when Class is policy.OK.
+	Expiry time.Time
+	// Token is the new access token's fingerprint when Class is policy.OK.
+	Token string
+	At    time.Time
+}
+
+// StoreError describes a failure of the token store or of the family's
+// coordinator.
+type StoreError struct {
+	Session string
+	// Op is what failed: "save", "publish", "read", "acquire", "mark".
+	Op  string
+	Err error
+	At  time.Time
+}
+
+// Throttled describes an attempt the shared throttle kept from being sent.
+type Throttled struct {
+	Session string
+	Attempt int
+	At      time.Time
+}
+
+// WithHooks installs hooks. See Hooks for when they are called.
+func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
+
+// hook queues a call of a hook behind the records and log lines queued so
+// far; the outbox delivers it outside the session lock.
+func (s *Session) hook(call func()) {
+	s.out.push(note{call: call})
+}

@@ -1,0 +1,172 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/policy"
+)
+
+// TestHooks: the hooks see a session's life in order, outside its lock (a
+// hook may call Status), with fingerprints only.
+func TestHooks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fe := newFakeEndpoint(time.Hour)
+		fe.setFault(fault{kind: "status", status: 502}, 1)
+		var mu sync.Mutex
+		var got []string
+		var sp atomic.Pointer[Session]
+		add := func(format string, args ...any) {
+			if s := sp.Load(); s != nil { // Opened runs before New returns
+				_ = s.Status() // would deadlock under the session lock
+			}
+			mu.Lock()
+			got = append(got, fmt.Sprintf(format, args...))
+			mu.Unlock()
+		}
+		h := Hooks{
+			Opened:     func(i SessionInfo) { add("opened %s %v", i.Session, i.State) },
+			Closed:     func(i SessionInfo) { add("closed %s %v", i.Session, i.State) },
+			Transition: func(r audit.Record) { add("transition %v->%v %v", r.From, r.To, r.Event) },
+			RequestStart: func(r RequestStart) {
+				add("start attempt %d", r.Attempt)
+			},
+			RequestDone: func(r RequestDone) {
+				add("done attempt %d status %d class %v took %v token? %v", r.Attempt, r.Status, r.Class, r.Duration, r.Token != "")
+			},
+		}
+		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Second)}
+		s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithHooks(h), WithID("api"),
+			WithPolicy(policy.Constant{Wait: time.Second}), WithRefreshAhead(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp.Store(s)
+		time.Sleep(3 * time.Second)
+		s.Close()
+		want := []string{
+			"opened api valid",
+			"transition valid->expired expire",
+			"transition expired->refreshing refresh",
+			"start attempt 1",
+			"done attempt 1 status 502 class transient took 0s token? false",
+			"transition refreshing->backoff fail",
+			"transition backoff->refreshing retry",
+			"start attempt 2",
+			"done attempt 2 status 200 class ok took 0s token? true",
+			"transition refreshing->valid succeed",
+			"closed api valid",
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("hooks (-want +got):\n%s", diff)
+		}
+		if strings.Contains(strings.Join(got, "\n"), "tok-") {
+			t.Error("a hook saw a token")
+		}
+	})
+}
+
+// TestStoreErrorHook: a failed save reaches Hooks.StoreError.
+func TestStoreErrorHook(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fe := newFakeEndpoint(time.Hour)
+		var ops []string
+		var mu sync.Mutex
+		h := Hooks{StoreError: func(e StoreError) {
+			mu.Lock()
+			ops = append(ops, e.Op+": "+e.Err.Error())
+			mu.Unlock()
+		}}
+		initial := Token{Access: "a", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Second)}
+		s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithStore(&flakyStore{fails: 1}),
+			WithHooks(h), WithRefreshAhead(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		s.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		if diff := cmp.Diff([]string{"save: disk full"}, ops); diff != "" {
+			t.Errorf("store hooks (-want +got):\n%s", diff)
+		}
+	})
+}
+
+type ctxKey struct{}
+
+// TestBaseContext: refresh requests carry the base context's values, not
+// its cancellation.
+func TestBaseContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "trace-1"))
+		cancel()
+		seen := make(chan any, 1)
+		r := RefresherFunc(func(ctx context.Context, _ Token) (Token, error) {
+			seen <- ctx.Value(ctxKey{})
+			if ctx.Err() != nil {
+				return Token{}, ctx.Err()
+			}
+			return Token{Access: "a", Expiry: time.Now().Add(time.Hour)}, nil
+		})
+		s, err := New(context.Background(), r, Token{Refresh: "r"}, WithBaseContext(base))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if _, err := s.Token(context.Background()); err != nil {
+			t.Fatalf("Token = %v: the base context's cancellation reached the refresh", err)
+		}
+		if v := <-seen; v != "trace-1" {
+			t.Errorf("the refresh saw %v, want the base context's value", v)
+		}
+	})
+}
+
+// TestHealthHandler: 200 with the state while a token can be served, 503
+// with the error when not; never a token in the body.
+func TestHealthHandler(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fe := newFakeEndpoint(time.Hour)
+		s, _ := newTestSession(t, fe)
+		defer s.Close()
+		get := func() (int, map[string]any, string) {
+			rec := httptest.NewRecorder()
+			HealthHandler(s).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+			var m map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
+				t.Fatalf("body %q: %v", rec.Body, err)
+			}
+			return rec.Code, m, rec.Body.String()
+		}
+		code, m, body := get()
+		if code != 200 || m["state"] != "valid" || m["token_valid"] != true || strings.Contains(body, "tok-access") {
+			t.Fatalf("healthy: %d %s", code, body)
+		}
+		fe.setFault(fault{kind: "status", status: 502}, 0)
+		time.Sleep(time.Hour + time.Second)
+		code, m, body = get()
+		if code != 503 || m["state"] != "backoff" || !strings.Contains(fmt.Sprint(m["last_error"]), "502 Bad Gateway") {
+			t.Fatalf("in backoff: %d %s", code, body)
+		}
+		rec := httptest.NewRecorder()
+		HealthHandler(s).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/healthz", nil))
+		if rec.Code != http.StatusMethodNotAllowed {
+			t.Errorf("POST: %d", rec.Code)
+		}
+	})
+}
