@@ -11,6 +11,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,7 +39,23 @@ const (
 	// GrantClientCredentials authenticates as the client itself (§4.4); it
 	// needs no refresh token, which makes it a natural fallback grant.
 	GrantClientCredentials Grant = "client_credentials"
+	// GrantTokenExchange exchanges a subject token for another token (RFC
+	// 8693): Endpoint.SubjectToken supplies it at every request.
+	GrantTokenExchange Grant = "urn:ietf:params:oauth:grant-type:token-exchange"
 )
+
+// Token types of RFC 8693 §3, for SubjectToken, ActorToken and
+// RequestedTokenType.
+const (
+	TokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
+	TokenTypeJWT         = "urn:ietf:params:oauth:token-type:jwt"
+	TokenTypeIDToken     = "urn:ietf:params:oauth:token-type:id_token"
+)
+
+// A TokenSupplier supplies a token and its RFC 8693 type for a token
+// exchange, fresh for every request (a workload's projected token, the
+// caller's access token).
+type TokenSupplier func(ctx context.Context) (token Secret, tokenType string, err error)
 
 // AuthStyle is how the client authenticates to the token endpoint.
 type AuthStyle uint8
@@ -56,12 +73,25 @@ type Endpoint struct {
 	// TokenURL is the token endpoint. It must be HTTPS, or loopback HTTP
 	// (for local development), unless AllowHTTP is set.
 	TokenURL string
+	// Issuer, when TokenURL is empty, is discovered (see Discover) at the
+	// first request: the Client then uses the metadata's token_endpoint. A
+	// failed discovery is a transient *EndpointError, retried like a
+	// refresh.
+	Issuer string
 	// ClientID and ClientSecret identify the client; a public client has no
 	// secret and sends its id in the body.
 	ClientID     string
 	ClientSecret Secret
 	// AuthStyle selects Basic (the default) or body authentication.
 	AuthStyle AuthStyle
+	// Assertion, when set, authenticates the client with an assertion
+	// instead of ClientSecret (RFC 7521): PrivateKeyJWT or AssertionFile.
+	Assertion ClientAssertion
+	// SubjectToken, ActorToken and RequestedTokenType parameterise
+	// GrantTokenExchange; SubjectToken is required for it.
+	SubjectToken       TokenSupplier
+	ActorToken         TokenSupplier
+	RequestedTokenType string
 	// Grant is the grant to request; "" means GrantRefreshToken.
 	Grant Grant
 	// Scopes, when set, are sent space-separated as "scope".
@@ -100,6 +130,18 @@ type Client struct {
 	// the Params that are credentials (see credentialParams), and what the
 	// URLs it shows redact (the userinfo password, the query's values).
 	secrets []string
+
+	// disc holds the token endpoint discovered from Endpoint.Issuer; nil
+	// with a TokenURL. A pointer, so that a Client printed by value copies
+	// no lock.
+	disc *discovered
+}
+
+// discovered is the token endpoint found by discovery, once found.
+type discovered struct {
+	mu              sync.Mutex
+	tokenURL, shown string
+	secrets         []string // the query values of tokenURL
 }
 
 // credentialParams are the Endpoint.Params whose values are credentials:
@@ -110,13 +152,23 @@ var credentialParams = []string{"client_assertion", "assertion", "subject_token"
 // reserved are the form parameters the Client sets itself.
 var reserved = []string{"grant_type", "refresh_token", "scope", "client_id", "client_secret"}
 
+// reservedExchange are the form parameters a token exchange sets itself.
+var reservedExchange = []string{"subject_token", "subject_token_type", "actor_token", "actor_token_type", "requested_token_type"}
+
+// reservedAssertion are the form parameters a ClientAssertion sets.
+var reservedAssertion = []string{"client_assertion", "client_assertion_type"}
+
 // NewClient validates e and returns a Client for it.
 func NewClient(e Endpoint) (*Client, error) {
 	// Errors never quote e.TokenURL itself: it may carry a password or an
 	// API key in its query, and url.URL.Redacted misses a password in an
 	// opaque URL ("user:pw@host").
-	shown := redactRawURL(e.TokenURL)
-	u, err := url.Parse(e.TokenURL)
+	raw := e.TokenURL
+	if raw == "" && e.Issuer != "" {
+		raw = e.Issuer // the token URL comes from its metadata
+	}
+	shown := redactRawURL(raw)
+	u, err := url.Parse(raw)
 	if err != nil {
 		// A *url.Error quotes the raw URL: keep only the parser's reason.
 		var ue *url.Error
@@ -140,8 +192,18 @@ func NewClient(e Endpoint) (*Client, error) {
 	case "":
 		e.Grant = GrantRefreshToken
 	case GrantRefreshToken, GrantClientCredentials:
+	case GrantTokenExchange:
+		if e.SubjectToken == nil {
+			return nil, errors.New("session: the token-exchange grant needs Endpoint.SubjectToken")
+		}
 	default:
-		return nil, fmt.Errorf("session: unsupported grant %q (want refresh_token or client_credentials)", e.Grant)
+		return nil, fmt.Errorf("session: unsupported grant %q (want refresh_token, client_credentials or token exchange)", e.Grant)
+	}
+	if e.Assertion != nil && e.ClientSecret != "" {
+		return nil, errors.New("session: Endpoint.Assertion and ClientSecret exclude each other")
+	}
+	if e.Assertion != nil && e.ClientID == "" {
+		return nil, errors.New("session: client assertions need a ClientID")
 	}
 	if e.Grant == GrantClientCredentials && e.ClientID == "" {
 		return nil, errors.New("session: the client_credentials grant needs a ClientID")
@@ -149,12 +211,22 @@ func NewClient(e Endpoint) (*Client, error) {
 	if e.AuthStyle > AuthBody {
 		return nil, fmt.Errorf("session: unknown AuthStyle %d", e.AuthStyle)
 	}
-	for _, k := range reserved {
+	taken := append([]string(nil), reserved...)
+	if e.Grant == GrantTokenExchange {
+		taken = append(taken, reservedExchange...)
+	}
+	if e.Assertion != nil {
+		taken = append(taken, reservedAssertion...)
+	}
+	for _, k := range taken {
 		if _, ok := e.Params[k]; ok {
 			return nil, fmt.Errorf("session: Endpoint.Params may not set %q", k)
 		}
 	}
-	c := &Client{e: e, url: shownURL(e.TokenURL), hc: e.HTTPClient, clk: e.Clock, ttl: e.DefaultTTL}
+	c := &Client{e: e, url: shownURL(raw), hc: e.HTTPClient, clk: e.Clock, ttl: e.DefaultTTL}
+	if e.TokenURL == "" {
+		c.disc = &discovered{}
+	}
 	if c.hc == nil {
 		c.hc = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
@@ -282,33 +354,87 @@ func basicCredential(id, secret string) string {
 }
 
 // URL returns the token endpoint, with any password in it and the values
-// of its query redacted ("?key=xxxxx").
-func (c *Client) URL() string { return c.url }
+// of its query redacted ("?key=xxxxx"); before a discovery, the issuer.
+func (c *Client) URL() string {
+	if d := c.disc; d != nil {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.shown != "" {
+			return d.shown
+		}
+	}
+	return c.url
+}
+
+// endpoint returns the token URL, the form of it that messages show, and
+// the secrets in it, discovering it from Endpoint.Issuer at the first
+// request that needs it.
+func (c *Client) endpoint(ctx context.Context) (string, string, []string, error) {
+	d := c.disc
+	if d == nil {
+		return c.e.TokenURL, c.url, nil, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.tokenURL == "" {
+		md, err := Discover(ctx, c.hc, c.e.Issuer, c.e.AllowHTTP)
+		if err != nil {
+			return "", c.url, nil, err
+		}
+		d.tokenURL, d.shown = md.TokenEndpoint, shownURL(md.TokenEndpoint)
+		u, _ := url.Parse(md.TokenEndpoint)
+		for _, v := range u.Query() {
+			d.secrets = append(d.secrets, v...)
+		}
+	}
+	return d.tokenURL, d.shown, d.secrets, nil
+}
 
 // Refresh implements Refresher: it requests a new token with the configured
 // grant. The result keeps cur's refresh token when the response carries
 // none. Every failure is an *EndpointError, except ErrNoRefreshToken.
 func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
+	tokenURL, shown, urlSecrets, err := c.endpoint(ctx)
+	if err != nil {
+		return Token{}, err
+	}
 	form := url.Values{}
 	for k, v := range c.form {
 		form[k] = v
 	}
 	form.Set("grant_type", string(c.e.Grant))
-	if c.e.Grant == GrantRefreshToken {
+	// The secrets this request carries besides the client's own, which the
+	// server's answer must not echo into an error.
+	carried := append([]string{cur.Refresh.Reveal(), cur.Access.Reveal()}, urlSecrets...)
+	switch c.e.Grant {
+	case GrantRefreshToken:
 		if cur.Refresh == "" {
 			return Token{}, ErrNoRefreshToken
 		}
 		form.Set("refresh_token", cur.Refresh.Reveal())
+	case GrantTokenExchange:
+		if err := c.exchangeParams(ctx, form, &carried); err != nil {
+			return Token{}, &EndpointError{URL: shown, Err: err, At: c.clk.Now()}
+		}
 	}
 	if len(c.e.Scopes) > 0 {
 		form.Set("scope", strings.Join(c.e.Scopes, " "))
 	}
-	basic := c.e.AuthStyle == AuthBasic && c.e.ClientSecret != ""
+	basic := c.e.AuthStyle == AuthBasic && c.e.ClientSecret != "" && c.e.Assertion == nil
 	if !basic && c.e.ClientID != "" {
 		form.Set("client_id", c.e.ClientID)
 		if c.e.ClientSecret != "" {
 			form.Set("client_secret", c.e.ClientSecret.Reveal())
 		}
+	}
+	if a := c.e.Assertion; a != nil {
+		typ, assertion, err := a.ClientAssertion(ctx, AssertionRequest{ClientID: c.e.ClientID, TokenURL: tokenURL, Now: c.clk.Now()})
+		if err != nil {
+			return Token{}, &EndpointError{URL: shown, Err: err, At: c.clk.Now()}
+		}
+		form.Set("client_assertion_type", typ)
+		form.Set("client_assertion", assertion.Reveal())
+		carried = append(carried, assertion.Reveal())
 	}
 	// WroteRequest tells a request that never left (refused, DNS) from one
 	// the server may have acted on before its answer was lost.
@@ -318,9 +444,9 @@ func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
 			sent.Store(true)
 		}
 	}}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, c.e.TokenURL, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
-		return Token{}, &EndpointError{URL: c.url, Err: err, At: c.clk.Now()}
+		return Token{}, &EndpointError{URL: shown, Err: err, At: c.clk.Now()}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -330,7 +456,7 @@ func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
 	resp, err := c.hc.Do(req)
 	now := c.clk.Now()
 	if err != nil {
-		return Token{}, &EndpointError{URL: c.url, Err: transportError(ctx, err), Sent: sent.Load(), At: now}
+		return Token{}, &EndpointError{URL: shown, Err: transportError(ctx, err), Sent: sent.Load(), At: now}
 	}
 	defer resp.Body.Close()
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
@@ -339,8 +465,8 @@ func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
 	}
 	// Whatever the server says is scrubbed of the secrets it was sent (or
 	// could have been) before it reaches the error.
-	sc := newScrubber(append([]string{cur.Refresh.Reveal(), cur.Access.Reveal()}, c.secrets...)...)
-	ee := &EndpointError{URL: c.url, Status: resp.StatusCode, RetryAfter: serverText(sc, resp.Header.Get("Retry-After"), 64),
+	sc := newScrubber(append(carried, c.secrets...)...)
+	ee := &EndpointError{URL: shown, Status: resp.StatusCode, RetryAfter: serverText(sc, resp.Header.Get("Retry-After"), 64),
 		Challenge: policy.Scheme(resp.Header.Get("WWW-Authenticate")), Sent: true, At: now}
 	ctype := resp.Header.Get("Content-Type")
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

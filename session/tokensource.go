@@ -35,3 +35,14 @@ func (ts tokenSource) Token() (*oauth2.Token, error) {
 	}
 	return &oauth2.Token{AccessToken: t.Access.Reveal(), TokenType: t.AuthorizationType(), Expiry: t.Expiry}, nil
 }
+
+// FromOAuth2 converts a golang.org/x/oauth2 token, such as the one
+// oauth2.Config.Exchange returns after an authorization-code login, into the
+// Token that New or SetToken takes: a Session can then keep alive what an
+// oauth2.Config login obtained.
+func FromOAuth2(t *oauth2.Token) Token {
+	if t == nil {
+		return Token{}
+	}
+	return Token{Access: Secret(t.AccessToken), Refresh: Secret(t.RefreshToken), Type: t.TokenType, Expiry: t.Expiry}
+}
