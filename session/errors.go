@@ -176,8 +176,11 @@ type RefreshError struct {
 	// Attempt is the number of the failed attempt in the current cycle.
 	Attempt int
 	// NextAt is when the next attempt is due; zero when the policy gave up
-	// (the next demand starts a new cycle).
+	// (the next demand starts a new cycle) or the next attempt is in flight.
 	NextAt time.Time
+	// InFlight reports that the next attempt is under way (or another
+	// process of the token family is refreshing).
+	InFlight bool
 	// At is when the error was returned; the message's relative times are
 	// measured from it.
 	At time.Time
@@ -206,9 +209,12 @@ func (e *RefreshError) Error() string {
 		b.WriteString(e.URL)
 	}
 	fmt.Fprintf(&b, " (attempt %d, ", e.Attempt)
-	if e.NextAt.IsZero() {
+	switch {
+	case e.InFlight:
+		b.WriteString("the next attempt is under way")
+	case e.NextAt.IsZero():
 		b.WriteString("policy gave up; the next demand starts a new cycle")
-	} else {
+	default:
 		fmt.Fprintf(&b, "next in %v", roundDuration(e.NextAt.Sub(e.At)))
 	}
 	switch {

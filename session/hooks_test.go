@@ -158,7 +158,8 @@ func TestHealthHandler(t *testing.T) {
 			t.Fatalf("healthy: %d %s", code, body)
 		}
 		fe.setFault(fault{kind: "status", status: 502}, 0)
-		time.Sleep(time.Hour + time.Second)
+		time.Sleep(time.Hour + 1500*time.Millisecond) // between two retries a second apart
+		synctest.Wait()
 		code, m, body = get()
 		if code != 503 || m["state"] != "backoff" || !strings.Contains(fmt.Sprint(m["last_error"]), "502 Bad Gateway") {
 			t.Fatalf("in backoff: %d %s", code, body)

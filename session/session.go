@@ -260,8 +260,12 @@ func (s *Session) refreshErrorLocked(now time.Time) *RefreshError {
 	d := &s.data
 	e := &RefreshError{Cause: d.Cause, Attempt: d.Attempt, At: now, TokenValid: d.Usable(now), Expiry: d.Expiry,
 		Err: s.last.err, RetryAfter: s.last.retryAfter}
-	if d.State == states.Backoff {
+	switch d.State {
+	case states.Backoff:
 		e.NextAt = d.NextAt
+	case states.Refreshing, states.Waiting:
+		// The failure belongs to the attempt before the one under way.
+		e.InFlight, e.Attempt = true, max(d.Attempt-1, 1)
 	}
 	if ee := s.last.endpoint; ee != nil {
 		e.URL, e.Status, e.Code, e.Description, e.ErrorURI = ee.URL, ee.Status, ee.Code, ee.Description, ee.ErrorURI
