@@ -16,9 +16,9 @@ import (
 // When the authorization server goes down, every session retries on its own
 // backoff schedule. Each schedule is sensible, but two thousand of them are
 // not: with exponential backoff from 1 s, ×2, at most 60 s, full jitter, a
-// model of 2,000 sessions through a 15-minute outage sends about 33,000 token
-// requests to a server that cannot answer any of them, and meets it with
-// that load the moment it comes back.
+// model of 2,000 sessions through a 15-minute outage (TestThrottleModel)
+// sends about 41,000 token requests to a server that cannot answer any of
+// them, and meets it with that load the moment it comes back.
 //
 // # Why the known designs fail here
 //
@@ -29,12 +29,12 @@ import (
 //
 //	max(0, (requests − K·accepts) / (requests + 1))
 //
-// with K = 2. Over the outage it cuts the token requests sixteen-fold, to
-// about 2,000. But the locally rejected attempts count as requests, and they
-// keep coming after the server is back: with no accept in the window the
+// with K = 2. In the model it sends 14 requests over the outage instead of
+// 41,000. But the locally rejected attempts count as requests, and they keep
+// coming after the server is back: with no accept in the window the
 // probability is n/(n+1), almost 1, the few attempts that get through barely
-// move it (1 − p only doubles per window), and the last session recovers 21
-// minutes after the outage instead of one.
+// move it (1 − p about doubles per window), and the last session recovers 12
+// minutes after the outage (10 to 23 minutes over 30 seeds) instead of one.
 //
 // The retry token buckets of gRPC (retryThrottling) and the AWS SDKs (the
 // retry quota) take a token per failed attempt and allow retries only while
@@ -62,8 +62,12 @@ import (
 //     an overload the server keeps accepting some attempts, the runs of
 //     failures are short and the counts stay.
 //
-// In the same model the two changes keep the sixteen-fold cut and the last
-// session recovers 70 to 80 seconds after the outage.
+// In the same model the two changes send 38 requests over the outage (a
+// probe every 30 s and a few more) and the last session recovers 61 seconds
+// after it (59 to 88 s over 30 seeds). The bound is Probe plus the longest
+// wait of the sessions' schedules: the server's return is seen by a probe at
+// most Probe after it, and a session throttled just before that probe
+// comes back at the end of its own wait.
 //
 // # Use
 //
