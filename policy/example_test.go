@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/authfsm/authfsm/policy"
@@ -62,4 +63,49 @@ func ExampleClassify() {
 	// permanent    retry after 0s  400 invalid_grant
 	// permanent    retry after 0s  401 invalid_client: client misconfigured
 	// transient    retry after 0s  403 Forbidden without an OAuth2 error: not an explicit refusal
+}
+
+// A Throttle is shared by the sessions of one process on one token endpoint,
+// under one mutex. Here sessions ask ten times a second while the server is
+// down for ten minutes; then it is back.
+func ExampleThrottle() {
+	th, err := policy.ThrottleSpec{Kind: "adaptive"}.Build() // k 2, window 2m, probe 30s
+	if err != nil {
+		panic(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2)) // the process's seeded source
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	down := policy.Outcome{Status: 503}
+	up := policy.Outcome{Status: 200}
+
+	now, asked, sent := start, 0, 0
+	for ; now.Before(start.Add(10 * time.Minute)); now = now.Add(100 * time.Millisecond) {
+		asked++
+		if th.Allow(now, r.Uint64()) {
+			sent++
+			th.Record(now, policy.Accepted(down))
+		} // else: not sent; a transient failure for the session, which waits its policy's delay
+	}
+	fmt.Printf("outage: %d of %d attempts sent\n", sent, asked)
+
+	back := now
+	for !th.Allow(now, r.Uint64()) {
+		now = now.Add(100 * time.Millisecond)
+	}
+	th.Record(now, policy.Accepted(up)) // the first accept forgets the outage
+	fmt.Printf("back: an attempt is sent %v later\n", now.Sub(back))
+
+	sent = 0
+	for range 100 {
+		now = now.Add(100 * time.Millisecond)
+		if th.Allow(now, r.Uint64()) {
+			sent++
+			th.Record(now, policy.Accepted(up))
+		}
+	}
+	fmt.Printf("then: %d of 100 attempts sent\n", sent)
+	// Output:
+	// outage: 28 of 6000 attempts sent
+	// back: an attempt is sent 21.2s later
+	// then: 100 of 100 attempts sent
 }
