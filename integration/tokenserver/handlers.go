@@ -36,9 +36,15 @@ type Counts struct {
 	// Rotations counts refresh grants answered with a new pair.
 	Rotations int
 	// Reuse counts refresh requests presenting an inactive refresh token
-	// (rotated away, or revoked with its family); fosite treats each as
-	// reuse and revokes the family.
+	// (rotated away, or revoked with its family) outside the reuse grace;
+	// fosite treats each as reuse and revokes the family.
 	Reuse int
+	// FamilyRevocations counts the revocations of a whole token family
+	// that reuse detection performed.
+	FamilyRevocations int
+	// GracedReuse counts rotated refresh tokens accepted again inside the
+	// reuse grace (Config.ReuseGrace).
+	GracedReuse int
 	// ResourceOK and ResourceRejected count protected resource calls
 	// answered 200 and 401.
 	ResourceOK, ResourceRejected int
@@ -54,12 +60,15 @@ type stats struct {
 func (s *Server) Counts() Counts {
 	s.stats.mu.Lock()
 	defer s.stats.mu.Unlock()
+	reuse, graced, revocations := s.store.counts()
 	c := Counts{
-		TokenRequests:    len(s.stats.requests),
-		Grants:           map[string]int{},
-		Reuse:            int(s.store.reuse.Load()),
-		ResourceOK:       s.stats.resourceOK,
-		ResourceRejected: s.stats.resource401,
+		TokenRequests:     len(s.stats.requests),
+		Grants:            map[string]int{},
+		Reuse:             reuse,
+		FamilyRevocations: revocations,
+		GracedReuse:       graced,
+		ResourceOK:        s.stats.resourceOK,
+		ResourceRejected:  s.stats.resource401,
 	}
 	for _, r := range s.stats.requests {
 		c.Grants[r.Grant]++

@@ -50,6 +50,14 @@ type Config struct {
 	// Username and Password are the resource owner's credentials for the
 	// password grant that Login uses (defaults "alice" and "it-password").
 	Username, Password string
+	// ReuseGrace is how long a rotated refresh token is still accepted
+	// (graceful rotation, as Hydra's refresh-token rotation grace period,
+	// Auth0's reuse interval or Okta's grace period): presenting it again
+	// within ReuseGrace of its rotation is answered with a new pair, which
+	// retires the pair its first use issued. Outside the grace, or once the
+	// family was revoked, it is reuse as before. Zero (the default) accepts
+	// no rotated token, which is fosite's own behaviour.
+	ReuseGrace time.Duration
 }
 
 func (c *Config) defaults() {
@@ -122,7 +130,8 @@ func New(cfg Config) (*Server, error) {
 		GlobalSecret:         secret,
 		HashCost:             bcrypt.MinCost,
 	}
-	store := &countingStore{MemoryStore: storage.NewMemoryStore()}
+	store := &countingStore{MemoryStore: storage.NewMemoryStore(), grace: cfg.ReuseGrace, rotated: map[string]time.Time{},
+		revoked: map[string]bool{}}
 	store.Clients[cfg.ClientID] = &fosite.DefaultClient{
 		ID:         cfg.ClientID,
 		Secret:     hash,

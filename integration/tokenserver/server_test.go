@@ -128,8 +128,8 @@ func TestReuseRevokesFamily(t *testing.T) {
 	}
 	_, err = refresh(ctx, s, first.RefreshToken)
 	wantCode(t, err, http.StatusBadRequest, "invalid_grant")
-	if got := s.Counts().Reuse; got != 1 {
-		t.Fatalf("reuse counter = %d, want 1", got)
+	if c := s.Counts(); c.Reuse != 1 || c.FamilyRevocations != 1 || c.GracedReuse != 0 {
+		t.Fatalf("reuse %d, family revocations %d, graced %d; want 1, 1, 0", c.Reuse, c.FamilyRevocations, c.GracedReuse)
 	}
 	if got := resourceStatus(t, s, second.AccessToken); got != http.StatusUnauthorized {
 		t.Errorf("access token of the revoked family: resource answered %d, want 401", got)
@@ -144,6 +144,46 @@ func TestReuseRevokesFamily(t *testing.T) {
 	}
 	if _, err := refresh(ctx, s, other.RefreshToken); err != nil {
 		t.Errorf("unrelated family: %v", err)
+	}
+}
+
+// TestReuseGrace: inside the grace a rotated refresh token is accepted
+// again, and the pair it then gets is a live member of the family; after
+// the grace the same replay is reuse and revokes the family.
+func TestReuseGrace(t *testing.T) {
+	const grace = 500 * time.Millisecond
+	s := startServer(t, Config{ReuseGrace: grace})
+	ctx := t.Context()
+	first, err := s.Login(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := time.Now()
+	if _, err := refresh(ctx, s, first.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	again, err := refresh(ctx, s, first.RefreshToken)
+	if time.Since(rotated) >= grace {
+		t.Skip("the machine was too slow to replay inside the grace")
+	}
+	if err != nil {
+		t.Fatalf("replay inside the grace: %v", err)
+	}
+	next, err := refresh(ctx, s, again.RefreshToken)
+	if err != nil {
+		t.Fatalf("the graced answer's refresh token: %v", err)
+	}
+	if c := s.Counts(); c.GracedReuse != 1 || c.Reuse != 0 || c.FamilyRevocations != 0 {
+		t.Fatalf("inside the grace: graced %d, reuse %d, family revocations %d; want 1, 0, 0", c.GracedReuse, c.Reuse, c.FamilyRevocations)
+	}
+	// Let the grace pass: time itself is what is tested.
+	time.Sleep(time.Until(rotated.Add(grace + 50*time.Millisecond)))
+	_, err = refresh(ctx, s, first.RefreshToken)
+	wantCode(t, err, http.StatusBadRequest, "invalid_grant")
+	_, err = refresh(ctx, s, next.RefreshToken)
+	wantCode(t, err, http.StatusBadRequest, "invalid_grant")
+	if c := s.Counts(); c.GracedReuse != 1 || c.Reuse != 2 || c.FamilyRevocations != 2 {
+		t.Errorf("after the grace: graced %d, reuse %d, family revocations %d; want 1, 2, 2", c.GracedReuse, c.Reuse, c.FamilyRevocations)
 	}
 }
 
