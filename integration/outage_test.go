@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -322,17 +321,5 @@ const (
 // writeTable replaces the generated section of README.md with table.
 func writeTable(t *testing.T, table string) {
 	t.Helper()
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, rest, ok1 := strings.Cut(string(readme), tableBegin)
-	_, after, ok2 := strings.Cut(rest, tableEnd)
-	if !ok1 || !ok2 {
-		t.Fatalf("README.md lacks the generated section markers")
-	}
-	out := before + tableBegin + table + tableEnd + after
-	if err := os.WriteFile("README.md", []byte(out), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeSection(t, tableBegin, tableEnd, table)
 }
