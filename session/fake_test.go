@@ -216,3 +216,12 @@ func respond(req *http.Request, status int, ctype, body, retryAfter string) *htt
 		Header: h, Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: req,
 	}
 }
+
+// current returns the family's current refresh token, for sessions that
+// share one family without coordinating (as processes behind a throttle
+// test do not, the family being beside the point there).
+func (f *fakeEndpoint) current() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.refresh
+}

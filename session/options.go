@@ -38,6 +38,7 @@ type config struct {
 	solo          bool
 	hooks         Hooks
 	base          context.Context
+	throttle      *Throttle
 }
 
 // WithPolicy sets the retry policy; the default is policy.Default().

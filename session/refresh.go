@@ -29,6 +29,14 @@ func (s *Session) refresh(ctx context.Context, flight uint64, attemptNo int, cur
 		}
 	}
 	started := s.cfg.clock.Now()
+	if t := s.cfg.throttle; t != nil && !t.allow(started) {
+		if h := s.cfg.hooks.Throttled; h != nil {
+			info := Throttled{Session: s.cfg.id, Attempt: attemptNo, At: started}
+			s.hook(func() { h(info) })
+		}
+		s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Transient, Cause: throttledCause}, now: started, coordinated: p.coordinated})
+		return
+	}
 	if h := s.cfg.hooks.RequestStart; h != nil {
 		info := RequestStart{Session: s.cfg.id, Attempt: attemptNo, Fallback: p.fallback, At: started}
 		s.hook(func() { h(info) })
@@ -39,6 +47,10 @@ func (s *Session) refresh(ctx context.Context, flight uint64, attemptNo int, cur
 	cancel()
 	now := s.cfg.clock.Now()
 	v, fail := s.classify(err, now, p.cur)
+	if t := s.cfg.throttle; t != nil {
+		accepted := v.Class == policy.OK || (fail.endpoint != nil && policy.Accepted(fail.endpoint.Outcome()))
+		t.record(now, accepted)
+	}
 	if v.Class == policy.OK {
 		// The session's clock is the one that counts: a refresher's clock
 		// may differ (a Client on the real clock under a test's mock), so
