@@ -1,0 +1,144 @@
+package authfsmprom
+
+import (
+	"sync"
+	"time"
+
+	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/states"
+)
+
+// tracker keeps what the gauges need from the hooks of many sessions: how
+// many open sessions are in each state, and each open session's access
+// token expiry. Hooks of one session arrive one at a time and in order;
+// hooks of different sessions arrive concurrently, hence the lock.
+type tracker struct {
+	mu     sync.Mutex
+	counts []int64 // open sessions by state, indexed by states.State
+	open   map[*tracked]struct{}
+}
+
+// tracked is one open session.
+type tracked struct {
+	state states.State
+	// expiry is the access token's expiry, zero while unknown: before the
+	// first successful refresh after a SetToken or an adopted pair (hooks
+	// do not report their expiry), and while the session is revoked.
+	expiry time.Time
+}
+
+func newTracker() *tracker {
+	return &tracker{counts: make([]int64, len(states.States())), open: make(map[*tracked]struct{})}
+}
+
+// view is one Hooks value's part of the tracker: the sessions it has seen,
+// told apart by their ids (session.WithID).
+type view struct {
+	t    *tracker
+	byID map[string]*tracked // guarded by t.mu
+	// pending is the expiry of a successful request not yet taken in: a
+	// session reports the request (RequestDone) before the transition that
+	// installs its token (Succeed), and may report it even before Opened.
+	pending map[string]time.Time // guarded by t.mu
+}
+
+func (t *tracker) newView() *view {
+	return &view{t: t, byID: make(map[string]*tracked), pending: make(map[string]time.Time)}
+}
+
+func (t *tracker) add(s states.State, n int64) {
+	if int(s) < len(t.counts) {
+		t.counts[s] += n
+	}
+}
+
+func (t *tracker) remove(e *tracked) {
+	t.add(e.state, -1)
+	delete(t.open, e)
+}
+
+// snapshot returns the number of open sessions per state and the earliest
+// known expiry among open sessions (zero when none is known).
+func (t *tracker) snapshot() (counts []int64, earliest time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	counts = append([]int64(nil), t.counts...)
+	for e := range t.open {
+		if !e.expiry.IsZero() && (earliest.IsZero() || e.expiry.Before(earliest)) {
+			earliest = e.expiry
+		}
+	}
+	return counts, earliest
+}
+
+func (v *view) opened(info session.SessionInfo) {
+	t := v.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old := v.byID[info.Session]; old != nil {
+		// A second session with the same id on the same Hooks value: the
+		// two cannot be told apart, so the first one is forgotten.
+		t.remove(old)
+	}
+	e := &tracked{state: info.State, expiry: info.Expiry}
+	if info.State == states.Revoked {
+		e.expiry = time.Time{}
+	}
+	v.byID[info.Session] = e
+	t.open[e] = struct{}{}
+	t.add(e.state, 1)
+}
+
+func (v *view) closed(info session.SessionInfo) {
+	t := v.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := v.byID[info.Session]; e != nil {
+		t.remove(e)
+		delete(v.byID, info.Session)
+	}
+	delete(v.pending, info.Session)
+}
+
+func (v *view) transition(r audit.Record) {
+	if r.Note != "" {
+		return // a note about the log, not a transition
+	}
+	t := v.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := v.byID[r.Session]
+	if e == nil {
+		// A transition made while the session was being created: the
+		// state Opened reports already includes it.
+		return
+	}
+	t.add(e.state, -1)
+	e.state = r.To
+	t.add(e.state, 1)
+	switch {
+	case r.To == states.Revoked:
+		e.expiry = time.Time{}
+		delete(v.pending, r.Session)
+	case r.Event == states.Succeed:
+		if exp, ok := v.pending[r.Session]; ok {
+			e.expiry = exp
+			delete(v.pending, r.Session)
+		}
+	case r.Event == states.SetToken || r.Event == states.Adopt:
+		// A pair from outside: the hooks do not say when it expires.
+		e.expiry = time.Time{}
+		delete(v.pending, r.Session)
+	}
+}
+
+func (v *view) requestDone(d session.RequestDone) {
+	if d.Class != policy.OK || d.Expiry.IsZero() {
+		return
+	}
+	v.t.mu.Lock()
+	v.pending[d.Session] = d.Expiry
+	v.t.mu.Unlock()
+}
