@@ -391,8 +391,8 @@ func (c *Client) endpoint(ctx context.Context) (string, string, []string, error)
 }
 
 // Refresh implements Refresher: it requests a new token with the configured
-// grant. The result keeps cur's refresh token when the response carries
-// none. Every failure is an *EndpointError, except ErrNoRefreshToken.
+// grant. A refresh_token grant's result keeps cur's refresh token when the
+// response carries none. Every failure is an *EndpointError, except ErrNoRefreshToken.
 func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
 	tokenURL, shown, urlSecrets, err := c.endpoint(ctx)
 	if err != nil {
@@ -486,7 +486,11 @@ func (c *Client) Refresh(ctx context.Context, cur Token) (Token, error) {
 		setOAuthError(ee, sc, ctype, body)
 		return Token{}, ee
 	}
-	if tok.Refresh == "" {
+	if tok.Refresh == "" && c.e.Grant == GrantRefreshToken {
+		// RFC 6749 §6: the server may keep the refresh token as it is. Any
+		// other grant's answer has nothing to do with cur's refresh token,
+		// which may be the dead one a fallback grant replaces: a pair that
+		// carried it would hand it to whoever adopts or restores the pair.
 		tok.Refresh = cur.Refresh
 	}
 	if c.e.OnToken != nil {
