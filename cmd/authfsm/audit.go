@@ -6,31 +6,46 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/authfsm/authfsm/audit"
 )
 
 const auditUsage = `usage:
   authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE
+  authfsm audit verify --unchained FILE
   authfsm audit repair [--key-file F] FILE
 
-verify checks every link of a hash-chained audit log; repair removes a torn
-last line (a write cut short by a crash) and appends a record saying so.
+verify checks every link of a hash-chained audit log and that the state
+machine could have written it; repair removes a torn last line (a write cut
+short by a crash) and appends a record saying so.
 Run "authfsm audit verify --help" or "authfsm audit repair --help" for details.
 `
 
 const verifyUsage = `usage: authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE
+       authfsm audit verify --unchained FILE
 
-Checks every link of the hash-chained audit log FILE and prints its head as
-SEQ:HASH. Flags may come before or after FILE.
+Checks every link of the hash-chained audit log FILE, then that the state
+machine could have written it: every record must be a transition of the
+machine's table, and each session's records must chain, each leaving the
+state the session's previous record left it in. A session's first record
+may leave any state, since a log may begin in the middle of a session's
+life. Note records (a repair's) are skipped. Prints the head as SEQ:HASH.
+Flags may come before or after FILE.
 
   --key-file F       the log is HMAC-keyed: read the key from F (one trailing
                      newline is ignored; the key is never printed)
   --head [SEQ:]HASH  the head anchored elsewhere: the log must end there, so a
                      truncated or rewritten tail fails
+  --unchained        FILE is not hash-chained: JSON lines of audit records, or
+                     simulator results (authfsm sim --json --trace). Checks
+                     conformance only; hash members, if any, are ignored. Never
+                     assumed: a log stripped of its hashes must not pass for
+                     one that never had them
 
-exit status: 0 the log verifies (and ends at --head), 1 a link is broken or the
-head differs, 2 bad usage or an unreadable file
+exit status: 0 the log verifies (and ends at --head) and conforms, 1 a link is
+broken, the head differs or a record is impossible, 2 bad usage, an
+unreadable file, or a FILE that is not an audit log
 `
 
 const repairUsage = `usage: authfsm audit repair [--key-file F] FILE
@@ -102,15 +117,21 @@ func keyOptions(keyFile string) ([]audit.Option, error) {
 }
 
 // runAuditVerify implements "authfsm audit verify": exit 0 when the log
-// verifies (and ends at --head), 1 when a link is broken or the head
-// differs, 2 for bad usage or an unreadable file.
+// verifies (and ends at --head) and conforms to the machine's table, 1 when
+// a link is broken, the head differs or a record is impossible, 2 for bad
+// usage, an unreadable file or one that is not an audit log.
 func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("audit verify", stderr)
 	keyFile := fs.String("key-file", "", "read the HMAC key of a keyed log from this file")
 	headFlag := fs.String("head", "", "the anchored head, SEQ:HASH or HASH, the log must end at")
+	unchained := fs.Bool("unchained", false, "the log is not hash-chained: check conformance only")
 	path, done, code := auditArgs(fs, verifyUsage, args, stdout, stderr)
 	if done {
 		return code
+	}
+	if *unchained && (*keyFile != "" || *headFlag != "") {
+		fmt.Fprintln(stderr, "authfsm audit verify: --unchained checks no hash; --key-file and --head need a chain")
+		return exitBadInput
 	}
 	var anchor *audit.Head
 	if *headFlag != "" {
@@ -132,25 +153,67 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 		return exitBadInput
 	}
 	defer f.Close()
-	head, err := audit.Verify(f, opts...)
-	if ce, ok := errors.AsType[*audit.ChainError](err); ok {
+	var head audit.Head
+	if !*unchained {
+		head, err = audit.Verify(f, opts...)
+		if ce, ok := errors.AsType[*audit.ChainError](err); ok {
+			fmt.Fprintf(stderr, "%s:%d: %v\n", path, ce.Line, err)
+			switch {
+			case ce.Torn:
+				fmt.Fprintf(stderr, "%s: `authfsm audit repair %s` removes a torn last line\n", path, path)
+			case ce.Line == 1 && strings.Contains(ce.Reason, "not a chained record"):
+				fmt.Fprintf(stderr, "%s: if the log was never hash-chained, `authfsm audit verify --unchained %s` checks its conformance alone\n", path, path)
+			}
+			return exitFailed
+		} else if err != nil {
+			fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
+			return exitBadInput
+		}
+		if anchor != nil {
+			if err := audit.CheckHead(head, *anchor); err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", path, err)
+				return exitFailed
+			}
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
+			return exitBadInput
+		}
+	}
+	conf, err := audit.Conform(f)
+	if ce, ok := errors.AsType[*audit.ConformError](err); ok {
 		fmt.Fprintf(stderr, "%s:%d: %v\n", path, ce.Line, err)
-		if ce.Torn {
-			fmt.Fprintf(stderr, "%s: `authfsm audit repair %s` removes a torn last line\n", path, path)
+		if !*unchained {
+			fmt.Fprintf(stderr, "%s: the hash chain verifies, but the state machine could not have written this log: it was rewritten and rehashed, or written by another machine\n", path)
 		}
 		return exitFailed
 	} else if err != nil {
 		fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
 		return exitBadInput
 	}
-	if anchor != nil {
-		if err := audit.CheckHead(head, *anchor); err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", path, err)
-			return exitFailed
-		}
+	if *unchained {
+		fmt.Fprintf(stdout, "%s: ok, %s (unchained: no hash checked)\n", path, conformNote(conf))
+		return exitOK
 	}
-	fmt.Fprintf(stdout, "%s: ok, %d records, head %s%s%s\n", path, head.Seq, head, keyedNote(opts), anchoredNote(anchor))
+	fmt.Fprintf(stdout, "%s: ok, %d records, head %s%s%s; %s\n", path, head.Seq, head, keyedNote(opts), anchoredNote(anchor), conformNote(conf))
 	return exitOK
+}
+
+// conformNote says what conforms: "7 transitions of 2 sessions conform to
+// the machine".
+func conformNote(c audit.Conformance) string {
+	verb := "conform"
+	if c.Transitions == 1 {
+		verb = "conforms"
+	}
+	return fmt.Sprintf("%s of %s %s to the machine", plural(c.Transitions, "transition"), plural(c.Sessions, "session"), verb)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func keyedNote(opts []audit.Option) string {

@@ -1,7 +1,8 @@
 // Command authfsm works with auth-session state machines: it runs scenario
 // files in the deterministic simulator, compares retry policies, fuzzes
 // random fault schedules against the invariants, prints the machine's
-// diagram, and verifies and repairs hash-chained audit logs.
+// diagram, and verifies and repairs hash-chained audit logs, checking that
+// the machine could have written them.
 package main
 
 import (
@@ -52,6 +53,7 @@ func usage(w io.Writer) {
   authfsm fuzz [--runs N] [--seed S] [--out DIR] [--json]
   authfsm diagram [--format mermaid|dot|svg]
   authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE
+  authfsm audit verify --unchained FILE
   authfsm audit repair [--key-file F] FILE
 
 exit status: 0 every expectation holds, 1 one fails (for compare: under any of the policies;
