@@ -9,17 +9,20 @@ import (
 	"strings"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/states"
 )
 
 const auditUsage = `usage:
   authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE
   authfsm audit verify --unchained FILE
   authfsm audit repair [--key-file F] FILE
+  authfsm audit diagram [--format mermaid|dot|svg] FILE
 
 verify checks every link of a hash-chained audit log and that the state
 machine could have written it; repair removes a torn last line (a write cut
-short by a crash) and appends a record saying so.
-Run "authfsm audit verify --help" or "authfsm audit repair --help" for details.
+short by a crash) and appends a record saying so; diagram draws the machine
+with the count of every transition in a log or a simulator trace.
+Run "authfsm audit SUBCOMMAND --help" for details.
 `
 
 const verifyUsage = `usage: authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE
@@ -61,7 +64,27 @@ exit status: 0 repaired or intact, 1 a broken link that is not a torn last
 line, 2 bad usage or an unreadable file
 `
 
-// runAudit implements "authfsm audit verify|repair".
+const diagramUsage = `usage: authfsm audit diagram [--format mermaid|dot|svg] FILE
+
+Draws the state machine with the count of every transition in FILE, a
+runtime audit log (JSON lines of audit records, hash-chained or not) or
+simulator results (authfsm sim --json --trace), to standard output. Each
+edge's label gives every event's count, its width grows with the logarithm
+of its count, and edges never taken are grey and dashed. The Mermaid output
+is a flowchart: Mermaid's state diagrams cannot style one transition. Flags
+may come before or after FILE.
+
+The hash chain is not checked (audit verify does that). A log the machine
+could not have written is refused, as audit verify refuses it: its counts
+would draw transitions that never happened.
+
+  --format F  mermaid (the default), dot or svg
+
+exit status: 0 drawn, 1 a record is impossible, 2 bad usage, an unreadable
+file, or a FILE that is not an audit log
+`
+
+// runAudit implements "authfsm audit verify|repair|diagram".
 func runAudit(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, auditUsage)
@@ -72,6 +95,8 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 		return runAuditVerify(args[1:], stdout, stderr)
 	case "repair":
 		return runAuditRepair(args[1:], stdout, stderr)
+	case "diagram":
+		return runAuditDiagram(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, auditUsage)
 		return exitOK
@@ -261,5 +286,44 @@ func runAuditRepair(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: repaired: removed %d bytes of a torn last line after record %d and recorded it as record %d; head %s\n",
 		path, res.Removed, res.Head.Seq-1, res.Head.Seq, res.Head)
+	return exitOK
+}
+
+// weighted are the renderers of "authfsm audit diagram", by --format.
+var weighted = map[string]func(states.Counts) string{
+	"mermaid": states.WeightedMermaid, "dot": states.WeightedDOT, "svg": states.WeightedSVG,
+}
+
+// runAuditDiagram implements "authfsm audit diagram": exit 0 when the
+// diagram is drawn, 1 when a record is impossible, 2 for bad usage, an
+// unreadable file or one that is not an audit log.
+func runAuditDiagram(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("audit diagram", stderr)
+	format := fs.String("format", "mermaid", "output format: mermaid, dot or svg")
+	path, done, code := auditArgs(fs, diagramUsage, args, stdout, stderr)
+	if done {
+		return code
+	}
+	render := weighted[*format]
+	if render == nil {
+		fmt.Fprintf(stderr, "authfsm audit diagram: unknown format %q (want mermaid, dot or svg)\n", *format)
+		return exitBadInput
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "authfsm audit: %v\n", err)
+		return exitBadInput
+	}
+	defer f.Close()
+	conf, err := audit.Conform(f)
+	if ce, ok := errors.AsType[*audit.ConformError](err); ok {
+		fmt.Fprintf(stderr, "%s:%d: %v\n", path, ce.Line, err)
+		fmt.Fprintf(stderr, "%s: not drawn: the state machine could not have written this log\n", path)
+		return exitFailed
+	} else if err != nil {
+		fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
+		return exitBadInput
+	}
+	fmt.Fprint(stdout, render(conf.Counts))
 	return exitOK
 }
