@@ -36,6 +36,19 @@
 // by a key holder, because the log must end at exactly that record; records
 // written after the last anchor have no such protection.
 //
+// # Conformance
+//
+// A chain says whether the log was changed, not whether it is true. Conform
+// asks what no hash can: whether the machine of package states could have
+// written the log. Every record must be a transition of states.Table, and
+// each session's records must chain, each leaving the state the session's
+// previous record left it in. A forger who rewrites records and recomputes
+// the hashes, or edits a log that was never chained, must keep to the
+// table, and Conform names the first record where he did not. It reads
+// runtime audit logs, chained or not, and the simulator's traces (`authfsm
+// sim --json --trace`); `authfsm audit verify` checks both the chain and
+// conformance.
+//
 // A crash in the middle of a write can leave a torn last line. Writers
 // refuse to extend such a log; Repair (or `authfsm audit repair`) removes
 // the torn line and appends a chained note saying how many bytes went, and

@@ -43,3 +43,30 @@ func ExampleWithKey() {
 	// <nil>
 	// audit: hash chain broken at line 1 (seq 1): hash does not match the record (record altered, or not the key the log was written with)
 }
+
+// A forger rewrites a record and recomputes every hash: the chain verifies,
+// but the machine could not have written the log.
+func ExampleConform() {
+	var log bytes.Buffer
+	w := audit.NewChainWriter(&log, audit.Head{})
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, t := range []states.Transition{
+		{From: states.Valid, To: states.Expired, Event: states.Expire},
+		// The refresh really failed (expired -refresh-> refreshing -fail->
+		// backoff); the forger claims the session stayed valid.
+		{From: states.Expired, To: states.Valid, Event: states.Succeed},
+	} {
+		t.At = at
+		r := audit.FromTransition(t)
+		r.Session = "api"
+		w.Write(r)
+	}
+
+	_, err := audit.Verify(bytes.NewReader(log.Bytes()))
+	fmt.Println(err)
+	_, err = audit.Conform(bytes.NewReader(log.Bytes()))
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// audit: line 2, session api: expired -succeed-> valid is not in the table (no succeed from expired)
+}

@@ -53,6 +53,126 @@ func indexEdge(edges []Edge, from, to State) int {
 	return -1
 }
 
+// Counts says how often each event fired in each state, as counted from an
+// audit log or a simulator trace; the table gives each one's destination.
+// The weighted diagrams (WeightedMermaid, WeightedDOT, WeightedSVG) draw
+// them. The zero value counts nothing.
+type Counts struct {
+	n [numStates][numEvents]int
+}
+
+// Add counts one firing of event e in state from, and reports whether the
+// table allows it; a transition the table does not have is not counted.
+func (c *Counts) Add(from State, e Event) bool {
+	if !Can(from, e) {
+		return false
+	}
+	c.n[from][e]++
+	return true
+}
+
+// Count returns how often event e fired in state from.
+func (c *Counts) Count(from State, e Event) int {
+	if from >= numStates || e >= numEvents {
+		return 0
+	}
+	return c.n[from][e]
+}
+
+// Edge returns how often the edge e was taken: the sum over its events.
+func (c *Counts) Edge(e Edge) int {
+	n := 0
+	for _, ev := range e.Events {
+		n += c.Count(e.From, ev)
+	}
+	return n
+}
+
+// Total returns the number of transitions counted.
+func (c *Counts) Total() int {
+	n := 0
+	for _, row := range c.n {
+		for _, k := range row {
+			n += k
+		}
+	}
+	return n
+}
+
+// label is the edge's label in a weighted diagram: every event with its
+// count, "expire ×40, reject ×2, give_up ×0".
+func (c *Counts) label(e Edge) string {
+	names := make([]string, len(e.Events))
+	for i, ev := range e.Events {
+		names[i] = fmt.Sprintf("%s ×%d", ev, c.Count(e.From, ev))
+	}
+	return strings.Join(names, ", ")
+}
+
+// The colours of an edge never taken, in a weighted diagram.
+const (
+	faintStroke = "#bbbbbb"
+	faintText   = "#999999"
+)
+
+// drawing is how one edge of a diagram is drawn. Every renderer draws the
+// edges of Edges, in that order, from drawings: plain with a nil Counts,
+// weighted otherwise.
+type drawing struct {
+	Edge
+	label string
+	// weighted is set in a weighted diagram; taken when the edge's count is
+	// not zero, and weight is then the logarithm of its count over that of
+	// the heaviest edge's, in (0, 1].
+	weighted, taken bool
+	weight          float64
+}
+
+func drawings(c *Counts) []drawing {
+	edges := Edges()
+	ds := make([]drawing, len(edges))
+	heaviest := 0
+	if c != nil {
+		for _, e := range edges {
+			heaviest = max(heaviest, c.Edge(e))
+		}
+	}
+	for i, e := range edges {
+		if c == nil {
+			ds[i] = drawing{Edge: e, label: e.Label()}
+			continue
+		}
+		n := c.Edge(e)
+		ds[i] = drawing{Edge: e, label: c.label(e), weighted: true, taken: n > 0}
+		if n > 0 {
+			ds[i].weight = math.Log1p(float64(n)) / math.Log1p(float64(heaviest))
+		}
+	}
+	return ds
+}
+
+// width scales the edge's weight to a line width between lo and hi.
+func (d drawing) width(lo, hi float64) float64 { return lo + (hi-lo)*d.weight }
+
+// svgStroke returns the SVG attributes of the edge's path.
+func (d drawing) svgStroke() string {
+	switch {
+	case !d.weighted:
+		return `stroke="#444" stroke-width="1.3" marker-end="url(#arrow)"`
+	case d.taken:
+		return fmt.Sprintf(`stroke="#444" stroke-width="%.2f" marker-end="url(#arrow-taken)"`, d.width(1.3, 7))
+	}
+	return `stroke="` + faintStroke + `" stroke-width="1" stroke-dasharray="5 4" marker-end="url(#arrow-faint)"`
+}
+
+// svgText returns the fill of the edge's label.
+func (d drawing) svgText() string {
+	if d.weighted && !d.taken {
+		return faintText
+	}
+	return "#225"
+}
+
 // Start is one way a session begins: the state it starts in and when.
 type Start struct {
 	State State
@@ -66,28 +186,77 @@ func Starts() []Start {
 }
 
 // Mermaid renders the machine as a Mermaid state diagram.
-func Mermaid() string {
+func Mermaid() string { return mermaid(nil) }
+
+// WeightedMermaid renders the machine with the counts of c, as a Mermaid
+// flowchart rather than a state diagram: Mermaid's state diagrams cannot
+// style one transition, its flowcharts can (linkStyle). Each edge's label
+// gives every event's count, its stroke width grows with the logarithm of
+// the edge's count, and edges never taken are thin, grey and dashed.
+func WeightedMermaid(c Counts) string { return mermaid(&c) }
+
+func mermaid(c *Counts) string {
 	var b strings.Builder
-	b.WriteString("stateDiagram-v2\n")
-	for _, st := range Starts() {
-		fmt.Fprintf(&b, "    [*] --> %s: %s\n", st.State, st.Label)
+	drawn := drawings(c)
+	if c == nil {
+		b.WriteString("stateDiagram-v2\n")
+		for _, st := range Starts() {
+			fmt.Fprintf(&b, "    [*] --> %s: %s\n", st.State, st.Label)
+		}
+		for _, d := range drawn {
+			fmt.Fprintf(&b, "    %s --> %s: %s\n", d.From, d.To, d.label)
+		}
+		return b.String()
 	}
-	for _, e := range Edges() {
-		fmt.Fprintf(&b, "    %s --> %s: %s\n", e.From, e.To, e.Label())
+	b.WriteString("flowchart LR\n")
+	for _, st := range States() {
+		fmt.Fprintf(&b, "    %s(%s)\n", st, st)
+	}
+	starts := Starts()
+	for i, st := range starts {
+		fmt.Fprintf(&b, "    start%d(( )) -->|%s| %s\n", i, st.Label, st.State)
+		fmt.Fprintf(&b, "    style start%d fill:#222,stroke:#222\n", i)
+	}
+	for _, d := range drawn {
+		fmt.Fprintf(&b, "    %s -->|%q| %s\n", d.From, d.label, d.To)
+	}
+	// Links are numbered in the order they were written: the starts first.
+	for i, d := range drawn {
+		if d.taken {
+			fmt.Fprintf(&b, "    linkStyle %d stroke-width:%.1fpx\n", len(starts)+i, d.width(1, 8))
+		} else {
+			fmt.Fprintf(&b, "    linkStyle %d stroke:%s,stroke-width:1px,stroke-dasharray:4 3,color:%s\n", len(starts)+i, faintStroke, faintText)
+		}
 	}
 	return b.String()
 }
 
 // DOT renders the machine as a Graphviz digraph.
-func DOT() string {
+func DOT() string { return dot(nil) }
+
+// WeightedDOT renders the machine with the counts of c as a Graphviz
+// digraph: each edge's label gives every event's count, its penwidth grows
+// with the logarithm of the edge's count, and edges never taken are grey
+// and dashed.
+func WeightedDOT(c Counts) string { return dot(&c) }
+
+func dot(c *Counts) string {
 	var b strings.Builder
 	b.WriteString("digraph session {\n    rankdir=LR;\n    node [shape=box, style=rounded, fontname=\"Helvetica\"];\n    edge [fontname=\"Helvetica\", fontsize=10];\n")
 	for i, st := range Starts() {
 		fmt.Fprintf(&b, "    start%d [shape=point, width=0.15, label=\"\"];\n", i)
 		fmt.Fprintf(&b, "    start%d -> %s [label=%q];\n", i, st.State, st.Label)
 	}
-	for _, e := range Edges() {
-		fmt.Fprintf(&b, "    %s -> %s [label=%q];\n", e.From, e.To, e.Label())
+	for _, d := range drawings(c) {
+		attrs := ""
+		switch {
+		case !d.weighted:
+		case d.taken:
+			attrs = fmt.Sprintf(", penwidth=%.2f", d.width(1, 6))
+		default:
+			attrs = fmt.Sprintf(", color=%q, fontcolor=%q, style=dashed", faintStroke, faintText)
+		}
+		fmt.Fprintf(&b, "    %s -> %s [label=%q%s];\n", d.From, d.To, d.label, attrs)
 	}
 	b.WriteString("}\n")
 	return b.String()
@@ -96,7 +265,15 @@ func DOT() string {
 // SVG renders the machine as a self-contained SVG picture: states on a
 // circle in declaration order, edges as curves labelled with their events,
 // each start state marked by a dot and a labelled arrow.
-func SVG() string {
+func SVG() string { return svg(nil) }
+
+// WeightedSVG renders the machine with the counts of c as SVG, laid out as
+// SVG does: each edge's label gives every event's count, its stroke width
+// grows with the logarithm of the edge's count, and edges never taken are
+// thin, grey and dashed. A line at the foot says so.
+func WeightedSVG(c Counts) string { return svg(&c) }
+
+func svg(c *Counts) string {
 	const (
 		w, h     = 760.0, 620.0
 		cx, cy   = w / 2, h/2 + 10
@@ -114,17 +291,26 @@ func SVG() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" viewBox="0 0 %g %g" font-family="Helvetica, Arial, sans-serif">`+"\n", w, h, w, h)
-	b.WriteString(`<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#444"/></marker></defs>` + "\n")
+	if c == nil {
+		b.WriteString(`<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#444"/></marker></defs>` + "\n")
+	} else {
+		// The arrowheads of weighted edges keep one size whatever the
+		// stroke's width (userSpaceOnUse); the start arrows keep "arrow".
+		b.WriteString(`<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#444"/></marker>` +
+			`<marker id="arrow-taken" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="13" markerHeight="13" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#444"/></marker>` +
+			`<marker id="arrow-faint" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="10" markerHeight="10" markerUnits="userSpaceOnUse" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="` + faintStroke + `"/></marker></defs>` + "\n")
+	}
 	fmt.Fprintf(&b, `<rect width="%g" height="%g" fill="#fff"/>`+"\n", w, h)
 	var labels strings.Builder
-	for _, e := range Edges() {
+	for _, e := range drawings(c) {
+		stroke, fill := e.svgStroke(), e.svgText()
 		p, q := pos[e.From], pos[e.To]
 		if e.From == e.To {
 			// A loop above the box.
 			x, y := p[0], p[1]-boxH/2
-			fmt.Fprintf(&b, `<path d="M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f" fill="none" stroke="#444" stroke-width="1.3" marker-end="url(#arrow)"/>`+"\n",
-				x-20, y, x-45, y-55, x+45, y-55, x+20, y)
-			fmt.Fprintf(&labels, `<text x="%.1f" y="%.1f" font-size="%d" text-anchor="middle" fill="#225">%s</text>`+"\n", x, y-50, fontSize, e.Label())
+			fmt.Fprintf(&b, `<path d="M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f" fill="none" %s/>`+"\n",
+				x-20, y, x-45, y-55, x+45, y-55, x+20, y, stroke)
+			fmt.Fprintf(&labels, `<text x="%.1f" y="%.1f" font-size="%d" text-anchor="middle" fill="%s">%s</text>`+"\n", x, y-50, fontSize, fill, e.label)
 			continue
 		}
 		dx, dy := q[0]-p[0], q[1]-p[1]
@@ -137,13 +323,13 @@ func SVG() string {
 		// Bend to the right of the direction of travel, so that the two
 		// directions between a pair of states never overlap.
 		mx, my := (x1+x2)/2-uy*bend*l, (y1+y2)/2+ux*bend*l
-		fmt.Fprintf(&b, `<path d="M%.1f,%.1f Q%.1f,%.1f %.1f,%.1f" fill="none" stroke="#444" stroke-width="1.3" marker-end="url(#arrow)"/>`+"\n", x1, y1, mx, my, x2, y2)
+		fmt.Fprintf(&b, `<path d="M%.1f,%.1f Q%.1f,%.1f %.1f,%.1f" fill="none" %s/>`+"\n", x1, y1, mx, my, x2, y2, stroke)
 		// Label at t=0.4 of the curve, nearer the source: edges that cross the
 		// middle of the circle then keep their labels apart.
 		const t = 0.4
 		lx := (1-t)*(1-t)*x1 + 2*t*(1-t)*mx + t*t*x2
 		ly := (1-t)*(1-t)*y1 + 2*t*(1-t)*my + t*t*y2
-		fmt.Fprintf(&labels, `<text x="%.1f" y="%.1f" font-size="%d" text-anchor="middle" fill="#225" stroke="#fff" stroke-width="4" paint-order="stroke">%s</text>`+"\n", lx, ly+4, fontSize, e.Label())
+		fmt.Fprintf(&labels, `<text x="%.1f" y="%.1f" font-size="%d" text-anchor="middle" fill="%s" stroke="#fff" stroke-width="4" paint-order="stroke">%s</text>`+"\n", lx, ly+4, fontSize, fill, e.label)
 	}
 	for _, st := range States() {
 		p := pos[st]
@@ -162,6 +348,9 @@ func SVG() string {
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="11" text-anchor="middle" fill="#222">%s</text>`+"\n", p[0]-boxW/2-34, p[1]-6, st.Label)
 	}
 	b.WriteString(labels.String())
+	if c != nil {
+		fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="11" fill="#666">%d transitions counted; an edge's width grows with the logarithm of its count; dashed grey: never taken</text>`+"\n", 12.0, h-12, c.Total())
+	}
 	b.WriteString("</svg>\n")
 	return b.String()
 }

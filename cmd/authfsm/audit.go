@@ -6,31 +6,49 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/states"
 )
 
 const auditUsage = `usage:
   authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE
+  authfsm audit verify --unchained FILE
   authfsm audit repair [--key-file F] FILE
+  authfsm audit diagram [--format mermaid|dot|svg] FILE
 
-verify checks every link of a hash-chained audit log; repair removes a torn
-last line (a write cut short by a crash) and appends a record saying so.
-Run "authfsm audit verify --help" or "authfsm audit repair --help" for details.
+verify checks every link of a hash-chained audit log and that the state
+machine could have written it; repair removes a torn last line (a write cut
+short by a crash) and appends a record saying so; diagram draws the machine
+with the count of every transition in a log or a simulator trace.
+Run "authfsm audit SUBCOMMAND --help" for details.
 `
 
 const verifyUsage = `usage: authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE
+       authfsm audit verify --unchained FILE
 
-Checks every link of the hash-chained audit log FILE and prints its head as
-SEQ:HASH. Flags may come before or after FILE.
+Checks every link of the hash-chained audit log FILE, then that the state
+machine could have written it: every record must be a transition of the
+machine's table, and each session's records must chain, each leaving the
+state the session's previous record left it in. A session's first record
+may leave any state, since a log may begin in the middle of a session's
+life. Note records (a repair's) are skipped. Prints the head as SEQ:HASH.
+Flags may come before or after FILE.
 
   --key-file F       the log is HMAC-keyed: read the key from F (one trailing
                      newline is ignored; the key is never printed)
   --head [SEQ:]HASH  the head anchored elsewhere: the log must end there, so a
                      truncated or rewritten tail fails
+  --unchained        FILE is not hash-chained: JSON lines of audit records, or
+                     simulator results (authfsm sim --json --trace). Checks
+                     conformance only; hash members, if any, are ignored. Never
+                     assumed: a log stripped of its hashes must not pass for
+                     one that never had them
 
-exit status: 0 the log verifies (and ends at --head), 1 a link is broken or the
-head differs, 2 bad usage or an unreadable file
+exit status: 0 the log verifies (and ends at --head) and conforms, 1 a link is
+broken, the head differs or a record is impossible, 2 bad usage, an
+unreadable file, or a FILE that is not an audit log
 `
 
 const repairUsage = `usage: authfsm audit repair [--key-file F] FILE
@@ -46,7 +64,27 @@ exit status: 0 repaired or intact, 1 a broken link that is not a torn last
 line, 2 bad usage or an unreadable file
 `
 
-// runAudit implements "authfsm audit verify|repair".
+const diagramUsage = `usage: authfsm audit diagram [--format mermaid|dot|svg] FILE
+
+Draws the state machine with the count of every transition in FILE, a
+runtime audit log (JSON lines of audit records, hash-chained or not) or
+simulator results (authfsm sim --json --trace), to standard output. Each
+edge's label gives every event's count, its width grows with the logarithm
+of its count, and edges never taken are grey and dashed. The Mermaid output
+is a flowchart: Mermaid's state diagrams cannot style one transition. Flags
+may come before or after FILE.
+
+The hash chain is not checked (audit verify does that). A log the machine
+could not have written is refused, as audit verify refuses it: its counts
+would draw transitions that never happened.
+
+  --format F  mermaid (the default), dot or svg
+
+exit status: 0 drawn, 1 a record is impossible, 2 bad usage, an unreadable
+file, or a FILE that is not an audit log
+`
+
+// runAudit implements "authfsm audit verify|repair|diagram".
 func runAudit(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, auditUsage)
@@ -57,6 +95,8 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 		return runAuditVerify(args[1:], stdout, stderr)
 	case "repair":
 		return runAuditRepair(args[1:], stdout, stderr)
+	case "diagram":
+		return runAuditDiagram(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, auditUsage)
 		return exitOK
@@ -102,15 +142,21 @@ func keyOptions(keyFile string) ([]audit.Option, error) {
 }
 
 // runAuditVerify implements "authfsm audit verify": exit 0 when the log
-// verifies (and ends at --head), 1 when a link is broken or the head
-// differs, 2 for bad usage or an unreadable file.
+// verifies (and ends at --head) and conforms to the machine's table, 1 when
+// a link is broken, the head differs or a record is impossible, 2 for bad
+// usage, an unreadable file or one that is not an audit log.
 func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("audit verify", stderr)
 	keyFile := fs.String("key-file", "", "read the HMAC key of a keyed log from this file")
 	headFlag := fs.String("head", "", "the anchored head, SEQ:HASH or HASH, the log must end at")
+	unchained := fs.Bool("unchained", false, "the log is not hash-chained: check conformance only")
 	path, done, code := auditArgs(fs, verifyUsage, args, stdout, stderr)
 	if done {
 		return code
+	}
+	if *unchained && (*keyFile != "" || *headFlag != "") {
+		fmt.Fprintln(stderr, "authfsm audit verify: --unchained checks no hash; --key-file and --head need a chain")
+		return exitBadInput
 	}
 	var anchor *audit.Head
 	if *headFlag != "" {
@@ -132,25 +178,67 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 		return exitBadInput
 	}
 	defer f.Close()
-	head, err := audit.Verify(f, opts...)
-	if ce, ok := errors.AsType[*audit.ChainError](err); ok {
+	var head audit.Head
+	if !*unchained {
+		head, err = audit.Verify(f, opts...)
+		if ce, ok := errors.AsType[*audit.ChainError](err); ok {
+			fmt.Fprintf(stderr, "%s:%d: %v\n", path, ce.Line, err)
+			switch {
+			case ce.Torn:
+				fmt.Fprintf(stderr, "%s: `authfsm audit repair %s` removes a torn last line\n", path, path)
+			case ce.Line == 1 && strings.Contains(ce.Reason, "not a chained record"):
+				fmt.Fprintf(stderr, "%s: if the log was never hash-chained, `authfsm audit verify --unchained %s` checks its conformance alone\n", path, path)
+			}
+			return exitFailed
+		} else if err != nil {
+			fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
+			return exitBadInput
+		}
+		if anchor != nil {
+			if err := audit.CheckHead(head, *anchor); err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", path, err)
+				return exitFailed
+			}
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
+			return exitBadInput
+		}
+	}
+	conf, err := audit.Conform(f)
+	if ce, ok := errors.AsType[*audit.ConformError](err); ok {
 		fmt.Fprintf(stderr, "%s:%d: %v\n", path, ce.Line, err)
-		if ce.Torn {
-			fmt.Fprintf(stderr, "%s: `authfsm audit repair %s` removes a torn last line\n", path, path)
+		if !*unchained {
+			fmt.Fprintf(stderr, "%s: the hash chain verifies, but the state machine could not have written this log: it was rewritten and rehashed, or written by another machine\n", path)
 		}
 		return exitFailed
 	} else if err != nil {
 		fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
 		return exitBadInput
 	}
-	if anchor != nil {
-		if err := audit.CheckHead(head, *anchor); err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", path, err)
-			return exitFailed
-		}
+	if *unchained {
+		fmt.Fprintf(stdout, "%s: ok, %s (unchained: no hash checked)\n", path, conformNote(conf))
+		return exitOK
 	}
-	fmt.Fprintf(stdout, "%s: ok, %d records, head %s%s%s\n", path, head.Seq, head, keyedNote(opts), anchoredNote(anchor))
+	fmt.Fprintf(stdout, "%s: ok, %d records, head %s%s%s; %s\n", path, head.Seq, head, keyedNote(opts), anchoredNote(anchor), conformNote(conf))
 	return exitOK
+}
+
+// conformNote says what conforms: "7 transitions of 2 sessions conform to
+// the machine".
+func conformNote(c audit.Conformance) string {
+	verb := "conform"
+	if c.Transitions == 1 {
+		verb = "conforms"
+	}
+	return fmt.Sprintf("%s of %s %s to the machine", plural(c.Transitions, "transition"), plural(c.Sessions, "session"), verb)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func keyedNote(opts []audit.Option) string {
@@ -198,5 +286,44 @@ func runAuditRepair(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: repaired: removed %d bytes of a torn last line after record %d and recorded it as record %d; head %s\n",
 		path, res.Removed, res.Head.Seq-1, res.Head.Seq, res.Head)
+	return exitOK
+}
+
+// weighted are the renderers of "authfsm audit diagram", by --format.
+var weighted = map[string]func(states.Counts) string{
+	"mermaid": states.WeightedMermaid, "dot": states.WeightedDOT, "svg": states.WeightedSVG,
+}
+
+// runAuditDiagram implements "authfsm audit diagram": exit 0 when the
+// diagram is drawn, 1 when a record is impossible, 2 for bad usage, an
+// unreadable file or one that is not an audit log.
+func runAuditDiagram(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("audit diagram", stderr)
+	format := fs.String("format", "mermaid", "output format: mermaid, dot or svg")
+	path, done, code := auditArgs(fs, diagramUsage, args, stdout, stderr)
+	if done {
+		return code
+	}
+	render := weighted[*format]
+	if render == nil {
+		fmt.Fprintf(stderr, "authfsm audit diagram: unknown format %q (want mermaid, dot or svg)\n", *format)
+		return exitBadInput
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "authfsm audit: %v\n", err)
+		return exitBadInput
+	}
+	defer f.Close()
+	conf, err := audit.Conform(f)
+	if ce, ok := errors.AsType[*audit.ConformError](err); ok {
+		fmt.Fprintf(stderr, "%s:%d: %v\n", path, ce.Line, err)
+		fmt.Fprintf(stderr, "%s: not drawn: the state machine could not have written this log\n", path)
+		return exitFailed
+	} else if err != nil {
+		fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
+		return exitBadInput
+	}
+	fmt.Fprint(stdout, render(conf.Counts))
 	return exitOK
 }

@@ -2,13 +2,16 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/sim"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -34,6 +37,63 @@ func readChain(t *testing.T, name string) (lines []string, head audit.Head) {
 	return lines[:len(lines)-1], head
 }
 
+// rehash returns the chain of lines with record i's states and event
+// replaced by the JSON members edit, every hash from there on recomputed:
+// a log that verifies and tells what the machine could not have done.
+func rehash(t *testing.T, lines []string, i int, edit string) string {
+	t.Helper()
+	var out bytes.Buffer
+	w := audit.NewChainWriter(&out, audit.Head{})
+	for k, l := range lines {
+		if k == i {
+			l = regexp.MustCompile(`"from":"[a-z_]+","to":"[a-z_]+","event":"[a-z_]+"`).ReplaceAllString(l, edit)
+		}
+		var r audit.Record
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := audit.Verify(bytes.NewReader(out.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
+}
+
+// headOf returns the head of a chain that verifies.
+func headOf(t *testing.T, log string) audit.Head {
+	t.Helper()
+	h, err := audit.Verify(strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// unhash returns the chained lines without their prev and hash members, as
+// a sink without a chain writes them.
+func unhash(lines []string) string {
+	re := regexp.MustCompile(`(,"prev":"[0-9a-f]+")?,"hash":"[0-9a-f]+"`)
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString(re.ReplaceAllString(l, ""))
+	}
+	return b.String()
+}
+
+// simTrace returns the line "authfsm sim --json --trace" prints for the
+// scenario file name.
+func simTrace(t *testing.T, name string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"sim", "--json", "--trace", filepath.Join("..", "..", "testdata", "scenarios", name)}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("authfsm sim %s = %d: %s", name, code, stderr.String())
+	}
+	return stdout.String()
+}
+
 // TestAudit runs "authfsm audit" on fresh copies of the golden chains. In
 // args, @FILE is the log, @KEY a file holding testKey and a newline, @WRONG
 // another key, @EMPTY a file holding only a newline, @NONE a missing file.
@@ -48,6 +108,12 @@ func TestAudit(t *testing.T) {
 		At: time.Date(2026, 3, 1, 11, 0, 2, 0, time.UTC), From: states.Refreshing, To: states.Revoked, Event: states.Deny, Cause: "400 invalid_grant"}))
 	rewritten := j(plain[:4], "") + other.String()
 	torn := j(plain[:4], "") + plain[4][:50]
+	// Rewritten and rehashed from the start, so the chain verifies: line 3
+	// claims the refresh succeeded, and line 4 retries from a backoff the
+	// session never entered; or line 2 refreshes a valid token.
+	succeeded := rehash(t, plain, 2, `"from":"refreshing","to":"valid","event":"succeed"`)
+	refreshValid := rehash(t, plain, 1, `"from":"valid","to":"refreshing","event":"refresh"`)
+	bare := unhash(plain)
 	tests := []struct {
 		name      string
 		log       string
@@ -56,7 +122,22 @@ func TestAudit(t *testing.T) {
 		out, errw string
 		after     string // when set, the log's content afterwards must start with this
 	}{
-		{"verify intact", j(plain, ""), []string{"verify", "@FILE"}, exitOK, "ok, 5 records, head " + head.String(), "", ""},
+		{"verify intact", j(plain, ""), []string{"verify", "@FILE"}, exitOK, "ok, 5 records, head " + head.String() + "; 5 transitions of 1 session conform to the machine\n", "", ""},
+		{"verify rehashed, out of sequence", succeeded, []string{"verify", "@FILE"}, exitFailed, "", "FILE:4: audit: line 4, session s1: from backoff but the previous record (line 3) left it in valid\nFILE: the hash chain verifies, but the state machine could not have written this log", ""},
+		{"verify rehashed, not in the table", refreshValid, []string{"verify", "@FILE"}, exitFailed, "", "FILE:2: audit: line 2, session s1: valid -refresh-> refreshing is not in the table (no refresh from valid)", ""},
+		{"verify rehashed, anchored at its own head", refreshValid, []string{"verify", "--head", headOf(t, refreshValid).String(), "@FILE"}, exitFailed, "", "valid -refresh-> refreshing is not in the table", ""},
+		{"verify unchained without the flag", bare, []string{"verify", "@FILE"}, exitFailed, "", "FILE:1: audit: hash chain broken at line 1 (seq 1): line has no trailing hash member (not a chained record)\nFILE: if the log was never hash-chained, `authfsm audit verify --unchained FILE` checks its conformance alone", ""},
+		{"unchained", bare, []string{"verify", "--unchained", "@FILE"}, exitOK, "FILE: ok, 5 transitions of 1 session conform to the machine (unchained: no hash checked)\n", "", ""},
+		{"unchained, flag after file", bare, []string{"verify", "@FILE", "--unchained"}, exitOK, "(unchained: no hash checked)", "", ""},
+		{"unchained, a chained log", j(plain, ""), []string{"verify", "--unchained", "@FILE"}, exitOK, "FILE: ok, 5 transitions of 1 session conform to the machine (unchained: no hash checked)", "", ""},
+		{"unchained, out of sequence", unhash(strings.SplitAfter(succeeded, "\n")), []string{"verify", "--unchained", "@FILE"}, exitFailed, "", "FILE:4: audit: line 4, session s1: from backoff but the previous record (line 3) left it in valid\n", ""},
+		{"unchained, a simulator trace", simTrace(t, "429-retry-after.yaml"), []string{"verify", "--unchained", "@FILE"}, exitOK, "FILE: ok, 10 transitions of 1 session conform to the machine (unchained: no hash checked)", "", ""},
+		{"unchained, a tampered simulator trace", strings.Replace(simTrace(t, "429-retry-after.yaml"), `"from":"backoff","to":"refreshing"`, `"from":"valid","to":"refreshing"`, 1), []string{"verify", "--unchained", "@FILE"}, exitFailed, "", "FILE:1: audit: line 1, trace entry 3, session 0: valid -retry-> refreshing is not in the table (no retry from valid)", ""},
+		{"unchained, a simulator result without trace", `{"name":"x","seed":1,"stats":{}}` + "\n", []string{"verify", "--unchained", "@FILE"}, exitBadInput, "", "authfsm audit: FILE: audit: line 1 is a simulator result without its trace", ""},
+		{"unchained, not a log", "hello\n", []string{"verify", "--unchained", "@FILE"}, exitBadInput, "", "authfsm audit: FILE: audit: line 1 is not a JSON object", ""},
+		{"unchained with a head", bare, []string{"verify", "--unchained", "--head", head.String(), "@FILE"}, exitBadInput, "", "--unchained checks no hash; --key-file and --head need a chain", ""},
+		{"unchained with a key", bare, []string{"verify", "--unchained", "--key-file", "@KEY", "@FILE"}, exitBadInput, "", "--unchained checks no hash", ""},
+		{"unchained missing", "", []string{"verify", "--unchained", "@NONE"}, exitBadInput, "", "no such file", ""},
 		{"verify tampered", strings.Replace(j(plain, ""), "502 Bad Gateway", "401 Unauthorized", 1), []string{"verify", "@FILE"}, exitFailed, "", "FILE:3: audit: hash chain broken at line 3", ""},
 		{"verify missing", "", []string{"verify", "@NONE"}, exitBadInput, "", "no such file", ""},
 		{"verify two files", j(plain, ""), []string{"verify", "@FILE", "@FILE"}, exitBadInput, "", "want one FILE, got 2", ""},
@@ -86,7 +167,7 @@ func TestAudit(t *testing.T) {
 		{"unknown flag", j(plain, ""), []string{"verify", "--key", "@KEY", "@FILE"}, exitBadInput, "", "flag provided but not defined: -key", ""},
 		{"help", "", []string{"--help"}, exitOK, "authfsm audit repair [--key-file F] FILE", "", ""},
 		{"help word", "", []string{"help"}, exitOK, "authfsm audit verify [--key-file F]", "", ""},
-		{"verify help", "", []string{"verify", "--help"}, exitOK, "usage: authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE", "", ""},
+		{"verify help", "", []string{"verify", "--help"}, exitOK, "usage: authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE\n       authfsm audit verify --unchained FILE", "", ""},
 		{"verify help after file", j(plain, ""), []string{"verify", "@FILE", "-h"}, exitOK, "usage: authfsm audit verify", "", ""},
 		{"repair help", "", []string{"repair", "--help"}, exitOK, "usage: authfsm audit repair [--key-file F] FILE", "", ""},
 	}
@@ -134,6 +215,33 @@ func TestAudit(t *testing.T) {
 				if _, err := audit.Verify(bytes.NewReader(got), audit.WithKey([]byte(testKey))); code == exitOK && strings.Contains(tc.name, "keyed") && err != nil {
 					t.Errorf("repaired keyed log does not verify: %v", err)
 				}
+			}
+		})
+	}
+}
+
+// TestSimulatorTracesConform: the trace of every scenario is one the
+// machine could have written, as Conform reads the JSON the simulator
+// prints.
+func TestSimulatorTracesConform(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "scenarios", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scenarios: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			t.Parallel()
+			sc, err := sim.Load(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := sim.Run(sc, sim.Options{Trace: true})
+			conf, err := audit.Conform(bytes.NewReader(res.JSON()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int64(conf.Transitions) != res.Stats.Transitions || conf.Transitions != len(res.Trace) {
+				t.Errorf("Conform counted %d transitions; the run made %d and traced %d", conf.Transitions, res.Stats.Transitions, len(res.Trace))
 			}
 		})
 	}

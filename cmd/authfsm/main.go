@@ -1,7 +1,8 @@
 // Command authfsm works with auth-session state machines: it runs scenario
 // files in the deterministic simulator, compares retry policies, fuzzes
 // random fault schedules against the invariants, prints the machine's
-// diagram, and verifies and repairs hash-chained audit logs.
+// diagram, verifies and repairs hash-chained audit logs, checking that the
+// machine could have written them, and draws a log's transition counts.
 package main
 
 import (
@@ -52,7 +53,9 @@ func usage(w io.Writer) {
   authfsm fuzz [--runs N] [--seed S] [--out DIR] [--json]
   authfsm diagram [--format mermaid|dot|svg]
   authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE
+  authfsm audit verify --unchained FILE
   authfsm audit repair [--key-file F] FILE
+  authfsm audit diagram [--format mermaid|dot|svg] FILE
 
 exit status: 0 every expectation holds, 1 one fails (for compare: under any of the policies;
 for fuzz: a violation is found), 2 bad input
