@@ -44,7 +44,7 @@ func (s *Session) coordinate(ctx context.Context, flight uint64, p plan) (plan, 
 	cctx, cancel := s.cfg.clock.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
 	fam, err := c.Read(cctx)
-	if err == nil && s.adoptNewer(fam) {
+	if err == nil && s.reconcile(cctx, fam, false) {
 		return p, false
 	}
 	var lease Lease
@@ -66,10 +66,11 @@ func (s *Session) coordinate(ctx context.Context, flight uint64, p plan) (plan, 
 		return s.storeDown(flight, p, err)
 	}
 	release := func(spent bool) { c.Release(context.WithoutCancel(ctx), s.holder, spent) }
-	if s.adoptNewer(fam) {
+	if s.reconcile(cctx, fam, true) {
 		release(false)
 		return p, false
 	}
+	fam.Generation = s.gen.Load() // a store that lost its state was seeded again
 	if in := fam.InFlight; in.Holder != "" && in.Holder != s.holder && in.Generation == fam.Generation {
 		switch s.machine.Orphaned(in.At, fam.Now) {
 		case states.OrphanFallback:
@@ -114,15 +115,56 @@ func (s *Session) storeDown(flight uint64, p plan, err error) (plan, bool) {
 	return p, false
 }
 
-// adoptNewer installs the family's pair when it is newer than the
-// session's, and reports whether it did.
-func (s *Session) adoptNewer(fam Family) bool {
+// reconcile brings the session in line with the family's state in the
+// store, and reports whether it took the store's pair.
+//
+// A newer generation is adopted. A generation behind the session's means
+// the store lost its state (a Redis restarted without persistence comes
+// back empty; one restored from a snapshot comes back old): the store's
+// pair is adopted only if it expires later than the session's (a process
+// refreshed since), taken as the same pair renumbered if it is the
+// session's, and otherwise — an empty or stale store — replaced by the
+// session's own pair when the session holds the lease (seeding), so no
+// process is ever handed a refresh token that was already rotated.
+func (s *Session) reconcile(ctx context.Context, fam Family, holding bool) bool {
+	mine := s.gen.Load()
+	if fam.Generation == mine {
+		return false
+	}
+	if fam.Generation > mine {
+		return s.adopt(fam)
+	}
+	s.mu.Lock()
+	cur := s.tok
+	s.mu.Unlock()
+	switch {
+	case fam.Pair.Access != "" && fam.Pair.Access == cur.Access:
+		s.gen.Store(fam.Generation)
+	case fam.Pair.Access != "" && fam.Pair.Expiry.After(cur.Expiry):
+		return s.adopt(fam)
+	case holding && cur.Access != "":
+		gen, err := s.cfg.coord.Publish(ctx, s.holder, fam.Generation, cur)
+		if err != nil {
+			s.st.setErr(err)
+			return false
+		}
+		s.gen.Store(gen)
+		s.mu.Lock()
+		s.logLocked(slog.LevelWarn, "session: the shared store had lost the family's state; seeded it with this process's pair",
+			slog.Uint64("store_generation", fam.Generation), slog.Uint64("generation", gen))
+		s.unlock()
+	}
+	return false
+}
+
+// adopt installs the family's pair, and reports whether it did.
+func (s *Session) adopt(fam Family) bool {
 	if fam.Pair.Access == "" {
 		return false
 	}
 	s.mu.Lock()
 	defer s.unlock()
-	if s.closed || fam.Generation <= s.gen.Load() {
+	if s.closed {
 		return false
 	}
 	pair := fam.Pair
@@ -160,7 +202,7 @@ func (s *Session) waitFor(flight uint64, fam Family, lease Lease) {
 		defer cancel()
 		for ctx.Err() == nil {
 			fam, err := s.cfg.coord.Wait(ctx, gen)
-			if err != nil || s.adoptNewer(fam) || !fam.Lease.Held(fam.Now) {
+			if err != nil || s.reconcile(ctx, fam, false) || !fam.Lease.Held(fam.Now) {
 				return // the machine's own wake-up takes over at the lease's end
 			}
 		}

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -257,6 +258,38 @@ func TestSetTokenPublishesANewGeneration(t *testing.T) {
 		}
 		if n, _, _ := fe.stats(); n != 0 {
 			t.Errorf("%d token requests; b should have adopted the re-login", n)
+		}
+	})
+}
+
+// TestStoreLosesState: the shared store comes back empty mid-run (a Redis
+// restarted without persistence), and later from a stale snapshot. The
+// processes seed it again with the current pair or adopt a newer one, and
+// nobody presents a rotated refresh token: the family survives, no call
+// fails.
+func TestStoreLosesState(t *testing.T) {
+	const procs, ttl = 4, 10 * time.Second
+	synctest.Test(t, func(t *testing.T) {
+		fe := newFakeEndpoint(ttl)
+		fe.reuseDetection = true
+		path := filepath.Join(t.TempDir(), "family.json")
+		var snapshot []byte
+		go func() {
+			time.Sleep(12 * time.Second)
+			snapshot, _ = os.ReadFile(path) // an old generation
+			time.Sleep(20 * time.Second)
+			os.Remove(path) // restarted empty
+			time.Sleep(20 * time.Second)
+			os.WriteFile(path, snapshot, 0o600) // restored from the old snapshot
+		}()
+		ss, mems, failed := family(t, fe, procs, 90*time.Second, func(int) Coordinator { return &FileCoordinator{Path: path} })
+		defer closeAll(ss)
+		requests, successes, _ := fe.stats()
+		if fe.familyRevoked != 0 || failed != 0 || requests != successes {
+			for i := range ss {
+				t.Logf("process %d:\n%s", i, strings.Join(events(mems[i].Records()), "\n"))
+			}
+			t.Fatalf("%d token requests (%d answered), family revoked %d times, %d failed calls", requests, successes, fe.familyRevoked, failed)
 		}
 	})
 }

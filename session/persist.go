@@ -61,7 +61,7 @@ func (s *Session) save(ctx context.Context, t Token, ver uint64) error {
 		st.mu.Unlock()
 		if moved != nil {
 			if fam, rerr := s.cfg.coord.Read(ctx); rerr == nil {
-				s.adoptNewer(fam)
+				s.reconcile(ctx, fam, false)
 			}
 		}
 		return nil

@@ -166,11 +166,13 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	s.data = states.NewData(cfg.seed, s.tok.Issued, expiry)
 	s.mu.Lock()
 	s.publishLocked()
-	s.stepLocked(states.Input{Kind: states.InWake}, now, nil) // an expired token starts a refresh now
+	// Opened comes first, with the state the session starts in, so that a
+	// hook counting sessions per state sees every transition after it.
 	if h := cfg.hooks.Opened; h != nil {
 		info := s.infoLocked()
 		s.hook(func() { h(info) })
 	}
+	s.stepLocked(states.Input{Kind: states.InWake}, now, nil) // an expired token starts a refresh now
 	s.unlock()
 	return s, nil
 }
