@@ -149,6 +149,8 @@ func (s *Session) reconcile(ctx context.Context, fam Family, holding bool) bool 
 			return false
 		}
 		s.gen.Store(gen)
+		// Publish released the lease; the refresh that follows needs it.
+		s.cfg.coord.Acquire(ctx, s.holder, s.leaseTTL())
 		s.mu.Lock()
 		s.logLocked(slog.LevelWarn, "session: the shared store had lost the family's state; seeded it with this process's pair",
 			slog.Uint64("store_generation", fam.Generation), slog.Uint64("generation", gen))
@@ -202,9 +204,25 @@ func (s *Session) waitFor(flight uint64, fam Family, lease Lease) {
 		defer cancel()
 		for ctx.Err() == nil {
 			fam, err := s.cfg.coord.Wait(ctx, gen)
-			if err != nil || s.reconcile(ctx, fam, false) || !fam.Lease.Held(fam.Now) {
-				return // the machine's own wake-up takes over at the lease's end
+			if err != nil && ctx.Err() == nil {
+				s.storeHook("wait", err)
+				s.mu.Lock()
+				s.logLocked(slog.LevelWarn, "session: watching the token family failed; taking over when the lease lapses",
+					slog.String("err", err.Error()))
+				s.unlock()
 			}
+			if err != nil || s.reconcile(ctx, fam, false) {
+				return // adopted, or the machine's own wake-up takes over at the lease's end
+			}
+			if !fam.Lease.Held(fam.Now) {
+				// Released without a pair (the holder gave up, or crashed
+				// and its lease lapsed): take over now.
+				s.mu.Lock()
+				s.stepLocked(states.Input{Kind: states.InLeaseFree}, s.cfg.clock.Now(), nil)
+				s.unlock()
+				return
+			}
+			gen = fam.Generation // a change that was not a newer pair: wait for the next
 		}
 	}()
 }

@@ -59,7 +59,8 @@ type Coordinator interface {
 	// stays: the answer was lost, so the refresh token may be consumed.
 	// Releasing a lease that holder no longer holds is not an error.
 	Release(ctx context.Context, holder string, spent bool) error
-	// Wait blocks until the family's generation exceeds gen, or its lease
+	// Wait blocks until the family's generation differs from gen (a newer
+	// pair, or a store that lost its state and counts again), or its lease
 	// is released or lapses, or ctx ends, and returns the state then.
 	// Notifications (Redis pub/sub) can be lost on a disconnect, so an
 	// implementation also polls, with jitter.

@@ -133,7 +133,7 @@ func (c *FileCoordinator) Release(ctx context.Context, holder string, spent bool
 }
 
 // Wait implements Coordinator: it polls the file until the generation
-// exceeds gen or the lease is free, or ctx ends.
+// differs from gen or the lease is free, or ctx ends.
 func (c *FileCoordinator) Wait(ctx context.Context, gen uint64) (Family, error) {
 	poll := c.Poll
 	if poll <= 0 {
@@ -141,7 +141,7 @@ func (c *FileCoordinator) Wait(ctx context.Context, gen uint64) (Family, error) 
 	}
 	for {
 		fam, err := c.Read(ctx)
-		if err != nil || fam.Generation > gen || !fam.Lease.Held(fam.Now) {
+		if err != nil || fam.Generation != gen || !fam.Lease.Held(fam.Now) {
 			return fam, err
 		}
 		jittered := time.Duration(float64(poll) * (0.8 + 0.4*rand.Float64()))

@@ -199,6 +199,9 @@ const (
 	// InBusy: the refresh in flight (Flight) did not start because another
 	// process holds the family's refresh lease until Until.
 	InBusy
+	// InLeaseFree: the lease a waiting session waits for was released (or
+	// lapsed) without a new pair: the session takes over now.
+	InLeaseFree
 )
 
 // Input is one thing that happened to a session.
@@ -319,6 +322,11 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 		fire(d, fx, ev, in.Cause, now)
 		d.NextAt = m.refreshPoint(d)
 		m.advance(d, fx, now, false)
+	case InLeaseFree:
+		if d.State == Waiting {
+			d.NextAt = now
+			m.advance(d, fx, now, false)
+		}
 	case InBusy:
 		if d.State == Refreshing && in.Flight == d.Flight {
 			// Serve a still-valid token meanwhile; callers without one wait

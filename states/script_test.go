@@ -27,7 +27,7 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 //
 //	config [ahead=D] [max_retry_after=D] [seed=N] POLICY-KEY=VALUE...
 //	token [issued=D] expiry=D          (a session holding a token; expiry=0 for none)
-//	AT wake | demand | revoke CAUSE | reject | accept
+//	AT wake | demand | revoke CAUSE | reject | accept | lease_free
 //	AT set issued=D expiry=D | adopt issued=D expiry=D
 //	AT busy until=D                    (another process holds the lease)
 //	AT ok [issued=D] expiry=D          (the refresh in flight yields a token)
@@ -162,6 +162,8 @@ func (s *script) exec(line string) error {
 		in.Kind = InReject
 	case "accept":
 		in.Kind = InAccept
+	case "lease_free":
+		in.Kind = InLeaseFree
 	case "revoke":
 		in = Input{Kind: InRevoke, Cause: strings.Join(f[2:], " ")}
 	case "set":
