@@ -306,15 +306,6 @@ func (f *family) checkCoordinated(t *testing.T, minCycles int) familyRow {
 	return row
 }
 
-// knownBug skips a test that a bug in the root module makes fail, naming
-// the bug, unless $AUTHFSM_KNOWN_BUGS is 1.
-func knownBug(t *testing.T, bug string) {
-	t.Helper()
-	if os.Getenv("AUTHFSM_KNOWN_BUGS") != "1" {
-		t.Skipf("known bug, not fixed yet (AUTHFSM_KNOWN_BUGS=1 runs the test): %s", bug)
-	}
-}
-
 // The rows of the side-by-side table, filled by the tests that run them.
 var familyRows = struct {
 	sync.Mutex
@@ -353,10 +344,6 @@ func TestSharedFamilyFileLock(t *testing.T) {
 // port, empty (no persistence): the processes keep serving their valid
 // tokens through the restart, and the family survives it.
 func TestSharedFamilyRedisRestart(t *testing.T) {
-	knownBug(t, "session: a coordinated session adopts only pairs of a generation above its own, so after the shared "+
-		"store lost the family (this restart: generations start again at 0) the others ignore the pairs the new holder "+
-		"publishes, wait out its lease with expired tokens (failed calls), then present the refresh token it rotated "+
-		"and fosite's reuse detection revokes the family")
 	const run = 14 * time.Second
 	f := newFamily(t, coordRedis, tokenserver.Config{})
 	f.start(t, familyProcs, "-duration", run.String())
@@ -405,18 +392,12 @@ func TestSharedFamilyCrashedHolder(t *testing.T) {
 		grace    time.Duration // the server's and the sessions'
 		fallback bool
 		run      time.Duration
-		bug      string // a known bug that makes the case fail
 	}{
-		{"inside the grace", 30 * time.Second, false, 14 * time.Second, ""},
-		{"fallback", 0, true, 14 * time.Second, "session: the pair published after the fallback grant carries the " +
-			"spent refresh token (client_credentials answers carry none, and Client keeps the presented one); the processes " +
-			"that adopt it forget it is dead and present it at their next refresh, and fosite's reuse detection revokes the family"},
-		{"neither", 0, false, 40 * time.Second, ""}, // the processes exit once revoked
+		{"inside the grace", 30 * time.Second, false, 14 * time.Second},
+		{"fallback", 0, true, 14 * time.Second},
+		{"neither", 0, false, 40 * time.Second}, // the processes exit once revoked
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.bug != "" {
-				knownBug(t, tc.bug)
-			}
 			t.Parallel()
 			f := newFamily(t, coordRedis, tokenserver.Config{ReuseGrace: tc.grace})
 			// The first refresh is performed, and its answer held back
