@@ -28,6 +28,7 @@ type run struct {
 	answers []answer
 	q       queue
 	ss      []session
+	fams    []family
 
 	// Durations in virtual nanoseconds, read on the hot path.
 	end, skew, ttl, latency, timeout, wait, refreshTTL, grace int64
@@ -85,6 +86,7 @@ func newRun(sc *Scenario, opt Options) *run {
 	}
 	n := sc.Fleet.Sessions
 	r.ss = make([]session, n)
+	r.fams = make([]family, n)
 	r.q.ev = make([]event, 0, 2*n+len(sc.Server.Faults)+16)
 	r.rec.init(sc)
 	if opt.Timeline {
@@ -152,7 +154,7 @@ func (r *run) loop() {
 		case evFaultEnd:
 			r.rec.faultEnd(r, int(e.sess), e.at)
 		case evRejectAccess:
-			r.rejectAccess(e.at)
+			r.rejectAccess()
 		}
 	}
 }

@@ -12,13 +12,13 @@ import (
 func (r *run) send(i uint32, s *session, t int64) {
 	s.inflight, s.sentAt = true, t
 	r.stats.RefreshRequests++
-	code, after := r.answer(s, t)
+	code, after := r.answer(i, s, t)
 	r.q.push(t+after, evResult, i, uint64(code))
 }
 
 // answer returns the outcome code of a refresh request arriving at t and
 // how long the client waits for it.
-func (r *run) answer(s *session, t int64) (code uint32, after int64) {
+func (r *run) answer(i uint32, s *session, t int64) (code uint32, after int64) {
 	lat := r.latency
 	if f, idx := r.fault(t); f != nil {
 		switch f.Kind {
@@ -33,7 +33,7 @@ func (r *run) answer(s *session, t int64) (code uint32, after int64) {
 		case FaultMalformed:
 			code = codeMalformed
 		case FaultLostResponse:
-			r.refresh(s, t) // done server-side; the answer is lost
+			r.refresh(i, s, t) // done server-side; the answer is lost
 			code = codeLost
 		case FaultRevoke:
 			code = codeInvalidGrant
@@ -49,7 +49,7 @@ func (r *run) answer(s *session, t int64) (code uint32, after int64) {
 			return r.late(codeOverload, lat)
 		}
 	}
-	return r.late(r.refresh(s, t), lat)
+	return r.late(r.refresh(i, s, t), lat)
 }
 
 // late turns an answer slower than the request timeout into a timeout.
@@ -74,19 +74,20 @@ func (r *run) fault(t int64) (*Fault, int) {
 // refresh is the token server proper: it checks the presented refresh
 // token and, when it is good, issues a new pair (rotating the refresh token
 // when the scenario says so).
-func (r *run) refresh(s *session, t int64) uint32 {
-	cur := s.cliRTGen == s.rtGen && (r.refreshTTL == 0 || t < s.rtIssued+r.refreshTTL)
+func (r *run) refresh(i uint32, s *session, t int64) uint32 {
+	f := &r.fams[r.famOf(i)]
+	cur := s.cliRTGen == f.rtGen && (r.refreshTTL == 0 || t < f.rtIssued+r.refreshTTL)
 	// A retired token is accepted for reuse_grace after its retirement.
-	graced := r.sc.Token.Rotate && s.cliRTGen < s.rtGen && t < s.rtRetiredAt+r.grace
+	graced := r.sc.Token.Rotate && s.cliRTGen < f.rtGen && t < f.rtRetiredAt+r.grace
 	if !cur && !graced {
 		return codeInvalidGrant
 	}
 	if r.sc.Token.Rotate {
-		if s.rtGen == s.cliRTGen {
-			s.rtRetiredAt = t // the client's token retires now
+		if f.rtGen == s.cliRTGen {
+			f.rtRetiredAt = t // the client's token retires now
 		}
-		s.rtGen++
-		s.rtIssued = t
+		f.rtGen++
+		f.rtIssued = t
 	}
 	return codeOK
 }
@@ -113,7 +114,7 @@ func (r *run) deliver(i uint32, code uint32, t int64) {
 		// token the moment it issued this pair, so the client keeps the new
 		// one even when the machine refuses the access token (an expiry
 		// that did not advance).
-		s.cliRTGen = s.rtGen
+		s.cliRTGen = r.fams[r.famOf(i)].rtGen
 	}
 	r.code = code
 	r.step(i, s, in, t)

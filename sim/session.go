@@ -22,17 +22,12 @@ type session struct {
 	// the client's clock, or the instant it was rejected or revoked.
 	usableEnd int64
 
-	// The access token the client holds: its number and the server time it
-	// was issued at; rejGen is the highest number the resource server
-	// rejects outright (reject_access).
-	tokIssued      int64
-	tokGen, rejGen uint32
-
-	// The refresh-token family on the server: the current token's number
-	// and issue time, when the token the client holds was retired (for
-	// reuse_grace), and that token's number.
-	rtIssued, rtRetiredAt int64
-	rtGen, cliRTGen       uint32
+	// The access token the client holds: the server time it was issued at
+	// and its number among its family's (family.tokSeq).
+	tokIssued int64
+	tokGen    uint32
+	// cliRTGen is the number of the refresh token the client holds.
+	cliRTGen uint32
 
 	// Waiting application calls hold tickets 1..waitTicket; those up to
 	// served got a token, those up to timedOut failed.
@@ -50,8 +45,13 @@ type session struct {
 func (r *run) begin(i uint32, t int64) {
 	s := &r.ss[i]
 	s.wakeAt, s.since, s.pendFirst = -1, t, -1
-	s.tokGen, s.tokIssued = 1, t
-	s.rtGen, s.cliRTGen, s.rtIssued = 1, 1, t
+	f := &r.fams[r.famOf(i)]
+	if f.rtGen == 0 {
+		f.rtGen, f.rtIssued = 1, t // the family's first process starts it
+	}
+	f.tokSeq++
+	s.tokGen, s.tokIssued = f.tokSeq, t
+	s.cliRTGen = 1 // every process of a family starts with its first refresh token
 	issued, expiry := r.clock(t), r.clock(t).Add(time.Duration(r.ttl))
 	if r.sc.Token.OmitExpiresIn {
 		// The client learns the expiry from the JWT's exp claim, which the
@@ -127,9 +127,10 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 		if r.tl != nil && i == 0 {
 			r.tl.token(s.usableEnd, t)
 		}
-		s.tokGen++
-		s.tokIssued = s.sentAt
-		s.cliRTGen = s.rtGen
+		f := &r.fams[r.famOf(i)]
+		f.tokSeq++
+		s.tokGen, s.tokIssued = f.tokSeq, s.sentAt
+		s.cliRTGen = f.rtGen
 		s.usableEnd = r.virtual(s.d.Expiry)
 		r.rec.usable(s, t)
 	case states.Reject, states.Revoke:

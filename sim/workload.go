@@ -81,7 +81,7 @@ func (r *run) judge(i uint32, s *session, n int64, t int64) {
 	switch {
 	case t >= s.tokIssued+r.ttl:
 		cause = causeServerExpired
-	case s.tokGen <= s.rejGen:
+	case s.tokGen <= r.fams[r.famOf(i)].rejGen:
 		cause = causeRejected
 	case r.rejectsAll(t):
 		cause = causeRejectsAll
@@ -125,11 +125,9 @@ func (r *run) rejectsAll(t int64) bool {
 }
 
 // rejectAccess makes the resource server refuse every access token current
-// at t (SCENARIOS.md: reject_access).
-func (r *run) rejectAccess(t int64) {
-	for i := range r.ss {
-		if s := &r.ss[i]; s.start <= t && s.tokGen > 0 {
-			s.rejGen = s.tokGen
-		}
+// at t (SCENARIOS.md: reject_access): every token issued so far.
+func (r *run) rejectAccess() {
+	for i := range r.fams {
+		r.fams[i].rejGen = r.fams[i].tokSeq
 	}
 }
