@@ -29,6 +29,18 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 			sessions += ", start spread " + sc.Fleet.StartSpread.String()
 		}
 	}
+	if f := sc.Fleet.Families; f > 0 {
+		if f == 1 {
+			sessions += " in 1 family"
+		} else {
+			sessions += " in " + strconv.Itoa(f) + " families"
+		}
+		if sc.Share.Kind == ShareStore {
+			sessions += " sharing a store (lease " + sc.Share.Lease.String() + ")"
+		} else {
+			sessions += " sharing nothing"
+		}
+	}
 	fmt.Fprintf(w, "%s %s  seed %d, policy %s, refresh ahead %v, %s, %v simulated\n",
 		verdict, res.Name, res.Seed, DescribePolicy(sc.Session.Policy), sc.Session.RefreshAhead, sessions, sc.Duration)
 	if len(res.Expectations) > 0 {
@@ -44,6 +56,12 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 	st := res.Stats
 	fmt.Fprintf(w, "  calls: %d, failed %d; refresh requests: %d, succeeded %d; transitions: %d\n",
 		st.Requests, st.FailedRequests, st.RefreshRequests, st.RefreshSuccesses, st.Transitions)
+	switch {
+	case sc.Fleet.Families > 0 && sc.Share.Kind == ShareStore:
+		fmt.Fprintf(w, "  token families revoked: %d; shared-store round trips: %d\n", st.FamilyRevocations, st.StoreRequests)
+	case sc.Fleet.Families > 0 || st.FamilyRevocations > 0:
+		fmt.Fprintf(w, "  token families revoked: %d\n", st.FamilyRevocations)
+	}
 	var parts []string
 	for _, e := range st.TimeInState {
 		parts = append(parts, e.State.String()+" "+e.Duration.Round(time.Millisecond).String())

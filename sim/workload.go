@@ -47,6 +47,14 @@ func (r *run) periodicCall(i uint32, k uint32, t int64) {
 func (r *run) call(i uint32, n int64, t int64) {
 	s := &r.ss[i]
 	r.stats.Requests += n
+	if s.down {
+		// The process is down: its calls fail.
+		r.stats.FailedRequests += n
+		if r.tl != nil {
+			r.tl.failed(i, t, n)
+		}
+		return
+	}
 	now := r.clock(t)
 	if s.d.Usable(now) {
 		r.judge(i, s, n, t)
@@ -60,7 +68,7 @@ func (r *run) call(i uint32, n int64, t int64) {
 	if expired && !fx.StartRefresh {
 		r.inv.violate(t, i, "exhausting a policy is not revocation", "a demand in expired did not start a new cycle")
 	}
-	if r.wait == 0 {
+	if r.wait == 0 || s.down { // a process that crashed on the refresh takes its calls down with it
 		r.stats.FailedRequests += n
 		if r.tl != nil {
 			r.tl.failed(i, t, n)
