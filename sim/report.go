@@ -45,12 +45,16 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 		verdict, res.Name, res.Seed, DescribePolicy(sc.Session.Policy), sc.Session.RefreshAhead, sessions, sc.Duration)
 	if len(res.Expectations) > 0 {
 		fmt.Fprintln(w, "  expectations:")
+		width := 21
+		for _, e := range res.Expectations {
+			width = max(width, len(e.Name))
+		}
 		for _, e := range res.Expectations {
 			mark := "ok  "
 			if !e.OK {
 				mark = "FAIL"
 			}
-			fmt.Fprintf(w, "    %s  %-21s want %-16s got %s\n", mark, e.Name, show(e.Want, true), show(e.Got, false))
+			fmt.Fprintf(w, "    %s  %-*s want %-16s got %s\n", mark, width, e.Name, show(e.Want, true), show(e.Got, false))
 		}
 	}
 	st := res.Stats
