@@ -189,6 +189,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(minimal + "server: {faults: [{at: 1m, kind: revoke}, {from: 1m, to: 2m, kind: status, status: 429, retry_after: 1s}]}\n"))
 	f.Add([]byte(minimal + "workload: [{kind: requests, every: 1m}, {kind: burst, at: 5m, count: 3}]\nfleet: {sessions: 2, start_spread: 1m}\n"))
 	f.Add([]byte("a: &x {b: *x}"))
+	f.Add([]byte("name: x\nduration: 1h\ntoken: {ttl: 10m, rotate: true, reuse_detection: true}\nfleet: {sessions: 4, families: 2}\n" +
+		"session: {fallback: true}\nshare: {kind: store, lease: 20s}\n" +
+		"server: {faults: [{from: 5m, to: 6m, kind: crash_holder, restart: 5s}, {from: 7m, to: 8m, kind: store_down}]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sc, err := Parse("fuzz.yaml", data)
 		if err != nil {
