@@ -46,6 +46,9 @@ type store struct {
 // famOf returns the family of session i: the sessions are split evenly,
 // in order, among the families.
 func (r *run) famOf(i uint32) uint32 {
+	if len(r.fams) == len(r.ss) {
+		return i // one family per session: no division on the hot path
+	}
 	return uint32(uint64(i) * uint64(len(r.fams)) / uint64(len(r.ss)))
 }
 

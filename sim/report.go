@@ -21,14 +21,6 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 		verdict = "FAIL"
 	}
 	sessions := plural(sc.Fleet.Sessions, "session")
-	if sc.Fleet.Sessions > 1 {
-		if c := sc.Fleet.ServerCapacity; c > 0 {
-			sessions += ", server capacity " + strconv.Itoa(c) + "/s"
-		}
-		if sc.Fleet.StartSpread > 0 {
-			sessions += ", start spread " + sc.Fleet.StartSpread.String()
-		}
-	}
 	if f := sc.Fleet.Families; f > 0 {
 		if f == 1 {
 			sessions += " in 1 family"
@@ -39,6 +31,14 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 			sessions += " sharing a store (lease " + sc.Share.Lease.String() + ")"
 		} else {
 			sessions += " sharing nothing"
+		}
+	}
+	if sc.Fleet.Sessions > 1 {
+		if c := sc.Fleet.ServerCapacity; c > 0 {
+			sessions += ", server capacity " + strconv.Itoa(c) + "/s"
+		}
+		if sc.Fleet.StartSpread > 0 {
+			sessions += ", start spread " + sc.Fleet.StartSpread.String()
 		}
 	}
 	fmt.Fprintf(w, "%s %s  seed %d, policy %s, refresh ahead %v, %s, %v simulated\n",

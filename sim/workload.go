@@ -89,7 +89,8 @@ func (r *run) judge(i uint32, s *session, n int64, t int64) {
 	switch {
 	case t >= s.tokIssued+r.ttl:
 		cause = causeServerExpired
-	case s.tokGen <= r.fams[r.famOf(i)].rejGen:
+	case r.kinds&(1<<FaultRejectAccess) != 0 && s.tokGen <= r.fams[r.famOf(i)].rejGen:
+		// (Only then: the family's record is one more cache miss per call.)
 		cause = causeRejected
 	case r.rejectsAll(t):
 		cause = causeRejectsAll
