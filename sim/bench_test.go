@@ -2,6 +2,7 @@ package sim
 
 import (
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -43,6 +44,26 @@ func BenchmarkSimulate(b *testing.B) {
 		}
 		perEvent(b, events)
 	})
+}
+
+// BenchmarkFamilies is BenchmarkSimulate's fleet split into 2,500 token
+// families of four processes sharing a store: the coordination protocol's
+// round trips are events too, and cost no allocation.
+func BenchmarkFamilies(b *testing.B) {
+	src := strings.Replace(benchFleet, "token: {ttl: 1h}", "token: {ttl: 1h, rotate: true, reuse_detection: true}, share: {kind: store}", 1)
+	sc, err := Parse("bench.yaml", []byte(strings.Replace(src, "sessions: 10000,", "sessions: 10000, families: 2500,", 1)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	res := Run(sc, Options{})
+	if !res.Passed || res.Stats.StoreRequests == 0 || res.Stats.FamilyRevocations != 0 {
+		b.Fatalf("passed %v, stats %+v", res.Passed, res.Stats)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		Run(sc, Options{})
+	}
+	perEvent(b, res.Events)
 }
 
 func perEvent(b *testing.B, events int64) {

@@ -18,7 +18,10 @@
 // wall clock and no network. The token server is a model that issues
 // token pairs, rotates refresh tokens, applies clock skew, latency, faults
 // and a capacity, and whose resource server judges access tokens by its
-// own clock. The same scenario and seed give byte-identical results.
+// own clock. Sessions may be split into refresh-token families, processes
+// of one client that either refresh their own copies or coordinate through
+// a shared store following session.Coordinator's protocol step for step
+// (see share.go). The same scenario and seed give byte-identical results.
 //
 // Besides the scenario's expectations, every run checks the invariants of
 // the machine and reports a broken one as a failed "invariants"

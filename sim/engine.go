@@ -28,9 +28,28 @@ type run struct {
 	answers []answer
 	q       queue
 	ss      []session
+	fams    []family
+	// stores holds each family's shared store (share: store), else nil.
+	stores []store
+	// retired holds, per family, when its last ringK refresh tokens were
+	// issued (reuse_grace with rotation), else nil.
+	retired []int64
+	ringK   uint32
+	// holders numbers process incarnations (session.holder).
+	holders uint32
+	// kinds has bit k set when a fault of kind k is in the schedule.
+	kinds uint32
+	// causes holds the causes built when the fallback grant is involved.
+	causes map[causeKey]string
+	// pendTok and pendIssued describe the access token of the pair being
+	// fed to a machine, read by the transition bookkeeping.
+	pendTok    uint32
+	pendIssued int64
 
 	// Durations in virtual nanoseconds, read on the hot path.
 	end, skew, ttl, latency, timeout, wait, refreshTTL, grace int64
+	// The shared store's round trip and lease.
+	slat, lease int64
 
 	// capBucket is the second whose token requests capCount counts.
 	capBucket, capCount int64
@@ -71,6 +90,7 @@ func newRun(sc *Scenario, opt Options) *run {
 		opt: opt,
 		m: states.NewMachine(states.Config{
 			Policy: pol, RefreshAhead: sc.Session.RefreshAhead,
+			ReuseGrace: sc.Token.ReuseGrace, Fallback: sc.Session.Fallback,
 		}),
 		answers:    answers(sc),
 		end:        int64(sc.Duration),
@@ -81,10 +101,25 @@ func newRun(sc *Scenario, opt Options) *run {
 		wait:       int64(sc.Session.WaitForRefresh),
 		refreshTTL: int64(sc.Token.RefreshTTL),
 		grace:      int64(sc.Token.ReuseGrace),
+		slat:       int64(sc.Share.Latency),
+		lease:      int64(sc.Share.Lease),
 		capBucket:  -1,
+		causes:     map[causeKey]string{},
 	}
 	n := sc.Fleet.Sessions
 	r.ss = make([]session, n)
+	nf := n
+	if f := sc.Fleet.Families; f > 0 {
+		nf = min(f, n)
+		if sc.Share.Kind == ShareStore {
+			r.stores = make([]store, nf)
+		}
+	}
+	r.fams = make([]family, nf)
+	r.initRetired()
+	for _, f := range sc.Server.Faults {
+		r.kinds |= 1 << f.Kind
+	}
 	r.q.ev = make([]event, 0, 2*n+len(sc.Server.Faults)+16)
 	r.rec.init(sc)
 	if opt.Timeline {
@@ -142,7 +177,7 @@ func (r *run) loop() {
 				r.step(e.sess, s, states.Input{Kind: states.InWake}, e.at)
 			}
 		case evResult:
-			r.deliver(e.sess, uint32(e.aux), e.at)
+			r.deliver(e.sess, e.aux, e.at)
 		case evCall:
 			r.periodicCall(e.sess, uint32(e.aux), e.at)
 		case evBurst:
@@ -152,7 +187,15 @@ func (r *run) loop() {
 		case evFaultEnd:
 			r.rec.faultEnd(r, int(e.sess), e.at)
 		case evRejectAccess:
-			r.rejectAccess(e.at)
+			r.rejectAccess()
+		case evStore:
+			r.atStore(e.sess, e.aux, e.at)
+		case evStoreOp:
+			r.atStoreOp(e.sess, e.aux, e.at)
+		case evAdopt:
+			r.woken(e.sess, e.at)
+		case evRestart:
+			r.restart(e.sess, e.at)
 		}
 	}
 }

@@ -43,7 +43,7 @@ func ExampleParse_error() {
 	_, err := sim.Parse("typo.yaml", []byte("name: t\nduration: 1h\ntoken:\n  ttl: 1h\n  rotat: true\n"))
 	fmt.Println(err)
 	// Output:
-	// sim: typo.yaml:5: token.rotat: unknown key (known: ttl, refresh_ttl, rotate, reuse_grace, omit_expires_in)
+	// sim: typo.yaml:5: token.rotat: unknown key (known: ttl, refresh_ttl, rotate, reuse_grace, omit_expires_in, reuse_detection)
 }
 
 // Compare runs one scenario under each built-in policy.

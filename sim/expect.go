@@ -37,6 +37,9 @@ func expectations(sc *Scenario, res *Result, entered [numStates]bool) []Expectat
 		}
 		out = append(out, Expectation{Name: "max_recovery", Want: e.MaxRecovery.String(), Got: got, OK: !never && worst <= *e.MaxRecovery})
 	}
+	if e.MaxFamilyRevocations != nil {
+		out = append(out, atMost("max_family_revocations", int64(*e.MaxFamilyRevocations), res.Stats.FamilyRevocations))
+	}
 	if len(res.Violations) > 0 {
 		v := res.Violations[0]
 		got := v.String()

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/states"
 )
@@ -50,6 +53,52 @@ func TestFuzzCatchesBrokenClassifier(t *testing.T) {
 	again := Fuzz(FuzzConfig{Runs: 2000, Seed: 7, Workers: 1})
 	if again.Failure == nil || again.Failure.Run != f.Run || !bytes.Equal(MarshalYAML(again.Failure.Shrunk), MarshalYAML(f.Shrunk)) {
 		t.Errorf("fuzz is not reproducible across worker counts")
+	}
+}
+
+// TestGenerateDrawsFamilies: now and then a generated scenario splits its
+// fleet into token families, shares a store, crashes holders or takes the
+// store down, and every generated scenario survives the file round trip
+// that Shrink and fuzz --out rely on.
+func TestGenerateDrawsFamilies(t *testing.T) {
+	var families, store, crash, down, fallback, detect int
+	for k := range 1000 {
+		sc := Generate(RunSeed(3, k))
+		back, err := Parse(sc.File, MarshalYAML(sc))
+		if err != nil {
+			t.Fatalf("run %d: %v\n%s", k, err, MarshalYAML(sc))
+		}
+		// Workload entries are written in their parsed form, which Generate
+		// does not bother to produce.
+		if diff := cmp.Diff(sc, back, cmpopts.IgnoreFields(Fault{}, "Line"), cmpopts.IgnoreFields(Scenario{}, "Workload")); diff != "" {
+			t.Fatalf("run %d: round trip (-generated +read):\n%s", k, diff)
+		}
+		if sc.Fleet.Families > 0 {
+			families++
+			if sc.Share.Kind == ShareStore {
+				store++
+			}
+		}
+		for _, f := range sc.Server.Faults {
+			switch f.Kind {
+			case FaultCrashHolder:
+				crash++
+			case FaultStoreDown:
+				down++
+			}
+		}
+		if sc.Session.Fallback {
+			fallback++
+		}
+		if sc.Token.ReuseDetection {
+			detect++
+		}
+	}
+	for name, n := range map[string]int{"families": families, "shared stores": store, "crash_holder faults": crash,
+		"store_down faults": down, "fallback grants": fallback, "reuse detection": detect} {
+		if n < 10 || n > 600 {
+			t.Errorf("%d of 1000 scenarios draw %s", n, name)
+		}
 	}
 }
 

@@ -54,9 +54,27 @@ func Generate(seed uint64) *Scenario {
 	if g.chance(0.1) {
 		sc.Token.RefreshTTL = g.dur(30*time.Minute, 6*time.Hour, time.Minute)
 	}
+	if g.chance(0.25) {
+		g.families(&sc)
+	}
+	sc.Session.Fallback = g.chance(0.2)
 	sc.Server.Faults = g.faults(&sc)
 	FuzzExpect(&sc)
 	return &sc
+}
+
+// families splits a fleet of at least two processes into token families,
+// most of them sharing a store with a lease that outlasts one refresh, on
+// a server that may detect reuse.
+func (g gen) families(sc *Scenario) {
+	sc.Fleet.Sessions = max(sc.Fleet.Sessions, 2+g.r.IntN(7))
+	sc.Fleet.Families = 1 + g.r.IntN(sc.Fleet.Sessions/2)
+	sc.Token.ReuseDetection = sc.Token.Rotate && g.chance(0.6)
+	if g.chance(0.65) {
+		sc.Share.Kind = ShareStore
+		sc.Share.Latency = g.dur(0, 5*time.Millisecond, 100*time.Microsecond)
+		sc.Share.Lease = sc.Session.RequestTimeout + 2*sc.Share.Latency + g.dur(time.Millisecond, time.Minute, time.Millisecond)
+	}
 }
 
 type gen struct{ r *rand.Rand }
@@ -105,7 +123,17 @@ func (g gen) faults(sc *Scenario) []Fault {
 			break
 		}
 		f := Fault{From: t, To: t + length}
-		switch k := g.r.IntN(9); k {
+		switch k := g.r.IntN(11); k {
+		case 9:
+			// Holders crash on their refreshes for a few minutes at most:
+			// each crash costs the family a lease.
+			f.Kind, f.Restart = FaultCrashHolder, g.dur(time.Second, 2*time.Minute, time.Second)
+			f.To = t + min(length, 5*time.Minute)
+		case 10:
+			f.Kind = FaultStoreDown
+			if sc.Share.Kind != ShareStore {
+				f.Kind = FaultHang
+			}
 		case 8:
 			f.Kind = FaultRejectAccess // the API refuses every token in the window
 		case 0, 1:
@@ -157,26 +185,56 @@ func recoveryBound(sc *Scenario, retryAfter time.Duration) time.Duration {
 			delay = max(delay, w.Every)
 		}
 	}
-	return sc.Session.RequestTimeout + delay + sc.Server.Latency + time.Second
+	// A process of a family that shares a store may wait one lease for a
+	// holder, and make a few round trips of its own; one that crashed comes
+	// back after its restart and may wait for the lease it left behind.
+	if sc.Fleet.Families > 0 && sc.Share.Kind == ShareStore {
+		delay += sc.Share.Lease + 8*sc.Share.Latency
+	}
+	var restart time.Duration
+	for _, f := range sc.Server.Faults {
+		if f.Kind == FaultCrashHolder {
+			restart = max(restart, f.Restart+sc.Share.Lease)
+		}
+	}
+	return sc.Session.RequestTimeout + delay + restart + sc.Server.Latency + time.Second
 }
 
 // FuzzExpect writes the invariants sc must obey as its expectations: never
 // revoked unless the schedule contains an explicit refusal (or a lost
 // response on a rotating server, after which the server rightly refuses
-// the retired token), and bounded recovery when it can be bounded.
+// the retired token; or processes of one family that share nothing on a
+// rotating server; or, with a shared store, a refresh token a crashed or
+// failed holder may have spent, which Machine.Orphaned may revoke rather
+// than present), and bounded recovery when it can be bounded. With the
+// fallback grant only a refusal of that grant too revokes.
 func FuzzExpect(sc *Scenario) {
 	sc.Expect = Expect{}
-	mayRevoke, ra := sc.Token.RefreshTTL > 0, time.Duration(0)
+	refusal, spent, ra := false, sc.Token.RefreshTTL > 0, time.Duration(0)
+	store := sc.Fleet.Families > 0 && sc.Share.Kind == ShareStore
+	p := sc.Session.Policy
+	limited := p.Kind == "none" || p.MaxAttempts > 0 || p.MaxElapsed > 0
 	for _, f := range sc.Server.Faults {
 		switch {
-		case f.Kind == FaultRevoke, f.Kind == FaultStatus && f.Status >= 400 && f.Status < 500 && f.Status != 404 && f.Status != 408 && f.Status != 429:
-			mayRevoke = true
-		case f.Kind == FaultLostResponse && sc.Token.Rotate:
-			mayRevoke = true
+		case f.Kind == FaultStatus && f.Status >= 400 && f.Status < 500 && f.Status != 404 && f.Status != 408 && f.Status != 429:
+			refusal = true
+		case f.Kind == FaultRevoke, f.Kind == FaultLostResponse && sc.Token.Rotate,
+			f.Kind == FaultCrashHolder, f.Kind == FaultStoreDown:
+			spent = true
+		case store && limited && f.endpoint():
+			// A holder that gives up releases the lease and leaves its mark
+			// on a token the failed request may have spent.
+			spent = true
 		}
 		ra = max(ra, f.RetryAfter)
 	}
-	if mayRevoke {
+	if store && limited && sc.Fleet.ServerCapacity > 0 {
+		spent = true // the same after the 503s of a server over its capacity
+	}
+	if sc.Fleet.Families > 0 && !store && sc.Token.Rotate && sc.Fleet.Sessions > sc.Fleet.Families {
+		spent = true // a copy retired by another process of the family
+	}
+	if refusal || spent && !sc.Session.Fallback {
 		return
 	}
 	sc.Expect.NeverStates = []states.State{states.Revoked}

@@ -13,7 +13,7 @@ type event struct {
 	// ties so that equal instants replay identically.
 	key  uint64
 	sess uint32 // session index (fault index for fault events)
-	aux  uint64 // workload index, outcome code or waiting-call ticket (64-bit), by kind
+	aux  uint64 // workload index, outcome code and flight, waiting-call ticket (64-bit) or store step, by kind
 }
 
 func (e *event) kind() evKind { return evKind(e.key) }
@@ -30,6 +30,10 @@ const (
 	evWaitTimeout                // the oldest waiting calls give up (aux: the last waiting call's ticket)
 	evFaultEnd                   // a fault window ends (sess: fault index)
 	evRejectAccess               // the resource server starts rejecting current tokens (sess: fault index)
+	evStore                      // a round trip of an attempt reaches the shared store (aux: flight<<8 | step)
+	evStoreOp                    // a holder's follow-up reaches the shared store (aux: holder<<8 | op)
+	evAdopt                      // a waiting process's Wait returns after a publish
+	evRestart                    // a crashed process comes back
 )
 
 // rank is 0 for the events that change the world at an instant (faults)

@@ -21,12 +21,12 @@ func MarshalYAML(sc *Scenario) []byte {
 	}
 	fmt.Fprintf(&b, "seed: %d\nduration: %v\n", sc.Seed, sc.Duration)
 	t := sc.Token
-	fmt.Fprintf(&b, "token:\n  ttl: %v\n  refresh_ttl: %v\n  rotate: %t\n  reuse_grace: %v\n  omit_expires_in: %t\n",
-		t.TTL, t.RefreshTTL, t.Rotate, t.ReuseGrace, t.OmitExpiresIn)
+	fmt.Fprintf(&b, "token:\n  ttl: %v\n  refresh_ttl: %v\n  rotate: %t\n  reuse_grace: %v\n  omit_expires_in: %t\n  reuse_detection: %t\n",
+		t.TTL, t.RefreshTTL, t.Rotate, t.ReuseGrace, t.OmitExpiresIn, t.ReuseDetection)
 	fmt.Fprintf(&b, "clock_skew: %v\n", sc.ClockSkew)
 	s, p := sc.Session, sc.Session.Policy
-	fmt.Fprintf(&b, "session:\n  refresh_ahead: %v\n  request_timeout: %v\n  wait_for_refresh: %v\n",
-		s.RefreshAhead, s.RequestTimeout, s.WaitForRefresh)
+	fmt.Fprintf(&b, "session:\n  refresh_ahead: %v\n  request_timeout: %v\n  wait_for_refresh: %v\n  fallback: %t\n",
+		s.RefreshAhead, s.RequestTimeout, s.WaitForRefresh, s.Fallback)
 	// Only the keys the kind uses: any other is an error on parsing.
 	switch p.Kind {
 	case "none":
@@ -56,6 +56,9 @@ func MarshalYAML(sc *Scenario) []byte {
 					extra += fmt.Sprintf(", retry_after: %v", f.RetryAfter)
 				}
 			}
+			if f.Kind == FaultCrashHolder {
+				extra = fmt.Sprintf(", restart: %v", f.Restart)
+			}
 			fmt.Fprintf(&b, "    - {%s, kind: %v%s}\n", when, f.Kind, extra)
 		}
 	}
@@ -70,7 +73,15 @@ func MarshalYAML(sc *Scenario) []byte {
 		}
 	}
 	f := sc.Fleet
-	fmt.Fprintf(&b, "fleet:\n  sessions: %d\n  server_capacity: %d\n  start_spread: %v\n", f.Sessions, f.ServerCapacity, f.StartSpread)
+	fmt.Fprintf(&b, "fleet:\n  sessions: %d\n  server_capacity: %d\n  start_spread: %v\n  families: %d\n",
+		f.Sessions, f.ServerCapacity, f.StartSpread, f.Families)
+	// share is an error without families.
+	switch sh := sc.Share; {
+	case f.Families > 0 && sh.Kind == ShareStore:
+		fmt.Fprintf(&b, "share:\n  kind: store\n  lease: %v\n  latency: %v\n", sh.Lease, sh.Latency)
+	case f.Families > 0:
+		b.WriteString("share:\n  kind: none\n")
+	}
 	writeExpect(&b, &sc.Expect)
 	return b.Bytes()
 }
@@ -95,6 +106,9 @@ func writeExpect(b *bytes.Buffer, e *Expect) {
 	}
 	if e.MaxRecovery != nil {
 		lines = append(lines, "max_recovery: "+e.MaxRecovery.String())
+	}
+	if e.MaxFamilyRevocations != nil {
+		lines = append(lines, "max_family_revocations: "+strconv.Itoa(*e.MaxFamilyRevocations))
 	}
 	if len(lines) == 0 {
 		return

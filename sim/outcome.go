@@ -6,21 +6,34 @@ import (
 	"time"
 
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
 )
 
 // Outcome codes: what the client observes when the refresh in flight ends.
 // Status faults get a code each (codeFault + the fault's index), so that
 // every answer's verdict is classified once per run, not once per event.
 const (
-	codeOK           uint32 = iota // a token response
-	codeInvalidGrant               // the server's own 400 invalid_grant
-	codeTimeout                    // no answer within request_timeout
-	codeRefused                    // connection refused
-	codeLost                       // the refresh happened, the client sees a proxy's 502
-	codeHTML                       // 200 with an HTML page
-	codeMalformed                  // 200 with a broken JSON body
-	codeOverload                   // 503 from a server over its capacity
-	codeFault                      // first status-fault code
+	codeOK               uint32 = iota // a token response
+	codeInvalidGrant                   // the server's own 400 invalid_grant
+	codeTimeout                        // no answer within request_timeout
+	codeRefused                        // connection refused
+	codeLost                           // the refresh happened, the client sees a proxy's 502
+	codeHTML                           // 200 with an HTML page
+	codeMalformed                      // 200 with a broken JSON body
+	codeOverload                       // 503 from a server over its capacity
+	codeStoreDown                      // a round trip to the shared store failed
+	codeStoreUnpublished               // the store went down before the new pair was published
+	codeLeaseLost                      // the lease lapsed before the refresh was marked in flight
+	codeOrphan                         // Machine.Orphaned: revoke rather than present a spent token
+	codeFault                          // first status-fault code
+)
+
+// Causes of the model's own failures, which the runtime's coordination
+// reports in the same words.
+const (
+	causeStoreDown        = "shared store unreachable"
+	causeStoreUnpublished = causeStoreDown + ": the new pair was not published"
+	causeLeaseLost        = "refresh lease lost before the refresh was marked in flight"
 )
 
 // The transport and body errors the model's client observes.
@@ -65,6 +78,17 @@ func answers(sc *Scenario) []answer {
 	set(codeHTML, policy.Outcome{Status: 200, Err: errHTML, Sent: true})
 	set(codeMalformed, policy.Outcome{Status: 200, Err: errMalformed, Sent: true})
 	set(codeOverload, policy.Outcome{Status: 503, Sent: true})
+	// Not token endpoint answers: the shared store's failures and the
+	// machine's decision about a crashed holder's token.
+	out[codeStoreDown] = answer{verdict: policy.Verdict{Class: policy.Transient, Cause: causeStoreDown}}
+	// The refresh token was spent: the pair that replaced it is known only
+	// to this process, so the in-flight mark must stay.
+	out[codeStoreUnpublished] = answer{verdict: policy.Verdict{Class: policy.Transient, Cause: causeStoreUnpublished, MaybeProcessed: true}}
+	out[codeLeaseLost] = answer{verdict: policy.Verdict{Class: policy.Transient, Cause: causeLeaseLost}}
+	// The one revocation the server does not pronounce: the machine decides
+	// it rather than present a token a vanished holder may have spent
+	// (states.CrashedHolderCause), so it counts as a refusal.
+	out[codeOrphan] = answer{verdict: policy.Verdict{Class: policy.Permanent, Cause: states.CrashedHolderCause}, refusal: true}
 	for i, f := range sc.Server.Faults {
 		if f.Kind != FaultStatus {
 			continue

@@ -21,6 +21,7 @@ const (
 )
 
 func (p *parser) scenario(n *yaml.Node, sc *Scenario) {
+	share := false
 	p.mapping(n, "", []field{
 		{key: "name", required: true, set: p.name(&sc.Name)},
 		{key: "description", set: p.text(&sc.Description)},
@@ -32,10 +33,14 @@ func (p *parser) scenario(n *yaml.Node, sc *Scenario) {
 		{key: "server", set: func(n *yaml.Node, key string) { p.server(n, key, &sc.Server) }},
 		{key: "workload", set: func(n *yaml.Node, key string) { p.workload(n, key, sc) }},
 		{key: "fleet", set: func(n *yaml.Node, key string) { p.fleet(n, key, &sc.Fleet) }},
+		{key: "share", set: func(n *yaml.Node, key string) { share = true; p.share(n, key, &sc.Share) }},
 		{key: "expect", set: func(n *yaml.Node, key string) { p.expect(n, key, &sc.Expect) }},
 	})
 	if p.err == nil {
 		p.checkTimes(n, sc)
+	}
+	if p.err == nil {
+		p.checkFamilies(n, sc, share)
 	}
 }
 
@@ -63,6 +68,7 @@ func (p *parser) token(n *yaml.Node, path string, t *Token) {
 		{key: "rotate", set: p.boolean(&t.Rotate)},
 		{key: "reuse_grace", set: p.duration(&t.ReuseGrace, 0, maxDuration)},
 		{key: "omit_expires_in", set: p.boolean(&t.OmitExpiresIn)},
+		{key: "reuse_detection", set: p.boolean(&t.ReuseDetection)},
 	})
 }
 
@@ -72,6 +78,7 @@ func (p *parser) session(n *yaml.Node, path string, s *Session) {
 		{key: "request_timeout", set: p.duration(&s.RequestTimeout, time.Millisecond, time.Hour)},
 		{key: "wait_for_refresh", set: p.duration(&s.WaitForRefresh, 0, time.Hour)},
 		{key: "policy", set: func(n *yaml.Node, key string) { p.policy(n, key, &s.Policy) }},
+		{key: "fallback", set: p.boolean(&s.Fallback)},
 	})
 }
 
@@ -164,6 +171,7 @@ func (p *parser) fault(n *yaml.Node, path string, f *Fault) {
 		{key: "status", set: p.integer(&f.Status, 100, maxStatus)},
 		{key: "error", set: p.text(&f.Error)},
 		{key: "retry_after", set: p.duration(&f.RetryAfter, time.Second, 24*time.Hour)},
+		{key: "restart", set: p.duration(&f.Restart, time.Millisecond, 24*time.Hour)},
 	})
 	if p.err != nil {
 		return
@@ -182,6 +190,10 @@ func (p *parser) fault(n *yaml.Node, path string, f *Fault) {
 		p.fail(keyNode(n, "error"), path+".error", ErrInvalid, "applies only to status 400, 401 or 403 (status %d answers with a proxy's page, not an OAuth2 error body)", f.Status)
 	case k != FaultStatus && (f.Status != 0 || f.Error != "" || f.RetryAfter != 0):
 		p.fail(n, path, ErrInvalid, "status, error and retry_after apply to kind status only")
+	case k == FaultCrashHolder && f.Restart == 0:
+		p.fail(n, path+".restart", ErrMissing, "a crash_holder fault needs restart: (how long the crashed process takes to come back)")
+	case k != FaultCrashHolder && f.Restart != 0:
+		p.fail(keyNode(n, "restart"), path+".restart", ErrInvalid, "applies to kind crash_holder only")
 	case at >= 0 && (from >= 0 || to >= 0):
 		p.fail(n, path, ErrInvalid, "give either at: or from:/to:, not both")
 	case at < 0 && k == FaultRevoke:
@@ -277,12 +289,46 @@ func (p *parser) fleet(n *yaml.Node, path string, f *Fleet) {
 		{key: "sessions", set: p.integer(&f.Sessions, 1, maxSessions)},
 		{key: "server_capacity", set: p.integer(&f.ServerCapacity, 0, math.MaxInt32)},
 		{key: "start_spread", set: p.duration(&f.StartSpread, 0, maxDuration)},
+		{key: "families", set: p.integer(&f.Families, 0, maxSessions)},
 	})
+}
+
+func (p *parser) share(n *yaml.Node, path string, s *Share) {
+	var kind string
+	lease, latency := time.Duration(-1), time.Duration(-1)
+	p.mapping(n, path, []field{
+		{key: "kind", required: true, set: p.text(&kind)},
+		{key: "lease", set: p.duration(&lease, 0, 24*time.Hour)},
+		{key: "latency", set: p.duration(&latency, 0, time.Hour)},
+	})
+	if p.err != nil {
+		return
+	}
+	switch kind {
+	case "none":
+		s.Kind = ShareNone
+		if lease >= 0 || latency >= 0 {
+			p.fail(n, path, ErrInvalid, "lease and latency apply to kind store only")
+		}
+	case "store":
+		s.Kind = ShareStore
+	default:
+		p.fail(keyNode(n, "kind"), path+".kind", ErrInvalid, "unknown share kind %q (want none or store)", kind)
+	}
+	if lease == 0 {
+		p.fail(keyNode(n, "lease"), path+".lease", ErrInvalid, "0s is not positive: a lease must outlast one refresh")
+	}
+	if lease > 0 {
+		s.Lease = lease
+	}
+	if latency >= 0 {
+		s.Latency = latency
+	}
 }
 
 func (p *parser) expect(n *yaml.Node, path string, e *Expect) {
 	var final string
-	var failed, refresh int
+	var failed, refresh, families int
 	var recovery time.Duration
 	p.mapping(n, path, []field{
 		{key: "final_state", set: func(n *yaml.Node, key string) {
@@ -312,6 +358,7 @@ func (p *parser) expect(n *yaml.Node, path string, e *Expect) {
 			p.duration(&recovery, 0, maxDuration)(n, key)
 			e.MaxRecovery = &recovery
 		}},
+		{key: "max_family_revocations", set: p.optInt(&families, &e.MaxFamilyRevocations)},
 	})
 }
 
@@ -361,5 +408,36 @@ func (p *parser) checkTimes(n *yaml.Node, sc *Scenario) {
 	}
 	if sc.Token.ReuseGrace > 0 && !sc.Token.Rotate {
 		p.fail(keyNode(n, "token", "reuse_grace"), "token.reuse_grace", ErrInvalid, "applies only with rotate: true")
+	}
+	if sc.Token.ReuseDetection && !sc.Token.Rotate {
+		p.fail(keyNode(n, "token", "reuse_detection"), "token.reuse_detection", ErrInvalid, "applies only with rotate: true (without rotation no token is ever retired)")
+	}
+}
+
+// checkFamilies validates what token families need: share only with
+// families, a lease that outlasts one refresh, and a store for store_down.
+func (p *parser) checkFamilies(n *yaml.Node, sc *Scenario, share bool) {
+	f, sh := &sc.Fleet, &sc.Share
+	switch {
+	case f.Families > f.Sessions:
+		p.fail(keyNode(n, "fleet", "families"), "fleet.families", ErrInvalid, "%d families for %d sessions: every family needs a session", f.Families, f.Sessions)
+	case share && f.Families == 0:
+		p.fail(keyNode(n, "share"), "share", ErrInvalid, "applies only with fleet.families (processes sharing a token family)")
+	case sh.Kind == ShareStore && sh.Lease <= sc.Session.RequestTimeout+2*sh.Latency:
+		// session.Coordinator: a lease must outlast one refresh request. The
+		// holder marks its refresh two round trips after acquiring, then
+		// waits up to request_timeout for the answer; a shorter lease lets a
+		// second process take over while the request is in flight.
+		at := keyNode(n, "share", "lease")
+		if at == n {
+			at = keyNode(n, "share") // the default lease
+		}
+		p.fail(at, "share.lease", ErrInvalid,
+			"%v does not outlast one refresh (request_timeout %v plus two store round trips of %v)", sh.Lease, sc.Session.RequestTimeout, sh.Latency)
+	}
+	for i := range sc.Server.Faults {
+		if p.err == nil && sc.Server.Faults[i].Kind == FaultStoreDown && sh.Kind != ShareStore {
+			p.fail(&yaml.Node{Line: sc.Server.Faults[i].Line}, "server.faults["+strconv.Itoa(i)+"]", ErrInvalid, "a store_down fault needs share: {kind: store}")
+		}
 	}
 }

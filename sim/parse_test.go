@@ -7,9 +7,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 const minimal = "name: x\nduration: 1h\ntoken: {ttl: 10m}\n"
+
+// families is minimal with four processes in two token families.
+const families = minimal + "fleet: {sessions: 4, families: 2}\n"
 
 func TestParseDefaults(t *testing.T) {
 	sc, err := Parse("min.yaml", []byte(minimal))
@@ -41,6 +45,53 @@ func TestParseJSON(t *testing.T) {
 	}
 	if *sc.Expect.MaxRecovery != 2*time.Minute || *sc.Expect.FinalState != "valid" || sc.Fleet.Sessions != 3 {
 		t.Errorf("expect/fleet parsed as %+v %+v", sc.Expect, sc.Fleet)
+	}
+}
+
+// TestParseFamilies reads every key of token families, and their defaults.
+func TestParseFamilies(t *testing.T) {
+	sc, err := Parse("f.yaml", []byte(`name: f
+duration: 3h
+token: {ttl: 1h, rotate: true, reuse_detection: true, reuse_grace: 1m}
+session: {fallback: true}
+fleet: {sessions: 40, families: 10}
+share: {kind: store, lease: 45s, latency: 2ms}
+server:
+  faults:
+    - {from: 1h, to: 1h2m, kind: crash_holder, restart: 5s}
+    - {from: 2h, to: 2h5m, kind: store_down}
+expect: {max_family_revocations: 0}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := 0
+	want := Scenario{
+		Token:   Token{TTL: time.Hour, Rotate: true, ReuseDetection: true, ReuseGrace: time.Minute},
+		Fleet:   Fleet{Sessions: 40, Families: 10},
+		Share:   Share{Kind: ShareStore, Lease: 45 * time.Second, Latency: 2 * time.Millisecond},
+		Session: Session{Fallback: true},
+		Server: Server{Faults: []Fault{
+			{Kind: FaultCrashHolder, From: time.Hour, To: time.Hour + 2*time.Minute, Restart: 5 * time.Second},
+			{Kind: FaultStoreDown, From: 2 * time.Hour, To: 2*time.Hour + 5*time.Minute},
+		}},
+		Expect: Expect{MaxFamilyRevocations: &zero},
+	}
+	got := Scenario{Token: sc.Token, Fleet: sc.Fleet, Share: sc.Share, Session: Session{Fallback: sc.Session.Fallback},
+		Server: Server{Faults: sc.Server.Faults}, Expect: sc.Expect}
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Fault{}, "Line")); diff != "" {
+		t.Errorf("parsed (-want +got):\n%s", diff)
+	}
+	sc, err = Parse("d.yaml", []byte(families+"share: {kind: store}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Share{Kind: ShareStore, Lease: DefaultLease, Latency: DefaultStoreLatency}); sc.Share != want {
+		t.Errorf("share defaults %+v, want %+v", sc.Share, want)
+	}
+	back, err := Parse("back.yaml", MarshalYAML(sc))
+	if err != nil || back.Share != sc.Share || back.Fleet != sc.Fleet {
+		t.Errorf("written and read back: %+v %+v, %v\n%s", back.Share, back.Fleet, err, MarshalYAML(sc))
 	}
 }
 
@@ -90,6 +141,27 @@ func TestParseErrors(t *testing.T) {
 		{"error with status 503", minimal + "server: {faults: [{from: 1m, to: 2m, kind: status, status: 503, error: invalid_grant}]}\n", ErrInvalid, 4, "proxy's page"},
 		{"quoted number", minimal + "fleet: {sessions: \"3\"}\n", ErrInvalid, 4, "not an integer"},
 		{"list for scalar", minimal + "clock_skew: [1s]\n", ErrInvalid, 4, "want a single value"},
+		{"share without families", minimal + "fleet: {sessions: 4}\nshare: {kind: store}\n", ErrInvalid, 5, "share: applies only with fleet.families"},
+		{"share none without families", minimal + "share: {kind: none}\n", ErrInvalid, 4, "applies only with fleet.families"},
+		{"more families than sessions", minimal + "fleet:\n  sessions: 2\n  families: 3\n", ErrInvalid, 6, "3 families for 2 sessions"},
+		{"negative families", minimal + "fleet: {sessions: 2, families: -1}\n", ErrInvalid, 4, "out of range"},
+		{"unknown share key", families + "share: {kind: store, leese: 30s}\n", ErrUnknownKey, 5, "share.leese: unknown key"},
+		{"share without kind", families + "share: {lease: 30s}\n", ErrMissing, 5, "share.kind: required"},
+		{"unknown share kind", families + "share:\n  kind: redis\n", ErrInvalid, 6, `unknown share kind "redis"`},
+		{"lease zero", families + "share:\n  kind: store\n  lease: 0s\n", ErrInvalid, 7, "share.lease: 0s is not positive"},
+		{"lease negative", families + "share:\n  kind: store\n  lease: -5s\n", ErrInvalid, 7, "out of range"},
+		{"lease shorter than a refresh", families + "share:\n  kind: store\n  lease: 10s\n", ErrInvalid, 7, "10s does not outlast one refresh (request_timeout 10s plus two store round trips of 1ms)"},
+		{"default lease shorter than the timeout", families + "session: {request_timeout: 40s}\nshare: {kind: store}\n", ErrInvalid, 6, "share.lease: 30s does not outlast"},
+		{"lease on kind none", families + "share: {kind: none, lease: 30s}\n", ErrInvalid, 5, "apply to kind store only"},
+		{"latency on kind none", families + "share: {kind: none, latency: 1ms}\n", ErrInvalid, 5, "apply to kind store only"},
+		{"crash_holder without restart", minimal + "server:\n  faults:\n    - {from: 1m, to: 2m, kind: crash_holder}\n", ErrMissing, 6, "server.faults[0].restart: a crash_holder fault needs restart:"},
+		{"restart on hang", minimal + "server:\n  faults:\n    - from: 1m\n      to: 2m\n      kind: hang\n      restart: 5s\n", ErrInvalid, 9, "restart: applies to kind crash_holder only"},
+		{"restart zero", minimal + "server: {faults: [{from: 1m, to: 2m, kind: crash_holder, restart: 0s}]}\n", ErrInvalid, 4, "out of range"},
+		{"store_down without a store", minimal + "server:\n  faults:\n    - {from: 1m, to: 2m, kind: store_down}\n", ErrInvalid, 6, "server.faults[0]: a store_down fault needs share: {kind: store}"},
+		{"store_down sharing nothing", families + "share: {kind: none}\nserver:\n  faults:\n    - {from: 1m, to: 2m, kind: store_down}\n", ErrInvalid, 8, "needs share: {kind: store}"},
+		{"reuse detection without rotation", "name: x\nduration: 1h\ntoken:\n  ttl: 10m\n  reuse_detection: true\n", ErrInvalid, 5, "token.reuse_detection: applies only with rotate: true"},
+		{"bad fallback", minimal + "session: {fallback: maybe}\n", ErrInvalid, 4, "true or false"},
+		{"negative family revocations", minimal + "expect: {max_family_revocations: -1}\n", ErrInvalid, 4, "out of range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("s.yaml", []byte(tc.src))
@@ -117,6 +189,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(minimal + "server: {faults: [{at: 1m, kind: revoke}, {from: 1m, to: 2m, kind: status, status: 429, retry_after: 1s}]}\n"))
 	f.Add([]byte(minimal + "workload: [{kind: requests, every: 1m}, {kind: burst, at: 5m, count: 3}]\nfleet: {sessions: 2, start_spread: 1m}\n"))
 	f.Add([]byte("a: &x {b: *x}"))
+	f.Add([]byte("name: x\nduration: 1h\ntoken: {ttl: 10m, rotate: true, reuse_detection: true}\nfleet: {sessions: 4, families: 2}\n" +
+		"session: {fallback: true}\nshare: {kind: store, lease: 20s}\n" +
+		"server: {faults: [{from: 5m, to: 6m, kind: crash_holder, restart: 5s}, {from: 7m, to: 8m, kind: store_down}]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sc, err := Parse("fuzz.yaml", data)
 		if err != nil {

@@ -45,7 +45,7 @@ func (rc *recoveries) faultEnd(r *run, f int, t int64) {
 	now := r.clock(t)
 	for i := range r.ss {
 		s := &r.ss[i]
-		if s.start > t || s.d.Usable(now) {
+		if s.start > t || !s.down && s.d.Usable(now) {
 			continue
 		}
 		win.pending++

@@ -21,6 +21,18 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 		verdict = "FAIL"
 	}
 	sessions := plural(sc.Fleet.Sessions, "session")
+	if f := sc.Fleet.Families; f > 0 {
+		if f == 1 {
+			sessions += " in 1 family"
+		} else {
+			sessions += " in " + strconv.Itoa(f) + " families"
+		}
+		if sc.Share.Kind == ShareStore {
+			sessions += " sharing a store (lease " + sc.Share.Lease.String() + ")"
+		} else {
+			sessions += " sharing nothing"
+		}
+	}
 	if sc.Fleet.Sessions > 1 {
 		if c := sc.Fleet.ServerCapacity; c > 0 {
 			sessions += ", server capacity " + strconv.Itoa(c) + "/s"
@@ -33,17 +45,27 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 		verdict, res.Name, res.Seed, DescribePolicy(sc.Session.Policy), sc.Session.RefreshAhead, sessions, sc.Duration)
 	if len(res.Expectations) > 0 {
 		fmt.Fprintln(w, "  expectations:")
+		width := 21
+		for _, e := range res.Expectations {
+			width = max(width, len(e.Name))
+		}
 		for _, e := range res.Expectations {
 			mark := "ok  "
 			if !e.OK {
 				mark = "FAIL"
 			}
-			fmt.Fprintf(w, "    %s  %-21s want %-16s got %s\n", mark, e.Name, show(e.Want, true), show(e.Got, false))
+			fmt.Fprintf(w, "    %s  %-*s want %-16s got %s\n", mark, width, e.Name, show(e.Want, true), show(e.Got, false))
 		}
 	}
 	st := res.Stats
 	fmt.Fprintf(w, "  calls: %d, failed %d; refresh requests: %d, succeeded %d; transitions: %d\n",
 		st.Requests, st.FailedRequests, st.RefreshRequests, st.RefreshSuccesses, st.Transitions)
+	switch {
+	case sc.Fleet.Families > 0 && sc.Share.Kind == ShareStore:
+		fmt.Fprintf(w, "  token families revoked: %d; shared-store round trips: %d\n", st.FamilyRevocations, st.StoreRequests)
+	case sc.Fleet.Families > 0 || st.FamilyRevocations > 0:
+		fmt.Fprintf(w, "  token families revoked: %d\n", st.FamilyRevocations)
+	}
 	var parts []string
 	for _, e := range st.TimeInState {
 		parts = append(parts, e.State.String()+" "+e.Duration.Round(time.Millisecond).String())

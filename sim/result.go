@@ -47,7 +47,13 @@ type Stats struct {
 	FailedRequests   int64 `json:"failed_requests"`
 	RefreshRequests  int64 `json:"refresh_requests"`
 	RefreshSuccesses int64 `json:"refresh_successes"`
-	Transitions      int64 `json:"transitions"`
+	// FamilyRevocations counts the token families revoked by the server's
+	// reuse detection or lost to a refusal (a session of the family
+	// revoked), each once.
+	FamilyRevocations int64 `json:"family_revocations"`
+	// StoreRequests counts the round trips to the shared store.
+	StoreRequests int64 `json:"store_requests"`
+	Transitions   int64 `json:"transitions"`
 	// TimeInState lists the states that were entered, in the machine's
 	// order, with the time spent in each (summed over sessions). A sum
 	// beyond time.Duration's range (about 292 years, reachable with a

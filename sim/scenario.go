@@ -24,7 +24,10 @@ type Scenario struct {
 	Server    Server
 	Workload  []Work
 	Fleet     Fleet
-	Expect    Expect
+	// Share says how the processes of one token family coordinate; it
+	// applies only with Fleet.Families.
+	Share  Share
+	Expect Expect
 }
 
 // Token describes what the token server issues.
@@ -34,6 +37,10 @@ type Token struct {
 	Rotate        bool
 	ReuseGrace    time.Duration
 	OmitExpiresIn bool
+	// ReuseDetection: presenting a retired refresh token outside the reuse
+	// grace revokes the whole family, its newest token included (Auth0,
+	// Okta, ory/fosite).
+	ReuseDetection bool
 }
 
 // Session describes the client under test.
@@ -42,6 +49,10 @@ type Session struct {
 	RequestTimeout time.Duration
 	WaitForRefresh time.Duration
 	Policy         policy.Spec
+	// Fallback: a refresh token refused for good is followed, within the
+	// same attempt, by a client_credentials grant, which the model's server
+	// accepts (fault windows apply to it as to any request).
+	Fallback bool
 }
 
 // Server describes the token endpoint's latency and faults.
@@ -64,13 +75,15 @@ const (
 	FaultLostResponse                  // refresh performed, client sees 502
 	FaultRevoke                        // refresh-token family revoked for good
 	FaultRejectAccess                  // at: the resource server rejects the current access token; from/to: every token
+	FaultCrashHolder                   // a process crashes right after sending a refresh, which the server performs
+	FaultStoreDown                     // the shared store is unreachable
 	numFaultKinds
 )
 
 var faultKindNames = [numFaultKinds]string{
 	FaultStatus: "status", FaultHang: "hang", FaultRefused: "refused", FaultHTML200: "html200",
 	FaultMalformed: "malformed", FaultLostResponse: "lost_response", FaultRevoke: "revoke",
-	FaultRejectAccess: "reject_access",
+	FaultRejectAccess: "reject_access", FaultCrashHolder: "crash_holder", FaultStoreDown: "store_down",
 }
 
 // String returns the kind's name as written in scenario files.
@@ -93,12 +106,20 @@ type Fault struct {
 	Status     int
 	Error      string
 	RetryAfter time.Duration
+	// Restart is how long a process crashed by a crash_holder fault takes
+	// to come back.
+	Restart time.Duration
 	// Line is the fault's line in the file.
 	Line int
 }
 
-// covers reports whether the fault decides answers at t.
+// covers reports whether the fault is in effect at t.
 func (f *Fault) covers(t time.Duration) bool { return f.From <= t && t < f.To }
+
+// endpoint reports whether the fault decides the token endpoint's answers.
+func (f *Fault) endpoint() bool {
+	return f.Kind != FaultRejectAccess && f.Kind != FaultCrashHolder && f.Kind != FaultStoreDown
+}
 
 // WorkKind names a workload pattern.
 type WorkKind uint8
@@ -127,6 +148,42 @@ type Fleet struct {
 	// second; 0 is unlimited.
 	ServerCapacity int
 	StartSpread    time.Duration
+	// Families splits the sessions evenly into this many refresh-token
+	// families: the sessions of one family are processes of one client
+	// that start with the same refresh token. 0 gives every session its
+	// own family.
+	Families int
+}
+
+// ShareKind says how the processes of one family coordinate.
+type ShareKind uint8
+
+// The share kinds of the scenario format.
+const (
+	// ShareNone: each process refreshes its own copy of the pair, as naive
+	// clients do.
+	ShareNone ShareKind = iota
+	// ShareStore: a shared store with a refresh lease, an in-flight mark
+	// and compare-and-swap publishing, as the runtime's session.Coordinator.
+	ShareStore
+)
+
+var shareKindNames = [...]string{ShareNone: "none", ShareStore: "store"}
+
+// String returns the kind's name as written in scenario files.
+func (k ShareKind) String() string {
+	if int(k) < len(shareKindNames) {
+		return shareKindNames[k]
+	}
+	return "share(?)"
+}
+
+// Share describes the coordination of a family's processes.
+type Share struct {
+	Kind ShareKind
+	// Lease is the refresh lease's duration; Latency is one round trip to
+	// the store (kind store).
+	Lease, Latency time.Duration
 }
 
 // Expect holds the scenario's expectations; a nil field is not checked.
@@ -137,6 +194,9 @@ type Expect struct {
 	MaxFailedRequests  *int
 	MaxRefreshRequests *int
 	MaxRecovery        *time.Duration
+	// MaxFamilyRevocations bounds the families revoked by the server's
+	// reuse detection or lost to a refusal.
+	MaxFamilyRevocations *int
 }
 
 // Defaults for omitted keys; they are the values SCENARIOS.md shows.
@@ -144,6 +204,8 @@ const (
 	DefaultSeed           = 1
 	DefaultRequestTimeout = 10 * time.Second
 	DefaultLatency        = 50 * time.Millisecond
+	DefaultLease          = 30 * time.Second
+	DefaultStoreLatency   = time.Millisecond
 )
 
 // defaults returns a scenario with every optional key at its default.
@@ -153,6 +215,7 @@ func defaults() Scenario {
 		Session: Session{RequestTimeout: DefaultRequestTimeout, RefreshAhead: states.DefaultRefreshAhead, Policy: policy.DefaultSpec()},
 		Server:  Server{Latency: DefaultLatency},
 		Fleet:   Fleet{Sessions: 1},
+		Share:   Share{Lease: DefaultLease, Latency: DefaultStoreLatency},
 	}
 }
 

@@ -22,17 +22,21 @@ type session struct {
 	// the client's clock, or the instant it was rejected or revoked.
 	usableEnd int64
 
-	// The access token the client holds: its number and the server time it
-	// was issued at; rejGen is the highest number the resource server
-	// rejects outright (reject_access).
-	tokIssued      int64
-	tokGen, rejGen uint32
+	// The access token the client holds: the server time it was issued at
+	// and its number among its family's (family.tokSeq).
+	tokIssued int64
+	tokGen    uint32
+	// cliRTGen is the number of the refresh token the client holds; newRT
+	// that of the refresh token the answer in flight carries.
+	cliRTGen, newRT uint32
+	// refusal is the outcome code of the refusal that made this attempt
+	// turn to the fallback grant (fb == fbRefused).
+	refusal uint32
 
-	// The refresh-token family on the server: the current token's number
-	// and issue time, when the token the client holds was retired (for
-	// reuse_grace), and that token's number.
-	rtIssued, rtRetiredAt int64
-	rtGen, cliRTGen       uint32
+	// With a shared store: gen is the store generation of the pair the
+	// process holds, holder identifies this incarnation of the process in
+	// the store (a crash makes a new one).
+	gen, holder uint32
 
 	// Waiting application calls hold tickets 1..waitTicket; those up to
 	// served got a token, those up to timedOut failed.
@@ -43,15 +47,35 @@ type session struct {
 	// pendFirst is the first ended fault window (in end order) this session
 	// has not recovered from, or -1.
 	pendFirst int32
-	inflight  bool
+	// inflight: an attempt is under way; step is where it is (share.go).
+	inflight bool
+	step     uint8
+	// fb: the grant this attempt uses instead of the refresh token.
+	fb uint8
+	// rtDead: the refresh token was refused; attempts use the fallback
+	// grant until a new refresh token arrives.
+	rtDead bool
+	// held, marked: this process took the family's lease, marked its
+	// refresh in flight, and has not released them.
+	held, marked bool
+	// down: crashed, not restarted yet.
+	down bool
 }
 
 // begin gives session i a fresh token pair issued at t and arms it.
 func (r *run) begin(i uint32, t int64) {
 	s := &r.ss[i]
 	s.wakeAt, s.since, s.pendFirst = -1, t, -1
-	s.tokGen, s.tokIssued = 1, t
-	s.rtGen, s.cliRTGen, s.rtIssued = 1, 1, t
+	f := &r.fams[r.famOf(i)]
+	if f.rtGen == 0 {
+		f.rtGen, f.rtIssued = 1, t // the family's first process starts it
+	}
+	f.tokSeq++
+	s.tokGen, s.tokIssued = f.tokSeq, t
+	s.cliRTGen = 1 // every process of a family starts with its first refresh token
+	if r.stores != nil {
+		s.holder = r.newHolder()
+	}
 	issued, expiry := r.clock(t), r.clock(t).Add(time.Duration(r.ttl))
 	if r.sc.Token.OmitExpiresIn {
 		// The client learns the expiry from the JWT's exp claim, which the
@@ -86,10 +110,10 @@ func (r *run) step(i uint32, s *session, in states.Input, t int64) states.Effect
 		r.transition(i, s, tr, &prev, t)
 	}
 	if fx.StartRefresh {
-		if s.inflight {
-			r.inv.violate(t, i, "at most one refresh in flight", "a refresh started while another was in flight")
+		r.attempt(i, s, t)
+		if s.down {
+			return fx // crashed right after sending
 		}
-		r.send(i, s, t)
 	}
 	if fx.WakeAt.IsZero() {
 		s.wakeAt = -1
@@ -103,6 +127,24 @@ func (r *run) step(i uint32, s *session, in states.Input, t int64) states.Effect
 		r.judge(i, s, int64(n), t)
 	}
 	return fx
+}
+
+// gotToken does the bookkeeping of session i's new token, access token
+// number tok issued by the server at issued: the time it went without one,
+// and its recovery from fault windows.
+func (r *run) gotToken(i uint32, s *session, tok uint32, issued, t int64) {
+	if gap := t - s.usableEnd; gap > 0 {
+		r.unusable = satAdd(r.unusable, gap)
+	}
+	if r.tl != nil && i == 0 {
+		r.tl.token(s.usableEnd, t)
+	}
+	s.tokGen, s.tokIssued = tok, issued
+	// An adopted or restored pair may have expired already.
+	s.usableEnd = max(r.virtual(s.d.Expiry), t)
+	if s.usableEnd > t {
+		r.rec.usable(s, t)
+	}
 }
 
 // transition does the bookkeeping of one state change.
@@ -121,17 +163,11 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 	switch tr.Event {
 	case states.Succeed:
 		r.stats.RefreshSuccesses++
-		if gap := t - s.usableEnd; gap > 0 {
-			r.unusable = satAdd(r.unusable, gap)
-		}
-		if r.tl != nil && i == 0 {
-			r.tl.token(s.usableEnd, t)
-		}
-		s.tokGen++
-		s.tokIssued = s.sentAt
-		s.cliRTGen = s.rtGen
-		s.usableEnd = r.virtual(s.d.Expiry)
-		r.rec.usable(s, t)
+		f := &r.fams[r.famOf(i)]
+		f.tokSeq++
+		r.gotToken(i, s, f.tokSeq, r.pendIssued, t)
+	case states.Adopt, states.SetToken:
+		r.gotToken(i, s, r.pendTok, r.pendIssued, t)
 	case states.Reject, states.Revoke:
 		s.usableEnd = min(s.usableEnd, t)
 	case states.Deny:
@@ -139,6 +175,7 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 		if !r.answers[r.code].refusal {
 			r.inv.violate(t, i, "transient never revokes", "revoked after "+r.answers[r.code].verdict.Cause)
 		}
+		r.familyLost(r.famOf(i))
 	}
 	if r.opt.Trace || i == 0 {
 		rec := audit.FromTransition(tr)

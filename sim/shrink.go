@@ -48,8 +48,28 @@ func candidates(sc *Scenario) []*Scenario {
 		})
 	}
 	variant(func(c *Scenario) bool { return shorten(c) })
-	variant(func(c *Scenario) bool { ch := c.Fleet != Fleet{Sessions: 1}; c.Fleet = Fleet{Sessions: 1}; return ch })
-	variant(func(c *Scenario) bool { c.Fleet.Sessions /= 2; return c.Fleet.Sessions > 0 })
+	variant(func(c *Scenario) bool {
+		ch := c.Fleet != Fleet{Sessions: 1}
+		c.Fleet, c.Share = Fleet{Sessions: 1}, defaults().Share
+		return ch
+	})
+	variant(func(c *Scenario) bool {
+		c.Fleet.Sessions /= 2
+		c.Fleet.Families = min(c.Fleet.Families, c.Fleet.Sessions)
+		return c.Fleet.Sessions > 0
+	})
+	variant(func(c *Scenario) bool {
+		ch := c.Fleet.Families > 1
+		c.Fleet.Families = min(c.Fleet.Families, 1)
+		return ch
+	})
+	variant(func(c *Scenario) bool {
+		ch := c.Share.Kind != ShareNone
+		c.Share = defaults().Share
+		return ch
+	})
+	variant(func(c *Scenario) bool { ch := c.Session.Fallback; c.Session.Fallback = false; return ch })
+	variant(func(c *Scenario) bool { ch := c.Token.ReuseDetection; c.Token.ReuseDetection = false; return ch })
 	variant(func(c *Scenario) bool {
 		p := &c.Session.Policy
 		ch := p.Jitter != 0 || p.MaxAttempts != 0 || p.MaxElapsed != 0
@@ -63,7 +83,7 @@ func candidates(sc *Scenario) []*Scenario {
 	})
 	variant(func(c *Scenario) bool {
 		ch := c.Token.Rotate
-		c.Token.Rotate, c.Token.ReuseGrace = false, 0
+		c.Token.Rotate, c.Token.ReuseGrace, c.Token.ReuseDetection = false, 0, false
 		return ch
 	})
 	variant(func(c *Scenario) bool { ch := c.Token.RefreshTTL != 0; c.Token.RefreshTTL = 0; return ch })
