@@ -235,14 +235,19 @@ func (s *Session) cancelWatchLocked() {
 }
 
 // keepOrRelease extends the session's lease for d after a failed attempt
-// it will retry, or releases it (keeping the in-flight mark when the
-// refresh token may be spent).
-func (s *Session) keepOrRelease(d time.Duration, spent bool) {
+// it will retry — clearing its in-flight mark first when the attempt
+// certainly left the refresh token unspent, so that only a holder that
+// vanished with a possibly spent token leaves a mark behind — or, with d
+// zero, releases the lease and clears the mark: a live holder that gives up
+// would present the same token at its next cycle, as a single process does,
+// so its mark would only make the next holder revoke itself over a 503.
+func (s *Session) keepOrRelease(d time.Duration, clearMark bool) {
 	ctx, cancel := s.cfg.clock.WithTimeout(context.Background(), s.cfg.timeout)
 	defer cancel()
+	if d <= 0 || clearMark {
+		s.cfg.coord.Release(ctx, s.holder, false)
+	}
 	if d > 0 {
 		s.cfg.coord.Acquire(ctx, s.holder, d)
-		return
 	}
-	s.cfg.coord.Release(ctx, s.holder, spent)
 }

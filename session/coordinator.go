@@ -43,7 +43,8 @@ type Coordinator interface {
 	// ErrLeaseLost when holder does not hold the lease. The mark stays until
 	// Publish or Release(holder, false) clears it, so a process that takes
 	// over after the holder crashed learns that the refresh token may have
-	// been spent.
+	// been spent. A mark on the same generation keeps its first instant
+	// (InFlight.At), from which the server's reuse grace runs.
 	MarkInFlight(ctx context.Context, holder string, gen uint64) error
 	// Publish stores pair as generation gen+1 when the family's generation
 	// is still gen (compare-and-swap), clears the in-flight mark and

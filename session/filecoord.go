@@ -85,7 +85,13 @@ func (c *FileCoordinator) MarkInFlight(ctx context.Context, holder string, gen u
 			lost = true
 			return false
 		}
-		f.InFlight = &flightF{Holder: holder, Generation: gen, At: now}
+		// A mark on the same generation keeps its first instant: the
+		// token may have been spent then, and a reuse grace runs from it.
+		at := now
+		if f.InFlight != nil && f.InFlight.Generation == gen {
+			at = f.InFlight.At
+		}
+		f.InFlight = &flightF{Holder: holder, Generation: gen, At: at}
 		return true
 	})
 	if err == nil && lost {

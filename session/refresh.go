@@ -155,11 +155,11 @@ func (s *Session) conclude(flight uint64, o outcome) {
 		// waiting instead of retrying at once: the policy paces the family.
 		leaseFor = s.data.NextAt.Sub(now) + s.leaseTTL()
 	}
-	spent := s.data.MaybeConsumed || v.MaybeProcessed
+	clearMark := !s.data.MaybeConsumed
 	s.unlock()
 
 	if o.coordinated && !(installed || rotated) {
-		s.keepOrRelease(leaseFor, spent)
+		s.keepOrRelease(leaseFor, clearMark)
 	}
 	if installed || rotated {
 		s.save(context.Background(), saved, ver) // a failure is logged, shown and retried

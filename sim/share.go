@@ -24,7 +24,8 @@ import (
 //  7. after a transient failure keeps the lease through its retry (one
 //     round trip extends it; it also clears the mark unless the refresh
 //     token may have been spent); after give-up, postpone or deny releases
-//     the lease (the mark stays when the token may have been spent);
+//     the lease and clears the mark (only a holder that vanished leaves
+//     one behind);
 //  8. fails transiently ("shared store unreachable") when a round trip
 //     meets a store_down window: Machine.Solo is false without the
 //     runtime's opt-in, which the scenario format does not offer.
@@ -224,11 +225,12 @@ func (r *run) afterAttempt(i uint32, s *session, t int64) {
 	r.release(i, s, t)
 }
 
-// release gives up the lease; the mark goes too unless the refresh token
-// may have been spent.
+// release gives up the lease and, as the runtime does, clears the mark: a
+// live holder that gives up would present the same token at its next
+// cycle, so its mark would only make the next holder revoke itself.
 func (r *run) release(i uint32, s *session, t int64) {
 	op := opRelease
-	if s.marked && !s.d.MaybeConsumed {
+	if s.marked {
 		op = opReleaseClear
 	}
 	s.held, s.marked = false, false

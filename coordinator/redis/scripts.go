@@ -56,7 +56,11 @@ return {0, cur, redis.call('PTTL', KEYS[2]), now}
 // or returns 0 when ARGV[1] does not hold the lease.
 var markScript = goredis.NewScript(prelude + `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], '` + fieldFlHolder + `', ARGV[1], '` + fieldFlGen + `', ARGV[2], '` + fieldFlAt + `', now_us())
+if redis.call('HGET', KEYS[1], '` + fieldFlGen + `') == ARGV[2] then
+  redis.call('HSET', KEYS[1], '` + fieldFlHolder + `', ARGV[1])
+else
+  redis.call('HSET', KEYS[1], '` + fieldFlHolder + `', ARGV[1], '` + fieldFlGen + `', ARGV[2], '` + fieldFlAt + `', now_us())
+end
 return 1
 `)
 
