@@ -1,0 +1,100 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/states"
+)
+
+// Status is a snapshot of a session, for health endpoints and metrics.
+type Status struct {
+	// State is the machine's state.
+	State states.State
+	// TokenValid reports whether an access token may be served now.
+	TokenValid bool
+	// Issued and Expiry bound the current access token's life.
+	Issued, Expiry time.Time
+	// Attempt is the current or last attempt number of the refresh cycle.
+	Attempt int
+	// Cause is why the last attempt failed or the session was revoked.
+	Cause string
+	// NextAt is the next scheduled wake-up (refresh point, retry, expiry).
+	NextAt time.Time
+	// Token is the access token's fingerprint (audit.Fingerprint).
+	Token string
+	// LastError is the error a caller without a usable token would get now:
+	// the last refresh failure (a *RefreshError) or the revocation (a
+	// *RevokedError); nil while the session is healthy.
+	LastError error
+	// Generation is the token family's generation of the pair held, with a
+	// Coordinator (0 without one, or before the first publish).
+	Generation uint64
+	// StoreError is the last failure to save the token pair to the store
+	// (or to reach the family's coordinator), or nil once a save succeeded. While it is set, the session keeps
+	// retrying the save; a pair that is never saved is lost at the next
+	// restart.
+	StoreError error
+}
+
+// Status returns a snapshot of the session.
+func (s *Session) Status() Status {
+	s.mu.Lock()
+	d := &s.data
+	now := s.cfg.clock.Now()
+	st := Status{State: d.State, TokenValid: d.Usable(now), Issued: d.Issued, Expiry: d.Expiry,
+		Attempt: d.Attempt, Cause: d.Cause, NextAt: d.NextAt, Token: audit.Fingerprint(string(s.tok.Access))}
+	switch {
+	case d.State == states.Revoked:
+		st.LastError = s.revokedErrorLocked(now)
+	case s.last.err != nil:
+		st.LastError = s.refreshErrorLocked(now)
+	}
+	s.mu.Unlock()
+	st.StoreError = s.storeError()
+	st.Generation = s.gen.Load()
+	return st
+}
+
+// waitError explains why a caller's wait ended without a token.
+func (s *Session) waitError(ctx context.Context) error {
+	s.mu.Lock()
+	var rerr error
+	if s.last.err != nil {
+		rerr = s.refreshErrorLocked(s.cfg.clock.Now())
+	}
+	s.mu.Unlock()
+	if rerr == nil {
+		return fmt.Errorf("session: no usable token before the caller's context ended: %w", ctx.Err())
+	}
+	return fmt.Errorf("session: no usable token before the caller's context ended: %w; last refresh: %w", ctx.Err(), rerr)
+}
+
+// revokedErrorLocked explains why the session is revoked, with the
+// refusing answer when the server refused.
+func (s *Session) revokedErrorLocked(now time.Time) *RevokedError {
+	e := &RevokedError{Cause: s.data.Cause, At: now, Misconfigured: s.last.misconfigured}
+	if ee := s.last.endpoint; ee != nil {
+		e.URL, e.Status, e.Code, e.Description, e.ErrorURI = ee.URL, ee.Status, ee.Code, ee.Description, ee.ErrorURI
+	}
+	return e
+}
+
+func (s *Session) refreshErrorLocked(now time.Time) *RefreshError {
+	d := &s.data
+	e := &RefreshError{Cause: d.Cause, Attempt: d.Attempt, At: now, TokenValid: d.Usable(now), Expiry: d.Expiry,
+		Err: s.last.err, RetryAfter: s.last.retryAfter}
+	switch d.State {
+	case states.Backoff:
+		e.NextAt = d.NextAt
+	case states.Refreshing, states.Waiting:
+		// The failure belongs to the attempt before the one under way.
+		e.InFlight, e.Attempt = true, max(d.Attempt-1, 1)
+	}
+	if ee := s.last.endpoint; ee != nil {
+		e.URL, e.Status, e.Code, e.Description, e.ErrorURI = ee.URL, ee.Status, ee.Code, ee.Description, ee.ErrorURI
+	}
+	return e
+}
