@@ -326,7 +326,7 @@ func (c *Coordinator) Wait(ctx context.Context, gen uint64) (session.Family, err
 			}
 			return session.Family{}, err
 		}
-		if f.Generation > gen || !f.Lease.Held(f.Now) {
+		if f.Generation != gen || !f.Lease.Held(f.Now) {
 			return f, nil
 		}
 		last = f
