@@ -3,6 +3,7 @@ package states
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -247,7 +248,15 @@ func dot(c *Counts) string {
 		fmt.Fprintf(&b, "    start%d [shape=point, width=0.15, label=\"\"];\n", i)
 		fmt.Fprintf(&b, "    start%d -> %s [label=%q];\n", i, st.State, st.Label)
 	}
-	for _, d := range drawings(c) {
+	ds := drawings(c)
+	if c == nil {
+		// Events that fire in every state but the one they lead to
+		// (set_token, adopt, revoke) come from one "any state" node: drawn
+		// from each state, they crowd the picture and their labels land
+		// between other edges.
+		ds = anyState(&b, ds)
+	}
+	for _, d := range ds {
 		attrs := ""
 		switch {
 		case !d.weighted:
@@ -260,6 +269,58 @@ func dot(c *Counts) string {
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// anyState writes an "any state" node with one dashed edge per destination
+// of the events that fire in every other state, and returns the drawings
+// without those events.
+func anyState(b *strings.Builder, ds []drawing) []drawing {
+	isAny := func(e Event) bool {
+		var to State
+		for _, d := range Edges() {
+			for _, ev := range d.Events {
+				if ev == e {
+					to = d.To
+				}
+			}
+		}
+		for _, st := range States() {
+			if st != to && !Can(st, e) {
+				return false
+			}
+		}
+		return true
+	}
+	byDest := map[State][]string{}
+	var dests []State
+	var out []drawing
+	for _, d := range ds {
+		var keep []Event
+		for _, ev := range d.Events {
+			if !isAny(ev) {
+				keep = append(keep, ev)
+				continue
+			}
+			if byDest[d.To] == nil {
+				dests = append(dests, d.To)
+			}
+			if !slices.Contains(byDest[d.To], ev.String()) {
+				byDest[d.To] = append(byDest[d.To], ev.String())
+			}
+		}
+		if len(keep) > 0 {
+			d.Events = keep
+			d.label = d.Label()
+			out = append(out, d)
+		}
+	}
+	if len(dests) > 0 {
+		b.WriteString("    any [shape=plaintext, label=\"any state\", fontcolor=\"#555555\"];\n")
+	}
+	for _, to := range dests {
+		fmt.Fprintf(b, "    any -> %s [label=%q, style=dashed, color=\"#777777\", fontcolor=\"#555555\"];\n", to, strings.Join(byDest[to], ", "))
+	}
+	return out
 }
 
 // SVG renders the machine as a self-contained SVG picture: states on a

@@ -18,6 +18,27 @@ func TestDiagramsAreFresh(t *testing.T) {
 			t.Errorf("%s is stale: run go generate ./...", name)
 		}
 	}
+	svg, err := os.ReadFile(SVGFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Fresh(string(svg)) {
+		t.Errorf("%s was not drawn from the current table: run go generate ./... (with graphviz installed)", SVGFile)
+	}
+}
+
+// TestFreshCatchesAStalePicture: a picture drawn from another DOT, or an
+// own-layout picture that differs, is stale.
+func TestFreshCatchesAStalePicture(t *testing.T) {
+	if Fresh(dotMarker + "0000 -->\n<svg/>") {
+		t.Error("a picture drawn from another DOT passed")
+	}
+	if Fresh("<svg/>") {
+		t.Error("a picture that is neither passed")
+	}
+	if !Fresh(dotMarker + SourceHash() + " -->\n<svg/>") {
+		t.Error("a picture drawn from the current DOT failed")
+	}
 }
 
 func TestReadmeShowsTheMermaidDiagram(t *testing.T) {

@@ -16,4 +16,11 @@ func main() {
 			log.Fatal(err)
 		}
 	}
+	svg, byDot := diagrams.SVG()
+	if !byDot {
+		log.Print("dot (Debian's graphviz) is not installed: session.svg uses states.SVG's own layout")
+	}
+	if err := os.WriteFile(diagrams.SVGFile, []byte(svg), 0o644); err != nil {
+		log.Fatal(err)
+	}
 }
