@@ -52,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  authfsm sim [--seed N] [--policy KIND] [--json] [--trace] [--svg FILE] FILE...
+  authfsm sim [--seed N] [--policy KIND | --profile AGENT.yaml[#NAME]] [--json] [--trace] [--svg FILE] FILE...
   authfsm compare [--svg FILE] FILE
   authfsm fuzz [--runs N] [--seed S] [--out DIR] [--json]
   authfsm diagram [--format mermaid|dot|svg]
