@@ -188,7 +188,7 @@ profiles:
 		{"health of a profile", "/v1/health?profile=api", nil, 200, `"state":"valid"`},
 		{"health of all", "/v1/health", nil, 200, `"other":{"state":"valid"`},
 		{"health refuses browsers", "/healthz", map[string]string{"Origin": "https://evil.example"}, 403, "browser"},
-		{"metrics", "/metrics", nil, 200, `authfsm_token_requests_total{profile="api",result="refused"} 7`},
+		{"metrics", "/metrics", nil, 200, `authfsm_agent_token_requests_total{profile="api",result="refused"} 7`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, body := get(t, http.DefaultClient, base+tc.path, tc.headers)
@@ -253,8 +253,8 @@ func TestUnavailableWithRetryAfter(t *testing.T) {
 				t.Errorf("the upstream was called without a token")
 			}
 			_, _, m := get(t, unixClient(filepath.Join(dir, "api.sock")), "http://localhost/metrics", nil)
-			if !strings.Contains(m, `authfsm_refresh_requests_total{profile="api",class="transient"} 1`) ||
-				!strings.Contains(m, `authfsm_state{profile="api",state="backoff"} 1`) {
+			if !strings.Contains(m, `authfsm_agent_refresh_attempts_total{profile="api",class="transient"} 1`) ||
+				!strings.Contains(m, `authfsm_agent_state{profile="api",state="backoff"} 1`) {
 				t.Errorf("metrics:\n%s", m)
 			}
 			_ = e

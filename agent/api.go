@@ -258,45 +258,45 @@ func writeMetrics(w io.Writer, profiles []*profile) {
 	for _, p := range profiles {
 		statuses[p] = p.s.Status()
 	}
-	metric("authfsm_token_valid", "gauge", "Whether the profile's access token may be served now.", func(p *profile) []sample {
+	metric("authfsm_agent_token_valid", "gauge", "Whether the profile's access token may be served now.", func(p *profile) []sample {
 		return []sample{{"", b(statuses[p].TokenValid)}}
 	})
-	metric("authfsm_state", "gauge", "The session's state (1 for the current one).", func(p *profile) []sample {
+	metric("authfsm_agent_state", "gauge", "The session's state (1 for the current one).", func(p *profile) []sample {
 		var out []sample
 		for _, st := range states.States() {
 			out = append(out, sample{`,state="` + st.String() + `"`, b(statuses[p].State == st)})
 		}
 		return out
 	})
-	metric("authfsm_token_expiry_seconds", "gauge", "The access token's expiry, in Unix seconds (0 for none).", func(p *profile) []sample {
+	metric("authfsm_agent_token_expiry_timestamp_seconds", "gauge", "The access token's expiry, in Unix seconds (0 for none).", func(p *profile) []sample {
 		var v float64
 		if e := statuses[p].Expiry; !e.IsZero() {
 			v = float64(e.Unix())
 		}
 		return []sample{{"", v}}
 	})
-	metric("authfsm_refresh_attempt", "gauge", "The attempt number of the current or last refresh cycle.", func(p *profile) []sample {
+	metric("authfsm_agent_refresh_attempt", "gauge", "The attempt number of the current or last refresh cycle.", func(p *profile) []sample {
 		return []sample{{"", float64(statuses[p].Attempt)}}
 	})
-	metric("authfsm_store_error", "gauge", "Whether the last save of the token pair failed.", func(p *profile) []sample {
+	metric("authfsm_agent_store_error", "gauge", "Whether the last save of the token pair failed.", func(p *profile) []sample {
 		return []sample{{"", b(statuses[p].StoreError != nil)}}
 	})
-	metric("authfsm_refresh_requests_total", "counter", "Token requests sent, by outcome.", func(p *profile) []sample {
+	metric("authfsm_agent_refresh_attempts_total", "counter", "Token requests sent, by outcome.", func(p *profile) []sample {
 		var out []sample
 		for c := range p.n.refresh {
 			out = append(out, sample{`,class="` + policy.Class(c).String() + `"`, float64(p.n.refresh[c].Load())})
 		}
 		return out
 	})
-	metric("authfsm_refresh_throttled_total", "counter", "Refresh attempts the shared throttle kept back.", func(p *profile) []sample {
+	metric("authfsm_agent_throttled_attempts_total", "counter", "Refresh attempts the shared throttle kept back.", func(p *profile) []sample {
 		return []sample{{"", float64(p.n.throttled.Load())}}
 	})
-	metric("authfsm_token_requests_total", "counter", "GET /v1/token requests, by result.", func(p *profile) []sample {
+	metric("authfsm_agent_token_requests_total", "counter", "GET /v1/token requests, by result.", func(p *profile) []sample {
 		return []sample{{`,result="served"`, float64(p.n.tokenServed.Load())},
 			{`,result="unavailable"`, float64(p.n.tokenUnavailable.Load())},
 			{`,result="refused"`, float64(p.n.tokenRefused.Load())}}
 	})
-	metric("authfsm_proxy_requests_total", "counter", "Requests through the profile's proxy, by result.", func(p *profile) []sample {
+	metric("authfsm_agent_proxy_requests_total", "counter", "Requests through the profile's proxy, by result.", func(p *profile) []sample {
 		return []sample{{`,result="forwarded"`, float64(p.n.proxyForwarded.Load())},
 			{`,result="unavailable"`, float64(p.n.proxyUnavailable.Load())},
 			{`,result="upstream_error"`, float64(p.n.proxyUpstreamFail.Load())},
