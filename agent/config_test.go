@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +161,25 @@ func TestParseListen(t *testing.T) {
 		if (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) || got != tc.want {
 			t.Errorf("ParseListen(%q) = %v, %v; want %v, %q", tc.in, got, err, tc.want, tc.err)
 		}
+	}
+}
+
+// TestReadmeConfig keeps README.md's agent configuration valid.
+func TestReadmeConfig(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```yaml\n# agent.yaml")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no agent.yaml block")
+	}
+	c, err := Parse("/etc/authfsm/agent.yaml", []byte("# agent.yaml"+block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Profiles[0]; p.Name != "billing" || p.Proxy == nil || p.Session.WaitForRefresh != 10*time.Second || c.Audit.KeyFile != "/etc/authfsm/audit.key" {
+		t.Errorf("parsed as %+v", p)
 	}
 }
