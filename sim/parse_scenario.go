@@ -79,6 +79,7 @@ func (p *parser) session(n *yaml.Node, path string, s *Session) {
 		{key: "wait_for_refresh", set: p.duration(&s.WaitForRefresh, 0, time.Hour)},
 		{key: "policy", set: func(n *yaml.Node, key string) { p.policy(n, key, &s.Policy) }},
 		{key: "fallback", set: p.boolean(&s.Fallback)},
+		{key: "throttle", set: func(n *yaml.Node, key string) { p.throttle(n, key, &s.Throttle) }},
 	})
 }
 

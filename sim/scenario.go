@@ -53,6 +53,9 @@ type Session struct {
 	// same attempt, by a client_credentials grant, which the model's server
 	// accepts (fault windows apply to it as to any request).
 	Fallback bool
+	// Throttle is the client-side throttle (session.WithThrottle); only a
+	// deployment's profile may set one yet (see ParseSession).
+	Throttle policy.ThrottleSpec
 }
 
 // Server describes the token endpoint's latency and faults.

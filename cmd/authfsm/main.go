@@ -37,6 +37,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runDiagram(args[1:], stdout, stderr)
 	case "audit":
 		return runAudit(args[1:], stdout, stderr)
+	case "agent":
+		return runAgent(args[1:], stdout, stderr)
+	case "token":
+		return runToken(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return exitOK
@@ -48,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  authfsm sim [--seed N] [--policy KIND] [--json] [--trace] [--svg FILE] FILE...
+  authfsm sim [--seed N] [--policy KIND | --profile AGENT.yaml[#NAME]] [--json] [--trace] [--svg FILE] FILE...
   authfsm compare [--svg FILE] FILE
   authfsm fuzz [--runs N] [--seed S] [--out DIR] [--json]
   authfsm diagram [--format mermaid|dot|svg]
@@ -56,6 +60,8 @@ func usage(w io.Writer) {
   authfsm audit verify --unchained FILE
   authfsm audit repair [--key-file F] FILE
   authfsm audit diagram [--format mermaid|dot|svg] FILE
+  authfsm agent --config FILE [--check]
+  authfsm token [--profile P] [--format bare|json|exec-credential|git] [--agent ADDR|--socket PATH]
 
 exit status: 0 every expectation holds, 1 one fails (for compare: under any of the policies;
 for fuzz: a violation is found), 2 bad input

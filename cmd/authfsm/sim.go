@@ -19,9 +19,22 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print one JSON result per file, one per line")
 	trace := fs.Bool("trace", false, "include every transition in the JSON result")
 	svg := fs.String("svg", "", "write the run's timeline picture to this SVG file")
+	profile := fs.String("profile", "", "simulate an agent profile's session block: the agent's config FILE, or FILE#NAME")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitBadInput
+	}
+	var prof *sim.Session
+	if *profile != "" {
+		s, err := loadProfileSession(*profile)
+		if err == nil && *kind != "" {
+			err = errProfileAndPolicy
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitBadInput
+		}
+		prof = &s
 	}
 	seedSet, kindSet := false, false
 	fs.Visit(func(f *flag.Flag) {
@@ -46,6 +59,11 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	status := exitOK
 	for k, file := range files {
 		sc, err := loadScenario(file, seedSet, *seed, *kind)
+		if err == nil && prof != nil {
+			if err = sc.UseSession(*prof); err != nil {
+				err = fmt.Errorf("authfsm sim: %s with --profile %s: %w", file, *profile, err)
+			}
+		}
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			status = exitBadInput
@@ -58,7 +76,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			if k > 0 {
 				fmt.Fprintln(stdout)
 			}
-			sim.Report(stdout, reproduceArgs(file, *kind), sc, res)
+			sim.Report(stdout, profileArg(*profile)+reproduceArgs(file, *kind), sc, res)
 		}
 		if *svg != "" {
 			if err := os.WriteFile(*svg, []byte(sim.TimelineSVG(res.Timeline)), 0o644); err != nil {

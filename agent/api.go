@@ -1,0 +1,305 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/states"
+)
+
+// TokenRequestHeader is the header GET /v1/token requires, with the value
+// "1": a browser cannot add it to a cross-site request without a CORS
+// preflight, which the agent never grants, and a server tricked into
+// fetching a URL (SSRF) does not send it. Cloud metadata servers guard
+// their tokens the same way (Metadata-Flavor: Google, Metadata: true).
+const TokenRequestHeader = "Authfsm-Token-Request"
+
+// TokenResponse is GET /v1/token's answer.
+type TokenResponse struct {
+	AccessToken string    `json:"access_token"`
+	TokenType   string    `json:"token_type"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	// State is the session's state when the token was served: "valid", or
+	// "refreshing" or "backoff" while a still-valid token is served.
+	State string `json:"state"`
+}
+
+// ErrorResponse is the agent's answer when it has no token to give (503)
+// or refuses the request (4xx).
+type ErrorResponse struct {
+	Error string `json:"error"`
+	State string `json:"state,omitempty"`
+}
+
+// apiHandler serves /v1/token, /v1/health and /metrics.
+func (a *Agent) apiHandler(tcp bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/token", a.serveToken)
+	mux.HandleFunc("GET /v1/health", a.serveHealth)
+	mux.HandleFunc("GET /healthz", a.serveHealth)
+	mux.HandleFunc("GET /metrics", a.serveMetrics)
+	return guard(tcp, mux, func(r *http.Request) {
+		if r.URL.Path == "/v1/token" {
+			a.refused(r)
+		}
+	})
+}
+
+// refused counts a refused token request against the profile it names.
+func (a *Agent) refused(r *http.Request) {
+	if p := a.profile(r.URL.Query().Get("profile")); p != nil {
+		p.n.tokenRefused.Add(1)
+	} else if len(a.profiles) == 1 {
+		a.profiles[0].n.tokenRefused.Add(1)
+	}
+}
+
+// guard refuses what a browser or a DNS-rebinding page sends: a request
+// with an Origin or Sec-Fetch-Site header (every cross-origin request a
+// browser makes, and most others, carry one; the agent's clients are
+// programs), and, on TCP, a Host that does not name a loopback address.
+// refused, if not nil, counts the refusals.
+func guard(tcp bool, next http.Handler, refused func(*http.Request)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var why string
+		switch {
+		case r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Site") != "":
+			why = "requests made by a browser are refused"
+		case tcp && !loopbackHost(r.Host):
+			why = "the Host header does not name a loopback address"
+		}
+		if why != "" {
+			if refused != nil {
+				refused(r)
+			}
+			writeError(w, http.StatusForbidden, "authfsm agent: "+why, "")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func loopbackHost(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]")
+	}
+	return loopback(host)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg, state string) {
+	writeJSON(w, status, ErrorResponse{Error: msg, State: state})
+}
+
+// pick returns the profile a request names (?profile=NAME), or the only
+// one; otherwise it answers the request and returns nil.
+func (a *Agent) pick(w http.ResponseWriter, r *http.Request) *profile {
+	name := r.URL.Query().Get("profile")
+	if name == "" && len(a.profiles) == 1 {
+		return a.profiles[0]
+	}
+	if p := a.profile(name); p != nil {
+		return p
+	}
+	names := make([]string, len(a.profiles))
+	for i, p := range a.profiles {
+		names[i] = p.cfg.Name
+	}
+	if name == "" {
+		writeError(w, http.StatusBadRequest, "authfsm agent: name a profile with ?profile= (one of "+strings.Join(names, ", ")+")", "")
+	} else {
+		writeError(w, http.StatusNotFound, "authfsm agent: no such profile (the profiles are "+strings.Join(names, ", ")+")", "")
+	}
+	return nil
+}
+
+// token returns a usable token of p, waiting for a refresh at most
+// wait_for_refresh (in backoff, with wait_for_refresh 0, it fails at once).
+func (p *profile) token(ctx context.Context) (session.Token, error) {
+	ctx = session.ContextWithWait(ctx, p.wait > 0)
+	if p.wait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.wait)
+		defer cancel()
+	}
+	return p.s.Token(ctx)
+}
+
+func (a *Agent) serveToken(w http.ResponseWriter, r *http.Request) {
+	var why string
+	switch {
+	case r.Header.Get(TokenRequestHeader) != "1":
+		why = "/v1/token needs the header " + TokenRequestHeader + ": 1"
+	case r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "":
+		why = "a request relayed by a proxy is refused"
+	}
+	if why != "" {
+		a.refused(r)
+		writeError(w, http.StatusForbidden, "authfsm agent: "+why, "")
+		return
+	}
+	p := a.pick(w, r)
+	if p == nil {
+		return
+	}
+	tok, err := p.token(r.Context())
+	if err != nil {
+		p.n.tokenUnavailable.Add(1)
+		unavailable(w, p, err)
+		return
+	}
+	p.n.tokenServed.Add(1)
+	writeJSON(w, http.StatusOK, TokenResponse{AccessToken: tok.Access.Reveal(), TokenType: tok.AuthorizationType(),
+		ExpiresAt: tok.Expiry.UTC(), State: p.s.Status().State.String()})
+}
+
+// unavailable answers 503 with the session's error and, when waiting can
+// help, a Retry-After until its next attempt.
+func unavailable(w http.ResponseWriter, p *profile, err error) {
+	if secs, ok := retryAfter(err, time.Now()); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	writeError(w, http.StatusServiceUnavailable, err.Error(), p.s.Status().State.String())
+}
+
+// retryAfter returns the whole seconds, at least 1, until the next attempt
+// the error announces; false when waiting cannot help (a revoked session,
+// one shutting down).
+func retryAfter(err error, now time.Time) (int, bool) {
+	var next time.Time
+	var re *session.RefreshError
+	var rj *session.RejectedError
+	switch {
+	case errors.Is(err, session.ErrRevoked), errors.Is(err, session.ErrClosed):
+		return 0, false
+	case errors.As(err, &re):
+		next = re.NextAt
+	case errors.As(err, &rj):
+		next = rj.NextAt
+	}
+	d := next.Sub(now)
+	if d <= time.Second {
+		return 1, true
+	}
+	return int((d + time.Second - 1) / time.Second), true
+}
+
+func (a *Agent) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("profile") != "" || len(a.profiles) == 1 {
+		if p := a.pick(w, r); p != nil {
+			session.HealthHandler(p.s).ServeHTTP(w, r)
+		}
+		return
+	}
+	type brief struct {
+		State      string `json:"state"`
+		TokenValid bool   `json:"token_valid"`
+	}
+	all, ok := map[string]brief{}, true
+	for _, p := range a.profiles {
+		st := p.s.Status()
+		all[p.cfg.Name] = brief{State: st.State.String(), TokenValid: st.TokenValid}
+		ok = ok && st.TokenValid
+	}
+	status := http.StatusOK
+	if !ok {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, all)
+}
+
+// serveMetrics writes the profiles' states and counters in the Prometheus
+// text format (version 0.0.4), which any scraper reads; it needs no
+// client library.
+func (a *Agent) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	writeMetrics(w, a.profiles)
+}
+
+func writeMetrics(w io.Writer, profiles []*profile) {
+	type sample struct {
+		labels string
+		value  float64
+	}
+	metric := func(name, typ, help string, each func(p *profile) []sample) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		for _, p := range profiles {
+			for _, s := range each(p) {
+				fmt.Fprintf(w, "%s{profile=%q%s} %s\n", name, p.cfg.Name, s.labels, strconv.FormatFloat(s.value, 'g', -1, 64))
+			}
+		}
+	}
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	statuses := make(map[*profile]session.Status, len(profiles))
+	for _, p := range profiles {
+		statuses[p] = p.s.Status()
+	}
+	metric("authfsm_agent_token_valid", "gauge", "Whether the profile's access token may be served now.", func(p *profile) []sample {
+		return []sample{{"", b(statuses[p].TokenValid)}}
+	})
+	metric("authfsm_agent_state", "gauge", "The session's state (1 for the current one).", func(p *profile) []sample {
+		var out []sample
+		for _, st := range states.States() {
+			out = append(out, sample{`,state="` + st.String() + `"`, b(statuses[p].State == st)})
+		}
+		return out
+	})
+	metric("authfsm_agent_token_expiry_timestamp_seconds", "gauge", "The access token's expiry, in Unix seconds (0 for none).", func(p *profile) []sample {
+		var v float64
+		if e := statuses[p].Expiry; !e.IsZero() {
+			v = float64(e.Unix())
+		}
+		return []sample{{"", v}}
+	})
+	metric("authfsm_agent_refresh_attempt", "gauge", "The attempt number of the current or last refresh cycle.", func(p *profile) []sample {
+		return []sample{{"", float64(statuses[p].Attempt)}}
+	})
+	metric("authfsm_agent_store_error", "gauge", "Whether the last save of the token pair failed.", func(p *profile) []sample {
+		return []sample{{"", b(statuses[p].StoreError != nil)}}
+	})
+	metric("authfsm_agent_refresh_attempts_total", "counter", "Token requests sent, by outcome.", func(p *profile) []sample {
+		var out []sample
+		for c := range p.n.refresh {
+			out = append(out, sample{`,class="` + policy.Class(c).String() + `"`, float64(p.n.refresh[c].Load())})
+		}
+		return out
+	})
+	metric("authfsm_agent_throttled_attempts_total", "counter", "Refresh attempts the shared throttle kept back.", func(p *profile) []sample {
+		return []sample{{"", float64(p.n.throttled.Load())}}
+	})
+	metric("authfsm_agent_token_requests_total", "counter", "GET /v1/token requests, by result.", func(p *profile) []sample {
+		return []sample{{`,result="served"`, float64(p.n.tokenServed.Load())},
+			{`,result="unavailable"`, float64(p.n.tokenUnavailable.Load())},
+			{`,result="refused"`, float64(p.n.tokenRefused.Load())}}
+	})
+	metric("authfsm_agent_proxy_requests_total", "counter", "Requests through the profile's proxy, by result.", func(p *profile) []sample {
+		return []sample{{`,result="forwarded"`, float64(p.n.proxyForwarded.Load())},
+			{`,result="unavailable"`, float64(p.n.proxyUnavailable.Load())},
+			{`,result="upstream_error"`, float64(p.n.proxyUpstreamFail.Load())},
+			{`,result="refused"`, float64(p.n.proxyRefused.Load())}}
+	})
+}

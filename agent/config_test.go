@@ -1,0 +1,185 @@
+package agent
+
+import (
+	"errors"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/sim"
+)
+
+const fullConfig = `listen: 127.0.0.1:8180
+audit: {path: /var/log/authfsm/audit.jsonl, key_file: audit.key}
+shutdown_timeout: 20s
+log_level: debug
+profiles:
+  platform:
+    issuer: https://auth.example
+    client_id: billing
+    private_key_jwt: {key_file: keys/client.pem, key_id: k1}
+    grant: client_credentials
+    scopes: [billing.read]
+    params: {audience: https://api.example, resource: [a, b]}
+    session:
+      refresh_ahead: 2m
+      request_timeout: 5s
+      wait_for_refresh: 30s
+      policy: {kind: exponential, initial: 1s, max: 30s, jitter: full}
+      throttle: {kind: adaptive}
+    store: {path: /var/lib/authfsm/platform.json, coordinator: file}
+    proxy:
+      listen: unix:/run/authfsm/platform.sock
+      upstream: https://api.example/v2
+  legacy:
+    token_url: http://127.0.0.1:9000/token
+    client_id: legacy
+    client_secret_env: LEGACY_SECRET
+    auth_style: body
+    refresh_token_file: /run/secrets/legacy-refresh
+    session: {fallback: true}
+    store: {path: legacy.json}
+`
+
+func TestParseConfig(t *testing.T) {
+	c, err := Parse("/etc/authfsm/agent.yaml", []byte(fullConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, _ := sim.ParseSession("", nil, "")
+	plat := def
+	plat.RefreshAhead, plat.RequestTimeout, plat.WaitForRefresh = 2*time.Minute, 5*time.Second, 30*time.Second
+	plat.Policy = policy.Spec{Kind: "exponential", Initial: time.Second, Multiplier: 2, Max: 30 * time.Second, Jitter: policy.FullJitter}
+	plat.Throttle = policy.ThrottleSpec{Kind: "adaptive"}
+	legacy := def
+	legacy.Fallback = true
+	up, _ := url.Parse("https://api.example/v2")
+	want := &Config{
+		File:            "/etc/authfsm/agent.yaml",
+		Listen:          &Listen{Network: "tcp", Address: "127.0.0.1:8180"},
+		Audit:           &Audit{Path: "/var/log/authfsm/audit.jsonl", KeyFile: "/etc/authfsm/audit.key"},
+		ShutdownTimeout: 20 * time.Second,
+		LogLevel:        -4,
+		Profiles: []*Profile{{
+			Name: "platform", Issuer: "https://auth.example", ClientID: "billing",
+			PrivateKeyJWT: &PrivateKeyJWT{KeyFile: "/etc/authfsm/keys/client.pem", KeyID: "k1"},
+			Grant:         session.GrantClientCredentials, Scopes: []string{"billing.read"},
+			Params:  url.Values{"audience": {"https://api.example"}, "resource": {"a", "b"}},
+			Session: plat,
+			Store:   &Store{Path: "/var/lib/authfsm/platform.json", Coordinator: "file"},
+			Proxy:   &Proxy{Listen: Listen{Network: "unix", Address: "/run/authfsm/platform.sock"}, Upstream: up, MaxReplayBody: DefaultMaxReplayBody},
+		}, {
+			Name: "legacy", TokenURL: "http://127.0.0.1:9000/token", ClientID: "legacy", ClientSecretEnv: "LEGACY_SECRET",
+			AuthStyle: session.AuthBody, Grant: session.GrantRefreshToken, RefreshTokenFile: "/run/secrets/legacy-refresh",
+			Session: legacy, Store: &Store{Path: "/etc/authfsm/legacy.json"},
+		}},
+	}
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("config differs (-want +got):\n%s", diff)
+	}
+	if p, err := c.Profile("legacy"); err != nil || p.Name != "legacy" {
+		t.Errorf("Profile(legacy): %v, %v", p, err)
+	}
+	if _, err := c.Profile(""); err == nil || !strings.Contains(err.Error(), "has 2 profiles (platform, legacy): name one") {
+		t.Errorf("Profile(\"\"): %v", err)
+	}
+}
+
+// secret stands for a secret written where it does not belong; no error
+// may quote it.
+const secret = "hunter2-SECRET-4f1c"
+
+func TestParseConfigErrors(t *testing.T) {
+	const head = "listen: 127.0.0.1:8180\nprofiles:\n  api:\n    token_url: https://auth.example/token\n"
+	for _, tc := range []struct {
+		name, src, err string
+	}{
+		{"inline client secret", head + "    client_secret: " + secret + "\n    grant: client_credentials\n    client_id: c\n",
+			"agent.yaml:5: profiles.api.client_secret: an inline secret is refused: the configuration file is no place for one; use client_secret_file or client_secret_env"},
+		{"inline refresh token", head + "    refresh_token: " + secret + "\n", "profiles.api.refresh_token: an inline secret is refused"},
+		{"inline audit key", "audit: {path: a.log, key: " + secret + "}\n", "audit.key: an inline secret is refused"},
+		{"credential in params", head + "    params: {client_assertion: " + secret + "}\n", "profiles.api.params.client_assertion: refused"},
+		{"secret in a mistyped key", head + "    client_secert: " + secret + "\n", "profiles.api.client_secert: unknown key"},
+		{"secret as a list", head + "    client_id: [" + secret + "]\n", "profiles.api.client_id: want a single value, got a list"},
+		{"secret in the session block", head + "    session: {request_timeout: " + secret + "}\n", "profiles.api.session.request_timeout: the value is not a Go duration"},
+		{"secret in the session's policy", head + "    session: {policy: {kind: " + secret + "}}\n", "profiles.api.session.policy"},
+		{"secret in a URL", "listen: 127.0.0.1:8180\nprofiles:\n  api:\n    token_url: https://u:" + secret + "@auth.example/\n    store: {path: t}\n",
+			"profiles.api.token_url: a URL with user information is refused"},
+		{"secret as listen", "listen: " + secret + "\nprofiles: {}\n", "listen: want host:port on loopback"},
+		{"not loopback", "listen: 0.0.0.0:8180\n", "listen: the agent listens on loopback only"},
+		{"plain HTTP upstream", head + "    store: {path: t}\n    proxy: {listen: 127.0.0.1:9, upstream: http://api.example}\n", "proxy.upstream: plain HTTP to another host"},
+		{"token_url and issuer", head + "    issuer: https://auth.example\n", "profiles.api.token_url: give token_url or issuer"},
+		{"two authentications", head + "    client_id: c\n    client_secret_file: s\n    assertion_file: a\n", "profiles.api.assertion_file: client_secret_file authenticates the client already"},
+		{"refresh_token without store", head, "profiles.api.store: required by the refresh_token grant"},
+		{"fallback without authentication", head + "    store: {path: t}\n    session: {fallback: true}\n", "the client_credentials fallback needs the client's authentication"},
+		{"token exchange without subject", head + "    grant: token_exchange\n", "profiles.api.subject_token_file: required by the token_exchange grant"},
+		{"unknown grant", head + "    grant: password\n", "profiles.api.grant: want refresh_token, client_credentials or token_exchange"},
+		{"throttle settings", head + "    store: {path: t}\n    session: {throttle: {kind: adaptive, probe: 500us}}\n", "profiles.api.session.throttle.probe"},
+		{"no profiles", "listen: 127.0.0.1:8180\n", "profiles: required"},
+		{"nothing served", "profiles:\n  api:\n    token_url: https://a.example/t\n    store: {path: t}\n", "listen: nothing to serve"},
+		{"address twice", head + "    store: {path: t}\n    proxy: {listen: 127.0.0.1:8180, upstream: https://api.example}\n", "profiles.api.proxy.listen: listens on 127.0.0.1:8180, as listen does"},
+		{"bad profile name", "listen: 127.0.0.1:1\nprofiles:\n  a/b: {}\n", "profiles.a/b: a profile's name"},
+		{"syntax", "listen: [\n", "agent.yaml: line"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("agent.yaml", []byte(tc.src))
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v\nwant one containing %q", err, tc.err)
+			}
+			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("the error quotes the secret: %v", err)
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Errorf("error %T, want a *ConfigError", err)
+			}
+		})
+	}
+}
+
+func TestParseListen(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Listen
+		err  string
+	}{
+		{"127.0.0.1:8180", Listen{"tcp", "127.0.0.1:8180"}, ""},
+		{"[::1]:8180", Listen{"tcp", "[::1]:8180"}, ""},
+		{"localhost:1", Listen{"tcp", "localhost:1"}, ""},
+		{"unix:/run/a.sock", Listen{"unix", "/run/a.sock"}, ""},
+		{"10.0.0.1:8180", Listen{}, "loopback only"},
+		{"8180", Listen{}, "want host:port"},
+		{"unix:", Listen{}, "needs the socket's path"},
+	} {
+		got, err := ParseListen(tc.in)
+		if (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) || got != tc.want {
+			t.Errorf("ParseListen(%q) = %v, %v; want %v, %q", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// TestReadmeConfig keeps README.md's agent configuration valid.
+func TestReadmeConfig(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```yaml\n# agent.yaml")
+	block, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no agent.yaml block")
+	}
+	c, err := Parse("/etc/authfsm/agent.yaml", []byte("# agent.yaml"+block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Profiles[0]; p.Name != "billing" || p.Proxy == nil || p.Session.WaitForRefresh != 10*time.Second || c.Audit.KeyFile != "/etc/authfsm/audit.key" {
+		t.Errorf("parsed as %+v", p)
+	}
+}

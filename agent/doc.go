@@ -1,0 +1,35 @@
+// Package agent is what `authfsm agent` runs: a long-running process that
+// keeps one session.Session per profile of its configuration file alive,
+// so that clients in any language get their OAuth2 tokens through it.
+//
+// Per profile it serves, on loopback TCP or a unix socket created with mode
+// 0600:
+//
+//   - a reverse proxy to the profile's API that injects the Authorization
+//     header through session.Transport (a 401 refreshes the token and
+//     replays the request once);
+//   - GET /v1/token?profile=NAME on the agent's API listener, answering
+//     {access_token, token_type, expires_at, state}, or 503 with
+//     Retry-After and the refresh error's text. Like a cloud metadata
+//     server it answers only requests carrying its header
+//     (Authfsm-Token-Request: 1) and refuses those a browser or a relaying
+//     proxy made (Origin, Sec-Fetch-Site, Forwarded, X-Forwarded-For, a
+//     Host that is not loopback), so a forged cross-site or server-side
+//     request cannot read a token;
+//   - GET /v1/health (session.HealthHandler) and GET /metrics (counters
+//     and the sessions' states in the Prometheus text format).
+//
+// Every transition goes to one hash-chained audit log, optionally keyed.
+// On shutdown the agent stops accepting requests, lets a refresh in flight
+// finish and saves the newest (possibly rotated) token pair to each
+// profile's store (session.Session.Shutdown).
+//
+// A profile's session block is a scenario's (sim.ParseSession): `authfsm
+// sim --profile agent.yaml SCENARIO` simulates the settings the agent runs.
+// Secrets come only from files or the environment; the configuration file
+// refuses an inline secret, and no error, log line or answer of the agent
+// but /v1/token's carries one.
+//
+// The client side, the token command's, is Client, and the output formats
+// of `authfsm token` are WriteExecCredential and WriteGitCredential.
+package agent

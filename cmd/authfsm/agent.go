@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+
+	"github.com/authfsm/authfsm/agent"
+)
+
+const agentUsage = `usage: authfsm agent --config FILE [--check]
+
+Keeps one OAuth2 session per profile of FILE alive and serves it: a reverse
+proxy that injects the Authorization header, GET /v1/token (with the header
+Authfsm-Token-Request: 1), /v1/health and /metrics. SIGINT or SIGTERM shuts
+it down gracefully, saving each profile's newest token pair. Secrets come
+from files or the environment only. See README.md, "The agent".
+
+exit status: 0 after a graceful shutdown (or a valid file with --check),
+1 a failure while running, 2 a bad configuration
+`
+
+// wantsHelp reports whether args ask for help before anything else.
+func wantsHelp(args []string) bool {
+	return slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" })
+}
+
+func runAgent(args []string, stdout, stderr io.Writer) int {
+	if wantsHelp(args) {
+		fmt.Fprint(stdout, agentUsage)
+		return exitOK
+	}
+	fs := newFlagSet("agent", stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, agentUsage) }
+	file := fs.String("config", "", "the configuration file (YAML)")
+	check := fs.Bool("check", false, "only check the configuration file")
+	if err := fs.Parse(args); err != nil {
+		return exitBadInput
+	}
+	if *file == "" || fs.NArg() > 0 {
+		fmt.Fprint(stderr, agentUsage)
+		return exitBadInput
+	}
+	cfg, err := agent.Load(*file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitBadInput
+	}
+	if *check {
+		fmt.Fprintf(stdout, "%s: %d profiles, ok\n", *file, len(cfg.Profiles))
+		return exitOK
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	// Signals are caught before anything is bound, so that none ends the
+	// process without the shutdown that saves a rotated pair.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := agent.New(ctx, cfg, agent.Options{Logger: log})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitBadInput
+	}
+	if err := a.Serve(ctx); err != nil {
+		log.Error("agent stopped with an error", "err", err)
+		return exitFailed
+	}
+	return exitOK
+}

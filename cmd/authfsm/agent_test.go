@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/authfsm/authfsm/agent"
+	"github.com/authfsm/authfsm/session"
+)
+
+func TestAgentAndTokenHelp(t *testing.T) {
+	for _, args := range [][]string{
+		{"agent", "--help"}, {"agent", "-h"}, {"agent", "--config", "x.yaml", "--help"},
+		{"token", "--help"}, {"token", "--format", "git", "-help"},
+	} {
+		code, out, errOut := runCLI(args...)
+		if code != exitOK || !strings.Contains(out, "usage: authfsm "+args[0]) || errOut != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+	if _, out, _ := runCLI("help"); !strings.Contains(out, "authfsm agent --config FILE") || !strings.Contains(out, "authfsm token [--profile P]") {
+		t.Errorf("help does not list agent and token:\n%s", out)
+	}
+}
+
+func TestAgentCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("listen: 127.0.0.1:0\nprofiles:\n  api:\n    token_url: https://auth.example/t\n    client_id: c\n    client_secret_env: S\n    grant: client_credentials\n"), 0o600)
+	inline := filepath.Join(dir, "inline.yaml")
+	os.WriteFile(inline, []byte("listen: 127.0.0.1:0\nprofiles:\n  api:\n    token_url: https://auth.example/t\n    client_secret: hunter2\n"), 0o600)
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"no config", []string{"agent"}, exitBadInput, "", "usage: authfsm agent"},
+		{"missing file", []string{"agent", "--config", filepath.Join(dir, "none.yaml")}, exitBadInput, "", "none.yaml: cannot read"},
+		{"inline secret", []string{"agent", "--config", inline}, exitBadInput, "", "inline.yaml:5: profiles.api.client_secret: an inline secret is refused"},
+		{"check", []string{"agent", "--config", good, "--check"}, exitOK, "good.yaml: 1 profiles, ok", ""},
+		{"unset secret", []string{"agent", "--config", good}, exitBadInput, "", "the environment variable S is unset or empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(tc.args...)
+			if code != tc.code || !strings.Contains(out, tc.stdout) || !strings.Contains(errOut, tc.stderr) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %d, %q, %q", code, out, errOut, tc.code, tc.stdout, tc.stderr)
+			}
+			if strings.Contains(errOut, "hunter2") {
+				t.Errorf("the secret is in the error: %s", errOut)
+			}
+		})
+	}
+}
+
+// fakeAgent serves a fixed /v1/token answer on a unix socket, as an agent
+// does, refusing requests without the header.
+func fakeAgent(t *testing.T, status int, body string) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "a.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/token" || r.Header.Get(agent.TokenRequestHeader) != "1" {
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `{"error":"no header"}`)
+			return
+		}
+		if p := r.URL.Query().Get("profile"); p != "" && p != "api" {
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":"authfsm agent: no such profile"}`)
+			return
+		}
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "30")
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return sock
+}
+
+func TestTokenCommand(t *testing.T) {
+	const tokenJSON = `{"access_token":"eyJhbGciOiJFUzI1NiJ9.e30.sig","token_type":"Bearer","expires_at":"2025-06-01T10:30:45.9Z","state":"valid"}`
+	sock := fakeAgent(t, http.StatusOK, tokenJSON)
+	unavailable := fakeAgent(t, http.StatusServiceUnavailable,
+		`{"error":"session: token refresh failed: 502 Bad Gateway from https://auth.example/token (attempt 2, next in 30s; no access token)","state":"backoff"}`)
+	t.Setenv("KUBERNETES_EXEC_INFO", "")
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		stdin  string
+		env    string // AUTHFSM_AGENT
+		code   int
+		golden string // the file under testdata/ that stdout must match
+		stderr string // a substring of stderr
+	}{
+		{"bare", []string{"--socket", sock}, "", "", exitOK, "token-bare.golden", ""},
+		{"json", []string{"--format", "json", "--agent", "unix:" + sock, "--profile", "api"}, "", "", exitOK, "token-json.golden", ""},
+		{"exec-credential", []string{"--format", "exec-credential"}, "", "unix:" + sock, exitOK, "token-exec-credential.golden", ""},
+		{"git get", []string{"--format", "git", "--socket", sock, "get"}, "protocol=https\nhost=git.example\n\n", "", exitOK, "token-git.golden", ""},
+		{"git get, flags after", []string{"get", "--format", "git", "--socket", sock, "--username", "x-access-token"}, "protocol=https\nhost=git.example\n", "", exitOK, "token-git-username.golden", ""},
+		{"git store", []string{"--format", "git", "--socket", sock, "store"}, "protocol=https\nhost=git.example\npassword=x\n", "", exitOK, "", ""},
+		{"git erase", []string{"--format", "git", "--socket", unavailable, "erase"}, "", "", exitOK, "", ""},
+		{"git without an operation", []string{"--format", "git", "--socket", sock}, "", "", exitBadInput, "", "takes git's operation"},
+		{"unavailable", []string{"--socket", unavailable}, "", "", exitFailed, "",
+			"authfsm token: agent answered 503 Service Unavailable: session: token refresh failed: 502 Bad Gateway from https://auth.example/token (attempt 2, next in 30s; no access token) (retry after 30s)"},
+		{"unknown profile", []string{"--socket", sock, "--profile", "nope"}, "", "", exitBadInput, "", "404 Not Found: authfsm agent: no such profile"},
+		{"no agent", []string{"--socket", filepath.Join(t.TempDir(), "none.sock")}, "", "", exitFailed, "", "cannot reach the agent"},
+		{"unknown format", []string{"--format", "yaml", "--socket", sock}, "", "", exitBadInput, "", `--format "yaml"`},
+		{"both addresses", []string{"--socket", sock, "--agent", "127.0.0.1:1"}, "", "", exitBadInput, "", "not both"},
+		{"not loopback", []string{"--agent", "192.0.2.1:8180"}, "", "", exitBadInput, "", "loopback only"},
+		{"a stray argument", []string{"--socket", sock, "get"}, "", "", exitBadInput, "", `unexpected argument "get"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("AUTHFSM_AGENT", tc.env)
+			in := strings.NewReader(tc.stdin)
+			stdin = in
+			defer func() { stdin = os.Stdin }()
+			code, out, errOut := runCLI(append([]string{"token"}, tc.args...)...)
+			if code != tc.code || !strings.Contains(errOut, tc.stderr) {
+				t.Fatalf("exit %d, stderr %q; want %d, %q", code, errOut, tc.code, tc.stderr)
+			}
+			if tc.golden != "" {
+				golden(t, tc.golden, []byte(out))
+			} else if out != "" {
+				t.Errorf("stdout %q, want nothing", out)
+			}
+			if in.Len() != 0 {
+				t.Errorf("%d bytes of git's request left unread", in.Len())
+			}
+		})
+	}
+}
+
+// TestAgentCommand runs `authfsm agent` as a process does: the token
+// command gets a token from it, and SIGTERM shuts it down gracefully,
+// saving the token pair and removing its socket.
+func TestAgentCommand(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"access-for-%s","refresh_token":"refresh-2","expires_in":3600}`, r.PostForm.Get("refresh_token"))
+	}))
+	defer ts.Close()
+	dir := t.TempDir()
+	store := filepath.Join(dir, "token.json")
+	if err := (&session.FileStore{Path: store}).Save(context.Background(), session.Token{Refresh: "refresh-1"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "agent.yaml")
+	os.WriteFile(cfg, []byte("listen: unix:api.sock\nlog_level: warn\nprofiles:\n  api:\n    token_url: "+ts.URL+"\n    store: {path: token.json}\n"), 0o600)
+	var stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run([]string{"agent", "--config", cfg}, io.Discard, &stderr) }()
+	sock := filepath.Join(dir, "api.sock")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the agent's socket did not appear")
+		}
+	}
+	code, out, errOut := runCLI("token", "--socket", sock, "--format", "json")
+	var tok agent.TokenResponse
+	if code != exitOK || json.Unmarshal([]byte(out), &tok) != nil || tok.AccessToken != "access-for-refresh-1" {
+		t.Fatalf("token: exit %d, %q, %q", code, out, errOut)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("agent exit %d:\n%s", code, &stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("SIGTERM did not stop the agent")
+	}
+	saved, err := (&session.FileStore{Path: store}).Load(context.Background())
+	if err != nil || saved.Refresh != "refresh-2" {
+		t.Errorf("the store holds %v (%v), want the rotated refresh-2", saved, err)
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("the socket is still there: %v", err)
+	}
+}

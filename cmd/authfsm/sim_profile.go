@@ -1,0 +1,39 @@
+package main
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/authfsm/authfsm/agent"
+	"github.com/authfsm/authfsm/sim"
+)
+
+// loadProfileSession reads the session block of the profile that spec
+// names for `sim --profile`: the agent's configuration FILE, or FILE#NAME
+// when it has several profiles.
+func loadProfileSession(spec string) (sim.Session, error) {
+	file, name := spec, ""
+	if i := strings.LastIndexByte(spec, '#'); i >= 0 {
+		file, name = spec[:i], spec[i+1:]
+	}
+	cfg, err := agent.Load(file)
+	if err != nil {
+		return sim.Session{}, err
+	}
+	p, err := cfg.Profile(name)
+	if err != nil {
+		return sim.Session{}, err
+	}
+	return p.Session, nil
+}
+
+// errProfileAndPolicy refuses to change what --profile simulates.
+var errProfileAndPolicy = errors.New("authfsm sim: --profile simulates the profile's own policy; drop --policy")
+
+// profileArg is the --profile option in the command that reproduces a run.
+func profileArg(spec string) string {
+	if spec == "" {
+		return ""
+	}
+	return "--profile " + spec + " "
+}
