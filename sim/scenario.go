@@ -53,6 +53,10 @@ type Session struct {
 	// same attempt, by a client_credentials grant, which the model's server
 	// accepts (fault windows apply to it as to any request).
 	Fallback bool
+	// Throttle is one client-side throttle shared by every session of the
+	// run on the token endpoint (session.WithThrottle); kind none, the
+	// zero value, sends every attempt.
+	Throttle policy.ThrottleSpec
 }
 
 // Server describes the token endpoint's latency and faults.
