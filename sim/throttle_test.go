@@ -190,3 +190,44 @@ func TestThrottleAnswers(t *testing.T) {
 		t.Errorf("a throttled attempt's verdict is %+v", v)
 	}
 }
+
+// TestCompareWithThrottle: compare runs each policy with the scenario's
+// throttle and without it, and its table gains a throttle column; without
+// a throttle the table keeps its columns (docs/simulation checks it byte
+// for byte).
+func TestCompareWithThrottle(t *testing.T) {
+	sc, err := Load("../testdata/scenarios/fleet-outage-throttled.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Fleet.Sessions, sc.Fleet.ServerCapacity = 200, 40 // a tenth, to keep it quick
+	c := Compare(sc)
+	if !c.Throttled() || len(c.Rows) != 2*len(ComparePolicies(sc.Session.Policy)) {
+		t.Fatalf("%d rows, throttled %t; want two per policy", len(c.Rows), c.Throttled())
+	}
+	for i := 0; i < len(c.Rows); i += 2 {
+		with, without := c.Rows[i], c.Rows[i+1]
+		if with.Spec != without.Spec || with.Throttle != sc.Session.Throttle || without.Throttle != (policy.ThrottleSpec{}) {
+			t.Fatalf("rows %d and %d are not one policy with and without the throttle: %+v %+v", i, i+1, with, without)
+		}
+		if with.Policy != "none" && 10*with.RefreshRequests > without.RefreshRequests {
+			t.Errorf("%s: %d token requests with the throttle, %d without", with.Policy, with.RefreshRequests, without.RefreshRequests)
+		}
+	}
+	var b bytes.Buffer
+	c.Text(&b)
+	lines := strings.Split(b.String(), "\n")
+	if !strings.Contains(lines[0], "with the throttle (adaptive k=2 window 2m0s probe 30s) and without") ||
+		!strings.HasPrefix(lines[1], "policy                                        throttle  failed calls") ||
+		!strings.HasPrefix(lines[8], "exponential 1s×2 max 1m0s jitter=full         adaptive ") ||
+		!strings.HasPrefix(lines[9], "exponential 1s×2 max 1m0s jitter=full         none     ") {
+		t.Errorf("table:\n%s", b.String())
+	}
+	if svg := CompareSVG(c); !strings.Contains(svg, "without it") || strings.Count(svg, "<rect") < 4*len(c.Rows) {
+		t.Errorf("the picture does not show both bars of each policy")
+	}
+	sc.Session.Throttle = policy.ThrottleSpec{}
+	if c := Compare(sc); c.Throttled() || len(c.Rows) != len(ComparePolicies(sc.Session.Policy)) {
+		t.Errorf("without a throttle: %d rows, throttled %t", len(c.Rows), c.Throttled())
+	}
+}
