@@ -2,7 +2,8 @@
 // files in the deterministic simulator, compares retry policies, fuzzes
 // random fault schedules against the invariants, prints the machine's
 // diagram, verifies and repairs hash-chained audit logs, checking that the
-// machine could have written them, and draws a log's transition counts.
+// machine could have written them, and draws a log's transition counts and
+// timeline.
 package main
 
 import (
@@ -56,6 +57,7 @@ func usage(w io.Writer) {
   authfsm audit verify --unchained FILE
   authfsm audit repair [--key-file F] FILE
   authfsm audit diagram [--format mermaid|dot|svg] FILE
+  authfsm audit timeline --svg OUT FILE
 
 exit status: 0 every expectation holds, 1 one fails (for compare: under any of the policies;
 for fuzz: a violation is found), 2 bad input
