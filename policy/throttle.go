@@ -96,6 +96,10 @@ type Throttle struct {
 	failingSince time.Time // since the first of them
 }
 
+// ThrottledCause is the cause of an attempt a Throttle kept from being sent,
+// as the session runtime and the simulator record it.
+const ThrottledCause = "throttled locally: the token endpoint has been failing for this process's sessions"
+
 // Throttle kinds, as scenario files name them.
 const (
 	// ThrottleNone sends every attempt; it is the default.
@@ -209,22 +213,29 @@ func (t *Throttle) Spec() ThrottleSpec {
 }
 
 // Allow reports whether an attempt at now may be sent. r is a uniformly
-// distributed random number the caller draws from its seeded source. Every
-// call counts as a request, let through or not. Allow lets the attempt
-// through when none was let through in the last Probe interval; otherwise it
-// rejects it with probability max(0, (requests − K·accepts) / (requests + 1))
-// over the window. The caller sends an attempt that is let through and
-// Records its outcome; one that is not is a transient failure for its session.
+// distributed random number the caller draws from its seeded source. Allow
+// lets the attempt through when none was let through in the last Probe
+// interval; otherwise it rejects it with probability
+// max(0, (requests − K·accepts) / (requests + 1)) over the window. The
+// caller sends an attempt that is let through and Records its outcome; one
+// that is not is a transient failure for its session.
+//
+// Every attempt counts as a request: a rejected one at once, one let
+// through when Record reports its outcome. An attempt in flight does not
+// count yet, since it is neither a failure nor an accept: counted at Allow,
+// the attempts of sessions that refresh at the same instant (started by one
+// deploy, they share their refresh-ahead point) would each find the others
+// counted without an accept, and a healthy server's fleet would be throttled.
 func (t *Throttle) Allow(now time.Time, r uint64) bool {
 	if t == nil || t.spec.Kind != ThrottleAdaptive {
 		return true
 	}
 	i := t.w.advance(now)
 	p := t.w.rejectProbability(t.spec.K)
-	t.w.requests[i]++
-	t.w.nRequests++
 	since := now.Sub(t.lastSent)
 	if t.sent && since >= 0 && since < t.spec.Probe && unit(r) < p {
+		t.w.requests[i]++
+		t.w.nRequests++
 		return false
 	}
 	t.sent, t.lastSent = true, now
@@ -242,6 +253,8 @@ func (t *Throttle) Record(now time.Time, accepted bool) {
 	}
 	i := t.w.advance(now)
 	if !accepted {
+		t.w.requests[i]++
+		t.w.nRequests++
 		if !t.failing {
 			t.failing, t.failingSince = true, now
 		}
@@ -249,10 +262,10 @@ func (t *Throttle) Record(now time.Time, accepted bool) {
 	}
 	if t.failing && (now.Sub(t.failingSince) >= t.spec.Probe || t.w.nAccepts == 0) {
 		t.w.reset()
-		t.w.requests[i]++ // the request this accept answers
-		t.w.nRequests++
 	}
 	t.failing = false
+	t.w.requests[i]++ // the request this accept answers
+	t.w.nRequests++
 	t.w.accepts[i]++
 	t.w.nAccepts++
 }

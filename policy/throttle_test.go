@@ -324,8 +324,46 @@ func TestThrottleWindow(t *testing.T) {
 	if !th.Allow(t0, randMin) {
 		t.Error("time went back: no probe")
 	}
+	th.Record(t0, false)
 	if th.w.nRequests != 51 {
 		t.Errorf("time went back: %d requests, want 51", th.w.nRequests)
+	}
+}
+
+// TestThrottleAttemptsInFlight: attempts let through count when their
+// outcome is recorded, not before. A fleet whose sessions refresh at the
+// same instant (one deploy started them all) on a healthy server is never
+// throttled, however many attempts are in flight together; rejected
+// attempts still count at once.
+func TestThrottleAttemptsInFlight(t *testing.T) {
+	th := mustThrottle(t, ThrottleSpec{Kind: "adaptive"})
+	now := t0
+	for cycle := range 3 {
+		for i := range 1000 {
+			if !th.Allow(now, randMin) {
+				t.Fatalf("cycle %d: attempt %d of a synchronised fleet throttled with %d requests, %d accepts counted", cycle, i, th.w.nRequests, th.w.nAccepts)
+			}
+		}
+		now = now.Add(200 * time.Millisecond)
+		for range 1000 {
+			th.Record(now, true)
+		}
+		now = now.Add(55 * time.Minute)
+	}
+	// During an outage the failures count, and so do the rejections.
+	th = mustThrottle(t, ThrottleSpec{Kind: "adaptive"})
+	for i := range 10 {
+		th.Allow(t0, randMax)
+		th.Record(t0.Add(time.Duration(i)), false)
+	}
+	if th.w.nRequests != 10 {
+		t.Fatalf("%d requests after 10 failures, want 10", th.w.nRequests)
+	}
+	if th.Allow(t0.Add(time.Second), randMin) {
+		t.Fatal("attempt after 10 failures let through with r=0")
+	}
+	if th.w.nRequests != 11 {
+		t.Errorf("%d requests after a rejection, want 11", th.w.nRequests)
 	}
 }
 

@@ -50,4 +50,4 @@ func (t *Throttle) record(now time.Time, accepted bool) {
 func WithThrottle(t *Throttle) Option { return func(c *config) { c.throttle = t } }
 
 // throttledCause is the cause of an attempt the throttle kept back.
-const throttledCause = "throttled locally: the token endpoint has been failing for this process's sessions"
+const throttledCause = policy.ThrottledCause

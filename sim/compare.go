@@ -9,19 +9,30 @@ import (
 	"github.com/authfsm/authfsm/policy"
 )
 
-// Comparison is one scenario run under each built-in policy.
+// Comparison is one scenario run under each built-in policy and, when the
+// scenario has a shared throttle, under each policy with and without it.
 type Comparison struct {
 	Name     string
 	Seed     uint64
 	Sessions int
 	Duration time.Duration
+	// Throttle is the scenario's throttle; when its kind is not none, each
+	// policy has two rows, the first with the throttle, the second without.
+	Throttle policy.ThrottleSpec
 	Rows     []CompareRow
 }
 
-// CompareRow is the outcome under one policy.
+// Throttled reports whether the comparison sets the scenario's throttle
+// against its absence.
+func (c *Comparison) Throttled() bool { return c.Throttle.Kind == policy.ThrottleAdaptive }
+
+// CompareRow is the outcome under one policy (and throttle).
 type CompareRow struct {
 	Policy string
 	Spec   policy.Spec
+	// Throttle is the throttle the row ran with: the scenario's, or kind
+	// none (the zero value).
+	Throttle policy.ThrottleSpec
 	// FailedRequests and RefreshRequests are the result's stats.
 	FailedRequests, RefreshRequests int64
 	// WorstRecovery is the longest recovery after a fault window; Never
@@ -51,35 +62,61 @@ func ComparePolicies(base policy.Spec) []policy.Spec {
 }
 
 // Compare runs sc under each of ComparePolicies, with sc's seed, so the
-// rows differ only by policy.
+// rows differ only by policy. When sc has a shared throttle, each policy
+// runs twice: with the throttle, then without it.
 func Compare(sc *Scenario) *Comparison {
-	c := &Comparison{Name: sc.Name, Seed: sc.Seed, Sessions: sc.Fleet.Sessions, Duration: sc.Duration}
+	c := &Comparison{Name: sc.Name, Seed: sc.Seed, Sessions: sc.Fleet.Sessions, Duration: sc.Duration, Throttle: sc.Session.Throttle}
+	throttles := []policy.ThrottleSpec{sc.Session.Throttle}
+	if c.Throttled() {
+		throttles = append(throttles, policy.ThrottleSpec{})
+	}
 	for _, spec := range ComparePolicies(sc.Session.Policy) {
-		v := *sc
-		v.Session.Policy = spec
-		res := Run(&v, Options{})
-		worst, never := WorstRecovery(res.Recoveries)
-		c.Rows = append(c.Rows, CompareRow{
-			Policy: DescribePolicy(spec), Spec: spec,
-			FailedRequests: res.Stats.FailedRequests, RefreshRequests: res.Stats.RefreshRequests,
-			WorstRecovery: worst, Never: never, Unusable: res.Unusable, Passed: res.Passed,
-		})
+		for _, th := range throttles {
+			v := *sc
+			v.Session.Policy, v.Session.Throttle = spec, th
+			res := Run(&v, Options{})
+			worst, never := WorstRecovery(res.Recoveries)
+			c.Rows = append(c.Rows, CompareRow{
+				Policy: DescribePolicy(spec), Spec: spec, Throttle: th,
+				FailedRequests: res.Stats.FailedRequests, RefreshRequests: res.Stats.RefreshRequests,
+				WorstRecovery: worst, Never: never, Unusable: res.Unusable, Passed: res.Passed,
+			})
+		}
 	}
 	return c
 }
 
-// Text writes the comparison as a table.
+// Text writes the comparison as a table. With a throttle, a throttle
+// column follows the policy; without one, the table is as it always was.
 func (c *Comparison) Text(w io.Writer) {
-	fmt.Fprintf(w, "%s: seed %d, %s, %v simulated, under each built-in policy\n", c.Name, c.Seed, plural(c.Sessions, "session"), c.Duration)
-	fmt.Fprintf(w, "%-44s %12s %15s %15s %18s  %s\n", "policy", "failed calls", "token requests", "worst recovery", "without a token", "expectations")
+	if c.Throttled() {
+		fmt.Fprintf(w, "%s: seed %d, %s, %v simulated, under each built-in policy, with the throttle (%s) and without\n",
+			c.Name, c.Seed, plural(c.Sessions, "session"), c.Duration, DescribeThrottle(c.Throttle))
+		fmt.Fprintf(w, "%-45s %-9s %12s %15s %15s %18s  %s\n", "policy", "throttle", "failed calls", "token requests", "worst recovery", "without a token", "expectations")
+	} else {
+		fmt.Fprintf(w, "%s: seed %d, %s, %v simulated, under each built-in policy\n", c.Name, c.Seed, plural(c.Sessions, "session"), c.Duration)
+		fmt.Fprintf(w, "%-44s %12s %15s %15s %18s  %s\n", "policy", "failed calls", "token requests", "worst recovery", "without a token", "expectations")
+	}
 	for _, r := range c.Rows {
 		ok := "pass"
 		if !r.Passed {
 			ok = "FAIL"
 		}
-		fmt.Fprintf(w, "%-44s %12d %15d %15s %18s  %s\n", r.Policy, r.FailedRequests, r.RefreshRequests,
+		name := r.Policy
+		if c.Throttled() {
+			name = fmt.Sprintf("%-45s %-9s", r.Policy, r.throttleKind())
+		}
+		fmt.Fprintf(w, "%-44s %12d %15d %15s %18s  %s\n", name, r.FailedRequests, r.RefreshRequests,
 			r.recovery(), r.Unusable.Round(time.Millisecond), ok)
 	}
+}
+
+// throttleKind names the row's throttle kind: "adaptive" or "none".
+func (r CompareRow) throttleKind() string {
+	if r.Throttle.Kind == policy.ThrottleAdaptive {
+		return r.Throttle.Kind
+	}
+	return policy.ThrottleNone
 }
 
 func (r CompareRow) recovery() string {
@@ -114,11 +151,29 @@ func CompareSVG(c *Comparison) string {
 		panelW, labelW, barH, gap = 470.0, 190.0, 18.0, 4.0
 	)
 	panelH := 30 + float64(len(c.Rows))*(barH+gap)
+	top := 40.0
 	var s svg
-	s.open(960, int(40+2*panelH+10))
-	s.text(10, 22, "start", "#111111", fmt.Sprintf("%s: the same scenario (seed %d) under each built-in policy", c.Name, c.Seed))
+	title := fmt.Sprintf("%s: the same scenario (seed %d) under each built-in policy", c.Name, c.Seed)
+	if c.Throttled() {
+		// Each policy's pair of bars: dark with the throttle, light without.
+		top = 62
+		title = fmt.Sprintf("%s: the same scenario (seed %d) under each built-in policy, with and without the throttle", c.Name, c.Seed)
+	}
+	s.open(960, int(top+2*panelH+10))
+	s.text(10, 22, "start", "#111111", title)
+	room := 70.0 // right of the longest bar, for its label
+	if c.Throttled() {
+		room = 90
+		s.rect(10, 34, 12, 12, "#2196f3", 1)
+		s.rect(24, 34, 12, 12, "#e53935", 1)
+		s.text(40, 44, "start", "#333333", "with the throttle ("+DescribeThrottle(c.Throttle)+")")
+		s.rect(420, 34, 12, 12, "#90caf9", 1)
+		s.rect(434, 34, 12, 12, "#ef9a9a", 1)
+		s.text(450, 44, "start", "#333333", "without it")
+		s.text(560, 44, "start", "#333333", "red: the scenario's expectations fail")
+	}
 	for k, m := range measures {
-		x0, y0 := 10+float64(k%2)*panelW, 40+float64(k/2)*panelH
+		x0, y0 := 10+float64(k%2)*panelW, top+float64(k/2)*panelH
 		s.text(x0, y0+14, "start", "#111111", m.title)
 		var top float64
 		for _, r := range c.Rows {
@@ -126,14 +181,22 @@ func CompareSVG(c *Comparison) string {
 		}
 		for i, r := range c.Rows {
 			y := y0 + 22 + float64(i)*(barH+gap)
-			s.text(x0+labelW-6, y+13, "end", "#333333", shortPolicy(r.Spec))
+			without := c.Throttled() && r.Throttle.Kind != policy.ThrottleAdaptive
+			if !without {
+				s.text(x0+labelW-6, y+13, "end", "#333333", shortPolicy(r.Spec))
+			}
 			w := 0.0
 			if top > 0 {
-				w = (panelW - labelW - 70) * m.value(r) / top
+				w = (panelW - labelW - room) * m.value(r) / top
 			}
 			fill := "#2196f3"
-			if r.Never || !r.Passed {
+			switch {
+			case (r.Never || !r.Passed) && without:
+				fill = "#ef9a9a"
+			case r.Never || !r.Passed:
 				fill = "#e53935"
+			case without:
+				fill = "#90caf9"
 			}
 			s.rect(x0+labelW, y, w, barH, fill, 1)
 			s.text(x0+labelW+w+4, y+13, "start", "#333333", m.label(r))

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -53,6 +54,13 @@ type run struct {
 
 	// capBucket is the second whose token requests capCount counts.
 	capBucket, capCount int64
+
+	// thr is the throttle shared by every session (session.throttle), nil
+	// for kind none; thrRand draws its random numbers; throttled counts the
+	// attempts it kept from being sent.
+	thr       *policy.Throttle
+	thrRand   *rand.Rand
+	throttled int64
 
 	stats    Stats
 	timeIn   [numStates]int64
@@ -119,6 +127,13 @@ func newRun(sc *Scenario, opt Options) *run {
 	r.initRetired()
 	for _, f := range sc.Server.Faults {
 		r.kinds |= 1 << f.Kind
+	}
+	if sc.Session.Throttle.Kind == policy.ThrottleAdaptive {
+		if t, err := sc.Session.Throttle.Build(); err == nil {
+			// Its own stream of the run's seed, so that the sessions'
+			// draws are those of the same run without a throttle.
+			r.thr, r.thrRand = t, rand.New(rand.NewPCG(sc.Seed, 0x7e57))
+		}
 	}
 	r.q.ev = make([]event, 0, 2*n+len(sc.Server.Faults)+16)
 	r.rec.init(sc)

@@ -59,6 +59,12 @@ func Generate(seed uint64) *Scenario {
 	}
 	sc.Session.Fallback = g.chance(0.2)
 	sc.Server.Faults = g.faults(&sc)
+	if g.chance(0.2) {
+		// Drawn last, so that the rest of each scenario is what it was
+		// before the throttle existed.
+		sc.Session.Throttle = policy.ThrottleSpec{Kind: policy.ThrottleAdaptive, K: []float64{1.5, 2, 3}[g.r.IntN(3)],
+			Window: g.pick(30*time.Second, 2*time.Minute, 10*time.Minute), Probe: g.pick(5*time.Second, 30*time.Second, 2*time.Minute)}
+	}
 	FuzzExpect(&sc)
 	return &sc
 }
@@ -197,7 +203,18 @@ func recoveryBound(sc *Scenario, retryAfter time.Duration) time.Duration {
 			restart = max(restart, f.Restart+sc.Share.Lease)
 		}
 	}
-	return sc.Session.RequestTimeout + delay + restart + sc.Server.Latency + time.Second
+	// A shared throttle lets an attempt through at least every probe
+	// interval and forgets the outage at the first accept, which comes
+	// within a probe interval and a delay (the next attempt of any
+	// session) and its answer; a session it kept back just before that
+	// waits one more delay of its own. In a large fleet attempts are dense
+	// and that is about a probe interval; a few sessions that attempt
+	// seldom (policy none, a demand every few minutes) can meet it.
+	var throttle time.Duration
+	if sc.Session.Throttle.Kind == policy.ThrottleAdaptive {
+		throttle = sc.Session.Throttle.Probe + delay + sc.Session.RequestTimeout
+	}
+	return sc.Session.RequestTimeout + delay + restart + throttle + sc.Server.Latency + time.Second
 }
 
 // FuzzExpect writes the invariants sc must obey as its expectations: never

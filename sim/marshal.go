@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/authfsm/authfsm/policy"
 )
 
 // MarshalYAML writes sc as a scenario file that Parse reads back into the
@@ -37,6 +39,11 @@ func MarshalYAML(sc *Scenario) []byte {
 	default:
 		fmt.Fprintf(&b, "  policy: {kind: %s, initial: %v, multiplier: %s, max: %v, jitter: %v, max_attempts: %d, max_elapsed: %v}\n",
 			p.Kind, p.Initial, strconv.FormatFloat(p.Multiplier, 'g', -1, 64), p.Max, p.Jitter, p.MaxAttempts, p.MaxElapsed)
+	}
+	// A throttle of kind none, the default, is left out: it has no other key.
+	if th := s.Throttle; th.Kind == policy.ThrottleAdaptive {
+		fmt.Fprintf(&b, "  throttle: {kind: %s, k: %s, window: %v, probe: %v}\n",
+			th.Kind, strconv.FormatFloat(th.K, 'g', -1, 64), th.Window, th.Probe)
 	}
 	fmt.Fprintf(&b, "server:\n  latency: %v\n", sc.Server.Latency)
 	if len(sc.Server.Faults) > 0 {

@@ -25,6 +25,7 @@ const (
 	codeStoreUnpublished               // the store went down before the new pair was published
 	codeLeaseLost                      // the lease lapsed before the refresh was marked in flight
 	codeOrphan                         // Machine.Orphaned: revoke rather than present a spent token
+	codeThrottled                      // the shared throttle kept the attempt from being sent
 	codeFault                          // first status-fault code
 )
 
@@ -56,6 +57,9 @@ type answer struct {
 	// answers that may revoke a session (DESIGN.md, invariant 1). A 401 or
 	// 403 without such a code is not one.
 	refusal bool
+	// accepted reports that the answer counts as an accept for the shared
+	// throttle (policy.Accepted): the server processed the request.
+	accepted bool
 }
 
 // classify is policy.Classify; tests replace it with a broken classifier
@@ -68,7 +72,7 @@ func answers(sc *Scenario) []answer {
 	out := make([]answer, int(codeFault)+len(sc.Server.Faults))
 	set := func(c uint32, o policy.Outcome) {
 		o.At = epoch
-		out[c] = answer{verdict: classify(o), refusal: policy.IsPermanentCode(o.ErrorCode)}
+		out[c] = answer{verdict: classify(o), refusal: policy.IsPermanentCode(o.ErrorCode), accepted: policy.Accepted(o)}
 	}
 	set(codeOK, policy.Outcome{Status: 200, Sent: true})
 	set(codeInvalidGrant, policy.Outcome{Status: 400, ErrorCode: "invalid_grant", Sent: true})
@@ -89,6 +93,8 @@ func answers(sc *Scenario) []answer {
 	// it rather than present a token a vanished holder may have spent
 	// (states.CrashedHolderCause), so it counts as a refusal.
 	out[codeOrphan] = answer{verdict: policy.Verdict{Class: policy.Permanent, Cause: states.CrashedHolderCause}, refusal: true}
+	// Not sent: a transient failure, as session.refresh concludes it.
+	out[codeThrottled] = answer{verdict: policy.Verdict{Class: policy.Transient, Cause: policy.ThrottledCause}}
 	for i, f := range sc.Server.Faults {
 		if f.Kind != FaultStatus {
 			continue

@@ -68,8 +68,6 @@ func syntaxError(file string, err error) error {
 type parser struct {
 	file string
 	err  *Error
-	// profile: the session block is a deployment's (ParseSession).
-	profile bool
 }
 
 func (p *parser) fail(n *yaml.Node, key string, kind error, format string, args ...any) {

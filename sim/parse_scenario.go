@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"math"
 	"strconv"
 	"time"
@@ -81,6 +82,35 @@ func (p *parser) session(n *yaml.Node, path string, s *Session) {
 		{key: "fallback", set: p.boolean(&s.Fallback)},
 		{key: "throttle", set: func(n *yaml.Node, key string) { p.throttle(n, key, &s.Throttle) }},
 	})
+}
+
+// throttle reads session.throttle: {kind, k, window, probe}. Settings left
+// out take policy's defaults; a setting that kind none does not use is an
+// error, as policy.ThrottleSpec.Build says.
+func (p *parser) throttle(n *yaml.Node, path string, s *policy.ThrottleSpec) {
+	var got policy.ThrottleSpec
+	p.mapping(n, path, []field{
+		{key: "kind", set: p.text(&got.Kind)},
+		{key: "k", set: p.float(&got.K, 1, 1000)},
+		{key: "window", set: p.duration(&got.Window, time.Second, 24*time.Hour)},
+		{key: "probe", set: p.duration(&got.Probe, time.Millisecond, 24*time.Hour)},
+	})
+	if p.err != nil {
+		return
+	}
+	t, err := got.Build()
+	if err != nil {
+		at, key := n, path
+		if e, ok := err.(*policy.ThrottleSpecError); ok {
+			at, key = keyNode(n, e.Key), path+"."+e.Key
+			err = errors.New(e.Reason)
+		}
+		p.fail(at, key, ErrInvalid, "%v", err)
+		return
+	}
+	if spec := t.Spec(); spec.Kind == policy.ThrottleAdaptive {
+		*s = spec // kind none stays the zero value, as when the key is left out
+	}
 }
 
 // policy reads a policy. Keys the file omits take the defaults of its

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/authfsm/authfsm/policy"
 )
 
 const minimal = "name: x\nduration: 1h\ntoken: {ttl: 10m}\n"
@@ -95,6 +97,36 @@ expect: {max_family_revocations: 0}
 	}
 }
 
+// TestParseThrottle reads session.throttle: settings left out take the
+// defaults of policy, and kind none is the zero value, as when the key is
+// left out.
+func TestParseThrottle(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		want policy.ThrottleSpec
+	}{
+		{"session: {throttle: {kind: adaptive, k: 3, window: 5m, probe: 10s}}\n",
+			policy.ThrottleSpec{Kind: "adaptive", K: 3, Window: 5 * time.Minute, Probe: 10 * time.Second}},
+		{"session: {throttle: {kind: adaptive}}\n",
+			policy.ThrottleSpec{Kind: "adaptive", K: policy.DefaultThrottleK, Window: policy.DefaultThrottleWindow, Probe: policy.DefaultThrottleProbe}},
+		{"session: {throttle: {kind: none}}\n", policy.ThrottleSpec{}},
+		{"session: {throttle: {}}\n", policy.ThrottleSpec{}},
+		{"", policy.ThrottleSpec{}},
+	} {
+		sc, err := Parse("t.yaml", []byte(minimal+tc.src))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.src, err)
+		}
+		if sc.Session.Throttle != tc.want {
+			t.Errorf("%q: throttle %+v, want %+v", tc.src, sc.Session.Throttle, tc.want)
+		}
+		back, err := Parse("back.yaml", MarshalYAML(sc))
+		if err != nil || back.Session.Throttle != sc.Session.Throttle {
+			t.Errorf("%q: written and read back: %+v, %v\n%s", tc.src, back.Session.Throttle, err, MarshalYAML(sc))
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, src string
@@ -162,6 +194,14 @@ func TestParseErrors(t *testing.T) {
 		{"reuse detection without rotation", "name: x\nduration: 1h\ntoken:\n  ttl: 10m\n  reuse_detection: true\n", ErrInvalid, 5, "token.reuse_detection: applies only with rotate: true"},
 		{"bad fallback", minimal + "session: {fallback: maybe}\n", ErrInvalid, 4, "true or false"},
 		{"negative family revocations", minimal + "expect: {max_family_revocations: -1}\n", ErrInvalid, 4, "out of range"},
+		{"unknown throttle kind", minimal + "session:\n  throttle: {kind: sre}\n", ErrInvalid, 5, `session.throttle.kind: unknown kind "sre" (want none or adaptive)`},
+		{"throttle setting on kind none", minimal + "session:\n  throttle:\n    kind: none\n    probe: 30s\n", ErrInvalid, 7, "session.throttle.probe: does not apply to kind none"},
+		{"throttle setting without kind", minimal + "session:\n  throttle:\n    window: 2m\n", ErrInvalid, 6, "session.throttle.window: does not apply to kind none"},
+		{"throttle k below 1", minimal + "session:\n  throttle: {kind: adaptive, k: 0.5}\n", ErrInvalid, 5, "session.throttle.k"},
+		{"throttle window too short", minimal + "session:\n  throttle:\n    kind: adaptive\n    window: 10ms\n", ErrInvalid, 7, "session.throttle.window: 10ms is out of range"},
+		{"throttle probe zero", minimal + "session:\n  throttle:\n    kind: adaptive\n    probe: 0s\n", ErrInvalid, 7, "session.throttle.probe: 0s is out of range"},
+		{"unknown throttle key", minimal + "session:\n  throttle:\n    kind: adaptive\n    burst: 5\n", ErrUnknownKey, 7, "session.throttle.burst: unknown key"},
+		{"throttle not a mapping", minimal + "session: {throttle: adaptive}\n", ErrInvalid, 4, "want a mapping"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("s.yaml", []byte(tc.src))

@@ -41,8 +41,12 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 			sessions += ", start spread " + sc.Fleet.StartSpread.String()
 		}
 	}
+	pol := DescribePolicy(sc.Session.Policy)
+	if th := sc.Session.Throttle; th.Kind == policy.ThrottleAdaptive {
+		pol += ", throttle " + DescribeThrottle(th)
+	}
 	fmt.Fprintf(w, "%s %s  seed %d, policy %s, refresh ahead %v, %s, %v simulated\n",
-		verdict, res.Name, res.Seed, DescribePolicy(sc.Session.Policy), sc.Session.RefreshAhead, sessions, sc.Duration)
+		verdict, res.Name, res.Seed, pol, sc.Session.RefreshAhead, sessions, sc.Duration)
 	if len(res.Expectations) > 0 {
 		fmt.Fprintln(w, "  expectations:")
 		width := 21
@@ -58,8 +62,12 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 		}
 	}
 	st := res.Stats
-	fmt.Fprintf(w, "  calls: %d, failed %d; refresh requests: %d, succeeded %d; transitions: %d\n",
-		st.Requests, st.FailedRequests, st.RefreshRequests, st.RefreshSuccesses, st.Transitions)
+	throttled := ""
+	if st.ThrottledRequests != nil {
+		throttled = fmt.Sprintf(", throttled locally %d", *st.ThrottledRequests)
+	}
+	fmt.Fprintf(w, "  calls: %d, failed %d; refresh requests: %d, succeeded %d%s; transitions: %d\n",
+		st.Requests, st.FailedRequests, st.RefreshRequests, st.RefreshSuccesses, throttled, st.Transitions)
 	switch {
 	case sc.Fleet.Families > 0 && sc.Share.Kind == ShareStore:
 		fmt.Fprintf(w, "  token families revoked: %d; shared-store round trips: %d\n", st.FamilyRevocations, st.StoreRequests)
@@ -211,6 +219,15 @@ func DescribePolicy(s policy.Spec) string {
 		return fmt.Sprintf("constant %v jitter=%v%s", s.Initial, s.Jitter, lim)
 	}
 	return fmt.Sprintf("exponential %v×%v max %v jitter=%v%s", s.Initial, s.Multiplier, durOrNone(s.Max), s.Jitter, lim)
+}
+
+// DescribeThrottle names a throttle as reports show it: "none", or
+// "adaptive k=2 window 2m0s probe 30s".
+func DescribeThrottle(s policy.ThrottleSpec) string {
+	if s.Kind != policy.ThrottleAdaptive {
+		return policy.ThrottleNone
+	}
+	return fmt.Sprintf("adaptive k=%v window %v probe %v", s.K, s.Window, s.Probe)
 }
 
 func durOrNone(d time.Duration) string {

@@ -47,6 +47,11 @@ type Stats struct {
 	FailedRequests   int64 `json:"failed_requests"`
 	RefreshRequests  int64 `json:"refresh_requests"`
 	RefreshSuccesses int64 `json:"refresh_successes"`
+	// ThrottledRequests counts the attempts the shared throttle
+	// (session.throttle) kept from being sent, which RefreshRequests does
+	// not count. It is present only when the scenario has a throttle of
+	// a kind other than none.
+	ThrottledRequests *int64 `json:"throttled_requests,omitempty"`
 	// FamilyRevocations counts the token families revoked by the server's
 	// reuse detection or lost to a refusal (a session of the family
 	// revoked), each once.
@@ -203,6 +208,10 @@ func (r *run) finish() *Result {
 		Name: r.sc.Name, Seed: r.sc.Seed, Stats: r.stats, Timeline: r.tl, Trace: r.trace, Story: r.story.entries(), StoryLen: r.story.n,
 		Unusable: time.Duration(r.unusable), Sessions: len(r.ss), Events: r.stats.events,
 		Violations: r.inv.list,
+	}
+	if r.thr != nil {
+		n := r.throttled
+		res.Stats.ThrottledRequests = &n
 	}
 	res.Stats.TimeInState = StateDurations{}
 	for _, st := range states.States() {

@@ -53,8 +53,9 @@ type Session struct {
 	// same attempt, by a client_credentials grant, which the model's server
 	// accepts (fault windows apply to it as to any request).
 	Fallback bool
-	// Throttle is the client-side throttle (session.WithThrottle); only a
-	// deployment's profile may set one yet (see ParseSession).
+	// Throttle is one client-side throttle shared by every session of the
+	// run on the token endpoint (session.WithThrottle); kind none, the
+	// zero value, sends every attempt.
 	Throttle policy.ThrottleSpec
 }
 

@@ -34,9 +34,16 @@ func (r *run) attempt(i uint32, s *session, t int64) {
 }
 
 // send sends the attempt's request: the refresh token, or the fallback
-// grant in its place.
+// grant in its place. The shared throttle, when the scenario has one, may
+// keep it from being sent, as session.refresh does after coordinating: the
+// attempt then fails transiently at once, its answer an event at t.
 func (r *run) send(i uint32, s *session, t int64) {
 	s.step, s.sentAt = stepSend, t
+	if r.thr != nil && !r.thr.Allow(r.clock(t), r.thrRand.Uint64()) {
+		r.throttled++
+		r.q.push(t, evResult, i, uint64(codeThrottled)|uint64(uint32(s.d.Flight))<<32)
+		return
+	}
 	r.stats.RefreshRequests++
 	r.request(i, s, t, r.timeout)
 }
@@ -182,6 +189,11 @@ func (r *run) deliver(i uint32, aux uint64, t int64) {
 			st.flyer = 0
 		}
 	}
+	if code == codeThrottled {
+		// Not sent: no answer to record, no grant spent.
+		r.conclude(i, s, code, r.plain(s, code), t)
+		return
+	}
 	v := &r.answers[code].verdict
 	if s.fb == fbNone && r.sc.Session.Fallback && v.Class == policy.Permanent {
 		if budget := s.sentAt + r.timeout - t; budget > 0 {
@@ -189,6 +201,11 @@ func (r *run) deliver(i uint32, aux uint64, t int64) {
 			r.request(i, s, t, budget)
 			return
 		}
+	}
+	if r.thr != nil {
+		// The attempt's outcome, once: a refusal followed by the fallback
+		// grant is recorded by the fallback's answer, as the runtime does.
+		r.thr.Record(r.clock(t), r.answers[code].accepted)
 	}
 	if r.tl != nil {
 		r.tl.attempt(i, s.sentAt, t, v.Class)

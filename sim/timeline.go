@@ -27,6 +27,10 @@ type Timeline struct {
 	Step    time.Duration
 	Samples [][numStates]int32
 
+	// Log reports a timeline read from a log (LogTimeline), which has no
+	// usable stretches, failed calls or faults to draw.
+	Log bool
+
 	counts    [numStates]int32
 	cur       states.State
 	spanStart time.Duration

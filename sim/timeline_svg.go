@@ -32,14 +32,26 @@ func TimelineSVG(tl *Timeline) string {
 	rows := states.States()
 	usableY := 40.0
 	top := usableY + tlRow + 6
+	if tl.Log {
+		top = usableY // a log does not say when a token was usable
+	}
 	attemptsY := top + tlRow*float64(len(rows)) + 6
 	failedY := attemptsY + tlRow
 	axisY := failedY + tlRow + 4
+	if tl.Log {
+		axisY = failedY + 4 // nor which calls failed
+	}
 	s.open(tlWidth, int(axisY)+64)
-	s.text(tlLeft, 22, "start", "#111111", tl.Name+": one session over "+tl.Duration.String())
+	title := tl.Name + ": one session over " + tl.Duration.String()
+	if tl.Log {
+		title = tl.Name + ": one session's log, time from its first record"
+	}
+	s.text(tlLeft, 22, "start", "#111111", title)
 	x := func(t time.Duration) float64 { return tlLeft + (tlRight-tlLeft)*float64(t)/float64(tl.Duration) }
 	faults(&s, tl, x, usableY, axisY-usableY)
-	s.text(tlLeft-8, usableY+15, "end", "#333333", "usable token")
+	if !tl.Log {
+		s.text(tlLeft-8, usableY+15, "end", "#333333", "usable token")
+	}
 	for _, sp := range tl.Usable {
 		s.rect(x(sp.From), usableY+3, x(sp.To)-x(sp.From), tlRow-6, "#1b5e20", 1)
 	}
@@ -57,7 +69,9 @@ func TimelineSVG(tl *Timeline) string {
 	for _, a := range tl.Attempts {
 		s.circle(x(a.Sent), attemptsY+11, 4, classColor[a.Class])
 	}
-	s.text(tlLeft-8, failedY+15, "end", "#333333", "failed calls")
+	if !tl.Log {
+		s.text(tlLeft-8, failedY+15, "end", "#333333", "failed calls")
+	}
 	for _, f := range tl.Failed {
 		s.line(x(f.At), failedY+3, x(f.At), failedY+tlRow-3, "#e53935", 2, false)
 	}
@@ -83,9 +97,13 @@ func faults(s *svg, tl *Timeline, x func(time.Duration) float64, top, h float64)
 	}
 }
 
-// legend explains the colours.
+// legend explains the colours. With the attempts' outcomes it starts at
+// the left edge, or the last of them would fall off the right one.
 func legend(s *svg, y float64, attempts bool) {
 	lx := tlLeft
+	if attempts {
+		lx = 10
+	}
 	for _, st := range states.States() {
 		s.rect(lx, y-10, 12, 12, stateColor[st], 1)
 		s.text(lx+16, y, "start", "#333333", st.String())
@@ -107,7 +125,11 @@ func fleetSVG(tl *Timeline) string {
 	top, h := 40.0, 220.0
 	axisY := top + h + 30
 	s.open(tlWidth, int(axisY)+64)
-	s.text(tlLeft, 22, "start", "#111111", fmt.Sprintf("%s: share of %d sessions in each state over %v", tl.Name, tl.Sessions, tl.Duration))
+	title := fmt.Sprintf("%s: share of %d sessions in each state over %v", tl.Name, tl.Sessions, tl.Duration)
+	if tl.Log {
+		title = fmt.Sprintf("%s: share of the log's %d sessions in each state, time from its first record", tl.Name, tl.Sessions)
+	}
+	s.text(tlLeft, 22, "start", "#111111", title)
 	x := func(t time.Duration) float64 { return tlLeft + (tlRight-tlLeft)*float64(t)/float64(tl.Duration) }
 	n := len(tl.Samples)
 	if n > 0 {
@@ -132,7 +154,9 @@ func fleetSVG(tl *Timeline) string {
 	for _, f := range tl.Failed {
 		worst = max(worst, f.N)
 	}
-	s.text(tlLeft-8, top+h+18, "end", "#333333", "failed calls")
+	if !tl.Log {
+		s.text(tlLeft-8, top+h+18, "end", "#333333", "failed calls")
+	}
 	for _, f := range tl.Failed {
 		s.rect(x(f.At), top+h+6, max(x(tl.Step)-x(0), 1), 16*float64(f.N)/float64(worst), "#e53935", 1)
 	}

@@ -110,6 +110,18 @@ func (c *Counts) label(e Edge) string {
 	return strings.Join(names, ", ")
 }
 
+// firedLabel is the edge's label in a weighted SVG: the events that fired,
+// with their counts ("fail ×12, give_up ×1"), or nothing.
+func (c *Counts) firedLabel(e Edge) string {
+	var names []string
+	for _, ev := range e.Events {
+		if n := c.Count(e.From, ev); n > 0 {
+			names = append(names, fmt.Sprintf("%s ×%d", ev, n))
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
 // The colours of an edge never taken, in a weighted diagram.
 const (
 	faintStroke = "#bbbbbb"
@@ -329,9 +341,13 @@ func anyState(b *strings.Builder, ds []drawing) []drawing {
 func SVG() string { return svg(nil) }
 
 // WeightedSVG renders the machine with the counts of c as SVG, laid out as
-// SVG does: each edge's label gives every event's count, its stroke width
-// grows with the logarithm of the edge's count, and edges never taken are
-// thin, grey and dashed. A line at the foot says so.
+// SVG does: each edge's stroke width grows with the logarithm of the
+// edge's count, and edges never taken are thin, grey and dashed. Unlike
+// the DOT and Mermaid renderers, whose layout engines place every label,
+// it labels a taken edge with the events that fired ("succeed ×1000") and
+// leaves an edge never taken unlabelled: on its fixed circle the labels of
+// fifteen mostly idle edges would cover one another. A line at the foot
+// says so.
 func WeightedSVG(c Counts) string { return svg(&c) }
 
 func svg(c *Counts) string {
@@ -365,13 +381,19 @@ func svg(c *Counts) string {
 	var labels strings.Builder
 	for _, e := range drawings(c) {
 		stroke, fill := e.svgStroke(), e.svgText()
+		label := e.label
+		if e.weighted {
+			label = c.firedLabel(e.Edge)
+		}
 		p, q := pos[e.From], pos[e.To]
 		if e.From == e.To {
 			// A loop above the box.
 			x, y := p[0], p[1]-boxH/2
 			fmt.Fprintf(&b, `<path d="M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f" fill="none" %s/>`+"\n",
 				x-20, y, x-45, y-55, x+45, y-55, x+20, y, stroke)
-			fmt.Fprintf(&labels, `<text x="%.1f" y="%.1f" font-size="%d" text-anchor="middle" fill="%s">%s</text>`+"\n", x, y-50, fontSize, fill, e.label)
+			if label != "" {
+				fmt.Fprintf(&labels, `<text x="%.1f" y="%.1f" font-size="%d" text-anchor="middle" fill="%s">%s</text>`+"\n", x, y-50, fontSize, fill, label)
+			}
 			continue
 		}
 		dx, dy := q[0]-p[0], q[1]-p[1]
@@ -390,7 +412,15 @@ func svg(c *Counts) string {
 		const t = 0.4
 		lx := (1-t)*(1-t)*x1 + 2*t*(1-t)*mx + t*t*x2
 		ly := (1-t)*(1-t)*y1 + 2*t*(1-t)*my + t*t*y2
-		fmt.Fprintf(&labels, `<text x="%.1f" y="%.1f" font-size="%d" text-anchor="middle" fill="%s" stroke="#fff" stroke-width="4" paint-order="stroke">%s</text>`+"\n", lx, ly+4, fontSize, fill, e.label)
+		if e.weighted {
+			// Off the curve, on the side it bends to: a heavy stroke would
+			// run through the label, and the other direction's is on the
+			// other side.
+			lx, ly = lx-uy*(6+e.width(1.3, 7)), ly+ux*(6+e.width(1.3, 7))
+		}
+		if label != "" {
+			fmt.Fprintf(&labels, `<text x="%.1f" y="%.1f" font-size="%d" text-anchor="middle" fill="%s" stroke="#fff" stroke-width="4" paint-order="stroke">%s</text>`+"\n", lx, ly+4, fontSize, fill, label)
+		}
 	}
 	for _, st := range States() {
 		p := pos[st]
@@ -406,11 +436,11 @@ func svg(c *Counts) string {
 		p := pos[st.State]
 		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="7" fill="#222"/>`+"\n", p[0]-boxW/2-70, p[1])
 		fmt.Fprintf(&b, `<path d="M%.1f,%.1f L%.1f,%.1f" stroke="#222" stroke-width="1.5" marker-end="url(#arrow)"/>`+"\n", p[0]-boxW/2-62, p[1], p[0]-boxW/2-2, p[1])
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="11" text-anchor="middle" fill="#222">%s</text>`+"\n", p[0]-boxW/2-34, p[1]-6, st.Label)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="11" text-anchor="middle" fill="#222" stroke="#fff" stroke-width="3" paint-order="stroke">%s</text>`+"\n", p[0]-boxW/2-34, p[1]-6, st.Label)
 	}
 	b.WriteString(labels.String())
 	if c != nil {
-		fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="11" fill="#666">%d transitions counted; an edge's width grows with the logarithm of its count; dashed grey: never taken</text>`+"\n", 12.0, h-12, c.Total())
+		fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="11" fill="#666">%d transitions counted; an edge's width grows with the logarithm of its count; dashed grey, unlabelled: never taken</text>`+"\n", 12.0, h-12, c.Total())
 	}
 	b.WriteString("</svg>\n")
 	return b.String()

@@ -17,11 +17,13 @@ const auditUsage = `usage:
   authfsm audit verify --unchained FILE
   authfsm audit repair [--key-file F] FILE
   authfsm audit diagram [--format mermaid|dot|svg] FILE
+  authfsm audit timeline --svg OUT FILE
 
 verify checks every link of a hash-chained audit log and that the state
 machine could have written it; repair removes a torn last line (a write cut
 short by a crash) and appends a record saying so; diagram draws the machine
-with the count of every transition in a log or a simulator trace.
+with the count of every transition in a log or a simulator trace; timeline
+draws the simulator's timeline picture from a log or a simulator trace.
 Run "authfsm audit SUBCOMMAND --help" for details.
 `
 
@@ -84,7 +86,7 @@ exit status: 0 drawn, 1 a record is impossible, 2 bad usage, an unreadable
 file, or a FILE that is not an audit log
 `
 
-// runAudit implements "authfsm audit verify|repair|diagram".
+// runAudit implements "authfsm audit verify|repair|diagram|timeline".
 func runAudit(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, auditUsage)
@@ -97,6 +99,8 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 		return runAuditRepair(args[1:], stdout, stderr)
 	case "diagram":
 		return runAuditDiagram(args[1:], stdout, stderr)
+	case "timeline":
+		return runAuditTimeline(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, auditUsage)
 		return exitOK

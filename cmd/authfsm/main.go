@@ -2,7 +2,8 @@
 // files in the deterministic simulator, compares retry policies, fuzzes
 // random fault schedules against the invariants, prints the machine's
 // diagram, verifies and repairs hash-chained audit logs, checking that the
-// machine could have written them, and draws a log's transition counts.
+// machine could have written them, and draws a log's transition counts and
+// timeline.
 package main
 
 import (
@@ -60,6 +61,7 @@ func usage(w io.Writer) {
   authfsm audit verify --unchained FILE
   authfsm audit repair [--key-file F] FILE
   authfsm audit diagram [--format mermaid|dot|svg] FILE
+  authfsm audit timeline --svg OUT FILE
   authfsm agent --config FILE [--check]
   authfsm token [--profile P] [--format bare|json|exec-credential|git] [--agent ADDR|--socket PATH]
 

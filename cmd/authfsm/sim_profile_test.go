@@ -41,7 +41,7 @@ func TestSimProfile(t *testing.T) {
 		{"several profiles, none named", []string{"sim", "--profile", two, seedFile}, exitBadInput, "", "has 2 profiles (api, safe): name one"},
 		{"an unknown profile", []string{"sim", "--profile", two + "#nope", seedFile}, exitBadInput, "", `has no profile "nope"`},
 		{"with --policy", []string{"sim", "--profile", noMargin, "--policy", "none", seedFile}, exitBadInput, "", "drop --policy"},
-		{"a throttle", []string{"sim", "--profile", throttled, seedFile}, exitBadInput, "", "does not model session.throttle yet"},
+		{"a throttle", []string{"sim", "--profile", throttled, seedFile}, exitOK, "throttle adaptive k=2 window 2m0s probe 30s", ""},
 		{"a bad profile file", []string{"sim", "--profile", seedFile, seedFile}, exitBadInput, "", "502-at-refresh.yaml:1: name: unknown key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,6 +31,16 @@ func TestSimCommand(t *testing.T) {
 	if err := os.WriteFile(calm, []byte("name: c\nduration: 2h\ntoken: {ttl: 1h}\nexpect: {final_state: valid}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A throttled fleet through an outage; compare adds a throttle column.
+	throttled := filepath.Join(dir, "throttled.yaml")
+	if err := os.WriteFile(throttled, []byte("name: th\nduration: 2h\ntoken: {ttl: 1h}\nsession:\n  throttle: {kind: adaptive, probe: 10s}\n"+
+		"server: {faults: [{from: 55m, to: 1h10m, kind: status, status: 503}]}\nfleet: {sessions: 20, start_spread: 15m}\nexpect: {final_state: valid}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badThrottle := filepath.Join(dir, "bad-throttle.yaml")
+	if err := os.WriteFile(badThrottle, []byte("name: b\nduration: 1h\ntoken: {ttl: 1h}\nsession:\n  throttle:\n    kind: adaptive\n    k: 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	svg := filepath.Join(dir, "t.svg")
 	for _, tc := range []struct {
 		name   string
@@ -52,6 +62,9 @@ func TestSimCommand(t *testing.T) {
 		{"svg", []string{"sim", "--svg", svg, seedFile}, exitOK, "PASS", ""},
 		{"compare with failing rows", []string{"compare", noMarginFile}, exitFailed, "exponential 1s×2 max 1m0s jitter=decorrelated", ""},
 		{"compare all pass", []string{"compare", calm}, exitOK, "none ", ""},
+		{"compare with a throttle", []string{"compare", throttled}, exitFailed, "policy                                        throttle  failed calls", ""},
+		{"sim with a throttle", []string{"sim", "--json", throttled}, exitOK, `"throttled_requests":`, ""},
+		{"bad throttle", []string{"sim", badThrottle}, exitBadInput, "", badThrottle + ":7: session.throttle.k: "},
 		{"fuzz", []string{"fuzz", "--runs", "50", "--json"}, exitOK, `{"runs":50,"seed":1,"violation":false}`, ""},
 		{"fuzz with a file", []string{"fuzz", seedFile}, exitBadInput, "", "takes no file"},
 	} {

@@ -1,7 +1,8 @@
-// Package simulation holds the simulator pictures and the compare table
-// that README.md shows, generated from the scenario library by
-// `go generate ./...`. Its test fails when the checked-in files differ from
-// what the simulator produces, or when README.md shows a stale table.
+// Package simulation holds the simulator pictures, the heat map of a
+// fleet's transitions and the compare table that README.md shows,
+// generated from the scenario library by `go generate ./...`. Its test
+// fails when the checked-in files differ from what the simulator produces,
+// or when README.md shows a stale table.
 package simulation
 
 //go:generate go run gen.go
@@ -10,7 +11,9 @@ import (
 	"bytes"
 	"sync"
 
+	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/sim"
+	"github.com/authfsm/authfsm/states"
 )
 
 // scenarios is where the library lives, relative to this directory.
@@ -28,6 +31,30 @@ var Files = map[string]func() (string, error){
 		return sim.CompareSVG(c), nil
 	},
 	"compare.txt": CompareText,
+	"heatmap.svg": Heatmap,
+}
+
+// HeatmapFile is the scenario whose trace the heat map counts.
+const HeatmapFile = "testdata/scenarios/fleet-outage-jitter.yaml"
+
+// Heatmap draws the machine with the count of every transition of
+// HeatmapFile's run, as
+//
+//	authfsm sim --json --trace FILE > trace.json
+//	authfsm audit diagram --format svg trace.json
+//
+// does: the trace read back by audit.Conform, its counts drawn by
+// states.WeightedSVG.
+func Heatmap() (string, error) {
+	sc, err := sim.Load("../../" + HeatmapFile)
+	if err != nil {
+		return "", err
+	}
+	conf, err := audit.Conform(bytes.NewReader(sim.Run(sc, sim.Options{Trace: true}).JSON()))
+	if err != nil {
+		return "", err
+	}
+	return states.WeightedSVG(conf.Counts), nil
 }
 
 // CompareFile is the scenario README.md's compare table shows.

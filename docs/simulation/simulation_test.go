@@ -1,9 +1,12 @@
 package simulation
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/authfsm/authfsm/sim"
 )
 
 func TestFilesAreFresh(t *testing.T) {
@@ -61,5 +64,23 @@ func TestReadmeShowsTheSeedRun(t *testing.T) {
 	sample := "$ go run ./cmd/authfsm sim testdata/scenarios/502-at-refresh.yaml\n" + strings.Join(lines[:10], "")
 	if !strings.Contains(string(readme), sample) {
 		t.Errorf("README.md does not show the seed run's current output:\n%s", sample)
+	}
+}
+
+// TestHeatmapCountsTheRun: the heat map counts every transition of the
+// run, as the README says.
+func TestHeatmapCountsTheRun(t *testing.T) {
+	svg, err := Heatmap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := sim.Load("../../" + HeatmapFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := sim.Run(sc, sim.Options{})
+	foot := fmt.Sprintf(">%d transitions counted;", res.Stats.Transitions)
+	if !strings.Contains(svg, foot) || !strings.Contains(svg, "fail ×") {
+		t.Errorf("the heat map does not count the run's %d transitions", res.Stats.Transitions)
 	}
 }

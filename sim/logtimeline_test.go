@@ -1,0 +1,100 @@
+package sim
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
+)
+
+// traceEntries turns a run's trace into the entries a log gives.
+func traceEntries(t *testing.T, trace []TraceEntry) []LogEntry {
+	t.Helper()
+	out := make([]LogEntry, len(trace))
+	for i, e := range trace {
+		at, err := time.ParseDuration(e.At)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = LogEntry{At: at, Session: e.Session, From: e.From, To: e.To, Event: e.Event, Cause: e.Cause}
+	}
+	return out
+}
+
+// TestLogTimelineIsTheRunsTimeline: built from a run's trace, LogTimeline
+// gives the model the run built from its transitions: one session's spans
+// and attempts, a fleet's samples. Only what a log does not hold differs.
+func TestLogTimelineIsTheRunsTimeline(t *testing.T) {
+	for _, name := range []string{"503-outage-longer-than-ttl", "429-retry-after", "fleet-outage-no-jitter"} {
+		sc, err := Load("../testdata/scenarios/" + name + ".yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := Run(sc, Options{Trace: true, Timeline: true})
+		want := res.Timeline
+		got := LogTimeline(want.Name, want.Sessions, want.Duration, traceEntries(t, res.Trace))
+		if !got.Log || got.Step != want.Step {
+			t.Errorf("%s: Log %t, step %v; want true, %v", name, got.Log, got.Step, want.Step)
+		}
+		if diff := cmp.Diff(want.Spans, got.Spans); diff != "" {
+			t.Errorf("%s: spans (-run +log):\n%s", name, diff)
+		}
+		if diff := cmp.Diff(want.Attempts, got.Attempts); diff != "" {
+			t.Errorf("%s: attempts (-run +log):\n%s", name, diff)
+		}
+		if diff := cmp.Diff(want.Samples, got.Samples); diff != "" {
+			t.Errorf("%s: samples (-run +log):\n%s", name, diff)
+		}
+		if len(want.Spans)+len(want.Samples) == 0 {
+			t.Errorf("%s: nothing compared", name)
+		}
+		svg := TimelineSVG(got)
+		if strings.Contains(svg, "usable token") || strings.Contains(svg, "failed calls") || !strings.Contains(svg, "from its first record") {
+			t.Errorf("%s: the log's picture draws what a log does not hold, or does not say it is a log's", name)
+		}
+	}
+}
+
+// TestLogTimelineEdges: sessions count from the start in the state their
+// first record leaves, times are clamped, entries sorted, and attempts that
+// sent nothing are not drawn.
+func TestLogTimelineEdges(t *testing.T) {
+	es := []LogEntry{
+		{At: 50 * time.Second, Session: 0, From: states.Refreshing, To: states.Valid, Event: states.Succeed},
+		{At: 10 * time.Second, Session: 0, From: states.Valid, To: states.Refreshing, Event: states.RefreshAhead},
+		{At: 20 * time.Second, Session: 0, From: states.Refreshing, To: states.Backoff, Event: states.Fail, Cause: policy.ThrottledCause},
+		{At: 30 * time.Second, Session: 0, From: states.Backoff, To: states.Refreshing, Event: states.Retry},
+		{At: 40 * time.Second, Session: 0, From: states.Refreshing, To: states.Backoff, Event: states.Fail, Cause: "429 Too Many Requests"},
+		{At: 45 * time.Second, Session: 0, From: states.Backoff, To: states.Refreshing, Event: states.Retry},
+	}
+	tl := LogTimeline("one", 1, time.Minute, es)
+	wantSpans := []Span{
+		{0, 10 * time.Second, states.Valid}, {10 * time.Second, 20 * time.Second, states.Refreshing},
+		{20 * time.Second, 30 * time.Second, states.Backoff}, {30 * time.Second, 40 * time.Second, states.Refreshing},
+		{40 * time.Second, 45 * time.Second, states.Backoff}, {45 * time.Second, 50 * time.Second, states.Refreshing},
+		{50 * time.Second, time.Minute, states.Valid},
+	}
+	if diff := cmp.Diff(wantSpans, tl.Spans); diff != "" {
+		t.Errorf("spans (-want +got):\n%s", diff)
+	}
+	wantAttempts := []AttemptMark{{30 * time.Second, 40 * time.Second, policy.RateLimited}, {45 * time.Second, 50 * time.Second, policy.OK}}
+	if diff := cmp.Diff(wantAttempts, tl.Attempts); diff != "" {
+		t.Errorf("attempts (-want +got):\n%s", diff)
+	}
+	// Two sessions, one first seen in expired; a time past the end.
+	tl = LogTimeline("two", 2, 100*time.Second, []LogEntry{
+		{At: 40 * time.Second, Session: 1, From: states.Expired, To: states.Refreshing, Event: states.Refresh},
+		{At: 500 * time.Second, Session: 0, From: states.Valid, To: states.Expired, Event: states.Expire},
+	})
+	if n := len(tl.Samples); n != timelineBins+1 {
+		t.Fatalf("%d samples, want %d", n, timelineBins+1)
+	}
+	first, mid, last := tl.Samples[0], tl.Samples[200], tl.Samples[timelineBins]
+	if first[states.Valid] != 1 || first[states.Expired] != 1 || mid[states.Refreshing] != 1 || mid[states.Valid] != 1 || last[states.Valid] != 1 {
+		t.Errorf("samples at 0, 50 s, 100 s: %v %v %v", first, mid, last)
+	}
+}
