@@ -56,7 +56,7 @@ func TestParseConfig(t *testing.T) {
 	plat := def
 	plat.RefreshAhead, plat.RequestTimeout, plat.WaitForRefresh = 2*time.Minute, 5*time.Second, 30*time.Second
 	plat.Policy = policy.Spec{Kind: "exponential", Initial: time.Second, Multiplier: 2, Max: 30 * time.Second, Jitter: policy.FullJitter}
-	plat.Throttle = policy.ThrottleSpec{Kind: "adaptive"}
+	plat.Throttle = policy.ThrottleSpec{Kind: "adaptive", K: policy.DefaultThrottleK, Window: policy.DefaultThrottleWindow, Probe: policy.DefaultThrottleProbe} // defaults filled in, as a scenario's
 	legacy := def
 	legacy.Fallback = true
 	up, _ := url.Parse("https://api.example/v2")
