@@ -134,43 +134,51 @@ func CompareSVG(c *Comparison) string {
 		label func(CompareRow) string
 	}
 	measures := []measure{
-		{"failed calls", func(r CompareRow) float64 { return float64(r.FailedRequests) },
+		{"failed calls (application calls without a usable token, or answered 401)", func(r CompareRow) float64 { return float64(r.FailedRequests) },
 			func(r CompareRow) string { return fmt.Sprint(r.FailedRequests) }},
-		{"token requests", func(r CompareRow) float64 { return float64(r.RefreshRequests) },
+		{"token requests (every attempt sent to the token endpoint)", func(r CompareRow) float64 { return float64(r.RefreshRequests) },
 			func(r CompareRow) string { return fmt.Sprint(r.RefreshRequests) }},
-		{"worst recovery after a fault", func(r CompareRow) float64 {
+		{"worst recovery after a fault window (time)", func(r CompareRow) float64 {
 			if r.Never {
 				return float64(c.Duration)
 			}
 			return float64(r.WorstRecovery)
 		}, func(r CompareRow) string { return r.recovery() }},
-		{"time without a usable token", func(r CompareRow) float64 { return float64(r.Unusable) },
+		{"time without a usable token (summed over sessions)", func(r CompareRow) float64 { return float64(r.Unusable) },
 			func(r CompareRow) string { return shortDuration(r.Unusable.Round(time.Second)) }},
 	}
 	const (
-		panelW, labelW, barH, gap = 470.0, 190.0, 18.0, 4.0
+		panelW, labelW, barH, gap = 610.0, 300.0, 18.0, 4.0
 	)
-	panelH := 30 + float64(len(c.Rows))*(barH+gap)
-	top := 40.0
+	panelH := 48 + float64(len(c.Rows))*(barH+gap)
+	top := 62.0
 	var s svg
 	title := fmt.Sprintf("%s: the same scenario (seed %d) under each built-in policy", c.Name, c.Seed)
 	if c.Throttled() {
 		// Each policy's pair of bars: dark with the throttle, light without.
-		top = 62
+		top = 84
 		title = fmt.Sprintf("%s: the same scenario (seed %d) under each built-in policy, with and without the throttle", c.Name, c.Seed)
 	}
-	s.open(960, int(top+2*panelH+10))
+	s.open(1240, int(top+2*panelH+10))
 	s.text(10, 22, "start", "#111111", title)
-	room := 70.0 // right of the longest bar, for its label
+	// The legend of the colours, whatever the scenario.
+	ly := 34.0
 	if c.Throttled() {
-		room = 90
+		ly = 56
+	}
+	s.rect(10, ly, 12, 12, "#2196f3", 1)
+	s.text(26, ly+10, "start", "#333333", "the scenario's expectations hold")
+	s.rect(260, ly, 12, 12, "#e53935", 1)
+	s.text(276, ly+10, "start", "#333333", "they fail (or a session never recovered)")
+	room := 95.0 // right of the longest bar, for its label
+	if c.Throttled() {
+		room = 110
 		s.rect(10, 34, 12, 12, "#2196f3", 1)
 		s.rect(24, 34, 12, 12, "#e53935", 1)
 		s.text(40, 44, "start", "#333333", "with the throttle ("+DescribeThrottle(c.Throttle)+")")
 		s.rect(420, 34, 12, 12, "#90caf9", 1)
 		s.rect(434, 34, 12, 12, "#ef9a9a", 1)
 		s.text(450, 44, "start", "#333333", "without it")
-		s.text(560, 44, "start", "#333333", "red: the scenario's expectations fail")
 	}
 	for k, m := range measures {
 		x0, y0 := 10+float64(k%2)*panelW, top+float64(k/2)*panelH
@@ -179,6 +187,11 @@ func CompareSVG(c *Comparison) string {
 		for _, r := range c.Rows {
 			top = max(top, m.value(r))
 		}
+		// The value axis: a line from 0 to the largest value.
+		axisY := y0 + 22 + float64(len(c.Rows))*(barH+gap) + 2
+		s.line(x0+labelW, axisY, x0+panelW-room, axisY, "#999999", 1, false)
+		s.text(x0+labelW, axisY+12, "middle", "#666666", "0")
+		s.text(x0+panelW-room, axisY+12, "middle", "#666666", "largest")
 		for i, r := range c.Rows {
 			y := y0 + 22 + float64(i)*(barH+gap)
 			without := c.Throttled() && r.Throttle.Kind != policy.ThrottleAdaptive
@@ -205,13 +218,25 @@ func CompareSVG(c *Comparison) string {
 	return s.close()
 }
 
-// shortPolicy names a policy in a few words, for the picture's labels.
+// shortPolicy names a policy in a few words, for the picture's labels:
+// "none (one attempt a cycle)", "constant 1s, no jitter", "exponential
+// 1s×2 ≤1m, full jitter".
 func shortPolicy(p policy.Spec) string {
-	switch p.Kind {
-	case "none", "constant":
-		return p.Kind
+	jitter := p.Jitter.String() + " jitter"
+	if p.Jitter == policy.NoJitter {
+		jitter = "no jitter"
 	}
-	return "exponential, " + p.Jitter.String() + " jitter"
+	switch p.Kind {
+	case "none":
+		return "none (one attempt a cycle)"
+	case "constant":
+		return "constant " + shortDuration(p.Initial) + ", " + jitter
+	}
+	ceiling := "no max"
+	if p.Max > 0 {
+		ceiling = "≤" + shortDuration(p.Max)
+	}
+	return fmt.Sprintf("exponential %s×%v %s, %s", shortDuration(p.Initial), p.Multiplier, ceiling, jitter)
 }
 
 // plural returns "1 session" or "1000 sessions".
