@@ -27,7 +27,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return exitBadInput
 	}
+	if _, ok := descriptions[args[0]]; ok && helpRequested(args[1:]) {
+		commandHelp(stdout, args[0])
+		return exitOK
+	}
 	switch args[0] {
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, "authfsm", version())
+		return exitOK
 	case "sim":
 		return runSim(args[1:], stdout, stderr)
 	case "compare":
@@ -53,6 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
+  authfsm --version
   authfsm sim [--seed N] [--policy KIND | --profile AGENT.yaml[#NAME]] [--json] [--trace] [--svg FILE] FILE...
   authfsm compare [--svg FILE] FILE
   authfsm fuzz [--runs N] [--seed S] [--out DIR] [--json]

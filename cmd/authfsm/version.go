@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime/debug"
+	"slices"
+	"strings"
+)
+
+// version returns the version the build info records: the module version
+// when installed with go install …@version, else "(devel)" with the VCS
+// revision and time when the binary was built from a checkout.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, at, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev != "" && v == "(devel)" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		v += " " + rev + dirty
+		if at != "" {
+			v += " " + at
+		}
+	}
+	return v + " " + bi.GoVersion
+}
+
+// descriptions are the one-line descriptions that --help prints.
+var descriptions = map[string]string{
+	"sim":     "run scenario files in the deterministic simulator and check their expectations",
+	"compare": "run one scenario under each built-in retry policy, side by side",
+	"fuzz":    "draw random scenarios, check the machine's invariants, and shrink a failure",
+	"diagram": "print the session machine's diagram (Mermaid, DOT or SVG)",
+}
+
+// helpRequested reports whether args ask for help before a lone "--".
+func helpRequested(args []string) bool {
+	if i := slices.Index(args, "--"); i >= 0 {
+		args = args[:i]
+	}
+	return slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "--help" || a == "-help" })
+}
+
+// commandHelp prints cmd's description and usage lines to w.
+func commandHelp(w io.Writer, cmd string) {
+	fmt.Fprintf(w, "authfsm %s: %s\n\nusage:\n", cmd, descriptions[cmd])
+	var all strings.Builder
+	usage(&all)
+	for _, line := range strings.Split(all.String(), "\n") {
+		if strings.HasPrefix(line, "  authfsm "+cmd+" ") || line == "  authfsm "+cmd {
+			fmt.Fprintln(w, line)
+		}
+	}
+}

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestVersionAndHelp: --version prints the build's version; every command
+// answers --help (or -h, anywhere before "--") with exit 0 and a one-line
+// description on standard output.
+func TestVersionAndHelp(t *testing.T) {
+	code, out, _ := runCLI("--version")
+	if code != exitOK || !strings.HasPrefix(out, "authfsm ") || !strings.Contains(out, "go1.") {
+		t.Errorf("--version: exit %d, %q", code, out)
+	}
+	for _, args := range [][]string{
+		{"sim", "--help"}, {"sim", seedFile, "-h"}, {"compare", "--help"}, {"fuzz", "-h"}, {"diagram", "--help"},
+		{"audit", "--help"}, {"audit", "verify", "--help"}, {"audit", "repair", "--help"}, {"agent", "--help"}, {"token", "--help"},
+		{"--help"},
+	} {
+		code, out, errOut := runCLI(args...)
+		if code != exitOK || out == "" || strings.Contains(errOut, "flag provided but not defined") {
+			t.Errorf("authfsm %v: exit %d\nstdout %q\nstderr %q", args, code, out, errOut)
+		}
+	}
+	if code, out, _ := runCLI("sim", "--help"); !strings.HasPrefix(out, "authfsm sim: run scenario files") || code != exitOK {
+		t.Errorf("sim --help: %q", out)
+	}
+}
