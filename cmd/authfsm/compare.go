@@ -19,7 +19,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "authfsm compare: give exactly one scenario file")
 		return exitBadInput
 	}
-	sc, err := sim.Load(files[0])
+	sc, err := readScenario(files[0])
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitBadInput

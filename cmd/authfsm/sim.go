@@ -93,7 +93,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 
 // loadScenario loads file and applies the command line's overrides.
 func loadScenario(file string, seedSet bool, seed uint64, kind string) (*sim.Scenario, error) {
-	sc, err := sim.Load(file)
+	sc, err := readScenario(file)
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,8 @@ The agent's address is --agent, --socket, $AUTHFSM_AGENT, or 127.0.0.1:8180.
 exit status: 0 a token was printed, 1 the agent has none or cannot be reached, 2 bad input
 `
 
-// stdin is what the git format reads; tests replace it.
+// stdin is what the git format and a scenario named "-" read; tests
+// replace it.
 var stdin io.Reader = os.Stdin
 
 func runToken(args []string, stdout, stderr io.Writer) int {

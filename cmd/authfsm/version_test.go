@@ -27,3 +27,22 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Errorf("sim --help: %q", out)
 	}
 }
+
+// TestStdinScenario: "-" reads the scenario from standard input, bounded
+// like a file.
+func TestStdinScenario(t *testing.T) {
+	old := stdin
+	defer func() { stdin = old }()
+	stdin = strings.NewReader("name: s\nduration: 2h\ntoken: {ttl: 1h}\nexpect: {final_state: valid}\n")
+	if code, out, errOut := runCLI("sim", "-"); code != exitOK || !strings.HasPrefix(out, "PASS s ") {
+		t.Errorf("sim -: exit %d\n%s%s", code, out, errOut)
+	}
+	stdin = strings.NewReader("name: s\nduration: 2h\ntoken: {tll: 1h}\n")
+	if code, _, errOut := runCLI("sim", "-"); code != exitBadInput || !strings.Contains(errOut, "<stdin>:3: token.tll: unknown key") {
+		t.Errorf("a bad scenario on stdin: exit %d, %s", code, errOut)
+	}
+	stdin = strings.NewReader(strings.Repeat("#", maxScenario+1))
+	if code, _, errOut := runCLI("sim", "-"); code != exitBadInput || !strings.Contains(errOut, "larger than") {
+		t.Errorf("a huge stdin: exit %d, %s", code, errOut)
+	}
+}
