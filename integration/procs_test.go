@@ -36,8 +36,10 @@ var procBin struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if procBin.dir != "" {
-		os.RemoveAll(procBin.dir)
+	for _, dir := range []string{procBin.dir, authfsmBin.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }

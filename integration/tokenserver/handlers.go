@@ -1,6 +1,7 @@
 package tokenserver
 
 import (
+	"context"
 	"encoding/json"
 	"maps"
 	"net/http"
@@ -18,6 +19,9 @@ type Request struct {
 	At time.Time
 	// Grant is the grant_type of the request.
 	Grant string
+	// KeyID is the kid of the request's client_assertion (unverified), if
+	// it carried one.
+	KeyID string
 	// Status is the HTTP status fosite answered (0 for a hung request);
 	// with a Delay fault the client may never have received it.
 	Status int
@@ -48,12 +52,17 @@ type Counts struct {
 	// ResourceOK and ResourceRejected count protected resource calls
 	// answered 200 and 401.
 	ResourceOK, ResourceRejected int
+	// MetadataServed counts metadata documents served (see SetIssuer);
+	// NotFound counts requests for any other path but the token endpoint.
+	MetadataServed, NotFound int
 }
 
 type stats struct {
 	mu                      sync.Mutex
 	requests                []Request
 	resourceOK, resource401 int
+	metadataServed          int
+	notFound                int
 }
 
 // Counts returns a snapshot of the counters.
@@ -69,6 +78,8 @@ func (s *Server) Counts() Counts {
 		GracedReuse:       graced,
 		ResourceOK:        s.stats.resourceOK,
 		ResourceRejected:  s.stats.resource401,
+		MetadataServed:    s.stats.metadataServed,
+		NotFound:          s.stats.notFound,
 	}
 	for _, r := range s.stats.requests {
 		c.Grants[r.Grant]++
@@ -99,9 +110,10 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, stop <-chan 
 	at := time.Now()
 	_ = r.ParseForm() // fosite parses again; errors surface there
 	grant := r.PostForm.Get("grant_type")
+	kid := assertionKeyID(r.PostForm.Get("client_assertion"))
 	f := s.takeFault()
 	if f.Kind == Hang {
-		s.logRequest(Request{At: at, Grant: grant, Fault: Hang})
+		s.logRequest(Request{At: at, Grant: grant, KeyID: kid, Fault: Hang})
 		select {
 		case <-r.Context().Done():
 		case <-stop:
@@ -117,7 +129,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, stop <-chan 
 		Error string `json:"error"`
 	}
 	_ = json.Unmarshal(rec.Body.Bytes(), &body)
-	s.logRequest(Request{At: at, Grant: grant, Status: rec.Code, Code: body.Error, Fault: f.Kind})
+	s.logRequest(Request{At: at, Grant: grant, KeyID: kid, Status: rec.Code, Code: body.Error, Fault: f.Kind})
 
 	if f.Kind == Delay {
 		t := time.NewTimer(f.Delay)
@@ -182,4 +194,15 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write([]byte(`{"status":"ok"}`))
+}
+
+// AccessTokenExpiry returns when the server lets the access token expire
+// (fosite's session expiry), or an error for a token it does not know or
+// no longer accepts.
+func (s *Server) AccessTokenExpiry(ctx context.Context, access string) (time.Time, error) {
+	_, ar, err := s.provider.IntrospectToken(ctx, access, fosite.AccessToken, new(fosite.DefaultSession))
+	if err != nil {
+		return time.Time{}, err
+	}
+	return ar.GetSession().GetExpiresAt(fosite.AccessToken), nil
 }

@@ -12,6 +12,11 @@
 // The protected resource is a separate listener that stays up meanwhile, as
 // a resource server is a separate service. Counters and a request log let
 // tests check what reached the server.
+//
+// Besides the one client with a secret, clients that authenticate with
+// private_key_jwt can be registered (Config.KeyClients), and SetIssuer gives
+// the server the public identity its clients discover it by: RFC 8414 and
+// OpenID Connect metadata under nginx's URL.
 package tokenserver
 
 import (
@@ -58,6 +63,9 @@ type Config struct {
 	// family was revoked, it is reuse as before. Zero (the default) accepts
 	// no rotated token, which is fosite's own behaviour.
 	ReuseGrace time.Duration
+	// KeyClients are further clients, which authenticate with
+	// private_key_jwt instead of a secret.
+	KeyClients []KeyClient
 }
 
 func (c *Config) defaults() {
@@ -108,6 +116,9 @@ type Server struct {
 	faultMu sync.Mutex
 	fault   Fault
 
+	pubMu sync.Mutex
+	pub   public // see SetIssuer
+
 	stats stats
 }
 
@@ -138,6 +149,14 @@ func New(cfg Config) (*Server, error) {
 		GrantTypes: []string{"password", "refresh_token", "client_credentials"},
 		Scopes:     []string{"offline", "api"},
 	}
+	for _, kc := range cfg.KeyClients {
+		if _, dup := store.Clients[kc.ID]; dup {
+			return nil, fmt.Errorf("tokenserver: client %s registered twice", kc.ID)
+		}
+		if err := kc.register(store.Clients); err != nil {
+			return nil, err
+		}
+	}
 	store.Users[cfg.Username] = storage.MemoryUserRelation{Username: cfg.Username, Password: cfg.Password}
 	provider := compose.Compose(fcfg, store, compose.NewOAuth2HMACStrategy(fcfg),
 		compose.OAuth2ResourceOwnerPasswordCredentialsFactory,
@@ -145,7 +164,13 @@ func New(cfg Config) (*Server, error) {
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.OAuth2TokenIntrospectionFactory,
 	)
-	return &Server{cfg: cfg, provider: provider, store: store}, nil
+	s := &Server{cfg: cfg, provider: provider, store: store}
+	// Client assertions name the token endpoint's URL as their audience,
+	// which is nginx's once SetIssuer says so: fosite reads its token URLs
+	// from the provider's Configurator, so that one answers from the
+	// Server's public identity.
+	provider.(*fosite.Fosite).Config = fositeConfig{Config: fcfg, s: s}
+	return s, nil
 }
 
 // ClientID returns the registered client's id.
@@ -179,6 +204,8 @@ func (s *Server) Start() error {
 	stop := make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+TokenPath, func(w http.ResponseWriter, r *http.Request) { s.serveToken(w, r, stop) })
+	mux.HandleFunc("POST /", s.servePost(stop)) // the token endpoint under the issuer's path
+	mux.HandleFunc("GET /", s.serveGet)         // the metadata documents
 	hs, addr, done, err := serve(addr, mux)
 	if err != nil {
 		return err
