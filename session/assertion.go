@@ -90,8 +90,11 @@ const DefaultAssertionLifetime = 2 * time.Minute
 //
 // The key comes from Key, or else from the PEM file KeyFile (PKCS#8, SEC 1
 // "EC PRIVATE KEY" or PKCS#1 "RSA PRIVATE KEY"), which is read at every
-// request, so a rotated key (write the new file, then update KeyID if the
-// server tells keys apart by kid) is used from the next request on.
+// request, so a rotated key is used from the next request on. The key and
+// its kid change together: a "kid" header of the PEM block, when present,
+// names the key and takes precedence over KeyID, so rotating means
+// replacing the file (atomically: write a new file, rename it over the old)
+// with the new key and its kid, without touching the configuration.
 //
 // It uses the standard library only: signing two algorithms is a page of
 // code, and a JOSE library would be a dependency for it.
@@ -102,7 +105,9 @@ type PrivateKeyJWT struct {
 	// *rsa.PrivateKey, or a crypto.Signer over either, such as a KMS key);
 	// it takes precedence over KeyFile.
 	Key crypto.Signer
-	// KeyID is the JWT header's kid; empty omits it.
+	// KeyID is the JWT header's kid when the key file's PEM block has no
+	// "kid" header; empty omits it. Set it before the first request and
+	// leave it: to rotate, put the kid in the key file.
 	KeyID string
 	// Audience is the aud claim; "" means the token endpoint's URL.
 	Audience string
@@ -112,13 +117,16 @@ type PrivateKeyJWT struct {
 
 // ClientAssertion implements ClientAssertion.
 func (p *PrivateKeyJWT) ClientAssertion(_ context.Context, req AssertionRequest) (string, Secret, error) {
-	key := p.Key
+	key, kid := p.Key, p.KeyID
 	if key == nil {
-		k, err := readPrivateKey(p.KeyFile)
+		k, fileKID, err := readPrivateKey(p.KeyFile)
 		if err != nil {
 			return "", "", err
 		}
 		key = k
+		if fileKID != "" {
+			kid = fileKID
+		}
 	}
 	alg, err := algorithm(key.Public())
 	if err != nil {
@@ -138,8 +146,8 @@ func (p *PrivateKeyJWT) ClientAssertion(_ context.Context, req AssertionRequest)
 	var jti [16]byte
 	rand.Read(jti[:])
 	header := map[string]string{"alg": alg, "typ": "JWT"}
-	if p.KeyID != "" {
-		header["kid"] = p.KeyID
+	if kid != "" {
+		header["kid"] = kid
 	}
 	claims := map[string]any{"iss": req.ClientID, "sub": req.ClientID, "aud": aud, "jti": hex.EncodeToString(jti[:]),
 		"iat": req.Now.Unix(), "exp": req.Now.Add(life).Unix()}
@@ -193,18 +201,19 @@ func sign(key crypto.Signer, alg string, input []byte) ([]byte, error) {
 	return out, nil
 }
 
-// readPrivateKey reads a PEM private key. Its errors never quote the file.
-func readPrivateKey(path string) (crypto.Signer, error) {
+// readPrivateKey reads a PEM private key and the kid its block's headers
+// give, if any. Its errors never quote the file.
+func readPrivateKey(path string) (crypto.Signer, string, error) {
 	if path == "" {
-		return nil, errors.New("session: private_key_jwt needs Key or KeyFile")
+		return nil, "", errors.New("session: private_key_jwt needs Key or KeyFile")
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("session: private_key_jwt key: %w", err)
+		return nil, "", fmt.Errorf("session: private_key_jwt key: %w", err)
 	}
 	block, _ := pem.Decode(b)
 	if block == nil {
-		return nil, fmt.Errorf("session: private_key_jwt key %s: no PEM block", path)
+		return nil, "", fmt.Errorf("session: private_key_jwt key %s: no PEM block", path)
 	}
 	var key any
 	switch block.Type {
@@ -215,14 +224,14 @@ func readPrivateKey(path string) (crypto.Signer, error) {
 	case "RSA PRIVATE KEY":
 		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
 	default:
-		return nil, fmt.Errorf("session: private_key_jwt key %s: PEM block %q is not a private key", path, block.Type)
+		return nil, "", fmt.Errorf("session: private_key_jwt key %s: PEM block %q is not a private key", path, block.Type)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("session: private_key_jwt key %s: malformed %s", path, block.Type)
+		return nil, "", fmt.Errorf("session: private_key_jwt key %s: malformed %s", path, block.Type)
 	}
 	s, ok := key.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("session: private_key_jwt key %s: %T cannot sign", path, key)
+		return nil, "", fmt.Errorf("session: private_key_jwt key %s: %T cannot sign", path, key)
 	}
-	return s, nil
+	return s, block.Headers["kid"], nil
 }

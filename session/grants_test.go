@@ -61,13 +61,21 @@ func verifyJWT(t *testing.T, jwt string, pub crypto.PublicKey) (map[string]any, 
 	return h, c
 }
 
-func writePEM(t *testing.T, path string, key any) {
+func writePEM(t *testing.T, path string, key any) { writePEMKid(t, path, key, "") }
+
+// writePEMKid writes key as PKCS#8 PEM, naming it kid in the block's
+// headers when kid is not empty.
+func writePEMKid(t *testing.T, path string, key any, kid string) {
 	t.Helper()
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	block := &pem.Block{Type: "PRIVATE KEY", Bytes: der}
+	if kid != "" {
+		block.Headers = map[string]string{"kid": kid}
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -121,8 +129,9 @@ func TestPrivateKeyJWT(t *testing.T) {
 			}
 			for i := range 2 {
 				if i == 1 && tc.fromBytes {
-					writePEM(t, path, tc.rotated)
-					pk.KeyID = "k2"
+					// Rotation: the new key and its kid in one file; the
+					// configuration (KeyID) stays as it is.
+					writePEMKid(t, path, tc.rotated, "k2")
 				}
 				if _, err := c.Refresh(context.Background(), Token{}); err != nil {
 					t.Fatal(err)
