@@ -82,12 +82,13 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 		switch {
 		case rc.Never:
 			fmt.Fprintf(w, "  recovery after the fault window ending %v: never\n", rc.FaultEnd)
-		case rc.After == 0 && rc.Waiting == 0:
+		case rc.After == 0 && rc.Touched == 0:
+			// No session lacked a token or had a refresh cycle open.
 			fmt.Fprintf(w, "  recovery after the fault window ending %v: immediate (tokens still usable)\n", rc.FaultEnd)
 		case rc.After == 0:
-			// Usable again at the very instant the window ended, but not
-			// before: the tokens were not "still usable".
-			fmt.Fprintf(w, "  recovery after the fault window ending %v: 0s (%d session(s) without a token until then)\n", rc.FaultEnd, rc.Waiting)
+			// Refreshed at the very instant the window ended: the window
+			// did touch them.
+			fmt.Fprintf(w, "  recovery after the fault window ending %v: 0s (%d session(s) refreshed at that instant)\n", rc.FaultEnd, rc.Touched)
 		default:
 			fmt.Fprintf(w, "  recovery after the fault window ending %v: %v (usable at %v)\n", rc.FaultEnd,
 				rc.After.Round(time.Millisecond), rc.UsableAt.Round(time.Millisecond))

@@ -45,7 +45,7 @@ type session struct {
 	waitTicket, served, timedOut uint64
 
 	// pendFirst is the first ended fault window (in end order) this session
-	// has not recovered from, or -1.
+	// was touched by and has not recovered from, or -1.
 	pendFirst int32
 	// inflight: an attempt is under way; step is where it is (share.go).
 	inflight bool
@@ -168,10 +168,14 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 		r.gotToken(i, s, f.tokSeq, r.pendIssued, t)
 	case states.Adopt, states.SetToken:
 		r.gotToken(i, s, r.pendTok, r.pendIssued, t)
-	case states.Reject, states.Revoke:
+	case states.Reject:
 		s.usableEnd = min(s.usableEnd, t)
+	case states.Revoke:
+		s.usableEnd = min(s.usableEnd, t)
+		r.rec.revoked(s)
 	case states.Deny:
 		s.usableEnd = min(s.usableEnd, t)
+		r.rec.revoked(s)
 		if !r.answers[r.code].refusal {
 			r.inv.violate(t, i, "transient never revokes", "revoked after "+r.answers[r.code].verdict.Cause)
 		}
