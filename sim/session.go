@@ -60,11 +60,13 @@ type session struct {
 	held, marked bool
 	// down: crashed, not restarted yet.
 	down bool
+	// slot is the session's index in run.plainTo (see assignSlots).
+	slot uint32
 }
 
 // begin gives session i a fresh token pair issued at t and arms it.
 func (r *run) begin(i uint32, t int64) {
-	s := &r.ss[i]
+	s := r.sess(i)
 	s.wakeAt, s.since, s.pendFirst = -1, t, -1
 	f := &r.fams[r.famOf(i)]
 	if f.rtGen == 0 {
@@ -125,6 +127,9 @@ func (r *run) step(i uint32, s *session, in states.Input, t int64) states.Effect
 		n := s.waitTicket - max(s.served, s.timedOut)
 		s.served = s.waitTicket
 		r.judge(i, s, int64(n), t)
+	}
+	if r.plainTo != nil {
+		r.plainTo[s.slot] = r.plainUntil(i, s, t)
 	}
 	return fx
 }

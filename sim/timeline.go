@@ -123,6 +123,6 @@ func (tl *Timeline) finish(r *run) {
 		tl.Spans = append(tl.Spans, Span{tl.spanStart, tl.Duration, tl.cur})
 	}
 	if len(r.ss) > 0 {
-		tl.token(r.ss[0].usableEnd, r.end)
+		tl.token(r.sess(0).usableEnd, r.end)
 	}
 }
