@@ -63,7 +63,9 @@ func Parse(file string, data []byte) (*Scenario, error) {
 	case err == nil:
 		return nil, &Error{File: file, Line: second.Line, Msg: "a second YAML document: a scenario file holds one", Kind: ErrInvalid}
 	case err != io.EOF:
-		return nil, syntaxError(file, err)
+		e := syntaxError(file, err)
+		e.Msg = "a second YAML document, and not valid YAML: " + e.Msg
+		return nil, e
 	}
 	p := &parser{file: file}
 	sc := defaults()
@@ -76,7 +78,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 }
 
 // syntaxError turns a yaml.v3 error ("yaml: line 3: ...") into an *Error.
-func syntaxError(file string, err error) error {
+func syntaxError(file string, err error) *Error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {

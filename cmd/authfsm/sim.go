@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/authfsm/authfsm/policy"
@@ -19,6 +20,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print one JSON result per file, one per line")
 	trace := fs.Bool("trace", false, "include every transition in the JSON result")
 	svg := fs.String("svg", "", "write the run's timeline picture to this SVG file")
+	maxEvents := fs.Int64("max-events", sim.DefaultMaxEvents, "refuse a run estimated to need more events than this")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitBadInput
@@ -47,6 +49,11 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	for k, file := range files {
 		sc, err := loadScenario(file, seedSet, *seed, *kind)
 		if err != nil {
+			fmt.Fprintln(stderr, err)
+			status = exitBadInput
+			continue
+		}
+		if err := checkWork("sim", file, "the run needs", sim.Estimate(sc), *maxEvents); err != nil {
 			fmt.Fprintln(stderr, err)
 			status = exitBadInput
 			continue
@@ -110,4 +117,18 @@ func reproduceArgs(file, kind string) string {
 		return "--policy " + kind + " " + file
 	}
 	return file
+}
+
+// checkWork refuses a run (or runs) estimated to need more than max events
+// (SCENARIOS.md, Limits): more than about a minute of work by default.
+func checkWork(cmd, file, what string, events, max int64) error {
+	if events <= max {
+		return nil
+	}
+	bound := strconv.FormatInt(max, 10)
+	if max == sim.DefaultMaxEvents {
+		bound += ", about a minute of work"
+	}
+	return fmt.Errorf("authfsm %s: %s: %s about %d events (estimated before running), more than --max-events allows (%s); "+
+		"run it with --max-events %d", cmd, file, what, events, bound, events)
 }

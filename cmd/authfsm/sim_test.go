@@ -32,6 +32,18 @@ func TestSimCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	svg := filepath.Join(dir, "t.svg")
+	huge := filepath.Join(dir, "huge.yaml")
+	if err := os.WriteFile(huge, []byte("name: h\nduration: 8760h\ntoken: {ttl: 1h}\nworkload: [{kind: requests, every: 1ms}]\nfleet: {sessions: 1000}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, []byte("name: b\nduration: 1h\ntoken: {ttl: 1h}\ndescription: "+strings.Repeat("x", 1<<20)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	twoDocs := filepath.Join(dir, "two.yaml")
+	if err := os.WriteFile(twoDocs, []byte("name: c\nduration: 2h\ntoken: {ttl: 1h}\n---\nname: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -50,6 +62,12 @@ func TestSimCommand(t *testing.T) {
 		{"no file", []string{"sim", "--json"}, exitBadInput, "", "no scenario file"},
 		{"bad among good", []string{"sim", seedFile, bad}, exitBadInput, "PASS", "unknown key"},
 		{"svg", []string{"sim", "--svg", svg, seedFile}, exitOK, "PASS", ""},
+		{"too much work", []string{"sim", huge}, exitBadInput, "", "authfsm sim: " + huge + ": the run needs about 31536"},
+		{"too much work names the flag", []string{"sim", huge}, exitBadInput, "", "more than --max-events allows (300000000, about a minute of work); run it with --max-events 31536"},
+		{"a lower bound", []string{"sim", "--max-events", "100", seedFile}, exitBadInput, "", "more than --max-events allows (100); run it with --max-events"},
+		{"compare, too much work", []string{"compare", "--max-events", "1000", noMarginFile}, exitBadInput, "", "authfsm compare: " + noMarginFile + ": its 6 runs need about"},
+		{"file over 1 MiB", []string{"sim", big}, exitBadInput, "", big + ": larger than 1 MiB"},
+		{"second document", []string{"sim", twoDocs}, exitBadInput, "", twoDocs + ":5: a second YAML document"},
 		{"compare with failing rows", []string{"compare", noMarginFile}, exitFailed, "exponential 1s×2 max 1m0s jitter=decorrelated", ""},
 		{"compare all pass", []string{"compare", calm}, exitOK, "none ", ""},
 		{"fuzz", []string{"fuzz", "--runs", "50", "--json"}, exitOK, `{"runs":50,"seed":1,"violation":false}`, ""},
