@@ -16,6 +16,10 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 type Options struct {
 	// Trace records every transition in Result.Trace.
 	Trace bool
+	// OnTransition, when set, receives every transition as it is made, in
+	// order: a trace that streams, in memory that does not grow with the
+	// run (Trace keeps them all).
+	OnTransition func(TraceEntry)
 	// Timeline records what the SVG timeline draws (Result.Timeline).
 	Timeline bool
 }

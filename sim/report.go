@@ -154,15 +154,21 @@ func writeStory(w io.Writer, res *Result) {
 		if k == storyHead && total > len(entries) {
 			fmt.Fprintf(w, "    … %d more transitions …\n", total-len(entries))
 		}
-		line := fmt.Sprintf("    %12s  %-10s → %-10s %-13s %s", ms(e.At), e.From, e.To, e.Event, e.Cause)
-		if res.Trace != nil && res.Sessions > 1 {
-			line = fmt.Sprintf("    %12s  session %-5d %-10s → %-10s %-13s %s", ms(e.At), e.Session, e.From, e.To, e.Event, e.Cause)
-		}
-		if e.Event == states.Fail {
-			line += fmt.Sprintf(" (attempt %d, next at %s)", e.Attempt, ms(e.NextAt))
-		}
-		fmt.Fprintln(w, strings.TrimRight(line, " "))
+		fmt.Fprintln(w, e.Line(res.Trace != nil && res.Sessions > 1))
 	}
+}
+
+// Line is the transition as the text report shows it, indented, with the
+// session's index when withSession is set.
+func (e *TraceEntry) Line(withSession bool) string {
+	line := fmt.Sprintf("    %12s  %-10s → %-10s %-13s %s", ms(e.At), e.From, e.To, e.Event, e.Cause)
+	if withSession {
+		line = fmt.Sprintf("    %12s  session %-5d %-10s → %-10s %-13s %s", ms(e.At), e.Session, e.From, e.To, e.Event, e.Cause)
+	}
+	if e.Event == states.Fail {
+		line += fmt.Sprintf(" (attempt %d, next at %s)", e.Attempt, ms(e.NextAt))
+	}
+	return strings.TrimRight(line, " ")
 }
 
 // ms rounds a duration string to the millisecond, for reading.

@@ -186,12 +186,15 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 		}
 		r.familyLost(r.famOf(i))
 	}
-	if r.opt.Trace || i == 0 {
+	if r.opt.Trace || r.opt.OnTransition != nil || i == 0 {
 		rec := audit.FromTransition(tr)
 		rec.Seq = uint64(r.stats.Transitions)
 		e := traceEntry(rec, i, t, r)
 		if r.opt.Trace {
 			r.trace = append(r.trace, e)
+		}
+		if r.opt.OnTransition != nil {
+			r.opt.OnTransition(e)
 		}
 		if i == 0 {
 			r.story.add(e)

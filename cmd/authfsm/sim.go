@@ -18,7 +18,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 0, "override the scenario's seed")
 	kind := fs.String("policy", "", "override the policy's kind: none, constant or exponential")
 	asJSON := fs.Bool("json", false, "print one JSON result per file, one per line")
-	trace := fs.Bool("trace", false, "include every transition in the JSON result")
+	trace := fs.Bool("trace", false, "print every transition after the result (with --json, one JSON line each)")
 	svg := fs.String("svg", "", "write the run's timeline picture to this SVG file")
 	maxEvents := fs.Int64("max-events", sim.DefaultMaxEvents, "refuse a run estimated to need more events than this")
 	files, err := parseInterleaved(fs, args)
@@ -58,7 +58,16 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			status = exitBadInput
 			continue
 		}
-		res := sim.Run(sc, sim.Options{Trace: *trace, Timeline: *svg != ""})
+		opt := sim.Options{Timeline: *svg != ""}
+		var spool *traceSpool
+		if *trace {
+			if spool, err = newTraceSpool(*asJSON, sc.Fleet.Sessions > 1); err != nil {
+				fmt.Fprintf(stderr, "authfsm sim: --trace: %v\n", err)
+				return exitBadInput
+			}
+			opt.OnTransition = spool.add
+		}
+		res := sim.Run(sc, opt)
 		if *asJSON {
 			stdout.Write(append(res.JSON(), '\n'))
 		} else {
@@ -66,6 +75,12 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(stdout)
 			}
 			sim.Report(stdout, reproduceArgs(file, *kind), sc, res)
+		}
+		if spool != nil {
+			if err := spool.copyTo(stdout); err != nil {
+				fmt.Fprintf(stderr, "authfsm sim: --trace: %v\n", err)
+				return exitBadInput
+			}
 		}
 		if *svg != "" {
 			if err := os.WriteFile(*svg, []byte(sim.TimelineSVG(res.Timeline)), 0o644); err != nil {
