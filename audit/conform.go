@@ -107,15 +107,18 @@ const maxConformLine = 64 << 20
 //
 //   - a runtime audit log: JSON lines of Record, hash-chained or not (the
 //     hash members are ignored). Note records (see Record.Note) are skipped.
-//   - simulator results, as `authfsm sim --json --trace` prints them: one
-//     JSON object per line whose "trace" array holds the run's records,
-//     each with a numeric session index and offsets for times.
+//   - simulator results, as `authfsm sim --json --trace` prints them: a
+//     result line (a JSON object with "stats") followed by one line per
+//     transition of the run, stats.transitions of them, each a record with
+//     a numeric session index and offsets for times; or, as earlier
+//     versions printed them and sim.Result marshals with Options.Trace, one
+//     result per line whose "trace" array holds the run's records.
 //
 // Blank lines are skipped. Conform returns a *ConformError for the first
 // record the machine could not have written, and another error when the
 // input is not such a log (a line that is not a JSON object, a record
-// without from, to or event, a simulator result without its trace) or
-// cannot be read.
+// without from, to or event, a simulator result without its trace or with
+// fewer transition lines than it counts) or cannot be read.
 //
 // Records of one session are chained in the order of the log, and a
 // session is known by its name: a process that recreates a session under
@@ -139,6 +142,9 @@ func Conform(r io.Reader) (Conformance, error) {
 		if err == io.EOF {
 			break
 		}
+	}
+	if c.owed > 0 {
+		return c.result(), c.short()
 	}
 	return c.result(), nil
 }
@@ -180,6 +186,18 @@ type left struct {
 type conformer struct {
 	last map[sessionKey]left
 	conf Conformance
+	// run is the line of the simulator result whose transition lines
+	// follow; owed is how many of them are still to come, of total.
+	run, owed, total int
+}
+
+// short is the error of a simulator result followed by fewer transition
+// lines than it counts.
+func (c *conformer) short() error {
+	if c.owed == c.total {
+		return fmt.Errorf("audit: line %d is a simulator result without its trace (run authfsm sim with --json --trace)", c.run)
+	}
+	return fmt.Errorf("audit: line %d: the simulator result counts %d transitions, and only %d lines of them follow (truncated?)", c.run, c.total, c.total-c.owed)
 }
 
 func (c *conformer) result() Conformance {
@@ -200,11 +218,14 @@ type rawRecord struct {
 	Note    string          `json:"note"`
 }
 
-// rawLine is one line: a record, or a simulator result with its trace.
+// rawLine is one line: a record, or a simulator result, with its trace or
+// followed by it.
 type rawLine struct {
 	rawRecord
 	Trace json.RawMessage `json:"trace"`
-	Stats json.RawMessage `json:"stats"`
+	Stats *struct {
+		Transitions *int `json:"transitions"`
+	} `json:"stats"`
 }
 
 func (c *conformer) line(line int, b []byte) error {
@@ -219,6 +240,13 @@ func (c *conformer) line(line int, b []byte) error {
 	if err := json.Unmarshal(b, &l); err != nil {
 		return fmt.Errorf("audit: line %d: %w", line, err)
 	}
+	if c.owed > 0 {
+		if l.Stats != nil || l.Trace != nil || l.Note != "" {
+			return c.short()
+		}
+		c.owed--
+		return c.record(sessionKey{run: c.run}, line, 0, l.rawRecord)
+	}
 	switch {
 	case l.Trace != nil:
 		var trace []rawRecord
@@ -232,7 +260,15 @@ func (c *conformer) line(line int, b []byte) error {
 		}
 		return nil
 	case l.Stats != nil:
-		return fmt.Errorf("audit: line %d is a simulator result without its trace (run authfsm sim with --json --trace)", line)
+		c.run, c.owed, c.total = line, -1, -1
+		if l.Stats.Transitions != nil {
+			c.owed, c.total = *l.Stats.Transitions, *l.Stats.Transitions
+		}
+		if c.owed < 0 {
+			c.owed = 0
+			return fmt.Errorf("audit: line %d is a simulator result without its trace (run authfsm sim with --json --trace)", line)
+		}
+		return nil
 	case l.Note != "":
 		c.conf.Notes++
 		return nil

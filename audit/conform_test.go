@@ -71,6 +71,14 @@ const simResult = `{"name":"x","seed":1,"passed":true,"final_state":"valid","sta
 	`{"seq":2,"at":"45m0s","session":1,"from":"valid","to":"expired","event":"expire","cause":"","attempt":0,"next_at":""},` +
 	`{"seq":3,"at":"45m0.05s","session":0,"from":"refreshing","to":"valid","event":"succeed","cause":"","attempt":1,"next_at":""}]}`
 
+// streamed is simResult as `authfsm sim --json --trace` prints it now: the
+// result line, then one line per transition.
+const streamed = `{"name":"x","seed":1,"passed":true,"final_state":"valid","stats":{"requests":1,"transitions":3},"recoveries":[],"expectations":[]}
+{"seq":1,"at":"45m0s","session":0,"from":"valid","to":"refreshing","event":"refresh_ahead","cause":"refresh-ahead point reached","attempt":1,"next_at":""}
+{"seq":2,"at":"45m0s","session":1,"from":"valid","to":"expired","event":"expire","cause":"","attempt":0,"next_at":""}
+{"seq":3,"at":"45m0.05s","session":0,"from":"refreshing","to":"valid","event":"succeed","cause":"","attempt":1,"next_at":""}
+`
+
 func TestConform(t *testing.T) {
 	golden, err := os.ReadFile(filepath.Join("testdata", "chain.jsonl"))
 	if err != nil {
@@ -122,6 +130,16 @@ func TestConform(t *testing.T) {
 		{name: "simulator trace, session jumps", log: strings.Replace(simResult, `"session":0,"from":"refreshing","to":"valid","event":"succeed"`, `"session":1,"from":"refreshing","to":"valid","event":"succeed"`, 1),
 			conform: "audit: line 1, trace entry 3, session 1: from refreshing but the previous record (trace entry 2) left it in expired", kind: audit.OutOfSequence, line: 1},
 		{name: "simulator result without trace", log: `{"name":"x","seed":1,"passed":true,"stats":{"requests":1}}`, bad: "line 1 is a simulator result without its trace (run authfsm sim with --json --trace)"},
+		{name: "streamed simulator trace", log: streamed, want: audit.Conformance{Transitions: 3, Sessions: 2}},
+		{name: "two streamed results and an old one", log: streamed + streamed + simResult + "\n", want: audit.Conformance{Transitions: 9, Sessions: 6}},
+		{name: "streamed result without transitions", log: strings.Replace(streamed, `"transitions":3`, `"transitions":0`, 1)[:strings.Index(streamed, "\n")+1] + streamed,
+			want: audit.Conformance{Transitions: 3, Sessions: 2}},
+		{name: "streamed, impossible", log: strings.Replace(streamed, `"session":0,"from":"refreshing"`, `"session":0,"from":"backoff"`, 1),
+			conform: "audit: line 4, session 0: backoff -succeed-> valid is not in the table (no succeed from backoff)", kind: audit.NotInTable, line: 4},
+		{name: "streamed result without its lines", log: strings.SplitAfter(streamed, "\n")[0] + strings.SplitAfter(streamed, "\n")[0],
+			bad: "line 1 is a simulator result without its trace (run authfsm sim with --json --trace)"},
+		{name: "streamed trace truncated", log: strings.Join(strings.SplitAfter(streamed, "\n")[:3], ""),
+			bad: "line 1: the simulator result counts 3 transitions, and only 2 lines of them follow (truncated?)"},
 
 		{name: "not JSON", log: string(golden) + "garbage\n", bad: "audit: line 6 is not a JSON object"},
 		{name: "broken JSON", log: `{"seq":1,"from":"valid"` + "\n", bad: "audit: line 1: unexpected end of JSON input"},

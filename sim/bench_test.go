@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -14,8 +16,11 @@ const benchFleet = `{name: bench, duration: 24h, token: {ttl: 1h}, session: {ref
 	workload: [{kind: requests, every: 1m}], fleet: {sessions: 10000, start_spread: 1m}}`
 
 // BenchmarkSimulate measures the simulator's cost per event beside floor,
-// the same number of pops and pushes through the bare typed heap with no
-// decision logic: the ratio is the price of the model and the machine.
+// the same number of pops and pushes through the bare typed binary heap
+// (one 32-byte entry per pending event, each pop scheduling its successor)
+// with no decision logic: a naive event loop's cost, which the engine's
+// FIFO lanes and plain-call fast path are to beat, model and machine
+// included.
 func BenchmarkSimulate(b *testing.B) {
 	sc, err := Parse("bench.yaml", []byte(benchFleet))
 	if err != nil {
@@ -32,13 +37,13 @@ func BenchmarkSimulate(b *testing.B) {
 	b.Run("floor", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			var q queue
-			q.ev = make([]event, 0, 2*sc.Fleet.Sessions)
+			q := queue{naive: true}
+			q.init(2 * sc.Fleet.Sessions)
 			for i := range 2 * sc.Fleet.Sessions {
 				q.push(int64(i)*int64(time.Millisecond), evCall, uint32(i/2), 0)
 			}
 			for range events {
-				e := q.pop()
+				e, _ := q.next(math.MaxInt64)
 				q.push(e.at+int64(time.Minute), e.kind(), e.sess, e.aux)
 			}
 		}
@@ -129,5 +134,44 @@ func samplePeak() func() uint64 {
 		mu.Lock()
 		defer mu.Unlock()
 		return max(peak, m.HeapInuse)
+	}
+}
+
+// scaleFleet is BenchmarkScale's scenario: BenchmarkSimulate's sessions
+// (one call a minute, a one-hour token refreshed five minutes ahead), for
+// at least one token lifetime so that each size runs the same mix of
+// events; the duration shrinks as the fleet grows.
+const scaleFleet = `{name: scale, duration: %s, token: {ttl: 1h}, session: {refresh_ahead: 5m},
+	workload: [{kind: requests, every: 1m}], fleet: {sessions: %d, start_spread: 1m}}`
+
+// BenchmarkScale measures the cost per event at a thousand, a hundred
+// thousand and a million sessions, with the engine as it is (lanes) and
+// with every event through the binary heap and every call through its
+// session (heap: the engine before the FIFO lanes and the plain-call fast
+// path), in the same run: the ratios of ns/event between sizes, and
+// between engines, are the figures to read. The million sessions take
+// minutes; run it with -benchtime 1x.
+func BenchmarkScale(b *testing.B) {
+	for _, size := range []struct {
+		name     string
+		sessions int
+		duration string
+	}{{"1k", 1000, "240h"}, {"100k", 100_000, "2h"}, {"1M", 1_000_000, "2h"}} {
+		sc, err := Parse("scale.yaml", []byte(fmt.Sprintf(scaleFleet, size.duration, size.sessions)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		events := Run(sc, Options{}).Events
+		for _, engine := range []string{"heap", "lanes"} {
+			b.Run("sessions="+size.name+"/engine="+engine, func(b *testing.B) {
+				naiveEngine = engine == "heap"
+				defer func() { naiveEngine = false }()
+				b.ReportAllocs()
+				for b.Loop() {
+					Run(sc, Options{})
+				}
+				perEvent(b, events)
+			})
+		}
 	}
 }

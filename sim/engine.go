@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/authfsm/authfsm/policy"
@@ -16,6 +17,10 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 type Options struct {
 	// Trace records every transition in Result.Trace.
 	Trace bool
+	// OnTransition, when set, receives every transition as it is made, in
+	// order: a trace that streams, in memory that does not grow with the
+	// run (Trace keeps them all).
+	OnTransition func(TraceEntry)
 	// Timeline records what the SVG timeline draws (Result.Timeline).
 	Timeline bool
 }
@@ -29,7 +34,17 @@ type run struct {
 	answers []answer
 	q       queue
 	ss      []session
-	fams    []family
+	// plainTo holds, per session, the instant until which its application
+	// calls are plain: counted, and answered by the resource server with
+	// no consequence, so that they need not touch the session (nil with
+	// naiveEngine). See plainUntil.
+	plainTo []int64
+	// rejectWindows lists the reject_access windows (from/to) by start.
+	rejectWindows []Fault
+	// pos maps session i to its place in ss, or is nil when that is i (see
+	// layout); sess(i) returns session i.
+	pos  []uint32
+	fams []family
 	// stores holds each family's shared store (share: store), else nil.
 	stores []store
 	// retired holds, per family, when its last ringK refresh tokens were
@@ -116,6 +131,14 @@ func newRun(sc *Scenario, opt Options) *run {
 	}
 	n := sc.Fleet.Sessions
 	r.ss = make([]session, n)
+	if !naiveEngine {
+		r.plainTo = make([]int64, n)
+	}
+	for _, f := range sc.Server.Faults {
+		if f.Kind == FaultRejectAccess && !f.Instant {
+			r.rejectWindows = append(r.rejectWindows, f)
+		}
+	}
 	nf := n
 	if f := sc.Fleet.Families; f > 0 {
 		nf = min(f, n)
@@ -135,28 +158,54 @@ func newRun(sc *Scenario, opt Options) *run {
 			r.thr, r.thrRand = t, rand.New(rand.NewPCG(sc.Seed, 0x7e57))
 		}
 	}
-	r.q.ev = make([]event, 0, 2*n+len(sc.Server.Faults)+16)
+	r.q.naive = naiveEngine
+	if naiveEngine {
+		r.q.init(2*n + len(sc.Server.Faults) + 16)
+	} else {
+		r.q.init(len(sc.Server.Faults) + 16)
+	}
 	r.rec.init(sc)
 	if opt.Timeline {
 		r.tl = newTimeline(sc)
 	}
 	// One generator, seeded by the scenario, decides every random choice:
 	// the start of each session and (through derived seeds) its jitter.
-	rng := rand.New(rand.NewPCG(sc.Seed, 0x5eed))
-	for i := range r.ss {
-		seed := rng.Uint64()
-		var start int64
-		if sc.Fleet.StartSpread > 0 {
-			start = rng.Int64N(int64(sc.Fleet.StartSpread))
-		}
-		r.ss[i].start = start
-		r.ss[i].d.Rand.Seed(seed, seed^0x9e3779b97f4a7c15)
-		if start == 0 {
-			r.begin(uint32(i), 0)
-		} else {
-			r.q.push(start, evStart, uint32(i), 0)
+	// The draws are made twice, the same: first the starts, for the
+	// layout, then into the sessions.
+	draw := func(each func(i int, seed uint64, start int64)) {
+		rng := rand.New(rand.NewPCG(sc.Seed, 0x5eed))
+		for i := range n {
+			seed := rng.Uint64()
+			var start int64
+			if sc.Fleet.StartSpread > 0 {
+				start = rng.Int64N(int64(sc.Fleet.StartSpread))
+			}
+			each(i, seed, start)
 		}
 	}
+	starts := make([]int64, n)
+	draw(func(i int, _ uint64, start int64) { starts[i] = start })
+	r.layout(starts)
+	draw(func(i int, seed uint64, start int64) {
+		s := r.sess(uint32(i))
+		s.start = start
+		s.d.Rand.Seed(seed, seed^0x9e3779b97f4a7c15)
+	})
+	later := 0
+	for _, st := range starts {
+		if st > 0 {
+			later++
+		}
+	}
+	evs := r.q.startBuffer(later)
+	for i := range n {
+		if starts[i] == 0 {
+			r.begin(uint32(i), 0)
+		} else {
+			evs = append(evs, r.q.stamp(starts[i], evStart, uint32(i), 0))
+		}
+	}
+	r.q.pushAll(evs)
 	for i, f := range sc.Server.Faults {
 		switch {
 		case f.Kind == FaultRejectAccess && f.Instant:
@@ -168,6 +217,64 @@ func newRun(sc *Scenario, opt Options) *run {
 	return r
 }
 
+// layout places the sessions, given their starts, for memory access in
+// time order. A session's refreshes come a token lifetime after its start,
+// so r.ss holds the sessions in the order of their starts (pos maps a
+// session to its place); its periodic calls come at its phase, so plainTo
+// holds them in the order of their phase in the first periodic workload
+// entry (session.slot). The lanes deliver each kind of event in time
+// order: a million sessions are then swept from one end to the other
+// rather than read at random. Without a start spread, or with naiveEngine,
+// both orders are the sessions' own.
+func (r *run) layout(starts []int64) {
+	if r.plainTo == nil || r.sc.Fleet.StartSpread == 0 || len(starts) >= 1<<24 {
+		for i := range r.ss {
+			r.ss[i].slot = uint32(i)
+		}
+		return
+	}
+	// Sort keys: the instant scaled to 36 bits above the session's index
+	// (24 bits, more than maxSessions); an order that is off by a rounding
+	// costs nothing, since any layout gives the same results.
+	keys := make([]uint64, len(starts))
+	sorted := func(key func(i int) (v, of int64)) {
+		for i := range starts {
+			v, of := key(i)
+			keys[i] = uint64(float64(v)/float64(of)*(1<<36))<<24 | uint64(i)
+		}
+		slices.Sort(keys)
+	}
+	sorted(func(i int) (int64, int64) { return starts[i], int64(r.sc.Fleet.StartSpread) })
+	r.pos = make([]uint32, len(starts))
+	for p, k := range keys {
+		r.pos[uint32(k&(1<<24-1))] = uint32(p)
+	}
+	from, every := int64(0), int64(r.sc.Duration)
+	for k := range r.sc.Workload {
+		if w := &r.sc.Workload[k]; w.Kind == WorkRequests {
+			from, every = int64(w.From), int64(w.Every)
+			break
+		}
+	}
+	sorted(func(i int) (int64, int64) { return (starts[i] + from) % every, every })
+	for slot, k := range keys {
+		r.sess(uint32(k & (1<<24 - 1))).slot = uint32(slot)
+	}
+}
+
+// sess returns session i.
+func (r *run) sess(i uint32) *session {
+	if r.pos == nil {
+		return &r.ss[i]
+	}
+	return &r.ss[r.pos[i]]
+}
+
+// naiveEngine makes runs put every event in the binary heap and take no
+// fast path: the engine before lanes, which tests compare results with
+// and BenchmarkScale measures against.
+var naiveEngine = false
+
 // clock is the client's clock at virtual instant t.
 func (r *run) clock(t int64) time.Time { return epoch.Add(time.Duration(t + r.skew)) }
 
@@ -176,8 +283,11 @@ func (r *run) virtual(c time.Time) int64 { return int64(c.Sub(epoch)) - r.skew }
 
 // loop pops events in (time, sequence) order until the run's end.
 func (r *run) loop() {
-	for r.q.len() > 0 && r.q.peek().at < r.end {
-		e := r.q.pop()
+	for {
+		e, ok := r.q.next(r.end)
+		if !ok {
+			break
+		}
 		if r.tl != nil {
 			r.tl.sampleUpTo(e.at)
 		}
@@ -186,7 +296,7 @@ func (r *run) loop() {
 		case evStart:
 			r.begin(e.sess, e.at)
 		case evWake:
-			s := &r.ss[e.sess]
+			s := r.sess(e.sess)
 			if s.wakeAt == e.at {
 				s.wakeAt = -1
 				r.step(e.sess, s, states.Input{Kind: states.InWake}, e.at)
@@ -194,9 +304,9 @@ func (r *run) loop() {
 		case evResult:
 			r.deliver(e.sess, e.aux, e.at)
 		case evCall:
-			r.periodicCall(e.sess, uint32(e.aux), e.at)
+			r.periodicCall(e.sess, e.aux, e.at)
 		case evBurst:
-			r.call(e.sess, int64(r.sc.Workload[e.aux].Count), e.at)
+			r.calls(e.sess, r.sess(e.sess).slot, int64(r.sc.Workload[e.aux].Count), e.at)
 		case evWaitTimeout:
 			r.waitTimeout(e.sess, e.aux, e.at)
 		case evFaultEnd:

@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"bytes"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/authfsm/authfsm/states"
@@ -117,22 +119,48 @@ func TestModel(t *testing.T) {
 	}
 }
 
+// TestQueueOrder pushes absolute events, then with each pop a few events a
+// delay later (recurring delays, a random one, zero), as the engine does:
+// pops come in (at, key) order, equal instants in insertion order, and the
+// lanes give exactly the order of the bare heap.
 func TestQueueOrder(t *testing.T) {
-	var q queue
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range 1000 {
-		q.push(rng.Int64N(50), evWake, uint32(i), 0)
+	var orders [2][]event
+	for k, naive := range []bool{true, false} {
+		var q queue
+		q.naive = naive
+		q.init(0)
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := range 1000 {
+			q.push(rng.Int64N(50), evStart, uint32(i), 0)
+		}
+		prev := event{at: -1}
+		for n := 0; ; n++ {
+			e, ok := q.next(math.MaxInt64)
+			if !ok {
+				break
+			}
+			if e.at < prev.at || e.at == prev.at && e.key <= prev.key {
+				t.Fatalf("naive %v: popped (%d,%d) after (%d,%d)", naive, e.at, e.key, prev.at, prev.key)
+			}
+			if e.at == prev.at && e.key>>8 < prev.key>>8 && rank(e.kind()) == rank(prev.kind()) {
+				t.Fatalf("equal instants out of insertion order")
+			}
+			prev = e
+			orders[k] = append(orders[k], e)
+			if n > 50_000 {
+				continue
+			}
+			for range rng.IntN(3) {
+				d := []int64{0, 7, 30, 30, 1000, rng.Int64N(100)}[rng.IntN(6)]
+				q.push(e.at+d, []evKind{evCall, evResult, evWake}[rng.IntN(3)], uint32(n), 0)
+			}
+		}
+		if q.len() != 0 {
+			t.Fatalf("%d events left", q.len())
+		}
 	}
-	prev := event{at: -1}
-	for q.len() > 0 {
-		e := q.pop()
-		if e.at < prev.at || e.at == prev.at && e.key <= prev.key {
-			t.Fatalf("popped (%d,%d) after (%d,%d)", e.at, e.key, prev.at, prev.key)
-		}
-		if e.at == prev.at && e.sess < prev.sess {
-			t.Fatalf("equal instants out of insertion order")
-		}
-		prev = e
+	if len(orders[0]) < 50_000 || fmt.Sprint(orders[0]) != fmt.Sprint(orders[1]) {
+		t.Errorf("the lanes pop %d events in another order than the heap's %d", len(orders[1]), len(orders[0]))
 	}
 }
 
@@ -154,6 +182,33 @@ func TestStoryKeepsHeadAndTail(t *testing.T) {
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) || s.n != n {
 			t.Errorf("after %d: kept %v, want %v", n, got, want)
+		}
+	}
+}
+
+// TestEnginesAgree runs the scenario library and 400 fuzzed
+// scenarios with the engine as it is and with naiveEngine (every event
+// through the heap, every call through the session): the results, traces
+// included, must be byte-identical.
+func TestEnginesAgree(t *testing.T) {
+	var scs []*Scenario
+	for _, file := range scenarioFiles(t) {
+		sc, err := Load(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scs = append(scs, sc)
+	}
+	for k := range 400 {
+		scs = append(scs, Generate(RunSeed(9, k)))
+	}
+	defer func() { naiveEngine = false }()
+	for _, sc := range scs {
+		naiveEngine = true
+		naive := Run(sc, Options{Trace: true}).JSON()
+		naiveEngine = false
+		if got := Run(sc, Options{Trace: true}).JSON(); !bytes.Equal(naive, got) {
+			t.Fatalf("%s: the engines differ:\n%s\n%s", sc.Name, naive, got)
 		}
 	}
 }

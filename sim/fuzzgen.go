@@ -171,7 +171,8 @@ func (g gen) faults(sc *Scenario) []Fault {
 }
 
 // recoveryBound is invariant 5 of DESIGN.md made concrete: after a fault
-// window ends, a session that has no usable token has one within the
+// window ends, a session that has no usable token (or a refresh cycle
+// open) gets one from a successful refresh within the
 // answer to the request in flight (one timeout), the policy's longest delay
 // (or the server's Retry-After, or the wait for the next demand after the
 // policy gave up), and one round trip. retryAfter is the longest
@@ -261,6 +262,27 @@ func FuzzExpect(sc *Scenario) {
 	}
 	if periodic && sc.Fleet.ServerCapacity == 0 {
 		b := recoveryBound(sc, ra)
-		sc.Expect.MaxRecovery = &b
+		if limited {
+			// A policy that gives up postpones a refresh-ahead cycle to the
+			// token's expiry, up to a lifetime after the window: the cycle
+			// stays open, and the session recovers at its next success.
+			b += sc.Token.TTL + max(sc.ClockSkew, -sc.ClockSkew)
+		}
+		// A session a window touched recovers only by a success after it:
+		// a window that ends too close to the run's end, or another window
+		// within the bound, may leave it no chance.
+		crowded := false
+		for _, f := range sc.Server.Faults {
+			if f.Instant {
+				continue
+			}
+			crowded = crowded || f.To+b > sc.Duration
+			for _, g := range sc.Server.Faults {
+				crowded = crowded || g.From < f.To+b && g.To > f.To
+			}
+		}
+		if !crowded {
+			sc.Expect.MaxRecovery = &b
+		}
 	}
 }

@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strconv"
@@ -12,9 +14,20 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Load reads and parses the scenario file at path.
+// MaxFileSize is the size of the largest scenario file Load and Parse
+// accept: a scenario is a few dozen lines, and a file a thousand times that
+// size is a mistake or an attack.
+const MaxFileSize = 1 << 20
+
+// Load reads and parses the scenario file at path; it reads no more than
+// MaxFileSize bytes and one byte beyond, whatever the file's size.
 func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: "cannot read: " + unwrapPathError(err), Kind: ErrInvalid}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, &Error{File: path, Msg: "cannot read: " + unwrapPathError(err), Kind: ErrInvalid}
 	}
@@ -30,14 +43,29 @@ func unwrapPathError(err error) string {
 }
 
 // Parse parses and validates a scenario; file names it in errors. Every
-// problem is an *Error naming the file and line.
+// problem is an *Error naming the file and line. A file larger than
+// MaxFileSize, or holding a second YAML document (even an empty one after
+// "---"), is an error too: the second is not ignored.
 func Parse(file string, data []byte) (*Scenario, error) {
+	if len(data) > MaxFileSize {
+		return nil, &Error{File: file, Msg: fmt.Sprintf("larger than %d MiB: not a scenario file", MaxFileSize>>20), Kind: ErrInvalid}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
 		return nil, syntaxError(file, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, &Error{File: file, Msg: "empty scenario", Kind: ErrMissing}
+	}
+	var second yaml.Node
+	switch err := dec.Decode(&second); {
+	case err == nil:
+		return nil, &Error{File: file, Line: second.Line, Msg: "a second YAML document: a scenario file holds one", Kind: ErrInvalid}
+	case err != io.EOF:
+		e := syntaxError(file, err)
+		e.Msg = "a second YAML document, and not valid YAML: " + e.Msg
+		return nil, e
 	}
 	p := &parser{file: file}
 	sc := defaults()
@@ -50,7 +78,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 }
 
 // syntaxError turns a yaml.v3 error ("yaml: line 3: ...") into an *Error.
-func syntaxError(file string, err error) error {
+func syntaxError(file string, err error) *Error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {

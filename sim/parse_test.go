@@ -2,6 +2,8 @@ package sim
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +147,10 @@ func TestParseErrors(t *testing.T) {
 		{"syntax", "name: [x\n", ErrSyntax, 1, "expected"},
 		{"not a mapping", "- a\n", ErrInvalid, 1, "want a mapping"},
 		{"empty", "", ErrMissing, 0, "empty"},
+		{"second document", minimal + "---\nname: y\n", ErrInvalid, 4, "a second YAML document"},
+		{"invalid second document", minimal + "---\nsesion: [\n", ErrSyntax, 5, "a second YAML document, and not valid YAML"},
+		{"empty second document", minimal + "---\n", ErrInvalid, 4, "a second YAML document"},
+		{"too large", minimal + "description: " + strings.Repeat("x", MaxFileSize) + "\n", ErrInvalid, 0, "larger than 1 MiB"},
 		{"bad fault kind", minimal + "server: {faults: [{from: 1m, to: 2m, kind: boom}]}\n", ErrInvalid, 4, "unknown fault kind"},
 		{"window reversed", minimal + "server:\n  faults:\n    - {from: 2m, to: 1m, kind: hang}\n", ErrInvalid, 6, "before it starts"},
 		{"window after end", minimal + "server:\n  faults:\n    - {from: 2h, to: 3h, kind: hang}\n", ErrInvalid, 6, "not before the end"},
@@ -222,6 +228,19 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestLoadRefusesLargeFiles: Load reads no further than the limit and
+// names the file.
+func TestLoadRefusesLargeFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(path, []byte(minimal+"description: "+strings.Repeat("x", 2*MaxFileSize)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), path+": larger than 1 MiB") {
+		t.Errorf("got %v", err)
+	}
+}
+
 // FuzzParse feeds arbitrary bytes to the parser: it must return a scenario
 // or an *Error, never panic, and every scenario it accepts must run.
 func FuzzParse(f *testing.F) {
@@ -241,16 +260,8 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if sc.Fleet.Sessions > 20 || sc.Duration > 6*time.Hour {
+		if Estimate(sc) > 100_000 {
 			return // valid, but too big to run inside a fuzz iteration
-		}
-		for _, w := range sc.Workload {
-			if w.Kind == WorkRequests && w.Every < time.Minute || w.Count > 1000 {
-				return
-			}
-		}
-		if sc.Session.Policy.Initial < time.Second || sc.Token.TTL < time.Minute {
-			return // a retry or refresh storm: correct, but slow
 		}
 		Run(sc, Options{})
 	})

@@ -1,7 +1,20 @@
 package sim
 
-// recoveries tracks, for every fault window, how long after its end the
-// last session had a usable token again.
+import (
+	"time"
+
+	"github.com/authfsm/authfsm/states"
+)
+
+// recoveries tracks, for every fault window, when the sessions it touched
+// recovered (SCENARIOS.md, recoveries). A session is touched when, at the
+// window's end, it holds no usable token or a refresh cycle of it is open
+// (refreshing, backoff, waiting for another process's refresh, or a
+// refresh-ahead cycle that was postponed). It recovers at its first
+// successful refresh (or new token from outside) after the end; a session
+// revoked before that, or still waiting when the run ends, never recovers.
+// A still-valid token is not a recovery: the refresh whose answer a window
+// lost may have doomed it.
 type recoveries struct {
 	// byFault maps a fault index to its window's record, or -1.
 	byFault []int
@@ -15,9 +28,10 @@ type window struct {
 	fault    int
 	end      int64
 	checked  bool
-	pending  int   // sessions without a usable token since the end
-	waiting  int   // sessions without a usable token at the end
-	usableAt int64 // when the last of them got one
+	pending  int   // touched sessions that have not recovered yet
+	touched  int   // sessions touched by the window
+	never    bool  // a touched session was revoked before it recovered
+	usableAt int64 // when the last of them recovered
 }
 
 func (rc *recoveries) init(sc *Scenario) {
@@ -31,8 +45,7 @@ func (rc *recoveries) init(sc *Scenario) {
 	}
 }
 
-// faultEnd checks, at the end t of fault f's window, which sessions hold no
-// usable token.
+// faultEnd finds, at the end t of fault f's window, the sessions it touched.
 func (rc *recoveries) faultEnd(r *run, f int, t int64) {
 	w := rc.byFault[f]
 	if w < 0 {
@@ -45,19 +58,32 @@ func (rc *recoveries) faultEnd(r *run, f int, t int64) {
 	now := r.clock(t)
 	for i := range r.ss {
 		s := &r.ss[i]
-		if s.start > t || !s.down && s.d.Usable(now) {
+		if s.start > t || !touched(s, now) {
 			continue
 		}
 		win.pending++
-		win.waiting++
+		win.touched++
 		if s.pendFirst < 0 {
 			s.pendFirst = pos
 		}
 	}
 }
 
-// usable records that s got a usable token at t: it has recovered from
-// every window it was waiting on.
+// touched reports whether s, at the end of a fault window, holds no usable
+// token or has a refresh cycle open.
+func touched(s *session, now time.Time) bool {
+	if s.down || !s.d.Usable(now) || s.d.Postponed {
+		return true
+	}
+	switch s.d.State {
+	case states.Refreshing, states.Backoff, states.Waiting:
+		return true
+	}
+	return false
+}
+
+// usable records that s got a usable token from a successful refresh (or
+// from outside) at t: it has recovered from every window it was pending on.
 func (rc *recoveries) usable(s *session, t int64) {
 	if s.pendFirst < 0 {
 		return
@@ -66,6 +92,20 @@ func (rc *recoveries) usable(s *session, t int64) {
 		win := &rc.windows[w]
 		win.pending--
 		win.usableAt = max(win.usableAt, t)
+	}
+	s.pendFirst = -1
+}
+
+// revoked records that s was revoked at t: it never recovers from the
+// windows it was pending on.
+func (rc *recoveries) revoked(s *session) {
+	if s.pendFirst < 0 {
+		return
+	}
+	for _, w := range rc.ended[s.pendFirst:] {
+		win := &rc.windows[w]
+		win.pending--
+		win.never = true
 	}
 	s.pendFirst = -1
 }

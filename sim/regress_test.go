@@ -89,13 +89,13 @@ func TestReportImmediateOnlyWhenStillUsable(t *testing.T) {
 	sc := mustParse(t, `{name: z, duration: 1h30m, token: {ttl: 1h}, server: {latency: 0s, faults: [{from: 1h, to: 1h2m, kind: status, status: 503}]},
 		session: {refresh_ahead: 0s, policy: {kind: constant, initial: 1m, jitter: none}}}`)
 	res := Run(sc, Options{})
-	want := []Recovery{{FaultEnd: 62 * time.Minute, UsableAt: 62 * time.Minute, Waiting: 1}}
+	want := []Recovery{{FaultEnd: 62 * time.Minute, UsableAt: 62 * time.Minute, Touched: 1}}
 	if diff := cmp.Diff(want, res.Recoveries); diff != "" {
 		t.Fatalf("recoveries (-want +got):\n%s", diff)
 	}
 	var b strings.Builder
 	Report(&b, "z.yaml", sc, res)
-	if got := b.String(); strings.Contains(got, "still usable") || !strings.Contains(got, "ending 1h2m0s: 0s (1 session(s) without a token until then)") {
+	if got := b.String(); strings.Contains(got, "still usable") || !strings.Contains(got, "ending 1h2m0s: 0s (1 session(s) refreshed at that instant)") {
 		t.Errorf("report:\n%s", got)
 	}
 }
@@ -114,5 +114,47 @@ func TestRotatedTokenKeptWhenExpiryDoesNotAdvance(t *testing.T) {
 	res := Run(sc, Options{})
 	if res.FinalState == "revoked" || len(res.Violations) > 0 {
 		t.Fatalf("final %s, violations %v", res.FinalState, res.Violations)
+	}
+}
+
+// TestRecoveryNotClaimedForADoomedSession: a lost answer during a
+// refresh-ahead cycle on a rotating server postpones the cycle and leaves a
+// still-valid token; the session is revoked an hour later. The window did
+// touch it (a postponed cycle is open), it never refreshed after the
+// window, so no max_recovery can pass.
+func TestRecoveryNotClaimedForADoomedSession(t *testing.T) {
+	sc, err := Load("../testdata/scenarios/lost-response-ahead-revoked-later.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := 2 * time.Hour
+	sc.Expect = Expect{MaxRecovery: &long}
+	res := Run(sc, Options{})
+	want := []Recovery{{FaultEnd: time.Hour + time.Second, Never: true, UsableAt: time.Hour + time.Second, Touched: 1}}
+	if diff := cmp.Diff(want, res.Recoveries); diff != "" {
+		t.Errorf("recoveries (-want +got):\n%s", diff)
+	}
+	if res.Passed || res.FinalState != "revoked" {
+		t.Errorf("passed %v, final state %s: max_recovery must fail for a session revoked after the window", res.Passed, res.FinalState)
+	}
+	if j := string(res.JSON()); !strings.Contains(j, `"recoveries":[{"fault_end":"1h0m1s","usable_at":"never","after":"never"}]`) {
+		t.Errorf("JSON %s", j)
+	}
+}
+
+// TestRecoveryOfATouchedSession: a session in backoff with a still-valid
+// token when a window ends recovers at its first successful refresh after
+// the end, not at the end; a session the window did not touch recovers at
+// once.
+func TestRecoveryOfATouchedSession(t *testing.T) {
+	sc := mustParse(t, `{name: b, duration: 2h, token: {ttl: 1h}, session: {refresh_ahead: 10m, policy: {kind: constant, initial: 2m, jitter: none}},
+		server: {latency: 0s, faults: [{from: 49m, to: 51m, kind: status, status: 503}, {from: 1h20m, to: 1h21m, kind: status, status: 503}]}}`)
+	res := Run(sc, Options{})
+	want := []Recovery{
+		{FaultEnd: 51 * time.Minute, UsableAt: 52 * time.Minute, After: time.Minute, Touched: 1},
+		{FaultEnd: 81 * time.Minute, UsableAt: 81 * time.Minute},
+	}
+	if diff := cmp.Diff(want, res.Recoveries); diff != "" {
+		t.Errorf("recoveries (-want +got):\n%s", diff)
 	}
 }

@@ -90,12 +90,13 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 		switch {
 		case rc.Never:
 			fmt.Fprintf(w, "  recovery after the fault window ending %v: never\n", rc.FaultEnd)
-		case rc.After == 0 && rc.Waiting == 0:
+		case rc.After == 0 && rc.Touched == 0:
+			// No session lacked a token or had a refresh cycle open.
 			fmt.Fprintf(w, "  recovery after the fault window ending %v: immediate (tokens still usable)\n", rc.FaultEnd)
 		case rc.After == 0:
-			// Usable again at the very instant the window ended, but not
-			// before: the tokens were not "still usable".
-			fmt.Fprintf(w, "  recovery after the fault window ending %v: 0s (%d session(s) without a token until then)\n", rc.FaultEnd, rc.Waiting)
+			// Refreshed at the very instant the window ended: the window
+			// did touch them.
+			fmt.Fprintf(w, "  recovery after the fault window ending %v: 0s (%d session(s) refreshed at that instant)\n", rc.FaultEnd, rc.Touched)
 		default:
 			fmt.Fprintf(w, "  recovery after the fault window ending %v: %v (usable at %v)\n", rc.FaultEnd,
 				rc.After.Round(time.Millisecond), rc.UsableAt.Round(time.Millisecond))
@@ -161,15 +162,21 @@ func writeStory(w io.Writer, res *Result) {
 		if k == storyHead && total > len(entries) {
 			fmt.Fprintf(w, "    … %d more transitions …\n", total-len(entries))
 		}
-		line := fmt.Sprintf("    %12s  %-10s → %-10s %-13s %s", ms(e.At), e.From, e.To, e.Event, e.Cause)
-		if res.Trace != nil && res.Sessions > 1 {
-			line = fmt.Sprintf("    %12s  session %-5d %-10s → %-10s %-13s %s", ms(e.At), e.Session, e.From, e.To, e.Event, e.Cause)
-		}
-		if e.Event == states.Fail {
-			line += fmt.Sprintf(" (attempt %d, next at %s)", e.Attempt, ms(e.NextAt))
-		}
-		fmt.Fprintln(w, strings.TrimRight(line, " "))
+		fmt.Fprintln(w, e.Line(res.Trace != nil && res.Sessions > 1))
 	}
+}
+
+// Line is the transition as the text report shows it, indented, with the
+// session's index when withSession is set.
+func (e *TraceEntry) Line(withSession bool) string {
+	line := fmt.Sprintf("    %12s  %-10s → %-10s %-13s %s", ms(e.At), e.From, e.To, e.Event, e.Cause)
+	if withSession {
+		line = fmt.Sprintf("    %12s  session %-5d %-10s → %-10s %-13s %s", ms(e.At), e.Session, e.From, e.To, e.Event, e.Cause)
+	}
+	if e.Event == states.Fail {
+		line += fmt.Sprintf(" (attempt %d, next at %s)", e.Attempt, ms(e.NextAt))
+	}
+	return strings.TrimRight(line, " ")
 }
 
 // ms rounds a duration string to the millisecond, for reading.

@@ -119,18 +119,21 @@ func (s StateCounts) MarshalJSON() ([]byte, error) {
 	}), nil
 }
 
-// Recovery reports how long after a fault window's end every session held
-// a usable token again.
+// Recovery reports how long after a fault window's end every session the
+// window touched had recovered: a session is touched when, at FaultEnd, it
+// holds no usable token or has a refresh cycle open, and it recovers at its
+// first successful refresh (or new token from outside) after FaultEnd.
 type Recovery struct {
 	FaultEnd time.Duration
-	// Never reports that some session had no usable token by the run's end.
+	// Never reports that some touched session did not recover: it was
+	// revoked first, or the run ended.
 	Never    bool
 	UsableAt time.Duration
 	After    time.Duration
-	// Waiting counts the sessions without a usable token at FaultEnd. It
-	// tells "still usable" (0) from "usable again at that very instant"
-	// when After is 0; the JSON result does not carry it.
-	Waiting int
+	// Touched counts the sessions the window touched. It tells "untouched"
+	// (0) from "recovered at that very instant" when After is 0; the JSON
+	// result does not carry it.
+	Touched int
 }
 
 // MarshalJSON implements json.Marshaler: durations as Go duration strings,
@@ -233,7 +236,7 @@ func (r *run) finish() *Result {
 	res.Recoveries = []Recovery{}
 	for _, w := range r.rec.windows {
 		rc := Recovery{FaultEnd: time.Duration(w.end), UsableAt: time.Duration(w.usableAt), After: time.Duration(w.usableAt - w.end)}
-		rc.Never, rc.Waiting = w.pending > 0, w.waiting
+		rc.Never, rc.Touched = w.pending > 0 || w.never, w.touched
 		res.Recoveries = append(res.Recoveries, rc)
 	}
 	if r.tl != nil {

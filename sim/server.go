@@ -180,7 +180,7 @@ func (r *run) refresh(i uint32, s *session, t int64) uint32 {
 // attempt, when the session has one, as the runtime does.
 func (r *run) deliver(i uint32, aux uint64, t int64) {
 	code, flight := uint32(aux), uint32(aux>>32)
-	s := &r.ss[i]
+	s := r.sess(i)
 	if s.down || !s.inflight || s.step != stepSend || uint32(s.d.Flight) != flight {
 		return // lost with a crashed process
 	}

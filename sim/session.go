@@ -45,7 +45,7 @@ type session struct {
 	waitTicket, served, timedOut uint64
 
 	// pendFirst is the first ended fault window (in end order) this session
-	// has not recovered from, or -1.
+	// was touched by and has not recovered from, or -1.
 	pendFirst int32
 	// inflight: an attempt is under way; step is where it is (share.go).
 	inflight bool
@@ -60,11 +60,13 @@ type session struct {
 	held, marked bool
 	// down: crashed, not restarted yet.
 	down bool
+	// slot is the session's index in run.plainTo (see assignSlots).
+	slot uint32
 }
 
 // begin gives session i a fresh token pair issued at t and arms it.
 func (r *run) begin(i uint32, t int64) {
-	s := &r.ss[i]
+	s := r.sess(i)
 	s.wakeAt, s.since, s.pendFirst = -1, t, -1
 	f := &r.fams[r.famOf(i)]
 	if f.rtGen == 0 {
@@ -126,6 +128,9 @@ func (r *run) step(i uint32, s *session, in states.Input, t int64) states.Effect
 		s.served = s.waitTicket
 		r.judge(i, s, int64(n), t)
 	}
+	if r.plainTo != nil {
+		r.plainTo[s.slot] = r.plainUntil(i, s, t)
+	}
 	return fx
 }
 
@@ -168,21 +173,28 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 		r.gotToken(i, s, f.tokSeq, r.pendIssued, t)
 	case states.Adopt, states.SetToken:
 		r.gotToken(i, s, r.pendTok, r.pendIssued, t)
-	case states.Reject, states.Revoke:
+	case states.Reject:
 		s.usableEnd = min(s.usableEnd, t)
+	case states.Revoke:
+		s.usableEnd = min(s.usableEnd, t)
+		r.rec.revoked(s)
 	case states.Deny:
 		s.usableEnd = min(s.usableEnd, t)
+		r.rec.revoked(s)
 		if !r.answers[r.code].refusal {
 			r.inv.violate(t, i, "transient never revokes", "revoked after "+r.answers[r.code].verdict.Cause)
 		}
 		r.familyLost(r.famOf(i))
 	}
-	if r.opt.Trace || i == 0 {
+	if r.opt.Trace || r.opt.OnTransition != nil || i == 0 {
 		rec := audit.FromTransition(tr)
 		rec.Seq = uint64(r.stats.Transitions)
 		e := traceEntry(rec, i, t, r)
 		if r.opt.Trace {
 			r.trace = append(r.trace, e)
+		}
+		if r.opt.OnTransition != nil {
+			r.opt.OnTransition(e)
 		}
 		if i == 0 {
 			r.story.add(e)

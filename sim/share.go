@@ -77,7 +77,7 @@ func (r *run) storeDown(t int64) bool { return r.window(FaultStoreDown, t) != ni
 // atStore performs the round trip aux of session i's attempt, which
 // reaches the store at t.
 func (r *run) atStore(i uint32, aux uint64, t int64) {
-	s := &r.ss[i]
+	s := r.sess(i)
 	step := uint8(aux)
 	if s.down || !s.inflight || s.step != step || s.d.Flight != aux>>8 {
 		return
@@ -163,7 +163,7 @@ func (r *run) publish(i uint32, s *session, fi uint32, st *store, t int64) {
 		s.held, s.marked = false, false
 		lo, hi := r.famRange(fi)
 		for j := lo; j < hi; j++ {
-			if w := &r.ss[j]; w.d.State == states.Waiting && !w.down {
+			if w := r.sess(j); w.d.State == states.Waiting && !w.down {
 				r.q.push(t+r.slat, evAdopt, j, 0)
 			}
 		}
@@ -204,7 +204,7 @@ func (r *run) adopt(i uint32, s *session, st *store, t int64) {
 
 // woken is a waiting process's Wait returning after a publish.
 func (r *run) woken(i uint32, t int64) {
-	s := &r.ss[i]
+	s := r.sess(i)
 	if st := &r.stores[r.famOf(i)]; !s.down && s.d.State == states.Waiting && st.gen > s.gen {
 		r.adopt(i, s, st, t)
 	}
@@ -252,7 +252,7 @@ func (r *run) atStoreOp(i uint32, aux uint64, t int64) {
 	}
 	st := &r.stores[r.famOf(i)]
 	if st.leaseHolder == holder {
-		switch s := &r.ss[i]; op {
+		switch s := r.sess(i); op {
 		case opKeep, opKeepClear:
 			if s.holder == holder && s.d.State == states.Backoff && !s.d.NextAt.IsZero() {
 				st.leaseUntil = max(st.leaseUntil, r.virtual(s.d.NextAt)+r.lease)
@@ -288,6 +288,9 @@ func (r *run) checkPresent(i uint32, s *session, fallback, live bool, t int64) {
 func (r *run) crash(i uint32, s *session, t, restart int64) {
 	s.down, s.inflight, s.step, s.held, s.marked = true, false, stepNone, false, false
 	s.wakeAt = -1
+	if r.plainTo != nil {
+		r.plainTo[s.slot] = 0
+	}
 	if done := max(s.served, s.timedOut); s.waitTicket > done {
 		// The calls waiting for a token die with the process.
 		n := int64(s.waitTicket - done)
@@ -305,7 +308,7 @@ func (r *run) crash(i uint32, s *session, t, restart int64) {
 // store's pair (one round trip) or, without one, its own copy: the pair it
 // held before the crash, whose refresh token the server may have rotated.
 func (r *run) restart(i uint32, t int64) {
-	s := &r.ss[i]
+	s := r.sess(i)
 	s.down, s.rtDead = false, false
 	issued, expiry, cause := s.d.Issued, s.d.Expiry, causeRestartOwn
 	r.pendTok, r.pendIssued = s.tokGen, s.tokIssued

@@ -22,7 +22,7 @@ func (r *run) scheduleWork(i uint32, s *session) {
 		switch w.Kind {
 		case WorkRequests:
 			if t := s.start + int64(w.From); t < int64(w.To) {
-				r.q.push(t, evCall, i, uint64(k))
+				r.q.push(t, evCall, i, uint64(s.slot)<<32|uint64(k))
 			}
 		case WorkBurst:
 			if int64(w.At) >= s.start {
@@ -32,20 +32,62 @@ func (r *run) scheduleWork(i uint32, s *session) {
 	}
 }
 
-// periodicCall makes one call of workload entry k and queues the next.
-func (r *run) periodicCall(i uint32, k uint32, t int64) {
-	w := &r.sc.Workload[k]
+// periodicCall makes one call of workload entry k and queues the next;
+// aux carries k and the session's slot in plainTo.
+func (r *run) periodicCall(i uint32, aux uint64, t int64) {
+	w := &r.sc.Workload[uint32(aux)]
 	if next := t + int64(w.Every); next < int64(w.To) {
-		r.q.push(next, evCall, i, uint64(k))
+		r.q.push(next, evCall, i, aux)
 	}
-	r.call(i, 1, t)
+	r.calls(i, uint32(aux>>32), 1, t)
+}
+
+// calls makes n calls of session i, whose slot in plainTo is slot, at t:
+// plain ones are only counted, without touching the session; the others
+// go through call, after which the session's plain instant is brought up
+// to date.
+func (r *run) calls(i, slot uint32, n int64, t int64) {
+	if r.plainTo == nil {
+		r.call(i, n, t)
+		return
+	}
+	if t < r.plainTo[slot] {
+		r.stats.Requests += n
+		return
+	}
+	r.call(i, n, t)
+	r.plainTo[slot] = r.plainUntil(i, r.sess(i), t)
+}
+
+// plainUntil returns the instant until which session i's calls are plain
+// (see call and judge): its process is up, it holds a usable token that is
+// not on probation, which the resource server has not rejected and will
+// accept until then (before its expiry by the server's clock and before
+// the next reject_access window); 0 when they are not plain now. Whatever
+// may end that sooner (a step of the machine, a crash, a reject_access
+// instant) brings the instant up to date or resets it.
+func (r *run) plainUntil(i uint32, s *session, t int64) int64 {
+	d := &s.d
+	if r.plainTo == nil || s.down || d.Probation || d.Rejected || d.State == states.Revoked || d.Expiry.IsZero() {
+		return 0
+	}
+	if r.kinds&(1<<FaultRejectAccess) != 0 && s.tokGen <= r.fams[r.famOf(i)].rejGen {
+		return 0
+	}
+	until := min(r.virtual(d.Expiry), s.tokIssued+r.ttl)
+	for k := range r.rejectWindows {
+		if f := &r.rejectWindows[k]; int64(f.To) > t {
+			until = min(until, int64(f.From))
+		}
+	}
+	return until
 }
 
 // call makes n concurrent application calls of session i at t. With a
 // usable token they go to the resource server; without one they demand a
 // token and wait for it up to wait_for_refresh, or fail at once.
 func (r *run) call(i uint32, n int64, t int64) {
-	s := &r.ss[i]
+	s := r.sess(i)
 	r.stats.Requests += n
 	if s.down {
 		// The process is down: its calls fail.
@@ -111,7 +153,7 @@ func (r *run) judge(i uint32, s *session, n int64, t int64) {
 // waitTimeout fails the waiting calls of session i up to ticket that did
 // not get a token in time.
 func (r *run) waitTimeout(i uint32, ticket uint64, t int64) {
-	s := &r.ss[i]
+	s := r.sess(i)
 	if done := max(s.served, s.timedOut); ticket > done {
 		n := int64(ticket - done)
 		r.stats.FailedRequests += n
@@ -139,4 +181,5 @@ func (r *run) rejectAccess() {
 	for i := range r.fams {
 		r.fams[i].rejGen = r.fams[i].tokSeq
 	}
+	clear(r.plainTo)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 
 	"github.com/authfsm/authfsm/sim"
@@ -11,6 +12,7 @@ import (
 func runCompare(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("compare", stderr)
 	svg := fs.String("svg", "", "write the comparison's picture to this SVG file")
+	maxEvents := fs.Int64("max-events", sim.DefaultMaxEvents, "refuse a comparison estimated to need more events than this (all policies)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitBadInput
@@ -21,6 +23,11 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	}
 	sc, err := readScenario(files[0])
 	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitBadInput
+	}
+	runs := int64(len(sim.ComparePolicies(sc.Session.Policy)))
+	if err := checkWork("compare", files[0], fmt.Sprintf("its %d runs need", runs), satMul(sim.Estimate(sc), runs), *maxEvents); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitBadInput
 	}
@@ -41,4 +48,12 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return exitOK
+}
+
+// satMul multiplies non-negative a and b, saturating at the largest int64.
+func satMul(a, b int64) int64 {
+	if b != 0 && a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return a * b
 }

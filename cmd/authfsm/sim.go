@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/authfsm/authfsm/policy"
@@ -17,9 +18,10 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 0, "override the scenario's seed")
 	kind := fs.String("policy", "", "override the policy's kind: none, constant or exponential")
 	asJSON := fs.Bool("json", false, "print one JSON result per file, one per line")
-	trace := fs.Bool("trace", false, "include every transition in the JSON result")
+	trace := fs.Bool("trace", false, "print every transition after the result (with --json, one JSON line each)")
 	svg := fs.String("svg", "", "write the run's timeline picture to this SVG file")
 	profile := fs.String("profile", "", "simulate an agent profile's session block: the agent's config FILE, or FILE#NAME")
+	maxEvents := fs.Int64("max-events", sim.DefaultMaxEvents, "refuse a run estimated to need more events than this")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitBadInput
@@ -69,7 +71,21 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			status = exitBadInput
 			continue
 		}
-		res := sim.Run(sc, sim.Options{Trace: *trace, Timeline: *svg != ""})
+		if err := checkWork("sim", file, "the run needs", sim.Estimate(sc), *maxEvents); err != nil {
+			fmt.Fprintln(stderr, err)
+			status = exitBadInput
+			continue
+		}
+		opt := sim.Options{Timeline: *svg != ""}
+		var spool *traceSpool
+		if *trace {
+			if spool, err = newTraceSpool(*asJSON, sc.Fleet.Sessions > 1); err != nil {
+				fmt.Fprintf(stderr, "authfsm sim: --trace: %v\n", err)
+				return exitBadInput
+			}
+			opt.OnTransition = spool.add
+		}
+		res := sim.Run(sc, opt)
 		if *asJSON {
 			stdout.Write(append(res.JSON(), '\n'))
 		} else {
@@ -77,6 +93,12 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(stdout)
 			}
 			sim.Report(stdout, profileArg(*profile)+reproduceArgs(file, *kind), sc, res)
+		}
+		if spool != nil {
+			if err := spool.copyTo(stdout); err != nil {
+				fmt.Fprintf(stderr, "authfsm sim: --trace: %v\n", err)
+				return exitBadInput
+			}
 		}
 		if *svg != "" {
 			if err := os.WriteFile(*svg, []byte(sim.TimelineSVG(res.Timeline)), 0o644); err != nil {
@@ -128,4 +150,18 @@ func reproduceArgs(file, kind string) string {
 		return "--policy " + kind + " " + file
 	}
 	return file
+}
+
+// checkWork refuses a run (or runs) estimated to need more than max events
+// (SCENARIOS.md, Limits): more than about a minute of work by default.
+func checkWork(cmd, file, what string, events, max int64) error {
+	if events <= max {
+		return nil
+	}
+	bound := strconv.FormatInt(max, 10)
+	if max == sim.DefaultMaxEvents {
+		bound += ", about a minute of work"
+	}
+	return fmt.Errorf("authfsm %s: %s: %s about %d events (estimated before running), more than --max-events allows (%s); "+
+		"run it with --max-events %d", cmd, file, what, events, bound, events)
 }

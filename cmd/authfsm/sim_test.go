@@ -42,6 +42,18 @@ func TestSimCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	svg := filepath.Join(dir, "t.svg")
+	huge := filepath.Join(dir, "huge.yaml")
+	if err := os.WriteFile(huge, []byte("name: h\nduration: 8760h\ntoken: {ttl: 1h}\nworkload: [{kind: requests, every: 1ms}]\nfleet: {sessions: 1000}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, []byte("name: b\nduration: 1h\ntoken: {ttl: 1h}\ndescription: "+strings.Repeat("x", 1<<20)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	twoDocs := filepath.Join(dir, "two.yaml")
+	if err := os.WriteFile(twoDocs, []byte("name: c\nduration: 2h\ntoken: {ttl: 1h}\n---\nname: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -60,6 +72,13 @@ func TestSimCommand(t *testing.T) {
 		{"no file", []string{"sim", "--json"}, exitBadInput, "", "no scenario file"},
 		{"bad among good", []string{"sim", seedFile, bad}, exitBadInput, "PASS", "unknown key"},
 		{"svg", []string{"sim", "--svg", svg, seedFile}, exitOK, "PASS", ""},
+		{"text trace", []string{"sim", "--trace", seedFile}, exitOK, "  trace:\n           55m0s  valid      → refreshing refresh_ahead refresh-ahead point reached\n", ""},
+		{"too much work", []string{"sim", huge}, exitBadInput, "", "authfsm sim: " + huge + ": the run needs about 31536"},
+		{"too much work names the flag", []string{"sim", huge}, exitBadInput, "", "more than --max-events allows (300000000, about a minute of work); run it with --max-events 31536"},
+		{"a lower bound", []string{"sim", "--max-events", "100", seedFile}, exitBadInput, "", "more than --max-events allows (100); run it with --max-events"},
+		{"compare, too much work", []string{"compare", "--max-events", "1000", noMarginFile}, exitBadInput, "", "authfsm compare: " + noMarginFile + ": its 6 runs need about"},
+		{"file over 1 MiB", []string{"sim", big}, exitBadInput, "", big + ": larger than 1 MiB"},
+		{"second document", []string{"sim", twoDocs}, exitBadInput, "", twoDocs + ":5: a second YAML document"},
 		{"compare with failing rows", []string{"compare", noMarginFile}, exitFailed, "exponential 1s×2 max 1m0s jitter=decorrelated", ""},
 		{"compare all pass", []string{"compare", calm}, exitOK, "none ", ""},
 		{"compare with a throttle", []string{"compare", throttled}, exitFailed, "policy                                        throttle  failed calls", ""},
@@ -82,7 +101,8 @@ func TestSimCommand(t *testing.T) {
 }
 
 // TestSimJSONIsStable checks that the same file, seed and flags give
-// byte-identical output, one JSON object per line, whatever the flag order.
+// byte-identical output whatever the flag order: for each file its result
+// line, then one line per transition, as many as the result counts.
 func TestSimJSONIsStable(t *testing.T) {
 	_, a, _ := runCLI("sim", "--json", "--trace", seedFile, seedFile)
 	_, b, _ := runCLI("sim", seedFile, seedFile, "--trace", "--json")
@@ -90,15 +110,30 @@ func TestSimJSONIsStable(t *testing.T) {
 		t.Fatalf("outputs differ:\n%s\n%s", a, b)
 	}
 	lines := strings.Split(strings.TrimSuffix(a, "\n"), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("got %d lines, want one per file", len(lines))
+	for run := 0; run < 2; run++ {
+		var res struct {
+			Passed bool `json:"passed"`
+			Stats  struct {
+				Transitions int `json:"transitions"`
+			} `json:"stats"`
+			Trace []json.RawMessage `json:"trace"`
+		}
+		if err := json.Unmarshal([]byte(lines[0]), &res); err != nil || !res.Passed || res.Trace != nil || res.Stats.Transitions == 0 {
+			t.Fatalf("result %s: passed %v, trace %v, err %v", lines[0], res.Passed, res.Trace, err)
+		}
+		for k := 1; k <= res.Stats.Transitions; k++ {
+			var e struct {
+				Seq  int    `json:"seq"`
+				From string `json:"from"`
+			}
+			if err := json.Unmarshal([]byte(lines[k]), &e); err != nil || e.Seq != k || e.From == "" {
+				t.Fatalf("line %d: %s (%v)", k, lines[k], err)
+			}
+		}
+		lines = lines[1+res.Stats.Transitions:]
 	}
-	var res struct {
-		Passed bool              `json:"passed"`
-		Trace  []json.RawMessage `json:"trace"`
-	}
-	if err := json.Unmarshal([]byte(lines[0]), &res); err != nil || !res.Passed || len(res.Trace) == 0 {
-		t.Errorf("result %s: passed %v, %d trace entries, err %v", lines[0], res.Passed, len(res.Trace), err)
+	if len(lines) != 0 {
+		t.Errorf("%d lines left over", len(lines))
 	}
 }
 
