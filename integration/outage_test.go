@@ -164,7 +164,7 @@ func attemptsWithin(p policy.Policy, window time.Duration) int {
 // by side against their own backend and nginx.
 func TestNginx502AtRefresh(t *testing.T) {
 	// authfsm recovers within the policy's longest delay plus one request
-	// timeout once the endpoint answers again (DESIGN.md, invariant 5).
+	// timeout once the endpoint answers again (docs/DESIGN.md, invariant 5).
 	bound := fastPolicy.Max + requestTimeout
 	var (
 		authfsmRow, oauth2Row row

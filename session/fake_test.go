@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-// fault is a fault kind of SCENARIOS.md, as the fake token endpoint plays it.
+// fault is a fault kind of docs/SCENARIOS.md, as the fake token endpoint plays it.
 type fault struct {
 	kind       string // "", status, hang, refused, html200, malformed, lost_response, revoke
 	status     int

@@ -6,7 +6,7 @@ import (
 )
 
 // expectations checks the scenario's expectations against res, in the
-// order SCENARIOS.md lists them, then the invariants.
+// order docs/SCENARIOS.md lists them, then the invariants.
 func expectations(sc *Scenario, res *Result, entered [numStates]bool) []Expectation {
 	out := []Expectation{}
 	e := sc.Expect
@@ -68,7 +68,7 @@ func WorstRecovery(rs []Recovery) (time.Duration, bool) {
 	return worst, false
 }
 
-// Violation is a broken invariant of DESIGN.md, found while running.
+// Violation is a broken invariant of docs/DESIGN.md, found while running.
 type Violation struct {
 	At        time.Duration
 	Session   int

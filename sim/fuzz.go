@@ -54,7 +54,7 @@ func RunSeed(seed uint64, k int) uint64 {
 const determinismEvery = 16
 
 // Fuzz runs cfg.Runs random scenarios (see Generate) and checks each
-// against the invariants of DESIGN.md, expressed as the scenario's
+// against the invariants of docs/DESIGN.md, expressed as the scenario's
 // expectations (FuzzExpect) and the checks every run makes. The first
 // failing run is shrunk to a minimal scenario that still fails.
 func Fuzz(cfg FuzzConfig) FuzzReport {

@@ -170,7 +170,7 @@ func (g gen) faults(sc *Scenario) []Fault {
 	return fs
 }
 
-// recoveryBound is invariant 5 of DESIGN.md made concrete: after a fault
+// recoveryBound is invariant 5 of docs/DESIGN.md made concrete: after a fault
 // window ends, a session that has no usable token (or a refresh cycle
 // open) gets one from a successful refresh within the
 // answer to the request in flight (one timeout), the policy's longest delay

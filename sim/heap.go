@@ -13,7 +13,7 @@ type event struct {
 	at int64 // virtual time in nanoseconds since the start of the run
 	// key is the kind's rank in the top bit, then the insertion sequence
 	// number shifted left by 8, with the event's kind in the low byte:
-	// ordering by key puts an instant's faults first (SCENARIOS.md: an at
+	// ordering by key puts an instant's faults first (docs/SCENARIOS.md: an at
 	// fault takes effect at that instant, so calls queued for the same
 	// instant must see it) and otherwise orders by insertion, which breaks
 	// ties so that equal instants replay identically.

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestImports keeps the arrows of DESIGN.md: the simulator drives the
+// TestImports keeps the arrows of docs/DESIGN.md: the simulator drives the
 // machine directly (never session/), runs no network I/O and reads no
 // clock package; its virtual time is its own.
 func TestImports(t *testing.T) {

@@ -54,7 +54,7 @@ type answer struct {
 	verdict policy.Verdict
 	// refusal reports that the authorization server explicitly refused the
 	// grant (a permanent OAuth2 error code, with any status): the only
-	// answers that may revoke a session (DESIGN.md, invariant 1). A 401 or
+	// answers that may revoke a session (docs/DESIGN.md, invariant 1). A 401 or
 	// 403 without such a code is not one.
 	refusal bool
 	// accepted reports that the answer counts as an accept for the shared
@@ -101,7 +101,7 @@ func answers(sc *Scenario) []answer {
 		}
 		o := policy.Outcome{Status: f.Status, ErrorCode: f.Error, Sent: true}
 		if o.ErrorCode == "" && (f.Status == 400 || f.Status == 401 || f.Status == 403) {
-			o.ErrorCode = "invalid_request" // SCENARIOS.md: a JSON OAuth2 error body
+			o.ErrorCode = "invalid_request" // docs/SCENARIOS.md: a JSON OAuth2 error body
 		}
 		if f.RetryAfter > 0 {
 			// Retry-After carries whole seconds; round up so the wait is honoured.

@@ -216,7 +216,7 @@ func (p *parser) fault(n *yaml.Node, path string, f *Fault) {
 	case k == FaultStatus && f.Status < 300:
 		p.fail(n, path+".status", ErrInvalid, "%d is not a failure status (want 300..599; use html200 or malformed for a broken 200)", f.Status)
 	case k == FaultStatus && f.Error != "" && f.Status != 400 && f.Status != 401 && f.Status != 403:
-		// SCENARIOS.md: only 400/401/403 answer with an OAuth2 JSON body;
+		// docs/SCENARIOS.md: only 400/401/403 answer with an OAuth2 JSON body;
 		// any other status is a proxy's page, which carries no error code.
 		p.fail(keyNode(n, "error"), path+".error", ErrInvalid, "applies only to status 400, 401 or 403 (status %d answers with a proxy's page, not an OAuth2 error body)", f.Status)
 	case k != FaultStatus && (f.Status != 0 || f.Error != "" || f.RetryAfter != 0):

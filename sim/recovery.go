@@ -7,7 +7,7 @@ import (
 )
 
 // recoveries tracks, for every fault window, when the sessions it touched
-// recovered (SCENARIOS.md, recoveries). A session is touched when, at the
+// recovered (docs/SCENARIOS.md, recoveries). A session is touched when, at the
 // window's end, it holds no usable token or a refresh cycle of it is open
 // (refreshing, backoff, waiting for another process's refresh, or a
 // refresh-ahead cycle that was postponed). It recovers at its first

@@ -11,7 +11,7 @@ import (
 	"github.com/authfsm/authfsm/states"
 )
 
-// Result is the outcome of one run, in the shape of SCENARIOS.md. Its JSON
+// Result is the outcome of one run, in the shape of docs/SCENARIOS.md. Its JSON
 // encoding is the `--json` output; field order is part of the contract.
 type Result struct {
 	Name   string `json:"name"`
@@ -31,7 +31,7 @@ type Result struct {
 	StoryLen int          `json:"-"`
 	// Timeline is what the SVG draws, when Options.Timeline is set.
 	Timeline *Timeline `json:"-"`
-	// Violations are the invariants of DESIGN.md the run broke (the first
+	// Violations are the invariants of docs/DESIGN.md the run broke (the first
 	// few of them); any makes the run fail.
 	Violations []Violation `json:"-"`
 	// Unusable is the time without a usable token, summed over sessions.

@@ -8,7 +8,7 @@ import (
 )
 
 // Scenario is one parsed and validated scenario file. Its fields mirror the
-// keys of SCENARIOS.md; Parse fills in the defaults for omitted keys.
+// keys of docs/SCENARIOS.md; Parse fills in the defaults for omitted keys.
 type Scenario struct {
 	// File is the name the scenario was parsed from, for error messages.
 	File        string
@@ -69,7 +69,7 @@ type Server struct {
 // FaultKind names a way the token endpoint (or the resource server) fails.
 type FaultKind uint8
 
-// The fault kinds of SCENARIOS.md.
+// The fault kinds of docs/SCENARIOS.md.
 const (
 	FaultStatus       FaultKind = iota // an HTTP status with a proxy's or an OAuth2 body
 	FaultHang                          // no answer until the client times out
@@ -128,7 +128,7 @@ func (f *Fault) endpoint() bool {
 // WorkKind names a workload pattern.
 type WorkKind uint8
 
-// The workload kinds of SCENARIOS.md.
+// The workload kinds of docs/SCENARIOS.md.
 const (
 	WorkRequests WorkKind = iota // one call every Every, between From and To
 	WorkBurst                    // Count concurrent calls at At
@@ -203,7 +203,7 @@ type Expect struct {
 	MaxFamilyRevocations *int
 }
 
-// Defaults for omitted keys; they are the values SCENARIOS.md shows.
+// Defaults for omitted keys; they are the values docs/SCENARIOS.md shows.
 const (
 	DefaultSeed           = 1
 	DefaultRequestTimeout = 10 * time.Second

@@ -176,7 +176,7 @@ func (r *run) rejectsAll(t int64) bool {
 }
 
 // rejectAccess makes the resource server refuse every access token current
-// at t (SCENARIOS.md: reject_access): every token issued so far.
+// at t (docs/SCENARIOS.md: reject_access): every token issued so far.
 func (r *run) rejectAccess() {
 	for i := range r.fams {
 		r.fams[i].rejGen = r.fams[i].tokSeq

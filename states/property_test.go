@@ -8,7 +8,7 @@ import (
 	"github.com/authfsm/authfsm/policy"
 )
 
-// checkStep asserts the invariants of DESIGN.md on one step: every
+// checkStep asserts the invariants of docs/DESIGN.md on one step: every
 // transition is legal in the table and the records chain from the old state
 // to the new one; only a permanent verdict or an explicit revoke reaches
 // Revoked; a refresh starts only on entering Refreshing (so at most one is in

@@ -39,7 +39,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 			return exitBadInput
 		}
 	}
-	// SCENARIOS.md: 0 when every expectation holds, 1 when one fails.
+	// docs/SCENARIOS.md: 0 when every expectation holds, 1 when one fails.
 	// Every row checks the scenario's expectations, so one failing row
 	// fails the command, as it would fail "sim --policy" for that row.
 	for _, row := range c.Rows {

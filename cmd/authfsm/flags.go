@@ -13,7 +13,7 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 }
 
 // parseInterleaved parses args with fs, accepting flags before and after
-// the positional arguments (SCENARIOS.md), which it returns in order. A
+// the positional arguments (docs/SCENARIOS.md), which it returns in order. A
 // lone "--" ends flag parsing.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string

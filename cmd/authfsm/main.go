@@ -12,7 +12,7 @@ import (
 	"os"
 )
 
-// Exit statuses, as documented in SCENARIOS.md.
+// Exit statuses, as documented in docs/SCENARIOS.md.
 const (
 	exitOK       = 0
 	exitFailed   = 1

@@ -153,7 +153,7 @@ func reproduceArgs(file, kind string) string {
 }
 
 // checkWork refuses a run (or runs) estimated to need more than max events
-// (SCENARIOS.md, Limits): more than about a minute of work by default.
+// (docs/SCENARIOS.md, Limits): more than about a minute of work by default.
 func checkWork(cmd, file, what string, events, max int64) error {
 	if events <= max {
 		return nil

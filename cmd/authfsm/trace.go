@@ -11,7 +11,7 @@ import (
 )
 
 // traceSpool holds a run's transitions, as they are made, in a temporary
-// file: the trace follows the result (SCENARIOS.md, Limits), which is known
+// file: the trace follows the result (docs/SCENARIOS.md, Limits), which is known
 // only at the run's end, and a run of a hundred thousand sessions makes
 // millions of transitions, which memory need not hold.
 type traceSpool struct {

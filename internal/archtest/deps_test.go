@@ -1,5 +1,5 @@
 // Package archtest holds the test that keeps the package arrows of
-// DESIGN.md pointing down, in the manner of tailscale's tstest/deptest.
+// docs/DESIGN.md pointing down, in the manner of tailscale's tstest/deptest.
 package archtest
 
 import (
