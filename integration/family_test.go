@@ -265,7 +265,10 @@ func (f *family) checkCoordinated(t *testing.T, minCycles int) familyRow {
 	for _, p := range f.procs {
 		p.checkExit(t)
 		l, _ := p.final()
-		if l.State != states.Valid.String() || !l.TokenValid || l.Failed != 0 {
+		// The run may end while a refresh is under way (refreshing, or
+		// waiting for the holder's pair): what matters is a valid token,
+		// no failed call, and never revoked.
+		if l.State == states.Revoked.String() || !l.TokenValid || l.Failed != 0 {
 			t.Errorf("%s ended %s (token valid %v) with %d of %d calls failed: %s", p.id, l.State, l.TokenValid, l.Failed, l.Calls, l.Cause)
 		}
 		sent += p.count(func(l procLine) bool { return l.Kind == "send" })
@@ -367,7 +370,10 @@ func TestSharedFamilyRedisRestart(t *testing.T) {
 	for _, p := range f.procs {
 		p.checkExit(t)
 		l, _ := p.final()
-		if l.State != states.Valid.String() || !l.TokenValid || l.Failed != 0 {
+		// The run may end while a refresh is under way (refreshing, or
+		// waiting for the holder's pair): what matters is a valid token,
+		// no failed call, and never revoked.
+		if l.State == states.Revoked.String() || !l.TokenValid || l.Failed != 0 {
 			t.Errorf("%s ended %s (token valid %v) with %d of %d calls failed: %s", p.id, l.State, l.TokenValid, l.Failed, l.Calls, l.Cause)
 		}
 	}
