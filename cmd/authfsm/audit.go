@@ -313,21 +313,32 @@ func runAuditDiagram(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "authfsm audit diagram: unknown format %q (want mermaid, dot or svg)\n", *format)
 		return exitBadInput
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		fmt.Fprintf(stderr, "authfsm audit: %v\n", err)
-		return exitBadInput
-	}
-	defer f.Close()
-	conf, err := audit.Conform(f)
-	if ce, ok := errors.AsType[*audit.ConformError](err); ok {
-		fmt.Fprintf(stderr, "%s:%d: %v\n", path, ce.Line, err)
-		fmt.Fprintf(stderr, "%s: not drawn: the state machine could not have written this log\n", path)
-		return exitFailed
-	} else if err != nil {
-		fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
-		return exitBadInput
+	conf, code, ok := conformFile(path, stderr)
+	if !ok {
+		return code
 	}
 	fmt.Fprint(stdout, render(conf.Counts))
 	return exitOK
+}
+
+// conformFile reads the log at path and checks that the state machine could
+// have written it, for the commands that draw a log. When it cannot, it
+// says why on stderr and returns the exit status, with ok false.
+func conformFile(path string, stderr io.Writer) (conf audit.Conformance, code int, ok bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "authfsm audit: %v\n", err)
+		return conf, exitBadInput, false
+	}
+	defer f.Close()
+	conf, err = audit.Conform(f)
+	if ce, isConform := errors.AsType[*audit.ConformError](err); isConform {
+		fmt.Fprintf(stderr, "%s:%d: %v\n", path, ce.Line, err)
+		fmt.Fprintf(stderr, "%s: not drawn: the state machine could not have written this log\n", path)
+		return conf, exitFailed, false
+	} else if err != nil {
+		fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
+		return conf, exitBadInput, false
+	}
+	return conf, exitOK, true
 }

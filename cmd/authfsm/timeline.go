@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/sim"
 	"github.com/authfsm/authfsm/states"
 )
@@ -55,25 +54,16 @@ func runAuditTimeline(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, timelineUsage)
 		return exitBadInput
 	}
+	conf, code, ok := conformFile(path, stderr)
+	if !ok {
+		return code
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "authfsm audit: %v\n", err)
 		return exitBadInput
 	}
 	defer f.Close()
-	conf, err := audit.Conform(f)
-	if ce, ok := errors.AsType[*audit.ConformError](err); ok {
-		fmt.Fprintf(stderr, "%s:%d: %v\n", path, ce.Line, err)
-		fmt.Fprintf(stderr, "%s: not drawn: the state machine could not have written this log\n", path)
-		return exitFailed
-	} else if err != nil {
-		fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
-		return exitBadInput
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
-		return exitBadInput
-	}
 	lg, err := readLog(f)
 	if err != nil {
 		fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
