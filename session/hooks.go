@@ -102,3 +102,33 @@ func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
 func (s *Session) hook(call func()) {
 	s.out.push(note{call: call})
 }
+
+// ChainHooks returns hooks that call each of hs in turn, in the order
+// given, for every event; a nil field is skipped. It installs, say, a
+// metrics adapter's hooks beside the application's own:
+//
+//	session.WithHooks(session.ChainHooks(metrics.Hooks(), myHooks))
+func ChainHooks(hs ...Hooks) Hooks {
+	var c Hooks
+	for _, h := range hs {
+		c.Opened = chain(c.Opened, h.Opened)
+		c.Closed = chain(c.Closed, h.Closed)
+		c.Transition = chain(c.Transition, h.Transition)
+		c.RequestStart = chain(c.RequestStart, h.RequestStart)
+		c.RequestDone = chain(c.RequestDone, h.RequestDone)
+		c.StoreError = chain(c.StoreError, h.StoreError)
+		c.Throttled = chain(c.Throttled, h.Throttled)
+	}
+	return c
+}
+
+// chain returns a function calling a then b, either of which may be nil.
+func chain[T any](a, b func(T)) func(T) {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return func(v T) { a(v); b(v) }
+}
