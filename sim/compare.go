@@ -63,18 +63,29 @@ func ComparePolicies(base policy.Spec) []policy.Spec {
 
 // Compare runs sc under each of ComparePolicies, with sc's seed, so the
 // rows differ only by policy. When sc has a shared throttle, each policy
-// runs twice: with the throttle, then without it.
-func Compare(sc *Scenario) *Comparison {
+// runs twice: with the throttle, then without it. Of opts, only Progress
+// applies: it hears of each run, numbered.
+func Compare(sc *Scenario, opts ...Options) *Comparison {
 	c := &Comparison{Name: sc.Name, Seed: sc.Seed, Sessions: sc.Fleet.Sessions, Duration: sc.Duration, Throttle: sc.Session.Throttle}
 	throttles := []policy.ThrottleSpec{sc.Session.Throttle}
 	if c.Throttled() {
 		throttles = append(throttles, policy.ThrottleSpec{})
 	}
-	for _, spec := range ComparePolicies(sc.Session.Policy) {
+	specs := ComparePolicies(sc.Session.Policy)
+	runs := len(specs) * len(throttles)
+	for _, spec := range specs {
 		for _, th := range throttles {
 			v := *sc
 			v.Session.Policy, v.Session.Throttle = spec, th
-			res := Run(&v, Options{})
+			var opt Options
+			if len(opts) > 0 && opts[0].Progress != nil {
+				report, k := opts[0].Progress, len(c.Rows)+1
+				opt.Progress = func(p Progress) {
+					p.Run, p.Runs = k, runs
+					report(p)
+				}
+			}
+			res := Run(&v, opt)
 			worst, never := WorstRecovery(res.Recoveries)
 			c.Rows = append(c.Rows, CompareRow{
 				Policy: DescribePolicy(spec), Spec: spec, Throttle: th,

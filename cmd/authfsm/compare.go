@@ -31,7 +31,9 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitBadInput
 	}
-	c := sim.Compare(sc)
+	prog := newProgress(stderr)
+	c := sim.Compare(sc, sim.Options{Progress: prog.run("compare", sc.File)})
+	prog.done()
 	c.Text(stdout)
 	if *svg != "" {
 		if err := os.WriteFile(*svg, []byte(sim.CompareSVG(c)), 0o644); err != nil {

@@ -76,7 +76,8 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			status = exitBadInput
 			continue
 		}
-		opt := sim.Options{Timeline: *svg != ""}
+		prog := newProgress(stderr)
+		opt := sim.Options{Timeline: *svg != "", Progress: prog.run("sim", sc.File)}
 		var spool *traceSpool
 		if *trace {
 			if spool, err = newTraceSpool(*asJSON, sc.Fleet.Sessions > 1); err != nil {
@@ -86,6 +87,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			opt.OnTransition = spool.add
 		}
 		res := sim.Run(sc, opt)
+		prog.done()
 		if *asJSON {
 			stdout.Write(append(res.JSON(), '\n'))
 		} else {
