@@ -100,13 +100,18 @@ func Compare(sc *Scenario, opts ...Options) *Comparison {
 // Text writes the comparison as a table. With a throttle, a throttle
 // column follows the policy; without one, the table is as it always was.
 func (c *Comparison) Text(w io.Writer) {
+	without := "without a token"
+	if c.Sessions > 1 {
+		without += " (sum)" // over the sessions
+	}
+	width := max(18, len(without))
 	if c.Throttled() {
 		fmt.Fprintf(w, "%s: seed %d, %s, %v simulated, under each built-in policy, with the throttle (%s) and without\n",
 			c.Name, c.Seed, plural(c.Sessions, "session"), c.Duration, DescribeThrottle(c.Throttle))
-		fmt.Fprintf(w, "%-45s %-9s %12s %15s %15s %18s  %s\n", "policy", "throttle", "failed calls", "token requests", "worst recovery", "without a token", "expectations")
+		fmt.Fprintf(w, "%-45s %-9s %12s %15s %15s %*s  %s\n", "policy", "throttle", "failed calls", "token requests", "worst recovery", width, without, "expectations")
 	} else {
 		fmt.Fprintf(w, "%s: seed %d, %s, %v simulated, under each built-in policy\n", c.Name, c.Seed, plural(c.Sessions, "session"), c.Duration)
-		fmt.Fprintf(w, "%-44s %12s %15s %15s %18s  %s\n", "policy", "failed calls", "token requests", "worst recovery", "without a token", "expectations")
+		fmt.Fprintf(w, "%-44s %12s %15s %15s %*s  %s\n", "policy", "failed calls", "token requests", "worst recovery", width, without, "expectations")
 	}
 	for _, r := range c.Rows {
 		ok := "pass"
@@ -117,8 +122,8 @@ func (c *Comparison) Text(w io.Writer) {
 		if c.Throttled() {
 			name = fmt.Sprintf("%-45s %-9s", r.Policy, r.throttleKind())
 		}
-		fmt.Fprintf(w, "%-44s %12d %15d %15s %18s  %s\n", name, r.FailedRequests, r.RefreshRequests,
-			r.recovery(), r.Unusable.Round(time.Millisecond), ok)
+		fmt.Fprintf(w, "%-44s %12d %15d %15s %*s  %s\n", name, r.FailedRequests, r.RefreshRequests,
+			r.recovery(), width, r.Unusable.Round(time.Millisecond), ok)
 	}
 }
 

@@ -26,6 +26,9 @@ type Options struct {
 	Progress func(Progress)
 	// Timeline records what the SVG timeline draws (Result.Timeline).
 	Timeline bool
+	// Session is the session whose first and last transitions the text
+	// report shows (Result.Story); 0 by default.
+	Session int
 }
 
 // Progress describes a run under way (Options.Progress).
@@ -100,6 +103,7 @@ type run struct {
 	entered  [numStates]bool
 	unusable int64 // summed time without a usable token
 	rec      recoveries
+	blame    culprits
 	trace    []TraceEntry
 	story    story // session 0's first and last transitions, for the text report
 	tl       *Timeline
@@ -183,6 +187,7 @@ func newRun(sc *Scenario, opt Options) *run {
 		r.q.init(len(sc.Server.Faults) + 16)
 	}
 	r.rec.init(sc)
+	r.blame.init(&sc.Expect)
 	if opt.Timeline {
 		r.tl = newTimeline(sc)
 	}

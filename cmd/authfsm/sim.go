@@ -22,6 +22,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	svg := fs.String("svg", "", "write the run's timeline picture to this SVG file")
 	profile := fs.String("profile", "", "simulate an agent profile's session block: the agent's config FILE, or FILE#NAME")
 	maxEvents := fs.Int64("max-events", sim.DefaultMaxEvents, "refuse a run estimated to need more events than this")
+	session := fs.Int("session", 0, "show the timeline of this session of a fleet (by default the session that made the run fail, else 0)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return exitBadInput
@@ -38,10 +39,11 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		}
 		prof = &s
 	}
-	seedSet, kindSet := false, false
+	seedSet, kindSet, sessionSet := false, false, false
 	fs.Visit(func(f *flag.Flag) {
 		seedSet = seedSet || f.Name == "seed"
 		kindSet = kindSet || f.Name == "policy"
+		sessionSet = sessionSet || f.Name == "session"
 	})
 	if kindSet {
 		// Checked once, before any file: the flag is wrong for all of them.
@@ -76,8 +78,13 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			status = exitBadInput
 			continue
 		}
+		if sessionSet && (*session < 0 || *session >= sc.Fleet.Sessions) {
+			fmt.Fprintf(stderr, "authfsm sim: %s: --session %d: the scenario's sessions are 0 to %d\n", file, *session, sc.Fleet.Sessions-1)
+			status = exitBadInput
+			continue
+		}
 		prog := newProgress(stderr)
-		opt := sim.Options{Timeline: *svg != "", Progress: prog.run("sim", sc.File)}
+		opt := sim.Options{Timeline: *svg != "", Progress: prog.run("sim", sc.File), Session: *session}
 		var spool *traceSpool
 		if *trace {
 			if spool, err = newTraceSpool(*asJSON, sc.Fleet.Sessions > 1); err != nil {
@@ -87,6 +94,13 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			opt.OnTransition = spool.add
 		}
 		res := sim.Run(sc, opt)
+		if !*asJSON && !sessionSet && res.Failing > 0 {
+			// The report shows the timeline of the session that made the
+			// run fail. The run is deterministic: running it again gives
+			// the same result, with that session's transitions kept.
+			again := sim.Run(sc, sim.Options{Session: res.Failing, Progress: opt.Progress})
+			res.Story, res.StoryLen, res.StorySession = again.Story, again.StoryLen, again.StorySession
+		}
 		prog.done()
 		if *asJSON {
 			stdout.Write(append(res.JSON(), '\n'))
