@@ -25,7 +25,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	session := fs.Int("session", 0, "show the timeline of this session of a fleet (by default the session that made the run fail, else 0)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
-		return exitBadInput
+		return badFlag(stderr, fs, err)
 	}
 	var prof *sim.Session
 	if *profile != "" {
@@ -34,7 +34,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			err = errProfileAndPolicy
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, err)
+			sayErr(stderr, "sim", err)
 			return exitBadInput
 		}
 		prof = &s
@@ -56,6 +56,10 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "authfsm sim: no scenario file given")
 		return exitBadInput
 	}
+	if n := countStdin(files); n > 1 {
+		fmt.Fprintf(stderr, "authfsm sim: - (standard input) given %d times: it can be read once\n", n)
+		return exitBadInput
+	}
 	if *svg != "" && len(files) > 1 {
 		fmt.Fprintln(stderr, "authfsm sim: --svg draws one scenario; give one file")
 		return exitBadInput
@@ -69,7 +73,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, err)
+			sayErr(stderr, "sim", err)
 			status = exitBadInput
 			continue
 		}
