@@ -9,7 +9,7 @@ import (
 	"github.com/authfsm/authfsm/sim"
 )
 
-// How a long run reports its progress on stderr (SCENARIOS.md, Limits):
+// How a long run reports its progress on stderr (docs/SCENARIOS.md, Limits):
 // nothing before it has taken progressAfter; then, on a terminal, a live
 // line rewritten in place at most every progressLive, otherwise a plain
 // line every progressPlain. Never on stdout, which holds the results.
