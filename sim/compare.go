@@ -63,18 +63,29 @@ func ComparePolicies(base policy.Spec) []policy.Spec {
 
 // Compare runs sc under each of ComparePolicies, with sc's seed, so the
 // rows differ only by policy. When sc has a shared throttle, each policy
-// runs twice: with the throttle, then without it.
-func Compare(sc *Scenario) *Comparison {
+// runs twice: with the throttle, then without it. Of opts, only Progress
+// applies: it hears of each run, numbered.
+func Compare(sc *Scenario, opts ...Options) *Comparison {
 	c := &Comparison{Name: sc.Name, Seed: sc.Seed, Sessions: sc.Fleet.Sessions, Duration: sc.Duration, Throttle: sc.Session.Throttle}
 	throttles := []policy.ThrottleSpec{sc.Session.Throttle}
 	if c.Throttled() {
 		throttles = append(throttles, policy.ThrottleSpec{})
 	}
-	for _, spec := range ComparePolicies(sc.Session.Policy) {
+	specs := ComparePolicies(sc.Session.Policy)
+	runs := len(specs) * len(throttles)
+	for _, spec := range specs {
 		for _, th := range throttles {
 			v := *sc
 			v.Session.Policy, v.Session.Throttle = spec, th
-			res := Run(&v, Options{})
+			var opt Options
+			if len(opts) > 0 && opts[0].Progress != nil {
+				report, k := opts[0].Progress, len(c.Rows)+1
+				opt.Progress = func(p Progress) {
+					p.Run, p.Runs = k, runs
+					report(p)
+				}
+			}
+			res := Run(&v, opt)
 			worst, never := WorstRecovery(res.Recoveries)
 			c.Rows = append(c.Rows, CompareRow{
 				Policy: DescribePolicy(spec), Spec: spec, Throttle: th,
@@ -89,13 +100,18 @@ func Compare(sc *Scenario) *Comparison {
 // Text writes the comparison as a table. With a throttle, a throttle
 // column follows the policy; without one, the table is as it always was.
 func (c *Comparison) Text(w io.Writer) {
+	without := "without a token"
+	if c.Sessions > 1 {
+		without += " (sum)" // over the sessions
+	}
+	width := max(18, len(without))
 	if c.Throttled() {
 		fmt.Fprintf(w, "%s: seed %d, %s, %v simulated, under each built-in policy, with the throttle (%s) and without\n",
 			c.Name, c.Seed, plural(c.Sessions, "session"), c.Duration, DescribeThrottle(c.Throttle))
-		fmt.Fprintf(w, "%-45s %-9s %12s %15s %15s %18s  %s\n", "policy", "throttle", "failed calls", "token requests", "worst recovery", "without a token", "expectations")
+		fmt.Fprintf(w, "%-45s %-9s %12s %15s %15s %*s  %s\n", "policy", "throttle", "failed calls", "token requests", "worst recovery", width, without, "expectations")
 	} else {
 		fmt.Fprintf(w, "%s: seed %d, %s, %v simulated, under each built-in policy\n", c.Name, c.Seed, plural(c.Sessions, "session"), c.Duration)
-		fmt.Fprintf(w, "%-44s %12s %15s %15s %18s  %s\n", "policy", "failed calls", "token requests", "worst recovery", "without a token", "expectations")
+		fmt.Fprintf(w, "%-44s %12s %15s %15s %*s  %s\n", "policy", "failed calls", "token requests", "worst recovery", width, without, "expectations")
 	}
 	for _, r := range c.Rows {
 		ok := "pass"
@@ -106,8 +122,8 @@ func (c *Comparison) Text(w io.Writer) {
 		if c.Throttled() {
 			name = fmt.Sprintf("%-45s %-9s", r.Policy, r.throttleKind())
 		}
-		fmt.Fprintf(w, "%-44s %12d %15d %15s %18s  %s\n", name, r.FailedRequests, r.RefreshRequests,
-			r.recovery(), r.Unusable.Round(time.Millisecond), ok)
+		fmt.Fprintf(w, "%-44s %12d %15d %15s %*s  %s\n", name, r.FailedRequests, r.RefreshRequests,
+			r.recovery(), width, r.Unusable.Round(time.Millisecond), ok)
 	}
 }
 

@@ -21,9 +21,30 @@ type Options struct {
 	// order: a trace that streams, in memory that does not grow with the
 	// run (Trace keeps them all).
 	OnTransition func(TraceEntry)
+	// Progress, when set, is called every progressEvery events with how
+	// far the run is, for a long run's progress report.
+	Progress func(Progress)
 	// Timeline records what the SVG timeline draws (Result.Timeline).
 	Timeline bool
+	// Session is the session whose first and last transitions the text
+	// report shows (Result.Story); 0 by default.
+	Session int
 }
+
+// Progress describes a run under way (Options.Progress).
+type Progress struct {
+	// At is the simulated time reached, of Duration.
+	At, Duration time.Duration
+	// Events is the number of events processed so far.
+	Events int64
+	// Run and Runs number the run under way among several (Compare: one
+	// per policy), from 1; both are 0 for a single run.
+	Run, Runs int
+}
+
+// progressEvery is how many events pass between calls of Options.Progress:
+// about a tenth of a second of work.
+const progressEvery = 1 << 20
 
 // run is one simulation in progress: the queue, the sessions and the
 // server model. It runs on one goroutine and reads no wall clock.
@@ -82,6 +103,7 @@ type run struct {
 	entered  [numStates]bool
 	unusable int64 // summed time without a usable token
 	rec      recoveries
+	blame    culprits
 	trace    []TraceEntry
 	story    story // session 0's first and last transitions, for the text report
 	tl       *Timeline
@@ -165,6 +187,7 @@ func newRun(sc *Scenario, opt Options) *run {
 		r.q.init(len(sc.Server.Faults) + 16)
 	}
 	r.rec.init(sc)
+	r.blame.init(&sc.Expect)
 	if opt.Timeline {
 		r.tl = newTimeline(sc)
 	}
@@ -292,6 +315,9 @@ func (r *run) loop() {
 			r.tl.sampleUpTo(e.at)
 		}
 		r.stats.events++
+		if r.stats.events%progressEvery == 0 && r.opt.Progress != nil {
+			r.opt.Progress(Progress{At: time.Duration(e.at), Duration: time.Duration(r.end), Events: r.stats.events})
+		}
 		switch e.kind() {
 		case evStart:
 			r.begin(e.sess, e.at)

@@ -58,11 +58,15 @@ func (r *run) famRange(f uint32) (lo, hi uint32) {
 	return uint32((uint64(f)*n + k - 1) / k), uint32((uint64(f+1)*n + k - 1) / k)
 }
 
-// familyLost counts family f in Stats.FamilyRevocations, once.
-func (r *run) familyLost(f uint32) {
+// familyLost counts family f, of session i, in Stats.FamilyRevocations,
+// once.
+func (r *run) familyLost(i, f uint32) {
 	if fam := &r.fams[f]; !fam.lost {
 		fam.lost = true
 		r.stats.FamilyRevocations++
+		if r.blame.family < 0 && r.stats.FamilyRevocations > r.blame.familyLimit {
+			r.blame.family = int32(i)
+		}
 	}
 }
 

@@ -32,6 +32,9 @@ type window struct {
 	touched  int   // sessions touched by the window
 	never    bool  // a touched session was revoked before it recovered
 	usableAt int64 // when the last of them recovered
+	// lastSess is the session that recovered last; revokedSess the first
+	// that was revoked first.
+	lastSess, revokedSess uint32
 }
 
 func (rc *recoveries) init(sc *Scenario) {
@@ -84,28 +87,32 @@ func touched(s *session, now time.Time) bool {
 
 // usable records that s got a usable token from a successful refresh (or
 // from outside) at t: it has recovered from every window it was pending on.
-func (rc *recoveries) usable(s *session, t int64) {
+func (rc *recoveries) usable(i uint32, s *session, t int64) {
 	if s.pendFirst < 0 {
 		return
 	}
 	for _, w := range rc.ended[s.pendFirst:] {
 		win := &rc.windows[w]
 		win.pending--
-		win.usableAt = max(win.usableAt, t)
+		if t >= win.usableAt {
+			win.usableAt, win.lastSess = t, i
+		}
 	}
 	s.pendFirst = -1
 }
 
 // revoked records that s was revoked at t: it never recovers from the
 // windows it was pending on.
-func (rc *recoveries) revoked(s *session) {
+func (rc *recoveries) revoked(i uint32, s *session) {
 	if s.pendFirst < 0 {
 		return
 	}
 	for _, w := range rc.ended[s.pendFirst:] {
 		win := &rc.windows[w]
 		win.pending--
-		win.never = true
+		if !win.never {
+			win.never, win.revokedSess = true, i
+		}
 	}
 	s.pendFirst = -1
 }

@@ -78,7 +78,14 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 	for _, e := range st.TimeInState {
 		parts = append(parts, e.State.String()+" "+e.Duration.Round(time.Millisecond).String())
 	}
-	fmt.Fprintf(w, "  time in state: %s; without a usable token: %v\n", strings.Join(parts, ", "), res.Unusable.Round(time.Millisecond))
+	if res.Sessions > 1 {
+		// Times summed over the sessions: a fleet's "valid 2399131h" is
+		// 100,000 sessions' day, not a century.
+		fmt.Fprintf(w, "  time in state (sum over %d sessions): %s; without a usable token (sum): %v\n", res.Sessions,
+			strings.Join(parts, ", "), res.Unusable.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(w, "  time in state: %s; without a usable token: %v\n", strings.Join(parts, ", "), res.Unusable.Round(time.Millisecond))
+	}
 	if len(st.FinalStates) > 0 {
 		parts = parts[:0]
 		for _, e := range st.FinalStates {
@@ -144,11 +151,15 @@ func (s *story) entries() []TraceEntry {
 	return out
 }
 
-// writeStory writes session 0's timeline, or with a trace every session's.
+// writeStory writes the timeline of session res.StorySession (and why it
+// is that one when it made the run fail), or with a trace every session's.
 func writeStory(w io.Writer, res *Result) {
 	entries, total, title := res.Story, res.StoryLen, "timeline"
 	if res.Sessions > 1 {
-		title = "timeline of session 0"
+		title = "timeline of session " + strconv.Itoa(res.StorySession)
+		if res.StorySession == res.Failing {
+			title += " (" + res.FailingWhy + ")"
+		}
 	}
 	if res.Trace != nil {
 		entries, total, title = res.Trace, len(res.Trace), "trace"

@@ -25,10 +25,18 @@ type Result struct {
 	// Trace holds every transition when Options.Trace is set.
 	Trace []TraceEntry `json:"trace,omitempty"`
 
-	// Story is session 0's first and last transitions, which the text
-	// report's timeline shows; StoryLen is how many session 0 made.
-	Story    []TraceEntry `json:"-"`
-	StoryLen int          `json:"-"`
+	// Story is the first and last transitions of session StorySession
+	// (Options.Session), which the text report's timeline shows; StoryLen
+	// is how many it made.
+	Story        []TraceEntry `json:"-"`
+	StoryLen     int          `json:"-"`
+	StorySession int          `json:"-"`
+	// Failing is the session that made the first failed expectation fail
+	// (the invariants first): the one that broke it, went over a limit,
+	// first entered a never state, ended in another state, recovered last
+	// or never; -1 when the run passed. FailingWhy says how.
+	Failing    int    `json:"-"`
+	FailingWhy string `json:"-"`
 	// Timeline is what the SVG draws, when Options.Timeline is set.
 	Timeline *Timeline `json:"-"`
 	// Violations are the invariants of docs/DESIGN.md the run broke (the first
@@ -209,7 +217,8 @@ func (r *run) finish() *Result {
 	}
 	res := &Result{
 		Name: r.sc.Name, Seed: r.sc.Seed, Stats: r.stats, Timeline: r.tl, Trace: r.trace, Story: r.story.entries(), StoryLen: r.story.n,
-		Unusable: time.Duration(r.unusable), Sessions: len(r.ss), Events: r.stats.events,
+		StorySession: r.opt.Session,
+		Unusable:     time.Duration(r.unusable), Sessions: len(r.ss), Events: r.stats.events,
 		Violations: r.inv.list,
 	}
 	if r.thr != nil {
@@ -247,6 +256,7 @@ func (r *run) finish() *Result {
 	for _, e := range res.Expectations {
 		res.Passed = res.Passed && e.OK
 	}
+	res.Failing, res.FailingWhy = r.culprit(res)
 	return res
 }
 

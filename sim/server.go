@@ -45,6 +45,9 @@ func (r *run) send(i uint32, s *session, t int64) {
 		return
 	}
 	r.stats.RefreshRequests++
+	if r.blame.refresh < 0 && r.stats.RefreshRequests > r.blame.refreshLimit {
+		r.blame.refresh = int32(i)
+	}
 	r.request(i, s, t, r.timeout)
 }
 
@@ -161,7 +164,7 @@ func (r *run) refresh(i uint32, s *session, t int64) uint32 {
 	if !cur && !(c < f.rtGen && r.graced(fi, c, t)) {
 		if c < f.rtGen && r.sc.Token.ReuseDetection {
 			f.revoked = true
-			r.familyLost(fi)
+			r.familyLost(i, fi)
 		}
 		return codeInvalidGrant
 	}

@@ -91,6 +91,7 @@ func (r *run) begin(i uint32, t int64) {
 	// The initial state is entered at the start, not by a transition:
 	// never_states and time_in_state must count it too.
 	r.entered[s.d.State] = true
+	r.blame.enter(i, s.d.State)
 	r.stats.started++
 	if r.tl != nil {
 		r.tl.counts[s.d.State]++
@@ -148,7 +149,7 @@ func (r *run) gotToken(i uint32, s *session, tok uint32, issued, t int64) {
 	// An adopted or restored pair may have expired already.
 	s.usableEnd = max(r.virtual(s.d.Expiry), t)
 	if s.usableEnd > t {
-		r.rec.usable(s, t)
+		r.rec.usable(i, s, t)
 	}
 }
 
@@ -162,6 +163,7 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 	r.timeIn[tr.From] = satAdd(r.timeIn[tr.From], t-s.since)
 	s.since = t
 	r.entered[tr.To] = true
+	r.blame.enter(i, tr.To)
 	if r.tl != nil {
 		r.tl.transition(i, tr, t)
 	}
@@ -177,16 +179,16 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 		s.usableEnd = min(s.usableEnd, t)
 	case states.Revoke:
 		s.usableEnd = min(s.usableEnd, t)
-		r.rec.revoked(s)
+		r.rec.revoked(i, s)
 	case states.Deny:
 		s.usableEnd = min(s.usableEnd, t)
-		r.rec.revoked(s)
+		r.rec.revoked(i, s)
 		if !r.answers[r.code].refusal {
 			r.inv.violate(t, i, "transient never revokes", "revoked after "+r.answers[r.code].verdict.Cause)
 		}
-		r.familyLost(r.famOf(i))
+		r.familyLost(i, r.famOf(i))
 	}
-	if r.opt.Trace || r.opt.OnTransition != nil || i == 0 {
+	if r.opt.Trace || r.opt.OnTransition != nil || int(i) == r.opt.Session {
 		rec := audit.FromTransition(tr)
 		rec.Seq = uint64(r.stats.Transitions)
 		e := traceEntry(rec, i, t, r)
@@ -196,7 +198,7 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 		if r.opt.OnTransition != nil {
 			r.opt.OnTransition(e)
 		}
-		if i == 0 {
+		if int(i) == r.opt.Session {
 			r.story.add(e)
 		}
 	}

@@ -294,11 +294,8 @@ func (r *run) crash(i uint32, s *session, t, restart int64) {
 	if done := max(s.served, s.timedOut); s.waitTicket > done {
 		// The calls waiting for a token die with the process.
 		n := int64(s.waitTicket - done)
-		r.stats.FailedRequests += n
 		s.timedOut = s.waitTicket
-		if r.tl != nil {
-			r.tl.failed(i, t, n)
-		}
+		r.fail(i, n, t)
 	}
 	s.usableEnd = min(s.usableEnd, t)
 	r.q.push(t+restart, evRestart, i, 0)

@@ -91,10 +91,7 @@ func (r *run) call(i uint32, n int64, t int64) {
 	r.stats.Requests += n
 	if s.down {
 		// The process is down: its calls fail.
-		r.stats.FailedRequests += n
-		if r.tl != nil {
-			r.tl.failed(i, t, n)
-		}
+		r.fail(i, n, t)
 		return
 	}
 	now := r.clock(t)
@@ -111,10 +108,7 @@ func (r *run) call(i uint32, n int64, t int64) {
 		r.inv.violate(t, i, "exhausting a policy is not revocation", "a demand in expired did not start a new cycle")
 	}
 	if r.wait == 0 || s.down { // a process that crashed on the refresh takes its calls down with it
-		r.stats.FailedRequests += n
-		if r.tl != nil {
-			r.tl.failed(i, t, n)
-		}
+		r.fail(i, n, t)
 		return
 	}
 	s.waitTicket += uint64(n)
@@ -142,10 +136,7 @@ func (r *run) judge(i uint32, s *session, n int64, t int64) {
 		}
 		return
 	}
-	r.stats.FailedRequests += n
-	if r.tl != nil {
-		r.tl.failed(i, t, n)
-	}
+	r.fail(i, n, t)
 	s.usableEnd = min(s.usableEnd, t)
 	r.step(i, s, states.Input{Kind: states.InReject, Cause: cause}, t)
 }
@@ -155,12 +146,8 @@ func (r *run) judge(i uint32, s *session, n int64, t int64) {
 func (r *run) waitTimeout(i uint32, ticket uint64, t int64) {
 	s := r.sess(i)
 	if done := max(s.served, s.timedOut); ticket > done {
-		n := int64(ticket - done)
-		r.stats.FailedRequests += n
 		s.timedOut = ticket
-		if r.tl != nil {
-			r.tl.failed(i, t, n)
-		}
+		r.fail(i, int64(ticket-done), t)
 	}
 }
 

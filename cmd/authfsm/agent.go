@@ -32,14 +32,15 @@ func wantsHelp(args []string) bool {
 
 func runAgent(args []string, stdout, stderr io.Writer) int {
 	if wantsHelp(args) {
-		fmt.Fprint(stdout, agentUsage)
+		helpWith(stdout, "agent", agentUsage)
 		return exitOK
 	}
 	fs := newFlagSet("agent", stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, agentUsage) }
 	file := fs.String("config", "", "the configuration file (YAML)")
 	check := fs.Bool("check", false, "only check the configuration file")
 	if err := fs.Parse(args); err != nil {
+		badFlag(stderr, fs, err)
+		fmt.Fprint(stderr, agentUsage)
 		return exitBadInput
 	}
 	if *file == "" || fs.NArg() > 0 {
@@ -48,7 +49,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := agent.Load(*file)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		sayErr(stderr, "agent", err)
 		return exitBadInput
 	}
 	if *check {
@@ -62,7 +63,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	a, err := agent.New(ctx, cfg, agent.Options{Logger: log})
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		sayErr(stderr, "agent", err)
 		return exitBadInput
 	}
 	if err := a.Serve(ctx); err != nil {

@@ -102,10 +102,10 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 	case "timeline":
 		return runAuditTimeline(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, auditUsage)
+		helpWith(stdout, "audit", auditUsage)
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "authfsm audit: unknown subcommand %q\n", args[0])
+	say(stderr, "audit", "unknown subcommand %q", args[0])
 	fmt.Fprint(stderr, auditUsage)
 	return exitBadInput
 }
@@ -120,9 +120,10 @@ func auditArgs(fs *flag.FlagSet, usage string, args []string, stdout, stderr io.
 	files, err := parseInterleaved(fs, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, usage)
+		helpWith(stdout, fs.Name(), usage)
 		return "", true, exitOK
 	case err != nil:
+		say(stderr, fs.Name(), "%v", err)
 		fmt.Fprint(stderr, usage)
 		return "", true, exitBadInput
 	case len(files) != 1:
@@ -159,26 +160,26 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if *unchained && (*keyFile != "" || *headFlag != "") {
-		fmt.Fprintln(stderr, "authfsm audit verify: --unchained checks no hash; --key-file and --head need a chain")
+		say(stderr, "audit verify", "--unchained checks no hash; --key-file and --head need a chain")
 		return exitBadInput
 	}
 	var anchor *audit.Head
 	if *headFlag != "" {
 		h, err := audit.ParseHead(*headFlag)
 		if err != nil {
-			fmt.Fprintf(stderr, "authfsm audit verify: --head: %v\n", err)
+			say(stderr, "audit verify", "--head: %v", err)
 			return exitBadInput
 		}
 		anchor = &h
 	}
 	opts, err := keyOptions(*keyFile)
 	if err != nil {
-		fmt.Fprintf(stderr, "authfsm audit verify: --key-file: %v\n", err)
+		say(stderr, "audit verify", "--key-file: %v", err)
 		return exitBadInput
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "authfsm audit: %v\n", err)
+		say(stderr, "audit verify", "%v", err)
 		return exitBadInput
 	}
 	defer f.Close()
@@ -186,38 +187,38 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 	if !*unchained {
 		head, err = audit.Verify(f, opts...)
 		if ce, ok := errors.AsType[*audit.ChainError](err); ok {
-			fmt.Fprintf(stderr, "%s:%d: %v\n", path, ce.Line, err)
+			say(stderr, "audit verify", "%s:%d: %v", path, ce.Line, err)
 			switch {
 			case ce.Torn:
-				fmt.Fprintf(stderr, "%s: `authfsm audit repair %s` removes a torn last line\n", path, path)
+				say(stderr, "audit verify", "%s: `authfsm audit repair %s` removes a torn last line", path, path)
 			case ce.Line == 1 && strings.Contains(ce.Reason, "not a chained record"):
-				fmt.Fprintf(stderr, "%s: if the log was never hash-chained, `authfsm audit verify --unchained %s` checks its conformance alone\n", path, path)
+				say(stderr, "audit verify", "%s: if the log was never hash-chained, `authfsm audit verify --unchained %s` checks its conformance alone", path, path)
 			}
 			return exitFailed
 		} else if err != nil {
-			fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
+			say(stderr, "audit verify", "%s: %v", path, err)
 			return exitBadInput
 		}
 		if anchor != nil {
 			if err := audit.CheckHead(head, *anchor); err != nil {
-				fmt.Fprintf(stderr, "%s: %v\n", path, err)
+				say(stderr, "audit verify", "%s: %v", path, err)
 				return exitFailed
 			}
 		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
+			say(stderr, "audit verify", "%s: %v", path, err)
 			return exitBadInput
 		}
 	}
 	conf, err := audit.Conform(f)
 	if ce, ok := errors.AsType[*audit.ConformError](err); ok {
-		fmt.Fprintf(stderr, "%s:%d: %v\n", path, ce.Line, err)
+		say(stderr, "audit verify", "%s:%d: %v", path, ce.Line, err)
 		if !*unchained {
-			fmt.Fprintf(stderr, "%s: the hash chain verifies, but the state machine could not have written this log: it was rewritten and rehashed, or written by another machine\n", path)
+			say(stderr, "audit verify", "%s: the hash chain verifies, but the state machine could not have written this log: it was rewritten and rehashed, or written by another machine", path)
 		}
 		return exitFailed
 	} else if err != nil {
-		fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
+		say(stderr, "audit verify", "%s: %v", path, err)
 		return exitBadInput
 	}
 	if *unchained {
@@ -271,17 +272,17 @@ func runAuditRepair(args []string, stdout, stderr io.Writer) int {
 	}
 	opts, err := keyOptions(*keyFile)
 	if err != nil {
-		fmt.Fprintf(stderr, "authfsm audit repair: --key-file: %v\n", err)
+		say(stderr, "audit repair", "--key-file: %v", err)
 		return exitBadInput
 	}
 	res, err := audit.Repair(path, opts...)
 	if ce, ok := errors.AsType[*audit.ChainError](err); ok {
 		// ce rather than err: Repair's wrapping repeats the path.
-		fmt.Fprintf(stderr, "%s:%d: %v\n", path, ce.Line, ce)
-		fmt.Fprintf(stderr, "%s: not repaired: only a torn last line can be; a broken link elsewhere is what tampering looks like\n", path)
+		say(stderr, "audit repair", "%s:%d: %v", path, ce.Line, ce)
+		say(stderr, "audit repair", "%s: not repaired: only a torn last line can be; a broken link elsewhere is what tampering looks like", path)
 		return exitFailed
 	} else if err != nil {
-		fmt.Fprintf(stderr, "authfsm audit repair: %v\n", err)
+		say(stderr, "audit repair", "%v", err)
 		return exitBadInput
 	}
 	if res.Removed == 0 {
@@ -310,10 +311,10 @@ func runAuditDiagram(args []string, stdout, stderr io.Writer) int {
 	}
 	render := weighted[*format]
 	if render == nil {
-		fmt.Fprintf(stderr, "authfsm audit diagram: unknown format %q (want mermaid, dot or svg)\n", *format)
+		say(stderr, "audit diagram", "unknown format %q (want mermaid, dot or svg)", *format)
 		return exitBadInput
 	}
-	conf, code, ok := conformFile(path, stderr)
+	conf, code, ok := conformFile("audit diagram", path, stderr)
 	if !ok {
 		return code
 	}
@@ -324,20 +325,20 @@ func runAuditDiagram(args []string, stdout, stderr io.Writer) int {
 // conformFile reads the log at path and checks that the state machine could
 // have written it, for the commands that draw a log. When it cannot, it
 // says why on stderr and returns the exit status, with ok false.
-func conformFile(path string, stderr io.Writer) (conf audit.Conformance, code int, ok bool) {
+func conformFile(cmd, path string, stderr io.Writer) (conf audit.Conformance, code int, ok bool) {
 	f, err := os.Open(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "authfsm audit: %v\n", err)
+		say(stderr, cmd, "%v", err)
 		return conf, exitBadInput, false
 	}
 	defer f.Close()
 	conf, err = audit.Conform(f)
 	if ce, isConform := errors.AsType[*audit.ConformError](err); isConform {
-		fmt.Fprintf(stderr, "%s:%d: %v\n", path, ce.Line, err)
-		fmt.Fprintf(stderr, "%s: not drawn: the state machine could not have written this log\n", path)
+		say(stderr, cmd, "%s:%d: %v", path, ce.Line, err)
+		say(stderr, cmd, "%s: not drawn: the state machine could not have written this log", path)
 		return conf, exitFailed, false
 	} else if err != nil {
-		fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
+		say(stderr, cmd, "%s: %v", path, err)
 		return conf, exitBadInput, false
 	}
 	return conf, exitOK, true

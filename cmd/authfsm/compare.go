@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/sim"
 )
 
@@ -15,7 +16,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	maxEvents := fs.Int64("max-events", sim.DefaultMaxEvents, "refuse a comparison estimated to need more events than this (all policies)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
-		return exitBadInput
+		return badFlag(stderr, fs, err)
 	}
 	if len(files) != 1 {
 		fmt.Fprintln(stderr, "authfsm compare: give exactly one scenario file")
@@ -23,15 +24,20 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	}
 	sc, err := readScenario(files[0])
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		sayErr(stderr, "compare", err)
 		return exitBadInput
 	}
 	runs := int64(len(sim.ComparePolicies(sc.Session.Policy)))
+	if sc.Session.Throttle.Kind == policy.ThrottleAdaptive {
+		runs *= 2 // with the throttle and without
+	}
 	if err := checkWork("compare", files[0], fmt.Sprintf("its %d runs need", runs), satMul(sim.Estimate(sc), runs), *maxEvents); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitBadInput
 	}
-	c := sim.Compare(sc)
+	prog := newProgress(stderr)
+	c := sim.Compare(sc, sim.Options{Progress: prog.run("compare", sc.File)})
+	prog.done()
 	c.Text(stdout)
 	if *svg != "" {
 		if err := os.WriteFile(*svg, []byte(sim.CompareSVG(c)), 0o644); err != nil {

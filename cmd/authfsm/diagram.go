@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 
@@ -9,11 +8,10 @@ import (
 )
 
 func runDiagram(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("diagram", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("diagram", stderr)
 	format := fs.String("format", "mermaid", "output format: mermaid, dot or svg")
 	if err := fs.Parse(args); err != nil {
-		return exitBadInput
+		return badFlag(stderr, fs, err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "authfsm diagram: unexpected argument %q\n", fs.Arg(0))

@@ -2,14 +2,25 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
+	"strings"
 )
 
-// newFlagSet returns a flag set for subcommand name that reports to stderr.
+// newFlagSet returns a flag set for subcommand name. The flag package
+// reports nothing itself: a wrong flag is reported by badFlag, in the
+// command's style, and help by the command.
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	return fs
+}
+
+// badFlag reports a command line the flag set fs refused.
+func badFlag(stderr io.Writer, fs *flag.FlagSet, err error) int {
+	say(stderr, fs.Name(), "%v (authfsm %s --help lists the flags)", err, fs.Name())
+	return exitBadInput
 }
 
 // parseInterleaved parses args with fs, accepting flags before and after
@@ -31,4 +42,20 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// say writes a message to stderr in the one style of every message of the
+// command: "authfsm CMD: ...".
+func say(stderr io.Writer, cmd, format string, args ...any) {
+	fmt.Fprintf(stderr, "authfsm %s: %s\n", cmd, fmt.Sprintf(format, args...))
+}
+
+// sayErr writes err as a message of cmd, without the "sim: " or "agent: "
+// its package starts it with.
+func sayErr(stderr io.Writer, cmd string, err error) {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "authfsm ") {
+		msg = "authfsm " + cmd + ": " + strings.TrimPrefix(strings.TrimPrefix(msg, "sim: "), "agent: ")
+	}
+	fmt.Fprintln(stderr, msg)
 }

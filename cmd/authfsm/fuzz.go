@@ -41,27 +41,26 @@ func runFuzz(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the outcome as one JSON object (and no progress)")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
-		return exitBadInput
+		return badFlag(stderr, fs, err)
 	}
 	if len(rest) > 0 || *runs < 1 {
 		fmt.Fprintln(stderr, "authfsm fuzz: takes no file; --runs must be at least 1")
 		return exitBadInput
 	}
 	cfg := sim.FuzzConfig{Runs: *runs, Seed: *seed}
-	progress := !*asJSON && isTerminal(stderr)
-	if progress {
+	var prog *progress
+	if !*asJSON {
 		var mu sync.Mutex
+		prog = newProgress(stderr)
 		cfg.Progress = func(done int) {
-			if done%100 == 0 || done == *runs {
-				mu.Lock()
-				fmt.Fprintf(stderr, "\rfuzz: %d/%d runs", done, *runs)
-				mu.Unlock()
-			}
+			mu.Lock()
+			defer mu.Unlock()
+			prog.show(func() string { return fmt.Sprintf("authfsm fuzz: %d of %d runs", done, *runs) })
 		}
 	}
 	rep := fuzz(cfg)
-	if progress {
-		fmt.Fprint(stderr, "\r\033[K")
+	if prog != nil {
+		prog.done()
 	}
 	res := fuzzResult{Runs: rep.Runs, Seed: rep.Seed}
 	if f := rep.Failure; f != nil {
@@ -90,15 +89,4 @@ func runFuzz(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
-}
-
-// isTerminal reports whether w is a terminal, where a live progress line
-// helps rather than litters a log.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -50,6 +50,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "token":
 		return runToken(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			// "authfsm help COMMAND [SUBCOMMAND]" is "authfsm COMMAND [SUBCOMMAND] --help".
+			return run(append(args[1:], "--help"), stdout, stderr)
+		}
 		usage(stdout)
 		return exitOK
 	}

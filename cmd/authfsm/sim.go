@@ -22,9 +22,10 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	svg := fs.String("svg", "", "write the run's timeline picture to this SVG file")
 	profile := fs.String("profile", "", "simulate an agent profile's session block: the agent's config FILE, or FILE#NAME")
 	maxEvents := fs.Int64("max-events", sim.DefaultMaxEvents, "refuse a run estimated to need more events than this")
+	session := fs.Int("session", 0, "show the timeline of this session of a fleet (by default the session that made the run fail, else 0)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
-		return exitBadInput
+		return badFlag(stderr, fs, err)
 	}
 	var prof *sim.Session
 	if *profile != "" {
@@ -33,15 +34,16 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			err = errProfileAndPolicy
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, err)
+			sayErr(stderr, "sim", err)
 			return exitBadInput
 		}
 		prof = &s
 	}
-	seedSet, kindSet := false, false
+	seedSet, kindSet, sessionSet := false, false, false
 	fs.Visit(func(f *flag.Flag) {
 		seedSet = seedSet || f.Name == "seed"
 		kindSet = kindSet || f.Name == "policy"
+		sessionSet = sessionSet || f.Name == "session"
 	})
 	if kindSet {
 		// Checked once, before any file: the flag is wrong for all of them.
@@ -52,6 +54,10 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(files) == 0 {
 		fmt.Fprintln(stderr, "authfsm sim: no scenario file given")
+		return exitBadInput
+	}
+	if n := countStdin(files); n > 1 {
+		fmt.Fprintf(stderr, "authfsm sim: - (standard input) given %d times: it can be read once\n", n)
 		return exitBadInput
 	}
 	if *svg != "" && len(files) > 1 {
@@ -67,7 +73,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, err)
+			sayErr(stderr, "sim", err)
 			status = exitBadInput
 			continue
 		}
@@ -76,7 +82,13 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			status = exitBadInput
 			continue
 		}
-		opt := sim.Options{Timeline: *svg != ""}
+		if sessionSet && (*session < 0 || *session >= sc.Fleet.Sessions) {
+			fmt.Fprintf(stderr, "authfsm sim: %s: --session %d: the scenario's sessions are 0 to %d\n", file, *session, sc.Fleet.Sessions-1)
+			status = exitBadInput
+			continue
+		}
+		prog := newProgress(stderr)
+		opt := sim.Options{Timeline: *svg != "", Progress: prog.run("sim", sc.File), Session: *session}
 		var spool *traceSpool
 		if *trace {
 			if spool, err = newTraceSpool(*asJSON, sc.Fleet.Sessions > 1); err != nil {
@@ -86,6 +98,14 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			opt.OnTransition = spool.add
 		}
 		res := sim.Run(sc, opt)
+		if !*asJSON && !sessionSet && res.Failing > 0 {
+			// The report shows the timeline of the session that made the
+			// run fail. The run is deterministic: running it again gives
+			// the same result, with that session's transitions kept.
+			again := sim.Run(sc, sim.Options{Session: res.Failing, Progress: opt.Progress})
+			res.Story, res.StoryLen, res.StorySession = again.Story, again.StoryLen, again.StorySession
+		}
+		prog.done()
 		if *asJSON {
 			stdout.Write(append(res.JSON(), '\n'))
 		} else {

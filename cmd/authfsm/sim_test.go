@@ -50,6 +50,11 @@ func TestSimCommand(t *testing.T) {
 	if err := os.WriteFile(big, []byte("name: b\nduration: 1h\ntoken: {ttl: 1h}\ndescription: "+strings.Repeat("x", 1<<20)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	fleetFail := filepath.Join(dir, "fleet.yaml")
+	if err := os.WriteFile(fleetFail, []byte("name: f\nseed: 4\nduration: 3h\ntoken: {ttl: 1h}\nfleet: {sessions: 20, start_spread: 2h}\n"+
+		"server: {faults: [{at: 2h20m, kind: revoke}]}\nworkload: [{kind: requests, every: 10m}]\nexpect: {never_states: [revoked]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	twoDocs := filepath.Join(dir, "two.yaml")
 	if err := os.WriteFile(twoDocs, []byte("name: c\nduration: 2h\ntoken: {ttl: 1h}\n---\nname: [\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -78,6 +83,11 @@ func TestSimCommand(t *testing.T) {
 		{"a lower bound", []string{"sim", "--max-events", "100", seedFile}, exitBadInput, "", "more than --max-events allows (100); run it with --max-events"},
 		{"compare, too much work", []string{"compare", "--max-events", "1000", noMarginFile}, exitBadInput, "", "authfsm compare: " + noMarginFile + ": its 6 runs need about"},
 		{"file over 1 MiB", []string{"sim", big}, exitBadInput, "", big + ": larger than 1 MiB"},
+		{"a failing fleet shows the session that failed", []string{"sim", fleetFail}, exitFailed,
+			"  timeline of session 13 (the first to enter revoked):\n    1h30m35.552s  valid      → refreshing refresh_ahead", ""},
+		{"fleet sums", []string{"sim", fleetFail}, exitFailed, "  time in state (sum over 20 sessions): valid 36h49m37.597s", ""},
+		{"--session picks one", []string{"sim", "--session", "3", fleetFail}, exitFailed, "  timeline of session 3:\n", ""},
+		{"--session out of range", []string{"sim", fleetFail, "--session", "20"}, exitBadInput, "", "authfsm sim: " + fleetFail + ": --session 20: the scenario's sessions are 0 to 19"},
 		{"second document", []string{"sim", twoDocs}, exitBadInput, "", twoDocs + ":5: a second YAML document"},
 		{"compare with failing rows", []string{"compare", noMarginFile}, exitFailed, "exponential 1s×2 max 1m0s jitter=decorrelated", ""},
 		{"compare all pass", []string{"compare", calm}, exitOK, "none ", ""},

@@ -11,6 +11,17 @@ import (
 // bounded: a scenario is a few kilobytes.
 const maxScenario = 1 << 20
 
+// countStdin counts the files that are "-", standard input.
+func countStdin(files []string) int {
+	n := 0
+	for _, f := range files {
+		if f == "-" {
+			n++
+		}
+	}
+	return n
+}
+
 // readScenario loads the scenario file at path, or reads one from standard
 // input when path is "-".
 func readScenario(path string) (*sim.Scenario, error) {

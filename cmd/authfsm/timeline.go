@@ -50,27 +50,27 @@ func runAuditTimeline(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if *out == "" {
-		fmt.Fprintln(stderr, "authfsm audit timeline: --svg OUT is required")
+		say(stderr, "audit timeline", "--svg OUT is required")
 		fmt.Fprint(stderr, timelineUsage)
 		return exitBadInput
 	}
-	conf, code, ok := conformFile(path, stderr)
+	conf, code, ok := conformFile("audit timeline", path, stderr)
 	if !ok {
 		return code
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "authfsm audit: %v\n", err)
+		say(stderr, "audit timeline", "%v", err)
 		return exitBadInput
 	}
 	defer f.Close()
 	lg, err := readLog(f)
 	if err != nil {
-		fmt.Fprintf(stderr, "authfsm audit: %s: %v\n", path, err)
+		say(stderr, "audit timeline", "%s: %v", path, err)
 		return exitBadInput
 	}
 	if len(lg.entries) == 0 {
-		fmt.Fprintf(stderr, "authfsm audit: %s: no transition to draw\n", path)
+		say(stderr, "audit timeline", "%s: no transition to draw", path)
 		return exitBadInput
 	}
 	tl := sim.LogTimeline(filepath.Base(path), lg.sessions, axisEnd(lg.span), lg.entries)
@@ -80,7 +80,7 @@ func runAuditTimeline(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if err := os.WriteFile(*out, []byte(picture), 0o644); err != nil {
-		fmt.Fprintf(stderr, "authfsm audit timeline: %v\n", err)
+		say(stderr, "audit timeline", "%v", err)
 		return exitBadInput
 	}
 	fmt.Fprintf(stdout, "%s: %s of %s over %v drawn to %s\n", path, plural(conf.Transitions, "transition"), plural(lg.sessions, "session"), lg.span, *out)

@@ -58,7 +58,7 @@ func TestAuditTimeline(t *testing.T) {
 		{name: "to standard output", args: []string{"--svg", "-", "testdata/audit.jsonl"}, stdout: "<svg xmlns"},
 
 		{name: "impossible", args: []string{"--svg", "@OUT", "@FILE"}, log: `{"seq":1,"time":"` + at + `","session":"api","from":"valid","to":"refreshing","event":"refresh"}` + "\n", code: exitFailed,
-			errw: "FILE:1: audit: line 1, session api: valid -refresh-> refreshing is not in the table (no refresh from valid)\nFILE: not drawn: the state machine could not have written this log\n"},
+			errw: "authfsm audit timeline: FILE:1: audit: line 1, session api: valid -refresh-> refreshing is not in the table (no refresh from valid)\nauthfsm audit timeline: FILE: not drawn: the state machine could not have written this log\n"},
 		{name: "times and offsets", args: []string{"--svg", "@OUT", "@FILE"}, code: exitBadInput,
 			log: `{"seq":1,"time":"` + at + `","session":"api","from":"valid","to":"refreshing","event":"refresh_ahead"}` + "\n" +
 				`{"seq":1,"at":"1m","session":0,"from":"valid","to":"refreshing","event":"refresh_ahead"}` + "\n",
@@ -66,7 +66,7 @@ func TestAuditTimeline(t *testing.T) {
 		{name: "record without a time", args: []string{"--svg", "@OUT", "@FILE"}, code: exitBadInput,
 			log: `{"seq":1,"session":"api","from":"valid","to":"refreshing","event":"refresh_ahead"}` + "\n", errw: "line 1: a record without a time"},
 		{name: "no transition", args: []string{"--svg", "@OUT", "@FILE"}, log: "\n", code: exitBadInput, errw: "no transition to draw"},
-		{name: "not a log", args: []string{"--svg", "@OUT", "@FILE"}, log: "digraph {}\n", code: exitBadInput, errw: "authfsm audit: FILE: audit: line 1 is not a JSON object"},
+		{name: "not a log", args: []string{"--svg", "@OUT", "@FILE"}, log: "digraph {}\n", code: exitBadInput, errw: "authfsm audit timeline: FILE: audit: line 1 is not a JSON object"},
 		{name: "result without trace", args: []string{"--svg", "@OUT", "@FILE"}, log: `{"name":"x","stats":{}}` + "\n", code: exitBadInput, errw: "without its trace"},
 		{name: "missing file", args: []string{"--svg", "@OUT", "@NONE"}, code: exitBadInput, errw: "no such file"},
 		{name: "no --svg", args: []string{"testdata/audit.jsonl"}, code: exitBadInput, errw: "authfsm audit timeline: --svg OUT is required"},

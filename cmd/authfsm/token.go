@@ -34,11 +34,10 @@ var stdin io.Reader = os.Stdin
 
 func runToken(args []string, stdout, stderr io.Writer) int {
 	if wantsHelp(args) {
-		fmt.Fprint(stdout, tokenUsage)
+		helpWith(stdout, "token", tokenUsage)
 		return exitOK
 	}
 	fs := newFlagSet("token", stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, tokenUsage) }
 	profile := fs.String("profile", "", "the profile (needed when the agent has several)")
 	format := fs.String("format", "bare", "bare, json, exec-credential or git")
 	addr := fs.String("agent", "", "the agent's API: HOST:PORT on loopback or unix:PATH")
@@ -47,6 +46,8 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the agent")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
+		badFlag(stderr, fs, err)
+		fmt.Fprint(stderr, tokenUsage)
 		return exitBadInput
 	}
 	bad := func(format string, a ...any) int {

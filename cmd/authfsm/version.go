@@ -53,6 +53,23 @@ var descriptions = map[string]string{
 	"diagram": "print the session machine's diagram (Mermaid, DOT or SVG)",
 }
 
+// ownHelp are the one-line descriptions of the commands that print their
+// own usage on --help (commandHelp serves those of descriptions), first.
+var ownHelp = map[string]string{
+	"audit":          "verify, repair and draw hash-chained audit logs and simulator traces",
+	"audit verify":   "check every link of a hash-chained audit log and that the state machine could have written it",
+	"audit repair":   "remove a torn last line from a hash-chained audit log",
+	"audit diagram":  "draw the state machine with the count of every transition in a log or a simulator trace",
+	"audit timeline": "draw the simulator's timeline picture from an audit log or a simulator trace",
+	"agent":          "keep one OAuth2 session per profile alive and serve its token to clients in any language",
+	"token":          "print a profile's access token, asked of a running agent",
+}
+
+// helpWith writes cmd's one-line description, then its usage.
+func helpWith(w io.Writer, cmd, usage string) {
+	fmt.Fprintf(w, "authfsm %s: %s\n\n%s", cmd, ownHelp[cmd], usage)
+}
+
 // helpRequested reports whether args ask for help before a lone "--".
 func helpRequested(args []string) bool {
 	if i := slices.Index(args, "--"); i >= 0 {
