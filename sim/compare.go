@@ -45,10 +45,10 @@ type CompareRow struct {
 	Passed bool
 }
 
-// ComparePolicies returns the built-in policies compare runs, derived from
+// comparePolicies returns the built-in policies compare runs, derived from
 // base (its initial delay, multiplier, max and limits): none, constant,
 // then exponential with each jitter mode.
-func ComparePolicies(base policy.Spec) []policy.Spec {
+func comparePolicies(base policy.Spec) []policy.Spec {
 	out := []policy.Spec{{Kind: "none"}}
 	c := base.WithKind("constant")
 	c.Jitter = policy.NoJitter
@@ -71,7 +71,7 @@ func Compare(sc *Scenario, opts ...Options) *Comparison {
 	if c.Throttled() {
 		throttles = append(throttles, policy.ThrottleSpec{})
 	}
-	specs := ComparePolicies(sc.Session.Policy)
+	specs := comparePolicies(sc.Session.Policy)
 	runs := len(specs) * len(throttles)
 	for _, spec := range specs {
 		for _, th := range throttles {
@@ -86,9 +86,9 @@ func Compare(sc *Scenario, opts ...Options) *Comparison {
 				}
 			}
 			res := Run(&v, opt)
-			worst, never := WorstRecovery(res.Recoveries)
+			worst, never := worstRecovery(res.Recoveries)
 			c.Rows = append(c.Rows, CompareRow{
-				Policy: DescribePolicy(spec), Spec: spec, Throttle: th,
+				Policy: describePolicy(spec), Spec: spec, Throttle: th,
 				FailedRequests: res.Stats.FailedRequests, RefreshRequests: res.Stats.RefreshRequests,
 				WorstRecovery: worst, Never: never, Unusable: res.Unusable, Passed: res.Passed,
 			})
@@ -107,7 +107,7 @@ func (c *Comparison) Text(w io.Writer) {
 	width := max(18, len(without))
 	if c.Throttled() {
 		fmt.Fprintf(w, "%s: seed %d, %s, %v simulated, under each built-in policy, with the throttle (%s) and without\n",
-			c.Name, c.Seed, plural(c.Sessions, "session"), c.Duration, DescribeThrottle(c.Throttle))
+			c.Name, c.Seed, plural(c.Sessions, "session"), c.Duration, describeThrottle(c.Throttle))
 		fmt.Fprintf(w, "%-45s %-9s %12s %15s %15s %*s  %s\n", "policy", "throttle", "failed calls", "token requests", "worst recovery", width, without, "expectations")
 	} else {
 		fmt.Fprintf(w, "%s: seed %d, %s, %v simulated, under each built-in policy\n", c.Name, c.Seed, plural(c.Sessions, "session"), c.Duration)
@@ -191,7 +191,7 @@ func CompareSVG(c *Comparison) string {
 		room = 110
 		s.rect(10, 34, 12, 12, "#2196f3", 1)
 		s.rect(24, 34, 12, 12, "#e53935", 1)
-		s.text(40, 44, "start", "#333333", "with the throttle ("+DescribeThrottle(c.Throttle)+")")
+		s.text(40, 44, "start", "#333333", "with the throttle ("+describeThrottle(c.Throttle)+")")
 		s.rect(420, 34, 12, 12, "#90caf9", 1)
 		s.rect(434, 34, 12, 12, "#ef9a9a", 1)
 		s.text(450, 44, "start", "#333333", "without it")

@@ -74,7 +74,7 @@ workload: [{kind: requests, every: 10m}]
 		}
 		again := Run(sc, Options{Session: res.Failing})
 		var b strings.Builder
-		Report(&b, "f.yaml", sc, again)
+		Report(&b, sc, again, reproduceLine(again, "f.yaml"))
 		title := "timeline of session " + strconv.Itoa(res.Failing) + " (" + tc.why + "):"
 		if !strings.Contains(b.String(), title) || again.StoryLen == 0 || again.Story[0].Session != res.Failing {
 			t.Errorf("%s: report lacks %q:\n%s", tc.expect, title, b.String())
@@ -94,7 +94,8 @@ workload: [{kind: requests, every: 10m}]
 		t.Errorf("slow recovery: session %d, %q", res.Failing, res.FailingWhy)
 	}
 	var b strings.Builder
-	Report(&b, "s.yaml", sc, Run(sc, Options{Session: res.Failing}))
+	again := Run(sc, Options{Session: res.Failing})
+	Report(&b, sc, again, reproduceLine(again, "s.yaml"))
 	if !strings.Contains(b.String(), "recovery after the fault window ending 1h0m0s: "+res.Recoveries[0].After.Round(time.Millisecond).String()) {
 		t.Errorf("report:\n%s", b.String())
 	}

@@ -200,7 +200,7 @@ func TestEnginesAgree(t *testing.T) {
 		scs = append(scs, sc)
 	}
 	for k := range 400 {
-		scs = append(scs, Generate(RunSeed(9, k)))
+		scs = append(scs, generate(runSeed(9, k)))
 	}
 	defer func() { naiveEngine = false }()
 	for _, sc := range scs {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -13,6 +14,16 @@ import (
 // and BenchmarkScale 9 to 17 million; a run made of refreshes, failures and
 // rejections, which touch their sessions, goes at about 5 million.
 const DefaultMaxEvents = 300_000_000
+
+// CompareEstimate returns about how many events Compare(sc) processes:
+// Estimate for each of its runs.
+func CompareEstimate(sc *Scenario) int64 {
+	runs := int64(len(comparePolicies(sc.Session.Policy)))
+	if sc.Session.Throttle.Kind == policy.ThrottleAdaptive {
+		runs *= 2 // with the throttle and without
+	}
+	return satMul(Estimate(sc), runs)
+}
 
 // Estimate returns about how many events a run of sc processes, computed
 // from the scenario alone before running it: each session's calls,
@@ -157,4 +168,13 @@ func retries(sc *Scenario, w, every float64) float64 {
 		paced = math.Min(paced, float64(p.MaxAttempts)*demands)
 	}
 	return paced
+}
+
+// satMul returns a×b for non-negative a and b, or math.MaxInt64 when the
+// product does not fit.
+func satMul(a, b int64) int64 {
+	if b != 0 && a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return a * b
 }

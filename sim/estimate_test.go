@@ -24,7 +24,7 @@ func TestEstimate(t *testing.T) {
 	}
 	var rs []float64
 	for k := range 300 {
-		rs = append(rs, ratio(Generate(RunSeed(3, k))))
+		rs = append(rs, ratio(generate(runSeed(3, k))))
 	}
 	slices.Sort(rs)
 	if lo, p90 := rs[0], rs[len(rs)*9/10]; lo < 1.0/3 || p90 > 4 {

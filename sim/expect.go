@@ -30,7 +30,7 @@ func expectations(sc *Scenario, res *Result, entered [numStates]bool) []Expectat
 		out = append(out, atMost("max_refresh_requests", int64(*e.MaxRefreshRequests), res.Stats.RefreshRequests))
 	}
 	if e.MaxRecovery != nil {
-		worst, never := WorstRecovery(res.Recoveries)
+		worst, never := worstRecovery(res.Recoveries)
 		got := worst.String()
 		if never {
 			got = "never"
@@ -55,9 +55,9 @@ func atMost(name string, want, got int64) Expectation {
 	return Expectation{Name: name, Want: want, Got: got, OK: got <= want}
 }
 
-// WorstRecovery returns the longest recovery, and whether some window was
+// worstRecovery returns the longest recovery, and whether some window was
 // never recovered from.
-func WorstRecovery(rs []Recovery) (time.Duration, bool) {
+func worstRecovery(rs []Recovery) (time.Duration, bool) {
 	var worst time.Duration
 	for _, r := range rs {
 		if r.Never {

@@ -328,7 +328,8 @@ func TestFamiliesSplitEvenly(t *testing.T) {
 func TestFamilyReport(t *testing.T) {
 	sc := mustParse(t, family4+`, share: {kind: none}}`)
 	var b strings.Builder
-	Report(&b, "f.yaml", sc, Run(sc, Options{}))
+	res := Run(sc, Options{})
+	Report(&b, sc, res, reproduceLine(res, "f.yaml"))
 	for _, want := range []string{"4 sessions in 1 family sharing nothing", "token families revoked: 1\n"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())

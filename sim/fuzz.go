@@ -40,8 +40,8 @@ type FuzzFailure struct {
 	Why string
 }
 
-// RunSeed returns the seed of run k of a fuzz session seeded with seed.
-func RunSeed(seed uint64, k int) uint64 {
+// runSeed returns the seed of run k of a fuzz session seeded with seed.
+func runSeed(seed uint64, k int) uint64 {
 	// splitmix64: consecutive runs get unrelated seeds.
 	z := seed + uint64(k+1)*0x9e3779b97f4a7c15
 	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
@@ -78,7 +78,7 @@ func Fuzz(cfg FuzzConfig) FuzzReport {
 				if stop {
 					return
 				}
-				if !fuzzPasses(Generate(RunSeed(cfg.Seed, k)), k%determinismEvery == 0) {
+				if !fuzzPasses(generate(runSeed(cfg.Seed, k)), k%determinismEvery == 0) {
 					mu.Lock()
 					if first < 0 || k < first {
 						first = k
@@ -94,8 +94,8 @@ func Fuzz(cfg FuzzConfig) FuzzReport {
 	wg.Wait()
 	rep := FuzzReport{Runs: cfg.Runs, Seed: cfg.Seed}
 	if first >= 0 {
-		sc := Generate(RunSeed(cfg.Seed, first))
-		shrunk := Shrink(sc, func(c *Scenario) bool { return !fuzzPasses(c, true) })
+		sc := generate(runSeed(cfg.Seed, first))
+		shrunk := shrink(sc, func(c *Scenario) bool { return !fuzzPasses(c, true) })
 		res := Run(shrunk, Options{})
 		rep.Runs = first + 1
 		rep.Failure = &FuzzFailure{Run: first, Scenario: sc, Shrunk: shrunk, Result: res, Why: why(res)}

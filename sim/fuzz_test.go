@@ -63,7 +63,7 @@ func TestFuzzCatchesBrokenClassifier(t *testing.T) {
 func TestGenerateDrawsFamilies(t *testing.T) {
 	var families, store, crash, down, fallback, detect int
 	for k := range 1000 {
-		sc := Generate(RunSeed(3, k))
+		sc := generate(runSeed(3, k))
 		back, err := Parse(sc.File, MarshalYAML(sc))
 		if err != nil {
 			t.Fatalf("run %d: %v\n%s", k, err, MarshalYAML(sc))
@@ -109,7 +109,7 @@ func TestShrink(t *testing.T) {
 		server: {faults: [{from: 1h, to: 1h5m, kind: hang}, {at: 2h, kind: revoke}, {from: 3h, to: 3h1m, kind: refused}]},
 		workload: [{kind: requests, every: 1m}, {kind: burst, at: 30m, count: 10}], fleet: {sessions: 3}}`)
 	revoked := func(c *Scenario) bool { return Run(c, Options{}).FinalState == states.Revoked.String() }
-	got := Shrink(sc, revoked)
+	got := shrink(sc, revoked)
 	if len(got.Server.Faults) != 1 || got.Server.Faults[0].Kind != FaultRevoke {
 		t.Errorf("faults %v, want the revoke alone", got.Server.Faults)
 	}

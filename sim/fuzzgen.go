@@ -9,11 +9,11 @@ import (
 	"github.com/authfsm/authfsm/states"
 )
 
-// Generate draws a random scenario from seed: token lifetime and margin,
+// generate draws a random scenario from seed: token lifetime and margin,
 // rotation, skew, latency and timeout, a policy, a workload, a small fleet
 // and a fault schedule. FuzzExpect then writes the invariants it must obey
 // as expectations. The same seed gives the same scenario.
-func Generate(seed uint64) *Scenario {
+func generate(seed uint64) *Scenario {
 	g := gen{rand.New(rand.NewPCG(seed, 0xf022))}
 	sc := defaults()
 	sc.Name = "fuzz-" + strconv.FormatUint(seed, 16)
@@ -65,7 +65,7 @@ func Generate(seed uint64) *Scenario {
 		sc.Session.Throttle = policy.ThrottleSpec{Kind: policy.ThrottleAdaptive, K: []float64{1.5, 2, 3}[g.r.IntN(3)],
 			Window: g.pick(30*time.Second, 2*time.Minute, 10*time.Minute), Probe: g.pick(5*time.Second, 30*time.Second, 2*time.Minute)}
 	}
-	FuzzExpect(&sc)
+	fuzzExpect(&sc)
 	return &sc
 }
 
@@ -218,7 +218,7 @@ func recoveryBound(sc *Scenario, retryAfter time.Duration) time.Duration {
 	return sc.Session.RequestTimeout + delay + restart + throttle + sc.Server.Latency + time.Second
 }
 
-// FuzzExpect writes the invariants sc must obey as its expectations: never
+// fuzzExpect writes the invariants sc must obey as its expectations: never
 // revoked unless the schedule contains an explicit refusal (or a lost
 // response on a rotating server, after which the server rightly refuses
 // the retired token; or processes of one family that share nothing on a
@@ -226,7 +226,7 @@ func recoveryBound(sc *Scenario, retryAfter time.Duration) time.Duration {
 // failed holder may have spent, which Machine.Orphaned may revoke rather
 // than present), and bounded recovery when it can be bounded. With the
 // fallback grant only a refusal of that grant too revokes.
-func FuzzExpect(sc *Scenario) {
+func fuzzExpect(sc *Scenario) {
 	sc.Expect = Expect{}
 	refusal, spent, ra := false, sc.Token.RefreshTTL > 0, time.Duration(0)
 	store := sc.Fleet.Families > 0 && sc.Share.Kind == ShareStore

@@ -41,9 +41,9 @@ type LogEntry struct {
 // draw them.
 func LogTimeline(name string, sessions int, duration time.Duration, entries []LogEntry) *Timeline {
 	duration = max(duration, 1)
-	tl := &Timeline{Name: name, Duration: duration, Sessions: sessions, Log: true}
+	tl := &Timeline{name: name, duration: duration, sessions: sessions, fromLog: true}
 	if tl.fleet() {
-		tl.Step = max(duration/timelineBins, 1)
+		tl.step = max(duration/timelineBins, 1)
 	}
 	es := slices.Clone(entries)
 	slices.SortStableFunc(es, func(a, b LogEntry) int { return cmp.Compare(a.At, b.At) })
@@ -74,7 +74,7 @@ func LogTimeline(name string, sessions int, duration time.Duration, entries []Lo
 	if tl.fleet() {
 		tl.sampleUpTo(int64(duration))
 	} else if tl.spanStart < duration {
-		tl.Spans = append(tl.Spans, Span{tl.spanStart, duration, tl.cur})
+		tl.spans = append(tl.spans, span{tl.spanStart, duration, tl.cur})
 	}
 	return tl
 }

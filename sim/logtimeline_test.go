@@ -36,20 +36,20 @@ func TestLogTimelineIsTheRunsTimeline(t *testing.T) {
 		}
 		res := Run(sc, Options{Trace: true, Timeline: true})
 		want := res.Timeline
-		got := LogTimeline(want.Name, want.Sessions, want.Duration, traceEntries(t, res.Trace))
-		if !got.Log || got.Step != want.Step {
-			t.Errorf("%s: Log %t, step %v; want true, %v", name, got.Log, got.Step, want.Step)
+		got := LogTimeline(want.name, want.sessions, want.duration, traceEntries(t, res.Trace))
+		if !got.fromLog || got.step != want.step {
+			t.Errorf("%s: Log %t, step %v; want true, %v", name, got.fromLog, got.step, want.step)
 		}
-		if diff := cmp.Diff(want.Spans, got.Spans); diff != "" {
+		if diff := cmp.Diff(want.spans, got.spans); diff != "" {
 			t.Errorf("%s: spans (-run +log):\n%s", name, diff)
 		}
-		if diff := cmp.Diff(want.Attempts, got.Attempts); diff != "" {
+		if diff := cmp.Diff(want.attempts, got.attempts); diff != "" {
 			t.Errorf("%s: attempts (-run +log):\n%s", name, diff)
 		}
-		if diff := cmp.Diff(want.Samples, got.Samples); diff != "" {
+		if diff := cmp.Diff(want.samples, got.samples); diff != "" {
 			t.Errorf("%s: samples (-run +log):\n%s", name, diff)
 		}
-		if len(want.Spans)+len(want.Samples) == 0 {
+		if len(want.spans)+len(want.samples) == 0 {
 			t.Errorf("%s: nothing compared", name)
 		}
 		svg := TimelineSVG(got)
@@ -72,17 +72,17 @@ func TestLogTimelineEdges(t *testing.T) {
 		{At: 45 * time.Second, Session: 0, From: states.Backoff, To: states.Refreshing, Event: states.Retry},
 	}
 	tl := LogTimeline("one", 1, time.Minute, es)
-	wantSpans := []Span{
+	wantSpans := []span{
 		{0, 10 * time.Second, states.Valid}, {10 * time.Second, 20 * time.Second, states.Refreshing},
 		{20 * time.Second, 30 * time.Second, states.Backoff}, {30 * time.Second, 40 * time.Second, states.Refreshing},
 		{40 * time.Second, 45 * time.Second, states.Backoff}, {45 * time.Second, 50 * time.Second, states.Refreshing},
 		{50 * time.Second, time.Minute, states.Valid},
 	}
-	if diff := cmp.Diff(wantSpans, tl.Spans); diff != "" {
+	if diff := cmp.Diff(wantSpans, tl.spans); diff != "" {
 		t.Errorf("spans (-want +got):\n%s", diff)
 	}
-	wantAttempts := []AttemptMark{{30 * time.Second, 40 * time.Second, policy.RateLimited}, {45 * time.Second, 50 * time.Second, policy.OK}}
-	if diff := cmp.Diff(wantAttempts, tl.Attempts); diff != "" {
+	wantAttempts := []attemptMark{{30 * time.Second, 40 * time.Second, policy.RateLimited}, {45 * time.Second, 50 * time.Second, policy.OK}}
+	if diff := cmp.Diff(wantAttempts, tl.attempts); diff != "" {
 		t.Errorf("attempts (-want +got):\n%s", diff)
 	}
 	// Two sessions, one first seen in expired; a time past the end.
@@ -90,10 +90,10 @@ func TestLogTimelineEdges(t *testing.T) {
 		{At: 40 * time.Second, Session: 1, From: states.Expired, To: states.Refreshing, Event: states.Refresh},
 		{At: 500 * time.Second, Session: 0, From: states.Valid, To: states.Expired, Event: states.Expire},
 	})
-	if n := len(tl.Samples); n != timelineBins+1 {
+	if n := len(tl.samples); n != timelineBins+1 {
 		t.Fatalf("%d samples, want %d", n, timelineBins+1)
 	}
-	first, mid, last := tl.Samples[0], tl.Samples[200], tl.Samples[timelineBins]
+	first, mid, last := tl.samples[0], tl.samples[200], tl.samples[timelineBins]
 	if first[states.Valid] != 1 || first[states.Expired] != 1 || mid[states.Refreshing] != 1 || mid[states.Valid] != 1 || last[states.Valid] != 1 {
 		t.Errorf("samples at 0, 50 s, 100 s: %v %v %v", first, mid, last)
 	}

@@ -94,7 +94,7 @@ func TestReportImmediateOnlyWhenStillUsable(t *testing.T) {
 		t.Fatalf("recoveries (-want +got):\n%s", diff)
 	}
 	var b strings.Builder
-	Report(&b, "z.yaml", sc, res)
+	Report(&b, sc, res, reproduceLine(res, "z.yaml"))
 	if got := b.String(); strings.Contains(got, "still usable") || !strings.Contains(got, "ending 1h2m0s: 0s (1 session(s) refreshed at that instant)") {
 		t.Errorf("report:\n%s", got)
 	}

@@ -13,9 +13,10 @@ import (
 
 // Report writes the readable result of a run of sc: a verdict line that
 // names the seed and every option, the expectations, the numbers, and a
-// compact timeline of session 0's state changes. file is the path the run
-// was loaded from, for the command that reproduces it.
-func Report(w io.Writer, file string, sc *Scenario, res *Result) {
+// compact timeline of one session's state changes (Result.StorySession).
+// reproduce is the command line that reruns the run, which a failing report
+// ends with; empty, it ends without one.
+func Report(w io.Writer, sc *Scenario, res *Result, reproduce string) {
 	verdict := "PASS"
 	if !res.Passed {
 		verdict = "FAIL"
@@ -41,9 +42,9 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 			sessions += ", start spread " + sc.Fleet.StartSpread.String()
 		}
 	}
-	pol := DescribePolicy(sc.Session.Policy)
+	pol := describePolicy(sc.Session.Policy)
 	if th := sc.Session.Throttle; th.Kind == policy.ThrottleAdaptive {
-		pol += ", throttle " + DescribeThrottle(th)
+		pol += ", throttle " + describeThrottle(th)
 	}
 	fmt.Fprintf(w, "%s %s  seed %d, policy %s, refresh ahead %v, %s, %v simulated\n",
 		verdict, res.Name, res.Seed, pol, sc.Session.RefreshAhead, sessions, sc.Duration)
@@ -113,8 +114,8 @@ func Report(w io.Writer, file string, sc *Scenario, res *Result) {
 		fmt.Fprintf(w, "  INVARIANT BROKEN: %s\n", v)
 	}
 	writeStory(w, res)
-	if !res.Passed {
-		fmt.Fprintf(w, "  reproduce: authfsm sim --seed %d %s\n", res.Seed, file)
+	if !res.Passed && reproduce != "" {
+		fmt.Fprintf(w, "  reproduce: %s\n", reproduce)
 	}
 }
 
@@ -221,8 +222,8 @@ func show(v any, want bool) string {
 	return fmt.Sprint(v)
 }
 
-// DescribePolicy returns a one-line description of a policy spec.
-func DescribePolicy(s policy.Spec) string {
+// describePolicy returns a one-line description of a policy spec.
+func describePolicy(s policy.Spec) string {
 	lim := ""
 	if s.MaxAttempts > 0 {
 		lim += fmt.Sprintf(" max_attempts=%d", s.MaxAttempts)
@@ -239,9 +240,9 @@ func DescribePolicy(s policy.Spec) string {
 	return fmt.Sprintf("exponential %v×%v max %v jitter=%v%s", s.Initial, s.Multiplier, durOrNone(s.Max), s.Jitter, lim)
 }
 
-// DescribeThrottle names a throttle as reports show it: "none", or
+// describeThrottle names a throttle as reports show it: "none", or
 // "adaptive k=2 window 2m0s probe 30s".
-func DescribeThrottle(s policy.ThrottleSpec) string {
+func describeThrottle(s policy.ThrottleSpec) string {
 	if s.Kind != policy.ThrottleAdaptive {
 		return policy.ThrottleNone
 	}

@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,7 +61,7 @@ func TestScenarioLibrary(t *testing.T) {
 			res := Run(sc, Options{})
 			if !res.Passed {
 				var b bytes.Buffer
-				Report(&b, file, sc, res)
+				Report(&b, sc, res, reproduceLine(res, file))
 				t.Errorf("scenario fails:\n%s", b.String())
 			}
 			if len(res.Violations) > 0 {
@@ -68,7 +69,7 @@ func TestScenarioLibrary(t *testing.T) {
 			}
 			golden(t, base+".json", append(res.JSON(), '\n'))
 			var b bytes.Buffer
-			Report(&b, file, sc, res)
+			Report(&b, sc, res, reproduceLine(res, file))
 			golden(t, base+".txt", b.Bytes())
 		})
 	}
@@ -111,9 +112,14 @@ func TestScenarioLibraryHoldsForOtherSeeds(t *testing.T) {
 			sc.Seed = s
 			if res := Run(sc, Options{}); !res.Passed {
 				var b bytes.Buffer
-				Report(&b, file, sc, res)
+				Report(&b, sc, res, reproduceLine(res, file))
 				t.Errorf("fails with seed %d:\n%s", s, b.String())
 			}
 		}
 	}
+}
+
+// reproduceLine is the command line the CLI gives Report for a run of file.
+func reproduceLine(res *Result, file string) string {
+	return fmt.Sprintf("authfsm sim --seed %d %s", res.Seed, file)
 }

@@ -2,18 +2,18 @@ package sim
 
 import "time"
 
-// Shrink returns a scenario as small as it can find that still fails:
+// shrink returns a scenario as small as it can find that still fails:
 // it removes faults and workload entries, shortens the run, shrinks the
 // fleet and simplifies the client, keeping each change only when fails
 // still reports true. Expectations are recomputed (FuzzExpect) for each
 // candidate, and each candidate goes through MarshalYAML and Parse, so the
 // result is exactly what the written file reproduces.
-func Shrink(sc *Scenario, fails func(*Scenario) bool) *Scenario {
+func shrink(sc *Scenario, fails func(*Scenario) bool) *Scenario {
 	cur := sc
 	for changed := true; changed; {
 		changed = false
 		for _, cand := range candidates(cur) {
-			FuzzExpect(cand)
+			fuzzExpect(cand)
 			back, err := Parse(cand.File, MarshalYAML(cand))
 			if err != nil || !fails(back) {
 				continue

@@ -56,8 +56,8 @@ func TestThrottleClaims(t *testing.T) {
 		if seed == seeds[0] && !bytes.Equal(rw.JSON(), Run(with, Options{}).JSON()) {
 			t.Fatal("a run stopped and resumed differs from the run")
 		}
-		worstW, neverW := WorstRecovery(rw.Recoveries)
-		worstO, neverO := WorstRecovery(ro.Recoveries)
+		worstW, neverW := worstRecovery(rw.Recoveries)
+		worstO, neverO := worstRecovery(ro.Recoveries)
 		t.Logf("seed %d: over the outage %d token requests with the throttle, %d without (%.1f%%); worst recovery %v with, %v without; throttled %d; requests in all %d with, %d without",
 			seed, reqW, reqO, 100*float64(reqW)/float64(reqO), worstW, worstO, *rw.Stats.ThrottledRequests, rw.Stats.RefreshRequests, ro.Stats.RefreshRequests)
 		if neverW || neverO {
@@ -159,11 +159,11 @@ func TestThrottleWithSharedStore(t *testing.T) {
 	sc := withThrottle(t, "family-shared-store", 30*time.Second)
 	sc.Server.Faults = []Fault{{Kind: FaultStatus, Status: 503, From: 55 * time.Minute, To: 70 * time.Minute}}
 	sc.Expect = Expect{}
-	FuzzExpect(sc)
+	fuzzExpect(sc)
 	res := Run(sc, Options{})
 	if len(res.Violations) > 0 || !res.Passed {
 		var b bytes.Buffer
-		Report(&b, "shared", sc, res)
+		Report(&b, sc, res, reproduceLine(res, "shared"))
 		t.Fatalf("fails:\n%s", b.String())
 	}
 	if *res.Stats.ThrottledRequests == 0 {
@@ -202,7 +202,7 @@ func TestCompareWithThrottle(t *testing.T) {
 	}
 	sc.Fleet.Sessions, sc.Fleet.ServerCapacity = 200, 40 // a tenth, to keep it quick
 	c := Compare(sc)
-	if !c.Throttled() || len(c.Rows) != 2*len(ComparePolicies(sc.Session.Policy)) {
+	if !c.Throttled() || len(c.Rows) != 2*len(comparePolicies(sc.Session.Policy)) {
 		t.Fatalf("%d rows, throttled %t; want two per policy", len(c.Rows), c.Throttled())
 	}
 	for i := 0; i < len(c.Rows); i += 2 {
@@ -227,7 +227,7 @@ func TestCompareWithThrottle(t *testing.T) {
 		t.Errorf("the picture does not show both bars of each policy")
 	}
 	sc.Session.Throttle = policy.ThrottleSpec{}
-	if c := Compare(sc); c.Throttled() || len(c.Rows) != len(ComparePolicies(sc.Session.Policy)) {
+	if c := Compare(sc); c.Throttled() || len(c.Rows) != len(comparePolicies(sc.Session.Policy)) {
 		t.Errorf("without a throttle: %d rows, throttled %t", len(c.Rows), c.Throttled())
 	}
 }

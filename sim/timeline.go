@@ -11,25 +11,25 @@ import (
 // each state, every refresh attempt with its outcome and the failed calls.
 // For a fleet: the number of sessions in each state, sampled over time.
 type Timeline struct {
-	Name     string
-	Duration time.Duration
-	Sessions int
-	Faults   []Fault
+	name     string
+	duration time.Duration
+	sessions int
+	faults   []Fault
 
 	// One session (Sessions == 1). Usable holds the stretches during which
 	// the session held a usable token (State is Valid in each).
-	Spans    []Span
-	Usable   []Span
-	Attempts []AttemptMark
-	Failed   []FailedMark
+	spans       []span
+	usable      []span
+	attempts    []attemptMark
+	failedCalls []failedMark
 
-	// A fleet: Samples[k] counts sessions per state at k×Step.
-	Step    time.Duration
-	Samples [][numStates]int32
+	// A fleet: Samples[k] counts sessions per state at k×step.
+	step    time.Duration
+	samples [][numStates]int32
 
-	// Log reports a timeline read from a log (LogTimeline), which has no
+	// fromLog reports a timeline read from a log (LogTimeline), which has no
 	// usable stretches, failed calls or faults to draw.
-	Log bool
+	fromLog bool
 
 	counts    [numStates]int32
 	cur       states.State
@@ -58,20 +58,20 @@ const (
 	numClasses     = 4
 )
 
-// Span is a stretch of time one session spent in State.
-type Span struct {
+// span is a stretch of time one session spent in State.
+type span struct {
 	From, To time.Duration
 	State    states.State
 }
 
-// AttemptMark is one refresh attempt: sent, answered, classified.
-type AttemptMark struct {
+// attemptMark is one refresh attempt: sent, answered, classified.
+type attemptMark struct {
 	Sent, Done time.Duration
 	Class      policy.Class
 }
 
-// FailedMark is a number of application calls that failed at one instant.
-type FailedMark struct {
+// failedMark is a number of application calls that failed at one instant.
+type failedMark struct {
 	At time.Duration
 	N  int64
 }
@@ -80,22 +80,22 @@ type FailedMark struct {
 const timelineBins = 400
 
 func newTimeline(sc *Scenario) *Timeline {
-	tl := &Timeline{Name: sc.Name, Duration: sc.Duration, Sessions: sc.Fleet.Sessions, Faults: sc.Server.Faults}
-	if tl.Sessions > 1 {
-		tl.Step = max(sc.Duration/timelineBins, 1)
+	tl := &Timeline{name: sc.Name, duration: sc.Duration, sessions: sc.Fleet.Sessions, faults: sc.Server.Faults}
+	if tl.sessions > 1 {
+		tl.step = max(sc.Duration/timelineBins, 1)
 	}
 	return tl
 }
 
-func (tl *Timeline) fleet() bool { return tl.Sessions > 1 }
+func (tl *Timeline) fleet() bool { return tl.sessions > 1 }
 
 // sampleUpTo records the fleet's state counts for every bin before t.
 func (tl *Timeline) sampleUpTo(t int64) {
 	if !tl.fleet() {
 		return
 	}
-	for ; tl.nextBin*int64(tl.Step) <= t && len(tl.Samples) <= timelineBins; tl.nextBin++ {
-		tl.Samples = append(tl.Samples, tl.counts)
+	for ; tl.nextBin*int64(tl.step) <= t && len(tl.samples) <= timelineBins; tl.nextBin++ {
+		tl.samples = append(tl.samples, tl.counts)
 	}
 }
 
@@ -106,7 +106,7 @@ func (tl *Timeline) transition(i uint32, tr states.Transition, t int64) {
 		return
 	}
 	if at := time.Duration(t); at > tl.spanStart {
-		tl.addSpan(Span{tl.spanStart, at, tr.From})
+		tl.addSpan(span{tl.spanStart, at, tr.From})
 		tl.spanStart = at
 	}
 	tl.cur = tr.To
@@ -115,14 +115,14 @@ func (tl *Timeline) transition(i uint32, tr states.Transition, t int64) {
 // token records that session 0's token, usable until end, was replaced at t.
 func (tl *Timeline) token(end, t int64) {
 	if e := time.Duration(min(end, t)); e > tl.tokStart {
-		tl.addUsable(Span{tl.tokStart, e, states.Valid})
+		tl.addUsable(span{tl.tokStart, e, states.Valid})
 	}
 	tl.tokStart = time.Duration(t)
 }
 
 func (tl *Timeline) attempt(i uint32, sent, done int64, c policy.Class) {
 	if !tl.fleet() && i == 0 {
-		tl.addAttempt(AttemptMark{time.Duration(sent), time.Duration(done), c})
+		tl.addAttempt(attemptMark{time.Duration(sent), time.Duration(done), c})
 	}
 }
 
@@ -130,69 +130,69 @@ func (tl *Timeline) failed(i uint32, t int64, n int64) {
 	at := time.Duration(t)
 	switch {
 	case tl.fleet():
-		at = at / tl.Step * tl.Step // one mark per sample bin
+		at = at / tl.step * tl.step // one mark per sample bin
 	case tl.coarse:
 		at = at / tl.bin * tl.bin
 	}
-	if k := len(tl.Failed) - 1; k >= 0 && tl.Failed[k].At == at {
-		tl.Failed[k].N += n
+	if k := len(tl.failedCalls) - 1; k >= 0 && tl.failedCalls[k].At == at {
+		tl.failedCalls[k].N += n
 		return
 	}
-	tl.Failed = append(tl.Failed, FailedMark{at, n})
-	if !tl.fleet() && len(tl.Failed) > timelineDetail {
+	tl.failedCalls = append(tl.failedCalls, failedMark{at, n})
+	if !tl.fleet() && len(tl.failedCalls) > timelineDetail {
 		tl.coarsen()
 	}
 }
 
-func (tl *Timeline) addSpan(sp Span) {
+func (tl *Timeline) addSpan(sp span) {
 	if !tl.coarse {
-		tl.Spans = append(tl.Spans, sp)
-		if len(tl.Spans) > timelineDetail {
+		tl.spans = append(tl.spans, sp)
+		if len(tl.spans) > timelineDetail {
 			tl.coarsen()
 		}
 		return
 	}
 	sp.From, sp.To = tl.binned(sp.From, sp.To)
-	if k := tl.lastSpan[sp.State]; k >= 0 && tl.Spans[k].To >= sp.From {
-		tl.Spans[k].To = max(tl.Spans[k].To, sp.To)
+	if k := tl.lastSpan[sp.State]; k >= 0 && tl.spans[k].To >= sp.From {
+		tl.spans[k].To = max(tl.spans[k].To, sp.To)
 		return
 	}
-	tl.lastSpan[sp.State] = len(tl.Spans)
-	tl.Spans = append(tl.Spans, sp)
+	tl.lastSpan[sp.State] = len(tl.spans)
+	tl.spans = append(tl.spans, sp)
 }
 
-func (tl *Timeline) addUsable(sp Span) {
+func (tl *Timeline) addUsable(sp span) {
 	if !tl.coarse {
-		tl.Usable = append(tl.Usable, sp)
-		if len(tl.Usable) > timelineDetail {
+		tl.usable = append(tl.usable, sp)
+		if len(tl.usable) > timelineDetail {
 			tl.coarsen()
 		}
 		return
 	}
 	sp.From, sp.To = tl.binned(sp.From, sp.To)
-	if k := tl.lastUsable; k >= 0 && tl.Usable[k].To >= sp.From {
-		tl.Usable[k].To = max(tl.Usable[k].To, sp.To)
+	if k := tl.lastUsable; k >= 0 && tl.usable[k].To >= sp.From {
+		tl.usable[k].To = max(tl.usable[k].To, sp.To)
 		return
 	}
-	tl.lastUsable = len(tl.Usable)
-	tl.Usable = append(tl.Usable, sp)
+	tl.lastUsable = len(tl.usable)
+	tl.usable = append(tl.usable, sp)
 }
 
-func (tl *Timeline) addAttempt(a AttemptMark) {
+func (tl *Timeline) addAttempt(a attemptMark) {
 	if !tl.coarse {
-		tl.Attempts = append(tl.Attempts, a)
-		if len(tl.Attempts) > timelineDetail {
+		tl.attempts = append(tl.attempts, a)
+		if len(tl.attempts) > timelineDetail {
 			tl.coarsen()
 		}
 		return
 	}
 	a.Sent, a.Done = tl.binned(a.Sent, a.Done)
-	if k := tl.lastTry[a.Class]; k >= 0 && tl.Attempts[k].Sent == a.Sent {
-		tl.Attempts[k].Done = max(tl.Attempts[k].Done, a.Done)
+	if k := tl.lastTry[a.Class]; k >= 0 && tl.attempts[k].Sent == a.Sent {
+		tl.attempts[k].Done = max(tl.attempts[k].Done, a.Done)
 		return
 	}
-	tl.lastTry[a.Class] = len(tl.Attempts)
-	tl.Attempts = append(tl.Attempts, a)
+	tl.lastTry[a.Class] = len(tl.attempts)
+	tl.attempts = append(tl.attempts, a)
 }
 
 // binned widens [from, to) to whole bins.
@@ -207,7 +207,7 @@ func (tl *Timeline) coarsen() {
 	if tl.coarse {
 		return
 	}
-	tl.coarse, tl.bin = true, max(tl.Duration/timelineFine, 1)
+	tl.coarse, tl.bin = true, max(tl.duration/timelineFine, 1)
 	tl.lastUsable = -1
 	for k := range tl.lastSpan {
 		tl.lastSpan[k] = -1
@@ -215,8 +215,8 @@ func (tl *Timeline) coarsen() {
 	for k := range tl.lastTry {
 		tl.lastTry[k] = -1
 	}
-	spans, usable, attempts, failed := tl.Spans, tl.Usable, tl.Attempts, tl.Failed
-	tl.Spans, tl.Usable, tl.Attempts, tl.Failed = nil, nil, nil, nil
+	spans, usable, attempts, failed := tl.spans, tl.usable, tl.attempts, tl.failedCalls
+	tl.spans, tl.usable, tl.attempts, tl.failedCalls = nil, nil, nil, nil
 	for _, sp := range spans {
 		tl.addSpan(sp)
 	}
@@ -228,11 +228,11 @@ func (tl *Timeline) coarsen() {
 	}
 	for _, f := range failed {
 		at := f.At / tl.bin * tl.bin
-		if k := len(tl.Failed) - 1; k >= 0 && tl.Failed[k].At == at {
-			tl.Failed[k].N += f.N
+		if k := len(tl.failedCalls) - 1; k >= 0 && tl.failedCalls[k].At == at {
+			tl.failedCalls[k].N += f.N
 			continue
 		}
-		tl.Failed = append(tl.Failed, FailedMark{at, f.N})
+		tl.failedCalls = append(tl.failedCalls, failedMark{at, f.N})
 	}
 }
 
@@ -241,8 +241,8 @@ func (tl *Timeline) finish(r *run) {
 		tl.sampleUpTo(r.end)
 		return
 	}
-	if tl.spanStart < tl.Duration {
-		tl.addSpan(Span{tl.spanStart, tl.Duration, tl.cur})
+	if tl.spanStart < tl.duration {
+		tl.addSpan(span{tl.spanStart, tl.duration, tl.cur})
 	}
 	if len(r.ss) > 0 {
 		tl.token(r.sess(0).usableEnd, r.end)

@@ -32,57 +32,57 @@ func TimelineSVG(tl *Timeline) string {
 	rows := states.States()
 	usableY := 40.0
 	top := usableY + tlRow + 6
-	if tl.Log {
+	if tl.fromLog {
 		top = usableY // a log does not say when a token was usable
 	}
 	attemptsY := top + tlRow*float64(len(rows)) + 6
 	failedY := attemptsY + tlRow
 	axisY := failedY + tlRow + 4
-	if tl.Log {
+	if tl.fromLog {
 		axisY = failedY + 4 // nor which calls failed
 	}
 	s.open(tlWidth, int(axisY)+64)
-	title := tl.Name + ": one session over " + tl.Duration.String()
-	if tl.Log {
-		title = tl.Name + ": one session's log, time from its first record"
+	title := tl.name + ": one session over " + tl.duration.String()
+	if tl.fromLog {
+		title = tl.name + ": one session's log, time from its first record"
 	}
 	s.text(tlLeft, 22, "start", "#111111", title)
-	x := func(t time.Duration) float64 { return tlLeft + (tlRight-tlLeft)*float64(t)/float64(tl.Duration) }
+	x := func(t time.Duration) float64 { return tlLeft + (tlRight-tlLeft)*float64(t)/float64(tl.duration) }
 	faults(&s, tl, x, usableY, axisY-usableY)
-	if !tl.Log {
+	if !tl.fromLog {
 		s.text(tlLeft-8, usableY+15, "end", "#333333", "usable token")
 	}
-	for _, sp := range tl.Usable {
+	for _, sp := range tl.usable {
 		s.rect(x(sp.From), usableY+3, x(sp.To)-x(sp.From), tlRow-6, "#1b5e20", 1)
 	}
 	for k, st := range rows {
 		y := top + tlRow*float64(k)
 		s.text(tlLeft-8, y+15, "end", "#333333", st.String())
 		s.line(tlLeft, y+tlRow, tlRight, y+tlRow, "#eeeeee", 1, false)
-		for _, sp := range tl.Spans {
+		for _, sp := range tl.spans {
 			if sp.State == st {
 				s.rect(x(sp.From), y+3, x(sp.To)-x(sp.From), tlRow-6, stateColor[st], 1)
 			}
 		}
 	}
 	s.text(tlLeft-8, attemptsY+15, "end", "#333333", "refreshes")
-	for _, a := range tl.Attempts {
+	for _, a := range tl.attempts {
 		s.circle(x(a.Sent), attemptsY+11, 4, classColor[a.Class])
 	}
-	if !tl.Log {
+	if !tl.fromLog {
 		s.text(tlLeft-8, failedY+15, "end", "#333333", "failed calls")
 	}
-	for _, f := range tl.Failed {
+	for _, f := range tl.failedCalls {
 		s.line(x(f.At), failedY+3, x(f.At), failedY+tlRow-3, "#e53935", 2, false)
 	}
-	s.axis(tlLeft, tlRight, axisY, tl.Duration)
+	s.axis(tlLeft, tlRight, axisY, tl.duration)
 	legend(&s, axisY+40, true)
 	return s.close()
 }
 
 // faults shades each fault window and marks each instant fault.
 func faults(s *svg, tl *Timeline, x func(time.Duration) float64, top, h float64) {
-	for _, f := range tl.Faults {
+	for _, f := range tl.faults {
 		label := f.Kind.String()
 		if f.Kind == FaultStatus {
 			label = strconv.Itoa(f.Status)
@@ -125,23 +125,23 @@ func fleetSVG(tl *Timeline) string {
 	top, h := 40.0, 220.0
 	axisY := top + h + 30
 	s.open(tlWidth, int(axisY)+64)
-	title := fmt.Sprintf("%s: share of %d sessions in each state over %v", tl.Name, tl.Sessions, tl.Duration)
-	if tl.Log {
-		title = fmt.Sprintf("%s: share of the log's %d sessions in each state, time from its first record", tl.Name, tl.Sessions)
+	title := fmt.Sprintf("%s: share of %d sessions in each state over %v", tl.name, tl.sessions, tl.duration)
+	if tl.fromLog {
+		title = fmt.Sprintf("%s: share of the log's %d sessions in each state, time from its first record", tl.name, tl.sessions)
 	}
 	s.text(tlLeft, 22, "start", "#111111", title)
-	x := func(t time.Duration) float64 { return tlLeft + (tlRight-tlLeft)*float64(t)/float64(tl.Duration) }
-	n := len(tl.Samples)
+	x := func(t time.Duration) float64 { return tlLeft + (tlRight-tlLeft)*float64(t)/float64(tl.duration) }
+	n := len(tl.samples)
 	if n > 0 {
 		base := make([]float64, n)
 		for _, st := range states.States() {
 			pts := make([]float64, 0, 4*n)
 			for k := range n {
-				pts = append(pts, x(time.Duration(k)*tl.Step), top+h-h*base[k])
+				pts = append(pts, x(time.Duration(k)*tl.step), top+h-h*base[k])
 			}
 			for k := n - 1; k >= 0; k-- {
-				base[k] += float64(tl.Samples[k][st]) / float64(tl.Sessions)
-				pts = append(pts, x(time.Duration(k)*tl.Step), top+h-h*base[k])
+				base[k] += float64(tl.samples[k][st]) / float64(tl.sessions)
+				pts = append(pts, x(time.Duration(k)*tl.step), top+h-h*base[k])
 			}
 			s.polygon(pts, stateColor[st])
 		}
@@ -151,16 +151,16 @@ func fleetSVG(tl *Timeline) string {
 		s.text(tlLeft-8, top+h-h*p+4, "end", "#333333", strconv.Itoa(int(p*100))+"%")
 	}
 	var worst int64
-	for _, f := range tl.Failed {
+	for _, f := range tl.failedCalls {
 		worst = max(worst, f.N)
 	}
-	if !tl.Log {
+	if !tl.fromLog {
 		s.text(tlLeft-8, top+h+18, "end", "#333333", "failed calls")
 	}
-	for _, f := range tl.Failed {
-		s.rect(x(f.At), top+h+6, max(x(tl.Step)-x(0), 1), 16*float64(f.N)/float64(worst), "#e53935", 1)
+	for _, f := range tl.failedCalls {
+		s.rect(x(f.At), top+h+6, max(x(tl.step)-x(0), 1), 16*float64(f.N)/float64(worst), "#e53935", 1)
 	}
-	s.axis(tlLeft, tlRight, axisY, tl.Duration)
+	s.axis(tlLeft, tlRight, axisY, tl.duration)
 	legend(&s, axisY+40, false)
 	return s.close()
 }

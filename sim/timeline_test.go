@@ -30,7 +30,7 @@ func TestTimelineBounded(t *testing.T) {
 			t.Fatalf("%s: %d calls, %d failed, %d attempts: the picture kept every element", sc.Name, res.Stats.Requests, res.Stats.FailedRequests, res.Stats.RefreshRequests)
 		}
 		bound := 4 * timelineFine
-		if n := len(tl.Spans) + len(tl.Usable) + len(tl.Attempts) + len(tl.Failed); n > bound {
+		if n := len(tl.spans) + len(tl.usable) + len(tl.attempts) + len(tl.failedCalls); n > bound {
 			t.Errorf("%s: %d elements, want at most %d", sc.Name, n, bound)
 		}
 		svg := TimelineSVG(tl)
@@ -49,14 +49,14 @@ func TestTimelineCoarseKeepsWhatHappened(t *testing.T) {
 	res := Run(sc, Options{Timeline: true})
 	tl := res.Timeline
 	var failed int64
-	for _, f := range tl.Failed {
+	for _, f := range tl.failedCalls {
 		failed += f.N
 	}
 	if !tl.coarse || failed != res.Stats.FailedRequests {
 		t.Fatalf("coarse %v, %d failed calls drawn of %d", tl.coarse, failed, res.Stats.FailedRequests)
 	}
 	var revoked time.Duration
-	for _, sp := range tl.Spans {
+	for _, sp := range tl.spans {
 		if sp.State.String() == "revoked" {
 			revoked += sp.To - sp.From
 		}

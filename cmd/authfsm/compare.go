@@ -3,10 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"os"
 
-	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/sim"
 )
 
@@ -27,11 +25,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		sayErr(stderr, "compare", err)
 		return exitBadInput
 	}
-	runs := int64(len(sim.ComparePolicies(sc.Session.Policy)))
-	if sc.Session.Throttle.Kind == policy.ThrottleAdaptive {
-		runs *= 2 // with the throttle and without
-	}
-	if err := checkWork("compare", files[0], fmt.Sprintf("its %d runs need", runs), satMul(sim.Estimate(sc), runs), *maxEvents); err != nil {
+	if err := checkWork("compare", files[0], "its runs (one per policy) need", sim.CompareEstimate(sc), *maxEvents); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitBadInput
 	}
@@ -54,12 +48,4 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return exitOK
-}
-
-// satMul multiplies non-negative a and b, saturating at the largest int64.
-func satMul(a, b int64) int64 {
-	if b != 0 && a > math.MaxInt64/b {
-		return math.MaxInt64
-	}
-	return a * b
 }

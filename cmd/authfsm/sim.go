@@ -112,7 +112,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			if k > 0 {
 				fmt.Fprintln(stdout)
 			}
-			sim.Report(stdout, profileArg(*profile)+reproduceArgs(file, *kind), sc, res)
+			sim.Report(stdout, sc, res, reproduceLine(res.Seed, *profile, *kind, file))
 		}
 		if spool != nil {
 			if err := spool.copyTo(stdout); err != nil {
@@ -163,13 +163,26 @@ func checkPolicyKind(kind string) error {
 	return nil
 }
 
-// reproduceArgs is what follows "--seed N" in the command that reproduces
-// a run: the policy override, if any, and the file.
-func reproduceArgs(file, kind string) string {
-	if kind != "" {
-		return "--policy " + kind + " " + file
+// reproduceLine is the command that reruns a run of file: its seed, and the
+// profile and policy it was run with.
+func reproduceLine(seed uint64, profile, kind, file string) string {
+	args := []string{"authfsm", "sim", "--seed", strconv.FormatUint(seed, 10)}
+	if profile != "" {
+		args = append(args, "--profile", shellQuote(profile))
 	}
-	return file
+	if kind != "" {
+		args = append(args, "--policy", kind)
+	}
+	return strings.Join(append(args, shellQuote(file)), " ")
+}
+
+// shellQuote returns s as one word of a POSIX shell: as it is when it is
+// made of characters no shell treats specially, else in single quotes.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // checkWork refuses a run (or runs) estimated to need more than max events

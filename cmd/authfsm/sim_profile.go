@@ -29,11 +29,3 @@ func loadProfileSession(spec string) (sim.Session, error) {
 
 // errProfileAndPolicy refuses to change what --profile simulates.
 var errProfileAndPolicy = errors.New("authfsm sim: --profile simulates the profile's own policy; drop --policy")
-
-// profileArg is the --profile option in the command that reproduces a run.
-func profileArg(spec string) string {
-	if spec == "" {
-		return ""
-	}
-	return "--profile " + spec + " "
-}

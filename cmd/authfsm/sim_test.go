@@ -81,7 +81,7 @@ func TestSimCommand(t *testing.T) {
 		{"too much work", []string{"sim", huge}, exitBadInput, "", "authfsm sim: " + huge + ": the run needs about 31536"},
 		{"too much work names the flag", []string{"sim", huge}, exitBadInput, "", "more than --max-events allows (300000000, about a minute of work); run it with --max-events 31536"},
 		{"a lower bound", []string{"sim", "--max-events", "100", seedFile}, exitBadInput, "", "more than --max-events allows (100); run it with --max-events"},
-		{"compare, too much work", []string{"compare", "--max-events", "1000", noMarginFile}, exitBadInput, "", "authfsm compare: " + noMarginFile + ": its 6 runs need about"},
+		{"compare, too much work", []string{"compare", "--max-events", "1000", noMarginFile}, exitBadInput, "", "authfsm compare: " + noMarginFile + ": its runs (one per policy) need about"},
 		{"file over 1 MiB", []string{"sim", big}, exitBadInput, "", big + ": larger than 1 MiB"},
 		{"a failing fleet shows the session that failed", []string{"sim", fleetFail}, exitFailed,
 			"  timeline of session 13 (the first to enter revoked):\n    1h30m35.552s  valid      → refreshing refresh_ahead", ""},
@@ -158,5 +158,23 @@ func TestFuzzWritesNothingWithoutViolation(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("fuzz wrote %d files without a violation", len(entries))
+	}
+}
+
+func TestReproduceLine(t *testing.T) {
+	for _, tc := range []struct {
+		profile, kind, file, want string
+	}{
+		{"", "", "a.yaml", "authfsm sim --seed 7 a.yaml"},
+		{"", "none", "dir/a-b_c.yaml", "authfsm sim --seed 7 --policy none dir/a-b_c.yaml"},
+		{"agent.yaml#api", "", "a.yaml", "authfsm sim --seed 7 --profile 'agent.yaml#api' a.yaml"},
+		{"", "", "my scenarios/a.yaml", "authfsm sim --seed 7 'my scenarios/a.yaml'"},
+		{"", "", "it's.yaml", `authfsm sim --seed 7 'it'\''s.yaml'`},
+		{"", "", "$(rm -rf x).yaml", "authfsm sim --seed 7 '$(rm -rf x).yaml'"},
+		{"", "", "", "authfsm sim --seed 7 ''"},
+	} {
+		if got := reproduceLine(7, tc.profile, tc.kind, tc.file); got != tc.want {
+			t.Errorf("reproduceLine(%q, %q, %q) = %s, want %s", tc.profile, tc.kind, tc.file, got, tc.want)
+		}
 	}
 }
