@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,13 +26,16 @@ func validSession(tb testing.TB) *Session {
 
 // BenchmarkTokenParallel compares Token on a valid token with x/oauth2's
 // ReuseTokenSource and with the floor: one atomic.Pointer load, a clock read
-// and a comparison, which is all Token's fast path may do.
+// and a comparison, which is all Token's fast path may do. Each resets its
+// timer after its setup and a warm-up call (warm), so that neither the
+// setup nor a cold first call sizes RunParallel's grain: measured from a
+// cold probe, the result swung from 37 to 92 ns.
 func BenchmarkTokenParallel(b *testing.B) {
 	b.Run("authfsm", func(b *testing.B) {
 		s := validSession(b)
 		defer s.Close()
 		ctx := context.Background()
-		b.ReportAllocs()
+		warm(b, func() error { _, err := s.Token(ctx); return err })
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if _, err := s.Token(ctx); err != nil {
@@ -42,7 +46,7 @@ func BenchmarkTokenParallel(b *testing.B) {
 	})
 	b.Run("x-oauth2", func(b *testing.B) {
 		src := oauth2.ReuseTokenSource(&oauth2.Token{AccessToken: "access", Expiry: time.Now().Add(24 * time.Hour)}, nil)
-		b.ReportAllocs()
+		warm(b, func() error { _, err := src.Token(); return err })
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if _, err := src.Token(); err != nil {
@@ -55,7 +59,12 @@ func BenchmarkTokenParallel(b *testing.B) {
 		var p atomic.Pointer[snapshot]
 		p.Store(&snapshot{tok: Token{Access: "access"}, until: time.Now().Add(24 * time.Hour)})
 		clk := clock.New()
-		b.ReportAllocs()
+		warm(b, func() error {
+			if !clk.Now().Before(p.Load().until) {
+				return errors.New("expired")
+			}
+			return nil
+		})
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if s := p.Load(); !clk.Now().Before(s.until) {
@@ -64,6 +73,17 @@ func BenchmarkTokenParallel(b *testing.B) {
 			}
 		})
 	})
+}
+
+// warm makes one call outside the measurement, then resets the timer and
+// reports allocations.
+func warm(b *testing.B, call func() error) {
+	b.Helper()
+	if err := call(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
 }
 
 func TestTokenFastPathDoesNotAllocate(t *testing.T) {
