@@ -40,7 +40,7 @@ type CompareRow struct {
 	WorstRecovery time.Duration
 	Never         bool
 	// Unusable is the time without a usable token, summed over sessions.
-	Unusable time.Duration
+	Unusable Total
 	// Passed reports whether the scenario's expectations held.
 	Passed bool
 }
@@ -160,7 +160,7 @@ func CompareSVG(c *Comparison) string {
 			}
 			return float64(r.WorstRecovery)
 		}, func(r CompareRow) string { return r.recovery() }},
-		{"time without a usable token (summed over sessions)", func(r CompareRow) float64 { return float64(r.Unusable) },
+		{"time without a usable token (summed over sessions)", func(r CompareRow) float64 { return r.Unusable.Hours() },
 			func(r CompareRow) string { return shortDuration(r.Unusable.Round(time.Second)) }},
 	}
 	const (

@@ -99,9 +99,9 @@ type run struct {
 	throttled int64
 
 	stats    Stats
-	timeIn   [numStates]int64
+	timeIn   [numStates]Total
 	entered  [numStates]bool
-	unusable int64 // summed time without a usable token
+	unusable Total // summed time without a usable token
 	rec      recoveries
 	blame    culprits
 	trace    []TraceEntry

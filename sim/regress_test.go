@@ -50,34 +50,33 @@ func TestInitialStateIsEntered(t *testing.T) {
 	if diff := cmp.Diff(want, res.Expectations); diff != "" || res.Passed {
 		t.Errorf("passed %v, expectations (-want +got):\n%s", res.Passed, diff)
 	}
-	if diff := cmp.Diff(StateDurations{{states.Valid, 30 * time.Minute}}, res.Stats.TimeInState); diff != "" {
+	if diff := cmp.Diff(StateDurations{{states.Valid, Total{lo: uint64(30 * time.Minute)}}}, res.Stats.TimeInState, cmp.AllowUnexported(Total{})); diff != "" {
 		t.Errorf("time in state (-want +got):\n%s", diff)
 	}
 }
 
-// TestTimeInStateSaturates: fleet-wide sums beyond int64 nanoseconds (2
-// million sessions over 2h) saturate instead of wrapping negative, which
-// dropped the state from time_in_state. The sum is driven to the edge
-// directly: running two million sessions would be too slow for a test.
-func TestTimeInStateSaturates(t *testing.T) {
-	for _, tc := range []struct{ acc, d, want int64 }{
-		{0, 5, 5},
-		{math.MaxInt64 - 5, 5, math.MaxInt64},
-		{math.MaxInt64 - 5, 6, math.MaxInt64},
-		{math.MaxInt64, math.MaxInt64, math.MaxInt64},
-		{2_000_000 * int64(time.Hour), 2_000_000 * int64(time.Hour), math.MaxInt64},
-	} {
-		if got := satAdd(tc.acc, tc.d); got != tc.want {
-			t.Errorf("satAdd(%d, %d) = %d, want %d", tc.acc, tc.d, got, tc.want)
-		}
-	}
+// TestFleetSumsAreExact: fleet-wide sums beyond int64 nanoseconds (2
+// million sessions over 2h) are exact, where they once saturated at the
+// largest Duration and the report printed 2562047h47m16.854775807s. The
+// sums are driven past the edge directly: running two million sessions
+// would be too slow for a test.
+func TestFleetSumsAreExact(t *testing.T) {
 	r := newRun(mustParse(t, `{name: f, duration: 2h, token: {ttl: 3h}, fleet: {sessions: 2}}`), Options{})
 	r.loop()
-	r.timeIn[states.Valid] = math.MaxInt64 - int64(time.Hour)
+	r.timeIn[states.Valid].add(math.MaxInt64)
+	r.unusable.add(math.MaxInt64)
 	res := r.finish()
-	want := StateDurations{{states.Valid, time.Duration(math.MaxInt64)}}
-	if diff := cmp.Diff(want, res.Stats.TimeInState); diff != "" {
+	want := StateDurations{{states.Valid, Total{lo: math.MaxInt64 + uint64(4*time.Hour)}}}
+	if diff := cmp.Diff(want, res.Stats.TimeInState, cmp.AllowUnexported(Total{})); diff != "" {
 		t.Errorf("time in state (-want +got):\n%s", diff)
+	}
+	if got, want := string(res.JSON()), `"time_in_state":{"valid":"2562051h47m16.854775807s"}`; !strings.Contains(got, want) {
+		t.Errorf("JSON %s lacks %s", got, want)
+	}
+	var b strings.Builder
+	Report(&b, r.sc, res, "")
+	if want := "time in state (sum over 2 sessions): valid 2562051h47m16.855s; without a usable token (sum): 2562047h47m16.855s"; !strings.Contains(b.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, b.String())
 	}
 }
 

@@ -77,7 +77,7 @@ func Report(w io.Writer, sc *Scenario, res *Result, reproduce string) {
 	}
 	var parts []string
 	for _, e := range st.TimeInState {
-		parts = append(parts, e.State.String()+" "+e.Duration.Round(time.Millisecond).String())
+		parts = append(parts, e.State.String()+" "+e.Time.Round(time.Millisecond).String())
 	}
 	if res.Sessions > 1 {
 		// Times summed over the sessions: a fleet's "valid 2399131h" is

@@ -3,7 +3,7 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
-	"math"
+
 	"strconv"
 	"time"
 
@@ -43,7 +43,7 @@ type Result struct {
 	// few of them); any makes the run fail.
 	Violations []Violation `json:"-"`
 	// Unusable is the time without a usable token, summed over sessions.
-	Unusable time.Duration `json:"-"`
+	Unusable Total `json:"-"`
 	// Sessions and Events describe the run's size.
 	Sessions int   `json:"-"`
 	Events   int64 `json:"-"`
@@ -68,9 +68,8 @@ type Stats struct {
 	StoreRequests int64 `json:"store_requests"`
 	Transitions   int64 `json:"transitions"`
 	// TimeInState lists the states that were entered, in the machine's
-	// order, with the time spent in each (summed over sessions). A sum
-	// beyond time.Duration's range (about 292 years, reachable with a
-	// million sessions over a few hours) saturates at the largest Duration.
+	// order, with the time spent in each (summed over sessions: a Total,
+	// exact beyond time.Duration's range).
 	TimeInState StateDurations `json:"time_in_state"`
 	// FinalStates counts sessions per final state when they differ.
 	FinalStates StateCounts `json:"final_states,omitempty"`
@@ -82,16 +81,16 @@ type Stats struct {
 // machine's state order.
 type StateDurations []StateDuration
 
-// StateDuration is the time spent in one state.
+// StateDuration is the time spent in one state, summed over sessions.
 type StateDuration struct {
-	State    states.State
-	Duration time.Duration
+	State states.State
+	Time  Total
 }
 
 // MarshalJSON implements json.Marshaler.
 func (s StateDurations) MarshalJSON() ([]byte, error) {
 	return stateObject(len(s), func(i int) (states.State, string) {
-		return s[i].State, strconv.Quote(s[i].Duration.String())
+		return s[i].State, strconv.Quote(s[i].Time.String())
 	}), nil
 }
 
@@ -209,16 +208,16 @@ func (r *run) finish() *Result {
 		if s.tokGen == 0 {
 			continue // never started
 		}
-		r.timeIn[s.d.State] = satAdd(r.timeIn[s.d.State], end-s.since)
+		r.timeIn[s.d.State].add(end - s.since)
 		if s.usableEnd < end {
-			r.unusable = satAdd(r.unusable, end-s.usableEnd)
+			r.unusable.add(end - s.usableEnd)
 		}
 		final[s.d.State]++
 	}
 	res := &Result{
 		Name: r.sc.Name, Seed: r.sc.Seed, Stats: r.stats, Timeline: r.tl, Trace: r.trace, Story: r.story.entries(), StoryLen: r.story.n,
 		StorySession: r.opt.Session,
-		Unusable:     time.Duration(r.unusable), Sessions: len(r.ss), Events: r.stats.events,
+		Unusable:     r.unusable, Sessions: len(r.ss), Events: r.stats.events,
 		Violations: r.inv.list,
 	}
 	if r.thr != nil {
@@ -227,8 +226,8 @@ func (r *run) finish() *Result {
 	}
 	res.Stats.TimeInState = StateDurations{}
 	for _, st := range states.States() {
-		if r.entered[st] || r.timeIn[st] > 0 {
-			res.Stats.TimeInState = append(res.Stats.TimeInState, StateDuration{st, time.Duration(r.timeIn[st])})
+		if r.entered[st] || r.timeIn[st] != (Total{}) {
+			res.Stats.TimeInState = append(res.Stats.TimeInState, StateDuration{st, r.timeIn[st]})
 		}
 		if final[st] == int(r.stats.started) {
 			res.FinalState = st.String()
@@ -258,15 +257,4 @@ func (r *run) finish() *Result {
 	}
 	res.Failing, res.FailingWhy = r.culprit(res)
 	return res
-}
-
-// satAdd adds the non-negative d to the sum acc, saturating at the largest
-// time.Duration: fleet-wide sums of session time can exceed int64
-// nanoseconds, and a wrapped negative sum would drop the state from the
-// result altogether.
-func satAdd(acc, d int64) int64 {
-	if d > math.MaxInt64-acc {
-		return math.MaxInt64
-	}
-	return acc + d
 }

@@ -140,7 +140,7 @@ func (r *run) step(i uint32, s *session, in states.Input, t int64) states.Effect
 // and its recovery from fault windows.
 func (r *run) gotToken(i uint32, s *session, tok uint32, issued, t int64) {
 	if gap := t - s.usableEnd; gap > 0 {
-		r.unusable = satAdd(r.unusable, gap)
+		r.unusable.add(gap)
 	}
 	if r.tl != nil && i == 0 {
 		r.tl.token(s.usableEnd, t)
@@ -160,7 +160,7 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 	}
 	*prev = tr.To
 	r.stats.Transitions++
-	r.timeIn[tr.From] = satAdd(r.timeIn[tr.From], t-s.since)
+	r.timeIn[tr.From].add(t - s.since)
 	s.since = t
 	r.entered[tr.To] = true
 	r.blame.enter(i, tr.To)

@@ -90,7 +90,7 @@ func niceStep(d time.Duration) time.Duration {
 }
 
 // shortDuration prints 1h30m rather than 1h30m0s.
-func shortDuration(d time.Duration) string {
+func shortDuration(d fmt.Stringer) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")
