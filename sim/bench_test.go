@@ -2,61 +2,43 @@ package sim
 
 import (
 	"fmt"
-	"math"
+	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/authfsm/authfsm/internal/benchkit"
 )
 
-// benchFleet is the throughput benchmark's scenario: 10,000 sessions for 24
-// simulated hours, one call per session per minute.
-const benchFleet = `{name: bench, duration: 24h, token: {ttl: 1h}, session: {refresh_ahead: 5m},
-	workload: [{kind: requests, every: 1m}], fleet: {sessions: 10000, start_spread: 1m}}`
-
-// BenchmarkSimulate measures the simulator's cost per event beside floor,
-// the same number of pops and pushes through the bare typed binary heap
-// (one 32-byte entry per pending event, each pop scheduling its successor)
-// with no decision logic: a naive event loop's cost, which the engine's
-// FIFO lanes and plain-call fast path are to beat, model and machine
-// included.
+// BenchmarkSimulate measures the simulator's cost per event on a fleet's
+// day (testdata/bench/day-10k.yaml: 10,000 sessions, a call a minute each,
+// 14.9 million events) against the floor in the same run: a bare
+// binary-heap event loop with one 24-byte entry per session, each pop
+// scheduling its successor. x-floor is the figure to read; the goal is at
+// most 0.6.
 func BenchmarkSimulate(b *testing.B) {
-	sc, err := Parse("bench.yaml", []byte(benchFleet))
+	sc, err := Load("../testdata/bench/day-10k.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
 	events := Run(sc, Options{}).Events
-	b.Run("sim", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			Run(sc, Options{})
-		}
-		perEvent(b, events)
-	})
-	b.Run("floor", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			q := queue{naive: true}
-			q.init(2 * sc.Fleet.Sessions)
-			for i := range 2 * sc.Fleet.Sessions {
-				q.push(int64(i)*int64(time.Millisecond), evCall, uint32(i/2), 0)
-			}
-			for range events {
-				e, _ := q.next(math.MaxInt64)
-				q.push(e.at+int64(time.Minute), e.kind(), e.sess, e.aux)
-			}
-		}
-		perEvent(b, events)
-	})
+	b.ReportAllocs()
+	benchkit.VersusFloor(b, events, sc.Fleet.Sessions, sc.Fleet.StartSpread/time.Duration(sc.Fleet.Sessions), sc.Workload[0].Every,
+		func() { Run(sc, Options{}) })
 }
 
 // BenchmarkFamilies is BenchmarkSimulate's fleet split into 2,500 token
 // families of four processes sharing a store: the coordination protocol's
 // round trips are events too, and cost no allocation.
 func BenchmarkFamilies(b *testing.B) {
-	src := strings.Replace(benchFleet, "token: {ttl: 1h}", "token: {ttl: 1h, rotate: true, reuse_detection: true}, share: {kind: store}", 1)
-	sc, err := Parse("bench.yaml", []byte(strings.Replace(src, "sessions: 10000,", "sessions: 10000, families: 2500,", 1)))
+	day, err := os.ReadFile("../testdata/bench/day-10k.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := strings.NewReplacer("  ttl: 1h\n", "  ttl: 1h\n  rotate: true\n  reuse_detection: true\n",
+		"  sessions: 10000\n", "  sessions: 10000\n  families: 2500\n").Replace(string(day)) + "share: {kind: store}\n"
+	sc, err := Parse("families.yaml", []byte(src))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -68,14 +50,8 @@ func BenchmarkFamilies(b *testing.B) {
 	for b.Loop() {
 		Run(sc, Options{})
 	}
-	perEvent(b, res.Events)
-}
-
-func perEvent(b *testing.B, events int64) {
-	ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(events)
+	ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(res.Events)
 	b.ReportMetric(ns, "ns/event")
-	b.ReportMetric(1e9/ns, "events/s")
-	b.ReportMetric(float64(events), "events/op")
 }
 
 // BenchmarkFleetMemory runs a million sessions for 70 simulated minutes,
@@ -91,7 +67,7 @@ func BenchmarkFleetMemory(b *testing.B) {
 		runtime.GC()
 		var base runtime.MemStats
 		runtime.ReadMemStats(&base)
-		stop := samplePeak()
+		stop := benchkit.SamplePeak()
 		res := Run(sc, Options{})
 		p := stop()
 		if res.Stats.Requests != 7*int64(sc.Fleet.Sessions) {
@@ -102,76 +78,44 @@ func BenchmarkFleetMemory(b *testing.B) {
 	}
 }
 
-// samplePeak samples the heap in use every few milliseconds until stop is
-// called, which returns the largest sample.
-func samplePeak() func() uint64 {
-	var peak uint64
-	var mu sync.Mutex
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		var m runtime.MemStats
-		for {
-			runtime.ReadMemStats(&m)
-			mu.Lock()
-			peak = max(peak, m.HeapInuse)
-			mu.Unlock()
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() uint64 {
-		close(done)
-		<-finished
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		mu.Lock()
-		defer mu.Unlock()
-		return max(peak, m.HeapInuse)
-	}
-}
-
-// scaleFleet is BenchmarkScale's scenario: BenchmarkSimulate's sessions
-// (one call a minute, a one-hour token refreshed five minutes ahead), for
-// at least one token lifetime so that each size runs the same mix of
-// events; the duration shrinks as the fleet grows.
+// scaleFleet is BenchmarkScale's scenario: day-10k's sessions (one call a
+// minute, a one-hour token refreshed five minutes ahead), for at least one
+// token lifetime so that each size runs the same mix of events; the
+// duration shrinks as the fleet grows.
 const scaleFleet = `{name: scale, duration: %s, token: {ttl: 1h}, session: {refresh_ahead: 5m},
 	workload: [{kind: requests, every: 1m}], fleet: {sessions: %d, start_spread: 1m}}`
 
 // BenchmarkScale measures the cost per event at a thousand, a hundred
-// thousand and a million sessions, with the engine as it is (lanes) and
-// with every event through the binary heap and every call through its
-// session (heap: the engine before the FIFO lanes and the plain-call fast
-// path), in the same run: the ratios of ns/event between sizes, and
-// between engines, are the figures to read. The million sessions take
-// minutes; run it with -benchtime 1x.
+// thousand and a million sessions in the same run, and reports each and
+// the ratio of the largest to the smallest (x-1k-at-1M), the figure to
+// read: the goal is at most 2. The million sessions take a while; run it
+// with -benchtime 1x.
 func BenchmarkScale(b *testing.B) {
-	for _, size := range []struct {
+	sizes := []struct {
 		name     string
 		sessions int
 		duration string
-	}{{"1k", 1000, "240h"}, {"100k", 100_000, "2h"}, {"1M", 1_000_000, "2h"}} {
+	}{{"1k", 1000, "240h"}, {"100k", 100_000, "2h"}, {"1M", 1_000_000, "2h"}}
+	scs := make([]*Scenario, len(sizes))
+	events := make([]int64, len(sizes))
+	for k, size := range sizes {
 		sc, err := Parse("scale.yaml", []byte(fmt.Sprintf(scaleFleet, size.duration, size.sessions)))
 		if err != nil {
 			b.Fatal(err)
 		}
-		events := Run(sc, Options{}).Events
-		for _, engine := range []string{"heap", "lanes"} {
-			b.Run("sessions="+size.name+"/engine="+engine, func(b *testing.B) {
-				naiveEngine = engine == "heap"
-				defer func() { naiveEngine = false }()
-				b.ReportAllocs()
-				for b.Loop() {
-					Run(sc, Options{})
-				}
-				perEvent(b, events)
-			})
+		scs[k], events[k] = sc, Run(sc, Options{}).Events
+	}
+	spent := make([]time.Duration, len(sizes))
+	for b.Loop() {
+		for k, sc := range scs {
+			t0 := time.Now()
+			Run(sc, Options{})
+			spent[k] += time.Since(t0)
 		}
 	}
+	perEvent := func(k int) float64 { return float64(spent[k]) / float64(b.N) / float64(events[k]) }
+	for k, size := range sizes {
+		b.ReportMetric(perEvent(k), "ns/event-"+size.name)
+	}
+	b.ReportMetric(perEvent(len(sizes)-1)/perEvent(0), "x-1k-at-1M")
 }

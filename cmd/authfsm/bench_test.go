@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/authfsm/authfsm/internal/benchkit"
+	"github.com/authfsm/authfsm/sim"
 )
 
 // BenchmarkTraceMemory runs `authfsm sim --json --trace` on 100,000 sessions
@@ -23,7 +25,7 @@ func BenchmarkTraceMemory(b *testing.B) {
 	}
 	for b.Loop() {
 		runtime.GC()
-		stop := samplePeak()
+		stop := benchkit.SamplePeak()
 		if code := run([]string{"sim", "--json", "--trace", file}, io.Discard, io.Discard); code != exitOK {
 			b.Fatalf("exit %d", code)
 		}
@@ -31,34 +33,46 @@ func BenchmarkTraceMemory(b *testing.B) {
 	}
 }
 
-// samplePeak samples the heap in use every few milliseconds until stop is
-// called, which returns the largest sample.
-func samplePeak() (stop func() uint64) {
-	var peak uint64
-	var mu sync.Mutex
-	done, finished := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		var m runtime.MemStats
-		for {
-			runtime.ReadMemStats(&m)
-			mu.Lock()
-			peak = max(peak, m.HeapInuse)
-			mu.Unlock()
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
+// BenchmarkCLIDay measures `authfsm sim` on a fleet's day
+// (testdata/bench/day-10k.yaml: 10,000 sessions, 14.9 million events),
+// parsing, estimate and report included, in CPU time per event against the
+// floor in the same run: a bare binary-heap event loop with one 24-byte
+// entry per session, each pop scheduling its successor. x-floor is the
+// figure to read; the goal is at most 0.6.
+func BenchmarkCLIDay(b *testing.B) {
+	const file = "../../testdata/bench/day-10k.yaml"
+	sc, err := sim.Load(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	events := sim.Run(sc, sim.Options{}).Events
+	benchkit.VersusFloor(b, events, sc.Fleet.Sessions, sc.Fleet.StartSpread/time.Duration(sc.Fleet.Sessions), sc.Workload[0].Every, func() {
+		if code := run([]string{"sim", file}, io.Discard, io.Discard); code != exitOK {
+			b.Fatalf("exit %d", code)
 		}
-	}()
-	return func() uint64 {
-		close(done)
-		<-finished
-		mu.Lock()
-		defer mu.Unlock()
-		return peak
+	})
+}
+
+// BenchmarkMillionDay runs `authfsm sim` on a million sessions through 24
+// hours, one call every 5 minutes each, with two outages of the token
+// endpoint (testdata/bench/fleet-1m-day.yaml: about 400 million events),
+// and reports its CPU time in seconds and the peak heap in use in MiB; the
+// goals are under 180 s and under 1,024 MiB. It takes minutes: run it
+// alone, with -benchtime 1x.
+func BenchmarkMillionDay(b *testing.B) {
+	const file = "../../testdata/bench/fleet-1m-day.yaml"
+	for b.Loop() {
+		runtime.GC()
+		stop := benchkit.SamplePeak()
+		cpu0, _ := benchkit.CPUTime()
+		if code := run([]string{"sim", "--max-events", "1000000000", file}, io.Discard, io.Discard); code != exitOK {
+			b.Fatalf("exit %d", code)
+		}
+		cpu1, ok := benchkit.CPUTime()
+		peak := stop()
+		if ok {
+			b.ReportMetric((cpu1 - cpu0).Seconds(), "cpu-s")
+		}
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 	}
 }
