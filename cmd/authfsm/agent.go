@@ -39,7 +39,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	file := fs.String("config", "", "the configuration file (YAML)")
 	check := fs.Bool("check", false, "only check the configuration file")
 	if err := fs.Parse(args); err != nil {
-		badFlag(stderr, fs, err)
+		badFlag(stdout, stderr, fs, err)
 		fmt.Fprint(stderr, agentUsage)
 		return exitBadInput
 	}

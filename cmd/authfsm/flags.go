@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,8 +18,17 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// badFlag reports a command line the flag set fs refused.
-func badFlag(stderr io.Writer, fs *flag.FlagSet, err error) int {
+// badFlag reports a command line the flag set fs refused, or prints the
+// command's help with its flags to stdout when that is what was asked for
+// (-h, --help).
+func badFlag(stdout, stderr io.Writer, fs *flag.FlagSet, err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		commandHelp(stdout, fs.Name())
+		fmt.Fprintln(stdout, "\nflags:")
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return exitOK
+	}
 	say(stderr, fs.Name(), "%v (authfsm %s --help lists the flags)", err, fs.Name())
 	return exitBadInput
 }

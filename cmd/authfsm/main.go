@@ -27,10 +27,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return exitBadInput
 	}
-	if _, ok := descriptions[args[0]]; ok && helpRequested(args[1:]) {
-		commandHelp(stdout, args[0])
-		return exitOK
-	}
 	switch args[0] {
 	case "--version", "-version", "version":
 		fmt.Fprintln(stdout, "authfsm", version())
@@ -65,8 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   authfsm --version
-  authfsm sim [--seed N] [--policy KIND | --profile AGENT.yaml[#NAME]] [--json] [--trace] [--svg FILE] FILE...
-  authfsm compare [--svg FILE] FILE
+  authfsm sim [--seed N] [--policy KIND | --profile AGENT.yaml[#NAME]] [--json] [--trace] [--svg FILE] [--session N] [--max-events N] FILE...
+  authfsm compare [--svg FILE] [--max-events N] FILE
   authfsm fuzz [--runs N] [--seed S] [--out DIR] [--json]
   authfsm diagram [--format mermaid|dot|svg]
   authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE

@@ -46,7 +46,7 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the agent")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		badFlag(stderr, fs, err)
+		badFlag(stdout, stderr, fs, err)
 		fmt.Fprint(stderr, tokenUsage)
 		return exitBadInput
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
-	"slices"
 	"strings"
 )
 
@@ -68,14 +67,6 @@ var ownHelp = map[string]string{
 // helpWith writes cmd's one-line description, then its usage.
 func helpWith(w io.Writer, cmd, usage string) {
 	fmt.Fprintf(w, "authfsm %s: %s\n\n%s", cmd, ownHelp[cmd], usage)
-}
-
-// helpRequested reports whether args ask for help before a lone "--".
-func helpRequested(args []string) bool {
-	if i := slices.Index(args, "--"); i >= 0 {
-		args = args[:i]
-	}
-	return slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "--help" || a == "-help" })
 }
 
 // commandHelp prints cmd's description and usage lines to w.

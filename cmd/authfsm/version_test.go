@@ -26,6 +26,28 @@ func TestVersionAndHelp(t *testing.T) {
 	if code, out, _ := runCLI("sim", "--help"); !strings.HasPrefix(out, "authfsm sim: run scenario files") || code != exitOK {
 		t.Errorf("sim --help: %q", out)
 	}
+	// A command's help lists its flags, which a wrong flag's message
+	// sends the user to.
+	for cmd, flags := range map[string][]string{
+		"sim":     {"-seed", "-policy", "-profile", "-json", "-trace", "-svg", "-session", "-max-events"},
+		"compare": {"-svg", "-max-events"},
+		"fuzz":    {"-runs", "-seed", "-out", "-json"},
+		"diagram": {"-format"},
+	} {
+		_, out, _ := runCLI(cmd, "--help")
+		for _, f := range flags {
+			if !strings.Contains(out, "\n  "+f+" ") && !strings.Contains(out, "\n  "+f+"\n") {
+				t.Errorf("%s --help lacks %s:\n%s", cmd, f, out)
+			}
+		}
+	}
+	if code, _, errOut := runCLI("sim", "--sesion", "1", seedFile); code != exitBadInput || !strings.Contains(errOut, "authfsm sim --help lists the flags") {
+		t.Errorf("a wrong flag: exit %d, %s", code, errOut)
+	}
+	// -- ends the flags: a file named --help is a file.
+	if code, _, errOut := runCLI("sim", "--", "--help"); code != exitBadInput || !strings.Contains(errOut, "--help") {
+		t.Errorf("sim -- --help: exit %d, %s", code, errOut)
+	}
 }
 
 // TestStdinScenario: "-" reads the scenario from standard input, bounded
