@@ -160,7 +160,8 @@ func TestSchemaKeysAreTheParsers(t *testing.T) {
 		}
 		parser := strings.Split(strings.TrimSuffix(list, ")"), ", ")
 		slices.Sort(parser)
-		schema := sortedKeys(o.schema["properties"].(map[string]any))
+		declared, _ := o.schema["properties"].(map[string]any)
+		schema := sortedKeys(declared)
 		if !slices.Equal(parser, schema) {
 			t.Errorf("%s: the parser knows %v, the schema declares %v", parserKey(o.path), parser, schema)
 		}
@@ -352,16 +353,29 @@ func at(v any, path []string) [][]any {
 	return out
 }
 
+// get returns the value at path in v, or nil.
 func get(v any, path []any) any {
 	for _, k := range path {
 		switch k := k.(type) {
 		case string:
-			v = v.(map[string]any)[k]
+			m, _ := v.(map[string]any)
+			v = m[k]
 		case int:
-			v = v.([]any)[k]
+			l, _ := v.([]any)
+			if k >= len(l) {
+				return nil
+			}
+			v = l[k]
 		}
 	}
 	return v
+}
+
+// has reports whether the mapping at path in v holds key.
+func has(v any, path []any, key string) bool {
+	m, _ := get(v, path).(map[string]any)
+	_, ok := m[key]
+	return ok
 }
 
 // remove is a marker for with: take the key out.
@@ -375,7 +389,7 @@ func with(v any, path []any, x any) any {
 	}
 	switch k := path[0].(type) {
 	case string:
-		m := v.(map[string]any)
+		m, _ := v.(map[string]any)
 		c := make(map[string]any, len(m)+1)
 		for key, val := range m {
 			c[key] = val
@@ -387,7 +401,11 @@ func with(v any, path []any, x any) any {
 		}
 		return c
 	case int:
-		c := slices.Clone(v.([]any))
+		l, _ := v.([]any)
+		if k >= len(l) {
+			return v
+		}
+		c := slices.Clone(l)
 		c[k] = with(c[k], path[1:], x)
 		return c
 	}
@@ -419,7 +437,7 @@ func TestSchemaExamples(t *testing.T) {
 		for _, e := range ex {
 			for _, parent := range at(e, p.path) {
 				key := append(slices.Clip(parent), p.path[len(p.path)-1])
-				if _, has := get(e, parent).(map[string]any)[p.path[len(p.path)-1]]; has {
+				if has(e, parent, p.path[len(p.path)-1]) {
 					places = append(places, key)
 					where = append(where, e)
 				}
@@ -477,10 +495,11 @@ func TestSchemaDefaultsAreTheParsers(t *testing.T) {
 		compared := false
 		for _, e := range ex {
 			for _, parent := range at(e, p.path) {
-				m := get(e, parent).(map[string]any)
+				m, _ := get(e, parent).(map[string]any)
 				cut := map[string]any{}
 				for _, r := range required {
-					cut[r.(string)] = m[r.(string)]
+					name, _ := r.(string)
+					cut[name] = m[name]
 				}
 				for _, base := range []any{e, with(e, parent, cut)} {
 					path := append(slices.Clip(parent), key)
@@ -581,7 +600,7 @@ func TestSchemaAcceptsWhatTheParserAccepts(t *testing.T) {
 			key := p.path[len(p.path)-1]
 			for i, parent := range at(b.v, p.path) {
 				var values []any
-				if _, has := get(b.v, parent).(map[string]any)[key]; has {
+				if has(b.v, parent, key) {
 					values = append(values, remove{})
 				}
 				if b.full && isLeaf(p.schema) {
