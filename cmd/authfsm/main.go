@@ -2,8 +2,8 @@
 // files in the deterministic simulator, compares retry policies, fuzzes
 // random fault schedules against the invariants, prints the machine's
 // diagram, verifies and repairs hash-chained audit logs, checking that the
-// machine could have written them, and draws a log's transition counts and
-// timeline.
+// machine could have written them, draws a log's transition counts and
+// timeline, and prints the JSON Schema of scenario files.
 package main
 
 import (
@@ -39,6 +39,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runFuzz(args[1:], stdout, stderr)
 	case "diagram":
 		return runDiagram(args[1:], stdout, stderr)
+	case "schema":
+		return runSchema(args[1:], stdout, stderr)
 	case "audit":
 		return runAudit(args[1:], stdout, stderr)
 	case "agent":
@@ -65,6 +67,7 @@ func usage(w io.Writer) {
   authfsm compare [--svg FILE] [--max-events N] FILE
   authfsm fuzz [--runs N] [--seed S] [--out DIR] [--json]
   authfsm diagram [--format mermaid|dot|svg]
+  authfsm schema
   authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE
   authfsm audit verify --unchained FILE
   authfsm audit repair [--key-file F] FILE

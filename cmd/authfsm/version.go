@@ -50,6 +50,7 @@ var descriptions = map[string]string{
 	"compare": "run one scenario under each built-in retry policy, side by side",
 	"fuzz":    "draw random scenarios, check the machine's invariants, and shrink a failure",
 	"diagram": "print the session machine's diagram (Mermaid, DOT or SVG)",
+	"schema":  "print the JSON Schema of scenario files, for editors to complete and check them",
 }
 
 // ownHelp are the one-line descriptions of the commands that print their

@@ -1,0 +1,23 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/authfsm/authfsm/sim"
+)
+
+// runSchema prints the JSON Schema of scenario files (sim.Schema), for
+// editors to complete and check them.
+func runSchema(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("schema", stderr)
+	if err := fs.Parse(args); err != nil {
+		return badFlag(stdout, stderr, fs, err)
+	}
+	if fs.NArg() > 0 {
+		say(stderr, "schema", "unexpected argument %q", fs.Arg(0))
+		return exitBadInput
+	}
+	fmt.Fprintf(stdout, "%s", sim.Schema())
+	return exitOK
+}
