@@ -13,6 +13,9 @@ import (
 // differences matter; a fixed value keeps runs reproducible.
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// epochNano is epoch in Unix nanoseconds.
+var epochNano = epoch.UnixNano()
+
 // Options select what a run records besides its result.
 type Options struct {
 	// Trace records every transition in Result.Trace.
@@ -153,8 +156,10 @@ func newRun(sc *Scenario, opt Options) *run {
 	}
 	n := sc.Fleet.Sessions
 	r.ss = make([]session, n)
+	adviseHuge(r.ss)
 	if !naiveEngine {
 		r.plainTo = make([]int64, n)
+		adviseHuge(r.plainTo)
 	}
 	for _, f := range sc.Server.Faults {
 		if f.Kind == FaultRejectAccess && !f.Instant {
@@ -166,9 +171,11 @@ func newRun(sc *Scenario, opt Options) *run {
 		nf = min(f, n)
 		if sc.Share.Kind == ShareStore {
 			r.stores = make([]store, nf)
+			adviseHuge(r.stores)
 		}
 	}
 	r.fams = make([]family, nf)
+	adviseHuge(r.fams)
 	r.initRetired()
 	for _, f := range sc.Server.Faults {
 		r.kinds |= 1 << f.Kind
@@ -269,6 +276,7 @@ func (r *run) layout(starts []int64) {
 	}
 	sorted(func(i int) (int64, int64) { return starts[i], int64(r.sc.Fleet.StartSpread) })
 	r.pos = make([]uint32, len(starts))
+	adviseHuge(r.pos)
 	for p, k := range keys {
 		r.pos[uint32(k&(1<<24-1))] = uint32(p)
 	}
@@ -302,7 +310,10 @@ var naiveEngine = false
 func (r *run) clock(t int64) time.Time { return epoch.Add(time.Duration(t + r.skew)) }
 
 // virtual converts a client-clock instant to virtual time.
-func (r *run) virtual(c time.Time) int64 { return int64(c.Sub(epoch)) - r.skew }
+// The client's instants are epoch plus an offset, with no monotonic
+// reading: their difference from epoch is that of their Unix times, which
+// is cheaper than Time.Sub and its overflow check (an Add and an Equal).
+func (r *run) virtual(c time.Time) int64 { return c.UnixNano() - epochNano - r.skew }
 
 // loop pops events in (time, sequence) order until the run's end.
 func (r *run) loop() {

@@ -87,6 +87,7 @@ func (r *run) initRetired() {
 	}
 	r.ringK = size
 	r.retired = make([]int64, k*int(size))
+	adviseHuge(r.retired)
 }
 
 // issued records that family f's refresh token gen was issued at t.

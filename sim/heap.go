@@ -131,7 +131,9 @@ func (q *queue) startBuffer(n int) []event {
 	for size < n {
 		size *= 2
 	}
-	return make([]event, 0, size)
+	b := make([]event, 0, size)
+	adviseHuge(b[:size])
+	return b
 }
 
 // pushAll queues stamped events (a fleet's starts): sorted, they fill an
@@ -193,11 +195,19 @@ func (q *queue) push(at int64, k evKind, sess uint32, aux uint64) {
 	q.heapPush(e)
 }
 
+// pushHeap adds an event of kind k to the heap: one whose delay is drawn
+// at random, which would make a lane's tail jump ahead of the constant
+// delays the lanes are for.
+func (q *queue) pushHeap(at int64, k evKind, sess uint32, aux uint64) {
+	q.heapPush(q.stamp(at, k, sess, aux))
+}
+
 // put appends e to lane j; e is not before the lane's last event.
 func (q *queue) put(j int, e event) {
 	l := &q.lanes[j]
 	if l.n == len(l.buf) {
 		grown := make([]event, max(2*len(l.buf), 64))
+		adviseHuge(grown)
 		for k := range l.n {
 			grown[k] = l.buf[(l.head+k)&(len(l.buf)-1)]
 		}

@@ -122,7 +122,13 @@ func (r *run) step(i uint32, s *session, in states.Input, t int64) states.Effect
 		s.wakeAt = -1
 	} else if w := max(r.virtual(fx.WakeAt), t); w != s.wakeAt {
 		s.wakeAt = w
-		r.q.push(w, evWake, i, 0)
+		if s.d.State == states.Backoff {
+			// A retry's delay is drawn at random (jitter): in a lane it
+			// would hold back the constant delays behind it.
+			r.q.pushHeap(w, evWake, i, 0)
+		} else {
+			r.q.push(w, evWake, i, 0)
+		}
 	}
 	if s.waitTicket > max(s.served, s.timedOut) && s.d.Usable(now) {
 		n := s.waitTicket - max(s.served, s.timedOut)
