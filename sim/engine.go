@@ -293,6 +293,74 @@ func (r *run) layout(starts []int64) {
 	}
 }
 
+// A fault window scatters the sessions' refreshes: each retries at its
+// own random delays, and from then on its refreshes come at its own
+// phase, so that the sessions' events read r.ss at random. relayoutAfter
+// a window's end, when its retries are over and each session waits for
+// its next refresh point, relayout places the sessions again in the order
+// their next events come, and the lanes sweep memory again. Fleets
+// smaller than relayoutMin fit in the caches and are left as they are
+// (a variable: tests lay out every fleet again).
+const relayoutAfter = 5 * time.Minute
+
+var relayoutMin = 1 << 16
+
+// relayout moves the sessions in r.ss into the order of their next events
+// after t (a pending answer, else the armed wake-up), in place, and
+// updates pos. Where a session sits changes no result, only the speed.
+func (r *run) relayout(t int64) {
+	n := len(r.ss)
+	if n >= 1<<24 {
+		return
+	}
+	keys := make([]uint64, n)
+	span := float64(r.end - t + 1)
+	for i := range n {
+		s := r.sess(uint32(i))
+		next := s.wakeAt
+		if s.inflight {
+			next = s.sentAt
+		}
+		if next < t {
+			next = r.end // nothing pending: last
+		}
+		keys[i] = uint64(float64(next-t)/span*(1<<36))<<24 | uint64(i)
+	}
+	slices.Sort(keys)
+	// to[p] is where the session at place p goes.
+	to := make([]uint32, n)
+	if r.pos == nil {
+		r.pos = make([]uint32, n)
+		adviseHuge(r.pos)
+		for i := range r.pos {
+			r.pos[i] = uint32(i)
+		}
+	}
+	for p, k := range keys {
+		i := uint32(k & (1<<24 - 1))
+		to[r.pos[i]] = uint32(p)
+		r.pos[i] = uint32(p)
+	}
+	// Follow each cycle of the permutation, moving one session at a time.
+	done := make([]bool, n)
+	for start := range n {
+		if done[start] {
+			continue
+		}
+		held, cur := r.ss[start], start
+		for {
+			done[cur] = true
+			dst := int(to[cur])
+			if dst == start {
+				r.ss[start] = held
+				break
+			}
+			held, r.ss[dst] = r.ss[dst], held
+			cur = dst
+		}
+	}
+}
+
 // sess returns session i.
 func (r *run) sess(i uint32) *session {
 	if r.pos == nil {
@@ -348,6 +416,11 @@ func (r *run) loop() {
 			r.waitTimeout(e.sess, e.aux, e.at)
 		case evFaultEnd:
 			r.rec.faultEnd(r, int(e.sess), e.at)
+			if r.plainTo != nil && len(r.ss) >= relayoutMin {
+				r.q.push(e.at+int64(relayoutAfter), evRelayout, 0, 0)
+			}
+		case evRelayout:
+			r.relayout(e.at)
 		case evRejectAccess:
 			r.rejectAccess()
 		case evStore:

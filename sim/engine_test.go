@@ -187,7 +187,8 @@ func TestStoryKeepsHeadAndTail(t *testing.T) {
 }
 
 // TestEnginesAgree runs the scenario library and 400 fuzzed
-// scenarios with the engine as it is and with naiveEngine (every event
+// scenarios with the engine as it is, with every fleet laid out again
+// after each fault window (relayout) and with naiveEngine (every event
 // through the heap, every call through the session): the results, traces
 // included, must be byte-identical.
 func TestEnginesAgree(t *testing.T) {
@@ -202,7 +203,9 @@ func TestEnginesAgree(t *testing.T) {
 	for k := range 400 {
 		scs = append(scs, generate(runSeed(9, k)))
 	}
-	defer func() { naiveEngine = false }()
+	defaultMin := relayoutMin
+	defer func() { naiveEngine, relayoutMin = false, defaultMin }()
+	relaidOut := 0
 	for _, sc := range scs {
 		naiveEngine = true
 		naive := Run(sc, Options{Trace: true}).JSON()
@@ -210,5 +213,18 @@ func TestEnginesAgree(t *testing.T) {
 		if got := Run(sc, Options{Trace: true}).JSON(); !bytes.Equal(naive, got) {
 			t.Fatalf("%s: the engines differ:\n%s\n%s", sc.Name, naive, got)
 		}
+		relayoutMin = 2
+		r := newRun(sc, Options{Trace: true})
+		r.loop()
+		if got := r.finish().JSON(); !bytes.Equal(naive, got) {
+			t.Fatalf("%s: laid out again, the run differs:\n%s\n%s", sc.Name, naive, got)
+		}
+		if r.pos != nil && len(r.ss) > 1 && r.sc.Fleet.StartSpread == 0 {
+			relaidOut++ // pos exists only because relayout made it
+		}
+		relayoutMin = defaultMin
+	}
+	if relaidOut < 5 {
+		t.Errorf("only %d fleets were laid out again", relaidOut)
 	}
 }

@@ -40,6 +40,7 @@ const (
 	evStoreOp                    // a holder's follow-up reaches the shared store (aux: holder<<8 | op)
 	evAdopt                      // a waiting process's Wait returns after a publish
 	evRestart                    // a crashed process comes back
+	evRelayout                   // the sessions are laid out again in memory (relayout)
 )
 
 // rank is 0 for the events that change the world at an instant (faults)
@@ -56,7 +57,7 @@ func rank(k evKind) uint64 {
 // wake-up), as opposed to an absolute instant of the scenario (a session's
 // start, a fault, a burst).
 func relative(k evKind) bool {
-	return k != evStart && k != evFaultEnd && k != evRejectAccess && k != evBurst
+	return k != evStart && k != evFaultEnd && k != evRejectAccess && k != evBurst && k != evRelayout
 }
 
 // queue holds the pending events and pops them in (at, key) order. Most
