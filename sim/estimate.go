@@ -10,9 +10,10 @@ import (
 
 // DefaultMaxEvents bounds the events a run may need (Estimate) unless the
 // caller raises it: about a minute of work on a laptop. BenchmarkSimulate
-// measures 10 to 15 million events a second for a fleet's ordinary day,
-// and BenchmarkScale 9 to 17 million; a run made of refreshes, failures and
-// rejections, which touch their sessions, goes at about 5 million.
+// measures 20 to 30 million events a second for a fleet's ordinary day,
+// and BenchmarkScale 13 to 23 million; a run made of refreshes, failures
+// and rejections, which touch their sessions, goes at 2.5 to 5 million
+// (BenchmarkMillionDay: 400 million events in about 150 s).
 const DefaultMaxEvents = 300_000_000
 
 // CompareEstimate returns about how many events Compare(sc) processes:
