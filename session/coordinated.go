@@ -13,10 +13,10 @@ import (
 	"github.com/authfsm/authfsm/states"
 )
 
-// LeaseMargin is added to the request timeout to make the refresh lease a
-// coordinated session takes: the lease must outlast the request, or another
-// process could take over while the answer is on its way.
-const LeaseMargin = 5 * time.Second
+// LeaseMargin is added to the request timeout to make the shortest refresh
+// lease a coordinated session takes: the lease must outlast the request, or
+// another process could take over while the answer is on its way.
+const LeaseMargin = states.LeaseMargin
 
 // storeDownCause prefixes the cause of an attempt that could not reach the
 // family's shared store.
@@ -29,7 +29,8 @@ func newHolder() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (s *Session) leaseTTL() time.Duration { return s.cfg.timeout + LeaseMargin }
+// leaseTTL is how long the session takes the family's lease for (WithLease).
+func (s *Session) leaseTTL() time.Duration { return max(s.cfg.lease, s.cfg.timeout+LeaseMargin) }
 
 // coordinate runs the family's protocol before flight's request: adopt a
 // newer pair when another process published one; take the refresh lease or

@@ -293,3 +293,60 @@ func TestStoreLosesState(t *testing.T) {
 		}
 	})
 }
+
+// leaseRecorder records the lease lengths a session asks its coordinator for.
+type leaseRecorder struct {
+	Coordinator
+	mu   sync.Mutex
+	ttls []time.Duration
+}
+
+func (l *leaseRecorder) Acquire(ctx context.Context, holder string, ttl time.Duration) (Lease, bool, error) {
+	l.mu.Lock()
+	l.ttls = append(l.ttls, ttl)
+	l.mu.Unlock()
+	return l.Coordinator.Acquire(ctx, holder, ttl)
+}
+
+// TestLeaseLength: the lease lasts DefaultLease (30 s, the simulator's
+// share.lease default too), WithLease's length, and never less than the
+// request timeout plus LeaseMargin; a lease that is not positive is refused.
+func TestLeaseLength(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want time.Duration
+	}{
+		{"default", nil, DefaultLease},
+		{"set", []Option{WithLease(time.Minute)}, time.Minute},
+		{"shorter than the request it covers", []Option{WithLease(time.Second), WithRequestTimeout(2 * time.Second)}, 2*time.Second + LeaseMargin},
+		{"a long timeout", []Option{WithRequestTimeout(40 * time.Second)}, 40*time.Second + LeaseMargin},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fe := newFakeEndpoint(time.Hour)
+			rec := &leaseRecorder{Coordinator: &FileCoordinator{Path: filepath.Join(t.TempDir(), "family.json")}}
+			past := time.Now().Add(-2 * time.Hour)
+			s, err := New(context.Background(), testClient(t, fe, Endpoint{}),
+				Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: past, Expiry: past.Add(time.Hour)},
+				append([]Option{WithCoordinator(rec)}, tc.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if _, err := s.Token(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			if len(rec.ttls) == 0 || rec.ttls[0] != tc.want {
+				t.Errorf("leases asked for %v, want %v first", rec.ttls, tc.want)
+			}
+		})
+	}
+	for _, d := range []time.Duration{0, -time.Second} {
+		if _, err := New(context.Background(), RefresherFunc(func(context.Context, Token) (Token, error) { return Token{}, nil }),
+			Token{}, WithLease(d)); err == nil || !strings.Contains(err.Error(), "lease") {
+			t.Errorf("WithLease(%v): %v", d, err)
+		}
+	}
+}

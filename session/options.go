@@ -9,6 +9,7 @@ import (
 
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
 )
 
 // DefaultRequestTimeout is the deadline of one refresh attempt unless
@@ -36,6 +37,7 @@ type config struct {
 	coord         Coordinator
 	reuseGrace    time.Duration
 	solo          bool
+	lease         time.Duration
 	hooks         Hooks
 	base          context.Context
 	throttle      *Throttle
@@ -116,6 +118,21 @@ func WithCoordinator(c Coordinator) Option { return func(cfg *config) { cfg.coor
 // fallback grant or stops with states.CrashedHolderCause rather than make
 // the server revoke the whole family. The default, 0, assumes no grace.
 func WithReuseGrace(d time.Duration) Option { return func(c *config) { c.reuseGrace = d } }
+
+// DefaultLease is how long a coordinated session's refresh lease lasts
+// unless WithLease says otherwise: long enough to ride out a shared store's
+// short outage (a Redis failover takes 10 to 30 s) between a refresh and
+// its publish, short enough that the others take over from a holder that
+// crashed well within the default refresh-ahead margin (5 min).
+const DefaultLease = states.DefaultLease
+
+// WithLease sets how long a coordinated session's refresh lease lasts: the
+// others wait that long before taking over from a holder that vanished,
+// and a holder whose store is down keeps it that long without renewing
+// it. It is at least the request timeout plus LeaseMargin, so that the
+// lease outlasts the request it covers; the default is DefaultLease. The
+// simulator's share.lease is the same setting, with the same default.
+func WithLease(d time.Duration) Option { return func(c *config) { c.lease = d } }
 
 // WithSoloWhenStoreDown lets a coordinated session whose shared store is
 // unreachable refresh on its own once its token is unusable. With a

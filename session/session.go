@@ -104,7 +104,7 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 		return nil, errors.New("session: New needs a Refresher")
 	}
 	cfg := config{classifier: policy.DefaultClassifier, timeout: DefaultRequestTimeout, failFast: true,
-		refreshAhead: states.DefaultRefreshAhead}
+		refreshAhead: states.DefaultRefreshAhead, lease: DefaultLease}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -116,6 +116,9 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	}
 	if cfg.timeout <= 0 {
 		return nil, fmt.Errorf("session: request timeout %v is not positive", cfg.timeout)
+	}
+	if cfg.lease <= 0 {
+		return nil, fmt.Errorf("session: lease %v is not positive", cfg.lease)
 	}
 	if cfg.refreshAhead < 0 {
 		return nil, fmt.Errorf("session: refresh-ahead margin %v is negative", cfg.refreshAhead)

@@ -150,9 +150,11 @@ func newRun(sc *Scenario, opt Options) *run {
 		refreshTTL: int64(sc.Token.RefreshTTL),
 		grace:      int64(sc.Token.ReuseGrace),
 		slat:       int64(sc.Share.Latency),
-		lease:      int64(sc.Share.Lease),
-		capBucket:  -1,
-		causes:     map[causeKey]string{},
+		// The runtime's lease: share.lease, and never less than the
+		// request timeout plus the margin (session.WithLease).
+		lease:     int64(max(sc.Share.Lease, sc.Session.RequestTimeout+states.LeaseMargin)),
+		capBucket: -1,
+		causes:    map[causeKey]string{},
 	}
 	n := sc.Fleet.Sessions
 	r.ss = make([]session, n)

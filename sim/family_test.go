@@ -264,16 +264,19 @@ func TestFallbackRefusedForTheClient(t *testing.T) {
 	}
 }
 
-// TestFamilyInvariants: a lease shorter than one refresh (which Parse
-// refuses) lets a second process take over while the first one's request
-// hangs, and inside the reuse grace present the token again, which the run
-// reports; and a process presenting a refresh token older than the
-// published one is reported too.
+// TestFamilyInvariants: a lease shorter than one refresh (which neither
+// Parse nor the runtime allows: the run's lease is at least the request
+// timeout plus states.LeaseMargin) lets a second process take over while
+// the first one's request hangs, and inside the reuse grace present the
+// token again, which the run reports; and a process presenting a refresh
+// token older than the published one is reported too.
 func TestFamilyInvariants(t *testing.T) {
 	sc := mustParse(t, `{name: f, duration: 3h, token: {ttl: 1h, rotate: true, reuse_grace: 1m},
 		fleet: {sessions: 4, families: 1}, share: {kind: store}, server: {faults: [{from: 55m, to: 56m, kind: hang}]}}`)
-	sc.Share.Lease = 5 * time.Second
-	res := Run(sc, Options{})
+	short := newRun(sc, Options{})
+	short.lease = int64(5 * time.Second)
+	short.loop()
+	res := short.finish()
 	if res.Passed || len(res.Violations) == 0 || res.Violations[0].Invariant != "one refresh of a family in flight" {
 		t.Fatalf("violations %v, want a second refresh in flight", res.Violations)
 	}

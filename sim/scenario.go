@@ -208,7 +208,7 @@ const (
 	DefaultSeed           = 1
 	DefaultRequestTimeout = 10 * time.Second
 	DefaultLatency        = 50 * time.Millisecond
-	DefaultLease          = 30 * time.Second
+	DefaultLease          = states.DefaultLease
 	DefaultStoreLatency   = time.Millisecond
 )
 

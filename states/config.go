@@ -19,6 +19,18 @@ const DefaultMaxRetryAfter = 5 * time.Minute
 // refresh point is capped at half the lifetime.
 const DefaultRefreshAhead = 5 * time.Minute
 
+// DefaultLease and LeaseMargin size the refresh lease of processes sharing
+// a token family, in the runtime (session.WithLease) and the simulator
+// (share.lease) alike: the lease lasts DefaultLease unless set, and never
+// less than the request timeout plus LeaseMargin, so that it outlasts the
+// request it covers. 30 s rides out a shared store's short outage (a Redis
+// failover) between a refresh and its publish, and lets the others take
+// over from a crashed holder well within DefaultRefreshAhead.
+const (
+	DefaultLease = 30 * time.Second
+	LeaseMargin  = 5 * time.Second
+)
+
 // MinLifetime is the floor below which a token's lifetime is not trusted to
 // pace refreshes. A refresh that yields a token living less than this
 // (expires_in of 0.001, a JWT exp a moment away) still delivers the token,

@@ -139,6 +139,10 @@ func run(o *out, c config) error {
 		session.WithID(c.id), session.WithAudit(sink), session.WithRequestTimeout(c.timeout),
 		session.WithPolicy(policy.Exponential{Initial: 100 * time.Millisecond, Multiplier: 2, Max: time.Second}),
 		session.WithReuseGrace(c.grace),
+		// The shortest lease the request allows, not the default 30 s:
+		// the runs last seconds, and the others must take over from a
+		// killed holder within them.
+		session.WithLease(c.timeout + session.LeaseMargin),
 	}
 	if c.fallback {
 		fb, err := client(session.GrantClientCredentials)
