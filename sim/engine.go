@@ -108,12 +108,14 @@ type run struct {
 	rec      recoveries
 	blame    culprits
 	trace    []TraceEntry
-	story    story // session 0's first and last transitions, for the text report
+	story    story // Options.Session's first and last transitions, for the text report
 	tl       *Timeline
 	inv      invariants
 	// code is the outcome code of the result being delivered, read by the
 	// transition bookkeeping.
 	code uint32
+	// relayoutDue: a relayout is queued.
+	relayoutDue bool
 }
 
 const numStates = 6
@@ -321,7 +323,7 @@ func (r *run) relayout(t int64) {
 		s := r.sess(uint32(i))
 		next := s.wakeAt
 		if s.inflight {
-			next = s.sentAt
+			next = s.sentAt + r.latency // about when its answer comes
 		}
 		if next < t {
 			next = r.end // nothing pending: last
@@ -418,10 +420,12 @@ func (r *run) loop() {
 			r.waitTimeout(e.sess, e.aux, e.at)
 		case evFaultEnd:
 			r.rec.faultEnd(r, int(e.sess), e.at)
-			if r.plainTo != nil && len(r.ss) >= relayoutMin {
+			if r.plainTo != nil && len(r.ss) >= relayoutMin && !r.relayoutDue {
+				r.relayoutDue = true // one for windows that end close together
 				r.q.push(e.at+int64(relayoutAfter), evRelayout, 0, 0)
 			}
 		case evRelayout:
+			r.relayoutDue = false
 			r.relayout(e.at)
 		case evRejectAccess:
 			r.rejectAccess()

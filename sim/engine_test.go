@@ -203,20 +203,29 @@ func TestEnginesAgree(t *testing.T) {
 	for k := range 400 {
 		scs = append(scs, generate(runSeed(9, k)))
 	}
+	var sc0 *Scenario
 	defaultMin := relayoutMin
 	defer func() { naiveEngine, relayoutMin = false, defaultMin }()
 	relaidOut := 0
+	// out is what a run shows: its JSON with the trace, and its text report
+	// (the failing session, its story, the sums, the violations).
+	out := func(res *Result) []byte {
+		var b bytes.Buffer
+		Report(&b, sc0, res, "reproduce")
+		return append(res.JSON(), b.Bytes()...)
+	}
 	for _, sc := range scs {
+		sc0 = sc
 		naiveEngine = true
-		naive := Run(sc, Options{Trace: true}).JSON()
+		naive := out(Run(sc, Options{Trace: true}))
 		naiveEngine = false
-		if got := Run(sc, Options{Trace: true}).JSON(); !bytes.Equal(naive, got) {
+		if got := out(Run(sc, Options{Trace: true})); !bytes.Equal(naive, got) {
 			t.Fatalf("%s: the engines differ:\n%s\n%s", sc.Name, naive, got)
 		}
 		relayoutMin = 2
 		r := newRun(sc, Options{Trace: true})
 		r.loop()
-		if got := r.finish().JSON(); !bytes.Equal(naive, got) {
+		if got := out(r.finish()); !bytes.Equal(naive, got) {
 			t.Fatalf("%s: laid out again, the run differs:\n%s\n%s", sc.Name, naive, got)
 		}
 		if r.pos != nil && len(r.ss) > 1 && r.sc.Fleet.StartSpread == 0 {

@@ -126,7 +126,7 @@ const (
 )
 
 // story keeps the first storyHead and the last storyTail transitions of
-// session 0, however many it makes.
+// one session (Options.Session), however many it makes.
 type story struct {
 	head []TraceEntry
 	tail [storyTail]TraceEntry

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,7 +40,10 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("agent", stderr)
 	file := fs.String("config", "", "the configuration file (YAML)")
 	check := fs.Bool("check", false, "only check the configuration file")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) { // --h, -help=true
+		helpWith(stdout, "agent", agentUsage)
+		return exitOK
+	} else if err != nil {
 		badFlag(stdout, stderr, fs, err)
 		fmt.Fprint(stderr, agentUsage)
 		return exitBadInput

@@ -81,7 +81,7 @@ func runFuzz(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\n", b)
 	case res.Violation:
 		fmt.Fprintf(stdout, "fuzz: run %d of seed %d broke an invariant: %s\n  shrunk scenario: %s\n  reproduce: authfsm sim %s\n",
-			*res.Run, res.Seed, res.Why, res.File, res.File)
+			*res.Run, res.Seed, res.Why, res.File, shellQuote(res.File))
 	default:
 		fmt.Fprintf(stdout, "fuzz: %d runs from seed %d, no violation\n", res.Runs, res.Seed)
 	}

@@ -112,7 +112,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			if k > 0 {
 				fmt.Fprintln(stdout)
 			}
-			sim.Report(stdout, sc, res, reproduceLine(res.Seed, *profile, *kind, file))
+			sim.Report(stdout, sc, res, reproduceLine(res.Seed, *profile, *kind, *maxEvents, file))
 		}
 		if spool != nil {
 			if err := spool.copyTo(stdout); err != nil {
@@ -164,14 +164,20 @@ func checkPolicyKind(kind string) error {
 }
 
 // reproduceLine is the command that reruns a run of file: its seed, and the
-// profile and policy it was run with.
-func reproduceLine(seed uint64, profile, kind, file string) string {
+// profile, policy and bound on work it was run with.
+func reproduceLine(seed uint64, profile, kind string, maxEvents int64, file string) string {
 	args := []string{"authfsm", "sim", "--seed", strconv.FormatUint(seed, 10)}
 	if profile != "" {
 		args = append(args, "--profile", shellQuote(profile))
 	}
 	if kind != "" {
 		args = append(args, "--policy", kind)
+	}
+	if maxEvents != sim.DefaultMaxEvents {
+		args = append(args, "--max-events", strconv.FormatInt(maxEvents, 10))
+	}
+	if strings.HasPrefix(file, "-") && file != "-" {
+		args = append(args, "--") // a file, not a flag
 	}
 	return strings.Join(append(args, shellQuote(file)), " ")
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/authfsm/authfsm/sim"
 )
 
 const (
@@ -164,16 +166,23 @@ func TestFuzzWritesNothingWithoutViolation(t *testing.T) {
 func TestReproduceLine(t *testing.T) {
 	for _, tc := range []struct {
 		profile, kind, file, want string
+		maxEvents                 int64
 	}{
-		{"", "", "a.yaml", "authfsm sim --seed 7 a.yaml"},
-		{"", "none", "dir/a-b_c.yaml", "authfsm sim --seed 7 --policy none dir/a-b_c.yaml"},
-		{"agent.yaml#api", "", "a.yaml", "authfsm sim --seed 7 --profile 'agent.yaml#api' a.yaml"},
-		{"", "", "my scenarios/a.yaml", "authfsm sim --seed 7 'my scenarios/a.yaml'"},
-		{"", "", "it's.yaml", `authfsm sim --seed 7 'it'\''s.yaml'`},
-		{"", "", "$(rm -rf x).yaml", "authfsm sim --seed 7 '$(rm -rf x).yaml'"},
-		{"", "", "", "authfsm sim --seed 7 ''"},
+		{"", "", "a.yaml", "authfsm sim --seed 7 a.yaml", 0},
+		{"", "", "a.yaml", "authfsm sim --seed 7 --max-events 1000000000 a.yaml", 1_000_000_000},
+		{"", "", "-x.yaml", "authfsm sim --seed 7 -- -x.yaml", 0},
+		{"", "", "-", "authfsm sim --seed 7 -", 0},
+		{"", "none", "dir/a-b_c.yaml", "authfsm sim --seed 7 --policy none dir/a-b_c.yaml", 0},
+		{"agent.yaml#api", "", "a.yaml", "authfsm sim --seed 7 --profile 'agent.yaml#api' a.yaml", 0},
+		{"", "", "my scenarios/a.yaml", "authfsm sim --seed 7 'my scenarios/a.yaml'", 0},
+		{"", "", "it's.yaml", `authfsm sim --seed 7 'it'\''s.yaml'`, 0},
+		{"", "", "$(rm -rf x).yaml", "authfsm sim --seed 7 '$(rm -rf x).yaml'", 0},
+		{"", "", "", "authfsm sim --seed 7 ''", 0},
 	} {
-		if got := reproduceLine(7, tc.profile, tc.kind, tc.file); got != tc.want {
+		if tc.maxEvents == 0 {
+			tc.maxEvents = sim.DefaultMaxEvents
+		}
+		if got := reproduceLine(7, tc.profile, tc.kind, tc.maxEvents, tc.file); got != tc.want {
 			t.Errorf("reproduceLine(%q, %q, %q) = %s, want %s", tc.profile, tc.kind, tc.file, got, tc.want)
 		}
 	}

@@ -16,6 +16,7 @@ func TestVersionAndHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{"sim", "--help"}, {"sim", seedFile, "-h"}, {"compare", "--help"}, {"fuzz", "-h"}, {"diagram", "--help"},
 		{"audit", "--help"}, {"audit", "verify", "--help"}, {"audit", "repair", "--help"}, {"agent", "--help"}, {"token", "--help"},
+		{"sim", "--h"}, {"agent", "--h"}, {"token", "-help=true"},
 		{"--help"},
 	} {
 		code, out, errOut := runCLI(args...)
