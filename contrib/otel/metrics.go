@@ -126,8 +126,8 @@ func WithDurationBoundaries(b []float64) Option {
 // Metrics records the metrics of the sessions whose hooks it made. It is
 // safe for concurrent use by any number of sessions.
 type Metrics struct {
-	t     *tracker
-	attrs []attribute.KeyValue
+	census *session.Census
+	attrs  []attribute.KeyValue
 	// stateSets are the attribute sets of authfsm.session.state, by state.
 	stateSets []metric.MeasurementOption
 	common    metric.MeasurementOption
@@ -151,7 +151,7 @@ func New(mp metric.MeterProvider, opts ...Option) (*Metrics, error) {
 		mp = otel.GetMeterProvider()
 	}
 	meter := mp.Meter(ScopeName)
-	m := &Metrics{t: newTracker(), attrs: cfg.attrs, common: metric.WithAttributes(cfg.attrs...)}
+	m := &Metrics{census: session.NewCensus(), attrs: cfg.attrs, common: metric.WithAttributes(cfg.attrs...)}
 	for _, s := range states.States() {
 		m.stateSets = append(m.stateSets, metric.WithAttributes(append(append([]attribute.KeyValue(nil), cfg.attrs...), StateKey.String(s.String()))...))
 	}
@@ -181,7 +181,7 @@ func New(mp metric.MeterProvider, opts ...Option) (*Metrics, error) {
 		return nil, err
 	}
 	m.reg, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		counts, earliest := m.t.snapshot()
+		counts, earliest := m.census.Snapshot()
 		for i, n := range counts {
 			o.ObserveInt64(sessions, n, m.stateSets[i])
 		}
@@ -231,14 +231,9 @@ func (m *Metrics) refreshAttrs(d session.RequestDone) metric.MeasurementOption {
 // not report) and while revoked, the session counts in
 // authfsm.token.expiry again from its next successful refresh.
 func (m *Metrics) Hooks() session.Hooks {
-	v := m.t.newView()
 	ctx := context.Background()
-	return session.Hooks{
-		Opened:     v.opened,
-		Closed:     v.closed,
-		Transition: v.transition,
+	return session.ChainHooks(m.census.Hooks(), session.Hooks{
 		RequestDone: func(d session.RequestDone) {
-			v.requestDone(d)
 			attrs := m.refreshAttrs(d)
 			m.attempts.Add(ctx, 1, attrs)
 			m.duration.Record(ctx, d.Duration.Seconds(), attrs)
@@ -247,5 +242,5 @@ func (m *Metrics) Hooks() session.Hooks {
 			m.storeErrs.Add(ctx, 1, metric.WithAttributes(append(append([]attribute.KeyValue(nil), m.attrs...), StoreOperationKey.String(e.Op))...))
 		},
 		Throttled: func(session.Throttled) { m.throttled.Add(ctx, 1, m.common) },
-	}
+	})
 }

@@ -84,7 +84,7 @@ func WithDurationBuckets(buckets []float64) Option {
 // prometheus.MustRegister or a Registry's Register. It is safe for
 // concurrent use by any number of sessions.
 type Metrics struct {
-	t *tracker
+	census *session.Census
 
 	sessions, expiry *prometheus.Desc
 	stateNames       []string
@@ -103,7 +103,7 @@ func New(opts ...Option) *Metrics {
 	}
 	name := func(n string) string { return prometheus.BuildFQName(cfg.namespace, "authfsm", n) }
 	m := &Metrics{
-		t: newTracker(),
+		census: session.NewCensus(),
 		sessions: prometheus.NewDesc(name("sessions"),
 			"Open authfsm sessions, by state.", []string{"state"}, cfg.labels),
 		expiry: prometheus.NewDesc(name("token_expiry_timestamp_seconds"),
@@ -158,7 +158,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
-	counts, earliest := m.t.snapshot()
+	counts, earliest := m.census.Snapshot()
 	for i, n := range counts {
 		ch <- prometheus.MustNewConstMetric(m.sessions, prometheus.GaugeValue, float64(n), m.stateNames[i])
 	}
@@ -183,17 +183,12 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 // authfsm_token_expiry_timestamp_seconds again from its next successful
 // refresh.
 func (m *Metrics) Hooks() session.Hooks {
-	v := m.t.newView()
-	return session.Hooks{
-		Opened:     v.opened,
-		Closed:     v.closed,
-		Transition: v.transition,
+	return session.ChainHooks(m.census.Hooks(), session.Hooks{
 		RequestDone: func(d session.RequestDone) {
-			v.requestDone(d)
 			m.attempts.WithLabelValues(outcome(d.Class), d.Class.String()).Inc()
 			m.duration.Observe(d.Duration.Seconds())
 		},
 		StoreError: func(e session.StoreError) { m.storeErrors.WithLabelValues(e.Op).Inc() },
 		Throttled:  func(session.Throttled) { m.throttled.Inc() },
-	}
+	})
 }

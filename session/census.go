@@ -1,4 +1,4 @@
-package authfsmprom
+package session
 
 import (
 	"sync"
@@ -6,15 +6,22 @@ import (
 
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
-	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/states"
 )
 
-// tracker keeps what the gauges need from the hooks of many sessions: how
-// many open sessions are in each state, and each open session's access
-// token expiry. Hooks of one session arrive one at a time and in order;
-// hooks of different sessions arrive concurrently, hence the lock.
-type tracker struct {
+// Census keeps what a metrics adapter's gauges need from the hooks of many
+// sessions (contrib/prometheus and contrib/otel use it): how many open
+// sessions are in each state, and the earliest access-token expiry among
+// them. Install the Hooks of one Census in every session it should count,
+// chained with others by ChainHooks. Hooks of one session arrive one at a
+// time and in order; hooks of different sessions arrive concurrently, hence
+// the lock. It is safe for concurrent use.
+//
+// The expiry of a session is known from Opened and from each successful
+// refresh; after a SetToken or an adopted pair (whose expiry the hooks do
+// not report) and while revoked, it is unknown until the next successful
+// refresh.
+type Census struct {
 	mu     sync.Mutex
 	counts []int64 // open sessions by state, indexed by states.State
 	open   map[*tracked]struct{}
@@ -29,14 +36,15 @@ type tracked struct {
 	expiry time.Time
 }
 
-func newTracker() *tracker {
-	return &tracker{counts: make([]int64, len(states.States())), open: make(map[*tracked]struct{})}
+// NewCensus returns an empty census.
+func NewCensus() *Census {
+	return &Census{counts: make([]int64, len(states.States())), open: make(map[*tracked]struct{})}
 }
 
-// view is one Hooks value's part of the tracker: the sessions it has seen,
-// told apart by their ids (session.WithID).
+// view is one Hooks value's part of the census: the sessions it has seen,
+// told apart by their ids (WithID).
 type view struct {
-	t    *tracker
+	t    *Census
 	byID map[string]*tracked // guarded by t.mu
 	// pending is the expiry of a successful request not yet taken in: a
 	// session reports the request (RequestDone) before the transition that
@@ -44,24 +52,29 @@ type view struct {
 	pending map[string]time.Time // guarded by t.mu
 }
 
-func (t *tracker) newView() *view {
-	return &view{t: t, byID: make(map[string]*tracked), pending: make(map[string]time.Time)}
+// Hooks returns hooks that keep the census up to date with the sessions
+// they are installed in. Each call returns a value with its own record of
+// ids: sessions installed with one value are told apart by their ids.
+func (t *Census) Hooks() Hooks {
+	v := &view{t: t, byID: make(map[string]*tracked), pending: make(map[string]time.Time)}
+	return Hooks{Opened: v.opened, Closed: v.closed, Transition: v.transition, RequestDone: v.requestDone}
 }
 
-func (t *tracker) add(s states.State, n int64) {
+func (t *Census) add(s states.State, n int64) {
 	if int(s) < len(t.counts) {
 		t.counts[s] += n
 	}
 }
 
-func (t *tracker) remove(e *tracked) {
+func (t *Census) remove(e *tracked) {
 	t.add(e.state, -1)
 	delete(t.open, e)
 }
 
-// snapshot returns the number of open sessions per state and the earliest
-// known expiry among open sessions (zero when none is known).
-func (t *tracker) snapshot() (counts []int64, earliest time.Time) {
+// Snapshot returns the number of open sessions per state, indexed by
+// states.State, and the earliest known access-token expiry among open
+// sessions (zero when none is known).
+func (t *Census) Snapshot() (counts []int64, earliest time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	counts = append([]int64(nil), t.counts...)
@@ -73,7 +86,7 @@ func (t *tracker) snapshot() (counts []int64, earliest time.Time) {
 	return counts, earliest
 }
 
-func (v *view) opened(info session.SessionInfo) {
+func (v *view) opened(info SessionInfo) {
 	t := v.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -91,7 +104,7 @@ func (v *view) opened(info session.SessionInfo) {
 	t.add(e.state, 1)
 }
 
-func (v *view) closed(info session.SessionInfo) {
+func (v *view) closed(info SessionInfo) {
 	t := v.t
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -134,7 +147,7 @@ func (v *view) transition(r audit.Record) {
 	}
 }
 
-func (v *view) requestDone(d session.RequestDone) {
+func (v *view) requestDone(d RequestDone) {
 	if d.Class != policy.OK || d.Expiry.IsZero() {
 		return
 	}
