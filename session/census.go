@@ -44,41 +44,41 @@ func NewCensus() *Census {
 // view is one Hooks value's part of the census: the sessions it has seen,
 // told apart by their ids (WithID).
 type view struct {
-	t    *Census
-	byID map[string]*tracked // guarded by t.mu
+	c    *Census
+	byID map[string]*tracked // guarded by c.mu
 	// pending is the expiry of a successful request not yet taken in: a
 	// session reports the request (RequestDone) before the transition that
 	// installs its token (Succeed), and may report it even before Opened.
-	pending map[string]time.Time // guarded by t.mu
+	pending map[string]time.Time // guarded by c.mu
 }
 
 // Hooks returns hooks that keep the census up to date with the sessions
 // they are installed in. Each call returns a value with its own record of
 // ids: sessions installed with one value are told apart by their ids.
-func (t *Census) Hooks() Hooks {
-	v := &view{t: t, byID: make(map[string]*tracked), pending: make(map[string]time.Time)}
+func (c *Census) Hooks() Hooks {
+	v := &view{c: c, byID: make(map[string]*tracked), pending: make(map[string]time.Time)}
 	return Hooks{Opened: v.opened, Closed: v.closed, Transition: v.transition, RequestDone: v.requestDone}
 }
 
-func (t *Census) add(s states.State, n int64) {
-	if int(s) < len(t.counts) {
-		t.counts[s] += n
+func (c *Census) add(s states.State, n int64) {
+	if int(s) < len(c.counts) {
+		c.counts[s] += n
 	}
 }
 
-func (t *Census) remove(e *tracked) {
-	t.add(e.state, -1)
-	delete(t.open, e)
+func (c *Census) remove(e *tracked) {
+	c.add(e.state, -1)
+	delete(c.open, e)
 }
 
 // Snapshot returns the number of open sessions per state, indexed by
 // states.State, and the earliest known access-token expiry among open
 // sessions (zero when none is known).
-func (t *Census) Snapshot() (counts []int64, earliest time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	counts = append([]int64(nil), t.counts...)
-	for e := range t.open {
+func (c *Census) Snapshot() (counts []int64, earliest time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	counts = append([]int64(nil), c.counts...)
+	for e := range c.open {
 		if !e.expiry.IsZero() && (earliest.IsZero() || e.expiry.Before(earliest)) {
 			earliest = e.expiry
 		}
@@ -87,29 +87,29 @@ func (t *Census) Snapshot() (counts []int64, earliest time.Time) {
 }
 
 func (v *view) opened(info SessionInfo) {
-	t := v.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	c := v.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if old := v.byID[info.Session]; old != nil {
 		// A second session with the same id on the same Hooks value: the
 		// two cannot be told apart, so the first one is forgotten.
-		t.remove(old)
+		c.remove(old)
 	}
 	e := &tracked{state: info.State, expiry: info.Expiry}
 	if info.State == states.Revoked {
 		e.expiry = time.Time{}
 	}
 	v.byID[info.Session] = e
-	t.open[e] = struct{}{}
-	t.add(e.state, 1)
+	c.open[e] = struct{}{}
+	c.add(e.state, 1)
 }
 
 func (v *view) closed(info SessionInfo) {
-	t := v.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	c := v.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if e := v.byID[info.Session]; e != nil {
-		t.remove(e)
+		c.remove(e)
 		delete(v.byID, info.Session)
 	}
 	delete(v.pending, info.Session)
@@ -119,18 +119,18 @@ func (v *view) transition(r audit.Record) {
 	if r.Note != "" {
 		return // a note about the log, not a transition
 	}
-	t := v.t
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	c := v.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	e := v.byID[r.Session]
 	if e == nil {
 		// A transition made while the session was being created: the
 		// state Opened reports already includes it.
 		return
 	}
-	t.add(e.state, -1)
+	c.add(e.state, -1)
 	e.state = r.To
-	t.add(e.state, 1)
+	c.add(e.state, 1)
 	switch {
 	case r.To == states.Revoked:
 		e.expiry = time.Time{}
@@ -151,7 +151,7 @@ func (v *view) requestDone(d RequestDone) {
 	if d.Class != policy.OK || d.Expiry.IsZero() {
 		return
 	}
-	v.t.mu.Lock()
+	v.c.mu.Lock()
 	v.pending[d.Session] = d.Expiry
-	v.t.mu.Unlock()
+	v.c.mu.Unlock()
 }
