@@ -325,8 +325,8 @@ func (r *run) relayout(t int64) {
 		if s.inflight {
 			next = s.sentAt + r.latency // about when its answer comes
 		}
-		if next < t {
-			next = r.end // nothing pending: last
+		if next < t || next > r.end {
+			next = r.end // nothing pending within the run: last
 		}
 		keys[i] = uint64(float64(next-t)/span*(1<<36))<<24 | uint64(i)
 	}
