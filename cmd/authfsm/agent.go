@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,13 +38,8 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("agent", stderr)
 	file := fs.String("config", "", "the configuration file (YAML)")
 	check := fs.Bool("check", false, "only check the configuration file")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) { // --h, -help=true
-		helpWith(stdout, "agent", agentUsage)
-		return exitOK
-	} else if err != nil {
-		badFlag(stdout, stderr, fs, err)
-		fmt.Fprint(stderr, agentUsage)
-		return exitBadInput
+	if err := fs.Parse(args); err != nil { // --h and -help=true included
+		return badFlag(stdout, stderr, fs, err, agentUsage)
 	}
 	if *file == "" || fs.NArg() > 0 {
 		fmt.Fprint(stderr, agentUsage)

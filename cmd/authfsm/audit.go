@@ -120,8 +120,7 @@ func auditArgs(fs *flag.FlagSet, usage string, args []string, stdout, stderr io.
 	files, err := parseInterleaved(fs, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		helpWith(stdout, fs.Name(), usage)
-		return "", true, exitOK
+		return "", true, flagHelp(stdout, fs, usage)
 	case err != nil:
 		say(stderr, fs.Name(), "%v", err)
 		fmt.Fprint(stderr, usage)

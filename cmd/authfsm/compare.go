@@ -14,7 +14,7 @@ func runCompare(args []string, stdout, stderr io.Writer) int {
 	maxEvents := fs.Int64("max-events", sim.DefaultMaxEvents, "refuse a comparison estimated to need more events than this (all policies)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
-		return badFlag(stdout, stderr, fs, err)
+		return badFlag(stdout, stderr, fs, err, "")
 	}
 	if len(files) != 1 {
 		fmt.Fprintln(stderr, "authfsm compare: give exactly one scenario file")

@@ -11,7 +11,7 @@ func runDiagram(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("diagram", stderr)
 	format := fs.String("format", "mermaid", "output format: mermaid, dot or svg")
 	if err := fs.Parse(args); err != nil {
-		return badFlag(stdout, stderr, fs, err)
+		return badFlag(stdout, stderr, fs, err, "")
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "authfsm diagram: unexpected argument %q\n", fs.Arg(0))

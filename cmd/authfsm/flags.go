@@ -18,19 +18,30 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// badFlag reports a command line the flag set fs refused, or prints the
-// command's help with its flags to stdout when that is what was asked for
-// (-h, --help).
-func badFlag(stdout, stderr io.Writer, fs *flag.FlagSet, err error) int {
+// badFlag reports a command line the flag set fs refused, followed by the
+// command's usage when it has its own (usage, else ""), or prints the
+// command's help to stdout when that is what was asked for (-h, --help).
+func badFlag(stdout, stderr io.Writer, fs *flag.FlagSet, err error, usage string) int {
 	if errors.Is(err, flag.ErrHelp) {
-		commandHelp(stdout, fs.Name())
-		fmt.Fprintln(stdout, "\nflags:")
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		return exitOK
+		return flagHelp(stdout, fs, usage)
 	}
 	say(stderr, fs.Name(), "%v (authfsm %s --help lists the flags)", err, fs.Name())
+	fmt.Fprint(stderr, usage)
 	return exitBadInput
+}
+
+// flagHelp prints the help of fs's command to stdout: its own usage text
+// when it has one, else its description, usage lines and flags.
+func flagHelp(stdout io.Writer, fs *flag.FlagSet, usage string) int {
+	if usage != "" {
+		helpWith(stdout, fs.Name(), usage)
+		return exitOK
+	}
+	commandHelp(stdout, fs.Name())
+	fmt.Fprintln(stdout, "\nflags:")
+	fs.SetOutput(stdout)
+	fs.PrintDefaults()
+	return exitOK
 }
 
 // parseInterleaved parses args with fs, accepting flags before and after

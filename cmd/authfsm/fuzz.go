@@ -41,7 +41,7 @@ func runFuzz(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the outcome as one JSON object (and no progress)")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
-		return badFlag(stdout, stderr, fs, err)
+		return badFlag(stdout, stderr, fs, err, "")
 	}
 	if len(rest) > 0 || *runs < 1 {
 		fmt.Fprintln(stderr, "authfsm fuzz: takes no file; --runs must be at least 1")

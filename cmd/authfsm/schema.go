@@ -12,7 +12,7 @@ import (
 func runSchema(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("schema", stderr)
 	if err := fs.Parse(args); err != nil {
-		return badFlag(stdout, stderr, fs, err)
+		return badFlag(stdout, stderr, fs, err, "")
 	}
 	if fs.NArg() > 0 {
 		say(stderr, "schema", "unexpected argument %q", fs.Arg(0))

@@ -25,7 +25,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	session := fs.Int("session", 0, "show the timeline of this session of a fleet (by default the session that made the run fail, else 0)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
-		return badFlag(stdout, stderr, fs, err)
+		return badFlag(stdout, stderr, fs, err, "")
 	}
 	var prof *sim.Session
 	if *profile != "" {

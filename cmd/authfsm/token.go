@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -46,13 +45,8 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 	username := fs.String("username", agent.DefaultGitUsername, "with --format git: the user name when git's request names none")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the agent")
 	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) { // --h, -help=true
-		helpWith(stdout, "token", tokenUsage)
-		return exitOK
-	} else if err != nil {
-		badFlag(stdout, stderr, fs, err)
-		fmt.Fprint(stderr, tokenUsage)
-		return exitBadInput
+	if err != nil { // --h and -help=true included
+		return badFlag(stdout, stderr, fs, err, tokenUsage)
 	}
 	bad := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "authfsm token: "+format+"\n", a...)
