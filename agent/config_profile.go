@@ -1,0 +1,271 @@
+package agent
+
+import (
+	"errors"
+	"net/url"
+	"slices"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/sim"
+)
+
+// grants maps the file's grant names to the session's.
+var grants = map[string]session.Grant{
+	"refresh_token":                    session.GrantRefreshToken,
+	"client_credentials":               session.GrantClientCredentials,
+	"token_exchange":                   session.GrantTokenExchange,
+	string(session.GrantTokenExchange): session.GrantTokenExchange,
+}
+
+// credentialParams are parameter names whose values are credentials or
+// that the agent sets itself: params may not carry them.
+var credentialParams = []string{"client_secret", "client_assertion", "client_assertion_type", "assertion", "subject_token",
+	"subject_token_type", "actor_token", "actor_token_type", "requested_token_type", "password", "refresh_token",
+	"access_token", "grant_type", "scope", "client_id"}
+
+func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
+	var grant, style string
+	var sessionNode *yaml.Node
+	given := p.mapping(n, path, []ckey{
+		{key: "token_url", set: p.text(&pr.TokenURL)},
+		{key: "issuer", set: p.text(&pr.Issuer)},
+		{key: "allow_http", set: p.boolean(&pr.AllowHTTP)},
+		{key: "client_id", set: p.text(&pr.ClientID)},
+		inline("client_secret", "client_secret_file or client_secret_env"),
+		{key: "client_secret_file", set: p.path(&pr.ClientSecretFile)},
+		{key: "client_secret_env", set: p.text(&pr.ClientSecretEnv)},
+		{key: "auth_style", set: p.text(&style)},
+		{key: "private_key_jwt", set: func(n *yaml.Node, key string) {
+			pr.PrivateKeyJWT = &PrivateKeyJWT{}
+			p.mapping(n, key, []ckey{
+				{key: "key_file", set: p.path(&pr.PrivateKeyJWT.KeyFile)},
+				{key: "key_id", set: p.text(&pr.PrivateKeyJWT.KeyID)},
+				{key: "audience", set: p.text(&pr.PrivateKeyJWT.Audience)},
+				inline("key", "key_file"),
+			})
+			if p.err == nil && pr.PrivateKeyJWT.KeyFile == "" {
+				p.fail(n, key+".key_file", "required")
+			}
+		}},
+		inline("private_key", "private_key_jwt: {key_file: FILE}"),
+		{key: "assertion_file", set: p.path(&pr.AssertionFile)},
+		{key: "assertion_type", set: p.text(&pr.AssertionType)},
+		inline("client_assertion", "assertion_file"),
+		inline("assertion", "assertion_file"),
+		{key: "grant", set: p.text(&grant)},
+		inline("refresh_token", "refresh_token_file or refresh_token_env"),
+		{key: "refresh_token_file", set: p.path(&pr.RefreshTokenFile)},
+		{key: "refresh_token_env", set: p.text(&pr.RefreshTokenEnv)},
+		inline("subject_token", "subject_token_file"),
+		{key: "subject_token_file", set: p.path(&pr.SubjectTokenFile)},
+		{key: "subject_token_type", set: p.text(&pr.SubjectTokenType)},
+		{key: "requested_token_type", set: p.text(&pr.RequestedTokenType)},
+		inline("access_token", "a grant and a store; the agent obtains its tokens itself"),
+		inline("password", "a grant that needs no password in the file"),
+		{key: "scopes", set: p.strings(&pr.Scopes)},
+		{key: "params", set: func(n *yaml.Node, key string) { pr.Params = p.params(n, key) }},
+		{key: "session", set: func(n *yaml.Node, key string) { sessionNode = n }},
+		{key: "store", set: func(n *yaml.Node, key string) {
+			pr.Store = &Store{}
+			p.mapping(n, key, []ckey{
+				{key: "path", set: p.path(&pr.Store.Path)},
+				{key: "coordinator", set: p.text(&pr.Store.Coordinator)},
+			})
+			switch {
+			case p.err != nil:
+			case pr.Store.Path == "":
+				p.fail(n, key+".path", "required")
+			case pr.Store.Coordinator == "none":
+				pr.Store.Coordinator = ""
+			case pr.Store.Coordinator != "" && pr.Store.Coordinator != "file":
+				p.fail(n, key+".coordinator", "want file or none (a Redis coordinator is for programs that embed the session package)")
+			}
+		}},
+		{key: "proxy", set: func(n *yaml.Node, key string) { pr.Proxy = p.proxy(n, key) }},
+	})
+	if p.err != nil {
+		return
+	}
+	s, err := sim.ParseSession(p.file, sessionNode, path+".session")
+	if err != nil {
+		var se *sim.Error
+		if errors.As(err, &se) {
+			// The simulator's messages quote values; this file's never do.
+			p.err = &ConfigError{File: p.file, Line: se.Line, Key: se.Key, Msg: quoted.ReplaceAllString(se.Msg, "the value")}
+		} else {
+			p.fail(sessionNode, path+".session", "%v", err)
+		}
+		return
+	}
+	pr.Session = s
+	at := func(key string) *yaml.Node {
+		if k := given[key]; k != nil {
+			return k
+		}
+		return n
+	}
+	if grant == "" {
+		grant = "refresh_token"
+	}
+	g, ok := grants[grant]
+	if !ok {
+		p.fail(at("grant"), path+".grant", "want refresh_token, client_credentials or token_exchange")
+		return
+	}
+	pr.Grant = g
+	switch style {
+	case "", "basic":
+		pr.AuthStyle = session.AuthBasic
+	case "body":
+		pr.AuthStyle = session.AuthBody
+	default:
+		p.fail(at("auth_style"), path+".auth_style", "want basic or body")
+		return
+	}
+	count := func(keys ...string) (n int, names []string) {
+		for _, k := range keys {
+			if given[k] != nil {
+				n++
+				names = append(names, k)
+			}
+		}
+		return n, names
+	}
+	auth, authKeys := count("client_secret_file", "client_secret_env", "private_key_jwt", "assertion_file")
+	switch {
+	case (pr.TokenURL == "") == (pr.Issuer == ""):
+		p.fail(n, path+".token_url", "give token_url or issuer (discovered), one of them")
+	case auth > 1:
+		p.fail(at(authKeys[1]), path+"."+authKeys[1], "%s authenticates the client already; give one of client_secret_file, client_secret_env, private_key_jwt, assertion_file", authKeys[0])
+	case given["assertion_type"] != nil && given["assertion_file"] == nil:
+		p.fail(at("assertion_type"), path+".assertion_type", "applies with assertion_file only")
+	case auth > 0 && pr.ClientID == "":
+		p.fail(n, path+".client_id", "required with %s", authKeys[0])
+	case pr.Grant == session.GrantClientCredentials && pr.ClientID == "":
+		p.fail(n, path+".client_id", "required by the client_credentials grant")
+	case pr.Grant == session.GrantRefreshToken && pr.Store == nil:
+		p.fail(n, path+".store", "required by the refresh_token grant: a rotated refresh token must outlive the agent")
+	case pr.Grant != session.GrantRefreshToken && (pr.RefreshTokenFile != "" || pr.RefreshTokenEnv != ""):
+		p.fail(n, path+".refresh_token_file", "refresh_token_file and refresh_token_env apply to the refresh_token grant only")
+	case pr.RefreshTokenFile != "" && pr.RefreshTokenEnv != "":
+		p.fail(at("refresh_token_env"), path+".refresh_token_env", "give refresh_token_file or refresh_token_env, not both")
+	case pr.Grant == session.GrantTokenExchange && pr.SubjectTokenFile == "":
+		p.fail(n, path+".subject_token_file", "required by the token_exchange grant")
+	case pr.Grant != session.GrantTokenExchange && (pr.SubjectTokenFile != "" || pr.SubjectTokenType != "" || pr.RequestedTokenType != ""):
+		p.fail(n, path+".subject_token_file", "subject_token_file, subject_token_type and requested_token_type apply to the token_exchange grant only")
+	case pr.Session.Fallback && auth == 0:
+		p.fail(n, path+".session.fallback", "the client_credentials fallback needs the client's authentication (client_secret_file, client_secret_env, private_key_jwt or assertion_file)")
+	case pr.Session.Fallback && pr.ClientID == "":
+		p.fail(n, path+".client_id", "required by the client_credentials fallback")
+	}
+	if pr.Grant == session.GrantTokenExchange && pr.SubjectTokenType == "" {
+		pr.SubjectTokenType = session.TokenTypeJWT
+	}
+	for _, u := range []struct{ key, raw string }{{"token_url", pr.TokenURL}, {"issuer", pr.Issuer}} {
+		if u.raw != "" && p.err == nil {
+			p.checkURL(at(u.key), path+"."+u.key, u.raw, pr.AllowHTTP)
+		}
+	}
+}
+
+// checkURL checks a URL without quoting it: it may carry a secret.
+func (p *cparser) checkURL(n *yaml.Node, key, raw string, allowHTTP bool) *url.URL {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || u.Opaque != "":
+		p.fail(n, key, "not an absolute URL")
+	case u.User != nil:
+		p.fail(n, key, "a URL with user information is refused: credentials belong in files")
+	case u.Scheme == "https":
+		return u
+	case u.Scheme == "http" && (allowHTTP || loopback(u.Hostname())):
+		return u
+	case u.Scheme == "http":
+		p.fail(n, key, "plain HTTP to another host would send tokens in clear; use https (or allow_http: true)")
+	default:
+		p.fail(n, key, "the scheme must be https")
+	}
+	return nil
+}
+
+func (p *cparser) params(n *yaml.Node, key string) url.Values {
+	v := url.Values{}
+	if n.Kind != yaml.MappingNode {
+		p.fail(n, key, "want a mapping of names to values, got %s", describe(n))
+		return v
+	}
+	for i := 0; i+1 < len(n.Content) && p.err == nil; i += 2 {
+		k, val := n.Content[i], resolve(n.Content[i+1])
+		name := join(key, k.Value)
+		if slices.Contains(credentialParams, k.Value) {
+			p.fail(k, name, "refused: the agent sets it from the profile's other keys, and credentials belong in files")
+			return v
+		}
+		if v.Has(k.Value) {
+			p.fail(k, name, "key given twice")
+			return v
+		}
+		if val.Kind == yaml.SequenceNode {
+			var list []string
+			p.strings(&list)(val, name)
+			v[k.Value] = list
+			continue
+		}
+		var s string
+		p.text(&s)(val, name)
+		v.Set(k.Value, s)
+	}
+	return v
+}
+
+func (p *cparser) proxy(n *yaml.Node, key string) *Proxy {
+	px := &Proxy{MaxReplayBody: DefaultMaxReplayBody}
+	var upstream string
+	var allowHTTP bool
+	var maxBody int
+	given := p.mapping(n, key, []ckey{
+		{key: "listen", set: func(n *yaml.Node, k string) {
+			if l := p.listen(n, k); l != nil {
+				px.Listen = *l
+			}
+		}},
+		{key: "upstream", set: p.text(&upstream)},
+		{key: "allow_http", set: p.boolean(&allowHTTP)},
+		{key: "allowed_hosts", set: p.strings(&px.AllowedHosts)},
+		{key: "max_replay_body", set: func(n *yaml.Node, k string) {
+			s, ok := p.scalar(n, k)
+			if !ok {
+				return
+			}
+			v, err := strconv.Atoi(s)
+			if err != nil || v < 0 || v > 64<<20 {
+				p.fail(n, k, "want a number of bytes from 0 to %d", 64<<20)
+				return
+			}
+			maxBody = v
+		}},
+	})
+	switch {
+	case p.err != nil:
+		return nil
+	case given["listen"] == nil:
+		p.fail(n, key+".listen", "required")
+	case upstream == "":
+		p.fail(n, key+".upstream", "required")
+	}
+	if p.err != nil {
+		return nil
+	}
+	if given["max_replay_body"] != nil {
+		px.MaxReplayBody = int64(maxBody)
+	}
+	u := p.checkURL(given["upstream"], key+".upstream", upstream, allowHTTP)
+	if u != nil && (u.RawQuery != "" || u.Fragment != "") {
+		p.fail(given["upstream"], key+".upstream", "a query or fragment does not apply to a proxy's upstream")
+	}
+	px.Upstream = u
+	return px
+}
