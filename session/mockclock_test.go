@@ -2,6 +2,10 @@ package session
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,5 +54,126 @@ func TestRefreshAheadOnMockClock(t *testing.T) {
 	st := s.Status()
 	if !st.Expiry.Equal(start.Add(110*time.Minute)) || !st.NextAt.Equal(start.Add(100*time.Minute)) {
 		t.Errorf("after the refresh: expiry +%v, next wake-up +%v; want +1h50m and +1h40m", st.Expiry.Sub(start), st.NextAt.Sub(start))
+	}
+}
+
+// TestMockClockJumpPastRequestInFlight moves a mock clock an hour past a
+// refresh whose request a real HTTP server is still answering: the request
+// still gets real time to be answered, so the session takes its pair
+// instead of failing it and every retry the jump schedules (issue: 11
+// attempts burned in one Add, and every caller failed).
+func TestMockClockJumpPastRequestInFlight(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		i := n
+		mu.Unlock()
+		select {
+		case arrived <- struct{}{}:
+		default: // the test waits for the first request only
+		}
+		<-release
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"acc-%d","refresh_token":"ref-%d","token_type":"Bearer","expires_in":3600}`, i, i)
+	}))
+	defer srv.Close()
+	c, err := NewClient(Endpoint{TokenURL: srv.URL, ClientID: "app", ClientSecret: "app-secret", HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mock := clock.NewMock()
+	mock.Set(time.Now())
+	start := mock.Now()
+	recs := make(chan audit.Record, 64)
+	initial := Token{Access: "acc-0", Refresh: "ref-0", Issued: start, Expiry: start.Add(time.Hour)}
+	s, err := New(context.Background(), c, initial, WithClock(mock), WithSeed(1), WithRefreshAhead(10*time.Minute),
+		WithRequestTimeout(10*time.Second),
+		WithAudit(audit.SinkFunc(func(r audit.Record) error {
+			select {
+			case recs <- r:
+			default: // only the first records matter; never block Close
+			}
+			return nil
+		})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mock.Add(50 * time.Minute) // the refresh-ahead point: the request goes out
+	<-arrived
+	mock.Add(time.Hour) // far past the request's timeout, on the mock clock
+	close(release)
+	var got []string
+	for r := range recs {
+		got = append(got, r.Event.String()+" "+r.To.String())
+		if r.To != states.Refreshing {
+			break
+		}
+	}
+	if want := []string{"refresh_ahead refreshing", "succeed valid"}; !cmp.Equal(want, got) {
+		t.Errorf("transitions %q, want %q", got, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d token requests, want 1", n)
+	}
+}
+
+// TestMockClockHungServerTimesOut checks the other side of the real-time
+// grace: a server that never answers still fails the attempt once the mock
+// clock passed the request's timeout and the grace's real time went by.
+func TestMockClockHungServerTimesOut(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		select { // never answers
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	defer srv.Close()
+	defer close(stop)
+	c, err := NewClient(Endpoint{TokenURL: srv.URL, ClientID: "app", ClientSecret: "app-secret", HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mock := clock.NewMock()
+	mock.Set(time.Now())
+	start := mock.Now()
+	recs := make(chan audit.Record, 16)
+	initial := Token{Access: "acc-0", Refresh: "ref-0", Issued: start, Expiry: start.Add(time.Hour)}
+	s, err := New(context.Background(), c, initial, WithClock(mock), WithSeed(1), WithRefreshAhead(10*time.Minute),
+		WithRequestTimeout(10*time.Second),
+		WithAudit(audit.SinkFunc(func(r audit.Record) error {
+			select {
+			case recs <- r:
+			default:
+			}
+			return nil
+		})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mock.Add(50 * time.Minute)
+	<-arrived
+	mock.Add(10 * time.Second) // the timeout, on the mock clock
+	for r := range recs {
+		if r.To == states.Refreshing {
+			continue
+		}
+		if r.Event != states.Fail || r.To != states.Backoff {
+			t.Errorf("after the timeout: %v → %v, want fail → backoff", r.Event, r.To)
+		}
+		break
 	}
 }

@@ -26,6 +26,7 @@ type config struct {
 	timeout       time.Duration
 	maxRetryAfter time.Duration
 	clock         clock.Clock
+	realClock     bool // clock is clock.New()'s: see requestContext
 	logger        *slog.Logger
 	sink          audit.Sink
 	store         Store
@@ -66,6 +67,17 @@ func WithMaxRetryAfter(d time.Duration) Option { return func(c *config) { c.maxR
 
 // WithClock sets the clock; the default is clock.New(). Tests pass a
 // *clock.Mock, or run under testing/synctest with the default.
+//
+// The clock measures the token's life, the refresh-ahead point, the retry
+// delays and each request's timeout (WithRequestTimeout). The requests
+// themselves are real I/O: on a clock other than clock.New() a request
+// whose timeout passed on that clock still gets real time to be answered,
+// its timeout but at most one second, before it is ended. So a test may
+// move a mock clock past a refresh in flight (mock.Add(time.Hour)) against
+// a real server: the request is answered, and neither it nor the retries
+// the move schedules fail for want of real time. A server that never
+// answers fails a request once the mock clock passed its timeout and that
+// real time has gone by.
 func WithClock(cl clock.Clock) Option { return func(c *config) { c.clock = cl } }
 
 // WithLogger sets the logger for refresh failures (Warn), revocations

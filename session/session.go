@@ -111,6 +111,7 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	if cfg.clock == nil {
 		cfg.clock = clock.New()
 	}
+	cfg.realClock = isRealClock(cfg.clock)
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
