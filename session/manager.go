@@ -230,7 +230,11 @@ func (m *Manager) Session(ctx context.Context, key string) (*Session, error) {
 		}
 		s, err := m.await(ctx, e)
 		if err != nil && isContextErr(err) && ctx.Err() == nil {
-			continue // another caller's context ended the creation; ours has not
+			// Another caller's context ended the creation; ours has not.
+			// Its failed entry may still be in the map: take it out, try
+			// again.
+			sh.compareAndDelete(key, e)
+			continue
 		}
 		return s, err
 	}
