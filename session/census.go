@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/authfsm/authfsm/audit"
-	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -17,10 +16,13 @@ import (
 // time and in order; hooks of different sessions arrive concurrently, hence
 // the lock. It is safe for concurrent use.
 //
-// The expiry of a session is known from Opened and from each successful
-// refresh; after a SetToken or an adopted pair (whose expiry the hooks do
-// not report) and while revoked, it is unknown until the next successful
-// refresh.
+// Every open session that holds a token counts in the earliest expiry:
+// its expiry is known from Opened and from every token it installs
+// (Hooks.TokenInstalled: a successful refresh, a pair adopted from the
+// family another process refreshed, SetToken). Only a session without a
+// token and a revoked one (until its next installed token) count in no
+// expiry, so with processes sharing one family (WithCoordinator) every
+// process reports the token it holds, not only the one that refreshed.
 type Census struct {
 	mu     sync.Mutex
 	counts []int64 // open sessions by state, indexed by states.State
@@ -30,9 +32,8 @@ type Census struct {
 // tracked is one open session.
 type tracked struct {
 	state states.State
-	// expiry is the access token's expiry, zero while unknown: before the
-	// first successful refresh after a SetToken or an adopted pair (hooks
-	// do not report their expiry), and while the session is revoked.
+	// expiry is the access token's expiry; zero while the session holds
+	// no token or is revoked.
 	expiry time.Time
 }
 
@@ -46,18 +47,14 @@ func NewCensus() *Census {
 type view struct {
 	c    *Census
 	byID map[string]*tracked // guarded by c.mu
-	// pending is the expiry of a successful request not yet taken in: a
-	// session reports the request (RequestDone) before the transition that
-	// installs its token (Succeed), and may report it even before Opened.
-	pending map[string]time.Time // guarded by c.mu
 }
 
 // Hooks returns hooks that keep the census up to date with the sessions
 // they are installed in. Each call returns a value with its own record of
 // ids: sessions installed with one value are told apart by their ids.
 func (c *Census) Hooks() Hooks {
-	v := &view{c: c, byID: make(map[string]*tracked), pending: make(map[string]time.Time)}
-	return Hooks{Opened: v.opened, Closed: v.closed, Transition: v.transition, RequestDone: v.requestDone}
+	v := &view{c: c, byID: make(map[string]*tracked)}
+	return Hooks{Opened: v.opened, Closed: v.closed, Transition: v.transition, TokenInstalled: v.installed}
 }
 
 func (c *Census) add(s states.State, n int64) {
@@ -72,8 +69,9 @@ func (c *Census) remove(e *tracked) {
 }
 
 // Snapshot returns the number of open sessions per state, indexed by
-// states.State, and the earliest known access-token expiry among open
-// sessions (zero when none is known).
+// states.State, and the earliest access-token expiry among the open
+// sessions that hold a token and are not revoked (zero when there is
+// none).
 func (c *Census) Snapshot() (counts []int64, earliest time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -112,7 +110,6 @@ func (v *view) closed(info SessionInfo) {
 		c.remove(e)
 		delete(v.byID, info.Session)
 	}
-	delete(v.pending, info.Session)
 }
 
 func (v *view) transition(r audit.Record) {
@@ -131,27 +128,20 @@ func (v *view) transition(r audit.Record) {
 	c.add(e.state, -1)
 	e.state = r.To
 	c.add(e.state, 1)
-	switch {
-	case r.To == states.Revoked:
+	if r.To == states.Revoked {
 		e.expiry = time.Time{}
-		delete(v.pending, r.Session)
-	case r.Event == states.Succeed:
-		if exp, ok := v.pending[r.Session]; ok {
-			e.expiry = exp
-			delete(v.pending, r.Session)
-		}
-	case r.Event == states.SetToken || r.Event == states.Adopt:
-		// A pair from outside: the hooks do not say when it expires.
-		e.expiry = time.Time{}
-		delete(v.pending, r.Session)
 	}
 }
 
-func (v *view) requestDone(d RequestDone) {
-	if d.Class != policy.OK || d.Expiry.IsZero() {
-		return
+// installed takes in the expiry of a token the session installed, which
+// arrives right after the Transition that installed it.
+func (v *view) installed(t TokenInstalled) {
+	c := v.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// A token installed while the session was being created: the expiry
+	// Opened reports already includes it.
+	if e := v.byID[t.Session]; e != nil && e.state != states.Revoked {
+		e.expiry = t.Expiry
 	}
-	v.c.mu.Lock()
-	v.pending[d.Session] = d.Expiry
-	v.c.mu.Unlock()
 }

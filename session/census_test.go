@@ -2,7 +2,9 @@ package session
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/authfsm/authfsm/audit"
@@ -11,7 +13,7 @@ import (
 
 // TestCensus: the census counts open sessions per state and knows the
 // earliest access-token expiry among them: from Opened, from a successful
-// refresh, unknown after SetToken, and forgotten on Close.
+// refresh, from SetToken, and forgotten on Close.
 func TestCensus(t *testing.T) {
 	c := NewCensus()
 	// Hooks are delivered outside the session's lock, maybe after the call
@@ -64,7 +66,7 @@ func TestCensus(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("b", states.SetToken)
-	check("b's pair set from outside: its expiry unknown", 3, 0, earliestOf(now.Add(2*time.Hour), stale))
+	check("b's pair set from outside", 3, 0, now.Add(10*time.Minute))
 
 	for _, s := range []*Session{a, b, stale} {
 		s.Close()
@@ -78,4 +80,67 @@ func earliestOf(at time.Time, s *Session) time.Time {
 		return exp
 	}
 	return at
+}
+
+// TestCensusSharedFamily: two processes of one token family, each with its
+// own census (its own /metrics), share a FileCoordinator. One refreshes
+// ahead of expiry and publishes; the other adopts the published pair when
+// its own token expires. Both censuses report the expiry of the token their
+// process holds — the adopting one too — and a re-login by SetToken is
+// reported as well.
+func TestCensusSharedFamily(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fe := newFakeEndpoint(2 * time.Hour) // a refreshes once in this test
+		path := filepath.Join(t.TempDir(), "family.json")
+		start := time.Now()
+		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(time.Hour)}
+		open := func(id string, c *Census, opts ...Option) *Session {
+			t.Helper()
+			opts = append(opts, WithID(id), WithHooks(c.Hooks()), WithCoordinator(&FileCoordinator{Path: path}))
+			s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		ca, cb := NewCensus(), NewCensus()
+		a := open("a", ca, WithRefreshAhead(30*time.Minute)) // refreshes at half its token's lifetime
+		b := open("b", cb, WithRefreshAhead(0))              // adopts once its own token expires
+		defer a.Close()
+		defer b.Close()
+		check := func(step, name string, c *Census, s *Session) {
+			t.Helper()
+			counts, got := c.Snapshot()
+			want := s.Status().Expiry
+			if want.IsZero() || !got.Equal(want) || counts[states.Valid] != 1 {
+				t.Errorf("%s: process %s's census reports expiry %v (valid %d), want %v (valid 1)", step, name, got, counts[states.Valid], want)
+			}
+		}
+
+		time.Sleep(31 * time.Minute) // a refreshes and publishes generation 1
+		synctest.Wait()
+		if n, _, _ := fe.stats(); n != 1 || a.Status().Generation != 1 {
+			t.Fatalf("%d token requests, a at generation %d; want a's one refresh", n, a.Status().Generation)
+		}
+		check("a refreshed", "a", ca, a)
+		check("a refreshed", "b", cb, b)
+
+		time.Sleep(30 * time.Minute) // b's token expires: it adopts a's pair
+		synctest.Wait()
+		if n, _, _ := fe.stats(); n != 1 || b.Status().Generation != 1 {
+			t.Fatalf("%d token requests, b at generation %d; want b to adopt a's pair", n, b.Status().Generation)
+		}
+		check("b adopted", "a", ca, a)
+		check("b adopted", "b", cb, b)
+
+		relogin := Token{Access: "relogin-access", Refresh: "relogin-refresh", Expiry: time.Now().Add(10 * time.Minute)}
+		if err := b.SetToken(context.Background(), relogin); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		check("b set a token", "b", cb, b)
+		if _, got := cb.Snapshot(); !got.Equal(relogin.Expiry) {
+			t.Errorf("after SetToken b's census reports %v, want the new token's expiry %v", got, relogin.Expiry)
+		}
+	})
 }

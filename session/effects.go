@@ -13,16 +13,18 @@ import (
 // waiters, starts the refresh the machine asks for and arms the one timer.
 // It decides nothing itself.
 
-// stepLocked applies in at now. When the step installs a token (a success
-// or SetToken), install becomes the current pair. It reports whether it did.
+// stepLocked applies in at now. When the step installs a token (a success,
+// an adopted pair or SetToken), install becomes the current pair, announced
+// by Hooks.TokenInstalled. It reports whether it did.
 func (s *Session) stepLocked(in states.Input, now time.Time, install *Token) bool {
 	d, fx := s.machine.Step(s.data, in, now)
 	s.data = d
 	trans := fx.Transitions()
 	installed := false
+	var how states.Event
 	for _, t := range trans {
 		if t.Event == states.Succeed || t.Event == states.SetToken || t.Event == states.Adopt {
-			installed = true
+			installed, how = true, t.Event
 		}
 	}
 	if installed && install != nil {
@@ -32,6 +34,10 @@ func (s *Session) stepLocked(in states.Input, now time.Time, install *Token) boo
 	s.publishLocked()
 	for _, t := range trans {
 		s.auditLocked(t)
+	}
+	if h := s.cfg.hooks.TokenInstalled; h != nil && installed && install != nil {
+		info := TokenInstalled{Session: s.cfg.id, Event: how, Expiry: s.data.Expiry, Token: audit.Fingerprint(string(s.tok.Access)), At: now}
+		s.hook(func() { h(info) })
 	}
 	if len(trans) > 0 {
 		close(s.changed)

@@ -22,6 +22,12 @@ type Hooks struct {
 	Closed func(SessionInfo)
 	// Transition is called with the audit record of every state change.
 	Transition func(audit.Record)
+	// TokenInstalled is called when a new access token becomes the
+	// session's current one — a successful refresh, a pair adopted from
+	// the family (another process refreshed, see WithCoordinator), or
+	// SetToken — right after the Transition of that change, with the
+	// token's expiry, which the audit record does not carry.
+	TokenInstalled func(TokenInstalled)
 	// RequestStart is called as a refresh request is sent.
 	RequestStart func(RequestStart)
 	// RequestDone is called when a refresh request has ended.
@@ -43,6 +49,21 @@ type SessionInfo struct {
 	State states.State
 	// Expiry is its access token's expiry; zero for none.
 	Expiry time.Time
+}
+
+// TokenInstalled describes a new current access token, for
+// Hooks.TokenInstalled.
+type TokenInstalled struct {
+	Session string
+	// Event is how it came: states.Succeed (a refresh), states.Adopt (a
+	// pair another process published) or states.SetToken.
+	Event states.Event
+	// Expiry is when it expires, on the session's clock: the instant until
+	// which the session serves it.
+	Expiry time.Time
+	// Token is its fingerprint (audit.Fingerprint), as in the audit record.
+	Token string
+	At    time.Time
 }
 
 // RequestStart describes a refresh request about to be sent.
@@ -114,6 +135,7 @@ func ChainHooks(hs ...Hooks) Hooks {
 		c.Opened = chain(c.Opened, h.Opened)
 		c.Closed = chain(c.Closed, h.Closed)
 		c.Transition = chain(c.Transition, h.Transition)
+		c.TokenInstalled = chain(c.TokenInstalled, h.TokenInstalled)
 		c.RequestStart = chain(c.RequestStart, h.RequestStart)
 		c.RequestDone = chain(c.RequestDone, h.RequestDone)
 		c.StoreError = chain(c.StoreError, h.StoreError)

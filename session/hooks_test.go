@@ -20,7 +20,8 @@ import (
 )
 
 // TestHooks: the hooks see a session's life in order, outside its lock (a
-// hook may call Status), with fingerprints only.
+// hook may call Status), with fingerprints only; every installed token is
+// announced with its expiry.
 func TestHooks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
@@ -46,6 +47,9 @@ func TestHooks(t *testing.T) {
 			RequestDone: func(r RequestDone) {
 				add("done attempt %d status %d class %v took %v token? %v", r.Attempt, r.Status, r.Class, r.Duration, r.Token != "")
 			},
+			TokenInstalled: func(i TokenInstalled) {
+				add("installed %v %s expires in %v token? %v", i.Event, i.Session, i.Expiry.Sub(i.At), i.Token != "")
+			},
 		}
 		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Second)}
 		s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithHooks(h), WithID("api"),
@@ -55,6 +59,9 @@ func TestHooks(t *testing.T) {
 		}
 		sp.Store(s)
 		time.Sleep(3 * time.Second)
+		if err := s.SetToken(context.Background(), Token{Access: "tok-access-set", Refresh: "tok-refresh-set", Expiry: time.Now().Add(time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
 		s.Close()
 		want := []string{
 			"opened api valid",
@@ -67,6 +74,9 @@ func TestHooks(t *testing.T) {
 			"start attempt 2",
 			"done attempt 2 status 200 class ok took 0s token? true",
 			"transition refreshing->valid succeed",
+			"installed succeed api expires in 1h0m0s token? true",
+			"transition valid->valid set_token",
+			"installed set_token api expires in 1m0s token? true",
 			"closed api valid",
 		}
 		mu.Lock()

@@ -27,6 +27,18 @@ const DefaultIdleTimeout = 10 * time.Minute
 // goroutine, and WithMaxSessions caps their number, closing the least
 // recently used first. Closing goes through Session.Shutdown, so a rotated
 // pair in flight is still saved.
+//
+// Eviction never makes a caller wait for another user's session: the
+// caller whose new session goes beyond WithMaxSessions only takes the least
+// recently used one out of the map, and that session shuts down in the
+// background — a refresh in flight runs to its end (within its request
+// timeout), its rotated pair is saved to the session's store, its audit
+// records are delivered — so Token for a new key honours its context even
+// while the identity provider is slow. A key asked for again while its
+// evicted session is still shutting down waits for that shutdown, within
+// the caller's context, before the factory runs: the new session then
+// starts from the pair the old one saved, never from a refresh token the
+// old one's refresh has just rotated away. Close waits for every shutdown.
 type Manager struct {
 	factory func(ctx context.Context, key string) (*Session, error)
 	idle    time.Duration
@@ -35,7 +47,14 @@ type Manager struct {
 
 	shards  [numShards]shard
 	n       atomic.Int64
-	evictMu sync.Mutex // one eviction at a time
+	evictMu sync.Mutex // one eviction scan at a time
+
+	// closing holds the shutdown in progress of each key's retired session,
+	// closed when it is done; closeErr is the first error of a shutdown
+	// run in the background, for Close to return.
+	closeMu  sync.Mutex
+	closing  map[string]chan struct{}
+	closeErr error
 
 	stop chan struct{}
 	done chan struct{}
@@ -139,10 +158,16 @@ func WithManagerClock(c clock.Clock) ManagerOption { return func(m *Manager) { m
 // ErrManagerClosed is returned by a Manager's Token and Session after Close.
 var ErrManagerClosed = errors.New("session: manager closed")
 
+// isContextErr reports whether err is a context's cancellation or deadline.
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
 // NewManager returns a Manager that creates a key's session with factory
 // on its first use. factory must not return a nil Session without an error.
 func NewManager(factory func(ctx context.Context, key string) (*Session, error), opts ...ManagerOption) *Manager {
-	m := &Manager{factory: factory, idle: DefaultIdleTimeout, stop: make(chan struct{}), done: make(chan struct{})}
+	m := &Manager{factory: factory, idle: DefaultIdleTimeout, closing: make(map[string]chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{})}
 	for _, o := range opts {
 		o(m)
 	}
@@ -154,7 +179,10 @@ func NewManager(factory func(ctx context.Context, key string) (*Session, error),
 }
 
 // Token returns a usable access token for key, creating key's session if
-// needed. Errors are Session.Token's, or the factory's.
+// needed. It honours ctx throughout: creating a session that goes beyond
+// WithMaxSessions evicts another one without waiting for its shutdown (see
+// Manager). Errors are Session.Token's, the factory's, or ctx's (wrapped)
+// while key's evicted session is still shutting down.
 func (m *Manager) Token(ctx context.Context, key string) (Token, error) {
 	for range 2 {
 		s, err := m.Session(ctx, key)
@@ -172,45 +200,70 @@ func (m *Manager) Token(ctx context.Context, key string) (Token, error) {
 
 // Session returns key's session, creating it with the factory if there is
 // none. Concurrent first calls for one key create one session; a failed
-// creation is not remembered, so the next call tries again.
+// creation is not remembered, so the next call tries again. Before
+// creating, it waits (within ctx) for key's evicted session, if any, to
+// finish shutting down.
 func (m *Manager) Session(ctx context.Context, key string) (*Session, error) {
-	select {
-	case <-m.stop:
-		return nil, ErrManagerClosed
-	default:
-	}
-	now := m.clock.Now().UnixNano()
-	sh := m.shard(key)
-	if e, ok := sh.load(key); ok {
-		// Idleness is measured in seconds: writing the time on every call
-		// would make each lookup dirty a cache line.
-		if now-e.used.Load() > int64(time.Second) {
-			e.used.Store(now)
+	for {
+		select {
+		case <-m.stop:
+			return nil, ErrManagerClosed
+		default:
 		}
-		return m.await(ctx, key, e)
+		now := m.clock.Now().UnixNano()
+		sh := m.shard(key)
+		e, ok := sh.load(key)
+		if ok {
+			// Idleness is measured in seconds: writing the time on every
+			// call would make each lookup dirty a cache line.
+			if now-e.used.Load() > int64(time.Second) {
+				e.used.Store(now)
+			}
+		} else {
+			e = &entry{ready: make(chan struct{})}
+			e.used.Store(now)
+			if old, loaded := sh.loadOrStore(key, e); loaded {
+				e = old
+			} else {
+				return m.create(ctx, key, e)
+			}
+		}
+		s, err := m.await(ctx, e)
+		if err != nil && isContextErr(err) && ctx.Err() == nil {
+			// Another caller's context ended the creation; ours has not.
+			// Its failed entry may still be in the map: take it out, try
+			// again.
+			sh.compareAndDelete(key, e)
+			continue
+		}
+		return s, err
 	}
-	e := &entry{ready: make(chan struct{})}
-	e.used.Store(now)
-	if old, loaded := sh.loadOrStore(key, e); loaded {
-		return m.await(ctx, key, old)
-	}
-	s, err := m.factory(ctx, key)
-	if err == nil && s == nil {
-		err = errors.New("session: manager factory returned no session")
+}
+
+// create makes key's session for e, which this caller stored, and evicts
+// beyond the cap.
+func (m *Manager) create(ctx context.Context, key string, e *entry) (*Session, error) {
+	var s *Session
+	err := m.awaitShutdown(ctx, key)
+	if err == nil {
+		s, err = m.factory(ctx, key)
+		if err == nil && s == nil {
+			err = errors.New("session: manager factory returned no session")
+		}
 	}
 	e.s, e.err = s, err
 	close(e.ready)
 	if err != nil {
-		sh.compareAndDelete(key, e)
+		m.shard(key).compareAndDelete(key, e)
 		return nil, err
 	}
 	if n := m.n.Add(1); m.max > 0 && n > int64(m.max) {
-		m.evictLRU()
+		m.evictLRU(e)
 	}
 	return s, nil
 }
 
-func (m *Manager) await(ctx context.Context, key string, e *entry) (*Session, error) {
+func (m *Manager) await(ctx context.Context, e *entry) (*Session, error) {
 	select {
 	case <-e.ready:
 		return e.s, e.err
@@ -221,79 +274,3 @@ func (m *Manager) await(ctx context.Context, key string, e *entry) (*Session, er
 
 // Len returns the number of sessions the manager holds.
 func (m *Manager) Len() int { return int(m.n.Load()) }
-
-// Close stops the janitor and shuts every session down (see
-// Session.Shutdown), returning the first error.
-func (m *Manager) Close() error {
-	m.once.Do(func() { close(m.stop) })
-	<-m.done
-	var first error
-	m.each(func(key string, e *entry) {
-		if err := m.remove(key, e); err != nil && first == nil {
-			first = err
-		}
-	})
-	return first
-}
-
-// janitor closes idle sessions every half idle timeout.
-func (m *Manager) janitor() {
-	defer close(m.done)
-	if m.idle <= 0 {
-		<-m.stop
-		return
-	}
-	t := m.clock.Ticker(m.idle / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.stop:
-			return
-		case <-t.C:
-			cutoff := m.clock.Now().Add(-m.idle).UnixNano()
-			m.each(func(key string, e *entry) {
-				if e.used.Load() < cutoff {
-					m.remove(key, e)
-				}
-			})
-		}
-	}
-}
-
-// evictLRU closes the least recently used sessions until the cap holds. It
-// scans every key, so a cap suits a service that rarely reaches it.
-func (m *Manager) evictLRU() {
-	m.evictMu.Lock()
-	defer m.evictMu.Unlock()
-	for m.n.Load() > int64(m.max) {
-		var oldKey string
-		var old *entry
-		m.each(func(key string, e *entry) {
-			select {
-			case <-e.ready:
-			default:
-				return // still being created
-			}
-			if old == nil || e.used.Load() < old.used.Load() {
-				oldKey, old = key, e
-			}
-		})
-		if old == nil {
-			return
-		}
-		m.remove(oldKey, old)
-	}
-}
-
-// remove forgets key's entry, if it is still e, and shuts its session down.
-func (m *Manager) remove(key string, e *entry) error {
-	if !m.shard(key).compareAndDelete(key, e) {
-		return nil
-	}
-	<-e.ready
-	if e.s == nil {
-		return nil
-	}
-	m.n.Add(-1)
-	return e.s.Close()
-}

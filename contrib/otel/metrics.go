@@ -162,7 +162,7 @@ func New(mp metric.MeterProvider, opts ...Option) (*Metrics, error) {
 		metric.WithDescription("Open authfsm sessions, by state."))
 	add(err)
 	expiry, err := meter.Float64ObservableGauge(TokenExpiryName, metric.WithUnit("s"),
-		metric.WithDescription("The earliest access-token expiry among open sessions that are not revoked, as Unix time; not reported when none is known. It may be in the past: a session that could not refresh in time."))
+		metric.WithDescription("The earliest access-token expiry among open sessions that hold a token and are not revoked (refreshed here, adopted from another process of the family, or set), as Unix time; not reported when no open session holds one. It may be in the past: a session that could not refresh in time."))
 	add(err)
 	m.attempts, err = meter.Int64Counter(RefreshAttemptsName, metric.WithUnit("{attempt}"),
 		metric.WithDescription("Refresh requests sent."))
@@ -226,10 +226,11 @@ func (m *Metrics) refreshAttrs(d session.RequestDone) metric.MeasurementOption {
 // within one Hooks value, so sessions sharing both a Hooks value and an id
 // count as one.
 //
-// The expiry of a session is known from Opened and from each successful
-// refresh; after a SetToken or an adopted pair (whose expiry the hooks do
-// not report) and while revoked, the session counts in
-// authfsm.token.expiry again from its next successful refresh.
+// Every open session that holds a token counts in authfsm.token.expiry:
+// its expiry is known from Opened and from every token it installs (a
+// successful refresh, a pair adopted from the family another process
+// refreshed, SetToken), so each process sharing one family reports the
+// token it holds. A revoked session counts again from its next token.
 func (m *Metrics) Hooks() session.Hooks {
 	ctx := context.Background()
 	return session.ChainHooks(m.census.Hooks(), session.Hooks{

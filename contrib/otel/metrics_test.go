@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -419,4 +420,56 @@ func TestChain(t *testing.T) {
 	if h.Transition != nil || h.RequestDone != nil || h.Throttled != nil {
 		t.Error("Chain made a hook that no value has")
 	}
+}
+
+// TestSharedFamilyBothReport: two processes of one token family, each with
+// its own Metrics, share a FileCoordinator. One refreshes and publishes;
+// the other adopts the published pair instead of refreshing, then sets a
+// token of its own (a re-login). Each reports the expiry of the token it
+// holds.
+func TestSharedFamilyBothReport(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "family.json")
+		var requests atomic.Int32
+		var issued time.Time
+		r := session.RefresherFunc(func(context.Context, session.Token) (session.Token, error) {
+			requests.Add(1)
+			issued = time.Now().Add(2 * time.Hour)
+			return session.Token{Access: "access-1", Refresh: "refresh-1", Expiry: issued}, nil
+		})
+		start := time.Now()
+		initial := session.Token{Access: "access-0", Refresh: "refresh-0", Issued: start, Expiry: start.Add(time.Hour)}
+		process := func(id string, ahead time.Duration) (*session.Session, *sdkmetric.ManualReader) {
+			t.Helper()
+			reader, mp := newReader(t)
+			m, err := authfsmotel.New(mp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := session.New(context.Background(), r, initial, session.WithID(id), session.WithHooks(m.Hooks()),
+				session.WithCoordinator(&session.FileCoordinator{Path: path}), session.WithRefreshAhead(ahead))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s, reader
+		}
+		a, ra := process("a", 30*time.Minute) // refreshes at half its token's lifetime
+		b, rb := process("b", 0)              // adopts once its own token expires
+
+		time.Sleep(61 * time.Minute)
+		synctest.Wait()
+		if n, g := requests.Load(), b.Status().Generation; n != 1 || g != 1 {
+			t.Fatalf("%d token requests, b at generation %d: want a's one refresh, adopted by b", n, g)
+		}
+		wantExpiry(t, "a refreshed", collect(t, ra), a.Status().Expiry)
+		wantExpiry(t, "b adopted", collect(t, rb), issued)
+
+		set := time.Now().Add(10 * time.Minute)
+		if err := b.SetToken(context.Background(), session.Token{Access: "relogin", Refresh: "relogin-r", Expiry: set}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		wantExpiry(t, "b set a token", collect(t, rb), set)
+	})
 }

@@ -107,7 +107,7 @@ func New(opts ...Option) *Metrics {
 		sessions: prometheus.NewDesc(name("sessions"),
 			"Open authfsm sessions, by state.", []string{"state"}, cfg.labels),
 		expiry: prometheus.NewDesc(name("token_expiry_timestamp_seconds"),
-			"The earliest access-token expiry among open sessions that are not revoked, in Unix seconds; absent when none is known. It may be in the past: a session that could not refresh in time.",
+			"The earliest access-token expiry among open sessions that hold a token and are not revoked (refreshed here, adopted from another process of the family, or set), in Unix seconds; absent when no open session holds one. It may be in the past: a session that could not refresh in time.",
 			nil, cfg.labels),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: name("refresh_attempts_total"), ConstLabels: cfg.labels,
@@ -177,11 +177,12 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 // sessions gauge and the expiry tell sessions apart by id within one Hooks
 // value, so sessions sharing both a Hooks value and an id count as one.
 //
-// The expiry of a session is known from Opened and from each successful
-// refresh; after a SetToken or an adopted pair (whose expiry the hooks do
-// not report) and while revoked, the session counts in
-// authfsm_token_expiry_timestamp_seconds again from its next successful
-// refresh.
+// Every open session that holds a token counts in
+// authfsm_token_expiry_timestamp_seconds: its expiry is known from Opened
+// and from every token it installs (a successful refresh, a pair adopted
+// from the family another process refreshed, SetToken), so each process
+// sharing one family reports the token it holds. A revoked session counts
+// again from its next token.
 func (m *Metrics) Hooks() session.Hooks {
 	return session.ChainHooks(m.census.Hooks(), session.Hooks{
 		RequestDone: func(d session.RequestDone) {

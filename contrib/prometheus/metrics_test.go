@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -289,8 +290,7 @@ func TestExpiredAtStart(t *testing.T) {
 }
 
 // TestRevokedAndSetToken: a revoked session leaves the expiry; a SetToken
-// (whose expiry the hooks do not carry) keeps it out until the next
-// successful refresh.
+// brings it back with the new token's expiry, and a refresh moves it on.
 func TestRevokedAndSetToken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reg := prometheus.NewPedanticRegistry()
@@ -321,13 +321,14 @@ func TestRevokedAndSetToken(t *testing.T) {
 			`authfsm_token_expiry_timestamp_seconds`: absent,
 		}))
 
-		if err := s.SetToken(ctx, session.Token{Access: "access-1", Refresh: "refresh-1", Expiry: time.Now().Add(time.Minute)}); err != nil {
+		set := time.Now().Add(time.Minute)
+		if err := s.SetToken(ctx, session.Token{Access: "access-1", Refresh: "refresh-1", Expiry: set}); err != nil {
 			t.Fatal(err)
 		}
 		synctest.Wait()
 		got, _ = scrape(t, handler)
 		check(t, "set", got, merge(sessionsGauge(1, 0, 0, 0, 0, 0), map[string]float64{
-			`authfsm_token_expiry_timestamp_seconds`: absent,
+			`authfsm_token_expiry_timestamp_seconds`: unix(set),
 		}))
 
 		time.Sleep(2 * time.Minute) // expiry, then a refresh on the session's own timer
@@ -470,4 +471,57 @@ func TestChain(t *testing.T) {
 	if h.Transition != nil || h.RequestDone != nil || h.Throttled != nil {
 		t.Error("Chain made a hook that no value has")
 	}
+}
+
+// TestSharedFamilyBothReport: two processes of one token family, each with
+// its own Metrics and /metrics, share a FileCoordinator. One refreshes and
+// publishes; the other adopts the published pair instead of refreshing.
+// Both report the expiry of the token they hold.
+func TestSharedFamilyBothReport(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "family.json")
+		var requests atomic.Int32
+		var issued time.Time
+		r := session.RefresherFunc(func(context.Context, session.Token) (session.Token, error) {
+			requests.Add(1)
+			issued = time.Now().Add(2 * time.Hour)
+			return session.Token{Access: "access-1", Refresh: "refresh-1", Expiry: issued}, nil
+		})
+		start := time.Now()
+		initial := session.Token{Access: "access-0", Refresh: "refresh-0", Issued: start, Expiry: start.Add(time.Hour)}
+		process := func(id string, ahead time.Duration) (*session.Session, http.Handler) {
+			t.Helper()
+			reg := prometheus.NewPedanticRegistry()
+			m := authfsmprom.New()
+			reg.MustRegister(m)
+			s, err := session.New(context.Background(), r, initial, session.WithID(id), session.WithHooks(m.Hooks()),
+				session.WithCoordinator(&session.FileCoordinator{Path: path}), session.WithRefreshAhead(ahead))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError})
+		}
+		a, ha := process("a", 30*time.Minute) // refreshes at half its token's lifetime
+		b, hb := process("b", 0)              // adopts once its own token expires
+
+		time.Sleep(61 * time.Minute)
+		synctest.Wait()
+		if n, g := requests.Load(), b.Status().Generation; n != 1 || g != 1 {
+			t.Fatalf("%d token requests, b at generation %d: want a's one refresh, adopted by b", n, g)
+		}
+		for _, p := range []struct {
+			name string
+			s    *session.Session
+			h    http.Handler
+		}{{"a (refreshed)", a, ha}, {"b (adopted)", b, hb}} {
+			got, _ := scrape(t, p.h)
+			check(t, p.name, got, merge(sessionsGauge(1, 0, 0, 0, 0, 0), map[string]float64{
+				`authfsm_token_expiry_timestamp_seconds`: unix(issued),
+			}))
+			if exp := p.s.Status().Expiry; !exp.Equal(issued) {
+				t.Errorf("%s holds a token expiring at %v, want %v", p.name, exp, issued)
+			}
+		}
+	})
 }
