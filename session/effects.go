@@ -31,7 +31,7 @@ func (s *Session) stepLocked(in states.Input, now time.Time, install *Token) boo
 		s.tok = *install
 		s.tokVersion++
 	}
-	s.publishLocked()
+	s.publishLocked(now)
 	for _, t := range trans {
 		s.auditLocked(t)
 	}
@@ -54,19 +54,23 @@ func (s *Session) stepLocked(in states.Input, now time.Time, install *Token) boo
 }
 
 // publishLocked makes Token's fast path see the current token and the
-// instant until which it may be served (zero when it may not be).
-func (s *Session) publishLocked() {
-	var until time.Time
+// instant until which it may be served (zero when it may not be), with
+// the instant until which a caller may cache it (Token.ServeUntil) as the
+// machine says at now.
+func (s *Session) publishLocked(now time.Time) {
+	var until, serve time.Time
 	if s.data.State != states.Revoked && !s.data.Rejected && s.tok.Access != "" && !s.closed {
 		until = s.data.Expiry
+		serve = s.data.ServeUntil(now)
 	}
 	probation := s.data.Probation
 	if p := s.snap.Load(); p != nil && p.until.Equal(until) && p.tok.Access == s.tok.Access &&
-		p.tok.Expiry.Equal(s.tok.Expiry) && p.probation == probation {
+		p.tok.Expiry.Equal(s.tok.Expiry) && p.tok.ServeUntil.Equal(serve) && p.probation == probation {
 		return
 	}
 	pub := s.tok
 	pub.Refresh = "" // callers of Token need the access token only
+	pub.ServeUntil = serve
 	s.snap.Store(&snapshot{tok: pub, until: until, probation: probation})
 }
 

@@ -177,3 +177,45 @@ func TestMockClockHungServerTimesOut(t *testing.T) {
 		break
 	}
 }
+
+// TestServeUntil checks what Token and TokenSource advertise: the instant
+// the session plans to replace the token (its refresh point), not the
+// token's expiry, so a caller that caches until then never sends a token
+// that the refresh revoked (kubectl cached a token until its expiry and got
+// 401 from a server that revokes the previous access token at a refresh).
+func TestServeUntil(t *testing.T) {
+	mock := clock.NewMock()
+	mock.Set(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	start := mock.Now()
+	fe := newFakeEndpoint(time.Hour)
+	installed := make(chan struct{}, 4)
+	initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(time.Hour)}
+	s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithClock(mock), WithSeed(1),
+		WithRefreshAhead(10*time.Minute), WithHooks(Hooks{TokenInstalled: func(TokenInstalled) { installed <- struct{}{} }}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check := func(when string, want, wantExpiry time.Time) {
+		t.Helper()
+		tok, err := s.Token(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tok.ServeUntil.Equal(want) || !tok.Expiry.Equal(wantExpiry) {
+			t.Errorf("%s: ServeUntil +%v, Expiry +%v; want +%v, +%v", when, tok.ServeUntil.Sub(start), tok.Expiry.Sub(start),
+				want.Sub(start), wantExpiry.Sub(start))
+		}
+		ot, err := s.TokenSource(context.Background()).Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ot.Expiry.Equal(want) {
+			t.Errorf("%s: TokenSource's Expiry +%v, want the refresh point +%v", when, ot.Expiry.Sub(start), want.Sub(start))
+		}
+	}
+	check("first token", start.Add(50*time.Minute), start.Add(time.Hour))
+	mock.Add(50 * time.Minute)
+	<-installed
+	check("after the refresh", start.Add(100*time.Minute), start.Add(110*time.Minute))
+}

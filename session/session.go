@@ -168,7 +168,7 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	}
 	s.data = states.NewData(cfg.seed, s.tok.Issued, expiry)
 	s.mu.Lock()
-	s.publishLocked()
+	s.publishLocked(now)
 	// Opened comes first, with the state the session starts in, so that a
 	// hook counting sessions per state sees every transition after it.
 	if h := cfg.hooks.Opened; h != nil {

@@ -69,6 +69,16 @@ type Token struct {
 	Expiry time.Time
 	// Scope is the granted scope, if the server said.
 	Scope string
+	// ServeUntil is set on the tokens Session.Token returns: the instant
+	// until which a caller may cache the token instead of asking again —
+	// the session's refresh point (servers that revoke the previous access
+	// token at a refresh, such as Ory Hydra, refuse it from then on), the
+	// next attempt while a refresh is failing, an instant already past
+	// while a refresh is in flight, and Expiry when no refresh is planned
+	// (see states.Data.ServeUntil). It is never after Expiry. A cache, a
+	// credential helper or a client that asks again near expiry should use
+	// it rather than Expiry. New, SetToken and stores ignore it.
+	ServeUntil time.Time
 }
 
 // Valid reports whether t holds an access token that has not expired at now.

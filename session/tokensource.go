@@ -12,7 +12,11 @@ import (
 // (nil means context.Background()) bounds every wait for a refresh; give it
 // a deadline, or set WithFailFast, to bound a call during an outage.
 //
-// The tokens carry no refresh token: the Session keeps that. Prefer
+// The tokens carry no refresh token: the Session keeps that. Their Expiry
+// is Token.ServeUntil, the instant the session plans to replace the token
+// (its refresh point), not the access token's own expiry: a caller that
+// caches tokens, as oauth2.ReuseTokenSource does, then never sends one
+// that the refresh has revoked. Prefer
 // Transport for new code: unlike oauth2.Transport it reports a 401 back to
 // the session.
 func (s *Session) TokenSource(ctx context.Context) oauth2.TokenSource {
@@ -33,7 +37,11 @@ func (ts tokenSource) Token() (*oauth2.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &oauth2.Token{AccessToken: t.Access.Reveal(), TokenType: t.AuthorizationType(), Expiry: t.Expiry}, nil
+	// Expiry is when the session stops serving the token (ServeUntil), so
+	// that oauth2.ReuseTokenSource, which caches a token until its Expiry,
+	// asks again at the refresh point instead of sending a token that the
+	// refresh revokes at servers such as Ory Hydra.
+	return &oauth2.Token{AccessToken: t.Access.Reveal(), TokenType: t.AuthorizationType(), Expiry: t.ServeUntil}, nil
 }
 
 // FromOAuth2 converts a golang.org/x/oauth2 token, such as the one

@@ -71,6 +71,30 @@ func (d *Data) Usable(now time.Time) bool {
 	return d.State != Revoked && !d.Expiry.IsZero() && now.Before(d.Expiry) && !d.Rejected
 }
 
+// ServeUntil is the instant until which a caller may keep using the
+// current token without asking the session again: the refresh point while
+// the session is Valid (it plans to replace the token then, and servers
+// that revoke the previous access token at a refresh, such as Ory Hydra
+// and fosite, refuse it from that moment), the next attempt while a failed
+// cycle waits in Backoff, and now while a refresh is in flight or another
+// process's is awaited; never later than Expiry, which it is when no
+// replacement is planned. It is zero when no token is usable at now.
+func (d *Data) ServeUntil(now time.Time) time.Time {
+	if !d.Usable(now) {
+		return time.Time{}
+	}
+	at := d.Expiry
+	switch d.State {
+	case Refreshing, Waiting:
+		at = now
+	case Valid, Backoff:
+		if !d.NextAt.IsZero() && d.NextAt.Before(at) {
+			at = d.NextAt
+		}
+	}
+	return at
+}
+
 // ConsumedNote explains a refusal of the refresh token that follows a
 // possibly lost answer in the same cycle, or returns "" when there was none.
 func (d *Data) ConsumedNote() string {
