@@ -352,3 +352,36 @@ func TestOutboxSurvivesGoexit(t *testing.T) {
 		}
 	})
 }
+
+// TestFullOutboxKeepsRecordsAndLifeHooks: once outboxLimit notes wait, a
+// hook call or log line is dropped, an audit record, Opened or Closed is
+// queued all the same, and the drops are reported once delivered.
+func TestFullOutboxKeepsRecordsAndLifeHooks(t *testing.T) {
+	var logged []string
+	s := &Session{}
+	s.cfg.logger = slog.New(handlerFunc{slog.NewTextHandler(io.Discard, nil), func(r slog.Record) {
+		logged = append(logged, r.Message)
+	}})
+	var cl callLog
+	for range outboxLimit {
+		s.hook(func() { cl.add("hook") })
+	}
+	s.hook(func() { cl.add("dropped hook") })
+	s.mu.Lock()
+	s.logLocked(slog.LevelWarn, "dropped line")
+	s.mu.Unlock()
+	s.lifeHook(func() { cl.add("closed") })
+	s.cfg.hooks.Transition = func(r audit.Record) { cl.add("record %d", r.Seq) }
+	s.out.push(note{rec: &audit.Record{Seq: 7}})
+	s.deliver(true)
+	got := cl.get()
+	if len(got) != outboxLimit+2 || got[outboxLimit] != "closed" || got[outboxLimit+1] != "record 7" {
+		t.Errorf("%d calls, ending %q; want %d hooks, then closed and record 7", len(got), got[max(0, len(got)-3):], outboxLimit)
+	}
+	if d := s.out.dropped.Load(); d != 2 {
+		t.Errorf("%d dropped, want 2", d)
+	}
+	if strings.Join(logged, "|") != "session: the outbox was full (a hook or the audit sink blocked); log lines and hook calls were dropped" {
+		t.Errorf("logged %q", logged)
+	}
+}

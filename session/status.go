@@ -43,8 +43,8 @@ type Status struct {
 	// log lines goes on (see Hooks).
 	Panics uint64
 	// Dropped counts the log lines and hook calls dropped because the
-	// session's outbox was full: a hook or the sink blocked while more
-	// than 1,024 notes waited. Audit records, Opened and Closed are never
+	// session's outbox was full: a hook or the sink blocked until 1,024
+	// notes waited. Audit records, Opened and Closed are never
 	// dropped (see Hooks).
 	Dropped uint64
 }
