@@ -146,6 +146,38 @@ func TestProxyInjectsTokenAndReplaysOnce(t *testing.T) {
 	}
 }
 
+// TestProxyPassesARefusedReplay: an upstream that refuses every token of
+// the client (a missing scope) has its 401 to the replayed request, body and
+// challenge, reach the client, as session.Transport returns it; it was a 503
+// while the Transport returned a *session.RejectedError instead.
+func TestProxyPassesARefusedReplay(t *testing.T) {
+	ts := newTokenServer(t, issue)
+	up := &upstream{}
+	up.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		up.mu.Lock()
+		up.seen = append(up.seen, r.Header.Get("Authorization"))
+		up.mu.Unlock()
+		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="items:write"`)
+		http.Error(w, `{"error":"insufficient_scope"}`, http.StatusUnauthorized)
+	}))
+	t.Cleanup(up.Close)
+	e := startCC(t, ts, up, "")
+	c := unixClient(filepath.Join(e.dir, "api-proxy.sock"))
+	resp, err := c.Get("http://localhost/v1/items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "insufficient_scope") ||
+		!strings.Contains(resp.Header.Get("WWW-Authenticate"), "items:write") {
+		t.Errorf("answer %d %q (WWW-Authenticate %q), want the upstream's 401", resp.StatusCode, body, resp.Header.Get("WWW-Authenticate"))
+	}
+	if got := up.requests(); strings.Join(got, ",") != "Bearer access-1,Bearer access-2" {
+		t.Errorf("the upstream saw %q, want the request and its replay", got)
+	}
+}
+
 func TestTokenEndpointGuards(t *testing.T) {
 	ts := newTokenServer(t, issue)
 	dir := shortDir(t)

@@ -186,14 +186,11 @@ func unavailable(w http.ResponseWriter, p *profile, err error) {
 func retryAfter(err error, now time.Time) (int, bool) {
 	var next time.Time
 	var re *session.RefreshError
-	var rj *session.RejectedError
 	switch {
 	case errors.Is(err, session.ErrRevoked), errors.Is(err, session.ErrClosed):
 		return 0, false
 	case errors.As(err, &re):
 		next = re.NextAt
-	case errors.As(err, &rj):
-		next = rj.NextAt
 	}
 	d := next.Sub(now)
 	if d <= time.Second {

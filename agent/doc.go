@@ -7,7 +7,8 @@
 //
 //   - a reverse proxy to the profile's API that injects the Authorization
 //     header through session.Transport (a 401 refreshes the token and
-//     replays the request once);
+//     replays the request once; the upstream's 401 to the replay reaches
+//     the client as it came);
 //   - GET /v1/token?profile=NAME on the agent's API listener, answering
 //     {access_token, token_type, expires_at, state}, or 503 with
 //     Retry-After and the refresh error's text. Like a cloud metadata

@@ -16,8 +16,9 @@ import (
 // session's token, through session.Transport: a 401 to the token sent
 // refreshes it and replays the request once. A request body up to
 // max_replay_body is kept so that it can be replayed; a longer one is
-// streamed and its 401 reaches the client. Without a usable token the
-// answer is 503 with Retry-After, as from /v1/token.
+// streamed and its 401 reaches the client, as does the upstream's 401 to
+// the replayed request (its body says why: a scope, an audience). Without
+// a usable token the answer is 503 with Retry-After, as from /v1/token.
 func (a *Agent) proxyHandler(p *profile, tcp bool) http.Handler {
 	px := p.cfg.Proxy
 	rp := &httputil.ReverseProxy{
@@ -64,11 +65,12 @@ func (a *Agent) proxyHandler(p *profile, tcp bool) http.Handler {
 	}), func(*http.Request) { p.n.proxyRefused.Add(1) })
 }
 
-// isSessionError reports whether err is the session's: no token to send.
+// isSessionError reports whether err is the session's: no token to send,
+// or none to replay a 401 with. (A 401 to a replayed request is no error:
+// session.Transport returns that response, and it reaches the client.)
 func isSessionError(err error) bool {
 	var re *session.RefreshError
-	var rj *session.RejectedError
-	return errors.As(err, &re) || errors.As(err, &rj) || errors.Is(err, session.ErrRevoked) || errors.Is(err, session.ErrClosed)
+	return errors.As(err, &re) || errors.Is(err, session.ErrRevoked) || errors.Is(err, session.ErrClosed)
 }
 
 // keepBody makes a request body of at most max bytes replayable (GetBody),

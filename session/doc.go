@@ -22,6 +22,19 @@
 //     whether the access token is still valid (RefreshError, RevokedError).
 //   - Secrets redact themselves (Secret, Token); audit records and logs
 //     carry fingerprints only.
+//   - Transport keeps net/http's RoundTripper contract: a response it
+//     obtained is returned with a nil error, whatever its status. The 401 to
+//     a replayed request reaches the caller with its body and challenge;
+//     when it refused a token obtained moments ago, RejectionFrom(resp)
+//     gives the *RejectedError (errors.Is ErrTokenRejected). The one
+//     exception: a 401 for which no new token came returns the refresh
+//     error, which says more.
+//   - A hook, audit sink or logger that panics is recovered, logged at
+//     error level with its stack and counted (Status.Panics); it never
+//     stops the delivery of later records and hooks, nor Shutdown. While
+//     one blocks, at most 1,024 notes wait: further log lines and hook
+//     calls are dropped and counted (Status.Dropped), audit records never
+//     are. See Hooks.
 //
 // A typical client:
 //

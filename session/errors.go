@@ -247,8 +247,9 @@ func roundDuration(d time.Duration) time.Duration {
 }
 
 // ErrTokenRejected is matched (with errors.Is) by the *RejectedError that
-// Transport returns when a resource server refuses a token that a refresh
-// delivered moments ago.
+// RejectionFrom finds on a Transport's 401 when a resource server refuses a
+// token that a refresh delivered moments ago, and by the *RefreshError that
+// Token returns (and Status().LastError holds) in the backoff that follows.
 var ErrTokenRejected = errors.New("session: token rejected by the resource server")
 
 // RejectedError says that a resource server refused (401) a token that the
@@ -258,6 +259,10 @@ var ErrTokenRejected = errors.New("session: token rejected by the resource serve
 // session counts the rejection as a failed refresh attempt and the retry
 // policy paces the next token request: an API that refuses every token
 // cannot cause a storm of token requests. It matches ErrTokenRejected.
+//
+// Transport still returns the 401 itself, whose body says why; the
+// RejectedError travels with it (RejectionFrom), and the *RefreshError of
+// the backoff that follows wraps it (its Err).
 type RejectedError struct {
 	// URL is the refused request's URL without its query or user info,
 	// when the Transport saw the rejection.

@@ -2,7 +2,9 @@ package session_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
@@ -100,6 +102,51 @@ func ExampleTransport() {
 	fmt.Println(resp.Status, "after", requests.Load(), "token request")
 	// Output:
 	// 200 OK after 1 token request
+}
+
+func ExampleRejectionFrom() {
+	srv, requests := tokenServer()
+	defer srv.Close()
+	// The API refuses every token of this client: it lacks a scope.
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="items:write"`)
+		http.Error(w, `{"error":"insufficient_scope"}`, http.StatusUnauthorized)
+	}))
+	defer api.Close()
+
+	client, err := session.NewClient(session.Endpoint{TokenURL: srv.URL, ClientID: "my-app", ClientSecret: "my-secret"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	s, err := session.New(context.Background(), client,
+		session.Token{Access: "access-0", Refresh: "refresh-0", Expiry: time.Now().Add(time.Hour)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+
+	// access-0 is refused, access-1 (fetched for the replay) is refused
+	// too: the caller gets that second 401 as the API sent it.
+	hc := &http.Client{Transport: &session.Transport{Session: s}}
+	resp, err := hc.Get(api.URL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Print(resp.Status, " ", string(body))
+	// RejectionFrom tells that the refreshed token was refused too: the
+	// session counted a failed attempt, and the retry policy paces the
+	// next token request.
+	var rj *session.RejectedError
+	if err := session.RejectionFrom(resp); errors.As(err, &rj) {
+		fmt.Println(errors.Is(err, session.ErrTokenRejected), rj.Challenge, "next attempt due:", !rj.NextAt.IsZero())
+	}
+	fmt.Println(requests.Load(), "token request")
+	// Output:
+	// 401 Unauthorized {"error":"insufficient_scope"}
+	// true Bearer error="insufficient_scope", scope="items:write" next attempt due: true
+	// 1 token request
 }
 
 func ExampleSession_TokenSource() {

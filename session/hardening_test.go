@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -53,12 +54,16 @@ func TestRejectionStormIsPaced(t *testing.T) {
 							if !errors.Is(err, ErrTokenRejected) {
 								t.Errorf("a refresh error after a rejection does not match ErrTokenRejected: %v", err)
 							}
-						case errors.Is(err, ErrTokenRejected):
-							rejected.Add(1)
 						case err != nil:
 							t.Fatalf("unexpected error %v", err)
+						case errors.Is(RejectionFrom(resp), ErrTokenRejected):
+							rejected.Add(1) // the refreshed token was refused too
+							fallthrough
 						default:
-							resp.Body.Close() // a 401 that could not be replayed
+							resp.Body.Close() // a 401, replayed or not
+							if resp.StatusCode != 401 {
+								t.Errorf("status %d, want 401", resp.StatusCode)
+							}
 						}
 						time.Sleep(time.Millisecond)
 					}
@@ -77,7 +82,8 @@ func TestRejectionStormIsPaced(t *testing.T) {
 }
 
 // TestRejectedErrorSaysWhy: the caller whose refreshed token is refused too
-// gets the 401, the challenge and the next attempt, never the query.
+// gets the second 401 and its body, and RejectionFrom gives the status, the
+// challenge and the next attempt, never the query.
 func TestRejectedErrorSaysWhy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
@@ -90,10 +96,22 @@ func TestRejectedErrorSaysWhy(t *testing.T) {
 			return resp, nil
 		})
 		req, _ := http.NewRequest(http.MethodGet, "https://api.example/v1?api_key=SECRET", nil)
-		_, err := (&Transport{Session: s, Base: api}).RoundTrip(req)
+		resp, err := (&Transport{Session: s, Base: api}).RoundTrip(req)
+		if err != nil {
+			t.Fatalf("RoundTrip error %v, want the 401", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 401 || string(body) != "no" {
+			t.Errorf("response %d %q, want the 401 as the server sent it", resp.StatusCode, body)
+		}
+		err = RejectionFrom(resp)
 		want := `session: the resource server rejected a token issued moments ago too: 401 Unauthorized from https://api.example/v1 (WWW-Authenticate: Bearer error="invalid_token"X-Forged: 1); next refresh in 1s, paced by the retry policy`
 		if err == nil || err.Error() != want {
-			t.Fatalf("error\n got %v\nwant %s", err, want)
+			t.Fatalf("RejectionFrom\n got %v\nwant %s", err, want)
+		}
+		if _, err := s.Token(context.Background()); !errors.Is(err, ErrTokenRejected) || !errors.Is(s.Status().LastError, ErrTokenRejected) {
+			t.Errorf("Token error %v, Status().LastError %v: want both to wrap the rejection", err, s.Status().LastError)
 		}
 	})
 }

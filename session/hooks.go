@@ -15,6 +15,22 @@ import (
 // fast path; a hook may therefore call the session (Status, Token). Hooks
 // see fingerprints, never tokens or secrets. A slow hook delays the
 // delivery of later hooks and records, not the session.
+//
+// A hook that panics does not stop the session or its delivery, and the
+// same holds for the audit sink (WithAudit) and the logger (WithLogger): the
+// panic is recovered, logged at error level as "session: a hook panicked"
+// (or "the audit sink", "the logger") with its value, cleaned of the
+// access token and cut to 1,000 characters, and its stack, counted in
+// Status.Panics, and the next record, hook call and log line are delivered
+// as usual. It is not propagated: hooks run on whichever goroutine
+// happens to deliver (a caller of Token, the session's timer or refresh,
+// Shutdown), so a panic would crash the program or not by chance.
+//
+// While a hook or the sink blocks, the queue grows. Once 1,024 notes wait,
+// new log lines and calls of RequestStart, RequestDone, StoreError and
+// Throttled are dropped, counted in Status.Dropped and reported by one
+// warning when delivery catches up. Audit records (and their Transition
+// calls), Opened and Closed are never dropped.
 type Hooks struct {
 	// Opened is called once the session exists, with its initial state.
 	Opened func(SessionInfo)
@@ -119,9 +135,16 @@ type Throttled struct {
 func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
 
 // hook queues a call of a hook behind the records and log lines queued so
-// far; the outbox delivers it outside the session lock.
+// far; the outbox delivers it outside the session lock, or drops it when
+// full.
 func (s *Session) hook(call func()) {
 	s.out.push(note{call: call})
+}
+
+// lifeHook is hook for Opened and Closed, which the outbox never drops: a
+// census that missed one would count the session forever.
+func (s *Session) lifeHook(call func()) {
+	s.out.push(note{call: call, keep: true})
 }
 
 // ChainHooks returns hooks that call each of hs in turn, in the order

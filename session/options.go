@@ -81,12 +81,16 @@ func WithMaxRetryAfter(d time.Duration) Option { return func(c *config) { c.maxR
 func WithClock(cl clock.Clock) Option { return func(c *config) { c.clock = cl } }
 
 // WithLogger sets the logger for refresh failures (Warn), revocations
-// (Error) and successes (Debug). Secrets never reach it. The default
+// (Error) and successes (Debug), and for hooks, sinks or handlers that
+// panicked (Error, see Hooks). Secrets never reach it. The default
 // discards everything.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithAudit sends a record of every transition to sink (for example an
-// audit.ChainWriter, an audit.SlogSink, or audit.Multi of both).
+// audit.ChainWriter, an audit.SlogSink, or audit.Multi of both). The sink
+// is called like a hook: outside the session lock, one record at a time,
+// in order; a panic in it is recovered and logged (see Hooks), and a
+// record is never dropped.
 func WithAudit(sink audit.Sink) Option { return func(c *config) { c.sink = sink } }
 
 // WithStore persists every new token pair to st, and loads the initial pair

@@ -2,34 +2,69 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/authfsm/authfsm/audit"
 )
 
-// outbox delivers a session's audit records and log lines outside the
-// session lock, in the order the session produced them, one at a time,
-// without losing any. A sink or logger may therefore call back into the
-// session (Status, Token) without deadlocking it, and a slow sink delays
-// only the goroutine that happens to deliver, never the Token fast path.
+// outboxLimit is how many notes an outbox holds before it drops new log
+// lines and hook calls (audit records, Opened and Closed are always kept).
+const outboxLimit = 1024
+
+// maxPanicText bounds the text of a recovered panic's value in the log.
+const maxPanicText = 1000
+
+// outbox delivers a session's audit records, hook calls and log lines
+// outside the session lock, in the order the session produced them, one at
+// a time. A sink or logger may therefore call back into the session
+// (Status, Token) without deadlocking it, and a slow sink delays only the
+// goroutine that happens to deliver, never the Token fast path.
 //
 // Notes are queued under the session lock, so their order is the order of
 // the transitions. Whoever releases the session lock then delivers: the
 // first goroutine to find the outbox idle drains it, including what other
 // goroutines queue meanwhile; the others return at once.
+//
+// That goroutine may be anyone's (a caller of Token under net/http's
+// recover, the session's timer, its refresh, Shutdown), so a callback that
+// panics is recovered, whoever it is: the panic is logged at error level
+// with its stack and counted (Status.Panics), and delivery goes on with the
+// next callback. Propagating it would crash the program or not depending
+// on which goroutine happened to deliver. Should a callback end its
+// goroutine (runtime.Goexit), the notes not yet delivered go back to the
+// queue for the next deliverer.
+//
+// While a callback blocks, the queue grows; once it holds outboxLimit
+// notes, new log lines and hook calls are dropped and counted
+// (Status.Dropped), and a warning tells how many once the queue is empty
+// again. Audit records, Opened and Closed are never dropped: an audit trail
+// with gaps or a census that never sees a session close would lie, and
+// their number is bounded by the session's transitions, which the retry
+// policy paces.
 type outbox struct {
-	mu       sync.Mutex
-	idle     *sync.Cond // signalled when a drain ends
-	queue    []note
+	mu    sync.Mutex
+	queue []note
+	// draining is set while a goroutine delivers; idle is closed when it
+	// is done.
 	draining bool
+	idle     chan struct{}
+	// unreported counts the drops the log has not been told about yet.
+	unreported      uint64
+	panics, dropped atomic.Uint64
 }
 
 // note is one audit record (rec set), one hook call (call set) or one log
 // line.
 type note struct {
-	rec   *audit.Record
-	call  func()
+	rec  *audit.Record
+	call func()
+	// keep exempts a hook call from being dropped (Opened, Closed).
+	keep  bool
 	level slog.Level
 	msg   string
 	attrs []slog.Attr
@@ -37,61 +72,152 @@ type note struct {
 
 func (o *outbox) push(n note) {
 	o.mu.Lock()
-	o.queue = append(o.queue, n)
+	if len(o.queue) >= outboxLimit && n.rec == nil && !n.keep {
+		o.unreported++
+		o.dropped.Add(1)
+	} else {
+		o.queue = append(o.queue, n)
+	}
 	o.mu.Unlock()
 }
 
 // deliver drains the outbox unless another goroutine is draining it. With
 // wait, it returns only once everything queued so far was delivered.
 func (s *Session) deliver(wait bool) {
+	_ = s.drain(context.Background(), wait)
+}
+
+// drain delivers what the outbox holds. When another goroutine is draining
+// it, drain returns at once, or with wait waits for that drain to end and
+// then delivers what is left, so that everything queued before the call
+// was delivered when it returns. The wait ends with an error when ctx
+// does.
+func (s *Session) drain(ctx context.Context, wait bool) error {
 	o := &s.out
 	o.mu.Lock()
-	if o.draining {
-		for wait && o.draining {
-			o.idle.Wait()
+	for o.draining {
+		if !wait {
+			o.mu.Unlock()
+			return nil
 		}
+		idle := o.idle
 		o.mu.Unlock()
-		return
-	}
-	o.draining = true
-	for len(o.queue) > 0 {
-		batch := o.queue
-		o.queue = nil
-		o.mu.Unlock()
-		for i := range batch {
-			s.send(&batch[i])
-			batch[i] = note{} // let the records go
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return fmt.Errorf("session: audit records, hook calls or log lines left undelivered (a hook, the audit sink or the logger blocks): %w", ctx.Err())
 		}
 		o.mu.Lock()
-		if o.queue == nil {
+	}
+	if len(o.queue) == 0 && o.unreported == 0 {
+		o.mu.Unlock()
+		return nil
+	}
+	o.draining, o.idle = true, make(chan struct{})
+	defer func() {
+		o.draining = false
+		close(o.idle)
+		o.mu.Unlock()
+	}()
+	for {
+		if len(o.queue) == 0 && o.unreported > 0 {
+			o.queue = append(o.queue, note{level: slog.LevelWarn, msg: "session: the outbox was full (a hook or the audit sink blocked); log lines and hook calls were dropped",
+				attrs: []slog.Attr{slog.String("session", s.cfg.id), slog.Uint64("dropped", o.unreported)}})
+			o.unreported = 0
+		}
+		if len(o.queue) == 0 {
+			return nil
+		}
+		batch := o.queue
+		o.queue = nil
+		s.sendBatch(batch)
+		if o.queue == nil && cap(batch) <= outboxLimit {
 			o.queue = batch[:0] // reuse the array
 		}
 	}
-	o.draining = false
-	o.idle.Broadcast()
-	o.mu.Unlock()
 }
+
+// sendBatch delivers batch in order with the outbox's lock released, and
+// returns holding it again. When a callback ends the goroutine
+// (runtime.Goexit, as t.FailNow does), the notes not yet delivered go back
+// to the head of the queue and drain's deferred call marks the outbox idle.
+func (s *Session) sendBatch(batch []note) {
+	o := &s.out
+	i := 0
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		if i < len(batch) {
+			o.queue = append(slices.Clone(batch[i:]), o.queue...)
+		}
+	}()
+	for i < len(batch) {
+		n := batch[i]
+		batch[i] = note{} // let the records go
+		i++
+		s.send(&n)
+	}
+}
+
+// What a recovered panic came from, as its log line names it.
+const (
+	fromHook   = "a hook"
+	fromSink   = "the audit sink"
+	fromLogger = "the logger"
+)
 
 func (s *Session) send(n *note) {
 	ctx := context.Background()
 	switch {
 	case n.call != nil:
-		n.call()
+		s.guard(fromHook, n.call)
 		return
 	case n.rec == nil:
-		s.cfg.logger.LogAttrs(ctx, n.level, n.msg, n.attrs...)
+		s.guard(fromLogger, func() { s.cfg.logger.LogAttrs(ctx, n.level, n.msg, n.attrs...) })
 		return
 	}
 	if h := s.cfg.hooks.Transition; h != nil {
-		h(*n.rec)
+		s.guard(fromHook, func() { h(*n.rec) })
 	}
 	if s.cfg.sink == nil {
 		return
 	}
-	if err := s.cfg.sink.Write(*n.rec); err != nil {
-		s.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "session: audit sink failed",
-			slog.String("session", s.cfg.id), slog.Uint64("seq", n.rec.Seq), slog.String("err", err.Error()))
+	var err error
+	s.guard(fromSink, func() { err = s.cfg.sink.Write(*n.rec) })
+	if err != nil {
+		s.guard(fromLogger, func() {
+			s.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "session: audit sink failed",
+				slog.String("session", s.cfg.id), slog.Uint64("seq", n.rec.Seq), slog.String("err", err.Error()))
+		})
 	}
+}
+
+// guard calls f, recovering a panic: it is counted and logged at error
+// level as "session: <from> panicked" with the panic's value and stack.
+func (s *Session) guard(from string, f func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.out.panics.Add(1)
+			s.logPanic(from, v, debug.Stack())
+		}
+	}()
+	f()
+}
+
+// logPanic logs a recovered panic. The value's text is cleaned of the
+// session's access token and of control characters, and cut short; the
+// stack holds function names, files and argument words, never a string's
+// bytes. A logger that panics in turn (or a value whose String method
+// does) cannot be reported: the panic is counted all the same.
+func (s *Session) logPanic(from string, v any, stack []byte) {
+	defer func() { _ = recover() }()
+	var access string
+	if p := s.snap.Load(); p != nil {
+		access = p.tok.Access.Reveal()
+	}
+	text := serverText(newScrubber(access), fmt.Sprint(v), maxPanicText)
+	s.cfg.logger.LogAttrs(context.Background(), slog.LevelError, "session: "+from+" panicked",
+		slog.String("session", s.cfg.id), slog.String("panic", text), slog.String("stack", string(stack)))
 }
 
 // logLocked queues a log line behind the records queued so far.

@@ -157,7 +157,6 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 		holder:  newHolder(),
 	}
 	s.gen.Store(gen)
-	s.out.idle = sync.NewCond(&s.out.mu)
 	now := cfg.clock.Now()
 	expiry := initial.Expiry
 	if initial.Access == "" {
@@ -173,7 +172,7 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	// hook counting sessions per state sees every transition after it.
 	if h := cfg.hooks.Opened; h != nil {
 		info := s.infoLocked()
-		s.hook(func() { h(info) })
+		s.lifeHook(func() { h(info) })
 	}
 	s.stepLocked(states.Input{Kind: states.InWake}, now, nil) // an expired token starts a refresh now
 	s.unlock()
@@ -339,8 +338,10 @@ func (s *Session) SetToken(ctx context.Context, t Token) error {
 // stops the timer, makes Token return ErrClosed, lets a refresh in flight
 // finish within its request timeout (its answer may carry the only copy of
 // a rotated refresh token), saves the newest pair to the store, delivers
-// the remaining audit records, and returns. When ctx ends first, the
-// refresh is abandoned and Shutdown returns ctx's error. It returns the
+// the remaining audit records, hook calls and log lines, and returns. When
+// ctx ends first, the refresh is abandoned and Shutdown returns ctx's
+// error; so it does when a hook or the audit sink still blocks the
+// delivery, which that hook's goroutine then completes. It returns the
 // store's error when the newest pair could not be saved. Later calls wait
 // for the first one and return nil.
 func (s *Session) Shutdown(ctx context.Context) error {
@@ -373,14 +374,14 @@ func (s *Session) Shutdown(ctx context.Context) error {
 			s.mu.Lock()
 			info := s.infoLocked()
 			s.mu.Unlock()
-			s.hook(func() { h(info) })
+			s.lifeHook(func() { h(info) })
 		}
 	}
-	s.deliver(true)
+	derr := s.drain(ctx, true)
 	if !first {
 		return nil
 	}
-	return err
+	return errors.Join(err, derr)
 }
 
 // Close is Shutdown without a deadline of its own: a refresh in flight

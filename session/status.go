@@ -37,6 +37,16 @@ type Status struct {
 	// retrying the save; a pair that is never saved is lost at the next
 	// restart.
 	StoreError error
+	// Panics counts the calls of a hook, of the audit sink and of the
+	// logger that panicked. Each panic is recovered and logged at error
+	// level with its stack; the delivery of later records, hook calls and
+	// log lines goes on (see Hooks).
+	Panics uint64
+	// Dropped counts the log lines and hook calls dropped because the
+	// session's outbox was full: a hook or the sink blocked until 1,024
+	// notes waited. Audit records, Opened and Closed are never
+	// dropped (see Hooks).
+	Dropped uint64
 }
 
 // Status returns a snapshot of the session.
@@ -55,6 +65,7 @@ func (s *Session) Status() Status {
 	s.mu.Unlock()
 	st.StoreError = s.storeError()
 	st.Generation = s.gen.Load()
+	st.Panics, st.Dropped = s.out.panics.Load(), s.out.dropped.Load()
 	return st
 }
 

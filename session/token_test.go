@@ -184,6 +184,7 @@ func TestCanary(t *testing.T) {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			show("transport response status", resp.Status)
+			show("transport rejection", RejectionFrom(resp))
 		}
 		show("transport error", err)
 		_, err = fb.Refresh(ctx, Token{})

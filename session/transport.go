@@ -18,13 +18,29 @@ import (
 // Session's access token. On a 401 answer to the token it sent, it tells the
 // session (Reject), waits for the refresh, and replays the request once with
 // the new token when the body can be replayed (Request.GetBody, or no
-// body). When no new token comes, the refresh error is returned instead of
-// the 401. When the new token is refused too, the session counts that as a
-// failed refresh attempt (the retry policy paces the next token request, so
-// an API that refuses every token cannot cause a refresh storm) and the
-// caller gets a *RejectedError (errors.Is ErrTokenRejected) that says so.
-// The wait follows ContextWithWait and WithFailFast like Session.Token, and
-// a waiting request waits at most until the next attempt's request timeout.
+// body). The wait follows ContextWithWait and WithFailFast like
+// Session.Token, and a waiting request waits at most until the next
+// attempt's request timeout.
+//
+// What RoundTrip returns, as net/http's RoundTripper contract asks: every
+// response it obtained, whatever its status, with a nil error. A 401 that
+// is not replayed (a body that cannot be, no better token) and the 401 to
+// the replayed request reach the caller as they came, body and
+// WWW-Authenticate challenge included, so the caller can read why
+// (insufficient scope, a wrong audience). An error comes only without a
+// response to return: the session had no token to send (Token's
+// *RefreshError, *RevokedError, ErrClosed), Base failed, or — the one
+// exception — a 401 came and no new token to replay the request with: the
+// 401 answered a token the session has withdrawn, and the refresh error
+// says more (what failed, when the next attempt is due).
+//
+// When the resource server refuses a token that the session obtained
+// moments ago in answer to a rejection, the session counts that as a failed
+// refresh attempt: the retry policy paces the next token request, so an API
+// that refuses every token cannot cause a refresh storm. The 401 is still
+// returned; RejectionFrom(resp) gives the *RejectedError (errors.Is
+// ErrTokenRejected) that says so, and Status().LastError and Token's error
+// in the backoff that follows wrap it.
 //
 // The token goes only where it belongs. Redirects that an http.Client
 // follows come back through RoundTrip; the token is attached to a redirected
@@ -33,9 +49,10 @@ import (
 // Other redirected requests are sent without it, as browsers do with
 // credentials.
 //
-// It follows the RoundTripper contract: the caller's request is never
-// modified (a clone carries the header), the request body is closed even on
-// errors, and the request's context bounds the wait for a token.
+// It follows the rest of the RoundTripper contract too: the caller's
+// request is never modified (a clone carries the header), the request body
+// is closed even on errors, and the request's context bounds the wait for a
+// token.
 type Transport struct {
 	// Session supplies the tokens; required.
 	Session *Session
@@ -66,8 +83,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// Whether the request can be replayed must be known before the first
 	// round trip consumes the body.
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	resp, err := t.send(req, authorize(req, tok), tok)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || !replayable {
+	resp, rejected, err := t.send(req, authorize(req, tok), tok)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || rejected || !replayable {
 		return resp, err
 	}
 	next, err := t.Session.replayToken(ctx)
@@ -88,28 +105,56 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		retry.Body = body
 	}
 	discard(resp)
-	return t.send(req, retry, next)
+	resp, _, err = t.send(req, retry, next)
+	return resp, err
 }
 
 // send sends out, the caller's req carrying tok, and tells the session
 // what the resource server made of tok: an answer other than 401 accepts
 // it, a 401 rejects it. When the rejection fails the refresh attempt that
-// delivered tok moments ago, the caller gets that *RejectedError instead of
-// the 401.
-func (t *Transport) send(req, out *http.Request, tok Token) (*http.Response, error) {
-	resp, err := t.base().RoundTrip(out)
+// delivered tok moments ago, the 401 carries that *RejectedError for
+// RejectionFrom, and rejected is true: the session is in backoff, so the
+// request is not replayed.
+func (t *Transport) send(req, out *http.Request, tok Token) (resp *http.Response, rejected bool, err error) {
+	resp, err = t.base().RoundTrip(out)
 	if err != nil {
-		return resp, err
+		return resp, false, err
 	}
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Session.accepted(tok.Access)
-		return resp, nil
+		return resp, false, nil
 	}
-	if rerr := t.Session.reject(tok.Access, rejection(req, resp, tok)); rerr != nil {
-		discard(resp)
-		return nil, rerr
+	rerr := t.Session.reject(tok.Access, rejection(req, resp, tok))
+	if rerr == nil {
+		return resp, false, nil
 	}
-	return resp, nil
+	r := resp.Request
+	if r == nil {
+		r = out
+	}
+	resp.Request = r.WithContext(context.WithValue(r.Context(), rejectionKey{}, rerr))
+	return resp, true, nil
+}
+
+// rejectionKey is the context key under which a 401 response's Request
+// carries the *RejectedError for RejectionFrom.
+type rejectionKey struct{}
+
+// RejectionFrom returns the *RejectedError (errors.Is ErrTokenRejected)
+// that a response of Transport carries when it is a 401 to a token the
+// session had obtained moments ago in answer to an earlier rejection: the
+// rejection failed that refresh attempt, and the retry policy paces the
+// next. It returns nil for any other response, a nil one included. The
+// error is kept in the context of resp.Request, which Transport sets to a
+// copy of the request it sent.
+func RejectionFrom(resp *http.Response) error {
+	if resp == nil || resp.Request == nil {
+		return nil
+	}
+	if e, ok := resp.Request.Context().Value(rejectionKey{}).(*RejectedError); ok && e != nil {
+		return e
+	}
+	return nil
 }
 
 // accepted reports that a resource server accepted access, when that ends

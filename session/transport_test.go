@@ -62,8 +62,9 @@ func TestTransport(t *testing.T) {
 		{"no body replays", func() (io.Reader, bool) { return nil, false }, false, 200,
 			[]string{"Bearer tok-access-0 | ", "Bearer tok-access-1 | "}},
 		// The refreshed token is refused too: a failed attempt, paced by
-		// the policy, and an error that says so.
-		{"second 401 fails the refresh attempt", func() (io.Reader, bool) { return strings.NewReader("payload"), true }, true, 0,
+		// the policy; the caller gets the second 401 (the contract of
+		// http.RoundTripper) and RejectionFrom says why.
+		{"second 401 fails the refresh attempt", func() (io.Reader, bool) { return strings.NewReader("payload"), true }, true, 401,
 			[]string{"Bearer tok-access-0 | payload", "Bearer tok-access-1 | payload"}},
 		{"a body that cannot be replayed is not", func() (io.Reader, bool) { return &closeTracker{Reader: strings.NewReader("once")}, false }, false, 401,
 			[]string{"Bearer tok-access-0 | once"}},
@@ -85,19 +86,22 @@ func TestTransport(t *testing.T) {
 					req.GetBody = nil
 				}
 				resp, err := (&Transport{Session: s, Base: rs}).RoundTrip(req)
+				if err != nil {
+					t.Fatalf("RoundTrip error %v; a response obtained must be returned with a nil error", err)
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if want := map[int]string{200: "ok", 401: "unauthorized"}[tc.status]; resp.StatusCode != tc.status || err != nil || string(b) != want {
+					t.Errorf("response %d %q (%v), want %d %q", resp.StatusCode, b, err, tc.status, want)
+				}
+				rejection := RejectionFrom(resp)
 				var rerr *RejectedError
-				switch {
-				case tc.status == 0:
-					if !errors.As(err, &rerr) || !errors.Is(err, ErrTokenRejected) || rerr.Status != 401 || rerr.NextAt.IsZero() {
-						t.Fatalf("RoundTrip = %v, %v; want a *RejectedError with the next attempt", resp, err)
+				if tc.always401 {
+					if !errors.As(rejection, &rerr) || !errors.Is(rejection, ErrTokenRejected) || rerr.Status != 401 || rerr.NextAt.IsZero() {
+						t.Errorf("RejectionFrom = %v; want a *RejectedError with the next attempt", rejection)
 					}
-				case err != nil:
-					t.Fatal(err)
-				default:
-					resp.Body.Close()
-					if resp.StatusCode != tc.status {
-						t.Errorf("status = %d, want %d", resp.StatusCode, tc.status)
-					}
+				} else if rejection != nil {
+					t.Errorf("RejectionFrom = %v, want nil", rejection)
 				}
 				if diff := cmp.Diff(tc.seen, rs.seen); diff != "" {
 					t.Errorf("resource server saw (-want +got):\n%s", diff)
@@ -117,6 +121,51 @@ func TestTransport(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestTransportPassesARefusedFreshToken: against an API that refuses every
+// token, a request whose first try already carries a token on probation (the
+// one a rejection's refresh delivered) gets that 401 at once, with the
+// rejection, and is not replayed: the session is in backoff, paced by the
+// policy.
+func TestTransportPassesARefusedFreshToken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fe := newFakeEndpoint(time.Hour)
+		s, _ := newTestSession(t, fe)
+		defer s.Close()
+		time.Sleep(time.Minute)
+		rs := &resourceServer{always401: true}
+		tr := &Transport{Session: s, Base: rs}
+		get := func() *http.Response {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodGet, "https://api.example/v1", nil)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatalf("RoundTrip error %v, want the 401", err)
+			}
+			resp.Body.Close()
+			return resp
+		}
+		if resp := get(); resp.StatusCode != 401 || RejectionFrom(resp) == nil {
+			t.Fatalf("first request: %d, rejection %v", resp.StatusCode, RejectionFrom(resp))
+		}
+		time.Sleep(2 * time.Second) // the policy's retry fetched tok-access-2, on probation
+		if tok, err := s.Token(context.Background()); err != nil || tok.Access != "tok-access-2" {
+			t.Fatalf("Token = %v, %v", tok, err)
+		}
+		before := len(rs.seen)
+		resp := get()
+		var rerr *RejectedError
+		if resp.StatusCode != 401 || !errors.As(RejectionFrom(resp), &rerr) || rerr.NextAt.IsZero() {
+			t.Errorf("second request: %d, rejection %v", resp.StatusCode, RejectionFrom(resp))
+		}
+		if got := rs.seen[before:]; len(got) != 1 || got[0] != "Bearer tok-access-2 | " {
+			t.Errorf("the second request reached the API as %q, want once with tok-access-2", got)
+		}
+		if n, _, _ := fe.stats(); n != 2 {
+			t.Errorf("%d token requests, want 2: the refused fresh tokens are paced", n)
+		}
+	})
 }
 
 // TestTransportDuringAnOutage replays a 401 while the token endpoint answers
