@@ -71,9 +71,9 @@ func ExampleWithFallback() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer s.Close()
 	tok, err := s.Token(context.Background())
 	fmt.Println(tok.Access.Reveal(), err)
+	s.Close() // delivers the audit records still on their way
 	recs := mem.Records()
 	fmt.Println(recs[len(recs)-1].Cause)
 	// Output:
