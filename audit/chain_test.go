@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -23,10 +25,10 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.FixedZone("CET", 3600))
 // sampleRecords is a refresh that meets a 502 and then succeeds.
 func sampleRecords() []audit.Record {
 	tr := []states.Transition{
-		{At: t0, From: states.Valid, To: states.Expired, Event: states.Expire, Cause: "access token expired"},
-		{At: t0, From: states.Expired, To: states.Refreshing, Event: states.Refresh, Cause: "access token expired", Attempt: 1},
-		{At: t0.Add(50 * time.Millisecond), From: states.Refreshing, To: states.Backoff, Event: states.Fail, Cause: "502 Bad Gateway", Attempt: 1, NextAt: t0.Add(time.Second)},
-		{At: t0.Add(time.Second), From: states.Backoff, To: states.Refreshing, Event: states.Retry, Cause: "retry due", Attempt: 2},
+		{At: t0, From: states.Valid, To: states.Expired, Event: states.Expire, Reason: states.ReasonExpired},
+		{At: t0, From: states.Expired, To: states.Refreshing, Event: states.Refresh, Reason: states.ReasonExpired, Attempt: 1},
+		{At: t0.Add(50 * time.Millisecond), From: states.Refreshing, To: states.Backoff, Event: states.Fail, Reason: states.ReasonTransient, Detail: "502 Bad Gateway", Sent: true, Class: policy.Transient, Attempt: 1, NextAt: t0.Add(time.Second)},
+		{At: t0.Add(time.Second), From: states.Backoff, To: states.Refreshing, Event: states.Retry, Reason: states.ReasonRetryDue, Attempt: 2},
 		{At: t0.Add(1050 * time.Millisecond), From: states.Refreshing, To: states.Valid, Event: states.Succeed, Attempt: 2},
 	}
 	var rs []audit.Record
@@ -273,5 +275,32 @@ func TestOpenChainFileTail(t *testing.T) {
 				t.Errorf("appended chain (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestVerifyChainsBeforeReason: chains written before records carried
+// reason, sent and class (the files beside the goldens, kept as they were
+// written) still verify, keyed or not, and still decode, their causes in
+// words only.
+func TestVerifyChainsBeforeReason(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		opts []audit.Option
+	}{
+		{"chain-before-reason.jsonl", nil},
+		{"chain-keyed-before-reason.jsonl", []audit.Option{audit.WithKey(testKey)}},
+	} {
+		b, err := os.ReadFile(filepath.Join("testdata", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head, err := audit.Verify(bytes.NewReader(b), tc.opts...); err != nil || head.Seq != 5 {
+			t.Errorf("%s: head %+v, %v", tc.file, head, err)
+		}
+		var r audit.Record
+		first, _, _ := bytes.Cut(b, []byte("\n"))
+		if err := json.Unmarshal(first, &r); err != nil || r.Cause != "access token expired" || r.Reason != states.ReasonNone {
+			t.Errorf("%s: first record %+v, %v", tc.file, r, err)
+		}
 	}
 }

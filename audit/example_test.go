@@ -14,7 +14,7 @@ func ExampleChainWriter() {
 	var log bytes.Buffer
 	w := audit.NewChainWriter(&log, audit.Head{})
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	w.Write(audit.FromTransition(states.Transition{At: at, From: states.Valid, To: states.Expired, Event: states.Expire, Cause: "access token expired"}))
+	w.Write(audit.FromTransition(states.Transition{At: at, From: states.Valid, To: states.Expired, Event: states.Expire, Reason: states.ReasonExpired}))
 	w.Write(audit.FromTransition(states.Transition{At: at, From: states.Expired, To: states.Refreshing, Event: states.Refresh, Attempt: 1}))
 
 	head, err := audit.Verify(bytes.NewReader(log.Bytes()))

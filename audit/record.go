@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -19,8 +20,19 @@ type Record struct {
 	From    states.State `json:"from"`
 	To      states.State `json:"to"`
 	Event   states.Event `json:"event"`
-	// Cause says why, without secrets: "502 Bad Gateway", "400 invalid_grant".
+	// Cause says why, without secrets: "502 Bad Gateway", "400 invalid_grant"
+	// (states.Transition.Cause). Records written before Reason existed
+	// carry only this.
 	Cause string `json:"cause,omitempty"`
+	// Reason is why, as a typed value (states.Reason); absent (ReasonNone)
+	// for a success and in records written before it existed.
+	Reason states.Reason `json:"reason,omitempty"`
+	// Sent reports that the transition ends an attempt whose request was
+	// sent (or tried); Class is then the class of its outcome as the
+	// machine took it, "ok" when absent. Tools read these instead of the
+	// words of Cause.
+	Sent  bool         `json:"sent,omitempty"`
+	Class policy.Class `json:"class,omitempty"`
 	// Attempt is the refresh attempt number the transition concerns.
 	Attempt int `json:"attempt,omitempty"`
 	// NextAt is when the next attempt is due, or zero.
@@ -44,7 +56,8 @@ type Record struct {
 // FromTransition returns the record of t, with Seq, Session and Token left
 // for the caller to fill in.
 func FromTransition(t states.Transition) Record {
-	return Record{Time: t.At, From: t.From, To: t.To, Event: t.Event, Cause: t.Cause, Attempt: t.Attempt, NextAt: t.NextAt}
+	return Record{Time: t.At, From: t.From, To: t.To, Event: t.Event, Cause: t.Cause(), Reason: t.Reason,
+		Sent: t.Sent, Class: t.Class, Attempt: t.Attempt, NextAt: t.NextAt}
 }
 
 // transition is Record without its methods, for encoding/json.

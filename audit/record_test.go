@@ -25,7 +25,7 @@ func TestRecordJSONRoundTrip(t *testing.T) {
 		{"backoff with next attempt", sampleRecords()[2]},
 		{"chained", chained},
 		{"note", audit.Record{Seq: 7, Time: t0, Session: "s1", Note: "audit log repaired: 12 bytes of a torn last line removed", Prev: strings.Repeat("c", 64)}},
-		{"give up", audit.FromTransition(states.Transition{At: t0, From: states.Refreshing, To: states.Expired, Event: states.GiveUp, Cause: "policy gave up", Attempt: 4})},
+		{"give up", audit.FromTransition(states.Transition{At: t0, From: states.Refreshing, To: states.Expired, Event: states.GiveUp, Reason: states.ReasonTransient, Detail: "policy gave up", Attempt: 4})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

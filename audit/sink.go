@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+
+	"github.com/authfsm/authfsm/states"
 )
 
 // A Sink receives audit records. Write must be safe for concurrent use, must
@@ -60,7 +62,7 @@ func (s *SlogSink) WithLevel(level slog.Level) *SlogSink {
 
 // Write implements Sink.
 func (s *SlogSink) Write(r Record) error {
-	attrs := make([]slog.Attr, 0, 10)
+	attrs := make([]slog.Attr, 0, 12)
 	attrs = append(attrs,
 		slog.Uint64("seq", r.Seq),
 		slog.String("from", r.From.String()),
@@ -72,6 +74,12 @@ func (s *SlogSink) Write(r Record) error {
 	}
 	if r.Cause != "" {
 		attrs = append(attrs, slog.String("cause", r.Cause))
+	}
+	if r.Reason != states.ReasonNone {
+		attrs = append(attrs, slog.String("reason", r.Reason.String()))
+	}
+	if r.Sent {
+		attrs = append(attrs, slog.String("class", r.Class.String()))
 	}
 	if r.Attempt != 0 {
 		attrs = append(attrs, slog.Int("attempt", r.Attempt))

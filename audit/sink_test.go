@@ -29,7 +29,7 @@ func TestSlogSink(t *testing.T) {
 	delete(got, "time")
 	want := map[string]any{
 		"level": "DEBUG", "msg": "auth session transition", "seq": 3.0, "session": "s1",
-		"from": "refreshing", "to": "backoff", "event": "fail", "cause": "502 Bad Gateway", "attempt": 1.0,
+		"from": "refreshing", "to": "backoff", "event": "fail", "cause": "502 Bad Gateway", "reason": "transient", "class": "transient", "attempt": 1.0,
 		"next_at": "2026-03-01T12:00:01+01:00", "token": audit.Fingerprint("access-token"),
 		"at": "2026-03-01T12:00:00.05+01:00",
 	}

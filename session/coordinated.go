@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -17,10 +16,6 @@ import (
 // lease a coordinated session takes: the lease must outlast the request, or
 // another process could take over while the answer is on its way.
 const LeaseMargin = states.LeaseMargin
-
-// storeDownCause prefixes the cause of an attempt that could not reach the
-// family's shared store.
-const storeDownCause = "shared store unreachable: "
 
 // newHolder returns a random lease-holder id for one session.
 func newHolder() string {
@@ -75,16 +70,16 @@ func (s *Session) coordinate(ctx context.Context, flight uint64, p plan) (plan, 
 	if in := fam.InFlight; in.Holder != "" && in.Holder != s.holder && in.Generation == fam.Generation {
 		switch s.machine.Orphaned(in.At, fam.Now) {
 		case states.OrphanFallback:
-			p.fallback, p.note = true, states.CrashedHolderCause
+			p.fallback, p.orphan = true, true
 		case states.OrphanRevoke:
 			release(true)
-			s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Permanent, Cause: states.CrashedHolderCause}, now: s.cfg.clock.Now()})
+			s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Permanent}, why: states.ReasonCrashedHolder, now: s.cfg.clock.Now()})
 			return p, false
 		}
 	}
 	if err := c.MarkInFlight(cctx, s.holder, fam.Generation); err != nil {
 		if errors.Is(err, ErrLeaseLost) {
-			s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Transient, Cause: "refresh lease lost before the request was sent"},
+			s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Transient}, why: states.ReasonLeaseLost,
 				fail: failure{err: err}, now: s.cfg.clock.Now()})
 			return p, false
 		}
@@ -111,8 +106,9 @@ func (s *Session) storeDown(flight uint64, p plan, err error) (plan, bool) {
 	if solo {
 		return p, true
 	}
-	cause := serverText(newScrubber(p.cur.Access.Reveal(), p.cur.Refresh.Reveal()), storeDownCause+err.Error(), maxCause)
-	s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Transient, Cause: cause}, fail: failure{err: err}, now: s.cfg.clock.Now()})
+	detail := serverText(newScrubber(p.cur.Access.Reveal(), p.cur.Refresh.Reveal()), err.Error(), maxCause)
+	s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Transient}, why: states.ReasonStoreDown, detail: detail,
+		fail: failure{err: err}, now: s.cfg.clock.Now()})
 	return p, false
 }
 
@@ -178,7 +174,7 @@ func (s *Session) adopt(fam Family) bool {
 	s.cancelFlightLocked()
 	s.refreshDead, s.last = false, failure{}
 	s.stepLocked(states.Input{Kind: states.InAdopt, Issued: pair.Issued, Expiry: pair.Expiry,
-		Cause: fmt.Sprintf("pair published by another process (generation %d)", fam.Generation)}, s.cfg.clock.Now(), &pair)
+		Generation: fam.Generation}, s.cfg.clock.Now(), &pair)
 	s.st.markSaved(s.tokVersion) // it is the store's own pair
 	return true
 }
@@ -190,7 +186,7 @@ func (s *Session) waitFor(flight uint64, fam Family, lease Lease) {
 	until := s.cfg.clock.Now().Add(lease.Until.Sub(fam.Now))
 	s.mu.Lock()
 	s.stepLocked(states.Input{Kind: states.InBusy, Flight: flight, Until: until}, s.cfg.clock.Now(), nil)
-	if s.data.State != states.Waiting || s.closed {
+	if s.data.State() != states.Waiting || s.closed {
 		s.unlock()
 		return
 	}

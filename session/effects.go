@@ -36,14 +36,14 @@ func (s *Session) stepLocked(in states.Input, now time.Time, install *Token) boo
 		s.auditLocked(t)
 	}
 	if h := s.cfg.hooks.TokenInstalled; h != nil && installed && install != nil {
-		info := TokenInstalled{Session: s.cfg.id, Event: how, Expiry: s.data.Expiry, Token: audit.Fingerprint(string(s.tok.Access)), At: now}
+		info := TokenInstalled{Session: s.cfg.id, Event: how, Expiry: s.data.Expiry(), Token: audit.Fingerprint(string(s.tok.Access)), At: now}
 		s.hook(func() { h(info) })
 	}
 	if len(trans) > 0 {
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}
-	if s.data.State != states.Waiting {
+	if s.data.State() != states.Waiting {
 		s.cancelWatchLocked()
 	}
 	if fx.StartRefresh {
@@ -59,11 +59,11 @@ func (s *Session) stepLocked(in states.Input, now time.Time, install *Token) boo
 // machine says at now.
 func (s *Session) publishLocked(now time.Time) {
 	var until, serve time.Time
-	if s.data.State != states.Revoked && !s.data.Rejected && s.tok.Access != "" && !s.closed {
-		until = s.data.Expiry
+	if s.data.State() != states.Revoked && !s.data.Rejected() && s.tok.Access != "" && !s.closed {
+		until = s.data.Expiry()
 		serve = s.data.ServeUntil(now)
 	}
-	probation := s.data.Probation
+	probation := s.data.Probation()
 	if p := s.snap.Load(); p != nil && p.until.Equal(until) && p.tok.Access == s.tok.Access &&
 		p.tok.Expiry.Equal(s.tok.Expiry) && p.tok.ServeUntil.Equal(serve) && p.probation == probation {
 		return
@@ -102,7 +102,7 @@ func (s *Session) startRefreshLocked(flight uint64) {
 	ctx, cancel := context.WithCancel(base)
 	s.cancel = cancel
 	s.wg.Add(1)
-	go s.refresh(ctx, flight, s.data.Attempt, s.tok, s.refreshDead)
+	go s.refresh(ctx, flight, s.data.Attempt(), s.tok, s.refreshDead)
 }
 
 func (s *Session) cancelFlightLocked() {

@@ -34,7 +34,7 @@ func (s *Session) refresh(ctx context.Context, flight uint64, attemptNo int, cur
 			info := Throttled{Session: s.cfg.id, Attempt: attemptNo, At: started}
 			s.hook(func() { h(info) })
 		}
-		s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Transient, Cause: throttledCause}, now: started, coordinated: p.coordinated})
+		s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Transient}, why: states.ReasonThrottled, now: started, coordinated: p.coordinated})
 		return
 	}
 	if h := s.cfg.hooks.RequestStart; h != nil {
@@ -71,17 +71,25 @@ func (s *Session) refresh(ctx context.Context, flight uint64, attemptNo int, cur
 		}
 		s.hook(func() { h(info) })
 	}
-	s.conclude(flight, outcome{tok: tok, v: v, fail: fail, usedFallback: usedFallback, refusal: refusal,
-		note: p.note, now: now, coordinated: p.coordinated})
+	o := outcome{tok: tok, v: v, fail: fail, usedFallback: usedFallback, now: now, coordinated: p.coordinated}
+	switch {
+	case refusal != "":
+		o.why, o.detail = states.ReasonFallback, refusal
+	case usedFallback && p.orphan:
+		o.why = states.ReasonFallbackOrphan
+	case usedFallback:
+		o.why = states.ReasonFallbackDead
+	}
+	s.conclude(flight, o)
 }
 
 // plan is how an attempt is made: the pair to present, whether to use the
-// fallback grant (and the note that says why, for the audit record), and
-// whether the attempt holds the family's lease.
+// fallback grant (orphan: because a vanished holder may have spent the
+// refresh token), and whether the attempt holds the family's lease.
 type plan struct {
 	cur         Token
 	fallback    bool
-	note        string
+	orphan      bool
 	coordinated bool
 }
 
@@ -91,10 +99,13 @@ type outcome struct {
 	v            policy.Verdict
 	fail         failure
 	usedFallback bool
-	refusal      string // why the refresh token was refused, when this attempt saw it
-	note         string // why the plan chose the fallback grant
-	now          time.Time
-	coordinated  bool
+	// why and detail are the input's reason: a failure that is not the
+	// server's answer (throttled, store down, …) or why the fallback grant
+	// was used (detail: the refusal's words).
+	why         states.Reason
+	detail      string
+	now         time.Time
+	coordinated bool
 }
 
 // conclude feeds the outcome of flight's attempt to the machine, logs it,
@@ -102,7 +113,7 @@ type outcome struct {
 func (s *Session) conclude(flight uint64, o outcome) {
 	tok, v, now := o.tok, o.v, o.now
 	s.mu.Lock()
-	if flight != s.data.Flight || s.data.State != states.Refreshing {
+	if flight != s.data.Flight() || s.data.State() != states.Refreshing {
 		s.unlock() // abandoned by Revoke, SetToken or an adopted pair
 		return
 	}
@@ -129,20 +140,9 @@ func (s *Session) conclude(flight uint64, o outcome) {
 	if v.Class != policy.OK {
 		s.last = o.fail
 	}
-	in := states.Input{Kind: states.InResult, Verdict: v, Flight: flight, Issued: tok.Issued, Expiry: tok.Expiry}
-	switch {
-	case v.Class != policy.OK:
-	case o.refusal != "":
-		// The audit record of the success says why the fallback was needed,
-		// including a lost answer that probably consumed the refresh token.
-		in.Cause = "fallback grant after the refresh token was refused (" + o.refusal + ")"
-		if note := s.data.ConsumedNote(); note != "" {
-			in.Cause += ": " + note
-		}
-	case o.note != "":
-		in.Cause = "fallback grant: " + o.note
-	}
-	attemptNo := s.data.Attempt
+	in := states.Input{Kind: states.InResult, Verdict: v, Flight: flight, Issued: tok.Issued, Expiry: tok.Expiry,
+		Reason: o.why, Detail: o.detail}
+	attemptNo := s.data.Attempt()
 	installed := s.stepLocked(in, now, &tok)
 	if installed {
 		s.last = failure{}
@@ -150,12 +150,12 @@ func (s *Session) conclude(flight uint64, o outcome) {
 	s.logResultLocked(attemptNo, v, installed, now)
 	saved, ver := s.tok, s.tokVersion
 	var leaseFor time.Duration // how long to keep the lease; 0 releases it
-	if o.coordinated && s.data.State == states.Backoff {
+	if o.coordinated && s.data.State() == states.Backoff {
 		// Keep the lease through the backoff, so the other processes keep
 		// waiting instead of retrying at once: the policy paces the family.
-		leaseFor = s.data.NextAt.Sub(now) + s.leaseTTL()
+		leaseFor = s.data.NextAt().Sub(now) + s.leaseTTL()
 	}
-	clearMark := !s.data.MaybeConsumed
+	clearMark := !s.data.MaybeConsumed()
 	s.unlock()
 
 	if o.coordinated && !(installed || rotated) {
@@ -215,18 +215,13 @@ func (e *fallbackError) Unwrap() error { return e.err }
 // The cause is scrubbed of the pair the attempt presented (cur): a custom
 // Refresher's error text, unlike a Client's, may quote it.
 func (s *Session) classify(err error, now time.Time, cur Token) (policy.Verdict, failure) {
-	prefix := ""
-	var fe *fallbackError
-	if errors.As(err, &fe) {
-		prefix = fe.primary + "; fallback grant: "
-	}
 	f := failure{err: err}
 	var o policy.Outcome
 	switch {
 	case err == nil:
 		o = policy.Outcome{Status: 200, At: now}
 	case errors.Is(err, ErrNoRefreshToken):
-		return policy.Verdict{Class: policy.Permanent, Cause: prefix + "no refresh token to refresh with"}, f
+		return policy.Verdict{Class: policy.Permanent, Cause: "no refresh token to refresh with"}, f
 	case errors.As(err, &f.endpoint):
 		o = f.endpoint.Outcome()
 	case errors.Is(err, context.DeadlineExceeded):
@@ -238,7 +233,7 @@ func (s *Session) classify(err error, now time.Time, cur Token) (policy.Verdict,
 	}
 	v := s.cfg.classifier.Classify(o)
 	if v.Class != policy.OK {
-		v.Cause = serverText(newScrubber(cur.Access.Reveal(), cur.Refresh.Reveal()), prefix+v.Cause, maxCause)
+		v.Cause = serverText(newScrubber(cur.Access.Reveal(), cur.Refresh.Reveal()), v.Cause, maxCause)
 	}
 	f.retryAfter, f.misconfigured = v.RetryAfter, v.Misconfigured
 	return v, f
@@ -250,12 +245,12 @@ func (s *Session) logResultLocked(n int, v policy.Verdict, installed bool, now t
 	d := &s.data
 	switch {
 	case installed:
-		s.logLocked(slog.LevelDebug, "session: token refreshed", slog.Time("expiry", d.Expiry), slog.Int("attempt", n))
-	case d.State == states.Revoked:
-		s.logLocked(slog.LevelError, "session: revoked", slog.String("cause", d.Cause), slog.Int("attempt", n))
+		s.logLocked(slog.LevelDebug, "session: token refreshed", slog.Time("expiry", d.Expiry()), slog.Int("attempt", n))
+	case d.State() == states.Revoked:
+		s.logLocked(slog.LevelError, "session: revoked", slog.String("cause", d.Cause()), slog.Int("attempt", n))
 	default:
 		s.logLocked(slog.LevelWarn, "session: token refresh failed", slog.String("cause", v.Cause),
-			slog.Int("attempt", n), slog.String("state", d.State.String()),
-			slog.Time("next_at", d.NextAt), slog.Bool("token_valid", d.Usable(now)))
+			slog.Int("attempt", n), slog.String("state", d.State().String()),
+			slog.Time("next_at", d.NextAt()), slog.Bool("token_valid", d.Usable(now)))
 	}
 }

@@ -206,7 +206,7 @@ func (s *Session) tokenSlow(ctx context.Context) (Token, error) {
 		now := s.cfg.clock.Now()
 		// A caller that waited through a cycle the policy gave up on gets
 		// the error; demanding again would start cycles back to back.
-		gaveUp := waited && s.data.State == states.Expired && s.last.err != nil
+		gaveUp := waited && s.data.State() == states.Expired && s.last.err != nil
 		if !gaveUp {
 			s.stepLocked(states.Input{Kind: states.InDemand}, now, nil)
 		}
@@ -216,11 +216,11 @@ func (s *Session) tokenSlow(ctx context.Context) (Token, error) {
 			t := s.snap.Load().tok
 			s.unlock()
 			return t, nil
-		case d.State == states.Revoked:
+		case d.State() == states.Revoked:
 			err := s.revokedErrorLocked(now)
 			s.unlock()
 			return Token{}, err
-		case gaveUp, d.State == states.Backoff && failFast:
+		case gaveUp, d.State() == states.Backoff && failFast:
 			err := s.refreshErrorLocked(now)
 			s.unlock()
 			return Token{}, err
@@ -256,18 +256,18 @@ func (s *Session) reject(access Secret, r *RejectedError) *RejectedError {
 	if s.closed || access == "" || access != s.tok.Access {
 		return nil
 	}
-	was := s.data.State
+	was := s.data.State()
 	now := s.cfg.clock.Now()
 	var cause string
 	if r != nil {
 		cause = r.cause()
 	}
-	s.stepLocked(states.Input{Kind: states.InReject, Cause: cause}, now, nil)
-	if was != states.Valid || (s.data.State != states.Backoff && s.data.State != states.Expired) {
+	s.stepLocked(states.Input{Kind: states.InReject, Detail: cause}, now, nil)
+	if was != states.Valid || (s.data.State() != states.Backoff && s.data.State() != states.Expired) {
 		return nil
 	}
 	// The rejection failed the attempt that delivered the token.
-	e := RejectedError{At: now, NextAt: s.data.NextAt}
+	e := RejectedError{At: now, NextAt: s.data.NextAt()}
 	if r != nil {
 		e.URL, e.Status, e.Challenge = r.URL, r.Status, r.Challenge
 	}
@@ -296,7 +296,7 @@ func (s *Session) Revoke() {
 	}
 	s.cancelFlightLocked()
 	s.last = failure{} // the cause is the application, not an answer
-	s.stepLocked(states.Input{Kind: states.InRevoke, Cause: "revoked by the application"}, s.cfg.clock.Now(), nil)
+	s.stepLocked(states.Input{Kind: states.InRevoke}, s.cfg.clock.Now(), nil)
 }
 
 // SetToken replaces the token pair (a re-login) in any state, abandons a
@@ -318,7 +318,7 @@ func (s *Session) SetToken(ctx context.Context, t Token) error {
 	}
 	s.cancelFlightLocked()
 	s.refreshDead, s.last = false, failure{}
-	s.stepLocked(states.Input{Kind: states.InSetToken, Issued: t.Issued, Expiry: t.Expiry, Cause: "token set by the application"}, now, &t)
+	s.stepLocked(states.Input{Kind: states.InSetToken, Issued: t.Issued, Expiry: t.Expiry}, now, &t)
 	tok, ver := s.tok, s.tokVersion
 	s.unlock()
 	if c := s.cfg.coord; c != nil {
@@ -393,5 +393,5 @@ func (s *Session) Close() error {
 
 // infoLocked describes the session for Hooks.Opened and Hooks.Closed.
 func (s *Session) infoLocked() SessionInfo {
-	return SessionInfo{Session: s.cfg.id, State: s.data.State, Expiry: s.data.Expiry}
+	return SessionInfo{Session: s.cfg.id, State: s.data.State(), Expiry: s.data.Expiry()}
 }

@@ -320,7 +320,7 @@ func TestRejectRevokeSetTokenClose(t *testing.T) {
 		if err := s.SetToken(ctx, Token{Access: "x"}); err == nil {
 			t.Error("SetToken without an expiry succeeded")
 		}
-		want := []string{"reject: access token rejected by the resource server", "refresh: access token rejected", "succeed",
+		want := []string{"reject: access token rejected by the resource server", "refresh: access token rejected by the resource server", "succeed",
 			"revoke: revoked by the application", "set_token: token set by the application"}
 		if diff := cmp.Diff(want, events(mem.Records())); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
@@ -562,7 +562,7 @@ func TestFallbackTransientFailureRetriesWithTheFallback(t *testing.T) {
 		synctest.Wait()
 		want := []string{"expire: access token expired", "refresh: access token expired",
 			"fail: refresh token refused (400 invalid_grant); fallback grant: 502 Bad Gateway",
-			"retry: retry due", "succeed"}
+			"retry: retry due", "succeed: fallback grant: the refresh token was refused earlier"}
 		if diff := cmp.Diff(want, events(mem.Records())); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}

@@ -54,10 +54,10 @@ func (s *Session) Status() Status {
 	s.mu.Lock()
 	d := &s.data
 	now := s.cfg.clock.Now()
-	st := Status{State: d.State, TokenValid: d.Usable(now), Issued: d.Issued, Expiry: d.Expiry,
-		Attempt: d.Attempt, Cause: d.Cause, NextAt: d.NextAt, Token: audit.Fingerprint(string(s.tok.Access))}
+	st := Status{State: d.State(), TokenValid: d.Usable(now), Issued: d.Issued(), Expiry: d.Expiry(),
+		Attempt: d.Attempt(), Cause: d.Cause(), NextAt: d.NextAt(), Token: audit.Fingerprint(string(s.tok.Access))}
 	switch {
-	case d.State == states.Revoked:
+	case d.State() == states.Revoked:
 		st.LastError = s.revokedErrorLocked(now)
 	case s.last.err != nil:
 		st.LastError = s.refreshErrorLocked(now)
@@ -86,7 +86,7 @@ func (s *Session) waitError(ctx context.Context) error {
 // revokedErrorLocked explains why the session is revoked, with the
 // refusing answer when the server refused.
 func (s *Session) revokedErrorLocked(now time.Time) *RevokedError {
-	e := &RevokedError{Cause: s.data.Cause, At: now, Misconfigured: s.last.misconfigured}
+	e := &RevokedError{Cause: s.data.Cause(), At: now, Misconfigured: s.last.misconfigured}
 	if ee := s.last.endpoint; ee != nil {
 		e.URL, e.Status, e.Code, e.Description, e.ErrorURI = ee.URL, ee.Status, ee.Code, ee.Description, ee.ErrorURI
 	}
@@ -95,14 +95,14 @@ func (s *Session) revokedErrorLocked(now time.Time) *RevokedError {
 
 func (s *Session) refreshErrorLocked(now time.Time) *RefreshError {
 	d := &s.data
-	e := &RefreshError{Cause: d.Cause, Attempt: d.Attempt, At: now, TokenValid: d.Usable(now), Expiry: d.Expiry,
+	e := &RefreshError{Cause: d.Cause(), Attempt: d.Attempt(), At: now, TokenValid: d.Usable(now), Expiry: d.Expiry(),
 		Err: s.last.err, RetryAfter: s.last.retryAfter}
-	switch d.State {
+	switch d.State() {
 	case states.Backoff:
-		e.NextAt = d.NextAt
+		e.NextAt = d.NextAt()
 	case states.Refreshing, states.Waiting:
 		// The failure belongs to the attempt before the one under way.
-		e.InFlight, e.Attempt = true, max(d.Attempt-1, 1)
+		e.InFlight, e.Attempt = true, max(d.Attempt()-1, 1)
 	}
 	if ee := s.last.endpoint; ee != nil {
 		e.URL, e.Status, e.Code, e.Description, e.ErrorURI = ee.URL, ee.Status, ee.Code, ee.Description, ee.ErrorURI

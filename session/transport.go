@@ -239,8 +239,8 @@ func (s *Session) replayToken(ctx context.Context) (Token, error) {
 	}
 	s.mu.Lock()
 	at := s.cfg.clock.Now()
-	if s.data.State == states.Backoff && s.data.NextAt.After(at) {
-		at = s.data.NextAt
+	if s.data.State() == states.Backoff && s.data.NextAt().After(at) {
+		at = s.data.NextAt()
 	}
 	s.mu.Unlock()
 	deadline := at.Add(s.cfg.timeout)

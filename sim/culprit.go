@@ -68,8 +68,8 @@ func (r *run) culprit(res *Result) (int, string) {
 		switch e.Name {
 		case "final_state":
 			for i := range r.ss {
-				if s := r.sess(uint32(i)); s.tokGen != 0 && s.d.State.String() != *r.sc.Expect.FinalState {
-					return i, "ended " + s.d.State.String() + ", not " + *r.sc.Expect.FinalState
+				if s := r.sess(uint32(i)); s.tokGen != 0 && s.d.State().String() != *r.sc.Expect.FinalState {
+					return i, "ended " + s.d.State().String() + ", not " + *r.sc.Expect.FinalState
 				}
 			}
 		case "never_states":

@@ -78,8 +78,6 @@ type run struct {
 	holders uint32
 	// kinds has bit k set when a fault of kind k is in the schedule.
 	kinds uint32
-	// causes holds the causes built when the fallback grant is involved.
-	causes map[causeKey]string
 	// pendTok and pendIssued describe the access token of the pair being
 	// fed to a machine, read by the transition bookkeeping.
 	pendTok    uint32
@@ -155,7 +153,6 @@ func newRun(sc *Scenario, opt Options) *run {
 		// request timeout plus the margin (session.WithLease).
 		lease:     int64(max(sc.Share.Lease, sc.Session.RequestTimeout+states.LeaseMargin)),
 		capBucket: -1,
-		causes:    map[causeKey]string{},
 	}
 	n := sc.Fleet.Sessions
 	r.ss = make([]session, n)
@@ -222,7 +219,7 @@ func newRun(sc *Scenario, opt Options) *run {
 	draw(func(i int, seed uint64, start int64) {
 		s := r.sess(uint32(i))
 		s.start = start
-		s.d.Rand.Seed(seed, seed^0x9e3779b97f4a7c15)
+		s.d = states.NewData(seed, time.Time{}, time.Time{})
 	})
 	later := 0
 	for _, st := range starts {

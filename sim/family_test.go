@@ -76,7 +76,7 @@ func TestShareStoreKeepsTheFamily(t *testing.T) {
 		case states.Adopt:
 			// The holder fed its answer once published (one round trip
 			// after the answer); Wait returns one round trip later.
-			if got := at(t, e.At); got != succeed+2*time.Millisecond || e.Cause != causeAdopt {
+			if got := at(t, e.At); got != succeed+2*time.Millisecond || e.Reason != states.ReasonAdopted {
 				t.Errorf("adopted at %v (%q), want %v", got, e.Cause, succeed+2*time.Millisecond)
 			}
 		}
@@ -129,7 +129,7 @@ func TestCrashedHolderReplayInsideGrace(t *testing.T) {
 	if len(s) == 0 || s[0].At != "55m30.057s" || s[0].Cause != "" {
 		t.Errorf("first success %v, want the replay at 55m30.057s", s)
 	}
-	if r := find(res, 0, states.SetToken); len(r) != 1 || r[0].At != "55m5.004s" || r[0].Cause != causeRestartOwn {
+	if r := find(res, 0, states.SetToken); len(r) != 1 || r[0].At != "55m5.004s" || r[0].Reason != states.ReasonRestartOwn {
 		t.Errorf("restart %v, want one at 55m5.004s with its own copy (nothing published yet)", r)
 	}
 }
@@ -194,7 +194,7 @@ func TestCrashWithoutStoreRestartsWithItsOwnCopy(t *testing.T) {
 	if res.FinalState != "revoked" || res.Stats.FamilyRevocations != 1 || res.Stats.FailedRequests != 2+62 {
 		t.Fatalf("final %s, stats %+v; want revoked, the calls of the 2 minutes down and those after 57m failed", res.FinalState, res.Stats)
 	}
-	if r := find(res, 0, states.SetToken); len(r) != 1 || r[0].Cause != causeRestartOwn {
+	if r := find(res, 0, states.SetToken); len(r) != 1 || r[0].Reason != states.ReasonRestartOwn {
 		t.Errorf("restart %v", r)
 	}
 }
@@ -210,8 +210,8 @@ func TestStoreDown(t *testing.T) {
 		t.Fatalf("final %s, stats %+v; want valid, one refresh per cycle", res.FinalState, res.Stats)
 	}
 	f := find(res, -1, states.Fail)
-	if len(f) == 0 || f[0].Cause != causeStoreDown || f[0].At != "1h50m0.055s" {
-		t.Fatalf("failures %v, want %q from 1h50m0.055s", f, causeStoreDown)
+	if len(f) == 0 || f[0].Reason != states.ReasonStoreDown || f[0].At != "1h50m0.055s" {
+		t.Fatalf("failures %v, want store_down from 1h50m0.055s", f)
 	}
 	// The calls fail from the expiry (about 1h55m) to the recovery only.
 	if rc := res.Recoveries[0]; rc.Never || rc.After > time.Minute+time.Second || res.Stats.FailedRequests > 4*16 {
@@ -229,7 +229,7 @@ func TestStoreDownBeforePublish(t *testing.T) {
 	if res.FinalState != "valid" || res.Stats.FamilyRevocations != 0 || res.Stats.RefreshRequests != 4 {
 		t.Fatalf("final %s, stats %+v", res.FinalState, res.Stats)
 	}
-	if f := find(res, 0, states.Fail); len(f) != 1 || f[0].Cause != causeStoreUnpublished {
+	if f := find(res, 0, states.Fail); len(f) != 1 || f[0].Cause != states.ReasonStoreDown.Format("the new pair was not published") {
 		t.Errorf("holder's failures %v", f)
 	}
 }
@@ -244,7 +244,7 @@ func TestFallbackWithoutFamilies(t *testing.T) {
 	s := find(res, 0, states.Succeed)
 	want := "fallback grant after the refresh token was refused (400 invalid_grant): " +
 		"refresh token probably consumed by a refresh whose answer was lost (502 Bad Gateway)"
-	if res.FinalState != "valid" || len(s) != 2 || s[0].Cause != want || s[1].Cause != "" || res.Stats.RefreshRequests != 3 {
+	if res.FinalState != "valid" || len(s) != 2 || s[0].Cause != want || s[1].Reason != states.ReasonFallbackDead || res.Stats.RefreshRequests != 3 {
 		t.Fatalf("final %s, successes %v, stats %+v", res.FinalState, s, res.Stats)
 	}
 	if res.Stats.FamilyRevocations != 0 {

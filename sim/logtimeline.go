@@ -3,7 +3,6 @@ package sim
 import (
 	"cmp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/authfsm/authfsm/policy"
@@ -20,6 +19,12 @@ type LogEntry struct {
 	From, To states.State
 	Event    states.Event
 	Cause    string
+	// Reason, Sent and Class are the record's (audit.Record): why, whether
+	// the transition ends an attempt whose request was sent, and the class
+	// of its outcome then.
+	Reason states.Reason
+	Sent   bool
+	Class  policy.Class
 }
 
 // LogTimeline builds the model TimelineSVG draws from the transitions of a
@@ -33,12 +38,13 @@ type LogEntry struct {
 // those rows out (Timeline.Log). Entries are taken in time order, ties in
 // the order given; a time outside [0, duration] is clamped to it.
 //
-// An attempt is drawn from each transition out of refreshing that
-// answers a request: succeed (ok), deny (permanent), and fail, give_up
-// or postpone with a 429 (rate-limited) or another cause (transient).
+// An attempt is drawn from each transition out of refreshing that ends a
+// request it sent (Sent), coloured by the class of its outcome (Class).
 // Those that sent nothing (throttled, the shared store down or the lease
 // lost, a crashed holder's spent token) are not drawn, as a run does not
-// draw them.
+// draw them. A log written before records said what was sent (no entry has
+// Sent or a Reason) draws every succeed (ok), deny (permanent) and fail,
+// give_up or postpone (transient) out of refreshing.
 func LogTimeline(name string, sessions int, duration time.Duration, entries []LogEntry) *Timeline {
 	duration = max(duration, 1)
 	tl := &Timeline{name: name, duration: duration, sessions: sessions, fromLog: true}
@@ -57,16 +63,17 @@ func LogTimeline(name string, sessions int, duration time.Duration, entries []Lo
 			}
 		}
 	}
+	legacy := !slices.ContainsFunc(es, func(e LogEntry) bool { return e.Sent || e.Reason != states.ReasonNone })
 	var sent time.Duration
 	for _, e := range es {
 		at := min(max(e.At, 0), duration)
 		tl.sampleUpTo(int64(at))
-		tl.transition(uint32(e.Session), states.Transition{From: e.From, To: e.To, Event: e.Event, Cause: e.Cause}, int64(at))
+		tl.transition(uint32(e.Session), states.Transition{From: e.From, To: e.To, Event: e.Event}, int64(at))
 		switch {
 		case e.To == states.Refreshing:
 			sent = at
 		case e.From == states.Refreshing:
-			if c, ok := answered(e); ok {
+			if c, ok := answered(e, legacy); ok {
 				tl.attempt(uint32(e.Session), int64(sent), int64(at), c)
 			}
 		}
@@ -80,12 +87,11 @@ func LogTimeline(name string, sessions int, duration time.Duration, entries []Lo
 }
 
 // answered reports whether e, a transition out of refreshing, is the
-// answer to a request, and its class.
-func answered(e LogEntry) (policy.Class, bool) {
-	for _, unsent := range []string{policy.ThrottledCause, causeStoreDown, "refresh lease lost", states.CrashedHolderCause} {
-		if strings.HasPrefix(e.Cause, unsent) {
-			return 0, false
-		}
+// answer to a request, and its class. In a legacy log (see LogTimeline)
+// the event says it.
+func answered(e LogEntry, legacy bool) (policy.Class, bool) {
+	if !legacy {
+		return e.Class, e.Sent
 	}
 	switch e.Event {
 	case states.Succeed:
@@ -93,9 +99,6 @@ func answered(e LogEntry) (policy.Class, bool) {
 	case states.Deny:
 		return policy.Permanent, true
 	case states.Fail, states.GiveUp, states.Postpone:
-		if strings.HasPrefix(e.Cause, "429") {
-			return policy.RateLimited, true
-		}
 		return policy.Transient, true
 	}
 	return 0, false

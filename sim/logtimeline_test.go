@@ -20,7 +20,8 @@ func traceEntries(t *testing.T, trace []TraceEntry) []LogEntry {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[i] = LogEntry{At: at, Session: e.Session, From: e.From, To: e.To, Event: e.Event, Cause: e.Cause}
+		out[i] = LogEntry{At: at, Session: e.Session, From: e.From, To: e.To, Event: e.Event, Cause: e.Cause,
+			Reason: e.Reason, Sent: e.Sent, Class: e.Class}
 	}
 	return out
 }
@@ -64,11 +65,12 @@ func TestLogTimelineIsTheRunsTimeline(t *testing.T) {
 // sent nothing are not drawn.
 func TestLogTimelineEdges(t *testing.T) {
 	es := []LogEntry{
-		{At: 50 * time.Second, Session: 0, From: states.Refreshing, To: states.Valid, Event: states.Succeed},
+		{At: 50 * time.Second, Session: 0, From: states.Refreshing, To: states.Valid, Event: states.Succeed, Sent: true},
 		{At: 10 * time.Second, Session: 0, From: states.Valid, To: states.Refreshing, Event: states.RefreshAhead},
-		{At: 20 * time.Second, Session: 0, From: states.Refreshing, To: states.Backoff, Event: states.Fail, Cause: policy.ThrottledCause},
+		{At: 20 * time.Second, Session: 0, From: states.Refreshing, To: states.Backoff, Event: states.Fail, Reason: states.ReasonThrottled},
 		{At: 30 * time.Second, Session: 0, From: states.Backoff, To: states.Refreshing, Event: states.Retry},
-		{At: 40 * time.Second, Session: 0, From: states.Refreshing, To: states.Backoff, Event: states.Fail, Cause: "429 Too Many Requests"},
+		{At: 40 * time.Second, Session: 0, From: states.Refreshing, To: states.Backoff, Event: states.Fail,
+			Reason: states.ReasonTransient, Sent: true, Class: policy.RateLimited},
 		{At: 45 * time.Second, Session: 0, From: states.Backoff, To: states.Refreshing, Event: states.Retry},
 	}
 	tl := LogTimeline("one", 1, time.Minute, es)
@@ -96,5 +98,20 @@ func TestLogTimelineEdges(t *testing.T) {
 	first, mid, last := tl.samples[0], tl.samples[200], tl.samples[timelineBins]
 	if first[states.Valid] != 1 || first[states.Expired] != 1 || mid[states.Refreshing] != 1 || mid[states.Valid] != 1 || last[states.Valid] != 1 {
 		t.Errorf("samples at 0, 50 s, 100 s: %v %v %v", first, mid, last)
+	}
+}
+
+// TestLogTimelineLegacy: a log written before records said what was sent
+// draws every answer out of refreshing by its event, whatever its words.
+func TestLogTimelineLegacy(t *testing.T) {
+	tl := LogTimeline("old", 1, time.Minute, []LogEntry{
+		{At: 10 * time.Second, Session: 0, From: states.Valid, To: states.Refreshing, Event: states.RefreshAhead},
+		{At: 20 * time.Second, Session: 0, From: states.Refreshing, To: states.Backoff, Event: states.Fail, Cause: policy.ThrottledCause},
+		{At: 30 * time.Second, Session: 0, From: states.Backoff, To: states.Refreshing, Event: states.Retry},
+		{At: 40 * time.Second, Session: 0, From: states.Refreshing, To: states.Revoked, Event: states.Deny},
+	})
+	want := []attemptMark{{10 * time.Second, 20 * time.Second, policy.Transient}, {30 * time.Second, 40 * time.Second, policy.Permanent}}
+	if diff := cmp.Diff(want, tl.attempts); diff != "" {
+		t.Errorf("attempts (-want +got):\n%s", diff)
 	}
 }

@@ -29,14 +29,6 @@ const (
 	codeFault                          // first status-fault code
 )
 
-// Causes of the model's own failures, which the runtime's coordination
-// reports in the same words.
-const (
-	causeStoreDown        = "shared store unreachable"
-	causeStoreUnpublished = causeStoreDown + ": the new pair was not published"
-	causeLeaseLost        = "refresh lease lost before the refresh was marked in flight"
-)
-
 // The transport and body errors the model's client observes.
 var (
 	errRefused   = errors.New("connection refused")
@@ -60,6 +52,10 @@ type answer struct {
 	// accepted reports that the answer counts as an accept for the shared
 	// throttle (policy.Accepted): the server processed the request.
 	accepted bool
+	// why and detail are the machine's input reason for an outcome that is
+	// not the token endpoint's answer (states.Input.Reason).
+	why    states.Reason
+	detail string
 }
 
 // classify is policy.Classify; tests replace it with a broken classifier
@@ -84,17 +80,18 @@ func answers(sc *Scenario) []answer {
 	set(codeOverload, policy.Outcome{Status: 503, Sent: true})
 	// Not token endpoint answers: the shared store's failures and the
 	// machine's decision about a crashed holder's token.
-	out[codeStoreDown] = answer{verdict: policy.Verdict{Class: policy.Transient, Cause: causeStoreDown}}
+	out[codeStoreDown] = answer{verdict: policy.Verdict{Class: policy.Transient}, why: states.ReasonStoreDown}
 	// The refresh token was spent: the pair that replaced it is known only
 	// to this process, so the in-flight mark must stay.
-	out[codeStoreUnpublished] = answer{verdict: policy.Verdict{Class: policy.Transient, Cause: causeStoreUnpublished, MaybeProcessed: true}}
-	out[codeLeaseLost] = answer{verdict: policy.Verdict{Class: policy.Transient, Cause: causeLeaseLost}}
+	out[codeStoreUnpublished] = answer{verdict: policy.Verdict{Class: policy.Transient, MaybeProcessed: true},
+		why: states.ReasonStoreDown, detail: "the new pair was not published"}
+	out[codeLeaseLost] = answer{verdict: policy.Verdict{Class: policy.Transient}, why: states.ReasonLeaseLost}
 	// The one revocation the server does not pronounce: the machine decides
 	// it rather than present a token a vanished holder may have spent
-	// (states.CrashedHolderCause), so it counts as a refusal.
-	out[codeOrphan] = answer{verdict: policy.Verdict{Class: policy.Permanent, Cause: states.CrashedHolderCause}, refusal: true}
+	// (states.ReasonCrashedHolder), so it counts as a refusal.
+	out[codeOrphan] = answer{verdict: policy.Verdict{Class: policy.Permanent}, why: states.ReasonCrashedHolder, refusal: true}
 	// Not sent: a transient failure, as session.refresh concludes it.
-	out[codeThrottled] = answer{verdict: policy.Verdict{Class: policy.Transient, Cause: policy.ThrottledCause}}
+	out[codeThrottled] = answer{verdict: policy.Verdict{Class: policy.Transient}, why: states.ReasonThrottled}
 	for i, f := range sc.Server.Faults {
 		if f.Kind != FaultStatus {
 			continue

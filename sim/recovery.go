@@ -75,10 +75,10 @@ func (rc *recoveries) faultEnd(r *run, f int, t int64) {
 // touched reports whether s, at the end of a fault window, holds no usable
 // token or has a refresh cycle open.
 func touched(s *session, now time.Time) bool {
-	if s.down || !s.d.Usable(now) || s.d.Postponed {
+	if s.down || !s.d.Usable(now) || s.d.Postponed() {
 		return true
 	}
-	switch s.d.State {
+	switch s.d.State() {
 	case states.Refreshing, states.Backoff, states.Waiting:
 		return true
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -172,14 +173,18 @@ type TraceEntry struct {
 	To      states.State `json:"to"`
 	Event   states.Event `json:"event"`
 	Cause   string       `json:"cause"`
-	Attempt int          `json:"attempt"`
-	NextAt  string       `json:"next_at"`
+	// Reason, Sent and Class are those of audit.Record.
+	Reason  states.Reason `json:"reason,omitempty"`
+	Sent    bool          `json:"sent,omitempty"`
+	Class   policy.Class  `json:"class,omitempty"`
+	Attempt int           `json:"attempt"`
+	NextAt  string        `json:"next_at"`
 }
 
 func traceEntry(rec audit.Record, i uint32, t int64, r *run) TraceEntry {
 	e := TraceEntry{
 		Seq: rec.Seq, At: time.Duration(t).String(), Session: int(i), From: rec.From, To: rec.To,
-		Event: rec.Event, Cause: rec.Cause, Attempt: rec.Attempt,
+		Event: rec.Event, Cause: rec.Cause, Reason: rec.Reason, Sent: rec.Sent, Class: rec.Class, Attempt: rec.Attempt,
 	}
 	if !rec.NextAt.IsZero() {
 		e.NextAt = time.Duration(r.virtual(rec.NextAt)).String()
@@ -208,11 +213,11 @@ func (r *run) finish() *Result {
 		if s.tokGen == 0 {
 			continue // never started
 		}
-		r.timeIn[s.d.State].add(end - s.since)
+		r.timeIn[s.d.State()].add(end - s.since)
 		if s.usableEnd < end {
 			r.unusable.add(end - s.usableEnd)
 		}
-		final[s.d.State]++
+		final[s.d.State()]++
 	}
 	res := &Result{
 		Name: r.sc.Name, Seed: r.sc.Seed, Stats: r.stats, Timeline: r.tl, Trace: r.trace, Story: r.story.entries(), StoryLen: r.story.n,

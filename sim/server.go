@@ -41,7 +41,7 @@ func (r *run) send(i uint32, s *session, t int64) {
 	s.step, s.sentAt = stepSend, t
 	if r.thr != nil && !r.thr.Allow(r.clock(t), r.thrRand.Uint64()) {
 		r.throttled++
-		r.q.push(t, evResult, i, uint64(codeThrottled)|uint64(uint32(s.d.Flight))<<32)
+		r.q.push(t, evResult, i, uint64(codeThrottled)|uint64(uint32(s.d.Flight()))<<32)
 		return
 	}
 	r.stats.RefreshRequests++
@@ -67,7 +67,7 @@ func (r *run) request(i uint32, s *session, t, budget int64) {
 		r.crash(i, s, t, int64(crash.Restart))
 		return
 	}
-	r.q.push(t+after, evResult, i, uint64(code)|uint64(uint32(s.d.Flight))<<32)
+	r.q.push(t+after, evResult, i, uint64(code)|uint64(uint32(s.d.Flight()))<<32)
 }
 
 // answer returns the outcome code of a request arriving at t and how long
@@ -184,7 +184,7 @@ func (r *run) refresh(i uint32, s *session, t int64) uint32 {
 func (r *run) deliver(i uint32, aux uint64, t int64) {
 	code, flight := uint32(aux), uint32(aux>>32)
 	s := r.sess(i)
-	if s.down || !s.inflight || s.step != stepSend || uint32(s.d.Flight) != flight {
+	if s.down || !s.inflight || s.step != stepSend || uint32(s.d.Flight()) != flight {
 		return // lost with a crashed process
 	}
 	if r.stores != nil {
@@ -232,7 +232,15 @@ func (r *run) deliver(i uint32, aux uint64, t int64) {
 // result is the machine's input for the answer code to the attempt under
 // way, which arrived at ans.
 func (r *run) result(s *session, code uint32, ans int64) states.Input {
-	in := states.Input{Kind: states.InResult, Verdict: r.verdict(s, code), Flight: s.d.Flight}
+	in := r.plain(s, code)
+	switch s.fb {
+	case fbRefused:
+		in.Reason, in.Detail = states.ReasonFallback, r.answers[s.refusal].verdict.Cause
+	case fbOrphan:
+		in.Reason = states.ReasonFallbackOrphan
+	case fbDead:
+		in.Reason = states.ReasonFallbackDead
+	}
 	if code != codeOK {
 		return in
 	}
@@ -246,8 +254,6 @@ func (r *run) result(s *session, code uint32, ans int64) states.Input {
 		in.Issued = epoch.Add(time.Duration(srv))
 		in.Expiry = epoch.Add(time.Duration(srv + r.ttl))
 	}
-	in.Cause = in.Verdict.Cause
-	in.Verdict.Cause = ""
 	r.pendIssued = srv
 	return in
 }
@@ -262,57 +268,4 @@ func (r *run) conclude(i uint32, s *session, code uint32, in states.Input, t int
 	if s.held && !s.inflight {
 		r.afterAttempt(i, s, t)
 	}
-}
-
-// causeKey identifies a cause made of others, so that each is built once
-// per run and the hot path allocates nothing.
-type causeKey struct {
-	fb       uint8
-	a, b, c  string
-	consumed bool
-}
-
-// verdict is the verdict the machine gets for the answer code, with the
-// cause the runtime gives when the fallback grant was involved.
-func (r *run) verdict(s *session, code uint32) policy.Verdict {
-	v := r.answers[code].verdict
-	if s.fb == fbNone {
-		return v
-	}
-	k := causeKey{fb: s.fb, b: v.Cause}
-	if s.fb == fbRefused {
-		k.a = r.answers[s.refusal].verdict.Cause
-		if code == codeOK && s.d.MaybeConsumed {
-			k.c, k.consumed = s.d.Cause, true // what states.Data.ConsumedNote quotes
-		}
-	}
-	c, ok := r.causes[k]
-	if !ok {
-		c = fallbackCause(k, code == codeOK)
-		r.causes[k] = c
-	}
-	v.Cause = c
-	return v
-}
-
-// fallbackCause words a cause as session.refresh does.
-func fallbackCause(k causeKey, ok bool) string {
-	switch {
-	case ok && k.fb == fbRefused:
-		c := "fallback grant after the refresh token was refused (" + k.a + ")"
-		if k.consumed {
-			d := states.Data{MaybeConsumed: true, Cause: k.c}
-			c += ": " + d.ConsumedNote()
-		}
-		return c
-	case ok && k.fb == fbOrphan:
-		return "fallback grant: " + states.CrashedHolderCause
-	case ok:
-		return ""
-	case k.fb == fbRefused:
-		return "refresh token refused (" + k.a + "); fallback grant: " + k.b
-	case k.fb == fbOrphan:
-		return states.CrashedHolderCause + "; fallback grant: " + k.b
-	}
-	return "refresh token refused earlier; fallback grant: " + k.b
 }

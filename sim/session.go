@@ -84,17 +84,15 @@ func (r *run) begin(i uint32, t int64) {
 		// server wrote on its own clock.
 		issued, expiry = epoch.Add(time.Duration(t)), epoch.Add(time.Duration(t+r.ttl))
 	}
-	rnd := s.d.Rand
-	s.d = states.NewData(0, issued, expiry)
-	s.d.Rand = rnd
+	s.d = s.d.Restarted(issued, expiry)
 	s.usableEnd = r.virtual(expiry)
 	// The initial state is entered at the start, not by a transition:
 	// never_states and time_in_state must count it too.
-	r.entered[s.d.State] = true
-	r.blame.enter(i, s.d.State)
+	r.entered[s.d.State()] = true
+	r.blame.enter(i, s.d.State())
 	r.stats.started++
 	if r.tl != nil {
-		r.tl.counts[s.d.State]++
+		r.tl.counts[s.d.State()]++
 	}
 	r.step(i, s, states.Input{Kind: states.InWake}, t)
 	r.scheduleWork(i, s)
@@ -106,7 +104,7 @@ func (r *run) begin(i uint32, t int64) {
 // calls.
 func (r *run) step(i uint32, s *session, in states.Input, t int64) states.Effects {
 	now := r.clock(t)
-	prev := s.d.State
+	prev := s.d.State()
 	var fx states.Effects
 	r.m.Apply(&s.d, &in, now, &fx)
 	for _, tr := range fx.Transitions() {
@@ -122,7 +120,7 @@ func (r *run) step(i uint32, s *session, in states.Input, t int64) states.Effect
 		s.wakeAt = -1
 	} else if w := max(r.virtual(fx.WakeAt), t); w != s.wakeAt {
 		s.wakeAt = w
-		if s.d.State == states.Backoff {
+		if s.d.State() == states.Backoff {
 			// A retry's delay is drawn at random (jitter): in a lane it
 			// would hold back the constant delays behind it.
 			r.q.pushHeap(w, evWake, i, 0)
@@ -153,7 +151,7 @@ func (r *run) gotToken(i uint32, s *session, tok uint32, issued, t int64) {
 	}
 	s.tokGen, s.tokIssued = tok, issued
 	// An adopted or restored pair may have expired already.
-	s.usableEnd = max(r.virtual(s.d.Expiry), t)
+	s.usableEnd = max(r.virtual(s.d.Expiry()), t)
 	if s.usableEnd > t {
 		r.rec.usable(i, s, t)
 	}

@@ -51,13 +51,6 @@ const (
 	opReleaseClear              // release the lease and clear the mark
 )
 
-// Causes of the transitions the model makes outside a refresh.
-const (
-	causeAdopt        = "pair published by another process"
-	causeRestartStore = "process restarted after a crash, with the shared store's pair"
-	causeRestartOwn   = "process restarted after a crash, with its own copy of the pair"
-)
-
 // newHolder returns a holder identity for a new process incarnation.
 func (r *run) newHolder() uint32 {
 	r.holders++
@@ -68,7 +61,7 @@ func (r *run) newHolder() uint32 {
 func (r *run) trip(i uint32, s *session, step uint8, t int64) {
 	s.step = step
 	r.stats.StoreRequests++
-	r.q.push(t+r.slat, evStore, i, s.d.Flight<<8|uint64(step))
+	r.q.push(t+r.slat, evStore, i, s.d.Flight()<<8|uint64(step))
 }
 
 // storeDown reports whether the shared store is unreachable at t.
@@ -79,7 +72,7 @@ func (r *run) storeDown(t int64) bool { return r.window(FaultStoreDown, t) != ni
 func (r *run) atStore(i uint32, aux uint64, t int64) {
 	s := r.sess(i)
 	step := uint8(aux)
-	if s.down || !s.inflight || s.step != step || s.d.Flight != aux>>8 {
+	if s.down || !s.inflight || s.step != step || s.d.Flight() != aux>>8 {
 		return
 	}
 	fi := r.famOf(i)
@@ -105,7 +98,7 @@ func (r *run) atStore(i uint32, aux uint64, t int64) {
 			// returns when that holder publishes (see publish).
 			s.inflight, s.step, s.held, s.marked = false, stepNone, false, false
 			r.stats.StoreRequests++
-			r.step(i, s, states.Input{Kind: states.InBusy, Flight: s.d.Flight, Until: r.clock(st.leaseUntil)}, t)
+			r.step(i, s, states.Input{Kind: states.InBusy, Flight: s.d.Flight(), Until: r.clock(st.leaseUntil)}, t)
 			return
 		}
 		st.leaseHolder, st.leaseUntil, s.held = s.holder, t+r.lease, true
@@ -155,7 +148,7 @@ func (r *run) publish(i uint32, s *session, fi uint32, st *store, t int64) {
 		st.gen++
 		s.gen = st.gen
 		st.pubRT, st.pubTok, st.pubDead = s.cliRTGen, s.tokGen, s.rtDead
-		st.pubIssued, st.pubExpiry, st.pubTokIssued = int64(s.d.Issued.Sub(epoch)), int64(s.d.Expiry.Sub(epoch)), s.tokIssued
+		st.pubIssued, st.pubExpiry, st.pubTokIssued = int64(s.d.Issued().Sub(epoch)), int64(s.d.Expiry().Sub(epoch)), s.tokIssued
 		if st.leaseHolder == s.holder {
 			st.leaseHolder, st.leaseUntil = 0, 0
 		}
@@ -163,7 +156,7 @@ func (r *run) publish(i uint32, s *session, fi uint32, st *store, t int64) {
 		s.held, s.marked = false, false
 		lo, hi := r.famRange(fi)
 		for j := lo; j < hi; j++ {
-			if w := r.sess(j); w.d.State == states.Waiting && !w.down {
+			if w := r.sess(j); w.d.State() == states.Waiting && !w.down {
 				r.q.push(t+r.slat, evAdopt, j, 0)
 			}
 		}
@@ -176,9 +169,11 @@ func (r *run) publish(i uint32, s *session, fi uint32, st *store, t int64) {
 	}
 }
 
-// plain is the machine's input for a failure of the coordination itself.
+// plain is the machine's input for the outcome code, without the grant
+// that produced it: a failure of the coordination itself, or an answer.
 func (r *run) plain(s *session, code uint32) states.Input {
-	return states.Input{Kind: states.InResult, Verdict: r.answers[code].verdict, Flight: s.d.Flight}
+	a := &r.answers[code]
+	return states.Input{Kind: states.InResult, Verdict: a.verdict, Flight: s.d.Flight(), Reason: a.why, Detail: a.detail}
 }
 
 func succeeded(fx *states.Effects) bool {
@@ -199,13 +194,13 @@ func (r *run) adopt(i uint32, s *session, st *store, t int64) {
 	s.gen, s.cliRTGen, s.rtDead = st.gen, st.pubRT, st.pubDead
 	r.pendTok, r.pendIssued = st.pubTok, st.pubTokIssued
 	r.step(i, s, states.Input{Kind: states.InAdopt, Issued: epoch.Add(time.Duration(st.pubIssued)),
-		Expiry: epoch.Add(time.Duration(st.pubExpiry)), Cause: causeAdopt}, t)
+		Expiry: epoch.Add(time.Duration(st.pubExpiry)), Generation: uint64(st.gen)}, t)
 }
 
 // woken is a waiting process's Wait returning after a publish.
 func (r *run) woken(i uint32, t int64) {
 	s := r.sess(i)
-	if st := &r.stores[r.famOf(i)]; !s.down && s.d.State == states.Waiting && st.gen > s.gen {
+	if st := &r.stores[r.famOf(i)]; !s.down && s.d.State() == states.Waiting && st.gen > s.gen {
 		r.adopt(i, s, st, t)
 	}
 }
@@ -213,8 +208,8 @@ func (r *run) woken(i uint32, t int64) {
 // afterAttempt is the holder's follow-up once the machine took in a failed
 // attempt: keep the lease through the retry, or release it.
 func (r *run) afterAttempt(i uint32, s *session, t int64) {
-	clear := s.marked && !s.d.MaybeConsumed
-	if s.d.State == states.Backoff {
+	clear := s.marked && !s.d.MaybeConsumed()
+	if s.d.State() == states.Backoff {
 		op := opKeep
 		if clear {
 			op, s.marked = opKeepClear, false
@@ -254,8 +249,8 @@ func (r *run) atStoreOp(i uint32, aux uint64, t int64) {
 	if st.leaseHolder == holder {
 		switch s := r.sess(i); op {
 		case opKeep, opKeepClear:
-			if s.holder == holder && s.d.State == states.Backoff && !s.d.NextAt.IsZero() {
-				st.leaseUntil = max(st.leaseUntil, r.virtual(s.d.NextAt)+r.lease)
+			if s.holder == holder && s.d.State() == states.Backoff && !s.d.NextAt().IsZero() {
+				st.leaseUntil = max(st.leaseUntil, r.virtual(s.d.NextAt())+r.lease)
 			}
 		default:
 			st.leaseHolder, st.leaseUntil = 0, 0
@@ -307,7 +302,7 @@ func (r *run) crash(i uint32, s *session, t, restart int64) {
 func (r *run) restart(i uint32, t int64) {
 	s := r.sess(i)
 	s.down, s.rtDead = false, false
-	issued, expiry, cause := s.d.Issued, s.d.Expiry, causeRestartOwn
+	issued, expiry, why := s.d.Issued(), s.d.Expiry(), states.ReasonRestartOwn
 	r.pendTok, r.pendIssued = s.tokGen, s.tokIssued
 	if r.stores != nil {
 		s.holder = r.newHolder()
@@ -316,8 +311,8 @@ func (r *run) restart(i uint32, t int64) {
 			s.gen, s.cliRTGen, s.rtDead = st.gen, st.pubRT, st.pubDead
 			r.pendTok, r.pendIssued = st.pubTok, st.pubTokIssued
 			issued, expiry = epoch.Add(time.Duration(st.pubIssued)), epoch.Add(time.Duration(st.pubExpiry))
-			cause = causeRestartStore
+			why = states.ReasonRestartStore
 		}
 	}
-	r.step(i, s, states.Input{Kind: states.InSetToken, Issued: issued, Expiry: expiry, Cause: cause}, t)
+	r.step(i, s, states.Input{Kind: states.InSetToken, Issued: issued, Expiry: expiry, Reason: why}, t)
 }

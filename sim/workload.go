@@ -68,13 +68,13 @@ func (r *run) calls(i, slot uint32, n int64, t int64) {
 // instant) brings the instant up to date or resets it.
 func (r *run) plainUntil(i uint32, s *session, t int64) int64 {
 	d := &s.d
-	if r.plainTo == nil || s.down || d.Probation || d.Rejected || d.State == states.Revoked || d.Expiry.IsZero() {
+	if r.plainTo == nil || s.down || d.Probation() || d.Rejected() || d.State() == states.Revoked || d.Expiry().IsZero() {
 		return 0
 	}
 	if r.kinds&(1<<FaultRejectAccess) != 0 && s.tokGen <= r.fams[r.famOf(i)].rejGen {
 		return 0
 	}
-	until := min(r.virtual(d.Expiry), s.tokIssued+r.ttl)
+	until := min(r.virtual(d.Expiry()), s.tokIssued+r.ttl)
 	for k := range r.rejectWindows {
 		if f := &r.rejectWindows[k]; int64(f.To) > t {
 			until = min(until, int64(f.From))
@@ -102,7 +102,7 @@ func (r *run) call(i uint32, n int64, t int64) {
 	if t < s.usableEnd {
 		r.inv.violate(t, i, "a still-valid token keeps being served", "a call found no usable token before the token's expiry")
 	}
-	expired := s.d.State == states.Expired
+	expired := s.d.State() == states.Expired
 	fx := r.step(i, s, states.Input{Kind: states.InDemand}, t)
 	if expired && !fx.StartRefresh {
 		r.inv.violate(t, i, "exhausting a policy is not revocation", "a demand in expired did not start a new cycle")
@@ -131,14 +131,14 @@ func (r *run) judge(i uint32, s *session, n int64, t int64) {
 	case r.rejectsAll(t):
 		cause = causeRejectsAll
 	default:
-		if s.d.Probation {
+		if s.d.Probation() {
 			r.step(i, s, states.Input{Kind: states.InAccept}, t)
 		}
 		return
 	}
 	r.fail(i, n, t)
 	s.usableEnd = min(s.usableEnd, t)
-	r.step(i, s, states.Input{Kind: states.InReject, Cause: cause}, t)
+	r.step(i, s, states.Input{Kind: states.InReject, Detail: cause}, t)
 }
 
 // waitTimeout fails the waiting calls of session i up to ticket that did

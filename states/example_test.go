@@ -18,7 +18,7 @@ func ExampleMachine() {
 
 	show := func(fx states.Effects) {
 		for _, tr := range fx.Transitions() {
-			fmt.Printf("%v -> %v on %v (%s)\n", tr.From, tr.To, tr.Event, tr.Cause)
+			fmt.Printf("%v -> %v on %v (%s)\n", tr.From, tr.To, tr.Event, tr.Cause())
 		}
 	}
 

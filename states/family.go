@@ -6,11 +6,6 @@ import "time"
 // Config.Fallback, Config.SoloWhenStoreDown and the states Waiting, events
 // Adopt, Wait and TakeOver).
 
-// CrashedHolderCause is the cause of a revocation after a process took over
-// a family whose previous lease holder vanished with a refresh in flight,
-// outside the server's reuse grace and without a fallback grant.
-const CrashedHolderCause = "refresh token probably consumed by a crashed process"
-
 // Orphan is what a process does with a refresh token that a vanished lease
 // holder may have spent: it marked a refresh in flight and then neither
 // published a pair nor cleared the mark (it crashed after sending, or its

@@ -1,108 +1,10 @@
 package states
 
 import (
-	"math/rand/v2"
 	"time"
 
 	"github.com/authfsm/authfsm/policy"
 )
-
-// Data is one session as the machine sees it. It is a value: Step returns
-// the next Data and never retains it.
-type Data struct {
-	State State
-	// Issued and Expiry bound the current access token's life on the
-	// client's clock; a zero Expiry means the session holds no token.
-	Issued, Expiry time.Time
-	// Rejected records that a resource server refused the current token.
-	Rejected bool
-	// Postponed records that a refresh-ahead cycle gave up while the token
-	// was valid: the next cycle starts at expiry, not at the refresh point.
-	Postponed bool
-	// Attempt is the number of the current or last attempt of the cycle under
-	// way (a token on probation included), or of the cycle that gave up; 0
-	// after a success that closed its cycle.
-	Attempt int
-	// CycleStart is when the cycle's first attempt started.
-	CycleStart time.Time
-	// PrevDelay is the last delay the policy chose in this cycle.
-	PrevDelay time.Duration
-	// NextAt is the instant of the next wake-up (refresh point, expiry or
-	// retry); zero when none is due.
-	NextAt time.Time
-	// Cause says why the last attempt failed or the session was revoked; it
-	// is empty after a success.
-	Cause string
-	// MaybeConsumed records that an attempt of this cycle may have been
-	// performed by the server although its answer was lost.
-	MaybeConsumed bool
-	// RejectCycle records that the cycle under way was opened by a
-	// resource server's rejection of the token.
-	RejectCycle bool
-	// Probation records that the current token came from a cycle that is
-	// not closed yet: the cycle was opened by a rejection, or the token
-	// lives less than MinLifetime. Attempt, CycleStart and PrevDelay are
-	// kept, and a rejection of the token (or, for a short-lived one, its
-	// death) fails the cycle's attempt, so the retry policy paces the next
-	// one instead of a new cycle starting at once. A resource server's
-	// acceptance of the token (InAccept) or the refresh-ahead point ends
-	// probation.
-	Probation bool
-	// Flight identifies the refresh request in flight; a result carrying
-	// another flight number is stale and ignored.
-	Flight uint64
-	// Rand is the session's seeded random source, for jitter.
-	Rand rand.PCG
-}
-
-// NewData returns the data of a session seeded with seed. Without a token
-// (zero expiry) the session starts Expired and refreshes on first demand.
-func NewData(seed uint64, issued, expiry time.Time) Data {
-	d := Data{State: InitialState, Issued: issued, Expiry: expiry}
-	d.Rand.Seed(seed, seed^0x9e3779b97f4a7c15)
-	if expiry.IsZero() {
-		d.State = Expired
-	}
-	return d
-}
-
-// Usable reports whether the session holds a token that may be sent at now.
-func (d *Data) Usable(now time.Time) bool {
-	return d.State != Revoked && !d.Expiry.IsZero() && now.Before(d.Expiry) && !d.Rejected
-}
-
-// ServeUntil is the instant until which a caller may keep using the
-// current token without asking the session again: the refresh point while
-// the session is Valid (it plans to replace the token then, and servers
-// that revoke the previous access token at a refresh, such as Ory Hydra
-// and fosite, refuse it from that moment), the next attempt while a failed
-// cycle waits in Backoff, and now while a refresh is in flight or another
-// process's is awaited; never later than Expiry, which it is when no
-// replacement is planned. It is zero when no token is usable at now.
-func (d *Data) ServeUntil(now time.Time) time.Time {
-	if !d.Usable(now) {
-		return time.Time{}
-	}
-	at := d.Expiry
-	switch d.State {
-	case Refreshing, Waiting:
-		at = now
-	case Valid, Backoff:
-		if !d.NextAt.IsZero() && d.NextAt.Before(at) {
-			at = d.NextAt
-		}
-	}
-	return at
-}
-
-// ConsumedNote explains a refusal of the refresh token that follows a
-// possibly lost answer in the same cycle, or returns "" when there was none.
-func (d *Data) ConsumedNote() string {
-	if !d.MaybeConsumed {
-		return ""
-	}
-	return "refresh token probably consumed by a refresh whose answer was lost (" + d.Cause + ")"
-}
 
 // InputKind says what happened.
 type InputKind uint8
@@ -126,8 +28,8 @@ const (
 	// changes no state and records no transition).
 	InAccept
 	// InAdopt: another process of the token family published a newer pair
-	// (Issued, Expiry; Cause says which generation); it replaces this
-	// session's pair in any state and ends a refresh in flight.
+	// (Issued, Expiry, Generation); it replaces this session's pair in any
+	// state and ends a refresh in flight.
 	InAdopt
 	// InBusy: the refresh in flight (Flight) did not start because another
 	// process holds the family's refresh lease until Until.
@@ -146,12 +48,19 @@ type Input struct {
 	// (InResult), from Effects.Flight.
 	Flight uint64
 	// Issued and Expiry describe the new token (InResult with policy.OK,
-	// InSetToken).
+	// InSetToken, InAdopt).
 	Issued, Expiry time.Time
-	// Cause is the reason given for InReject, InRevoke, InSetToken and
-	// InAdopt, and an optional note on a successful InResult (such as a
-	// fallback grant).
-	Cause string
+	// Reason, when set, says why in the driver's terms: a failure that is
+	// not the server's answer (InResult: ReasonThrottled, ReasonStoreDown,
+	// ReasonLeaseLost, ReasonCrashedHolder; nothing was sent), the grant
+	// that delivered a token (InResult with policy.OK: ReasonFallback), or
+	// where a token came from (InSetToken: ReasonRestartStore, …).
+	Reason Reason
+	// Detail completes Reason, or the default reason of the input's kind:
+	// the resource server's answer (InReject), the store's error.
+	Detail string
+	// Generation is the family's generation of an adopted pair (InAdopt).
+	Generation uint64
 	// Until is when another process's refresh lease lapses (InBusy).
 	Until time.Time
 }
@@ -161,7 +70,16 @@ type Transition struct {
 	At       time.Time
 	From, To State
 	Event    Event
-	Cause    string
+	// Reason says why, Detail completes it (see Cause).
+	Reason Reason
+	Detail string
+	// Generation is the family's generation of an adopted pair.
+	Generation uint64
+	// Sent reports that the transition ends an attempt whose request was
+	// sent (or tried: a refused connection counts); Class is then the
+	// class of its outcome, as the machine took it.
+	Sent  bool
+	Class policy.Class
 	// Attempt is the number of the attempt that starts or ends with this
 	// transition (0 for transitions outside a refresh).
 	Attempt int
@@ -169,6 +87,10 @@ type Transition struct {
 	// starts (Postpone); zero otherwise.
 	NextAt time.Time
 }
+
+// Cause returns the transition's reason in words, without secrets: "502
+// Bad Gateway", "access token expired".
+func (t Transition) Cause() string { return format(t.Reason, t.Detail, t.Generation) }
 
 // maxTransitions bounds the transitions one Step can make (set_token with an
 // expired token, then expire and refresh).
@@ -206,224 +128,250 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 	case InWake, InDemand:
 		m.advance(d, fx, now, in.Kind == InDemand)
 	case InResult:
-		if d.State == Refreshing && in.Flight == d.Flight {
-			m.result(d, fx, *in, now)
+		if d.state == Refreshing && in.Flight == d.flight {
+			m.result(d, fx, in, now)
 		}
 	case InReject:
-		if d.State == Revoked || d.Rejected {
+		if d.state == Revoked || d.rejected {
 			break
 		}
-		d.Rejected = true
-		if d.State != Valid {
+		d.rejected = true
+		if d.state != Valid {
 			break
 		}
-		cause := in.Cause
-		if cause == "" {
-			cause = "access token rejected by the resource server"
-		}
-		if d.Probation && (d.shortLived() || now.Sub(d.Issued) < FreshWindow) {
+		if d.probation && (d.shortLived() || now.Sub(d.issued) < FreshWindow) {
 			// Another token would most likely be refused as well (a wrong
 			// audience or scope, a skewed clock): this is a failed attempt
 			// of the rejection's cycle, paced by the policy.
-			m.failLate(d, fx, cause+": a token issued moments ago was rejected too", now)
+			m.failLate(d, fx, ReasonRejectedAgain, in.Detail, now)
 			break
 		}
-		fire(d, fx, Reject, cause, now)
-		m.startCycle(d, fx, Refresh, "access token rejected", now)
-		d.RejectCycle = true
+		fire(d, fx, Reject, ReasonRejected, in.Detail, now)
+		m.startCycle(d, fx, Refresh, ReasonRejected, now)
+		d.rejectCycle = true
 	case InAccept:
-		if d.State == Valid && d.Probation && !d.shortLived() {
-			d.Probation, d.RejectCycle = false, false
-			d.Attempt, d.PrevDelay = 0, 0
+		if d.state == Valid && d.probation && !d.shortLived() {
+			d.probation, d.rejectCycle = false, false
+			d.attempt, d.prevDelay = 0, 0
 		}
 	case InRevoke:
-		if d.State != Revoked {
-			d.Cause = in.Cause
-			d.NextAt = time.Time{}
-			fire(d, fx, Revoke, in.Cause, now)
+		if d.state != Revoked {
+			d.reason, d.detail = ReasonRevokeCalled, in.Detail
+			d.nextAt = time.Time{}
+			fire(d, fx, Revoke, ReasonRevokeCalled, in.Detail, now)
 		}
 	case InSetToken, InAdopt:
-		d.Issued, d.Expiry = in.Issued, in.Expiry
-		d.Rejected, d.Postponed, d.MaybeConsumed = false, false, false
-		d.RejectCycle, d.Probation = false, false
-		d.Attempt, d.PrevDelay, d.Cause = 0, 0, ""
-		d.Flight++ // a refresh still in flight is stale now
-		ev := SetToken
-		if in.Kind == InAdopt {
-			ev = Adopt
+		d.issued, d.expiry = in.Issued, in.Expiry
+		d.rejected, d.postponed, d.maybeConsumed = false, false, false
+		d.rejectCycle, d.probation = false, false
+		d.attempt, d.prevDelay, d.reason, d.detail = 0, 0, ReasonNone, ""
+		d.flight++ // a refresh still in flight is stale now
+		ev, why := SetToken, ReasonSetToken
+		if in.Reason != ReasonNone {
+			why = in.Reason
 		}
-		fire(d, fx, ev, in.Cause, now)
-		d.NextAt = m.refreshPoint(d)
+		if in.Kind == InAdopt {
+			ev, why = Adopt, ReasonAdopted
+		}
+		if tr := fire(d, fx, ev, why, in.Detail, now); tr != nil {
+			tr.Generation = in.Generation
+		}
+		d.nextAt = m.refreshPoint(d)
 		m.advance(d, fx, now, false)
 	case InLeaseFree:
-		if d.State == Waiting {
-			d.NextAt = now
+		if d.state == Waiting {
+			d.nextAt = now
 			m.advance(d, fx, now, false)
 		}
 	case InBusy:
-		if d.State == Refreshing && in.Flight == d.Flight {
+		if d.state == Refreshing && in.Flight == d.flight {
 			// Serve a still-valid token meanwhile; callers without one wait
 			// for the holder's pair, as during a refresh of their own.
-			d.NextAt = in.Until
-			fire(d, fx, Wait, "another process holds the refresh lease", now)
+			d.nextAt = in.Until
+			fire(d, fx, Wait, ReasonLeaseBusy, "", now)
 		}
 	}
-	fx.WakeAt = d.NextAt
+	fx.WakeAt = d.nextAt
 }
 
 // advance moves the session along the clock: expiry, the refresh-ahead
 // point, a due retry, and (on demand) a new cycle from Expired.
 func (m *Machine) advance(d *Data, fx *Effects, now time.Time, demand bool) {
-	switch d.State {
+	switch d.state {
 	case Valid:
 		if !d.Usable(now) {
-			if d.Probation && d.shortLived() {
-				m.failLate(d, fx, "token endpoint issued a token that lived "+d.Expiry.Sub(d.Issued).String()+
-					", below the "+MinLifetime.String()+" floor", now)
+			if d.probation && d.shortLived() {
+				m.failLate(d, fx, ReasonShortLived, d.expiry.Sub(d.issued).String(), now)
 				return
 			}
-			fire(d, fx, Expire, "access token expired", now)
-			m.startCycle(d, fx, Refresh, "access token expired", now)
+			fire(d, fx, Expire, ReasonExpired, "", now)
+			m.startCycle(d, fx, Refresh, ReasonExpired, now)
 			return
 		}
-		// In Valid, NextAt holds the refresh point once it is known.
-		p := d.NextAt
+		// In Valid, nextAt holds the refresh point once it is known.
+		p := d.nextAt
 		if p.IsZero() {
 			p = m.refreshPoint(d)
 		}
 		if !now.Before(p) {
-			m.startCycle(d, fx, RefreshAhead, "refresh-ahead point reached", now)
+			m.startCycle(d, fx, RefreshAhead, ReasonRefreshAhead, now)
 			return
 		}
-		d.NextAt = p
+		d.nextAt = p
 	case Expired:
 		if demand {
-			m.startCycle(d, fx, Refresh, "token demanded", now)
+			m.startCycle(d, fx, Refresh, ReasonDemanded, now)
 		}
 	case Backoff, Waiting:
-		if !d.NextAt.IsZero() && !now.Before(d.NextAt) {
-			d.Attempt++
-			d.NextAt = time.Time{}
-			d.Flight++
-			fx.StartRefresh, fx.Flight = true, d.Flight
-			if d.State == Waiting {
-				fire(d, fx, TakeOver, "the refresh lease lapsed without a new pair", now)
+		if !d.nextAt.IsZero() && !now.Before(d.nextAt) {
+			d.attempt++
+			d.nextAt = time.Time{}
+			d.flight++
+			fx.StartRefresh, fx.Flight = true, d.flight
+			if d.state == Waiting {
+				fire(d, fx, TakeOver, ReasonLeaseFree, "", now)
 			} else {
-				fire(d, fx, Retry, "retry due", now)
+				fire(d, fx, Retry, ReasonRetryDue, "", now)
 			}
 		}
 	}
 }
 
-func (m *Machine) startCycle(d *Data, fx *Effects, ev Event, cause string, now time.Time) {
-	d.Attempt, d.CycleStart, d.PrevDelay, d.MaybeConsumed = 1, now, 0, false
-	d.RejectCycle, d.Probation = false, false
-	d.NextAt = time.Time{}
-	d.Flight++
-	fx.StartRefresh, fx.Flight = true, d.Flight
-	fire(d, fx, ev, cause, now)
+func (m *Machine) startCycle(d *Data, fx *Effects, ev Event, why Reason, now time.Time) {
+	d.attempt, d.cycleStart, d.prevDelay, d.maybeConsumed = 1, now, 0, false
+	d.rejectCycle, d.probation = false, false
+	d.nextAt = time.Time{}
+	d.flight++
+	fx.StartRefresh, fx.Flight = true, d.flight
+	fire(d, fx, ev, why, "", now)
 }
 
-func (m *Machine) result(d *Data, fx *Effects, in Input, now time.Time) {
+func (m *Machine) result(d *Data, fx *Effects, in *Input, now time.Time) {
 	v := in.Verdict
+	sent := true
+	why, detail := failReason(v), v.Cause
+	switch in.Reason {
+	case ReasonThrottled, ReasonLeaseLost, ReasonCrashedHolder:
+		sent, why, detail = false, in.Reason, ""
+	case ReasonStoreDown:
+		sent, why, detail = false, in.Reason, in.Detail
+	case ReasonFallback, ReasonFallbackDead, ReasonFallbackOrphan:
+		why, detail = ReasonFallbackFailed, fallbackDetail(in.Reason, in.Detail, v.Cause)
+	}
 	if v.Class == policy.OK {
 		switch {
 		case !in.Expiry.After(now):
-			v = policy.Verdict{Class: policy.Transient, Cause: "token endpoint returned an already expired token", MaybeProcessed: true}
-		case !d.Expiry.IsZero() && !in.Expiry.After(d.Expiry):
-			v = policy.Verdict{Class: policy.Transient, Cause: "token endpoint returned a token whose expiry did not advance", MaybeProcessed: true}
+			v, why, detail = policy.Verdict{Class: policy.Transient, MaybeProcessed: true}, ReasonAnswerExpired, ""
+		case !d.expiry.IsZero() && !in.Expiry.After(d.expiry):
+			v, why, detail = policy.Verdict{Class: policy.Transient, MaybeProcessed: true}, ReasonExpiryStuck, ""
 		default:
-			d.Issued, d.Expiry = in.Issued, in.Expiry
-			d.Rejected, d.Postponed, d.MaybeConsumed = false, false, false
-			d.Cause = ""
-			fire(d, fx, Succeed, in.Cause, now)
-			d.Probation = d.RejectCycle || d.shortLived()
-			if !d.Probation {
-				d.Attempt, d.PrevDelay = 0, 0
+			d.issued, d.expiry = in.Issued, in.Expiry
+			d.rejected, d.postponed = false, false
+			why, detail = ReasonNone, ""
+			if isFallback(in.Reason) {
+				why = in.Reason
 			}
-			d.NextAt = m.refreshPoint(d)
+			if why == ReasonFallback {
+				// Say why the fallback was needed, including a lost answer
+				// that probably consumed the refresh token.
+				detail = "the refresh token was refused (" + in.Detail + ")"
+				if note := d.consumedNote(); note != "" {
+					detail += ": " + note
+				}
+			}
+			d.maybeConsumed = false
+			d.reason, d.detail = ReasonNone, ""
+			if tr := fire(d, fx, Succeed, why, detail, now); tr != nil {
+				tr.Sent, tr.Class = true, policy.OK
+			}
+			d.probation = d.rejectCycle || d.shortLived()
+			if !d.probation {
+				d.attempt, d.prevDelay = 0, 0
+			}
+			d.nextAt = m.refreshPoint(d)
 			return
 		}
 	}
 	if v.Class == policy.Permanent {
-		cause := v.Cause
-		if note := d.ConsumedNote(); note != "" {
-			cause += ": " + note
+		detail = joined(detail, ": ", d.consumedNote())
+		d.reason, d.detail, d.nextAt = why, detail, time.Time{}
+		if tr := fire(d, fx, Deny, why, detail, now); tr != nil {
+			tr.Sent, tr.Class = sent, v.Class
 		}
-		d.Cause, d.NextAt = cause, time.Time{}
-		fire(d, fx, Deny, cause, now)
 		return
 	}
-	m.failed(d, fx, v, now)
+	m.failed(d, fx, v, why, detail, sent, now)
 }
 
 // failLate fails the attempt that yielded a token on probation, which died
 // or was rejected before proving itself.
-func (m *Machine) failLate(d *Data, fx *Effects, cause string, now time.Time) {
-	d.Probation = false
-	m.failed(d, fx, policy.Verdict{Class: policy.Transient, Cause: cause}, now)
+func (m *Machine) failLate(d *Data, fx *Effects, why Reason, detail string, now time.Time) {
+	d.probation = false
+	m.failed(d, fx, policy.Verdict{Class: policy.Transient}, why, detail, false, now)
 }
 
 // failed schedules the next attempt after a transient failure v, as the
-// policy says, or ends the cycle.
-func (m *Machine) failed(d *Data, fx *Effects, v policy.Verdict, now time.Time) {
-	d.Cause = v.Cause
-	d.MaybeConsumed = d.MaybeConsumed || v.MaybeProcessed
+// policy says, or ends the cycle. sent reports that v answers a request.
+func (m *Machine) failed(d *Data, fx *Effects, v policy.Verdict, why Reason, detail string, sent bool, now time.Time) {
+	d.reason, d.detail = why, detail
+	d.maybeConsumed = d.maybeConsumed || v.MaybeProcessed
 	delay, again := m.policy.Delay(policy.Attempt{
-		N: d.Attempt, Elapsed: now.Sub(d.CycleStart), Prev: d.PrevDelay, Rand: d.Rand.Uint64(),
+		N: d.attempt, Elapsed: now.Sub(d.cycleStart), Prev: d.prevDelay, Rand: d.rand.Uint64(),
 	})
 	if ra := min(v.RetryAfter, m.maxRetryAfter); ra > delay {
 		delay = ra
 	}
+	var tr *Transition
 	switch {
 	case again:
-		d.PrevDelay = delay
-		d.NextAt = now.Add(delay)
-		fire(d, fx, Fail, v.Cause, now)
+		d.prevDelay = delay
+		d.nextAt = now.Add(delay)
+		tr = fire(d, fx, Fail, why, detail, now)
 	case d.Usable(now):
-		d.Postponed = true
-		d.NextAt = d.Expiry
-		fire(d, fx, Postpone, v.Cause, now)
-		d.Attempt = 0
+		d.postponed = true
+		d.nextAt = d.expiry
+		tr = fire(d, fx, Postpone, why, detail, now)
+		d.attempt = 0
 	default:
-		d.NextAt = time.Time{}
-		fire(d, fx, GiveUp, v.Cause, now)
+		d.nextAt = time.Time{}
+		tr = fire(d, fx, GiveUp, why, detail, now)
+	}
+	if tr != nil {
+		tr.Sent, tr.Class = sent, v.Class
 	}
 }
-
-// shortLived reports whether the current token's lifetime is below
-// MinLifetime.
-func (d *Data) shortLived() bool { return d.Expiry.Sub(d.Issued) < MinLifetime }
 
 // refreshPoint is when a valid token's refresh cycle starts. A short-lived
 // token is served to its end: refreshing it ahead would only shorten it.
 func (m *Machine) refreshPoint(d *Data) time.Time {
-	if m.refreshAhead <= 0 || d.Postponed || d.shortLived() {
-		return d.Expiry
+	if m.refreshAhead <= 0 || d.postponed || d.shortLived() {
+		return d.expiry
 	}
-	p := d.Expiry.Add(-m.refreshAhead)
-	if half := d.Issued.Add(d.Expiry.Sub(d.Issued) / 2); p.Before(half) {
+	p := d.expiry.Add(-m.refreshAhead)
+	if half := d.issued.Add(d.expiry.Sub(d.issued) / 2); p.Before(half) {
 		p = half
 	}
 	return p
 }
 
-// fire makes the transition ev from d.State, as the table allows, and records it.
-func fire(d *Data, fx *Effects, ev Event, cause string, now time.Time) {
-	to, ok := Next(d.State, ev)
+// fire makes the transition ev from d.state, as the table allows, records
+// it, and returns the record (nil when none was made).
+func fire(d *Data, fx *Effects, ev Event, why Reason, detail string, now time.Time) *Transition {
+	to, ok := Next(d.state, ev)
 	if !ok || fx.n == maxTransitions {
 		// Unreachable by construction; the property tests check that every
 		// recorded transition is legal and that states follow the records.
-		return
+		return nil
 	}
-	tr := Transition{At: now, From: d.State, To: to, Event: ev, Cause: cause}
-	if to == Refreshing || d.State == Refreshing || ev == Fail || ev == GiveUp {
-		tr.Attempt = d.Attempt
+	tr := &fx.trans[fx.n]
+	*tr = Transition{At: now, From: d.state, To: to, Event: ev, Reason: why, Detail: detail}
+	if to == Refreshing || d.state == Refreshing || ev == Fail || ev == GiveUp {
+		tr.Attempt = d.attempt
 	}
 	if ev == Fail || ev == Postpone {
-		tr.NextAt = d.NextAt
+		tr.NextAt = d.nextAt
 	}
-	fx.trans[fx.n] = tr
 	fx.n++
-	d.State = to
+	d.state = to
+	return tr
 }

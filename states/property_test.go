@@ -17,7 +17,7 @@ import (
 func checkStep(t testing.TB, before Data, in Input, after Data, fx *Effects) {
 	t.Helper()
 	now := time.Time{}
-	state := before.State
+	state := before.state
 	for i, tr := range fx.Transitions() {
 		if i == 0 {
 			now = tr.At
@@ -37,31 +37,31 @@ func checkStep(t testing.TB, before Data, in Input, after Data, fx *Effects) {
 		}
 		state = tr.To
 	}
-	if state != after.State {
-		t.Fatalf("records end in %v, session is in %v", state, after.State)
+	if state != after.state {
+		t.Fatalf("records end in %v, session is in %v", state, after.state)
 	}
 	if fx.StartRefresh {
-		if after.State != Refreshing || fx.Flight != after.Flight || fx.Flight <= before.Flight {
-			t.Fatalf("start_refresh flight %d with state %v, flight %d -> %d", fx.Flight, after.State, before.Flight, after.Flight)
+		if after.state != Refreshing || fx.Flight != after.flight || fx.Flight <= before.flight {
+			t.Fatalf("start_refresh flight %d with state %v, flight %d -> %d", fx.Flight, after.state, before.flight, after.flight)
 		}
 	}
-	if after.State == Refreshing && before.State != Refreshing && !fx.StartRefresh {
+	if after.state == Refreshing && before.state != Refreshing && !fx.StartRefresh {
 		t.Fatalf("entered refreshing without starting a refresh")
 	}
-	if before.State == Refreshing && after.State == Refreshing && in.Kind != InSetToken && fx.StartRefresh {
+	if before.state == Refreshing && after.state == Refreshing && in.Kind != InSetToken && fx.StartRefresh {
 		t.Fatalf("second refresh started while one is in flight")
 	}
-	if fx.WakeAt != after.NextAt {
-		t.Fatalf("wake_at %v, next_at %v", fx.WakeAt, after.NextAt)
+	if fx.WakeAt != after.nextAt {
+		t.Fatalf("wake_at %v, next_at %v", fx.WakeAt, after.nextAt)
 	}
 	if len(fx.Transitions()) > 0 && !fx.WakeAt.IsZero() && fx.WakeAt.Before(now) {
 		t.Fatalf("wake-up %v before now %v", fx.WakeAt, now)
 	}
-	if after.State == Backoff && after.NextAt.IsZero() {
+	if after.state == Backoff && after.nextAt.IsZero() {
 		t.Fatalf("backoff without a retry time")
 	}
-	if after.State == Valid && len(fx.Transitions()) > 0 && !after.Usable(now) {
-		t.Fatalf("valid with an unusable token at %v (expiry %v)", now, after.Expiry)
+	if after.state == Valid && len(fx.Transitions()) > 0 && !after.Usable(now) {
+		t.Fatalf("valid with an unusable token at %v (expiry %v)", now, after.expiry)
 	}
 }
 
@@ -82,20 +82,20 @@ func (g *gen) input(d Data, wake time.Time) (Input, time.Time) {
 	}
 	switch k := g.r.IntN(100); {
 	case k < 2:
-		return Input{Kind: InRevoke, Cause: "logout"}, g.now
+		return Input{Kind: InRevoke, Detail: "logout"}, g.now
 	case k < 4:
-		return Input{Kind: InSetToken, Issued: g.now, Expiry: g.now.Add(time.Duration(g.r.Int64N(int64(2 * time.Hour)))), Cause: "re-login"}, g.now
+		return Input{Kind: InSetToken, Issued: g.now, Expiry: g.now.Add(time.Duration(g.r.Int64N(int64(2 * time.Hour))))}, g.now
 	case k < 10:
 		return Input{Kind: InReject}, g.now
 	case k < 13:
 		return Input{Kind: InAccept}, g.now
 	case k < 15:
-		return Input{Kind: InAdopt, Issued: g.now, Expiry: g.now.Add(time.Duration(g.r.Int64N(int64(2 * time.Hour)))), Cause: "adopted"}, g.now
-	case k < 20 && d.State == Refreshing:
+		return Input{Kind: InAdopt, Issued: g.now, Expiry: g.now.Add(time.Duration(g.r.Int64N(int64(2 * time.Hour)))), Generation: 2}, g.now
+	case k < 20 && d.state == Refreshing:
 		return Input{Kind: InBusy, Flight: g.flight, Until: g.now.Add(time.Duration(g.r.Int64N(int64(time.Minute))))}, g.now
 	case k < 30:
 		return Input{Kind: InDemand}, g.now
-	case k < 75 && d.State == Refreshing:
+	case k < 75 && d.state == Refreshing:
 		in := Input{Kind: InResult, Flight: g.flight, Verdict: g.verdict()}
 		if g.r.IntN(20) == 0 {
 			in.Flight-- // stale
@@ -202,7 +202,7 @@ func TestTransientNeverRevokes(t *testing.T) {
 				next, f := m.Step(d, in, now)
 				checkStep(t, d, in, next, &f)
 				d, fx = next, f
-				if d.State == Revoked {
+				if d.state == Revoked {
 					t.Fatalf("%+v under %+v: revoked by a transient failure", o, spec)
 				}
 			}

@@ -136,7 +136,7 @@ func (s *script) exec(line string) error {
 		}
 		cfg.Policy = p
 		s.m = NewMachine(cfg)
-		s.d = NewData(seed, s.d.Issued, s.d.Expiry)
+		s.d = NewData(seed, s.d.issued, s.d.expiry)
 		return nil
 	case "token":
 		issued, expiry := offset(kv["issued"]), offset(kv["expiry"])
@@ -144,7 +144,7 @@ func (s *script) exec(line string) error {
 			expiry = time.Time{}
 		}
 		s.d = NewData(1, issued, expiry)
-		s.print(Effects{WakeAt: s.d.NextAt})
+		s.print(Effects{WakeAt: s.d.nextAt})
 		return nil
 	}
 	now := offset(f[0])
@@ -165,11 +165,11 @@ func (s *script) exec(line string) error {
 	case "lease_free":
 		in.Kind = InLeaseFree
 	case "revoke":
-		in = Input{Kind: InRevoke, Cause: strings.Join(f[2:], " ")}
+		in = Input{Kind: InRevoke, Detail: strings.Join(f[2:], " ")}
 	case "set":
-		in = Input{Kind: InSetToken, Issued: offset(kv["issued"]), Expiry: offset(kv["expiry"]), Cause: "re-login"}
+		in = Input{Kind: InSetToken, Issued: offset(kv["issued"]), Expiry: offset(kv["expiry"]), Detail: "re-login"}
 	case "adopt":
-		in = Input{Kind: InAdopt, Issued: offset(kv["issued"]), Expiry: offset(kv["expiry"]), Cause: "pair published by another process"}
+		in = Input{Kind: InAdopt, Issued: offset(kv["issued"]), Expiry: offset(kv["expiry"]), Generation: 2}
 	case "busy":
 		in = Input{Kind: InBusy, Until: offset(kv["until"])}
 	case "ok":
@@ -217,8 +217,14 @@ func (s *script) print(fx Effects) {
 		if !tr.NextAt.IsZero() {
 			fmt.Fprintf(&s.out, " next=%s", dur(tr.NextAt))
 		}
-		if tr.Cause != "" {
-			fmt.Fprintf(&s.out, " cause=%q", tr.Cause)
+		if tr.Reason != ReasonNone {
+			fmt.Fprintf(&s.out, " reason=%s", tr.Reason)
+		}
+		if tr.Sent {
+			fmt.Fprintf(&s.out, " sent=%s", tr.Class)
+		}
+		if tr.Cause() != "" {
+			fmt.Fprintf(&s.out, " cause=%q", tr.Cause())
 		}
 		s.out.WriteString("\n")
 	}
@@ -233,17 +239,17 @@ func (s *script) print(fx Effects) {
 		fmt.Fprintf(&s.out, "  effects: %s\n", strings.Join(fxs, " "))
 	}
 	d := s.d
-	fmt.Fprintf(&s.out, "  = %s expiry=%s attempt=%d", d.State, dur(d.Expiry), d.Attempt)
-	if d.Rejected {
+	fmt.Fprintf(&s.out, "  = %s expiry=%s attempt=%d", d.state, dur(d.expiry), d.attempt)
+	if d.rejected {
 		s.out.WriteString(" rejected")
 	}
-	if d.Postponed {
+	if d.postponed {
 		s.out.WriteString(" postponed")
 	}
-	if d.MaybeConsumed {
+	if d.maybeConsumed {
 		s.out.WriteString(" maybe_consumed")
 	}
-	if d.Probation {
+	if d.probation {
 		s.out.WriteString(" probation")
 	}
 	s.out.WriteString("\n")

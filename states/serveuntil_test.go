@@ -17,17 +17,17 @@ func TestServeUntil(t *testing.T) {
 		d    Data
 		want time.Time
 	}{
-		{"valid: the refresh point", Data{State: Valid, Issued: issued, Expiry: expiry, NextAt: point}, point},
-		{"valid, no refresh ahead: expiry", Data{State: Valid, Issued: issued, Expiry: expiry, NextAt: expiry}, expiry},
-		{"valid, point not computed yet: expiry", Data{State: Valid, Issued: issued, Expiry: expiry}, expiry},
-		{"refreshing: now", Data{State: Refreshing, Issued: issued, Expiry: expiry}, now},
-		{"waiting for another process: now", Data{State: Waiting, Issued: issued, Expiry: expiry, NextAt: retry}, now},
-		{"backoff: the next attempt", Data{State: Backoff, Issued: issued, Expiry: expiry, NextAt: retry}, retry},
-		{"backoff, retry after expiry: expiry", Data{State: Backoff, Issued: issued, Expiry: expiry, NextAt: expiry.Add(time.Minute)}, expiry},
-		{"rejected: none", Data{State: Valid, Issued: issued, Expiry: expiry, NextAt: point, Rejected: true}, time.Time{}},
-		{"expired: none", Data{State: Expired, Issued: issued, Expiry: now}, time.Time{}},
-		{"revoked: none", Data{State: Revoked, Issued: issued, Expiry: expiry}, time.Time{}},
-		{"no token: none", Data{State: Expired}, time.Time{}},
+		{"valid: the refresh point", Data{state: Valid, issued: issued, expiry: expiry, nextAt: point}, point},
+		{"valid, no refresh ahead: expiry", Data{state: Valid, issued: issued, expiry: expiry, nextAt: expiry}, expiry},
+		{"valid, point not computed yet: expiry", Data{state: Valid, issued: issued, expiry: expiry}, expiry},
+		{"refreshing: now", Data{state: Refreshing, issued: issued, expiry: expiry}, now},
+		{"waiting for another process: now", Data{state: Waiting, issued: issued, expiry: expiry, nextAt: retry}, now},
+		{"backoff: the next attempt", Data{state: Backoff, issued: issued, expiry: expiry, nextAt: retry}, retry},
+		{"backoff, retry after expiry: expiry", Data{state: Backoff, issued: issued, expiry: expiry, nextAt: expiry.Add(time.Minute)}, expiry},
+		{"rejected: none", Data{state: Valid, issued: issued, expiry: expiry, nextAt: point, rejected: true}, time.Time{}},
+		{"expired: none", Data{state: Expired, issued: issued, expiry: now}, time.Time{}},
+		{"revoked: none", Data{state: Revoked, issued: issued, expiry: expiry}, time.Time{}},
+		{"no token: none", Data{state: Expired}, time.Time{}},
 	} {
 		if got := tc.d.ServeUntil(now); !got.Equal(tc.want) {
 			t.Errorf("%s: ServeUntil = %v, want %v", tc.name, got, tc.want)

@@ -41,7 +41,7 @@ func (dr *driver) run(end time.Time, every, life time.Duration, calls, rejectAll
 				Issued: dr.now, Expiry: dr.now.Add(life)})
 			continue
 		}
-		if w := dr.d.NextAt; !w.IsZero() && w.After(dr.now) && !w.After(next) {
+		if w := dr.d.nextAt; !w.IsZero() && w.After(dr.now) && !w.After(next) {
 			dr.now = w
 			dr.step(Input{Kind: InWake})
 			continue
@@ -73,7 +73,7 @@ func TestRejectionStormIsPaced(t *testing.T) {
 		dr.d = NewData(seed, epoch.Add(-time.Minute), epoch.Add(time.Hour))
 		dr.run(epoch.Add(2*time.Second), time.Millisecond, time.Hour, true, true)
 		worst = max(worst, dr.refreshes)
-		if dr.d.State == Valid && !dr.d.Rejected && !dr.d.Probation && dr.refreshes > 1 {
+		if dr.d.state == Valid && !dr.d.rejected && !dr.d.probation && dr.refreshes > 1 {
 			t.Fatalf("seed %d: a rejected token's cycle closed: %+v", seed, dr.d)
 		}
 	}
@@ -91,7 +91,7 @@ func TestAcceptedTokenEndsProbation(t *testing.T) {
 	dr.d = NewData(1, epoch.Add(-time.Minute), epoch.Add(time.Hour))
 	dr.step(Input{Kind: InReject})
 	dr.run(epoch.Add(2*time.Second), time.Millisecond, time.Hour, true, false)
-	if dr.refreshes != 1 || dr.d.State != Valid || dr.d.Probation || dr.d.Attempt != 0 {
+	if dr.refreshes != 1 || dr.d.state != Valid || dr.d.probation || dr.d.attempt != 0 {
 		t.Fatalf("refreshes %d, data %+v", dr.refreshes, dr.d)
 	}
 }
@@ -124,7 +124,7 @@ func TestLifetimeAtFloorIsTrusted(t *testing.T) {
 	dr.d = NewData(3, time.Time{}, time.Time{})
 	dr.step(Input{Kind: InDemand})
 	dr.run(epoch.Add(10*time.Second), time.Millisecond, MinLifetime, false, false)
-	if dr.d.Probation || dr.refreshes < 15 {
+	if dr.d.probation || dr.refreshes < 15 {
 		t.Fatalf("refreshes %d in 10 s, data %+v", dr.refreshes, dr.d)
 	}
 }

@@ -105,7 +105,7 @@ func TestAudit(t *testing.T) {
 	head4, _ := audit.Verify(strings.NewReader(j(plain[:4], "")))
 	var other bytes.Buffer
 	audit.NewChainWriter(&other, head4).Write(audit.FromTransition(states.Transition{
-		At: time.Date(2026, 3, 1, 11, 0, 2, 0, time.UTC), From: states.Refreshing, To: states.Revoked, Event: states.Deny, Cause: "400 invalid_grant"}))
+		At: time.Date(2026, 3, 1, 11, 0, 2, 0, time.UTC), From: states.Refreshing, To: states.Revoked, Event: states.Deny, Reason: states.ReasonRefused, Detail: "400 invalid_grant"}))
 	rewritten := j(plain[:4], "") + other.String()
 	torn := j(plain[:4], "") + plain[4][:50]
 	// Rewritten and rehashed from the start, so the chain verifies: line 3

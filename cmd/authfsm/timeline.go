@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/sim"
 	"github.com/authfsm/authfsm/states"
 )
@@ -122,6 +123,9 @@ type logRecord struct {
 	To      string          `json:"to"`
 	Event   string          `json:"event"`
 	Cause   string          `json:"cause"`
+	Reason  states.Reason   `json:"reason"`
+	Sent    bool            `json:"sent"`
+	Class   policy.Class    `json:"class"`
 	Note    string          `json:"note"`
 }
 
@@ -152,7 +156,7 @@ func readLog(r io.Reader) (timelineLog, error) {
 			id = len(ids)
 			ids[k] = id
 		}
-		e := sim.LogEntry{Session: id, Cause: rec.Cause}
+		e := sim.LogEntry{Session: id, Cause: rec.Cause, Reason: rec.Reason, Sent: rec.Sent, Class: rec.Class}
 		var err1, err2, err3 error
 		e.From, err1 = states.ParseState(rec.From)
 		e.To, err2 = states.ParseState(rec.To)

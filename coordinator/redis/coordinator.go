@@ -12,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/states"
 )
 
 // DefaultPollInterval is how often Wait reads the family when no
@@ -58,7 +59,7 @@ func WithPollInterval(d time.Duration) Option {
 // WithJitterSeed seeds the random source of the poll interval's jitter, for
 // reproducible runs; by default it is seeded at random.
 func WithJitterSeed(seed uint64) Option {
-	return func(c *Coordinator) { c.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
+	return func(c *Coordinator) { c.rng = rand.New(states.NewRand(seed)) }
 }
 
 // New returns the Coordinator of the family whose names start with key (see

@@ -1,0 +1,178 @@
+package states
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// Data is one session as the machine sees it. It is a value: Step returns
+// the next Data and never retains it. Its fields are the machine's own:
+// drivers read them through the methods below and change them only by
+// feeding inputs, so that every decision stays in the machine.
+type Data struct {
+	state State
+	// issued and expiry bound the current access token's life on the
+	// client's clock; a zero expiry means the session holds no token.
+	issued, expiry time.Time
+	// rejected records that a resource server refused the current token.
+	rejected bool
+	// postponed records that a refresh-ahead cycle gave up while the token
+	// was valid: the next cycle starts at expiry, not at the refresh point.
+	postponed bool
+	// maybeConsumed records that an attempt of this cycle may have been
+	// performed by the server although its answer was lost.
+	maybeConsumed bool
+	// rejectCycle records that the cycle under way was opened by a
+	// resource server's rejection of the token.
+	rejectCycle bool
+	// probation is a sub-state of Valid: the current token came from a
+	// cycle that is not closed yet (see Probation).
+	probation bool
+	// reason and detail say why the last attempt failed or the session
+	// was revoked; ReasonNone after a success.
+	reason Reason
+	detail string
+	// attempt is the number of the current or last attempt (see Attempt).
+	attempt int
+	// cycleStart is when the cycle's first attempt started; prevDelay the
+	// last delay the policy chose in it.
+	cycleStart time.Time
+	prevDelay  time.Duration
+	// nextAt is the instant of the next wake-up (refresh point, expiry or
+	// retry); zero when none is due.
+	nextAt time.Time
+	// flight identifies the refresh request in flight.
+	flight uint64
+	// rand is the session's seeded random source, for jitter.
+	rand rand.PCG
+}
+
+// seedMix makes the second word of a session's random source from its seed.
+const seedMix = 0x9e3779b97f4a7c15
+
+// NewRand returns the random source seeded with seed, as a session's
+// (NewData) and every other source of this module derived from one seed.
+func NewRand(seed uint64) *rand.PCG { return rand.NewPCG(seed, seed^seedMix) }
+
+// NewData returns the data of a session seeded with seed. Without a token
+// (zero expiry) the session starts Expired and refreshes on first demand.
+func NewData(seed uint64, issued, expiry time.Time) Data {
+	d := Data{rand: *NewRand(seed)}
+	return d.Restarted(issued, expiry)
+}
+
+// Restarted returns the data of a session that starts anew with the token
+// issued at issued and expiring at expiry (none when expiry is zero),
+// keeping d's random source where NewData would seed one.
+func (d Data) Restarted(issued, expiry time.Time) Data {
+	n := Data{state: InitialState, issued: issued, expiry: expiry, rand: d.rand}
+	if expiry.IsZero() {
+		n.state = Expired
+	}
+	return n
+}
+
+// State returns the session's state.
+func (d *Data) State() State { return d.state }
+
+// Issued returns when the current access token was issued, on the client's
+// clock.
+func (d *Data) Issued() time.Time { return d.issued }
+
+// Expiry returns when the current access token expires; zero when the
+// session holds none.
+func (d *Data) Expiry() time.Time { return d.expiry }
+
+// Rejected reports that a resource server refused the current token.
+func (d *Data) Rejected() bool { return d.rejected }
+
+// Postponed reports that a refresh-ahead cycle gave up while the token was
+// valid: the next cycle starts at expiry, not at the refresh point.
+func (d *Data) Postponed() bool { return d.postponed }
+
+// Attempt returns the number of the current or last attempt of the cycle
+// under way (a token on probation included), or of the cycle that gave up;
+// 0 after a success that closed its cycle.
+func (d *Data) Attempt() int { return d.attempt }
+
+// CycleStart returns when the cycle's first attempt started.
+func (d *Data) CycleStart() time.Time { return d.cycleStart }
+
+// NextAt returns the instant of the next wake-up (refresh point, expiry or
+// retry); zero when none is due.
+func (d *Data) NextAt() time.Time { return d.nextAt }
+
+// Reason returns why the last attempt failed or the session was revoked;
+// ReasonNone after a success.
+func (d *Data) Reason() Reason { return d.reason }
+
+// Detail returns the detail of Reason: the server's words, an error.
+func (d *Data) Detail() string { return d.detail }
+
+// Cause returns Reason formatted with its detail: why the last attempt
+// failed or the session was revoked, empty after a success.
+func (d *Data) Cause() string {
+	if d.reason == ReasonNone {
+		return d.detail
+	}
+	return d.reason.Format(d.detail)
+}
+
+// MaybeConsumed reports that an attempt of this cycle may have been
+// performed by the server although its answer was lost.
+func (d *Data) MaybeConsumed() bool { return d.maybeConsumed }
+
+// Probation reports a sub-state of Valid: the current token came from a
+// cycle that is not closed yet — the cycle was opened by a rejection, or
+// the token lives less than MinLifetime. Attempt and the policy's pacing
+// are kept, and a rejection of the token (or, for a short-lived one, its
+// death) fails the cycle's attempt, so the retry policy paces the next one
+// instead of a new cycle starting at once. A resource server's acceptance
+// of the token (InAccept) or the refresh-ahead point ends probation.
+func (d *Data) Probation() bool { return d.probation }
+
+// Flight returns the number of the refresh request in flight (or of the
+// last one); a result carrying another flight number is stale.
+func (d *Data) Flight() uint64 { return d.flight }
+
+// Usable reports whether the session holds a token that may be sent at now.
+func (d *Data) Usable(now time.Time) bool {
+	return d.state != Revoked && !d.expiry.IsZero() && now.Before(d.expiry) && !d.rejected
+}
+
+// ServeUntil is the instant until which a caller may keep using the
+// current token without asking the session again: the refresh point while
+// the session is Valid (it plans to replace the token then, and servers
+// that revoke the previous access token at a refresh, such as Ory Hydra
+// and fosite, refuse it from that moment), the next attempt while a failed
+// cycle waits in Backoff, and now while a refresh is in flight or another
+// process's is awaited; never later than Expiry, which it is when no
+// replacement is planned. It is zero when no token is usable at now.
+func (d *Data) ServeUntil(now time.Time) time.Time {
+	if !d.Usable(now) {
+		return time.Time{}
+	}
+	at := d.expiry
+	switch d.state {
+	case Refreshing, Waiting:
+		at = now
+	case Valid, Backoff:
+		if !d.nextAt.IsZero() && d.nextAt.Before(at) {
+			at = d.nextAt
+		}
+	}
+	return at
+}
+
+// consumedNote explains a refusal of the refresh token that follows a
+// possibly lost answer in the same cycle, or returns "" when there was none.
+func (d *Data) consumedNote() string {
+	if !d.maybeConsumed {
+		return ""
+	}
+	return "refresh token probably consumed by a refresh whose answer was lost (" + d.Cause() + ")"
+}
+
+// shortLived reports whether the current token's lifetime is below
+// MinLifetime.
+func (d *Data) shortLived() bool { return d.expiry.Sub(d.issued) < MinLifetime }
