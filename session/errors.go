@@ -153,7 +153,8 @@ func (e *EndpointError) Unwrap() error { return e.Err }
 
 // Outcome returns the outcome for a policy.Classifier.
 func (e *EndpointError) Outcome() policy.Outcome {
-	return policy.Outcome{Status: e.Status, ErrorCode: e.Code, RetryAfter: e.RetryAfter, Challenge: e.Challenge, Err: e.Err, Sent: e.Sent, At: e.At}
+	return policy.Outcome{Status: e.Status, ErrorCode: e.Code, Description: e.Description, RetryAfter: e.RetryAfter,
+		Challenge: e.Challenge, Err: e.Err, Sent: e.Sent, At: e.At}
 }
 
 // RefreshError is returned by Token when no usable token is available
