@@ -75,3 +75,19 @@ func TestTimelineShowsSuspectRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestFaultDescriptionRoundTrip: a fault's description survives
+// MarshalYAML (the fuzzer's and the shrinker's output), quotes, backslashes
+// and non-ASCII text included.
+func TestFaultDescriptionRoundTrip(t *testing.T) {
+	const desc = `Failed to refresh token: "concurrent" \ requests – réessayez. Please retry the request.`
+	sc := mustParse(t, `{name: d, duration: 2h, token: {ttl: 1h}, server: {faults: [{from: 1h, to: 1h1m, kind: status, status: 400,
+		error: invalid_request, description: '`+desc+`'}]}}`)
+	back, err := Parse("back.yaml", MarshalYAML(sc))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, MarshalYAML(sc))
+	}
+	if got := back.Server.Faults[0].Description; got != desc {
+		t.Errorf("description %q, want %q", got, desc)
+	}
+}
