@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/authfsm/authfsm/policy"
 )
 
@@ -89,5 +91,29 @@ func TestFaultDescriptionRoundTrip(t *testing.T) {
 	}
 	if got := back.Server.Faults[0].Description; got != desc {
 		t.Errorf("description %q, want %q", got, desc)
+	}
+}
+
+// TestLogTimelineOfSuspectRefusals: a log's timeline draws the retried
+// invalid_request answers as the run's does, and the repeat that revoked
+// as permanent.
+func TestLogTimelineOfSuspectRefusals(t *testing.T) {
+	sc := mustParse(t, `{name: s, duration: 2h, token: {ttl: 1h}, session: {refresh_ahead: 0s},
+		server: {faults: [{from: 59m, to: 1h0m1s, kind: status, status: 502}, {from: 1h0m1s, to: 2h, kind: status, status: 400}]}}`)
+	res := Run(sc, Options{Trace: true, Timeline: true})
+	want := res.Timeline
+	got := LogTimeline(want.name, want.sessions, want.duration, traceEntries(t, res.Trace))
+	var classes []policy.Class
+	for _, a := range want.attempts {
+		classes = append(classes, a.Class)
+	}
+	if n := len(classes); n < 4 || classes[0] != policy.Transient {
+		t.Fatalf("the run's attempts: %v, want 502s then invalid_request answers", classes)
+	}
+	if diff := cmp.Diff([]policy.Class{policy.Suspect, policy.Suspect, policy.Permanent}, classes[len(classes)-3:]); diff != "" {
+		t.Errorf("the run's attempts (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want.attempts, got.attempts); diff != "" {
+		t.Errorf("attempts (-run +log):\n%s", diff)
 	}
 }

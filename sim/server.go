@@ -214,7 +214,11 @@ func (r *run) deliver(i uint32, aux uint64, t int64) {
 		r.thr.Record(r.clock(t), r.answers[code].accepted)
 	}
 	if r.tl != nil {
-		r.tl.attempt(i, s.sentAt, t, v.Class)
+		c := v.Class
+		if c == policy.Suspect && r.m.Final(&s.d, *v) {
+			c = policy.Permanent // the repeat that revokes
+		}
+		r.tl.attempt(i, s.sentAt, t, c)
 	}
 	if s.fb != fbNone {
 		s.rtDead = true
