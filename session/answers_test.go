@@ -264,3 +264,41 @@ func TestClassifierSeesTheDescription(t *testing.T) {
 		}
 	})
 }
+
+// TestSameClient: a fallback authenticates as the same client when it is a
+// Client with the same token endpoint, client id and credentials.
+func TestSameClient(t *testing.T) {
+	key := &PrivateKeyJWT{KeyFile: "key.pem"}
+	base := Endpoint{TokenURL: testURL, ClientID: "app", ClientSecret: "app-secret"}
+	client := func(change func(*Endpoint)) *Client {
+		e := base
+		change(&e)
+		c, err := NewClient(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	primary := client(func(*Endpoint) {})
+	withKey := client(func(e *Endpoint) { e.ClientSecret, e.Assertion = "", key })
+	for _, tc := range []struct {
+		name     string
+		primary  Refresher
+		fallback Refresher
+		want     bool
+	}{
+		{"client_credentials of the same client", primary, client(func(e *Endpoint) { e.Grant = GrantClientCredentials; e.Scopes = []string{"api"} }), true},
+		{"another client id", primary, client(func(e *Endpoint) { e.ClientID = "robot" }), false},
+		{"another secret", primary, client(func(e *Endpoint) { e.ClientSecret = "new-secret" }), false},
+		{"another authentication style", primary, client(func(e *Endpoint) { e.AuthStyle = AuthBody }), false},
+		{"another token endpoint", primary, client(func(e *Endpoint) { e.TokenURL = "https://other.example/token" }), false},
+		{"the same assertion", withKey, client(func(e *Endpoint) { e.ClientSecret, e.Assertion, e.Grant = "", key, GrantClientCredentials }), true},
+		{"another assertion", withKey, client(func(e *Endpoint) { e.ClientSecret, e.Assertion = "", &PrivateKeyJWT{KeyFile: "key.pem"} }), false},
+		{"a secret and an assertion", primary, withKey, false},
+		{"a RefresherFunc", primary, RefresherFunc(func(context.Context, Token) (Token, error) { return Token{}, nil }), false},
+	} {
+		if got := sameClient(tc.primary, tc.fallback); got != tc.want {
+			t.Errorf("%s: sameClient = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -188,8 +188,9 @@ func (s *Session) attempt(ctx context.Context, cur Token, dead bool) (Token, err
 		return tok, err, false, ""
 	}
 	v, _ := s.classify(err, s.cfg.clock.Now(), cur)
+	same := sameClient(s.refresher, fb)
 	s.mu.Lock()
-	try := s.machine.Fallback(&s.data, v, sameClient(s.refresher, fb))
+	try := s.machine.Fallback(&s.data, v, same)
 	refused := "refresh token"
 	if v.Misconfigured {
 		refused = "client"
