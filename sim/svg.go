@@ -68,10 +68,13 @@ var (
 func (s *svg) axis(x0, x1, y float64, d time.Duration) {
 	s.line(x0, y, x1, y, "#333333", 1, false)
 	step := niceStep(d)
-	for t := time.Duration(0); t <= d; t += step {
+	for t := time.Duration(0); ; t += step {
 		x := x0 + (x1-x0)*float64(t)/float64(d)
 		s.line(x, y, x, y+4, "#333333", 1, false)
 		s.text(x, y+17, "middle", "#333333", shortDuration(t))
+		if t > d-step { // t+step would pass d, or overflow near the longest Duration
+			break
+		}
 	}
 }
 
