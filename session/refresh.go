@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/authfsm/authfsm/audit"
@@ -43,7 +44,7 @@ func (s *Session) refresh(ctx context.Context, flight uint64, attemptNo int, cur
 		s.deliver(false)
 	}
 	actx, cancel := s.requestContext(ctx, s.cfg.timeout)
-	tok, err, usedFallback, refusal := s.attempt(actx, p.cur, p.fallback)
+	tok, err, usedFallback, refusal, client := s.attempt(actx, p.cur, p.fallback)
 	cancel()
 	now := s.cfg.clock.Now()
 	v, fail := s.classify(err, now, p.cur)
@@ -73,6 +74,8 @@ func (s *Session) refresh(ctx context.Context, flight uint64, attemptNo int, cur
 	}
 	o := outcome{tok: tok, v: v, fail: fail, usedFallback: usedFallback, now: now, coordinated: p.coordinated}
 	switch {
+	case refusal != "" && client:
+		o.why, o.detail = states.ReasonFallbackClient, refusal
 	case refusal != "":
 		o.why, o.detail = states.ReasonFallback, refusal
 	case usedFallback && p.orphan:
@@ -105,7 +108,7 @@ type outcome struct {
 	why         states.Reason
 	detail      string
 	now         time.Time
-	coordinated bool
+	coordinated  bool
 }
 
 // conclude feeds the outcome of flight's attempt to the machine, logs it,
@@ -167,34 +170,74 @@ func (s *Session) conclude(flight uint64, o outcome) {
 }
 
 // attempt runs the refresher, and the fallback grant when the refresh token
-// is refused for good (or was refused before: dead). It reports whether the
-// primary grant is known dead, and the cause of its refusal when this
-// attempt saw it.
-func (s *Session) attempt(ctx context.Context, cur Token, dead bool) (Token, error, bool, string) {
+// is refused for good (or was refused before: dead) and the machine says
+// so (states.Machine.Fallback): not after a refusal of the client itself
+// when the fallback authenticates as the same client, nor after a suspect
+// refusal that has not repeated yet. It reports whether the primary grant
+// is known dead, and the refusal's cause when this attempt saw one, with
+// whether it refused the client rather than the refresh token.
+func (s *Session) attempt(ctx context.Context, cur Token, dead bool) (Token, error, bool, string, bool) {
 	fb := s.cfg.fallback
 	if fb != nil && dead {
 		tok, err := fb.Refresh(ctx, cur)
 		if err != nil {
 			err = &fallbackError{primary: "refresh token refused earlier", err: err}
 		}
-		return tok, err, true, ""
+		return tok, err, true, "", false
 	}
 	tok, err := s.refresher.Refresh(ctx, cur)
 	if err == nil || fb == nil {
-		return tok, err, false, ""
+		return tok, err, false, "", false
 	}
 	v, _ := s.classify(err, s.cfg.clock.Now(), cur)
-	if v.Class != policy.Permanent {
-		return tok, err, false, ""
-	}
+	same := sameClient(s.refresher, fb)
 	s.mu.Lock()
-	s.logLocked(slog.LevelWarn, "session: refresh token refused; trying the fallback grant", slog.String("cause", v.Cause))
+	try := s.machine.Fallback(&s.data, v, same)
+	refused := "refresh token"
+	if v.Misconfigured {
+		refused = "client"
+	}
+	if try {
+		msg := "session: refresh token refused; trying the fallback grant"
+		if v.Misconfigured {
+			msg = "session: client refused by the authorization server; trying the fallback grant"
+		}
+		s.logLocked(slog.LevelWarn, msg, slog.String("cause", v.Cause))
+	}
 	s.unlock()
+	if !try {
+		return tok, err, false, "", false
+	}
 	tok, err = fb.Refresh(ctx, cur)
 	if err != nil {
-		err = &fallbackError{primary: "refresh token refused (" + v.Cause + ")", err: err}
+		err = &fallbackError{primary: refused + " refused (" + v.Cause + ")", err: err}
 	}
-	return tok, err, true, v.Cause
+	return tok, err, true, v.Cause, v.Misconfigured
+}
+
+// sameClient reports whether the fallback grant fb authenticates to the
+// authorization server as the same client as the primary refresher: both
+// are Clients with the same token endpoint (TokenURL, or the Issuer that
+// discovery starts from), client id, secret, authentication style and
+// client assertion (the same pointer; none for both). Any other fallback
+// (another client, a RefresherFunc) may authenticate otherwise.
+func sameClient(primary, fb Refresher) bool {
+	p, ok := primary.(*Client)
+	f, ok2 := fb.(*Client)
+	if !ok || !ok2 {
+		return false
+	}
+	a, b := &p.e, &f.e
+	if a.TokenURL != b.TokenURL || a.Issuer != b.Issuer || a.ClientID != b.ClientID ||
+		a.ClientSecret != b.ClientSecret || a.AuthStyle != b.AuthStyle {
+		return false
+	}
+	if a.Assertion == nil || b.Assertion == nil {
+		return a.Assertion == nil && b.Assertion == nil
+	}
+	// Only pointers compare without the risk of a panic.
+	t := reflect.TypeOf(a.Assertion)
+	return t == reflect.TypeOf(b.Assertion) && t.Kind() == reflect.Pointer && a.Assertion == b.Assertion
 }
 
 // fallbackError is a failure of the fallback grant after the refresh token

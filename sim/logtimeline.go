@@ -41,57 +41,33 @@ type LogEntry struct {
 // An attempt is drawn from each transition out of refreshing that ends a
 // request it sent (Sent), coloured by the class of its outcome (Class).
 // Those that sent nothing (throttled, the shared store down or the lease
-// lost, a crashed holder's spent token) are not drawn, as a run does not
-// draw them. A log written before records said what was sent (no entry has
-// Sent or a Reason) draws every succeed (ok), deny (permanent) and fail,
-// give_up or postpone (transient) out of refreshing.
+// lost, a crashed holder's spent token: a Reason, not Sent) are not drawn,
+// as a run does not draw them. A record written before records said what
+// was sent (neither Sent nor a Reason) is drawn by its event: succeed
+// (ok), deny (permanent), fail, give_up or postpone (transient).
+//
+// LogTimeline holds entries in memory; a LogBuilder takes them one at a
+// time, in memory that does not grow with their number.
 func LogTimeline(name string, sessions int, duration time.Duration, entries []LogEntry) *Timeline {
-	duration = max(duration, 1)
-	tl := &Timeline{name: name, duration: duration, sessions: sessions, fromLog: true}
-	if tl.fleet() {
-		tl.step = max(duration/timelineBins, 1)
-	}
 	es := slices.Clone(entries)
 	slices.SortStableFunc(es, func(a, b LogEntry) int { return cmp.Compare(a.At, b.At) })
-	first := make(map[int]bool, sessions)
+	b := NewLogBuilder(name, sessions, duration)
 	for _, e := range es {
-		if !first[e.Session] {
-			first[e.Session] = true
-			tl.counts[e.From]++
-			if e.Session == 0 {
-				tl.cur = e.From
-			}
-		}
+		b.Add(e)
 	}
-	legacy := !slices.ContainsFunc(es, func(e LogEntry) bool { return e.Sent || e.Reason != states.ReasonNone })
-	var sent time.Duration
-	for _, e := range es {
-		at := min(max(e.At, 0), duration)
-		tl.sampleUpTo(int64(at))
-		tl.transition(uint32(e.Session), states.Transition{From: e.From, To: e.To, Event: e.Event}, int64(at))
-		switch {
-		case e.To == states.Refreshing:
-			sent = at
-		case e.From == states.Refreshing:
-			if c, ok := answered(e, legacy); ok {
-				tl.attempt(uint32(e.Session), int64(sent), int64(at), c)
-			}
-		}
-	}
-	if tl.fleet() {
-		tl.sampleUpTo(int64(duration))
-	} else if tl.spanStart < duration {
-		tl.spans = append(tl.spans, span{tl.spanStart, duration, tl.cur})
-	}
-	return tl
+	return b.Timeline()
 }
 
 // answered reports whether e, a transition out of refreshing, is the
-// answer to a request, and its class. In a legacy log (see LogTimeline)
-// the event says it.
-func answered(e LogEntry, legacy bool) (policy.Class, bool) {
-	if !legacy {
-		return e.Class, e.Sent
+// answer to a request, and its class. A record of a log written before
+// records carried Sent and a Reason (neither is set: every transition out
+// of refreshing has one or the other now) is read by its event.
+func answered(e LogEntry) (policy.Class, bool) {
+	switch {
+	case e.Sent:
+		return e.Class, true
+	case e.Reason != states.ReasonNone:
+		return 0, false
 	}
 	switch e.Event {
 	case states.Succeed:

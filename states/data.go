@@ -28,6 +28,11 @@ type Data struct {
 	// probation is a sub-state of Valid: the current token came from a
 	// cycle that is not closed yet (see Probation).
 	probation bool
+	// suspectN counts the Suspect refusals (policy.Suspect) that the last
+	// attempts met in a row with the same cause (detail); at
+	// policy.SuspectRepeats the refusal is final and revokes. Any other
+	// outcome, a new token or a re-login resets it; a new cycle does not.
+	suspectN uint8
 	// reason and detail say why the last attempt failed or the session
 	// was revoked; ReasonNone after a success.
 	reason Reason

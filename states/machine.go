@@ -163,7 +163,7 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 	case InSetToken, InAdopt:
 		d.issued, d.expiry = in.Issued, in.Expiry
 		d.rejected, d.postponed, d.maybeConsumed = false, false, false
-		d.rejectCycle, d.probation = false, false
+		d.rejectCycle, d.probation, d.suspectN = false, false, 0
 		d.attempt, d.prevDelay, d.reason, d.detail = 0, 0, ReasonNone, ""
 		d.flight++ // a refresh still in flight is stale now
 		ev, why := SetToken, ReasonSetToken
@@ -248,6 +248,7 @@ func (m *Machine) startCycle(d *Data, fx *Effects, ev Event, why Reason, now tim
 
 func (m *Machine) result(d *Data, fx *Effects, in *Input, now time.Time) {
 	v := in.Verdict
+	d.confirm(&v)
 	sent := true
 	why, detail := failReason(v), v.Cause
 	switch in.Reason {
@@ -255,7 +256,7 @@ func (m *Machine) result(d *Data, fx *Effects, in *Input, now time.Time) {
 		sent, why, detail = false, in.Reason, ""
 	case ReasonStoreDown:
 		sent, why, detail = false, in.Reason, in.Detail
-	case ReasonFallback, ReasonFallbackDead, ReasonFallbackOrphan:
+	case ReasonFallback, ReasonFallbackClient, ReasonFallbackDead, ReasonFallbackOrphan:
 		why, detail = ReasonFallbackFailed, fallbackDetail(in.Reason, in.Detail, v.Cause)
 	}
 	if v.Class == policy.OK {
@@ -271,15 +272,18 @@ func (m *Machine) result(d *Data, fx *Effects, in *Input, now time.Time) {
 			if isFallback(in.Reason) {
 				why = in.Reason
 			}
-			if why == ReasonFallback {
+			if why == ReasonFallback || why == ReasonFallbackClient {
 				// Say why the fallback was needed, including a lost answer
 				// that probably consumed the refresh token.
 				detail = "the refresh token was refused (" + in.Detail + ")"
+				if why == ReasonFallbackClient {
+					detail = "the client was refused (" + in.Detail + ")"
+				}
 				if note := d.consumedNote(); note != "" {
 					detail += ": " + note
 				}
 			}
-			d.maybeConsumed = false
+			d.maybeConsumed, d.suspectN = false, 0
 			d.reason, d.detail = ReasonNone, ""
 			if tr := fire(d, fx, Succeed, why, detail, now); tr != nil {
 				tr.Sent, tr.Class = true, policy.OK
@@ -315,6 +319,9 @@ func (m *Machine) failLate(d *Data, fx *Effects, why Reason, detail string, now 
 func (m *Machine) failed(d *Data, fx *Effects, v policy.Verdict, why Reason, detail string, sent bool, now time.Time) {
 	d.reason, d.detail = why, detail
 	d.maybeConsumed = d.maybeConsumed || v.MaybeProcessed
+	if v.Class != policy.Suspect {
+		d.suspectN = 0
+	}
 	delay, again := m.policy.Delay(policy.Attempt{
 		N: d.attempt, Elapsed: now.Sub(d.cycleStart), Prev: d.prevDelay, Rand: d.rand.Uint64(),
 	})

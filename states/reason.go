@@ -81,6 +81,10 @@ const (
 	// the fallback grant (Config.Fallback) was used instead; the detail
 	// says what was refused.
 	ReasonFallback
+	// ReasonFallbackClient: the authorization server refused the client
+	// itself in this attempt (invalid_client) and the fallback grant, which
+	// authenticates otherwise, was used instead; the detail is the refusal.
+	ReasonFallbackClient
 	// ReasonFallbackDead: the fallback grant was used because the refresh
 	// token was refused earlier (only a new refresh token revives it).
 	ReasonFallbackDead
@@ -108,7 +112,7 @@ var reasonNames = [numReasons]string{
 	ReasonThrottled: "throttled", ReasonStoreDown: "store_down", ReasonLeaseBusy: "lease_busy",
 	ReasonLeaseLost: "lease_lost", ReasonLeaseFree: "lease_free", ReasonAdopted: "adopted",
 	ReasonSetToken: "set_token", ReasonRevokeCalled: "revoke_called", ReasonCrashedHolder: "crashed_holder",
-	ReasonNoTokenYet: "no_token_yet", ReasonFallback: "fallback", ReasonFallbackDead: "fallback_dead",
+	ReasonNoTokenYet: "no_token_yet", ReasonFallback: "fallback", ReasonFallbackClient: "fallback_client", ReasonFallbackDead: "fallback_dead",
 	ReasonFallbackOrphan: "fallback_orphan", ReasonFallbackFailed: "fallback_failed",
 	ReasonRestartStore: "restart_store", ReasonRestartOwn: "restart_own",
 }
@@ -206,7 +210,7 @@ func format(r Reason, detail string, gen uint64) string {
 		return joined(CrashedHolderCause, ": ", detail)
 	case ReasonNoTokenYet:
 		return NoTokenYetCause
-	case ReasonFallback:
+	case ReasonFallback, ReasonFallbackClient:
 		return "fallback grant after " + detail
 	case ReasonFallbackDead:
 		return "fallback grant: the refresh token was refused earlier"
@@ -239,7 +243,7 @@ func failReason(v policy.Verdict) Reason {
 	switch {
 	case v.Class == policy.Permanent && v.Misconfigured:
 		return ReasonMisconfigured
-	case v.Class == policy.Permanent:
+	case v.Class == policy.Permanent, v.Class == policy.Suspect:
 		return ReasonRefused
 	}
 	return ReasonTransient
@@ -253,6 +257,8 @@ func fallbackDetail(why Reason, refusal, cause string) string {
 	switch why {
 	case ReasonFallback:
 		used = "refresh token refused (" + refusal + ")"
+	case ReasonFallbackClient:
+		used = "client refused (" + refusal + ")"
 	case ReasonFallbackOrphan:
 		used = CrashedHolderCause
 	default:
@@ -263,5 +269,5 @@ func fallbackDetail(why Reason, refusal, cause string) string {
 
 // isFallback reports whether r says why the fallback grant was used.
 func isFallback(r Reason) bool {
-	return r == ReasonFallback || r == ReasonFallbackDead || r == ReasonFallbackOrphan
+	return r == ReasonFallback || r == ReasonFallbackClient || r == ReasonFallbackDead || r == ReasonFallbackOrphan
 }
