@@ -108,7 +108,7 @@ type outcome struct {
 	why         states.Reason
 	detail      string
 	now         time.Time
-	coordinated  bool
+	coordinated bool
 }
 
 // conclude feeds the outcome of flight's attempt to the machine, logs it,
