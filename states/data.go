@@ -14,19 +14,26 @@ type Data struct {
 	// issued and expiry bound the current access token's life on the
 	// client's clock; a zero expiry means the session holds no token.
 	issued, expiry time.Time
-	// rejected records that a resource server refused the current token.
+	// The booleans below are sub-states of the table's states, kept apart
+	// so that the table stays the picture a reader needs:
+	//
+	// rejected: a resource server refused the current token. In Valid it
+	// leads to Expired at once (Reject); in Refreshing, Backoff and Waiting
+	// it withholds the token that is otherwise served there.
 	rejected bool
-	// postponed records that a refresh-ahead cycle gave up while the token
-	// was valid: the next cycle starts at expiry, not at the refresh point.
+	// postponed, a sub-state of Valid: a refresh-ahead cycle gave up while
+	// the token was valid; the next cycle starts at expiry, not at the
+	// refresh point.
 	postponed bool
-	// maybeConsumed records that an attempt of this cycle may have been
-	// performed by the server although its answer was lost.
+	// maybeConsumed, a sub-state of a cycle (Refreshing, Backoff): an
+	// attempt of this cycle may have been performed by the server although
+	// its answer was lost, so a refusal that follows is explained by it.
 	maybeConsumed bool
-	// rejectCycle records that the cycle under way was opened by a
-	// resource server's rejection of the token.
+	// rejectCycle, a sub-state of a cycle: it was opened by a resource
+	// server's rejection of the token, so its token starts on probation.
 	rejectCycle bool
-	// probation is a sub-state of Valid: the current token came from a
-	// cycle that is not closed yet (see Probation).
+	// probation, a sub-state of Valid: the current token came from a cycle
+	// that is not closed yet (see Probation).
 	probation bool
 	// suspectN counts the Suspect refusals (policy.Suspect) that the last
 	// attempts met in a row with the same cause (detail); at
