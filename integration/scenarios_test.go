@@ -55,8 +55,8 @@ func TestLostRefreshAnswer(t *testing.T) {
 		{"client_credentials fallback", true, append(expiryStart[:2:2],
 			"refreshing→backoff fail: 504 Gateway Timeout",
 			"backoff→refreshing retry: retry due",
-			"refreshing→valid succeed: fallback grant after the refresh token was refused (400 invalid_grant): "+
-				"refresh token probably consumed by a refresh whose answer was lost (504 Gateway Timeout)",
+			"refreshing→valid succeed: fallback grant after the refresh token was refused (400 invalid_grant: "+
+				"refresh token probably consumed by a refresh whose answer was lost (504 Gateway Timeout))",
 		), states.Valid},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -153,7 +153,7 @@ func TestRevokedFamily(t *testing.T) {
 	checkAudit(t, mem, []string{
 		// The Transport says which answer rejected the token.
 		"valid→expired reject: 401 Unauthorized from " + e.resourceURL() + ` (WWW-Authenticate: Bearer error="invalid_token")`,
-		"expired→refreshing refresh: access token rejected",
+		"expired→refreshing refresh: access token rejected by the resource server",
 		"refreshing→revoked deny: 400 invalid_grant",
 	})
 	if got := tokens.requests(); len(got) != 1 || got[0].Status != http.StatusBadRequest {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -17,6 +16,11 @@ import (
 // another process could take over while the answer is on its way.
 const LeaseMargin = states.LeaseMargin
 
+// watchRetry is how long the family's watch waits before it asks the
+// coordinator again after a failure, or after a report that changed
+// nothing while no lease is held (Coordinator.Wait then returns at once).
+const watchRetry = DefaultPoll
+
 // newHolder returns a random lease-holder id for one session.
 func newHolder() string {
 	var b [12]byte
@@ -24,227 +28,184 @@ func newHolder() string {
 	return hex.EncodeToString(b[:])
 }
 
-// leaseTTL is how long the session takes the family's lease for (WithLease).
-func (s *Session) leaseTTL() time.Duration { return max(s.cfg.lease, s.cfg.timeout+LeaseMargin) }
-
-// coordinate runs the family's protocol before flight's request: adopt a
-// newer pair when another process published one; take the refresh lease or
-// wait for its holder; read the family again; decide what to do with a
-// refresh token that a vanished holder may have spent (Machine.Orphaned);
-// mark the refresh in flight. It returns the plan for the attempt (not
-// coordinated when the session refreshes alone with the store down) and
-// whether to send the request at all; when not, it has told the machine
-// why.
-func (s *Session) coordinate(ctx context.Context, flight uint64, p plan) (plan, bool) {
+// storeStep performs the store operation of fx (states.Effects.Store) and
+// returns what it found, as the machine's next input, with the pair it
+// read (for an adoption) and the failure, if any.
+func (s *Session) storeStep(ctx context.Context, fx states.Effects, a *attemptState) (states.Input, *Token, *failure) {
 	c := s.cfg.coord
 	cctx, cancel := s.cfg.clock.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
-	fam, err := c.Read(cctx)
-	if err == nil && s.reconcile(cctx, fam, false) {
-		return p, false
-	}
-	var lease Lease
-	held := false
-	if err == nil {
-		lease, held, err = c.Acquire(cctx, s.holder, s.leaseTTL())
-	}
-	if err == nil && !held {
-		s.waitFor(flight, fam, lease)
-		return p, false
-	}
-	if err == nil {
-		fam, err = c.Read(cctx)
-	}
-	if err != nil {
-		if held {
-			c.Release(context.WithoutCancel(ctx), s.holder, false)
+	in := states.Input{Flight: fx.Flight}
+	var err error
+	var pair *Token
+	switch fx.Store {
+	case states.StoreRead:
+		var fam Family
+		if fam, err = c.Read(cctx); err == nil {
+			in, pair = s.familyInput(fam, a)
+			in.Flight = fx.Flight
 		}
-		return s.storeDown(flight, p, err)
-	}
-	release := func(spent bool) { c.Release(context.WithoutCancel(ctx), s.holder, spent) }
-	if s.reconcile(cctx, fam, true) {
-		release(false)
-		return p, false
-	}
-	fam.Generation = s.gen.Load() // a store that lost its state was seeded again
-	if in := fam.InFlight; in.Holder != "" && in.Holder != s.holder && in.Generation == fam.Generation {
-		switch s.machine.Orphaned(in.At, fam.Now) {
-		case states.OrphanFallback:
-			p.fallback, p.orphan = true, true
-		case states.OrphanRevoke:
-			release(true)
-			s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Permanent}, why: states.ReasonCrashedHolder, now: s.cfg.clock.Now()})
-			return p, false
+	case states.StoreAcquire:
+		var lease Lease
+		var held bool
+		if lease, held, err = c.Acquire(cctx, s.holder, fx.For); err == nil {
+			in.Kind = states.InLeaseHeld
+			if !held {
+				in.Kind, in.Until = states.InBusy, lease.Until.Add(a.skew)
+			}
 		}
-	}
-	if err := c.MarkInFlight(cctx, s.holder, fam.Generation); err != nil {
+	case states.StoreMark:
+		err = c.MarkInFlight(cctx, s.holder, fx.Generation)
+		in.Kind = states.InMarked
 		if errors.Is(err, ErrLeaseLost) {
-			s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Transient}, why: states.ReasonLeaseLost,
-				fail: failure{err: err}, now: s.cfg.clock.Now()})
-			return p, false
+			return states.Input{Kind: states.InLeaseLost, Flight: fx.Flight}, nil, &failure{err: err}
 		}
-		release(false)
-		return s.storeDown(flight, p, err)
+	case states.StorePublish, states.StoreSeed:
+		s.mu.Lock()
+		tok := s.tok
+		s.mu.Unlock()
+		var gen uint64
+		gen, err = c.Publish(cctx, s.holder, fx.Generation, tok)
+		in.Kind, in.Generation = states.InPublished, gen
+		if errors.Is(err, ErrGenerationMoved) {
+			return states.Input{Kind: states.InGenMoved, Flight: fx.Flight}, nil, nil
+		}
+		if err == nil && fx.Store == states.StoreSeed {
+			s.mu.Lock()
+			s.logLocked(slog.LevelWarn, "session: the shared store had lost the family's state; seeded it with this process's pair",
+				slog.Uint64("store_generation", fx.Generation), slog.Uint64("generation", gen))
+			s.unlock()
+		}
 	}
-	s.pubFrom.Store(fam.Generation)
-	p.coordinated = true
-	return p, true
-}
-
-// storeDown handles an attempt whose shared store could not be reached: it
-// fails transiently, paced by the policy, unless the machine lets the
-// session refresh alone (Machine.Solo).
-func (s *Session) storeDown(flight uint64, p plan, err error) (plan, bool) {
-	s.mu.Lock()
-	solo := s.machine.Solo(&s.data, s.cfg.clock.Now())
-	if solo {
-		s.logLocked(slog.LevelWarn, "session: shared store unreachable; refreshing alone", slog.String("err", err.Error()))
+	if err == nil {
+		if in.Kind == states.InPublished {
+			s.st.setErr(nil) // the pair is where it belongs
+		}
+		return in, pair, nil
 	}
-	s.unlock()
-	s.st.setErr(err)
-	s.storeHook("coordinate", err)
-	if solo {
-		return p, true
-	}
-	detail := serverText(newScrubber(p.cur.Access.Reveal(), p.cur.Refresh.Reveal()), err.Error(), maxCause)
-	s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Transient}, why: states.ReasonStoreDown, detail: detail,
-		fail: failure{err: err}, now: s.cfg.clock.Now()})
-	return p, false
-}
-
-// reconcile brings the session in line with the family's state in the
-// store, and reports whether it took the store's pair.
-//
-// A newer generation is adopted. A generation behind the session's means
-// the store lost its state (a Redis restarted without persistence comes
-// back empty; one restored from a snapshot comes back old): the store's
-// pair is adopted only if it expires later than the session's (a process
-// refreshed since), taken as the same pair renumbered if it is the
-// session's, and otherwise — an empty or stale store — replaced by the
-// session's own pair when the session holds the lease (seeding), so no
-// process is ever handed a refresh token that was already rotated.
-func (s *Session) reconcile(ctx context.Context, fam Family, holding bool) bool {
-	mine := s.gen.Load()
-	if fam.Generation == mine {
-		return false
-	}
-	if fam.Generation > mine {
-		return s.adopt(fam)
+	if ctx.Err() == nil { // a cancelled attempt's failure is no store failure
+		s.st.setErr(err)
+		s.storeHook(storeOpName(fx.Store), err)
+		if a.storeErr == nil {
+			a.storeErr = err
+		}
 	}
 	s.mu.Lock()
 	cur := s.tok
 	s.mu.Unlock()
-	switch {
-	case fam.Pair.Access != "" && fam.Pair.Access == cur.Access:
-		s.gen.Store(fam.Generation)
-	case fam.Pair.Access != "" && fam.Pair.Expiry.After(cur.Expiry):
-		return s.adopt(fam)
-	case holding && cur.Access != "":
-		gen, err := s.cfg.coord.Publish(ctx, s.holder, fam.Generation, cur)
-		if err != nil {
-			s.st.setErr(err)
-			return false
-		}
-		s.gen.Store(gen)
-		// Publish released the lease; the refresh that follows needs it.
-		s.cfg.coord.Acquire(ctx, s.holder, s.leaseTTL())
-		s.mu.Lock()
-		s.logLocked(slog.LevelWarn, "session: the shared store had lost the family's state; seeded it with this process's pair",
-			slog.Uint64("store_generation", fam.Generation), slog.Uint64("generation", gen))
-		s.unlock()
-	}
-	return false
+	detail := serverText(newScrubber(cur.Access.Reveal(), cur.Refresh.Reveal()), err.Error(), maxCause)
+	return states.Input{Kind: states.InStoreDown, Flight: fx.Flight, Detail: detail}, nil, &failure{err: err}
 }
 
-// adopt installs the family's pair, and reports whether it did.
-func (s *Session) adopt(fam Family) bool {
-	if fam.Pair.Access == "" {
-		return false
+// storeOpName is the operation's name in Hooks.StoreError.
+func storeOpName(op states.StoreOp) string {
+	if op == states.StorePublish || op == states.StoreSeed {
+		return "publish"
 	}
-	s.mu.Lock()
-	defer s.unlock()
-	if s.closed {
-		return false
-	}
+	return "coordinate"
+}
+
+// familyInput is what the session found in the family's store, as the
+// machine takes it: times on the session's clock, the lease and the mark
+// another holder's only. It returns the family's pair, for an adoption.
+func (s *Session) familyInput(fam Family, a *attemptState) (states.Input, *Token) {
+	now := s.cfg.clock.Now()
+	a.skew = now.Sub(fam.Now)
+	in := states.Input{Kind: states.InFamily, Generation: fam.Generation}
 	pair := fam.Pair
-	if pair.Issued.IsZero() {
-		pair.Issued = s.cfg.clock.Now()
+	if pair.Access != "" {
+		if pair.Issued.IsZero() {
+			pair.Issued = now
+		}
+		s.mu.Lock()
+		in.Own = pair.Access == s.tok.Access
+		s.mu.Unlock()
+		in.Issued, in.Expiry, in.NoRefresh = pair.Issued, pair.Expiry, pair.Refresh == ""
 	}
-	s.gen.Store(fam.Generation)
-	s.cancelFlightLocked()
-	s.refreshDead, s.last = false, failure{}
-	s.stepLocked(states.Input{Kind: states.InAdopt, Issued: pair.Issued, Expiry: pair.Expiry,
-		Generation: fam.Generation}, s.cfg.clock.Now(), &pair)
-	s.st.markSaved(s.tokVersion) // it is the store's own pair
-	return true
+	if l := fam.Lease; l.Holder != s.holder && l.Held(fam.Now) {
+		in.Until = l.Until.Add(a.skew)
+	}
+	if m := fam.InFlight; m.Holder != "" && m.Holder != s.holder {
+		in.Marked, in.MarkGeneration, in.MarkedAt = true, m.Generation, m.At.Add(a.skew)
+	}
+	return in, &pair
 }
 
-// waitFor tells the machine that another process holds the lease, and
-// watches the family for the pair it publishes until the session leaves
-// waiting. The machine takes over when the lease lapses.
-func (s *Session) waitFor(flight uint64, fam Family, lease Lease) {
-	until := s.cfg.clock.Now().Add(lease.Until.Sub(fam.Now))
-	s.mu.Lock()
-	s.stepLocked(states.Input{Kind: states.InBusy, Flight: flight, Until: until}, s.cfg.clock.Now(), nil)
-	if s.data.State() != states.Waiting || s.closed {
-		s.unlock()
+// leaseFollowUp keeps or gives up the session's lease after an attempt
+// (states.Effects.Lease). Its failure changes nothing: a lease lapses.
+func (s *Session) leaseFollowUp(ctx context.Context, fx states.Effects) {
+	ctx, cancel := s.cfg.clock.WithTimeout(context.WithoutCancel(ctx), s.cfg.timeout)
+	defer cancel()
+	switch c := s.cfg.coord; fx.Lease {
+	case states.LeaseRelease:
+		c.Release(ctx, s.holder, !fx.ClearMark)
+	case states.LeaseKeep:
+		if fx.ClearMark {
+			c.Release(ctx, s.holder, false)
+		}
+		c.Acquire(ctx, s.holder, fx.For)
+	}
+}
+
+// watchLocked starts the family's watch (states.Effects.Watch), unless it
+// runs: every report of Coordinator.Wait is fed to the machine as InFamily,
+// which adopts a newer pair, takes over a released lease, or goes on
+// watching. A watch that fails is tried again.
+func (s *Session) watchLocked() {
+	if s.watchCancel != nil || s.closed || s.cfg.coord == nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s.cancelWatchLocked()
 	s.watchCancel = cancel
-	gen := s.gen.Load()
+	gen := s.data.Generation()
 	s.wg.Add(1)
-	s.unlock()
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
+		var a attemptState
 		for ctx.Err() == nil {
 			fam, err := s.cfg.coord.Wait(ctx, gen)
-			if err != nil && ctx.Err() == nil {
-				s.storeHook("wait", err)
-				s.mu.Lock()
-				s.logLocked(slog.LevelWarn, "session: watching the token family failed; taking over when the lease lapses",
-					slog.String("err", err.Error()))
-				s.unlock()
-			}
-			if err != nil || s.reconcile(ctx, fam, false) {
-				return // adopted, or the machine's own wake-up takes over at the lease's end
-			}
-			if !fam.Lease.Held(fam.Now) {
-				// Released without a pair (the holder gave up, or crashed
-				// and its lease lapsed): take over now.
-				s.mu.Lock()
-				s.stepLocked(states.Input{Kind: states.InLeaseFree}, s.cfg.clock.Now(), nil)
-				s.unlock()
+			if ctx.Err() != nil {
 				return
 			}
-			gen = fam.Generation // a change that was not a newer pair: wait for the next
+			if err != nil {
+				s.storeHook("wait", err)
+				s.mu.Lock()
+				s.logLocked(slog.LevelWarn, "session: watching the token family failed; trying again", slog.String("err", err.Error()))
+				s.unlock()
+				s.pause(ctx, watchRetry)
+				continue
+			}
+			in, pair := s.familyInput(fam, &a)
+			s.mu.Lock()
+			if s.closed {
+				s.mu.Unlock()
+				return
+			}
+			s.stepLocked(in, s.cfg.clock.Now(), pair)
+			s.unlock()
+			if fam.Generation == gen && !fam.Lease.Held(fam.Now) {
+				// Nothing to wait for (Wait returns at once): poll.
+				s.pause(ctx, watchRetry)
+			}
+			gen = fam.Generation
 		}
 	}()
+}
+
+// pause waits for d on the session's clock, or until ctx ends.
+func (s *Session) pause(ctx context.Context, d time.Duration) {
+	t := s.cfg.clock.Timer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 func (s *Session) cancelWatchLocked() {
 	if s.watchCancel != nil {
 		s.watchCancel()
 		s.watchCancel = nil
-	}
-}
-
-// keepOrRelease extends the session's lease for d after a failed attempt
-// it will retry — clearing its in-flight mark first when the attempt
-// certainly left the refresh token unspent, so that only a holder that
-// vanished with a possibly spent token leaves a mark behind — or, with d
-// zero, releases the lease and clears the mark: a live holder that gives up
-// would present the same token at its next cycle, as a single process does,
-// so its mark would only make the next holder revoke itself over a 503.
-func (s *Session) keepOrRelease(d time.Duration, clearMark bool) {
-	ctx, cancel := s.cfg.clock.WithTimeout(context.Background(), s.cfg.timeout)
-	defer cancel()
-	if d <= 0 || clearMark {
-		s.cfg.coord.Release(ctx, s.holder, false)
-	}
-	if d > 0 {
-		s.cfg.coord.Acquire(ctx, s.holder, d)
 	}
 }

@@ -8,49 +8,97 @@ import (
 	"github.com/authfsm/authfsm/states"
 )
 
-// This file performs the machine's effects: it feeds an input to
-// states.Machine, publishes the token snapshot, writes audit records, wakes
-// waiters, starts the refresh the machine asks for and arms the one timer.
-// It decides nothing itself.
+// This file performs the machine's effects that need no I/O: it feeds an
+// input to states.Machine, installs the pair the machine says, publishes
+// the token snapshot, writes audit records, wakes waiters, starts or stops
+// the family's watch and arms the one timer; the effects that do I/O (a
+// store operation, a request, a lease follow-up, a save) go to a worker
+// (worker.go). It decides nothing itself.
 
-// stepLocked applies in at now. When the step installs a token (a success,
-// an adopted pair or SetToken), install becomes the current pair, announced
-// by Hooks.TokenInstalled. It reports whether it did.
-func (s *Session) stepLocked(in states.Input, now time.Time, install *Token) bool {
+// stepLocked applies in at now and hands the effects that do I/O to a
+// worker. pair is the pair the input carries (an answer's, the family's,
+// the application's), installed when the machine says so.
+func (s *Session) stepLocked(in states.Input, now time.Time, pair *Token) states.Effects {
+	fx := s.applyLocked(in, now, pair)
+	s.dispatchLocked(fx)
+	return fx
+}
+
+// applyLocked applies in at now and performs the effects that need no I/O;
+// the caller performs the others (Lease, Store, Send, Save).
+func (s *Session) applyLocked(in states.Input, now time.Time, pair *Token) states.Effects {
 	d, fx := s.machine.Step(s.data, in, now)
 	s.data = d
-	trans := fx.Transitions()
-	installed := false
-	var how states.Event
-	for _, t := range trans {
-		if t.Event == states.Succeed || t.Event == states.SetToken || t.Event == states.Adopt {
-			installed, how = true, t.Event
+	if pair != nil && fx.Install != states.InstallNone {
+		switch fx.Install {
+		case states.InstallPair:
+			s.tok = *pair
+		case states.InstallPairDead:
+			s.tok = *pair
+			s.tok.Refresh = "" // refused or spent: never presented again
+		case states.InstallRefresh:
+			s.tok.Refresh = pair.Refresh
+		}
+		s.tokVersion++
+		if fx.Install != states.InstallRefresh {
+			s.last = failure{}
 		}
 	}
-	if installed && install != nil {
-		s.tok = *install
-		s.tokVersion++
-	}
 	s.publishLocked(now)
-	for _, t := range trans {
+	for _, t := range fx.Transitions() {
 		s.auditLocked(t)
 	}
-	if h := s.cfg.hooks.TokenInstalled; h != nil && installed && install != nil {
-		info := TokenInstalled{Session: s.cfg.id, Event: how, Expiry: s.data.Expiry(), Token: audit.Fingerprint(string(s.tok.Access)), At: now}
+	if h := s.cfg.hooks.TokenInstalled; h != nil && pair != nil && (fx.Install == states.InstallPair || fx.Install == states.InstallPairDead) {
+		info := TokenInstalled{Session: s.cfg.id, Event: fx.InstalledBy, Expiry: s.data.Expiry(), Token: audit.Fingerprint(string(s.tok.Access)), At: now}
 		s.hook(func() { h(info) })
 	}
-	if len(trans) > 0 {
+	if len(fx.Transitions()) > 0 {
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}
-	if s.data.State() != states.Waiting {
+	if fx.Watch {
+		s.watchLocked()
+	} else {
 		s.cancelWatchLocked()
 	}
-	if fx.StartRefresh {
-		s.startRefreshLocked(fx.Flight)
-	}
 	s.armLocked(fx.WakeAt, now)
-	return installed && install != nil
+	return fx
+}
+
+// hasIO reports whether fx asks for I/O.
+func hasIO(fx *states.Effects) bool {
+	return fx.Store != states.StoreNone || fx.Send != states.GrantNone || fx.Lease != states.LeaseNone || fx.Save
+}
+
+// dispatchLocked hands the I/O of fx to a new worker. A new attempt's
+// worker replaces the one of the attempt before (its context is
+// cancelled: the machine took the attempt as over).
+func (s *Session) dispatchLocked(fx states.Effects) {
+	if !hasIO(&fx) || s.closed {
+		return
+	}
+	ctx := s.workContextLocked(fx.StartRefresh)
+	s.wg.Add(1)
+	go s.work(ctx, fx)
+}
+
+// workContextLocked returns the context of a worker: for an attempt, one
+// that Close, Revoke, SetToken and the next attempt cancel (s.cancel); for
+// a publish or a lease follow-up, one that only ends with the process.
+// Neither descends from a caller's context, so no caller's cancellation
+// ends the work.
+func (s *Session) workContextLocked(attempt bool) context.Context {
+	base := s.cfg.base
+	if base == nil {
+		base = context.Background()
+	}
+	if !attempt {
+		return base
+	}
+	s.cancelFlightLocked()
+	ctx, cancel := context.WithCancel(base)
+	s.cancel = cancel
+	return ctx
 }
 
 // publishLocked makes Token's fast path see the current token and the
@@ -84,25 +132,6 @@ func (s *Session) auditLocked(t states.Transition) {
 	r := audit.FromTransition(t)
 	r.Seq, r.Session, r.Token = s.seq, s.cfg.id, audit.Fingerprint(string(s.tok.Access))
 	s.out.push(note{rec: &r})
-}
-
-// startRefreshLocked runs the one refresh the machine asked for, tagged with
-// its flight number. Its context descends from Background, not from any
-// caller, so no caller's cancellation can end it; Close, Revoke and SetToken
-// cancel it through s.cancel.
-func (s *Session) startRefreshLocked(flight uint64) {
-	s.cancelFlightLocked()
-	if s.closed {
-		return // unreachable: a closed session takes no input that starts one
-	}
-	base := s.cfg.base
-	if base == nil {
-		base = context.Background()
-	}
-	ctx, cancel := context.WithCancel(base)
-	s.cancel = cancel
-	s.wg.Add(1)
-	go s.refresh(ctx, flight, s.data.Attempt(), s.tok, s.refreshDead)
 }
 
 func (s *Session) cancelFlightLocked() {

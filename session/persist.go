@@ -2,18 +2,20 @@ package session
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/authfsm/authfsm/states"
 )
 
 // storeRetryMax bounds the wait between retries of a failed save.
 const storeRetryMax = time.Minute
 
-// storeState tracks what reached the store. A failed save is never silent:
+// storeState tracks what reached the store (WithStore). A failed save is never silent:
 // it is logged at error level, shown in Status.StoreError and retried on a
 // timer (1 s, 2 s, 4 s, … at most a minute apart) until the newest pair is
 // saved, since a rotated refresh token that is never saved is lost at the
@@ -26,11 +28,12 @@ type storeState struct {
 	timer   *clock.Timer
 }
 
-// save writes t (version ver) to the store, or publishes it to the
-// family's coordinator, unless a newer pair was saved meanwhile. On failure
-// it logs, records the error and arms a retry.
+// save writes t (version ver) to the session's own store (WithStore),
+// unless a newer pair was saved meanwhile. On failure it logs, records the
+// error and arms a retry. A coordinated session publishes instead, as its
+// machine asks (states.Effects.Store).
 func (s *Session) save(ctx context.Context, t Token, ver uint64) error {
-	if s.cfg.store == nil && s.cfg.coord == nil {
+	if s.cfg.store == nil {
 		return nil
 	}
 	st := &s.st
@@ -39,19 +42,7 @@ func (s *Session) save(ctx context.Context, t Token, ver uint64) error {
 		st.mu.Unlock()
 		return nil
 	}
-	var err error
-	var moved *GenerationError
-	if s.cfg.coord != nil {
-		from := s.pubFrom.Load()
-		var gen uint64
-		if gen, err = s.cfg.coord.Publish(ctx, s.holder, from, t); err == nil {
-			s.gen.CompareAndSwap(from, gen)
-		} else if errors.As(err, &moved) {
-			err = nil // another pair won the race: adopt it below
-		}
-	} else {
-		err = s.cfg.store.Save(ctx, t)
-	}
+	err := s.cfg.store.Save(ctx, t)
 	if err == nil {
 		st.saved, st.err, st.retries = ver, nil, 0
 		if st.timer != nil {
@@ -59,11 +50,6 @@ func (s *Session) save(ctx context.Context, t Token, ver uint64) error {
 			st.timer = nil
 		}
 		st.mu.Unlock()
-		if moved != nil {
-			if fam, rerr := s.cfg.coord.Read(ctx); rerr == nil {
-				s.reconcile(ctx, fam, false)
-			}
-		}
 		return nil
 	}
 	st.err = err
@@ -75,11 +61,7 @@ func (s *Session) save(ctx context.Context, t Token, ver uint64) error {
 		st.timer = s.cfg.clock.AfterFunc(delay, s.retrySave)
 	}
 	st.mu.Unlock()
-	op := "save"
-	if s.cfg.coord != nil {
-		op = "publish"
-	}
-	s.storeHook(op, err)
+	s.storeHook("save", err)
 	return err
 }
 
@@ -91,14 +73,6 @@ func (s *Session) storeHook(op string, err error) {
 		s.hook(func() { h(info) })
 		s.deliver(false)
 	}
-}
-
-// markSaved records that version ver is in the store already (an adopted
-// pair).
-func (st *storeState) markSaved(ver uint64) {
-	st.mu.Lock()
-	st.saved = max(st.saved, ver)
-	st.mu.Unlock()
 }
 
 // setErr records a failure to reach the store outside a save (a
@@ -122,9 +96,23 @@ func (s *Session) retrySave() {
 	}
 }
 
-// flushStore stops the retry timer and makes one last attempt to save the
-// newest pair, for Shutdown.
+// flushStore makes one last attempt to put the newest pair where it
+// belongs, for Shutdown: a coordinated session publishes a pair its machine
+// has not published yet (states.InFlush), another stops the save's retry
+// timer and saves.
 func (s *Session) flushStore(ctx context.Context) error {
+	if ctx.Err() != nil {
+		ctx = context.Background() // the pair matters more than the deadline
+	}
+	if s.cfg.coord != nil {
+		s.mu.Lock()
+		fx := s.applyLocked(states.Input{Kind: states.InFlush}, s.cfg.clock.Now(), nil)
+		s.unlock()
+		if err := s.perform(ctx, fx, true); err != nil {
+			return fmt.Errorf("session: publishing the token pair: %w", err)
+		}
+		return nil
+	}
 	s.st.mu.Lock()
 	if s.st.timer != nil {
 		s.st.timer.Stop()
@@ -134,9 +122,6 @@ func (s *Session) flushStore(ctx context.Context) error {
 	s.mu.Lock()
 	tok, ver := s.tok, s.tokVersion
 	s.mu.Unlock()
-	if ctx.Err() != nil {
-		ctx = context.Background() // the pair matters more than the deadline
-	}
 	err := s.save(ctx, tok, ver)
 	s.st.mu.Lock()
 	if s.st.timer != nil { // armed by that failure: nobody is left to use it

@@ -16,41 +16,53 @@ import (
 // records show it.
 const maxCause = 500
 
-// refresh performs one attempt of flight and feeds its classified outcome
-// back to the machine. With a Coordinator the attempt first goes through
-// the family's protocol (coordinate), which may end it without a request:
-// a newer pair adopted, another holder waited for, the store down.
-func (s *Session) refresh(ctx context.Context, flight uint64, attemptNo int, cur Token, dead bool) {
-	defer s.wg.Done()
-	p := plan{cur: cur, fallback: dead}
-	if s.cfg.coord != nil {
-		var proceed bool
-		if p, proceed = s.coordinate(ctx, flight, p); !proceed {
-			return
+// sendStep sends the request of fx (states.Effects.Send) — the refresh
+// token, again inside the reuse grace, or the fallback grant — and returns
+// its classified answer as the machine's next input, with the pair it
+// carries and the failure, if any. The first request of an attempt may be
+// kept back by the shared throttle; one that follows within the attempt
+// (the fallback grant after a refusal) shares its timeout.
+func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptState) (states.Input, *Token, *failure) {
+	s.mu.Lock()
+	cur, attemptNo := s.tok, s.data.Attempt()
+	followUp := a.reqCtx != nil && a.flight == fx.Flight
+	if followUp {
+		msg := "session: refresh token refused; trying the fallback grant"
+		if s.data.Reason() == states.ReasonMisconfigured {
+			msg = "session: client refused by the authorization server; trying the fallback grant"
 		}
+		s.logLocked(slog.LevelWarn, msg, slog.String("cause", s.data.Cause()))
 	}
+	s.unlock()
 	started := s.cfg.clock.Now()
-	if t := s.cfg.throttle; t != nil && !t.allow(started) {
-		if h := s.cfg.hooks.Throttled; h != nil {
-			info := Throttled{Session: s.cfg.id, Attempt: attemptNo, At: started}
-			s.hook(func() { h(info) })
+	fallback := fx.Send == states.GrantFallback
+	if !followUp {
+		if t := s.cfg.throttle; t != nil && !t.allow(started) {
+			if h := s.cfg.hooks.Throttled; h != nil {
+				info := Throttled{Session: s.cfg.id, Attempt: attemptNo, At: started}
+				s.hook(func() { h(info) })
+			}
+			return states.Input{Kind: states.InThrottled, Flight: fx.Flight}, nil, &failure{}
 		}
-		s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Transient}, why: states.ReasonThrottled, now: started, coordinated: p.coordinated})
-		return
+		a.close()
+		a.reqCtx, a.reqCancel = s.requestContext(ctx, s.cfg.timeout)
+		a.flight = fx.Flight
 	}
 	if h := s.cfg.hooks.RequestStart; h != nil {
-		info := RequestStart{Session: s.cfg.id, Attempt: attemptNo, Fallback: p.fallback, At: started}
+		info := RequestStart{Session: s.cfg.id, Attempt: attemptNo, Fallback: fallback, At: started}
 		s.hook(func() { h(info) })
 		s.deliver(false)
 	}
-	actx, cancel := s.requestContext(ctx, s.cfg.timeout)
-	tok, err, usedFallback, refusal, client := s.attempt(actx, p.cur, p.fallback)
-	cancel()
+	r := s.refresher
+	if fallback {
+		r = s.cfg.fallback
+	}
+	tok, err := r.Refresh(a.reqCtx, cur)
 	now := s.cfg.clock.Now()
-	v, fail := s.classify(err, now, p.cur)
+	v, fail := s.classify(err, now, cur)
 	if t := s.cfg.throttle; t != nil {
-		accepted := v.Class == policy.OK || (fail.endpoint != nil && policy.Accepted(fail.endpoint.Outcome()))
-		t.record(now, accepted)
+		a.accepted = v.Class == policy.OK || (fail.endpoint != nil && policy.Accepted(fail.endpoint.Outcome()))
+		a.record = true
 	}
 	if v.Class == policy.OK {
 		// The session's clock is the one that counts: a refresher's clock
@@ -62,7 +74,7 @@ func (s *Session) refresh(ctx context.Context, flight uint64, attemptNo int, cur
 		tok.Issued = now
 	}
 	if h := s.cfg.hooks.RequestDone; h != nil {
-		info := RequestDone{Session: s.cfg.id, Attempt: attemptNo, Fallback: p.fallback || usedFallback, Duration: now.Sub(started),
+		info := RequestDone{Session: s.cfg.id, Attempt: attemptNo, Fallback: fallback, Duration: now.Sub(started),
 			Class: v.Class, Cause: v.Cause, At: now}
 		if ee := fail.endpoint; ee != nil {
 			info.Status, info.Code = ee.Status, ee.Code
@@ -72,147 +84,12 @@ func (s *Session) refresh(ctx context.Context, flight uint64, attemptNo int, cur
 		}
 		s.hook(func() { h(info) })
 	}
-	o := outcome{tok: tok, v: v, fail: fail, usedFallback: usedFallback, now: now, coordinated: p.coordinated}
-	switch {
-	case refusal != "" && client:
-		o.why, o.detail = states.ReasonFallbackClient, refusal
-	case refusal != "":
-		o.why, o.detail = states.ReasonFallback, refusal
-	case usedFallback && p.orphan:
-		o.why = states.ReasonFallbackOrphan
-	case usedFallback:
-		o.why = states.ReasonFallbackDead
-	}
-	s.conclude(flight, o)
-}
-
-// plan is how an attempt is made: the pair to present, whether to use the
-// fallback grant (orphan: because a vanished holder may have spent the
-// refresh token), and whether the attempt holds the family's lease.
-type plan struct {
-	cur         Token
-	fallback    bool
-	orphan      bool
-	coordinated bool
-}
-
-// outcome is what an attempt produced, for conclude.
-type outcome struct {
-	tok          Token
-	v            policy.Verdict
-	fail         failure
-	usedFallback bool
-	// why and detail are the input's reason: a failure that is not the
-	// server's answer (throttled, store down, …) or why the fallback grant
-	// was used (detail: the refusal's words).
-	why         states.Reason
-	detail      string
-	now         time.Time
-	coordinated bool
-}
-
-// conclude feeds the outcome of flight's attempt to the machine, logs it,
-// and saves (or publishes) a new pair.
-func (s *Session) conclude(flight uint64, o outcome) {
-	tok, v, now := o.tok, o.v, o.now
-	s.mu.Lock()
-	if flight != s.data.Flight() || s.data.State() != states.Refreshing {
-		s.unlock() // abandoned by Revoke, SetToken or an adopted pair
-		return
-	}
-	// A session being shut down still takes the answer in: it may carry
-	// the only copy of a rotated refresh token, which Shutdown waits to
-	// save.
-	if o.usedFallback {
-		s.refreshDead = true
-	}
-	rotated := false
+	in := states.Input{Kind: states.InResult, Verdict: v, Flight: fx.Flight, Issued: tok.Issued, Expiry: tok.Expiry,
+		Rotated: v.Class == policy.OK && tok.Refresh != "" && tok.Refresh != cur.Refresh}
 	if v.Class == policy.OK {
-		// A rotating server has retired the old refresh token the moment it
-		// issued this one, so keep the new one even if the machine refuses
-		// the access token (an expiry that did not advance).
-		// Only a new refresh token revives the primary grant: a Client
-		// whose answer has none hands back the old one, which a fallback
-		// answer carries as it is, and that one was refused.
-		if tok.Refresh != "" && tok.Refresh != s.tok.Refresh {
-			s.tok.Refresh, rotated = tok.Refresh, true
-			s.tokVersion++
-			s.refreshDead = false
-		}
+		return in, &tok, nil
 	}
-	if v.Class != policy.OK {
-		s.last = o.fail
-	}
-	in := states.Input{Kind: states.InResult, Verdict: v, Flight: flight, Issued: tok.Issued, Expiry: tok.Expiry,
-		Reason: o.why, Detail: o.detail}
-	attemptNo := s.data.Attempt()
-	installed := s.stepLocked(in, now, &tok)
-	if installed {
-		s.last = failure{}
-	}
-	s.logResultLocked(attemptNo, v, installed, now)
-	saved, ver := s.tok, s.tokVersion
-	var leaseFor time.Duration // how long to keep the lease; 0 releases it
-	if o.coordinated && s.data.State() == states.Backoff {
-		// Keep the lease through the backoff, so the other processes keep
-		// waiting instead of retrying at once: the policy paces the family.
-		leaseFor = s.data.NextAt().Sub(now) + s.leaseTTL()
-	}
-	clearMark := !s.data.MaybeConsumed()
-	s.unlock()
-
-	if o.coordinated && !(installed || rotated) {
-		s.keepOrRelease(leaseFor, clearMark)
-	}
-	if installed || rotated {
-		s.save(context.Background(), saved, ver) // a failure is logged, shown and retried
-	}
-}
-
-// attempt runs the refresher, and the fallback grant when the refresh token
-// is refused for good (or was refused before: dead) and the machine says
-// so (states.Machine.Fallback): not after a refusal of the client itself
-// when the fallback authenticates as the same client, nor after a suspect
-// refusal that has not repeated yet. It reports whether the primary grant
-// is known dead, and the refusal's cause when this attempt saw one, with
-// whether it refused the client rather than the refresh token.
-func (s *Session) attempt(ctx context.Context, cur Token, dead bool) (Token, error, bool, string, bool) {
-	fb := s.cfg.fallback
-	if fb != nil && dead {
-		tok, err := fb.Refresh(ctx, cur)
-		if err != nil {
-			err = &fallbackError{primary: "refresh token refused earlier", err: err}
-		}
-		return tok, err, true, "", false
-	}
-	tok, err := s.refresher.Refresh(ctx, cur)
-	if err == nil || fb == nil {
-		return tok, err, false, "", false
-	}
-	v, _ := s.classify(err, s.cfg.clock.Now(), cur)
-	same := sameClient(s.refresher, fb)
-	s.mu.Lock()
-	try := s.machine.Fallback(&s.data, v, same)
-	refused := "refresh token"
-	if v.Misconfigured {
-		refused = "client"
-	}
-	if try {
-		msg := "session: refresh token refused; trying the fallback grant"
-		if v.Misconfigured {
-			msg = "session: client refused by the authorization server; trying the fallback grant"
-		}
-		s.logLocked(slog.LevelWarn, msg, slog.String("cause", v.Cause))
-	}
-	s.unlock()
-	if !try {
-		return tok, err, false, "", false
-	}
-	tok, err = fb.Refresh(ctx, cur)
-	if err != nil {
-		err = &fallbackError{primary: refused + " refused (" + v.Cause + ")", err: err}
-	}
-	return tok, err, true, v.Cause, v.Misconfigured
+	return in, nil, &fail
 }
 
 // sameClient reports whether the fallback grant fb authenticates to the
@@ -220,7 +97,8 @@ func (s *Session) attempt(ctx context.Context, cur Token, dead bool) (Token, err
 // are Clients with the same token endpoint (TokenURL, or the Issuer that
 // discovery starts from), client id, secret, authentication style and
 // client assertion (the same pointer; none for both). Any other fallback
-// (another client, a RefresherFunc) may authenticate otherwise.
+// (another client, a RefresherFunc) may authenticate otherwise
+// (states.Config.FallbackSameClient).
 func sameClient(primary, fb Refresher) bool {
 	p, ok := primary.(*Client)
 	f, ok2 := fb.(*Client)
@@ -239,18 +117,6 @@ func sameClient(primary, fb Refresher) bool {
 	t := reflect.TypeOf(a.Assertion)
 	return t == reflect.TypeOf(b.Assertion) && t.Kind() == reflect.Pointer && a.Assertion == b.Assertion
 }
-
-// fallbackError is a failure of the fallback grant after the refresh token
-// was refused. It unwraps to the fallback's error, which is what classifies.
-type fallbackError struct {
-	primary string
-	err     error
-}
-
-func (e *fallbackError) Error() string {
-	return "session: " + e.primary + "; fallback grant failed: " + e.err.Error()
-}
-func (e *fallbackError) Unwrap() error { return e.err }
 
 // classify turns a refresher's result into a verdict, and keeps what a
 // RefreshError reports about a failure.
@@ -282,18 +148,20 @@ func (s *Session) classify(err error, now time.Time, cur Token) (policy.Verdict,
 	return v, f
 }
 
-// logResultLocked logs the outcome of attempt n, which the machine has
-// just taken in.
-func (s *Session) logResultLocked(n int, v policy.Verdict, installed bool, now time.Time) {
+// logResultLocked logs what the machine made of an answer (in) to attempt
+// n, which it has just taken in (fx).
+func (s *Session) logResultLocked(n int, in states.Input, fx states.Effects) {
 	d := &s.data
 	switch {
-	case installed:
+	case fx.Send != states.GrantNone, in.Flight != d.Flight():
+		// a follow-up within the attempt (logged when sent), or stale
+	case fx.InstalledBy == states.Succeed:
 		s.logLocked(slog.LevelDebug, "session: token refreshed", slog.Time("expiry", d.Expiry()), slog.Int("attempt", n))
 	case d.State() == states.Revoked:
 		s.logLocked(slog.LevelError, "session: revoked", slog.String("cause", d.Cause()), slog.Int("attempt", n))
 	default:
-		s.logLocked(slog.LevelWarn, "session: token refresh failed", slog.String("cause", v.Cause),
+		s.logLocked(slog.LevelWarn, "session: token refresh failed", slog.String("cause", d.Cause()),
 			slog.Int("attempt", n), slog.String("state", d.State().String()),
-			slog.Time("next_at", d.NextAt()), slog.Bool("token_valid", d.Usable(now)))
+			slog.Time("next_at", d.NextAt()), slog.Bool("token_valid", d.Usable(s.cfg.clock.Now())))
 	}
 }

@@ -52,30 +52,26 @@ type Session struct {
 	// the instant until which it may be served.
 	snap atomic.Pointer[snapshot]
 
-	mu          sync.Mutex
-	data        states.Data
-	tok         Token
-	tokVersion  uint64
-	last        failure
-	refreshDead bool // the refresh token was refused; use the fallback grant
-	seq         uint64
-	timer       *clock.Timer
-	timerAt     time.Time
-	timerGen    uint64
-	changed     chan struct{} // closed and replaced on every transition
-	closed      bool
-	cancel      context.CancelFunc // of the refresh in flight
+	mu         sync.Mutex
+	data       states.Data
+	tok        Token
+	tokVersion uint64
+	last       failure
+	seq        uint64
+	timer      *clock.Timer
+	timerAt    time.Time
+	timerGen   uint64
+	changed    chan struct{} // closed and replaced on every transition
+	closed     bool
+	cancel     context.CancelFunc // of the refresh in flight
 
 	out outbox
 	st  storeState
 
-	// The token family, with a Coordinator: the generation of the pair
-	// held, the generation the refresh in flight started from (Publish's
-	// compare-and-swap), this session's lease-holder id, and the watch for
-	// the pair another holder publishes.
-	gen, pubFrom atomic.Uint64
-	holder       string
-	watchCancel  context.CancelFunc
+	// With a Coordinator: this session's lease-holder id, and the watch of
+	// the family (states.Effects.Watch).
+	holder      string
+	watchCancel context.CancelFunc
 
 	wg sync.WaitGroup
 }
@@ -151,12 +147,13 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 		cfg:       cfg,
 		refresher: r,
 		machine: states.NewMachine(states.Config{Policy: cfg.policy, RefreshAhead: cfg.refreshAhead, MaxRetryAfter: cfg.maxRetryAfter,
-			ReuseGrace: cfg.reuseGrace, Fallback: cfg.fallback != nil, SoloWhenStoreDown: cfg.solo}),
+			ReuseGrace: cfg.reuseGrace, Fallback: cfg.fallback != nil, SoloWhenStoreDown: cfg.solo,
+			Coordinated: cfg.coord != nil, Lease: states.LeaseTTL(cfg.lease, cfg.timeout),
+			FallbackSameClient: cfg.fallback != nil && sameClient(r, cfg.fallback)}),
 		changed: make(chan struct{}),
 		tok:     initial,
 		holder:  newHolder(),
 	}
-	s.gen.Store(gen)
 	now := cfg.clock.Now()
 	expiry := initial.Expiry
 	if initial.Access == "" {
@@ -165,7 +162,11 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	if initial.Issued.IsZero() {
 		s.tok.Issued = now
 	}
-	s.data = states.NewData(cfg.seed, s.tok.Issued, expiry)
+	start := []states.DataOption{states.StartGeneration(gen)}
+	if initial.Access != "" && initial.Refresh == "" {
+		start = append(start, states.StartWithoutRefresh())
+	}
+	s.data = states.NewData(cfg.seed, s.tok.Issued, expiry, start...)
 	s.mu.Lock()
 	s.publishLocked(now)
 	// Opened comes first, with the state the session starts in, so that a
@@ -206,7 +207,7 @@ func (s *Session) tokenSlow(ctx context.Context) (Token, error) {
 		now := s.cfg.clock.Now()
 		// A caller that waited through a cycle the policy gave up on gets
 		// the error; demanding again would start cycles back to back.
-		gaveUp := waited && s.data.State() == states.Expired && s.last.err != nil
+		gaveUp := waited && s.data.GaveUp()
 		if !gaveUp {
 			s.stepLocked(states.Input{Kind: states.InDemand}, now, nil)
 		}
@@ -317,21 +318,25 @@ func (s *Session) SetToken(ctx context.Context, t Token) error {
 		t.Issued = now
 	}
 	s.cancelFlightLocked()
-	s.refreshDead, s.last = false, failure{}
-	s.stepLocked(states.Input{Kind: states.InSetToken, Issued: t.Issued, Expiry: t.Expiry}, now, &t)
+	s.last = failure{}
+	fx := s.applyLocked(states.Input{Kind: states.InSetToken, Issued: t.Issued, Expiry: t.Expiry, NoRefresh: t.Refresh == ""}, now, &t)
 	tok, ver := s.tok, s.tokVersion
 	s.unlock()
-	if c := s.cfg.coord; c != nil {
-		// A re-login starts the family's next generation, whatever the
-		// store holds now.
-		fam, err := c.Read(ctx)
-		if err != nil {
-			s.st.setErr(err)
-			return fmt.Errorf("session: reading the token family: %w", err)
-		}
-		s.pubFrom.Store(fam.Generation)
+	if s.cfg.coord == nil {
+		s.mu.Lock()
+		fx.Save = false // saved below, its error returned
+		s.dispatchLocked(fx)
+		s.unlock()
+		return s.save(ctx, tok, ver)
 	}
-	return s.save(ctx, tok, ver)
+	// A re-login starts the family's next generation, whatever the store
+	// holds now: the machine asks for it to be read and the pair published,
+	// which happens here, within ctx; what follows goes on in the
+	// background.
+	if err := s.perform(ctx, fx, true); err != nil {
+		return fmt.Errorf("session: publishing the token pair: %w", err)
+	}
+	return nil
 }
 
 // Shutdown stops the session without losing a rotated refresh token: it

@@ -431,8 +431,8 @@ func TestFallbackAfterLostAnswer(t *testing.T) {
 		}
 		want := []string{"expire: access token expired", "refresh: access token expired",
 			"fail: 502 Bad Gateway", "retry: retry due",
-			"succeed: fallback grant after the refresh token was refused (400 invalid_grant): " +
-				"refresh token probably consumed by a refresh whose answer was lost (502 Bad Gateway)"}
+			"succeed: fallback grant after the refresh token was refused (400 invalid_grant: " +
+				"refresh token probably consumed by a refresh whose answer was lost (502 Bad Gateway))"}
 		if diff := cmp.Diff(want, events(mem.Records())); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}
@@ -494,7 +494,7 @@ func TestFallbackFailureIsClassified(t *testing.T) {
 		synctest.Wait()
 		// The fallback's own permanent refusal revokes, naming both answers.
 		want := []string{"expire: access token expired", "refresh: access token expired",
-			"deny: refresh token refused (400 invalid_grant); fallback grant: 400 invalid_grant"}
+			"deny: the refresh token was refused (400 invalid_grant); fallback grant: 400 invalid_grant"}
 		if diff := cmp.Diff(want, events(mem.Records())); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}
@@ -564,7 +564,7 @@ func TestFallbackTransientFailureRetriesWithTheFallback(t *testing.T) {
 		time.Sleep(time.Hour + time.Second)
 		synctest.Wait()
 		want := []string{"expire: access token expired", "refresh: access token expired",
-			"fail: refresh token refused (400 invalid_grant); fallback grant: 502 Bad Gateway",
+			"fail: the refresh token was refused (400 invalid_grant); fallback grant: 502 Bad Gateway",
 			"retry: retry due", "succeed: fallback grant: the refresh token was refused earlier"}
 		if diff := cmp.Diff(want, events(mem.Records())); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)

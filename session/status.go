@@ -55,7 +55,8 @@ func (s *Session) Status() Status {
 	d := &s.data
 	now := s.cfg.clock.Now()
 	st := Status{State: d.State(), TokenValid: d.Usable(now), Issued: d.Issued(), Expiry: d.Expiry(),
-		Attempt: d.Attempt(), Cause: d.Cause(), NextAt: d.NextAt(), Token: audit.Fingerprint(string(s.tok.Access))}
+		Attempt: d.Attempt(), Cause: d.Cause(), NextAt: d.NextAt(), Token: audit.Fingerprint(string(s.tok.Access)),
+		Generation: d.Generation()}
 	switch {
 	case d.State() == states.Revoked:
 		st.LastError = s.revokedErrorLocked(now)
@@ -64,7 +65,6 @@ func (s *Session) Status() Status {
 	}
 	s.mu.Unlock()
 	st.StoreError = s.storeError()
-	st.Generation = s.gen.Load()
 	st.Panics, st.Dropped = s.out.panics.Load(), s.out.dropped.Load()
 	return st
 }

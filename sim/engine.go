@@ -79,7 +79,9 @@ type run struct {
 	// kinds has bit k set when a fault of kind k is in the schedule.
 	kinds uint32
 	// pendTok and pendIssued describe the access token of the pair being
-	// fed to a machine, read by the transition bookkeeping.
+	// fed to a machine, read by the transition bookkeeping; pendRT is its
+	// refresh token, installed when the machine says so (Effects.Install).
+	pendRT     uint32
 	pendTok    uint32
 	pendIssued int64
 
@@ -138,6 +140,11 @@ func newRun(sc *Scenario, opt Options) *run {
 		m: states.NewMachine(states.Config{
 			Policy: pol, RefreshAhead: sc.Session.RefreshAhead,
 			ReuseGrace: sc.Token.ReuseGrace, Fallback: sc.Session.Fallback,
+			// The model's fallback grant (client_credentials) authenticates
+			// as the same client.
+			FallbackSameClient: true,
+			Coordinated:        sc.Fleet.Families > 0 && sc.Share.Kind == ShareStore,
+			Lease:              states.LeaseTTL(sc.Share.Lease, sc.Session.RequestTimeout),
 		}),
 		answers:    answers(sc),
 		end:        int64(sc.Duration),
@@ -149,9 +156,8 @@ func newRun(sc *Scenario, opt Options) *run {
 		refreshTTL: int64(sc.Token.RefreshTTL),
 		grace:      int64(sc.Token.ReuseGrace),
 		slat:       int64(sc.Share.Latency),
-		// The runtime's lease: share.lease, and never less than the
-		// request timeout plus the margin (session.WithLease).
-		lease:     int64(max(sc.Share.Lease, sc.Session.RequestTimeout+states.LeaseMargin)),
+		// The runtime's lease (session.WithLease).
+		lease:     int64(states.LeaseTTL(sc.Share.Lease, sc.Session.RequestTimeout)),
 		capBucket: -1,
 	}
 	n := sc.Fleet.Sessions
@@ -307,8 +313,8 @@ func (r *run) loop() {
 			r.atStore(e.sess, e.aux, e.at)
 		case evStoreOp:
 			r.atStoreOp(e.sess, e.aux, e.at)
-		case evAdopt:
-			r.woken(e.sess, e.at)
+		case evWatch:
+			r.watched(e.sess, e.at)
 		case evRestart:
 			r.restart(e.sess, e.at)
 		}

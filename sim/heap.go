@@ -36,9 +36,9 @@ const (
 	evWaitTimeout                // the oldest waiting calls give up (aux: the last waiting call's ticket)
 	evFaultEnd                   // a fault window ends (sess: fault index)
 	evRejectAccess               // the resource server starts rejecting current tokens (sess: fault index)
-	evStore                      // a round trip of an attempt reaches the shared store (aux: flight<<8 | step)
-	evStoreOp                    // a holder's follow-up reaches the shared store (aux: holder<<8 | op)
-	evAdopt                      // a waiting process's Wait returns after a publish
+	evStore                      // a round trip of an attempt reaches the shared store (aux: flight<<32 | generation<<8 | op)
+	evStoreOp                    // a holder's lease follow-up reaches the shared store (aux: holder<<8 | op<<1 | clear mark)
+	evWatch                      // a watching process's Wait returns after a publish or a release
 	evRestart                    // a crashed process comes back
 	evRelayout                   // the sessions are laid out again in memory (relayout)
 )

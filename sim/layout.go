@@ -76,7 +76,7 @@ func (r *run) relayout(t int64) {
 	for i := range n {
 		s := r.sess(uint32(i))
 		next := s.wakeAt
-		if s.inflight {
+		if s.awaiting {
 			next = s.sentAt + r.latency // about when its answer comes
 		}
 		if next < t || next > r.end {

@@ -6,27 +6,22 @@ import (
 	"time"
 
 	"github.com/authfsm/authfsm/policy"
-	"github.com/authfsm/authfsm/states"
 )
 
 // Outcome codes: what the client observes when the refresh in flight ends.
 // Status faults get a code each (codeFault + the fault's index), so that
 // every answer's verdict is classified once per run, not once per event.
 const (
-	codeOK               uint32 = iota // a token response
-	codeInvalidGrant                   // the server's own 400 invalid_grant
-	codeTimeout                        // no answer within request_timeout
-	codeRefused                        // connection refused
-	codeLost                           // the refresh happened, the client sees a proxy's 502
-	codeHTML                           // 200 with an HTML page
-	codeMalformed                      // 200 with a broken JSON body
-	codeOverload                       // 503 from a server over its capacity
-	codeStoreDown                      // a round trip to the shared store failed
-	codeStoreUnpublished               // the store went down before the new pair was published
-	codeLeaseLost                      // the lease lapsed before the refresh was marked in flight
-	codeOrphan                         // Machine.Orphaned: revoke rather than present a spent token
-	codeThrottled                      // the shared throttle kept the attempt from being sent
-	codeFault                          // first status-fault code
+	codeOK           uint32 = iota // a token response
+	codeInvalidGrant               // the server's own 400 invalid_grant
+	codeTimeout                    // no answer within request_timeout
+	codeRefused                    // connection refused
+	codeLost                       // the refresh happened, the client sees a proxy's 502
+	codeHTML                       // 200 with an HTML page
+	codeMalformed                  // 200 with a broken JSON body
+	codeOverload                   // 503 from a server over its capacity
+	codeThrottled                  // the shared throttle kept the attempt from being sent
+	codeFault                      // first status-fault code
 )
 
 // The transport and body errors the model's client observes.
@@ -52,10 +47,6 @@ type answer struct {
 	// accepted reports that the answer counts as an accept for the shared
 	// throttle (policy.Accepted): the server processed the request.
 	accepted bool
-	// why and detail are the machine's input reason for an outcome that is
-	// not the token endpoint's answer (states.Input.Reason).
-	why    states.Reason
-	detail string
 }
 
 // classify is policy.Classify; tests replace it with a broken classifier
@@ -78,20 +69,8 @@ func answers(sc *Scenario) []answer {
 	set(codeHTML, policy.Outcome{Status: 200, Err: errHTML, Sent: true})
 	set(codeMalformed, policy.Outcome{Status: 200, Err: errMalformed, Sent: true})
 	set(codeOverload, policy.Outcome{Status: 503, Sent: true})
-	// Not token endpoint answers: the shared store's failures and the
-	// machine's decision about a crashed holder's token.
-	out[codeStoreDown] = answer{verdict: policy.Verdict{Class: policy.Transient}, why: states.ReasonStoreDown}
-	// The refresh token was spent: the pair that replaced it is known only
-	// to this process, so the in-flight mark must stay.
-	out[codeStoreUnpublished] = answer{verdict: policy.Verdict{Class: policy.Transient, MaybeProcessed: true},
-		why: states.ReasonStoreDown, detail: "the new pair was not published"}
-	out[codeLeaseLost] = answer{verdict: policy.Verdict{Class: policy.Transient}, why: states.ReasonLeaseLost}
-	// The one revocation the server does not pronounce: the machine decides
-	// it rather than present a token a vanished holder may have spent
-	// (states.ReasonCrashedHolder), so it counts as a refusal.
-	out[codeOrphan] = answer{verdict: policy.Verdict{Class: policy.Permanent}, why: states.ReasonCrashedHolder, refusal: true}
-	// Not sent: a transient failure, as session.refresh concludes it.
-	out[codeThrottled] = answer{verdict: policy.Verdict{Class: policy.Transient}, why: states.ReasonThrottled}
+	// Not sent: the shared throttle kept it back (fed as InThrottled).
+	out[codeThrottled] = answer{verdict: policy.Verdict{Class: policy.Transient}}
 	for i, f := range sc.Server.Faults {
 		if f.Kind != FaultStatus {
 			continue

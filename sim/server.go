@@ -3,52 +3,54 @@ package sim
 import (
 	"time"
 
-	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/states"
 )
 
-// Which grant an attempt uses instead of the refresh token (session.fb).
-const (
-	fbNone    uint8 = iota // the refresh token
-	fbDead                 // the fallback grant: the refresh token was refused before
-	fbOrphan               // the fallback grant: a vanished holder may have spent the token (Machine.Orphaned)
-	fbRefused              // the fallback grant, after the refresh token was refused in this attempt
-)
-
-// attempt starts the refresh attempt the machine asked for: with a shared
-// store, the coordination protocol's first round trip (share.go);
-// otherwise the request itself.
-func (r *run) attempt(i uint32, s *session, t int64) {
-	if s.inflight {
-		r.inv.violate(t, i, "at most one refresh in flight", "a refresh started while another was in flight")
+// perform performs the effects the machine asked session i for at t
+// (states.Effects, after the transitions): install the pair the input
+// carried, the lease follow-up, the store's round trip or the request.
+func (r *run) perform(i uint32, s *session, fx *states.Effects, t int64) {
+	switch fx.Install {
+	case states.InstallPair, states.InstallRefresh:
+		s.cliRTGen = r.pendRT
 	}
-	s.inflight, s.fb = true, fbNone
-	if s.rtDead {
-		s.fb = fbDead // as the runtime: only a new refresh token revives the primary grant
+	if fx.Lease != states.LeaseNone {
+		r.leaseOp(i, s, fx.Lease, fx.ClearMark, t)
 	}
-	if r.stores != nil {
-		r.trip(i, s, stepRead, t)
-		return
+	if fx.Store != states.StoreNone {
+		r.trip(i, s, fx.Store, fx.Flight, fx.Generation, t)
 	}
-	r.send(i, s, t)
+	if fx.Send != states.GrantNone {
+		r.send(i, s, fx.Send, t)
+	}
 }
 
-// send sends the attempt's request: the refresh token, or the fallback
-// grant in its place. The shared throttle, when the scenario has one, may
-// keep it from being sent, as session.refresh does after coordinating: the
-// attempt then fails transiently at once, its answer an event at t.
-func (r *run) send(i uint32, s *session, t int64) {
-	s.step, s.sentAt = stepSend, t
+// send sends the request of grant for the attempt under way. The first of
+// an attempt may be kept back by the shared throttle, when the scenario has
+// one, as session.refresh does: the attempt then fails at once, its answer
+// an event at t. One that follows within the attempt (the fallback grant
+// after a refusal) has what is left of the attempt's timeout.
+func (r *run) send(i uint32, s *session, grant states.Grant, t int64) {
+	flight := uint32(s.d.Flight())
+	if s.awaiting {
+		r.inv.violate(t, i, "at most one refresh in flight", "a refresh sent while another was in flight")
+	}
+	s.awaiting = true
+	if s.sentFlight == flight {
+		r.request(i, s, grant, t, s.sentAt+r.timeout-t)
+		return
+	}
+	s.sentAt, s.sentFlight = t, flight
 	if r.thr != nil && !r.thr.Allow(r.clock(t), r.thrRand.Uint64()) {
 		r.throttled++
-		r.q.push(t, evResult, i, uint64(codeThrottled)|uint64(uint32(s.d.Flight()))<<32)
+		r.q.push(t, evResult, i, uint64(codeThrottled)|uint64(flight)<<32)
 		return
 	}
 	r.stats.RefreshRequests++
 	if r.blame.refresh < 0 && r.stats.RefreshRequests > r.blame.refreshLimit {
 		r.blame.refresh = int32(i)
 	}
-	r.request(i, s, t, r.timeout)
+	r.request(i, s, grant, t, r.timeout)
 }
 
 // request models one request to the token endpoint sent at t with budget
@@ -56,8 +58,15 @@ func (r *run) send(i uint32, s *session, t int64) {
 // faults) decides the answer now, and the client observes it after the
 // latency, or gives up when the budget runs out. Within a crash_holder
 // window the server performs it and the process crashes.
-func (r *run) request(i uint32, s *session, t, budget int64) {
-	fallback := s.fb != fbNone
+func (r *run) request(i uint32, s *session, grant states.Grant, t, budget int64) {
+	fallback := grant == states.GrantFallback
+	if fallback {
+		s.newRT = s.cliRTGen // the model's fallback grant issues no refresh token
+	}
+	if budget <= 0 {
+		r.q.push(t, evResult, i, uint64(codeTimeout)|uint64(uint32(s.d.Flight()))<<32)
+		return
+	}
 	crash := r.window(FaultCrashHolder, t)
 	if r.stores != nil {
 		r.checkPresent(i, s, fallback, crash == nil, t)
@@ -178,15 +187,14 @@ func (r *run) refresh(i uint32, s *session, t int64) uint32 {
 	return codeOK
 }
 
-// deliver feeds the answer to session i's request to its machine. A
-// refused refresh token is followed by the fallback grant within the same
-// attempt, when the session has one, as the runtime does.
+// deliver feeds the answer to session i's request to its machine.
 func (r *run) deliver(i uint32, aux uint64, t int64) {
 	code, flight := uint32(aux), uint32(aux>>32)
 	s := r.sess(i)
-	if s.down || !s.inflight || s.step != stepSend || uint32(s.d.Flight()) != flight {
-		return // lost with a crashed process
+	if s.down || !s.awaiting || uint32(s.d.Flight()) != flight {
+		return // lost with a crashed process, or its attempt is over
 	}
+	s.awaiting = false
 	if r.stores != nil {
 		if st := &r.stores[r.famOf(i)]; st.flyer == s.holder {
 			st.flyer = 0
@@ -194,69 +202,29 @@ func (r *run) deliver(i uint32, aux uint64, t int64) {
 	}
 	if code == codeThrottled {
 		// Not sent: no answer to record, no grant spent.
-		r.conclude(i, s, code, r.plain(s, code), t)
+		r.step(i, s, states.Input{Kind: states.InThrottled, Flight: s.d.Flight()}, t)
 		return
 	}
-	v := &r.answers[code].verdict
-	// The model's fallback grant (client_credentials) authenticates as the
-	// same client: a refused client is not tried again, as the runtime
-	// decides with a Client of the same credentials.
-	if s.fb == fbNone && r.m.Fallback(&s.d, *v, true) {
-		if budget := s.sentAt + r.timeout - t; budget > 0 {
-			s.fb, s.refusal = fbRefused, code
-			r.request(i, s, t, budget)
-			return
-		}
-	}
-	if r.thr != nil {
+	r.code = code
+	fx := r.step(i, s, r.result(s, code, t), t)
+	if r.thr != nil && !(fx.Send != states.GrantNone && uint32(fx.Flight) == flight) {
 		// The attempt's outcome, once: a refusal followed by the fallback
 		// grant is recorded by the fallback's answer, as the runtime does.
 		r.thr.Record(r.clock(t), r.answers[code].accepted)
 	}
-	if r.tl != nil {
-		c := v.Class
-		if c == policy.Suspect && r.m.Final(&s.d, *v) {
-			c = policy.Permanent // the repeat that revokes
-		}
-		r.tl.attempt(i, s.sentAt, t, c)
-	}
-	if s.fb != fbNone {
-		s.rtDead = true
-	} else if code == codeOK {
-		// As the runtime does: a rotating server retired the old refresh
-		// token the moment it issued this pair, so the client keeps the new
-		// one even when the machine refuses the access token (an expiry
-		// that did not advance).
-		s.cliRTGen = s.newRT
-	}
-	if code == codeOK && r.stores != nil {
-		r.trip(i, s, stepPublish, t) // the answer is fed once published
-		return
-	}
-	r.conclude(i, s, code, r.result(s, code, t), t)
 }
 
 // result is the machine's input for the answer code to the attempt under
-// way, which arrived at ans.
+// way, which arrived at ans, and makes the refresh token it carries the one
+// an installation installs.
 func (r *run) result(s *session, code uint32, ans int64) states.Input {
-	in := r.plain(s, code)
-	switch s.fb {
-	case fbRefused:
-		v := &r.answers[s.refusal].verdict
-		in.Reason, in.Detail = states.ReasonFallback, v.Cause
-		if v.Misconfigured {
-			in.Reason = states.ReasonFallbackClient
-		}
-	case fbOrphan:
-		in.Reason = states.ReasonFallbackOrphan
-	case fbDead:
-		in.Reason = states.ReasonFallbackDead
-	}
+	in := states.Input{Kind: states.InResult, Verdict: r.answers[code].verdict, Flight: s.d.Flight()}
 	if code != codeOK {
 		return in
 	}
 	// The server issued the pair when the request arrived, one latency
-	// before the answer.
+	// before the answer. The model's fallback grant issues no refresh
+	// token; a rotating server's refresh does.
 	srv := ans - r.latency
 	in.Issued = r.clock(ans)
 	in.Expiry = in.Issued.Add(time.Duration(r.ttl))
@@ -265,18 +233,7 @@ func (r *run) result(s *session, code uint32, ans int64) states.Input {
 		in.Issued = epoch.Add(time.Duration(srv))
 		in.Expiry = epoch.Add(time.Duration(srv + r.ttl))
 	}
-	r.pendIssued = srv
+	in.Rotated = s.newRT != s.cliRTGen
+	r.pendIssued, r.pendRT = srv, s.newRT
 	return in
-}
-
-// conclude ends the attempt under way with code and feeds in to the
-// machine; with a shared store, the holder then keeps or releases the
-// lease.
-func (r *run) conclude(i uint32, s *session, code uint32, in states.Input, t int64) {
-	s.inflight, s.step = false, stepNone
-	r.code = code
-	r.step(i, s, in, t)
-	if s.held && !s.inflight {
-		r.afterAttempt(i, s, t)
-	}
 }

@@ -29,14 +29,14 @@ type session struct {
 	// cliRTGen is the number of the refresh token the client holds; newRT
 	// that of the refresh token the answer in flight carries.
 	cliRTGen, newRT uint32
-	// refusal is the outcome code of the refusal that made this attempt
-	// turn to the fallback grant (fb == fbRefused).
-	refusal uint32
+	// sentFlight is the (low half of the) flight whose request was sent at
+	// sentAt: a request that follows within it (the fallback grant) has what
+	// is left of its timeout.
+	sentFlight uint32
 
-	// With a shared store: gen is the store generation of the pair the
-	// process holds, holder identifies this incarnation of the process in
-	// the store (a crash makes a new one).
-	gen, holder uint32
+	// With a shared store, holder identifies this incarnation of the
+	// process in the store (a crash makes a new one).
+	holder uint32
 
 	// Waiting application calls hold tickets 1..waitTicket; those up to
 	// served got a token, those up to timedOut failed.
@@ -47,17 +47,8 @@ type session struct {
 	// pendFirst is the first ended fault window (in end order) this session
 	// was touched by and has not recovered from, or -1.
 	pendFirst int32
-	// inflight: an attempt is under way; step is where it is (share.go).
-	inflight bool
-	step     uint8
-	// fb: the grant this attempt uses instead of the refresh token.
-	fb uint8
-	// rtDead: the refresh token was refused; attempts use the fallback
-	// grant until a new refresh token arrives.
-	rtDead bool
-	// held, marked: this process took the family's lease, marked its
-	// refresh in flight, and has not released them.
-	held, marked bool
+	// awaiting: a request of the attempt under way awaits its answer.
+	awaiting bool
 	// down: crashed, not restarted yet.
 	down bool
 	// slot is the session's index in run.plainTo (see assignSlots).
@@ -99,22 +90,24 @@ func (r *run) begin(i uint32, t int64) {
 }
 
 // step feeds in to session i's machine at virtual time t and performs the
-// effects, exactly as the runtime does: record the transitions, send the
-// refresh it asks for, arm its wake-up, and hand a usable token to waiting
-// calls.
+// effects, exactly as the runtime does: record the transitions, install,
+// perform the store operation or send the request it asks for, arm its
+// wake-up, and hand a usable token to waiting calls.
 func (r *run) step(i uint32, s *session, in states.Input, t int64) states.Effects {
 	now := r.clock(t)
 	prev := s.d.State()
 	var fx states.Effects
+	watching := r.stores != nil && r.m.Watching(&s.d)
 	r.m.Apply(&s.d, &in, now, &fx)
+	if r.stores != nil && !watching && fx.Watch {
+		r.stats.StoreRequests++ // the watch's Wait
+	}
 	for _, tr := range fx.Transitions() {
 		r.transition(i, s, tr, &prev, t)
 	}
-	if fx.StartRefresh {
-		r.attempt(i, s, t)
-		if s.down {
-			return fx // crashed right after sending
-		}
+	r.perform(i, s, &fx, t)
+	if s.down {
+		return fx // crashed right after sending
 	}
 	if fx.WakeAt.IsZero() {
 		s.wakeAt = -1
@@ -187,10 +180,16 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 	case states.Deny:
 		s.usableEnd = min(s.usableEnd, t)
 		r.rec.revoked(i, s)
-		if !r.answers[r.code].refusal {
-			r.inv.violate(t, i, "transient never revokes", "revoked after "+r.answers[r.code].verdict.Cause)
+		// The one revocation the server does not pronounce is the
+		// machine's, rather than present a token a vanished holder may have
+		// spent (states.ReasonCrashedHolder); it counts as a refusal.
+		if tr.Reason != states.ReasonCrashedHolder && !(tr.Sent && r.answers[r.code].refusal) {
+			r.inv.violate(t, i, "transient never revokes", "revoked after "+tr.Cause())
 		}
 		r.familyLost(i, r.famOf(i))
+	}
+	if tr.Sent && r.tl != nil {
+		r.tl.attempt(i, s.sentAt, t, tr.Class)
 	}
 	if r.opt.Trace || r.opt.OnTransition != nil || int(i) == r.opt.Session {
 		rec := audit.FromTransition(tr)

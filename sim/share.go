@@ -6,50 +6,15 @@ import (
 	"github.com/authfsm/authfsm/states"
 )
 
-// The processes of one family with share: store follow the runtime's
-// coordination protocol (session.Coordinator) step for step. Each attempt
-// the machine starts:
-//
-//  1. reads the family (one round trip); a newer generation is adopted;
-//  2. acquires the lease; while another holder's runs, the machine waits
-//     (InBusy), adopts what the holder publishes (its Wait returns one
-//     round trip after the publish) or takes over when the lease lapses;
-//  3. reads again; a newer generation is adopted and the lease released;
-//  4. meets an in-flight mark another holder left on the current
-//     generation: Machine.Orphaned says replay, fall back or revoke;
-//  5. marks its refresh in flight (one round trip) and sends it;
-//  6. publishes the new pair by compare-and-swap on the generation (one
-//     round trip), releasing the lease and clearing the mark, then feeds
-//     the answer to the machine; waiting processes adopt the pair;
-//  7. after a transient failure keeps the lease through its retry (one
-//     round trip extends it; it also clears the mark unless the refresh
-//     token may have been spent); after give-up, postpone or deny releases
-//     the lease and clears the mark (only a holder that vanished leaves
-//     one behind);
-//  8. fails transiently ("shared store unreachable") when a round trip
-//     meets a store_down window: Machine.Solo is false without the
-//     runtime's opt-in, which the scenario format does not offer.
-//
-// A round trip takes share.latency and acts on the store when it arrives.
-
-// The steps of an attempt (session.step).
-const (
-	stepNone    uint8 = iota
-	stepRead          // 1: read the family
-	stepAcquire       // 2: take the lease
-	stepReread        // 3: read again under the lease
-	stepMark          // 5: mark the refresh in flight
-	stepSend          // the request is at the token endpoint
-	stepPublish       // 6: publish the new pair
-)
-
-// A holder's follow-ups after an attempt (evStoreOp).
-const (
-	opKeep         uint8 = iota // keep the lease through the retry
-	opKeepClear                 // the same, and clear the mark
-	opRelease                   // release the lease
-	opReleaseClear              // release the lease and clear the mark
-)
+// The processes of one family with share: store run the family's protocol
+// (states/protocol.go): the machine decides every step, and the model only
+// performs the store operation it asks for (Effects.Store) as one round
+// trip of share.latency, acting on the store when it arrives, and feeds
+// what it found back, exactly as the runtime does with a
+// session.Coordinator. A round trip that meets a store_down window is fed
+// as InStoreDown; a lease follow-up (Effects.Lease) is lost in it. The
+// family's watch (Effects.Watch) is the store's notification: a publish or
+// a release wakes every process that watches, one round trip later.
 
 // newHolder returns a holder identity for a new process incarnation.
 func (r *run) newHolder() uint32 {
@@ -57,207 +22,154 @@ func (r *run) newHolder() uint32 {
 	return r.holders
 }
 
-// trip sends the round trip of step to the store at t.
-func (r *run) trip(i uint32, s *session, step uint8, t int64) {
-	s.step = step
+// storeAux packs a round trip's flight, generation and operation.
+func storeAux(flight, gen uint64, op states.StoreOp) uint64 {
+	return uint64(uint32(flight))<<32 | (gen&0xffffff)<<8 | uint64(op)
+}
+
+// trip sends the store operation op of session i's flight to the store at t.
+func (r *run) trip(i uint32, s *session, op states.StoreOp, flight, gen uint64, t int64) {
 	r.stats.StoreRequests++
-	r.q.push(t+r.slat, evStore, i, s.d.Flight()<<8|uint64(step))
+	r.q.push(t+r.slat, evStore, i, storeAux(flight, gen, op))
 }
 
 // storeDown reports whether the shared store is unreachable at t.
 func (r *run) storeDown(t int64) bool { return r.window(FaultStoreDown, t) != nil }
 
-// atStore performs the round trip aux of session i's attempt, which
-// reaches the store at t.
+// atStore performs the round trip aux of session i, which reaches the
+// store at t. An operation of an attempt that is over is not performed, as
+// the runtime cancels it.
 func (r *run) atStore(i uint32, aux uint64, t int64) {
 	s := r.sess(i)
-	step := uint8(aux)
-	if s.down || !s.inflight || s.step != step || s.d.Flight() != aux>>8 {
+	op, gen := states.StoreOp(aux&0xff), (aux>>8)&0xffffff
+	if s.down || uint32(aux>>32) != uint32(s.d.Flight()) {
 		return
 	}
+	in := states.Input{Flight: s.d.Flight()}
 	fi := r.famOf(i)
 	st := &r.stores[fi]
 	if r.storeDown(t) {
-		code := codeStoreDown
-		if step == stepPublish {
-			code = codeStoreUnpublished
-		}
-		r.conclude(i, s, code, r.plain(s, code), t)
+		in.Kind = states.InStoreDown
+		r.step(i, s, in, t)
 		return
 	}
-	switch step {
-	case stepRead:
-		if st.gen > s.gen {
-			r.adopt(i, s, st, t)
-			return
-		}
-		r.trip(i, s, stepAcquire, t)
-	case stepAcquire:
+	switch op {
+	case states.StoreRead:
+		r.read(s, st, &in, t)
+	case states.StoreAcquire:
 		if st.leaseHolder != 0 && st.leaseHolder != s.holder && t < st.leaseUntil {
-			// Another holder's lease; Wait is one more round trip, which
-			// returns when that holder publishes (see publish).
-			s.inflight, s.step, s.held, s.marked = false, stepNone, false, false
-			r.stats.StoreRequests++
-			r.step(i, s, states.Input{Kind: states.InBusy, Flight: s.d.Flight(), Until: r.clock(st.leaseUntil)}, t)
-			return
+			in.Kind, in.Until = states.InBusy, r.clock(st.leaseUntil)
+			break
 		}
-		st.leaseHolder, st.leaseUntil, s.held = s.holder, t+r.lease, true
-		r.trip(i, s, stepReread, t)
-	case stepReread:
-		if st.gen > s.gen {
-			r.adopt(i, s, st, t)
-			return
-		}
-		if s.fb == fbNone && st.markHolder != 0 && st.markHolder != s.holder && st.markGen == st.gen {
-			switch r.m.Orphaned(r.clock(st.markAt), r.clock(t)) {
-			case states.OrphanFallback:
-				s.fb = fbOrphan
-			case states.OrphanRevoke:
-				r.conclude(i, s, codeOrphan, r.plain(s, codeOrphan), t)
-				return
-			}
-		}
-		r.trip(i, s, stepMark, t)
-	case stepMark:
+		in.Kind = states.InLeaseHeld
+		st.leaseHolder, st.leaseUntil = s.holder, t+r.lease
+	case states.StoreMark:
 		if st.leaseHolder != s.holder || t >= st.leaseUntil {
-			s.held = st.leaseHolder == s.holder
-			r.conclude(i, s, codeLeaseLost, r.plain(s, codeLeaseLost), t)
-			return
+			in.Kind = states.InLeaseLost
+			break
 		}
 		// A mark on the same generation keeps its first instant: the token
 		// may have been retired since then, and Machine.Orphaned measures
 		// the reuse grace from the mark.
-		if st.markHolder == 0 || st.markGen != s.gen {
-			st.markAt, st.markGen = t, s.gen
+		if st.markHolder == 0 || uint64(st.markGen) != gen {
+			st.markAt, st.markGen = t, uint32(gen)
 		}
-		st.markHolder, s.marked = s.holder, true
-		r.send(i, s, t)
-	case stepPublish:
-		r.publish(i, s, fi, st, t)
-	}
-}
-
-// publish stores the pair session i obtained, whose answer arrived one
-// round trip ago, and feeds it to the machine.
-func (r *run) publish(i uint32, s *session, fi uint32, st *store, t int64) {
-	in := r.result(s, codeOK, t-r.slat)
-	s.inflight, s.step = false, stepNone
-	r.code = codeOK
-	fx := r.step(i, s, in, t)
-	if succeeded(&fx) && st.gen == s.gen {
+		in.Kind, st.markHolder = states.InMarked, s.holder
+	case states.StorePublish, states.StoreSeed:
+		if uint64(st.gen)&0xffffff != gen {
+			in.Kind = states.InGenMoved
+			break
+		}
 		st.gen++
-		s.gen = st.gen
-		st.pubRT, st.pubTok, st.pubDead = s.cliRTGen, s.tokGen, s.rtDead
+		st.pubRT, st.pubTok, st.pubDead = s.cliRTGen, s.tokGen, s.d.RefreshDead()
 		st.pubIssued, st.pubExpiry, st.pubTokIssued = int64(s.d.Issued().Sub(epoch)), int64(s.d.Expiry().Sub(epoch)), s.tokIssued
 		if st.leaseHolder == s.holder {
 			st.leaseHolder, st.leaseUntil = 0, 0
 		}
 		st.markHolder = 0
-		s.held, s.marked = false, false
-		lo, hi := r.famRange(fi)
-		for j := lo; j < hi; j++ {
-			if w := r.sess(j); w.d.State() == states.Waiting && !w.down {
-				r.q.push(t+r.slat, evAdopt, j, 0)
-			}
+		in.Kind, in.Generation = states.InPublished, uint64(st.gen)
+		r.notify(fi, t)
+	}
+	r.step(i, s, in, t)
+}
+
+// read fills in with what session i finds in the family's store at t, and
+// makes its pair the one an adoption installs.
+func (r *run) read(s *session, st *store, in *states.Input, t int64) {
+	in.Kind, in.Generation = states.InFamily, uint64(st.gen)
+	if st.gen > 0 {
+		in.Issued, in.Expiry = epoch.Add(time.Duration(st.pubIssued)), epoch.Add(time.Duration(st.pubExpiry))
+		in.Own, in.NoRefresh = st.pubTok == s.tokGen, st.pubDead
+	}
+	if st.leaseHolder != 0 && st.leaseHolder != s.holder && t < st.leaseUntil {
+		in.Until = r.clock(st.leaseUntil)
+	}
+	if st.markHolder != 0 && st.markHolder != s.holder {
+		in.Marked, in.MarkGeneration, in.MarkedAt = true, uint64(st.markGen), r.clock(st.markAt)
+	}
+	r.pendTok, r.pendIssued, r.pendRT = st.pubTok, st.pubTokIssued, st.pubRT
+}
+
+// notify wakes every live process of family f that watches it (a waiting
+// one, one the server revoked): its Wait returns one round trip after t.
+func (r *run) notify(f uint32, t int64) {
+	lo, hi := r.famRange(f)
+	for j := lo; j < hi; j++ {
+		if w := r.sess(j); !w.down && r.m.Watching(&w.d) {
+			r.q.push(t+r.slat, evWatch, j, 0)
 		}
 	}
-	if s.held && !s.inflight {
-		// The machine refused the pair (an expiry that did not advance) or
-		// another pair was published meanwhile: it keeps the new refresh
-		// token, which the store does not know.
-		r.afterAttempt(i, s, t)
-	}
 }
 
-// plain is the machine's input for the outcome code, without the grant
-// that produced it: a failure of the coordination itself, or an answer.
-func (r *run) plain(s *session, code uint32) states.Input {
-	a := &r.answers[code]
-	return states.Input{Kind: states.InResult, Verdict: a.verdict, Flight: s.d.Flight(), Reason: a.why, Detail: a.detail}
-}
-
-func succeeded(fx *states.Effects) bool {
-	for _, tr := range fx.Transitions() {
-		if tr.Event == states.Succeed {
-			return true
-		}
-	}
-	return false
-}
-
-// adopt installs the pair the store publishes as generation st.gen.
-func (r *run) adopt(i uint32, s *session, st *store, t int64) {
-	if s.held {
-		r.release(i, s, t)
-	}
-	s.inflight, s.step = false, stepNone
-	s.gen, s.cliRTGen, s.rtDead = st.gen, st.pubRT, st.pubDead
-	r.pendTok, r.pendIssued = st.pubTok, st.pubTokIssued
-	r.step(i, s, states.Input{Kind: states.InAdopt, Issued: epoch.Add(time.Duration(st.pubIssued)),
-		Expiry: epoch.Add(time.Duration(st.pubExpiry)), Generation: uint64(st.gen)}, t)
-}
-
-// woken is a waiting process's Wait returning after a publish.
-func (r *run) woken(i uint32, t int64) {
+// watched is a watching process's Wait returning at t: it reports the
+// family as it is then.
+func (r *run) watched(i uint32, t int64) {
 	s := r.sess(i)
-	if st := &r.stores[r.famOf(i)]; !s.down && s.d.State() == states.Waiting && st.gen > s.gen {
-		r.adopt(i, s, st, t)
-	}
-}
-
-// afterAttempt is the holder's follow-up once the machine took in a failed
-// attempt: keep the lease through the retry, or release it.
-func (r *run) afterAttempt(i uint32, s *session, t int64) {
-	clear := s.marked && !s.d.MaybeConsumed()
-	if s.d.State() == states.Backoff {
-		op := opKeep
-		if clear {
-			op, s.marked = opKeepClear, false
-		}
-		r.storeOp(i, s, op, t)
+	if s.down || !r.m.Watching(&s.d) {
 		return
 	}
-	r.release(i, s, t)
-}
-
-// release gives up the lease and, as the runtime does, clears the mark: a
-// live holder that gives up would present the same token at its next
-// cycle, so its mark would only make the next holder revoke itself.
-func (r *run) release(i uint32, s *session, t int64) {
-	op := opRelease
-	if s.marked {
-		op = opReleaseClear
+	var in states.Input
+	r.read(s, &r.stores[r.famOf(i)], &in, t)
+	if fx := r.step(i, s, in, t); fx.Watch {
+		r.stats.StoreRequests++ // it waits again
 	}
-	s.held, s.marked = false, false
-	r.storeOp(i, s, op, t)
 }
 
-// storeOp sends a holder's follow-up to the store.
-func (r *run) storeOp(i uint32, s *session, op uint8, t int64) {
+// leaseOp sends session i's lease follow-up (Effects.Lease) to the store.
+func (r *run) leaseOp(i uint32, s *session, op states.LeaseOp, clearMark bool, t int64) {
+	aux := uint64(s.holder)<<8 | uint64(op)<<1
+	if clearMark {
+		aux |= 1
+	}
 	r.stats.StoreRequests++
-	r.q.push(t+r.slat, evStoreOp, i, uint64(s.holder)<<8|uint64(op))
+	r.q.push(t+r.slat, evStoreOp, i, aux)
 }
 
-// atStoreOp performs a holder's follow-up, which reaches the store at t
-// (or is lost while it is down).
+// atStoreOp performs a lease follow-up, which reaches the store at t (or
+// is lost while it is down). A lease kept through a retry runs to the
+// retry's instant plus the lease (Effects.For, measured from the store's
+// clock when it arrives).
 func (r *run) atStoreOp(i uint32, aux uint64, t int64) {
-	holder, op := uint32(aux>>8), uint8(aux)
+	holder, op, clearMark := uint32(aux>>8), states.LeaseOp(aux>>1&0x7f), aux&1 == 1
 	if r.storeDown(t) {
 		return
 	}
-	st := &r.stores[r.famOf(i)]
-	if st.leaseHolder == holder {
-		switch s := r.sess(i); op {
-		case opKeep, opKeepClear:
-			if s.holder == holder && s.d.State() == states.Backoff && !s.d.NextAt().IsZero() {
-				st.leaseUntil = max(st.leaseUntil, r.virtual(s.d.NextAt())+r.lease)
-			}
-		default:
-			st.leaseHolder, st.leaseUntil = 0, 0
-		}
-	}
-	if (op == opKeepClear || op == opReleaseClear) && st.markHolder == holder {
+	fi := r.famOf(i)
+	st := &r.stores[fi]
+	if clearMark && st.markHolder == holder {
 		st.markHolder = 0
+	}
+	if st.leaseHolder != holder {
+		return
+	}
+	switch s := r.sess(i); op {
+	case states.LeaseKeep:
+		if s.holder == holder && s.d.State() == states.Backoff && !s.d.NextAt().IsZero() {
+			st.leaseUntil = max(st.leaseUntil, r.virtual(s.d.NextAt())+r.lease)
+		}
+	case states.LeaseRelease:
+		st.leaseHolder, st.leaseUntil = 0, 0
+		r.notify(fi, t)
 	}
 }
 
@@ -279,9 +191,10 @@ func (r *run) checkPresent(i uint32, s *session, fallback, live bool, t int64) {
 }
 
 // crash ends session i's process at t, right after it sent a refresh; it
-// comes back after restart.
+// comes back after restart. Its machine is left as it was: the restart
+// replaces it.
 func (r *run) crash(i uint32, s *session, t, restart int64) {
-	s.down, s.inflight, s.step, s.held, s.marked = true, false, stepNone, false, false
+	s.down, s.awaiting = true, false
 	s.wakeAt = -1
 	if r.plainTo != nil {
 		r.plainTo[s.slot] = 0
@@ -301,18 +214,17 @@ func (r *run) crash(i uint32, s *session, t, restart int64) {
 // held before the crash, whose refresh token the server may have rotated.
 func (r *run) restart(i uint32, t int64) {
 	s := r.sess(i)
-	s.down, s.rtDead = false, false
-	issued, expiry, why := s.d.Issued(), s.d.Expiry(), states.ReasonRestartOwn
-	r.pendTok, r.pendIssued = s.tokGen, s.tokIssued
+	s.down = false
+	in := states.Input{Kind: states.InSetToken, Issued: s.d.Issued(), Expiry: s.d.Expiry(), Reason: states.ReasonRestartOwn}
+	r.pendTok, r.pendIssued, r.pendRT = s.tokGen, s.tokIssued, s.cliRTGen
 	if r.stores != nil {
 		s.holder = r.newHolder()
 		r.stats.StoreRequests++
 		if st := &r.stores[r.famOf(i)]; st.gen > 0 && !r.storeDown(t) {
-			s.gen, s.cliRTGen, s.rtDead = st.gen, st.pubRT, st.pubDead
-			r.pendTok, r.pendIssued = st.pubTok, st.pubTokIssued
-			issued, expiry = epoch.Add(time.Duration(st.pubIssued)), epoch.Add(time.Duration(st.pubExpiry))
-			why = states.ReasonRestartStore
+			r.pendTok, r.pendIssued, r.pendRT = st.pubTok, st.pubTokIssued, st.pubRT
+			in.Issued, in.Expiry = epoch.Add(time.Duration(st.pubIssued)), epoch.Add(time.Duration(st.pubExpiry))
+			in.Reason, in.Generation, in.NoRefresh = states.ReasonRestartStore, uint64(st.gen), st.pubDead
 		}
 	}
-	r.step(i, s, states.Input{Kind: states.InSetToken, Issued: issued, Expiry: expiry, Reason: why}, t)
+	r.step(i, s, in, t)
 }

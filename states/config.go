@@ -83,6 +83,29 @@ type Config struct {
 	// process keeps serving its valid token and retries the store on its
 	// policy's schedule.
 	SoloWhenStoreDown bool
+	// Coordinated makes the session a process of a token family that
+	// shares its pair through a store (session.Coordinator, the
+	// simulator's share: store): every attempt goes through the family's
+	// protocol (protocol.go), and new pairs are published.
+	Coordinated bool
+	// Lease is how long a coordinated session takes the family's refresh
+	// lease for; zero means LeaseTTL(DefaultLease, 0).
+	Lease time.Duration
+	// FallbackSameClient reports that the fallback grant authenticates as
+	// the same client as the refresh token's requests, so a refusal of the
+	// client (invalid_client) refuses it too (see Machine.Fallback).
+	FallbackSameClient bool
+}
+
+// LeaseTTL is the refresh lease a coordinated session takes, in the
+// runtime and the simulator alike: lease (DefaultLease when zero), and
+// never less than the request timeout plus LeaseMargin, so that it
+// outlasts the request it covers.
+func LeaseTTL(lease, timeout time.Duration) time.Duration {
+	if lease <= 0 {
+		lease = DefaultLease
+	}
+	return max(lease, timeout+LeaseMargin)
 }
 
 // Machine is the pure decision function. A Machine is immutable and safe for
@@ -94,12 +117,19 @@ type Machine struct {
 	reuseGrace    time.Duration
 	fallback      bool
 	solo          bool
+	coordinated   bool
+	sameClient    bool
+	lease         time.Duration
 }
 
 // NewMachine returns a Machine for cfg.
 func NewMachine(cfg Config) *Machine {
 	m := &Machine{policy: cfg.Policy, refreshAhead: cfg.RefreshAhead, maxRetryAfter: cfg.MaxRetryAfter,
-		reuseGrace: cfg.ReuseGrace, fallback: cfg.Fallback, solo: cfg.SoloWhenStoreDown}
+		reuseGrace: cfg.ReuseGrace, fallback: cfg.Fallback, solo: cfg.SoloWhenStoreDown,
+		coordinated: cfg.Coordinated, sameClient: cfg.FallbackSameClient, lease: cfg.Lease}
+	if m.lease <= 0 {
+		m.lease = LeaseTTL(0, 0)
+	}
 	if m.policy == nil {
 		m.policy = policy.Default()
 	}

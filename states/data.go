@@ -53,8 +53,28 @@ type Data struct {
 	// nextAt is the instant of the next wake-up (refresh point, expiry or
 	// retry); zero when none is due.
 	nextAt time.Time
-	// flight identifies the refresh request in flight.
+	// flight identifies the attempt under way (or the last one), and the
+	// store operations and requests it asks for.
 	flight uint64
+	// The family's protocol (protocol.go), sub-states of Refreshing (step,
+	// fb) and of the token held (the rest):
+	//
+	// gen is the family's generation of the pair held (the one its refresh
+	// token belongs to, until a new pair is published); step is where the
+	// attempt (or a publish) is; fb is why it presents which grant;
+	// pubTries counts the publishes that met the store down, pubDue is
+	// when the next is due (from issued).
+	gen      uint64
+	pubDue   time.Duration
+	step, fb uint8
+	pubTries uint8
+	// held and marked: the session holds the family's refresh lease, and
+	// its in-flight mark is on the store. rtDead: the refresh token was
+	// refused or spent (or there is none): attempts use the fallback grant
+	// until a new one arrives. unpublished: the pair held is not in the
+	// store yet (relogin: it is the application's, published from whatever
+	// generation the store holds).
+	held, marked, rtDead, unpublished, relogin bool
 	// rand is the session's seeded random source, for jitter.
 	rand rand.PCG
 }
@@ -66,20 +86,35 @@ const seedMix = 0x9e3779b97f4a7c15
 // (NewData) and every other source of this module derived from one seed.
 func NewRand(seed uint64) *rand.PCG { return rand.NewPCG(seed, seed^seedMix) }
 
+// A DataOption describes the pair a session starts with, beyond its
+// token's life (NewData, Data.Restarted).
+type DataOption func(*Data)
+
+// StartGeneration says that the pair is the family's generation gen
+// (Config.Coordinated), as read from its store.
+func StartGeneration(gen uint64) DataOption { return func(d *Data) { d.gen = gen } }
+
+// StartWithoutRefresh says that the pair carries no refresh token: attempts
+// use the fallback grant (Config.Fallback) until one arrives.
+func StartWithoutRefresh() DataOption { return func(d *Data) { d.rtDead = true } }
+
 // NewData returns the data of a session seeded with seed. Without a token
 // (zero expiry) the session starts Expired and refreshes on first demand.
-func NewData(seed uint64, issued, expiry time.Time) Data {
+func NewData(seed uint64, issued, expiry time.Time, opts ...DataOption) Data {
 	d := Data{rand: *NewRand(seed)}
-	return d.Restarted(issued, expiry)
+	return d.Restarted(issued, expiry, opts...)
 }
 
 // Restarted returns the data of a session that starts anew with the token
 // issued at issued and expiring at expiry (none when expiry is zero),
 // keeping d's random source where NewData would seed one.
-func (d Data) Restarted(issued, expiry time.Time) Data {
+func (d Data) Restarted(issued, expiry time.Time, opts ...DataOption) Data {
 	n := Data{state: InitialState, issued: issued, expiry: expiry, rand: d.rand}
 	if expiry.IsZero() {
 		n.state = Expired
+	}
+	for _, o := range opts {
+		o(&n)
 	}
 	return n
 }
@@ -143,9 +178,29 @@ func (d *Data) MaybeConsumed() bool { return d.maybeConsumed }
 // of the token (InAccept) or the refresh-ahead point ends probation.
 func (d *Data) Probation() bool { return d.probation }
 
-// Flight returns the number of the refresh request in flight (or of the
-// last one); a result carrying another flight number is stale.
+// Flight returns the number of the attempt under way (or of the last
+// one); an input carrying another flight number is stale.
 func (d *Data) Flight() uint64 { return d.flight }
+
+// Generation returns the family's generation of the pair held
+// (Config.Coordinated): the one it was published as, or the one its
+// refresh token replaces until the new pair is published.
+func (d *Data) Generation() uint64 { return d.gen }
+
+// Unpublished reports that the pair held is not in the family's store yet
+// (Config.Coordinated): a publish is under way, or met the store down and
+// is asked for again.
+func (d *Data) Unpublished() bool { return d.unpublished }
+
+// RefreshDead reports that the refresh token held was refused or may have
+// been spent (or that there is none): attempts use the fallback grant
+// until a new refresh token arrives.
+func (d *Data) RefreshDead() bool { return d.rtDead }
+
+// GaveUp reports that the last cycle ended without a token (the policy
+// gave up, GiveUp): the session rests in Expired with the failure as its
+// reason, and the next demand starts a fresh cycle.
+func (d *Data) GaveUp() bool { return d.state == Expired && d.reason != ReasonNone }
 
 // Usable reports whether the session holds a token that may be sent at now.
 func (d *Data) Usable(now time.Time) bool {

@@ -6,112 +6,6 @@ import (
 	"github.com/authfsm/authfsm/policy"
 )
 
-// InputKind says what happened.
-type InputKind uint8
-
-const (
-	// InWake: the wake-up armed at Effects.WakeAt is due (or any instant the
-	// caller wants the machine to catch up with the clock).
-	InWake InputKind = iota
-	// InDemand: a caller needs a token. It starts a cycle from Expired.
-	InDemand
-	// InResult: the refresh in flight ended; see Input.Verdict.
-	InResult
-	// InReject: a resource server refused the current access token.
-	InReject
-	// InRevoke: the session is revoked explicitly.
-	InRevoke
-	// InSetToken: a token was supplied from outside (a re-login).
-	InSetToken
-	// InAccept: a resource server accepted the current access token. It
-	// ends the probation of a token that a rejection's cycle obtained (it
-	// changes no state and records no transition).
-	InAccept
-	// InAdopt: another process of the token family published a newer pair
-	// (Issued, Expiry, Generation); it replaces this session's pair in any
-	// state and ends a refresh in flight.
-	InAdopt
-	// InBusy: the refresh in flight (Flight) did not start because another
-	// process holds the family's refresh lease until Until.
-	InBusy
-	// InLeaseFree: the lease a waiting session waits for was released (or
-	// lapsed) without a new pair: the session takes over now.
-	InLeaseFree
-)
-
-// Input is one thing that happened to a session.
-type Input struct {
-	Kind InputKind
-	// Verdict is the classified outcome of the refresh (InResult).
-	Verdict policy.Verdict
-	// Flight is the flight number of the refresh the result belongs to
-	// (InResult), from Effects.Flight.
-	Flight uint64
-	// Issued and Expiry describe the new token (InResult with policy.OK,
-	// InSetToken, InAdopt).
-	Issued, Expiry time.Time
-	// Reason, when set, says why in the driver's terms: a failure that is
-	// not the server's answer (InResult: ReasonThrottled, ReasonStoreDown,
-	// ReasonLeaseLost, ReasonCrashedHolder; nothing was sent), the grant
-	// that delivered a token (InResult with policy.OK: ReasonFallback), or
-	// where a token came from (InSetToken: ReasonRestartStore, …).
-	Reason Reason
-	// Detail completes Reason, or the default reason of the input's kind:
-	// the resource server's answer (InReject), the store's error.
-	Detail string
-	// Generation is the family's generation of an adopted pair (InAdopt).
-	Generation uint64
-	// Until is when another process's refresh lease lapses (InBusy).
-	Until time.Time
-}
-
-// Transition is one change of state, with the reason for it.
-type Transition struct {
-	At       time.Time
-	From, To State
-	Event    Event
-	// Reason says why, Detail completes it (see Cause).
-	Reason Reason
-	Detail string
-	// Generation is the family's generation of an adopted pair.
-	Generation uint64
-	// Sent reports that the transition ends an attempt whose request was
-	// sent (or tried: a refused connection counts); Class is then the
-	// class of its outcome, as the machine took it.
-	Sent  bool
-	Class policy.Class
-	// Attempt is the number of the attempt that starts or ends with this
-	// transition (0 for transitions outside a refresh).
-	Attempt int
-	// NextAt is when the next attempt is due (Fail), or when the next cycle
-	// starts (Postpone); zero otherwise.
-	NextAt time.Time
-}
-
-// Cause returns the transition's reason in words, without secrets: "502
-// Bad Gateway", "access token expired".
-func (t Transition) Cause() string { return format(t.Reason, t.Detail, t.Generation) }
-
-// maxTransitions bounds the transitions one Step can make (set_token with an
-// expired token, then expire and refresh).
-const maxTransitions = 3
-
-// Effects is what the caller must do after a Step.
-type Effects struct {
-	// StartRefresh asks the caller to send one refresh request now, tagged
-	// with Flight, and to feed its result back as InResult.
-	StartRefresh bool
-	Flight       uint64
-	// WakeAt is when the caller must feed InWake next; zero means no timer.
-	WakeAt time.Time
-	n      int
-	trans  [maxTransitions]Transition
-}
-
-// Transitions returns the transitions the step made, oldest first, to be
-// recorded by the caller. The slice aliases e.
-func (e *Effects) Transitions() []Transition { return e.trans[:e.n] }
-
 // Step applies in at now to d and returns the next data and the effects the
 // caller must perform. It is a pure function of its arguments.
 func (m *Machine) Step(d Data, in Input, now time.Time) (Data, Effects) {
@@ -124,12 +18,17 @@ func (m *Machine) Step(d Data, in Input, now time.Time) (Data, Effects) {
 // *d and overwrites *fx, and reads *in without retaining it.
 func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 	fx.StartRefresh, fx.Flight, fx.n = false, 0, 0
+	fx.Send, fx.Store, fx.Lease, fx.Install, fx.Save, fx.ClearMark = GrantNone, StoreNone, LeaseNone, InstallNone, false, false
 	switch in.Kind {
 	case InWake, InDemand:
 		m.advance(d, fx, now, in.Kind == InDemand)
 	case InResult:
-		if d.state == Refreshing && in.Flight == d.flight {
+		if d.state == Refreshing && in.Flight == d.flight && d.step == stepSend {
 			m.result(d, fx, in, now)
+		}
+	case InThrottled:
+		if d.state == Refreshing && in.Flight == d.flight && d.step == stepSend {
+			m.conclude(d, fx, policy.Verdict{Class: policy.Transient}, ReasonThrottled, "", false, now)
 		}
 	case InReject:
 		if d.state == Revoked || d.rejected {
@@ -156,42 +55,75 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 		}
 	case InRevoke:
 		if d.state != Revoked {
+			m.release(d, fx, false)
 			d.reason, d.detail = ReasonRevokeCalled, in.Detail
-			d.nextAt = time.Time{}
+			d.nextAt, d.step = time.Time{}, stepNone
 			fire(d, fx, Revoke, ReasonRevokeCalled, in.Detail, now)
 		}
-	case InSetToken, InAdopt:
-		d.issued, d.expiry = in.Issued, in.Expiry
-		d.rejected, d.postponed, d.maybeConsumed = false, false, false
-		d.rejectCycle, d.probation, d.suspectN = false, false, 0
-		d.attempt, d.prevDelay, d.reason, d.detail = 0, 0, ReasonNone, ""
-		d.flight++ // a refresh still in flight is stale now
-		ev, why := SetToken, ReasonSetToken
+	case InSetToken:
+		why := ReasonSetToken
 		if in.Reason != ReasonNone {
 			why = in.Reason
 		}
-		if in.Kind == InAdopt {
-			ev, why = Adopt, ReasonAdopted
+		m.install(d, fx, SetToken, why, in, now)
+		if m.coordinated && why == ReasonSetToken {
+			// A re-login starts the family's next generation, whatever
+			// the store holds now.
+			d.unpublished, d.relogin, d.pubTries = true, true, 0
+			if d.state != Refreshing {
+				m.storeOp(d, fx, StoreRead, stepSetRead)
+			}
 		}
-		if tr := fire(d, fx, ev, why, in.Detail, now); tr != nil {
-			tr.Generation = in.Generation
-		}
-		d.nextAt = m.refreshPoint(d)
-		m.advance(d, fx, now, false)
+	case InAdopt:
+		m.release(d, fx, true)
+		m.install(d, fx, Adopt, ReasonAdopted, in, now)
 	case InLeaseFree:
 		if d.state == Waiting {
 			d.nextAt = now
 			m.advance(d, fx, now, false)
 		}
-	case InBusy:
-		if d.state == Refreshing && in.Flight == d.flight {
-			// Serve a still-valid token meanwhile; callers without one wait
-			// for the holder's pair, as during a refresh of their own.
-			d.nextAt = in.Until
-			fire(d, fx, Wait, ReasonLeaseBusy, "", now)
+	case InFlush:
+		if m.coordinated && d.unpublished {
+			m.publish(d, fx)
 		}
+	case InBusy:
+		if d.state == Refreshing && in.Flight == d.flight && (d.step == stepAcquire || !m.coordinated) {
+			m.busy(d, fx, in.Until, now)
+		}
+	default:
+		m.protocol(d, fx, in, now)
 	}
 	fx.WakeAt = d.nextAt
+	fx.Watch = m.Watching(d)
+}
+
+// install replaces the session's pair with in's (an application's, an
+// adopted or a restored one) in any state: a refresh in flight is stale.
+func (m *Machine) install(d *Data, fx *Effects, ev Event, why Reason, in *Input, now time.Time) {
+	d.issued, d.expiry = in.Issued, in.Expiry
+	d.rejected, d.postponed, d.maybeConsumed = false, false, false
+	d.rejectCycle, d.probation, d.suspectN = false, false, 0
+	d.attempt, d.prevDelay, d.reason, d.detail = 0, 0, ReasonNone, ""
+	switch why {
+	case ReasonRestartStore, ReasonRestartOwn:
+		// A new incarnation of the process: the lease and the mark of the
+		// one that crashed are not its own.
+		d.held, d.marked = false, false
+	case ReasonSetToken:
+		m.release(d, fx, false) // the refresh in flight may have spent the token
+	}
+	d.rtDead, d.step, d.fb = in.NoRefresh, stepNone, fbNone
+	d.unpublished, d.relogin = false, false
+	if in.Generation != 0 || ev == Adopt {
+		d.gen = in.Generation
+	}
+	d.flight++ // a refresh still in flight is stale now
+	fx.Install, fx.InstalledBy = InstallPair, ev
+	if tr := fire(d, fx, ev, why, in.Detail, now); tr != nil {
+		tr.Generation = in.Generation
+	}
+	d.nextAt = m.refreshPoint(d)
+	m.advance(d, fx, now, false)
 }
 
 // advance moves the session along the clock: expiry, the refresh-ahead
@@ -208,16 +140,15 @@ func (m *Machine) advance(d *Data, fx *Effects, now time.Time, demand bool) {
 			m.startCycle(d, fx, Refresh, ReasonExpired, now)
 			return
 		}
-		// In Valid, nextAt holds the refresh point once it is known.
-		p := d.nextAt
-		if p.IsZero() {
-			p = m.refreshPoint(d)
-		}
+		p := m.refreshPoint(d)
 		if !now.Before(p) {
 			m.startCycle(d, fx, RefreshAhead, ReasonRefreshAhead, now)
 			return
 		}
 		d.nextAt = p
+		if d.unpublished {
+			m.republish(d, fx, now)
+		}
 	case Expired:
 		if demand {
 			m.startCycle(d, fx, Refresh, ReasonDemanded, now)
@@ -226,13 +157,12 @@ func (m *Machine) advance(d *Data, fx *Effects, now time.Time, demand bool) {
 		if !d.nextAt.IsZero() && !now.Before(d.nextAt) {
 			d.attempt++
 			d.nextAt = time.Time{}
-			d.flight++
-			fx.StartRefresh, fx.Flight = true, d.flight
 			if d.state == Waiting {
 				fire(d, fx, TakeOver, ReasonLeaseFree, "", now)
 			} else {
 				fire(d, fx, Retry, ReasonRetryDue, "", now)
 			}
+			m.begin(d, fx)
 		}
 	}
 }
@@ -241,70 +171,8 @@ func (m *Machine) startCycle(d *Data, fx *Effects, ev Event, why Reason, now tim
 	d.attempt, d.cycleStart, d.prevDelay, d.maybeConsumed = 1, now, 0, false
 	d.rejectCycle, d.probation = false, false
 	d.nextAt = time.Time{}
-	d.flight++
-	fx.StartRefresh, fx.Flight = true, d.flight
 	fire(d, fx, ev, why, "", now)
-}
-
-func (m *Machine) result(d *Data, fx *Effects, in *Input, now time.Time) {
-	v := in.Verdict
-	d.confirm(&v)
-	sent := true
-	why, detail := failReason(v), v.Cause
-	switch in.Reason {
-	case ReasonThrottled, ReasonLeaseLost, ReasonCrashedHolder:
-		sent, why, detail = false, in.Reason, ""
-	case ReasonStoreDown:
-		sent, why, detail = false, in.Reason, in.Detail
-	case ReasonFallback, ReasonFallbackClient, ReasonFallbackDead, ReasonFallbackOrphan:
-		why, detail = ReasonFallbackFailed, fallbackDetail(in.Reason, in.Detail, v.Cause)
-	}
-	if v.Class == policy.OK {
-		switch {
-		case !in.Expiry.After(now):
-			v, why, detail = policy.Verdict{Class: policy.Transient, MaybeProcessed: true}, ReasonAnswerExpired, ""
-		case !d.expiry.IsZero() && !in.Expiry.After(d.expiry):
-			v, why, detail = policy.Verdict{Class: policy.Transient, MaybeProcessed: true}, ReasonExpiryStuck, ""
-		default:
-			d.issued, d.expiry = in.Issued, in.Expiry
-			d.rejected, d.postponed = false, false
-			why, detail = ReasonNone, ""
-			if isFallback(in.Reason) {
-				why = in.Reason
-			}
-			if why == ReasonFallback || why == ReasonFallbackClient {
-				// Say why the fallback was needed, including a lost answer
-				// that probably consumed the refresh token.
-				detail = "the refresh token was refused (" + in.Detail + ")"
-				if why == ReasonFallbackClient {
-					detail = "the client was refused (" + in.Detail + ")"
-				}
-				if note := d.consumedNote(); note != "" {
-					detail += ": " + note
-				}
-			}
-			d.maybeConsumed, d.suspectN = false, 0
-			d.reason, d.detail = ReasonNone, ""
-			if tr := fire(d, fx, Succeed, why, detail, now); tr != nil {
-				tr.Sent, tr.Class = true, policy.OK
-			}
-			d.probation = d.rejectCycle || d.shortLived()
-			if !d.probation {
-				d.attempt, d.prevDelay = 0, 0
-			}
-			d.nextAt = m.refreshPoint(d)
-			return
-		}
-	}
-	if v.Class == policy.Permanent {
-		detail = joined(detail, ": ", d.consumedNote())
-		d.reason, d.detail, d.nextAt = why, detail, time.Time{}
-		if tr := fire(d, fx, Deny, why, detail, now); tr != nil {
-			tr.Sent, tr.Class = sent, v.Class
-		}
-		return
-	}
-	m.failed(d, fx, v, why, detail, sent, now)
+	m.begin(d, fx)
 }
 
 // failLate fails the attempt that yielded a token on probation, which died
