@@ -88,15 +88,18 @@ func NewRand(seed uint64) *rand.PCG { return rand.NewPCG(seed, seed^seedMix) }
 
 // A DataOption describes the pair a session starts with, beyond its
 // token's life (NewData, Data.Restarted).
-type DataOption func(*Data)
+type DataOption struct {
+	gen       uint64
+	noRefresh bool
+}
 
 // StartGeneration says that the pair is the family's generation gen
 // (Config.Coordinated), as read from its store.
-func StartGeneration(gen uint64) DataOption { return func(d *Data) { d.gen = gen } }
+func StartGeneration(gen uint64) DataOption { return DataOption{gen: gen} }
 
 // StartWithoutRefresh says that the pair carries no refresh token: attempts
 // use the fallback grant (Config.Fallback) until one arrives.
-func StartWithoutRefresh() DataOption { return func(d *Data) { d.rtDead = true } }
+func StartWithoutRefresh() DataOption { return DataOption{noRefresh: true} }
 
 // NewData returns the data of a session seeded with seed. Without a token
 // (zero expiry) the session starts Expired and refreshes on first demand.
@@ -114,7 +117,8 @@ func (d Data) Restarted(issued, expiry time.Time, opts ...DataOption) Data {
 		n.state = Expired
 	}
 	for _, o := range opts {
-		o(&n)
+		n.gen = max(n.gen, o.gen)
+		n.rtDead = n.rtDead || o.noRefresh
 	}
 	return n
 }
