@@ -89,6 +89,37 @@ func guard(tcp bool, next http.Handler, refused func(*http.Request)) http.Handle
 	})
 }
 
+// RelayHeaders are the headers by which a relaying proxy (nginx, a load
+// balancer, a sidecar) marks what it forwards. A request carrying one is
+// refused by /v1/token and by every profile's proxy: a relay may rewrite
+// Host to the agent's loopback address (nginx does, for `proxy_pass
+// http://127.0.0.1:PORT`), so the Host check alone would hand the token to
+// whoever reaches the relay. A relay that adds none of them cannot be told
+// from a local client: the agent must not be put behind one.
+var RelayHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Via"}
+
+// relayedBy returns the first of RelayHeaders that h carries, or "".
+func relayedBy(h http.Header) string {
+	for _, k := range RelayHeaders {
+		if len(h.Values(k)) > 0 {
+			return k
+		}
+	}
+	return ""
+}
+
+// refuseRelayed answers 403, forwarding nothing, to a request a relaying
+// proxy made (see RelayHeaders) and reports whether it did. /v1/token and
+// the proxies use it alike.
+func refuseRelayed(w http.ResponseWriter, r *http.Request) bool {
+	k := relayedBy(r.Header)
+	if k == "" {
+		return false
+	}
+	writeError(w, http.StatusForbidden, "authfsm agent: a request relayed by a proxy is refused (it carries "+k+"); call the agent from this host, not through a relay", "")
+	return true
+}
+
 func loopbackHost(hostport string) bool {
 	host, _, err := net.SplitHostPort(hostport)
 	if err != nil {
@@ -148,12 +179,14 @@ func (a *Agent) serveToken(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Header.Get(TokenRequestHeader) != "1":
 		why = "/v1/token needs the header " + TokenRequestHeader + ": 1"
-	case r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "":
-		why = "a request relayed by a proxy is refused"
 	}
 	if why != "" {
 		a.refused(r)
 		writeError(w, http.StatusForbidden, "authfsm agent: "+why, "")
+		return
+	}
+	if refuseRelayed(w, r) {
+		a.refused(r)
 		return
 	}
 	p := a.pick(w, r)

@@ -13,10 +13,12 @@
 //     {access_token, token_type, expires_at, state}, or 503 with
 //     Retry-After and the refresh error's text. Like a cloud metadata
 //     server it answers only requests carrying its header
-//     (Authfsm-Token-Request: 1) and refuses those a browser or a relaying
-//     proxy made (Origin, Sec-Fetch-Site, Forwarded, X-Forwarded-For, a
-//     Host that is not loopback), so a forged cross-site or server-side
-//     request cannot read a token;
+//     (Authfsm-Token-Request: 1) and refuses those a browser made (Origin,
+//     Sec-Fetch-Site, a Host that is not loopback), so a forged cross-site
+//     or server-side request cannot read a token;
+//   - both refuse, with 403 and forwarding nothing, a request that a
+//     relaying proxy forwarded (any of RelayHeaders: Forwarded,
+//     X-Forwarded-For, X-Forwarded-Host, X-Real-IP, Via);
 //   - GET /v1/health (session.HealthHandler) and GET /metrics (counters
 //     and the sessions' states in the Prometheus text format).
 //
