@@ -453,10 +453,10 @@ func TestNewErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, config, err string
 	}{
-		{"missing secret file", "client_secret_file: nope\n    grant: client_credentials", "client_secret: open " + dir + "/nope"},
-		{"unset env", "client_secret_env: AUTHFSM_TEST_UNSET\n    grant: client_credentials", "the environment variable AUTHFSM_TEST_UNSET is unset or empty"},
+		{"missing secret file", "client_secret_file: nope\n    grant: client_credentials", "profiles.api.client_secret_file: cannot read the file it names: no such file or directory"},
+		{"unset env", "client_secret_env: AUTHFSM_TEST_UNSET\n    grant: client_credentials", "profiles.api.client_secret_env: the environment variable it names is unset or empty"},
 		{"empty store, no seed", "store: {path: token.json}", "holds no token pair, and neither refresh_token_file nor refresh_token_env seeds it"},
-		{"bad key file", "private_key_jwt: {key_file: nope}\n    grant: client_credentials", "private_key_jwt key"},
+		{"bad key file", "private_key_jwt: {key_file: nope}\n    grant: client_credentials", "profiles.api.private_key_jwt.key_file: cannot read"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Parse(filepath.Join(dir, "agent.yaml"), []byte("listen: unix:"+tc.name+".sock\nprofiles:\n  api:\n    token_url: https://auth.example/token\n    client_id: cli\n    "+tc.config+"\n"))

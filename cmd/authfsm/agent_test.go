@@ -41,6 +41,13 @@ func TestAgentCommandErrors(t *testing.T) {
 	os.WriteFile(good, []byte("listen: 127.0.0.1:0\nprofiles:\n  api:\n    token_url: https://auth.example/t\n    client_id: c\n    client_secret_env: S\n    grant: client_credentials\n"), 0o600)
 	inline := filepath.Join(dir, "inline.yaml")
 	os.WriteFile(inline, []byte("listen: 127.0.0.1:0\nprofiles:\n  api:\n    token_url: https://auth.example/t\n    client_secret: hunter2\n"), 0o600)
+	// Secrets pasted where a variable's or a file's name belongs.
+	pastedEnv := filepath.Join(dir, "pasted-env.yaml")
+	os.WriteFile(pastedEnv, []byte("listen: 127.0.0.1:0\nprofiles:\n  api:\n    token_url: https://auth.example/t\n    client_id: c\n    client_secret_env: hunter2/Zm9v+YmFy==\n    grant: client_credentials\n"), 0o600)
+	pastedName := filepath.Join(dir, "pasted-name.yaml")
+	os.WriteFile(pastedName, []byte("listen: 127.0.0.1:0\nprofiles:\n  api:\n    token_url: https://auth.example/t\n    client_id: c\n    client_secret_env: HUNTER2ZM9VYMFY\n    grant: client_credentials\n"), 0o600)
+	pastedFile := filepath.Join(dir, "pasted-file.yaml")
+	os.WriteFile(pastedFile, []byte("listen: 127.0.0.1:0\nprofiles:\n  api:\n    token_url: https://auth.example/t\n    client_id: c\n    client_secret_file: hunter2-Zm9vYmFy\n    grant: client_credentials\n"), 0o600)
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -52,14 +59,20 @@ func TestAgentCommandErrors(t *testing.T) {
 		{"missing file", []string{"agent", "--config", filepath.Join(dir, "none.yaml")}, exitBadInput, "", "none.yaml: cannot read"},
 		{"inline secret", []string{"agent", "--config", inline}, exitBadInput, "", "inline.yaml:5: profiles.api.client_secret: an inline secret is refused"},
 		{"check", []string{"agent", "--config", good, "--check"}, exitOK, "good.yaml: 1 profiles, ok", ""},
-		{"unset secret", []string{"agent", "--config", good}, exitBadInput, "", "the environment variable S is unset or empty"},
+		{"unset secret", []string{"agent", "--config", good}, exitBadInput, "", "profiles.api.client_secret_env: the environment variable it names is unset or empty"},
+		{"a secret as client_secret_env", []string{"agent", "--config", pastedEnv}, exitBadInput, "",
+			"pasted-env.yaml:6: profiles.api.client_secret_env: want the name of an environment variable (letters, digits and '_'), not the secret itself"},
+		{"a secret as a variable's name", []string{"agent", "--config", pastedName}, exitBadInput, "",
+			"profiles.api.client_secret_env: the environment variable it names is unset or empty"},
+		{"a secret as client_secret_file", []string{"agent", "--config", pastedFile}, exitBadInput, "",
+			"profiles.api.client_secret_file: cannot read the file it names: no such file or directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCLI(tc.args...)
 			if code != tc.code || !strings.Contains(out, tc.stdout) || !strings.Contains(errOut, tc.stderr) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want %d, %q, %q", code, out, errOut, tc.code, tc.stdout, tc.stderr)
 			}
-			if strings.Contains(errOut, "hunter2") {
+			if strings.Contains(strings.ToLower(errOut), "hunter2") {
 				t.Errorf("the secret is in the error: %s", errOut)
 			}
 		})
