@@ -90,8 +90,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 // the error names the key and what kind of value it wants.
 func TestSecretSourceErrorsQuoteNoValue(t *testing.T) {
 	dir := shortDir(t)
-	const pasted = "hunter2-S3CRET-4f1c" // a secret pasted as a file name
-	const pastedEnv = "HUNTER2S3CRET4F1C"   // one that looks like a variable's name
+	const pasted = "hunter2-S3CRET-4f1c"  // a secret pasted as a file name
+	const pastedEnv = "HUNTER2S3CRET4F1C" // one that looks like a variable's name
 	empty := filepath.Join(dir, "empty-"+pasted)
 	os.WriteFile(empty, nil, 0o600)
 	notPEM := filepath.Join(dir, "notpem-"+pasted)
