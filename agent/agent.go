@@ -62,6 +62,7 @@ type counters struct {
 	tokenServed, tokenUnavailable, tokenRefused         atomic.Int64
 	proxyForwarded, proxyUnavailable, proxyUpstreamFail atomic.Int64
 	proxyRefused, throttled                             atomic.Int64
+	rejected, rejectedStale                             atomic.Int64                     // POST /v1/token/reject
 	refresh                                             [policy.Suspect + 1]atomic.Int64 // by policy.Class
 }
 

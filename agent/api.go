@@ -45,11 +45,12 @@ type ErrorResponse struct {
 func (a *Agent) apiHandler(tcp bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/token", a.serveToken)
+	mux.HandleFunc("POST /v1/token/reject", a.serveReject)
 	mux.HandleFunc("GET /v1/health", a.serveHealth)
 	mux.HandleFunc("GET /healthz", a.serveHealth)
 	mux.HandleFunc("GET /metrics", a.serveMetrics)
 	return guard(tcp, mux, func(r *http.Request) {
-		if r.URL.Path == "/v1/token" {
+		if strings.HasPrefix(r.URL.Path, "/v1/token") {
 			a.refused(r)
 		}
 	})
@@ -193,6 +194,9 @@ func (a *Agent) serveToken(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
+	if !a.gitScope(w, r, p) {
+		return
+	}
 	tok, err := p.token(r.Context())
 	if err != nil {
 		p.n.tokenUnavailable.Add(1)
@@ -331,5 +335,9 @@ func writeMetrics(w io.Writer, profiles []*profile) {
 			{`,result="unavailable"`, float64(p.n.proxyUnavailable.Load())},
 			{`,result="upstream_error"`, float64(p.n.proxyUpstreamFail.Load())},
 			{`,result="refused"`, float64(p.n.proxyRefused.Load())}}
+	})
+	metric("authfsm_agent_token_rejections_total", "counter", "Tokens clients reported refused (POST /v1/token/reject), by whether it was the current token (a refresh followed) or a stale one.", func(p *profile) []sample {
+		return []sample{{`,result="current"`, float64(p.n.rejected.Load())},
+			{`,result="stale"`, float64(p.n.rejectedStale.Load())}}
 	})
 }

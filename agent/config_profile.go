@@ -85,6 +85,7 @@ func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 			}
 		}},
 		{key: "proxy", set: func(n *yaml.Node, key string) { pr.Proxy = p.proxy(n, key) }},
+		{key: "git", set: func(n *yaml.Node, key string) { pr.Git = p.git(n, key) }},
 	})
 	if p.err != nil {
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -32,6 +33,36 @@ func TestAgentAndTokenHelp(t *testing.T) {
 	}
 	if _, out, _ := runCLI("help"); !strings.Contains(out, "authfsm agent --config FILE") || !strings.Contains(out, "authfsm token [--profile P]") {
 		t.Errorf("help does not list agent and token:\n%s", out)
+	}
+}
+
+// TestAgentAndTokenHelpListFlags: --help lists every flag, as a bad flag's
+// message says it does, and names a README section that exists.
+func TestAgentAndTokenHelpListFlags(t *testing.T) {
+	tokenFS, _ := newTokenFlags(io.Discard)
+	agentFS, _, _ := newAgentFlags(io.Discard)
+	for _, fs := range []*flag.FlagSet{tokenFS, agentFS} {
+		_, help, _ := runCLI(fs.Name(), "--help")
+		fs.VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(help, "\n  --"+f.Name+" ") {
+				t.Errorf("authfsm %s --help does not list --%s:\n%s", fs.Name(), f.Name, help)
+			}
+		})
+		code, _, errOut := runCLI(fs.Name(), "--no-such-flag")
+		if code != exitBadInput || !strings.Contains(errOut, "authfsm "+fs.Name()+" --help lists the flags") {
+			t.Errorf("a bad flag: exit %d, %q", code, errOut)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, help, _ := runCLI("agent", "--help")
+	_, section, ok := strings.Cut(help, "See README.md, \"")
+	section, _, ok2 := strings.Cut(section, "\"")
+	section = strings.Join(strings.Fields(section), " ")
+	if !ok || !ok2 || !strings.Contains(string(readme), "\n## "+section+"\n") {
+		t.Errorf("agent --help names README section %q, which README.md lacks", section)
 	}
 }
 
