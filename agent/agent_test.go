@@ -281,6 +281,11 @@ func TestUnavailableWithRetryAfter(t *testing.T) {
 			if !strings.Contains(er.Error, "502 Bad Gateway") || er.State != "backoff" {
 				t.Errorf("error %+v, want the refresh error's text and state backoff", er)
 			}
+			// The wait that ran out is the agent's, not the client's.
+			if strings.Contains(er.Error, "caller's context") || strings.Contains(er.Error, "context deadline exceeded") ||
+				tc.extra != "" && !strings.Contains(er.Error, "no usable token within wait_for_refresh (100ms); last refresh: ") {
+				t.Errorf("error %q, want it to say that wait_for_refresh ran out", er.Error)
+			}
 			if len(up.requests()) != 0 {
 				t.Errorf("the upstream was called without a token")
 			}

@@ -165,15 +165,45 @@ func (a *Agent) pick(w http.ResponseWriter, r *http.Request) *profile {
 
 // token returns a usable token of p, waiting for a refresh at most
 // wait_for_refresh (in backoff, with wait_for_refresh 0, it fails at once).
+// When wait_for_refresh runs out, the error is a *WaitError.
 func (p *profile) token(ctx context.Context) (session.Token, error) {
 	ctx = session.ContextWithWait(ctx, p.wait > 0)
-	if p.wait > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.wait)
-		defer cancel()
+	if p.wait <= 0 {
+		return p.s.Token(ctx)
 	}
-	return p.s.Token(ctx)
+	wctx, cancel := context.WithTimeoutCause(ctx, p.wait, errWaited)
+	defer cancel()
+	tok, err := p.s.Token(wctx)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(wctx), errWaited) {
+		return tok, &WaitError{Wait: p.wait, Err: err}
+	}
+	return tok, err
 }
+
+// errWaited is the cause of the end of an agent's wait for a token.
+var errWaited = errors.New("agent: wait_for_refresh ran out")
+
+// WaitError is the agent's answer (503) when wait_for_refresh ran out
+// before the session had a usable token: the wait that ended was the
+// agent's, not its client's. It unwraps to the session's error, which
+// carries the last refresh's failure, if any (a *session.RefreshError).
+type WaitError struct {
+	// Wait is the profile's wait_for_refresh.
+	Wait time.Duration
+	// Err is the session's error.
+	Err error
+}
+
+func (e *WaitError) Error() string {
+	s := "agent: no usable token within wait_for_refresh (" + e.Wait.String() + ")"
+	if re, ok := errors.AsType[*session.RefreshError](e.Err); ok {
+		return s + "; last refresh: " + re.Error()
+	}
+	return s + ": the refresh under way has not ended"
+}
+
+// Unwrap returns the session's error.
+func (e *WaitError) Unwrap() error { return e.Err }
 
 func (a *Agent) serveToken(w http.ResponseWriter, r *http.Request) {
 	var why string
