@@ -57,13 +57,18 @@ type profile struct {
 	n    counters
 }
 
-// counters are a profile's metrics.
+// counters are a profile's metrics (metrics.go writes them).
 type counters struct {
 	tokenServed, tokenUnavailable, tokenRefused         atomic.Int64
 	proxyForwarded, proxyUnavailable, proxyUpstreamFail atomic.Int64
 	proxyRefused, throttled                             atomic.Int64
 	rejected, rejectedStale                             atomic.Int64                     // POST /v1/token/reject
 	refresh                                             [policy.Suspect + 1]atomic.Int64 // by policy.Class
+
+	mu          sync.Mutex
+	durations   []uint64 // refresh requests by bucket of session.DefaultDurationBuckets, the last +Inf
+	durationSum float64  // seconds
+	storeErrors map[string]uint64
 }
 
 // server is one listener and what it serves.
@@ -188,12 +193,9 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 	}
 	opts = append(opts, session.WithID(pr.Name), session.WithLogger(a.log.With("profile", pr.Name)),
 		session.WithHooks(session.Hooks{
-			RequestDone: func(d session.RequestDone) {
-				if int(d.Class) < len(p.n.refresh) {
-					p.n.refresh[d.Class].Add(1)
-				}
-			},
-			Throttled: func(session.Throttled) { p.n.throttled.Add(1) },
+			RequestDone: p.n.requestDone,
+			StoreError:  p.n.storeError,
+			Throttled:   func(session.Throttled) { p.n.throttled.Add(1) },
 		}))
 	if a.chain != nil {
 		opts = append(opts, session.WithAudit(a.chain))

@@ -290,8 +290,8 @@ func TestUnavailableWithRetryAfter(t *testing.T) {
 				t.Errorf("the upstream was called without a token")
 			}
 			_, _, m := get(t, unixClient(filepath.Join(dir, "api.sock")), "http://localhost/metrics", nil)
-			if !strings.Contains(m, `authfsm_agent_refresh_attempts_total{profile="api",class="transient"} 1`) ||
-				!strings.Contains(m, `authfsm_agent_state{profile="api",state="backoff"} 1`) {
+			if !strings.Contains(m, `authfsm_refresh_attempts_total{profile="api",outcome="failure",class="transient"} 1`) ||
+				!strings.Contains(m, `authfsm_sessions{profile="api",state="backoff"} 1`) {
 				t.Errorf("metrics:\n%s", m)
 			}
 			_ = e

@@ -4,17 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
-	"github.com/authfsm/authfsm/states"
 )
 
 // TokenRequestHeader is the header GET /v1/token requires, with the value
@@ -288,86 +284,4 @@ func (a *Agent) serveHealth(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, all)
-}
-
-// serveMetrics writes the profiles' states and counters in the Prometheus
-// text format (version 0.0.4), which any scraper reads; it needs no
-// client library.
-func (a *Agent) serveMetrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	writeMetrics(w, a.profiles)
-}
-
-func writeMetrics(w io.Writer, profiles []*profile) {
-	type sample struct {
-		labels string
-		value  float64
-	}
-	metric := func(name, typ, help string, each func(p *profile) []sample) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-		for _, p := range profiles {
-			for _, s := range each(p) {
-				fmt.Fprintf(w, "%s{profile=%q%s} %s\n", name, p.cfg.Name, s.labels, strconv.FormatFloat(s.value, 'g', -1, 64))
-			}
-		}
-	}
-	b := func(v bool) float64 {
-		if v {
-			return 1
-		}
-		return 0
-	}
-	statuses := make(map[*profile]session.Status, len(profiles))
-	for _, p := range profiles {
-		statuses[p] = p.s.Status()
-	}
-	metric("authfsm_agent_token_valid", "gauge", "Whether the profile's access token may be served now.", func(p *profile) []sample {
-		return []sample{{"", b(statuses[p].TokenValid)}}
-	})
-	metric("authfsm_agent_state", "gauge", "The session's state (1 for the current one).", func(p *profile) []sample {
-		var out []sample
-		for _, st := range states.States() {
-			out = append(out, sample{`,state="` + st.String() + `"`, b(statuses[p].State == st)})
-		}
-		return out
-	})
-	metric("authfsm_agent_token_expiry_timestamp_seconds", "gauge", "The access token's expiry, in Unix seconds (0 for none).", func(p *profile) []sample {
-		var v float64
-		if e := statuses[p].Expiry; !e.IsZero() {
-			v = float64(e.Unix())
-		}
-		return []sample{{"", v}}
-	})
-	metric("authfsm_agent_refresh_attempt", "gauge", "The attempt number of the current or last refresh cycle.", func(p *profile) []sample {
-		return []sample{{"", float64(statuses[p].Attempt)}}
-	})
-	metric("authfsm_agent_store_error", "gauge", "Whether the last save of the token pair failed.", func(p *profile) []sample {
-		return []sample{{"", b(statuses[p].StoreError != nil)}}
-	})
-	metric("authfsm_agent_refresh_attempts_total", "counter", "Token requests sent, by outcome.", func(p *profile) []sample {
-		var out []sample
-		for c := range p.n.refresh {
-			out = append(out, sample{`,class="` + policy.Class(c).String() + `"`, float64(p.n.refresh[c].Load())})
-		}
-		return out
-	})
-	metric("authfsm_agent_throttled_attempts_total", "counter", "Refresh attempts the shared throttle kept back.", func(p *profile) []sample {
-		return []sample{{"", float64(p.n.throttled.Load())}}
-	})
-	metric("authfsm_agent_token_requests_total", "counter", "GET /v1/token requests, by result.", func(p *profile) []sample {
-		return []sample{{`,result="served"`, float64(p.n.tokenServed.Load())},
-			{`,result="unavailable"`, float64(p.n.tokenUnavailable.Load())},
-			{`,result="refused"`, float64(p.n.tokenRefused.Load())}}
-	})
-	metric("authfsm_agent_proxy_requests_total", "counter", "Requests through the profile's proxy, by result.", func(p *profile) []sample {
-		return []sample{{`,result="forwarded"`, float64(p.n.proxyForwarded.Load())},
-			{`,result="unavailable"`, float64(p.n.proxyUnavailable.Load())},
-			{`,result="upstream_error"`, float64(p.n.proxyUpstreamFail.Load())},
-			{`,result="refused"`, float64(p.n.proxyRefused.Load())}}
-	})
-	metric("authfsm_agent_token_rejections_total", "counter", "Tokens clients reported refused (POST /v1/token/reject), by whether it was the current token (a refresh followed) or a stale one.", func(p *profile) []sample {
-		return []sample{{`,result="current"`, float64(p.n.rejected.Load())},
-			{`,result="stale"`, float64(p.n.rejectedStale.Load())}}
-	})
 }
