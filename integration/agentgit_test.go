@@ -89,13 +89,15 @@ func tokensSeen(reqs []gitRequest) (tokens []string, refused bool) {
 // http-backend`) that accepts the token server's access tokens, with
 // `authfsm token --format git` as its credential helper, scoped as the
 // README shows it, under a global `credential.helper=store`. git clones
-// and fetches across the token's expiry, each time with the agent's
-// current token; a token the server refuses is erased by git, and the
-// next fetch gets a fresh one; the helper answers nothing for a host the
+// with the agent's current token; a token the server refuses is erased by
+// git, and the next fetch gets a fresh one; past that token's expiry a
+// fetch gets the token the agent refreshed; the helper answers nothing for a host the
 // profile does not name, even unscoped; and nothing writes the token to
 // ~/.git-credentials.
 func TestGitCredentialHelper(t *testing.T) {
-	e := newEnv(t, tokenserver.Config{AccessTokenLifespan: 3 * time.Second}, nginx.Config{})
+	// Tokens live long enough for a refused one to be still the agent's
+	// when git erases it, even with the race detector.
+	e := newEnv(t, tokenserver.Config{AccessTokenLifespan: 8 * time.Second}, nginx.Config{})
 	_, login := e.login(t, 0)
 	g := newGitClient(t)
 	root := t.TempDir()
@@ -135,34 +137,38 @@ func TestGitCredentialHelper(t *testing.T) {
 	}
 	all = append(all, toks...)
 
-	// Past the token's expiry, a fetch gets the token the agent refreshed.
-	time.Sleep(time.Until(first.ExpiresAt.Add(200 * time.Millisecond)))
-	outputs = append(outputs, g.must("-C", clone, "fetch"))
-	toks, _ = tokensSeen(gs.requests())
-	second := current()
-	if len(toks) != 1 || toks[0] == first.AccessToken || toks[0] != second {
-		t.Fatalf("the fetch after the expiry presented %d tokens (the first again: %t); want the agent's new one", len(toks), len(toks) > 0 && toks[0] == first.AccessToken)
-	}
-	all = append(all, toks...)
-
 	// The server refuses the current token: the fetch fails, git erases
 	// the token, and the agent refreshes it; the next fetch gets a fresh
-	// token and succeeds.
-	gs.refuse(second)
+	// token and succeeds. (Long after the agent's refresh-ahead point, so
+	// that the refused token is still the one it serves.)
+	gs.refuse(first.AccessToken)
 	out, err := g.run("-C", clone, "fetch")
 	outputs = append(outputs, out)
 	if err == nil || !strings.Contains(out, "Authentication failed") {
 		t.Fatalf("the fetch with a refused token: %v, want git's authentication failure:\n%s", err, out)
 	}
 	toks, refused := tokensSeen(gs.requests())
-	if len(toks) != 1 || toks[0] != second || !refused {
+	if len(toks) != 1 || toks[0] != first.AccessToken || !refused {
 		t.Fatalf("the refused fetch presented %d tokens (refused: %t); want the refused one", len(toks), refused)
 	}
 	outputs = append(outputs, g.must("-C", clone, "fetch"))
 	toks, refused = tokensSeen(gs.requests())
-	if len(toks) != 1 || toks[0] == second || refused {
+	if len(toks) != 1 || toks[0] == first.AccessToken || refused {
 		t.Fatalf("the fetch after git's erase presented %d tokens (the refused one again: %t, refused: %t); want a fresh one",
-			len(toks), len(toks) > 0 && toks[0] == second, refused)
+			len(toks), len(toks) > 0 && toks[0] == first.AccessToken, refused)
+	}
+	all = append(all, toks...)
+	second, err := a.apiToken(t.Context())
+	if err != nil || second.AccessToken != toks[0] {
+		t.Fatalf("the agent serves another token than the fresh one git got (%v)", err)
+	}
+
+	// Past that token's expiry, a fetch gets the token the agent refreshed.
+	time.Sleep(time.Until(second.ExpiresAt.Add(200 * time.Millisecond)))
+	outputs = append(outputs, g.must("-C", clone, "fetch"))
+	toks, _ = tokensSeen(gs.requests())
+	if len(toks) != 1 || toks[0] == second.AccessToken || toks[0] != current() {
+		t.Fatalf("the fetch after the expiry presented %d tokens (the expired one: %t); want the agent's new one", len(toks), len(toks) > 0 && toks[0] == second.AccessToken)
 	}
 	all = append(all, toks...)
 	_, metrics := curlGet(t.Context(), needTool(t, "curl"), "http://localhost/metrics", "--unix-socket", a.apiSock)
