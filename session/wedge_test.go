@@ -5,12 +5,14 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -65,7 +67,7 @@ func within(d time.Duration, f func()) bool {
 // store being down (StoreError, retried); Shutdown returns by its
 // deadline and says which pair it could not save.
 func TestHeldLockNeverWedges(t *testing.T) {
-	for _, kind := range []string{"coordinator", "file store"} {
+	for _, kind := range []string{"coordinator", "file store", "custom store"} {
 		t.Run(kind, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) { heldLock(t, kind) })
 		})
@@ -79,15 +81,26 @@ func heldLock(t *testing.T, kind string) {
 	client := testClient(t, fe, Endpoint{})
 	var mu sync.Mutex
 	release := func() {}
+	hanging := &hangingStore{}
 	r := RefresherFunc(func(ctx context.Context, cur Token) (Token, error) {
 		mu.Lock()
-		release = holdLock(t, path+".lock") // the other process, for good
+		if kind == "custom store" {
+			hanging.hang.Store(true)
+			release = func() { hanging.hang.Store(false) }
+		} else {
+			release = holdLock(t, path+".lock") // the other process, for good
+		}
 		mu.Unlock()
 		return client.Refresh(ctx, cur)
 	})
-	opt := WithCoordinator(&FileCoordinator{Path: path})
-	if kind == "file store" {
+	var opt Option
+	switch kind {
+	case "coordinator":
+		opt = WithCoordinator(&FileCoordinator{Path: path})
+	case "file store":
 		opt = WithStore(&FileStore{Path: path})
+	case "custom store":
+		opt = WithStore(hanging)
 	}
 	initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Minute)}
 	s, err := New(context.Background(), r, initial, opt, WithRequestTimeout(2*time.Second), WithRefreshAhead(0),
@@ -121,7 +134,11 @@ func heldLock(t *testing.T, kind string) {
 	}
 
 	time.Sleep(2500 * time.Millisecond) // the save gave up at 1m2.1s, its retry is due at 1m3.1s
-	if st = s.Status(); !errors.Is(st.StoreError, ErrLocked) || !st.TokenValid {
+	wantErr := ErrLocked
+	if kind == "custom store" {
+		wantErr = context.DeadlineExceeded // the request timeout
+	}
+	if st = s.Status(); !errors.Is(st.StoreError, wantErr) || !st.TokenValid {
 		t.Errorf("StoreError after the save gave up: %v (token valid %v)", st.StoreError, st.TokenValid)
 	}
 
@@ -137,7 +154,7 @@ func heldLock(t *testing.T, kind string) {
 		t.Errorf("Shutdown took %v, past its 1s deadline", d)
 	}
 	var se *SaveError
-	if !errors.As(err, &se) || se.Token != audit.Fingerprint("tok-access-1") || !errors.Is(err, ErrLocked) {
+	if !errors.As(err, &se) || se.Token != audit.Fingerprint("tok-access-1") || !errors.Is(err, wantErr) {
 		t.Fatalf("Shutdown = %v; want a *SaveError naming the newest pair, for the lock", err)
 	}
 	for _, secret := range []string{"tok-access-1", "tok-refresh-1"} {
@@ -151,6 +168,21 @@ func heldLock(t *testing.T, kind string) {
 	if got, _ := (&FileStore{Path: path}).Load(context.Background()); got.Access == "tok-access-1" {
 		t.Error("the pair Shutdown says it could not save is in the store")
 	}
+}
+
+// hangingStore is a Store whose Save, once hang is set, waits until its
+// context ends (a network file system that stopped answering).
+type hangingStore struct {
+	MemoryStore
+	hang atomic.Bool
+}
+
+func (h *hangingStore) Save(ctx context.Context, t Token) error {
+	if h.hang.Load() {
+		<-ctx.Done()
+		return fmt.Errorf("hanging store: %w", ctx.Err())
+	}
+	return h.MemoryStore.Save(ctx, t)
 }
 
 // TestFileLockWaitIsBounded: with another process holding the family's
