@@ -75,7 +75,13 @@ func (m *MemoryStore) Save(_ context.Context, t Token) error {
 // server refused its refresh token it reads the file again before it gives
 // the session up. Save, called from outside a Session (a login), writes the
 // next generation too. Leftovers are removed only under that lock, so no
-// process takes another's temporary file for one.
+// process takes another's temporary file for one. As with any
+// FileCoordinator, a process that dies while refreshing leaves its lease
+// and its in-flight mark in the file: the next process (a restart of the
+// same program included) waits for the lease to lapse (WithLease), serving
+// a still-valid token meanwhile, and presents that refresh token again only
+// inside the server's reuse grace (WithReuseGrace), else uses its fallback
+// grant or stops rather than make the server revoke the family.
 //
 // The file format is a stored token ("access_token", "refresh_token",
 // "token_type", "issued", "expiry", "scope") plus the coordination state
