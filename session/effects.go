@@ -49,6 +49,9 @@ func (s *Session) stepLocked(in states.Input, now time.Time, install *Token) boo
 	if fx.StartRefresh {
 		s.startRefreshLocked(fx.Flight)
 	}
+	if fx.Reread {
+		s.rereadDue = true // conclude, which fed the refusal, reads the store
+	}
 	s.armLocked(fx.WakeAt, now)
 	return installed && install != nil
 }

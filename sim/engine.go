@@ -140,6 +140,9 @@ func newRun(sc *Scenario, opt Options) *run {
 		m: states.NewMachine(states.Config{
 			Policy: pol, RefreshAhead: sc.Session.RefreshAhead,
 			ReuseGrace: sc.Token.ReuseGrace, Fallback: sc.Session.Fallback,
+			// The runtime's sessions with a store re-read it after a
+			// refusal; here only the families sharing one have a store.
+			Shared: sc.Fleet.Families > 0 && sc.Share.Kind == ShareStore,
 		}),
 		answers:    answers(sc),
 		end:        int64(sc.Duration),
