@@ -406,8 +406,14 @@ func (s *Session) Shutdown(ctx context.Context) error {
 		s.cancelFlightLocked()
 		s.mu.Unlock()
 		s.endLife()
-		<-done
-		err = fmt.Errorf("session: shutdown abandoned the refresh in flight: %w", ctx.Err())
+		select {
+		case <-done:
+			err = fmt.Errorf("session: shutdown abandoned the refresh in flight: %w", ctx.Err())
+		default:
+			// Its Refresher, or a hook or sink it called, ignores its
+			// context: Shutdown keeps its deadline all the same.
+			err = fmt.Errorf("session: shutdown abandoned the refresh in flight, which did not end when cancelled: %w", ctx.Err())
+		}
 	}
 	if first {
 		err = errors.Join(err, s.flushStore(ctx))
