@@ -206,15 +206,7 @@ func newRun(sc *Scenario, opt Options) *run {
 	// The draws are made twice, the same: first the starts, for the
 	// layout, then into the sessions.
 	draw := func(each func(i int, seed uint64, start int64)) {
-		rng := rand.New(rand.NewPCG(sc.Seed, 0x5eed))
-		for i := range n {
-			seed := rng.Uint64()
-			var start int64
-			if sc.Fleet.StartSpread > 0 {
-				start = rng.Int64N(int64(sc.Fleet.StartSpread))
-			}
-			each(i, seed, start)
-		}
+		EachSession(sc, func(i int, seed uint64, start time.Duration) { each(i, seed, int64(start)) })
 	}
 	starts := make([]int64, n)
 	draw(func(i int, _ uint64, start int64) { starts[i] = start })
