@@ -68,15 +68,18 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		writePage(w, http.StatusBadGateway)
 		return
 	}
+	wait := s.sc.Server.Latency
 	switch a.kind {
 	case answerHang:
-		s.sleep(r.Context(), forever)
-		return
+		wait = forever
 	case answerRefused:
-		refuse(w, r)
+		cut(w, r, refusedHeader)
 		return
 	}
-	if s.sleep(r.Context(), s.sc.Server.Latency) != nil {
+	if err := s.sleep(r.Context(), wait); err != nil {
+		if r.Context().Err() == nil {
+			cut(w, r, abortedHeader) // the clock gave up the wait: the run is over
+		}
 		return // the client gave up first
 	}
 	s.write(w, a)
@@ -252,12 +255,12 @@ func (s *Server) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// refuse refuses the request's connection: through Transport, a
-// connection-refused error; through a real listener, the connection is
-// closed without an answer.
-func refuse(w http.ResponseWriter, r *http.Request) {
+// cut ends the request without an answer: through Transport, with the
+// error how says (a refused connection, or one closed after the request
+// was written); through a real listener, the connection is closed.
+func cut(w http.ResponseWriter, r *http.Request, how string) {
 	if inProcess(r.Context()) {
-		w.Header().Set(refusedHeader, "1")
+		w.Header().Set(how, "1")
 		return
 	}
 	panic(http.ErrAbortHandler)

@@ -10,8 +10,12 @@ import (
 	"syscall"
 )
 
-// refusedHeader is how the handler tells Transport to refuse a request.
-const refusedHeader = "Authfsm-Refused"
+// How the handler tells Transport to refuse a request, or to close its
+// connection after it was written.
+const (
+	refusedHeader = "Authfsm-Refused"
+	abortedHeader = "Authfsm-Aborted"
+)
 
 type inProcessKey struct{}
 
@@ -55,11 +59,14 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if tr := httptrace.ContextClientTrace(ctx); tr != nil && tr.WroteRequest != nil {
 		tr.WroteRequest(httptrace.WroteRequestInfo{})
 	}
+	if rec.header.Get(abortedHeader) != "" {
+		return nil, io.ErrUnexpectedEOF
+	}
 	if !rec.wrote {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		rec.WriteHeader(http.StatusOK)
+		rec.WriteHeader(http.StatusOK) // as a server does for a handler that writes nothing
 	}
 	return &http.Response{
 		Status: strconv.Itoa(rec.status) + " " + http.StatusText(rec.status), StatusCode: rec.status,
