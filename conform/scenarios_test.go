@@ -26,14 +26,6 @@ var knownDrift = map[string]string{
 	"family-shared-store": "publish: the simulator publishes a new pair (one store round trip) before it " +
 		"feeds the answer to the machine; the runtime installs the pair when the answer arrives, then publishes",
 	"shared-store-outage": "publish: as family-shared-store",
-	"hanging-endpoint": "cause of a timeout: \"request timed out after 10s\" in the simulator, " +
-		"\"no answer before the request deadline\" in the runtime",
-	"html-200": "cause of an HTML 200: \"body is not a token response (text/html)\" in the simulator, " +
-		"\"not a token response: body is an HTML or XML page\" in the runtime",
-	"malformed-body": "cause of a broken JSON body: \"body is not valid JSON (unexpected end of input)\" " +
-		"in the simulator, \"not a token response: malformed JSON\" in the runtime",
-	"fleet-outage-throttled": "the shared throttle's random stream: the simulator seeds it " +
-		"PCG(seed, 0x7e57), session.NewThrottle PCG(seed, seed^0x7e57)",
 }
 
 // largeFleet is the size above which a fleet is left out of the short

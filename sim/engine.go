@@ -186,8 +186,9 @@ func newRun(sc *Scenario, opt Options) *run {
 	if sc.Session.Throttle.Kind == policy.ThrottleAdaptive {
 		if t, err := sc.Session.Throttle.Build(); err == nil {
 			// Its own stream of the run's seed, so that the sessions'
-			// draws are those of the same run without a throttle.
-			r.thr, r.thrRand = t, rand.New(rand.NewPCG(sc.Seed, 0x7e57))
+			// draws are those of the same run without a throttle: the
+			// stream of session.NewThrottle(spec, seed).
+			r.thr, r.thrRand = t, rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x7e57))
 		}
 	}
 	r.q.naive = naiveEngine
