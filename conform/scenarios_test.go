@@ -14,18 +14,22 @@ import (
 // shrink: TestScenariosConform fails when a listed scenario starts to
 // agree (remove it) or an unlisted one disagrees.
 var knownDrift = map[string]string{
-	"crashed-holder-fallback": "restart: the simulator feeds the restarted process's session a set_token " +
-		"(the store's pair, or its own copy when the family was never published); the runtime starts a new " +
-		"Session, which makes no transition and, with a coordinator whose family was never published, holds no pair",
+	"crashed-holder-fallback": "restart: the simulator records a crashed process's restart as a set_token " +
+		"transition of its session, with the store's pair or, the family never published, its own copy; the " +
+		"runtime's restarted process is a new Session, which records none and, its family never published, " +
+		"starts without a pair. Also: a waiting runtime session takes over one store round trip after the " +
+		"lease lapsed (session.waitFor measures the lease from the Read before Acquire), the simulator at the lapse",
 	"crashed-holder-revoked":    "restart: as crashed-holder-fallback",
 	"crashed-holder-with-grace": "restart: as crashed-holder-fallback",
 	"early-access-rejection": "cause of a rejection: the simulator's resource server names its reason " +
 		"(\"401 Unauthorized from the resource server: access token rejected\"); the runtime's Transport " +
-		"quotes the answer (\"401 Unauthorized from URL (WWW-Authenticate: …)\")",
+		"quotes the answer (\"401 Unauthorized from URL (WWW-Authenticate: …)\"); the transitions agree otherwise",
 	"rejection-storm": "cause of a rejection: as early-access-rejection",
 	"family-shared-store": "publish: the simulator publishes a new pair (one store round trip) before it " +
-		"feeds the answer to the machine; the runtime installs the pair when the answer arrives, then publishes",
-	"shared-store-outage": "publish: as family-shared-store",
+		"feeds the answer to the machine, the runtime installs the pair as the answer arrives, then publishes " +
+		"(its succeed comes one store latency earlier); an adopt's cause names the generation in the runtime only",
+	"shared-store-outage": "publish: as family-shared-store; a store round trip's failure is " +
+		"\"shared store unreachable\" in the simulator, \"shared store unreachable: <the store's error>\" in the runtime",
 }
 
 // largeFleet is the size above which a fleet is left out of the short
