@@ -217,7 +217,7 @@ func (s *Session) waitFor(flight uint64, fam Family, lease Lease) {
 	gen := s.gen.Load()
 	s.wg.Add(1)
 	s.unlock()
-	go func() {
+	s.goroutine(func() {
 		defer s.wg.Done()
 		defer cancel()
 		for ctx.Err() == nil {
@@ -242,7 +242,7 @@ func (s *Session) waitFor(flight uint64, fam Family, lease Lease) {
 			}
 			gen = fam.Generation // a change that was not a newer pair: wait for the next
 		}
-	}()
+	})
 }
 
 func (s *Session) cancelWatchLocked() {

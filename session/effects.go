@@ -105,7 +105,8 @@ func (s *Session) startRefreshLocked(flight uint64) {
 	ctx, cancel := context.WithCancel(base)
 	s.cancel = cancel
 	s.wg.Add(1)
-	go s.refresh(ctx, flight, s.data.Attempt, s.tok, s.refreshDead)
+	attempt, cur, dead := s.data.Attempt, s.tok, s.refreshDead
+	s.goroutine(func() { s.refresh(ctx, flight, attempt, cur, dead) })
 }
 
 func (s *Session) cancelFlightLocked() {

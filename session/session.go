@@ -128,6 +128,7 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 		cfg.clock = clock.New()
 	}
 	cfg.realClock = isRealClock(cfg.clock)
+	cfg.driver, _ = cfg.clock.(DrivingClock)
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
@@ -256,9 +257,7 @@ func (s *Session) tokenSlow(ctx context.Context) (Token, error) {
 		ch := s.changed
 		s.unlock()
 		waited = true
-		select {
-		case <-ch:
-		case <-ctx.Done():
+		if !s.await(ctx, ch) {
 			return Token{}, s.waitError(ctx)
 		}
 	}
