@@ -33,8 +33,11 @@ func newHolder() string {
 // read (for an adoption) and the failure, if any.
 func (s *Session) storeStep(ctx context.Context, fx states.Effects, a *attemptState) (states.Input, *Token, *failure) {
 	c := s.cfg.coord
-	cctx, cancel := s.cfg.clock.WithTimeout(ctx, s.cfg.timeout)
+	cctx, cancel := s.storeCtx(ctx)
 	defer cancel()
+	if c == nil {
+		return s.storeRead(cctx, fx, a)
+	}
 	in := states.Input{Flight: fx.Flight}
 	var err error
 	var pair *Token
@@ -83,7 +86,13 @@ func (s *Session) storeStep(ctx context.Context, fx states.Effects, a *attemptSt
 		}
 		return in, pair, nil
 	}
-	if ctx.Err() == nil { // a cancelled attempt's failure is no store failure
+	return s.storeFailed(ctx, fx, err, a)
+}
+
+// storeFailed records err, a failure of the store operation of fx, and
+// returns it as the machine's input.
+func (s *Session) storeFailed(ctx context.Context, fx states.Effects, err error, a *attemptState) (states.Input, *Token, *failure) {
+	if ctx.Err() == nil || !errors.Is(err, context.Canceled) { // a cancelled attempt's failure is no store failure
 		s.st.setErr(err)
 		s.storeHook(storeOpName(fx.Store), err)
 		if a.storeErr == nil {
@@ -95,6 +104,33 @@ func (s *Session) storeStep(ctx context.Context, fx states.Effects, a *attemptSt
 	s.mu.Unlock()
 	detail := serverText(newScrubber(cur.Access.Reveal(), cur.Refresh.Reveal()), err.Error(), maxCause)
 	return states.Input{Kind: states.InStoreDown, Flight: fx.Flight, Detail: detail}, nil, &failure{err: err}
+}
+
+// storeRead reads a store of the session's own (WithStore) that other
+// processes may write, as the machine asks after a final refusal
+// (states.Config.Shared): its pair counts as the session's own when it has
+// the same access or the same refresh token. A plain store keeps no
+// generation; the machine weighs another pair by its expiry.
+func (s *Session) storeRead(ctx context.Context, fx states.Effects, a *attemptState) (states.Input, *Token, *failure) {
+	in := states.Input{Kind: states.InFamily, Flight: fx.Flight}
+	t, err := s.cfg.store.Load(ctx)
+	switch {
+	case errors.Is(err, ErrNoToken):
+		err = nil
+	case err == nil && t.Access != "":
+		if t.Issued.IsZero() {
+			t.Issued = s.cfg.clock.Now()
+		}
+		s.mu.Lock()
+		cur := s.tok
+		s.mu.Unlock()
+		in.Issued, in.Expiry = t.Issued, t.Expiry
+		in.Own, in.NoRefresh = t.Access == cur.Access || t.Refresh == cur.Refresh, t.Refresh == ""
+	}
+	if err != nil {
+		return s.storeFailed(ctx, fx, err, a)
+	}
+	return in, &t, nil
 }
 
 // storeOpName is the operation's name in Hooks.StoreError.
@@ -134,7 +170,9 @@ func (s *Session) familyInput(fam Family, a *attemptState) (states.Input, *Token
 // leaseFollowUp keeps or gives up the session's lease after an attempt
 // (states.Effects.Lease). Its failure changes nothing: a lease lapses.
 func (s *Session) leaseFollowUp(ctx context.Context, fx states.Effects) {
-	ctx, cancel := s.cfg.clock.WithTimeout(context.WithoutCancel(ctx), s.cfg.timeout)
+	// Releasing must not depend on the attempt's context, which may have
+	// ended, but waits no longer than any store operation.
+	ctx, cancel := s.storeCtx(context.WithoutCancel(ctx))
 	defer cancel()
 	switch c := s.cfg.coord; fx.Lease {
 	case states.LeaseRelease:
@@ -159,7 +197,7 @@ func (s *Session) watchLocked() {
 	s.watchCancel = cancel
 	gen := s.data.Generation()
 	s.wg.Add(1)
-	go func() {
+	s.goroutine(func() {
 		defer s.wg.Done()
 		defer cancel()
 		var a attemptState
@@ -190,17 +228,16 @@ func (s *Session) watchLocked() {
 			}
 			gen = fam.Generation
 		}
-	}()
+	})
 }
 
-// pause waits for d on the session's clock, or until ctx ends.
+// pause waits for d on the session's clock (through a driving clock's
+// Wait, if any), or until ctx ends.
 func (s *Session) pause(ctx context.Context, d time.Duration) {
-	t := s.cfg.clock.Timer(d)
+	done := make(chan struct{})
+	t := s.cfg.clock.AfterFunc(d, func() { close(done) })
 	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
+	s.await(ctx, done)
 }
 
 func (s *Session) cancelWatchLocked() {

@@ -79,7 +79,7 @@ func (s *Session) dispatchLocked(fx states.Effects) {
 	}
 	ctx := s.workContextLocked(fx.StartRefresh)
 	s.wg.Add(1)
-	go s.work(ctx, fx)
+	s.goroutine(func() { s.work(ctx, fx) })
 }
 
 // workContextLocked returns the context of a worker: for an attempt, one

@@ -73,6 +73,11 @@ type Session struct {
 	holder      string
 	watchCancel context.CancelFunc
 
+	// life bounds every operation on the store: Shutdown ends it at its
+	// deadline.
+	life    context.Context
+	endLife context.CancelFunc
+
 	wg sync.WaitGroup
 }
 
@@ -94,7 +99,12 @@ type failure struct {
 
 // New returns a session that refreshes with r, starting from initial (the
 // zero Token for none: the session then loads one from its store, if any,
-// or refreshes on the first demand). ctx bounds only the store's Load.
+// or refreshes on the first demand). ctx bounds only the store's Load,
+// which waits no longer than the request timeout either.
+//
+// A *FileStore given to WithStore is shared safely with the other processes
+// of the host that use its Path: the session runs the token family's
+// protocol through a FileCoordinator on that Path (see FileStore).
 func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Session, error) {
 	if r == nil {
 		return nil, errors.New("session: New needs a Refresher")
@@ -108,6 +118,7 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 		cfg.clock = clock.New()
 	}
 	cfg.realClock = isRealClock(cfg.clock)
+	cfg.driver, _ = cfg.clock.(DrivingClock)
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
@@ -126,9 +137,21 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	if cfg.store != nil && cfg.coord != nil {
 		return nil, errors.New("session: WithStore and WithCoordinator exclude each other: the coordinator keeps the family's pair")
 	}
+	if fs, ok := cfg.store.(*FileStore); ok && fs != nil {
+		if c := fs.coordinator(); c != nil {
+			cfg.store, cfg.coord = nil, c // safe across the host's processes
+		}
+	}
+	own := initial.Access != "" || initial.Refresh != ""
 	var gen uint64
-	if initial.Access == "" && initial.Refresh == "" && cfg.store != nil {
-		t, err := cfg.store.Load(ctx)
+	lctx := ctx
+	if !own && (cfg.store != nil || cfg.coord != nil) {
+		var cancel context.CancelFunc
+		lctx, cancel = cfg.clock.WithTimeout(ctx, cfg.timeout)
+		defer cancel()
+	}
+	if !own && cfg.store != nil {
+		t, err := cfg.store.Load(lctx)
 		switch {
 		case err == nil:
 			initial = t
@@ -136,8 +159,8 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 			return nil, err
 		}
 	}
-	if initial.Access == "" && initial.Refresh == "" && cfg.coord != nil {
-		fam, err := cfg.coord.Read(ctx)
+	if !own && cfg.coord != nil {
+		fam, err := cfg.coord.Read(lctx)
 		if err != nil {
 			return nil, fmt.Errorf("session: reading the token family: %w", err)
 		}
@@ -148,12 +171,14 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 		refresher: r,
 		machine: states.NewMachine(states.Config{Policy: cfg.policy, RefreshAhead: cfg.refreshAhead, MaxRetryAfter: cfg.maxRetryAfter,
 			ReuseGrace: cfg.reuseGrace, Fallback: cfg.fallback != nil, SoloWhenStoreDown: cfg.solo,
-			Coordinated: cfg.coord != nil, Lease: states.LeaseTTL(cfg.lease, cfg.timeout),
-			FallbackSameClient: cfg.fallback != nil && sameClient(r, cfg.fallback)}),
+			Coordinated: cfg.coord != nil, Shared: cfg.store != nil || cfg.coord != nil,
+			Lease: states.LeaseTTL(cfg.lease, cfg.timeout), FallbackSameClient: cfg.fallback != nil && sameClient(r, cfg.fallback)}),
 		changed: make(chan struct{}),
 		tok:     initial,
 		holder:  newHolder(),
 	}
+	s.life, s.endLife = context.WithCancel(context.Background())
+	s.st.gate = make(chan struct{}, 1)
 	now := cfg.clock.Now()
 	expiry := initial.Expiry
 	if initial.Access == "" {
@@ -163,6 +188,9 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 		s.tok.Issued = now
 	}
 	start := []states.DataOption{states.StartGeneration(gen)}
+	if own && cfg.coord != nil {
+		start = append(start, states.StartWithOwnPair())
+	}
 	if initial.Access != "" && initial.Refresh == "" {
 		start = append(start, states.StartWithoutRefresh())
 	}
@@ -229,9 +257,7 @@ func (s *Session) tokenSlow(ctx context.Context) (Token, error) {
 		ch := s.changed
 		s.unlock()
 		waited = true
-		select {
-		case <-ch:
-		case <-ctx.Done():
+		if !s.await(ctx, ch) {
 			return Token{}, s.waitError(ctx)
 		}
 	}
@@ -327,14 +353,17 @@ func (s *Session) SetToken(ctx context.Context, t Token) error {
 		fx.Save = false // saved below, its error returned
 		s.dispatchLocked(fx)
 		s.unlock()
-		return s.save(ctx, tok, ver)
+		if err := s.save(ctx, tok, ver); err != nil {
+			return s.saveError(tok, err)
+		}
+		return nil
 	}
 	// A re-login starts the family's next generation, whatever the store
 	// holds now: the machine asks for it to be read and the pair published,
 	// which happens here, within ctx; what follows goes on in the
 	// background.
 	if err := s.perform(ctx, fx, true); err != nil {
-		return fmt.Errorf("session: publishing the token pair: %w", err)
+		return s.saveError(tok, err)
 	}
 	return nil
 }
@@ -343,11 +372,13 @@ func (s *Session) SetToken(ctx context.Context, t Token) error {
 // stops the timer, makes Token return ErrClosed, lets a refresh in flight
 // finish within its request timeout (its answer may carry the only copy of
 // a rotated refresh token), saves the newest pair to the store, delivers
-// the remaining audit records, hook calls and log lines, and returns. When
-// ctx ends first, the refresh is abandoned and Shutdown returns ctx's
-// error; so it does when a hook or the audit sink still blocks the
-// delivery, which that hook's goroutine then completes. It returns the
-// store's error when the newest pair could not be saved. Later calls wait
+// the remaining audit records, hook calls and log lines, and returns. It
+// returns by ctx's deadline: when ctx ends first, the refresh is
+// abandoned, every wait for the store or its lock ends, the save gets one
+// attempt that waits for nothing, and Shutdown returns ctx's error; so it
+// does when a hook or the audit sink still blocks the delivery, which that
+// hook's goroutine then completes. When the newest pair is not in the
+// store it returns a *SaveError that names it (by fingerprint). Later calls wait
 // for the first one and return nil.
 func (s *Session) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
@@ -361,6 +392,11 @@ func (s *Session) Shutdown(ctx context.Context) error {
 		s.changed = make(chan struct{})
 	}
 	s.unlock()
+	if first {
+		// At the deadline every wait for the store ends, the last save's
+		// included.
+		defer context.AfterFunc(ctx, s.endLife)()
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	var err error
@@ -370,11 +406,19 @@ func (s *Session) Shutdown(ctx context.Context) error {
 		s.mu.Lock()
 		s.cancelFlightLocked()
 		s.mu.Unlock()
-		<-done
-		err = fmt.Errorf("session: shutdown abandoned the refresh in flight: %w", ctx.Err())
+		s.endLife()
+		select {
+		case <-done:
+			err = fmt.Errorf("session: shutdown abandoned the refresh in flight: %w", ctx.Err())
+		default:
+			// Its Refresher, or a hook or sink it called, ignores its
+			// context: Shutdown keeps its deadline all the same.
+			err = fmt.Errorf("session: shutdown abandoned the refresh in flight, which did not end when cancelled: %w", ctx.Err())
+		}
 	}
 	if first {
 		err = errors.Join(err, s.flushStore(ctx))
+		s.endLife()
 		if h := s.cfg.hooks.Closed; h != nil {
 			s.mu.Lock()
 			info := s.infoLocked()

@@ -49,7 +49,9 @@ func (r *run) atStore(i uint32, aux uint64, t int64) {
 	fi := r.famOf(i)
 	st := &r.stores[fi]
 	if r.storeDown(t) {
-		in.Kind = states.InStoreDown
+		// The model's store is down as a refused connection is (the
+		// error the runtime's store reports, which the cause quotes).
+		in.Kind, in.Detail = states.InStoreDown, errRefused.Error()
 		r.step(i, s, in, t)
 		return
 	}

@@ -49,6 +49,47 @@ func (m *Machine) result(d *Data, fx *Effects, in *Input, now time.Time) {
 	m.conclude(d, fx, v, failReason(v), v.Cause, true, now)
 }
 
+// deny revokes the session with the refusal recorded in d (sent: it
+// answered a request), giving up the lease.
+func (m *Machine) deny(d *Data, fx *Effects, sent bool, now time.Time) {
+	d.step, d.nextAt = stepNone, time.Time{}
+	if tr := fire(d, fx, Deny, d.reason, d.detail, now); tr != nil {
+		tr.Sent, tr.Class = sent, policy.Permanent
+	}
+	m.release(d, fx, d.reason != ReasonCrashedHolder)
+}
+
+// verified takes in what the store held when it was read again after a
+// final refusal (Config.Shared): a newer pair — another generation of the
+// family, or another process's pair saved to a plain store, expiring later
+// — is adopted; nothing newer lets the refusal revoke.
+func (m *Machine) verified(d *Data, fx *Effects, in *Input, now time.Time) {
+	newer := !in.Own && !in.Expiry.IsZero() &&
+		(in.Generation > d.gen || !m.coordinated && in.Expiry.After(d.expiry))
+	if newer {
+		m.adopt(d, fx, in, now)
+		return
+	}
+	m.deny(d, fx, true, now)
+}
+
+// unverified takes in a store that could not be read again after a final
+// refusal: a newer pair may be in it, so the attempt fails transiently,
+// paced by the policy, instead of revoking.
+func (m *Machine) unverified(d *Data, fx *Effects, in *Input, now time.Time) {
+	detail := d.detail + " (" + RereadFailedNote
+	if in.Detail != "" {
+		detail += ": " + in.Detail
+	}
+	d.step = stepNone
+	m.failed(d, fx, policy.Verdict{Class: policy.Transient}, d.reason, detail+")", true, now)
+}
+
+// RereadFailedNote ends the cause of a refusal that could not be checked
+// against the store (Config.Shared): the attempt fails transiently instead
+// of revoking.
+const RereadFailedNote = "not final: the shared store could not be read again for a newer pair"
+
 // fallbackResult takes in the answer to the fallback grant's request.
 func (m *Machine) fallbackResult(d *Data, fx *Effects, in *Input, now time.Time) {
 	used, why := d.fallbackUse()
@@ -127,16 +168,20 @@ func (m *Machine) succeed(d *Data, fx *Effects, in *Input, why Reason, detail st
 // family's lease keeps it through the retry or gives it up.
 func (m *Machine) conclude(d *Data, fx *Effects, v policy.Verdict, why Reason, detail string, sent bool, now time.Time) {
 	d.step, d.fb = stepNone, fbNone
-	if v.Class == policy.Permanent {
-		detail = joined(detail, ": ", d.consumedNote())
-		d.reason, d.detail, d.nextAt = why, detail, time.Time{}
-		if tr := fire(d, fx, Deny, why, detail, now); tr != nil {
-			tr.Sent, tr.Class = sent, v.Class
-		}
-		m.release(d, fx, why != ReasonCrashedHolder)
-	} else {
+	switch {
+	case v.Class != policy.Permanent:
 		m.failed(d, fx, v, why, detail, sent, now)
 		m.afterFailure(d, fx, now)
+	case m.shared && !v.Misconfigured && sent:
+		// Not final yet: another process may have refreshed or logged in
+		// since the attempt began. The store is read again (verified).
+		d.reason, d.detail = why, joined(detail, ": ", d.consumedNote())
+		m.release(d, fx, !d.maybeConsumed)
+		m.storeOp(d, fx, StoreRead, stepVerify)
+		return
+	default:
+		d.reason, d.detail = why, joined(detail, ": ", d.consumedNote())
+		m.deny(d, fx, sent, now)
 	}
 	if d.unpublished {
 		m.persist(d, fx)

@@ -83,6 +83,15 @@ type Config struct {
 	// process keeps serving its valid token and retries the store on its
 	// policy's schedule.
 	SoloWhenStoreDown bool
+	// Shared reports that other processes may write the session's pair to
+	// a store the session can read again (a token store, a family's
+	// coordinator; Coordinated implies it). A final refusal of the grant is
+	// then not taken in at once: the machine asks for the store to be read
+	// again (Effects.Store: StoreRead), because another process may have
+	// refreshed or logged in since; a newer pair there is adopted, one that
+	// cannot be read makes the refusal transient ("not final"), and only a
+	// store that holds nothing newer lets it revoke.
+	Shared bool
 	// Coordinated makes the session a process of a token family that
 	// shares its pair through a store (session.Coordinator, the
 	// simulator's share: store): every attempt goes through the family's
@@ -118,6 +127,7 @@ type Machine struct {
 	fallback      bool
 	solo          bool
 	coordinated   bool
+	shared        bool
 	sameClient    bool
 	lease         time.Duration
 }
@@ -126,7 +136,7 @@ type Machine struct {
 func NewMachine(cfg Config) *Machine {
 	m := &Machine{policy: cfg.Policy, refreshAhead: cfg.RefreshAhead, maxRetryAfter: cfg.MaxRetryAfter,
 		reuseGrace: cfg.ReuseGrace, fallback: cfg.Fallback, solo: cfg.SoloWhenStoreDown,
-		coordinated: cfg.Coordinated, sameClient: cfg.FallbackSameClient, lease: cfg.Lease}
+		coordinated: cfg.Coordinated, shared: cfg.Shared || cfg.Coordinated, sameClient: cfg.FallbackSameClient, lease: cfg.Lease}
 	if m.lease <= 0 {
 		m.lease = LeaseTTL(0, 0)
 	}

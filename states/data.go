@@ -75,6 +75,9 @@ type Data struct {
 	// store yet (relogin: it is the application's, published from whatever
 	// generation the store holds).
 	held, marked, rtDead, unpublished, relogin bool
+	// ownPair: the pair is the application's, its generation unknown
+	// (StartWithOwnPair), until the family was read.
+	ownPair bool
 	// rand is the session's seeded random source, for jitter.
 	rand rand.PCG
 }
@@ -89,13 +92,21 @@ func NewRand(seed uint64) *rand.PCG { return rand.NewPCG(seed, seed^seedMix) }
 // A DataOption describes the pair a session starts with, beyond its
 // token's life (NewData, Data.Restarted).
 type DataOption struct {
-	gen       uint64
-	noRefresh bool
+	gen            uint64
+	noRefresh, own bool
 }
 
 // StartGeneration says that the pair is the family's generation gen
 // (Config.Coordinated), as read from its store.
 func StartGeneration(gen uint64) DataOption { return DataOption{gen: gen} }
+
+// StartWithOwnPair says that the application gave the session its pair
+// (Config.Coordinated): the family's store may not know it, and may hold
+// an older one under any generation, so the first read of the family
+// weighs the store's pair by its expiry instead of adopting any
+// generation, and seeds the store with the session's pair when the store's
+// is older.
+func StartWithOwnPair() DataOption { return DataOption{own: true} }
 
 // StartWithoutRefresh says that the pair carries no refresh token: attempts
 // use the fallback grant (Config.Fallback) until one arrives.
@@ -119,6 +130,7 @@ func (d Data) Restarted(issued, expiry time.Time, opts ...DataOption) Data {
 	for _, o := range opts {
 		n.gen = max(n.gen, o.gen)
 		n.rtDead = n.rtDead || o.noRefresh
+		n.ownPair = n.ownPair || o.own
 	}
 	return n
 }

@@ -3,8 +3,8 @@ package states
 import "time"
 
 // The decisions of processes sharing one token family (see Config.ReuseGrace,
-// Config.Fallback, Config.SoloWhenStoreDown and the states Waiting, events
-// Adopt, Wait and TakeOver).
+// Config.Fallback, Config.SoloWhenStoreDown, Config.Shared, protocol.go and
+// the states Waiting, events Adopt, Wait and TakeOver).
 
 // Orphan is what a process does with a refresh token that a vanished lease
 // holder may have spent: it marked a refresh in flight and then neither

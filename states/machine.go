@@ -113,7 +113,7 @@ func (m *Machine) install(d *Data, fx *Effects, ev Event, why Reason, in *Input,
 		m.release(d, fx, false) // the refresh in flight may have spent the token
 	}
 	d.rtDead, d.step, d.fb = in.NoRefresh, stepNone, fbNone
-	d.unpublished, d.relogin = false, false
+	d.unpublished, d.relogin, d.ownPair = false, false, false
 	if in.Generation != 0 || ev == Adopt {
 		d.gen = in.Generation
 	}

@@ -58,6 +58,7 @@ const (
 	stepPublish       // StorePublish
 	stepSetRead       // StoreRead for a re-login's publish
 	stepMoved         // StoreRead after a publish lost its compare-and-swap
+	stepVerify        // StoreRead after a final refusal (Config.Shared)
 )
 
 // Why an attempt uses which grant (Data.fb).
@@ -181,7 +182,7 @@ func (m *Machine) protocol(d *Data, fx *Effects, in *Input, now time.Time) {
 		}
 	case InPublished:
 		if d.step == stepPublish || d.step == stepSeed {
-			d.gen = in.Generation
+			d.gen, d.ownPair = in.Generation, false
 			d.unpublished, d.relogin, d.pubTries, d.pubDue = false, false, 0, 0
 			d.held, d.marked = false, false // publishing released both
 			m.published(d, fx, now)
@@ -211,6 +212,9 @@ func (m *Machine) published(d *Data, fx *Effects, now time.Time) {
 // read takes in the family read at step d.step.
 func (m *Machine) read(d *Data, fx *Effects, in *Input, now time.Time) {
 	switch d.step {
+	case stepVerify:
+		m.verified(d, fx, in, now)
+		return
 	case stepSetRead:
 		d.gen = in.Generation
 		d.relogin = false
@@ -240,16 +244,19 @@ func (m *Machine) read(d *Data, fx *Effects, in *Input, now time.Time) {
 	switch {
 	case in.Own:
 		d.gen = in.Generation // the same pair, renumbered by a store that lost its state
-	case in.Generation > d.gen && !in.Expiry.IsZero():
+		d.ownPair = false
+	case in.Generation > d.gen && !in.Expiry.IsZero() && !d.ownPair:
 		m.adopt(d, fx, in, now)
 		return
-	case in.Generation < d.gen:
+	case in.Generation < d.gen || in.Generation != d.gen && d.ownPair:
 		// The store lost the family's state (a Redis restarted without
 		// persistence comes back empty; one restored from a snapshot comes
-		// back old): its pair is adopted only if it expires later than the
-		// session's (a process refreshed since); otherwise, holding the
-		// lease, the session seeds it with its own pair, so that no process
-		// is handed a refresh token that was already rotated.
+		// back old), or the session was given its pair and the store may
+		// hold an older one (ownPair): the store's pair is adopted only if
+		// it expires later than the session's (a process refreshed since);
+		// otherwise, holding the lease, the session seeds it with its own
+		// pair, so that no process is handed a refresh token that was
+		// already rotated.
 		if !in.Expiry.IsZero() && in.Expiry.After(d.expiry) {
 			m.adopt(d, fx, in, now)
 			return
@@ -326,7 +333,11 @@ func (m *Machine) storeDown(d *Data, fx *Effects, in *Input, now time.Time) {
 		}
 		return
 	}
-	if d.step == stepSend {
+	switch d.step {
+	case stepSend:
+		return
+	case stepVerify:
+		m.unverified(d, fx, in, now)
 		return
 	}
 	if m.Solo(d, now) {

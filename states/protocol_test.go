@@ -261,7 +261,7 @@ func (h *harness) effects(fx *Effects) string {
 }
 
 var stepNames = [...]string{stepNone: "", stepRead: "read", stepAcquire: "acquire", stepReread: "reread", stepSeed: "seed",
-	stepMark: "mark", stepSend: "send", stepPublish: "publish", stepSetRead: "set-read", stepMoved: "moved"}
+	stepMark: "mark", stepSend: "send", stepPublish: "publish", stepSetRead: "set-read", stepMoved: "moved", stepVerify: "verify"}
 
 // data prints the session's data.
 func (h *harness) data() string {

@@ -199,7 +199,7 @@ func format(r Reason, detail string, gen uint64) string {
 		return "the refresh lease lapsed without a new pair"
 	case ReasonAdopted:
 		if gen == 0 {
-			return "pair published by another process"
+			return "pair saved to the store by another process" // a store without generations
 		}
 		return "pair published by another process (generation " + strconv.FormatUint(gen, 10) + ")"
 	case ReasonSetToken:

@@ -47,7 +47,7 @@ func TestCauseWords(t *testing.T) {
 		want string
 	}{
 		{Transition{Reason: ReasonAdopted, Generation: 3}, "pair published by another process (generation 3)"},
-		{Transition{Reason: ReasonAdopted}, "pair published by another process"},
+		{Transition{Reason: ReasonAdopted}, "pair saved to the store by another process"},
 		{Transition{Reason: ReasonStoreDown, Detail: "dial tcp: refused"}, "shared store unreachable: dial tcp: refused"},
 		{Transition{Reason: ReasonStoreDown}, "shared store unreachable"},
 		{Transition{Reason: ReasonThrottled}, policy.ThrottledCause},

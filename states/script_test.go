@@ -25,13 +25,15 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 //
 // Commands:
 //
-//	config [ahead=D] [max_retry_after=D] [seed=N] POLICY-KEY=VALUE...
+//	config [ahead=D] [max_retry_after=D] [shared=BOOL] [seed=N] POLICY-KEY=VALUE...
 //	token [issued=D] expiry=D          (a session holding a token; expiry=0 for none)
 //	AT wake | demand | revoke CAUSE | reject | accept | lease_free
 //	AT set issued=D expiry=D | adopt issued=D expiry=D
 //	AT busy until=D                    (another process holds the lease)
 //	AT ok [issued=D] expiry=D          (the refresh in flight yields a token)
 //	AT fail status=N [code=C] [description=TEXT] [retry_after=V] | fail err=TEXT [sent]
+//	AT family [gen=N] [issued=D expiry=D] [own] (the store read again, as asked)
+//	AT store_down TEXT                 (the store could not be read)
 //
 // In TEXT an underscore stands for a space.
 //
@@ -110,6 +112,8 @@ func (s *script) exec(line string) error {
 				cfg.RefreshAhead, err = time.ParseDuration(v)
 			case "max_retry_after":
 				cfg.MaxRetryAfter, err = time.ParseDuration(v)
+			case "shared":
+				cfg.Shared, err = strconv.ParseBool(v)
 			case "seed":
 				seed, err = strconv.ParseUint(v, 10, 64)
 			case "kind": // applied first
@@ -191,10 +195,19 @@ func (s *script) exec(line string) error {
 		}
 		_, o.Sent = kv["sent"]
 		in = Input{Kind: InResult, Verdict: policy.Classify(o)}
+	case "family":
+		gen, _ := strconv.ParseUint(kv["gen"], 10, 64)
+		in = Input{Kind: InFamily, Generation: gen}
+		if _, ok := kv["expiry"]; ok {
+			in.Issued, in.Expiry = offset(kv["issued"]), offset(kv["expiry"])
+		}
+		_, in.Own = kv["own"]
+	case "store_down":
+		in = Input{Kind: InStoreDown, Detail: strings.Join(f[2:], " ")}
 	default:
 		return fmt.Errorf("unknown command %q", f[1])
 	}
-	if in.Kind == InResult || in.Kind == InBusy {
+	if in.Kind == InResult || in.Kind == InBusy || in.Kind == InFamily || in.Kind == InStoreDown {
 		in.Flight = s.flight
 		if v, ok := kv["flight"]; ok {
 			in.Flight, _ = strconv.ParseUint(v, 10, 64)
@@ -234,6 +247,12 @@ func (s *script) print(fx Effects) {
 	var fxs []string
 	if fx.StartRefresh {
 		fxs = append(fxs, fmt.Sprintf("start_refresh(flight=%d)", fx.Flight))
+	}
+	if fx.Store != StoreNone {
+		fxs = append(fxs, fmt.Sprintf("store=%s(flight=%d)", fx.Store, fx.Flight))
+	}
+	if fx.Send > GrantRefresh {
+		fxs = append(fxs, "send="+fx.Send.String())
 	}
 	if !fx.WakeAt.IsZero() {
 		fxs = append(fxs, "wake_at="+dur(fx.WakeAt))
