@@ -153,6 +153,16 @@ func window(sc *sim.Scenario, k sim.FaultKind, t time.Duration) *sim.Fault {
 // begin starts the process at its start, with a fresh pair from the
 // server, and its application's workload.
 func (p *process) begin() {
+	if p.r.sc.StartsWithoutToken(p.i) {
+		// No token at all (fleet.without_token): the session starts with
+		// nothing, and waits for its family's first pair.
+		if err := p.open(session.Token{}); err != nil {
+			p.r.clk.misuse(err)
+			return
+		}
+		p.schedule()
+		return
+	}
 	pair, err := p.r.srv.Login(p.i)
 	if err != nil {
 		p.r.clk.misuse(err)

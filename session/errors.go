@@ -26,8 +26,11 @@ var ErrMisconfigured = errors.New("session: client misconfigured")
 var ErrClosed = errors.New("session: closed")
 
 // ErrNoRefreshToken is returned by a refresh_token grant when the session
-// holds no refresh token. A Session treats it as a permanent refusal (and
-// turns to its fallback grant, if any).
+// holds no refresh token. It is no refusal: a Session turns to its fallback
+// grant, if any, and otherwise waits, unrevoked, for a pair from outside —
+// SetToken, or the first pair another process of its family publishes —
+// while Token fails with a *RefreshError whose cause says so ("no token
+// yet: seed it with SetToken …") and which unwraps to this error.
 var ErrNoRefreshToken = errors.New("session: no refresh token")
 
 // ErrInsecureTokenURL is returned by NewClient for a token URL that is

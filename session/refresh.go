@@ -59,6 +59,11 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 	}
 	tok, err := r.Refresh(a.reqCtx, cur)
 	now := s.cfg.clock.Now()
+	if errors.Is(err, ErrNoRefreshToken) {
+		// Nothing was sent: there is nothing to present (the machine turns
+		// to the fallback grant, or waits for a pair from outside).
+		return states.Input{Kind: states.InNoRefresh, Flight: fx.Flight}, nil, &failure{err: err}
+	}
 	v, fail := s.classify(err, now, cur)
 	if t := s.cfg.throttle; t != nil {
 		a.accepted = v.Class == policy.OK || (fail.endpoint != nil && policy.Accepted(fail.endpoint.Outcome()))
@@ -129,8 +134,6 @@ func (s *Session) classify(err error, now time.Time, cur Token) (policy.Verdict,
 	switch {
 	case err == nil:
 		o = policy.Outcome{Status: 200, At: now}
-	case errors.Is(err, ErrNoRefreshToken):
-		return policy.Verdict{Class: policy.Permanent, Cause: "no refresh token to refresh with"}, f
 	case errors.As(err, &f.endpoint):
 		o = f.endpoint.Outcome()
 	case errors.Is(err, context.DeadlineExceeded):

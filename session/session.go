@@ -191,7 +191,7 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	if own && cfg.coord != nil {
 		start = append(start, states.StartWithOwnPair())
 	}
-	if initial.Access != "" && initial.Refresh == "" {
+	if initial.Refresh == "" {
 		start = append(start, states.StartWithoutRefresh())
 	}
 	s.data = states.NewData(cfg.seed, s.tok.Issued, expiry, start...)
@@ -249,7 +249,10 @@ func (s *Session) tokenSlow(ctx context.Context) (Token, error) {
 			err := s.revokedErrorLocked(now)
 			s.unlock()
 			return Token{}, err
-		case gaveUp, d.State() == states.Backoff && failFast:
+		case gaveUp, d.State() == states.Backoff && failFast, d.AwaitsPair() && failFast:
+			// With nothing to refresh with, the session waits for a pair
+			// from outside (SetToken, or its family's first pair); a caller
+			// that may wait waits for it too.
 			err := s.refreshErrorLocked(now)
 			s.unlock()
 			return Token{}, err

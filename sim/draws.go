@@ -46,3 +46,16 @@ func (sc *Scenario) FamilyOf(i int) int {
 	}
 	return int(uint64(i) * uint64(k) / uint64(n))
 }
+
+// StartsWithoutToken reports whether session i starts with no token at all
+// (fleet.without_token): it is one of the last WithoutToken processes of
+// its family.
+func (sc *Scenario) StartsWithoutToken(i int) bool {
+	w := sc.Fleet.WithoutToken
+	if w == 0 {
+		return false
+	}
+	f, n, k := sc.FamilyOf(i), uint64(sc.Fleet.Sessions), uint64(sc.Families())
+	hi := int((uint64(f+1)*n + k - 1) / k) // the family's sessions are [.., hi)
+	return i+w >= hi
+}

@@ -231,7 +231,7 @@ func newRun(sc *Scenario, opt Options) *run {
 	evs := r.q.startBuffer(later)
 	for i := range n {
 		if starts[i] == 0 {
-			r.begin(uint32(i), 0)
+			r.begin(uint32(i), 0, 0)
 		} else {
 			evs = append(evs, r.q.stamp(starts[i], evStart, uint32(i), 0))
 		}
@@ -278,7 +278,7 @@ func (r *run) loop() {
 		}
 		switch e.kind() {
 		case evStart:
-			r.begin(e.sess, e.at)
+			r.begin(e.sess, e.at, e.aux)
 		case evWake:
 			s := r.sess(e.sess)
 			if s.wakeAt == e.at {

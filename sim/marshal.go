@@ -85,6 +85,9 @@ func MarshalYAML(sc *Scenario) []byte {
 	f := sc.Fleet
 	fmt.Fprintf(&b, "fleet:\n  sessions: %d\n  server_capacity: %d\n  start_spread: %v\n  families: %d\n",
 		f.Sessions, f.ServerCapacity, f.StartSpread, f.Families)
+	if f.WithoutToken > 0 {
+		fmt.Fprintf(&b, "  without_token: %d\n", f.WithoutToken)
+	}
 	// share is an error without families.
 	switch sh := sc.Share; {
 	case f.Families > 0 && sh.Kind == ShareStore:

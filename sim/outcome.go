@@ -21,6 +21,7 @@ const (
 	codeMalformed                  // 200 with a broken JSON body
 	codeOverload                   // 503 from a server over its capacity
 	codeThrottled                  // the shared throttle kept the attempt from being sent
+	codeNoRefresh                  // the client holds no refresh token to present
 	codeFault                      // first status-fault code
 )
 
@@ -68,6 +69,8 @@ func answers(sc *Scenario) []answer {
 	set(codeOverload, policy.Outcome{Status: 503, Sent: true})
 	// Not sent: the shared throttle kept it back (fed as InThrottled).
 	out[codeThrottled] = answer{verdict: policy.Verdict{Class: policy.Transient}}
+	// Not sent: nothing to present (fed as InNoRefresh).
+	out[codeNoRefresh] = answer{verdict: policy.Verdict{Class: policy.Transient}}
 	for i, f := range sc.Server.Faults {
 		if f.Kind != FaultStatus {
 			continue

@@ -343,6 +343,7 @@ func (p *parser) fleet(n *yaml.Node, path string, f *Fleet) {
 		{key: "server_capacity", set: p.integer(&f.ServerCapacity, 0, math.MaxInt32)},
 		{key: "start_spread", set: p.duration(&f.StartSpread, 0, maxDuration)},
 		{key: "families", set: p.integer(&f.Families, 0, maxSessions)},
+		{key: "without_token", set: p.integer(&f.WithoutToken, 0, maxSessions)},
 	})
 }
 
@@ -476,6 +477,11 @@ func (p *parser) checkFamilies(n *yaml.Node, sc *Scenario, share bool) {
 		p.fail(keyNode(n, "fleet", "families"), "fleet.families", ErrInvalid, "%d families for %d sessions: every family needs a session", f.Families, f.Sessions)
 	case share && f.Families == 0:
 		p.fail(keyNode(n, "share"), "share", ErrInvalid, "applies only with fleet.families (processes sharing a token family)")
+	case f.WithoutToken > 0 && f.Families == 0:
+		p.fail(keyNode(n, "fleet", "without_token"), "fleet.without_token", ErrInvalid, "applies only with fleet.families (processes of a token family)")
+	case f.WithoutToken > 0 && f.WithoutToken >= f.Sessions/f.Families:
+		p.fail(keyNode(n, "fleet", "without_token"), "fleet.without_token", ErrInvalid,
+			"%d processes without a token in families of %d: every family needs one that holds it", f.WithoutToken, f.Sessions/f.Families)
 	case sh.Kind == ShareStore && sh.Lease <= sc.Session.RequestTimeout+2*sh.Latency:
 		// session.Coordinator: a lease must outlast one refresh request. The
 		// holder marks its refresh two round trips after acquiring, then

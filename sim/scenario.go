@@ -161,6 +161,12 @@ type Fleet struct {
 	// that start with the same refresh token. 0 gives every session its
 	// own family.
 	Families int
+	// WithoutToken is how many processes of each family (its last ones)
+	// start with no token at all, no refresh token either: they wait,
+	// unrevoked, for the family's first pair (share: store), or for good
+	// when the family shares nothing. At most one less than the smallest
+	// family; 0 by default.
+	WithoutToken int
 }
 
 // ShareKind says how the processes of one family coordinate.

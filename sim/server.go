@@ -36,6 +36,12 @@ func (r *run) send(i uint32, s *session, grant states.Grant, t int64) {
 		r.inv.violate(t, i, "at most one refresh in flight", "a refresh sent while another was in flight")
 	}
 	s.awaiting = true
+	if grant != states.GrantFallback && s.cliRTGen == 0 {
+		// The model's client holds no refresh token: nothing is sent
+		// (session.ErrNoRefreshToken), its answer an event at t.
+		r.q.push(t, evResult, i, uint64(codeNoRefresh)|uint64(flight)<<32)
+		return
+	}
 	if s.sentFlight == flight {
 		r.request(i, s, grant, t, s.sentAt+r.timeout-t)
 		return
@@ -200,9 +206,13 @@ func (r *run) deliver(i uint32, aux uint64, t int64) {
 			st.flyer = 0
 		}
 	}
-	if code == codeThrottled {
+	switch code {
+	case codeThrottled:
 		// Not sent: no answer to record, no grant spent.
 		r.step(i, s, states.Input{Kind: states.InThrottled, Flight: s.d.Flight()}, t)
+		return
+	case codeNoRefresh:
+		r.step(i, s, states.Input{Kind: states.InNoRefresh, Flight: s.d.Flight()}, t)
 		return
 	}
 	r.code = code

@@ -55,28 +55,61 @@ type session struct {
 	slot uint32
 }
 
-// begin gives session i a fresh token pair issued at t and arms it.
-func (r *run) begin(i uint32, t int64) {
+// begin gives session i a fresh token pair issued at t (none for a
+// process without a token, fleet.without_token) and arms it.
+func (r *run) begin(i uint32, t int64, aux uint64) {
 	s := r.sess(i)
-	s.wakeAt, s.since, s.pendFirst = -1, t, -1
-	f := &r.fams[r.famOf(i)]
-	if f.rtGen == 0 {
-		f.rtGen, f.rtIssued = 1, t // the family's first process starts it
+	tokenless := r.tokenless(i)
+	if tokenless && r.stores != nil && aux == 0 {
+		// As a runtime session started without a token does
+		// (session.New), it reads its family's store first: one round
+		// trip, after which it begins.
+		r.stats.StoreRequests++
+		r.q.push(t+r.slat, evStart, i, 1)
+		return
 	}
-	f.tokSeq++
-	s.tokGen, s.tokIssued = f.tokSeq, t
-	s.cliRTGen = 1 // every process of a family starts with its first refresh token
+	s.start = t
+	s.wakeAt, s.since, s.pendFirst = -1, t, -1
 	if r.stores != nil {
 		s.holder = r.newHolder()
 	}
-	issued, expiry := r.clock(t), r.clock(t).Add(time.Duration(r.ttl))
-	if r.sc.Token.OmitExpiresIn {
-		// The client learns the expiry from the JWT's exp claim, which the
-		// server wrote on its own clock.
-		issued, expiry = epoch.Add(time.Duration(t)), epoch.Add(time.Duration(t+r.ttl))
+	var st *store
+	if r.stores != nil {
+		st = &r.stores[r.famOf(i)]
 	}
-	s.d = s.d.Restarted(issued, expiry)
-	s.usableEnd = r.virtual(expiry)
+	switch {
+	case tokenless && st != nil && st.gen > 0 && !r.storeDown(t-r.slat):
+		// The family published a pair already: it starts with that one.
+		s.tokGen, s.tokIssued, s.cliRTGen = st.pubTok, st.pubTokIssued, st.pubRT
+		issued, expiry := epoch.Add(time.Duration(st.pubIssued)), epoch.Add(time.Duration(st.pubExpiry))
+		opts := []states.DataOption{states.StartGeneration(uint64(st.gen))}
+		if st.pubDead {
+			opts = append(opts, states.StartWithoutRefresh())
+		}
+		s.d = s.d.Restarted(issued, expiry, opts...)
+		s.usableEnd = max(r.virtual(expiry), t)
+	case tokenless:
+		// No token at all (fleet.without_token): nothing to present.
+		var zero time.Time
+		s.d = s.d.Restarted(zero, zero, states.StartWithoutRefresh())
+		s.usableEnd = t
+	default:
+		f := &r.fams[r.famOf(i)]
+		if f.rtGen == 0 {
+			f.rtGen, f.rtIssued = 1, t // the family's first process starts it
+		}
+		f.tokSeq++
+		s.tokGen, s.tokIssued = f.tokSeq, t
+		s.cliRTGen = 1 // every process of a family starts with its first refresh token
+		issued, expiry := r.clock(t), r.clock(t).Add(time.Duration(r.ttl))
+		if r.sc.Token.OmitExpiresIn {
+			// The client learns the expiry from the JWT's exp claim, which
+			// the server wrote on its own clock.
+			issued, expiry = epoch.Add(time.Duration(t)), epoch.Add(time.Duration(t+r.ttl))
+		}
+		s.d = s.d.Restarted(issued, expiry)
+		s.usableEnd = r.virtual(expiry)
+	}
 	// The initial state is entered at the start, not by a transition:
 	// never_states and time_in_state must count it too.
 	r.entered[s.d.State()] = true
@@ -205,4 +238,10 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 			r.story.add(e)
 		}
 	}
+}
+
+// tokenless reports whether session i starts with no token: one of the
+// last fleet.without_token processes of its family.
+func (r *run) tokenless(i uint32) bool {
+	return r.sc.Fleet.WithoutToken > 0 && r.sc.StartsWithoutToken(int(i))
 }

@@ -102,7 +102,7 @@ func (r *run) call(i uint32, n int64, t int64) {
 	if t < s.usableEnd {
 		r.inv.violate(t, i, "a still-valid token keeps being served", "a call found no usable token before the token's expiry")
 	}
-	expired := s.d.State() == states.Expired
+	expired := s.d.State() == states.Expired && !s.d.AwaitsPair()
 	fx := r.step(i, s, states.Input{Kind: states.InDemand}, t)
 	if expired && !fx.StartRefresh {
 		r.inv.violate(t, i, "exhausting a policy is not revocation", "a demand in expired did not start a new cycle")

@@ -27,7 +27,7 @@ func (m *Machine) result(d *Data, fx *Effects, in *Input, now time.Time) {
 			m.keepRotated(d, fx, in)
 			m.conclude(d, fx, v, ReasonExpiryStuck, "", true, now)
 		default:
-			d.rtDead = false
+			d.rtDead, d.rtNone = false, false
 			fx.Install = InstallPair
 			m.succeed(d, fx, in, ReasonNone, "", now)
 		}
@@ -97,6 +97,7 @@ func (m *Machine) fallbackResult(d *Data, fx *Effects, in *Input, now time.Time)
 	// Only a new refresh token revives the primary grant: a fallback
 	// answer that carries none (or the refused one) leaves it dead.
 	d.rtDead = !(v.Class == policy.OK && in.Rotated)
+	d.rtNone = d.rtNone && d.rtDead
 	if v.Class == policy.OK && in.Expiry.After(now) && (d.expiry.IsZero() || in.Expiry.After(d.expiry)) {
 		fx.Install = InstallPair
 		if d.rtDead {
@@ -127,6 +128,8 @@ func (d *Data) fallbackUse() (string, Reason) {
 		return "the client was refused (" + d.detail + ")", ReasonFallbackClient
 	case fbOrphan:
 		return CrashedHolderCause, ReasonFallbackOrphan
+	case fbNoRefresh:
+		return "there is no refresh token", ReasonFallbackNoRefresh
 	}
 	return "the refresh token was refused earlier", ReasonFallbackDead
 }
@@ -136,7 +139,7 @@ func (d *Data) fallbackUse() (string, Reason) {
 // issued it.
 func (m *Machine) keepRotated(d *Data, fx *Effects, in *Input) {
 	if in.Rotated {
-		d.rtDead = false
+		d.rtDead, d.rtNone = false, false
 		fx.Install = InstallRefresh
 		d.unpublished, d.relogin = true, false
 	}
@@ -146,7 +149,7 @@ func (m *Machine) keepRotated(d *Data, fx *Effects, in *Input) {
 func (m *Machine) succeed(d *Data, fx *Effects, in *Input, why Reason, detail string, now time.Time) {
 	d.issued, d.expiry = in.Issued, in.Expiry
 	d.rejected, d.postponed = false, false
-	d.maybeConsumed, d.suspectN = false, 0
+	d.maybeConsumed, d.suspectN, d.awaitPair = false, 0, false
 	d.reason, d.detail = ReasonNone, ""
 	d.step, d.fb = stepNone, fbNone
 	fx.InstalledBy = Succeed
@@ -186,4 +189,27 @@ func (m *Machine) conclude(d *Data, fx *Effects, v policy.Verdict, why Reason, d
 	if d.unpublished {
 		m.persist(d, fx)
 	}
+}
+
+// noRefresh takes in that the request asked for could not be presented:
+// the session holds no refresh token (session.ErrNoRefreshToken). The same
+// attempt turns to the fallback grant if there is one; otherwise there is
+// nothing to refresh with, which is no revocation: the session waits in
+// Expired for a pair from outside (NoToken), its lease given up.
+func (m *Machine) noRefresh(d *Data, fx *Effects, now time.Time) {
+	d.rtDead, d.rtNone = true, true
+	if d.fb < fbDead && m.fallback {
+		d.fb = fbNoRefresh
+		fx.Send, fx.Flight = GrantFallback, d.flight
+		return
+	}
+	why := ReasonNoRefreshToken
+	if d.expiry.IsZero() {
+		why = ReasonNoTokenYet
+	}
+	d.step, d.fb = stepNone, fbNone
+	d.reason, d.detail, d.nextAt = why, "", time.Time{}
+	d.awaitPair = true
+	fire(d, fx, NoToken, why, "", now)
+	m.release(d, fx, true) // nothing was sent
 }

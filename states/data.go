@@ -76,8 +76,11 @@ type Data struct {
 	// generation the store holds).
 	held, marked, rtDead, unpublished, relogin bool
 	// ownPair: the pair is the application's, its generation unknown
-	// (StartWithOwnPair), until the family was read.
-	ownPair bool
+	// (StartWithOwnPair), until the family was read. awaitPair, a
+	// sub-state of Expired: there is nothing to refresh with (NoToken).
+	// rtNone: rtDead because there never was a refresh token (not because
+	// one was refused).
+	ownPair, awaitPair, rtNone bool
 	// rand is the session's seeded random source, for jitter.
 	rand rand.PCG
 }
@@ -130,6 +133,7 @@ func (d Data) Restarted(issued, expiry time.Time, opts ...DataOption) Data {
 	for _, o := range opts {
 		n.gen = max(n.gen, o.gen)
 		n.rtDead = n.rtDead || o.noRefresh
+		n.rtNone = n.rtNone || o.noRefresh
 		n.ownPair = n.ownPair || o.own
 	}
 	return n
@@ -216,7 +220,16 @@ func (d *Data) RefreshDead() bool { return d.rtDead }
 // GaveUp reports that the last cycle ended without a token (the policy
 // gave up, GiveUp): the session rests in Expired with the failure as its
 // reason, and the next demand starts a fresh cycle.
-func (d *Data) GaveUp() bool { return d.state == Expired && d.reason != ReasonNone }
+func (d *Data) GaveUp() bool { return d.state == Expired && d.reason != ReasonNone && !d.awaitPair }
+
+// AwaitsPair reports a sub-state of Expired: the session has nothing to
+// refresh with — no refresh token, and no fallback grant (NoToken) — and
+// waits for a pair from outside: SetToken, or (Config.Coordinated) the
+// first pair another process of its family publishes, which it watches
+// for. A demand starts no cycle meanwhile. Reason says which: no token yet
+// (ReasonNoTokenYet), or an access token without a refresh token
+// (ReasonNoRefreshToken).
+func (d *Data) AwaitsPair() bool { return d.state == Expired && d.awaitPair }
 
 // Usable reports whether the session holds a token that may be sent at now.
 func (d *Data) Usable(now time.Time) bool {

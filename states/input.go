@@ -67,6 +67,9 @@ const (
 	// InThrottled: the shared throttle kept the request of Effects.Send
 	// from being sent.
 	InThrottled
+	// InNoRefresh: the request of Effects.Send could not be presented: the
+	// session holds no refresh token (session.ErrNoRefreshToken).
+	InNoRefresh
 	// InFlush: the session is closing: a publish still pending
 	// (Data.Unpublished) is asked for now, whatever its pacing.
 	InFlush

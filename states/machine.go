@@ -30,6 +30,10 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 		if d.state == Refreshing && in.Flight == d.flight && d.step == stepSend {
 			m.conclude(d, fx, policy.Verdict{Class: policy.Transient}, ReasonThrottled, "", false, now)
 		}
+	case InNoRefresh:
+		if d.state == Refreshing && in.Flight == d.flight && d.step == stepSend {
+			m.noRefresh(d, fx, now)
+		}
 	case InReject:
 		if d.state == Revoked || d.rejected {
 			break
@@ -112,8 +116,8 @@ func (m *Machine) install(d *Data, fx *Effects, ev Event, why Reason, in *Input,
 	case ReasonSetToken:
 		m.release(d, fx, false) // the refresh in flight may have spent the token
 	}
-	d.rtDead, d.step, d.fb = in.NoRefresh, stepNone, fbNone
-	d.unpublished, d.relogin, d.ownPair = false, false, false
+	d.rtDead, d.rtNone, d.step, d.fb = in.NoRefresh, in.NoRefresh, stepNone, fbNone
+	d.unpublished, d.relogin, d.ownPair, d.awaitPair = false, false, false, false
 	if in.Generation != 0 || ev == Adopt {
 		d.gen = in.Generation
 	}
@@ -150,7 +154,7 @@ func (m *Machine) advance(d *Data, fx *Effects, now time.Time, demand bool) {
 			m.republish(d, fx, now)
 		}
 	case Expired:
-		if demand {
+		if demand && !d.awaitPair {
 			m.startCycle(d, fx, Refresh, ReasonDemanded, now)
 		}
 	case Backoff, Waiting:

@@ -63,12 +63,13 @@ const (
 
 // Why an attempt uses which grant (Data.fb).
 const (
-	fbNone    uint8 = iota // the refresh token
-	fbReplay               // the refresh token again, inside the reuse grace
-	fbDead                 // the fallback grant: the refresh token was refused before
-	fbOrphan               // the fallback grant: a vanished holder may have spent the token
-	fbRefused              // the fallback grant: the refresh token was refused in this attempt
-	fbClient               // the fallback grant: the client was refused in this attempt
+	fbNone      uint8 = iota // the refresh token
+	fbReplay                 // the refresh token again, inside the reuse grace
+	fbDead                   // the fallback grant: the refresh token was refused before
+	fbOrphan                 // the fallback grant: a vanished holder may have spent the token
+	fbRefused                // the fallback grant: the refresh token was refused in this attempt
+	fbClient                 // the fallback grant: the client was refused in this attempt
+	fbNoRefresh              // the fallback grant: there is no refresh token to present
 )
 
 // grant is the grant the attempt under way presents.
@@ -90,6 +91,9 @@ func (m *Machine) begin(d *Data, fx *Effects) {
 	d.fb = fbNone
 	if d.rtDead && m.fallback {
 		d.fb = fbDead
+		if d.rtNone {
+			d.fb = fbNoRefresh
+		}
 	}
 	switch {
 	case !m.coordinated:
@@ -380,10 +384,12 @@ func (m *Machine) release(d *Data, fx *Effects, clear bool) {
 }
 
 // Watching reports whether a session must watch its family for a newer
-// pair (Effects.Watch): while it waits for another process's lease, and
-// while the authorization server (or the crashed-holder decision) revoked
-// it — a re-login or a fallback by another process of the family revives
-// it. A session that the application revoked (Revoke) stays revoked.
+// pair (Effects.Watch): while it waits for another process's lease, while
+// it has nothing to refresh with (NoToken: the family's first pair, or the
+// next, is what it waits for), and while the authorization server (or the
+// crashed-holder decision) revoked it — a re-login or a fallback by another
+// process of the family revives it. A session that the application revoked
+// (Revoke) stays revoked.
 func (m *Machine) Watching(d *Data) bool {
 	if !m.coordinated {
 		return false
@@ -393,6 +399,8 @@ func (m *Machine) Watching(d *Data) bool {
 		return true
 	case Revoked:
 		return d.reason != ReasonRevokeCalled
+	case Expired:
+		return d.awaitPair
 	}
 	return false
 }

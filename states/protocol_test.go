@@ -24,7 +24,7 @@ import (
 //	config [coordinated] [fallback] [same-client] [solo] [grace=D] [lease=D] [ahead=D]
 //	       [initial=D] [max=D] [max-attempts=N] [jitter=none|full|equal]
 //	token [issued=D] expiry=D [gen=N] [no-refresh]
-//	wake|demand|accept|lease-free|held|marked|lease-lost|moved|throttled|flush at=D
+//	wake|demand|accept|lease-free|held|marked|lease-lost|moved|throttled|no-refresh|flush at=D
 //	reject|revoke at=D [detail=TEXT]
 //	set|adopt at=D issued=D expiry=D [gen=N] [no-refresh]
 //	busy at=D until=D
@@ -135,8 +135,11 @@ func (h *harness) exec(td *datadriven.TestData) (string, error) {
 		if str("expiry") == "0" {
 			expiry = time.Time{}
 		}
-		h.d = NewData(1, issued, expiry)
-		h.d.gen, h.d.rtDead = num("gen"), has("no-refresh")
+		opts := []DataOption{StartGeneration(num("gen"))}
+		if has("no-refresh") {
+			opts = append(opts, StartWithoutRefresh())
+		}
+		h.d = NewData(1, issued, expiry, opts...)
 		h.flight = 0
 		return h.data(), nil
 	}
@@ -148,7 +151,8 @@ func (h *harness) exec(td *datadriven.TestData) (string, error) {
 	}
 	kinds := map[string]InputKind{"wake": InWake, "demand": InDemand, "accept": InAccept, "lease-free": InLeaseFree,
 		"held": InLeaseHeld, "marked": InMarked, "lease-lost": InLeaseLost, "moved": InGenMoved, "throttled": InThrottled,
-		"flush": InFlush, "reject": InReject, "revoke": InRevoke, "set": InSetToken, "adopt": InAdopt, "busy": InBusy,
+		"no-refresh": InNoRefresh,
+		"flush":      InFlush, "reject": InReject, "revoke": InRevoke, "set": InSetToken, "adopt": InAdopt, "busy": InBusy,
 		"family": InFamily, "watch": InFamily, "published": InPublished, "store-down": InStoreDown,
 		"ok": InResult, "fail": InResult}
 	k, ok := kinds[td.Cmd]
@@ -275,7 +279,7 @@ func (h *harness) data() string {
 		on   bool
 		name string
 	}{{d.held, "held"}, {d.marked, "marked"}, {d.unpublished, "unpublished"}, {d.relogin, "relogin"},
-		{d.rtDead, "refresh-dead"}, {d.maybeConsumed, "maybe-consumed"}, {d.rejected, "rejected"}} {
+		{d.rtDead, "refresh-dead"}, {d.awaitPair, "awaits-pair"}, {d.maybeConsumed, "maybe-consumed"}, {d.rejected, "rejected"}} {
 		if f.on {
 			b.WriteString(" " + f.name)
 		}

@@ -75,8 +75,12 @@ const (
 	// refresh token, outside the server's reuse grace and without a
 	// fallback grant: the session is revoked rather than risk the family.
 	ReasonCrashedHolder
-	// ReasonNoTokenYet: the session holds no refresh token to refresh with.
+	// ReasonNoTokenYet: the session never held a token, and holds nothing
+	// to refresh with (NoToken).
 	ReasonNoTokenYet
+	// ReasonNoRefreshToken: the session's access token has no refresh
+	// token to replace it with (NoToken).
+	ReasonNoRefreshToken
 	// ReasonFallback: the refresh token was refused in this attempt and
 	// the fallback grant (Config.Fallback) was used instead; the detail
 	// says what was refused.
@@ -85,6 +89,9 @@ const (
 	// itself in this attempt (invalid_client) and the fallback grant, which
 	// authenticates otherwise, was used instead; the detail is the refusal.
 	ReasonFallbackClient
+	// ReasonFallbackNoRefresh: the fallback grant was used because the
+	// session holds no refresh token.
+	ReasonFallbackNoRefresh
 	// ReasonFallbackDead: the fallback grant was used because the refresh
 	// token was refused earlier (only a new refresh token revives it).
 	ReasonFallbackDead
@@ -112,7 +119,8 @@ var reasonNames = [numReasons]string{
 	ReasonThrottled: "throttled", ReasonStoreDown: "store_down", ReasonLeaseBusy: "lease_busy",
 	ReasonLeaseLost: "lease_lost", ReasonLeaseFree: "lease_free", ReasonAdopted: "adopted",
 	ReasonSetToken: "set_token", ReasonRevokeCalled: "revoke_called", ReasonCrashedHolder: "crashed_holder",
-	ReasonNoTokenYet: "no_token_yet", ReasonFallback: "fallback", ReasonFallbackClient: "fallback_client", ReasonFallbackDead: "fallback_dead",
+	ReasonNoTokenYet: "no_token_yet", ReasonNoRefreshToken: "no_refresh_token", ReasonFallback: "fallback", ReasonFallbackClient: "fallback_client", ReasonFallbackNoRefresh: "fallback_no_refresh",
+	ReasonFallbackDead:   "fallback_dead",
 	ReasonFallbackOrphan: "fallback_orphan", ReasonFallbackFailed: "fallback_failed",
 	ReasonRestartStore: "restart_store", ReasonRestartOwn: "restart_own",
 }
@@ -123,6 +131,8 @@ const (
 	CrashedHolderCause = "refresh token probably consumed by a crashed process"
 	// NoTokenYetCause is the cause of ReasonNoTokenYet.
 	NoTokenYetCause = "no token yet: seed it with SetToken (authfsm token set), or let another process of the family publish the first pair"
+	// NoRefreshTokenCause is the cause of ReasonNoRefreshToken.
+	NoRefreshTokenCause = "no refresh token to refresh with: set a pair with SetToken (authfsm token set), or let another process of the family publish one"
 	// storeDownCause begins the cause of ReasonStoreDown.
 	storeDownCause = "shared store unreachable"
 )
@@ -210,6 +220,10 @@ func format(r Reason, detail string, gen uint64) string {
 		return joined(CrashedHolderCause, ": ", detail)
 	case ReasonNoTokenYet:
 		return NoTokenYetCause
+	case ReasonNoRefreshToken:
+		return NoRefreshTokenCause
+	case ReasonFallbackNoRefresh:
+		return "fallback grant: there is no refresh token"
 	case ReasonFallback, ReasonFallbackClient:
 		return "fallback grant after " + detail
 	case ReasonFallbackDead:
@@ -247,27 +261,4 @@ func failReason(v policy.Verdict) Reason {
 		return ReasonRefused
 	}
 	return ReasonTransient
-}
-
-// fallbackDetail words what made an attempt turn to the fallback grant
-// (why: ReasonFallback with the refusal's words, ReasonFallbackDead,
-// ReasonFallbackOrphan), and how the grant failed when it did (cause).
-func fallbackDetail(why Reason, refusal, cause string) string {
-	var used string
-	switch why {
-	case ReasonFallback:
-		used = "refresh token refused (" + refusal + ")"
-	case ReasonFallbackClient:
-		used = "client refused (" + refusal + ")"
-	case ReasonFallbackOrphan:
-		used = CrashedHolderCause
-	default:
-		used = "refresh token refused earlier"
-	}
-	return used + "; fallback grant: " + cause
-}
-
-// isFallback reports whether r says why the fallback grant was used.
-func isFallback(r Reason) bool {
-	return r == ReasonFallback || r == ReasonFallbackClient || r == ReasonFallbackDead || r == ReasonFallbackOrphan
 }

@@ -29,7 +29,9 @@ const (
 	// refresh is under way.
 	Valid State = iota
 	// Expired: the access token has expired or was rejected, and no refresh
-	// is in flight or scheduled. The next demand starts a refresh cycle.
+	// is in flight or scheduled. The next demand starts a refresh cycle,
+	// unless there is nothing to refresh with (NoToken): the session then
+	// waits for a pair from outside (Data.AwaitsPair).
 	Expired
 	// Refreshing: one refresh request is in flight.
 	Refreshing
@@ -88,6 +90,11 @@ const (
 	Wait
 	// TakeOver: the lease lapsed without a new pair; this process refreshes.
 	TakeOver
+	// NoToken: the attempt had nothing to present — no refresh token, and
+	// no fallback grant — so the session waits in Expired for a pair from
+	// outside (SetToken, or the first pair another process of its family
+	// publishes) and starts no cycle meanwhile. It is not a revocation.
+	NoToken
 
 	numEvents
 )
@@ -105,6 +112,7 @@ var eventNames = [numEvents]string{
 	RefreshAhead: "refresh_ahead", Expire: "expire", Reject: "reject", Refresh: "refresh",
 	Succeed: "succeed", Fail: "fail", Deny: "deny", Retry: "retry", GiveUp: "give_up",
 	Postpone: "postpone", Revoke: "revoke", SetToken: "set_token", Adopt: "adopt", Wait: "wait", TakeOver: "take_over",
+	NoToken: "no_token",
 }
 
 // Table is the machine's only definition. Each entry names an event, the
@@ -125,6 +133,7 @@ var Table = fsm.Events{
 	{Name: "adopt", Src: []string{"valid", "expired", "refreshing", "backoff", "waiting", "revoked"}, Dst: "valid"},
 	{Name: "wait", Src: []string{"refreshing"}, Dst: "waiting"},
 	{Name: "take_over", Src: []string{"waiting"}, Dst: "refreshing"},
+	{Name: "no_token", Src: []string{"refreshing"}, Dst: "expired"},
 }
 
 // none marks an illegal (state, event) pair in the compiled table.
