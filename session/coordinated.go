@@ -42,7 +42,7 @@ func (s *Session) leaseTTL() time.Duration { return max(s.cfg.lease, s.cfg.timeo
 // why.
 func (s *Session) coordinate(ctx context.Context, flight uint64, p plan) (plan, bool) {
 	c := s.cfg.coord
-	cctx, cancel := s.cfg.clock.WithTimeout(ctx, s.cfg.timeout)
+	cctx, cancel := s.cfg.requestContext(ctx, s.cfg.timeout)
 	defer cancel()
 	fam, err := c.Read(cctx)
 	if err == nil && s.reconcile(cctx, fam, false) {

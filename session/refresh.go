@@ -43,7 +43,7 @@ func (s *Session) refresh(ctx context.Context, flight uint64, attemptNo int, cur
 		s.hook(func() { h(info) })
 		s.deliver(false)
 	}
-	actx, cancel := s.requestContext(ctx, s.cfg.timeout)
+	actx, cancel := s.cfg.requestContext(ctx, s.cfg.timeout)
 	tok, err, usedFallback, refusal := s.attempt(actx, p.cur, p.fallback)
 	cancel()
 	now := s.cfg.clock.Now()
