@@ -104,7 +104,7 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "authfsm token: %v\n", err)
 		// The agent refusing the request (4xx) is a usage error; having no
 		// token, or no agent, is a failure.
-		if ue, ok := errors.AsType[*agent.UnavailableError](err); ok && ue.Status < 500 {
+		if ue := (*agent.UnavailableError)(nil); errors.As(err, &ue) && ue.Status < 500 {
 			return exitBadInput
 		}
 		return exitFailed
