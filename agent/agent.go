@@ -62,7 +62,7 @@ type counters struct {
 	tokenServed, tokenUnavailable, tokenRefused         atomic.Int64
 	proxyForwarded, proxyUnavailable, proxyUpstreamFail atomic.Int64
 	proxyRefused, throttled                             atomic.Int64
-	refresh                                             [4]atomic.Int64 // by policy.Class
+	refresh                                             [policy.Suspect + 1]atomic.Int64 // by policy.Class
 }
 
 // server is one listener and what it serves.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/authfsm/authfsm/integration/nginx"
 	"github.com/authfsm/authfsm/integration/tokenserver"
+	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/states"
 )
@@ -96,7 +97,8 @@ const keyClientID = "authfsm-it-jwt"
 // fosite does not know under a kid it does: fosite answers 401
 // invalid_client and the session stops, misconfigured, sending nothing
 // more. A kid fosite does not know at all is answered 400 invalid_request
-// (fosite's choice), which stops the session as a refusal too.
+// (fosite's choice), a suspect refusal: retried on the policy's pace, it
+// stops the session once the same answer came policy.SuspectRepeats times.
 func TestPrivateKeyJWT(t *testing.T) {
 	k1, k2 := newKey(t), newKey(t)
 	e := newEnv(t, tokenserver.Config{
@@ -259,14 +261,19 @@ func TestPrivateKeyJWT(t *testing.T) {
 		writeKey(t, keyFile, newKey(t))
 		before := len(requests())
 		s, _, _ := newSession(t, newClient(t, &session.PrivateKeyJWT{KeyFile: keyFile, KeyID: "k3"}), session.Token{}, "unknown-kid")
-		_, err := s.Token(t.Context())
+		_, err := s.Token(session.ContextWithWait(t.Context(), true))
 		t.Logf("Token: %v", err)
 		if !errors.Is(err, session.ErrRevoked) {
 			t.Errorf("Token with an unknown kid = %v, want the session stopped", err)
 		}
 		reqs := requests()[before:]
-		if len(reqs) != 1 || reqs[0].Status != 400 || reqs[0].Code != "invalid_request" {
-			t.Errorf("fosite's answers to an unknown kid: %+v, want one 400 invalid_request", reqs)
+		if len(reqs) != policy.SuspectRepeats {
+			t.Errorf("fosite's answers to an unknown kid: %+v, want %d", reqs, policy.SuspectRepeats)
+		}
+		for _, r := range reqs {
+			if r.Status != 400 || r.Code != "invalid_request" {
+				t.Errorf("fosite's answer to an unknown kid: %+v, want 400 invalid_request", r)
+			}
 		}
 	})
 }

@@ -38,23 +38,32 @@ func TestClassify(t *testing.T) {
 			Cause: "401 Unauthorized without an OAuth2 error (WWW-Authenticate: Bearer): the client's credentials or a proxy's challenge", MaybeProcessed: true}},
 		{"a challenge without a scheme", Outcome{Status: 401, Challenge: `"quoted"`}, Verdict{Class: Transient, Cause: "401 Unauthorized without an OAuth2 error: not an explicit refusal", MaybeProcessed: true}},
 		{"a challenge on a 403 is not named", Outcome{Status: 403, Challenge: "Basic"}, Verdict{Class: Transient, Cause: "403 Forbidden without an OAuth2 error: not an explicit refusal", MaybeProcessed: true}},
-		{"401 with a transient code", Outcome{Status: 401, ErrorCode: "temporarily_unavailable"}, Verdict{Class: Transient, Cause: "401 temporarily_unavailable", MaybeProcessed: true}},
+		{"401 with a transient code", Outcome{Status: 401, ErrorCode: "temporarily_unavailable"}, Verdict{Class: Transient, Cause: "401 temporarily_unavailable"}},
 		{"401 invalid_client", Outcome{Status: 401, ErrorCode: "invalid_client", Challenge: "Basic"}, Verdict{Class: Permanent, Cause: "401 invalid_client: client misconfigured", Misconfigured: true}},
 		{"403 invalid_grant", Outcome{Status: 403, ErrorCode: "invalid_grant"}, Verdict{Class: Permanent, Cause: "403 invalid_grant"}},
 		{"invalid_grant", Outcome{Status: 400, ErrorCode: "invalid_grant"}, Verdict{Class: Permanent, Cause: "400 invalid_grant"}},
 		{"unauthorized_client", Outcome{Status: 400, ErrorCode: "unauthorized_client"}, Verdict{Class: Permanent, Cause: "400 unauthorized_client: client misconfigured", Misconfigured: true}},
 		{"unsupported_grant_type", Outcome{Status: 400, ErrorCode: "unsupported_grant_type"}, Verdict{Class: Permanent, Cause: "400 unsupported_grant_type"}},
 		{"invalid_scope", Outcome{Status: 400, ErrorCode: "invalid_scope"}, Verdict{Class: Permanent, Cause: "400 invalid_scope"}},
-		{"invalid_request", Outcome{Status: 400, ErrorCode: "invalid_request"}, Verdict{Class: Permanent, Cause: "400 invalid_request"}},
-		{"temporarily_unavailable", Outcome{Status: 400, ErrorCode: "temporarily_unavailable"}, Verdict{Class: Transient, Cause: "400 temporarily_unavailable", MaybeProcessed: true}},
-		{"server_error", Outcome{Status: 400, ErrorCode: "server_error"}, Verdict{Class: Transient, Cause: "400 server_error", MaybeProcessed: true}},
-		{"slow_down", Outcome{Status: 400, ErrorCode: "slow_down"}, Verdict{Class: Transient, Cause: "400 slow_down", MaybeProcessed: true}},
-		{"unknown OAuth2 code", Outcome{Status: 400, ErrorCode: "no_such_code"}, Verdict{Class: Transient, Cause: "400 no_such_code", MaybeProcessed: true}},
-		{"429 with a transient code", Outcome{Status: 429, ErrorCode: "slow_down", RetryAfter: "5"}, Verdict{Class: RateLimited, RetryAfter: 5 * time.Second, Cause: "429 slow_down", MaybeProcessed: true}},
+		{"invalid_request is suspect", Outcome{Status: 400, ErrorCode: "invalid_request", Description: "The request is missing a required parameter"}, Verdict{Class: Suspect, Cause: "400 invalid_request"}},
+		{"Hydra's storage conflict", Outcome{Status: 400, ErrorCode: "invalid_request", Description: "The request is missing a required parameter, includes an invalid parameter value, includes a parameter more than once, or is otherwise malformed. Failed to refresh token because of multiple concurrent requests using the same token. Please retry the request."},
+			Verdict{Class: Transient, Cause: "400 invalid_request: the server asks for a retry"}},
+		{"fosite's older storage conflict", Outcome{Status: 400, ErrorCode: "invalid_request", Description: "Failed to refresh token because of multiple concurrent requests using the same token which is not allowed."},
+			Verdict{Class: Transient, Cause: "400 invalid_request: the server asks for a retry"}},
+		{"fosite's rotated token row", Outcome{Status: 400, ErrorCode: "invalid_request", Description: "Failed to refresh token. Please RETRY the request."},
+			Verdict{Class: Transient, Cause: "400 invalid_request: the server asks for a retry"}},
+		{"a retry text on invalid_grant is still a refusal", Outcome{Status: 400, ErrorCode: "invalid_grant", Description: "Please retry the request."}, Verdict{Class: Permanent, Cause: "400 invalid_grant"}},
+		{"temporarily_unavailable", Outcome{Status: 400, ErrorCode: "temporarily_unavailable"}, Verdict{Class: Transient, Cause: "400 temporarily_unavailable"}},
+		{"server_error", Outcome{Status: 400, ErrorCode: "server_error"}, Verdict{Class: Transient, Cause: "400 server_error"}},
+		{"Hydra's JSON 500 server_error is an answer", Outcome{Status: 500, ErrorCode: "server_error", Sent: true}, Verdict{Class: Transient, Cause: "500 server_error"}},
+		{"a proxy's 500 page may hide a refresh", Outcome{Status: 500, Sent: true}, Verdict{Class: Transient, Cause: "500 Internal Server Error", MaybeProcessed: true}},
+		{"slow_down", Outcome{Status: 400, ErrorCode: "slow_down"}, Verdict{Class: Transient, Cause: "400 slow_down"}},
+		{"unknown OAuth2 code", Outcome{Status: 400, ErrorCode: "no_such_code"}, Verdict{Class: Transient, Cause: "400 no_such_code"}},
+		{"429 with a transient code", Outcome{Status: 429, ErrorCode: "slow_down", RetryAfter: "5"}, Verdict{Class: RateLimited, RetryAfter: 5 * time.Second, Cause: "429 slow_down"}},
 		{"5xx with invalid_grant body is a refusal", Outcome{Status: 500, ErrorCode: "invalid_grant"}, Verdict{Class: Permanent, Cause: "500 invalid_grant"}},
 		{"200 with invalid_grant is a refusal", Outcome{Status: 200, ErrorCode: "invalid_grant", Err: errors.New("not a token response")}, Verdict{Class: Permanent, Cause: "200 invalid_grant"}},
 		{"200 with invalid_client and no Err", Outcome{Status: 200, ErrorCode: "invalid_client"}, Verdict{Class: Permanent, Cause: "200 invalid_client: client misconfigured", Misconfigured: true}},
-		{"200 with a transient code", Outcome{Status: 200, ErrorCode: "temporarily_unavailable"}, Verdict{Class: Transient, Cause: "200 temporarily_unavailable", MaybeProcessed: true}},
+		{"200 with a transient code", Outcome{Status: 200, ErrorCode: "temporarily_unavailable"}, Verdict{Class: Transient, Cause: "200 temporarily_unavailable"}},
 		{"html 200", Outcome{Status: 200, Err: html}, Verdict{Class: Transient, Cause: "200 OK: token response is text/html, not JSON", MaybeProcessed: true}},
 		{"malformed 200", Outcome{Status: 200, Err: malformed}, Verdict{Class: Transient, Cause: "200 OK: token response: unexpected end of JSON input", MaybeProcessed: true}},
 		{"connection refused", Outcome{Err: errors.New("dial tcp 127.0.0.1:443: connect: connection refused")}, Verdict{Class: Transient, Cause: "dial tcp 127.0.0.1:443: connect: connection refused"}},
@@ -72,9 +81,11 @@ func TestClassify(t *testing.T) {
 }
 
 // TestOnlyAnOAuth2RefusalRevokes checks invariant 1 over every status code:
-// an answer is permanent exactly when it carries a permanent OAuth2 error
-// code, whatever its status, challenge or Retry-After; misconfigured exactly
-// for the codes that blame the client.
+// an answer is a refusal (permanent, or suspect for invalid_request)
+// exactly when it carries a permanent OAuth2 error code, whatever its
+// status, challenge or Retry-After; misconfigured exactly for the codes
+// that blame the client; maybe processed exactly when it is no OAuth2
+// error.
 func TestOnlyAnOAuth2RefusalRevokes(t *testing.T) {
 	codes := []string{"", "invalid_grant", "invalid_client", "unauthorized_client", "unsupported_grant_type", "invalid_scope",
 		"invalid_request", "temporarily_unavailable", "server_error", "slow_down", "access_denied", "invalid_token", "INVALID_GRANT"}
@@ -83,8 +94,14 @@ func TestOnlyAnOAuth2RefusalRevokes(t *testing.T) {
 			for _, challenge := range []string{"", "Basic", "Bearer realm=\"api\""} {
 				o := Outcome{Status: s, ErrorCode: code, Challenge: challenge, RetryAfter: "3", Sent: true, At: t0}
 				v := Classify(o)
-				if want := IsPermanentCode(code); (v.Class == Permanent) != want {
-					t.Errorf("%+v: class %v, want permanent %v", o, v.Class, want)
+				if want := IsPermanentCode(code); (v.Class == Permanent || v.Class == Suspect) != want {
+					t.Errorf("%+v: class %v, want a refusal %v", o, v.Class, want)
+				}
+				if want := code == "invalid_request"; (v.Class == Suspect) != want {
+					t.Errorf("%+v: class %v, want suspect %v", o, v.Class, want)
+				}
+				if want := code == "" && (s < 200 || s > 299); v.MaybeProcessed != want {
+					t.Errorf("%+v: MaybeProcessed %v, want %v", o, v.MaybeProcessed, want)
 				}
 				if want := code == "invalid_client" || code == "unauthorized_client"; v.Misconfigured != want {
 					t.Errorf("%+v: Misconfigured %v, want %v", o, v.Misconfigured, want)

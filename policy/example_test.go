@@ -51,6 +51,8 @@ func ExampleClassify() {
 		{Status: 429, RetryAfter: "30"},
 		{Status: 400, ErrorCode: "invalid_grant"},
 		{Status: 401, ErrorCode: "invalid_client"},
+		{Status: 400, ErrorCode: "invalid_request"},
+		{Status: 400, ErrorCode: "invalid_request", Description: "Failed to refresh token. Please retry the request."},
 		{Status: 403},
 	} {
 		v := policy.Classify(o)
@@ -62,6 +64,8 @@ func ExampleClassify() {
 	// rate_limited retry after 30s 429 Too Many Requests
 	// permanent    retry after 0s  400 invalid_grant
 	// permanent    retry after 0s  401 invalid_client: client misconfigured
+	// suspect      retry after 0s  400 invalid_request
+	// transient    retry after 0s  400 invalid_request: the server asks for a retry
 	// transient    retry after 0s  403 Forbidden without an OAuth2 error: not an explicit refusal
 }
 

@@ -293,9 +293,11 @@ func TestClientErrorBodies(t *testing.T) {
 		{"an error that is not a string", 400, js, `{"error":{"code":"invalid_grant"},"error_description":5}`, "", "", "", policy.Transient, false, ""},
 		{"a form body with a JSON content type", 400, js, "error=invalid_grant", "", "", "", policy.Transient, false, ""},
 		{"log forging is cleaned", 400, js, `{"error":"invalid_request\n","error_description":"a\u2028b\u202ec\td\u00a0e","error_uri":"https://x/\r\nFAKE"}`,
-			"invalid_request", "abcd e", "https://x/FAKE", policy.Permanent, false, ""},
-		{"long text is cut", 400, js, `{"error":"invalid_request","error_description":"` + strings.Repeat("é", 300) + `"}`,
-			"invalid_request", strings.Repeat("é", maxDescription) + "…", "", policy.Permanent, false, ""},
+			"invalid_request", "abcd e", "https://x/FAKE", policy.Suspect, false, ""},
+		{"long text is cut", 400, js, `{"error":"invalid_request","error_description":"` + strings.Repeat("é", 500) + `"}`,
+			"invalid_request", strings.Repeat("é", maxDescription) + "…", "", policy.Suspect, false, ""},
+		{"fosite's whole description is kept", 400, js, `{"error":"invalid_request","error_description":"` + hydraConflict + `"}`,
+			"invalid_request", hydraConflict, "", policy.Transient, false, "Please retry the request."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -41,8 +41,9 @@ var ErrNoToken = errors.New("session: no stored token")
 // RevokedError says why a session is revoked. It matches ErrRevoked.
 type RevokedError struct {
 	// Cause is the reason: the server's refusal ("400 invalid_grant", with a
-	// note when a lost response probably consumed the refresh token) or
-	// "revoked by the application".
+	// note when a lost response probably consumed the refresh token; "400
+	// invalid_request: the same refusal 3 times in a row") or "revoked by
+	// the application".
 	Cause string
 	// Misconfigured reports that the server refused the client itself
 	// (invalid_client, unauthorized_client), not the grant: the session
@@ -153,7 +154,8 @@ func (e *EndpointError) Unwrap() error { return e.Err }
 
 // Outcome returns the outcome for a policy.Classifier.
 func (e *EndpointError) Outcome() policy.Outcome {
-	return policy.Outcome{Status: e.Status, ErrorCode: e.Code, RetryAfter: e.RetryAfter, Challenge: e.Challenge, Err: e.Err, Sent: e.Sent, At: e.At}
+	return policy.Outcome{Status: e.Status, ErrorCode: e.Code, Description: e.Description, RetryAfter: e.RetryAfter,
+		Challenge: e.Challenge, Err: e.Err, Sent: e.Sent, At: e.At}
 }
 
 // RefreshError is returned by Token when no usable token is available

@@ -21,7 +21,8 @@ import (
 type fault struct {
 	kind       string // "", status, hang, refused, html200, malformed, lost_response, revoke
 	status     int
-	code       string // OAuth2 error code for a 4xx status
+	code       string // OAuth2 error code: a JSON error body, with any status (400/401/403 default to invalid_request)
+	desc       string // its error_description; "refused by the fake" when empty
 	retryAfter string
 }
 
@@ -118,12 +119,16 @@ func (f *fakeEndpoint) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	switch fl.kind {
 	case "status":
-		if fl.status == 400 || fl.status == 401 || fl.status == 403 {
-			code := fl.code
+		if fl.code != "" || fl.status == 400 || fl.status == 401 || fl.status == 403 {
+			code, desc := fl.code, fl.desc
 			if code == "" {
 				code = "invalid_request"
 			}
-			return respond(req, fl.status, "application/json", `{"error":"`+code+`","error_description":"refused by the fake"}`, fl.retryAfter), nil
+			if desc == "" {
+				desc = "refused by the fake"
+			}
+			b, _ := json.Marshal(map[string]string{"error": code, "error_description": desc})
+			return respond(req, fl.status, "application/json", string(b), fl.retryAfter), nil
 		}
 		return respond(req, fl.status, "text/html", badGatewayPage, fl.retryAfter), nil
 	case "html200":

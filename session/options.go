@@ -107,7 +107,14 @@ func WithSeed(seed uint64) Option { return func(c *config) { c.seed, c.seeded = 
 // refresh token is refused for good (or missing): typically a Client with
 // GrantClientCredentials, or a RefresherFunc that logs in again. The
 // fallback runs within the same attempt, so its failures are classified and
-// retried like any other, and later attempts use it directly.
+// retried like any other, and later attempts use it directly. A refusal of
+// the client itself (invalid_client, unauthorized_client) is not a refused
+// refresh token: when the fallback is a Client that authenticates as the
+// same client (the same token endpoint, client id, secret, authentication
+// style and assertion) it is not tried, and the session stops at once with
+// ErrMisconfigured; any other fallback (another client, a RefresherFunc) is
+// tried. A suspect refusal (invalid_request) calls for the fallback only
+// once it is final (policy.SuspectRepeats answers in a row).
 func WithFallback(r Refresher) Option { return func(c *config) { c.fallback = r } }
 
 // WithFailFast sets what Token does when the token is unusable and the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/authfsm/authfsm/audit"
@@ -91,7 +92,7 @@ type outcome struct {
 	v            policy.Verdict
 	fail         failure
 	usedFallback bool
-	refusal      string // why the refresh token was refused, when this attempt saw it
+	refusal      string // what was refused and why, when this attempt saw it: "the client was refused (…)"
 	note         string // why the plan chose the fallback grant
 	now          time.Time
 	coordinated  bool
@@ -135,7 +136,7 @@ func (s *Session) conclude(flight uint64, o outcome) {
 	case o.refusal != "":
 		// The audit record of the success says why the fallback was needed,
 		// including a lost answer that probably consumed the refresh token.
-		in.Cause = "fallback grant after the refresh token was refused (" + o.refusal + ")"
+		in.Cause = "fallback grant after " + o.refusal
 		if note := s.data.ConsumedNote(); note != "" {
 			in.Cause += ": " + note
 		}
@@ -167,9 +168,12 @@ func (s *Session) conclude(flight uint64, o outcome) {
 }
 
 // attempt runs the refresher, and the fallback grant when the refresh token
-// is refused for good (or was refused before: dead). It reports whether the
-// primary grant is known dead, and the cause of its refusal when this
-// attempt saw it.
+// is refused for good (or was refused before: dead) and the machine says
+// so (states.Machine.Fallback): not after a refusal of the client itself
+// when the fallback authenticates as the same client, nor after a suspect
+// refusal that has not repeated yet. It reports whether the primary grant
+// is known dead, and what was refused when this attempt saw it ("the
+// refresh token was refused (400 invalid_grant)").
 func (s *Session) attempt(ctx context.Context, cur Token, dead bool) (Token, error, bool, string) {
 	fb := s.cfg.fallback
 	if fb != nil && dead {
@@ -184,17 +188,54 @@ func (s *Session) attempt(ctx context.Context, cur Token, dead bool) (Token, err
 		return tok, err, false, ""
 	}
 	v, _ := s.classify(err, s.cfg.clock.Now(), cur)
-	if v.Class != policy.Permanent {
+	same := sameClient(s.refresher, fb)
+	s.mu.Lock()
+	try := s.machine.Fallback(&s.data, v, same)
+	refused := "refresh token"
+	if v.Misconfigured {
+		refused = "client"
+	}
+	if try {
+		msg := "session: refresh token refused; trying the fallback grant"
+		if v.Misconfigured {
+			msg = "session: client refused by the authorization server; trying the fallback grant"
+		}
+		s.logLocked(slog.LevelWarn, msg, slog.String("cause", v.Cause))
+	}
+	s.unlock()
+	if !try {
 		return tok, err, false, ""
 	}
-	s.mu.Lock()
-	s.logLocked(slog.LevelWarn, "session: refresh token refused; trying the fallback grant", slog.String("cause", v.Cause))
-	s.unlock()
 	tok, err = fb.Refresh(ctx, cur)
 	if err != nil {
-		err = &fallbackError{primary: "refresh token refused (" + v.Cause + ")", err: err}
+		err = &fallbackError{primary: refused + " refused (" + v.Cause + ")", err: err}
 	}
-	return tok, err, true, v.Cause
+	return tok, err, true, "the " + refused + " was refused (" + v.Cause + ")"
+}
+
+// sameClient reports whether the fallback grant fb authenticates to the
+// authorization server as the same client as the primary refresher: both
+// are Clients with the same token endpoint (TokenURL, or the Issuer that
+// discovery starts from), client id, secret, authentication style and
+// client assertion (the same pointer; none for both). Any other fallback
+// (another client, a RefresherFunc) may authenticate otherwise.
+func sameClient(primary, fb Refresher) bool {
+	p, ok := primary.(*Client)
+	f, ok2 := fb.(*Client)
+	if !ok || !ok2 {
+		return false
+	}
+	a, b := &p.e, &f.e
+	if a.TokenURL != b.TokenURL || a.Issuer != b.Issuer || a.ClientID != b.ClientID ||
+		a.ClientSecret != b.ClientSecret || a.AuthStyle != b.AuthStyle {
+		return false
+	}
+	if a.Assertion == nil || b.Assertion == nil {
+		return a.Assertion == nil && b.Assertion == nil
+	}
+	// Only pointers compare without the risk of a panic.
+	t := reflect.TypeOf(a.Assertion)
+	return t == reflect.TypeOf(b.Assertion) && t.Kind() == reflect.Pointer && a.Assertion == b.Assertion
 }
 
 // fallbackError is a failure of the fallback grant after the refresh token

@@ -18,9 +18,12 @@ import (
 const maxLifetime = 10 * 365 * 24 * time.Hour
 
 // maxDescription bounds the error_description and error_uri kept from a
-// server's answer, in runes; maxCode bounds its error code.
+// server's answer, in runes; maxCode bounds its error code. fosite's
+// descriptions (RFC 6749's sentence for the code, then a hint) run to about
+// 260 runes, and the hint is what tells its answers apart: "…Please retry
+// the request." (see policy.Classify).
 const (
-	maxDescription = 200
+	maxDescription = 400
 	maxCode        = 64
 )
 

@@ -97,8 +97,11 @@ func TestFaults(t *testing.T) {
 			[]string{expire, refresh, "fail: 404 Not Found", retry, succeed}, states.Valid},
 		{"invalid_grant", fault{kind: "status", status: 400, code: "invalid_grant"}, 1,
 			[]string{expire, refresh, "deny: 400 invalid_grant"}, states.Revoked},
-		{"401 from the authorization server", fault{kind: "status", status: 401}, 1,
-			[]string{expire, refresh, "deny: 401 invalid_request"}, states.Revoked},
+		{"401 from the authorization server", fault{kind: "status", status: 401, code: "invalid_grant"}, 1,
+			[]string{expire, refresh, "deny: 401 invalid_grant"}, states.Revoked},
+		// invalid_request is retried until it repeats (policy.SuspectRepeats).
+		{"401 invalid_request once", fault{kind: "status", status: 401}, 1,
+			[]string{expire, refresh, "fail: 401 invalid_request", retry, succeed}, states.Valid},
 		{"revoke", fault{kind: "revoke"}, 0,
 			[]string{expire, refresh, "deny: 400 invalid_grant"}, states.Revoked},
 		{"lost response on a rotating server", fault{kind: "lost_response"}, 1,

@@ -253,12 +253,14 @@ func TestFallbackWithoutFamilies(t *testing.T) {
 }
 
 // TestFallbackRefusedForTheClient: a refusal that blames the client
-// (invalid_client) refuses the fallback grant too.
+// (invalid_client) would refuse the fallback grant too, which authenticates
+// as the same client in the model: the session stops at once with the
+// misconfiguration, without trying it (states.Machine.Fallback).
 func TestFallbackRefusedForTheClient(t *testing.T) {
 	res := traceOf(t, `{name: m, duration: 2h, token: {ttl: 1h}, session: {refresh_ahead: 0s, fallback: true},
 		server: {faults: [{from: 59m, to: 1h1m, kind: status, status: 401, error: invalid_client}]}}`)
 	d := find(res, 0, states.Deny)
-	want := "refresh token refused (401 invalid_client: client misconfigured); fallback grant: 401 invalid_client: client misconfigured"
+	want := "401 invalid_client: client misconfigured"
 	if res.FinalState != "revoked" || len(d) != 1 || d[0].Cause != want || res.Stats.FamilyRevocations != 1 {
 		t.Fatalf("final %s, denials %v", res.FinalState, d)
 	}

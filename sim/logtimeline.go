@@ -96,6 +96,9 @@ func answered(e LogEntry) (policy.Class, bool) {
 		if strings.HasPrefix(e.Cause, "429") {
 			return policy.RateLimited, true
 		}
+		if strings.HasSuffix(e.Cause, " invalid_request") {
+			return policy.Suspect, true // policy.Classify's cause of a retried invalid_request
+		}
 		return policy.Transient, true
 	}
 	return 0, false

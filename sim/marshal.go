@@ -59,6 +59,9 @@ func MarshalYAML(sc *Scenario) []byte {
 				if f.Error != "" {
 					extra += ", error: " + f.Error
 				}
+				if f.Description != "" {
+					extra += ", description: " + strconv.Quote(f.Description) // YAML reads Go's escapes
+				}
 				if f.RetryAfter > 0 {
 					extra += fmt.Sprintf(", retry_after: %v", f.RetryAfter)
 				}

@@ -99,7 +99,7 @@ func answers(sc *Scenario) []answer {
 		if f.Kind != FaultStatus {
 			continue
 		}
-		o := policy.Outcome{Status: f.Status, ErrorCode: f.Error, Sent: true}
+		o := policy.Outcome{Status: f.Status, ErrorCode: f.Error, Description: f.Description, Sent: true}
 		if o.ErrorCode == "" && (f.Status == 400 || f.Status == 401 || f.Status == 403) {
 			o.ErrorCode = "invalid_request" // docs/SCENARIOS.md: a JSON OAuth2 error body
 		}

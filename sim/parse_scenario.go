@@ -201,6 +201,7 @@ func (p *parser) fault(n *yaml.Node, path string, f *Fault) {
 		{key: "at", set: p.duration(&at, 0, maxDuration)},
 		{key: "status", set: p.integer(&f.Status, 100, maxStatus)},
 		{key: "error", set: p.text(&f.Error)},
+		{key: "description", set: p.text(&f.Description)},
 		{key: "retry_after", set: p.duration(&f.RetryAfter, time.Second, 24*time.Hour)},
 		{key: "restart", set: p.duration(&f.Restart, time.Millisecond, 24*time.Hour)},
 	})
@@ -215,12 +216,13 @@ func (p *parser) fault(n *yaml.Node, path string, f *Fault) {
 		p.fail(n, path+".status", ErrMissing, "a status fault needs a status")
 	case k == FaultStatus && f.Status < 300:
 		p.fail(n, path+".status", ErrInvalid, "%d is not a failure status (want 300..599; use html200 or malformed for a broken 200)", f.Status)
-	case k == FaultStatus && f.Error != "" && f.Status != 400 && f.Status != 401 && f.Status != 403:
-		// docs/SCENARIOS.md: only 400/401/403 answer with an OAuth2 JSON body;
-		// any other status is a proxy's page, which carries no error code.
-		p.fail(keyNode(n, "error"), path+".error", ErrInvalid, "applies only to status 400, 401 or 403 (status %d answers with a proxy's page, not an OAuth2 error body)", f.Status)
-	case k != FaultStatus && (f.Status != 0 || f.Error != "" || f.RetryAfter != 0):
-		p.fail(n, path, ErrInvalid, "status, error and retry_after apply to kind status only")
+	case k == FaultStatus && f.Description != "" && f.Error == "" && f.Status != 400 && f.Status != 401 && f.Status != 403:
+		// docs/SCENARIOS.md: without error, only 400/401/403 answer with an
+		// OAuth2 JSON body; any other status is a proxy's page.
+		p.fail(keyNode(n, "description"), path+".description", ErrInvalid,
+			"needs an OAuth2 error body: give error:, or status 400, 401 or 403 (status %d without error answers with a proxy's page)", f.Status)
+	case k != FaultStatus && (f.Status != 0 || f.Error != "" || f.Description != "" || f.RetryAfter != 0):
+		p.fail(n, path, ErrInvalid, "status, error, description and retry_after apply to kind status only")
 	case k == FaultCrashHolder && f.Restart == 0:
 		p.fail(n, path+".restart", ErrMissing, "a crash_holder fault needs restart: (how long the crashed process takes to come back)")
 	case k != FaultCrashHolder && f.Restart != 0:
@@ -235,6 +237,9 @@ func (p *parser) fault(n *yaml.Node, path string, f *Fault) {
 		p.fail(n, path, ErrInvalid, "window ends (%v) before it starts (%v)", to, from)
 	case f.Error != "" && !validErrorCode(f.Error):
 		p.fail(n, path+".error", ErrInvalid, "%q is not an OAuth2 error code (lower-case letters and '_')", f.Error)
+	case !validDescription(f.Description):
+		p.fail(keyNode(n, "description"), path+".description", ErrInvalid,
+			"at most %d characters, none of them a control character", maxFaultDescription)
 	}
 	f.Kind = k
 	if at >= 0 {
@@ -262,6 +267,23 @@ func faultKindList() string {
 		s += name
 	}
 	return s
+}
+
+// maxFaultDescription bounds a status fault's description, in characters:
+// what the runtime keeps of an error_description (session's limit).
+const maxFaultDescription = 400
+
+// validDescription reports whether s may be a fault's error_description:
+// at most maxFaultDescription characters, no control character.
+func validDescription(s string) bool {
+	n := 0
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) {
+			return false
+		}
+		n++
+	}
+	return n <= maxFaultDescription
 }
 
 func validErrorCode(s string) bool {

@@ -106,10 +106,14 @@ type Fault struct {
 	// Instant reports that the fault was written with at: (To is then the
 	// run's duration).
 	Instant bool
-	// Status, Error and RetryAfter configure a status fault.
-	Status     int
-	Error      string
-	RetryAfter time.Duration
+	// Status, Error, Description and RetryAfter configure a status fault:
+	// with Error (or with status 400, 401 or 403, as invalid_request) it
+	// answers a JSON OAuth2 error body whose error_description is
+	// Description; otherwise a proxy's page.
+	Status      int
+	Error       string
+	Description string
+	RetryAfter  time.Duration
 	// Restart is how long a process crashed by a crash_holder fault takes
 	// to come back.
 	Restart time.Duration

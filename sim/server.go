@@ -198,7 +198,10 @@ func (r *run) deliver(i uint32, aux uint64, t int64) {
 		return
 	}
 	v := &r.answers[code].verdict
-	if s.fb == fbNone && r.sc.Session.Fallback && v.Class == policy.Permanent {
+	// The model's fallback grant (client_credentials) authenticates as the
+	// same client: a refused client is not tried again, as the runtime
+	// decides with a Client of the same credentials.
+	if s.fb == fbNone && r.m.Fallback(&s.d, *v, true) {
 		if budget := s.sentAt + r.timeout - t; budget > 0 {
 			s.fb, s.refusal = fbRefused, code
 			r.request(i, s, t, budget)
@@ -211,7 +214,11 @@ func (r *run) deliver(i uint32, aux uint64, t int64) {
 		r.thr.Record(r.clock(t), r.answers[code].accepted)
 	}
 	if r.tl != nil {
-		r.tl.attempt(i, s.sentAt, t, v.Class)
+		c := v.Class
+		if c == policy.Suspect && r.m.Final(&s.d, *v) {
+			c = policy.Permanent // the repeat that revokes
+		}
+		r.tl.attempt(i, s.sentAt, t, c)
 	}
 	if s.fb != fbNone {
 		s.rtDead = true

@@ -60,6 +60,7 @@ var (
 	}
 	classColor = map[policy.Class]string{
 		policy.OK: "#4caf50", policy.Transient: "#ff9800", policy.RateLimited: "#9c27b0", policy.Permanent: "#e53935",
+		policy.Suspect: "#f48fb1",
 	}
 	faultFill = "#f44336"
 )

@@ -41,7 +41,15 @@ func TimelineSVG(tl *Timeline) string {
 	if tl.fromLog {
 		axisY = failedY + 4 // nor which calls failed
 	}
-	s.open(tlWidth, int(axisY)+64)
+	suspect := false // a suspect refusal's colour is explained on a line of its own
+	for _, a := range tl.attempts {
+		suspect = suspect || a.Class == policy.Suspect
+	}
+	height := int(axisY) + 64
+	if suspect {
+		height += 18
+	}
+	s.open(tlWidth, height)
 	title := tl.name + ": one session over " + tl.duration.String()
 	if tl.fromLog {
 		title = tl.name + ": one session's log, time from its first record"
@@ -77,6 +85,11 @@ func TimelineSVG(tl *Timeline) string {
 	}
 	s.axis(tlLeft, tlRight, axisY, tl.duration)
 	legend(&s, axisY+40, true)
+	if suspect {
+		s.circle(16, axisY+54, 5, classColor[policy.Suspect])
+		s.text(26, axisY+58, "start", "#333333", policy.Suspect.String()+
+			" (an invalid_request, retried; revoked when it repeats "+strconv.Itoa(policy.SuspectRepeats)+" times in a row)")
+	}
 	return s.close()
 }
 

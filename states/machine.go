@@ -36,6 +36,11 @@ type Data struct {
 	// MaybeConsumed records that an attempt of this cycle may have been
 	// performed by the server although its answer was lost.
 	MaybeConsumed bool
+	// Suspects counts the Suspect refusals (policy.Suspect) that the last
+	// attempts met in a row with the same cause (Cause); at
+	// policy.SuspectRepeats the refusal is final and revokes. Any other
+	// outcome, a new token or a re-login resets it; a new cycle does not.
+	Suspects uint8
 	// RejectCycle records that the cycle under way was opened by a
 	// resource server's rejection of the token.
 	RejectCycle bool
@@ -245,7 +250,7 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 	case InSetToken, InAdopt:
 		d.Issued, d.Expiry = in.Issued, in.Expiry
 		d.Rejected, d.Postponed, d.MaybeConsumed = false, false, false
-		d.RejectCycle, d.Probation = false, false
+		d.RejectCycle, d.Probation, d.Suspects = false, false, 0
 		d.Attempt, d.PrevDelay, d.Cause = 0, 0, ""
 		d.Flight++ // a refresh still in flight is stale now
 		ev := SetToken
@@ -335,7 +340,7 @@ func (m *Machine) result(d *Data, fx *Effects, in Input, now time.Time) {
 		default:
 			d.Issued, d.Expiry = in.Issued, in.Expiry
 			d.Rejected, d.Postponed, d.MaybeConsumed = false, false, false
-			d.Cause = ""
+			d.Cause, d.Suspects = "", 0
 			fire(d, fx, Succeed, in.Cause, now)
 			d.Probation = d.RejectCycle || d.shortLived()
 			if !d.Probation {
@@ -345,6 +350,7 @@ func (m *Machine) result(d *Data, fx *Effects, in Input, now time.Time) {
 			return
 		}
 	}
+	d.confirm(&v)
 	if v.Class == policy.Permanent {
 		cause := v.Cause
 		if note := d.ConsumedNote(); note != "" {
@@ -369,6 +375,9 @@ func (m *Machine) failLate(d *Data, fx *Effects, cause string, now time.Time) {
 func (m *Machine) failed(d *Data, fx *Effects, v policy.Verdict, now time.Time) {
 	d.Cause = v.Cause
 	d.MaybeConsumed = d.MaybeConsumed || v.MaybeProcessed
+	if v.Class != policy.Suspect {
+		d.Suspects = 0
+	}
 	delay, again := m.policy.Delay(policy.Attempt{
 		N: d.Attempt, Elapsed: now.Sub(d.CycleStart), Prev: d.PrevDelay, Rand: d.Rand.Uint64(),
 	})

@@ -11,7 +11,7 @@ import (
 // checkStep asserts the invariants of docs/DESIGN.md on one step: every
 // transition is legal in the table and the records chain from the old state
 // to the new one; only a permanent verdict or an explicit revoke reaches
-// Revoked; a refresh starts only on entering Refreshing (so at most one is in
+// Revoked, and a suspect one only when it repeats; a refresh starts only on entering Refreshing (so at most one is in
 // flight); a usable token stays usable unless it was rejected, revoked or
 // replaced; the wake-up is never in the past.
 func checkStep(t testing.TB, before Data, in Input, after Data, fx *Effects) {
@@ -28,9 +28,10 @@ func checkStep(t testing.TB, before Data, in Input, after Data, fx *Effects) {
 		if to, ok := Next(tr.From, tr.Event); !ok || to != tr.To {
 			t.Fatalf("illegal transition %v -%v-> %v", tr.From, tr.Event, tr.To)
 		}
-		permanent := in.Kind == InResult && in.Verdict.Class == policy.Permanent
+		permanent := in.Kind == InResult && (in.Verdict.Class == policy.Permanent ||
+			in.Verdict.Class == policy.Suspect && after.Suspects >= policy.SuspectRepeats)
 		if tr.Event == Deny && !permanent {
-			t.Fatalf("deny without a permanent verdict: input %+v", in)
+			t.Fatalf("deny without a permanent verdict or repeated suspect ones: input %+v, suspects %d", in, after.Suspects)
 		}
 		if tr.To == Revoked && !(tr.Event == Deny || tr.Event == Revoke && in.Kind == InRevoke) {
 			t.Fatalf("revoked by %v on input %+v", tr.Event, in)
@@ -120,8 +121,11 @@ func (g *gen) verdict() policy.Verdict {
 		o.Status = 0
 		o.Err = errRefused
 	case 1:
-		codes := []string{"invalid_grant", "temporarily_unavailable", "invalid_client", "slow_down", ""}
+		codes := []string{"invalid_grant", "temporarily_unavailable", "invalid_client", "slow_down", "", "invalid_request", "invalid_request"}
 		o.ErrorCode = codes[g.r.IntN(len(codes))]
+		if g.r.IntN(3) == 0 {
+			o.Description = "Please retry the request."
+		}
 	}
 	if g.r.IntN(4) == 0 {
 		o.RetryAfter = []string{"1", "30", "3600", "soon"}[g.r.IntN(4)]
@@ -177,7 +181,8 @@ func TestRandomInputsKeepInvariants(t *testing.T) {
 // Revoked, and that a demand after a given-up cycle starts a fresh one.
 func TestTransientNeverRevokes(t *testing.T) {
 	transient := []policy.Outcome{{Status: 502}, {Status: 503, RetryAfter: "120"}, {Status: 429, RetryAfter: "30"},
-		{Status: 404}, {Status: 200, Err: stringError("html")}, {Err: errRefused}, {Err: stringError("timeout"), Sent: true}}
+		{Status: 404}, {Status: 200, Err: stringError("html")}, {Err: errRefused}, {Err: stringError("timeout"), Sent: true},
+		{Status: 500, ErrorCode: "server_error"}, {Status: 400, ErrorCode: "invalid_request", Description: hydraConflict}}
 	for _, spec := range propertyPolicies {
 		p, _ := spec.Build()
 		m := NewMachine(Config{Policy: p})
@@ -212,6 +217,65 @@ func TestTransientNeverRevokes(t *testing.T) {
 		}
 	}
 }
+
+// hydraConflict is Ory Hydra's (fosite's) answer to a refresh that lost a
+// storage conflict and rolled back.
+const hydraConflict = "The request is missing a required parameter, includes an invalid parameter value, " +
+	"includes a parameter more than once, or is otherwise malformed. Failed to refresh token because of " +
+	"multiple concurrent requests using the same token. Please retry the request."
+
+// TestSuspectRevokesOnlyWhenRepeated: under every policy, an invalid_request
+// answered to every attempt revokes at the policy.SuspectRepeats-th
+// request, across cycles when the policy gives up sooner; one that another
+// failure interrupts each time never revokes.
+func TestSuspectRevokesOnlyWhenRepeated(t *testing.T) {
+	suspect := policy.Outcome{Status: 400, ErrorCode: "invalid_request"}
+	for _, spec := range propertyPolicies {
+		p, _ := spec.Build()
+		m := NewMachine(Config{Policy: p})
+		for _, interrupted := range []bool{false, true} {
+			d := NewData(3, epoch, epoch.Add(time.Hour))
+			now := epoch.Add(time.Hour)
+			d, fx := m.Step(d, Input{Kind: InWake}, now)
+			requests := 0
+			for range 500 {
+				var in Input
+				switch {
+				case fx.StartRefresh:
+					requests++
+					o := suspect
+					if interrupted && requests%suspectEvery == 0 {
+						o = policy.Outcome{Status: 502}
+					}
+					in = Input{Kind: InResult, Flight: fx.Flight, Verdict: policy.Classify(o)}
+				case !fx.WakeAt.IsZero():
+					now = fx.WakeAt
+					in = Input{Kind: InWake}
+				default:
+					now = now.Add(time.Minute)
+					in = Input{Kind: InDemand}
+				}
+				next, f := m.Step(d, in, now)
+				checkStep(t, d, in, next, &f)
+				d, fx = next, f
+				if d.State == Revoked {
+					break
+				}
+			}
+			switch {
+			case interrupted && d.State == Revoked:
+				t.Fatalf("%+v: revoked by interrupted invalid_request answers (%q)", spec, d.Cause)
+			case !interrupted && (d.State != Revoked || requests != policy.SuspectRepeats):
+				t.Fatalf("%+v: %v after %d requests, want revoked after %d", spec, d.State, requests, policy.SuspectRepeats)
+			case !interrupted && d.Cause != "400 invalid_request: the same refusal 3 times in a row":
+				t.Errorf("%+v: cause %q", spec, d.Cause)
+			}
+		}
+	}
+}
+
+// suspectEvery interrupts a run of suspect refusals before it is final.
+const suspectEvery = policy.SuspectRepeats - 1
 
 func FuzzMachine(f *testing.F) {
 	for _, s := range []uint64{1, 7, 42, 1 << 40} {

@@ -31,7 +31,9 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 //	AT set issued=D expiry=D | adopt issued=D expiry=D
 //	AT busy until=D                    (another process holds the lease)
 //	AT ok [issued=D] expiry=D          (the refresh in flight yields a token)
-//	AT fail status=N [code=C] [retry_after=V] | fail err=TEXT [sent]
+//	AT fail status=N [code=C] [description=TEXT] [retry_after=V] | fail err=TEXT [sent]
+//
+// In TEXT an underscore stands for a space.
 //
 // Policy keys are those of policy.Spec: kind, initial, multiplier, max,
 // jitter, max_attempts, max_elapsed (default: exponential 1s ×2 60s, no jitter).
@@ -179,7 +181,8 @@ func (s *script) exec(line string) error {
 		}
 		in = Input{Kind: InResult, Verdict: policy.Verdict{Class: policy.OK}, Issued: issued, Expiry: offset(kv["expiry"])}
 	case "fail":
-		o := policy.Outcome{ErrorCode: kv["code"], RetryAfter: kv["retry_after"], At: now}
+		o := policy.Outcome{ErrorCode: kv["code"], RetryAfter: kv["retry_after"], At: now,
+			Description: strings.ReplaceAll(kv["description"], "_", " ")}
 		if v, ok := kv["status"]; ok {
 			o.Status, _ = strconv.Atoi(v)
 		}
@@ -245,6 +248,9 @@ func (s *script) print(fx Effects) {
 	}
 	if d.Probation {
 		s.out.WriteString(" probation")
+	}
+	if d.Suspects > 0 {
+		fmt.Fprintf(&s.out, " suspects=%d", d.Suspects)
 	}
 	s.out.WriteString("\n")
 }

@@ -23,7 +23,7 @@
 //
 // authfsm.refresh.attempts and authfsm.refresh.duration carry
 // authfsm.refresh.outcome (success, failure), authfsm.refresh.class (the
-// policy class: ok, transient, rate_limited, permanent),
+// policy class: ok, transient, rate_limited, permanent, suspect),
 // http.response.status_code when an answer arrived, and, on failure only,
 // error.type: the answer's OAuth2 error code when it is a registered one
 // (invalid_grant, temporarily_unavailable, …), the class otherwise.

@@ -49,6 +49,7 @@ func Example() {
 	// authfsm_refresh_attempts_total{class="ok",outcome="success"} 1
 	// authfsm_refresh_attempts_total{class="permanent",outcome="failure"} 0
 	// authfsm_refresh_attempts_total{class="rate_limited",outcome="failure"} 0
+	// authfsm_refresh_attempts_total{class="suspect",outcome="failure"} 0
 	// authfsm_refresh_attempts_total{class="transient",outcome="failure"} 0
 	// authfsm_sessions{state="valid"} 0
 }

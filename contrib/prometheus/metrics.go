@@ -111,7 +111,7 @@ func New(opts ...Option) *Metrics {
 			nil, cfg.labels),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: name("refresh_attempts_total"), ConstLabels: cfg.labels,
-			Help: "Refresh requests sent, by outcome (success, failure) and policy class (ok, transient, rate_limited, permanent).",
+			Help: "Refresh requests sent, by outcome (success, failure) and policy class (ok, transient, rate_limited, permanent, suspect).",
 		}, []string{"outcome", "class"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: name("refresh_duration_seconds"), ConstLabels: cfg.labels, Buckets: cfg.buckets,
@@ -130,7 +130,7 @@ func New(opts ...Option) *Metrics {
 		m.stateNames = append(m.stateNames, s.String())
 	}
 	// Every series a dashboard expects exists from the start, at zero.
-	for _, c := range []policy.Class{policy.OK, policy.Transient, policy.RateLimited, policy.Permanent} {
+	for _, c := range []policy.Class{policy.OK, policy.Transient, policy.RateLimited, policy.Permanent, policy.Suspect} {
 		m.attempts.WithLabelValues(outcome(c), c.String())
 	}
 	for _, op := range knownStoreOps {
