@@ -78,7 +78,7 @@ type Token struct {
 	// (see states.Data.ServeUntil). It is never after Expiry. A cache, a
 	// credential helper or a client that asks again near expiry should use
 	// it rather than Expiry. New, SetToken and stores ignore it.
-	ServeUntil time.Time
+	ServeUntil time.Time `json:",omitzero"`
 }
 
 // Valid reports whether t holds an access token that has not expired at now.
