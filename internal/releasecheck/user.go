@@ -122,7 +122,8 @@ func NewUser(ctx context.Context, work, proxyDir, rootPath string, log io.Writer
 		"GOBIN":      u.Bin,
 	}
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); !isSet(set, k) {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := set[k]; !ok {
 			u.Env = append(u.Env, kv)
 		}
 	}
@@ -130,11 +131,6 @@ func NewUser(ctx context.Context, work, proxyDir, rootPath string, log io.Writer
 		u.Env = append(u.Env, k+"="+set[k])
 	}
 	return u, nil
-}
-
-func isSet(set map[string]string, k string) bool {
-	_, ok := set[k]
-	return ok
 }
 
 // fileURL is the file:// URL of the directory dir.
