@@ -1,6 +1,6 @@
 module github.com/authfsm/authfsm/integration
 
-go 1.26.0
+go 1.25.0
 
 replace (
 	github.com/authfsm/authfsm => ../
@@ -8,14 +8,14 @@ replace (
 )
 
 require (
-	github.com/authfsm/authfsm v0.0.0-00010101000000-000000000000
-	github.com/authfsm/authfsm/coordinator/redis v0.0.0-00010101000000-000000000000
+	github.com/authfsm/authfsm v0.1.0
+	github.com/authfsm/authfsm/coordinator/redis v0.1.0
 	github.com/go-jose/go-jose/v3 v3.0.3
 	github.com/google/go-cmp v0.7.0
 	github.com/ory/fosite v0.49.0
-	github.com/redis/go-redis/v9 v9.23.0
+	github.com/redis/go-redis/v9 v9.22.0
 	golang.org/x/crypto v0.31.0
-	golang.org/x/oauth2 v0.38.0
+	golang.org/x/oauth2 v0.36.0
 )
 
 require (
@@ -80,7 +80,7 @@ require (
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/mod v0.17.0 // indirect
 	golang.org/x/net v0.25.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.21.0 // indirect
 	golang.org/x/tools v0.21.1-0.20240508182429-e35e4ccd0d2d // indirect
 	google.golang.org/genproto v0.0.0-20231106174013-bbf56f31fb17 // indirect
