@@ -80,6 +80,8 @@ type storedToken struct {
 	Issued       time.Time `json:"issued,omitzero"`
 	Expiry       time.Time `json:"expiry,omitzero"`
 	Scope        string    `json:"scope,omitempty"`
+	// Extra holds the token response's other members (Token.Extra).
+	Extra map[string]any `json:"extra,omitempty"`
 }
 
 // Load implements Store. It first removes leftover temporary files.
