@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -54,9 +55,22 @@ type TokenSupplier func(ctx context.Context) (token Secret, tokenType string, er
 type AuthStyle uint8
 
 const (
+	// AuthAutoDetect, the zero value, detects the style as
+	// golang.org/x/oauth2's AuthStyleAutoDetect does: a Client first sends
+	// the secret in an HTTP Basic header, and when the server answers
+	// invalid_client, sends the same request once more with the secret in
+	// the body; it remembers the style of its first request that succeeded
+	// and uses only that one from then on. Safe: an invalid_client answer
+	// comes before the server acts on the grant, so a rotating refresh
+	// token is not spent by the first try. A client without a secret sends
+	// its client_id in the body, and one with an Assertion its assertion:
+	// there is nothing to detect.
+	AuthAutoDetect AuthStyle = iota
 	// AuthBasic sends the client id and secret in an HTTP Basic
-	// Authorization header, form-encoded first as RFC 6749 §2.3.1 requires.
-	AuthBasic AuthStyle = iota
+	// Authorization header, form-encoded first as RFC 6749 §2.3.1 requires,
+	// and nothing else: an invalid_client answer stops the session as
+	// misconfigured.
+	AuthBasic
 	// AuthBody sends client_id and client_secret as form parameters.
 	AuthBody
 )
@@ -75,7 +89,9 @@ type Endpoint struct {
 	// secret and sends its id in the body.
 	ClientID     string
 	ClientSecret Secret
-	// AuthStyle selects Basic (the default) or body authentication.
+	// AuthStyle selects how a client secret is sent: AuthAutoDetect (the
+	// default: Basic, then the body if the server refuses Basic), AuthBasic
+	// or AuthBody.
 	AuthStyle AuthStyle
 	// Assertion, when set, authenticates the client with an assertion
 	// instead of ClientSecret (RFC 7521): PrivateKeyJWT or AssertionFile.
@@ -128,6 +144,9 @@ type Client struct {
 	// with a TokenURL. A pointer, so that a Client printed by value copies
 	// no lock.
 	disc *discovered
+	// style is the AuthStyle that AuthAutoDetect found the server to
+	// accept, or AuthAutoDetect before that. A pointer for the same reason.
+	style *atomic.Uint32
 }
 
 // discovered is the token endpoint found by discovery, once found.
@@ -216,7 +235,7 @@ func NewClient(e Endpoint) (*Client, error) {
 			return nil, fmt.Errorf("session: Endpoint.Params may not set %q", k)
 		}
 	}
-	c := &Client{e: e, url: shownURL(raw), hc: e.HTTPClient, clk: e.Clock, ttl: e.DefaultTTL}
+	c := &Client{e: e, url: shownURL(raw), hc: e.HTTPClient, clk: e.Clock, ttl: e.DefaultTTL, style: new(atomic.Uint32)}
 	if e.TokenURL == "" {
 		c.disc = &discovered{}
 	}

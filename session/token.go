@@ -268,9 +268,11 @@ func (e Endpoint) Format(f fmt.State, _ rune) {
 // describeEndpoint writes what Client and Endpoint show of themselves; head
 // names the type and its URL field.
 func describeEndpoint(w io.Writer, head, shown string, e Endpoint) {
-	style := "basic"
+	style := "auto"
 	switch e.AuthStyle {
+	case AuthAutoDetect:
 	case AuthBasic:
+		style = "basic"
 	case AuthBody:
 		style = "body"
 	default:
