@@ -83,8 +83,16 @@ type Endpoint struct {
 	// Issuer, when TokenURL is empty, is discovered (see Discover) at the
 	// first request: the Client then uses the metadata's token_endpoint. A
 	// failed discovery is a transient *EndpointError, retried like a
-	// refresh.
+	// refresh. The login flows find their endpoints the same way when
+	// AuthURL or DeviceAuthURL is empty, even with a TokenURL.
 	Issuer string
+	// AuthURL is the authorization endpoint, where LoginBrowser sends the
+	// user's browser; DeviceAuthURL is the device authorization endpoint
+	// LoginDevice asks for a user code (RFC 8628). Empty means the
+	// metadata's authorization_endpoint and device_authorization_endpoint
+	// of Issuer. Like TokenURL, each must be HTTPS or loopback HTTP unless
+	// AllowHTTP is set.
+	AuthURL, DeviceAuthURL string
 	// ClientID and ClientSecret identify the client; a public client has no
 	// secret and sends its id in the body.
 	ClientID     string
@@ -154,6 +162,9 @@ type discovered struct {
 	mu              sync.Mutex
 	tokenURL, shown string
 	secrets         []string // the query values of tokenURL
+	// md is the issuer's metadata, once fetched (for the token endpoint or
+	// for a login flow's).
+	md *Metadata
 }
 
 // credentialParams are the Endpoint.Params whose values are credentials:
@@ -220,6 +231,18 @@ func NewClient(e Endpoint) (*Client, error) {
 	if e.Grant == GrantClientCredentials && e.ClientID == "" {
 		return nil, errors.New("session: the client_credentials grant needs a ClientID")
 	}
+	for _, other := range []struct{ name, raw string }{{"AuthURL", e.AuthURL}, {"DeviceAuthURL", e.DeviceAuthURL}} {
+		if other.raw == "" {
+			continue
+		}
+		ou, err := url.Parse(other.raw)
+		if err != nil || ou.Host == "" {
+			return nil, fmt.Errorf("session: Endpoint.%s %s is not an absolute URL", other.name, redactRawURL(other.raw))
+		}
+		if err := checkScheme(ou, e.AllowHTTP); err != nil {
+			return nil, fmt.Errorf("session: Endpoint.%s %s: %w", other.name, shownURL(other.raw), err)
+		}
+	}
 	if e.AuthStyle > AuthBody {
 		return nil, fmt.Errorf("session: unknown AuthStyle %d", e.AuthStyle)
 	}
@@ -236,7 +259,7 @@ func NewClient(e Endpoint) (*Client, error) {
 		}
 	}
 	c := &Client{e: e, url: shownURL(raw), hc: e.HTTPClient, clk: e.Clock, ttl: e.DefaultTTL, style: new(atomic.Uint32)}
-	if e.TokenURL == "" {
+	if e.Issuer != "" {
 		c.disc = &discovered{}
 	}
 	if c.hc == nil {
@@ -276,7 +299,7 @@ func basicCredential(id, secret string) string {
 // URL returns the token endpoint, with any password in it and the values
 // of its query redacted ("?key=xxxxx"); before a discovery, the issuer.
 func (c *Client) URL() string {
-	if d := c.disc; d != nil {
+	if d := c.disc; d != nil && c.e.TokenURL == "" {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		if d.shown != "" {
@@ -291,13 +314,13 @@ func (c *Client) URL() string {
 // request that needs it.
 func (c *Client) endpoint(ctx context.Context) (string, string, []string, error) {
 	d := c.disc
-	if d == nil {
+	if d == nil || c.e.TokenURL != "" {
 		return c.e.TokenURL, c.url, nil, nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.tokenURL == "" {
-		md, err := Discover(ctx, c.hc, c.e.Issuer, c.e.AllowHTTP)
+		md, err := d.metadataLocked(ctx, c)
 		if err != nil {
 			return "", c.url, nil, err
 		}
@@ -308,4 +331,49 @@ func (c *Client) endpoint(ctx context.Context) (string, string, []string, error)
 		}
 	}
 	return d.tokenURL, d.shown, d.secrets, nil
+}
+
+// metadataLocked returns the issuer's metadata, fetching it the first time.
+// d.mu is held.
+func (d *discovered) metadataLocked(ctx context.Context, c *Client) (*Metadata, error) {
+	if d.md == nil {
+		md, err := Discover(ctx, c.hc, c.e.Issuer, c.e.AllowHTTP)
+		if err != nil {
+			return nil, err
+		}
+		d.md = &md
+	}
+	return d.md, nil
+}
+
+// loginEndpoint returns the login flow's endpoint: configured (AuthURL or
+// DeviceAuthURL, passed as configured) or, without it, the member of the
+// issuer's metadata that member picks. name is the endpoint's name for
+// errors.
+func (c *Client) loginEndpoint(ctx context.Context, configured, name string, member func(*Metadata) string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	d := c.disc
+	if d == nil {
+		return "", fmt.Errorf("session: no %s: set Endpoint.Issuer to discover it, or configure it in Endpoint", name)
+	}
+	d.mu.Lock()
+	md, err := d.metadataLocked(ctx, c)
+	d.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	raw := member(md)
+	if raw == "" {
+		return "", fmt.Errorf("session: the metadata of %s names no %s", shownURL(c.e.Issuer), name)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("session: the metadata's %s %s is not an absolute URL", name, redactRawURL(raw))
+	}
+	if err := checkScheme(u, c.e.AllowHTTP); err != nil {
+		return "", fmt.Errorf("session: the metadata's %s %s: %w", name, shownURL(raw), err)
+	}
+	return raw, nil
 }
