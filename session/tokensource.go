@@ -101,3 +101,28 @@ func oauth2Extra(t *oauth2.Token) map[string]any {
 // list them: OpenID Connect's id_token and the refresh token lifetimes
 // that Keycloak and Azure AD send.
 var wellKnownExtra = []string{"id_token", "refresh_expires_in", "refresh_token_expires_in", "ext_expires_in", "not-before-policy", "session_state"}
+
+// EndpointFromOAuth2 returns the Endpoint that describes the client of an
+// oauth2.Config: its token, authorization and device authorization URLs,
+// client id and secret, and authentication style (oauth2.AuthStyleInHeader
+// is AuthBasic, AuthStyleInParams AuthBody, AuthStyleAutoDetect
+// AuthAutoDetect). conf.Scopes are not copied: x/oauth2 sends them in the
+// authorization request only, where Endpoint.Scopes go with every refresh
+// too; give them to LoginDevice or LoginBrowser in their options. NewClient
+// takes the Endpoint as it is, or after setting what x/oauth2 has no field
+// for (Issuer, Grant, Params, …). A Session built on it keeps alive what
+// conf's login obtained (see FromOAuth2).
+func EndpointFromOAuth2(conf *oauth2.Config) Endpoint {
+	if conf == nil {
+		return Endpoint{}
+	}
+	e := Endpoint{TokenURL: conf.Endpoint.TokenURL, AuthURL: conf.Endpoint.AuthURL, DeviceAuthURL: conf.Endpoint.DeviceAuthURL,
+		ClientID: conf.ClientID, ClientSecret: Secret(conf.ClientSecret)}
+	switch conf.Endpoint.AuthStyle {
+	case oauth2.AuthStyleInHeader:
+		e.AuthStyle = AuthBasic
+	case oauth2.AuthStyleInParams:
+		e.AuthStyle = AuthBody
+	}
+	return e
+}
