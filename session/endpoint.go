@@ -111,10 +111,14 @@ type Endpoint struct {
 	RequestedTokenType string
 	// Grant is the grant to request; "" means GrantRefreshToken.
 	Grant Grant
-	// Scopes, when set, are sent space-separated as "scope".
+	// Scopes, when set, are sent space-separated as "scope" with every
+	// refresh, and are the scopes LoginDevice and LoginBrowser ask for
+	// unless their options name others.
 	Scopes []string
-	// Params are extra form parameters (audience, resource, …). They cannot
-	// override grant_type, refresh_token, scope or client credentials.
+	// Params are extra form parameters (audience, resource, …) of every
+	// request to the token endpoint, the login flows' included, and of
+	// the device authorization request. They cannot override grant_type,
+	// refresh_token, scope or client credentials.
 	Params url.Values
 	// HTTPClient sends the requests; nil means a client that does not follow
 	// redirects (a redirect from a token endpoint is a captive portal or a
@@ -126,10 +130,12 @@ type Endpoint struct {
 	// expiry; 0 means DefaultTTL.
 	DefaultTTL time.Duration
 	// OnToken, if set, is called with every new token pair the endpoint
-	// issues, before Refresh returns, so a caller can persist a rotated
-	// refresh token. It must not block for long.
+	// issues, before Refresh (or LoginDevice, LoginBrowser) returns, so a
+	// caller can persist a rotated refresh token. It must not block for
+	// long.
 	OnToken func(Token)
-	// Clock stamps Issued and Expiry; nil means the real clock.
+	// Clock stamps Issued and Expiry, and measures the device login's
+	// polling and the browser login's timeout; nil means the real clock.
 	Clock clock.Clock
 }
 

@@ -78,6 +78,9 @@ var reservedAuthorize = []string{"response_type", "client_id", "redirect_uri", "
 // ErrLoginTimeout.
 func LoginBrowser(ctx context.Context, c *Client, opts BrowserOptions) (Token, error) {
 	fail := func(err error) (Token, error) { return Token{}, loginFailure("browser", err) }
+	if c.e.ClientID == "" {
+		return fail(errors.New("a login needs Endpoint.ClientID"))
+	}
 	authURL, err := c.loginEndpoint(ctx, c.e.AuthURL, "authorization endpoint",
 		func(md *Metadata) string { return md.AuthorizationEndpoint })
 	if err != nil {

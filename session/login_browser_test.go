@@ -285,7 +285,7 @@ func TestLoginBrowserBadOptions(t *testing.T) {
 			t.Errorf("%+v: %v, want %q", tc.opts, err, tc.text)
 		}
 	}
-	if _, err := LoginBrowser(context.Background(), mustClient(t, Endpoint{TokenURL: testURL}), BrowserOptions{OpenBrowser: never}); err == nil ||
+	if _, err := LoginBrowser(context.Background(), mustClient(t, Endpoint{TokenURL: testURL, ClientID: "cli"}), BrowserOptions{OpenBrowser: never}); err == nil ||
 		!strings.Contains(err.Error(), "no authorization endpoint") {
 		t.Errorf("without an authorization endpoint: %v", err)
 	}

@@ -98,6 +98,9 @@ type DeviceCode struct {
 // *LoginError.
 func LoginDevice(ctx context.Context, c *Client, opts DeviceOptions) (Token, error) {
 	fail := func(err error) (Token, error) { return Token{}, loginFailure("device", err) }
+	if c.e.ClientID == "" {
+		return fail(errors.New("a login needs Endpoint.ClientID"))
+	}
 	deviceURL, err := c.loginEndpoint(ctx, c.e.DeviceAuthURL, "device authorization endpoint",
 		func(md *Metadata) string { return md.DeviceAuthorizationEndpoint })
 	if err != nil {

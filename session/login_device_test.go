@@ -262,9 +262,13 @@ func TestLoginDeviceFailsEarly(t *testing.T) {
 		if !errors.Is(err, context.Canceled) || len(d.pollTimes()) != 2 {
 			t.Errorf("a cancelled login: %v after %d polls", err, len(d.pollTimes()))
 		}
-		if _, err := LoginDevice(context.Background(), mustClient(t, Endpoint{TokenURL: testURL}), DeviceOptions{}); err == nil ||
+		if _, err := LoginDevice(context.Background(), mustClient(t, Endpoint{TokenURL: testURL, ClientID: "cli"}), DeviceOptions{}); err == nil ||
 			!strings.Contains(err.Error(), "no device authorization endpoint") {
 			t.Errorf("without a device endpoint: %v", err)
+		}
+		if _, err := LoginDevice(context.Background(), mustClient(t, Endpoint{TokenURL: testURL, DeviceAuthURL: testDeviceURL}), DeviceOptions{}); err == nil ||
+			!strings.Contains(err.Error(), "needs Endpoint.ClientID") {
+			t.Errorf("without a client id: %v", err)
 		}
 	})
 }
