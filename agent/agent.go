@@ -57,12 +57,18 @@ type profile struct {
 	n    counters
 }
 
-// counters are a profile's metrics.
+// counters are a profile's metrics (metrics.go writes them).
 type counters struct {
 	tokenServed, tokenUnavailable, tokenRefused         atomic.Int64
 	proxyForwarded, proxyUnavailable, proxyUpstreamFail atomic.Int64
 	proxyRefused, throttled                             atomic.Int64
+	rejected, rejectedStale                             atomic.Int64                     // POST /v1/token/reject
 	refresh                                             [policy.Suspect + 1]atomic.Int64 // by policy.Class
+
+	mu          sync.Mutex
+	durations   []uint64 // refresh requests by bucket of session.DefaultDurationBuckets, the last +Inf
+	durationSum float64  // seconds
+	storeErrors map[string]uint64
 }
 
 // server is one listener and what it serves.
@@ -99,9 +105,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 	}()
 	endpoints := make([]session.Endpoint, len(cfg.Profiles))
 	for i, pr := range cfg.Profiles {
-		e, err := pr.endpoint(&a.opts)
+		e, err := pr.endpoint(cfg.File, &a.opts)
 		if err != nil {
-			return nil, fmt.Errorf("agent: profile %s: %w", pr.Name, err)
+			return nil, profileError(pr.Name, err)
 		}
 		endpoints[i] = e
 	}
@@ -120,9 +126,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 	if au := cfg.Audit; au != nil {
 		var aopts []audit.Option
 		if au.KeyFile != "" {
-			key, err := audit.ReadKeyFile(au.KeyFile)
+			key, err := readAuditKey(cfg.File, au.KeyFile)
 			if err != nil {
-				return nil, fmt.Errorf("agent: audit key: %w", err)
+				return nil, err
 			}
 			aopts = append(aopts, audit.WithKey(key))
 		}
@@ -136,7 +142,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 	for i, pr := range cfg.Profiles {
 		p, err := a.start(ctx, pr, endpoints[i], throttles)
 		if err != nil {
-			return nil, fmt.Errorf("agent: profile %s: %w", pr.Name, err)
+			return nil, profileError(pr.Name, err)
 		}
 		a.profiles = append(a.profiles, p)
 	}
@@ -148,6 +154,15 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 		}
 	}
 	return a, nil
+}
+
+// profileError places err in the profile it concerns; a *ConfigError
+// names the profile's key already.
+func profileError(name string, err error) error {
+	if _, ok := errors.AsType[*ConfigError](err); ok {
+		return err
+	}
+	return fmt.Errorf("agent: profile %s: %w", name, err)
 }
 
 // bind opens a listener for name.
@@ -178,12 +193,9 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 	}
 	opts = append(opts, session.WithID(pr.Name), session.WithLogger(a.log.With("profile", pr.Name)),
 		session.WithHooks(session.Hooks{
-			RequestDone: func(d session.RequestDone) {
-				if int(d.Class) < len(p.n.refresh) {
-					p.n.refresh[d.Class].Add(1)
-				}
-			},
-			Throttled: func(session.Throttled) { p.n.throttled.Add(1) },
+			RequestDone: p.n.requestDone,
+			StoreError:  p.n.storeError,
+			Throttled:   func(session.Throttled) { p.n.throttled.Add(1) },
 		}))
 	if a.chain != nil {
 		opts = append(opts, session.WithAudit(a.chain))
@@ -256,7 +268,7 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 // seed returns the pair that starts a refresh_token profile whose store
 // holds none: its refresh_token_file's or refresh_token_env's.
 func (a *Agent) seed(pr *Profile, store string) (session.Token, error) {
-	rt, err := pr.seed(&a.opts)
+	rt, err := pr.seed(a.cfg.File, &a.opts)
 	if err != nil {
 		return session.Token{}, err
 	}

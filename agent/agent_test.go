@@ -281,12 +281,17 @@ func TestUnavailableWithRetryAfter(t *testing.T) {
 			if !strings.Contains(er.Error, "502 Bad Gateway") || er.State != "backoff" {
 				t.Errorf("error %+v, want the refresh error's text and state backoff", er)
 			}
+			// The wait that ran out is the agent's, not the client's.
+			if strings.Contains(er.Error, "caller's context") || strings.Contains(er.Error, "context deadline exceeded") ||
+				tc.extra != "" && !strings.Contains(er.Error, "no usable token within wait_for_refresh (100ms); last refresh: ") {
+				t.Errorf("error %q, want it to say that wait_for_refresh ran out", er.Error)
+			}
 			if len(up.requests()) != 0 {
 				t.Errorf("the upstream was called without a token")
 			}
 			_, _, m := get(t, unixClient(filepath.Join(dir, "api.sock")), "http://localhost/metrics", nil)
-			if !strings.Contains(m, `authfsm_agent_refresh_attempts_total{profile="api",class="transient"} 1`) ||
-				!strings.Contains(m, `authfsm_agent_state{profile="api",state="backoff"} 1`) {
+			if !strings.Contains(m, `authfsm_refresh_attempts_total{profile="api",outcome="failure",class="transient"} 1`) ||
+				!strings.Contains(m, `authfsm_sessions{profile="api",state="backoff"} 1`) {
 				t.Errorf("metrics:\n%s", m)
 			}
 			_ = e
@@ -453,10 +458,10 @@ func TestNewErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, config, err string
 	}{
-		{"missing secret file", "client_secret_file: nope\n    grant: client_credentials", "client_secret: open " + dir + "/nope"},
-		{"unset env", "client_secret_env: AUTHFSM_TEST_UNSET\n    grant: client_credentials", "the environment variable AUTHFSM_TEST_UNSET is unset or empty"},
+		{"missing secret file", "client_secret_file: nope\n    grant: client_credentials", "profiles.api.client_secret_file: cannot read the file it names: no such file or directory"},
+		{"unset env", "client_secret_env: AUTHFSM_TEST_UNSET\n    grant: client_credentials", "profiles.api.client_secret_env: the environment variable it names is unset or empty"},
 		{"empty store, no seed", "store: {path: token.json}", "holds no token pair, and neither refresh_token_file nor refresh_token_env seeds it"},
-		{"bad key file", "private_key_jwt: {key_file: nope}\n    grant: client_credentials", "private_key_jwt key"},
+		{"bad key file", "private_key_jwt: {key_file: nope}\n    grant: client_credentials", "profiles.api.private_key_jwt.key_file: cannot read"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Parse(filepath.Join(dir, "agent.yaml"), []byte("listen: unix:"+tc.name+".sock\nprofiles:\n  api:\n    token_url: https://auth.example/token\n    client_id: cli\n    "+tc.config+"\n"))

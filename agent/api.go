@@ -4,17 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
-	"github.com/authfsm/authfsm/states"
 )
 
 // TokenRequestHeader is the header GET /v1/token requires, with the value
@@ -45,11 +41,12 @@ type ErrorResponse struct {
 func (a *Agent) apiHandler(tcp bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/token", a.serveToken)
+	mux.HandleFunc("POST /v1/token/reject", a.serveReject)
 	mux.HandleFunc("GET /v1/health", a.serveHealth)
 	mux.HandleFunc("GET /healthz", a.serveHealth)
 	mux.HandleFunc("GET /metrics", a.serveMetrics)
 	return guard(tcp, mux, func(r *http.Request) {
-		if r.URL.Path == "/v1/token" {
+		if strings.HasPrefix(r.URL.Path, "/v1/token") {
 			a.refused(r)
 		}
 	})
@@ -87,6 +84,37 @@ func guard(tcp bool, next http.Handler, refused func(*http.Request)) http.Handle
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// RelayHeaders are the headers by which a relaying proxy (nginx, a load
+// balancer, a sidecar) marks what it forwards. A request carrying one is
+// refused by /v1/token and by every profile's proxy: a relay may rewrite
+// Host to the agent's loopback address (nginx does, for `proxy_pass
+// http://127.0.0.1:PORT`), so the Host check alone would hand the token to
+// whoever reaches the relay. A relay that adds none of them cannot be told
+// from a local client: the agent must not be put behind one.
+var RelayHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Via"}
+
+// relayedBy returns the first of RelayHeaders that h carries, or "".
+func relayedBy(h http.Header) string {
+	for _, k := range RelayHeaders {
+		if len(h.Values(k)) > 0 {
+			return k
+		}
+	}
+	return ""
+}
+
+// refuseRelayed answers 403, forwarding nothing, to a request a relaying
+// proxy made (see RelayHeaders) and reports whether it did. /v1/token and
+// the proxies use it alike.
+func refuseRelayed(w http.ResponseWriter, r *http.Request) bool {
+	k := relayedBy(r.Header)
+	if k == "" {
+		return false
+	}
+	writeError(w, http.StatusForbidden, "authfsm agent: a request relayed by a proxy is refused (it carries "+k+"); call the agent from this host, not through a relay", "")
+	return true
 }
 
 func loopbackHost(hostport string) bool {
@@ -133,31 +161,66 @@ func (a *Agent) pick(w http.ResponseWriter, r *http.Request) *profile {
 
 // token returns a usable token of p, waiting for a refresh at most
 // wait_for_refresh (in backoff, with wait_for_refresh 0, it fails at once).
+// When wait_for_refresh runs out, the error is a *WaitError.
 func (p *profile) token(ctx context.Context) (session.Token, error) {
 	ctx = session.ContextWithWait(ctx, p.wait > 0)
-	if p.wait > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.wait)
-		defer cancel()
+	if p.wait <= 0 {
+		return p.s.Token(ctx)
 	}
-	return p.s.Token(ctx)
+	wctx, cancel := context.WithTimeoutCause(ctx, p.wait, errWaited)
+	defer cancel()
+	tok, err := p.s.Token(wctx)
+	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(wctx), errWaited) {
+		return tok, &WaitError{Wait: p.wait, Err: err}
+	}
+	return tok, err
 }
+
+// errWaited is the cause of the end of an agent's wait for a token.
+var errWaited = errors.New("agent: wait_for_refresh ran out")
+
+// WaitError is the agent's answer (503) when wait_for_refresh ran out
+// before the session had a usable token: the wait that ended was the
+// agent's, not its client's. It unwraps to the session's error, which
+// carries the last refresh's failure, if any (a *session.RefreshError).
+type WaitError struct {
+	// Wait is the profile's wait_for_refresh.
+	Wait time.Duration
+	// Err is the session's error.
+	Err error
+}
+
+func (e *WaitError) Error() string {
+	s := "agent: no usable token within wait_for_refresh (" + e.Wait.String() + ")"
+	if re, ok := errors.AsType[*session.RefreshError](e.Err); ok {
+		return s + "; last refresh: " + re.Error()
+	}
+	return s + ": the refresh under way has not ended"
+}
+
+// Unwrap returns the session's error.
+func (e *WaitError) Unwrap() error { return e.Err }
 
 func (a *Agent) serveToken(w http.ResponseWriter, r *http.Request) {
 	var why string
 	switch {
 	case r.Header.Get(TokenRequestHeader) != "1":
 		why = "/v1/token needs the header " + TokenRequestHeader + ": 1"
-	case r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "":
-		why = "a request relayed by a proxy is refused"
 	}
 	if why != "" {
 		a.refused(r)
 		writeError(w, http.StatusForbidden, "authfsm agent: "+why, "")
 		return
 	}
+	if refuseRelayed(w, r) {
+		a.refused(r)
+		return
+	}
 	p := a.pick(w, r)
 	if p == nil {
+		return
+	}
+	if !a.gitScope(w, r, p) {
 		return
 	}
 	tok, err := p.token(r.Context())
@@ -221,82 +284,4 @@ func (a *Agent) serveHealth(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, all)
-}
-
-// serveMetrics writes the profiles' states and counters in the Prometheus
-// text format (version 0.0.4), which any scraper reads; it needs no
-// client library.
-func (a *Agent) serveMetrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	writeMetrics(w, a.profiles)
-}
-
-func writeMetrics(w io.Writer, profiles []*profile) {
-	type sample struct {
-		labels string
-		value  float64
-	}
-	metric := func(name, typ, help string, each func(p *profile) []sample) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-		for _, p := range profiles {
-			for _, s := range each(p) {
-				fmt.Fprintf(w, "%s{profile=%q%s} %s\n", name, p.cfg.Name, s.labels, strconv.FormatFloat(s.value, 'g', -1, 64))
-			}
-		}
-	}
-	b := func(v bool) float64 {
-		if v {
-			return 1
-		}
-		return 0
-	}
-	statuses := make(map[*profile]session.Status, len(profiles))
-	for _, p := range profiles {
-		statuses[p] = p.s.Status()
-	}
-	metric("authfsm_agent_token_valid", "gauge", "Whether the profile's access token may be served now.", func(p *profile) []sample {
-		return []sample{{"", b(statuses[p].TokenValid)}}
-	})
-	metric("authfsm_agent_state", "gauge", "The session's state (1 for the current one).", func(p *profile) []sample {
-		var out []sample
-		for _, st := range states.States() {
-			out = append(out, sample{`,state="` + st.String() + `"`, b(statuses[p].State == st)})
-		}
-		return out
-	})
-	metric("authfsm_agent_token_expiry_timestamp_seconds", "gauge", "The access token's expiry, in Unix seconds (0 for none).", func(p *profile) []sample {
-		var v float64
-		if e := statuses[p].Expiry; !e.IsZero() {
-			v = float64(e.Unix())
-		}
-		return []sample{{"", v}}
-	})
-	metric("authfsm_agent_refresh_attempt", "gauge", "The attempt number of the current or last refresh cycle.", func(p *profile) []sample {
-		return []sample{{"", float64(statuses[p].Attempt)}}
-	})
-	metric("authfsm_agent_store_error", "gauge", "Whether the last save of the token pair failed.", func(p *profile) []sample {
-		return []sample{{"", b(statuses[p].StoreError != nil)}}
-	})
-	metric("authfsm_agent_refresh_attempts_total", "counter", "Token requests sent, by outcome.", func(p *profile) []sample {
-		var out []sample
-		for c := range p.n.refresh {
-			out = append(out, sample{`,class="` + policy.Class(c).String() + `"`, float64(p.n.refresh[c].Load())})
-		}
-		return out
-	})
-	metric("authfsm_agent_throttled_attempts_total", "counter", "Refresh attempts the shared throttle kept back.", func(p *profile) []sample {
-		return []sample{{"", float64(p.n.throttled.Load())}}
-	})
-	metric("authfsm_agent_token_requests_total", "counter", "GET /v1/token requests, by result.", func(p *profile) []sample {
-		return []sample{{`,result="served"`, float64(p.n.tokenServed.Load())},
-			{`,result="unavailable"`, float64(p.n.tokenUnavailable.Load())},
-			{`,result="refused"`, float64(p.n.tokenRefused.Load())}}
-	})
-	metric("authfsm_agent_proxy_requests_total", "counter", "Requests through the profile's proxy, by result.", func(p *profile) []sample {
-		return []sample{{`,result="forwarded"`, float64(p.n.proxyForwarded.Load())},
-			{`,result="unavailable"`, float64(p.n.proxyUnavailable.Load())},
-			{`,result="upstream_error"`, float64(p.n.proxyUpstreamFail.Load())},
-			{`,result="refused"`, float64(p.n.proxyRefused.Load())}}
-	})
 }

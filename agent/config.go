@@ -102,6 +102,9 @@ type Profile struct {
 	Store *Store
 	// Proxy is the profile's reverse proxy; nil for none.
 	Proxy *Proxy
+	// Git names the hosts the git credential helper answers for, besides
+	// the proxy's upstream (see GitHosts); nil for none.
+	Git *Git
 }
 
 // PrivateKeyJWT configures private_key_jwt client authentication

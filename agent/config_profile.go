@@ -36,7 +36,7 @@ func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 		{key: "client_id", set: p.text(&pr.ClientID)},
 		inline("client_secret", "client_secret_file or client_secret_env"),
 		{key: "client_secret_file", set: p.path(&pr.ClientSecretFile)},
-		{key: "client_secret_env", set: p.text(&pr.ClientSecretEnv)},
+		{key: "client_secret_env", set: p.envName(&pr.ClientSecretEnv)},
 		{key: "auth_style", set: p.text(&style)},
 		{key: "private_key_jwt", set: func(n *yaml.Node, key string) {
 			pr.PrivateKeyJWT = &PrivateKeyJWT{}
@@ -58,7 +58,7 @@ func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 		{key: "grant", set: p.text(&grant)},
 		inline("refresh_token", "refresh_token_file or refresh_token_env"),
 		{key: "refresh_token_file", set: p.path(&pr.RefreshTokenFile)},
-		{key: "refresh_token_env", set: p.text(&pr.RefreshTokenEnv)},
+		{key: "refresh_token_env", set: p.envName(&pr.RefreshTokenEnv)},
 		inline("subject_token", "subject_token_file"),
 		{key: "subject_token_file", set: p.path(&pr.SubjectTokenFile)},
 		{key: "subject_token_type", set: p.text(&pr.SubjectTokenType)},
@@ -85,6 +85,7 @@ func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 			}
 		}},
 		{key: "proxy", set: func(n *yaml.Node, key string) { pr.Proxy = p.proxy(n, key) }},
+		{key: "git", set: func(n *yaml.Node, key string) { pr.Git = p.git(n, key) }},
 	})
 	if p.err != nil {
 		return

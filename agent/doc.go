@@ -13,12 +13,23 @@
 //     {access_token, token_type, expires_at, state}, or 503 with
 //     Retry-After and the refresh error's text. Like a cloud metadata
 //     server it answers only requests carrying its header
-//     (Authfsm-Token-Request: 1) and refuses those a browser or a relaying
-//     proxy made (Origin, Sec-Fetch-Site, Forwarded, X-Forwarded-For, a
-//     Host that is not loopback), so a forged cross-site or server-side
-//     request cannot read a token;
-//   - GET /v1/health (session.HealthHandler) and GET /metrics (counters
-//     and the sessions' states in the Prometheus text format).
+//     (Authfsm-Token-Request: 1) and refuses those a browser made (Origin,
+//     Sec-Fetch-Site, a Host that is not loopback), so a forged cross-site
+//     or server-side request cannot read a token;
+//   - both refuse, with 403 and forwarding nothing, a request that a
+//     relaying proxy forwarded (any of RelayHeaders: Forwarded,
+//     X-Forwarded-For, X-Forwarded-Host, X-Real-IP, Via);
+//   - POST /v1/token/reject?profile=NAME, by which a client says a server
+//     refused the token (git's erase): the current token is then no longer
+//     served and is refreshed, as after a 401 through the proxy;
+//   - GET /v1/health (session.HealthHandler) and GET /metrics: in the
+//     Prometheus text format, the session metrics contrib/prometheus
+//     exports (session.Metric*, with a profile label), and the agent's own
+//     counters (authfsm_agent_*).
+//
+// The git credential helper (`authfsm token --format git`) asks
+// /v1/token with git's protocol and host; the agent answers only for the
+// hosts a profile names (Profile.AnswersGit).
 //
 // Every transition goes to one hash-chained audit log, optionally keyed.
 // On shutdown the agent stops accepting requests, lets a refresh in flight

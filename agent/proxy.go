@@ -18,7 +18,9 @@ import (
 // max_replay_body is kept so that it can be replayed; a longer one is
 // streamed and its 401 reaches the client, as does the upstream's 401 to
 // the replayed request (its body says why: a scope, an audience). Without
-// a usable token the answer is 503 with Retry-After, as from /v1/token.
+// a usable token the answer is 503 with Retry-After, as from /v1/token. A
+// request a relay forwarded (RelayHeaders) is refused with 403, as by
+// /v1/token.
 func (a *Agent) proxyHandler(p *profile, tcp bool) http.Handler {
 	px := p.cfg.Proxy
 	rp := &httputil.ReverseProxy{
@@ -53,6 +55,11 @@ func (a *Agent) proxyHandler(p *profile, tcp bool) http.Handler {
 		ErrorLog: a.serverLog(),
 	}
 	return guard(tcp, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A relayed request never gets the token, nor reaches the upstream.
+		if refuseRelayed(w, r) {
+			p.n.proxyRefused.Add(1)
+			return
+		}
 		// The wait for a token is wait_for_refresh's, not the upstream
 		// request's: take the token first, then forward.
 		if _, err := p.token(r.Context()); err != nil {

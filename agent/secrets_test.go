@@ -2,6 +2,12 @@ package agent
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -76,5 +82,134 @@ func TestSecretsNeverLeak(t *testing.T) {
 				t.Errorf("%q leaked into:\n%s", bad, s)
 			}
 		}
+	}
+}
+
+// TestSecretSourceErrorsQuoteNoValue: a secret written where its file's
+// name or its variable's name belongs (a careless config) is never echoed:
+// the error names the key and what kind of value it wants.
+func TestSecretSourceErrorsQuoteNoValue(t *testing.T) {
+	dir := shortDir(t)
+	const pasted = "hunter2-S3CRET-4f1c"  // a secret pasted as a file name
+	const pastedEnv = "HUNTER2S3CRET4F1C" // one that looks like a variable's name
+	empty := filepath.Join(dir, "empty-"+pasted)
+	os.WriteFile(empty, nil, 0o600)
+	notPEM := filepath.Join(dir, "notpem-"+pasted)
+	os.WriteFile(notPEM, []byte("not a key\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "audit-empty-"+pasted), nil, 0o600)
+	const head = "listen: unix:api.sock\nprofiles:\n  api:\n    token_url: https://auth.example/token\n    client_id: cli\n"
+	for _, tc := range []struct {
+		name, config, err string
+	}{
+		{"client_secret_file missing", head + "    grant: client_credentials\n    client_secret_file: " + pasted + "\n",
+			"profiles.api.client_secret_file: cannot read the file it names: no such file or directory"},
+		{"client_secret_file empty", head + "    grant: client_credentials\n    client_secret_file: " + empty + "\n",
+			"profiles.api.client_secret_file: the file it names is empty"},
+		{"client_secret_env unset", head + "    grant: client_credentials\n    client_secret_env: " + pastedEnv + "\n",
+			"profiles.api.client_secret_env: the environment variable it names is unset or empty"},
+		{"refresh_token_file missing", head + "    store: {path: token.json}\n    refresh_token_file: " + pasted + "\n",
+			"profiles.api.refresh_token_file: cannot read the file it names: no such file or directory"},
+		{"refresh_token_env unset", head + "    store: {path: token.json}\n    refresh_token_env: " + pastedEnv + "\n",
+			"profiles.api.refresh_token_env: the environment variable it names is unset or empty"},
+		{"key_file missing", head + "    grant: client_credentials\n    private_key_jwt: {key_file: " + pasted + "}\n",
+			"profiles.api.private_key_jwt.key_file: cannot read the file it names: no such file or directory"},
+		{"key_file not a key", head + "    grant: client_credentials\n    private_key_jwt: {key_file: " + notPEM + "}\n",
+			"profiles.api.private_key_jwt.key_file: the file it names is not a usable private key: no PEM block"},
+		{"assertion_file missing", head + "    grant: client_credentials\n    assertion_file: " + pasted + "\n",
+			"profiles.api.assertion_file: cannot read the file it names: no such file or directory"},
+		{"assertion_file empty", head + "    grant: client_credentials\n    assertion_file: " + empty + "\n",
+			"profiles.api.assertion_file: the file it names is empty"},
+		{"subject_token_file missing", head + "    grant: token_exchange\n    subject_token_file: " + pasted + "\n",
+			"profiles.api.subject_token_file: cannot read the file it names: no such file or directory"},
+		{"audit key_file missing", "audit: {path: audit.jsonl, key_file: " + pasted + "}\n" + head + "    grant: client_credentials\n    client_secret_env: S\n",
+			"audit.key_file: cannot read the file it names: no such file or directory"},
+		{"audit key_file empty", "audit: {path: audit.jsonl, key_file: audit-empty-" + pasted + "}\n" + head + "    grant: client_credentials\n    client_secret_env: S\n",
+			"audit.key_file: the file it names is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse(filepath.Join(dir, "agent.yaml"), []byte(tc.config))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = New(context.Background(), cfg, Options{Getenv: func(k string) string {
+				if k == "S" {
+					return "x"
+				}
+				return ""
+			}})
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v\nwant one containing %q", err, tc.err)
+			}
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(strings.ToLower(err.Error()), "hunter2") {
+				t.Errorf("the error quotes the value: %v", err)
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.File != filepath.Join(dir, "agent.yaml") {
+				t.Errorf("error %T %+v, want a *ConfigError naming the file", err, ce)
+			}
+		})
+	}
+}
+
+// TestSecretEnvNames: an _env key holds a variable's name; a value that
+// cannot be one (a pasted secret, most likely) is refused when the file is
+// parsed, without being quoted.
+func TestSecretEnvNames(t *testing.T) {
+	const head = "listen: unix:api.sock\nprofiles:\n  api:\n    token_url: https://auth.example/token\n    client_id: cli\n"
+	for _, tc := range []struct{ name, config, err string }{
+		{"client_secret_env", head + "    grant: client_credentials\n    client_secret_env: s3cr3t/hunter2+=\n",
+			"agent.yaml:7: profiles.api.client_secret_env: want the name of an environment variable (letters, digits and '_'), not the secret itself"},
+		{"refresh_token_env", head + "    store: {path: t}\n    refresh_token_env: hunter2.eyJhbGciOi\n",
+			"agent.yaml:7: profiles.api.refresh_token_env: want the name of an environment variable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("agent.yaml", []byte(tc.config))
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v\nwant one containing %q", err, tc.err)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("the error quotes the value: %v", err)
+			}
+		})
+	}
+}
+
+// TestKeyFileModeWarning: a private_key_jwt key file that other users can
+// read gets the warning a client secret file gets.
+func TestKeyFileModeWarning(t *testing.T) {
+	ts := newTokenServer(t, issue)
+	dir := shortDir(t)
+	key := filepath.Join(dir, "client.pem")
+	writeTestKey(t, key)
+	if err := os.Chmod(key, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	e := startAgent(t, dir, ts, `listen: unix:{{dir}}/api.sock
+profiles:
+  api:
+    token_url: {{token_url}}
+    client_id: cli
+    grant: client_credentials
+    private_key_jwt: {key_file: client.pem}
+`, Options{})
+	log := e.log.String()
+	if !strings.Contains(log, "a secret file is readable by other users") || !strings.Contains(log, "private_key_jwt.key_file") || !strings.Contains(log, `"mode":"-rw-r-----"`) {
+		t.Errorf("no warning about the key file's mode:\n%s", log)
+	}
+}
+
+// writeTestKey writes a fresh P-256 key in PKCS #8 PEM to path (mode 0600).
+func writeTestKey(t *testing.T, path string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,6 +141,25 @@ func (p *cparser) abs(s string) string {
 		return s
 	}
 	return filepath.Join(p.dir, s)
+}
+
+// envVar is what an environment variable's name may be: POSIX's portable
+// form.
+var envVar = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// envName reads the name of an environment variable. A value that cannot
+// be one is most likely the secret itself, written where its variable's
+// name belongs: it is refused without being quoted.
+func (p *cparser) envName(dst *string) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		var s string
+		p.text(&s)(n, key)
+		if s != "" && !envVar.MatchString(s) {
+			p.fail(n, key, "want the name of an environment variable (letters, digits and '_'), not the secret itself")
+			return
+		}
+		*dst = s
+	}
 }
 
 func (p *cparser) boolean(dst *bool) func(*yaml.Node, string) {

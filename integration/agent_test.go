@@ -122,13 +122,13 @@ func TestAgentNonGoClient(t *testing.T) {
 	_, metrics := curlGet(t.Context(), curl, "http://localhost/metrics", "--unix-socket", a.apiSock)
 	var refreshMetrics []string
 	for line := range strings.Lines(metrics) {
-		if strings.HasPrefix(line, "authfsm_agent_refresh_attempts_total{") || strings.HasPrefix(line, "authfsm_agent_proxy_requests_total{") {
+		if strings.HasPrefix(line, "authfsm_refresh_attempts_total{") || strings.HasPrefix(line, "authfsm_agent_proxy_requests_total{") {
 			refreshMetrics = append(refreshMetrics, strings.TrimSpace(line))
 		}
 	}
 	t.Logf("agent metrics:\n%s", strings.Join(refreshMetrics, "\n"))
 	if !slices.ContainsFunc(refreshMetrics, func(l string) bool {
-		return strings.HasPrefix(l, `authfsm_agent_refresh_attempts_total{profile="api",class="transient"} `) && !strings.HasSuffix(l, " 0")
+		return strings.HasPrefix(l, `authfsm_refresh_attempts_total{profile="api",outcome="failure",class="transient"} `) && !strings.HasSuffix(l, " 0")
 	}) {
 		t.Errorf("the agent's metrics count no transient refresh attempt")
 	}

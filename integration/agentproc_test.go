@@ -91,6 +91,7 @@ type agentSpec struct {
 	seed                             string // the refresh token that seeds the store
 	upstream                         string // the proxy's upstream
 	refreshAhead, requestTimeout     time.Duration
+	extra                            string // more keys of the profile, each line indented by 4
 }
 
 // agentProc is a running `authfsm agent`.
@@ -126,7 +127,7 @@ profiles:
     proxy:
       listen: %s
       upstream: %s
-`
+%s`
 
 // startAgent writes the configuration for spec into a fresh directory,
 // starts `authfsm agent --config` on it and returns once the agent serves a
@@ -153,7 +154,7 @@ func startAgent(t *testing.T, spec agentSpec) *agentProc {
 			t.Fatal(err)
 		}
 		conf := fmt.Sprintf(agentConfigTemplate, spec.tokenURL, spec.clientID, spec.refreshAhead, spec.requestTimeout,
-			fastPolicy.Initial, fastPolicy.Multiplier, fastPolicy.Max, proxyAddr, spec.upstream)
+			fastPolicy.Initial, fastPolicy.Multiplier, fastPolicy.Max, proxyAddr, spec.upstream, spec.extra)
 		cfgPath := filepath.Join(dir, "agent.yaml")
 		if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
 			t.Fatal(err)

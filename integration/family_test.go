@@ -36,6 +36,9 @@ const (
 	coordRedis = "redis"
 	coordFile  = "file"
 	coordNone  = "none"
+	// coordFileStore: each process has a plain session.FileStore on one
+	// path, as the runs of a CLI on one workstation do.
+	coordFileStore = "filestore"
 )
 
 // family is one token family: fosite, the shared store (a redis-server, a
@@ -94,6 +97,9 @@ func newFamily(t *testing.T, kind string, sc tokenserver.Config) *family {
 	case coordNone:
 		f.file = filepath.Join(t.TempDir(), "initial.json")
 		err = (&session.FileStore{Path: f.file}).Save(ctx, f.initial)
+	case coordFileStore:
+		f.file = filepath.Join(t.TempDir(), "token.json")
+		err = (&session.FileStore{Path: f.file}).Save(ctx, f.initial) // a login: generation 1
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +116,7 @@ func (f *family) coordinator(t *testing.T, fn func(session.Coordinator) error) e
 		rc := goredis.NewClient(&goredis.Options{Addr: f.redis.addr(), MaxRetries: -1})
 		defer rc.Close()
 		return fn(rediscoord.New(rc, familyKey))
-	case coordFile:
+	case coordFile, coordFileStore:
 		return fn(&session.FileCoordinator{Path: f.file})
 	}
 	t.Fatalf("family %s has no coordinator", f.kind)
@@ -142,7 +148,7 @@ func (f *family) start(t *testing.T, n int, extra ...string) {
 		switch f.kind {
 		case coordRedis:
 			args = append(args, "-redis-addr", f.redis.addr(), "-redis-key", familyKey)
-		case coordFile:
+		case coordFile, coordFileStore:
 			args = append(args, "-file", f.file)
 		case coordNone:
 			args = append(args, "-seed", f.file)

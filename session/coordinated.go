@@ -60,13 +60,19 @@ func (s *Session) coordinate(ctx context.Context, flight uint64, p plan) (plan, 
 	if err == nil {
 		fam, err = c.Read(cctx)
 	}
+	// Releasing must not depend on the attempt's context, which may have
+	// ended, but waits no longer than any store operation.
+	release := func(spent bool) {
+		rctx, cancel := s.storeCtx(context.WithoutCancel(ctx))
+		defer cancel()
+		c.Release(rctx, s.holder, spent)
+	}
 	if err != nil {
 		if held {
-			c.Release(context.WithoutCancel(ctx), s.holder, false)
+			release(false)
 		}
 		return s.storeDown(flight, p, err)
 	}
-	release := func(spent bool) { c.Release(context.WithoutCancel(ctx), s.holder, spent) }
 	if s.reconcile(cctx, fam, true) {
 		release(false)
 		return p, false
@@ -78,7 +84,9 @@ func (s *Session) coordinate(ctx context.Context, flight uint64, p plan) (plan, 
 			p.fallback, p.note = true, states.CrashedHolderCause
 		case states.OrphanRevoke:
 			release(true)
-			s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Permanent, Cause: states.CrashedHolderCause}, now: s.cfg.clock.Now()})
+			// The family was read under the lease just now: nothing newer.
+			s.conclude(flight, outcome{v: policy.Verdict{Class: policy.Permanent, Cause: states.CrashedHolderCause},
+				reread: states.RereadSame, now: s.cfg.clock.Now()})
 			return p, false
 		}
 	}
@@ -126,13 +134,15 @@ func (s *Session) storeDown(flight uint64, p plan, err error) (plan, bool) {
 // refreshed since), taken as the same pair renumbered if it is the
 // session's, and otherwise — an empty or stale store — replaced by the
 // session's own pair when the session holds the lease (seeding), so no
-// process is ever handed a refresh token that was already rotated.
+// process is ever handed a refresh token that was already rotated. A
+// session that New was given its pair (generation 0) weighs any generation
+// so, the first time: the store may hold an older pair than a fresh login.
 func (s *Session) reconcile(ctx context.Context, fam Family, holding bool) bool {
 	mine := s.gen.Load()
 	if fam.Generation == mine {
 		return false
 	}
-	if fam.Generation > mine {
+	if fam.Generation > mine && !(mine == 0 && s.ownInitial) {
 		return s.adopt(fam)
 	}
 	s.mu.Lock()
@@ -152,9 +162,12 @@ func (s *Session) reconcile(ctx context.Context, fam Family, holding bool) bool 
 		s.gen.Store(gen)
 		// Publish released the lease; the refresh that follows needs it.
 		s.cfg.coord.Acquire(ctx, s.holder, s.leaseTTL())
+		msg := "session: the shared store had lost the family's state; seeded it with this process's pair"
+		if mine == 0 {
+			msg = "session: the shared store held an older pair than the one the session started with; replaced it"
+		}
 		s.mu.Lock()
-		s.logLocked(slog.LevelWarn, "session: the shared store had lost the family's state; seeded it with this process's pair",
-			slog.Uint64("store_generation", fam.Generation), slog.Uint64("generation", gen))
+		s.logLocked(slog.LevelWarn, msg, slog.Uint64("store_generation", fam.Generation), slog.Uint64("generation", gen))
 		s.unlock()
 	}
 	return false
@@ -162,7 +175,13 @@ func (s *Session) reconcile(ctx context.Context, fam Family, holding bool) bool 
 
 // adopt installs the family's pair, and reports whether it did.
 func (s *Session) adopt(fam Family) bool {
-	if fam.Pair.Access == "" {
+	return s.adoptPair(fam.Pair, fam.Generation, fmt.Sprintf("pair published by another process (generation %d)", fam.Generation))
+}
+
+// adoptPair installs pair, the store's, as generation gen, and reports
+// whether it did.
+func (s *Session) adoptPair(pair Token, gen uint64, cause string) bool {
+	if pair.Access == "" {
 		return false
 	}
 	s.mu.Lock()
@@ -170,15 +189,13 @@ func (s *Session) adopt(fam Family) bool {
 	if s.closed {
 		return false
 	}
-	pair := fam.Pair
 	if pair.Issued.IsZero() {
 		pair.Issued = s.cfg.clock.Now()
 	}
-	s.gen.Store(fam.Generation)
+	s.gen.Store(gen)
 	s.cancelFlightLocked()
 	s.refreshDead, s.last = false, failure{}
-	s.stepLocked(states.Input{Kind: states.InAdopt, Issued: pair.Issued, Expiry: pair.Expiry,
-		Cause: fmt.Sprintf("pair published by another process (generation %d)", fam.Generation)}, s.cfg.clock.Now(), &pair)
+	s.stepLocked(states.Input{Kind: states.InAdopt, Issued: pair.Issued, Expiry: pair.Expiry, Cause: cause}, s.cfg.clock.Now(), &pair)
 	s.st.markSaved(s.tokVersion) // it is the store's own pair
 	return true
 }
@@ -200,7 +217,7 @@ func (s *Session) waitFor(flight uint64, fam Family, lease Lease) {
 	gen := s.gen.Load()
 	s.wg.Add(1)
 	s.unlock()
-	go func() {
+	s.goroutine(func() {
 		defer s.wg.Done()
 		defer cancel()
 		for ctx.Err() == nil {
@@ -225,7 +242,7 @@ func (s *Session) waitFor(flight uint64, fam Family, lease Lease) {
 			}
 			gen = fam.Generation // a change that was not a newer pair: wait for the next
 		}
-	}()
+	})
 }
 
 func (s *Session) cancelWatchLocked() {
@@ -243,7 +260,7 @@ func (s *Session) cancelWatchLocked() {
 // would present the same token at its next cycle, as a single process does,
 // so its mark would only make the next holder revoke itself over a 503.
 func (s *Session) keepOrRelease(d time.Duration, clearMark bool) {
-	ctx, cancel := s.cfg.clock.WithTimeout(context.Background(), s.cfg.timeout)
+	ctx, cancel := s.storeCtx(context.Background())
 	defer cancel()
 	if d <= 0 || clearMark {
 		s.cfg.coord.Release(ctx, s.holder, false)

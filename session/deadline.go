@@ -27,9 +27,10 @@ func isRealClock(c clock.Clock) bool { return reflect.TypeOf(c) == realClockType
 // (mock.Add(time.Hour)) thus ends no request that a server answers within
 // a second, and the retries the move schedules are not failed by it either.
 // The context reports no deadline: a mock instant means nothing to a
-// dialer, which reads a deadline as real time.
+// dialer, which reads a deadline as real time. A DrivingClock drives the
+// exchange too, so its own deadline applies as it is.
 func (s *Session) requestContext(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if s.cfg.realClock {
+	if s.cfg.realClock || s.cfg.driver != nil {
 		return s.cfg.clock.WithTimeout(parent, d)
 	}
 	inner, cancel := context.WithCancelCause(parent)

@@ -35,6 +35,19 @@
 //     one blocks, at most 1,024 notes wait: further log lines and hook
 //     calls are dropped and counted (Status.Dropped), audit records never
 //     are. See Hooks.
+//   - Nothing a caller observes waits on I/O: Status, Token while the token
+//     is valid, HealthHandler and the hooks read memory only. Every
+//     operation on a Store, a Coordinator or a lock file has a deadline (the
+//     request timeout; DefaultLockTimeout for a lock file), and one that
+//     runs out counts as the store being down (Status.StoreError, retried).
+//     Shutdown(ctx) returns by ctx's deadline, with a *SaveError when the
+//     newest pair is not in the store.
+//   - A FileStore may be shared by the processes of one host: a Session
+//     with one runs the token family's protocol (Coordinator) through a
+//     FileCoordinator on its path, so the processes refresh one at a time
+//     and adopt each other's pairs. After the server refuses its refresh
+//     token, a Session with a store or a coordinator reads it again and
+//     adopts a newer pair rather than revoke itself.
 //
 // The first token comes from a login: LoginDevice (RFC 8628's device
 // authorization grant) or LoginBrowser (the authorization code grant with

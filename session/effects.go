@@ -49,6 +49,9 @@ func (s *Session) stepLocked(in states.Input, now time.Time, install *Token) boo
 	if fx.StartRefresh {
 		s.startRefreshLocked(fx.Flight)
 	}
+	if fx.Reread {
+		s.rereadDue = true // conclude, which fed the refusal, reads the store
+	}
 	s.armLocked(fx.WakeAt, now)
 	return installed && install != nil
 }
@@ -102,7 +105,8 @@ func (s *Session) startRefreshLocked(flight uint64) {
 	ctx, cancel := context.WithCancel(base)
 	s.cancel = cancel
 	s.wg.Add(1)
-	go s.refresh(ctx, flight, s.data.Attempt, s.tok, s.refreshDead)
+	attempt, cur, dead := s.data.Attempt, s.tok, s.refreshDead
+	s.goroutine(func() { s.refresh(ctx, flight, attempt, cur, dead) })
 }
 
 func (s *Session) cancelFlightLocked() {

@@ -2,11 +2,9 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"time"
 )
 
@@ -17,48 +15,42 @@ const DefaultPoll = 200 * time.Millisecond
 // FileCoordinator is a Coordinator for the processes of one host: the
 // family's pair and its coordination state live in the file at Path (mode
 // 0600, replaced atomically, readable by a FileStore on the same path), and
-// every operation holds an exclusive lock (flock) on Path+".lock" while it
-// reads and rewrites that file. Leases are measured on the host's clock.
-// Wait polls the file (Poll, with ±20 % jitter).
+// every operation that changes the family holds an exclusive lock (flock)
+// on Path+".lock" while it reads and rewrites that file; Read and Wait take
+// no lock. Waiting for the lock is bounded by the operation's context and by
+// LockTimeout: a process that stopped while holding it makes the store
+// look down (ErrLocked), never wedges another. Leases are measured on the
+// host's clock. Wait polls the file (Poll, with ±20 % jitter).
 //
 // Use it in place of a Store (WithCoordinator): each process of the family
-// gets a FileCoordinator on the same Path. It needs flock (Unix); on other
-// platforms every operation fails.
+// gets a FileCoordinator on the same Path. A Session with a FileStore uses
+// one on the FileStore's Path by itself. It needs flock (Unix); on other
+// platforms every operation but Read and Wait fails.
 type FileCoordinator struct {
 	// Path is the family's file; its directory must exist.
 	Path string
 	// Poll is Wait's polling interval; 0 means DefaultPoll.
 	Poll time.Duration
+	// LockTimeout bounds each wait for the lock on Path+".lock", whatever
+	// the caller's context; 0 means DefaultLockTimeout. A wait that gives
+	// up fails with ErrLocked.
+	LockTimeout time.Duration
 }
 
-// familyFile is the file format: a stored token plus the coordination
-// state. Secrets are in clear; the file is where they belong.
-type familyFile struct {
-	storedToken
-	Generation uint64   `json:"generation,omitempty"`
-	Lease      *leaseF  `json:"lease,omitempty"`
-	InFlight   *flightF `json:"in_flight,omitempty"`
-}
-
-type leaseF struct {
-	Holder string    `json:"holder"`
-	Until  time.Time `json:"until"`
-}
-
-type flightF struct {
-	Holder     string    `json:"holder"`
-	Generation uint64    `json:"generation"`
-	At         time.Time `json:"at"`
-}
-
-// Read implements Coordinator.
+// Read implements Coordinator. It reads the file without taking the lock
+// (writers replace it atomically), so it never waits for another process.
 func (c *FileCoordinator) Read(ctx context.Context) (Family, error) {
-	var fam Family
-	err := c.update(ctx, func(f *familyFile, now time.Time) bool {
-		fam = f.family(now)
-		return false
-	})
-	return fam, err
+	if err := ctx.Err(); err != nil {
+		return Family{}, fmt.Errorf("session: file coordinator: %w", err)
+	}
+	f, _, err := readFamily(c.Path)
+	switch {
+	case errors.Is(err, errMalformed):
+		return Family{}, fmt.Errorf("session: file coordinator: %s is not a family file (malformed JSON)", c.Path)
+	case err != nil:
+		return Family{}, fmt.Errorf("session: file coordinator: %w", err)
+	}
+	return f.family(time.Now()), nil
 }
 
 // Acquire implements Coordinator.
@@ -162,57 +154,9 @@ func (c *FileCoordinator) Wait(ctx context.Context, gen uint64) (Family, error) 
 // update runs fn on the family's state under the lock and writes the state
 // back when fn reports a change.
 func (c *FileCoordinator) update(ctx context.Context, fn func(f *familyFile, now time.Time) bool) error {
-	unlock, err := lockFile(ctx, c.Path+".lock")
-	if err != nil {
-		return err
+	limit := c.LockTimeout
+	if limit <= 0 {
+		limit = DefaultLockTimeout
 	}
-	defer unlock()
-	var f familyFile
-	b, err := os.ReadFile(c.Path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return fmt.Errorf("session: file coordinator: %w", err)
-	default:
-		if err := json.Unmarshal(b, &f); err != nil {
-			// encoding/json quotes no values, but the file holds secrets:
-			// keep the message generic.
-			return fmt.Errorf("session: file coordinator: %s is not a family file (malformed JSON)", c.Path)
-		}
-	}
-	if !fn(&f, time.Now()) {
-		return nil
-	}
-	if b, err = json.Marshal(&f); err != nil {
-		return fmt.Errorf("session: file coordinator: %w", err)
-	}
-	return writeAtomic(c.Path, b)
-}
-
-func (f *familyFile) lease() Lease {
-	if f.Lease == nil {
-		return Lease{}
-	}
-	return Lease{Holder: f.Lease.Holder, Until: f.Lease.Until}
-}
-
-func (f *familyFile) family(now time.Time) Family {
-	fam := Family{Pair: f.storedToken.token(), Generation: f.Generation, Now: now}
-	if l := f.lease(); l.Held(now) {
-		fam.Lease = l
-	}
-	if f.InFlight != nil {
-		fam.InFlight = InFlight{Holder: f.InFlight.Holder, Generation: f.InFlight.Generation, At: f.InFlight.At}
-	}
-	return fam
-}
-
-func toStored(t Token) storedToken {
-	return storedToken{AccessToken: string(t.Access), RefreshToken: string(t.Refresh),
-		TokenType: t.Type, Issued: t.Issued.Round(0), Expiry: t.Expiry.Round(0), Scope: t.Scope, Extra: t.ExtraMembers()}
-}
-
-func (s storedToken) token() Token {
-	return Token{Access: Secret(s.AccessToken), Refresh: Secret(s.RefreshToken), Type: s.TokenType,
-		Issued: s.Issued, Expiry: s.Expiry, Scope: s.Scope, extra: newExtra(s.Extra)}
+	return updateFamily(ctx, c.Path, "session: file coordinator", limit, false, fn)
 }

@@ -554,3 +554,33 @@ func TestCustomRefresherErrorIsScrubbed(t *testing.T) {
 		}
 	})
 }
+
+// TestShutdownDeadlineWithStuckRefresher: a Refresher that ignores its
+// context (or a hook it calls that never returns) cannot hold Shutdown past
+// its deadline; Shutdown says that the refresh did not end.
+func TestShutdownDeadlineWithStuckRefresher(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		stuck := RefresherFunc(func(ctx context.Context, cur Token) (Token, error) {
+			<-release // ignores ctx
+			return Token{}, errors.New("released")
+		})
+		s, err := New(context.Background(), stuck, Token{Access: "a", Refresh: "r", Expiry: time.Now().Add(time.Second)},
+			WithRefreshAhead(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second) // expiry: the refresh starts and sticks
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		start := time.Now()
+		err = s.Shutdown(ctx)
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "did not end") {
+			t.Errorf("Shutdown = %v, want the deadline and that the refresh did not end", err)
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("Shutdown took %v, want its deadline, 1s", d)
+		}
+	})
+}

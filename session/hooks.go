@@ -118,7 +118,10 @@ type RequestDone struct {
 // coordinator.
 type StoreError struct {
 	Session string
-	// Op is what failed: "save", "publish", "read", "acquire", "mark".
+	// Op is what failed: "save" (to a Store), "publish" (to a
+	// Coordinator), "coordinate" (the family's protocol before a
+	// refresh), "wait" (watching another holder's lease), "reread"
+	// (reading the store again after the refresh token was refused).
 	Op  string
 	Err error
 	At  time.Time

@@ -56,9 +56,10 @@ type Manager struct {
 	closing  map[string]chan struct{}
 	closeErr error
 
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	stop   chan struct{}
+	closed atomic.Bool // stop is closed: the lookup's check without a select
+	done   chan struct{}
+	once   sync.Once
 }
 
 // numShards splits the key map so that lookups from many goroutines do not
@@ -138,6 +139,9 @@ type entry struct {
 	s     *Session
 	err   error
 	used  atomic.Int64 // last use, in clock nanoseconds
+	// live is s once it was created: the lookup's fast path reads it
+	// instead of waiting on ready, which costs a select per call.
+	live atomic.Pointer[Session]
 }
 
 // A ManagerOption configures a Manager.
@@ -205,10 +209,8 @@ func (m *Manager) Token(ctx context.Context, key string) (Token, error) {
 // finish shutting down.
 func (m *Manager) Session(ctx context.Context, key string) (*Session, error) {
 	for {
-		select {
-		case <-m.stop:
+		if m.closed.Load() {
 			return nil, ErrManagerClosed
-		default:
 		}
 		now := m.clock.Now().UnixNano()
 		sh := m.shard(key)
@@ -227,6 +229,9 @@ func (m *Manager) Session(ctx context.Context, key string) (*Session, error) {
 			} else {
 				return m.create(ctx, key, e)
 			}
+		}
+		if s := e.live.Load(); s != nil {
+			return s, nil
 		}
 		s, err := m.await(ctx, e)
 		if err != nil && isContextErr(err) && ctx.Err() == nil {
@@ -252,6 +257,9 @@ func (m *Manager) create(ctx context.Context, key string, e *entry) (*Session, e
 		}
 	}
 	e.s, e.err = s, err
+	if err == nil {
+		e.live.Store(s)
+	}
 	close(e.ready)
 	if err != nil {
 		m.shard(key).compareAndDelete(key, e)

@@ -30,7 +30,7 @@ func (m *Manager) awaitShutdown(ctx context.Context, key string) error {
 // background after an eviction. It returns the first error among these
 // shutdowns, an earlier eviction's included.
 func (m *Manager) Close() error {
-	m.once.Do(func() { close(m.stop) })
+	m.once.Do(func() { m.closed.Store(true); close(m.stop) })
 	<-m.done
 	var first error
 	m.each(func(key string, e *entry) {

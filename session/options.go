@@ -26,7 +26,8 @@ type config struct {
 	timeout       time.Duration
 	maxRetryAfter time.Duration
 	clock         clock.Clock
-	realClock     bool // clock is clock.New()'s: see requestContext
+	realClock     bool         // clock is clock.New()'s: see requestContext
+	driver        DrivingClock // clock, when it drives the goroutines and the I/O
 	logger        *slog.Logger
 	sink          audit.Sink
 	store         Store
@@ -77,7 +78,8 @@ func WithMaxRetryAfter(d time.Duration) Option { return func(c *config) { c.maxR
 // a real server: the request is answered, and neither it nor the retries
 // the move schedules fail for want of real time. A server that never
 // answers fails a request once the mock clock passed its timeout and that
-// real time has gone by.
+// real time has gone by. A clock that implements DrivingClock drives the
+// I/O too: a request ends when its timeout passes on that clock alone.
 func WithClock(cl clock.Clock) Option { return func(c *config) { c.clock = cl } }
 
 // WithLogger sets the logger for refresh failures (Warn), revocations

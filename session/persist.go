@@ -3,11 +3,14 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/authfsm/authfsm/audit"
 )
 
 // storeRetryMax bounds the wait between retries of a failed save.
@@ -18,7 +21,12 @@ const storeRetryMax = time.Minute
 // timer (1 s, 2 s, 4 s, … at most a minute apart) until the newest pair is
 // saved, since a rotated refresh token that is never saved is lost at the
 // next restart.
+//
+// Its lock guards the fields only and is never held across I/O, since
+// Status takes it. The saves themselves take turns through gate, which a
+// save waits for only as long as its context allows.
 type storeState struct {
+	gate    chan struct{} // holds a token while a save performs its I/O
 	mu      sync.Mutex
 	saved   uint64 // version of the newest pair saved
 	err     error  // the last failure, nil after a success
@@ -26,17 +34,78 @@ type storeState struct {
 	timer   *clock.Timer
 }
 
+// enter takes the gate: at once when it is free, even with ctx done (one
+// attempt that waits for nothing), or when the save before ends, at most
+// until ctx ends.
+func (st *storeState) enter(ctx context.Context) error {
+	select {
+	case st.gate <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case st.gate <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("session: token store: an earlier save has not finished: %w", ctx.Err())
+	}
+}
+
+func (st *storeState) leave() { <-st.gate }
+
+// savedAt reports whether version ver, or a newer one, is in the store.
+func (st *storeState) savedAt(ver uint64) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return ver <= st.saved
+}
+
+// storeCtx bounds one operation on the store or the family's coordinator:
+// by the request timeout (WithRequestTimeout), and by the session's life,
+// which Shutdown ends at its deadline. A wait that ends so counts as the
+// store being down.
+func (s *Session) storeCtx(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := s.cfg.clock.WithTimeout(parent, s.cfg.timeout)
+	stop := context.AfterFunc(s.life, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
 // save writes t (version ver) to the store, or publishes it to the
 // family's coordinator, unless a newer pair was saved meanwhile. On failure
-// it logs, records the error and arms a retry.
+// it logs, records the error and arms a retry. It waits for the store no
+// longer than storeCtx allows.
 func (s *Session) save(ctx context.Context, t Token, ver uint64) error {
+	return s.saveVersion(ctx, t, ver, false)
+}
+
+// saveVersion is save; last marks Shutdown's last attempt, which ends
+// every other wait for the store when its own ends, and then waits for the
+// save under way to return rather than give up on it.
+func (s *Session) saveVersion(ctx context.Context, t Token, ver uint64, last bool) error {
 	if s.cfg.store == nil && s.cfg.coord == nil {
 		return nil
 	}
+	ctx, cancel := s.storeCtx(ctx)
+	defer cancel()
 	st := &s.st
-	st.mu.Lock()
-	if ver <= st.saved {
-		st.mu.Unlock()
+	if st.savedAt(ver) {
+		return nil
+	}
+	if err := st.enter(ctx); err != nil {
+		if !last {
+			return s.saveFailed(err)
+		}
+		// Ending the session's life ends the context of the save under
+		// way, which then returns at once (a Store honours ctx); its
+		// outcome decides whether this attempt is needed.
+		s.endLife()
+		st.gate <- struct{}{}
+	}
+	if st.savedAt(ver) {
+		st.leave()
 		return nil
 	}
 	var err error
@@ -52,29 +121,39 @@ func (s *Session) save(ctx context.Context, t Token, ver uint64) error {
 	} else {
 		err = s.cfg.store.Save(ctx, t)
 	}
-	if err == nil {
-		st.saved, st.err, st.retries = ver, nil, 0
-		if st.timer != nil {
-			st.timer.Stop()
-			st.timer = nil
-		}
-		st.mu.Unlock()
-		if moved != nil {
-			if fam, rerr := s.cfg.coord.Read(ctx); rerr == nil {
-				s.reconcile(ctx, fam, false)
-			}
-		}
-		return nil
+	st.leave()
+	if err != nil {
+		return s.saveFailed(err)
 	}
+	st.mu.Lock()
+	st.saved, st.err, st.retries = max(st.saved, ver), nil, 0
+	if st.timer != nil {
+		st.timer.Stop()
+		st.timer = nil
+	}
+	st.mu.Unlock()
+	if moved != nil {
+		if fam, rerr := s.cfg.coord.Read(ctx); rerr == nil {
+			s.reconcile(ctx, fam, false)
+		}
+	}
+	return nil
+}
+
+// saveFailed records a failed save, logs it and arms the retry timer.
+func (s *Session) saveFailed(err error) error {
+	st := &s.st
+	st.mu.Lock()
 	st.err = err
 	st.retries++
-	s.cfg.logger.LogAttrs(context.Background(), slog.LevelError, "session: saving the token pair failed; retrying",
-		slog.String("session", s.cfg.id), slog.Int("failures", st.retries), slog.String("err", err.Error()))
+	failures := st.retries
 	if st.timer == nil {
 		delay := min(time.Second<<min(st.retries-1, 6), storeRetryMax)
 		st.timer = s.cfg.clock.AfterFunc(delay, s.retrySave)
 	}
 	st.mu.Unlock()
+	s.cfg.logger.LogAttrs(context.Background(), slog.LevelError, "session: saving the token pair failed; retrying",
+		slog.String("session", s.cfg.id), slog.Int("failures", failures), slog.String("err", err.Error()))
 	op := "save"
 	if s.cfg.coord != nil {
 		op = "publish"
@@ -123,7 +202,9 @@ func (s *Session) retrySave() {
 }
 
 // flushStore stops the retry timer and makes one last attempt to save the
-// newest pair, for Shutdown.
+// newest pair, for Shutdown, within ctx (an attempt that waits for nothing
+// when ctx has ended already). It returns a *SaveError when the newest pair
+// is not in the store.
 func (s *Session) flushStore(ctx context.Context) error {
 	s.st.mu.Lock()
 	if s.st.timer != nil {
@@ -134,17 +215,22 @@ func (s *Session) flushStore(ctx context.Context) error {
 	s.mu.Lock()
 	tok, ver := s.tok, s.tokVersion
 	s.mu.Unlock()
-	if ctx.Err() != nil {
-		ctx = context.Background() // the pair matters more than the deadline
-	}
-	err := s.save(ctx, tok, ver)
+	err := s.saveVersion(ctx, tok, ver, true)
 	s.st.mu.Lock()
 	if s.st.timer != nil { // armed by that failure: nobody is left to use it
 		s.st.timer.Stop()
 		s.st.timer = nil
 	}
 	s.st.mu.Unlock()
-	return err
+	if err != nil {
+		return s.saveError(tok, err)
+	}
+	return nil
+}
+
+// saveError describes the failure err to save tok.
+func (s *Session) saveError(tok Token, err error) *SaveError {
+	return &SaveError{Token: audit.Fingerprint(string(tok.Access)), Expiry: tok.Expiry, Generation: s.gen.Load(), Err: err}
 }
 
 // storeError returns the last failure to save, or nil.
@@ -153,3 +239,36 @@ func (s *Session) storeError() error {
 	defer s.st.mu.Unlock()
 	return s.st.err
 }
+
+// SaveError says that the session's newest token pair is not in its store
+// (or its family's coordinator): Shutdown returns it when its last attempt
+// to save failed, SetToken when the new pair's save did. A rotated refresh
+// token that never reaches the store is lost when the process ends, so
+// whoever ends the process should know. It names the pair by fingerprint,
+// never by its secrets. Errors.Is and errors.As see the store's error
+// through it (ErrLocked, context.DeadlineExceeded, …).
+type SaveError struct {
+	// Token is the unsaved pair's access-token fingerprint
+	// (audit.Fingerprint), as Status.Token and audit records show it.
+	Token string
+	// Expiry is the unsaved access token's expiry.
+	Expiry time.Time
+	// Generation is, with a Coordinator, the family's generation the
+	// session last held: the store holds that pair or another process's
+	// newer one, not this one. 0 without a Coordinator.
+	Generation uint64
+	// Err is the store's failure.
+	Err error
+}
+
+// Error implements error.
+func (e *SaveError) Error() string {
+	where := "the store"
+	if e.Generation > 0 {
+		where = fmt.Sprintf("the store (which holds generation %d or a later one of another process)", e.Generation)
+	}
+	return fmt.Sprintf("session: the newest token pair (access token %s) is not in %s: %v", e.Token, where, e.Err)
+}
+
+// Unwrap returns the store's failure.
+func (e *SaveError) Unwrap() error { return e.Err }

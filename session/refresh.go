@@ -96,6 +96,10 @@ type outcome struct {
 	note         string // why the plan chose the fallback grant
 	now          time.Time
 	coordinated  bool
+	// reread is what the store held when it was read again after a
+	// refusal (states.Input.Reread), and rereadNote why it could not be.
+	reread     states.Reread
+	rereadNote string
 }
 
 // conclude feeds the outcome of flight's attempt to the machine, logs it,
@@ -130,9 +134,10 @@ func (s *Session) conclude(flight uint64, o outcome) {
 	if v.Class != policy.OK {
 		s.last = o.fail
 	}
-	in := states.Input{Kind: states.InResult, Verdict: v, Flight: flight, Issued: tok.Issued, Expiry: tok.Expiry}
+	in := states.Input{Kind: states.InResult, Verdict: v, Flight: flight, Issued: tok.Issued, Expiry: tok.Expiry, Reread: o.reread}
 	switch {
 	case v.Class != policy.OK:
+		in.Cause = o.rereadNote
 	case o.refusal != "":
 		// The audit record of the success says why the fallback was needed,
 		// including a lost answer that probably consumed the refresh token.
@@ -145,6 +150,13 @@ func (s *Session) conclude(flight uint64, o outcome) {
 	}
 	attemptNo := s.data.Attempt
 	installed := s.stepLocked(in, now, &tok)
+	if s.rereadDue { // the refusal waits for the store to be read again
+		s.rereadDue = false
+		clearMark := !s.data.MaybeConsumed
+		s.unlock()
+		s.reread(flight, o, clearMark)
+		return
+	}
 	if installed {
 		s.last = failure{}
 	}

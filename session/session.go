@@ -76,6 +76,17 @@ type Session struct {
 	gen, pubFrom atomic.Uint64
 	holder       string
 	watchCancel  context.CancelFunc
+	// ownInitial: New was given the pair, which the family's store may
+	// not know (see reconcile).
+	ownInitial bool
+	// rereadDue: the machine asked to read the store again before it
+	// takes a refusal in (states.Effects.Reread).
+	rereadDue bool
+
+	// life bounds every operation on the store: Shutdown ends it at its
+	// deadline.
+	life    context.Context
+	endLife context.CancelFunc
 
 	wg sync.WaitGroup
 }
@@ -98,7 +109,12 @@ type failure struct {
 
 // New returns a session that refreshes with r, starting from initial (the
 // zero Token for none: the session then loads one from its store, if any,
-// or refreshes on the first demand). ctx bounds only the store's Load.
+// or refreshes on the first demand). ctx bounds only the store's Load,
+// which waits no longer than the request timeout either.
+//
+// A *FileStore given to WithStore is shared safely with the other processes
+// of the host that use its Path: the session runs the token family's
+// protocol through a FileCoordinator on that Path (see FileStore).
 func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Session, error) {
 	if r == nil {
 		return nil, errors.New("session: New needs a Refresher")
@@ -112,6 +128,7 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 		cfg.clock = clock.New()
 	}
 	cfg.realClock = isRealClock(cfg.clock)
+	cfg.driver, _ = cfg.clock.(DrivingClock)
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
@@ -130,9 +147,17 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	if cfg.store != nil && cfg.coord != nil {
 		return nil, errors.New("session: WithStore and WithCoordinator exclude each other: the coordinator keeps the family's pair")
 	}
+	if fs, ok := cfg.store.(*FileStore); ok && fs != nil {
+		if c := fs.coordinator(); c != nil {
+			cfg.store, cfg.coord = nil, c // safe across the host's processes
+		}
+	}
+	own := initial.Access != "" || initial.Refresh != ""
 	var gen uint64
-	if initial.Access == "" && initial.Refresh == "" && cfg.store != nil {
-		t, err := cfg.store.Load(ctx)
+	lctx, cancel := cfg.clock.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	if !own && cfg.store != nil {
+		t, err := cfg.store.Load(lctx)
 		switch {
 		case err == nil:
 			initial = t
@@ -140,8 +165,8 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 			return nil, err
 		}
 	}
-	if initial.Access == "" && initial.Refresh == "" && cfg.coord != nil {
-		fam, err := cfg.coord.Read(ctx)
+	if !own && cfg.coord != nil {
+		fam, err := cfg.coord.Read(lctx)
 		if err != nil {
 			return nil, fmt.Errorf("session: reading the token family: %w", err)
 		}
@@ -151,11 +176,15 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 		cfg:       cfg,
 		refresher: r,
 		machine: states.NewMachine(states.Config{Policy: cfg.policy, RefreshAhead: cfg.refreshAhead, MaxRetryAfter: cfg.maxRetryAfter,
-			ReuseGrace: cfg.reuseGrace, Fallback: cfg.fallback != nil, SoloWhenStoreDown: cfg.solo}),
-		changed: make(chan struct{}),
-		tok:     initial,
-		holder:  newHolder(),
+			ReuseGrace: cfg.reuseGrace, Fallback: cfg.fallback != nil, SoloWhenStoreDown: cfg.solo,
+			Shared: cfg.store != nil || cfg.coord != nil}),
+		changed:    make(chan struct{}),
+		tok:        initial,
+		holder:     newHolder(),
+		ownInitial: own,
 	}
+	s.life, s.endLife = context.WithCancel(context.Background())
+	s.st.gate = make(chan struct{}, 1)
 	s.gen.Store(gen)
 	now := cfg.clock.Now()
 	expiry := initial.Expiry
@@ -228,9 +257,7 @@ func (s *Session) tokenSlow(ctx context.Context) (Token, error) {
 		ch := s.changed
 		s.unlock()
 		waited = true
-		select {
-		case <-ch:
-		case <-ctx.Done():
+		if !s.await(ctx, ch) {
 			return Token{}, s.waitError(ctx)
 		}
 	}
@@ -324,25 +351,32 @@ func (s *Session) SetToken(ctx context.Context, t Token) error {
 	if c := s.cfg.coord; c != nil {
 		// A re-login starts the family's next generation, whatever the
 		// store holds now.
-		fam, err := c.Read(ctx)
+		rctx, cancel := s.storeCtx(ctx)
+		fam, err := c.Read(rctx)
+		cancel()
 		if err != nil {
 			s.st.setErr(err)
 			return fmt.Errorf("session: reading the token family: %w", err)
 		}
 		s.pubFrom.Store(fam.Generation)
 	}
-	return s.save(ctx, tok, ver)
+	if err := s.save(ctx, tok, ver); err != nil {
+		return s.saveError(tok, err)
+	}
+	return nil
 }
 
 // Shutdown stops the session without losing a rotated refresh token: it
 // stops the timer, makes Token return ErrClosed, lets a refresh in flight
 // finish within its request timeout (its answer may carry the only copy of
 // a rotated refresh token), saves the newest pair to the store, delivers
-// the remaining audit records, hook calls and log lines, and returns. When
-// ctx ends first, the refresh is abandoned and Shutdown returns ctx's
-// error; so it does when a hook or the audit sink still blocks the
-// delivery, which that hook's goroutine then completes. It returns the
-// store's error when the newest pair could not be saved. Later calls wait
+// the remaining audit records, hook calls and log lines, and returns. It
+// returns by ctx's deadline: when ctx ends first, the refresh is
+// abandoned, every wait for the store or its lock ends, the save gets one
+// attempt that waits for nothing, and Shutdown returns ctx's error; so it
+// does when a hook or the audit sink still blocks the delivery, which that
+// hook's goroutine then completes. When the newest pair is not in the
+// store it returns a *SaveError that names it (by fingerprint). Later calls wait
 // for the first one and return nil.
 func (s *Session) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
@@ -356,6 +390,11 @@ func (s *Session) Shutdown(ctx context.Context) error {
 		s.changed = make(chan struct{})
 	}
 	s.unlock()
+	if first {
+		// At the deadline every wait for the store ends, the last save's
+		// included.
+		defer context.AfterFunc(ctx, s.endLife)()
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	var err error
@@ -365,11 +404,19 @@ func (s *Session) Shutdown(ctx context.Context) error {
 		s.mu.Lock()
 		s.cancelFlightLocked()
 		s.mu.Unlock()
-		<-done
-		err = fmt.Errorf("session: shutdown abandoned the refresh in flight: %w", ctx.Err())
+		s.endLife()
+		select {
+		case <-done:
+			err = fmt.Errorf("session: shutdown abandoned the refresh in flight: %w", ctx.Err())
+		default:
+			// Its Refresher, or a hook or sink it called, ignores its
+			// context: Shutdown keeps its deadline all the same.
+			err = fmt.Errorf("session: shutdown abandoned the refresh in flight, which did not end when cancelled: %w", ctx.Err())
+		}
 	}
 	if first {
 		err = errors.Join(err, s.flushStore(ctx))
+		s.endLife()
 		if h := s.cfg.hooks.Closed; h != nil {
 			s.mu.Lock()
 			info := s.infoLocked()

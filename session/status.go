@@ -30,12 +30,15 @@ type Status struct {
 	// *RevokedError); nil while the session is healthy.
 	LastError error
 	// Generation is the token family's generation of the pair held, with a
-	// Coordinator (0 without one, or before the first publish).
+	// Coordinator or a FileStore (0 without one, or before the first
+	// publish).
 	Generation uint64
 	// StoreError is the last failure to save the token pair to the store
-	// (or to reach the family's coordinator), or nil once a save succeeded. While it is set, the session keeps
-	// retrying the save; a pair that is never saved is lost at the next
-	// restart.
+	// (or to reach the family's coordinator), or nil once a save
+	// succeeded. An operation that waited too long for the store (the
+	// request timeout) or for its lock file (ErrLocked) counts as a
+	// failure. While it is set, the session keeps retrying the save; a pair
+	// that is never saved is lost at the next restart.
 	StoreError error
 	// Panics counts the calls of a hook, of the audit sink and of the
 	// logger that panicked. Each panic is recovered and logged at error
@@ -49,7 +52,9 @@ type Status struct {
 	Dropped uint64
 }
 
-// Status returns a snapshot of the session.
+// Status returns a snapshot of the session. It never waits for I/O: a
+// store or a lock file that hangs shows in StoreError, not as a Status
+// call that hangs.
 func (s *Session) Status() Status {
 	s.mu.Lock()
 	d := &s.data

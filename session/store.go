@@ -8,16 +8,21 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 )
 
 // A Store keeps a session's token pair across restarts. Load and Save must
-// be safe for concurrent use. A Session calls Save after every new pair
-// (refresh, rotation, SetToken, fallback) from its refresh goroutine or from
-// SetToken's caller, never while holding its lock.
+// be safe for concurrent use and honour ctx. A Session calls Save after
+// every new pair (refresh, rotation, SetToken, fallback) from its refresh
+// goroutine, a retry timer or SetToken's caller, never while holding a lock
+// that Status or Token takes, and always with a context that ends: within
+// the request timeout, and at Shutdown's deadline. A call that fails or
+// runs out of time counts as the store being down: the session keeps
+// serving its token, shows the error in Status.StoreError and retries.
+// After the server refused its refresh token, a Session Loads again, in
+// case another process saved a newer pair (see Session.New).
 type Store interface {
 	// Load returns the stored pair, or an error matching ErrNoToken when
 	// there is none.
@@ -59,12 +64,32 @@ func (m *MemoryStore) Save(_ context.Context, t Token) error {
 // remove such leftovers, the files named "."+filepath.Base(Path)+".*" in
 // Path's directory, and nothing else.
 //
-// One file must not be shared by several processes (or several FileStores)
-// without coordination: each would overwrite the pair the other saved,
-// losing a rotated refresh token, and each would take the other's temporary
-// file for a leftover and remove it. A FileStore serialises only its own
-// Loads and Saves. Coordinating several holders of one token is the job of
-// a Coordinator (FileCoordinator on one host), not of a Store.
+// The processes of one host may share one FileStore path (several runs of a
+// CLI, an editor's plugins, a worktree's tools): the file is the token
+// family's file of a FileCoordinator on Path, which every Session with a
+// FileStore uses by itself. Such a Session reads the file before it
+// refreshes and adopts a newer pair another process wrote; it refreshes only
+// while it holds the family's refresh lease, taken under the exclusive lock
+// (flock) on Path+".lock", so one refresh at a time reaches the server, and
+// it publishes each new pair as the family's next generation; after the
+// server refused its refresh token it reads the file again before it gives
+// the session up. Save, called from outside a Session (a login), writes the
+// next generation too. Leftovers are removed only under that lock, so no
+// process takes another's temporary file for one. As with any
+// FileCoordinator, a process that dies while refreshing leaves its lease
+// and its in-flight mark in the file: the next process (a restart of the
+// same program included) waits for the lease to lapse (WithLease), serving
+// a still-valid token meanwhile, and presents that refresh token again only
+// inside the server's reuse grace (WithReuseGrace), else uses its fallback
+// grant or stops rather than make the server revoke the family.
+//
+// The file format is a stored token ("access_token", "refresh_token",
+// "token_type", "issued", "expiry", "scope", and "extra" for the token
+// response's other members, Token.Extra) plus the coordination state
+// ("generation", "lease", "in_flight"), which readers of the plain format
+// ignore; a file without it reads as generation 0. Without flock (on other
+// platforms than Unix) a FileStore serialises only its own Loads and Saves,
+// and must not be shared.
 type FileStore struct {
 	// Path is the file; its directory must exist.
 	Path string
@@ -84,44 +109,72 @@ type storedToken struct {
 	Extra map[string]any `json:"extra,omitempty"`
 }
 
-// Load implements Store. It first removes leftover temporary files.
-func (f *FileStore) Load(context.Context) (Token, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.removeLeftovers(); err != nil {
-		return Token{}, err
+// coordinator returns the FileCoordinator a Session with this store runs
+// the family's protocol through, or nil where files cannot be locked.
+func (f *FileStore) coordinator() Coordinator {
+	if !fileLocks {
+		return nil
 	}
-	b, err := os.ReadFile(f.Path)
-	if errors.Is(err, os.ErrNotExist) {
-		return Token{}, fmt.Errorf("%w: %s does not exist", ErrNoToken, f.Path)
-	}
-	if err != nil {
-		return Token{}, fmt.Errorf("session: token store: %w", err)
-	}
-	var s storedToken
-	if err := json.Unmarshal(b, &s); err != nil {
-		// The error text of encoding/json quotes no values, but keep it
-		// generic: the file holds secrets.
-		return Token{}, fmt.Errorf("session: token store %s: not a stored token (malformed JSON)", f.Path)
-	}
-	if s.AccessToken == "" && s.RefreshToken == "" {
-		return Token{}, fmt.Errorf("%w: %s holds neither an access nor a refresh token", ErrNoToken, f.Path)
-	}
-	return s.token(), nil
+	return &FileCoordinator{Path: f.Path}
 }
 
-// Save implements Store. It first removes leftover temporary files.
-func (f *FileStore) Save(_ context.Context, t Token) error {
+// Load implements Store. It reads the file without waiting for its lock,
+// and first removes leftover temporary files when nobody holds the lock.
+func (f *FileStore) Load(ctx context.Context) (Token, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.removeLeftovers(); err != nil {
-		return err
+	if err := ctx.Err(); err != nil {
+		return Token{}, fmt.Errorf("session: token store: %w", err)
 	}
-	b, err := json.Marshal(toStored(t))
-	if err != nil {
-		return fmt.Errorf("session: token store: %w", err)
+	if left, err := leftovers(f.Path); err != nil {
+		return Token{}, err
+	} else if len(left) > 0 {
+		if unlock, ok := tryLockFile(f.Path + ".lock"); ok {
+			err := removeLeftovers(f.Path)
+			unlock()
+			if err != nil {
+				return Token{}, err
+			}
+		}
 	}
-	return writeAtomic(f.Path, b)
+	ff, exists, err := readFamily(f.Path)
+	switch {
+	case !exists && err == nil:
+		return Token{}, fmt.Errorf("%w: %s does not exist", ErrNoToken, f.Path)
+	case errors.Is(err, errMalformed):
+		return Token{}, fmt.Errorf("session: token store %s: not a stored token (malformed JSON)", f.Path)
+	case err != nil:
+		return Token{}, fmt.Errorf("session: token store: %w", err)
+	}
+	if ff.AccessToken == "" && ff.RefreshToken == "" {
+		return Token{}, fmt.Errorf("%w: %s holds neither an access nor a refresh token", ErrNoToken, f.Path)
+	}
+	return ff.token(), nil
+}
+
+// Save implements Store: it replaces the pair and makes it the family's
+// next generation, under the file's lock (waiting at most
+// DefaultLockTimeout, and no longer than ctx allows), after removing
+// leftover temporary files. A file that is not JSON is replaced.
+func (f *FileStore) Save(ctx context.Context, t Token) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !fileLocks {
+		if err := removeLeftovers(f.Path); err != nil {
+			return err
+		}
+		b, err := json.Marshal(toStored(t))
+		if err != nil {
+			return fmt.Errorf("session: token store: %w", err)
+		}
+		return writeAtomic(f.Path, b)
+	}
+	return updateFamily(ctx, f.Path, "session: token store", DefaultLockTimeout, true, func(ff *familyFile, _ time.Time) bool {
+		ff.storedToken = toStored(t)
+		ff.Generation++
+		ff.InFlight = nil // a new pair: nobody presents the old refresh token now
+		return true
+	})
 }
 
 // writeAtomic replaces path's content with b: a new file with mode 0600 in
@@ -161,36 +214,6 @@ func writeAtomic(path string, b []byte) (err error) {
 	// may already have rotated away.
 	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("session: token store: %w", err)
-	}
-	return nil
-}
-
-// tempPrefix is how the names of Save's temporary files begin: CreateTemp
-// replaces the "*" of "."+base+".*" with random digits.
-func (f *FileStore) tempPrefix() string { return "." + filepath.Base(f.Path) + "." }
-
-// removeLeftovers removes the temporary files a crashed Save left behind:
-// regular files in Path's directory whose names are tempPrefix and more.
-// It is called with f.mu held, so no Save of this FileStore is writing one.
-// A missing directory has no leftovers.
-func (f *FileStore) removeLeftovers() error {
-	dir := filepath.Dir(f.Path)
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("session: token store: looking for leftover temporary files: %w", err)
-	}
-	prefix := f.tempPrefix()
-	for _, e := range entries {
-		name := e.Name()
-		if !e.Type().IsRegular() || len(name) <= len(prefix) || !strings.HasPrefix(name, prefix) {
-			continue
-		}
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("session: token store: removing leftover temporary file: %w", err)
-		}
 	}
 	return nil
 }

@@ -38,4 +38,8 @@
 // expectation. Compare runs a scenario under each built-in policy; Fuzz
 // draws random scenarios, checks them and Shrinks a failure to a minimal
 // scenario that MarshalYAML writes as a file.
+//
+// Package sim/simserver serves the same server model over net/http, for
+// real client code; package conform (authfsm conform) runs a scenario
+// through the runtime against it and compares the transitions with Run's.
 package sim

@@ -140,6 +140,9 @@ func newRun(sc *Scenario, opt Options) *run {
 		m: states.NewMachine(states.Config{
 			Policy: pol, RefreshAhead: sc.Session.RefreshAhead,
 			ReuseGrace: sc.Token.ReuseGrace, Fallback: sc.Session.Fallback,
+			// The runtime's sessions with a store re-read it after a
+			// refusal; here only the families sharing one have a store.
+			Shared: sc.Fleet.Families > 0 && sc.Share.Kind == ShareStore,
 		}),
 		answers:    answers(sc),
 		end:        int64(sc.Duration),
@@ -186,8 +189,9 @@ func newRun(sc *Scenario, opt Options) *run {
 	if sc.Session.Throttle.Kind == policy.ThrottleAdaptive {
 		if t, err := sc.Session.Throttle.Build(); err == nil {
 			// Its own stream of the run's seed, so that the sessions'
-			// draws are those of the same run without a throttle.
-			r.thr, r.thrRand = t, rand.New(rand.NewPCG(sc.Seed, 0x7e57))
+			// draws are those of the same run without a throttle: the
+			// stream of session.NewThrottle(spec, seed).
+			r.thr, r.thrRand = t, rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x7e57))
 		}
 	}
 	r.q.naive = naiveEngine
@@ -206,15 +210,7 @@ func newRun(sc *Scenario, opt Options) *run {
 	// The draws are made twice, the same: first the starts, for the
 	// layout, then into the sessions.
 	draw := func(each func(i int, seed uint64, start int64)) {
-		rng := rand.New(rand.NewPCG(sc.Seed, 0x5eed))
-		for i := range n {
-			seed := rng.Uint64()
-			var start int64
-			if sc.Fleet.StartSpread > 0 {
-				start = rng.Int64N(int64(sc.Fleet.StartSpread))
-			}
-			each(i, seed, start)
-		}
+		EachSession(sc, func(i int, seed uint64, start time.Duration) { each(i, seed, int64(start)) })
 	}
 	starts := make([]int64, n)
 	draw(func(i int, _ uint64, start int64) { starts[i] = start })

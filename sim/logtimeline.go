@@ -39,44 +39,17 @@ type LogEntry struct {
 // Those that sent nothing (throttled, the shared store down or the lease
 // lost, a crashed holder's spent token) are not drawn, as a run does not
 // draw them.
+//
+// LogTimeline holds entries in memory; a LogBuilder takes them one at a
+// time, in memory that does not grow with their number.
 func LogTimeline(name string, sessions int, duration time.Duration, entries []LogEntry) *Timeline {
-	duration = max(duration, 1)
-	tl := &Timeline{name: name, duration: duration, sessions: sessions, fromLog: true}
-	if tl.fleet() {
-		tl.step = max(duration/timelineBins, 1)
-	}
 	es := slices.Clone(entries)
 	slices.SortStableFunc(es, func(a, b LogEntry) int { return cmp.Compare(a.At, b.At) })
-	first := make(map[int]bool, sessions)
+	b := NewLogBuilder(name, sessions, duration)
 	for _, e := range es {
-		if !first[e.Session] {
-			first[e.Session] = true
-			tl.counts[e.From]++
-			if e.Session == 0 {
-				tl.cur = e.From
-			}
-		}
+		b.Add(e)
 	}
-	var sent time.Duration
-	for _, e := range es {
-		at := min(max(e.At, 0), duration)
-		tl.sampleUpTo(int64(at))
-		tl.transition(uint32(e.Session), states.Transition{From: e.From, To: e.To, Event: e.Event, Cause: e.Cause}, int64(at))
-		switch {
-		case e.To == states.Refreshing:
-			sent = at
-		case e.From == states.Refreshing:
-			if c, ok := answered(e); ok {
-				tl.attempt(uint32(e.Session), int64(sent), int64(at), c)
-			}
-		}
-	}
-	if tl.fleet() {
-		tl.sampleUpTo(int64(duration))
-	} else if tl.spanStart < duration {
-		tl.spans = append(tl.spans, span{tl.spanStart, duration, tl.cur})
-	}
-	return tl
+	return b.Timeline()
 }
 
 // answered reports whether e, a transition out of refreshing, is the

@@ -37,17 +37,14 @@ const (
 	causeLeaseLost        = "refresh lease lost before the refresh was marked in flight"
 )
 
-// The transport and body errors the model's client observes.
+// The transport and body errors the model's client observes, in the
+// words of the runtime's session.Client (authfsm conform compares them).
 var (
 	errRefused   = errors.New("connection refused")
-	errHTML      = errors.New("body is not a token response (text/html)")
-	errMalformed = errors.New("body is not valid JSON (unexpected end of input)")
+	errHTML      = errors.New("not a token response: body is an HTML or XML page")
+	errMalformed = errors.New("not a token response: malformed JSON")
+	errTimeout   = errors.New("no answer before the request deadline")
 )
-
-// timeoutError is a refresh request that ran out of time.
-type timeoutError struct{ after time.Duration }
-
-func (e timeoutError) Error() string { return "request timed out after " + e.after.String() }
 
 // answer is one outcome code's classification, computed once per run.
 type answer struct {
@@ -76,7 +73,7 @@ func answers(sc *Scenario) []answer {
 	}
 	set(codeOK, policy.Outcome{Status: 200, Sent: true})
 	set(codeInvalidGrant, policy.Outcome{Status: 400, ErrorCode: "invalid_grant", Sent: true})
-	set(codeTimeout, policy.Outcome{Err: timeoutError{sc.Session.RequestTimeout}, Sent: true})
+	set(codeTimeout, policy.Outcome{Err: errTimeout, Sent: true})
 	set(codeRefused, policy.Outcome{Err: errRefused})
 	set(codeLost, policy.Outcome{Status: 502, Sent: true})
 	set(codeHTML, policy.Outcome{Status: 200, Err: errHTML, Sent: true})

@@ -265,7 +265,9 @@ func (r *run) result(s *session, code uint32, ans int64) states.Input {
 func (r *run) conclude(i uint32, s *session, code uint32, in states.Input, t int64) {
 	s.inflight, s.step = false, stepNone
 	r.code = code
-	r.step(i, s, in, t)
+	if fx := r.step(i, s, in, t); fx.Reread {
+		r.reread(i, s, in, t)
+	}
 	if s.held && !s.inflight {
 		r.afterAttempt(i, s, t)
 	}

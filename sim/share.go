@@ -28,9 +28,16 @@ import (
 //     one behind);
 //  8. fails transiently ("shared store unreachable") when a round trip
 //     meets a store_down window: Machine.Solo is false without the
-//     runtime's opt-in, which the scenario format does not offer.
+//     runtime's opt-in, which the scenario format does not offer;
+//  9. after the server refused its refresh token, reads the family again
+//     as the machine asks (Config.Shared, Effects.Reread): a newer
+//     generation is adopted, otherwise the refusal stands, and a store
+//     that is down makes it a transient failure.
 //
-// A round trip takes share.latency and acts on the store when it arrives.
+// A round trip takes share.latency and acts on the store when it arrives;
+// the read of step 9 is the one taken as instantaneous (it is counted as a
+// store request), since it only decides between outcomes that take effect
+// at once.
 
 // The steps of an attempt (session.step).
 const (
@@ -120,7 +127,9 @@ func (r *run) atStore(i uint32, aux uint64, t int64) {
 			case states.OrphanFallback:
 				s.fb = fbOrphan
 			case states.OrphanRevoke:
-				r.conclude(i, s, codeOrphan, r.plain(s, codeOrphan), t)
+				in := r.plain(s, codeOrphan)
+				in.Reread = states.RereadSame // the family was just read
+				r.conclude(i, s, codeOrphan, in, t)
 				return
 			}
 		}
@@ -175,6 +184,27 @@ func (r *run) publish(i uint32, s *session, fi uint32, st *store, t int64) {
 		r.afterAttempt(i, s, t)
 	}
 }
+
+// reread reads the family again after the server refused session i's
+// refresh token (in), as the machine asked: a newer generation is adopted;
+// otherwise the refusal goes back to the machine with what the store held.
+func (r *run) reread(i uint32, s *session, in states.Input, t int64) {
+	r.stats.StoreRequests++
+	st := &r.stores[r.famOf(i)]
+	switch {
+	case r.storeDown(t):
+		in.Reread, in.Cause = states.RereadFailed, storeDownNote
+	case st.gen > s.gen:
+		r.adopt(i, s, st, t)
+		return
+	default:
+		in.Reread = states.RereadSame
+	}
+	r.step(i, s, in, t)
+}
+
+// storeDownNote says why a refusal could not be checked against the store.
+const storeDownNote = "shared store unreachable"
 
 // plain is the machine's input for a failure of the coordination itself.
 func (r *run) plain(s *session, code uint32) states.Input {

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"html"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,10 +70,13 @@ var (
 func (s *svg) axis(x0, x1, y float64, d time.Duration) {
 	s.line(x0, y, x1, y, "#333333", 1, false)
 	step := niceStep(d)
-	for t := time.Duration(0); t <= d; t += step {
+	for t := time.Duration(0); ; t += step {
 		x := x0 + (x1-x0)*float64(t)/float64(d)
 		s.line(x, y, x, y+4, "#333333", 1, false)
-		s.text(x, y+17, "middle", "#333333", shortDuration(t))
+		s.text(x, y+17, "middle", "#333333", tickLabel(t, step))
+		if t > d-step { // t+step would pass d, or overflow near the longest Duration
+			break
+		}
 	}
 }
 
@@ -82,12 +86,31 @@ func niceStep(d time.Duration) time.Duration {
 		time.Second, 5 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute,
 		10 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour,
 		6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour,
+		60 * day, 120 * day, year, 2 * year, 5 * year, 10 * year, 25 * year, 50 * year,
 	} {
 		if d/s <= 8 {
 			return s
 		}
 	}
 	return d / 8
+}
+
+const (
+	day  = 24 * time.Hour
+	year = 365 * day
+)
+
+// tickLabel prints a tick of an axis ticked every step: as shortDuration
+// does, and a long axis's ticks in days or years of 365 days (a log's
+// records can be centuries apart), where hours would run into each other.
+func tickLabel(t, step time.Duration) string {
+	switch {
+	case step%year == 0:
+		return strconv.FormatInt(int64(t/year), 10) + "y"
+	case step >= 60*day && step%day == 0:
+		return strconv.FormatInt(int64(t/day), 10) + "d"
+	}
+	return shortDuration(t)
 }
 
 // shortDuration prints 1h30m rather than 1h30m0s.

@@ -83,6 +83,13 @@ type Config struct {
 	// process keeps serving its valid token and retries the store on its
 	// policy's schedule.
 	SoloWhenStoreDown bool
+	// Shared reports that other processes may write the session's pair to
+	// a store the session can read again (a token store or a family's
+	// coordinator). A refusal of the refresh token is then not final at
+	// once: the machine asks for the store to be re-read (Effects.Reread),
+	// because another process may have refreshed or logged in since, and
+	// the refusal only revokes once the store holds no newer pair.
+	Shared bool
 }
 
 // Machine is the pure decision function. A Machine is immutable and safe for
@@ -94,12 +101,13 @@ type Machine struct {
 	reuseGrace    time.Duration
 	fallback      bool
 	solo          bool
+	shared        bool
 }
 
 // NewMachine returns a Machine for cfg.
 func NewMachine(cfg Config) *Machine {
 	m := &Machine{policy: cfg.Policy, refreshAhead: cfg.RefreshAhead, maxRetryAfter: cfg.MaxRetryAfter,
-		reuseGrace: cfg.ReuseGrace, fallback: cfg.Fallback, solo: cfg.SoloWhenStoreDown}
+		reuseGrace: cfg.ReuseGrace, fallback: cfg.Fallback, solo: cfg.SoloWhenStoreDown, shared: cfg.Shared}
 	if m.policy == nil {
 		m.policy = policy.Default()
 	}

@@ -159,6 +159,10 @@ type Input struct {
 	Cause string
 	// Until is when another process's refresh lease lapses (InBusy).
 	Until time.Time
+	// Reread is what the store held when it was re-read after a refusal
+	// (InResult with a permanent verdict, after Effects.Reread); a newer
+	// pair is fed as InAdopt instead.
+	Reread Reread
 }
 
 // Transition is one change of state, with the reason for it.
@@ -185,6 +189,11 @@ type Effects struct {
 	// with Flight, and to feed its result back as InResult.
 	StartRefresh bool
 	Flight       uint64
+	// Reread asks the caller, before the refusal of flight Flight is
+	// taken as final (Config.Shared), to read the store again and feed
+	// InAdopt with a newer pair, or the same InResult again with Reread
+	// set to what it found. The session stays Refreshing meanwhile.
+	Reread bool
 	// WakeAt is when the caller must feed InWake next; zero means no timer.
 	WakeAt time.Time
 	n      int
@@ -206,7 +215,7 @@ func (m *Machine) Step(d Data, in Input, now time.Time) (Data, Effects) {
 // Apply is Step in place, for hot loops such as the simulator's: it updates
 // *d and overwrites *fx, and reads *in without retaining it.
 func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
-	fx.StartRefresh, fx.Flight, fx.n = false, 0, 0
+	fx.StartRefresh, fx.Reread, fx.Flight, fx.n = false, false, 0, 0
 	switch in.Kind {
 	case InWake, InDemand:
 		m.advance(d, fx, now, in.Kind == InDemand)
@@ -350,7 +359,13 @@ func (m *Machine) result(d *Data, fx *Effects, in Input, now time.Time) {
 			return
 		}
 	}
+	if m.askReread(d, fx, v, &in) {
+		return // the refusal is counted when it comes back
+	}
 	d.confirm(&v)
+	if v.Class == policy.Permanent && m.rereadFailed(d, fx, v, &in, now) {
+		return
+	}
 	if v.Class == policy.Permanent {
 		cause := v.Cause
 		if note := d.ConsumedNote(); note != "" {

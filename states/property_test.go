@@ -46,6 +46,14 @@ func checkStep(t testing.TB, before Data, in Input, after Data, fx *Effects) {
 			t.Fatalf("start_refresh flight %d with state %v, flight %d -> %d", fx.Flight, after.State, before.Flight, after.Flight)
 		}
 	}
+	if fx.Reread {
+		// Asked before a final refusal is counted: the data is unchanged.
+		refusal := in.Kind == InResult && (in.Verdict.Class == policy.Permanent || in.Verdict.Class == policy.Suspect)
+		if !refusal || in.Reread != RereadNone || after.State != Refreshing || len(fx.Transitions()) > 0 ||
+			fx.Flight != after.Flight || after.Suspects != before.Suspects {
+			t.Fatalf("reread asked on input %+v: state %v, %d transitions, flight %d of %d", in, after.State, len(fx.Transitions()), fx.Flight, after.Flight)
+		}
+	}
 	if after.State == Refreshing && before.State != Refreshing && !fx.StartRefresh {
 		t.Fatalf("entered refreshing without starting a refresh")
 	}
@@ -101,6 +109,9 @@ func (g *gen) input(d Data, wake time.Time) (Input, time.Time) {
 		if g.r.IntN(20) == 0 {
 			in.Flight-- // stale
 		}
+		if (in.Verdict.Class == policy.Permanent || in.Verdict.Class == policy.Suspect) && g.r.IntN(2) == 0 {
+			in.Reread = []Reread{RereadSame, RereadFailed}[g.r.IntN(2)] // the store read again
+		}
 		if in.Verdict.Class == policy.OK {
 			in.Issued = g.now
 			in.Expiry = g.now.Add(time.Duration(g.r.Int64N(int64(2*time.Hour))) - time.Minute)
@@ -155,7 +166,8 @@ func runRandom(t testing.TB, seed uint64, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewMachine(Config{Policy: p, RefreshAhead: []time.Duration{0, time.Minute, 5 * time.Minute, 3 * time.Hour}[r.IntN(4)]})
+	m := NewMachine(Config{Policy: p, RefreshAhead: []time.Duration{0, time.Minute, 5 * time.Minute, 3 * time.Hour}[r.IntN(4)],
+		Shared: seed%2 == 1})
 	g := &gen{r: r, now: epoch}
 	d := NewData(seed, epoch, epoch.Add(time.Duration(r.Int64N(int64(2*time.Hour)))))
 	var wake time.Time

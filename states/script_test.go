@@ -25,13 +25,13 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 //
 // Commands:
 //
-//	config [ahead=D] [max_retry_after=D] [seed=N] POLICY-KEY=VALUE...
+//	config [ahead=D] [max_retry_after=D] [shared=BOOL] [seed=N] POLICY-KEY=VALUE...
 //	token [issued=D] expiry=D          (a session holding a token; expiry=0 for none)
 //	AT wake | demand | revoke CAUSE | reject | accept | lease_free
 //	AT set issued=D expiry=D | adopt issued=D expiry=D
 //	AT busy until=D                    (another process holds the lease)
 //	AT ok [issued=D] expiry=D          (the refresh in flight yields a token)
-//	AT fail status=N [code=C] [description=TEXT] [retry_after=V] | fail err=TEXT [sent]
+//	AT fail status=N [code=C] [description=TEXT] [retry_after=V] [reread=same|failed] | fail err=TEXT [sent]
 //
 // In TEXT an underscore stands for a space.
 //
@@ -110,6 +110,8 @@ func (s *script) exec(line string) error {
 				cfg.RefreshAhead, err = time.ParseDuration(v)
 			case "max_retry_after":
 				cfg.MaxRetryAfter, err = time.ParseDuration(v)
+			case "shared":
+				cfg.Shared, err = strconv.ParseBool(v)
 			case "seed":
 				seed, err = strconv.ParseUint(v, 10, 64)
 			case "kind": // applied first
@@ -191,6 +193,15 @@ func (s *script) exec(line string) error {
 		}
 		_, o.Sent = kv["sent"]
 		in = Input{Kind: InResult, Verdict: policy.Classify(o)}
+		switch kv["reread"] {
+		case "":
+		case "same":
+			in.Reread = RereadSame
+		case "failed":
+			in.Reread, in.Cause = RereadFailed, "store unreachable"
+		default:
+			return fmt.Errorf("unknown reread %q", kv["reread"])
+		}
 	default:
 		return fmt.Errorf("unknown command %q", f[1])
 	}
@@ -228,6 +239,9 @@ func (s *script) print(fx Effects) {
 	var fxs []string
 	if fx.StartRefresh {
 		fxs = append(fxs, fmt.Sprintf("start_refresh(flight=%d)", fx.Flight))
+	}
+	if fx.Reread {
+		fxs = append(fxs, fmt.Sprintf("reread(flight=%d)", fx.Flight))
 	}
 	if !fx.WakeAt.IsZero() {
 		fxs = append(fxs, "wake_at="+dur(fx.WakeAt))

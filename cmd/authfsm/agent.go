@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,7 +20,13 @@ Keeps one OAuth2 session per profile of FILE alive and serves it: a reverse
 proxy that injects the Authorization header, GET /v1/token (with the header
 Authfsm-Token-Request: 1), /v1/health and /metrics. SIGINT or SIGTERM shuts
 it down gracefully, saving each profile's newest token pair. Secrets come
-from files or the environment only. See README.md, "The agent".
+from files or the environment only. See README.md, "Clients in any
+language: the agent".
+
+flags:
+  --config FILE  the configuration file (YAML); relative paths in it are
+                 relative to its directory
+  --check        only check the configuration file
 
 exit status: 0 after a graceful shutdown (or a valid file with --check),
 1 a failure while running, 2 a bad configuration
@@ -30,14 +37,19 @@ func wantsHelp(args []string) bool {
 	return slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" })
 }
 
+func newAgentFlags(stderr io.Writer) (fs *flag.FlagSet, file *string, check *bool) {
+	fs = newFlagSet("agent", stderr)
+	file = fs.String("config", "", "the configuration file (YAML)")
+	check = fs.Bool("check", false, "only check the configuration file")
+	return fs, file, check
+}
+
 func runAgent(args []string, stdout, stderr io.Writer) int {
 	if wantsHelp(args) {
 		helpWith(stdout, "agent", agentUsage)
 		return exitOK
 	}
-	fs := newFlagSet("agent", stderr)
-	file := fs.String("config", "", "the configuration file (YAML)")
-	check := fs.Bool("check", false, "only check the configuration file")
+	fs, file, check := newAgentFlags(stderr)
 	if err := fs.Parse(args); err != nil { // --h and -help=true included
 		return badFlag(stdout, stderr, fs, err, agentUsage)
 	}

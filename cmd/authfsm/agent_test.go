@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -35,12 +36,49 @@ func TestAgentAndTokenHelp(t *testing.T) {
 	}
 }
 
+// TestAgentAndTokenHelpListFlags: --help lists every flag, as a bad flag's
+// message says it does, and names a README section that exists.
+func TestAgentAndTokenHelpListFlags(t *testing.T) {
+	tokenFS, _ := newTokenFlags(io.Discard)
+	agentFS, _, _ := newAgentFlags(io.Discard)
+	for _, fs := range []*flag.FlagSet{tokenFS, agentFS} {
+		_, help, _ := runCLI(fs.Name(), "--help")
+		fs.VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(help, "\n  --"+f.Name+" ") {
+				t.Errorf("authfsm %s --help does not list --%s:\n%s", fs.Name(), f.Name, help)
+			}
+		})
+		code, _, errOut := runCLI(fs.Name(), "--no-such-flag")
+		if code != exitBadInput || !strings.Contains(errOut, "authfsm "+fs.Name()+" --help lists the flags") {
+			t.Errorf("a bad flag: exit %d, %q", code, errOut)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, help, _ := runCLI("agent", "--help")
+	_, section, ok := strings.Cut(help, "See README.md, \"")
+	section, _, ok2 := strings.Cut(section, "\"")
+	section = strings.Join(strings.Fields(section), " ")
+	if !ok || !ok2 || !strings.Contains(string(readme), "\n## "+section+"\n") {
+		t.Errorf("agent --help names README section %q, which README.md lacks", section)
+	}
+}
+
 func TestAgentCommandErrors(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
 	os.WriteFile(good, []byte("listen: 127.0.0.1:0\nprofiles:\n  api:\n    token_url: https://auth.example/t\n    client_id: c\n    client_secret_env: S\n    grant: client_credentials\n"), 0o600)
 	inline := filepath.Join(dir, "inline.yaml")
 	os.WriteFile(inline, []byte("listen: 127.0.0.1:0\nprofiles:\n  api:\n    token_url: https://auth.example/t\n    client_secret: hunter2\n"), 0o600)
+	// Secrets pasted where a variable's or a file's name belongs.
+	pastedEnv := filepath.Join(dir, "pasted-env.yaml")
+	os.WriteFile(pastedEnv, []byte("listen: 127.0.0.1:0\nprofiles:\n  api:\n    token_url: https://auth.example/t\n    client_id: c\n    client_secret_env: hunter2/Zm9v+YmFy==\n    grant: client_credentials\n"), 0o600)
+	pastedName := filepath.Join(dir, "pasted-name.yaml")
+	os.WriteFile(pastedName, []byte("listen: 127.0.0.1:0\nprofiles:\n  api:\n    token_url: https://auth.example/t\n    client_id: c\n    client_secret_env: HUNTER2ZM9VYMFY\n    grant: client_credentials\n"), 0o600)
+	pastedFile := filepath.Join(dir, "pasted-file.yaml")
+	os.WriteFile(pastedFile, []byte("listen: 127.0.0.1:0\nprofiles:\n  api:\n    token_url: https://auth.example/t\n    client_id: c\n    client_secret_file: hunter2-Zm9vYmFy\n    grant: client_credentials\n"), 0o600)
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -52,14 +90,20 @@ func TestAgentCommandErrors(t *testing.T) {
 		{"missing file", []string{"agent", "--config", filepath.Join(dir, "none.yaml")}, exitBadInput, "", "none.yaml: cannot read"},
 		{"inline secret", []string{"agent", "--config", inline}, exitBadInput, "", "inline.yaml:5: profiles.api.client_secret: an inline secret is refused"},
 		{"check", []string{"agent", "--config", good, "--check"}, exitOK, "good.yaml: 1 profiles, ok", ""},
-		{"unset secret", []string{"agent", "--config", good}, exitBadInput, "", "the environment variable S is unset or empty"},
+		{"unset secret", []string{"agent", "--config", good}, exitBadInput, "", "profiles.api.client_secret_env: the environment variable it names is unset or empty"},
+		{"a secret as client_secret_env", []string{"agent", "--config", pastedEnv}, exitBadInput, "",
+			"pasted-env.yaml:6: profiles.api.client_secret_env: want the name of an environment variable (letters, digits and '_'), not the secret itself"},
+		{"a secret as a variable's name", []string{"agent", "--config", pastedName}, exitBadInput, "",
+			"profiles.api.client_secret_env: the environment variable it names is unset or empty"},
+		{"a secret as client_secret_file", []string{"agent", "--config", pastedFile}, exitBadInput, "",
+			"profiles.api.client_secret_file: cannot read the file it names: no such file or directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCLI(tc.args...)
 			if code != tc.code || !strings.Contains(out, tc.stdout) || !strings.Contains(errOut, tc.stderr) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want %d, %q, %q", code, out, errOut, tc.code, tc.stdout, tc.stderr)
 			}
-			if strings.Contains(errOut, "hunter2") {
+			if strings.Contains(strings.ToLower(errOut), "hunter2") {
 				t.Errorf("the secret is in the error: %s", errOut)
 			}
 		})

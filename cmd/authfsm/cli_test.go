@@ -11,7 +11,7 @@ import (
 // -help (before or after other arguments) with exit 0, nothing on stderr,
 // and on stdout a one-line description first: "authfsm CMD: what it does".
 func TestHelpEverywhere(t *testing.T) {
-	for _, cmd := range [][]string{{"sim"}, {"compare"}, {"fuzz"}, {"diagram"}, {"audit"}, {"audit", "verify"}, {"audit", "repair"},
+	for _, cmd := range [][]string{{"sim"}, {"compare"}, {"conform"}, {"fuzz"}, {"diagram"}, {"audit"}, {"audit", "verify"}, {"audit", "repair"},
 		{"audit", "diagram"}, {"audit", "timeline"}, {"agent"}, {"token"}} {
 		for _, h := range []string{"--help", "-h", "-help"} {
 			args := append(append([]string(nil), cmd...), h)
@@ -54,7 +54,7 @@ func TestMessagePrefix(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"sim", bad}, {"sim", "--nope", bad}, {"sim", "--policy", "linear", bad}, {"sim", filepath.Join(dir, "none.yaml")}, {"sim"},
-		{"compare", bad}, {"compare", "--nope"}, {"fuzz", "x"}, {"fuzz", "--nope"}, {"diagram", "--format", "png"}, {"diagram", "--nope"},
+		{"compare", bad}, {"compare", "--nope"}, {"conform", bad}, {"conform", "--nope"}, {"conform"}, {"fuzz", "x"}, {"fuzz", "--nope"}, {"diagram", "--format", "png"}, {"diagram", "--nope"},
 		{"audit", "verify", "--unchained", log}, {"audit", "verify", log}, {"audit", "verify", "--nope", log}, {"audit", "diagram", log},
 		{"audit", "repair", filepath.Join(dir, "none")}, {"audit", "timeline", "--svg", filepath.Join(dir, "t.svg"), log},
 		{"agent", "--config", bad}, {"agent", "--nope"}, {"token", "--nope"},

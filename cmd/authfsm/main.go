@@ -1,5 +1,7 @@
 // Command authfsm works with auth-session state machines: it runs scenario
-// files in the deterministic simulator, compares retry policies, fuzzes
+// files in the deterministic simulator, compares retry policies, runs a
+// scenario through the real runtime to check that it agrees with the
+// simulator, fuzzes
 // random fault schedules against the invariants, prints the machine's
 // diagram, verifies and repairs hash-chained audit logs, checking that the
 // machine could have written them, draws a log's transition counts and
@@ -35,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runSim(args[1:], stdout, stderr)
 	case "compare":
 		return runCompare(args[1:], stdout, stderr)
+	case "conform":
+		return runConform(args[1:], stdout, stderr)
 	case "fuzz":
 		return runFuzz(args[1:], stdout, stderr)
 	case "diagram":
@@ -65,6 +69,7 @@ func usage(w io.Writer) {
   authfsm --version
   authfsm sim [--seed N] [--policy KIND | --profile AGENT.yaml[#NAME]] [--json] [--trace] [--svg FILE] [--session N] [--max-events N] FILE...
   authfsm compare [--svg FILE] [--max-events N] FILE
+  authfsm conform [--json] [--trace] FILE...
   authfsm fuzz [--runs N] [--seed S] [--out DIR] [--json]
   authfsm diagram [--format mermaid|dot|svg]
   authfsm schema
@@ -77,6 +82,6 @@ func usage(w io.Writer) {
   authfsm token [--profile P] [--format bare|json|exec-credential|git] [--agent ADDR|--socket PATH]
 
 exit status: 0 every expectation holds, 1 one fails (for compare: under any of the policies;
-for fuzz: a violation is found), 2 bad input
+for fuzz: a violation is found; for conform: the runtime and the simulator disagree), 2 bad input
 `)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +38,11 @@ func apiLog(t *testing.T) string {
 	return b.String()
 }
 
+// record is a line of a runtime log of session api: at is its time member.
+func record(seq int, at, from, to, event string) string {
+	return fmt.Sprintf(`{"seq":%d,%s,"session":"api","from":"%s","to":"%s","event":"%s"}`+"\n", seq, at, from, to, event)
+}
+
 // TestAuditTimeline runs "authfsm audit timeline" on the files of
 // testdata/ and on logs written here; in args, @NONE is a missing file,
 // @FILE a file holding log and @OUT the picture's file.
@@ -63,6 +70,27 @@ func TestAuditTimeline(t *testing.T) {
 			log: `{"seq":1,"time":"` + at + `","session":"api","from":"valid","to":"refreshing","event":"refresh_ahead"}` + "\n" +
 				`{"seq":1,"at":"1m","session":0,"from":"valid","to":"refreshing","event":"refresh_ahead"}` + "\n",
 			errw: "line 2: the file mixes runtime records (times) and simulator traces (offsets from the start of a run)"},
+		{name: "records centuries apart", args: []string{"--svg", "@OUT", "@FILE"}, code: exitBadInput,
+			log:  record(1, `"time":"1800-01-01T00:00:00Z"`, "valid", "refreshing", "refresh_ahead") + record(2, `"time":"2200-01-01T00:00:00Z"`, "refreshing", "valid", "succeed"),
+			errw: "authfsm audit timeline: FILE: line 2: time 2200-01-01T00:00:00Z is more than 292 years after line 1's 1800-01-01T00:00:00Z, longer than the picture's time axis can span (seq 2, session api)\n"},
+		{name: "the later record first", args: []string{"--svg", "@OUT", "@FILE"}, code: exitBadInput,
+			log:  record(1, `"time":"2200-01-01T00:00:00Z"`, "valid", "refreshing", "refresh_ahead") + record(2, `"time":"1800-01-01T00:00:00Z"`, "refreshing", "valid", "succeed"),
+			errw: "line 2: time 1800-01-01T00:00:00Z is more than 292 years before line 1's 2200-01-01T00:00:00Z"},
+		{name: "time before 1677", args: []string{"--svg", "@OUT", "@FILE"}, code: exitBadInput,
+			log:  record(1, `"time":"1500-01-01T00:00:00Z"`, "valid", "refreshing", "refresh_ahead") + record(2, `"time":"1500-01-01T00:10:00Z"`, "refreshing", "valid", "succeed"),
+			errw: "authfsm audit timeline: FILE: line 1: time 1500-01-01T00:00:00Z is before 1677-09-21T00:12:43.145224192Z, the earliest the picture can place (seq 1, session api)\n"},
+		{name: "time after 2262", args: []string{"--svg", "@OUT", "@FILE"}, code: exitBadInput,
+			log:  record(1, `"time":"2026-03-01T11:00:00Z"`, "valid", "refreshing", "refresh_ahead") + record(2, `"time":"2300-01-01T00:00:00Z"`, "refreshing", "valid", "succeed"),
+			errw: "line 2: time 2300-01-01T00:00:00Z is after 2262-04-11T23:47:16.854775807Z, the latest the picture can place (seq 2, session api)"},
+		{name: "centuries apart, within range", args: []string{"--svg", "@OUT", "@FILE"},
+			log:    record(1, `"time":"1700-01-01T00:00:00Z"`, "valid", "refreshing", "refresh_ahead") + record(2, `"time":"1990-01-01T00:00:00Z"`, "refreshing", "valid", "succeed"),
+			golden: "centuries.timeline.svg", stdout: "2 transitions of 1 session over " + time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC).Sub(time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC)).String() + " drawn to OUT"},
+		{name: "offset before its run", args: []string{"--svg", "@OUT", "@FILE"}, code: exitBadInput,
+			log:  strings.ReplaceAll(record(1, `"at":"-1m"`, "valid", "refreshing", "refresh_ahead"), `"api"`, "0"),
+			errw: `line 1: at "-1m" is before the start of its run (seq 1, session 0)`},
+		{name: "offset too long", args: []string{"--svg", "@OUT", "@FILE"}, code: exitBadInput,
+			log:  strings.ReplaceAll(record(1, `"at":"3000000h"`, "valid", "refreshing", "refresh_ahead"), `"api"`, "0"),
+			errw: `line 1: at "3000000h" is not a duration, or longer than 2562047h47m16.854775807s, the longest the picture can place (seq 1, session 0)`},
 		{name: "record without a time", args: []string{"--svg", "@OUT", "@FILE"}, code: exitBadInput,
 			log: `{"seq":1,"session":"api","from":"valid","to":"refreshing","event":"refresh_ahead"}` + "\n", errw: "line 1: a record without a time"},
 		{name: "no transition", args: []string{"--svg", "@OUT", "@FILE"}, log: "\n", code: exitBadInput, errw: "no transition to draw"},
@@ -106,6 +134,90 @@ func TestAuditTimeline(t *testing.T) {
 				golden(t, tc.golden, picture)
 			} else if _, err := os.Stat(out); err == nil {
 				t.Errorf("wrote %s", out)
+			}
+		})
+	}
+}
+
+// TestAuditTimelineStreamedTrace: the simulator's trace as `authfsm sim
+// --json --trace` prints it now, a result line followed by a line per
+// transition, draws the picture its older form (the whole trace on the
+// result's line) draws.
+func TestAuditTimelineStreamedTrace(t *testing.T) {
+	b, err := os.ReadFile("testdata/429-retry-after.trace.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]json.RawMessage
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	var trace []json.RawMessage
+	if err := json.Unmarshal(res["trace"], &trace); err != nil || len(trace) == 0 {
+		t.Fatalf("%d trace entries: %v", len(trace), err)
+	}
+	delete(res, "trace")
+	head, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streamed bytes.Buffer
+	streamed.Write(append(head, '\n'))
+	for _, e := range trace {
+		streamed.Write(append(e, '\n'))
+	}
+	dir := t.TempDir()
+	file, out := filepath.Join(dir, "429-retry-after.trace.json"), filepath.Join(dir, "out.svg")
+	if err := os.WriteFile(file, streamed.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI("audit", "timeline", "--svg", out, file)
+	if code != exitOK || !strings.Contains(stdout, "10 transitions of 1 session over 51m0.25s") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	picture, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "429-retry-after.timeline.svg", picture)
+}
+
+// TestTimeErrorNamesTheRecord: a record whose time the picture cannot place
+// is reported as a *timeError (errors.Is errUndrawableTime) naming its
+// line, its entry in a result line's trace, its seq and its session.
+func TestTimeErrorNamesTheRecord(t *testing.T) {
+	entry := func(seq int, at string) string {
+		return fmt.Sprintf(`{"seq":%d,"at":%q,"session":0,"from":"valid","to":"refreshing","event":"refresh_ahead"}`, seq, at)
+	}
+	tests := []struct {
+		name, log string
+		want      timeError
+	}{
+		{name: "centuries apart", log: "\n" + record(7, `"time":"1800-01-01T00:00:00Z"`, "valid", "refreshing", "refresh_ahead") +
+			record(8, `"time":"2100-01-01T00:00:00Z"`, "refreshing", "valid", "succeed"),
+			want: timeError{Line: 3, Seq: 8, Session: "api"}},
+		{name: "too early", log: record(1, `"time":"1600-01-01T00:00:00Z"`, "valid", "refreshing", "refresh_ahead"),
+			want: timeError{Line: 1, Seq: 1, Session: "api"}},
+		{name: "too late", log: `{"time":"9999-01-01T00:00:00Z","from":"valid","to":"refreshing","event":"refresh_ahead"}` + "\n",
+			want: timeError{Line: 1}},
+		{name: "negative offset in a trace", log: `{"name":"x","stats":{"transitions":2},"trace":[` + entry(1, "1m") + "," + entry(2, "-1m") + "]}\n",
+			want: timeError{Line: 1, Entry: 2, Seq: 2, Session: "0"}},
+		{name: "streamed trace", log: `{"name":"x","stats":{"transitions":2}}` + "\n" + entry(1, "1m") + "\n" + entry(2, "3000000h") + "\n",
+			want: timeError{Line: 3, Seq: 2, Session: "0"}},
+		{name: "no time", log: record(1, `"time":"2026-03-01T11:00:00Z"`, "valid", "refreshing", "refresh_ahead") + `{"seq":2,"session":"web","from":"valid","to":"expired","event":"expire"}` + "\n",
+			want: timeError{Line: 2, Seq: 2, Session: "web"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := scanLog(strings.NewReader(tc.log))
+			te, ok := errors.AsType[*timeError](err)
+			if !ok || !errors.Is(err, errUndrawableTime) {
+				t.Fatalf("scanLog: %v, want a *timeError", err)
+			}
+			got := *te
+			got.Reason = ""
+			if got != tc.want || te.Reason == "" {
+				t.Errorf("scanLog: %+v, want %+v with a reason", *te, tc.want)
 			}
 		})
 	}

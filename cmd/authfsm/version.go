@@ -48,6 +48,7 @@ func version() string {
 var descriptions = map[string]string{
 	"sim":     "run scenario files in the deterministic simulator and check their expectations",
 	"compare": "run one scenario under each built-in retry policy, side by side",
+	"conform": "run scenario files through the real runtime and the simulator, and compare their transitions",
 	"fuzz":    "draw random scenarios, check the machine's invariants, and shrink a failure",
 	"diagram": "print the session machine's diagram (Mermaid, DOT or SVG)",
 	"schema":  "print the JSON Schema of scenario files, for editors to complete and check them",

@@ -32,6 +32,7 @@ func TestVersionAndHelp(t *testing.T) {
 	for cmd, flags := range map[string][]string{
 		"sim":     {"-seed", "-policy", "-profile", "-json", "-trace", "-svg", "-session", "-max-events"},
 		"compare": {"-svg", "-max-events"},
+		"conform": {"-json", "-trace"},
 		"fuzz":    {"-runs", "-seed", "-out", "-json"},
 		"diagram": {"-format"},
 	} {

@@ -205,13 +205,13 @@ func (m *Metrics) Unregister() error { return m.reg.Unregister() }
 func (m *Metrics) refreshAttrs(d session.RequestDone) metric.MeasurementOption {
 	attrs := append(make([]attribute.KeyValue, 0, len(m.attrs)+4), m.attrs...)
 	if d.Class == policy.OK {
-		attrs = append(attrs, OutcomeKey.String("success"), ClassKey.String(d.Class.String()))
+		attrs = append(attrs, OutcomeKey.String(session.OutcomeSuccess), ClassKey.String(d.Class.String()))
 	} else {
 		et := d.Class.String()
 		if knownCodes[d.Code] {
 			et = d.Code
 		}
-		attrs = append(attrs, OutcomeKey.String("failure"), ClassKey.String(d.Class.String()), ErrorTypeKey.String(et))
+		attrs = append(attrs, OutcomeKey.String(session.OutcomeFailure), ClassKey.String(d.Class.String()), ErrorTypeKey.String(et))
 	}
 	if d.Status != 0 {
 		attrs = append(attrs, StatusCodeKey.Int(d.Status))

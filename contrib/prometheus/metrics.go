@@ -20,6 +20,10 @@
 //	authfsm_store_errors_total{op}                counter: failures of the token store or coordinator, by operation
 //	authfsm_throttled_attempts_total              counter: attempts the shared throttle kept from being sent
 //
+// The names, types, help texts and labels are session.Metric*, the
+// vocabulary the agent's /metrics (package agent) writes too, with a
+// profile label added.
+//
 // No metric has a session id as a label: a fleet of sessions (see
 // session.Manager) would make one series per end user. The hooks carry no
 // secrets (fingerprints at most), and no metric uses even those.
@@ -34,22 +38,18 @@ import (
 )
 
 // DefaultDurationBuckets are the buckets of authfsm_refresh_duration_seconds
-// unless WithDurationBuckets says otherwise: a token request usually takes
-// tens to hundreds of milliseconds, and session.DefaultRequestTimeout
-// (10 s) bounds it.
-var DefaultDurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+// unless WithDurationBuckets says otherwise: session.DefaultDurationBuckets
+// (a token request usually takes tens to hundreds of milliseconds, and
+// session.DefaultRequestTimeout, 10 s, bounds it).
+var DefaultDurationBuckets = append([]float64(nil), session.DefaultDurationBuckets...)
 
 // The values of the outcome label of authfsm_refresh_attempts_total.
 const (
 	// OutcomeSuccess labels an attempt that yielded a token (class "ok").
-	OutcomeSuccess = "success"
+	OutcomeSuccess = session.OutcomeSuccess
 	// OutcomeFailure labels every other attempt.
-	OutcomeFailure = "failure"
+	OutcomeFailure = session.OutcomeFailure
 )
-
-// knownStoreOps are the operations of session.StoreError, whose series
-// exist from the start.
-var knownStoreOps = []string{"save", "publish", "read", "acquire", "mark"}
 
 // Option configures New.
 type Option func(*config)
@@ -101,49 +101,38 @@ func New(opts ...Option) *Metrics {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	name := func(n string) string { return prometheus.BuildFQName(cfg.namespace, "authfsm", n) }
+	// The names, help texts and labels are the session package's, which
+	// the agent's /metrics writes too.
+	named := func(d session.MetricDesc) (string, string) { return d.FullName(cfg.namespace), d.Help }
+	counter := func(d session.MetricDesc) prometheus.CounterOpts {
+		name, help := named(d)
+		return prometheus.CounterOpts{Name: name, Help: help, ConstLabels: cfg.labels}
+	}
+	desc := func(d session.MetricDesc) *prometheus.Desc {
+		name, help := named(d)
+		return prometheus.NewDesc(name, help, d.Labels, cfg.labels)
+	}
+	durName, durHelp := named(session.MetricRefreshDuration)
 	m := &Metrics{
-		census: session.NewCensus(),
-		sessions: prometheus.NewDesc(name("sessions"),
-			"Open authfsm sessions, by state.", []string{"state"}, cfg.labels),
-		expiry: prometheus.NewDesc(name("token_expiry_timestamp_seconds"),
-			"The earliest access-token expiry among open sessions that hold a token and are not revoked (refreshed here, adopted from another process of the family, or set), in Unix seconds; absent when no open session holds one. It may be in the past: a session that could not refresh in time.",
-			nil, cfg.labels),
-		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: name("refresh_attempts_total"), ConstLabels: cfg.labels,
-			Help: "Refresh requests sent, by outcome (success, failure) and policy class (ok, transient, rate_limited, permanent, suspect).",
-		}, []string{"outcome", "class"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: name("refresh_duration_seconds"), ConstLabels: cfg.labels, Buckets: cfg.buckets,
-			Help: "How long refresh requests took, a fallback grant included.",
-		}),
-		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: name("store_errors_total"), ConstLabels: cfg.labels,
-			Help: "Failures of the token store or of the token family's coordinator, by operation.",
-		}, []string{"op"}),
-		throttled: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: name("throttled_attempts_total"), ConstLabels: cfg.labels,
-			Help: "Refresh attempts the shared throttle kept from being sent.",
-		}),
+		census:      session.NewCensus(),
+		sessions:    desc(session.MetricSessions),
+		expiry:      desc(session.MetricTokenExpiry),
+		attempts:    prometheus.NewCounterVec(counter(session.MetricRefreshAttempts), session.MetricRefreshAttempts.Labels),
+		duration:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: durName, Help: durHelp, ConstLabels: cfg.labels, Buckets: cfg.buckets}),
+		storeErrors: prometheus.NewCounterVec(counter(session.MetricStoreErrors), session.MetricStoreErrors.Labels),
+		throttled:   prometheus.NewCounter(counter(session.MetricThrottledAttempts)),
 	}
 	for _, s := range states.States() {
 		m.stateNames = append(m.stateNames, s.String())
 	}
 	// Every series a dashboard expects exists from the start, at zero.
 	for _, c := range []policy.Class{policy.OK, policy.Transient, policy.RateLimited, policy.Permanent, policy.Suspect} {
-		m.attempts.WithLabelValues(outcome(c), c.String())
+		m.attempts.WithLabelValues(session.RefreshOutcome(c), c.String())
 	}
-	for _, op := range knownStoreOps {
+	for _, op := range session.StoreOps {
 		m.storeErrors.WithLabelValues(op)
 	}
 	return m
-}
-
-func outcome(c policy.Class) string {
-	if c == policy.OK {
-		return OutcomeSuccess
-	}
-	return OutcomeFailure
 }
 
 // Describe implements prometheus.Collector.
@@ -186,7 +175,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 func (m *Metrics) Hooks() session.Hooks {
 	return session.ChainHooks(m.census.Hooks(), session.Hooks{
 		RequestDone: func(d session.RequestDone) {
-			m.attempts.WithLabelValues(outcome(d.Class), d.Class.String()).Inc()
+			m.attempts.WithLabelValues(session.RefreshOutcome(d.Class), d.Class.String()).Inc()
 			m.duration.Observe(d.Duration.Seconds())
 		},
 		StoreError: func(e session.StoreError) { m.storeErrors.WithLabelValues(e.Op).Inc() },

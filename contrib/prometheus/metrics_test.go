@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -524,4 +525,45 @@ func TestSharedFamilyBothReport(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestVocabulary: every metric is registered under the name, help text,
+// type and labels of its session.Metric* definition, the vocabulary the
+// agent's /metrics writes too.
+func TestVocabulary(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := authfsmprom.New(authfsmprom.WithNamespace("app"))
+	reg.MustRegister(m)
+	s, err := session.New(t.Context(), session.RefresherFunc(func(context.Context, session.Token) (session.Token, error) {
+		return session.Token{Access: "a", Expiry: time.Now().Add(time.Hour)}, nil
+	}), session.Token{Access: "a", Expiry: time.Now().Add(time.Hour)}, session.WithHooks(m.Hooks()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, f := range families {
+		var labels []string
+		if ms := f.GetMetric(); len(ms) > 0 {
+			for _, l := range ms[0].GetLabel() {
+				labels = append(labels, l.GetName())
+			}
+		}
+		got[f.GetName()] = fmt.Sprintf("%s|%s|%v", f.GetHelp(), strings.ToLower(f.GetType().String()), labels)
+	}
+	for _, d := range []session.MetricDesc{session.MetricSessions, session.MetricRefreshAttempts, session.MetricRefreshDuration,
+		session.MetricTokenExpiry, session.MetricStoreErrors, session.MetricThrottledAttempts} {
+		labels := slices.Sorted(slices.Values(d.Labels)) // as the registry orders them
+		want := fmt.Sprintf("%s|%s|%v", d.Help, d.Type, labels)
+		if g := got[d.FullName("app")]; g != want {
+			t.Errorf("%s: %q, want %q", d.FullName("app"), g, want)
+		}
+	}
+	if len(got) != 6 {
+		t.Errorf("%d families, want the 6 of session.Metric*: %v", len(got), got)
+	}
 }

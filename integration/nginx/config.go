@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"text/template"
 	"time"
@@ -28,6 +29,12 @@ type Config struct {
 	// RetryAfter is the Retry-After value, in seconds, of the 429 that
 	// SetRateLimited switches on; default 1.
 	RetryAfter int
+	// ProxySetHeaders are proxy_set_header directives for every proxied
+	// request, a header's name to its value in nginx's syntax, as a
+	// reverse proxy in front of a service commonly sets them
+	// ("X-Forwarded-For": "$proxy_add_x_forwarded_for"). nginx itself
+	// rewrites Host to the backend's host:port (proxy_pass's default).
+	ProxySetHeaders map[string]string
 }
 
 func (c *Config) defaults() {
@@ -85,6 +92,9 @@ http {
         location = /resource {
             proxy_pass http://{{.Resource}};
             proxy_connect_timeout {{ms .ConnectTimeout}};
+{{- range $name, $value := .SetHeaders}}
+            proxy_set_header {{$name}} "{{$value}}";
+{{- end}}
         }
 {{- end}}
 
@@ -97,6 +107,9 @@ http {
             proxy_connect_timeout {{ms .ConnectTimeout}};
             proxy_read_timeout {{ms .ReadTimeout}};
             proxy_send_timeout {{ms .ReadTimeout}};
+{{- range $name, $value := .SetHeaders}}
+            proxy_set_header {{$name}} "{{$value}}";
+{{- end}}
         }
     }
 }
@@ -107,6 +120,7 @@ type confData struct {
 	Dir, Listen, Backend, Resource string
 	Marker                         string
 	RetryAfter                     int
+	SetHeaders                     map[string]string
 	ConnectTimeout, ReadTimeout    time.Duration
 	// ExtraTemp lists the modules built into this nginx whose temp paths
 	// must be redirected: nginx creates every configured module's temp
@@ -114,6 +128,9 @@ type confData struct {
 	// not writable for an unprivileged user.
 	ExtraTemp []string
 }
+
+// headerName is what ProxySetHeaders' names may be.
+var headerName = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
 
 // writeConfig writes dir/nginx.conf for cfg listening on listen and returns
 // its path.
@@ -124,13 +141,18 @@ func writeConfig(bin, dir, listen string, cfg Config) (string, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return "", fmt.Errorf("nginx: %w", err)
 	}
+	for name, value := range cfg.ProxySetHeaders {
+		if !headerName.MatchString(name) || strings.ContainsAny(value, "\"\\\n\r") {
+			return "", fmt.Errorf("nginx: ProxySetHeaders: %q: %q cannot be written into nginx.conf", name, value)
+		}
+	}
 	extra, err := extraTempModules(bin)
 	if err != nil {
 		return "", err
 	}
 	data := confData{
 		Root: os.Geteuid() == 0, Dir: dir, Listen: listen, Backend: cfg.Backend, Resource: cfg.Resource,
-		Marker: rateLimitMarker, RetryAfter: cfg.RetryAfter,
+		Marker: rateLimitMarker, RetryAfter: cfg.RetryAfter, SetHeaders: cfg.ProxySetHeaders,
 		ConnectTimeout: cfg.ProxyConnectTimeout, ReadTimeout: cfg.ProxyReadTimeout,
 		ExtraTemp: extra,
 	}

@@ -182,14 +182,15 @@ func TestConfigGolden(t *testing.T) {
 	for _, c := range []struct {
 		root     bool
 		resource string
-	}{{false, ""}, {true, "127.0.0.1:9191"}} {
+		headers  map[string]string
+	}{{false, "", nil}, {true, "127.0.0.1:9191", map[string]string{"X-Forwarded-For": "$proxy_add_x_forwarded_for", "Via": "1.1 relay"}}} {
 		root := c.root
 		t.Run(fmt.Sprintf("root=%t", root), func(t *testing.T) {
 			var b strings.Builder
 			err := confTemplate.Execute(&b, confData{
 				Root: root, Dir: "/tmp/harness", Listen: "127.0.0.1:8080", Backend: "127.0.0.1:9090", Resource: c.resource,
 				Marker: rateLimitMarker, RetryAfter: 2, ConnectTimeout: time.Second,
-				ReadTimeout: 1500 * time.Millisecond, ExtraTemp: []string{"fastcgi", "scgi"},
+				ReadTimeout: 1500 * time.Millisecond, ExtraTemp: []string{"fastcgi", "scgi"}, SetHeaders: c.headers,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -214,6 +215,10 @@ func TestConfigGolden(t *testing.T) {
 func TestWriteConfigRejectsUnsafeDir(t *testing.T) {
 	if _, err := writeConfig("nginx", "/tmp/a dir;", "127.0.0.1:1", Config{}); err == nil ||
 		!strings.Contains(err.Error(), "cannot hold unquoted") {
+		t.Fatalf("writeConfig: %v", err)
+	}
+	if _, err := writeConfig("nginx", t.TempDir(), "127.0.0.1:1", Config{ProxySetHeaders: map[string]string{"X-A": `x"; return 200;`}}); err == nil ||
+		!strings.Contains(err.Error(), "cannot be written into nginx.conf") {
 		t.Fatalf("writeConfig: %v", err)
 	}
 }

@@ -28,6 +28,13 @@ type countingStore struct {
 	*storage.MemoryStore
 	grace time.Duration
 
+	// refreshMu makes up for fosite v0.49's MemoryStore, whose
+	// RevokeRefreshToken (and so RotateRefreshToken) writes the refresh
+	// token map under another mutex than GetRefreshTokenSession reads it
+	// with: a refresh racing an introspection crashed the test binary
+	// ("concurrent map read and map write").
+	refreshMu sync.RWMutex
+
 	mu          sync.Mutex
 	rotated     map[string]time.Time // refresh token signature -> first rotation
 	revoked     map[string]bool      // request ids (families) revoked for reuse
@@ -37,7 +44,9 @@ type countingStore struct {
 }
 
 func (s *countingStore) GetRefreshTokenSession(ctx context.Context, signature string, sess fosite.Session) (fosite.Requester, error) {
+	s.refreshMu.RLock()
 	req, err := s.MemoryStore.GetRefreshTokenSession(ctx, signature, sess)
+	s.refreshMu.RUnlock()
 	if !errors.Is(err, fosite.ErrInactiveToken) {
 		return req, err
 	}
@@ -60,6 +69,8 @@ func (s *countingStore) RotateRefreshToken(ctx context.Context, requestID, signa
 		s.rotated[signature] = time.Now()
 	}
 	s.mu.Unlock()
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
 	return s.MemoryStore.RotateRefreshToken(ctx, requestID, signature)
 }
 
@@ -68,6 +79,8 @@ func (s *countingStore) RevokeRefreshToken(ctx context.Context, requestID string
 	s.revoked[requestID] = true
 	s.revocations++
 	s.mu.Unlock()
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
 	return s.MemoryStore.RevokeRefreshToken(ctx, requestID)
 }
 

@@ -17,7 +17,13 @@ var forbidden = map[string][]string{
 	"policy": {"net", "net/http", "os/exec", "github.com/benbjohnson/clock", module + "/"},
 	"states": {"net", "net/http", "os/exec", "github.com/benbjohnson/clock", module + "/audit", module + "/session", module + "/sim"},
 	"audit":  {"net/http", module + "/session", module + "/sim"},
-	"sim":    {"net/http", "github.com/benbjohnson/clock", module + "/session"},
+	"sim":    {"net/http", "github.com/benbjohnson/clock", module + "/session", module + "/conform"},
+	// The server model behind net/http: the simulator's, never the runtime's.
+	"sim/simserver": {module + "/session", module + "/conform", module + "/agent"},
+	// The runner that compares the runtime with the simulator: a library,
+	// below the CLI and beside the agent.
+	"conform": {module + "/cmd/", module + "/agent"},
+	"session": {module + "/sim", module + "/conform"},
 }
 
 // direct lists imports a package's own files must not name (fmt reaches os,
@@ -64,7 +70,7 @@ func TestImportArrows(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"policy", "states", "audit"} {
+	for _, name := range []string{"policy", "states", "audit", "sim", "sim/simserver", "session", "conform"} {
 		if !seen[name] {
 			t.Errorf("package %s not found by go list", name)
 		}

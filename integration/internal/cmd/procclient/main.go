@@ -1,7 +1,7 @@
 // Command procclient is one OS process of a token family, for the
 // integration tests of session.Coordinator: it runs ONE session against a
-// real token endpoint, coordinated through Redis, a lock file, or not at
-// all, calls Token every -every for -duration, and reports on stdout as
+// real token endpoint, coordinated through Redis, a lock file, a shared
+// session.FileStore, or not at all, calls Token every -every for -duration, and reports on stdout as
 // JSON lines (see Line). It never prints a token: errors and causes come
 // from the session, which scrubs them, and the client secret is read from
 // the environment ($AUTHFSM_CLIENT_SECRET), not from a flag that ps would
@@ -81,10 +81,10 @@ func main() {
 	var (
 		tokenURL  = flag.String("token-url", "", "token endpoint")
 		clientID  = flag.String("client-id", "", "client id")
-		coord     = flag.String("coord", "redis", "coordination: redis, file or none")
+		coord     = flag.String("coord", "redis", "coordination: redis, file, filestore or none")
 		redisAddr = flag.String("redis-addr", "", "Redis address (host:port), for -coord redis")
 		redisKey  = flag.String("redis-key", "", "the family's Redis key, for -coord redis")
-		file      = flag.String("file", "", "the family's file, for -coord file")
+		file      = flag.String("file", "", "the family's file, for -coord file, or the session.FileStore's, for -coord filestore")
 		seed      = flag.String("seed", "", "a session.FileStore file holding the initial pair, for -coord none")
 		duration  = flag.Duration("duration", 5*time.Second, "how long to call Token")
 		every     = flag.Duration("every", 50*time.Millisecond, "pause between Token calls")
@@ -161,6 +161,9 @@ func run(o *out, c config) error {
 		opts = append(opts, session.WithCoordinator(rediscoord.New(rc, c.redisKey, rediscoord.WithPollInterval(c.poll))))
 	case "file":
 		opts = append(opts, session.WithCoordinator(&session.FileCoordinator{Path: c.file, Poll: c.poll}))
+	case "filestore":
+		// What a CLI does: a plain FileStore, the pair loaded from it.
+		opts = append(opts, session.WithStore(&session.FileStore{Path: c.file}))
 	case "none":
 		if initial, err = (&session.FileStore{Path: c.seed}).Load(ctx); err != nil {
 			return err

@@ -1,0 +1,383 @@
+package conform
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/sim"
+	"github.com/authfsm/authfsm/sim/simserver"
+	"github.com/authfsm/authfsm/states"
+)
+
+// The URLs the runtime's sessions and calls use; Transport delivers them
+// to the scenario's server in process, whatever the host.
+const (
+	tokenURL    = "https://token.scenario.invalid" + simserver.TokenPath
+	resourceURL = "https://api.scenario.invalid" + simserver.ResourcePath
+)
+
+// runtime is one run of a scenario through real sessions: one process per
+// session of the fleet, each with its session.Session (a new one after a
+// crash), its token-endpoint Client and its application, all on one
+// Clock, against the scenario's server model.
+type runtime struct {
+	sc     *sim.Scenario
+	clk    *Clock
+	view   View
+	srv    *simserver.Server
+	base   http.RoundTripper
+	pol    session.Option
+	thr    *session.Throttle
+	stores []*store
+	procs  []*process
+
+	mu    sync.Mutex
+	trans [][]Transition
+	ended bool
+	// denied lists the families a session of which was denied (revoked by
+	// a refusal), for the family outcomes.
+	denied map[int]bool
+}
+
+// process is one process of the fleet: the current incarnation of its
+// session, and its application.
+type process struct {
+	r     *runtime
+	i     int
+	seed  uint64
+	start time.Duration
+	s     *session.Session
+	inc   int  // the incarnation; a crash ends it, a restart opens the next
+	down  bool // crashed, not restarted yet: its application's calls fail
+	hc    *http.Client
+	// own is the process's own token store, without a shared one, when
+	// the scenario crashes processes.
+	own *session.MemoryStore
+	// crashed holds the sessions of crashed incarnations, closed at the end.
+	crashed []*session.Session
+}
+
+// crashes reports whether sc crashes processes (crash_holder).
+func crashes(sc *sim.Scenario) bool {
+	for _, f := range sc.Server.Faults {
+		if f.Kind == sim.FaultCrashHolder {
+			return true
+		}
+	}
+	return false
+}
+
+// runRuntime runs sc through the runtime and returns each session's
+// transitions and the families lost.
+func runRuntime(sc *sim.Scenario) (trans [][]Transition, lost int, err error) {
+	clk := NewClock(sim.Epoch())
+	r := &runtime{sc: sc, clk: clk, view: View{Clock: clk, Offset: sc.ClockSkew},
+		trans: make([][]Transition, sc.Fleet.Sessions), denied: map[int]bool{}}
+	if r.srv, err = simserver.New(sc, clk); err != nil {
+		return nil, 0, err
+	}
+	r.base = r.srv.Transport()
+	pol, perr := sc.Session.Policy.Build()
+	if perr != nil {
+		pol = nil // as the simulator: the machine's default policy
+	}
+	r.pol = session.WithPolicy(pol)
+	if sc.Session.Throttle.Kind == policy.ThrottleAdaptive {
+		if r.thr, err = session.NewThrottle(sc.Session.Throttle, sc.Seed); err != nil {
+			return nil, 0, err
+		}
+	}
+	if sc.Fleet.Families > 0 && sc.Share.Kind == sim.ShareStore {
+		down := func(at time.Duration) bool { return window(sc, sim.FaultStoreDown, at) != nil }
+		for range sc.Families() {
+			r.stores = append(r.stores, newStore(clk, sc.Share.Latency, down))
+		}
+	}
+	sim.EachSession(sc, func(i int, seed uint64, start time.Duration) {
+		p := &process{r: r, i: i, seed: seed, start: start}
+		if r.stores == nil && crashes(sc) {
+			// A process restarts with its own copy of the pair: the one
+			// its session saved last.
+			p.own = &session.MemoryStore{}
+		}
+		r.procs = append(r.procs, p)
+		clk.At(start, p.begin)
+	})
+	runErr := clk.Run(sc.Duration)
+	r.mu.Lock()
+	r.ended = true
+	r.mu.Unlock()
+	clk.Stop()
+	if runErr != nil {
+		return nil, 0, runErr // a stalled run's sessions may never close
+	}
+	for _, p := range r.procs {
+		r.mu.Lock()
+		all := append(p.crashed, p.s)
+		r.mu.Unlock()
+		for _, s := range all {
+			if s != nil {
+				s.Close()
+			}
+		}
+	}
+	lostSet := map[int]bool{}
+	for f := range r.denied {
+		lostSet[f] = true
+	}
+	for _, f := range r.srv.Stats().RevokedFamilies {
+		lostSet[f] = true
+	}
+	return r.trans, len(lostSet), nil
+}
+
+// window returns the first fault of kind k in effect at t, or nil.
+func window(sc *sim.Scenario, k sim.FaultKind, t time.Duration) *sim.Fault {
+	for i := range sc.Server.Faults {
+		if f := &sc.Server.Faults[i]; f.Kind == k && f.From <= t && t < f.To {
+			return f
+		}
+	}
+	return nil
+}
+
+// begin starts the process at its start, with a fresh pair from the
+// server, and its application's workload.
+func (p *process) begin() {
+	pair, err := p.r.srv.Login(p.i)
+	if err != nil {
+		p.r.clk.misuse(err)
+		return
+	}
+	tok := session.Token{Access: session.Secret(pair.Access), Refresh: session.Secret(pair.Refresh), Type: "Bearer"}
+	if p.r.sc.Token.OmitExpiresIn {
+		// The client learns the expiry from the JWT's exp claim, which the
+		// server wrote on its own clock.
+		tok.Issued, tok.Expiry = pair.Issued, pair.Expiry
+	} else {
+		now := p.r.view.Now()
+		tok.Issued, tok.Expiry = now, now.Add(pair.ExpiresIn)
+	}
+	if p.own != nil {
+		p.own.Save(context.Background(), tok) // its own copy, should it crash
+	}
+	if err := p.open(tok); err != nil {
+		p.r.clk.misuse(err)
+		return
+	}
+	p.schedule()
+}
+
+// open starts an incarnation of the process's session with tok (the zero
+// Token: the pair in the family's shared store, or in the process's own).
+func (p *process) open(tok session.Token) error {
+	r, sc := p.r, p.r.sc
+	live := p.liveness()
+	ht := &http.Client{Transport: procTransport{p: p, live: live}, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	client, err := session.NewClient(session.Endpoint{TokenURL: tokenURL, ClientID: "conform", HTTPClient: ht, Clock: r.view})
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	inc := p.inc
+	r.mu.Unlock()
+	opts := []session.Option{
+		session.WithClock(r.view), session.WithSeed(p.seed), r.pol,
+		session.WithRefreshAhead(sc.Session.RefreshAhead), session.WithRequestTimeout(sc.Session.RequestTimeout),
+		session.WithReuseGrace(sc.Token.ReuseGrace), session.WithID(strconv.Itoa(p.i)),
+		session.WithHooks(session.Hooks{Transition: func(rec audit.Record) { r.record(p, inc, rec) }}),
+	}
+	if sc.Session.Fallback {
+		fb, err := session.NewClient(session.Endpoint{TokenURL: tokenURL, ClientID: "conform", HTTPClient: ht, Clock: r.view,
+			Grant: session.GrantClientCredentials})
+		if err != nil {
+			return err
+		}
+		opts = append(opts, session.WithFallback(fb))
+	}
+	if r.thr != nil {
+		opts = append(opts, session.WithThrottle(r.thr))
+	}
+	if p.own != nil {
+		opts = append(opts, session.WithStore(p.own))
+	}
+	if r.stores != nil {
+		st := r.stores[sc.FamilyOf(p.i)]
+		opts = append(opts, session.WithCoordinator(handle{st: st, live: live}), session.WithLease(sc.Share.Lease))
+	}
+	s, err := session.New(context.Background(), client, tok, opts...)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	p.s = s
+	p.hc = &http.Client{Transport: &session.Transport{Session: s, Base: r.base}}
+	r.mu.Unlock()
+	return nil
+}
+
+// liveness returns a function that reports whether the current
+// incarnation is still the one that is up.
+func (p *process) liveness() func() bool {
+	inc := p.inc
+	return func() bool {
+		p.r.mu.Lock()
+		defer p.r.mu.Unlock()
+		return p.inc == inc
+	}
+}
+
+// record keeps the transition of incarnation inc of process p, unless the
+// process crashed since or the run is over.
+func (r *runtime) record(p *process, inc int, rec audit.Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ended || p.inc != inc {
+		return
+	}
+	t := Transition{Session: p.i, At: r.virtual(rec.Time), From: rec.From, To: rec.To, Event: rec.Event,
+		Cause: rec.Cause, Attempt: rec.Attempt, NextAt: NoNext}
+	if !rec.NextAt.IsZero() {
+		t.NextAt = r.virtual(rec.NextAt)
+	}
+	r.trans[p.i] = append(r.trans[p.i], t)
+	if rec.Event == states.Deny {
+		r.denied[r.sc.FamilyOf(p.i)] = true
+	}
+}
+
+// virtual converts an instant of the clients' clock to virtual time.
+func (r *runtime) virtual(t time.Time) time.Duration {
+	return t.Sub(r.clk.origin) - r.sc.ClockSkew
+}
+
+// procTransport is a process's connection to the token endpoint: a
+// request sent within a crash_holder window crashes the process.
+type procTransport struct {
+	p    *process
+	live func() bool
+}
+
+// errReset is what a crashed process's request sees.
+var errConnReset = errors.New("connection reset by peer")
+
+func (t procTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.live() {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, errConnReset
+	}
+	resp, err := t.p.r.base.RoundTrip(req)
+	if err != nil || resp.Header.Get(simserver.CrashHeader) == "" {
+		return resp, err
+	}
+	restart, perr := time.ParseDuration(resp.Header.Get(simserver.CrashHeader))
+	resp.Body.Close()
+	if perr != nil {
+		return nil, perr
+	}
+	t.p.crash(restart)
+	return nil, errConnReset
+}
+
+// crash ends the process's current incarnation right after it sent a
+// request: its session stops (Revoke, unrecorded: the process is gone)
+// and a new one starts after restart, with the family's shared pair, or,
+// without a shared store, the pair the process held.
+func (p *process) crash(restart time.Duration) {
+	r := p.r
+	r.mu.Lock()
+	p.down = true
+	p.inc++ // the crashed incarnation's doings are no longer recorded
+	old := p.s
+	p.crashed = append(p.crashed, old)
+	r.mu.Unlock()
+	old.Revoke()
+	r.clk.At(r.clk.Elapsed()+restart, p.restart)
+}
+
+// restart starts the process's next incarnation. When its session cannot
+// start (the shared store it reads its pair from is down), the process
+// tries again a second later, as a supervisor would restart it.
+func (p *process) restart() {
+	r := p.r
+	if err := p.open(session.Token{}); err != nil {
+		r.clk.At(r.clk.Elapsed()+time.Second, p.restart)
+		return
+	}
+	r.mu.Lock()
+	p.down = false
+	r.mu.Unlock()
+}
+
+// schedule queues the process's application calls: each periodic entry on
+// the process's own phase (its start), and the bursts after its start.
+func (p *process) schedule() {
+	for k := range p.r.sc.Workload {
+		w := &p.r.sc.Workload[k]
+		switch w.Kind {
+		case sim.WorkRequests:
+			if t := p.start + w.From; t < w.To {
+				p.r.clk.At(t, func() { p.periodic(w, t) })
+			}
+		case sim.WorkBurst:
+			if w.At >= p.start {
+				for range w.Count {
+					p.r.clk.At(w.At, p.call)
+				}
+			}
+		}
+	}
+}
+
+// periodic makes the call of entry w due at t and queues the next.
+func (p *process) periodic(w *sim.Work, t time.Duration) {
+	if next := t + w.Every; next < w.To {
+		p.r.clk.At(next, func() { p.periodic(w, next) })
+	}
+	p.call()
+}
+
+// call is one application call: a request to the resource server through
+// the session's Transport, which waits for a usable token up to
+// wait_for_refresh (through backoff) or fails at once. Its body cannot be
+// replayed, so a 401 reaches the application, which counts the call as
+// failed, as the simulator's does, instead of being replayed.
+func (p *process) call() {
+	r := p.r
+	r.mu.Lock()
+	down, hc := p.down, p.hc
+	r.mu.Unlock()
+	if down || hc == nil {
+		return // a crashed process's calls fail
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if wait := r.sc.Session.WaitForRefresh; wait > 0 {
+		ctx, cancel = r.clk.WithTimeout(session.ContextWithWait(context.Background(), true), wait)
+	} else {
+		cancel() // no wait: a call without a usable token fails at once
+	}
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, resourceURL, nil)
+	if err != nil {
+		r.clk.misuse(err)
+		return
+	}
+	req.Body, req.GetBody = io.NopCloser(strings.NewReader("{}")), nil
+	resp, err := hc.Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+}
