@@ -171,26 +171,26 @@ func (p *provider) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"error":"slow_down","error_description":"polling too fast"}`)
 		return
 	}
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &pollRecorder{ResponseWriter: w}
 	p.handler.ServeHTTP(rec, r)
 	p.mu.Lock()
 	p.polls = append(p.polls, devicePoll{At: time.Now(), Answer: rec.answer()})
 	p.mu.Unlock()
 }
 
-// statusRecorder passes an answer through and keeps its status and body.
-type statusRecorder struct {
+// pollRecorder passes an answer through and keeps its status and body.
+type pollRecorder struct {
 	http.ResponseWriter
 	status int
 	body   strings.Builder
 }
 
-func (r *statusRecorder) WriteHeader(status int) {
+func (r *pollRecorder) WriteHeader(status int) {
 	r.status = status
 	r.ResponseWriter.WriteHeader(status)
 }
 
-func (r *statusRecorder) Write(b []byte) (int, error) {
+func (r *pollRecorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
@@ -200,7 +200,7 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 
 var errorCode = regexp.MustCompile(`"error":"([a-z_]+)"`)
 
-func (r *statusRecorder) answer() string {
+func (r *pollRecorder) answer() string {
 	if m := errorCode.FindStringSubmatch(r.body.String()); m != nil {
 		return fmt.Sprintf("%d %s", r.status, m[1])
 	}
