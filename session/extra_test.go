@@ -138,16 +138,18 @@ func TestExtraThroughClientSessionAndStores(t *testing.T) {
 		t.Errorf("TokenSource's oauth2.Token.Extra(id_token) = %v, want tok-id-1", got)
 	}
 	s.Reject(tok.Access) // the next demand refreshes
-	if tok, _ := s.Token(ctx); tok.Extra("id_token") != "tok-id-2" {
-		t.Errorf("after a refresh Extra(id_token) = %v, want the new answer's tok-id-2", tok.Extra("id_token"))
+	if tok, err := s.Token(ctx); tok.Extra("id_token") != "tok-id-2" {
+		t.Errorf("after a refresh Extra(id_token) = %v (Token error %v), want the new answer's tok-id-2", tok.Extra("id_token"), err)
 	}
-	s.Close()
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
 	saved, err := store.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := saved.Extra("id_token"); got != "tok-id-2" {
-		t.Errorf("the FileStore kept Extra(id_token) = %v, want tok-id-2", got)
+		t.Errorf("the FileStore kept Extra(id_token) = %v with access %q, want tok-id-2", got, saved.Access.Reveal())
 	}
 
 	coord := &FileCoordinator{Path: filepath.Join(t.TempDir(), "family.json")}

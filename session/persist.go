@@ -32,6 +32,49 @@ type storeState struct {
 	err     error  // the last failure, nil after a success
 	retries int    // failures in a row
 	timer   *clock.Timer
+	// publishing counts the refreshes whose pair is on its way to the
+	// store (from the moment the pair is installed to the end of its
+	// save); idle is closed while there is none. A coordinated refresh
+	// waits for it, so that it reads the family after its own previous
+	// pair was published (or failed to be), never before.
+	publishing int
+	idle       chan struct{}
+}
+
+// beginPublish counts one pair on its way to the store.
+func (st *storeState) beginPublish() {
+	st.mu.Lock()
+	if st.publishing == 0 {
+		st.idle = make(chan struct{})
+	}
+	st.publishing++
+	st.mu.Unlock()
+}
+
+// endPublish ends what beginPublish began.
+func (st *storeState) endPublish() {
+	st.mu.Lock()
+	st.publishing--
+	if st.publishing == 0 {
+		close(st.idle)
+	}
+	st.mu.Unlock()
+}
+
+// awaitPublished waits, at most until ctx ends, until no pair of this
+// session is on its way to the store.
+func (st *storeState) awaitPublished(ctx context.Context) {
+	st.mu.Lock()
+	idle := st.idle
+	busy := st.publishing > 0
+	st.mu.Unlock()
+	if !busy {
+		return
+	}
+	select {
+	case <-idle:
+	case <-ctx.Done():
+	}
 }
 
 // enter takes the gate: at once when it is free, even with ctx done (one
@@ -113,7 +156,18 @@ func (s *Session) saveVersion(ctx context.Context, t Token, ver uint64, last boo
 	if s.cfg.coord != nil {
 		from := s.pubFrom.Load()
 		var gen uint64
-		if gen, err = s.cfg.coord.Publish(ctx, s.holder, from, t); err == nil {
+		gen, err = s.cfg.coord.Publish(ctx, s.holder, from, t)
+		if errors.As(err, &moved) && moved.Got > from && moved.Got == s.gen.Load() {
+			// The family moved to the generation this session holds: its
+			// own previous pair, whose publish landed after this pair's
+			// refresh had read the family. This pair succeeds that one
+			// (its refresh presented that pair's refresh token), so it is
+			// the next generation; adopting the store's pair instead would
+			// drop the only copy of the rotated refresh token.
+			from, moved = moved.Got, nil
+			gen, err = s.cfg.coord.Publish(ctx, s.holder, from, t)
+		}
+		if err == nil {
 			s.gen.CompareAndSwap(from, gen)
 		} else if errors.As(err, &moved) {
 			err = nil // another pair won the race: adopt it below

@@ -24,6 +24,11 @@ func (s *Session) refresh(ctx context.Context, flight uint64, attemptNo int, cur
 	defer s.wg.Done()
 	p := plan{cur: cur, fallback: dead}
 	if s.cfg.coord != nil {
+		// This session's previous pair may still be on its way to the
+		// store: read the family only once it got there.
+		wctx, cancel := s.cfg.requestContext(ctx, s.cfg.timeout)
+		s.st.awaitPublished(wctx)
+		cancel()
 		var proceed bool
 		if p, proceed = s.coordinate(ctx, flight, p); !proceed {
 			return
@@ -169,12 +174,17 @@ func (s *Session) conclude(flight uint64, o outcome) {
 		leaseFor = s.data.NextAt.Sub(now) + s.leaseTTL()
 	}
 	clearMark := !s.data.MaybeConsumed
+	publish := installed || rotated
+	if publish && s.cfg.coord != nil {
+		s.st.beginPublish() // before the next refresh can start: see awaitPublished
+		defer s.st.endPublish()
+	}
 	s.unlock()
 
-	if o.coordinated && !(installed || rotated) {
+	if o.coordinated && !publish {
 		s.keepOrRelease(leaseFor, clearMark)
 	}
-	if installed || rotated {
+	if publish {
 		s.save(context.Background(), saved, ver) // a failure is logged, shown and retried
 	}
 }
