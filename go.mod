@@ -1,6 +1,6 @@
 module github.com/authfsm/authfsm
 
-go 1.26.0
+go 1.25.0
 
 require (
 	github.com/benbjohnson/clock v1.3.5
@@ -9,7 +9,7 @@ require (
 	github.com/looplab/fsm v1.0.3
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	go.yaml.in/yaml/v3 v3.0.6
-	golang.org/x/oauth2 v0.38.0
+	golang.org/x/oauth2 v0.36.0
 )
 
 require (

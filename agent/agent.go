@@ -159,7 +159,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 // profileError places err in the profile it concerns; a *ConfigError
 // names the profile's key already.
 func profileError(name string, err error) error {
-	if _, ok := errors.AsType[*ConfigError](err); ok {
+	if target := (*ConfigError)(nil); errors.As(err, &target) {
 		return err
 	}
 	return fmt.Errorf("agent: profile %s: %w", name, err)

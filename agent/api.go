@@ -192,7 +192,7 @@ type WaitError struct {
 
 func (e *WaitError) Error() string {
 	s := "agent: no usable token within wait_for_refresh (" + e.Wait.String() + ")"
-	if re, ok := errors.AsType[*session.RefreshError](e.Err); ok {
+	if re := (*session.RefreshError)(nil); errors.As(e.Err, &re) {
 		return s + "; last refresh: " + re.Error()
 	}
 	return s + ": the refresh under way has not ended"

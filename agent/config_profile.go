@@ -118,12 +118,14 @@ func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 	}
 	pr.Grant = g
 	switch style {
-	case "", "basic":
+	case "", "auto":
+		pr.AuthStyle = session.AuthAutoDetect
+	case "basic":
 		pr.AuthStyle = session.AuthBasic
 	case "body":
 		pr.AuthStyle = session.AuthBody
 	default:
-		p.fail(at("auth_style"), path+".auth_style", "want basic or body")
+		p.fail(at("auth_style"), path+".auth_style", "want auto, basic or body")
 		return
 	}
 	count := func(keys ...string) (n int, names []string) {

@@ -32,7 +32,7 @@ func sourceError(cfgFile, key, msg string) *ConfigError {
 // names and which was to hold a kind ("client secret", "key", …), without
 // naming the file. err is what reading or parsing it returned.
 func fileProblem(path, kind string, err error) string {
-	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
 		return "cannot read the file it names: " + pe.Err.Error()
 	}
 	if errors.Is(err, audit.ErrEmptyKey) {
@@ -56,7 +56,7 @@ func fileProblem(path, kind string, err error) string {
 func readFileSecret(file string) (session.Secret, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
 			err = pe.Err
 		}
 		return "", errors.New("cannot read the file it names: " + err.Error())

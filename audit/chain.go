@@ -73,7 +73,7 @@ func OpenChainFile(path string, opts ...Option) (*ChainWriter, error) {
 	s, err := scan(f, o)
 	if err != nil {
 		f.Close()
-		if ce, ok := errors.AsType[*ChainError](err); ok && ce.Torn {
+		if ce := (*ChainError)(nil); errors.As(err, &ce) && ce.Torn {
 			return nil, fmt.Errorf("audit: %s: %w; `authfsm audit repair %s` (or audit.Repair) removes a torn last line", path, err, path)
 		}
 		return nil, fmt.Errorf("audit: %s: %w", path, err)

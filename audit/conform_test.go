@@ -154,7 +154,8 @@ func TestConform(t *testing.T) {
 				}
 			}
 			got, err := audit.Conform(strings.NewReader(tc.log))
-			ce, isConform := errors.AsType[*audit.ConformError](err)
+			var ce *audit.ConformError
+			isConform := errors.As(err, &ce)
 			switch {
 			case tc.conform != "":
 				if !isConform || err.Error() != tc.conform || ce.Kind != tc.kind || ce.Line != tc.line || !errors.Is(err, audit.ErrNonconforming) {

@@ -73,7 +73,8 @@ func TestCheckHead(t *testing.T) {
 				}
 				return
 			}
-			he, ok := errors.AsType[*audit.HeadError](err)
+			var he *audit.HeadError
+			ok := errors.As(err, &he)
 			if !ok || !errors.Is(err, audit.ErrHeadMismatch) || he.Got != tc.got || he.Anchor != tc.anchor {
 				t.Fatalf("CheckHead = %#v, want a *HeadError matching ErrHeadMismatch", err)
 			}

@@ -96,7 +96,8 @@ func TestVerifyKeyed(t *testing.T) {
 				}
 				return
 			}
-			ce, ok := errors.AsType[*audit.ChainError](err)
+			var ce *audit.ChainError
+			ok := errors.As(err, &ce)
 			if !ok || ce.Line != tc.line || !strings.Contains(ce.Reason, tc.reason) {
 				t.Errorf("Verify = %v, want a ChainError at line %d containing %q", err, tc.line, tc.reason)
 			}

@@ -40,7 +40,7 @@ func Repair(path string, opts ...Option) (Repaired, error) {
 	if err == nil {
 		return Repaired{Head: s.head}, nil
 	}
-	if ce, ok := errors.AsType[*ChainError](err); !ok || !ce.Torn {
+	if ce := (*ChainError)(nil); !errors.As(err, &ce) || !ce.Torn {
 		return Repaired{}, fmt.Errorf("audit: %s: %w", path, err)
 	}
 	fi, err := f.Stat()

@@ -47,7 +47,8 @@ func TestRepair(t *testing.T) {
 			res, err := audit.Repair(path, tc.opts...)
 			got, _ := os.ReadFile(path)
 			if tc.refused != "" {
-				ce, ok := errors.AsType[*audit.ChainError](err)
+				var ce *audit.ChainError
+				ok := errors.As(err, &ce)
 				if !ok || ce.Torn || !strings.Contains(err.Error(), tc.refused) {
 					t.Errorf("Repair = %+v, %v; want a ChainError, not torn, containing %q", res, err, tc.refused)
 				}

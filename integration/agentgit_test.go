@@ -141,6 +141,12 @@ func TestGitCredentialHelper(t *testing.T) {
 	// the token, and the agent refreshes it; the next fetch gets a fresh
 	// token and succeeds. (Long after the agent's refresh-ahead point, so
 	// that the refused token is still the one it serves.)
+	// fosite rounds expiry instants to whole seconds and truncates
+	// expires_in, so a token refreshed within a second of its predecessor
+	// may expire no later than it, which the machine, knowing expiries but
+	// not tokens, takes for a stale answer and retries: let the first
+	// token age past that second before it is refused.
+	time.Sleep(time.Second + 100*time.Millisecond)
 	gs.refuse(first.AccessToken)
 	out, err := g.run("-C", clone, "fetch")
 	outputs = append(outputs, out)

@@ -274,7 +274,7 @@ func (f *family) checkCoordinated(t *testing.T, minCycles int) familyRow {
 		// The run may end while a refresh is under way (refreshing, or
 		// waiting for the holder's pair): what matters is a valid token,
 		// no failed call, and never revoked.
-		if l.State == states.Revoked.String() || !l.TokenValid || l.Failed != 0 {
+		if !l.endedWell() {
 			t.Errorf("%s ended %s (token valid %v) with %d of %d calls failed: %s", p.id, l.State, l.TokenValid, l.Failed, l.Calls, l.Cause)
 		}
 		sent += p.count(func(l procLine) bool { return l.Kind == "send" })
@@ -379,7 +379,7 @@ func TestSharedFamilyRedisRestart(t *testing.T) {
 		// The run may end while a refresh is under way (refreshing, or
 		// waiting for the holder's pair): what matters is a valid token,
 		// no failed call, and never revoked.
-		if l.State == states.Revoked.String() || !l.TokenValid || l.Failed != 0 {
+		if !l.endedWell() {
 			t.Errorf("%s ended %s (token valid %v) with %d of %d calls failed: %s", p.id, l.State, l.TokenValid, l.Failed, l.Calls, l.Cause)
 		}
 	}
@@ -471,8 +471,8 @@ func TestSharedFamilyCrashedHolder(t *testing.T) {
 				l, _ := p.final()
 				switch {
 				case tc.grace > 0 || tc.fallback:
-					if l.State != states.Valid.String() || !l.TokenValid {
-						t.Errorf("%s ended %s: %s", p.id, l.State, l.Cause)
+					if !l.endedWell() {
+						t.Errorf("%s ended %s (token valid %v) with %d of %d calls failed: %s", p.id, l.State, l.TokenValid, l.Failed, l.Calls, l.Cause)
 					}
 				default:
 					if l.State != states.Revoked.String() || l.Cause != states.CrashedHolderCause {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/authfsm/authfsm/integration/tokenserver"
 	"github.com/authfsm/authfsm/session"
-	"github.com/authfsm/authfsm/states"
 )
 
 // TestSharedFileStore: two OS processes, each with a plain
@@ -28,7 +27,7 @@ func TestSharedFileStore(t *testing.T) {
 	for _, p := range f.procs {
 		p.checkExit(t)
 		l, _ := p.final()
-		if l.State == states.Revoked.String() || !l.TokenValid || l.Failed != 0 {
+		if !l.endedWell() {
 			t.Errorf("%s ended %s (token valid %v) with %d of %d calls failed: %s", p.id, l.State, l.TokenValid, l.Failed, l.Calls, l.Cause)
 		}
 	}

@@ -87,10 +87,17 @@ func TestMisconfiguredClientSkipsTheFallback(t *testing.T) {
 				synctest.Wait()
 				cause := policy.StatusText(tc.status)[:3] + " " + tc.code + ": client misconfigured"
 				want := []string{"expire: access token expired", "refresh: access token expired", "deny: " + cause}
+				synctest.Wait() // the outbox may still be delivering on the refresh goroutine
 				if diff := cmp.Diff(want, events(mem.Records())); diff != "" {
 					t.Errorf("transitions (-want +got):\n%s", diff)
 				}
-				if diff := cmp.Diff([]string{"refresh_token"}, grantsOf(fe)); diff != "" {
+				// The default AuthAutoDetect tries the body once after Basic
+				// met invalid_client; then nothing more.
+				want = []string{"refresh_token"}
+				if tc.code == "invalid_client" {
+					want = append(want, "refresh_token")
+				}
+				if diff := cmp.Diff(want, grantsOf(fe)); diff != "" {
 					t.Errorf("grants (-want +got):\n%s", diff)
 				}
 				_, err := s.Token(context.Background())
@@ -126,6 +133,7 @@ func TestMisconfiguredClientTriesAnotherClientsFallback(t *testing.T) {
 		}
 		want := []string{"expire: access token expired", "refresh: access token expired",
 			"succeed: fallback grant after the client was refused (401 invalid_client: client misconfigured)"}
+		synctest.Wait() // the outbox may still be delivering on the refresh goroutine
 		if diff := cmp.Diff(want, events(mem.Records())); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}
@@ -259,6 +267,7 @@ func TestClassifierSeesTheDescription(t *testing.T) {
 			t.Errorf("descriptions the classifier saw (-want +got):\n%s", diff)
 		}
 		want := []string{"expire: access token expired", "refresh: access token expired", "fail: locked", "retry: retry due", "succeed"}
+		synctest.Wait() // the outbox may still be delivering on the refresh goroutine
 		if diff := cmp.Diff(want, events(mem.Records())); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}

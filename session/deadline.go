@@ -29,9 +29,9 @@ func isRealClock(c clock.Clock) bool { return reflect.TypeOf(c) == realClockType
 // The context reports no deadline: a mock instant means nothing to a
 // dialer, which reads a deadline as real time. A DrivingClock drives the
 // exchange too, so its own deadline applies as it is.
-func (s *Session) requestContext(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if s.cfg.realClock || s.cfg.driver != nil {
-		return s.cfg.clock.WithTimeout(parent, d)
+func (c *config) requestContext(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if c.realClock || c.driver != nil {
+		return c.clock.WithTimeout(parent, d)
 	}
 	inner, cancel := context.WithCancelCause(parent)
 	ctx := &graceCtx{Context: inner}
@@ -40,7 +40,7 @@ func (s *Session) requestContext(parent context.Context, d time.Duration) (conte
 	var mu sync.Mutex
 	var real *time.Timer
 	expire := func() { cancel(context.DeadlineExceeded) }
-	virtual := s.cfg.clock.AfterFunc(d, func() {
+	virtual := c.clock.AfterFunc(d, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		if left := grace - time.Since(start); left > 0 {

@@ -20,6 +20,13 @@ type Metadata struct {
 	JWKSURI                           string   `json:"jwks_uri,omitempty"`
 	GrantTypesSupported               []string `json:"grant_types_supported,omitempty"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	// AuthorizationEndpoint is where LoginBrowser sends the browser.
+	AuthorizationEndpoint string `json:"authorization_endpoint,omitempty"`
+	// DeviceAuthorizationEndpoint is where LoginDevice asks for a user
+	// code (RFC 8628 §4).
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
+	// CodeChallengeMethodsSupported lists the PKCE methods (RFC 7636).
+	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported,omitempty"`
 }
 
 // Discover fetches issuer's metadata: first from RFC 8414's

@@ -49,13 +49,21 @@
 //     token, a Session with a store or a coordinator reads it again and
 //     adopts a newer pair rather than revoke itself.
 //
+// The first token comes from a login: LoginDevice (RFC 8628's device
+// authorization grant) or LoginBrowser (the authorization code grant with
+// PKCE through a loopback redirect, RFC 8252) returns a Token that New
+// starts from or SetToken installs; FromOAuth2 and EndpointFromOAuth2 carry
+// over what code built on golang.org/x/oauth2 has; ClientCredentials is an
+// *http.Client of the client_credentials grant in one line. A Token keeps
+// the token response's other members (an id_token) for Token.Extra.
+//
 // A typical client:
 //
 //	client, err := session.NewClient(session.Endpoint{
 //		TokenURL: "https://auth.example/oauth/token", ClientID: id, ClientSecret: session.Secret(secret),
 //	})
 //	…
-//	s, err := session.New(ctx, client, session.Token{}, // resume from the store
+//	s, err := session.New(ctx, client, session.Token{}, // resume from the store (or start from a login)
 //		session.WithStore(&session.FileStore{Path: "token.json"}),
 //		session.WithRefreshAhead(5*time.Minute),
 //		session.WithAudit(audit.NewSlogSink(logger)),

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -54,9 +55,22 @@ type TokenSupplier func(ctx context.Context) (token Secret, tokenType string, er
 type AuthStyle uint8
 
 const (
+	// AuthAutoDetect, the zero value, detects the style as
+	// golang.org/x/oauth2's AuthStyleAutoDetect does: a Client first sends
+	// the secret in an HTTP Basic header, and when the server answers
+	// invalid_client, sends the same request once more with the secret in
+	// the body; it remembers the style of its first request that succeeded
+	// and uses only that one from then on. Safe: an invalid_client answer
+	// comes before the server acts on the grant, so a rotating refresh
+	// token is not spent by the first try. A client without a secret sends
+	// its client_id in the body, and one with an Assertion its assertion:
+	// there is nothing to detect.
+	AuthAutoDetect AuthStyle = iota
 	// AuthBasic sends the client id and secret in an HTTP Basic
-	// Authorization header, form-encoded first as RFC 6749 §2.3.1 requires.
-	AuthBasic AuthStyle = iota
+	// Authorization header, form-encoded first as RFC 6749 §2.3.1 requires,
+	// and nothing else: an invalid_client answer stops the session as
+	// misconfigured.
+	AuthBasic
 	// AuthBody sends client_id and client_secret as form parameters.
 	AuthBody
 )
@@ -69,13 +83,23 @@ type Endpoint struct {
 	// Issuer, when TokenURL is empty, is discovered (see Discover) at the
 	// first request: the Client then uses the metadata's token_endpoint. A
 	// failed discovery is a transient *EndpointError, retried like a
-	// refresh.
+	// refresh. The login flows find their endpoints the same way when
+	// AuthURL or DeviceAuthURL is empty, even with a TokenURL.
 	Issuer string
+	// AuthURL is the authorization endpoint, where LoginBrowser sends the
+	// user's browser; DeviceAuthURL is the device authorization endpoint
+	// LoginDevice asks for a user code (RFC 8628). Empty means the
+	// metadata's authorization_endpoint and device_authorization_endpoint
+	// of Issuer. Like TokenURL, each must be HTTPS or loopback HTTP unless
+	// AllowHTTP is set.
+	AuthURL, DeviceAuthURL string
 	// ClientID and ClientSecret identify the client; a public client has no
 	// secret and sends its id in the body.
 	ClientID     string
 	ClientSecret Secret
-	// AuthStyle selects Basic (the default) or body authentication.
+	// AuthStyle selects how a client secret is sent: AuthAutoDetect (the
+	// default: Basic, then the body if the server refuses Basic), AuthBasic
+	// or AuthBody.
 	AuthStyle AuthStyle
 	// Assertion, when set, authenticates the client with an assertion
 	// instead of ClientSecret (RFC 7521): PrivateKeyJWT or AssertionFile.
@@ -87,10 +111,14 @@ type Endpoint struct {
 	RequestedTokenType string
 	// Grant is the grant to request; "" means GrantRefreshToken.
 	Grant Grant
-	// Scopes, when set, are sent space-separated as "scope".
+	// Scopes, when set, are sent space-separated as "scope" with every
+	// refresh, and are the scopes LoginDevice and LoginBrowser ask for
+	// unless their options name others.
 	Scopes []string
-	// Params are extra form parameters (audience, resource, …). They cannot
-	// override grant_type, refresh_token, scope or client credentials.
+	// Params are extra form parameters (audience, resource, …) of every
+	// request to the token endpoint, the login flows' included, and of
+	// the device authorization request. They cannot override grant_type,
+	// refresh_token, scope or client credentials.
 	Params url.Values
 	// HTTPClient sends the requests; nil means a client that does not follow
 	// redirects (a redirect from a token endpoint is a captive portal or a
@@ -102,10 +130,12 @@ type Endpoint struct {
 	// expiry; 0 means DefaultTTL.
 	DefaultTTL time.Duration
 	// OnToken, if set, is called with every new token pair the endpoint
-	// issues, before Refresh returns, so a caller can persist a rotated
-	// refresh token. It must not block for long.
+	// issues, before Refresh (or LoginDevice, LoginBrowser) returns, so a
+	// caller can persist a rotated refresh token. It must not block for
+	// long.
 	OnToken func(Token)
-	// Clock stamps Issued and Expiry; nil means the real clock.
+	// Clock stamps Issued and Expiry, and measures the device login's
+	// polling and the browser login's timeout; nil means the real clock.
 	Clock clock.Clock
 }
 
@@ -128,6 +158,9 @@ type Client struct {
 	// with a TokenURL. A pointer, so that a Client printed by value copies
 	// no lock.
 	disc *discovered
+	// style is the AuthStyle that AuthAutoDetect found the server to
+	// accept, or AuthAutoDetect before that. A pointer for the same reason.
+	style *atomic.Uint32
 }
 
 // discovered is the token endpoint found by discovery, once found.
@@ -135,6 +168,9 @@ type discovered struct {
 	mu              sync.Mutex
 	tokenURL, shown string
 	secrets         []string // the query values of tokenURL
+	// md is the issuer's metadata, once fetched (for the token endpoint or
+	// for a login flow's).
+	md *Metadata
 }
 
 // credentialParams are the Endpoint.Params whose values are credentials:
@@ -201,6 +237,18 @@ func NewClient(e Endpoint) (*Client, error) {
 	if e.Grant == GrantClientCredentials && e.ClientID == "" {
 		return nil, errors.New("session: the client_credentials grant needs a ClientID")
 	}
+	for _, other := range []struct{ name, raw string }{{"AuthURL", e.AuthURL}, {"DeviceAuthURL", e.DeviceAuthURL}} {
+		if other.raw == "" {
+			continue
+		}
+		ou, err := url.Parse(other.raw)
+		if err != nil || ou.Host == "" {
+			return nil, fmt.Errorf("session: Endpoint.%s %s is not an absolute URL", other.name, redactRawURL(other.raw))
+		}
+		if err := checkScheme(ou, e.AllowHTTP); err != nil {
+			return nil, fmt.Errorf("session: Endpoint.%s %s: %w", other.name, shownURL(other.raw), err)
+		}
+	}
 	if e.AuthStyle > AuthBody {
 		return nil, fmt.Errorf("session: unknown AuthStyle %d", e.AuthStyle)
 	}
@@ -216,8 +264,8 @@ func NewClient(e Endpoint) (*Client, error) {
 			return nil, fmt.Errorf("session: Endpoint.Params may not set %q", k)
 		}
 	}
-	c := &Client{e: e, url: shownURL(raw), hc: e.HTTPClient, clk: e.Clock, ttl: e.DefaultTTL}
-	if e.TokenURL == "" {
+	c := &Client{e: e, url: shownURL(raw), hc: e.HTTPClient, clk: e.Clock, ttl: e.DefaultTTL, style: new(atomic.Uint32)}
+	if e.Issuer != "" {
 		c.disc = &discovered{}
 	}
 	if c.hc == nil {
@@ -257,7 +305,7 @@ func basicCredential(id, secret string) string {
 // URL returns the token endpoint, with any password in it and the values
 // of its query redacted ("?key=xxxxx"); before a discovery, the issuer.
 func (c *Client) URL() string {
-	if d := c.disc; d != nil {
+	if d := c.disc; d != nil && c.e.TokenURL == "" {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		if d.shown != "" {
@@ -272,13 +320,13 @@ func (c *Client) URL() string {
 // request that needs it.
 func (c *Client) endpoint(ctx context.Context) (string, string, []string, error) {
 	d := c.disc
-	if d == nil {
+	if d == nil || c.e.TokenURL != "" {
 		return c.e.TokenURL, c.url, nil, nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.tokenURL == "" {
-		md, err := Discover(ctx, c.hc, c.e.Issuer, c.e.AllowHTTP)
+		md, err := d.metadataLocked(ctx, c)
 		if err != nil {
 			return "", c.url, nil, err
 		}
@@ -289,4 +337,49 @@ func (c *Client) endpoint(ctx context.Context) (string, string, []string, error)
 		}
 	}
 	return d.tokenURL, d.shown, d.secrets, nil
+}
+
+// metadataLocked returns the issuer's metadata, fetching it the first time.
+// d.mu is held.
+func (d *discovered) metadataLocked(ctx context.Context, c *Client) (*Metadata, error) {
+	if d.md == nil {
+		md, err := Discover(ctx, c.hc, c.e.Issuer, c.e.AllowHTTP)
+		if err != nil {
+			return nil, err
+		}
+		d.md = &md
+	}
+	return d.md, nil
+}
+
+// loginEndpoint returns the login flow's endpoint: configured (AuthURL or
+// DeviceAuthURL, passed as configured) or, without it, the member of the
+// issuer's metadata that member picks. name is the endpoint's name for
+// errors.
+func (c *Client) loginEndpoint(ctx context.Context, configured, name string, member func(*Metadata) string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	d := c.disc
+	if d == nil {
+		return "", fmt.Errorf("session: no %s: set Endpoint.Issuer to discover it, or configure it in Endpoint", name)
+	}
+	d.mu.Lock()
+	md, err := d.metadataLocked(ctx, c)
+	d.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	raw := member(md)
+	if raw == "" {
+		return "", fmt.Errorf("session: the metadata of %s names no %s", shownURL(c.e.Issuer), name)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("session: the metadata's %s %s is not an absolute URL", name, redactRawURL(raw))
+	}
+	if err := checkScheme(u, c.e.AllowHTTP); err != nil {
+		return "", fmt.Errorf("session: the metadata's %s %s: %w", name, shownURL(raw), err)
+	}
+	return raw, nil
 }

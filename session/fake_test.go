@@ -37,6 +37,8 @@ type fakeEndpoint struct {
 	// ccNoRefresh makes client_credentials answers carry no refresh token,
 	// as RFC 6749 §4.4.3 advises servers.
 	ccNoRefresh bool
+	// idToken adds an OpenID Connect id_token to every answer.
+	idToken bool
 	// outageFrom and outageTo bound an outage (502 pages), on time.Now.
 	outageFrom, outageTo time.Time
 	// reuseDetection revokes the whole family when a retired refresh
@@ -195,6 +197,9 @@ func (f *fakeEndpoint) grant(form url.Values) (bool, string) {
 		"access_token": fmt.Sprintf("%s-access-%d", f.prefix, f.n),
 		"token_type":   "Bearer",
 		"expires_in":   f.ttl.Seconds(), // 0.001 for a millisecond, as a hostile server may send
+	}
+	if f.idToken {
+		resp["id_token"] = fmt.Sprintf("%s-id-%d", f.prefix, f.n)
 	}
 	cc := form.Get("grant_type") == "client_credentials"
 	if (f.rotate && !cc) || (cc && !f.ccNoRefresh) {

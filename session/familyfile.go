@@ -189,10 +189,10 @@ func (f *familyFile) family(now time.Time) Family {
 
 func toStored(t Token) storedToken {
 	return storedToken{AccessToken: string(t.Access), RefreshToken: string(t.Refresh),
-		TokenType: t.Type, Issued: t.Issued.Round(0), Expiry: t.Expiry.Round(0), Scope: t.Scope}
+		TokenType: t.Type, Issued: t.Issued.Round(0), Expiry: t.Expiry.Round(0), Scope: t.Scope, Extra: t.ExtraMembers()}
 }
 
 func (s storedToken) token() Token {
 	return Token{Access: Secret(s.AccessToken), Refresh: Secret(s.RefreshToken), Type: s.TokenType,
-		Issued: s.Issued, Expiry: s.Expiry, Scope: s.Scope}
+		Issued: s.Issued, Expiry: s.Expiry, Scope: s.Scope, extra: newExtra(s.Extra)}
 }

@@ -519,6 +519,7 @@ func TestProxyPagesNeverRevoke(t *testing.T) {
 				if _, err := s.Token(context.Background()); err != nil {
 					t.Fatalf("after the block: %v", err)
 				}
+				synctest.Wait() // the outbox may still be delivering on the refresh goroutine
 				if got := strings.Join(events(mem.Records()), "\n"); !strings.Contains(got, "fail: "+tc.cause) {
 					t.Errorf("audit:\n%s\nwant a fail with %q", got, tc.cause)
 				}
@@ -547,6 +548,7 @@ func TestCustomRefresherErrorIsScrubbed(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), "bad token [redacted] (try again)") {
 			t.Fatalf("Token error %v", err)
 		}
+		synctest.Wait() // the outbox may still be delivering on the refresh goroutine
 		for _, e := range events(mem.Records()) {
 			if strings.Contains(e, "SECRET") {
 				t.Fatalf("audit record leaks: %s", e)

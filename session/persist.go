@@ -65,7 +65,7 @@ func (st *storeState) savedAt(ver uint64) bool {
 // which Shutdown ends at its deadline. A wait that ends so counts as the
 // store being down.
 func (s *Session) storeCtx(parent context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := s.cfg.clock.WithTimeout(parent, s.cfg.timeout)
+	ctx, cancel := s.cfg.requestContext(parent, s.cfg.timeout)
 	stop := context.AfterFunc(s.life, cancel)
 	return ctx, func() {
 		stop()

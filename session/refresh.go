@@ -45,7 +45,7 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 			return states.Input{Kind: states.InThrottled, Flight: fx.Flight}, nil, &failure{}
 		}
 		a.close()
-		a.reqCtx, a.reqCancel = s.requestContext(ctx, s.cfg.timeout)
+		a.reqCtx, a.reqCancel = s.cfg.requestContext(ctx, s.cfg.timeout)
 		a.flight = fx.Flight
 	}
 	if h := s.cfg.hooks.RequestStart; h != nil {

@@ -51,7 +51,13 @@ type tokenAnswer struct {
 	expiresName string
 	// code is the "error" member (RFC 6749 §5.2), if any.
 	code string
+	// extra are the other members (id_token, …), or nil.
+	extra map[string]any
 }
+
+// tokenMembers are the members of a token response that Token holds in its
+// own fields; the others go to Token.Extra.
+var tokenMembers = []string{"access_token", "token_type", "refresh_token", "expires_in", "expires", "scope"}
 
 // parseTokenResponse reads a 2xx token response received at now: a JSON
 // object, or a form-encoded body when contentType says so (as
@@ -62,7 +68,11 @@ type tokenAnswer struct {
 // access token with a byte outside %x21-7E, a refresh token with one
 // outside %x20-7E (RFC 6749 Appendix A) or a token_type that is not an
 // HTTP token is refused: each later request would carry it in a header.
-// The errors name the member and the byte's offset, never the value.
+// The errors name the member and the byte's offset, never the value. The
+// members besides access_token, token_type, refresh_token, expires_in,
+// expires and scope (an OpenID Connect id_token, a server's own) are kept for
+// Token.Extra: JSON values as encoding/json decodes them into an any, form
+// values as strings.
 func parseTokenResponse(contentType string, body []byte, now time.Time, defaultTTL time.Duration) (Token, error) {
 	body = trimBody(body)
 	var a tokenAnswer
@@ -104,7 +114,7 @@ func parseTokenResponse(contentType string, body []byte, now time.Time, defaultT
 			return Token{}, badResponse("token_type has a byte that is not a token character at offset " + strconv.Itoa(i))
 		}
 	}
-	t := Token{Access: Secret(*a.access), Refresh: Secret(a.refresh), Type: a.tokenType, Issued: now, Scope: a.scope}
+	t := Token{Access: Secret(*a.access), Refresh: Secret(a.refresh), Type: a.tokenType, Issued: now, Scope: a.scope, extra: newExtra(a.extra)}
 	life, ok, err := parseExpiresIn(a.expiresName, a.expires)
 	switch {
 	case err != nil:
@@ -151,7 +161,23 @@ func jsonAnswer(body []byte) (tokenAnswer, error) {
 		a.expires, a.expiresName = r.Expires, "expires"
 	}
 	a.code, _ = r.Error.(string)
+	var all map[string]any
+	if json.Unmarshal(body, &all) == nil {
+		a.extra = otherMembers(all)
+	}
 	return a, nil
+}
+
+// otherMembers returns the members of a token response other than
+// tokenMembers, or nil when there are none.
+func otherMembers(all map[string]any) map[string]any {
+	for _, k := range tokenMembers {
+		delete(all, k)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	return all
 }
 
 // formAnswer reads a form-encoded token answer, such as GitHub's legacy
@@ -162,6 +188,11 @@ func formAnswer(body []byte) (tokenAnswer, error) {
 		return tokenAnswer{}, badResponse("malformed form body")
 	}
 	a := tokenAnswer{tokenType: v.Get("token_type"), refresh: v.Get("refresh_token"), scope: v.Get("scope"), code: v.Get("error")}
+	all := map[string]any{}
+	for k := range v {
+		all[k] = v.Get(k)
+	}
+	a.extra = otherMembers(all)
 	if v.Has("access_token") {
 		access := v.Get("access_token")
 		a.access = &access

@@ -144,14 +144,13 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	}
 	own := initial.Access != "" || initial.Refresh != ""
 	var gen uint64
-	lctx := ctx
 	if !own && (cfg.store != nil || cfg.coord != nil) {
 		var cancel context.CancelFunc
-		lctx, cancel = cfg.clock.WithTimeout(ctx, cfg.timeout)
+		ctx, cancel = cfg.requestContext(ctx, cfg.timeout)
 		defer cancel()
 	}
 	if !own && cfg.store != nil {
-		t, err := cfg.store.Load(lctx)
+		t, err := cfg.store.Load(ctx)
 		switch {
 		case err == nil:
 			initial = t
@@ -160,7 +159,7 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 		}
 	}
 	if !own && cfg.coord != nil {
-		fam, err := cfg.coord.Read(lctx)
+		fam, err := cfg.coord.Read(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("session: reading the token family: %w", err)
 		}

@@ -84,7 +84,8 @@ func (m *MemoryStore) Save(_ context.Context, t Token) error {
 // grant or stops rather than make the server revoke the family.
 //
 // The file format is a stored token ("access_token", "refresh_token",
-// "token_type", "issued", "expiry", "scope") plus the coordination state
+// "token_type", "issued", "expiry", "scope", and "extra" for the token
+// response's other members, Token.Extra) plus the coordination state
 // ("generation", "lease", "in_flight"), which readers of the plain format
 // ignore; a file without it reads as generation 0. Without flock (on other
 // platforms than Unix) a FileStore serialises only its own Loads and Saves,
@@ -104,6 +105,8 @@ type storedToken struct {
 	Issued       time.Time `json:"issued,omitzero"`
 	Expiry       time.Time `json:"expiry,omitzero"`
 	Scope        string    `json:"scope,omitempty"`
+	// Extra holds the token response's other members (Token.Extra).
+	Extra map[string]any `json:"extra,omitempty"`
 }
 
 // coordinator returns the FileCoordinator a Session with this store runs

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,6 +80,80 @@ type Token struct {
 	// credential helper or a client that asks again near expiry should use
 	// it rather than Expiry. New, SetToken and stores ignore it.
 	ServeUntil time.Time `json:",omitzero"`
+
+	// extra holds the token response's other members (see Extra); nil
+	// when there were none. A pointer to a map never changed after it is
+	// set, so that Token stays comparable and its copies cannot alter
+	// one another's.
+	extra *extraMembers
+}
+
+// extraMembers is what Token.extra points to.
+type extraMembers struct{ m map[string]any }
+
+// Extra returns the member key of the token response that delivered t,
+// besides the ones Token holds in fields (access_token, token_type,
+// refresh_token, expires_in or expires, scope): an OpenID Connect "id_token", a
+// server's own members. It returns nil when there is no such member. Like
+// golang.org/x/oauth2's Token.Extra, JSON values are as encoding/json
+// decodes them into an any (string, float64, bool, nil, []any,
+// map[string]any); a form-encoded answer's values are strings. A refresh
+// replaces the members with its own answer's, as x/oauth2 does; stores
+// keep them, FromOAuth2 and TokenSource carry them. The values may be
+// credentials (an id_token is one): String, LogValue, MarshalText and
+// MarshalJSON show only the members' names and fingerprints.
+func (t Token) Extra(key string) any {
+	if t.extra == nil {
+		return nil
+	}
+	return t.extra.m[key]
+}
+
+// ExtraMembers returns a copy of all the members Extra returns, or nil
+// when there are none.
+func (t Token) ExtraMembers() map[string]any {
+	if t.extra == nil {
+		return nil
+	}
+	return maps.Clone(t.extra.m)
+}
+
+// WithExtra returns a copy of t whose Extra members are a copy of extra
+// (none when extra is empty), for a token built by hand or converted.
+func (t Token) WithExtra(extra map[string]any) Token {
+	t.extra = newExtra(extra)
+	return t
+}
+
+// newExtra returns the extraMembers of a copy of m, or nil when m is empty.
+func newExtra(m map[string]any) *extraMembers {
+	if len(m) == 0 {
+		return nil
+	}
+	return &extraMembers{m: maps.Clone(m)}
+}
+
+// extraNames returns the sorted names of t's Extra members.
+func (t Token) extraNames() []string {
+	if t.extra == nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(t.extra.m))
+}
+
+// Equal reports whether t and u hold the same token: the same fields, the
+// instants compared with time.Time.Equal, and the same Extra members. It
+// makes github.com/google/go-cmp compare Tokens, whose Extra members are
+// unexported.
+func (t Token) Equal(u Token) bool {
+	if t.Access != u.Access || t.Refresh != u.Refresh || t.Type != u.Type || t.Scope != u.Scope ||
+		!t.Issued.Equal(u.Issued) || !t.Expiry.Equal(u.Expiry) || !t.ServeUntil.Equal(u.ServeUntil) {
+		return false
+	}
+	if t.extra == u.extra {
+		return true
+	}
+	return reflect.DeepEqual(t.ExtraMembers(), u.ExtraMembers())
 }
 
 // Valid reports whether t holds an access token that has not expired at now.
@@ -95,10 +170,15 @@ func (t Token) AuthorizationType() string {
 	return t.Type
 }
 
-// String describes t without its secrets.
+// String describes t without its secrets; the members of Extra appear by
+// name only.
 func (t Token) String() string {
-	return fmt.Sprintf("session.Token{Type: %q, Access: %s, Refresh: %s, Expiry: %s}",
+	s := fmt.Sprintf("session.Token{Type: %q, Access: %s, Refresh: %s, Expiry: %s",
 		t.AuthorizationType(), t.Access.String(), t.Refresh.String(), t.Expiry.Format(time.RFC3339))
+	if names := t.extraNames(); len(names) > 0 {
+		s += fmt.Sprintf(", Extra: %q", names)
+	}
+	return s + "}"
 }
 
 // GoString implements fmt.GoStringer without the secrets.
@@ -112,20 +192,48 @@ func (t Token) Format(f fmt.State, _ rune) { io.WriteString(f, t.String()) }
 func (t Token) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 
 // MarshalJSON encodes t as the object of its fields, its secrets redacted
-// by Secret's MarshalJSON: as without MarshalText, which encoding/json would
-// otherwise use to write a string.
+// by Secret's MarshalJSON, and its Extra members as "Extra", each value
+// replaced by its redacted fingerprint: as without MarshalText, which
+// encoding/json would otherwise use to write a string.
 func (t Token) MarshalJSON() ([]byte, error) {
 	type fields Token // Token's fields without its methods
-	return json.Marshal(fields(t))
+	return json.Marshal(struct {
+		fields
+		Extra map[string]any `json:",omitempty"`
+	}{fields(t), redactExtra(t.ExtraMembers())})
+}
+
+// redactExtra returns extra with every value replaced by the redacted form
+// of a Secret: a string member's own fingerprint, or that of another
+// value's JSON encoding.
+func redactExtra(extra map[string]any) map[string]any {
+	if extra == nil {
+		return nil
+	}
+	out := make(map[string]any, len(extra))
+	for k, v := range extra {
+		s, ok := v.(string)
+		if !ok {
+			b, _ := json.Marshal(v)
+			s = string(b)
+		}
+		out[k] = Secret(s).String()
+	}
+	return out
 }
 
 // LogValue implements slog.LogValuer with fingerprints in place of secrets.
+// The members of Extra appear by name only.
 func (t Token) LogValue() slog.Value {
-	return slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.String("access", audit.Fingerprint(string(t.Access))),
 		slog.String("refresh", audit.Fingerprint(string(t.Refresh))),
 		slog.Time("expiry", t.Expiry),
-	)
+	}
+	if names := t.extraNames(); len(names) > 0 {
+		attrs = append(attrs, slog.Any("extra", names))
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // The types below hold secrets in unexported fields, which fmt would print
@@ -160,9 +268,11 @@ func (e Endpoint) Format(f fmt.State, _ rune) {
 // describeEndpoint writes what Client and Endpoint show of themselves; head
 // names the type and its URL field.
 func describeEndpoint(w io.Writer, head, shown string, e Endpoint) {
-	style := "basic"
+	style := "auto"
 	switch e.AuthStyle {
+	case AuthAutoDetect:
 	case AuthBasic:
+		style = "basic"
 	case AuthBody:
 		style = "body"
 	default:

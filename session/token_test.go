@@ -120,6 +120,7 @@ func TestCanary(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
 		fe.prefix, fe.refresh = marker, marker+"-refresh-0"
+		fe.idToken = true // an id_token is a credential too
 		logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		textLogger := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		chain := audit.NewChainWriter(&out, audit.Head{})
@@ -136,6 +137,10 @@ func TestCanary(t *testing.T) {
 		defer s.Close()
 		ctx := context.Background()
 		tok, _ := s.Token(ctx)
+		withID, err := c.Refresh(ctx, Token{Refresh: Secret(fe.current())})
+		if err != nil || withID.Extra("id_token") == nil {
+			t.Fatalf("no id_token in the Extra members of a refreshed token: %v", err)
+		}
 		show := func(what string, v any) {
 			for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d"} {
 				record("%s "+verb, what, v)
@@ -146,6 +151,9 @@ func TestCanary(t *testing.T) {
 			logger.Debug(what, "value", v)
 		}
 		show("token", tok)
+		show("token with an id_token", withID)
+		s.SetToken(ctx, withID)
+		tok, _ = s.Token(ctx)
 		show("session", s)
 		show("client", c)
 		show("store", store)
@@ -220,7 +228,7 @@ func TestCanary(t *testing.T) {
 	}
 	for _, want := range []string{"session: token refresh failed: 502 Bad Gateway", "probably consumed", "auth session transition",
 		`"hash":"`, "session: revoked", "answered 400 Bad Request: invalid_grant", "session: the resource server rejected a token issued moments ago too: 401 Unauthorized", "[redacted sha256:",
-		"token refreshed", "recovered session.Token{", "app:xxxxx@exa mple.com/x: invalid character"} {
+		"token refreshed", "recovered session.Token{", `Extra: ["id_token"]`, `"Extra":{"id_token":"[redacted sha256:`, `"extra":["id_token"]`, "app:xxxxx@exa mple.com/x: invalid character"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the canary output lacks %q: a path was not exercised", want)
 		}

@@ -185,7 +185,7 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 	var head audit.Head
 	if !*unchained {
 		head, err = audit.Verify(f, opts...)
-		if ce, ok := errors.AsType[*audit.ChainError](err); ok {
+		if ce := (*audit.ChainError)(nil); errors.As(err, &ce) {
 			say(stderr, "audit verify", "%s:%d: %v", path, ce.Line, err)
 			switch {
 			case ce.Torn:
@@ -210,7 +210,7 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	conf, err := audit.Conform(f)
-	if ce, ok := errors.AsType[*audit.ConformError](err); ok {
+	if ce := (*audit.ConformError)(nil); errors.As(err, &ce) {
 		say(stderr, "audit verify", "%s:%d: %v", path, ce.Line, err)
 		if !*unchained {
 			say(stderr, "audit verify", "%s: the hash chain verifies, but the state machine could not have written this log: it was rewritten and rehashed, or written by another machine", path)
@@ -275,7 +275,7 @@ func runAuditRepair(args []string, stdout, stderr io.Writer) int {
 		return exitBadInput
 	}
 	res, err := audit.Repair(path, opts...)
-	if ce, ok := errors.AsType[*audit.ChainError](err); ok {
+	if ce := (*audit.ChainError)(nil); errors.As(err, &ce) {
 		// ce rather than err: Repair's wrapping repeats the path.
 		say(stderr, "audit repair", "%s:%d: %v", path, ce.Line, ce)
 		say(stderr, "audit repair", "%s: not repaired: only a torn last line can be; a broken link elsewhere is what tampering looks like", path)
@@ -332,7 +332,7 @@ func conformFile(cmd, path string, stderr io.Writer) (conf audit.Conformance, co
 	}
 	defer f.Close()
 	conf, err = audit.Conform(f)
-	if ce, isConform := errors.AsType[*audit.ConformError](err); isConform {
+	if ce := (*audit.ConformError)(nil); errors.As(err, &ce) {
 		say(stderr, cmd, "%s:%d: %v", path, ce.Line, err)
 		say(stderr, cmd, "%s: not drawn: the state machine could not have written this log", path)
 		return conf, exitFailed, false

@@ -210,8 +210,8 @@ func TestTimeErrorNamesTheRecord(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := scanLog(strings.NewReader(tc.log))
-			te, ok := errors.AsType[*timeError](err)
-			if !ok || !errors.Is(err, errUndrawableTime) {
+			var te *timeError
+			if !errors.As(err, &te) || !errors.Is(err, errUndrawableTime) {
 				t.Fatalf("scanLog: %v, want a *timeError", err)
 			}
 			got := *te

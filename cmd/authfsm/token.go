@@ -153,7 +153,7 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 // failure.
 func agentFailed(stderr io.Writer, err error) int {
 	fmt.Fprintf(stderr, "authfsm token: %v\n", err)
-	if ue, ok := errors.AsType[*agent.UnavailableError](err); ok && ue.Status < 500 {
+	if ue := (*agent.UnavailableError)(nil); errors.As(err, &ue) && ue.Status < 500 {
 		return exitBadInput
 	}
 	return exitFailed
@@ -173,7 +173,7 @@ func gitHelper(c *agent.Client, op, profile, username string, req map[string]str
 	}
 	ctx := context.Background()
 	tok, err := c.GitToken(ctx, profile, protocol, host)
-	if ue, ok := errors.AsType[*agent.UnavailableError](err); ok && ue.Status == 403 {
+	if ue := (*agent.UnavailableError)(nil); errors.As(err, &ue) && ue.Status == 403 {
 		if op == "get" {
 			fmt.Fprintf(stderr, "authfsm token: %s; answering git nothing\n", ue.Message)
 		}

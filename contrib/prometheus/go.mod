@@ -1,12 +1,12 @@
 module github.com/authfsm/authfsm/contrib/prometheus
 
-go 1.26.0
+go 1.25.0
 
 replace github.com/authfsm/authfsm => ../..
 
 require (
-	github.com/authfsm/authfsm v0.0.0-00010101000000-000000000000
-	github.com/prometheus/client_golang v1.25.0
+	github.com/authfsm/authfsm v0.1.0
+	github.com/prometheus/client_golang v1.24.1
 )
 
 require (
@@ -16,9 +16,9 @@ require (
 	github.com/looplab/fsm v1.0.3 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
-	github.com/prometheus/common v0.72.0 // indirect
+	github.com/prometheus/common v0.71.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
-	golang.org/x/oauth2 v0.38.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/oauth2 v0.36.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,7 @@ var contract = []struct {
 	{"LeaseLapseTakeover", testLeaseLapseTakeover},
 	{"MarkInFlight", testMarkInFlight},
 	{"Publish", testPublish},
+	{"PublishExtra", testPublishExtra},
 	{"Release", testRelease},
 	{"WaitAtOnce", testWaitAtOnce},
 	{"WaitWoken", testWaitWoken},
@@ -82,7 +84,7 @@ func mark(t *testing.T, c *Coordinator, holder string, gen uint64) {
 // pair is a token pair of generation n with recognisable secrets.
 func pair(n int) session.Token {
 	issued := time.Date(2030, 1, 2, 3, 0, 0, 987654321, time.FixedZone("X", 3600))
-	return session.Token{
+	t := session.Token{
 		Access:  session.Secret(fmt.Sprintf("access-secret-%d-Zq9", n)),
 		Refresh: session.Secret(fmt.Sprintf("refresh-secret-%d-Zq9", n)),
 		Type:    "Bearer",
@@ -90,11 +92,15 @@ func pair(n int) session.Token {
 		Expiry:  issued.Add(time.Hour),
 		Scope:   "read write",
 	}
+	if n%2 == 0 { // the even pairs carry an id_token, the odd ones nothing more
+		t = t.WithExtra(map[string]any{"id_token": fmt.Sprintf("id-secret-%d-Zq9", n), "n": float64(n)})
+	}
+	return t
 }
 
 func samePair(a, b session.Token) bool {
 	return a.Access == b.Access && a.Refresh == b.Refresh && a.Type == b.Type && a.Scope == b.Scope &&
-		a.Issued.Equal(b.Issued) && a.Expiry.Equal(b.Expiry)
+		a.Issued.Equal(b.Issued) && a.Expiry.Equal(b.Expiry) && reflect.DeepEqual(a.ExtraMembers(), b.ExtraMembers())
 }
 
 // testAcquire: a free lease is taken, its holder extends it, another
@@ -294,6 +300,25 @@ func testPublish(t *testing.T, e env) {
 				t.Errorf("lease %+v after Publish, want holder %q", f.Lease, tc.wantLease)
 			}
 		})
+	}
+}
+
+// testPublishExtra: a pair's Extra members (an id_token) are stored with
+// it, and a later pair without any leaves none behind.
+func testPublishExtra(t *testing.T, e env) {
+	t.Cleanup(func() { e.client.Del(context.Background(), e.stateKey(), e.leaseKey()) })
+	c := e.coord()
+	if _, err := c.Publish(testCtx(t), "a", 0, pair(2)); err != nil {
+		t.Fatal(err)
+	}
+	if f := read(t, c); !samePair(f.Pair, pair(2)) || f.Pair.Extra("id_token") != "id-secret-2-Zq9" {
+		t.Errorf("family holds %v (id_token %v), want pair 2 with its id_token", f.Pair, f.Pair.Extra("id_token"))
+	}
+	if _, err := c.Publish(testCtx(t), "a", 1, pair(1)); err != nil {
+		t.Fatal(err)
+	}
+	if f := read(t, c); !samePair(f.Pair, pair(1)) || f.Pair.ExtraMembers() != nil {
+		t.Errorf("family holds %v with %v, want pair 1 without Extra members", f.Pair, f.Pair.ExtraMembers())
 	}
 }
 

@@ -2,6 +2,7 @@ package rediscoord
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -194,11 +195,19 @@ func (c *Coordinator) MarkInFlight(ctx context.Context, holder string, gen uint6
 // Publish implements session.Coordinator. It stores the pair's secrets in
 // clear in the family's hash; no error it returns contains them.
 func (c *Coordinator) Publish(ctx context.Context, holder string, gen uint64, pair session.Token) (uint64, error) {
+	var extra string
+	if m := pair.ExtraMembers(); m != nil {
+		b, err := json.Marshal(m)
+		if err != nil {
+			return 0, fmt.Errorf("redis coordinator: publish %s: the pair's Extra members are not JSON: %w", c.key, err)
+		}
+		extra = string(b)
+	}
 	v, err := publishScript.Run(ctx, c.client, c.keys, holder, strconv.FormatUint(gen, 10),
 		pair.Access.Reveal(), pair.Refresh.Reveal(), pair.Type,
-		formatTime(pair.Issued), formatTime(pair.Expiry), pair.Scope, c.channel).Slice()
+		formatTime(pair.Issued), formatTime(pair.Expiry), pair.Scope, c.channel, extra).Slice()
 	if err != nil {
-		return 0, c.fail("publish", err, pair.Access, pair.Refresh)
+		return 0, c.fail("publish", err, pair.Access, pair.Refresh, session.Secret(extra))
 	}
 	if len(v) != 2 {
 		return 0, c.unexpected("publish")

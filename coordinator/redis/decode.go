@@ -1,6 +1,7 @@
 package rediscoord
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -24,6 +25,13 @@ func (c *Coordinator) parseFamily(h map[string]string, f *session.Family) error 
 		Refresh: session.Secret(h[fieldRefresh]),
 		Type:    h[fieldType],
 		Scope:   h[fieldScope],
+	}
+	if s := h[fieldExtra]; s != "" {
+		var extra map[string]any
+		if json.Unmarshal([]byte(s), &extra) != nil {
+			return c.corrupt(fieldExtra, "not a JSON object")
+		}
+		f.Pair = f.Pair.WithExtra(extra)
 	}
 	var err error
 	if f.Pair.Issued, err = c.parseTime(h, fieldIssued); err != nil {

@@ -1,13 +1,13 @@
 module github.com/authfsm/authfsm/coordinator/redis
 
-go 1.26.0
+go 1.25.0
 
 replace github.com/authfsm/authfsm => ../..
 
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
-	github.com/authfsm/authfsm v0.0.0-00010101000000-000000000000
-	github.com/redis/go-redis/v9 v9.23.0
+	github.com/authfsm/authfsm v0.1.0
+	github.com/redis/go-redis/v9 v9.22.0
 )
 
 require (
@@ -16,6 +16,6 @@ require (
 	github.com/looplab/fsm v1.0.3 // indirect
 	github.com/yuin/gopher-lua v1.1.1 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
-	golang.org/x/oauth2 v0.38.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/oauth2 v0.36.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
 )

@@ -11,6 +11,7 @@ const (
 	fieldIssued     = "issued"
 	fieldExpiry     = "expiry"
 	fieldScope      = "scope"
+	fieldExtra      = "extra" // the pair's Extra members, a JSON object
 	fieldFlHolder   = "in_flight_holder"
 	fieldFlGen      = "in_flight_generation"
 	fieldFlAt       = "in_flight_at"
@@ -64,10 +65,11 @@ end
 return 1
 `)
 
-// publishScript stores the pair ARGV[3..8] when the generation is ARGV[2],
-// clears the in-flight mark, deletes the lease if ARGV[1] holds it,
-// announces on channel ARGV[9] and returns {1, new generation}; when the
-// generation is another, it returns {0, the stored generation}.
+// publishScript stores the pair ARGV[3..8] and its Extra members ARGV[10]
+// (a JSON object, or "" for none) when the generation is ARGV[2], clears
+// the in-flight mark, deletes the lease if ARGV[1] holds it, announces on
+// channel ARGV[9] and returns {1, new generation}; when the generation is
+// another, it returns {0, the stored generation}.
 var publishScript = goredis.NewScript(prelude + `
 local cur = redis.call('HGET', KEYS[1], '` + fieldGeneration + `')
 if cur == false then cur = '0' end
@@ -75,6 +77,11 @@ if cur ~= ARGV[2] then return {0, cur} end
 local n = redis.call('HINCRBY', KEYS[1], '` + fieldGeneration + `', 1)
 redis.call('HSET', KEYS[1], '` + fieldAccess + `', ARGV[3], '` + fieldRefresh + `', ARGV[4],
   '` + fieldType + `', ARGV[5], '` + fieldIssued + `', ARGV[6], '` + fieldExpiry + `', ARGV[7], '` + fieldScope + `', ARGV[8])
+if ARGV[10] ~= nil and ARGV[10] ~= '' then
+  redis.call('HSET', KEYS[1], '` + fieldExtra + `', ARGV[10])
+else
+  redis.call('HDEL', KEYS[1], '` + fieldExtra + `')
+end
 redis.call('HDEL', KEYS[1], '` + fieldFlHolder + `', '` + fieldFlGen + `', '` + fieldFlAt + `')
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 redis.call('PUBLISH', ARGV[9], 'published')

@@ -27,14 +27,17 @@ func TestDiagramsAreFresh(t *testing.T) {
 	}
 }
 
-// TestFreshCatchesAStalePicture: a picture drawn from another DOT, or an
-// own-layout picture that differs, is stale.
+// TestFreshCatchesAStalePicture: a picture drawn from another DOT, or one
+// that records no DOT (states.SVG's own layout included), is stale.
 func TestFreshCatchesAStalePicture(t *testing.T) {
 	if Fresh(dotMarker + "0000 -->\n<svg/>") {
 		t.Error("a picture drawn from another DOT passed")
 	}
 	if Fresh("<svg/>") {
 		t.Error("a picture that is neither passed")
+	}
+	if Fresh(states.SVG()) {
+		t.Error("states.SVG's own layout passed for a picture drawn by dot")
 	}
 	if !Fresh(dotMarker + SourceHash() + " -->\n<svg/>") {
 		t.Error("a picture drawn from the current DOT failed")

@@ -1,6 +1,7 @@
 //go:build ignore
 
-// gen writes the diagrams of package diagrams; run it with go generate.
+// gen writes the diagrams of package diagrams (see diagrams.Generate); run
+// it with go generate. `go run gen.go DIR` writes them into DIR instead.
 package main
 
 import (
@@ -11,16 +12,12 @@ import (
 )
 
 func main() {
-	for name, render := range diagrams.Files {
-		if err := os.WriteFile(name, []byte(render()), 0o644); err != nil {
-			log.Fatal(err)
-		}
+	log.SetFlags(0)
+	dir := "."
+	if len(os.Args) > 1 {
+		dir = os.Args[1]
 	}
-	svg, byDot := diagrams.SVG()
-	if !byDot {
-		log.Print("dot (Debian's graphviz) is not installed: session.svg uses states.SVG's own layout")
-	}
-	if err := os.WriteFile(diagrams.SVGFile, []byte(svg), 0o644); err != nil {
+	if err := diagrams.Generate(dir); err != nil {
 		log.Fatal(err)
 	}
 }

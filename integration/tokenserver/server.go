@@ -140,6 +140,9 @@ func New(cfg Config) (*Server, error) {
 		RefreshTokenLifespan: cfg.RefreshTokenLifespan,
 		GlobalSecret:         secret,
 		HashCost:             bcrypt.MinCost,
+		// The authorization code grant (see AuthPath): a public client
+		// must use PKCE, and with S256.
+		EnforcePKCEForPublicClients: true,
 	}
 	store := &countingStore{MemoryStore: storage.NewMemoryStore(), grace: cfg.ReuseGrace, rotated: map[string]time.Time{},
 		revoked: map[string]bool{}}
@@ -157,8 +160,13 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	if err := registerLoginClients(store.Clients); err != nil {
+		return nil, err
+	}
 	store.Users[cfg.Username] = storage.MemoryUserRelation{Username: cfg.Username, Password: cfg.Password}
 	provider := compose.Compose(fcfg, store, compose.NewOAuth2HMACStrategy(fcfg),
+		compose.OAuth2AuthorizeExplicitFactory,
+		compose.OAuth2PKCEFactory,
 		compose.OAuth2ResourceOwnerPasswordCredentialsFactory,
 		compose.OAuth2RefreshTokenGrantFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
@@ -204,6 +212,8 @@ func (s *Server) Start() error {
 	stop := make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+TokenPath, func(w http.ResponseWriter, r *http.Request) { s.serveToken(w, r, stop) })
+	mux.HandleFunc("GET "+AuthPath, s.serveAuthorize)
+	mux.HandleFunc("POST "+AuthPath, s.serveAuthorize)
 	mux.HandleFunc("POST /", s.servePost(stop)) // the token endpoint under the issuer's path
 	mux.HandleFunc("GET /", s.serveGet)         // the metadata documents
 	hs, addr, done, err := serve(addr, mux)
