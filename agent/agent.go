@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/benbjohnson/clock"
+
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
@@ -33,6 +35,9 @@ type Options struct {
 	// Upstream sends the proxies' requests; nil means
 	// http.DefaultTransport.
 	Upstream http.RoundTripper
+	// Clock is the sessions' clock and the one /v1/token's handover waits
+	// on; nil means the real one (clock.New). Tests set a mock.
+	Clock clock.Clock
 }
 
 // Agent keeps one session per profile and serves them. Create it with New,
@@ -51,10 +56,12 @@ type Agent struct {
 
 // profile is a running profile.
 type profile struct {
-	cfg  *Profile
-	s    *session.Session
-	wait time.Duration // wait_for_refresh
-	n    counters
+	cfg     *Profile
+	s       *session.Session
+	wait    time.Duration // wait_for_refresh
+	clock   clock.Clock
+	changes changes // the session's transitions, for serve's handover
+	n       counters
 }
 
 // counters are a profile's metrics (metrics.go writes them).
@@ -63,6 +70,7 @@ type counters struct {
 	proxyForwarded, proxyUnavailable, proxyUpstreamFail atomic.Int64
 	proxyRefused, throttled                             atomic.Int64
 	rejected, rejectedStale                             atomic.Int64                     // POST /v1/token/reject
+	handovers                                           atomic.Int64                     // /v1/token waits for a replacement
 	refresh                                             [policy.Suspect + 1]atomic.Int64 // by policy.Class
 
 	mu          sync.Mutex
@@ -94,6 +102,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 	}
 	if opts.Upstream == nil {
 		opts.Upstream = http.DefaultTransport
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.New()
 	}
 	ag := &Agent{cfg: cfg, opts: opts, log: opts.Logger}
 	a = ag
@@ -182,7 +193,7 @@ func (a *Agent) bind(name string, l Listen) error {
 
 // start creates the session of a profile.
 func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, throttles map[string]*session.Throttle) (*profile, error) {
-	p := &profile{cfg: pr, wait: pr.Session.WaitForRefresh}
+	p := &profile{cfg: pr, wait: pr.Session.WaitForRefresh, clock: a.opts.Clock}
 	client, err := session.NewClient(e)
 	if err != nil {
 		return nil, err
@@ -192,7 +203,9 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 		return nil, err
 	}
 	opts = append(opts, session.WithID(pr.Name), session.WithLogger(a.log.With("profile", pr.Name)),
+		session.WithClock(a.opts.Clock),
 		session.WithHooks(session.Hooks{
+			Transition:  func(audit.Record) { p.changes.notify() },
 			RequestDone: p.n.requestDone,
 			StoreError:  p.n.storeError,
 			Throttled:   func(session.Throttled) { p.n.throttled.Add(1) },

@@ -142,7 +142,7 @@ func fakeAgent(t *testing.T, status int, body string) string {
 }
 
 func TestTokenCommand(t *testing.T) {
-	const tokenJSON = `{"access_token":"eyJhbGciOiJFUzI1NiJ9.e30.sig","token_type":"Bearer","expires_at":"2025-06-01T10:30:45.9Z","state":"valid"}`
+	const tokenJSON = `{"access_token":"eyJhbGciOiJFUzI1NiJ9.e30.sig","token_type":"Bearer","expires_at":"2099-06-01T10:30:45.9Z","token_expires_at":"2099-06-01T10:35:46.9Z","state":"valid"}`
 	sock := fakeAgent(t, http.StatusOK, tokenJSON)
 	unavailable := fakeAgent(t, http.StatusServiceUnavailable,
 		`{"error":"session: token refresh failed: 502 Bad Gateway from https://auth.example/token (attempt 2, next in 30s; no access token)","state":"backoff"}`)
