@@ -16,6 +16,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/coordinator/rediscore"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
 )
@@ -49,6 +50,7 @@ type Agent struct {
 	profiles []*profile
 	chain    *audit.ChainWriter
 	servers  []*server
+	redis    map[string]*rediscore.Client // by profile, for a Redis store
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -89,10 +91,11 @@ type server struct {
 
 // New starts the agent's sessions and opens its listeners; Serve serves
 // them. It reads the profiles' secrets (and checks their key and assertion
-// files), opens and verifies the audit log, binds every listener before
-// any session sends a request, then starts one session per profile, each
-// loading its pair from its store (or seeding it from refresh_token_file).
-// On an error nothing is left open.
+// files, and a Redis store's password and CA file), opens and verifies the
+// audit log, binds every listener before any session sends a request, then
+// starts one session per profile, each loading its pair from its store, a
+// file or a Redis family (or seeding it from refresh_token_file). On an
+// error nothing is left open.
 func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -115,12 +118,20 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 		}
 	}()
 	endpoints := make([]session.Endpoint, len(cfg.Profiles))
+	a.redis = map[string]*rediscore.Client{}
 	for i, pr := range cfg.Profiles {
 		e, err := pr.endpoint(cfg.File, &a.opts)
 		if err != nil {
 			return nil, profileError(pr.Name, err)
 		}
 		endpoints[i] = e
+		rc, err := pr.redisClient(cfg.File, &a.opts)
+		if err != nil {
+			return nil, profileError(pr.Name, err)
+		}
+		if rc != nil {
+			a.redis[pr.Name] = rc
+		}
 	}
 	if cfg.Listen != nil {
 		if err := a.bind("", *cfg.Listen); err != nil {
@@ -235,38 +246,11 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 		}
 		opts = append(opts, session.WithThrottle(t))
 	}
-	var initial session.Token
-	if st := pr.Store; st != nil {
-		if st.Coordinator == "file" {
-			c := &session.FileCoordinator{Path: st.Path}
-			opts = append(opts, session.WithCoordinator(c))
-			if pr.Grant == session.GrantRefreshToken {
-				fam, err := c.Read(ctx)
-				if err != nil {
-					return nil, fmt.Errorf("reading the token family: %w", err)
-				}
-				if fam.Pair.Access == "" && fam.Pair.Refresh == "" {
-					if initial, err = a.seed(pr, st.Path); err != nil {
-						return nil, err
-					}
-				}
-			}
-		} else {
-			fs := &session.FileStore{Path: st.Path}
-			opts = append(opts, session.WithStore(fs))
-			if pr.Grant == session.GrantRefreshToken {
-				_, err := fs.Load(ctx)
-				switch {
-				case errors.Is(err, session.ErrNoToken):
-					if initial, err = a.seed(pr, st.Path); err != nil {
-						return nil, err
-					}
-				case err != nil:
-					return nil, err
-				}
-			}
-		}
+	sopts, initial, err := a.storeOptions(ctx, pr, a.redis[pr.Name])
+	if err != nil {
+		return nil, err
 	}
+	opts = append(opts, sopts...)
 	s, err := session.New(ctx, client, initial, opts...)
 	if err != nil {
 		return nil, err
@@ -396,6 +380,9 @@ func (a *Agent) closeAll(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	for _, rc := range a.redis {
+		rc.Close()
+	}
 	if a.chain != nil {
 		a.log.Info("audit log closed", "path", a.cfg.Audit.Path, "head", a.chain.Head().String())
 		if err := a.chain.Close(); err != nil {

@@ -113,16 +113,6 @@ type PrivateKeyJWT struct {
 	KeyFile, KeyID, Audience string
 }
 
-// Store is where a profile's token pair is kept.
-type Store struct {
-	// Path is the file (session.FileStore), or the token family's file
-	// with a coordinator.
-	Path string
-	// Coordinator "file" shares the pair with the other processes of the
-	// host that use the same file (session.FileCoordinator); "" for none.
-	Coordinator string
-}
-
 // Proxy is a profile's reverse proxy.
 type Proxy struct {
 	Listen   Listen

@@ -37,6 +37,12 @@
 // /v1/token with git's protocol and host; the agent answers only for the
 // hosts a profile names (Profile.AnswersGit).
 //
+// A profile's store keeps its token pair across restarts: a file
+// (session.FileStore), a file shared by the host's processes
+// (session.FileCoordinator), or a token family in Redis shared by agents
+// and programs on several hosts (store.redis: coordinator/rediscore's
+// coordinator and client, so the agent needs no Redis library).
+//
 // Every transition goes to one hash-chained audit log, optionally keyed.
 // On shutdown the agent stops accepting requests, lets a refresh in flight
 // finish and saves the newest (possibly rotated) token pair to each
