@@ -264,15 +264,12 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 
 // seed returns the pair that starts a refresh_token profile whose store
 // holds none: its refresh_token_file's or refresh_token_env's.
-func (a *Agent) seed(pr *Profile, store string) (session.Token, error) {
-	rt, err := pr.seed(a.cfg.File, &a.opts)
+func (a *Agent) seed(pr *Profile) (session.Token, error) {
+	rt, err := pr.seedOf(a.cfg.File, &a.opts)
 	if err != nil {
 		return session.Token{}, err
 	}
-	if rt == "" {
-		return session.Token{}, fmt.Errorf("the store %s holds no token pair, and neither refresh_token_file nor refresh_token_env seeds it", store)
-	}
-	a.log.Info("seeding the token store from the profile's refresh token", "profile", pr.Name, "store", store)
+	a.log.Info("seeding the token store from the profile's refresh token", "profile", pr.Name, "store", pr.Store.String())
 	return session.Token{Refresh: rt}, nil
 }
 

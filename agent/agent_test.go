@@ -476,6 +476,11 @@ func TestNewErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("error %v, want %q", err, tc.err)
 			}
+			// --check reports it too.
+			err = Check(context.Background(), cfg, Options{Getenv: func(string) string { return "" }})
+			if errs := Errors(err); len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.err) {
+				t.Errorf("Check: %v, want one error %q", err, tc.err)
+			}
 			if _, err := os.Lstat(filepath.Join(dir, tc.name+".sock")); !os.IsNotExist(err) {
 				t.Errorf("a failed New left its socket: %v", err)
 			}

@@ -221,3 +221,49 @@ func TestReadmeConfig(t *testing.T) {
 		t.Errorf("parsed as %+v", p)
 	}
 }
+
+// TestParseConfigReportsEachPart: a problem in one top-level key or
+// profile does not hide another's; each is a *ConfigError, in the file's
+// order, and the keys that relate parts (nothing served, an address taken
+// twice) are checked only once every part reads.
+func TestParseConfigReportsEachPart(t *testing.T) {
+	src := `shutdown_timeout: forever
+log_level: loud
+profiles:
+  a:
+    token_url: https://auth.example/token
+    client_secret: ` + secret + `
+    also_unknown: 1
+  b:
+    token_url: https://auth.example/token
+    store: {path: b.json}
+  c/d: {}
+  e:
+    issuer: http://auth.example
+`
+	_, err := Parse("agent.yaml", []byte(src))
+	errs := Errors(err)
+	want := []string{
+		"agent.yaml:1: shutdown_timeout: want a Go duration",
+		"agent.yaml:2: log_level: want debug, info, warn or error",
+		"agent.yaml:6: profiles.a.client_secret: an inline secret is refused",
+		"agent.yaml:11: profiles.c/d: a profile's name",
+		"agent.yaml:13: profiles.e.store: required by the refresh_token grant",
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("%d errors, want %d:\n%v", len(errs), len(want), err)
+	}
+	for i, w := range want {
+		var ce *ConfigError
+		if !errors.As(errs[i], &ce) || !strings.Contains(errs[i].Error(), w) {
+			t.Errorf("error %d: %v, want a *ConfigError containing %q", i, errs[i], w)
+		}
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Error("an error quotes the secret")
+	}
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Key != "shutdown_timeout" {
+		t.Errorf("errors.As finds %v, want the first problem", ce)
+	}
+}

@@ -56,47 +56,66 @@ func (a *Agent) storeOptions(ctx context.Context, pr *Profile, rc *rediscore.Cli
 		return nil, session.Token{}, nil
 	}
 	var opt session.Option
-	var holds func(context.Context) (bool, error)
 	switch {
 	case st.Redis != nil:
-		c := rediscore.New(rc, st.Redis.Key)
-		opt, holds = session.WithCoordinator(c), familyHolds(c)
+		opt = session.WithCoordinator(rediscore.New(rc, st.Redis.Key))
 	case st.Coordinator == "file":
-		c := &session.FileCoordinator{Path: st.Path}
-		opt, holds = session.WithCoordinator(c), familyHolds(c)
+		opt = session.WithCoordinator(&session.FileCoordinator{Path: st.Path})
 	default:
-		fs := &session.FileStore{Path: st.Path}
-		opt = session.WithStore(fs)
-		holds = func(ctx context.Context) (bool, error) {
-			_, err := fs.Load(ctx)
-			if errors.Is(err, session.ErrNoToken) {
-				return false, nil
-			}
-			return err == nil, err
-		}
+		opt = session.WithStore(&session.FileStore{Path: st.Path})
 	}
 	opts := []session.Option{opt}
 	if pr.Grant != session.GrantRefreshToken {
 		return opts, session.Token{}, nil
 	}
-	ok, err := holds(ctx)
+	ok, err := pr.storeHolds(ctx, rc)
 	if err != nil {
-		return nil, session.Token{}, fmt.Errorf("reading the store (%s): %w", st, err)
+		return nil, session.Token{}, err
 	}
 	if ok {
 		return opts, session.Token{}, nil
 	}
-	tok, err := a.seed(pr, st.String())
+	tok, err := a.seed(pr)
 	return opts, tok, err
 }
 
-// familyHolds reports whether c's family holds a pair.
-func familyHolds(c session.Coordinator) func(context.Context) (bool, error) {
-	return func(ctx context.Context) (bool, error) {
-		fam, err := c.Read(ctx)
-		if err != nil {
-			return false, err
+// storeHolds reports whether a profile's store holds a token pair (rc is
+// its Redis client, if any). Reading a file coordinator's family takes its
+// lock, as the session does.
+func (pr *Profile) storeHolds(ctx context.Context, rc *rediscore.Client) (bool, error) {
+	st := pr.Store
+	var fam func(context.Context) (session.Family, error)
+	switch {
+	case st.Redis != nil:
+		fam = rediscore.New(rc, st.Redis.Key).Read
+	case st.Coordinator == "file":
+		fam = (&session.FileCoordinator{Path: st.Path}).Read
+	default:
+		_, err := (&session.FileStore{Path: st.Path}).Load(ctx)
+		switch {
+		case errors.Is(err, session.ErrNoToken):
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("reading the store (%s): %w", st, err)
 		}
-		return fam.Pair.Access != "" || fam.Pair.Refresh != "", nil
+		return true, nil
 	}
+	f, err := fam(ctx)
+	if err != nil {
+		return false, fmt.Errorf("reading the store (%s): %w", st, err)
+	}
+	return f.Pair.Access != "" || f.Pair.Refresh != "", nil
+}
+
+// seedOf returns the refresh token that starts a refresh_token profile
+// whose store holds no pair, or an error when the profile names none.
+func (pr *Profile) seedOf(cfgFile string, opts *Options) (session.Secret, error) {
+	rt, err := pr.seed(cfgFile, opts)
+	if err != nil {
+		return "", err
+	}
+	if rt == "" {
+		return "", fmt.Errorf("the store %s holds no token pair, and neither refresh_token_file nor refresh_token_env seeds it", pr.Store)
+	}
+	return rt, nil
 }
