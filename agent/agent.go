@@ -13,7 +13,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/benbjohnson/clock"
+
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/coordinator/rediscore"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
 )
@@ -33,6 +36,9 @@ type Options struct {
 	// Upstream sends the proxies' requests; nil means
 	// http.DefaultTransport.
 	Upstream http.RoundTripper
+	// Clock is the sessions' clock and the one /v1/token's handover waits
+	// on; nil means the real one (clock.New). Tests set a mock.
+	Clock clock.Clock
 }
 
 // Agent keeps one session per profile and serves them. Create it with New,
@@ -44,6 +50,7 @@ type Agent struct {
 	profiles []*profile
 	chain    *audit.ChainWriter
 	servers  []*server
+	redis    map[string]*rediscore.Client // by profile, for a Redis store
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -51,10 +58,12 @@ type Agent struct {
 
 // profile is a running profile.
 type profile struct {
-	cfg  *Profile
-	s    *session.Session
-	wait time.Duration // wait_for_refresh
-	n    counters
+	cfg     *Profile
+	s       *session.Session
+	wait    time.Duration // wait_for_refresh
+	clock   clock.Clock
+	changes changes // the session's transitions, for serve's handover
+	n       counters
 }
 
 // counters are a profile's metrics (metrics.go writes them).
@@ -63,6 +72,7 @@ type counters struct {
 	proxyForwarded, proxyUnavailable, proxyUpstreamFail atomic.Int64
 	proxyRefused, throttled                             atomic.Int64
 	rejected, rejectedStale                             atomic.Int64                     // POST /v1/token/reject
+	handovers                                           atomic.Int64                     // /v1/token waits for a replacement
 	refresh                                             [policy.Suspect + 1]atomic.Int64 // by policy.Class
 
 	mu          sync.Mutex
@@ -81,10 +91,11 @@ type server struct {
 
 // New starts the agent's sessions and opens its listeners; Serve serves
 // them. It reads the profiles' secrets (and checks their key and assertion
-// files), opens and verifies the audit log, binds every listener before
-// any session sends a request, then starts one session per profile, each
-// loading its pair from its store (or seeding it from refresh_token_file).
-// On an error nothing is left open.
+// files, and a Redis store's password and CA file), opens and verifies the
+// audit log, binds every listener before any session sends a request, then
+// starts one session per profile, each loading its pair from its store, a
+// file or a Redis family (or seeding it from refresh_token_file). On an
+// error nothing is left open.
 func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -95,6 +106,9 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 	if opts.Upstream == nil {
 		opts.Upstream = http.DefaultTransport
 	}
+	if opts.Clock == nil {
+		opts.Clock = clock.New()
+	}
 	ag := &Agent{cfg: cfg, opts: opts, log: opts.Logger}
 	a = ag
 	defer func() {
@@ -104,12 +118,20 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 		}
 	}()
 	endpoints := make([]session.Endpoint, len(cfg.Profiles))
+	a.redis = map[string]*rediscore.Client{}
 	for i, pr := range cfg.Profiles {
 		e, err := pr.endpoint(cfg.File, &a.opts)
 		if err != nil {
 			return nil, profileError(pr.Name, err)
 		}
 		endpoints[i] = e
+		rc, err := pr.redisClient(cfg.File, &a.opts)
+		if err != nil {
+			return nil, profileError(pr.Name, err)
+		}
+		if rc != nil {
+			a.redis[pr.Name] = rc
+		}
 	}
 	if cfg.Listen != nil {
 		if err := a.bind("", *cfg.Listen); err != nil {
@@ -182,7 +204,7 @@ func (a *Agent) bind(name string, l Listen) error {
 
 // start creates the session of a profile.
 func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, throttles map[string]*session.Throttle) (*profile, error) {
-	p := &profile{cfg: pr, wait: pr.Session.WaitForRefresh}
+	p := &profile{cfg: pr, wait: pr.Session.WaitForRefresh, clock: a.opts.Clock}
 	client, err := session.NewClient(e)
 	if err != nil {
 		return nil, err
@@ -192,7 +214,9 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 		return nil, err
 	}
 	opts = append(opts, session.WithID(pr.Name), session.WithLogger(a.log.With("profile", pr.Name)),
+		session.WithClock(a.opts.Clock),
 		session.WithHooks(session.Hooks{
+			Transition:  func(audit.Record) { p.changes.notify() },
 			RequestDone: p.n.requestDone,
 			StoreError:  p.n.storeError,
 			Throttled:   func(session.Throttled) { p.n.throttled.Add(1) },
@@ -222,38 +246,11 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 		}
 		opts = append(opts, session.WithThrottle(t))
 	}
-	var initial session.Token
-	if st := pr.Store; st != nil {
-		if st.Coordinator == "file" {
-			c := &session.FileCoordinator{Path: st.Path}
-			opts = append(opts, session.WithCoordinator(c))
-			if pr.Grant == session.GrantRefreshToken {
-				fam, err := c.Read(ctx)
-				if err != nil {
-					return nil, fmt.Errorf("reading the token family: %w", err)
-				}
-				if fam.Pair.Access == "" && fam.Pair.Refresh == "" {
-					if initial, err = a.seed(pr, st.Path); err != nil {
-						return nil, err
-					}
-				}
-			}
-		} else {
-			fs := &session.FileStore{Path: st.Path}
-			opts = append(opts, session.WithStore(fs))
-			if pr.Grant == session.GrantRefreshToken {
-				_, err := fs.Load(ctx)
-				switch {
-				case errors.Is(err, session.ErrNoToken):
-					if initial, err = a.seed(pr, st.Path); err != nil {
-						return nil, err
-					}
-				case err != nil:
-					return nil, err
-				}
-			}
-		}
+	sopts, initial, err := a.storeOptions(ctx, pr, a.redis[pr.Name])
+	if err != nil {
+		return nil, err
 	}
+	opts = append(opts, sopts...)
 	s, err := session.New(ctx, client, initial, opts...)
 	if err != nil {
 		return nil, err
@@ -267,15 +264,12 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 
 // seed returns the pair that starts a refresh_token profile whose store
 // holds none: its refresh_token_file's or refresh_token_env's.
-func (a *Agent) seed(pr *Profile, store string) (session.Token, error) {
-	rt, err := pr.seed(a.cfg.File, &a.opts)
+func (a *Agent) seed(pr *Profile) (session.Token, error) {
+	rt, err := pr.seedOf(a.cfg.File, &a.opts)
 	if err != nil {
 		return session.Token{}, err
 	}
-	if rt == "" {
-		return session.Token{}, fmt.Errorf("the store %s holds no token pair, and neither refresh_token_file nor refresh_token_env seeds it", store)
-	}
-	a.log.Info("seeding the token store from the profile's refresh token", "profile", pr.Name, "store", store)
+	a.log.Info("seeding the token store from the profile's refresh token", "profile", pr.Name, "store", pr.Store.String())
 	return session.Token{Refresh: rt}, nil
 }
 
@@ -383,6 +377,9 @@ func (a *Agent) closeAll(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
+	for _, rc := range a.redis {
+		rc.Close()
+	}
 	if a.chain != nil {
 		a.log.Info("audit log closed", "path", a.cfg.Audit.Path, "head", a.chain.Head().String())
 		if err := a.chain.Close(); err != nil {

@@ -232,8 +232,12 @@ profiles:
 	// The token itself.
 	_, h, body := get(t, http.DefaultClient, base+"/v1/token?profile=other", ok)
 	tok := decode[TokenResponse](t, body)
-	if !strings.HasPrefix(tok.AccessToken, "access-") || tok.State != "valid" || time.Until(tok.ExpiresAt) < 59*time.Minute {
-		t.Errorf("token %+v", tok)
+	// expires_at is when the agent stops handing the token out: a
+	// Handover before the refresh point (refresh_ahead, 5m by default,
+	// before the token's own expiry).
+	if !strings.HasPrefix(tok.AccessToken, "access-") || tok.State != "valid" || time.Until(tok.TokenExpiresAt) < 59*time.Minute ||
+		!tok.ExpiresAt.Equal(tok.TokenExpiresAt.Add(-5*time.Minute-Handover)) {
+		t.Errorf("token %+v; want expires_at 5m1s before token_expires_at, an hour away", tok)
 	}
 	if h.Get("Cache-Control") != "no-store" {
 		t.Errorf("Cache-Control %q", h.Get("Cache-Control"))
@@ -471,6 +475,11 @@ func TestNewErrors(t *testing.T) {
 			_, err = New(context.Background(), cfg, Options{Getenv: func(string) string { return "" }})
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("error %v, want %q", err, tc.err)
+			}
+			// --check reports it too.
+			err = Check(context.Background(), cfg, Options{Getenv: func(string) string { return "" }})
+			if errs := Errors(err); len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.err) {
+				t.Errorf("Check: %v, want one error %q", err, tc.err)
 			}
 			if _, err := os.Lstat(filepath.Join(dir, tc.name+".sock")); !os.IsNotExist(err) {
 				t.Errorf("a failed New left its socket: %v", err)

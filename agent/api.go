@@ -22,9 +22,22 @@ const TokenRequestHeader = "Authfsm-Token-Request"
 
 // TokenResponse is GET /v1/token's answer.
 type TokenResponse struct {
-	AccessToken string    `json:"access_token"`
-	TokenType   string    `json:"token_type"`
-	ExpiresAt   time.Time `json:"expires_at"`
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	// ExpiresAt is the instant until which a client may keep using the
+	// token without asking again, and after which the agent no longer
+	// hands it out: Handover before the session replaces it (its refresh
+	// point, the next attempt while a refresh is failing) or before it
+	// expires when no replacement is planned, so never after
+	// TokenExpiresAt. Servers such as Ory Hydra and fosite revoke the
+	// previous access token at a refresh: a client that keeps a token
+	// until TokenExpiresAt instead sends a revoked one. It is already past
+	// when the agent, waiting for a replacement under way, gave up and
+	// served the still-valid token: use it once and ask again.
+	ExpiresAt time.Time `json:"expires_at"`
+	// TokenExpiresAt is the access token's own expiry, for display; a
+	// client caching the token must use ExpiresAt.
+	TokenExpiresAt time.Time `json:"token_expires_at,omitzero"`
 	// State is the session's state when the token was served: "valid", or
 	// "refreshing" or "backoff" while a still-valid token is served.
 	State string `json:"state"`
@@ -223,7 +236,7 @@ func (a *Agent) serveToken(w http.ResponseWriter, r *http.Request) {
 	if !a.gitScope(w, r, p) {
 		return
 	}
-	tok, err := p.token(r.Context())
+	tok, err := p.serve(r.Context())
 	if err != nil {
 		p.n.tokenUnavailable.Add(1)
 		unavailable(w, p, err)
@@ -231,7 +244,7 @@ func (a *Agent) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	p.n.tokenServed.Add(1)
 	writeJSON(w, http.StatusOK, TokenResponse{AccessToken: tok.Access.Reveal(), TokenType: tok.AuthorizationType(),
-		ExpiresAt: tok.Expiry.UTC(), State: p.s.Status().State.String()})
+		ExpiresAt: advertised(tok).UTC(), TokenExpiresAt: tok.Expiry.UTC(), State: p.s.Status().State.String()})
 }
 
 // unavailable answers 503 with the session's error and, when waiting can

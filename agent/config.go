@@ -113,16 +113,6 @@ type PrivateKeyJWT struct {
 	KeyFile, KeyID, Audience string
 }
 
-// Store is where a profile's token pair is kept.
-type Store struct {
-	// Path is the file (session.FileStore), or the token family's file
-	// with a coordinator.
-	Path string
-	// Coordinator "file" shares the pair with the other processes of the
-	// host that use the same file (session.FileCoordinator); "" for none.
-	Coordinator string
-}
-
 // Proxy is a profile's reverse proxy.
 type Proxy struct {
 	Listen   Listen
@@ -171,7 +161,10 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse parses and validates a configuration; file names it in errors, and
-// relative paths in it are relative to file's directory.
+// relative paths in it are relative to file's directory. An error is a
+// *ConfigError, or, when the file has problems in several top-level keys
+// or profiles, their errors.Join, one *ConfigError for each (the first
+// problem of each; Errors lists them).
 func Parse(file string, data []byte) (*Config, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -185,10 +178,30 @@ func Parse(file string, data []byte) (*Config, error) {
 	p := &cparser{file: file, dir: filepath.Dir(file)}
 	c := &Config{File: file, ShutdownTimeout: DefaultShutdownTimeout}
 	p.config(doc.Content[0], c)
-	if p.err != nil {
-		return nil, p.err
+	p.settle()
+	switch len(p.errs) {
+	case 0:
+		return c, nil
+	case 1:
+		return nil, p.errs[0]
 	}
-	return c, nil
+	errs := make([]error, len(p.errs))
+	for i, e := range p.errs {
+		errs[i] = e
+	}
+	return nil, errors.Join(errs...)
+}
+
+// Errors returns the problems err reports: the *ConfigError values of a
+// joined error (as Parse and Check return), or err itself.
+func Errors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // Profile returns the profile called name; with name "", the only one.

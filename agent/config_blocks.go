@@ -2,9 +2,11 @@ package agent
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,9 +19,11 @@ var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 
 var profileName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
+// logLevels are log_level's values.
+var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+
 func (p *cparser) config(n *yaml.Node, c *Config) {
-	var level string
-	given := p.mapping(n, "", []ckey{
+	p.mappingOf(n, "", []ckey{
 		{key: "listen", set: func(n *yaml.Node, key string) { c.Listen = p.listen(n, key) }},
 		{key: "audit", set: func(n *yaml.Node, key string) {
 			c.Audit = &Audit{}
@@ -33,39 +37,52 @@ func (p *cparser) config(n *yaml.Node, c *Config) {
 			}
 		}},
 		{key: "shutdown_timeout", set: p.duration(&c.ShutdownTimeout, time.Second, time.Hour)},
-		{key: "log_level", set: p.text(&level)},
+		{key: "log_level", set: func(n *yaml.Node, key string) {
+			var level string
+			if p.text(&level)(n, key); level == "" {
+				return
+			}
+			l, ok := logLevels[level]
+			if !ok {
+				p.fail(n, key, "want debug, info, warn or error")
+				return
+			}
+			c.LogLevel = l
+		}},
 		{key: "profiles", set: func(n *yaml.Node, key string) {
 			if n.Kind != yaml.MappingNode {
 				p.fail(n, key, "want a mapping of profile names to profiles, got %s", describe(n))
 				return
 			}
-			for i := 0; i+1 < len(n.Content) && p.err == nil; i += 2 {
+			// Each profile is read on its own: a problem in one does not
+			// hide another's.
+			var names []string
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p.settle()
 				k := n.Content[i]
 				name := join(key, k.Value)
 				if !profileName.MatchString(k.Value) {
 					p.fail(k, name, "a profile's name is 1 to 64 letters, digits, '-' or '_'")
-					return
+					continue
 				}
-				for _, q := range c.Profiles {
-					if q.Name == k.Value {
-						p.fail(k, name, "profile given twice")
-						return
-					}
+				if slices.Contains(names, k.Value) {
+					p.fail(k, name, "profile given twice")
+					continue
 				}
+				names = append(names, k.Value)
 				pr := &Profile{Name: k.Value}
 				p.profile(resolve(n.Content[i+1]), name, pr)
-				c.Profiles = append(c.Profiles, pr)
+				if p.err == nil {
+					c.Profiles = append(c.Profiles, pr)
+				}
 			}
 		}},
-	})
-	if p.err != nil {
+	}, true)
+	p.settle()
+	if len(p.errs) > 0 {
+		// What follows relates keys to one another; with one of them
+		// unread, it would report what is only a consequence.
 		return
-	}
-	if level != "" {
-		if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
-			p.fail(given["log_level"], "log_level", "want debug, info, warn or error")
-			return
-		}
 	}
 	if len(c.Profiles) == 0 {
 		p.fail(n, "profiles", "required: at least one profile")

@@ -68,22 +68,7 @@ func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 		{key: "scopes", set: p.strings(&pr.Scopes)},
 		{key: "params", set: func(n *yaml.Node, key string) { pr.Params = p.params(n, key) }},
 		{key: "session", set: func(n *yaml.Node, key string) { sessionNode = n }},
-		{key: "store", set: func(n *yaml.Node, key string) {
-			pr.Store = &Store{}
-			p.mapping(n, key, []ckey{
-				{key: "path", set: p.path(&pr.Store.Path)},
-				{key: "coordinator", set: p.text(&pr.Store.Coordinator)},
-			})
-			switch {
-			case p.err != nil:
-			case pr.Store.Path == "":
-				p.fail(n, key+".path", "required")
-			case pr.Store.Coordinator == "none":
-				pr.Store.Coordinator = ""
-			case pr.Store.Coordinator != "" && pr.Store.Coordinator != "file":
-				p.fail(n, key+".coordinator", "want file or none (a Redis coordinator is for programs that embed the session package)")
-			}
-		}},
+		{key: "store", set: func(n *yaml.Node, key string) { pr.Store = p.store(n, key) }},
 		{key: "proxy", set: func(n *yaml.Node, key string) { pr.Proxy = p.proxy(n, key) }},
 		{key: "git", set: func(n *yaml.Node, key string) { pr.Git = p.git(n, key) }},
 	})

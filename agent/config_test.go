@@ -45,6 +45,17 @@ profiles:
     refresh_token_file: /run/secrets/legacy-refresh
     session: {fallback: true}
     store: {path: legacy.json}
+  shared:
+    token_url: https://auth.example/token
+    refresh_token_env: SHARED_REFRESH
+    store:
+      redis: {addr: redis.internal:6380, key: "authfsm:family:{shared}", db: 2, username: agent, password_file: redis-pw, ca_file: ca.pem}
+  local:
+    token_url: https://auth.example/token
+    store: {redis: {addr: unix:run/redis.sock, key: "authfsm:family:{local}", password_env: REDIS_PW}}
+  plain:
+    token_url: https://auth.example/token
+    store: {redis: {addr: redis.internal:6379, key: k, allow_plaintext: true}}
 `
 
 func TestParseConfig(t *testing.T) {
@@ -78,6 +89,17 @@ func TestParseConfig(t *testing.T) {
 			Name: "legacy", TokenURL: "http://127.0.0.1:9000/token", ClientID: "legacy", ClientSecretEnv: "LEGACY_SECRET",
 			AuthStyle: session.AuthBody, Grant: session.GrantRefreshToken, RefreshTokenFile: "/run/secrets/legacy-refresh",
 			Session: legacy, Store: &Store{Path: "/etc/authfsm/legacy.json"},
+		}, {
+			Name: "shared", TokenURL: "https://auth.example/token", Grant: session.GrantRefreshToken, RefreshTokenEnv: "SHARED_REFRESH",
+			Session: def,
+			Store: &Store{Redis: &RedisStore{Addr: "redis.internal:6380", Key: "authfsm:family:{shared}", DB: 2, Username: "agent",
+				PasswordFile: "/etc/authfsm/redis-pw", TLS: true, CAFile: "/etc/authfsm/ca.pem"}},
+		}, {
+			Name: "local", TokenURL: "https://auth.example/token", Grant: session.GrantRefreshToken, Session: def,
+			Store: &Store{Redis: &RedisStore{Addr: "unix:/etc/authfsm/run/redis.sock", Key: "authfsm:family:{local}", PasswordEnv: "REDIS_PW"}},
+		}, {
+			Name: "plain", TokenURL: "https://auth.example/token", Grant: session.GrantRefreshToken, Session: def,
+			Store: &Store{Redis: &RedisStore{Addr: "redis.internal:6379", Key: "k", AllowPlaintext: true}},
 		}},
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
@@ -86,7 +108,7 @@ func TestParseConfig(t *testing.T) {
 	if p, err := c.Profile("legacy"); err != nil || p.Name != "legacy" {
 		t.Errorf("Profile(legacy): %v, %v", p, err)
 	}
-	if _, err := c.Profile(""); err == nil || !strings.Contains(err.Error(), "has 2 profiles (platform, legacy): name one") {
+	if _, err := c.Profile(""); err == nil || !strings.Contains(err.Error(), "has 5 profiles (platform, legacy, shared, local, plain): name one") {
 		t.Errorf("Profile(\"\"): %v", err)
 	}
 }
@@ -126,6 +148,22 @@ func TestParseConfigErrors(t *testing.T) {
 		{"address twice", head + "    store: {path: t}\n    proxy: {listen: 127.0.0.1:8180, upstream: https://api.example}\n", "profiles.api.proxy.listen: listens on 127.0.0.1:8180, as listen does"},
 		{"bad profile name", "listen: 127.0.0.1:1\nprofiles:\n  a/b: {}\n", "profiles.a/b: a profile's name"},
 		{"syntax", "listen: [\n", "agent.yaml: line"},
+		{"store: path and redis", head + "    store: {path: t, redis: {addr: 127.0.0.1:6379, key: k}}\n", "profiles.api.store.path: give path (a file) or redis"},
+		{"store: redis with coordinator", head + "    store: {coordinator: file, redis: {addr: 127.0.0.1:6379, key: k}}\n", "profiles.api.store.coordinator: applies to a file store"},
+		{"store: neither", head + "    store: {coordinator: file}\n", "profiles.api.store.path: required"},
+		{"store: coordinator redis", head + "    store: {path: t, coordinator: redis}\n", "profiles.api.store.coordinator: want file or none (to share the family across hosts, give redis"},
+		{"redis: inline password", head + "    store: {redis: {addr: 127.0.0.1:6379, key: k, password: " + secret + "}}\n", "profiles.api.store.redis.password: an inline secret is refused"},
+		{"redis: a URL with the password", head + "    store: {redis: {addr: \"redis://u:" + secret + "@r.example:6379\", key: k}}\n", "profiles.api.store.redis.addr: want host:port"},
+		{"redis: the secret as addr", head + "    store: {redis: {addr: " + secret + ", key: k}}\n", "profiles.api.store.redis.addr: want host:port"},
+		{"redis: the password as its variable", head + "    store: {redis: {addr: 127.0.0.1:6379, key: k, password_env: " + secret + "-x}}\n", "profiles.api.store.redis.password_env: want the name of an environment variable"},
+		{"redis: no addr", head + "    store: {redis: {key: k}}\n", "profiles.api.store.redis.addr: required"},
+		{"redis: no key", head + "    store: {redis: {addr: 127.0.0.1:6379}}\n", "profiles.api.store.redis.key: required"},
+		{"redis: bad port", head + "    store: {redis: {addr: \"127.0.0.1:0\", key: k}}\n", "profiles.api.store.redis.addr: the port"},
+		{"redis: bad db", head + "    store: {redis: {addr: 127.0.0.1:6379, key: k, db: -1}}\n", "profiles.api.store.redis.db: want a database number"},
+		{"redis: two passwords", head + "    store: {redis: {addr: 127.0.0.1:6379, key: k, password_file: p, password_env: P}}\n", "profiles.api.store.redis.password_env: give password_file or password_env, not both"},
+		{"redis: username alone", head + "    store: {redis: {addr: 127.0.0.1:6379, key: k, username: u}}\n", "profiles.api.store.redis.username: applies with password_file or password_env"},
+		{"redis: ca_file without TLS", head + "    store: {redis: {addr: r.example:6379, key: k, tls: false, ca_file: ca.pem}}\n", "profiles.api.store.redis.ca_file: applies with TLS"},
+		{"redis: plaintext across the network", head + "    store: {redis: {addr: r.example:6379, key: k}}\n", "profiles.api.store.redis.addr: without TLS the token pair would cross the network in clear"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("agent.yaml", []byte(tc.src))
@@ -181,5 +219,51 @@ func TestReadmeConfig(t *testing.T) {
 	}
 	if p := c.Profiles[0]; p.Name != "billing" || p.Proxy == nil || p.Session.WaitForRefresh != 10*time.Second || c.Audit.KeyFile != "/etc/authfsm/audit.key" {
 		t.Errorf("parsed as %+v", p)
+	}
+}
+
+// TestParseConfigReportsEachPart: a problem in one top-level key or
+// profile does not hide another's; each is a *ConfigError, in the file's
+// order, and the keys that relate parts (nothing served, an address taken
+// twice) are checked only once every part reads.
+func TestParseConfigReportsEachPart(t *testing.T) {
+	src := `shutdown_timeout: forever
+log_level: loud
+profiles:
+  a:
+    token_url: https://auth.example/token
+    client_secret: ` + secret + `
+    also_unknown: 1
+  b:
+    token_url: https://auth.example/token
+    store: {path: b.json}
+  c/d: {}
+  e:
+    issuer: http://auth.example
+`
+	_, err := Parse("agent.yaml", []byte(src))
+	errs := Errors(err)
+	want := []string{
+		"agent.yaml:1: shutdown_timeout: want a Go duration",
+		"agent.yaml:2: log_level: want debug, info, warn or error",
+		"agent.yaml:6: profiles.a.client_secret: an inline secret is refused",
+		"agent.yaml:11: profiles.c/d: a profile's name",
+		"agent.yaml:13: profiles.e.store: required by the refresh_token grant",
+	}
+	if len(errs) != len(want) {
+		t.Fatalf("%d errors, want %d:\n%v", len(errs), len(want), err)
+	}
+	for i, w := range want {
+		var ce *ConfigError
+		if !errors.As(errs[i], &ce) || !strings.Contains(errs[i].Error(), w) {
+			t.Errorf("error %d: %v, want a *ConfigError containing %q", i, errs[i], w)
+		}
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Error("an error quotes the secret")
+	}
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Key != "shutdown_timeout" {
+		t.Errorf("errors.As finds %v, want the first problem", ce)
 	}
 }

@@ -10,8 +10,14 @@
 //     replays the request once; the upstream's 401 to the replay reaches
 //     the client as it came);
 //   - GET /v1/token?profile=NAME on the agent's API listener, answering
-//     {access_token, token_type, expires_at, state}, or 503 with
-//     Retry-After and the refresh error's text. Like a cloud metadata
+//     {access_token, token_type, expires_at, token_expires_at, state}, or
+//     503 with Retry-After and the refresh error's text. expires_at is the
+//     instant the agent stops handing the token out, Handover before the
+//     session replaces it (TokenResponse.ExpiresAt): servers such as Ory
+//     Hydra revoke the previous access token at a refresh, so a client
+//     keeping the token until it expires would send a revoked one; a
+//     client asking within the handover, or during a refresh, waits for
+//     the new token. Like a cloud metadata
 //     server it answers only requests carrying its header
 //     (Authfsm-Token-Request: 1) and refuses those a browser made (Origin,
 //     Sec-Fetch-Site, a Host that is not loopback), so a forged cross-site
@@ -30,6 +36,12 @@
 // The git credential helper (`authfsm token --format git`) asks
 // /v1/token with git's protocol and host; the agent answers only for the
 // hosts a profile names (Profile.AnswersGit).
+//
+// A profile's store keeps its token pair across restarts: a file
+// (session.FileStore), a file shared by the host's processes
+// (session.FileCoordinator), or a token family in Redis shared by agents
+// and programs on several hosts (store.redis: coordinator/rediscore's
+// coordinator and client, so the agent needs no Redis library).
 //
 // Every transition goes to one hash-chained audit log, optionally keyed.
 // On shutdown the agent stops accepting requests, lets a refresh in flight

@@ -49,8 +49,8 @@ type execCredential struct {
 	} `json:"spec"`
 	Status struct {
 		// ExpirationTimestamp is a metav1.Time: RFC 3339 in UTC, whole
-		// seconds. It is rounded down, so the client never uses the token
-		// past its expiry.
+		// seconds. It is rounded down, so the client never keeps the token
+		// past the instant the agent advertised.
 		ExpirationTimestamp string `json:"expirationTimestamp"`
 		Token               string `json:"token"`
 	} `json:"status"`
@@ -58,8 +58,13 @@ type execCredential struct {
 
 // WriteExecCredential writes t as the ExecCredential of apiVersion (see
 // ExecCredentialVersion) that kubectl and client-go read from a credential
-// plugin: status.token and status.expirationTimestamp, so the client asks
-// again when the token expires.
+// plugin: status.token and status.expirationTimestamp, which is
+// t.ExpiresAt (the instant the agent stops handing the token out, before
+// the refresh that may revoke it; not the token's own expiry) rounded
+// down to the second. client-go runs the plugin again once that instant
+// has passed; an instant already past (the agent served the token while
+// its replacement was late) makes it use the token for one request and
+// run the plugin again for the next.
 func WriteExecCredential(w io.Writer, t TokenResponse, apiVersion string) error {
 	var ec execCredential
 	ec.Kind, ec.APIVersion = "ExecCredential", apiVersion
@@ -102,9 +107,17 @@ const DefaultGitUsername = "oauth2"
 
 // WriteGitCredential answers a git credential helper's get: the request's
 // user name (or username when it names none), the token as the password,
-// and its expiry as password_expiry_utc in Unix seconds, after which git
-// asks again rather than use a cached token (git 2.41 and later).
+// and t.ExpiresAt (the instant the agent stops handing the token out, not
+// the token's own expiry) as password_expiry_utc in Unix seconds, after
+// which git asks again rather than use a cached token (git 2.41 and
+// later). It is never before the next whole second: git drops a password
+// whose expiry has passed and asks the user instead, so a token served
+// past its advertised instant is written to expire within a second.
 func WriteGitCredential(w io.Writer, req map[string]string, t TokenResponse, username string) error {
+	return writeGitCredential(w, req, t, username, time.Now())
+}
+
+func writeGitCredential(w io.Writer, req map[string]string, t TokenResponse, username string, now time.Time) error {
 	if u := req["username"]; u != "" {
 		username = u
 	}
@@ -112,6 +125,6 @@ func WriteGitCredential(w io.Writer, req map[string]string, t TokenResponse, use
 		return errors.New("git credential: a value holds a newline or NUL")
 	}
 	_, err := fmt.Fprintf(w, "username=%s\npassword=%s\npassword_expiry_utc=%s\n",
-		username, t.AccessToken, strconv.FormatInt(t.ExpiresAt.Unix(), 10))
+		username, t.AccessToken, strconv.FormatInt(max(t.ExpiresAt.Unix(), now.Unix()+1), 10))
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,11 +93,32 @@ func TestGitCredential(t *testing.T) {
 				t.Fatal(err)
 			}
 			var b bytes.Buffer
-			if err := WriteGitCredential(&b, req, tok, DefaultGitUsername); err != nil {
+			if err := writeGitCredential(&b, req, tok, DefaultGitUsername, tok.ExpiresAt.Add(-time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, tc.golden, b.Bytes())
 		})
+	}
+	// A token served past its advertised instant (the agent's wait for its
+	// replacement ran out) expires within a second for git, never before
+	// git's now: git drops a password whose expiry has passed and asks the
+	// user for one instead.
+	for _, tc := range []struct {
+		now  time.Time
+		want int64
+	}{
+		{tok.ExpiresAt.Add(-time.Hour), 1748773845},                           // the advertised instant
+		{tok.ExpiresAt.Add(-100 * time.Millisecond), 1748773846},              // its second, begun: the next one
+		{tok.ExpiresAt, 1748773846},                                           // reached
+		{tok.ExpiresAt.Add(10*time.Second + 50*time.Millisecond), 1748773856}, // long past
+	} {
+		var b bytes.Buffer
+		if err := writeGitCredential(&b, nil, tok, DefaultGitUsername, tc.now); err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("password_expiry_utc=%d\n", tc.want); !strings.HasSuffix(b.String(), want) {
+			t.Errorf("at %v: %q, want it to end %q", tc.now, b.String(), want)
+		}
 	}
 	if _, err := ReadGitRequest(strings.NewReader("protocol https\n")); err == nil {
 		t.Error("a line without '=' was accepted")

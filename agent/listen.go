@@ -15,22 +15,11 @@ func listen(l Listen) (net.Listener, error) {
 	if l.Network != "unix" {
 		return net.Listen("tcp", l.Address)
 	}
-	fi, err := os.Lstat(l.Address)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
+	stale, err := staleSocket(l.Address)
+	if err != nil {
 		return nil, err
-	case fi.Mode()&os.ModeSocket == 0:
-		return nil, fmt.Errorf("agent: %s exists and is not a socket", l.Address)
-	default:
-		c, err := net.Dial("unix", l.Address)
-		if err == nil {
-			c.Close()
-			return nil, fmt.Errorf("agent: %s: another process listens on it", l.Address)
-		}
-		if !errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, fmt.Errorf("agent: %s: %w", l.Address, err)
-		}
+	}
+	if stale {
 		if err := os.Remove(l.Address); err != nil {
 			return nil, err
 		}
@@ -45,4 +34,29 @@ func listen(l Listen) (net.Listener, error) {
 		return nil, err
 	}
 	return ln, nil
+}
+
+// staleSocket reports whether path is a socket nothing answers on (a
+// crashed agent's), which listen replaces; it is an error when path is a
+// live socket or a file that is not a socket. A path that does not exist
+// is neither.
+func staleSocket(path string) (bool, error) {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	case fi.Mode()&os.ModeSocket == 0:
+		return false, fmt.Errorf("agent: %s exists and is not a socket", path)
+	}
+	c, err := net.Dial("unix", path)
+	if err == nil {
+		c.Close()
+		return false, fmt.Errorf("agent: %s: another process listens on it", path)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return false, fmt.Errorf("agent: %s: %w", path, err)
+	}
+	return true, nil
 }

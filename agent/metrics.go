@@ -67,6 +67,8 @@ var (
 		Help: "GET /v1/token requests, by result.", Labels: []string{"result"}}
 	metricProxyRequests = session.MetricDesc{Name: "agent_proxy_requests_total", Type: "counter",
 		Help: "Requests through the profile's proxy, by result.", Labels: []string{"result"}}
+	metricHandovers = session.MetricDesc{Name: "agent_token_handovers_total", Type: "counter",
+		Help: "GET /v1/token requests that waited for the token's replacement, asked within the handover before the session replaces it or while it does."}
 	metricRejections = session.MetricDesc{Name: "agent_token_rejections_total", Type: "counter",
 		Help: "Tokens clients reported refused (POST /v1/token/reject), by whether it was the current token (a refresh followed) or a stale one.", Labels: []string{"result"}}
 )
@@ -162,6 +164,9 @@ func writeMetrics(w io.Writer, profiles []*profile) {
 	metric(metricProxyRequests, func(p *profile) []sample {
 		return results("forwarded", p.n.proxyForwarded.Load(), "unavailable", p.n.proxyUnavailable.Load(),
 			"upstream_error", p.n.proxyUpstreamFail.Load(), "refused", p.n.proxyRefused.Load())
+	})
+	metric(metricHandovers, func(p *profile) []sample {
+		return []sample{{"", float64(p.n.handovers.Load())}}
 	})
 	metric(metricRejections, func(p *profile) []sample {
 		return results("current", p.n.rejected.Load(), "stale", p.n.rejectedStale.Load())

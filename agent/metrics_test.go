@@ -87,6 +87,7 @@ profiles:
 		`authfsm_token_expiry_timestamp_seconds{profile="api"} `,
 		`authfsm_agent_token_valid{profile="api"} 1`,
 		`authfsm_agent_token_requests_total{profile="api",result="served"} 1`,
+		`authfsm_agent_token_handovers_total{profile="api"} 0`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)

@@ -12,11 +12,23 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// cparser walks the YAML tree, keeping the first error. Its messages never
-// quote a value.
+// cparser walks the YAML tree, keeping the first error of the part it is
+// in (err); the parts that do not depend on one another — the top-level
+// keys, each profile — move their error to errs and the walk goes on, so
+// that one pass reports a problem in each. Its messages never quote a
+// value.
 type cparser struct {
 	file, dir string
 	err       *ConfigError
+	errs      []*ConfigError
+}
+
+// settle moves the current part's error, if any, to errs.
+func (p *cparser) settle() {
+	if p.err != nil {
+		p.errs = append(p.errs, p.err)
+		p.err = nil
+	}
 }
 
 func (p *cparser) fail(n *yaml.Node, key, format string, args ...any) {
@@ -52,13 +64,22 @@ func join(path, key string) string {
 // mapping applies keys to the mapping n at path; unknown and repeated keys
 // are errors. It returns the keys given, with their key nodes.
 func (p *cparser) mapping(n *yaml.Node, path string, keys []ckey) map[string]*yaml.Node {
+	return p.mappingOf(n, path, keys, false)
+}
+
+// mappingOf is mapping; with each, a key's error (its own or one in its
+// value) is settled and the next key is read.
+func (p *cparser) mappingOf(n *yaml.Node, path string, keys []ckey, each bool) map[string]*yaml.Node {
 	seen := map[string]*yaml.Node{}
 	n = resolve(n)
 	if n.Kind != yaml.MappingNode {
 		p.fail(n, path, "want a mapping, got %s", describe(n))
 		return seen
 	}
-	for i := 0; i+1 < len(n.Content) && p.err == nil; i += 2 {
+	for i := 0; i+1 < len(n.Content) && (each || p.err == nil); i += 2 {
+		if each {
+			p.settle()
+		}
 		k, v := n.Content[i], resolve(n.Content[i+1])
 		key := join(path, k.Value)
 		if seen[k.Value] != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/authfsm/authfsm/agent"
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/integration/nginx"
 	"github.com/authfsm/authfsm/integration/tokenserver"
@@ -67,7 +68,7 @@ func TestAgentNonGoClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	issued, expiry := time.Now(), first.ExpiresAt
+	issued, expiry := time.Now(), first.TokenExpiresAt
 	// As in TestNginx502AtRefresh; the agent's first refresh happened just
 	// before issued, so the stop comes before its refresh-ahead point.
 	stop := issued.Add(stopAfter)
@@ -287,18 +288,21 @@ type execCredential struct {
 
 // agentTokenJSON is `authfsm token --format json`'s output.
 type agentTokenJSON struct {
-	AccessToken string    `json:"access_token"`
-	TokenType   string    `json:"token_type"`
-	ExpiresAt   time.Time `json:"expires_at"`
-	State       string    `json:"state"`
+	AccessToken    string    `json:"access_token"`
+	TokenType      string    `json:"token_type"`
+	ExpiresAt      time.Time `json:"expires_at"`
+	TokenExpiresAt time.Time `json:"token_expires_at"`
+	State          string    `json:"state"`
 }
 
 // TestExecCredential runs `authfsm token --format exec-credential` as
 // kubectl runs a credential plugin, against a running agent: the output
 // decodes as a client.authentication.k8s.io/v1 ExecCredential whose token is
 // the agent's, accepted by the resource server, and whose
-// expirationTimestamp is the token's expiry (the agent's rounded down to
-// the second, within a second of fosite's own). Asked again after that
+// expirationTimestamp is the instant the agent stops handing the token out
+// (its expires_at rounded down to the second: refresh_ahead and a handover
+// of at most agent.Handover before the token's expiry, token_expires_at,
+// which is within a second of fosite's own). Asked again just after that
 // instant, as kubectl does, it carries the refreshed token; v1beta1 is
 // answered when KUBERNETES_EXEC_INFO asks for it; without an agent the
 // command fails with nothing on standard output.
@@ -390,13 +394,17 @@ func TestExecCredential(t *testing.T) {
 			t.Errorf("expirationTimestamp %q, want the RFC 3339 UTC form %q", r.rawExpiry, want)
 		}
 		if d := r.tok.ExpiresAt.Sub(exp); d < 0 || d >= time.Second {
-			t.Errorf("expirationTimestamp %v, the agent's expiry of the token %v: want it within the second before", exp, r.tok.ExpiresAt)
+			t.Errorf("expirationTimestamp %v, the agent's expires_at %v: want it within the second before", exp, r.tok.ExpiresAt)
 		}
-		if d := r.server.Sub(exp); d < -time.Second || d > time.Second {
-			t.Errorf("expirationTimestamp %v, fosite's expiry of the token %v: more than a second apart", exp, r.server)
+		if d := r.tok.TokenExpiresAt.Sub(r.tok.ExpiresAt); d < refreshAhead || d > refreshAhead+agent.Handover {
+			t.Errorf("expires_at %v, token_expires_at %v: want refresh_ahead (%v) and a handover of at most %v between them",
+				r.tok.ExpiresAt, r.tok.TokenExpiresAt, refreshAhead, agent.Handover)
 		}
-		t.Logf("%s: expirationTimestamp %s; the agent's expiry %s, fosite's %s", apiVersion, r.rawExpiry,
-			r.tok.ExpiresAt.Format(time.RFC3339Nano), r.server.UTC().Format(time.RFC3339Nano))
+		if d := r.server.Sub(r.tok.TokenExpiresAt); d < -time.Second || d > time.Second {
+			t.Errorf("token_expires_at %v, fosite's expiry of the token %v: more than a second apart", r.tok.TokenExpiresAt, r.server)
+		}
+		t.Logf("%s: expirationTimestamp %s; the agent's expires_at %s, token_expires_at %s, fosite's %s", apiVersion, r.rawExpiry,
+			r.tok.ExpiresAt.Format(time.RFC3339Nano), r.tok.TokenExpiresAt.Format(time.RFC3339Nano), r.server.UTC().Format(time.RFC3339Nano))
 		return exp
 	}
 
@@ -415,10 +423,9 @@ func TestExecCredential(t *testing.T) {
 	info := `KUBERNETES_EXEC_INFO={"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":false}}`
 	check(credential(info), "client.authentication.k8s.io/v1beta1")
 
-	// Past the expiry kubectl runs the plugin again and gets the token the
-	// agent refreshed meanwhile. (Past the expirationTimestamp, rounded
-	// down, it would get the same token again while the agent still holds
-	// it: refresh_ahead is below a second here.)
+	// Just past the agent's expires_at kubectl runs the plugin again and
+	// gets the token the agent refreshed meanwhile, or is about to: the
+	// agent waits for it rather than hand out the token its refresh revokes.
 	time.Sleep(time.Until(first.tok.ExpiresAt.Add(100 * time.Millisecond)))
 	later := credential()
 	if exp2 := check(later, "client.authentication.k8s.io/v1"); !exp2.After(exp) || later.ec.Status.Token == first.ec.Status.Token {

@@ -169,7 +169,9 @@ func TestGitCredentialHelper(t *testing.T) {
 		t.Fatalf("the agent serves another token than the fresh one git got (%v)", err)
 	}
 
-	// Past that token's expiry, a fetch gets the token the agent refreshed.
+	// Past the instant the agent advertised for that token (its
+	// password_expiry_utc, a second before the agent refreshes it), a fetch
+	// gets the token the agent refreshed, waiting for it if need be.
 	time.Sleep(time.Until(second.ExpiresAt.Add(200 * time.Millisecond)))
 	outputs = append(outputs, g.must("-C", clone, "fetch"))
 	toks, _ = tokensSeen(gs.requests())

@@ -88,9 +88,10 @@ func needTool(t *testing.T, name string) string {
 // nginx, with a file store seeded from seed, and a proxy to nginx.
 type agentSpec struct {
 	tokenURL, clientID, clientSecret string
-	seed                             string // the refresh token that seeds the store
+	seed                             string // the refresh token that seeds the store; "" for no refresh_token_file
 	upstream                         string // the proxy's upstream
 	refreshAhead, requestTimeout     time.Duration
+	store                            string // the store's block, {path: store.json} by default
 	extra                            string // more keys of the profile, each line indented by 4
 }
 
@@ -117,13 +118,12 @@ profiles:
     token_url: %s
     client_id: %s
     client_secret_file: client-secret
-    refresh_token_file: refresh-token
-    session:
+%s    session:
       refresh_ahead: %v
       request_timeout: %v
       wait_for_refresh: 0s
       policy: {kind: exponential, initial: %v, multiplier: %g, max: %v, jitter: none}
-    store: {path: store.json}
+    store: %s
     proxy:
       listen: %s
       upstream: %s
@@ -153,8 +153,15 @@ func startAgent(t *testing.T, spec agentSpec) *agentProc {
 		if err != nil {
 			t.Fatal(err)
 		}
-		conf := fmt.Sprintf(agentConfigTemplate, spec.tokenURL, spec.clientID, spec.refreshAhead, spec.requestTimeout,
-			fastPolicy.Initial, fastPolicy.Multiplier, fastPolicy.Max, proxyAddr, spec.upstream, spec.extra)
+		seed, store := "", spec.store
+		if spec.seed != "" {
+			seed = "    refresh_token_file: refresh-token\n"
+		}
+		if store == "" {
+			store = "{path: store.json}"
+		}
+		conf := fmt.Sprintf(agentConfigTemplate, spec.tokenURL, spec.clientID, seed, spec.refreshAhead, spec.requestTimeout,
+			fastPolicy.Initial, fastPolicy.Multiplier, fastPolicy.Max, store, proxyAddr, spec.upstream, spec.extra)
 		cfgPath := filepath.Join(dir, "agent.yaml")
 		if err := os.WriteFile(cfgPath, []byte(conf), 0o600); err != nil {
 			t.Fatal(err)

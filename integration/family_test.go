@@ -471,8 +471,9 @@ func TestSharedFamilyCrashedHolder(t *testing.T) {
 				l, _ := p.final()
 				switch {
 				case tc.grace > 0 || tc.fallback:
-					if !l.endedWell() {
-						t.Errorf("%s ended %s (token valid %v) with %d of %d calls failed: %s", p.id, l.State, l.TokenValid, l.Failed, l.Calls, l.Cause)
+					// Calls fail while the crashed holder's lease lapses.
+					if !l.serving() {
+						t.Errorf("%s ended %s (token valid %v): %s", p.id, l.State, l.TokenValid, l.Cause)
 					}
 				default:
 					if l.State != states.Revoked.String() || l.Cause != states.CrashedHolderCause {

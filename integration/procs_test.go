@@ -101,9 +101,13 @@ type procLine struct {
 // a refresh under way at the instant the run ended (refreshing, or waiting
 // for the holder's pair), which on a loaded machine may outlast a 1.5 s
 // token while the calls waiting for it still succeed.
-func (l procLine) endedWell() bool {
+func (l procLine) endedWell() bool { return l.Failed == 0 && l.serving() }
+
+// serving reports whether a process ended unrevoked with a valid token, or
+// with a refresh under way at the instant its run ended.
+func (l procLine) serving() bool {
 	underway := l.State == states.Refreshing.String() || l.State == states.Waiting.String()
-	return l.State != states.Revoked.String() && l.Failed == 0 && (l.TokenValid || underway)
+	return l.State != states.Revoked.String() && (l.TokenValid || underway)
 }
 
 // proc is one running procclient.

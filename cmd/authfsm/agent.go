@@ -26,10 +26,18 @@ language: the agent".
 flags:
   --config FILE  the configuration file (YAML); relative paths in it are
                  relative to its directory
-  --check        only check the configuration file
+  --check        only check: report everything the agent would refuse at
+                 its start, and start nothing — the file (a problem in each
+                 top-level key and profile), the secrets, key and assertion
+                 files, the listening addresses, the audit log and its key,
+                 and each refresh_token profile's store (read, a Redis one
+                 too: it must hold a pair, or the profile name a seed)
 
-exit status: 0 after a graceful shutdown (or a valid file with --check),
-1 a failure while running, 2 a bad configuration
+Every key of FILE is in docs/agent-keys.md, and in the JSON Schema that
+"authfsm schema --agent" prints, for editors.
+
+exit status: 0 after a graceful shutdown (or a file the agent would start
+with, for --check), 1 a failure while running, 2 a bad configuration
 `
 
 // wantsHelp reports whether args ask for help before anything else.
@@ -40,7 +48,7 @@ func wantsHelp(args []string) bool {
 func newAgentFlags(stderr io.Writer) (fs *flag.FlagSet, file *string, check *bool) {
 	fs = newFlagSet("agent", stderr)
 	file = fs.String("config", "", "the configuration file (YAML)")
-	check = fs.Bool("check", false, "only check the configuration file")
+	check = fs.Bool("check", false, "only check: report everything the agent would refuse at its start")
 	return fs, file, check
 }
 
@@ -62,11 +70,21 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		sayErr(stderr, "agent", err)
 		return exitBadInput
 	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	if *check {
+		if err := agent.Check(context.Background(), cfg, agent.Options{Logger: log}); err != nil {
+			sayErr(stderr, "agent", err)
+			n := len(agent.Errors(err))
+			problems := "problems"
+			if n == 1 {
+				problems = "problem"
+			}
+			say(stderr, "agent", "%s: %d %s; the agent would not start", *file, n, problems)
+			return exitBadInput
+		}
 		fmt.Fprintf(stdout, "%s: %d profiles, ok\n", *file, len(cfg.Profiles))
 		return exitOK
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	// Signals are caught before anything is bound, so that none ends the
 	// process without the shutdown that saves a rotated pair.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

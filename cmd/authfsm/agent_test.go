@@ -89,7 +89,8 @@ func TestAgentCommandErrors(t *testing.T) {
 		{"no config", []string{"agent"}, exitBadInput, "", "usage: authfsm agent"},
 		{"missing file", []string{"agent", "--config", filepath.Join(dir, "none.yaml")}, exitBadInput, "", "none.yaml: cannot read"},
 		{"inline secret", []string{"agent", "--config", inline}, exitBadInput, "", "inline.yaml:5: profiles.api.client_secret: an inline secret is refused"},
-		{"check", []string{"agent", "--config", good, "--check"}, exitOK, "good.yaml: 1 profiles, ok", ""},
+		{"check, a secret unset", []string{"agent", "--config", good, "--check"}, exitBadInput, "",
+			"good.yaml: profiles.api.client_secret_env: the environment variable it names is unset or empty\nauthfsm agent: " + good + ": 1 problem; the agent would not start\n"},
 		{"unset secret", []string{"agent", "--config", good}, exitBadInput, "", "profiles.api.client_secret_env: the environment variable it names is unset or empty"},
 		{"a secret as client_secret_env", []string{"agent", "--config", pastedEnv}, exitBadInput, "",
 			"pasted-env.yaml:6: profiles.api.client_secret_env: want the name of an environment variable (letters, digits and '_'), not the secret itself"},
@@ -107,6 +108,133 @@ func TestAgentCommandErrors(t *testing.T) {
 				t.Errorf("the secret is in the error: %s", errOut)
 			}
 		})
+	}
+}
+
+// TestAgentCheck: --check reports every problem the agent would refuse
+// at its start, one line each, then how many, and exits 2; it starts
+// nothing (no socket, no audit log, no token request); a file the agent
+// would start with is ok. A file that does not parse is reported at the
+// first problem of each top-level key and profile.
+func TestAgentCheck(t *testing.T) {
+	requests := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { requests++ }))
+	defer ts.Close()
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	write("secret", "s3cr3t\n")
+	write("broken.jsonl", "not a chained record\n")
+	if err := (&session.FileStore{Path: filepath.Join(dir, "held.json")}).Save(context.Background(), session.Token{Refresh: "refresh-1"}); err != nil {
+		t.Fatal(err)
+	}
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	good := write("good.yaml", `listen: unix:api.sock
+audit: {path: audit.jsonl}
+profiles:
+  cc:
+    token_url: `+ts.URL+`
+    client_id: c
+    client_secret_file: secret
+    grant: client_credentials
+  rt:
+    token_url: `+ts.URL+`
+    store: {path: held.json}
+`)
+	code, out, errOut := runCLI("agent", "--config", good, "--check")
+	if code != exitOK || out != good+": 2 profiles, ok\n" || errOut != "" {
+		t.Errorf("a good file: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	for _, f := range []string{"api.sock", "audit.jsonl"} {
+		if _, err := os.Lstat(filepath.Join(dir, f)); !os.IsNotExist(err) {
+			t.Errorf("--check created %s", f)
+		}
+	}
+
+	bad := write("bad.yaml", `listen: unix:nodir/api.sock
+audit: {path: broken.jsonl}
+profiles:
+  secret:
+    token_url: `+ts.URL+`
+    client_id: c
+    client_secret_file: missing
+    grant: client_credentials
+  env:
+    token_url: `+ts.URL+`
+    client_id: c
+    client_secret_env: AUTHFSM_TEST_UNSET_VAR
+    grant: client_credentials
+  seedless:
+    token_url: `+ts.URL+`
+    store: {path: empty.json}
+  key:
+    token_url: `+ts.URL+`
+    client_id: c
+    private_key_jwt: {key_file: secret}
+    grant: client_credentials
+  redis:
+    token_url: `+ts.URL+`
+    store: {redis: {addr: 127.0.0.1:6379, key: k, password_file: no-password}}
+    proxy: {listen: `+held.Addr().String()+`, upstream: https://api.example}
+`)
+	code, out, errOut = runCLI("agent", "--config", bad, "--check")
+	want := []string{
+		"listening for the API on unix:" + filepath.Join(dir, "nodir/api.sock") + ": its directory " + filepath.Join(dir, "nodir") + " does not exist",
+		"audit log " + filepath.Join(dir, "broken.jsonl") + ": ",
+		"profiles.secret.client_secret_file: cannot read the file it names: no such file or directory",
+		"profiles.env.client_secret_env: the environment variable it names is unset or empty",
+		"profile seedless: the store " + filepath.Join(dir, "empty.json") + " holds no token pair, and neither refresh_token_file nor refresh_token_env seeds it",
+		"profiles.key.private_key_jwt.key_file: the file it names is not a usable private key",
+		"profiles.redis.store.redis.password_file: cannot read the file it names: no such file or directory",
+		"listening for profile redis's proxy on " + held.Addr().String() + ": ",
+		bad + ": 8 problems; the agent would not start",
+	}
+	lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")
+	if code != exitBadInput || out != "" || len(lines) != len(want) {
+		t.Fatalf("a bad file: exit %d, stdout %q, %d lines on stderr, want %d:\n%s", code, out, len(lines), len(want), errOut)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], "authfsm agent: ") || !strings.Contains(lines[i], w) {
+			t.Errorf("line %d: %q, want one containing %q", i+1, lines[i], w)
+		}
+	}
+	if strings.Contains(errOut, "s3cr3t") || requests != 0 {
+		t.Errorf("the check quoted a secret (%t) or sent %d token requests", strings.Contains(errOut, "s3cr3t"), requests)
+	}
+
+	unparsed := write("unparsed.yaml", `listen: 0.0.0.0:1
+profiles:
+  a:
+    token_url: `+ts.URL+`
+    client_secret: hunter2
+  b:
+    token_url: `+ts.URL+`
+    grant: password
+  c:
+    token_url: `+ts.URL+`
+    store: {path: c.json}
+`)
+	code, _, errOut = runCLI("agent", "--config", unparsed, "--check")
+	want = []string{"unparsed.yaml:1: listen: the agent listens on loopback only", "unparsed.yaml:5: profiles.a.client_secret: an inline secret is refused",
+		"unparsed.yaml:8: profiles.b.grant: want refresh_token, client_credentials or token_exchange"}
+	lines = strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")
+	if code != exitBadInput || len(lines) != len(want) || strings.Contains(errOut, "hunter2") {
+		t.Fatalf("a file that does not parse: exit %d, stderr:\n%s", code, errOut)
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("line %d: %q, want one containing %q", i+1, lines[i], w)
+		}
 	}
 }
 
@@ -142,7 +270,7 @@ func fakeAgent(t *testing.T, status int, body string) string {
 }
 
 func TestTokenCommand(t *testing.T) {
-	const tokenJSON = `{"access_token":"eyJhbGciOiJFUzI1NiJ9.e30.sig","token_type":"Bearer","expires_at":"2025-06-01T10:30:45.9Z","state":"valid"}`
+	const tokenJSON = `{"access_token":"eyJhbGciOiJFUzI1NiJ9.e30.sig","token_type":"Bearer","expires_at":"2099-06-01T10:30:45.9Z","token_expires_at":"2099-06-01T10:35:46.9Z","state":"valid"}`
 	sock := fakeAgent(t, http.StatusOK, tokenJSON)
 	unavailable := fakeAgent(t, http.StatusServiceUnavailable,
 		`{"error":"session: token refresh failed: 502 Bad Gateway from https://auth.example/token (attempt 2, next in 30s; no access token)","state":"backoff"}`)

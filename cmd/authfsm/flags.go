@@ -72,8 +72,15 @@ func say(stderr io.Writer, cmd, format string, args ...any) {
 }
 
 // sayErr writes err as a message of cmd, without the "sim: " or "agent: "
-// its package starts it with.
+// its package starts it with; a joined error (errors.Join) is one message
+// for each of its errors.
 func sayErr(stderr io.Writer, cmd string, err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			sayErr(stderr, cmd, e)
+		}
+		return
+	}
 	msg := err.Error()
 	if !strings.HasPrefix(msg, "authfsm ") {
 		msg = "authfsm " + cmd + ": " + strings.TrimPrefix(strings.TrimPrefix(msg, "sim: "), "agent: ")

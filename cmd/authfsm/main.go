@@ -5,7 +5,8 @@
 // random fault schedules against the invariants, prints the machine's
 // diagram, verifies and repairs hash-chained audit logs, checking that the
 // machine could have written them, draws a log's transition counts and
-// timeline, and prints the JSON Schema of scenario files.
+// timeline, prints the JSON Schema of scenario files and of the agent's
+// configuration, and runs the agent and its token command.
 package main
 
 import (
@@ -72,7 +73,7 @@ func usage(w io.Writer) {
   authfsm conform [--json] [--trace] FILE...
   authfsm fuzz [--runs N] [--seed S] [--out DIR] [--json]
   authfsm diagram [--format mermaid|dot|svg]
-  authfsm schema
+  authfsm schema [--agent]
   authfsm audit verify [--key-file F] [--head [SEQ:]HASH] FILE
   authfsm audit verify --unchained FILE
   authfsm audit repair [--key-file F] FILE

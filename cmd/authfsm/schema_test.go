@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authfsm/authfsm/agent"
 	"github.com/authfsm/authfsm/sim"
 )
 
@@ -30,12 +31,26 @@ func TestSchemaCommand(t *testing.T) {
 	for _, args := range [][]string{{"schema", "--help"}, {"schema", "-h"}, {"help", "schema"}} {
 		code, out, errOut := runCLI(args...)
 		if code != exitOK || !strings.HasPrefix(out, "authfsm schema: print the JSON Schema of scenario files") ||
-			!strings.Contains(out, "\n  authfsm schema\n") || errOut != "" {
+			!strings.Contains(out, "\n  authfsm schema [--agent]\n") || !strings.Contains(out, "\n  -agent\n") || errOut != "" {
 			t.Errorf("authfsm %v: exit %d\nstdout %q\nstderr %q", args, code, out, errOut)
 		}
 	}
-	if _, out, _ := runCLI("--help"); !strings.Contains(out, "\n  authfsm schema\n") {
+	if _, out, _ := runCLI("--help"); !strings.Contains(out, "\n  authfsm schema [--agent]\n") {
 		t.Errorf("the usage does not list schema:\n%s", out)
+	}
+	// --agent: the agent's configuration file's, with the session block
+	// included.
+	code, out, errOut = runCLI("schema", "--agent")
+	if code != exitOK || out != string(agent.Schema()) || errOut != "" {
+		t.Fatalf("schema --agent: exit %d, stderr %q, stdout is the agent's schema: %t", code, errOut, out == string(agent.Schema()))
+	}
+	doc.Properties = nil
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("schema --agent: not JSON: %v", err)
+	}
+	if !strings.HasSuffix(doc.ID, "/agent/schema.json") || doc.Properties["profiles"] == nil || strings.Contains(out, agent.SessionSchemaRef) ||
+		!strings.Contains(out, `"refresh_ahead"`) {
+		t.Errorf("schema --agent: $id %q, top-level keys %v, session block included: %t", doc.ID, doc.Properties, !strings.Contains(out, agent.SessionSchemaRef))
 	}
 	for _, c := range []struct {
 		args []string

@@ -18,7 +18,8 @@ const tokenUsage = `usage: authfsm token [--profile P] [--format bare|json|exec-
 
 Asks a running agent (authfsm agent) for a profile's access token and prints it:
   bare             the access token and a newline
-  json             {"access_token", "token_type", "expires_at", "state"}
+  json             {"access_token", "token_type", "expires_at", "token_expires_at",
+                   "state"}
   exec-credential  a Kubernetes ExecCredential (client.authentication.k8s.io/v1;
                    v1beta1 when KUBERNETES_EXEC_INFO asks) with status.token and
                    status.expirationTimestamp: a kubeconfig exec plugin
@@ -29,6 +30,11 @@ Asks a running agent (authfsm agent) for a profile's access token and prints it:
                    answers nothing. "erase" of the token the agent serves (git
                    says so when the server refused it) makes the agent refresh it;
                    "store" is ignored
+expires_at, expirationTimestamp and password_expiry_utc are the instant the
+agent stops handing the token out, a second before it refreshes it (servers
+such as Hydra revoke the previous token then), not the token's own expiry
+(token_expires_at): a client that keeps the token until then never sends a
+revoked one.
 The agent's address is --agent, --socket, $AUTHFSM_AGENT, or 127.0.0.1:8180.
 Flags may come before or after git's OPERATION.
 

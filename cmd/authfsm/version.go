@@ -51,7 +51,7 @@ var descriptions = map[string]string{
 	"conform": "run scenario files through the real runtime and the simulator, and compare their transitions",
 	"fuzz":    "draw random scenarios, check the machine's invariants, and shrink a failure",
 	"diagram": "print the session machine's diagram (Mermaid, DOT or SVG)",
-	"schema":  "print the JSON Schema of scenario files, for editors to complete and check them",
+	"schema":  "print the JSON Schema of scenario files (or, with --agent, of agent.yaml), for editors to complete and check them",
 }
 
 // ownHelp are the one-line descriptions of the commands that print their

@@ -7,11 +7,13 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/authfsm/authfsm/coordinator/rediscore"
 	"github.com/authfsm/authfsm/session"
 )
 
@@ -35,9 +37,15 @@ var contract = []struct {
 	{"AcquireRace", testAcquireRace},
 }
 
+// TestContractMiniredis runs the contract on miniredis, through go-redis
+// and through rediscore's own client.
 func TestContractMiniredis(t *testing.T) {
-	for _, c := range contract {
-		t.Run(c.name, func(t *testing.T) { c.run(t, newMiniEnv(t)) })
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			for _, c := range contract {
+				t.Run(c.name, func(t *testing.T) { c.run(t, newMiniEnv(t, tr.conn)) })
+			}
+		})
 	}
 }
 
@@ -45,10 +53,24 @@ func TestContractMiniredis(t *testing.T) {
 // AUTHFSM_REDIS_ADDR; it skips without one, unless AUTHFSM_REQUIRE_REDIS=1.
 func TestContractRealRedis(t *testing.T) {
 	addr := realAddr(t)
-	for _, c := range contract {
-		t.Run(c.name, func(t *testing.T) { c.run(t, newRealEnv(t, addr)) })
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			for _, c := range contract {
+				t.Run(c.name, func(t *testing.T) { c.run(t, newRealEnv(t, addr, tr.conn)) })
+			}
+		})
 	}
 }
+
+// The fields of the family's hash, as rediscore documents them.
+const (
+	fieldGeneration = "generation"
+	fieldIssued     = "issued"
+	fieldExpiry     = "expiry"
+	fieldFlHolder   = "in_flight_holder"
+	fieldFlGen      = "in_flight_generation"
+	fieldFlAt       = "in_flight_at"
+)
 
 // testCtx is a test's context, bounded so that a broken Wait fails the
 // test instead of hanging it.
@@ -392,17 +414,50 @@ func testWaitAtOnce(t *testing.T, e env) {
 }
 
 // blocked returns a Coordinator whose Wait signals on the channel each time
-// it is about to block.
+// it is about to block: after each read it makes while subscribed, as its
+// Conn sees it.
 func blocked(e env, opts ...Option) (*Coordinator, chan struct{}) {
-	c := e.coord(opts...)
 	ready := make(chan struct{}, 1)
-	c.waiting = func() {
+	spy := &spyConn{Conn: e.conn, ready: ready}
+	return rediscore.New(spy, e.key, append([]Option{WithJitterSeed(1)}, opts...)...), ready
+}
+
+// spyConn signals ready after every Eval made while a subscription is
+// open.
+type spyConn struct {
+	rediscore.Conn
+	ready      chan struct{}
+	subscribed atomic.Int32
+}
+
+func (s *spyConn) Subscribe(ctx context.Context, channel string) (rediscore.Subscription, error) {
+	sub, err := s.Conn.Subscribe(ctx, channel)
+	if err != nil {
+		return nil, err
+	}
+	s.subscribed.Add(1)
+	return spySub{sub, s}, nil
+}
+
+func (s *spyConn) Eval(ctx context.Context, script *rediscore.Script, keys []string, args ...string) (any, error) {
+	v, err := s.Conn.Eval(ctx, script, keys, args...)
+	if s.subscribed.Load() > 0 {
 		select {
-		case ready <- struct{}{}:
+		case s.ready <- struct{}{}:
 		default:
 		}
 	}
-	return c, ready
+	return v, err
+}
+
+type spySub struct {
+	rediscore.Subscription
+	s *spyConn
+}
+
+func (u spySub) Close() error {
+	u.s.subscribed.Add(-1)
+	return u.Subscription.Close()
 }
 
 // testWaitWoken: a blocked Wait returns on an announced publish or release

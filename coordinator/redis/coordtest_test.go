@@ -18,14 +18,23 @@ func (e env) family(t *testing.T) coordtest.Family {
 }
 
 // TestConformanceMiniredis runs session/coordtest, the conformance suite
-// every Coordinator passes, on miniredis.
+// every Coordinator passes, on miniredis, through go-redis and through
+// rediscore's own client.
 func TestConformanceMiniredis(t *testing.T) {
-	coordtest.Run(t, func(t *testing.T) coordtest.Family { return newMiniEnv(t).family(t) })
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			coordtest.Run(t, func(t *testing.T) coordtest.Family { return newMiniEnv(t, tr.conn).family(t) })
+		})
+	}
 }
 
 // TestConformanceRealRedis runs it on the redis-server at
 // AUTHFSM_REDIS_ADDR; it skips without one, unless AUTHFSM_REQUIRE_REDIS=1.
 func TestConformanceRealRedis(t *testing.T) {
 	addr := realAddr(t)
-	coordtest.Run(t, func(t *testing.T) coordtest.Family { return newRealEnv(t, addr).family(t) })
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			coordtest.Run(t, func(t *testing.T) coordtest.Family { return newRealEnv(t, addr, tr.conn).family(t) })
+		})
+	}
 }

@@ -12,12 +12,18 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/authfsm/authfsm/coordinator/rediscore"
 )
 
 // An env is a Redis server for one test: miniredis, or a real redis-server
-// named by AUTHFSM_REDIS_ADDR. The contract tests run on both.
+// named by AUTHFSM_REDIS_ADDR, and the Conn the coordinators under test
+// use: a go-redis client (this package's adapter) or rediscore's own
+// client. The contract tests run on all four.
 type env struct {
+	// client writes behind the coordinator's back.
 	client goredis.UniversalClient
+	conn   rediscore.Conn
 	key    string
 	// shift lets d pass for the lease at key lease: on miniredis it moves
 	// the server's clock and every TTL; on a real server it shortens the
@@ -30,7 +36,23 @@ type env struct {
 
 // coord returns a Coordinator of the env's family.
 func (e env) coord(opts ...Option) *Coordinator {
-	return New(e.client, e.key, append([]Option{WithJitterSeed(1)}, opts...)...)
+	return rediscore.New(e.conn, e.key, append([]Option{WithJitterSeed(1)}, opts...)...)
+}
+
+// transports are the Conns the contract runs on, by name.
+var transports = []struct {
+	name string
+	conn func(t *testing.T, client *goredis.Client) rediscore.Conn
+}{
+	{"go-redis", func(_ *testing.T, client *goredis.Client) rediscore.Conn { return Conn(client) }},
+	{"rediscore", func(t *testing.T, client *goredis.Client) rediscore.Conn {
+		c, err := rediscore.NewClient(rediscore.Options{Addr: client.Options().Addr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}},
 }
 
 // advance lets d pass for the env's lease.
@@ -44,8 +66,9 @@ func (e env) advance(t *testing.T, d time.Duration) {
 func (e env) stateKey() string { return e.key + ":state" }
 func (e env) leaseKey() string { return e.key + ":lease" }
 
-// newMiniEnv starts a miniredis whose clock stands at a fixed instant.
-func newMiniEnv(t *testing.T) env {
+// newMiniEnv starts a miniredis whose clock stands at a fixed instant;
+// conn makes the Conn under test.
+func newMiniEnv(t *testing.T, conn func(*testing.T, *goredis.Client) rediscore.Conn) env {
 	m := miniredis.RunT(t)
 	var mu sync.Mutex
 	now := time.Date(2030, 1, 2, 3, 4, 5, 123456000, time.UTC)
@@ -54,6 +77,7 @@ func newMiniEnv(t *testing.T) env {
 	t.Cleanup(func() { client.Close() })
 	return env{
 		client: client,
+		conn:   conn(t, client),
 		key:    "authfsm:family:{test}",
 		shift: func(_ *testing.T, _ string, d time.Duration) {
 			mu.Lock()
@@ -79,8 +103,8 @@ func realAddr(t *testing.T) string {
 }
 
 // newRealEnv uses the redis-server at addr, with a family key of the
-// test's own, deleted afterwards.
-func newRealEnv(t *testing.T, addr string) env {
+// test's own, deleted afterwards; conn makes the Conn under test.
+func newRealEnv(t *testing.T, addr string, conn func(*testing.T, *goredis.Client) rediscore.Conn) env {
 	client := goredis.NewClient(&goredis.Options{Addr: addr})
 	t.Cleanup(func() { client.Close() })
 	ctx := context.Background()
@@ -92,6 +116,7 @@ func newRealEnv(t *testing.T, addr string) env {
 	t.Cleanup(func() { client.Del(context.Background(), key+":state", key+":lease") })
 	return env{
 		client: client,
+		conn:   conn(t, client),
 		key:    key,
 		slack:  2 * time.Second,
 		shift: func(t *testing.T, lease string, d time.Duration) {

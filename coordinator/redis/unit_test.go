@@ -50,38 +50,6 @@ func TestConnectionFailure(t *testing.T) {
 	}
 }
 
-// TestPollDelay: the poll interval varies within ±20 %, the same way for
-// the same seed.
-func TestPollDelay(t *testing.T) {
-	client := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:0"})
-	t.Cleanup(func() { client.Close() })
-	for _, tc := range []struct {
-		opts []Option
-		want time.Duration
-	}{
-		{nil, DefaultPollInterval},
-		{[]Option{WithPollInterval(0)}, DefaultPollInterval},
-		{[]Option{WithPollInterval(100 * time.Millisecond)}, 100 * time.Millisecond},
-	} {
-		a := New(client, "k", append(tc.opts, WithJitterSeed(42))...)
-		b := New(client, "k", append(tc.opts, WithJitterSeed(42))...)
-		lo, hi := tc.want, tc.want
-		for range 1000 {
-			d := a.pollDelay()
-			if e := b.pollDelay(); d != e {
-				t.Fatalf("same seed, delays %v and %v", d, e)
-			}
-			if d < tc.want*8/10 || d > tc.want*12/10 {
-				t.Fatalf("delay %v outside %v ± 20 %%", d, tc.want)
-			}
-			lo, hi = min(lo, d), max(hi, d)
-		}
-		if lo > tc.want*85/100 || hi < tc.want*115/100 {
-			t.Errorf("delays only in [%v, %v] around %v: no jitter?", lo, hi, tc.want)
-		}
-	}
-}
-
 // TestNewPanics: a nil client or an empty key is a programming error.
 func TestNewPanics(t *testing.T) {
 	client := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:0"})

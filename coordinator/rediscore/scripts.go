@@ -1,6 +1,23 @@
-package rediscoord
+package rediscore
 
-import goredis "github.com/redis/go-redis/v9"
+import (
+	"crypto/sha1"
+	"encoding/hex"
+)
+
+// A Script is one of the coordinator's Lua scripts: its source and the
+// SHA-1 by which EVALSHA names it.
+type Script struct {
+	// Src is the script's source.
+	Src string
+	// SHA1 is the hex SHA-1 of Src.
+	SHA1 string
+}
+
+func newScript(src string) *Script {
+	sum := sha1.Sum([]byte(src))
+	return &Script{Src: src, SHA1: hex.EncodeToString(sum[:])}
+}
 
 // The fields of the family's hash.
 const (
@@ -33,7 +50,7 @@ end
 // Every script takes KEYS[1] = the family's hash, KEYS[2] = its lease.
 
 // readScript returns {now, lease holder or false, lease PTTL, HGETALL}.
-var readScript = goredis.NewScript(prelude + `
+var readScript = newScript(prelude + `
 local h = redis.call('HGETALL', KEYS[1])
 local holder = redis.call('GET', KEYS[2])
 local pttl = redis.call('PTTL', KEYS[2])
@@ -43,7 +60,7 @@ return {now_us(), holder, pttl, h}
 // acquireScript takes the lease for ARGV[1] for ARGV[2] milliseconds when
 // it is free or ARGV[1] holds it, and returns {1, holder, ttl, now}; when
 // another holds it, it returns {0, that holder, its PTTL, now}.
-var acquireScript = goredis.NewScript(prelude + `
+var acquireScript = newScript(prelude + `
 local now = now_us()
 local cur = redis.call('GET', KEYS[2])
 if cur == false or cur == ARGV[1] then
@@ -55,7 +72,7 @@ return {0, cur, redis.call('PTTL', KEYS[2]), now}
 
 // markScript marks generation ARGV[2] in flight for ARGV[1] and returns 1,
 // or returns 0 when ARGV[1] does not hold the lease.
-var markScript = goredis.NewScript(prelude + `
+var markScript = newScript(prelude + `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 if redis.call('HGET', KEYS[1], '` + fieldFlGen + `') == ARGV[2] then
   redis.call('HSET', KEYS[1], '` + fieldFlHolder + `', ARGV[1])
@@ -70,7 +87,7 @@ return 1
 // the in-flight mark, deletes the lease if ARGV[1] holds it, announces on
 // channel ARGV[9] and returns {1, new generation}; when the generation is
 // another, it returns {0, the stored generation}.
-var publishScript = goredis.NewScript(prelude + `
+var publishScript = newScript(prelude + `
 local cur = redis.call('HGET', KEYS[1], '` + fieldGeneration + `')
 if cur == false then cur = '0' end
 if cur ~= ARGV[2] then return {0, cur} end
@@ -91,7 +108,7 @@ return {1, n}
 // releaseScript deletes the lease if ARGV[1] holds it and, when ARGV[2] is
 // "0", clears the in-flight mark if it is ARGV[1]'s; it announces on
 // channel ARGV[3] when it changed anything, and returns 1 then, else 0.
-var releaseScript = goredis.NewScript(prelude + `
+var releaseScript = newScript(prelude + `
 local changed = 0
 if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('DEL', KEYS[2])

@@ -1,4 +1,4 @@
-package rediscoord
+package rediscore
 
 import (
 	"encoding/json"
@@ -148,6 +148,21 @@ func micros(v any) (time.Time, bool) {
 	}
 	return time.UnixMicro(n).UTC(), true
 }
+
+// slice is a script's reply as an array.
+func slice(v any, err error) ([]any, error) {
+	if err != nil {
+		return nil, err
+	}
+	a, ok := v.([]any)
+	if !ok {
+		return nil, errNotArray
+	}
+	return a, nil
+}
+
+// errNotArray is a script's reply that should be an array and is not.
+var errNotArray = errors.New("the script's reply is not an array")
 
 // integer reads a script's number, sent as an integer or as a string.
 func integer(v any) (int64, bool) {

@@ -1,0 +1,324 @@
+package rediscore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/states"
+)
+
+// DefaultPollInterval is how often Wait reads the family when no
+// announcement arrives, before jitter.
+const DefaultPollInterval = time.Second
+
+// jitter is the fraction by which Wait's poll interval varies either way,
+// so that the waiters of a fleet do not poll in step.
+const jitter = 0.2
+
+// Coordinator is a session.Coordinator on one Redis primary for one token
+// family. It is safe for concurrent use.
+type Coordinator struct {
+	conn    Conn
+	key     string
+	keys    []string // the family's hash and its lease
+	channel string
+	poll    time.Duration
+
+	mu  sync.Mutex // guards rng
+	rng *rand.Rand
+
+	// waiting, when set (by tests), is called each time Wait is about to
+	// block, after a read that did not end the wait.
+	waiting func()
+}
+
+var _ session.Coordinator = (*Coordinator)(nil)
+
+// An Option configures a Coordinator.
+type Option func(*Coordinator)
+
+// WithPollInterval sets how often Wait reads the family when no
+// announcement arrives (DefaultPollInterval if d is not positive). Each
+// wait varies by ±20 % at random.
+func WithPollInterval(d time.Duration) Option {
+	return func(c *Coordinator) {
+		if d > 0 {
+			c.poll = d
+		}
+	}
+}
+
+// WithJitterSeed seeds the random source of the poll interval's jitter, for
+// reproducible runs; by default it is seeded at random.
+func WithJitterSeed(seed uint64) Option {
+	return func(c *Coordinator) { c.rng = rand.New(states.NewRand(seed)) }
+}
+
+// New returns the Coordinator of the family whose names start with key (see
+// the package documentation for how to choose it) on conn, which must
+// reach one Redis primary (or a cluster, with a hash tag in key): a
+// *Client, or coordinator/redis's adapter of a go-redis client. It panics
+// if conn is nil or key is empty.
+func New(conn Conn, key string, opts ...Option) *Coordinator {
+	if conn == nil {
+		panic("rediscore: New with a nil Conn")
+	}
+	if key == "" {
+		panic("rediscore: New with an empty key")
+	}
+	c := &Coordinator{
+		conn:    conn,
+		key:     key,
+		keys:    []string{key + ":state", key + ":lease"},
+		channel: key + ":changes",
+		poll:    DefaultPollInterval,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.rng == nil {
+		c.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	return c
+}
+
+// Read implements session.Coordinator.
+func (c *Coordinator) Read(ctx context.Context) (session.Family, error) {
+	v, err := slice(c.conn.Eval(ctx, readScript, c.keys))
+	if err != nil {
+		return session.Family{}, c.fail("read", err)
+	}
+	if len(v) != 4 {
+		return session.Family{}, c.unexpected("read")
+	}
+	now, ok := micros(v[0])
+	if !ok {
+		return session.Family{}, c.unexpected("read")
+	}
+	f := session.Family{Now: now}
+	if holder, ok := v[1].(string); ok {
+		pttl, ok := v[2].(int64)
+		if !ok {
+			return session.Family{}, c.unexpected("read")
+		}
+		if f.Lease, err = c.lease(holder, pttl, now); err != nil {
+			return session.Family{}, err
+		}
+	}
+	flat, ok := v[3].([]any)
+	if !ok || len(flat)%2 != 0 {
+		return session.Family{}, c.unexpected("read")
+	}
+	h := make(map[string]string, len(flat)/2)
+	for i := 0; i < len(flat); i += 2 {
+		k, ok1 := flat[i].(string)
+		val, ok2 := flat[i+1].(string)
+		if !ok1 || !ok2 {
+			return session.Family{}, c.unexpected("read")
+		}
+		h[k] = val
+	}
+	if err := c.parseFamily(h, &f); err != nil {
+		return session.Family{}, err
+	}
+	return f, nil
+}
+
+// lease makes the Lease of holder with pttl milliseconds left at now.
+func (c *Coordinator) lease(holder string, pttl int64, now time.Time) (session.Lease, error) {
+	switch {
+	case holder == "":
+		return session.Lease{}, &CorruptError{Key: c.keys[1], Reason: "the lease names no holder"}
+	case pttl == -1:
+		return session.Lease{}, &CorruptError{Key: c.keys[1], Reason: "the lease has no expiry"}
+	case pttl < 0: // gone meanwhile
+		return session.Lease{}, nil
+	}
+	return session.Lease{Holder: holder, Until: now.Add(time.Duration(pttl) * time.Millisecond)}, nil
+}
+
+// Acquire implements session.Coordinator. The lease's length is ttl rounded
+// up to a millisecond; ttl must be at least one.
+func (c *Coordinator) Acquire(ctx context.Context, holder string, ttl time.Duration) (session.Lease, bool, error) {
+	if holder == "" {
+		return session.Lease{}, false, errors.New("redis coordinator: acquire: empty holder")
+	}
+	if ttl < time.Millisecond {
+		return session.Lease{}, false, fmt.Errorf("redis coordinator: acquire: lease of %v is shorter than a millisecond", ttl)
+	}
+	ms := int64((ttl + time.Millisecond - 1) / time.Millisecond)
+	v, err := slice(c.conn.Eval(ctx, acquireScript, c.keys, holder, strconv.FormatInt(ms, 10)))
+	if err != nil {
+		return session.Lease{}, false, c.fail("acquire", err)
+	}
+	if len(v) != 4 {
+		return session.Lease{}, false, c.unexpected("acquire")
+	}
+	took, ok1 := v[0].(int64)
+	cur, ok2 := v[1].(string)
+	left, ok3 := integer(v[2])
+	now, ok4 := micros(v[3])
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return session.Lease{}, false, c.unexpected("acquire")
+	}
+	l, err := c.lease(cur, left, now)
+	if err != nil {
+		return session.Lease{}, false, err
+	}
+	return l, took == 1, nil
+}
+
+// MarkInFlight implements session.Coordinator. The mark's time is the
+// server's.
+func (c *Coordinator) MarkInFlight(ctx context.Context, holder string, gen uint64) error {
+	if holder == "" {
+		return errors.New("redis coordinator: mark in flight: empty holder")
+	}
+	v, err := c.conn.Eval(ctx, markScript, c.keys, holder, strconv.FormatUint(gen, 10))
+	if err != nil {
+		return c.fail("mark in flight", err)
+	}
+	n, ok := v.(int64)
+	if !ok {
+		return c.unexpected("mark in flight")
+	}
+	if n != 1 {
+		return session.ErrLeaseLost
+	}
+	return nil
+}
+
+// Publish implements session.Coordinator. It stores the pair's secrets in
+// clear in the family's hash; no error it returns contains them.
+func (c *Coordinator) Publish(ctx context.Context, holder string, gen uint64, pair session.Token) (uint64, error) {
+	var extra string
+	if m := pair.ExtraMembers(); m != nil {
+		b, err := json.Marshal(m)
+		if err != nil {
+			return 0, fmt.Errorf("redis coordinator: publish %s: the pair's Extra members are not JSON: %w", c.key, err)
+		}
+		extra = string(b)
+	}
+	v, err := slice(c.conn.Eval(ctx, publishScript, c.keys, holder, strconv.FormatUint(gen, 10),
+		pair.Access.Reveal(), pair.Refresh.Reveal(), pair.Type,
+		formatTime(pair.Issued), formatTime(pair.Expiry), pair.Scope, c.channel, extra))
+	if err != nil {
+		return 0, c.fail("publish", err, pair.Access, pair.Refresh, session.Secret(extra))
+	}
+	if len(v) != 2 {
+		return 0, c.unexpected("publish")
+	}
+	done, ok := v[0].(int64)
+	if !ok {
+		return 0, c.unexpected("publish")
+	}
+	if done == 1 {
+		n, ok := v[1].(int64)
+		if !ok || n < 1 {
+			return 0, c.unexpected("publish")
+		}
+		return uint64(n), nil
+	}
+	s, ok := v[1].(string)
+	if !ok {
+		return 0, c.unexpected("publish")
+	}
+	got, ok := parseGeneration(s)
+	if !ok {
+		return 0, c.corrupt(fieldGeneration, "not a generation (a decimal integer)")
+	}
+	return 0, &session.GenerationError{Want: gen, Got: got}
+}
+
+// Release implements session.Coordinator.
+func (c *Coordinator) Release(ctx context.Context, holder string, spent bool) error {
+	s := "0"
+	if spent {
+		s = "1"
+	}
+	if _, err := c.conn.Eval(ctx, releaseScript, c.keys, holder, s, c.channel); err != nil {
+		return c.fail("release", err)
+	}
+	return nil
+}
+
+// Wait implements session.Coordinator. It subscribes to the family's
+// channel (on a connection of its own, for the length of the call) and
+// reads the family whenever a change is announced, and otherwise every
+// poll interval, varied by ±20 %; should the subscription break, it goes
+// on polling. When ctx ends it returns the family as last read and
+// ctx.Err().
+func (c *Coordinator) Wait(ctx context.Context, gen uint64) (session.Family, error) {
+	if err := ctx.Err(); err != nil {
+		return session.Family{}, err
+	}
+	// Subscribe before the first read, so no announcement falls between.
+	sub, err := c.conn.Subscribe(ctx, c.channel)
+	if err != nil {
+		if ctx.Err() != nil {
+			return session.Family{}, ctx.Err()
+		}
+		return session.Family{}, c.fail("wait: subscribe", err)
+	}
+	defer sub.Close()
+	changes := sub.Messages()
+	var last session.Family
+	for {
+		f, err := c.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return last, ctx.Err()
+			}
+			return session.Family{}, err
+		}
+		if f.Generation != gen || !f.Lease.Held(f.Now) {
+			return f, nil
+		}
+		last = f
+		if c.waiting != nil {
+			c.waiting()
+		}
+		t := time.NewTimer(c.pollDelay())
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return last, ctx.Err()
+		case _, ok := <-changes:
+			t.Stop()
+			if !ok {
+				changes = nil // the subscription broke: poll
+			}
+			drain(changes) // one read answers every announcement so far
+		case <-t.C:
+		}
+	}
+}
+
+// drain empties ch without blocking.
+func drain(ch <-chan struct{}) {
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+// pollDelay is the poll interval varied at random by ±jitter.
+func (c *Coordinator) pollDelay() time.Duration {
+	c.mu.Lock()
+	r := c.rng.Float64()
+	c.mu.Unlock()
+	return time.Duration(float64(c.poll) * (1 - jitter + 2*jitter*r))
+}
