@@ -167,7 +167,8 @@ func runRandom(t testing.TB, seed uint64, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewMachine(Config{Policy: p, RefreshAhead: []time.Duration{0, time.Minute, 5 * time.Minute, 3 * time.Hour}[r.IntN(4)]})
+	m := NewMachine(Config{Policy: p, RefreshAhead: []time.Duration{0, time.Minute, 5 * time.Minute, 3 * time.Hour}[r.IntN(4)],
+		Shared: seed%2 == 1})
 	g := &gen{r: r, now: epoch}
 	d := NewData(seed, epoch, epoch.Add(time.Duration(r.Int64N(int64(2*time.Hour)))))
 	var wake time.Time
