@@ -29,6 +29,10 @@ func newStore(clk *Clock, latency time.Duration, down func(time.Duration) bool) 
 	return &store{clk: clk, latency: latency, down: down, changed: make(chan struct{})}
 }
 
+// maxWait bounds a WaitGeneration's sleep while no lease is held: only a
+// change wakes it in a run.
+const maxWait = 24 * 365 * time.Hour
+
 // errStoreDown is the error of a round trip within a store_down window.
 var errStoreDown = errors.New("connection refused")
 
@@ -171,6 +175,18 @@ func (h handle) Release(ctx context.Context, holder string, spent bool) error {
 // the family's generation differs from gen or its lease is free (released,
 // or lapsed), with the state then.
 func (h handle) Wait(ctx context.Context, gen uint64) (session.Family, error) {
+	return h.wait(ctx, gen, true)
+}
+
+// WaitGeneration implements session.GenerationWaiter: it returns one round
+// trip after the family's generation differs from gen, with the state
+// then.
+func (h handle) WaitGeneration(ctx context.Context, gen uint64) (session.Family, error) {
+	return h.wait(ctx, gen, false)
+}
+
+// wait is Wait, and with lease false WaitGeneration.
+func (h handle) wait(ctx context.Context, gen uint64, lease bool) (session.Family, error) {
 	st := h.st
 	for {
 		st.mu.Lock()
@@ -178,8 +194,11 @@ func (h handle) Wait(ctx context.Context, gen uint64) (session.Family, error) {
 		f := st.read(now)
 		ch, until := st.changed, st.fam.Lease.Until
 		st.mu.Unlock()
-		if f.Generation != gen || !f.Lease.Held(now) {
+		if f.Generation != gen || lease && !f.Lease.Held(now) {
 			return h.Read(ctx)
+		}
+		if !f.Lease.Held(now) {
+			until = now.Add(maxWait) // nothing to look at again for but a change
 		}
 		at := until.Sub(st.clk.origin)
 		switch st.clk.block(at, ch, ctx) {

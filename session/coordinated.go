@@ -186,9 +186,10 @@ func (s *Session) leaseFollowUp(ctx context.Context, fx states.Effects) {
 }
 
 // watchLocked starts the family's watch (states.Effects.Watch), unless it
-// runs: every report of Coordinator.Wait is fed to the machine as InFamily,
-// which adopts a newer pair, takes over a released lease, or goes on
-// watching. A watch that fails is tried again.
+// runs: every report of Coordinator.Wait (GenerationWaiter.WaitGeneration
+// when only a newer pair matters, Effects.WatchLease false) is fed to the
+// machine as InFamily, which adopts a newer pair, takes over a released
+// lease, or goes on watching. A watch that fails is tried again.
 func (s *Session) watchLocked() {
 	if s.watchCancel != nil || s.closed || s.cfg.coord == nil {
 		return
@@ -201,8 +202,18 @@ func (s *Session) watchLocked() {
 		defer s.wg.Done()
 		defer cancel()
 		var a attemptState
+		gw, _ := s.cfg.coord.(GenerationWaiter)
 		for ctx.Err() == nil {
-			fam, err := s.cfg.coord.Wait(ctx, gen)
+			s.mu.Lock()
+			pairOnly := gw != nil && !s.watchLease
+			s.mu.Unlock()
+			var fam Family
+			var err error
+			if pairOnly {
+				fam, err = gw.WaitGeneration(ctx, gen)
+			} else {
+				fam, err = s.cfg.coord.Wait(ctx, gen)
+			}
 			if ctx.Err() != nil {
 				return
 			}
@@ -222,7 +233,7 @@ func (s *Session) watchLocked() {
 			}
 			s.stepLocked(in, s.cfg.clock.Now(), pair)
 			s.unlock()
-			if fam.Generation == gen && !fam.Lease.Held(fam.Now) {
+			if !pairOnly && fam.Generation == gen && !fam.Lease.Held(fam.Now) {
 				// Nothing to wait for (Wait returns at once): poll.
 				s.pause(ctx, watchRetry)
 			}

@@ -68,6 +68,20 @@ type Coordinator interface {
 	Wait(ctx context.Context, gen uint64) (Family, error)
 }
 
+// A GenerationWaiter is a Coordinator that can also wait for a newer pair
+// alone. Wait returns as soon as no lease is held, which is what a process
+// waiting for another's lease needs; a process that only waits for a pair —
+// one the server revoked, one without a token yet — would poll with it. A
+// session uses WaitGeneration then, when its coordinator has it:
+// FileCoordinator, MemoryCoordinator and the Redis coordinator do.
+type GenerationWaiter interface {
+	// WaitGeneration blocks until the family's generation differs from
+	// gen, or ctx ends, and returns the state then. As with Wait, an
+	// implementation also polls, so that a lost notification is no lost
+	// pair.
+	WaitGeneration(ctx context.Context, gen uint64) (Family, error)
+}
+
 // Family is the shared state of one token family.
 type Family struct {
 	// Pair is the newest published token pair; zero before the first

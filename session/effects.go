@@ -56,6 +56,7 @@ func (s *Session) applyLocked(in states.Input, now time.Time, pair *Token) state
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}
+	s.watchLease = fx.WatchLease
 	if fx.Watch {
 		s.watchLocked()
 	} else {

@@ -133,13 +133,25 @@ func (c *FileCoordinator) Release(ctx context.Context, holder string, spent bool
 // Wait implements Coordinator: it polls the file until the generation
 // differs from gen or the lease is free, or ctx ends.
 func (c *FileCoordinator) Wait(ctx context.Context, gen uint64) (Family, error) {
+	return c.wait(ctx, gen, true)
+}
+
+// WaitGeneration implements GenerationWaiter: it polls the file until the
+// generation differs from gen, or ctx ends.
+func (c *FileCoordinator) WaitGeneration(ctx context.Context, gen uint64) (Family, error) {
+	return c.wait(ctx, gen, false)
+}
+
+// wait polls the file until the generation differs from gen or, with
+// lease, the lease is free.
+func (c *FileCoordinator) wait(ctx context.Context, gen uint64, lease bool) (Family, error) {
 	poll := c.Poll
 	if poll <= 0 {
 		poll = DefaultPoll
 	}
 	for {
 		fam, err := c.Read(ctx)
-		if err != nil || fam.Generation != gen || !fam.Lease.Held(fam.Now) {
+		if err != nil || fam.Generation != gen || lease && !fam.Lease.Held(fam.Now) {
 			return fam, err
 		}
 		jittered := time.Duration(float64(poll) * (0.8 + 0.4*rand.Float64()))

@@ -144,6 +144,18 @@ func (m *MemoryCoordinator) Release(ctx context.Context, holder string, spent bo
 // from gen or the lease is free, a change wakes it, and it looks again
 // when the lease's time is up (on Clock), or when ctx ends.
 func (m *MemoryCoordinator) Wait(ctx context.Context, gen uint64) (Family, error) {
+	return m.wait(ctx, gen, true)
+}
+
+// WaitGeneration implements GenerationWaiter: it returns when the
+// generation differs from gen, a change wakes it, or when ctx ends.
+func (m *MemoryCoordinator) WaitGeneration(ctx context.Context, gen uint64) (Family, error) {
+	return m.wait(ctx, gen, false)
+}
+
+// wait returns when the generation differs from gen or, with lease, the
+// lease is free.
+func (m *MemoryCoordinator) wait(ctx context.Context, gen uint64, lease bool) (Family, error) {
 	for {
 		m.mu.Lock()
 		now := m.now()
@@ -156,10 +168,14 @@ func (m *MemoryCoordinator) Wait(ctx context.Context, gen uint64) (Family, error
 		if err := ctx.Err(); err != nil {
 			return f, err
 		}
-		if f.Generation != gen || !f.Lease.Held(now) {
+		if f.Generation != gen || lease && !f.Lease.Held(now) {
 			return f, nil
 		}
-		if err := m.sleep(ctx, ch, f.Lease.Until.Sub(now)); err != nil {
+		d := time.Hour // nothing to look at again for but a change
+		if f.Lease.Held(now) {
+			d = f.Lease.Until.Sub(now)
+		}
+		if err := m.sleep(ctx, ch, d); err != nil {
 			return f, err
 		}
 	}

@@ -69,9 +69,11 @@ type Session struct {
 	st  storeState
 
 	// With a Coordinator: this session's lease-holder id, and the watch of
-	// the family (states.Effects.Watch).
+	// the family (states.Effects.Watch; watchLease: it reports the lease's
+	// release too, states.Effects.WatchLease).
 	holder      string
 	watchCancel context.CancelFunc
+	watchLease  bool
 
 	// life bounds every operation on the store: Shutdown ends it at its
 	// deadline.

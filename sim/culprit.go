@@ -103,7 +103,7 @@ func (rc *recoveries) culprit(r *run) (int, string) {
 	worst := -1
 	for k := range rc.windows {
 		w := &rc.windows[k]
-		if w.pending > 0 || w.never {
+		if w.pending > 0 {
 			worst = k
 			break
 		}
@@ -117,7 +117,7 @@ func (rc *recoveries) culprit(r *run) (int, string) {
 	w := &rc.windows[worst]
 	end := time.Duration(w.end).String()
 	switch {
-	case w.never:
+	case w.never > 0:
 		return int(w.revokedSess), "revoked before it recovered from the window ending " + end
 	case w.pending > 0:
 		for k, idx := range rc.ended {

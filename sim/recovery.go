@@ -11,8 +11,10 @@ import (
 // window's end, it holds no usable token or a refresh cycle of it is open
 // (refreshing, backoff, waiting for another process's refresh, or a
 // refresh-ahead cycle that was postponed). It recovers at its first
-// successful refresh (or new token from outside) after the end; a session
-// revoked before that, or still waiting when the run ends, never recovers.
+// successful refresh (or new token from outside, an adopted pair) after
+// the end — a session revoked meanwhile too, should its family publish a
+// pair it adopts; one still revoked or waiting when the run ends never
+// recovers.
 // A still-valid token is not a recovery: the refresh whose answer a window
 // lost may have doomed it.
 type recoveries struct {
@@ -30,7 +32,7 @@ type window struct {
 	checked  bool
 	pending  int   // touched sessions that have not recovered yet
 	touched  int   // sessions touched by the window
-	never    bool  // a touched session was revoked before it recovered
+	never    int   // touched sessions revoked, and not recovered since
 	usableAt int64 // when the last of them recovered
 	// lastSess is the session that recovered last; revokedSess the first
 	// that was revoked first.
@@ -94,27 +96,30 @@ func (rc *recoveries) usable(i uint32, s *session, t int64) {
 	for _, w := range rc.ended[s.pendFirst:] {
 		win := &rc.windows[w]
 		win.pending--
+		if s.revokedPending {
+			win.never--
+		}
 		if t >= win.usableAt {
 			win.usableAt, win.lastSess = t, i
 		}
 	}
-	s.pendFirst = -1
+	s.pendFirst, s.revokedPending = -1, false
 }
 
-// revoked records that s was revoked at t: it never recovers from the
-// windows it was pending on.
+// revoked records that s was revoked: unless it adopts a pair later, it
+// never recovers from the windows it is pending on.
 func (rc *recoveries) revoked(i uint32, s *session) {
-	if s.pendFirst < 0 {
+	if s.pendFirst < 0 || s.revokedPending {
 		return
 	}
+	s.revokedPending = true
 	for _, w := range rc.ended[s.pendFirst:] {
 		win := &rc.windows[w]
-		win.pending--
-		if !win.never {
-			win.never, win.revokedSess = true, i
+		if win.never == 0 {
+			win.revokedSess = i
 		}
+		win.never++
 	}
-	s.pendFirst = -1
 }
 
 // finish checks the windows that end with the run.

@@ -249,7 +249,7 @@ func (r *run) finish() *Result {
 	res.Recoveries = []Recovery{}
 	for _, w := range r.rec.windows {
 		rc := Recovery{FaultEnd: time.Duration(w.end), UsableAt: time.Duration(w.usableAt), After: time.Duration(w.usableAt - w.end)}
-		rc.Never, rc.Touched = w.pending > 0 || w.never, w.touched
+		rc.Never, rc.Touched = w.pending > 0, w.touched
 		res.Recoveries = append(res.Recoveries, rc)
 	}
 	if r.tl != nil {

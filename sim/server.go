@@ -7,8 +7,9 @@ import (
 )
 
 // perform performs the effects the machine asked session i for at t
-// (states.Effects, after the transitions): install the pair the input
-// carried, the lease follow-up, the store's round trip or the request.
+// (states.Effects, after the transitions), in order, as the runtime does:
+// install the pair the input carried, the lease follow-up, then the
+// store's round trip or the request.
 func (r *run) perform(i uint32, s *session, fx *states.Effects, t int64) {
 	switch fx.Install {
 	case states.InstallPair, states.InstallRefresh:
@@ -16,6 +17,9 @@ func (r *run) perform(i uint32, s *session, fx *states.Effects, t int64) {
 	}
 	if fx.Lease != states.LeaseNone {
 		r.leaseOp(i, s, fx.Lease, fx.ClearMark, t)
+		// The runtime performs the effects in order: what follows waits
+		// for the lease follow-up's round trip.
+		t += r.slat
 	}
 	if fx.Store != states.StoreNone {
 		r.trip(i, s, fx.Store, fx.Flight, fx.Generation, t)

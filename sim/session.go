@@ -49,6 +49,9 @@ type session struct {
 	pendFirst int32
 	// awaiting: a request of the attempt under way awaits its answer.
 	awaiting bool
+	// revokedPending: revoked while a fault window waited for its
+	// recovery, which only an adopted pair may still bring (recovery.go).
+	revokedPending bool
 	// down: crashed, not restarted yet.
 	down bool
 	// slot is the session's index in run.plainTo (see assignSlots).

@@ -90,7 +90,7 @@ func (r *run) atStore(i uint32, aux uint64, t int64) {
 		}
 		st.markHolder = 0
 		in.Kind, in.Generation = states.InPublished, uint64(st.gen)
-		r.notify(fi, t)
+		r.notify(fi, t, true)
 	}
 	r.step(i, s, in, t)
 }
@@ -112,12 +112,15 @@ func (r *run) read(s *session, st *store, in *states.Input, t int64) {
 	r.pendTok, r.pendIssued, r.pendRT = st.pubTok, st.pubTokIssued, st.pubRT
 }
 
-// notify wakes every live process of family f that watches it (a waiting
-// one, one the server revoked): its Wait returns one round trip after t.
-func (r *run) notify(f uint32, t int64) {
+// notify wakes the live processes of family f that watch it: after a
+// publish every one (a waiting one, one revoked by the server, one without
+// a token yet), after a release the waiting ones, whose watch reports the
+// lease too (Effects.WatchLease); the others wait for a newer pair alone
+// (session.GenerationWaiter). Its Wait returns one round trip after t.
+func (r *run) notify(f uint32, t int64, publish bool) {
 	lo, hi := r.famRange(f)
 	for j := lo; j < hi; j++ {
-		if w := r.sess(j); !w.down && r.m.Watching(&w.d) {
+		if w := r.sess(j); !w.down && (publish && r.m.Watching(&w.d) || r.m.WatchingLease(&w.d)) {
 			r.q.push(t+r.slat, evWatch, j, 0)
 		}
 	}
@@ -171,7 +174,7 @@ func (r *run) atStoreOp(i uint32, aux uint64, t int64) {
 		}
 	case states.LeaseRelease:
 		st.leaseHolder, st.leaseUntil = 0, 0
-		r.notify(fi, t)
+		r.notify(fi, t, false)
 	}
 }
 

@@ -183,10 +183,12 @@ type Effects struct {
 	// Save asks a session with a store of its own (no coordination) to
 	// save its pair.
 	Save bool
-	// Watch reports that the family must be watched for a newer pair (and
-	// the lease's release), each report fed as InFamily with Flight 0; false
-	// stops the watch. See Machine.Watching.
-	Watch bool
+	// Watch reports that the family must be watched for a newer pair, each
+	// report fed as InFamily with Flight 0; false stops the watch (see
+	// Machine.Watching). WatchLease: the lease's release matters too (a
+	// session waiting for another process's lease takes over then);
+	// otherwise only a newer pair does.
+	Watch, WatchLease bool
 	// WakeAt is when the caller must feed InWake next; zero means no timer.
 	WakeAt time.Time
 	n      int

@@ -99,6 +99,7 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 	}
 	fx.WakeAt = d.nextAt
 	fx.Watch = m.Watching(d)
+	fx.WatchLease = m.WatchingLease(d)
 }
 
 // install replaces the session's pair with in's (an application's, an

@@ -405,6 +405,12 @@ func (m *Machine) Watching(d *Data) bool {
 	return false
 }
 
+// WatchingLease reports whether a session's watch (Watching) must report
+// the lease's release too (Effects.WatchLease): while it waits for another
+// process's lease, which it takes over once released. Otherwise only a
+// newer pair matters to it.
+func (m *Machine) WatchingLease(d *Data) bool { return m.Watching(d) && d.state == Waiting }
+
 func minTime(a, b time.Time) time.Time {
 	if a.IsZero() || b.Before(a) {
 		return b

@@ -256,6 +256,18 @@ func (c *Coordinator) Release(ctx context.Context, holder string, spent bool) er
 // on polling. When ctx ends it returns the family as last read and
 // ctx.Err().
 func (c *Coordinator) Wait(ctx context.Context, gen uint64) (session.Family, error) {
+	return c.wait(ctx, gen, true)
+}
+
+// WaitGeneration implements session.GenerationWaiter: it returns when the
+// generation differs from gen, woken by the announcements and polling as
+// Wait does, or when ctx ends.
+func (c *Coordinator) WaitGeneration(ctx context.Context, gen uint64) (session.Family, error) {
+	return c.wait(ctx, gen, false)
+}
+
+// wait is Wait, and with lease false WaitGeneration.
+func (c *Coordinator) wait(ctx context.Context, gen uint64, lease bool) (session.Family, error) {
 	if err := ctx.Err(); err != nil {
 		return session.Family{}, err
 	}
@@ -278,7 +290,7 @@ func (c *Coordinator) Wait(ctx context.Context, gen uint64) (session.Family, err
 			}
 			return session.Family{}, err
 		}
-		if f.Generation != gen || !f.Lease.Held(f.Now) {
+		if f.Generation != gen || lease && !f.Lease.Held(f.Now) {
 			return f, nil
 		}
 		last = f

@@ -75,6 +75,7 @@ func RunIn(t *testing.T, in func(t *testing.T, body func(t *testing.T)), newFami
 		{"WaitAtOnce", testWaitAtOnce},
 		{"WaitWoken", testWaitWoken},
 		{"WaitContext", testWaitContext},
+		{"WaitGeneration", testWaitGeneration},
 		{"AcquireRace", testAcquireRace},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -425,5 +426,37 @@ func testAcquireRace(t *testing.T, f Family) {
 	wg.Wait()
 	if len(won) != 1 || len(others) > 1 || len(others) == 1 && others[won[0]] != n-1 {
 		t.Errorf("racing for a free lease: %v won, the others were told %v", won, others)
+	}
+}
+
+// testWaitGeneration: a coordinator that is a session.GenerationWaiter
+// waits for a newer generation alone — not woken by a free lease — and
+// returns once another process publishes.
+func testWaitGeneration(t *testing.T, f Family) {
+	waiter, ok := f.Open().(session.GenerationWaiter)
+	if !ok {
+		t.Skip("coordtest: not a session.GenerationWaiter")
+	}
+	other := f.Open()
+	if fam, err := waiter.WaitGeneration(ctx(t), 1); err != nil || fam.Generation != 0 {
+		t.Fatalf("WaitGeneration(1) at generation 0 = %+v, %v; want at once", fam, err)
+	}
+	type result struct {
+		fam session.Family
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		fam, err := waiter.WaitGeneration(ctx(t), 0)
+		done <- result{fam, err}
+	}()
+	acquire(t, other, "a", time.Minute)
+	if err := other.Release(ctx(t), "a", false); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, other, "b", 0, pair(1))
+	r := <-done
+	if r.err != nil || r.fam.Generation != 1 || !samePair(r.fam.Pair, pair(1)) {
+		t.Errorf("WaitGeneration(0) after a publish = %+v, %v; want generation 1", r.fam, r.err)
 	}
 }
