@@ -65,15 +65,15 @@ func Discover(ctx context.Context, hc *http.Client, issuer string, allowHTTP boo
 			return Metadata{}, err
 		}
 		if md.Issuer != issuer {
-			return Metadata{}, &EndpointError{URL: shownURL(c), Status: 200, Sent: true, At: time.Now(),
+			return Metadata{}, &EndpointError{document: true, URL: shownURL(c), Status: 200, Sent: true, At: time.Now(),
 				Err: fmt.Errorf("metadata names issuer %q, not %q", md.Issuer, issuer)}
 		}
 		tu, err := url.Parse(md.TokenEndpoint)
 		if err != nil || tu.Host == "" {
-			return Metadata{}, &EndpointError{URL: shownURL(c), Status: 200, Sent: true, At: time.Now(), Err: errors.New("metadata has no usable token_endpoint")}
+			return Metadata{}, &EndpointError{document: true, URL: shownURL(c), Status: 200, Sent: true, At: time.Now(), Err: errors.New("metadata has no usable token_endpoint")}
 		}
 		if err := checkScheme(tu, allowHTTP); err != nil {
-			return Metadata{}, &EndpointError{URL: shownURL(c), Status: 200, Sent: true, At: time.Now(), Err: fmt.Errorf("token_endpoint: %w", err)}
+			return Metadata{}, &EndpointError{document: true, URL: shownURL(c), Status: 200, Sent: true, At: time.Now(), Err: fmt.Errorf("token_endpoint: %w", err)}
 		}
 		return md, nil
 	}
@@ -97,15 +97,15 @@ func fetchMetadata(ctx context.Context, hc *http.Client, where string) (Metadata
 	shown := shownURL(where)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, where, nil)
 	if err != nil {
-		return Metadata{}, &EndpointError{URL: shown, Err: err, At: time.Now()}
+		return Metadata{}, &EndpointError{document: true, URL: shown, Err: err, At: time.Now()}
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return Metadata{}, &EndpointError{URL: shown, Err: transportError(ctx, err), At: time.Now()}
+		return Metadata{}, &EndpointError{document: true, URL: shown, Err: transportError(ctx, err), At: time.Now()}
 	}
 	defer resp.Body.Close()
-	ee := &EndpointError{URL: shown, Status: resp.StatusCode, RetryAfter: serverText(scrubber{}, resp.Header.Get("Retry-After"), 64), Sent: true, At: time.Now()}
+	ee := &EndpointError{document: true, URL: shown, Status: resp.StatusCode, RetryAfter: serverText(scrubber{}, resp.Header.Get("Retry-After"), 64), Sent: true, At: time.Now()}
 	if resp.StatusCode != http.StatusOK {
 		return Metadata{}, ee
 	}

@@ -99,10 +99,11 @@ func (e *RevokedError) Is(target error) bool {
 }
 
 // EndpointError is one failed request to the token endpoint, as the Client
-// observed it. It carries what classification needs and nothing secret: the
+// observed it, or to the discovery document (Discover). It carries what classification needs and nothing secret: the
 // response body is never kept, only the OAuth2 error code and description.
 type EndpointError struct {
-	// URL is the token endpoint.
+	// URL is the token endpoint, or, for an error of Discover, the
+	// metadata document it fetched.
 	URL string
 	// Status is the HTTP status, or 0 when no response arrived.
 	Status int
@@ -124,12 +125,20 @@ type EndpointError struct {
 	At time.Time
 	// Err is the transport error (Status 0) or what is wrong with a 2xx body.
 	Err error
+
+	// document: URL is a discovery document (Discover), not a token
+	// endpoint, and the message says so.
+	document bool
 }
 
 // Error implements error.
 func (e *EndpointError) Error() string {
 	var b strings.Builder
-	b.WriteString("session: token endpoint ")
+	if e.document {
+		b.WriteString("session: discovery document ")
+	} else {
+		b.WriteString("session: token endpoint ")
+	}
 	b.WriteString(e.URL)
 	if e.Status != 0 {
 		b.WriteString(" answered ")

@@ -54,7 +54,8 @@ func WithClassifier(cl policy.Classifier) Option { return func(c *config) { c.cl
 
 // WithRefreshAhead starts refreshing d before the token expires (never
 // earlier than half its lifetime), so an outage shorter than d goes unseen.
-// The default, 0, refreshes at expiry or on a rejection.
+// The default is states.DefaultRefreshAhead, 5 minutes; 0 refreshes only at
+// expiry or on a rejection.
 func WithRefreshAhead(d time.Duration) Option { return func(c *config) { c.refreshAhead = d } }
 
 // WithRequestTimeout sets the deadline of each refresh attempt (default
@@ -136,8 +137,8 @@ func WithCoordinator(c Coordinator) Option { return func(cfg *config) { cfg.coor
 // server still accepts a refresh token after rotating it: Auth0's "Rotation
 // Overlap Period" (leeway, default 0), Okta's grace period (leeway, 0–60 s,
 // default 30 s), Cognito's RetryGracePeriodSeconds (0–60 s, default 0),
-// fosite's RefreshTokenRotationGracePeriod. Set it no longer than the
-// server's.
+// Ory Hydra's oauth2.grant.refresh_token.rotation_grace_period (default 0,
+// at most 5 minutes). Set it no longer than the server's.
 // Inside it, a process taking over from a holder that vanished mid-refresh
 // may present that refresh token again; outside it, the session uses its
 // fallback grant or stops with states.CrashedHolderCause rather than make

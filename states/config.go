@@ -69,8 +69,8 @@ type Config struct {
 
 	// ReuseGrace is how long the authorization server still accepts a
 	// refresh token after it rotated it (Auth0's "reuse interval", Okta's
-	// "grace period", fosite's RefreshTokenRotationGracePeriod); zero when it
-	// accepts none. Inside it, a process taking over from a holder that
+	// "grace period", Ory Hydra's oauth2.grant.refresh_token.rotation_grace_period,
+	// at most 5 minutes); zero when it accepts none. Inside it, a process taking over from a holder that
 	// vanished mid-refresh may present the refresh token again.
 	ReuseGrace time.Duration
 	// Fallback reports that the session has a fallback grant (such as
