@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/diagram"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -295,7 +296,7 @@ func runAuditRepair(args []string, stdout, stderr io.Writer) int {
 
 // weighted are the renderers of "authfsm audit diagram", by --format.
 var weighted = map[string]func(states.Counts) string{
-	"mermaid": states.WeightedMermaid, "dot": states.WeightedDOT, "svg": states.WeightedSVG,
+	"mermaid": diagram.WeightedMermaid, "dot": diagram.WeightedDOT, "svg": diagram.WeightedSVG,
 }
 
 // runAuditDiagram implements "authfsm audit diagram": exit 0 when the

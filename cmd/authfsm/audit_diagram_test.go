@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/diagram"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -173,13 +174,13 @@ func TestAuditDiagram(t *testing.T) {
 // counts every edge is faint.
 func TestWeightedDiagramsFollowThePlainOnes(t *testing.T) {
 	var none states.Counts
-	weighted := states.WeightedDOT(none)
-	for _, st := range states.Starts() {
+	weighted := diagram.WeightedDOT(none)
+	for _, st := range diagram.Starts() {
 		if !strings.Contains(weighted, fmt.Sprintf(" -> %s [label=%q];", st.State, st.Label)) {
 			t.Errorf("WeightedDOT lacks the start of %v", st.State)
 		}
 	}
-	for _, e := range states.Edges() {
+	for _, e := range diagram.Edges() {
 		head := fmt.Sprintf("    %s -> %s [label=", e.From, e.To)
 		i := strings.Index(weighted, head)
 		if i < 0 {
@@ -191,11 +192,11 @@ func TestWeightedDiagramsFollowThePlainOnes(t *testing.T) {
 			t.Errorf("%q, want it drawn faint with zero counts", line)
 		}
 	}
-	if got := strings.Count(states.WeightedSVG(none), `stroke-dasharray="5 4"`); got != len(states.Edges()) {
-		t.Errorf("WeightedSVG with no counts draws %d faint edges, want all %d", got, len(states.Edges()))
+	if got := strings.Count(diagram.WeightedSVG(none), `stroke-dasharray="5 4"`); got != len(diagram.Edges()) {
+		t.Errorf("WeightedSVG with no counts draws %d faint edges, want all %d", got, len(diagram.Edges()))
 	}
-	if got := strings.Count(states.WeightedMermaid(none), "stroke-dasharray:4 3"); got != len(states.Edges()) {
-		t.Errorf("WeightedMermaid with no counts draws %d faint edges, want all %d", got, len(states.Edges()))
+	if got := strings.Count(diagram.WeightedMermaid(none), "stroke-dasharray:4 3"); got != len(diagram.Edges()) {
+		t.Errorf("WeightedMermaid with no counts draws %d faint edges, want all %d", got, len(diagram.Edges()))
 	}
 }
 
@@ -213,7 +214,7 @@ func TestWeightedDiagramWidths(t *testing.T) {
 	if c.Add(states.Revoked, states.Retry) {
 		t.Error("Counts.Add counted a transition the table does not have")
 	}
-	dot := states.WeightedDOT(c)
+	dot := diagram.WeightedDOT(c)
 	for _, want := range []string{
 		`valid -> expired [label="expire ×1, reject ×0, give_up ×0", penwidth=1.50];`,
 		`expired -> refreshing [label="refresh ×1000", penwidth=6.00];`,

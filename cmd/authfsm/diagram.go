@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/authfsm/authfsm/states"
+	"github.com/authfsm/authfsm/diagram"
 )
 
 func runDiagram(args []string, stdout, stderr io.Writer) int {
@@ -17,7 +17,7 @@ func runDiagram(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "authfsm diagram: unexpected argument %q\n", fs.Arg(0))
 		return exitBadInput
 	}
-	render := map[string]func() string{"mermaid": states.Mermaid, "dot": states.DOT, "svg": states.SVG}[*format]
+	render := map[string]func() string{"mermaid": diagram.Mermaid, "dot": diagram.DOT, "svg": diagram.SVG}[*format]
 	if render == nil {
 		fmt.Fprintf(stderr, "authfsm diagram: unknown format %q (want mermaid, dot or svg)\n", *format)
 		return exitBadInput

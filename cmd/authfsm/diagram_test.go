@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authfsm/authfsm/states"
+	"github.com/authfsm/authfsm/diagram"
 )
 
 func TestDiagram(t *testing.T) {
@@ -15,9 +15,9 @@ func TestDiagram(t *testing.T) {
 		wantOut    string
 		wantErrSub string
 	}{
-		{[]string{"diagram"}, exitOK, states.Mermaid(), ""},
-		{[]string{"diagram", "--format", "dot"}, exitOK, states.DOT(), ""},
-		{[]string{"diagram", "--format=svg"}, exitOK, states.SVG(), ""},
+		{[]string{"diagram"}, exitOK, diagram.Mermaid(), ""},
+		{[]string{"diagram", "--format", "dot"}, exitOK, diagram.DOT(), ""},
+		{[]string{"diagram", "--format=svg"}, exitOK, diagram.SVG(), ""},
 		{[]string{"diagram", "--format", "png"}, exitBadInput, "", `unknown format "png"`},
 		{[]string{"diagram", "extra"}, exitBadInput, "", `unexpected argument "extra"`},
 		{[]string{"frobnicate"}, exitBadInput, "", `unknown command "frobnicate"`},

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authfsm/authfsm/states"
+	"github.com/authfsm/authfsm/diagram"
 )
 
 func TestDiagramsAreFresh(t *testing.T) {
@@ -28,7 +28,7 @@ func TestDiagramsAreFresh(t *testing.T) {
 }
 
 // TestFreshCatchesAStalePicture: a picture drawn from another DOT, or one
-// that records no DOT (states.SVG's own layout included), is stale.
+// that records no DOT (diagram.SVG's own layout included), is stale.
 func TestFreshCatchesAStalePicture(t *testing.T) {
 	if Fresh(dotMarker + "0000 -->\n<svg/>") {
 		t.Error("a picture drawn from another DOT passed")
@@ -36,8 +36,8 @@ func TestFreshCatchesAStalePicture(t *testing.T) {
 	if Fresh("<svg/>") {
 		t.Error("a picture that is neither passed")
 	}
-	if Fresh(states.SVG()) {
-		t.Error("states.SVG's own layout passed for a picture drawn by dot")
+	if Fresh(diagram.SVG()) {
+		t.Error("diagram.SVG's own layout passed for a picture drawn by dot")
 	}
 	if !Fresh(dotMarker + SourceHash() + " -->\n<svg/>") {
 		t.Error("a picture drawn from the current DOT failed")
@@ -49,7 +49,7 @@ func TestReadmeShowsTheMermaidDiagram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	block := "```mermaid\n" + states.Mermaid() + "```"
+	block := "```mermaid\n" + diagram.Mermaid() + "```"
 	if !strings.Contains(string(readme), block) {
 		t.Errorf("README.md does not show the current Mermaid diagram; paste docs/diagrams/session.mmd into its mermaid block")
 	}

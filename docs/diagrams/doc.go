@@ -10,7 +10,7 @@
 // it is, with or without dot (so another Graphviz version does not
 // rewrite it either), and one drawn from another DOT is redrawn by dot;
 // without dot, Generate fails with a *NoDotError that names the file and
-// how to install Graphviz, rather than falling back to states.SVG's own
+// how to install Graphviz, rather than falling back to diagram.SVG's own
 // layout.
 package diagrams
 
@@ -27,13 +27,13 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/authfsm/authfsm/states"
+	"github.com/authfsm/authfsm/diagram"
 )
 
 // Files maps each generated file name to the function that renders it.
 var Files = map[string]func() string{
-	"session.mmd": states.Mermaid,
-	"session.dot": states.DOT,
+	"session.mmd": diagram.Mermaid,
+	"session.dot": diagram.DOT,
 }
 
 // SVGFile is the picture of the machine.
@@ -48,7 +48,7 @@ const dotMarker = "<!-- drawn by Graphviz dot from session.dot sha256:"
 
 // SourceHash returns the hash that a picture drawn from the current DOT
 // records.
-func SourceHash() string { return hashOf(states.DOT()) }
+func SourceHash() string { return hashOf(diagram.DOT()) }
 
 // ErrNoDot is what a *NoDotError matches with errors.Is: dot, Graphviz's
 // layout program, is not installed.
@@ -78,7 +78,7 @@ func Draw() (string, error) {
 	if err != nil {
 		return "", &NoDotError{File: svgPath}
 	}
-	src := states.DOT()
+	src := diagram.DOT()
 	cmd := exec.Command(path, "-Tsvg")
 	cmd.Stdin = strings.NewReader(src)
 	var out, stderr bytes.Buffer

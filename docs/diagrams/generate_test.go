@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authfsm/authfsm/states"
+	"github.com/authfsm/authfsm/diagram"
 )
 
 // fakeDotSVG is what the fake dot of withFakeDot draws.
@@ -80,7 +80,7 @@ func TestGenerate(t *testing.T) {
 		{"without dot, a fresh picture is kept", withoutDot, string(committed), string(committed), false},
 		{"with dot, a fresh picture is kept too", withFakeDot, string(committed), string(committed), false},
 		{"without dot, a stale picture fails", withoutDot, stale, stale, true},
-		{"without dot, an own-layout picture fails", withoutDot, states.SVG(), states.SVG(), true},
+		{"without dot, an own-layout picture fails", withoutDot, diagram.SVG(), diagram.SVG(), true},
 		{"without dot, a missing picture fails", withoutDot, "", "", true},
 		{"with dot, a stale picture is redrawn", withFakeDot, stale, redrawn, false},
 		{"with dot, a missing picture is drawn", withFakeDot, "", redrawn, false},

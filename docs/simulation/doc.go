@@ -12,8 +12,8 @@ import (
 	"sync"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/diagram"
 	"github.com/authfsm/authfsm/sim"
-	"github.com/authfsm/authfsm/states"
 )
 
 // scenarios is where the library lives, relative to this directory.
@@ -44,7 +44,7 @@ const HeatmapFile = "testdata/scenarios/fleet-outage-jitter.yaml"
 //	authfsm audit diagram --format svg trace.json
 //
 // does: the trace read back by audit.Conform, its counts drawn by
-// states.WeightedSVG.
+// diagram.WeightedSVG.
 func Heatmap() (string, error) {
 	sc, err := sim.Load("../../" + HeatmapFile)
 	if err != nil {
@@ -54,7 +54,7 @@ func Heatmap() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return states.WeightedSVG(conf.Counts), nil
+	return diagram.WeightedSVG(conf.Counts), nil
 }
 
 // CompareFile is the scenario README.md's compare table shows.
