@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/authfsm/authfsm/states"
 )
@@ -41,14 +40,9 @@ const (
 type ConformError struct {
 	// Line is the 1-based line of the log that holds the record.
 	Line int
-	// Entry is the record's 1-based position in the trace of a simulator
-	// result (a line of `authfsm sim --json --trace`); 0 for a line that is
-	// a record.
-	Entry int
 	// Seq is the record's sequence number, as the record gives it.
 	Seq uint64
-	// Session is the record's session: Record.Session, or the decimal
-	// session index of a simulator trace.
+	// Session is the record's session (Record.Session).
 	Session string
 	Kind    ConformKind
 	// Reason says what is impossible: "valid -refresh-> refreshing is not
@@ -61,9 +55,6 @@ type ConformError struct {
 // refreshing is not in the table".
 func (e *ConformError) Error() string {
 	where := fmt.Sprintf("line %d", e.Line)
-	if e.Entry > 0 {
-		where += fmt.Sprintf(", trace entry %d", e.Entry)
-	}
 	if e.Session == "" {
 		where += ", unnamed session"
 	} else {
@@ -81,18 +72,12 @@ type Conformance struct {
 	Transitions int
 	// Notes is the number of note records (see Record.Note) skipped.
 	Notes int
-	// Sessions is the number of sessions the transitions belong to. The
-	// sessions of two simulator results are distinct even when their
-	// indexes are equal: each result is a run of its own.
+	// Sessions is the number of sessions the transitions belong to.
 	Sessions int
 	// Counts says how often each event fired in each state, for the
-	// weighted diagrams of package states.
+	// weighted diagrams of package diagram.
 	Counts states.Counts
 }
-
-// maxConformLine bounds one line of a log read by Conform. It is far above
-// maxLine because one simulator result holds its whole trace on one line.
-const maxConformLine = 64 << 20
 
 // Conform reads a log and checks that the machine of package states could
 // have written it: every record's event leads from its From to its To in
@@ -103,22 +88,14 @@ const maxConformLine = 64 << 20
 // does not check hashes, sequence numbers or times: Verify does the first,
 // and the others say nothing about the machine.
 //
-// It reads two kinds of log, line by line, and a log may mix them:
-//
-//   - a runtime audit log: JSON lines of Record, hash-chained or not (the
-//     hash members are ignored). Note records (see Record.Note) are skipped.
-//   - simulator results, as `authfsm sim --json --trace` prints them: a
-//     result line (a JSON object with "stats") followed by one line per
-//     transition of the run, stats.transitions of them, each a record with
-//     a numeric session index and offsets for times; or, as earlier
-//     versions printed them and sim.Result marshals with Options.Trace, one
-//     result per line whose "trace" array holds the run's records.
-//
-// Blank lines are skipped. Conform returns a *ConformError for the first
-// record the machine could not have written, and another error when the
-// input is not such a log (a line that is not a JSON object, a record
-// without from, to or event, a simulator result without its trace or with
-// fewer transition lines than it counts) or cannot be read.
+// It reads a log of Records as JSON lines, hash-chained or not (the hash
+// members are ignored): a runtime's audit log (session.WithAudit), or a
+// simulator's trace, which is the same record stream on a virtual clock.
+// Note records (see Record.Note) are skipped, and so are blank lines.
+// Conform returns a *ConformError for the first record the machine could
+// not have written, and another error when the input is not such a log (a
+// line that is not a JSON object, a record without from, to or event, a
+// session that is not a string) or cannot be read.
 //
 // Records of one session are chained in the order of the log, and a
 // session is known by its name: a process that recreates a session under
@@ -126,10 +103,10 @@ const maxConformLine = 64 << 20
 // starts a new life the log does not mark, which shows as a record out of
 // sequence unless the new life starts where the old one ended.
 func Conform(r io.Reader) (Conformance, error) {
-	c := conformer{last: map[sessionKey]left{}}
+	c := conformer{last: map[string]left{}}
 	br := bufio.NewReaderSize(r, 64<<10)
 	for line := 1; ; line++ {
-		b, err := readLine(br, maxConformLine)
+		b, err := readLine(br, maxLine)
 		if len(b) == 0 && err == io.EOF {
 			break
 		}
@@ -142,9 +119,6 @@ func Conform(r io.Reader) (Conformance, error) {
 		if err == io.EOF {
 			break
 		}
-	}
-	if c.owed > 0 {
-		return c.result(), c.short()
 	}
 	return c.result(), nil
 }
@@ -169,35 +143,15 @@ func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 	}
 }
 
-// sessionKey tells sessions apart: run is the line of a simulator result
-// (0 in a runtime audit log), name the session's name or index.
-type sessionKey struct {
-	run  int
-	name string
-}
-
 // left is where a session's last record left it.
 type left struct {
 	state states.State
 	line  int
-	entry int
 }
 
 type conformer struct {
-	last map[sessionKey]left
+	last map[string]left
 	conf Conformance
-	// run is the line of the simulator result whose transition lines
-	// follow; owed is how many of them are still to come, of total.
-	run, owed, total int
-}
-
-// short is the error of a simulator result followed by fewer transition
-// lines than it counts.
-func (c *conformer) short() error {
-	if c.owed == c.total {
-		return fmt.Errorf("audit: line %d is a simulator result without its trace (run authfsm sim with --json --trace)", c.run)
-	}
-	return fmt.Errorf("audit: line %d: the simulator result counts %d transitions, and only %d lines of them follow (truncated?)", c.run, c.total, c.total-c.owed)
 }
 
 func (c *conformer) result() Conformance {
@@ -207,25 +161,14 @@ func (c *conformer) result() Conformance {
 }
 
 // rawRecord is a record as it is decoded before its names are checked: the
-// names stay strings so that an unknown one is reported as such, and the
-// session is a string in an audit log and a number in a simulator trace.
+// names stay strings so that an unknown one is reported as such.
 type rawRecord struct {
-	Seq     uint64          `json:"seq"`
-	Session json.RawMessage `json:"session"`
-	From    *string         `json:"from"`
-	To      *string         `json:"to"`
-	Event   *string         `json:"event"`
-	Note    string          `json:"note"`
-}
-
-// rawLine is one line: a record, or a simulator result, with its trace or
-// followed by it.
-type rawLine struct {
-	rawRecord
-	Trace json.RawMessage `json:"trace"`
-	Stats *struct {
-		Transitions *int `json:"transitions"`
-	} `json:"stats"`
+	Seq     uint64  `json:"seq"`
+	Session *string `json:"session"`
+	From    *string `json:"from"`
+	To      *string `json:"to"`
+	Event   *string `json:"event"`
+	Note    string  `json:"note"`
 }
 
 func (c *conformer) line(line int, b []byte) error {
@@ -234,70 +177,39 @@ func (c *conformer) line(line int, b []byte) error {
 		return nil
 	}
 	if b[0] != '{' {
-		return fmt.Errorf("audit: line %d is not a JSON object (neither an audit record nor a simulator result)", line)
+		return fmt.Errorf("audit: line %d is not a JSON object (not an audit record)", line)
 	}
-	var l rawLine
-	if err := json.Unmarshal(b, &l); err != nil {
+	var rec rawRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field == "session" {
+			return fmt.Errorf("audit: line %d: session is not a name: %s", line, te.Value)
+		}
 		return fmt.Errorf("audit: line %d: %w", line, err)
 	}
-	if c.owed > 0 {
-		if l.Stats != nil || l.Trace != nil || l.Note != "" {
-			return c.short()
-		}
-		c.owed--
-		return c.record(sessionKey{run: c.run}, line, 0, l.rawRecord)
-	}
-	switch {
-	case l.Trace != nil:
-		var trace []rawRecord
-		if err := json.Unmarshal(l.Trace, &trace); err != nil {
-			return fmt.Errorf("audit: line %d: the simulator result's trace: %w", line, err)
-		}
-		for i, rec := range trace {
-			if err := c.record(sessionKey{run: line}, line, i+1, rec); err != nil {
-				return err
-			}
-		}
-		return nil
-	case l.Stats != nil:
-		c.run, c.owed, c.total = line, -1, -1
-		if l.Stats.Transitions != nil {
-			c.owed, c.total = *l.Stats.Transitions, *l.Stats.Transitions
-		}
-		if c.owed < 0 {
-			c.owed = 0
-			return fmt.Errorf("audit: line %d is a simulator result without its trace (run authfsm sim with --json --trace)", line)
-		}
-		return nil
-	case l.Note != "":
+	if rec.Note != "" {
 		c.conf.Notes++
 		return nil
 	}
-	return c.record(sessionKey{}, line, 0, l.rawRecord)
+	return c.record(line, rec)
 }
 
-// record checks one transition record of the session run (its name is
-// filled in here) at line and, in a simulator trace, entry.
-func (c *conformer) record(key sessionKey, line, entry int, rec rawRecord) error {
-	where := fmt.Sprintf("line %d", line)
-	if entry > 0 {
-		where += fmt.Sprintf(", trace entry %d", entry)
-	}
-	name, err := sessionName(rec.Session)
-	if err != nil {
-		return fmt.Errorf("audit: %s: %w", where, err)
-	}
-	key.name = name
+// record checks the transition record at line.
+func (c *conformer) record(line int, rec rawRecord) error {
 	for _, f := range []struct {
 		name string
 		v    *string
 	}{{"from", rec.From}, {"to", rec.To}, {"event", rec.Event}} {
 		if f.v == nil {
-			return fmt.Errorf("audit: %s: not an audit record: no %q", where, f.name)
+			return fmt.Errorf("audit: line %d: not an audit record: no %q", line, f.name)
 		}
 	}
+	var name string
+	if rec.Session != nil {
+		name = *rec.Session
+	}
 	bad := func(kind ConformKind, format string, args ...any) error {
-		return &ConformError{Line: line, Entry: entry, Seq: rec.Seq, Session: name, Kind: kind, Reason: fmt.Sprintf(format, args...)}
+		return &ConformError{Line: line, Seq: rec.Seq, Session: name, Kind: kind, Reason: fmt.Sprintf(format, args...)}
 	}
 	from, err1 := states.ParseState(*rec.From)
 	to, err2 := states.ParseState(*rec.To)
@@ -315,37 +227,11 @@ func (c *conformer) record(key sessionKey, line, entry int, rec rawRecord) error
 	} else if dst != to {
 		return bad(NotInTable, "%s -%s-> %s is not in the table (%s leads from %s to %s)", from, ev, to, ev, from, dst)
 	}
-	if prev, ok := c.last[key]; ok && prev.state != from {
-		at := fmt.Sprintf("line %d", prev.line)
-		if prev.entry > 0 {
-			at = fmt.Sprintf("trace entry %d", prev.entry)
-		}
-		return bad(OutOfSequence, "from %s but the previous record (%s) left it in %s", from, at, prev.state)
+	if prev, ok := c.last[name]; ok && prev.state != from {
+		return bad(OutOfSequence, "from %s but the previous record (line %d) left it in %s", from, prev.line, prev.state)
 	}
-	c.last[key] = left{state: to, line: line, entry: entry}
+	c.last[name] = left{state: to, line: line}
 	c.conf.Counts.Add(from, ev)
 	c.conf.Transitions++
 	return nil
-}
-
-// sessionName returns a record's session: a JSON string as it is, a number
-// (a simulator trace's session index) in decimal, nothing as "".
-func sessionName(raw json.RawMessage) (string, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
-	}
-	if raw[0] == '"' {
-		var s string
-		err := json.Unmarshal(raw, &s)
-		return s, err
-	}
-	var n json.Number
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return "", fmt.Errorf("session is neither a name nor an index: %s", raw)
-	}
-	if _, err := strconv.ParseUint(n.String(), 10, 64); err != nil {
-		return "", fmt.Errorf("session index %s is not a whole number", n)
-	}
-	return n.String(), nil
 }

@@ -3,7 +3,8 @@
 // A Record is one transition of the machine in package states, stamped with
 // a sequence number, the session it belongs to and a fingerprint of the
 // access token (never the token). The runtime's audit log and the
-// simulator's trace use this one type.
+// simulator's trace are one stream of this one type: package audit reads
+// both alike and knows nothing of the simulator.
 //
 // # Hash-chained logs and what they protect against
 //
@@ -45,9 +46,10 @@
 // previous record left it in. A forger who rewrites records and recomputes
 // the hashes, or edits a log that was never chained, must keep to the
 // table, and Conform names the first record where he did not. It reads
-// runtime audit logs, chained or not, and the simulator's traces (`authfsm
-// sim --json --trace`); `authfsm audit verify` checks both the chain and
-// conformance.
+// audit logs, chained or not, whoever wrote them: a runtime's, or the
+// simulator's trace, which is this record stream on the run's virtual
+// clock (`authfsm sim --audit FILE` writes one, chained); `authfsm audit
+// verify` checks both the chain and conformance.
 //
 // A crash in the middle of a write can leave a torn last line. Writers
 // refuse to extend such a log; Repair (or `authfsm audit repair`) removes

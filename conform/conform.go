@@ -33,7 +33,9 @@ package conform
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
+	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/sim"
 )
 
@@ -81,18 +83,13 @@ func Run(sc *sim.Scenario) (*Result, error) {
 		return nil, fmt.Errorf("%w: the run needs about %d events, at most %d run through the runtime", ErrTooLarge, n, MaxEvents)
 	}
 	res := &Result{Name: sc.Name, Simulator: make([][]Transition, sc.Fleet.Sessions)}
-	var traceErr error
-	sr := sim.Run(sc, sim.Options{OnTransition: func(e sim.TraceEntry) {
-		t, err := fromTrace(e)
-		if err != nil {
-			traceErr = err
-			return
+	sr := sim.Run(sc, sim.Options{OnTransition: func(rec audit.Record) {
+		i, err := strconv.Atoi(rec.Session)
+		if err != nil || i < 0 || i >= len(res.Simulator) {
+			panic("conform: the simulator's trace names session " + rec.Session) // sim.Options.OnTransition
 		}
-		res.Simulator[t.Session] = append(res.Simulator[t.Session], t)
+		res.Simulator[i] = append(res.Simulator[i], fromRecord(i, rec, 0))
 	}})
-	if traceErr != nil {
-		return nil, fmt.Errorf("conform: reading the simulator's trace: %w", traceErr)
-	}
 	res.SimulatorLost = int(sr.Stats.FamilyRevocations)
 	var err error
 	if res.Runtime, res.RuntimeLost, err = runRuntime(sc); err != nil {

@@ -256,20 +256,10 @@ func (r *runtime) record(p *process, inc int, rec audit.Record) {
 	if r.ended || p.inc != inc {
 		return
 	}
-	t := Transition{Session: p.i, At: r.virtual(rec.Time), From: rec.From, To: rec.To, Event: rec.Event, Reason: rec.Reason,
-		Cause: rec.Cause, Attempt: rec.Attempt, NextAt: NoNext}
-	if !rec.NextAt.IsZero() {
-		t.NextAt = r.virtual(rec.NextAt)
-	}
-	r.trans[p.i] = append(r.trans[p.i], t)
+	r.trans[p.i] = append(r.trans[p.i], fromRecord(p.i, rec, r.sc.ClockSkew))
 	if rec.Event == states.Deny {
 		r.denied[r.sc.FamilyOf(p.i)] = true
 	}
-}
-
-// virtual converts an instant of the clients' clock to virtual time.
-func (r *runtime) virtual(t time.Time) time.Duration {
-	return t.Sub(r.clk.origin) - r.sc.ClockSkew
 }
 
 // procTransport is a process's connection to the token endpoint: a

@@ -6,13 +6,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/sim"
 	"github.com/authfsm/authfsm/states"
 )
 
 // Transition is one state change of one session, as conform compares it:
-// the simulator's trace entry and the runtime's audit record both come to
-// this.
+// the simulator's trace and the runtime's audit log are both audit records,
+// and both come to this (fromRecord).
 type Transition struct {
 	// Session is the session's index in the fleet.
 	Session int
@@ -50,24 +51,23 @@ func (t Transition) String() string {
 	return b.String()
 }
 
-// fromTrace converts one entry of the simulator's trace.
-func fromTrace(e sim.TraceEntry) (Transition, error) {
-	at, err := time.ParseDuration(e.At)
-	if err != nil {
-		return Transition{}, err
+// fromRecord converts the audit record of session i's transition, whose
+// times read on a clock skew ahead of the run's virtual clock, which
+// starts at sim.Epoch: the runtime's records, on its sessions' clocks,
+// and the simulator's trace, on the virtual clock itself (skew 0).
+func fromRecord(i int, rec audit.Record, skew time.Duration) Transition {
+	virtual := func(t time.Time) time.Duration { return t.Sub(sim.Epoch()) - skew }
+	t := Transition{Session: i, At: virtual(rec.Time), From: rec.From, To: rec.To, Event: rec.Event, Reason: rec.Reason,
+		Cause: rec.Cause, Attempt: rec.Attempt, NextAt: NoNext}
+	if !rec.NextAt.IsZero() {
+		t.NextAt = virtual(rec.NextAt)
 	}
-	t := Transition{Session: e.Session, At: at, From: e.From, To: e.To, Event: e.Event, Reason: e.Reason, Cause: e.Cause,
-		Attempt: e.Attempt, NextAt: NoNext}
-	if e.NextAt != "" {
-		if t.NextAt, err = time.ParseDuration(e.NextAt); err != nil {
-			return Transition{}, err
-		}
-	}
-	return t, nil
+	return t
 }
 
-// MarshalJSON encodes the transition as the simulator's trace does
-// (docs/SCENARIOS.md): times as Go duration strings, next_at "" when none.
+// MarshalJSON encodes the transition as `authfsm conform --json --trace`
+// prints it: times as Go duration strings (offsets from the start of the
+// run), next_at "" when none.
 func (t Transition) MarshalJSON() ([]byte, error) {
 	type entry struct {
 		Session int           `json:"session"`

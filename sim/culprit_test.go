@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -21,10 +22,10 @@ fleet: {sessions: 20, start_spread: 2h}
 server: {faults: [{at: 2h20m, kind: revoke}, {from: 2h30m, to: 2h31m, kind: status, status: 503}]}
 workload: [{kind: requests, every: 10m}]
 `
-	first := func(trace []TraceEntry, ok func(e TraceEntry) bool) int {
+	first := func(trace []audit.Record, ok func(e audit.Record) bool) int {
 		for _, e := range trace {
 			if ok(e) {
-				return e.Session
+				return sessionOf(e)
 			}
 		}
 		return -1
@@ -35,12 +36,12 @@ workload: [{kind: requests, every: 10m}]
 		why    string
 	}{
 		{"{never_states: [revoked]}", func(res *Result) int {
-			return first(res.Trace, func(e TraceEntry) bool { return e.To == states.Revoked })
+			return first(res.Trace, func(e audit.Record) bool { return e.To == states.Revoked })
 		}, "the first to enter revoked"},
 		{"{final_state: valid}", func(res *Result) int {
 			last := map[int]states.State{}
 			for _, e := range res.Trace {
-				last[e.Session] = e.To
+				last[sessionOf(e)] = e.To
 			}
 			for i := range 20 {
 				if st, ok := last[i]; ok && st != states.Valid {
@@ -53,7 +54,7 @@ workload: [{kind: requests, every: 10m}]
 		{"{max_failed_requests: 3}", nil, "its failed call went over max_failed_requests"},
 		{"{max_family_revocations: 2}", func(res *Result) int {
 			n := 0
-			return first(res.Trace, func(e TraceEntry) bool {
+			return first(res.Trace, func(e audit.Record) bool {
 				if e.To == states.Revoked {
 					n++
 				}
@@ -76,7 +77,7 @@ workload: [{kind: requests, every: 10m}]
 		var b strings.Builder
 		Report(&b, sc, again, reproduceLine(again, "f.yaml"))
 		title := "timeline of session " + strconv.Itoa(res.Failing) + " (" + tc.why + "):"
-		if !strings.Contains(b.String(), title) || again.StoryLen == 0 || again.Story[0].Session != res.Failing {
+		if !strings.Contains(b.String(), title) || again.StoryLen == 0 || sessionOf(again.Story[0]) != res.Failing {
 			t.Errorf("%s: report lacks %q:\n%s", tc.expect, title, b.String())
 		}
 	}

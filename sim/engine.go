@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/states"
 )
@@ -21,8 +22,10 @@ type Options struct {
 	Trace bool
 	// OnTransition, when set, receives every transition as it is made, in
 	// order: a trace that streams, in memory that does not grow with the
-	// run (Trace keeps them all).
-	OnTransition func(TraceEntry)
+	// run (Trace keeps them all). Each is the audit record a runtime
+	// session writes for it, with the session's index as its name and
+	// virtual times: Epoch plus the offset from the start of the run.
+	OnTransition func(audit.Record)
 	// Progress, when set, is called every progressEvery events with how
 	// far the run is, for a long run's progress report.
 	Progress func(Progress)
@@ -106,7 +109,7 @@ type run struct {
 	unusable Total // summed time without a usable token
 	rec      recoveries
 	blame    culprits
-	trace    []TraceEntry
+	trace    []audit.Record
 	story    story // Options.Session's first and last transitions, for the text report
 	tl       *Timeline
 	inv      invariants

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/states"
 	"math/rand/v2"
 	"testing"
@@ -168,7 +169,7 @@ func TestStoryKeepsHeadAndTail(t *testing.T) {
 	for _, n := range []int{0, 5, storyHead, storyHead + 3, storyHead + storyTail, 100} {
 		var s story
 		for k := range n {
-			s.add(TraceEntry{Seq: uint64(k)})
+			s.add(audit.Record{Seq: uint64(k)})
 		}
 		var want []uint64
 		for k := range n {

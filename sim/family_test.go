@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -19,10 +20,10 @@ func traceOf(t *testing.T, src string) *Result {
 }
 
 // find returns the trace entries of session (any when -1) with event ev.
-func find(res *Result, session int, ev states.Event) []TraceEntry {
-	var out []TraceEntry
+func find(res *Result, session int, ev states.Event) []audit.Record {
+	var out []audit.Record
 	for _, e := range res.Trace {
-		if e.Event == ev && (session < 0 || e.Session == session) {
+		if e.Event == ev && (session < 0 || sessionOf(e) == session) {
 			out = append(out, e)
 		}
 	}
@@ -52,7 +53,7 @@ func TestShareNoneLosesTheFamily(t *testing.T) {
 	if res.FinalState != "revoked" || res.Stats.FamilyRevocations != 1 || res.Stats.RefreshSuccesses != 1 || res.Stats.StoreRequests != 0 {
 		t.Fatalf("final %s, stats %+v; want every process revoked, one family lost after one success", res.FinalState, res.Stats)
 	}
-	if d := find(res, 0, states.Deny); len(d) != 1 || d[0].At != "1h50m0.1s" {
+	if d := find(res, 0, states.Deny); len(d) != 1 || atOf(d[0]) != "1h50m0.1s" {
 		t.Errorf("the first refresher is denied at %v, want at its next refresh (answered at 1h50m0.1s)", d)
 	}
 }
@@ -72,11 +73,11 @@ func TestShareStoreKeepsTheFamily(t *testing.T) {
 	for _, e := range res.Trace[:20] {
 		switch e.Event {
 		case states.Succeed:
-			succeed = at(t, e.At)
+			succeed = at(t, atOf(e))
 		case states.Adopt:
 			// The holder installs its answer and publishes it (one round
 			// trip); Wait returns one round trip later.
-			if got := at(t, e.At); got != succeed+4*time.Millisecond || e.Reason != states.ReasonAdopted {
+			if got := at(t, atOf(e)); got != succeed+4*time.Millisecond || e.Reason != states.ReasonAdopted {
 				t.Errorf("adopted at %v (%q), want %v", got, e.Cause, succeed+4*time.Millisecond)
 			}
 		}
@@ -100,12 +101,12 @@ func TestStoreHolderKeepsTheLeaseThroughItsRetry(t *testing.T) {
 		t.Fatalf("final %s, stats %+v; want the holder's retry to succeed, and one refresh in the next cycle", res.FinalState, res.Stats)
 	}
 	for _, e := range res.Trace {
-		if e.Session != 0 && e.Event == states.Succeed {
-			t.Errorf("session %d refreshed at %s", e.Session, e.At)
+		if sessionOf(e) != 0 && e.Event == states.Succeed {
+			t.Errorf("session %d refreshed at %s", sessionOf(e), atOf(e))
 		}
 	}
 	w, a := find(res, 1, states.Wait), find(res, 1, states.Adopt)
-	if len(w) != 3 || w[1].At != "55m30.004s" || len(a) != 2 || a[0].At != "55m40.11s" {
+	if len(w) != 3 || atOf(w[1]) != "55m30.004s" || len(a) != 2 || atOf(a[0]) != "55m40.11s" {
 		t.Errorf("session 1 waited at %v and adopted at %v; want a second wait at 55m30.004s and an adoption at 55m40.11s", w, a)
 	}
 }
@@ -126,10 +127,10 @@ func TestCrashedHolderReplayInsideGrace(t *testing.T) {
 		t.Fatalf("final %s, stats %+v; want valid after a replay", res.FinalState, res.Stats)
 	}
 	s := find(res, -1, states.Succeed)
-	if len(s) == 0 || s[0].At != "55m30.056s" || s[0].Cause != "" {
+	if len(s) == 0 || atOf(s[0]) != "55m30.056s" || s[0].Cause != "" {
 		t.Errorf("first success %v, want the replay at 55m30.056s", s)
 	}
-	if r := find(res, 0, states.SetToken); len(r) != 1 || r[0].At != "55m5.004s" || r[0].Reason != states.ReasonRestartOwn {
+	if r := find(res, 0, states.SetToken); len(r) != 1 || atOf(r[0]) != "55m5.004s" || r[0].Reason != states.ReasonRestartOwn {
 		t.Errorf("restart %v, want one at 55m5.004s with its own copy (nothing published yet)", r)
 	}
 }
@@ -210,7 +211,7 @@ func TestStoreDown(t *testing.T) {
 		t.Fatalf("final %s, stats %+v; want valid, one refresh per cycle", res.FinalState, res.Stats)
 	}
 	f := find(res, -1, states.Fail)
-	if len(f) == 0 || f[0].Reason != states.ReasonStoreDown || f[0].At != "1h50m0.055s" {
+	if len(f) == 0 || f[0].Reason != states.ReasonStoreDown || atOf(f[0]) != "1h50m0.055s" {
 		t.Fatalf("failures %v, want store_down from 1h50m0.055s", f)
 	}
 	// The calls fail from the expiry (about 1h55m) to the recovery only.
@@ -232,12 +233,12 @@ func TestStoreDownBeforePublish(t *testing.T) {
 	if res.FinalState != "valid" || res.Stats.FamilyRevocations != 0 || res.Stats.RefreshRequests != 3 || res.Stats.FailedRequests != 0 {
 		t.Fatalf("final %s, stats %+v", res.FinalState, res.Stats)
 	}
-	if f, s := find(res, 0, states.Fail), find(res, 0, states.Succeed); len(f) != 0 || len(s) == 0 || s[0].At != "55m0.054s" {
+	if f, s := find(res, 0, states.Fail), find(res, 0, states.Succeed); len(f) != 0 || len(s) == 0 || atOf(s[0]) != "55m0.054s" {
 		t.Errorf("holder's failures %v, successes %v; want none, and the first at its answer", f, s)
 	}
 	for k := 1; k < 4; k++ {
 		a := find(res, k, states.Adopt)
-		if len(a) == 0 || a[0].Cause != (states.Transition{Reason: states.ReasonAdopted, Generation: 1}).Cause() || at(t, a[0].At) < 55*time.Minute+10*time.Second || at(t, a[0].At) > 55*time.Minute+30*time.Second {
+		if len(a) == 0 || a[0].Cause != (states.Transition{Reason: states.ReasonAdopted, Generation: 1}).Cause() || at(t, atOf(a[0])) < 55*time.Minute+10*time.Second || at(t, atOf(a[0])) > 55*time.Minute+30*time.Second {
 			t.Errorf("session %d adopted %v; want generation 1 once the store is back, before the lease lapses", k, a)
 		}
 	}

@@ -7,20 +7,21 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/states"
 )
 
 // traceEntries turns a run's trace into the entries a log gives.
-func traceEntries(t *testing.T, trace []TraceEntry) []LogEntry {
+func traceEntries(t *testing.T, trace []audit.Record) []LogEntry {
 	t.Helper()
 	out := make([]LogEntry, len(trace))
 	for i, e := range trace {
-		at, err := time.ParseDuration(e.At)
+		at, err := time.ParseDuration(atOf(e))
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[i] = LogEntry{At: at, Session: e.Session, From: e.From, To: e.To, Event: e.Event, Cause: e.Cause,
+		out[i] = LogEntry{At: at, Session: sessionOf(e), From: e.From, To: e.To, Event: e.Event, Cause: e.Cause,
 			Reason: e.Reason, Sent: e.Sent, Class: e.Class}
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/states"
 )
@@ -128,12 +129,12 @@ const (
 // story keeps the first storyHead and the last storyTail transitions of
 // one session (Options.Session), however many it makes.
 type story struct {
-	head []TraceEntry
-	tail [storyTail]TraceEntry
+	head []audit.Record
+	tail [storyTail]audit.Record
 	n    int
 }
 
-func (s *story) add(e TraceEntry) {
+func (s *story) add(e audit.Record) {
 	if len(s.head) < storyHead {
 		s.head = append(s.head, e)
 	} else {
@@ -143,8 +144,8 @@ func (s *story) add(e TraceEntry) {
 }
 
 // entries returns the kept transitions in order.
-func (s *story) entries() []TraceEntry {
-	out := append([]TraceEntry(nil), s.head...)
+func (s *story) entries() []audit.Record {
+	out := append([]audit.Record(nil), s.head...)
 	kept := min(s.n-len(s.head), storyTail)
 	for k := range kept {
 		out = append(out, s.tail[(s.n-storyHead-kept+k)%storyTail])
@@ -174,21 +175,32 @@ func writeStory(w io.Writer, res *Result) {
 		if k == storyHead && total > len(entries) {
 			fmt.Fprintf(w, "    … %d more transitions …\n", total-len(entries))
 		}
-		fmt.Fprintln(w, e.Line(res.Trace != nil && res.Sessions > 1))
+		fmt.Fprintln(w, TraceLine(e, res.Trace != nil && res.Sessions > 1))
 	}
 }
 
-// Line is the transition as the text report shows it, indented, with the
-// session's index when withSession is set.
-func (e *TraceEntry) Line(withSession bool) string {
-	line := fmt.Sprintf("    %12s  %-10s → %-10s %-13s %s", ms(e.At), e.From, e.To, e.Event, e.Cause)
+// TraceLine is the transition rec of a trace (Options.OnTransition) as the
+// text report shows it, indented, with its time as the offset from the
+// start of the run and, when withSession is set, the session's index.
+func TraceLine(rec audit.Record, withSession bool) string {
+	at := offset(rec.Time)
+	line := fmt.Sprintf("    %12s  %-10s → %-10s %-13s %s", at, rec.From, rec.To, rec.Event, rec.Cause)
 	if withSession {
-		line = fmt.Sprintf("    %12s  session %-5d %-10s → %-10s %-13s %s", ms(e.At), e.Session, e.From, e.To, e.Event, e.Cause)
+		line = fmt.Sprintf("    %12s  session %-5s %-10s → %-10s %-13s %s", at, rec.Session, rec.From, rec.To, rec.Event, rec.Cause)
 	}
-	if e.Event == states.Fail {
-		line += fmt.Sprintf(" (attempt %d, next at %s)", e.Attempt, ms(e.NextAt))
+	if rec.Event == states.Fail {
+		line += fmt.Sprintf(" (attempt %d, next at %s)", rec.Attempt, offset(rec.NextAt))
 	}
 	return strings.TrimRight(line, " ")
+}
+
+// offset is the virtual instant t as the offset from the start of the
+// run, rounded to the millisecond, for reading; "" for no instant.
+func offset(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return ms(t.Sub(epoch).String())
 }
 
 // ms rounds a duration string to the millisecond, for reading.

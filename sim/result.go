@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/authfsm/authfsm/audit"
-	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -23,15 +22,16 @@ type Result struct {
 	Stats        Stats         `json:"stats"`
 	Recoveries   []Recovery    `json:"recoveries"`
 	Expectations []Expectation `json:"expectations"`
-	// Trace holds every transition when Options.Trace is set.
-	Trace []TraceEntry `json:"trace,omitempty"`
+	// Trace holds every transition when Options.Trace is set, as the
+	// audit records a runtime session writes (see Options.OnTransition).
+	Trace []audit.Record `json:"trace,omitempty"`
 
 	// Story is the first and last transitions of session StorySession
 	// (Options.Session), which the text report's timeline shows; StoryLen
 	// is how many it made.
-	Story        []TraceEntry `json:"-"`
-	StoryLen     int          `json:"-"`
-	StorySession int          `json:"-"`
+	Story        []audit.Record `json:"-"`
+	StoryLen     int            `json:"-"`
+	StorySession int            `json:"-"`
 	// Failing is the session that made the first failed expectation fail
 	// (the invariants first): the one that broke it, went over a limit,
 	// first entered a never state, ended in another state, recovered last
@@ -163,33 +163,17 @@ type Expectation struct {
 	OK   bool   `json:"ok"`
 }
 
-// TraceEntry is one transition of the trace: an audit.Record with times as
-// offsets from the start of the run.
-type TraceEntry struct {
-	Seq     uint64       `json:"seq"`
-	At      string       `json:"at"`
-	Session int          `json:"session"`
-	From    states.State `json:"from"`
-	To      states.State `json:"to"`
-	Event   states.Event `json:"event"`
-	Cause   string       `json:"cause"`
-	// Reason, Sent and Class are those of audit.Record.
-	Reason  states.Reason `json:"reason,omitempty"`
-	Sent    bool          `json:"sent,omitempty"`
-	Class   policy.Class  `json:"class,omitempty"`
-	Attempt int           `json:"attempt"`
-	NextAt  string        `json:"next_at"`
-}
-
-func traceEntry(rec audit.Record, i uint32, t int64, r *run) TraceEntry {
-	e := TraceEntry{
-		Seq: rec.Seq, At: time.Duration(t).String(), Session: int(i), From: rec.From, To: rec.To,
-		Event: rec.Event, Cause: rec.Cause, Reason: rec.Reason, Sent: rec.Sent, Class: rec.Class, Attempt: rec.Attempt,
-	}
+// traceEntry completes rec, session i's transition at virtual instant t,
+// as a record of the trace: the session's index as its name, Time and
+// NextAt on the run's virtual clock (Epoch plus the offset from the start
+// of the run, as the server counts it).
+func traceEntry(rec audit.Record, i uint32, t int64, r *run) audit.Record {
+	rec.Session = strconv.FormatUint(uint64(i), 10)
+	rec.Time = epoch.Add(time.Duration(t))
 	if !rec.NextAt.IsZero() {
-		e.NextAt = time.Duration(r.virtual(rec.NextAt)).String()
+		rec.NextAt = epoch.Add(time.Duration(r.virtual(rec.NextAt)))
 	}
-	return e
+	return rec
 }
 
 // JSON returns the result as one line of JSON, as `authfsm sim --json`

@@ -125,7 +125,7 @@ func TestThrottleKeepsRetryAfter(t *testing.T) {
 	throttled := 0
 	limited := map[int]time.Duration{} // session: when its Retry-After ends
 	for _, e := range res.Trace {
-		at, err := time.ParseDuration(e.At)
+		at, err := time.ParseDuration(atOf(e))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,10 +136,10 @@ func TestThrottleKeepsRetryAfter(t *testing.T) {
 				t.Errorf("throttled attempt recorded as %v -%v-> %v", e.From, e.Event, e.To)
 			}
 		case e.From == states.Refreshing && strings.HasPrefix(e.Cause, "429"):
-			limited[e.Session] = at + 2*time.Minute - sc.Server.Latency
+			limited[sessionOf(e)] = at + 2*time.Minute - sc.Server.Latency
 		case e.From == states.Backoff && e.Event == states.Retry:
-			if end, ok := limited[e.Session]; ok && at < end {
-				t.Errorf("session %d retried at %v, before the Retry-After's end %v", e.Session, at, end)
+			if end, ok := limited[sessionOf(e)]; ok && at < end {
+				t.Errorf("session %d retried at %v, before the Retry-After's end %v", sessionOf(e), at, end)
 			}
 		}
 	}

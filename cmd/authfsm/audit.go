@@ -23,8 +23,10 @@ const auditUsage = `usage:
 verify checks every link of a hash-chained audit log and that the state
 machine could have written it; repair removes a torn last line (a write cut
 short by a crash) and appends a record saying so; diagram draws the machine
-with the count of every transition in a log or a simulator trace; timeline
-draws the simulator's timeline picture from a log or a simulator trace.
+with the count of every transition in a log; timeline draws the
+simulator's timeline picture from a log. A log is JSON lines of audit
+records: a runtime's (session.WithAudit), or a simulator's run (authfsm sim
+--audit LOG writes one, hash-chained).
 Run "authfsm audit SUBCOMMAND --help" for details.
 `
 
@@ -43,11 +45,10 @@ Flags may come before or after FILE.
                      newline is ignored; the key is never printed)
   --head [SEQ:]HASH  the head anchored elsewhere: the log must end there, so a
                      truncated or rewritten tail fails
-  --unchained        FILE is not hash-chained: JSON lines of audit records, or
-                     simulator results (authfsm sim --json --trace). Checks
-                     conformance only; hash members, if any, are ignored. Never
-                     assumed: a log stripped of its hashes must not pass for
-                     one that never had them
+  --unchained        FILE is not hash-chained: JSON lines of audit records.
+                     Checks conformance only; hash members, if any, are
+                     ignored. Never assumed: a log stripped of its hashes
+                     must not pass for one that never had them
 
 exit status: 0 the log verifies (and ends at --head) and conforms, 1 a link is
 broken, the head differs or a record is impossible, 2 bad usage, an
@@ -69,9 +70,10 @@ line, 2 bad usage or an unreadable file
 
 const diagramUsage = `usage: authfsm audit diagram [--format mermaid|dot|svg] FILE
 
-Draws the state machine with the count of every transition in FILE, a
-runtime audit log (JSON lines of audit records, hash-chained or not) or
-simulator results (authfsm sim --json --trace), to standard output. Each
+Draws the state machine with the count of every transition in FILE, an
+audit log (JSON lines of audit records, hash-chained or not: a runtime's,
+or a simulator's run as authfsm sim --audit LOG writes it), to standard
+output. Each
 edge's label gives every event's count, its width grows with the logarithm
 of its count, and edges never taken are grey and dashed. The Mermaid output
 is a flowchart: Mermaid's state diagrams cannot style one transition. Flags

@@ -88,8 +88,8 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 // TestAuditDiagramInput keeps testdata/audit.jsonl what diagramLog writes.
-// testdata/429-retry-after.trace.json is what `authfsm sim --json --trace`
-// printed for that scenario when -update last ran; it stays as it is
+// testdata/429-retry-after.audit.jsonl is what `authfsm sim --audit`
+// wrote for that scenario when -update last ran; it stays as it is
 // otherwise, so that a change to the simulator does not change the
 // diagram's golden files (TestSimulatorTracesConform checks the live
 // traces).
@@ -100,8 +100,7 @@ func TestAuditDiagramInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	if *update {
-		trace := simTrace(t, "429-retry-after.yaml")
-		golden(t, "429-retry-after.trace.json", []byte(trace))
+		golden(t, "429-retry-after.audit.jsonl", []byte(simAudit(t, "429-retry-after.yaml")))
 	}
 }
 
@@ -120,14 +119,14 @@ func TestAuditDiagram(t *testing.T) {
 		{name: "mermaid, named", args: []string{"--format", "mermaid", "testdata/audit.jsonl"}, golden: "audit.mmd"},
 		{name: "dot", args: []string{"--format", "dot", "testdata/audit.jsonl"}, golden: "audit.dot"},
 		{name: "svg, flag after file", args: []string{"testdata/audit.jsonl", "--format=svg"}, golden: "audit.svg"},
-		{name: "simulator trace", args: []string{"--format", "dot", "testdata/429-retry-after.trace.json"}, golden: "429-retry-after.dot"},
-		{name: "simulator trace, svg", args: []string{"--format", "svg", "testdata/429-retry-after.trace.json"}, golden: "429-retry-after.svg"},
+		{name: "simulator's audit log", args: []string{"--format", "dot", "testdata/429-retry-after.audit.jsonl"}, golden: "429-retry-after.dot"},
+		{name: "simulator's audit log, svg", args: []string{"--format", "svg", "testdata/429-retry-after.audit.jsonl"}, golden: "429-retry-after.svg"},
 		{name: "empty log", args: []string{"--format", "dot", "@FILE"}, log: "", golden: "empty.dot"},
 
 		{name: "impossible", args: []string{"@FILE"}, log: `{"seq":1,"session":"api","from":"valid","to":"refreshing","event":"refresh"}` + "\n", code: exitFailed,
 			errw: "authfsm audit diagram: FILE:1: audit: line 1, session api: valid -refresh-> refreshing is not in the table (no refresh from valid)\nauthfsm audit diagram: FILE: not drawn: the state machine could not have written this log\n"},
 		{name: "not a log", args: []string{"@FILE"}, log: "digraph {}\n", code: exitBadInput, errw: "authfsm audit diagram: FILE: audit: line 1 is not a JSON object"},
-		{name: "result without trace", args: []string{"@FILE"}, log: `{"name":"x","stats":{}}` + "\n", code: exitBadInput, errw: "without its trace"},
+		{name: "a simulator result", args: []string{"@FILE"}, log: `{"name":"x","stats":{}}` + "\n", code: exitBadInput, errw: `audit: line 1: not an audit record: no "from"`},
 		{name: "missing file", args: []string{"@NONE"}, code: exitBadInput, errw: "no such file"},
 		{name: "no file", args: nil, code: exitBadInput, errw: "authfsm audit diagram: want one FILE, got 0"},
 		{name: "two files", args: []string{"@FILE", "@FILE"}, code: exitBadInput, errw: "want one FILE, got 2"},

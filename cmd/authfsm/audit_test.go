@@ -83,15 +83,20 @@ func unhash(lines []string) string {
 	return b.String()
 }
 
-// simTrace returns what "authfsm sim --json --trace" prints for the
-// scenario file name: the result line, then one line per transition.
-func simTrace(t *testing.T, name string) string {
+// simAudit returns the audit log "authfsm sim --audit FILE" writes for
+// the scenario name of the library.
+func simAudit(t *testing.T, name string) string {
 	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"sim", "--json", "--trace", filepath.Join("..", "..", "testdata", "scenarios", name)}, &stdout, &stderr); code != exitOK {
+	if code := run([]string{"sim", "--audit", path, filepath.Join("..", "..", "testdata", "scenarios", name)}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("authfsm sim %s = %d: %s", name, code, stderr.String())
 	}
-	return stdout.String()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // TestAudit runs "authfsm audit" on fresh copies of the golden chains. In
@@ -131,9 +136,10 @@ func TestAudit(t *testing.T) {
 		{"unchained, flag after file", bare, []string{"verify", "@FILE", "--unchained"}, exitOK, "(unchained: no hash checked)", "", ""},
 		{"unchained, a chained log", j(plain, ""), []string{"verify", "--unchained", "@FILE"}, exitOK, "FILE: ok, 5 transitions of 1 session conform to the machine (unchained: no hash checked)", "", ""},
 		{"unchained, out of sequence", unhash(strings.SplitAfter(succeeded, "\n")), []string{"verify", "--unchained", "@FILE"}, exitFailed, "", "FILE:4: audit: line 4, session s1: from backoff but the previous record (line 3) left it in valid\n", ""},
-		{"unchained, a simulator trace", simTrace(t, "429-retry-after.yaml"), []string{"verify", "--unchained", "@FILE"}, exitOK, "FILE: ok, 10 transitions of 1 session conform to the machine (unchained: no hash checked)", "", ""},
-		{"unchained, a tampered simulator trace", strings.Replace(simTrace(t, "429-retry-after.yaml"), `"from":"backoff","to":"refreshing"`, `"from":"valid","to":"refreshing"`, 1), []string{"verify", "--unchained", "@FILE"}, exitFailed, "", "FILE:4: audit: line 4, session 0: valid -retry-> refreshing is not in the table (no retry from valid)", ""},
-		{"unchained, a simulator result without trace", `{"name":"x","seed":1,"stats":{}}` + "\n", []string{"verify", "--unchained", "@FILE"}, exitBadInput, "", "authfsm audit verify: FILE: audit: line 1 is a simulator result without its trace", ""},
+		{"a simulator's audit log", simAudit(t, "429-retry-after.yaml"), []string{"verify", "@FILE"}, exitOK, "; 10 transitions of 1 session conform to the machine", "", ""},
+		{"unchained, a simulator's audit log", unhash(strings.SplitAfter(simAudit(t, "429-retry-after.yaml"), "\n")), []string{"verify", "--unchained", "@FILE"}, exitOK, "FILE: ok, 10 transitions of 1 session conform to the machine (unchained: no hash checked)", "", ""},
+		{"unchained, a tampered simulator's audit log", strings.Replace(unhash(strings.SplitAfter(simAudit(t, "429-retry-after.yaml"), "\n")), `"from":"backoff","to":"refreshing"`, `"from":"valid","to":"refreshing"`, 1), []string{"verify", "--unchained", "@FILE"}, exitFailed, "", "FILE:3: audit: line 3, session 0: valid -retry-> refreshing is not in the table (no retry from valid)", ""},
+		{"unchained, a simulator result", `{"name":"x","seed":1,"stats":{}}` + "\n", []string{"verify", "--unchained", "@FILE"}, exitBadInput, "", `authfsm audit verify: FILE: audit: line 1: not an audit record: no "from"`, ""},
 		{"unchained, not a log", "hello\n", []string{"verify", "--unchained", "@FILE"}, exitBadInput, "", "authfsm audit verify: FILE: audit: line 1 is not a JSON object", ""},
 		{"unchained with a head", bare, []string{"verify", "--unchained", "--head", head.String(), "@FILE"}, exitBadInput, "", "--unchained checks no hash; --key-file and --head need a chain", ""},
 		{"unchained with a key", bare, []string{"verify", "--unchained", "--key-file", "@KEY", "@FILE"}, exitBadInput, "", "--unchained checks no hash", ""},
@@ -220,9 +226,9 @@ func TestAudit(t *testing.T) {
 	}
 }
 
-// TestSimulatorTracesConform: the trace of every scenario is one the
-// machine could have written, as Conform reads the JSON the simulator
-// prints.
+// TestSimulatorTracesConform: the trace of every scenario is a record
+// stream the machine could have written, and `authfsm sim --audit` writes
+// it as a chained audit log that verifies.
 func TestSimulatorTracesConform(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "scenarios", "*.yaml"))
 	if err != nil || len(files) == 0 {
@@ -236,17 +242,29 @@ func TestSimulatorTracesConform(t *testing.T) {
 				t.Fatal(err)
 			}
 			res := sim.Run(sc, sim.Options{Trace: true})
-			conf, err := audit.Conform(bytes.NewReader(res.JSON()))
+			var lines bytes.Buffer
+			for _, rec := range res.Trace {
+				b, err := json.Marshal(rec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines.Write(append(b, '\n'))
+			}
+			conf, err := audit.Conform(&lines)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if int64(conf.Transitions) != res.Stats.Transitions || conf.Transitions != len(res.Trace) {
 				t.Errorf("Conform counted %d transitions; the run made %d and traced %d", conf.Transitions, res.Stats.Transitions, len(res.Trace))
 			}
-			// The same trace as the command streams it.
-			streamed, err := audit.Conform(strings.NewReader(simTrace(t, filepath.Base(file))))
-			if err != nil || streamed != conf {
-				t.Errorf("the streamed trace: %+v, %v; want %+v", streamed, err, conf)
+			// The same records as the command writes them, chained.
+			log := simAudit(t, filepath.Base(file))
+			if head, err := audit.Verify(strings.NewReader(log)); err != nil || head.Seq != uint64(len(res.Trace)) {
+				t.Errorf("the audit log: head %v, %v; want %d records that verify", head, err, len(res.Trace))
+			}
+			written, err := audit.Conform(strings.NewReader(log))
+			if err != nil || written != conf {
+				t.Errorf("the audit log: %+v, %v; want %+v", written, err, conf)
 			}
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/sim"
 )
@@ -20,6 +21,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print one JSON result per file, one per line")
 	trace := fs.Bool("trace", false, "print every transition after the result (with --json, one JSON line each)")
 	svg := fs.String("svg", "", "write the run's timeline picture to this SVG file")
+	auditOut := fs.String("audit", "", "write the run's transitions to this file as a hash-chained audit log, as a runtime session's (authfsm audit verify, diagram and timeline read it)")
 	profile := fs.String("profile", "", "simulate an agent profile's session block: the agent's config FILE, or FILE#NAME")
 	maxEvents := fs.Int64("max-events", sim.DefaultMaxEvents, "refuse a run estimated to need more events than this")
 	session := fs.Int("session", 0, "show the timeline of this session of a fleet (by default the session that made the run fail, else 0)")
@@ -64,6 +66,10 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "authfsm sim: --svg draws one scenario; give one file")
 		return exitBadInput
 	}
+	if *auditOut != "" && len(files) > 1 {
+		fmt.Fprintln(stderr, "authfsm sim: --audit writes the log of one run; give one file")
+		return exitBadInput
+	}
 	status := exitOK
 	for k, file := range files {
 		sc, err := loadScenario(file, seedSet, *seed, *kind)
@@ -97,7 +103,25 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			}
 			opt.OnTransition = spool.add
 		}
+		var log *auditFile
+		if *auditOut != "" {
+			if log, err = newAuditFile(*auditOut); err != nil {
+				fmt.Fprintf(stderr, "authfsm sim: --audit: %v\n", err)
+				return exitBadInput
+			}
+			if spool != nil {
+				opt.OnTransition = func(rec audit.Record) { spool.add(rec); log.add(rec) }
+			} else {
+				opt.OnTransition = log.add
+			}
+		}
 		res := sim.Run(sc, opt)
+		if log != nil {
+			if err := log.close(); err != nil {
+				fmt.Fprintf(stderr, "authfsm sim: --audit: %v\n", err)
+				return exitBadInput
+			}
+		}
 		if !*asJSON && !sessionSet && res.Failing > 0 {
 			// The report shows the timeline of the session that made the
 			// run fail. The run is deterministic: running it again gives

@@ -13,12 +13,12 @@ import (
 
 const timelineUsage = `usage: authfsm audit timeline --svg OUT FILE
 
-Draws the simulator's timeline picture from FILE, a runtime audit log (JSON
-lines of audit records, hash-chained or not) or simulator results (authfsm
-sim --json --trace), into the SVG file OUT ("-" for standard output). Time
-runs from FILE's first record. With one session the picture has a band per
-state and a mark per refresh attempt, coloured by its outcome; with several,
-the share of sessions in each state. A log does not record when a token was
+Draws the simulator's timeline picture from FILE, an audit log (JSON lines
+of audit records, hash-chained or not: a runtime's, or a simulator's run as
+authfsm sim --audit LOG writes it), into the SVG file OUT ("-" for standard
+output). Time runs from FILE's first record. With one session the picture
+has a band per state and a mark per refresh attempt, coloured by its
+outcome; with several, the share of sessions in each state. A log does not record when a token was
 usable, which calls failed or when faults began, so those rows are left
 out, and each session counts from the start in the state its first record
 leaves. Flags may come before or after FILE.
@@ -34,10 +34,8 @@ The hash chain is not checked (audit verify does that). A log the machine
 could not have written is refused, as audit verify refuses it. A record
 whose time the picture cannot place is refused, naming its line, seq and
 session: a time before 1677-09-21T00:12:43Z or after 2262-04-11T23:47:16Z,
-two times more than 292 years apart (the axis is a time.Duration), a
-simulator offset that is negative or no duration, no time at all. A file
-that mixes runtime records (times) and simulator traces (offsets from the
-start of a run) has no one time axis and is refused too.
+two times more than 292 years apart (the axis is a time.Duration), no time
+at all.
 
   --svg OUT  write the picture to OUT
 

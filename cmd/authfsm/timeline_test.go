@@ -59,17 +59,13 @@ func TestAuditTimeline(t *testing.T) {
 	}{
 		{name: "runtime log of two sessions", args: []string{"--svg", "@OUT", "testdata/audit.jsonl"}, golden: "audit.timeline.svg",
 			stdout: "testdata/audit.jsonl: 18 transitions of 2 sessions over 9m0s drawn to OUT\n"},
-		{name: "simulator trace, flag after file", args: []string{"testdata/429-retry-after.trace.json", "--svg=@OUT"}, golden: "429-retry-after.timeline.svg",
+		{name: "simulator's audit log, flag after file", args: []string{"testdata/429-retry-after.audit.jsonl", "--svg=@OUT"}, golden: "429-retry-after.timeline.svg",
 			stdout: "10 transitions of 1 session over 51m0.25s"},
 		{name: "one session, unchained", args: []string{"--svg", "@OUT", "@FILE"}, log: "@API", golden: "api.timeline.svg", stdout: "11 transitions of 1 session over 9m0s"},
 		{name: "to standard output", args: []string{"--svg", "-", "testdata/audit.jsonl"}, stdout: "<svg xmlns"},
 
 		{name: "impossible", args: []string{"--svg", "@OUT", "@FILE"}, log: `{"seq":1,"time":"` + at + `","session":"api","from":"valid","to":"refreshing","event":"refresh"}` + "\n", code: exitFailed,
 			errw: "authfsm audit timeline: FILE:1: audit: line 1, session api: valid -refresh-> refreshing is not in the table (no refresh from valid)\nauthfsm audit timeline: FILE: not drawn: the state machine could not have written this log\n"},
-		{name: "times and offsets", args: []string{"--svg", "@OUT", "@FILE"}, code: exitBadInput,
-			log: `{"seq":1,"time":"` + at + `","session":"api","from":"valid","to":"refreshing","event":"refresh_ahead"}` + "\n" +
-				`{"seq":1,"at":"1m","session":0,"from":"valid","to":"refreshing","event":"refresh_ahead"}` + "\n",
-			errw: "line 2: the file mixes runtime records (times) and simulator traces (offsets from the start of a run)"},
 		{name: "records centuries apart", args: []string{"--svg", "@OUT", "@FILE"}, code: exitBadInput,
 			log:  record(1, `"time":"1800-01-01T00:00:00Z"`, "valid", "refreshing", "refresh_ahead") + record(2, `"time":"2200-01-01T00:00:00Z"`, "refreshing", "valid", "succeed"),
 			errw: "authfsm audit timeline: FILE: line 2: time 2200-01-01T00:00:00Z is more than 292 years after line 1's 1800-01-01T00:00:00Z, longer than the picture's time axis can span (seq 2, session api)\n"},
@@ -85,17 +81,11 @@ func TestAuditTimeline(t *testing.T) {
 		{name: "centuries apart, within range", args: []string{"--svg", "@OUT", "@FILE"},
 			log:    record(1, `"time":"1700-01-01T00:00:00Z"`, "valid", "refreshing", "refresh_ahead") + record(2, `"time":"1990-01-01T00:00:00Z"`, "refreshing", "valid", "succeed"),
 			golden: "centuries.timeline.svg", stdout: "2 transitions of 1 session over " + time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC).Sub(time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC)).String() + " drawn to OUT"},
-		{name: "offset before its run", args: []string{"--svg", "@OUT", "@FILE"}, code: exitBadInput,
-			log:  strings.ReplaceAll(record(1, `"at":"-1m"`, "valid", "refreshing", "refresh_ahead"), `"api"`, "0"),
-			errw: `line 1: at "-1m" is before the start of its run (seq 1, session 0)`},
-		{name: "offset too long", args: []string{"--svg", "@OUT", "@FILE"}, code: exitBadInput,
-			log:  strings.ReplaceAll(record(1, `"at":"3000000h"`, "valid", "refreshing", "refresh_ahead"), `"api"`, "0"),
-			errw: `line 1: at "3000000h" is not a duration, or longer than 2562047h47m16.854775807s, the longest the picture can place (seq 1, session 0)`},
 		{name: "record without a time", args: []string{"--svg", "@OUT", "@FILE"}, code: exitBadInput,
 			log: `{"seq":1,"session":"api","from":"valid","to":"refreshing","event":"refresh_ahead"}` + "\n", errw: "line 1: a record without a time"},
 		{name: "no transition", args: []string{"--svg", "@OUT", "@FILE"}, log: "\n", code: exitBadInput, errw: "no transition to draw"},
 		{name: "not a log", args: []string{"--svg", "@OUT", "@FILE"}, log: "digraph {}\n", code: exitBadInput, errw: "authfsm audit timeline: FILE: audit: line 1 is not a JSON object"},
-		{name: "result without trace", args: []string{"--svg", "@OUT", "@FILE"}, log: `{"name":"x","stats":{}}` + "\n", code: exitBadInput, errw: "without its trace"},
+		{name: "a simulator result", args: []string{"--svg", "@OUT", "@FILE"}, log: `{"name":"x","stats":{}}` + "\n", code: exitBadInput, errw: `audit: line 1: not an audit record: no "from"`},
 		{name: "missing file", args: []string{"--svg", "@OUT", "@NONE"}, code: exitBadInput, errw: "no such file"},
 		{name: "no --svg", args: []string{"testdata/audit.jsonl"}, code: exitBadInput, errw: "authfsm audit timeline: --svg OUT is required"},
 		{name: "no file", args: []string{"--svg", "@OUT"}, code: exitBadInput, errw: "authfsm audit timeline: want one FILE, got 0"},
@@ -139,56 +129,10 @@ func TestAuditTimeline(t *testing.T) {
 	}
 }
 
-// TestAuditTimelineStreamedTrace: the simulator's trace as `authfsm sim
-// --json --trace` prints it now, a result line followed by a line per
-// transition, draws the picture its older form (the whole trace on the
-// result's line) draws.
-func TestAuditTimelineStreamedTrace(t *testing.T) {
-	b, err := os.ReadFile("testdata/429-retry-after.trace.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res map[string]json.RawMessage
-	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatal(err)
-	}
-	var trace []json.RawMessage
-	if err := json.Unmarshal(res["trace"], &trace); err != nil || len(trace) == 0 {
-		t.Fatalf("%d trace entries: %v", len(trace), err)
-	}
-	delete(res, "trace")
-	head, err := json.Marshal(res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var streamed bytes.Buffer
-	streamed.Write(append(head, '\n'))
-	for _, e := range trace {
-		streamed.Write(append(e, '\n'))
-	}
-	dir := t.TempDir()
-	file, out := filepath.Join(dir, "429-retry-after.trace.json"), filepath.Join(dir, "out.svg")
-	if err := os.WriteFile(file, streamed.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	code, stdout, stderr := runCLI("audit", "timeline", "--svg", out, file)
-	if code != exitOK || !strings.Contains(stdout, "10 transitions of 1 session over 51m0.25s") {
-		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
-	}
-	picture, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "429-retry-after.timeline.svg", picture)
-}
-
 // TestTimeErrorNamesTheRecord: a record whose time the picture cannot place
 // is reported as a *timeError (errors.Is errUndrawableTime) naming its
-// line, its entry in a result line's trace, its seq and its session.
+// line, its seq and its session.
 func TestTimeErrorNamesTheRecord(t *testing.T) {
-	entry := func(seq int, at string) string {
-		return fmt.Sprintf(`{"seq":%d,"at":%q,"session":0,"from":"valid","to":"refreshing","event":"refresh_ahead"}`, seq, at)
-	}
 	tests := []struct {
 		name, log string
 		want      timeError
@@ -200,10 +144,6 @@ func TestTimeErrorNamesTheRecord(t *testing.T) {
 			want: timeError{Line: 1, Seq: 1, Session: "api"}},
 		{name: "too late", log: `{"time":"9999-01-01T00:00:00Z","from":"valid","to":"refreshing","event":"refresh_ahead"}` + "\n",
 			want: timeError{Line: 1}},
-		{name: "negative offset in a trace", log: `{"name":"x","stats":{"transitions":2},"trace":[` + entry(1, "1m") + "," + entry(2, "-1m") + "]}\n",
-			want: timeError{Line: 1, Entry: 2, Seq: 2, Session: "0"}},
-		{name: "streamed trace", log: `{"name":"x","stats":{"transitions":2}}` + "\n" + entry(1, "1m") + "\n" + entry(2, "3000000h") + "\n",
-			want: timeError{Line: 3, Seq: 2, Session: "0"}},
 		{name: "no time", log: record(1, `"time":"2026-03-01T11:00:00Z"`, "valid", "refreshing", "refresh_ahead") + `{"seq":2,"session":"web","from":"valid","to":"expired","event":"expire"}` + "\n",
 			want: timeError{Line: 2, Seq: 2, Session: "web"}},
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/sim"
 )
 
@@ -39,16 +40,53 @@ func newTraceSpool(asJSON, fleet bool) (*traceSpool, error) {
 }
 
 // add records one transition.
-func (s *traceSpool) add(e sim.TraceEntry) {
+func (s *traceSpool) add(rec audit.Record) {
 	if s.err != nil {
 		return
 	}
 	s.n++
 	if s.enc != nil {
-		s.err = s.enc.Encode(e)
+		s.err = s.enc.Encode(rec)
 		return
 	}
-	_, s.err = s.w.WriteString(e.Line(s.fleet) + "\n")
+	_, s.err = s.w.WriteString(sim.TraceLine(rec, s.fleet) + "\n")
+}
+
+// auditFile writes a run's transitions to a file as a hash-chained audit
+// log (sim --audit): the records a runtime session's WithAudit(chain)
+// writes, on the run's virtual clock.
+type auditFile struct {
+	f     *os.File
+	w     *bufio.Writer
+	chain *audit.ChainWriter
+	err   error
+}
+
+func newAuditFile(path string) (*auditFile, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	return &auditFile{f: f, w: w, chain: audit.NewChainWriter(w, audit.Head{})}, nil
+}
+
+// add records one transition.
+func (a *auditFile) add(rec audit.Record) {
+	if a.err == nil {
+		a.err = a.chain.Write(rec)
+	}
+}
+
+// close flushes and closes the file, and returns the first error.
+func (a *auditFile) close() error {
+	if err := a.w.Flush(); a.err == nil {
+		a.err = err
+	}
+	if err := a.f.Close(); a.err == nil {
+		a.err = err
+	}
+	return a.err
 }
 
 // copyTo writes the transitions to w (the text report's after a title

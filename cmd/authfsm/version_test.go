@@ -30,7 +30,7 @@ func TestVersionAndHelp(t *testing.T) {
 	// A command's help lists its flags, which a wrong flag's message
 	// sends the user to.
 	for cmd, flags := range map[string][]string{
-		"sim":     {"-seed", "-policy", "-profile", "-json", "-trace", "-svg", "-session", "-max-events"},
+		"sim":     {"-seed", "-policy", "-profile", "-json", "-trace", "-audit", "-svg", "-session", "-max-events"},
 		"compare": {"-svg", "-max-events"},
 		"conform": {"-json", "-trace"},
 		"fuzz":    {"-runs", "-seed", "-out", "-json"},

@@ -9,6 +9,7 @@ package simulation
 
 import (
 	"bytes"
+	"encoding/json"
 	"sync"
 
 	"github.com/authfsm/authfsm/audit"
@@ -40,17 +41,24 @@ const HeatmapFile = "testdata/scenarios/fleet-outage-jitter.yaml"
 // Heatmap draws the machine with the count of every transition of
 // HeatmapFile's run, as
 //
-//	authfsm sim --json --trace FILE > trace.json
-//	authfsm audit diagram --format svg trace.json
+//	authfsm sim --audit audit.jsonl FILE
+//	authfsm audit diagram --format svg audit.jsonl
 //
-// does: the trace read back by audit.Conform, its counts drawn by
-// diagram.WeightedSVG.
+// does: the trace, audit records as JSON lines, read back by
+// audit.Conform, its counts drawn by diagram.WeightedSVG.
 func Heatmap() (string, error) {
 	sc, err := sim.Load("../../" + HeatmapFile)
 	if err != nil {
 		return "", err
 	}
-	conf, err := audit.Conform(bytes.NewReader(sim.Run(sc, sim.Options{Trace: true}).JSON()))
+	var log bytes.Buffer
+	enc := json.NewEncoder(&log)
+	for _, rec := range sim.Run(sc, sim.Options{Trace: true}).Trace {
+		if err := enc.Encode(rec); err != nil {
+			return "", err
+		}
+	}
+	conf, err := audit.Conform(&log)
 	if err != nil {
 		return "", err
 	}
