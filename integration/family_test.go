@@ -13,7 +13,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	rediscoord "github.com/authfsm/authfsm/coordinator/redis"
+	rediscoord "github.com/authfsm/authfsm/coordinator/rediscoord"
 	"github.com/authfsm/authfsm/integration/tokenserver"
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/states"

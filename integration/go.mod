@@ -4,12 +4,12 @@ go 1.26.0
 
 replace (
 	github.com/authfsm/authfsm => ../
-	github.com/authfsm/authfsm/coordinator/redis => ../coordinator/redis
+	github.com/authfsm/authfsm/coordinator/rediscoord => ../coordinator/rediscoord
 )
 
 require (
 	github.com/authfsm/authfsm v0.1.0
-	github.com/authfsm/authfsm/coordinator/redis v0.1.0
+	github.com/authfsm/authfsm/coordinator/rediscoord v0.1.0
 	github.com/go-jose/go-jose/v3 v3.0.3
 	github.com/google/go-cmp v0.7.0
 	github.com/ory/fosite v0.49.0

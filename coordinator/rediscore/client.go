@@ -54,7 +54,7 @@ type Options struct {
 // few pooled connections, and subscriptions on connections of their own.
 // It speaks RESP2 to one server (a primary; no cluster, no sentinel) and
 // is safe for concurrent use. Programs that already use go-redis can give
-// the Coordinator that client instead (coordinator/redis).
+// the Coordinator that client instead (coordinator/rediscoord).
 type Client struct {
 	opts             Options
 	network, address string

@@ -3,7 +3,7 @@ package rediscore
 import "context"
 
 // Conn is how a Coordinator talks to Redis: a *Client, this package's own
-// small client, or an adapter of another one (coordinator/redis adapts a
+// small client, or an adapter of another one (coordinator/rediscoord adapts a
 // go-redis client). Its methods must be safe for concurrent use.
 type Conn interface {
 	// Eval runs script on keys and args: EVALSHA, and EVAL when the

@@ -64,7 +64,7 @@ func WithJitterSeed(seed uint64) Option {
 // New returns the Coordinator of the family whose names start with key (see
 // the package documentation for how to choose it) on conn, which must
 // reach one Redis primary (or a cluster, with a hash tag in key): a
-// *Client, or coordinator/redis's adapter of a go-redis client. It panics
+// *Client, or coordinator/rediscoord's adapter of a go-redis client. It panics
 // if conn is nil or key is empty.
 func New(conn Conn, key string, opts ...Option) *Coordinator {
 	if conn == nil {
@@ -148,10 +148,10 @@ func (c *Coordinator) lease(holder string, pttl int64, now time.Time) (session.L
 // up to a millisecond; ttl must be at least one.
 func (c *Coordinator) Acquire(ctx context.Context, holder string, ttl time.Duration) (session.Lease, bool, error) {
 	if holder == "" {
-		return session.Lease{}, false, errors.New("redis coordinator: acquire: empty holder")
+		return session.Lease{}, false, errors.New("rediscore: acquire: empty holder")
 	}
 	if ttl < time.Millisecond {
-		return session.Lease{}, false, fmt.Errorf("redis coordinator: acquire: lease of %v is shorter than a millisecond", ttl)
+		return session.Lease{}, false, fmt.Errorf("rediscore: acquire: lease of %v is shorter than a millisecond", ttl)
 	}
 	ms := int64((ttl + time.Millisecond - 1) / time.Millisecond)
 	v, err := slice(c.conn.Eval(ctx, acquireScript, c.keys, holder, strconv.FormatInt(ms, 10)))
@@ -179,7 +179,7 @@ func (c *Coordinator) Acquire(ctx context.Context, holder string, ttl time.Durat
 // server's.
 func (c *Coordinator) MarkInFlight(ctx context.Context, holder string, gen uint64) error {
 	if holder == "" {
-		return errors.New("redis coordinator: mark in flight: empty holder")
+		return errors.New("rediscore: mark in flight: empty holder")
 	}
 	v, err := c.conn.Eval(ctx, markScript, c.keys, holder, strconv.FormatUint(gen, 10))
 	if err != nil {
@@ -202,7 +202,7 @@ func (c *Coordinator) Publish(ctx context.Context, holder string, gen uint64, pa
 	if m := pair.ExtraMembers(); m != nil {
 		b, err := json.Marshal(m)
 		if err != nil {
-			return 0, fmt.Errorf("redis coordinator: publish %s: the pair's Extra members are not JSON: %w", c.key, err)
+			return 0, fmt.Errorf("rediscore: publish %s: the pair's Extra members are not JSON: %w", c.key, err)
 		}
 		extra = string(b)
 	}

@@ -94,9 +94,9 @@ type CorruptError struct {
 // Error implements error.
 func (e *CorruptError) Error() string {
 	if e.Field == "" {
-		return fmt.Sprintf("redis coordinator: %s: %s", e.Key, e.Reason)
+		return fmt.Sprintf("rediscore: %s: %s", e.Key, e.Reason)
 	}
-	return fmt.Sprintf("redis coordinator: %s field %s: %s", e.Key, e.Field, e.Reason)
+	return fmt.Sprintf("rediscore: %s field %s: %s", e.Key, e.Field, e.Reason)
 }
 
 func (c *Coordinator) corrupt(field, reason string) error {
@@ -104,7 +104,7 @@ func (c *Coordinator) corrupt(field, reason string) error {
 }
 
 func (c *Coordinator) unexpected(op string) error {
-	return fmt.Errorf("redis coordinator: %s %s: unexpected reply from the script", op, c.key)
+	return fmt.Errorf("rediscore: %s %s: unexpected reply from the script", op, c.key)
 }
 
 // fail wraps an error from Redis with op and the family's key. Should its
@@ -112,7 +112,7 @@ func (c *Coordinator) unexpected(op string) error {
 // the text is returned with them redacted, and without the chain, which
 // would still hold them.
 func (c *Coordinator) fail(op string, err error, secrets ...session.Secret) error {
-	wrapped := fmt.Errorf("redis coordinator: %s %s: %w", op, c.key, err)
+	wrapped := fmt.Errorf("rediscore: %s %s: %w", op, c.key, err)
 	msg := wrapped.Error()
 	clean := msg
 	for _, s := range secrets {

@@ -9,7 +9,7 @@
 // primary, optionally over TLS), so that the core module and the authfsm
 // command (`authfsm agent` with `store: {redis: …}`) need no Redis
 // library. Programs that use go-redis give the same Coordinator their
-// client through coordinator/redis, a module of its own.
+// client through coordinator/rediscoord, a module of its own.
 //
 //	client, err := rediscore.NewClient(rediscore.Options{Addr: "redis.internal:6379"})
 //	…
@@ -81,7 +81,7 @@
 // # Errors
 //
 // Errors from Redis (connection failures, timeouts) are returned wrapped,
-// with "redis coordinator:" and the operation in front, and never hold a
+// with "rediscore:" and the operation in front, and never hold a
 // token: an error whose text would contain one of the secrets being
 // published has them replaced by their redacted form. A family whose hash
 // holds a value the coordinator cannot read (a generation that is not a

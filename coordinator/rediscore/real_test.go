@@ -14,7 +14,7 @@ import (
 // the right one, in database 2, one process takes the lease and publishes
 // a pair while another waits for it and adopts it, also after the server
 // lost its scripts (SCRIPT FLUSH: EVAL again). Skipped without
-// redis-server unless AUTHFSM_REQUIRE_REDIS=1. (coordinator/redis runs
+// redis-server unless AUTHFSM_REQUIRE_REDIS=1. (coordinator/rediscoord runs
 // the whole session.Coordinator contract on this Client too.)
 func TestRealRedis(t *testing.T) {
 	const password = "redis-pw-Zq9"

@@ -52,9 +52,9 @@ var (
 // modules maps an import path prefix to the directory of the module that
 // can build a snippet importing it.
 var modules = map[string]string{
-	"github.com/authfsm/authfsm/contrib/prometheus": "contrib/prometheus",
-	"github.com/authfsm/authfsm/contrib/otel":       "contrib/otel",
-	"github.com/authfsm/authfsm/coordinator/redis":  "coordinator/redis",
+	"github.com/authfsm/authfsm/contrib/prometheus":     "contrib/prometheus",
+	"github.com/authfsm/authfsm/contrib/otel":           "contrib/otel",
+	"github.com/authfsm/authfsm/coordinator/rediscoord": "coordinator/rediscoord",
 }
 
 var (

@@ -1,6 +1,6 @@
 // Command releasecheck does what a user of an authfsm release does, before
 // the release is tagged: it builds a module proxy on disk that serves each
-// published module of the working tree (the root, coordinator/redis,
+// published module of the working tree (the root, coordinator/rediscoord,
 // contrib/prometheus, contrib/otel) at the version the nested modules
 // require of the root, then, in a scratch module outside the repository
 // whose GOPROXY finds the authfsm modules only there (third-party modules

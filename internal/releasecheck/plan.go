@@ -17,7 +17,7 @@ import (
 // Published lists the directories of the modules a release tags, relative
 // to the repository root, in the order they are tagged: the root first, as
 // the others require it.
-var Published = []string{".", "coordinator/redis", "contrib/prometheus", "contrib/otel"}
+var Published = []string{".", "coordinator/rediscoord", "contrib/prometheus", "contrib/otel"}
 
 // Unpublished lists the nested modules no release tags: the end-to-end
 // tests and this check.
@@ -36,7 +36,7 @@ type Module struct {
 
 // Tag is the git tag that releases m at version: the version for the root,
 // the directory and the version for a nested module
-// ("coordinator/redis/v0.1.0"), as the go command looks them up.
+// ("coordinator/rediscoord/v0.1.0"), as the go command looks them up.
 func (m Module) Tag(version string) string {
 	if m.Rel == "." {
 		return version

@@ -52,7 +52,7 @@ func TestLoadTheRepository(t *testing.T) {
 	for _, m := range p.Modules {
 		tags = append(tags, m.Tag(p.Version))
 	}
-	want := "v0.1.0 coordinator/redis/v0.1.0 contrib/prometheus/v0.1.0 contrib/otel/v0.1.0"
+	want := "v0.1.0 coordinator/rediscoord/v0.1.0 contrib/prometheus/v0.1.0 contrib/otel/v0.1.0"
 	if got := strings.Join(tags, " "); got != want {
 		t.Errorf("tags %q, want %q", got, want)
 	}
@@ -97,9 +97,9 @@ func TestLoadRejects(t *testing.T) {
 		},
 		{
 			name: "a replace users ignore", edit: func(f map[string]string) {
-				f["coordinator/redis/go.mod"] += "\nreplace github.com/redis/go-redis/v9 => ../fork\n"
+				f["coordinator/rediscoord/go.mod"] += "\nreplace github.com/redis/go-redis/v9 => ../fork\n"
 			},
-			file: "coordinator/redis/go.mod", reason: "ignore its replace directives",
+			file: "coordinator/rediscoord/go.mod", reason: "ignore its replace directives",
 		},
 		{
 			name: "a module path that is not its directory", edit: func(f map[string]string) {
@@ -115,7 +115,7 @@ func TestLoadRejects(t *testing.T) {
 		},
 		{
 			name: "another version asked for", version: "v0.2.0",
-			file: "coordinator/redis/go.mod", reason: "not the v0.2.0 being released",
+			file: "coordinator/rediscoord/go.mod", reason: "not the v0.2.0 being released",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 func TestBuildProxy(t *testing.T) {
 	repo := fixture(t, "v0.1.0", func(f map[string]string) {
 		f["vendor/example.com/v/v.go"] = "package v\n"
-		f["coordinator/redis/testdata/a.txt"] = "data\n"
+		f["coordinator/rediscoord/testdata/a.txt"] = "data\n"
 	})
 	p, err := Load(repo, "")
 	if err != nil {
@@ -28,10 +28,10 @@ func TestBuildProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"github.com/authfsm/authfsm":                    {"CHANGELOG.md", "LICENSE", "go.mod", "root.go"},
-		"github.com/authfsm/authfsm/coordinator/redis":  {"go.mod", "testdata/a.txt", "x.go"},
-		"github.com/authfsm/authfsm/contrib/prometheus": {"go.mod", "x.go"},
-		"github.com/authfsm/authfsm/contrib/otel":       {"go.mod", "x.go"},
+		"github.com/authfsm/authfsm":                        {"CHANGELOG.md", "LICENSE", "go.mod", "root.go"},
+		"github.com/authfsm/authfsm/coordinator/rediscoord": {"go.mod", "testdata/a.txt", "x.go"},
+		"github.com/authfsm/authfsm/contrib/prometheus":     {"go.mod", "x.go"},
+		"github.com/authfsm/authfsm/contrib/otel":           {"go.mod", "x.go"},
 	}
 	for _, m := range p.Modules {
 		vdir := filepath.Join(dir, filepath.FromSlash(m.Path), "@v")

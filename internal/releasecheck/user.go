@@ -27,7 +27,7 @@ import (
 	"github.com/authfsm/authfsm/agent"
 	authfsmotel "github.com/authfsm/authfsm/contrib/otel"
 	authfsmprom "github.com/authfsm/authfsm/contrib/prometheus"
-	rediscoord "github.com/authfsm/authfsm/coordinator/redis"
+	rediscoord "github.com/authfsm/authfsm/coordinator/rediscoord"
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/sim"
 	"github.com/authfsm/authfsm/states"

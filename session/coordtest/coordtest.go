@@ -1,7 +1,7 @@
 // Package coordtest is the conformance suite of session.Coordinator: the
 // contract its documentation states, as tests any implementation runs
 // against itself. session.FileCoordinator, session.MemoryCoordinator and
-// the Redis coordinator (github.com/authfsm/authfsm/coordinator/redis) pass
+// the Redis coordinator (github.com/authfsm/authfsm/coordinator/rediscoord) pass
 // it; so should any other.
 //
 //	func TestContract(t *testing.T) {

@@ -24,7 +24,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authfsm/authfsm/audit"
-	rediscoord "github.com/authfsm/authfsm/coordinator/redis"
+	rediscoord "github.com/authfsm/authfsm/coordinator/rediscoord"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
 )

@@ -10,7 +10,7 @@
 // long a lease should be. This package gives that Coordinator a go-redis
 // client (a cluster or sentinel client included, with its pool, retries
 // and TLS), and lives in its own module
-// (github.com/authfsm/authfsm/coordinator/redis) so that the core module
+// (github.com/authfsm/authfsm/coordinator/rediscoord) so that the core module
 // does not depend on go-redis. Processes using either client share a
 // family: the keys, fields and scripts are the same.
 package rediscoord

@@ -9,7 +9,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	goredis "github.com/redis/go-redis/v9"
 
-	rediscoord "github.com/authfsm/authfsm/coordinator/redis"
+	rediscoord "github.com/authfsm/authfsm/coordinator/rediscoord"
 	"github.com/authfsm/authfsm/session"
 )
 

@@ -1,4 +1,4 @@
-module github.com/authfsm/authfsm/coordinator/redis
+module github.com/authfsm/authfsm/coordinator/rediscoord
 
 go 1.25.0
 

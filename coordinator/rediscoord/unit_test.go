@@ -38,7 +38,7 @@ func TestConnectionFailure(t *testing.T) {
 		switch {
 		case err == nil:
 			t.Errorf("%s succeeded without a server", name)
-		case !strings.HasPrefix(err.Error(), "redis coordinator: ") || !strings.Contains(err.Error(), "authfsm:family:{gone}"):
+		case !strings.HasPrefix(err.Error(), "rediscore: ") || !strings.Contains(err.Error(), "authfsm:family:{gone}"):
 			t.Errorf("%s: error without context: %v", name, err)
 		case !errors.As(err, &opErr):
 			t.Errorf("%s: %v does not wrap the network error", name, err)

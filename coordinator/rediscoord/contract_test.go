@@ -625,7 +625,7 @@ func testCorrupt(t *testing.T, e env) {
 			t.Fatal(err)
 		}
 		_, err := e.coord().Read(testCtx(t))
-		if err == nil || !strings.HasPrefix(err.Error(), "redis coordinator: read ") || strings.Contains(err.Error(), garbage) {
+		if err == nil || !strings.HasPrefix(err.Error(), "rediscore: read ") || strings.Contains(err.Error(), garbage) {
 			t.Errorf("Read of a string as the family's hash = %v", err)
 		}
 	})
@@ -673,7 +673,7 @@ func testNoSecretInErrors(t *testing.T, e env) {
 			continue
 		}
 		s := err.Error()
-		if !strings.HasPrefix(s, "redis coordinator: ") {
+		if !strings.HasPrefix(s, "rediscore: ") {
 			t.Errorf("error without context: %v", err)
 		}
 		for _, secret := range []session.Secret{p.Access, p.Refresh} {
