@@ -209,7 +209,7 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 	if err != nil {
 		return nil, err
 	}
-	opts, err := SessionOptions(pr.Session)
+	opts, err := session.Declared(pr.Session)
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,7 @@ func Check(ctx context.Context, cfg *Config, opts Options) error {
 		if err == nil {
 			add(pr.Name, checkClients(pr, e))
 		}
-		if _, err := SessionOptions(pr.Session); err != nil {
+		if _, err := session.Declared(pr.Session); err != nil {
 			add(pr.Name, err)
 		}
 		if th := pr.Session.Throttle; th.Kind != "" && th.Kind != policy.ThrottleNone {

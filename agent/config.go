@@ -6,15 +6,14 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/authfsm/authfsm/declare"
 	"github.com/authfsm/authfsm/session"
-	"github.com/authfsm/authfsm/sim"
 )
 
 // Config is a parsed and validated agent configuration file. Parse reads
@@ -96,8 +95,9 @@ type Profile struct {
 	SubjectTokenFile, SubjectTokenType, RequestedTokenType string
 	Scopes                                                 []string
 	Params                                                 url.Values
-	// Session is the session block, a scenario's (sim.ParseSession).
-	Session sim.Session
+	// Session is the session block, a scenario's (declare.ParseNode):
+	// `authfsm sim --profile` simulates it, and session.Declared runs it.
+	Session declare.Session
 	// Store keeps the token pair across restarts; nil for none.
 	Store *Store
 	// Proxy is the profile's reverse proxy; nil for none.
@@ -175,18 +175,18 @@ func Parse(file string, data []byte) (*Config, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, &ConfigError{File: file, Msg: "empty configuration"}
 	}
-	p := &cparser{file: file, dir: filepath.Dir(file)}
+	p := newParser(file)
 	c := &Config{File: file, ShutdownTimeout: DefaultShutdownTimeout}
 	p.config(doc.Content[0], c)
-	p.settle()
-	switch len(p.errs) {
+	problems := p.problems()
+	switch len(problems) {
 	case 0:
 		return c, nil
 	case 1:
-		return nil, p.errs[0]
+		return nil, problems[0]
 	}
-	errs := make([]error, len(p.errs))
-	for i, e := range p.errs {
+	errs := make([]error, len(problems))
+	for i, e := range problems {
 		errs[i] = e
 	}
 	return nil, errors.Join(errs...)

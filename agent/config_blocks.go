@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/authfsm/authfsm/internal/yamlwalk"
 )
 
 // quoted matches a Go-quoted string in a message.
@@ -23,23 +25,23 @@ var profileName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 var logLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
 
 func (p *cparser) config(n *yaml.Node, c *Config) {
-	p.mappingOf(n, "", []ckey{
-		{key: "listen", set: func(n *yaml.Node, key string) { c.Listen = p.listen(n, key) }},
-		{key: "audit", set: func(n *yaml.Node, key string) {
+	p.MappingEach(n, "", []yamlwalk.Field{
+		{Key: "listen", Set: func(n *yaml.Node, key string) { c.Listen = p.listen(n, key) }},
+		{Key: "audit", Set: func(n *yaml.Node, key string) {
 			c.Audit = &Audit{}
-			p.mapping(n, key, []ckey{
-				{key: "path", set: p.path(&c.Audit.Path)},
-				{key: "key_file", set: p.path(&c.Audit.KeyFile)},
+			p.Mapping(n, key, []yamlwalk.Field{
+				{Key: "path", Set: p.path(&c.Audit.Path)},
+				{Key: "key_file", Set: p.path(&c.Audit.KeyFile)},
 				inline("key", "key_file"),
 			})
-			if p.err == nil && c.Audit.Path == "" {
+			if p.Err == nil && c.Audit.Path == "" {
 				p.fail(n, key+".path", "required")
 			}
 		}},
-		{key: "shutdown_timeout", set: p.duration(&c.ShutdownTimeout, time.Second, time.Hour)},
-		{key: "log_level", set: func(n *yaml.Node, key string) {
+		{Key: "shutdown_timeout", Set: p.Duration(&c.ShutdownTimeout, time.Second, time.Hour)},
+		{Key: "log_level", Set: func(n *yaml.Node, key string) {
 			var level string
-			if p.text(&level)(n, key); level == "" {
+			if p.NonEmpty(&level)(n, key); level == "" {
 				return
 			}
 			l, ok := logLevels[level]
@@ -49,18 +51,18 @@ func (p *cparser) config(n *yaml.Node, c *Config) {
 			}
 			c.LogLevel = l
 		}},
-		{key: "profiles", set: func(n *yaml.Node, key string) {
+		{Key: "profiles", Set: func(n *yaml.Node, key string) {
 			if n.Kind != yaml.MappingNode {
-				p.fail(n, key, "want a mapping of profile names to profiles, got %s", describe(n))
+				p.fail(n, key, "want a mapping of profile names to profiles, got %s", p.Describe(n))
 				return
 			}
 			// Each profile is read on its own: a problem in one does not
 			// hide another's.
 			var names []string
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				p.settle()
+				p.Settle()
 				k := n.Content[i]
-				name := join(key, k.Value)
+				name := yamlwalk.Join(key, k.Value)
 				if !profileName.MatchString(k.Value) {
 					p.fail(k, name, "a profile's name is 1 to 64 letters, digits, '-' or '_'")
 					continue
@@ -71,15 +73,15 @@ func (p *cparser) config(n *yaml.Node, c *Config) {
 				}
 				names = append(names, k.Value)
 				pr := &Profile{Name: k.Value}
-				p.profile(resolve(n.Content[i+1]), name, pr)
-				if p.err == nil {
+				p.profile(yamlwalk.Resolve(n.Content[i+1]), name, pr)
+				if p.Err == nil {
 					c.Profiles = append(c.Profiles, pr)
 				}
 			}
 		}},
-	}, true)
-	p.settle()
-	if len(p.errs) > 0 {
+	})
+	p.Settle()
+	if len(p.Errs) > 0 {
 		// What follows relates keys to one another; with one of them
 		// unread, it would report what is only a consequence.
 		return
@@ -91,7 +93,7 @@ func (p *cparser) config(n *yaml.Node, c *Config) {
 	// Every address is taken once.
 	seen := map[string]string{}
 	claim := func(l *Listen, who string) {
-		if l == nil || p.err != nil {
+		if l == nil || p.Err != nil {
 			return
 		}
 		key := l.String()
@@ -111,14 +113,14 @@ func (p *cparser) config(n *yaml.Node, c *Config) {
 			served = true
 		}
 	}
-	if p.err == nil && !served {
+	if p.Err == nil && !served {
 		p.fail(n, "listen", "nothing to serve: give listen (the token API) or a profile's proxy")
 	}
 }
 
 // listen reads host:port (a loopback host) or unix:PATH.
 func (p *cparser) listen(n *yaml.Node, key string) *Listen {
-	s, ok := p.scalar(n, key)
+	s, ok := p.Scalar(n, key)
 	if !ok {
 		return nil
 	}

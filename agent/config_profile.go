@@ -8,8 +8,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/authfsm/authfsm/declare"
+	"github.com/authfsm/authfsm/internal/yamlwalk"
 	"github.com/authfsm/authfsm/session"
-	"github.com/authfsm/authfsm/sim"
 )
 
 // grants maps the file's grant names to the session's.
@@ -29,58 +30,58 @@ var credentialParams = []string{"client_secret", "client_assertion", "client_ass
 func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 	var grant, style string
 	var sessionNode *yaml.Node
-	given := p.mapping(n, path, []ckey{
-		{key: "token_url", set: p.text(&pr.TokenURL)},
-		{key: "issuer", set: p.text(&pr.Issuer)},
-		{key: "allow_http", set: p.boolean(&pr.AllowHTTP)},
-		{key: "client_id", set: p.text(&pr.ClientID)},
+	given := p.Mapping(n, path, []yamlwalk.Field{
+		{Key: "token_url", Set: p.NonEmpty(&pr.TokenURL)},
+		{Key: "issuer", Set: p.NonEmpty(&pr.Issuer)},
+		{Key: "allow_http", Set: p.Boolean(&pr.AllowHTTP)},
+		{Key: "client_id", Set: p.NonEmpty(&pr.ClientID)},
 		inline("client_secret", "client_secret_file or client_secret_env"),
-		{key: "client_secret_file", set: p.path(&pr.ClientSecretFile)},
-		{key: "client_secret_env", set: p.envName(&pr.ClientSecretEnv)},
-		{key: "auth_style", set: p.text(&style)},
-		{key: "private_key_jwt", set: func(n *yaml.Node, key string) {
+		{Key: "client_secret_file", Set: p.path(&pr.ClientSecretFile)},
+		{Key: "client_secret_env", Set: p.envName(&pr.ClientSecretEnv)},
+		{Key: "auth_style", Set: p.NonEmpty(&style)},
+		{Key: "private_key_jwt", Set: func(n *yaml.Node, key string) {
 			pr.PrivateKeyJWT = &PrivateKeyJWT{}
-			p.mapping(n, key, []ckey{
-				{key: "key_file", set: p.path(&pr.PrivateKeyJWT.KeyFile)},
-				{key: "key_id", set: p.text(&pr.PrivateKeyJWT.KeyID)},
-				{key: "audience", set: p.text(&pr.PrivateKeyJWT.Audience)},
+			p.Mapping(n, key, []yamlwalk.Field{
+				{Key: "key_file", Set: p.path(&pr.PrivateKeyJWT.KeyFile)},
+				{Key: "key_id", Set: p.NonEmpty(&pr.PrivateKeyJWT.KeyID)},
+				{Key: "audience", Set: p.NonEmpty(&pr.PrivateKeyJWT.Audience)},
 				inline("key", "key_file"),
 			})
-			if p.err == nil && pr.PrivateKeyJWT.KeyFile == "" {
+			if p.Err == nil && pr.PrivateKeyJWT.KeyFile == "" {
 				p.fail(n, key+".key_file", "required")
 			}
 		}},
 		inline("private_key", "private_key_jwt: {key_file: FILE}"),
-		{key: "assertion_file", set: p.path(&pr.AssertionFile)},
-		{key: "assertion_type", set: p.text(&pr.AssertionType)},
+		{Key: "assertion_file", Set: p.path(&pr.AssertionFile)},
+		{Key: "assertion_type", Set: p.NonEmpty(&pr.AssertionType)},
 		inline("client_assertion", "assertion_file"),
 		inline("assertion", "assertion_file"),
-		{key: "grant", set: p.text(&grant)},
+		{Key: "grant", Set: p.NonEmpty(&grant)},
 		inline("refresh_token", "refresh_token_file or refresh_token_env"),
-		{key: "refresh_token_file", set: p.path(&pr.RefreshTokenFile)},
-		{key: "refresh_token_env", set: p.envName(&pr.RefreshTokenEnv)},
+		{Key: "refresh_token_file", Set: p.path(&pr.RefreshTokenFile)},
+		{Key: "refresh_token_env", Set: p.envName(&pr.RefreshTokenEnv)},
 		inline("subject_token", "subject_token_file"),
-		{key: "subject_token_file", set: p.path(&pr.SubjectTokenFile)},
-		{key: "subject_token_type", set: p.text(&pr.SubjectTokenType)},
-		{key: "requested_token_type", set: p.text(&pr.RequestedTokenType)},
+		{Key: "subject_token_file", Set: p.path(&pr.SubjectTokenFile)},
+		{Key: "subject_token_type", Set: p.NonEmpty(&pr.SubjectTokenType)},
+		{Key: "requested_token_type", Set: p.NonEmpty(&pr.RequestedTokenType)},
 		inline("access_token", "a grant and a store; the agent obtains its tokens itself"),
 		inline("password", "a grant that needs no password in the file"),
-		{key: "scopes", set: p.strings(&pr.Scopes)},
-		{key: "params", set: func(n *yaml.Node, key string) { pr.Params = p.params(n, key) }},
-		{key: "session", set: func(n *yaml.Node, key string) { sessionNode = n }},
-		{key: "store", set: func(n *yaml.Node, key string) { pr.Store = p.store(n, key) }},
-		{key: "proxy", set: func(n *yaml.Node, key string) { pr.Proxy = p.proxy(n, key) }},
-		{key: "git", set: func(n *yaml.Node, key string) { pr.Git = p.git(n, key) }},
+		{Key: "scopes", Set: p.Strings(&pr.Scopes)},
+		{Key: "params", Set: func(n *yaml.Node, key string) { pr.Params = p.params(n, key) }},
+		{Key: "session", Set: func(n *yaml.Node, key string) { sessionNode = n }},
+		{Key: "store", Set: func(n *yaml.Node, key string) { pr.Store = p.store(n, key) }},
+		{Key: "proxy", Set: func(n *yaml.Node, key string) { pr.Proxy = p.proxy(n, key) }},
+		{Key: "git", Set: func(n *yaml.Node, key string) { pr.Git = p.git(n, key) }},
 	})
-	if p.err != nil {
+	if p.Err != nil {
 		return
 	}
-	s, err := sim.ParseSession(p.file, sessionNode, path+".session")
+	s, err := declare.ParseNode(p.file, sessionNode, path+".session")
 	if err != nil {
-		var se *sim.Error
-		if errors.As(err, &se) {
-			// The simulator's messages quote values; this file's never do.
-			p.err = &ConfigError{File: p.file, Line: se.Line, Key: se.Key, Msg: quoted.ReplaceAllString(se.Msg, "the value")}
+		var de *declare.Error
+		if errors.As(err, &de) {
+			// The session block's messages quote values; this file's never do.
+			p.Err = &yamlwalk.Problem{Line: de.Line, Key: de.Key, Msg: quoted.ReplaceAllString(de.Msg, "the value"), Kind: de.Kind}
 		} else {
 			p.fail(sessionNode, path+".session", "%v", err)
 		}
@@ -153,7 +154,7 @@ func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 		pr.SubjectTokenType = session.TokenTypeJWT
 	}
 	for _, u := range []struct{ key, raw string }{{"token_url", pr.TokenURL}, {"issuer", pr.Issuer}} {
-		if u.raw != "" && p.err == nil {
+		if u.raw != "" && p.Err == nil {
 			p.checkURL(at(u.key), path+"."+u.key, u.raw, pr.AllowHTTP)
 		}
 	}
@@ -182,12 +183,12 @@ func (p *cparser) checkURL(n *yaml.Node, key, raw string, allowHTTP bool) *url.U
 func (p *cparser) params(n *yaml.Node, key string) url.Values {
 	v := url.Values{}
 	if n.Kind != yaml.MappingNode {
-		p.fail(n, key, "want a mapping of names to values, got %s", describe(n))
+		p.fail(n, key, "want a mapping of names to values, got %s", p.Describe(n))
 		return v
 	}
-	for i := 0; i+1 < len(n.Content) && p.err == nil; i += 2 {
-		k, val := n.Content[i], resolve(n.Content[i+1])
-		name := join(key, k.Value)
+	for i := 0; i+1 < len(n.Content) && p.Err == nil; i += 2 {
+		k, val := n.Content[i], yamlwalk.Resolve(n.Content[i+1])
+		name := yamlwalk.Join(key, k.Value)
 		if slices.Contains(credentialParams, k.Value) {
 			p.fail(k, name, "refused: the agent sets it from the profile's other keys, and credentials belong in files")
 			return v
@@ -198,12 +199,12 @@ func (p *cparser) params(n *yaml.Node, key string) url.Values {
 		}
 		if val.Kind == yaml.SequenceNode {
 			var list []string
-			p.strings(&list)(val, name)
+			p.Strings(&list)(val, name)
 			v[k.Value] = list
 			continue
 		}
 		var s string
-		p.text(&s)(val, name)
+		p.NonEmpty(&s)(val, name)
 		v.Set(k.Value, s)
 	}
 	return v
@@ -214,17 +215,17 @@ func (p *cparser) proxy(n *yaml.Node, key string) *Proxy {
 	var upstream string
 	var allowHTTP bool
 	var maxBody int
-	given := p.mapping(n, key, []ckey{
-		{key: "listen", set: func(n *yaml.Node, k string) {
+	given := p.Mapping(n, key, []yamlwalk.Field{
+		{Key: "listen", Set: func(n *yaml.Node, k string) {
 			if l := p.listen(n, k); l != nil {
 				px.Listen = *l
 			}
 		}},
-		{key: "upstream", set: p.text(&upstream)},
-		{key: "allow_http", set: p.boolean(&allowHTTP)},
-		{key: "allowed_hosts", set: p.strings(&px.AllowedHosts)},
-		{key: "max_replay_body", set: func(n *yaml.Node, k string) {
-			s, ok := p.scalar(n, k)
+		{Key: "upstream", Set: p.NonEmpty(&upstream)},
+		{Key: "allow_http", Set: p.Boolean(&allowHTTP)},
+		{Key: "allowed_hosts", Set: p.Strings(&px.AllowedHosts)},
+		{Key: "max_replay_body", Set: func(n *yaml.Node, k string) {
+			s, ok := p.Scalar(n, k)
 			if !ok {
 				return
 			}
@@ -237,14 +238,14 @@ func (p *cparser) proxy(n *yaml.Node, key string) *Proxy {
 		}},
 	})
 	switch {
-	case p.err != nil:
+	case p.Err != nil:
 		return nil
 	case given["listen"] == nil:
 		p.fail(n, key+".listen", "required")
 	case upstream == "":
 		p.fail(n, key+".upstream", "required")
 	}
-	if p.err != nil {
+	if p.Err != nil {
 		return nil
 	}
 	if given["max_replay_body"] != nil {

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/authfsm/authfsm/internal/yamlwalk"
 )
 
 // Store is where a profile's token pair is kept: a file, or a token
@@ -62,13 +64,13 @@ const maxRedisDB = 1 << 16
 // store reads a profile's store block.
 func (p *cparser) store(n *yaml.Node, key string) *Store {
 	st := &Store{}
-	given := p.mapping(n, key, []ckey{
-		{key: "path", set: p.path(&st.Path)},
-		{key: "coordinator", set: p.text(&st.Coordinator)},
-		{key: "redis", set: func(n *yaml.Node, k string) { st.Redis = p.redis(n, k) }},
+	given := p.Mapping(n, key, []yamlwalk.Field{
+		{Key: "path", Set: p.path(&st.Path)},
+		{Key: "coordinator", Set: p.NonEmpty(&st.Coordinator)},
+		{Key: "redis", Set: func(n *yaml.Node, k string) { st.Redis = p.redis(n, k) }},
 	})
 	switch {
-	case p.err != nil:
+	case p.Err != nil:
 	case st.Redis != nil && given["path"] != nil:
 		p.fail(given["path"], key+".path", "give path (a file) or redis (a family shared through Redis), not both")
 	case st.Redis != nil && given["coordinator"] != nil:
@@ -80,7 +82,7 @@ func (p *cparser) store(n *yaml.Node, key string) *Store {
 	case st.Coordinator != "" && st.Coordinator != "file":
 		p.fail(given["coordinator"], key+".coordinator", "want file or none (to share the family across hosts, give redis: {addr, key} instead of path)")
 	}
-	if p.err != nil {
+	if p.Err != nil {
 		return nil
 	}
 	return st
@@ -89,11 +91,11 @@ func (p *cparser) store(n *yaml.Node, key string) *Store {
 // redis reads a store's redis block.
 func (p *cparser) redis(n *yaml.Node, key string) *RedisStore {
 	rs := &RedisStore{}
-	given := p.mapping(n, key, []ckey{
-		{key: "addr", set: p.text(&rs.Addr)},
-		{key: "key", set: p.text(&rs.Key)},
-		{key: "db", set: func(n *yaml.Node, k string) {
-			s, ok := p.scalar(n, k)
+	given := p.Mapping(n, key, []yamlwalk.Field{
+		{Key: "addr", Set: p.NonEmpty(&rs.Addr)},
+		{Key: "key", Set: p.NonEmpty(&rs.Key)},
+		{Key: "db", Set: func(n *yaml.Node, k string) {
+			s, ok := p.Scalar(n, k)
 			if !ok {
 				return
 			}
@@ -104,13 +106,13 @@ func (p *cparser) redis(n *yaml.Node, key string) *RedisStore {
 			}
 			rs.DB = v
 		}},
-		{key: "username", set: p.text(&rs.Username)},
-		{key: "password_file", set: p.path(&rs.PasswordFile)},
-		{key: "password_env", set: p.envName(&rs.PasswordEnv)},
+		{Key: "username", Set: p.NonEmpty(&rs.Username)},
+		{Key: "password_file", Set: p.path(&rs.PasswordFile)},
+		{Key: "password_env", Set: p.envName(&rs.PasswordEnv)},
 		inline("password", "password_file or password_env"),
-		{key: "tls", set: p.boolean(&rs.TLS)},
-		{key: "ca_file", set: p.path(&rs.CAFile)},
-		{key: "allow_plaintext", set: p.boolean(&rs.AllowPlaintext)},
+		{Key: "tls", Set: p.Boolean(&rs.TLS)},
+		{Key: "ca_file", Set: p.path(&rs.CAFile)},
+		{Key: "allow_plaintext", Set: p.Boolean(&rs.AllowPlaintext)},
 	})
 	at := func(k string) *yaml.Node {
 		if g := given[k]; g != nil {
@@ -118,7 +120,7 @@ func (p *cparser) redis(n *yaml.Node, key string) *RedisStore {
 		}
 		return n
 	}
-	if p.err != nil {
+	if p.Err != nil {
 		return nil
 	}
 	host, bad := redisHost(rs.Addr)
@@ -138,7 +140,7 @@ func (p *cparser) redis(n *yaml.Node, key string) *RedisStore {
 	case rs.CAFile != "" && rs.AllowPlaintext:
 		p.fail(at("allow_plaintext"), key+".allow_plaintext", "contradicts ca_file, which asks for TLS")
 	}
-	if p.err != nil {
+	if p.Err != nil {
 		return nil
 	}
 	if rs.CAFile != "" {

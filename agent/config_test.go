@@ -10,9 +10,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/authfsm/authfsm/declare"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
-	"github.com/authfsm/authfsm/sim"
 )
 
 const fullConfig = `listen: 127.0.0.1:8180
@@ -63,7 +63,7 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	def, _ := sim.ParseSession("", nil, "")
+	def := declare.Default()
 	plat := def
 	plat.RefreshAhead, plat.RequestTimeout, plat.WaitForRefresh = 2*time.Minute, 5*time.Second, 30*time.Second
 	plat.Policy = policy.Spec{Kind: "exponential", Initial: time.Second, Multiplier: 2, Max: 30 * time.Second, Jitter: policy.FullJitter}
@@ -244,7 +244,7 @@ profiles:
 	_, err := Parse("agent.yaml", []byte(src))
 	errs := Errors(err)
 	want := []string{
-		"agent.yaml:1: shutdown_timeout: want a Go duration",
+		"agent.yaml:1: shutdown_timeout: the value is not a Go duration",
 		"agent.yaml:2: log_level: want debug, info, warn or error",
 		"agent.yaml:6: profiles.a.client_secret: an inline secret is refused",
 		"agent.yaml:11: profiles.c/d: a profile's name",

@@ -48,8 +48,10 @@
 // finish and saves the newest (possibly rotated) token pair to each
 // profile's store (session.Session.Shutdown).
 //
-// A profile's session block is a scenario's (sim.ParseSession): `authfsm
-// sim --profile agent.yaml SCENARIO` simulates the settings the agent runs.
+// A profile's session block is a declared session (declare.ParseNode), a
+// scenario's too: `authfsm sim --profile agent.yaml SCENARIO` simulates the
+// settings the agent runs, and session.Declared runs them. The agent links
+// no simulator.
 // Secrets come only from files or the environment; the configuration file
 // refuses an inline secret, and no error, log line or answer of the agent
 // but /v1/token's carries one.

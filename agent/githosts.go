@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/authfsm/authfsm/internal/yamlwalk"
 )
 
 // Git is what a profile's token answers git for, through the credential
@@ -99,10 +101,10 @@ func splitGitHost(host string) (name, port string, ok bool) {
 // git reads a profile's git block.
 func (p *cparser) git(n *yaml.Node, key string) *Git {
 	g := &Git{}
-	given := p.mapping(n, key, []ckey{
-		{key: "hosts", set: p.strings(&g.Hosts)},
+	given := p.Mapping(n, key, []yamlwalk.Field{
+		{Key: "hosts", Set: p.Strings(&g.Hosts)},
 	})
-	if p.err != nil {
+	if p.Err != nil {
 		return nil
 	}
 	if given["hosts"] == nil || len(g.Hosts) == 0 {

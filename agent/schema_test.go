@@ -14,7 +14,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/authfsm/authfsm/agent"
-	"github.com/authfsm/authfsm/sim"
+	"github.com/authfsm/authfsm/declare"
 )
 
 // These tests hold the agent's schema and its parser to one another, as
@@ -179,13 +179,13 @@ func parse(t testing.TB, v any) (*agent.Config, []*agent.ConfigError) {
 }
 
 // TestSchemaBundlesTheSessionBlock: agent/schema.json names a profile's
-// session block by reference to the scenario format's; Schema includes
-// that block, so the two never differ, and the duration definitions it
-// uses are the scenario format's.
+// session block by reference to declare's, which the scenario format
+// includes too; Schema includes that block, so the two never differ, and
+// the duration definitions it uses are the block's.
 func TestSchemaBundlesTheSessionBlock(t *testing.T) {
-	doc, simDoc := decodeJSON(t, agent.Schema()), decodeJSON(t, sim.Schema())
-	if strings.Contains(string(agent.Schema()), agent.SessionSchemaRef) {
-		t.Error("Schema still refers to the scenario format's session block")
+	doc, block := decodeJSON(t, agent.Schema()), decodeJSON(t, declare.Schema())
+	if strings.Contains(string(agent.Schema()), declare.SchemaRef) {
+		t.Error("Schema still refers to the session block")
 	}
 	get := func(m map[string]any, keys ...string) any {
 		var v any = m
@@ -195,17 +195,19 @@ func TestSchemaBundlesTheSessionBlock(t *testing.T) {
 		return v
 	}
 	session := get(doc, "properties", "profiles", "additionalProperties", "properties", "session").(map[string]any)
-	want := get(simDoc, "properties", "session").(map[string]any)
-	for k, v := range want {
-		if k != "description" && !reflect.DeepEqual(session[k], v) {
-			t.Errorf("the session block's %s differs from the scenario format's", k)
+	for _, k := range []string{"type", "additionalProperties", "properties"} {
+		if !reflect.DeepEqual(session[k], block[k]) {
+			t.Errorf("the session block's %s differs from declare's", k)
 		}
 	}
-	if len(session) != len(want) || session["description"] == want["description"] {
-		t.Errorf("the session block has %d members (want %d) and the agent's own description", len(session), len(want))
+	if len(session) != 4 || session["description"] == block["description"] || session["description"] == nil {
+		t.Errorf("the session block has %d members (want type, additionalProperties, properties and the agent's own description)", len(session))
 	}
-	if !reflect.DeepEqual(doc["$defs"], simDoc["$defs"]) {
-		t.Error("the agent's $defs are not the scenario format's, which the session block refers to")
+	defs := doc["$defs"].(map[string]any)
+	for name, def := range block["$defs"].(map[string]any) {
+		if !reflect.DeepEqual(defs[name], def) {
+			t.Errorf("the agent's $defs/%s is not the session block's, which the block refers to", name)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,15 +31,16 @@ const (
 // crash), its token-endpoint Client and its application, all on one
 // Clock, against the scenario's server model.
 type runtime struct {
-	sc     *sim.Scenario
-	clk    *Clock
-	view   View
-	srv    *simserver.Server
-	base   http.RoundTripper
-	pol    session.Option
-	thr    *session.Throttle
-	stores []*store
-	procs  []*process
+	sc   *sim.Scenario
+	clk  *Clock
+	view View
+	srv  *simserver.Server
+	base http.RoundTripper
+	// declared are the session block's options (session.Declared).
+	declared []session.Option
+	thr      *session.Throttle
+	stores   []*store
+	procs    []*process
 
 	mu    sync.Mutex
 	trans [][]Transition
@@ -86,11 +88,16 @@ func runRuntime(sc *sim.Scenario) (trans [][]Transition, lost int, err error) {
 		return nil, 0, err
 	}
 	r.base = r.srv.Transport()
-	pol, perr := sc.Session.Policy.Build()
-	if perr != nil {
-		pol = nil // as the simulator: the machine's default policy
+	// The session block as the runtime runs any declared session; a spec
+	// edited after Parse into one that does not build gets the default
+	// policy, as the simulator gives it.
+	if r.declared, err = session.Declared(sc.Session); err != nil {
+		d := sc.Session
+		d.Policy = policy.DefaultSpec()
+		if r.declared, err = session.Declared(d); err != nil {
+			return nil, 0, err
+		}
 	}
-	r.pol = session.WithPolicy(pol)
 	if sc.Session.Throttle.Kind == policy.ThrottleAdaptive {
 		if r.thr, err = session.NewThrottle(sc.Session.Throttle, sc.Seed); err != nil {
 			return nil, 0, err
@@ -202,12 +209,11 @@ func (p *process) open(tok session.Token) error {
 	r.mu.Lock()
 	inc := p.inc
 	r.mu.Unlock()
-	opts := []session.Option{
-		session.WithClock(r.view), session.WithSeed(p.seed), r.pol,
-		session.WithRefreshAhead(sc.Session.RefreshAhead), session.WithRequestTimeout(sc.Session.RequestTimeout),
+	opts := append(slices.Clone(r.declared),
+		session.WithClock(r.view), session.WithSeed(p.seed),
 		session.WithReuseGrace(sc.Token.ReuseGrace), session.WithID(strconv.Itoa(p.i)),
 		session.WithHooks(session.Hooks{Transition: func(rec audit.Record) { r.record(p, inc, rec) }}),
-	}
+	)
 	if sc.Session.Fallback {
 		fb, err := session.NewClient(session.Endpoint{TokenURL: tokenURL, ClientID: "conform", HTTPClient: ht, Clock: r.view,
 			Grant: session.GrantClientCredentials})

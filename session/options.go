@@ -13,8 +13,9 @@ import (
 )
 
 // DefaultRequestTimeout is the deadline of one refresh attempt unless
-// WithRequestTimeout says otherwise.
-const DefaultRequestTimeout = 10 * time.Second
+// WithRequestTimeout says otherwise: states.DefaultRequestTimeout, ten
+// seconds.
+const DefaultRequestTimeout = states.DefaultRequestTimeout
 
 // An Option configures a Session.
 type Option func(*config)

@@ -1,20 +1,22 @@
 package sim
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/authfsm/authfsm/declare"
 )
 
-// Sentinel errors wrapped by *Error, for errors.Is.
+// Sentinel errors wrapped by *Error, for errors.Is: declare's, which a
+// problem in the session block is.
 var (
 	// ErrSyntax is returned by Parse when the file is not well-formed YAML.
-	ErrSyntax = errors.New("malformed YAML")
+	ErrSyntax = declare.ErrSyntax
 	// ErrUnknownKey is returned by Parse for a key the format does not define.
-	ErrUnknownKey = errors.New("unknown key")
+	ErrUnknownKey = declare.ErrUnknownKey
 	// ErrMissing is returned by Parse when a required key is absent.
-	ErrMissing = errors.New("missing required key")
+	ErrMissing = declare.ErrMissing
 	// ErrInvalid is returned by Parse for a value of the wrong type or out of range.
-	ErrInvalid = errors.New("invalid value")
+	ErrInvalid = declare.ErrInvalid
 )
 
 // Error is a problem in a scenario file, located by file and line.

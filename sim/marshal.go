@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/authfsm/authfsm/policy"
 )
 
 // MarshalYAML writes sc as a scenario file that Parse reads back into the
@@ -26,25 +24,7 @@ func MarshalYAML(sc *Scenario) []byte {
 	fmt.Fprintf(&b, "token:\n  ttl: %v\n  refresh_ttl: %v\n  rotate: %t\n  reuse_grace: %v\n  omit_expires_in: %t\n  reuse_detection: %t\n",
 		t.TTL, t.RefreshTTL, t.Rotate, t.ReuseGrace, t.OmitExpiresIn, t.ReuseDetection)
 	fmt.Fprintf(&b, "clock_skew: %v\n", sc.ClockSkew)
-	s, p := sc.Session, sc.Session.Policy
-	fmt.Fprintf(&b, "session:\n  refresh_ahead: %v\n  request_timeout: %v\n  wait_for_refresh: %v\n  fallback: %t\n",
-		s.RefreshAhead, s.RequestTimeout, s.WaitForRefresh, s.Fallback)
-	// Only the keys the kind uses: any other is an error on parsing.
-	switch p.Kind {
-	case "none":
-		fmt.Fprintf(&b, "  policy: {kind: %s}\n", p.Kind)
-	case "constant":
-		fmt.Fprintf(&b, "  policy: {kind: %s, initial: %v, jitter: %v, max_attempts: %d, max_elapsed: %v}\n",
-			p.Kind, p.Initial, p.Jitter, p.MaxAttempts, p.MaxElapsed)
-	default:
-		fmt.Fprintf(&b, "  policy: {kind: %s, initial: %v, multiplier: %s, max: %v, jitter: %v, max_attempts: %d, max_elapsed: %v}\n",
-			p.Kind, p.Initial, strconv.FormatFloat(p.Multiplier, 'g', -1, 64), p.Max, p.Jitter, p.MaxAttempts, p.MaxElapsed)
-	}
-	// A throttle of kind none, the default, is left out: it has no other key.
-	if th := s.Throttle; th.Kind == policy.ThrottleAdaptive {
-		fmt.Fprintf(&b, "  throttle: {kind: %s, k: %s, window: %v, probe: %v}\n",
-			th.Kind, strconv.FormatFloat(th.K, 'g', -1, 64), th.Window, th.Probe)
-	}
+	b.WriteString("session:\n" + sc.Session.YAML("  "))
 	fmt.Fprintf(&b, "server:\n  latency: %v\n", sc.Server.Latency)
 	if len(sc.Server.Faults) > 0 {
 		b.WriteString("  faults:\n")

@@ -11,7 +11,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/authfsm/authfsm/declare"
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
 )
 
 const minimal = "name: x\nduration: 1h\ntoken: {ttl: 10m}\n"
@@ -74,14 +76,14 @@ expect: {max_family_revocations: 0}
 		Token:   Token{TTL: time.Hour, Rotate: true, ReuseDetection: true, ReuseGrace: time.Minute},
 		Fleet:   Fleet{Sessions: 40, Families: 10},
 		Share:   Share{Kind: ShareStore, Lease: 45 * time.Second, Latency: 2 * time.Millisecond},
-		Session: Session{Fallback: true},
+		Session: declare.Session{Fallback: true},
 		Server: Server{Faults: []Fault{
 			{Kind: FaultCrashHolder, From: time.Hour, To: time.Hour + 2*time.Minute, Restart: 5 * time.Second},
 			{Kind: FaultStoreDown, From: 2 * time.Hour, To: 2*time.Hour + 5*time.Minute},
 		}},
 		Expect: Expect{MaxFamilyRevocations: &zero},
 	}
-	got := Scenario{Token: sc.Token, Fleet: sc.Fleet, Share: sc.Share, Session: Session{Fallback: sc.Session.Fallback},
+	got := Scenario{Token: sc.Token, Fleet: sc.Fleet, Share: sc.Share, Session: declare.Session{Fallback: sc.Session.Fallback},
 		Server: Server{Faults: sc.Server.Faults}, Expect: sc.Expect}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Fault{}, "Line")); diff != "" {
 		t.Errorf("parsed (-want +got):\n%s", diff)
@@ -90,7 +92,7 @@ expect: {max_family_revocations: 0}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Share{Kind: ShareStore, Lease: DefaultLease, Latency: DefaultStoreLatency}); sc.Share != want {
+	if want := (Share{Kind: ShareStore, Lease: states.DefaultLease, Latency: DefaultStoreLatency}); sc.Share != want {
 		t.Errorf("share defaults %+v, want %+v", sc.Share, want)
 	}
 	back, err := Parse("back.yaml", MarshalYAML(sc))

@@ -3,7 +3,7 @@ package sim
 import (
 	"time"
 
-	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/declare"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -20,10 +20,12 @@ type Scenario struct {
 	Token    Token
 	// ClockSkew is the client's clock minus the server's.
 	ClockSkew time.Duration
-	Session   Session
-	Server    Server
-	Workload  []Work
-	Fleet     Fleet
+	// Session is the client under test: the session block, which an
+	// agent profile declares too (declare.Session).
+	Session  declare.Session
+	Server   Server
+	Workload []Work
+	Fleet    Fleet
 	// Share says how the processes of one token family coordinate; it
 	// applies only with Fleet.Families.
 	Share  Share
@@ -41,22 +43,6 @@ type Token struct {
 	// grace revokes the whole family, its newest token included (Auth0,
 	// Okta, ory/fosite).
 	ReuseDetection bool
-}
-
-// Session describes the client under test.
-type Session struct {
-	RefreshAhead   time.Duration
-	RequestTimeout time.Duration
-	WaitForRefresh time.Duration
-	Policy         policy.Spec
-	// Fallback: a refresh token refused for good is followed, within the
-	// same attempt, by a client_credentials grant, which the model's server
-	// accepts (fault windows apply to it as to any request).
-	Fallback bool
-	// Throttle is one client-side throttle shared by every session of the
-	// run on the token endpoint (session.WithThrottle); kind none, the
-	// zero value, sends every attempt.
-	Throttle policy.ThrottleSpec
 }
 
 // Server describes the token endpoint's latency and faults.
@@ -214,22 +200,22 @@ type Expect struct {
 }
 
 // Defaults for omitted keys; they are the values docs/SCENARIOS.md shows.
+// The session block's are declare.Default's, the runtime's; share.lease's
+// is states.DefaultLease, the runtime's too.
 const (
-	DefaultSeed           = 1
-	DefaultRequestTimeout = 10 * time.Second
-	DefaultLatency        = 50 * time.Millisecond
-	DefaultLease          = states.DefaultLease
-	DefaultStoreLatency   = time.Millisecond
+	DefaultSeed         = 1
+	DefaultLatency      = 50 * time.Millisecond
+	DefaultStoreLatency = time.Millisecond
 )
 
 // defaults returns a scenario with every optional key at its default.
 func defaults() Scenario {
 	return Scenario{
 		Seed:    DefaultSeed,
-		Session: Session{RequestTimeout: DefaultRequestTimeout, RefreshAhead: states.DefaultRefreshAhead, Policy: policy.DefaultSpec()},
+		Session: declare.Default(),
 		Server:  Server{Latency: DefaultLatency},
 		Fleet:   Fleet{Sessions: 1},
-		Share:   Share{Lease: DefaultLease, Latency: DefaultStoreLatency},
+		Share:   Share{Lease: states.DefaultLease, Latency: DefaultStoreLatency},
 	}
 }
 

@@ -3,17 +3,30 @@ package sim
 import (
 	"bytes"
 	_ "embed"
+	"sync"
+
+	"github.com/authfsm/authfsm/declare"
 )
 
 //go:embed schema.json
-var schema []byte
+var schemaSource []byte
 
 // Schema returns the JSON Schema (draft 2020-12) of the scenario format:
 // every key Parse accepts, at every level, with its meaning, default,
-// range and an example, and no other key. Editors that read JSON Schema
-// (the YAML language server, for one) use it to complete and check
-// scenario files. It checks each value on its own: relations between
-// values, such as instants within the run or a lease that outlasts one
-// refresh, and the ranges of durations are Parse's alone. The caller owns
-// the returned slice.
-func Schema() []byte { return bytes.Clone(schema) }
+// range and an example, and no other key. The session block is
+// declare.Schema's, included, so that the schema stands alone
+// (sim/schema.json names it by reference, declare.SchemaRef). Editors that
+// read JSON Schema (the YAML language server, for one) use it to complete
+// and check scenario files. It checks each value on its own: relations
+// between values, such as instants within the run or a lease that outlasts
+// one refresh, and the ranges of durations are Parse's alone. The caller
+// owns the returned slice.
+func Schema() []byte { return bytes.Clone(bundled()) }
+
+var bundled = sync.OnceValue(func() []byte {
+	b, err := declare.IncludeSchema(schemaSource)
+	if err != nil {
+		panic("sim: schema.json: " + err.Error()) // a test holds it to the parser
+	}
+	return b
+})

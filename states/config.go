@@ -19,6 +19,11 @@ const DefaultMaxRetryAfter = 5 * time.Minute
 // refresh point is capped at half the lifetime.
 const DefaultRefreshAhead = 5 * time.Minute
 
+// DefaultRequestTimeout is the deadline of one refresh request that the
+// runtime (session.WithRequestTimeout) and the simulator
+// (session.request_timeout) use unless told otherwise: ten seconds.
+const DefaultRequestTimeout = 10 * time.Second
+
 // DefaultLease and LeaseMargin size the refresh lease of processes sharing
 // a token family, in the runtime (session.WithLease) and the simulator
 // (share.lease) alike: the lease lasts DefaultLease unless set, and never

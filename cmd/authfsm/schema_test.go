@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/authfsm/authfsm/agent"
+	"github.com/authfsm/authfsm/declare"
 	"github.com/authfsm/authfsm/sim"
 )
 
@@ -48,9 +49,9 @@ func TestSchemaCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("schema --agent: not JSON: %v", err)
 	}
-	if !strings.HasSuffix(doc.ID, "/agent/schema.json") || doc.Properties["profiles"] == nil || strings.Contains(out, agent.SessionSchemaRef) ||
+	if !strings.HasSuffix(doc.ID, "/agent/schema.json") || doc.Properties["profiles"] == nil || strings.Contains(out, declare.SchemaRef) ||
 		!strings.Contains(out, `"refresh_ahead"`) {
-		t.Errorf("schema --agent: $id %q, top-level keys %v, session block included: %t", doc.ID, doc.Properties, !strings.Contains(out, agent.SessionSchemaRef))
+		t.Errorf("schema --agent: $id %q, top-level keys %v, session block included: %t", doc.ID, doc.Properties, !strings.Contains(out, declare.SchemaRef))
 	}
 	for _, c := range []struct {
 		args []string

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/declare"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/sim"
 )
@@ -22,14 +23,14 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	trace := fs.Bool("trace", false, "print every transition after the result (with --json, one JSON line each)")
 	svg := fs.String("svg", "", "write the run's timeline picture to this SVG file")
 	auditOut := fs.String("audit", "", "write the run's transitions to this file as a hash-chained audit log, as a runtime session's (authfsm audit verify, diagram and timeline read it)")
-	profile := fs.String("profile", "", "simulate an agent profile's session block: the agent's config FILE, or FILE#NAME")
+	profile := fs.String("profile", "", "simulate a declared session: an agent profile's session block (the agent's config FILE, or FILE#NAME), or a session FILE (declare.Load)")
 	maxEvents := fs.Int64("max-events", sim.DefaultMaxEvents, "refuse a run estimated to need more events than this")
 	session := fs.Int("session", 0, "show the timeline of this session of a fleet (by default the session that made the run fail, else 0)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return badFlag(stdout, stderr, fs, err, "")
 	}
-	var prof *sim.Session
+	var prof *declare.Session
 	if *profile != "" {
 		s, err := loadProfileSession(*profile)
 		if err == nil && *kind != "" {

@@ -25,6 +25,17 @@ func TestSimProfile(t *testing.T) {
 	noMargin := write("nomargin.yaml", profile("api", "{refresh_ahead: 0s, policy: {kind: constant, initial: 2s, jitter: none}}"))
 	two := write("two.yaml", profile("api", "{refresh_ahead: 0s}")+profile("safe", "{refresh_ahead: 10m, request_timeout: 5s}"))
 	throttled := write("throttle.yaml", profile("api", "{throttle: {kind: adaptive}}"))
+	// A declared session in a file of its own, as a program embeds it.
+	declared := filepath.Join(dir, "session.yaml")
+	badDeclared := filepath.Join(dir, "bad-session.yaml")
+	for path, src := range map[string]string{
+		declared:    "refresh_ahead: 0s\npolicy: {kind: constant, initial: 2s, jitter: none}\n",
+		badDeclared: "refresh_ahead: 0s\npolicy: {kind: fast}\n",
+	} {
+		if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -43,6 +54,9 @@ func TestSimProfile(t *testing.T) {
 		{"with --policy", []string{"sim", "--profile", noMargin, "--policy", "none", seedFile}, exitBadInput, "", "drop --policy"},
 		{"a throttle", []string{"sim", "--profile", throttled, seedFile}, exitOK, "throttle adaptive k=2 window 2m0s probe 30s", ""},
 		{"a bad profile file", []string{"sim", "--profile", seedFile, seedFile}, exitBadInput, "", "502-at-refresh.yaml:1: name: unknown key"},
+		{"a session file", []string{"sim", "--profile", declared, seedFile}, exitFailed,
+			"FAIL seed-502-at-refresh  seed 7, policy constant 2s jitter=none, refresh ahead 0s, 1 session", ""},
+		{"a bad session file", []string{"sim", "--profile", badDeclared, seedFile}, exitBadInput, "", "declare: " + badDeclared + ":2: policy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCLI(tc.args...)

@@ -26,6 +26,14 @@ var forbidden = map[string][]string{
 	// below the CLI and beside the agent.
 	"conform": {module + "/cmd/", module + "/agent"},
 	"session": {module + "/sim", module + "/conform"},
+	// The declared session is data below the runtime, the simulator and
+	// the agent, which all read it; it runs nothing.
+	"declare": {"net", "net/http", "github.com/benbjohnson/clock", module + "/audit", module + "/session", module + "/sim", module + "/agent"},
+	// The agent runs sessions; the simulator is a development tool it
+	// must not link (its profiles are declared sessions, not scenarios).
+	"agent": {module + "/sim", module + "/conform"},
+	// The YAML walker knows no format of the project.
+	"internal/yamlwalk": {module + "/"},
 }
 
 // direct lists imports a package's own files must not name (fmt reaches os,
@@ -72,7 +80,7 @@ func TestImportArrows(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"policy", "states", "diagram", "audit", "sim", "sim/simserver", "session", "conform"} {
+	for _, name := range []string{"policy", "states", "diagram", "audit", "declare", "internal/yamlwalk", "sim", "sim/simserver", "session", "agent", "conform"} {
 		if !seen[name] {
 			t.Errorf("package %s not found by go list", name)
 		}

@@ -1,0 +1,24 @@
+package session
+
+import (
+	"fmt"
+
+	"github.com/authfsm/authfsm/declare"
+)
+
+// Declared returns the options that run a session as d declares it (a
+// session block read by package declare, the one a scenario and an agent
+// profile hold): WithRefreshAhead, WithRequestTimeout and WithPolicy. The
+// keys that need more than a value are the caller's, as `authfsm agent`
+// does them: fallback a second Client for WithFallback (the same client
+// with GrantClientCredentials), throttle one Throttle shared by the
+// sessions on the token endpoint (NewThrottle(d.Throttle, seed),
+// WithThrottle), and wait_for_refresh how long a caller's context lets
+// Token wait (ContextWithWait). A policy that does not build is an error.
+func Declared(d declare.Session) ([]Option, error) {
+	pol, err := d.Policy.Build()
+	if err != nil {
+		return nil, fmt.Errorf("session: the declared policy: %w", err)
+	}
+	return []Option{WithRefreshAhead(d.RefreshAhead), WithRequestTimeout(d.RequestTimeout), WithPolicy(pol)}, nil
+}

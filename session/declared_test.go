@@ -1,0 +1,44 @@
+package session
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authfsm/authfsm/declare"
+	"github.com/authfsm/authfsm/policy"
+)
+
+// TestDeclared: a declared session's options set what its block says, and
+// a block with nothing said sets the runtime's defaults.
+func TestDeclared(t *testing.T) {
+	d := declare.Default()
+	d.RefreshAhead, d.RequestTimeout = time.Minute, 3*time.Second
+	d.Policy = policy.Spec{Kind: "constant", Initial: 2 * time.Second, Jitter: policy.NoJitter}
+	opts, err := Declared(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.refreshAhead != time.Minute || c.timeout != 3*time.Second || c.policy != (policy.Constant{Wait: 2 * time.Second, Jitter: policy.NoJitter}) {
+		t.Errorf("config %+v, policy %#v", c, c.policy)
+	}
+	var def config
+	opts, err = Declared(declare.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range opts {
+		o(&def)
+	}
+	if def.refreshAhead != 5*time.Minute || def.timeout != DefaultRequestTimeout || def.policy != policy.Default() {
+		t.Errorf("the defaults declared: %+v", def)
+	}
+	d.Policy = policy.Spec{Kind: "sometimes"}
+	if _, err := Declared(d); err == nil || !strings.HasPrefix(err.Error(), "session: ") {
+		t.Errorf("a policy that does not build: %v", err)
+	}
+}
