@@ -6,13 +6,13 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/authfsm/authfsm/declare"
+	"github.com/authfsm/authfsm/internal/yamlwalk"
 	"github.com/authfsm/authfsm/session"
 )
 
@@ -137,14 +137,7 @@ type ConfigError struct {
 
 // Error formats the problem as "agent: file:line: key: message".
 func (e *ConfigError) Error() string {
-	loc := e.File
-	if e.Line > 0 {
-		loc += ":" + strconv.Itoa(e.Line)
-	}
-	if e.Key == "" {
-		return "agent: " + loc + ": " + e.Msg
-	}
-	return "agent: " + loc + ": " + e.Key + ": " + e.Msg
+	return yamlwalk.Message("agent", e.File, e.Line, e.Key, e.Msg)
 }
 
 // Load reads and parses the configuration file at path.

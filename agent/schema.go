@@ -1,9 +1,7 @@
 package agent
 
 import (
-	"bytes"
 	_ "embed"
-	"sync"
 
 	"github.com/authfsm/authfsm/declare"
 )
@@ -21,12 +19,6 @@ var schemaSource []byte
 // check agent.yaml. It checks each value on its own: relations between
 // values, the secrets and the stores are Check's. The caller owns the
 // returned slice.
-func Schema() []byte { return bytes.Clone(bundled()) }
+func Schema() []byte { return schema() }
 
-var bundled = sync.OnceValue(func() []byte {
-	b, err := declare.IncludeSchema(schemaSource)
-	if err != nil {
-		panic("agent: schema.json: " + err.Error()) // a test holds it to the parser
-	}
-	return b
-})
+var schema = declare.SchemaWith("agent", schemaSource)

@@ -1,10 +1,6 @@
 package declare
 
-import (
-	"fmt"
-
-	"github.com/authfsm/authfsm/internal/yamlwalk"
-)
+import "github.com/authfsm/authfsm/internal/yamlwalk"
 
 // Kinds of problem wrapped by *Error, for errors.Is; package sim's errors
 // wrap the same ones.
@@ -32,16 +28,7 @@ type Error struct {
 }
 
 // Error formats the problem as "declare: file:line: key: message".
-func (e *Error) Error() string {
-	loc := e.File
-	if e.Line > 0 {
-		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
-	}
-	if e.Key == "" {
-		return fmt.Sprintf("declare: %s: %s", loc, e.Msg)
-	}
-	return fmt.Sprintf("declare: %s: %s: %s", loc, e.Key, e.Msg)
-}
+func (e *Error) Error() string { return yamlwalk.Message("declare", e.File, e.Line, e.Key, e.Msg) }
 
 // Unwrap returns the error's kind.
 func (e *Error) Unwrap() error { return e.Kind }

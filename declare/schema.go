@@ -7,6 +7,7 @@ import (
 	"errors"
 	"reflect"
 	"regexp"
+	"sync"
 )
 
 //go:embed schema.json
@@ -23,6 +24,21 @@ const SchemaRef = "https://raw.githubusercontent.com/authfsm/authfsm/main/declar
 // between values and the ranges of durations are ParseNode's. The caller
 // owns the returned slice.
 func Schema() []byte { return bytes.Clone(schema) }
+
+// SchemaWith returns what the Schema function of package pkg, whose own
+// schema is doc, returns: doc with the session block included
+// (IncludeSchema), computed once, a copy for each call. It panics, naming
+// pkg, when doc does not include the block, which pkg's tests catch.
+func SchemaWith(pkg string, doc []byte) func() []byte {
+	included := sync.OnceValue(func() []byte {
+		b, err := IncludeSchema(doc)
+		if err != nil {
+			panic(pkg + ": schema.json: " + err.Error())
+		}
+		return b
+	})
+	return func() []byte { return bytes.Clone(included()) }
+}
 
 // IncludeSchema returns doc, a JSON Schema that names the session block by
 // a member {"$ref": SchemaRef} of one of its objects, with the block's

@@ -1,12 +1,9 @@
 package declare
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -58,47 +55,28 @@ const MaxFileSize = 1 << 20
 
 // Load reads the file at path, a session block as its only YAML document
 // (the keys of the session block at the top level), and parses it (Parse).
+// It reads no more than MaxFileSize bytes and one byte beyond.
 func Load(path string) (Session, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Session{}, &Error{File: path, Msg: "cannot read: " + pathError(err), Kind: ErrInvalid}
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return Session{}, &Error{File: path, Msg: "cannot read: " + pathError(err), Kind: ErrInvalid}
+	data, p := yamlwalk.ReadFile(path, MaxFileSize)
+	if p != nil {
+		return Session{}, fromProblem(path, p)
 	}
 	return Parse(path, data)
 }
 
-func pathError(err error) string {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
-}
-
 // Parse parses data, a session block as its only YAML document; file names
 // it in errors. An empty document declares the defaults. Every problem is
-// an *Error naming the file, the line and the key.
+// an *Error naming the file, the line and the key; a file larger than
+// MaxFileSize, or holding a second YAML document, is one too.
 func Parse(file string, data []byte) (Session, error) {
-	if len(data) > MaxFileSize {
-		return Session{}, &Error{File: file, Msg: fmt.Sprintf("larger than %d MiB: not a session file", MaxFileSize>>20), Kind: ErrInvalid}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil && err != io.EOF {
-		return Session{}, fromProblem(file, yamlwalk.SyntaxProblem(err))
-	}
-	var second yaml.Node
-	if err := dec.Decode(&second); err != io.EOF {
-		return Session{}, &Error{File: file, Line: second.Line, Msg: "a second YAML document: a session file holds one", Kind: ErrInvalid}
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+	root, p := yamlwalk.Document(data, MaxFileSize, "session")
+	switch {
+	case p != nil:
+		return Session{}, fromProblem(file, p)
+	case root == nil:
 		return Default(), nil
 	}
-	return ParseNode(file, doc.Content[0], "")
+	return ParseNode(file, root, "")
 }
 
 // ParseNode reads n, a YAML mapping found at path in file (such as

@@ -1,47 +1,26 @@
 package sim
 
 import (
-	"fmt"
-
 	"github.com/authfsm/authfsm/declare"
+	"github.com/authfsm/authfsm/internal/yamlwalk"
 )
 
-// Sentinel errors wrapped by *Error, for errors.Is: declare's, which a
-// problem in the session block is.
+// The kinds of *Error, for errors.Is, are declare's: a scenario's session
+// block is a declared session. Parse returns ErrSyntax for a file that is
+// not well-formed YAML, ErrUnknownKey for a key the format does not
+// define, ErrMissing for a required key left out, ErrInvalid for a value
+// of the wrong type or out of range.
 var (
-	// ErrSyntax is returned by Parse when the file is not well-formed YAML.
-	ErrSyntax = declare.ErrSyntax
-	// ErrUnknownKey is returned by Parse for a key the format does not define.
-	ErrUnknownKey = declare.ErrUnknownKey
-	// ErrMissing is returned by Parse when a required key is absent.
-	ErrMissing = declare.ErrMissing
-	// ErrInvalid is returned by Parse for a value of the wrong type or out of range.
-	ErrInvalid = declare.ErrInvalid
+	ErrSyntax, ErrUnknownKey, ErrMissing, ErrInvalid = declare.ErrSyntax, declare.ErrUnknownKey, declare.ErrMissing, declare.ErrInvalid
 )
 
-// Error is a problem in a scenario file, located by file and line.
-type Error struct {
-	File string
-	Line int // 0 when the problem concerns the whole file
-	// Key is the dotted path of the offending key ("session.policy.kind").
-	Key string
-	// Msg says what is wrong.
-	Msg string
-	// Kind is one of ErrSyntax, ErrUnknownKey, ErrMissing, ErrInvalid.
-	Kind error
-}
+// Error is a problem in a scenario file, located by file, line and key:
+// the fields of declare.Error, which a problem in the scenario's session
+// block is too, reported as the simulator's.
+type Error declare.Error
 
 // Error formats the problem as "sim: file:line: key: message".
-func (e *Error) Error() string {
-	loc := e.File
-	if e.Line > 0 {
-		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
-	}
-	if e.Key == "" {
-		return fmt.Sprintf("sim: %s: %s", loc, e.Msg)
-	}
-	return fmt.Sprintf("sim: %s: %s: %s", loc, e.Key, e.Msg)
-}
+func (e *Error) Error() string { return yamlwalk.Message("sim", e.File, e.Line, e.Key, e.Msg) }
 
 // Unwrap returns the error's kind.
 func (e *Error) Unwrap() error { return e.Kind }

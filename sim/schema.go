@@ -1,9 +1,7 @@
 package sim
 
 import (
-	"bytes"
 	_ "embed"
-	"sync"
 
 	"github.com/authfsm/authfsm/declare"
 )
@@ -21,12 +19,6 @@ var schemaSource []byte
 // between values, such as instants within the run or a lease that outlasts
 // one refresh, and the ranges of durations are Parse's alone. The caller
 // owns the returned slice.
-func Schema() []byte { return bytes.Clone(bundled()) }
+func Schema() []byte { return schema() }
 
-var bundled = sync.OnceValue(func() []byte {
-	b, err := declare.IncludeSchema(schemaSource)
-	if err != nil {
-		panic("sim: schema.json: " + err.Error()) // a test holds it to the parser
-	}
-	return b
-})
+var schema = declare.SchemaWith("sim", schemaSource)

@@ -42,6 +42,19 @@ type Problem struct {
 	Kind error
 }
 
+// Message is how the project's errors about a file read: "pkg: file:line:
+// key: msg", without the line when it is 0 and the key when it is empty.
+func Message(pkg, file string, line int, key, msg string) string {
+	loc := file
+	if line > 0 {
+		loc += ":" + strconv.Itoa(line)
+	}
+	if key == "" {
+		return pkg + ": " + loc + ": " + msg
+	}
+	return pkg + ": " + loc + ": " + key + ": " + msg
+}
+
 // Walker walks a YAML tree. The zero value quotes values in its messages.
 type Walker struct {
 	// Redact keeps the file's values out of messages ("the value").
