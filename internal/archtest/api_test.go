@@ -29,29 +29,7 @@ var notPublic = []string{"cmd", "docs", "examples", "integration", "internal", "
 // types, constants, variables), and a new one must be added there on
 // purpose. Run with -update to rewrite the files, and review the diff.
 func TestPublicSurface(t *testing.T) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dirs []string
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, path)
-		first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
-		if strings.HasPrefix(d.Name(), ".") && rel != "." || slices.Contains(notPublic, first) || d.Name() == "testdata" {
-			return filepath.SkipDir
-		}
-		dirs = append(dirs, path)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, dirs := publicDirs(t)
 	checked := 0
 	for _, dir := range dirs {
 		names, isLib := exported(t, dir)
@@ -83,6 +61,36 @@ func TestPublicSurface(t *testing.T) {
 	if checked < 15 {
 		t.Errorf("%d public packages found; the walk is broken", checked)
 	}
+}
+
+// publicDirs returns the repository's root and every directory below it
+// that may hold a public package (of the root module or a nested one).
+func publicDirs(t *testing.T) (string, []string) {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, path)
+		first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+		if strings.HasPrefix(d.Name(), ".") && rel != "." || slices.Contains(notPublic, first) || d.Name() == "testdata" {
+			return filepath.SkipDir
+		}
+		dirs = append(dirs, path)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, dirs
 }
 
 // exported returns the exported names of the package in dir, sorted, and
