@@ -93,7 +93,7 @@ func TestSimCommand(t *testing.T) {
 		{"second document", []string{"sim", twoDocs}, exitBadInput, "", twoDocs + ":5: a second YAML document"},
 		{"compare with failing rows", []string{"compare", noMarginFile}, exitFailed, "exponential 1s×2 max 1m0s jitter=decorrelated", ""},
 		{"compare all pass", []string{"compare", calm}, exitOK, "none ", ""},
-		{"compare with a throttle", []string{"compare", throttled}, exitFailed, "policy                                        throttle  failed calls", ""},
+		{"compare with a throttle", []string{"compare", throttled}, exitFailed, "policy                                         throttle  failed calls", ""},
 		{"sim with a throttle", []string{"sim", "--json", throttled}, exitOK, `"throttled_requests":`, ""},
 		{"bad throttle", []string{"sim", badThrottle}, exitBadInput, "", badThrottle + ":7: session.throttle.k: "},
 		{"fuzz", []string{"fuzz", "--runs", "50", "--json"}, exitOK, `{"runs":50,"seed":1,"violation":false}`, ""},
