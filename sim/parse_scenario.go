@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -157,7 +158,9 @@ func (p *parser) policy(n *yaml.Node, path string, s *policy.Spec) {
 		}
 	}
 	if _, err := spec.Build(); err != nil {
-		p.fail(n, path, ErrInvalid, "%v", err)
+		// The key names the policy already: "session.policy: max does not
+		// apply…", not "session.policy: policy: max…".
+		p.fail(n, path, ErrInvalid, "%s", strings.TrimPrefix(err.Error(), "policy: "))
 		return
 	}
 	*s = spec

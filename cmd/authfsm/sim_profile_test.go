@@ -25,6 +25,7 @@ func TestSimProfile(t *testing.T) {
 	noMargin := write("nomargin.yaml", profile("api", "{refresh_ahead: 0s, policy: {kind: constant, initial: 2s, jitter: none}}"))
 	two := write("two.yaml", profile("api", "{refresh_ahead: 0s}")+profile("safe", "{refresh_ahead: 10m, request_timeout: 5s}"))
 	throttled := write("throttle.yaml", profile("api", "{throttle: {kind: adaptive}}"))
+	badPolicy := write("badpolicy.yaml", profile("api", "{policy: {kind: constant, initial: 2s, max: 5s}}"))
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -42,6 +43,8 @@ func TestSimProfile(t *testing.T) {
 		{"an unknown profile", []string{"sim", "--profile", two + "#nope", seedFile}, exitBadInput, "", `has no profile "nope"`},
 		{"with --policy", []string{"sim", "--profile", noMargin, "--policy", "none", seedFile}, exitBadInput, "", "drop --policy"},
 		{"a throttle", []string{"sim", "--profile", throttled, seedFile}, exitOK, "throttle adaptive k=2 window 2m0s probe 30s", ""},
+		{"a bad policy, named once", []string{"sim", "--profile", badPolicy, seedFile}, exitBadInput, "",
+			"badpolicy.yaml:6: profiles.api.session.policy: max does not apply to a constant policy"},
 		{"a bad profile file", []string{"sim", "--profile", seedFile, seedFile}, exitBadInput, "", "502-at-refresh.yaml:1: name: unknown key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
