@@ -28,8 +28,10 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		return badFlag(stdout, stderr, fs, err, "")
 	}
 	var prof *sim.Session
+	var profName string
 	if *profile != "" {
-		s, err := loadProfileSession(*profile)
+		s, name, err := loadProfileSession(*profile)
+		profName = name
 		if err == nil && *kind != "" {
 			err = errProfileAndPolicy
 		}
@@ -71,6 +73,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			if err = sc.UseSession(*prof); err != nil {
 				err = fmt.Errorf("authfsm sim: %s with --profile %s: %w", file, *profile, err)
 			}
+			sc.Profile = profName
 		}
 		if err != nil {
 			sayErr(stderr, "sim", err)

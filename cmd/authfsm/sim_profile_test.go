@@ -34,11 +34,11 @@ func TestSimProfile(t *testing.T) {
 		stderr string
 	}{
 		{"the profile's settings", []string{"sim", "--profile", noMargin, seedFile}, exitFailed,
-			"FAIL seed-502-at-refresh  seed 7, policy constant 2s jitter=none, refresh ahead 0s, 1 session", ""},
+			"FAIL seed-502-at-refresh  seed 7, profile api of " + noMargin + ", policy constant 2s jitter=none, refresh ahead 0s, 1 session", ""},
 		{"reproduced with the profile", []string{"sim", seedFile, "--profile", noMargin}, exitFailed,
 			"reproduce: authfsm sim --seed 7 --profile " + noMargin + " " + seedFile, ""},
 		{"a named profile", []string{"sim", "--profile", two + "#safe", seedFile}, exitOK,
-			"PASS seed-502-at-refresh  seed 7, policy exponential 1s×2 max 1m0s jitter=full, refresh ahead 10m0s", ""},
+			"PASS seed-502-at-refresh  seed 7, profile safe of " + two + ", policy exponential 1s×2 max 1m0s jitter=full, refresh ahead 10m0s", ""},
 		{"several profiles, none named", []string{"sim", "--profile", two, seedFile}, exitBadInput, "", "has 2 profiles (api, safe): name one"},
 		{"an unknown profile", []string{"sim", "--profile", two + "#nope", seedFile}, exitBadInput, "", `has no profile "nope"`},
 		{"with --policy", []string{"sim", "--profile", noMargin, "--policy", "none", seedFile}, exitBadInput, "", "drop --policy"},
