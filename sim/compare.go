@@ -240,14 +240,20 @@ func CompareSVG(c *Comparison) string {
 		x0, y0 := 10+float64(k%2)*panelW, top+float64(k/2)*panelH
 		s.text(x0, y0+14, "start", "#111111", m.title)
 		var top float64
+		largest := "0"
 		for _, r := range c.Rows {
-			top = max(top, m.value(r))
+			if v := m.value(r); v > top {
+				top, largest = v, m.label(r)
+			}
 		}
-		// The value axis: a line from 0 to the largest value.
+		// The value axis: a scale from 0 to the largest value, named.
 		axisY := y0 + 22 + float64(len(c.Rows))*(barH+gap) + 2
 		s.line(x0+labelW, axisY, x0+panelW-room, axisY, "#999999", 1, false)
-		s.text(x0+labelW, axisY+12, "middle", "#666666", "0")
-		s.text(x0+panelW-room, axisY+12, "middle", "#666666", "largest")
+		for _, at := range []float64{x0 + labelW, x0 + panelW - room} {
+			s.line(at, axisY, at, axisY+4, "#999999", 1, false)
+		}
+		s.text(x0+labelW, axisY+15, "middle", "#666666", "0")
+		s.text(x0+panelW-room, axisY+15, "middle", "#666666", largest)
 		for i, r := range c.Rows {
 			y := y0 + 22 + float64(i)*(barH+gap)
 			without := c.Throttled() && r.Throttle.Kind != policy.ThrottleAdaptive

@@ -110,3 +110,18 @@ func TestCompareTextGolden(t *testing.T) {
 	comparison(true).Text(&b)
 	golden(t, "compare-long.txt", b.Bytes())
 }
+
+// TestCompareSVGScales: each panel's axis runs from 0 to its largest
+// value, which it names (it said "largest").
+func TestCompareSVGScales(t *testing.T) {
+	c := comparison(false)
+	svg := CompareSVG(c)
+	for _, want := range []string{">2469134</text>", ">56</text>", ">never</text>", ">800h</text>"} {
+		if strings.Count(svg, want) < 2 { // the bar's label and the scale's end
+			t.Errorf("the picture does not end a scale at %s", want)
+		}
+	}
+	if strings.Contains(svg, ">largest<") {
+		t.Error("a scale ends at the word largest")
+	}
+}
