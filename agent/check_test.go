@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +11,9 @@ import (
 
 	"github.com/authfsm/authfsm/coordinator/rediscore"
 	"github.com/authfsm/authfsm/internal/redistest"
+	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/sim"
 )
 
 // TestCheckRedisStore: for a refresh_token profile whose store is a Redis
@@ -63,5 +66,20 @@ profiles:
 	cfg.Profiles = cfg.Profiles[:1]
 	if err := Check(ctx, cfg, Options{}); err != nil {
 		t.Errorf("Check once the family holds a pair: %v", err)
+	}
+}
+
+// TestSessionOptionsPolicyError: a policy the runtime cannot build is
+// named once ("session.policy: max …", not "session.policy: policy: …"),
+// and the policy's error stays in the chain.
+func TestSessionOptionsPolicyError(t *testing.T) {
+	s := sim.Session{Policy: policy.Spec{Kind: "constant", Initial: time.Second, Max: time.Minute}}
+	_, err := SessionOptions(s)
+	want := "agent: session.policy: max does not apply to a constant policy"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("SessionOptions: %v, want %q…", err, want)
+	}
+	if _, berr := s.Policy.Build(); !strings.HasSuffix(err.Error(), strings.TrimPrefix(berr.Error(), "policy: ")) || errors.Unwrap(err) == nil {
+		t.Errorf("SessionOptions: %v does not wrap the policy's error %v", err, berr)
 	}
 }

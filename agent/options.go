@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/sim"
@@ -16,6 +17,11 @@ import (
 func SessionOptions(s sim.Session) ([]session.Option, error) {
 	pol, err := s.Policy.Build()
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "policy: ") {
+			// "agent: session.policy: max does not apply…", naming the
+			// key once, the policy's error still in the chain.
+			return nil, fmt.Errorf("agent: session.%w", err)
+		}
 		return nil, fmt.Errorf("agent: session.policy: %w", err)
 	}
 	return []session.Option{

@@ -144,7 +144,7 @@ func (s *Session) saveFailed(err error) error {
 	}
 	st.mu.Unlock()
 	s.cfg.logger.LogAttrs(context.Background(), slog.LevelError, "session: saving the token pair failed; retrying",
-		slog.String("session", s.cfg.id), slog.Int("failures", failures), slog.String("err", err.Error()))
+		s.logAttrs(slog.Int("failures", failures), slog.String("err", err.Error()))...)
 	s.storeHook("save", err)
 	return err
 }

@@ -29,7 +29,8 @@ type Options struct {
 	// Timeline records what the SVG timeline draws (Result.Timeline).
 	Timeline bool
 	// Session is the session whose first and last transitions the text
-	// report shows (Result.Story); 0 by default.
+	// report shows (Result.Story), and whose rows a fleet's picture draws
+	// under the fleet's (Timeline); 0 by default.
 	Session int
 }
 
@@ -205,7 +206,7 @@ func newRun(sc *Scenario, opt Options) *run {
 	r.rec.init(sc)
 	r.blame.init(&sc.Expect)
 	if opt.Timeline {
-		r.tl = newTimeline(sc)
+		r.tl = newTimeline(sc, opt.Session)
 	}
 	// One generator, seeded by the scenario, decides every random choice:
 	// the start of each session and (through derived seeds) its jitter.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -18,6 +19,7 @@ const (
 	maxDuration = 366 * 24 * time.Hour
 	maxSessions = 10_000_000
 	maxCount    = 10_000_000
+	minStatus   = 300 // a status fault is a failure: 2xx would be an answer (html200, malformed)
 	maxStatus   = 599
 )
 
@@ -157,10 +159,31 @@ func (p *parser) policy(n *yaml.Node, path string, s *policy.Spec) {
 		}
 	}
 	if _, err := spec.Build(); err != nil {
-		p.fail(n, path, ErrInvalid, "%v", err)
+		// The key names the policy already: "session.policy: max does not
+		// apply…", not "session.policy: policy: max…".
+		p.fail(n, path, ErrInvalid, "%s", strings.TrimPrefix(err.Error(), "policy: "))
 		return
 	}
 	*s = spec
+}
+
+// failureStatus reads a status fault's status, minStatus to maxStatus: a
+// failure, since a 2xx would be an answer (html200 and malformed send the
+// broken ones).
+func (p *parser) failureStatus(dst *int) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		const unset = math.MinInt
+		v := unset
+		p.integer(&v, unset+1, math.MaxInt)(n, key)
+		switch {
+		case v == unset:
+			// Not an integer: reported.
+		case v < minStatus || v > maxStatus:
+			p.fail(n, key, ErrInvalid, "%d is out of range [%d, %d]: not a failure status (use html200 or malformed for a broken 200)", v, minStatus, maxStatus)
+		default:
+			*dst = v
+		}
+	}
 }
 
 func (p *parser) float(dst *float64, lo, hi float64) func(*yaml.Node, string) {
@@ -199,7 +222,7 @@ func (p *parser) fault(n *yaml.Node, path string, f *Fault) {
 		{key: "from", set: p.duration(&from, 0, maxDuration)},
 		{key: "to", set: p.duration(&to, 0, maxDuration)},
 		{key: "at", set: p.duration(&at, 0, maxDuration)},
-		{key: "status", set: p.integer(&f.Status, 100, maxStatus)},
+		{key: "status", set: p.failureStatus(&f.Status)},
 		{key: "error", set: p.text(&f.Error)},
 		{key: "description", set: p.text(&f.Description)},
 		{key: "retry_after", set: p.duration(&f.RetryAfter, time.Second, 24*time.Hour)},
@@ -214,8 +237,6 @@ func (p *parser) fault(n *yaml.Node, path string, f *Fault) {
 		p.fail(n, path+".kind", ErrInvalid, "unknown fault kind %q (want %s)", kind, faultKindList())
 	case k == FaultStatus && f.Status == 0:
 		p.fail(n, path+".status", ErrMissing, "a status fault needs a status")
-	case k == FaultStatus && f.Status < 300:
-		p.fail(n, path+".status", ErrInvalid, "%d is not a failure status (want 300..599; use html200 or malformed for a broken 200)", f.Status)
 	case k == FaultStatus && f.Description != "" && f.Error == "" && f.Status != 400 && f.Status != 401 && f.Status != 403:
 		// docs/SCENARIOS.md: without error, only 400/401/403 answer with an
 		// OAuth2 JSON body; any other status is a proxy's page.

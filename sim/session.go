@@ -119,7 +119,7 @@ func (r *run) begin(i uint32, t int64, aux uint64) {
 	r.blame.enter(i, s.d.State())
 	r.stats.started++
 	if r.tl != nil {
-		r.tl.counts[s.d.State()]++
+		r.tl.begin(i, s.d.State(), t)
 	}
 	r.step(i, s, states.Input{Kind: states.InWake}, t)
 	r.scheduleWork(i, s)
@@ -175,8 +175,8 @@ func (r *run) gotToken(i uint32, s *session, tok uint32, issued, t int64) {
 	if gap := t - s.usableEnd; gap > 0 {
 		r.unusable.add(gap)
 	}
-	if r.tl != nil && i == 0 {
-		r.tl.token(s.usableEnd, t)
+	if r.tl != nil {
+		r.tl.token(i, s.usableEnd, t)
 	}
 	s.tokGen, s.tokIssued = tok, issued
 	// An adopted or restored pair may have expired already.

@@ -18,7 +18,8 @@ lines of audit records, hash-chained or not) or simulator results (authfsm
 sim --json --trace), into the SVG file OUT ("-" for standard output). Time
 runs from FILE's first record. With one session the picture has a band per
 state and a mark per refresh attempt, coloured by its outcome; with several,
-the share of sessions in each state. A log does not record when a token was
+the share of sessions in each state, averaged over each bin. A legend
+explains every mark. A log does not record when a token was
 usable, which calls failed or when faults began, so those rows are left
 out, and each session counts from the start in the state its first record
 leaves. Flags may come before or after FILE.
