@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -297,6 +298,25 @@ func TestTokenSourceWithOAuth2Client(t *testing.T) {
 		s.Revoke()
 		if _, err := s.TokenSource(ctx).Token(); !errors.Is(err, ErrRevoked) {
 			t.Errorf("after Revoke: Token() error = %v", err)
+		}
+	})
+}
+
+// TestTransportRequestWithoutHeader: a request built without a Header (as
+// a RoundTripper may be given) gets the token, with or without
+// ModifyRequest.
+func TestTransportRequestWithoutHeader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, _ := newTestSession(t, newFakeEndpoint(time.Hour))
+		defer s.Close()
+		for _, modify := range []bool{false, true} {
+			rs := &resourceServer{ok: map[string]bool{"tok-access-0": true}}
+			u, _ := url.Parse("https://api.example/v1")
+			resp, err := (&Transport{Session: s, Base: rs, ModifyRequest: modify}).RoundTrip(&http.Request{Method: http.MethodGet, URL: u})
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("ModifyRequest %t: %v, %v", modify, resp, err)
+			}
+			resp.Body.Close()
 		}
 	})
 }
