@@ -28,7 +28,7 @@ import (
 
 // benchIdleConns is how many idle connections the floor keeps to its
 // upstream: the agent's default.
-const benchIdleConns = 100
+const benchIdleConns = DefaultMaxIdleConns
 
 // benchConfig is a client_credentials profile whose token lasts an hour,
 // its proxy and the API on loopback TCP.
@@ -47,7 +47,7 @@ profiles:
 
 // benchAgent starts the agent of benchConfig against upstream, with a
 // token ready.
-func benchAgent(b *testing.B, upstream *url.URL) *env {
+func benchAgent(b testing.TB, upstream *url.URL) *env {
 	b.Helper()
 	ts := newTokenServer(b, issue)
 	dir := b.TempDir()
