@@ -26,6 +26,9 @@ import (
 // loadClients is how many keep-alive clients drive a server at once.
 const loadClients = 16
 
+// loadRound is how many requests a side serves before the other's turn.
+const loadRound = 200
+
 // upstreamBody is what rawUpstream answers, a small JSON document.
 const upstreamBody = `{"items":[{"id":1,"name":"one"},{"id":2,"name":"two"}]}` + "\n"
 
@@ -156,14 +159,8 @@ func newLoadSide(tb testing.TB, name, target string, header http.Header) *loadSi
 	return s
 }
 
-// roundStat is what one round of a side measured.
-type roundStat struct {
-	perSecond float64
-	p50, p99  time.Duration
-}
-
 // round sends n requests, loadClients at a time.
-func (s *loadSide) round(tb testing.TB, n int) roundStat {
+func (s *loadSide) round(tb testing.TB, n int) {
 	var next atomic.Int64
 	var failed atomic.Value
 	lats := make([][]time.Duration, loadClients)
@@ -202,12 +199,9 @@ func (s *loadSide) round(tb testing.TB, n int) roundStat {
 	s.n, s.elapsed = s.n+n, s.elapsed+took
 	s.mallocs += ms1.Mallocs - ms0.Mallocs
 	s.bytes += ms1.TotalAlloc - ms0.TotalAlloc
-	var lat []time.Duration
 	for _, l := range lats {
-		lat = append(lat, l...)
+		s.lat = append(s.lat, l...)
 	}
-	s.lat = append(s.lat, lat...)
-	return roundStat{perSecond: float64(n) / took.Seconds(), p50: quantile(lat, 0.50), p99: quantile(lat, 0.99)}
 }
 
 // perSecond is the side's throughput over all its rounds.
@@ -223,42 +217,26 @@ func quantile(lat []time.Duration, q float64) time.Duration {
 	return lat[min(int(q*float64(len(lat))), len(lat)-1)]
 }
 
-// median returns the median of v.
-func median(v []float64) float64 {
-	slices.Sort(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
-}
-
 // compare drives the agent's side a and its floor f with b.N requests
-// each, in rounds of at least 500 requests (50 rounds from b.N = 25,000),
-// a's and f's taking turns to go first. It reports each side's throughput,
-// p50 and p99 latency over all its rounds and its allocations per request
-// (the whole process's: the clients', the server's and, for a proxy, its
-// upstream transport's; rawUpstream allocates nothing), then a's ratios to
-// f: throughput (a goal ≥), p50 and p99 latency (goals ≤), each the median
-// over the rounds of the ratio of a's round to f's beside it. A machine
-// shared with other work slows the rounds that its bursts hit, both sides'
-// alike over the run but not within it: ratios of neighbouring rounds
-// cancel the load of the moment, and their median ignores the rounds a
-// burst split.
+// each, in rounds of loadRound requests, a's and f's taking turns to go
+// first. It reports each side's throughput, p50 and p99 latency over all
+// its rounds and its allocations per request (the whole process's: the
+// clients', the server's and, for a proxy, its upstream transport's;
+// rawUpstream allocates nothing), then a's ratios to f: throughput (a goal
+// ≥), p50 and p99 latency (goals ≤). A machine shared with other work
+// slows whatever runs during its bursts: rounds this short, alternating,
+// spread that load over both sides alike.
 func compare(b *testing.B, a, f *loadSide) {
-	per := max(b.N/50, 500)
-	var tput, p50, p99 []float64
 	b.ResetTimer()
-	for i, left := 0, b.N; left > 0; i, left = i+1, left-per {
-		n := min(per, left)
-		var ra, rf roundStat
+	for i, left := 0, b.N; left > 0; i, left = i+1, left-loadRound {
+		n := min(loadRound, left)
 		if i%2 == 0 {
-			ra, rf = a.round(b, n), f.round(b, n)
+			a.round(b, n)
+			f.round(b, n)
 		} else {
-			rf, ra = f.round(b, n), a.round(b, n)
+			f.round(b, n)
+			a.round(b, n)
 		}
-		tput = append(tput, ra.perSecond/rf.perSecond)
-		p50 = append(p50, float64(ra.p50)/float64(rf.p50))
-		p99 = append(p99, float64(ra.p99)/float64(rf.p99))
 	}
 	b.StopTimer()
 	for _, s := range []*loadSide{a, f} {
@@ -268,7 +246,7 @@ func compare(b *testing.B, a, f *loadSide) {
 		b.ReportMetric(float64(s.mallocs)/float64(s.n), s.name+"-allocs/req")
 		b.ReportMetric(float64(s.bytes)/float64(s.n), s.name+"-B/req")
 	}
-	b.ReportMetric(median(tput), "throughput-ratio")
-	b.ReportMetric(median(p50), "p50-ratio")
-	b.ReportMetric(median(p99), "p99-ratio")
+	b.ReportMetric(a.perSecond()/f.perSecond(), "throughput-ratio")
+	b.ReportMetric(float64(quantile(a.lat, 0.50))/float64(quantile(f.lat, 0.50)), "p50-ratio")
+	b.ReportMetric(float64(quantile(a.lat, 0.99))/float64(quantile(f.lat, 0.99)), "p99-ratio")
 }
