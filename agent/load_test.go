@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authfsm/authfsm/internal/benchkit"
 )
 
 // This file is the harness of the load benchmarks (bench_test.go): an
@@ -139,6 +141,7 @@ type loadSide struct {
 	n       int
 	mallocs uint64 // the process's, while the side ran
 	bytes   uint64
+	cpu     time.Duration // the process's CPU time, while the side ran
 }
 
 func newLoadSide(tb testing.TB, name, target string, header http.Header) *loadSide {
@@ -169,6 +172,7 @@ func (s *loadSide) round(tb testing.TB, n int) {
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	cpu0, _ := benchkit.CPUTime()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i := range loadClients {
@@ -192,11 +196,12 @@ func (s *loadSide) round(tb testing.TB, n int) {
 	}
 	wg.Wait()
 	took := time.Since(start)
+	cpu1, _ := benchkit.CPUTime()
 	runtime.ReadMemStats(&ms1)
 	if err, _ := failed.Load().(error); err != nil {
 		tb.Fatalf("%s: %v", s.name, err)
 	}
-	s.n, s.elapsed = s.n+n, s.elapsed+took
+	s.n, s.elapsed, s.cpu = s.n+n, s.elapsed+took, s.cpu+cpu1-cpu0
 	s.mallocs += ms1.Mallocs - ms0.Mallocs
 	s.bytes += ms1.TotalAlloc - ms0.TotalAlloc
 	for _, l := range lats {
@@ -220,12 +225,13 @@ func quantile(lat []time.Duration, q float64) time.Duration {
 // compare drives the agent's side a and its floor f with b.N requests
 // each, in rounds of loadRound requests, a's and f's taking turns to go
 // first. It reports each side's throughput, p50 and p99 latency over all
-// its rounds and its allocations per request (the whole process's: the
-// clients', the server's and, for a proxy, its upstream transport's;
-// rawUpstream allocates nothing), then a's ratios to f: throughput (a goal
-// ≥), p50 and p99 latency (goals ≤). A machine shared with other work
-// slows whatever runs during its bursts: rounds this short, alternating,
-// spread that load over both sides alike.
+// its rounds, and its CPU time and allocations per request (the whole
+// process's: the clients', the server's and, for a proxy, its upstream
+// transport's; rawUpstream allocates nothing), then a's ratios to f:
+// throughput (a goal ≥), p50 and p99 latency (goals ≤), and CPU time per
+// request, which other work on the machine does not change. A machine
+// shared with other work slows whatever runs during its bursts: rounds
+// this short, alternating, spread that load over both sides alike.
 func compare(b *testing.B, a, f *loadSide) {
 	b.ResetTimer()
 	for i, left := 0, b.N; left > 0; i, left = i+1, left-loadRound {
@@ -245,8 +251,10 @@ func compare(b *testing.B, a, f *loadSide) {
 		b.ReportMetric(float64(quantile(s.lat, 0.99).Microseconds()), s.name+"-p99-µs")
 		b.ReportMetric(float64(s.mallocs)/float64(s.n), s.name+"-allocs/req")
 		b.ReportMetric(float64(s.bytes)/float64(s.n), s.name+"-B/req")
+		b.ReportMetric(float64(s.cpu.Microseconds())/float64(s.n), s.name+"-cpu-µs/req")
 	}
 	b.ReportMetric(a.perSecond()/f.perSecond(), "throughput-ratio")
 	b.ReportMetric(float64(quantile(a.lat, 0.50))/float64(quantile(f.lat, 0.50)), "p50-ratio")
 	b.ReportMetric(float64(quantile(a.lat, 0.99))/float64(quantile(f.lat, 0.99)), "p99-ratio")
+	b.ReportMetric(float64(a.cpu)/float64(f.cpu), "cpu-ratio")
 }
