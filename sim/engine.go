@@ -76,6 +76,9 @@ type run struct {
 	ringK   uint32
 	// holders numbers process incarnations (session.holder).
 	holders uint32
+	// restarts counts the restarts of each process a crash_holder fault
+	// restarted (TraceEntry.Restarts); nil until the first.
+	restarts map[uint32]int32
 	// kinds has bit k set when a fault of kind k is in the schedule.
 	kinds uint32
 	// pendTok and pendIssued describe the access token of the pair being
@@ -310,8 +313,6 @@ func (r *run) loop() {
 			r.atStoreOp(e.sess, e.aux, e.at)
 		case evWatch:
 			r.watched(e.sess, e.at)
-		case evRestart:
-			r.restart(e.sess, e.at)
 		}
 	}
 }

@@ -112,6 +112,29 @@ func (tl *Timeline) transition(i uint32, tr states.Transition, t int64) {
 	tl.cur = tr.To
 }
 
+// enter records that session i entered st at t by starting: at its first
+// start, or when its crashed process started again (leave).
+func (tl *Timeline) enter(i uint32, st states.State, t int64) {
+	tl.counts[st]++
+	if !tl.fleet() && i == 0 {
+		tl.cur = st
+	}
+}
+
+// leave records that session i's crashed process left st at t, as it
+// started again: its new session enters its first state (enter) with no
+// transition.
+func (tl *Timeline) leave(i uint32, st states.State, t int64) {
+	tl.counts[st]--
+	if tl.fleet() || i != 0 {
+		return
+	}
+	if at := time.Duration(t); at > tl.spanStart {
+		tl.addSpan(span{tl.spanStart, at, st})
+		tl.spanStart = at
+	}
+}
+
 // token records that session 0's token, usable until end, was replaced at t.
 func (tl *Timeline) token(end, t int64) {
 	if e := time.Duration(min(end, t)); e > tl.tokStart {
