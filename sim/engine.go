@@ -196,7 +196,7 @@ func newRun(sc *Scenario, opt Options) *run {
 			// Its own stream of the run's seed, so that the sessions'
 			// draws are those of the same run without a throttle: the
 			// stream of session.NewThrottle(spec, seed).
-			r.thr, r.thrRand = t, rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x7e57))
+			r.thr, r.thrRand = t, policy.ThrottleRand(sc.Seed)
 		}
 	}
 	r.q.naive = naiveEngine
