@@ -176,10 +176,10 @@ func (p *process) begin() {
 			p.own.Save(context.Background(), p.tok) // its own copy, should it crash
 		}
 	}
-	p.start1()
+	p.launch()
 }
 
-// start1 starts the process's session: with the pair it was given (with
+// launch starts the process's session: with the pair it was given (with
 // no token, the pair of its family's shared store), or, when it starts
 // again after a crash without a shared store, with the pair its own store
 // kept. The first session is seeded with the process's seed, one after a
@@ -188,7 +188,7 @@ func (p *process) begin() {
 // family's store is down) is started again sim.StartRetry later, as a
 // supervisor restarts a process that failed. docs/SCENARIOS.md says what a
 // restart is; the simulator's begin does the same.
-func (p *process) start1() {
+func (p *process) launch() {
 	r := p.r
 	tok, seed := p.tok, p.seed
 	r.mu.Lock()
@@ -202,7 +202,7 @@ func (p *process) start1() {
 	}
 	if err := p.open(tok, seed); err != nil {
 		if errors.Is(err, errStoreDown) {
-			r.clk.At(r.clk.Elapsed()+sim.StartRetry, p.start1)
+			r.clk.At(r.clk.Elapsed()+sim.StartRetry, p.launch)
 			return
 		}
 		r.clk.misuse(err)
@@ -338,7 +338,7 @@ func (t procTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // crash ends the process's current incarnation right after it sent a
 // request: its session stops (Revoke, unrecorded: the process is gone)
-// and, after restart, the process starts again (start1) as a new Session.
+// and, after restart, the process starts again (launch) as a new Session.
 func (p *process) crash(restart time.Duration) {
 	r := p.r
 	r.mu.Lock()
@@ -348,7 +348,7 @@ func (p *process) crash(restart time.Duration) {
 	p.crashed = append(p.crashed, old)
 	r.mu.Unlock()
 	old.Revoke()
-	r.clk.At(r.clk.Elapsed()+restart, p.start1)
+	r.clk.At(r.clk.Elapsed()+restart, p.launch)
 }
 
 // schedule queues the process's application calls: each periodic entry on
