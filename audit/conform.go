@@ -124,7 +124,10 @@ const maxConformLine = 64 << 20
 // session is known by its name: a process that recreates a session under
 // the same name (a restart, a session.Manager that closed an idle session)
 // starts a new life the log does not mark, which shows as a record out of
-// sequence unless the new life starts where the old one ended.
+// sequence unless the new life starts where the old one ended. A simulator
+// trace marks them: a process that a crash_holder fault restarted is a new
+// session from its first record after the restart (the record's restarts
+// count), whose first record may leave any state.
 func Conform(r io.Reader) (Conformance, error) {
 	c := conformer{last: map[sessionKey]left{}}
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -170,10 +173,12 @@ func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 }
 
 // sessionKey tells sessions apart: run is the line of a simulator result
-// (0 in a runtime audit log), name the session's name or index.
+// (0 in a runtime audit log), name the session's name or index, and
+// restarts, in a simulator trace, how often its process restarted.
 type sessionKey struct {
-	run  int
-	name string
+	run      int
+	name     string
+	restarts int
 }
 
 // left is where a session's last record left it.
@@ -216,6 +221,9 @@ type rawRecord struct {
 	To      *string         `json:"to"`
 	Event   *string         `json:"event"`
 	Note    string          `json:"note"`
+	// Restarts is a simulator trace's count of the restarts of the
+	// session's process (sim.TraceEntry.Restarts).
+	Restarts int `json:"restarts"`
 }
 
 // rawLine is one line: a record, or a simulator result, with its trace or
@@ -287,7 +295,7 @@ func (c *conformer) record(key sessionKey, line, entry int, rec rawRecord) error
 	if err != nil {
 		return fmt.Errorf("audit: %s: %w", where, err)
 	}
-	key.name = name
+	key.name, key.restarts = name, rec.Restarts
 	for _, f := range []struct {
 		name string
 		v    *string

@@ -136,6 +136,14 @@ func TestConform(t *testing.T) {
 			want: audit.Conformance{Transitions: 3, Sessions: 2}},
 		{name: "streamed, impossible", log: strings.Replace(streamed, `"session":0,"from":"refreshing"`, `"session":0,"from":"backoff"`, 1),
 			conform: "audit: line 4, session 0: backoff -succeed-> valid is not in the table (no succeed from backoff)", kind: audit.NotInTable, line: 4},
+		// A process that a crash_holder fault restarted is a new session
+		// (its restarts count), whose first record may leave any state.
+		{name: "streamed, a restarted process", log: strings.Replace(streamed, `"session":0,"from":"refreshing","to":"valid","event":"succeed","cause":"","attempt":1,"next_at":""`,
+			`"session":0,"from":"valid","to":"expired","event":"expire","cause":"","attempt":0,"next_at":"","restarts":1`, 1),
+			want: audit.Conformance{Transitions: 3, Sessions: 3}},
+		{name: "streamed, a restart unmarked", log: strings.Replace(streamed, `"session":0,"from":"refreshing","to":"valid","event":"succeed"`,
+			`"session":0,"from":"valid","to":"expired","event":"expire"`, 1),
+			conform: "audit: line 4, session 0: from valid but the previous record (line 2) left it in refreshing", kind: audit.OutOfSequence, line: 4},
 		{name: "streamed result without its lines", log: strings.SplitAfter(streamed, "\n")[0] + strings.SplitAfter(streamed, "\n")[0],
 			bad: "line 1 is a simulator result without its trace (run authfsm sim with --json --trace)"},
 		{name: "streamed trace truncated", log: strings.Join(strings.SplitAfter(streamed, "\n")[:3], ""),

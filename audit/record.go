@@ -33,6 +33,9 @@ type Record struct {
 	// words of Cause.
 	Sent  bool         `json:"sent,omitempty"`
 	Class policy.Class `json:"class,omitempty"`
+	// Generation is the token family's generation of the pair an adoption
+	// installed (states.Transition.Generation); absent otherwise.
+	Generation uint64 `json:"generation,omitempty"`
 	// Attempt is the refresh attempt number the transition concerns.
 	Attempt int `json:"attempt,omitempty"`
 	// NextAt is when the next attempt is due, or zero.
@@ -57,7 +60,7 @@ type Record struct {
 // for the caller to fill in.
 func FromTransition(t states.Transition) Record {
 	return Record{Time: t.At, From: t.From, To: t.To, Event: t.Event, Cause: t.Cause(), Reason: t.Reason,
-		Sent: t.Sent, Class: t.Class, Attempt: t.Attempt, NextAt: t.NextAt}
+		Sent: t.Sent, Class: t.Class, Generation: t.Generation, Attempt: t.Attempt, NextAt: t.NextAt}
 }
 
 // transition is Record without its methods, for encoding/json.

@@ -77,6 +77,9 @@ type run struct {
 	ringK   uint32
 	// holders numbers process incarnations (session.holder).
 	holders uint32
+	// restarts counts the restarts of each process a crash_holder fault
+	// restarted (TraceEntry.Restarts); nil until the first.
+	restarts map[uint32]int32
 	// kinds has bit k set when a fault of kind k is in the schedule.
 	kinds uint32
 	// pendTok and pendIssued describe the access token of the pair being
@@ -194,7 +197,7 @@ func newRun(sc *Scenario, opt Options) *run {
 			// Its own stream of the run's seed, so that the sessions'
 			// draws are those of the same run without a throttle: the
 			// stream of session.NewThrottle(spec, seed).
-			r.thr, r.thrRand = t, rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x7e57))
+			r.thr, r.thrRand = t, policy.ThrottleRand(sc.Seed)
 		}
 	}
 	r.q.naive = naiveEngine
@@ -311,8 +314,6 @@ func (r *run) loop() {
 			r.atStoreOp(e.sess, e.aux, e.at)
 		case evWatch:
 			r.watched(e.sess, e.at)
-		case evRestart:
-			r.restart(e.sess, e.at)
 		}
 	}
 }

@@ -173,18 +173,25 @@ type TraceEntry struct {
 	To      states.State `json:"to"`
 	Event   states.Event `json:"event"`
 	Cause   string       `json:"cause"`
-	// Reason, Sent and Class are those of audit.Record.
-	Reason  states.Reason `json:"reason,omitempty"`
-	Sent    bool          `json:"sent,omitempty"`
-	Class   policy.Class  `json:"class,omitempty"`
-	Attempt int           `json:"attempt"`
-	NextAt  string        `json:"next_at"`
+	// Reason, Sent, Class and Generation are those of audit.Record.
+	Reason     states.Reason `json:"reason,omitempty"`
+	Sent       bool          `json:"sent,omitempty"`
+	Class      policy.Class  `json:"class,omitempty"`
+	Generation uint64        `json:"generation,omitempty"`
+	Attempt    int           `json:"attempt"`
+	NextAt     string        `json:"next_at"`
+	// Restarts counts the times a crash_holder fault restarted the
+	// session's process before the transition: each restart starts a new
+	// session, whose transitions do not follow on the crashed one's (0,
+	// omitted, in the process's first life).
+	Restarts int `json:"restarts,omitempty"`
 }
 
 func traceEntry(rec audit.Record, i uint32, t int64, r *run) TraceEntry {
 	e := TraceEntry{
 		Seq: rec.Seq, At: time.Duration(t).String(), Session: int(i), From: rec.From, To: rec.To,
-		Event: rec.Event, Cause: rec.Cause, Reason: rec.Reason, Sent: rec.Sent, Class: rec.Class, Attempt: rec.Attempt,
+		Event: rec.Event, Cause: rec.Cause, Reason: rec.Reason, Sent: rec.Sent, Class: rec.Class, Generation: rec.Generation,
+		Attempt: rec.Attempt, Restarts: int(r.restarts[i]),
 	}
 	if !rec.NextAt.IsZero() {
 		e.NextAt = time.Duration(r.virtual(rec.NextAt)).String()

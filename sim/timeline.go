@@ -154,6 +154,20 @@ func (tl *Timeline) transition(i uint32, tr states.Transition, t int64) {
 	tl.cur = tr.To
 }
 
+// leave records that session i's crashed process left st at t, as it
+// started again: its new session begins in its first state (begin) with no
+// transition.
+func (tl *Timeline) leave(i uint32, st states.State, t int64) {
+	tl.counts[st]--
+	if int(i) != tl.one {
+		return
+	}
+	if at := time.Duration(t); at > tl.spanStart {
+		tl.addSpan(span{tl.spanStart, at, st})
+		tl.spanStart = at
+	}
+}
+
 // token records that session i's token, usable until end, was replaced at
 // t.
 func (tl *Timeline) token(i uint32, end, t int64) {
