@@ -33,8 +33,9 @@ type Options struct {
 	// HTTPClient sends the token requests; nil means the session package's
 	// default (no redirects followed).
 	HTTPClient *http.Client
-	// Upstream sends the proxies' requests; nil means
-	// http.DefaultTransport.
+	// Upstream sends the proxies' requests; nil means a transport of each
+	// proxy's own, with http.DefaultTransport's settings but keeping the
+	// proxy's max_idle_conns idle connections to its upstream.
 	Upstream http.RoundTripper
 	// Clock is the sessions' clock and the one /v1/token's handover waits
 	// on; nil means the real one (clock.New). Tests set a mock.
@@ -64,6 +65,10 @@ type profile struct {
 	clock   clock.Clock
 	changes changes // the session's transitions, for serve's handover
 	n       counters
+	// upstream is the transport the proxy sends through, when the agent
+	// made it (Options.Upstream nil): its idle connections are closed at
+	// shutdown.
+	upstream *http.Transport
 }
 
 // counters are a profile's metrics (metrics.go writes them).
@@ -102,9 +107,6 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 	}
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
-	}
-	if opts.Upstream == nil {
-		opts.Upstream = http.DefaultTransport
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.New()
@@ -361,6 +363,11 @@ func (a *Agent) closeAll(ctx context.Context) error {
 	}
 	wg.Wait()
 	cancel()
+	for _, p := range a.profiles {
+		if p.upstream != nil {
+			p.upstream.CloseIdleConnections()
+		}
+	}
 	var mu sync.Mutex
 	for _, p := range a.profiles {
 		wg.Go(func() {

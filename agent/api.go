@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -67,7 +68,7 @@ func (a *Agent) apiHandler(tcp bool) http.Handler {
 
 // refused counts a refused token request against the profile it names.
 func (a *Agent) refused(r *http.Request) {
-	if p := a.profile(r.URL.Query().Get("profile")); p != nil {
+	if p := a.profile(query(r).Get("profile")); p != nil {
 		p.n.tokenRefused.Add(1)
 	} else if len(a.profiles) == 1 {
 		a.profiles[0].n.tokenRefused.Add(1)
@@ -108,14 +109,28 @@ func guard(tcp bool, next http.Handler, refused func(*http.Request)) http.Handle
 // from a local client: the agent must not be put behind one.
 var RelayHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP", "Via"}
 
-// relayedBy returns the first of RelayHeaders that h carries, or "".
+// relayedBy returns the first of RelayHeaders that h carries, or "". It
+// compares names without regard to case, as net/http does, and allocates
+// nothing (canonicalising X-Real-IP would).
 func relayedBy(h http.Header) string {
 	for _, k := range RelayHeaders {
-		if len(h.Values(k)) > 0 {
-			return k
+		for name, vs := range h {
+			if len(vs) > 0 && strings.EqualFold(name, k) {
+				return k
+			}
 		}
 	}
 	return ""
+}
+
+// query returns r's query parameters; a request without a query (the
+// usual GET /v1/token of a single profile) gets nil, for which Get returns
+// "", without the cost of a map.
+func query(r *http.Request) url.Values {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	return r.URL.Query()
 }
 
 // refuseRelayed answers 403, forwarding nothing, to a request a relaying
@@ -153,7 +168,7 @@ func writeError(w http.ResponseWriter, status int, msg, state string) {
 // pick returns the profile a request names (?profile=NAME), or the only
 // one; otherwise it answers the request and returns nil.
 func (a *Agent) pick(w http.ResponseWriter, r *http.Request) *profile {
-	name := r.URL.Query().Get("profile")
+	name := query(r).Get("profile")
 	if name == "" && len(a.profiles) == 1 {
 		return a.profiles[0]
 	}
@@ -174,8 +189,13 @@ func (a *Agent) pick(w http.ResponseWriter, r *http.Request) *profile {
 
 // token returns a usable token of p, waiting for a refresh at most
 // wait_for_refresh (in backoff, with wait_for_refresh 0, it fails at once).
-// When wait_for_refresh runs out, the error is a *WaitError.
+// When wait_for_refresh runs out, the error is a *WaitError. A token the
+// session holds ready is returned as Token's fast path returns it, without
+// making the contexts of a wait.
 func (p *profile) token(ctx context.Context) (session.Token, error) {
+	if tok, _, ok := p.s.Peek(); ok {
+		return tok, nil
+	}
 	ctx = session.ContextWithWait(ctx, p.wait > 0)
 	if p.wait <= 0 {
 		return p.s.Token(ctx)
@@ -244,7 +264,14 @@ func (a *Agent) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	p.n.tokenServed.Add(1)
 	writeJSON(w, http.StatusOK, TokenResponse{AccessToken: tok.Access.Reveal(), TokenType: tok.AuthorizationType(),
-		ExpiresAt: advertised(tok).UTC(), TokenExpiresAt: tok.Expiry.UTC(), State: p.s.Status().State.String()})
+		ExpiresAt: advertised(tok).UTC(), TokenExpiresAt: tok.Expiry.UTC(), State: p.state()})
+}
+
+// state is the name of the session's state, as Token's fast path knows it
+// (session.Session.Peek): no lock, no fingerprint of the token.
+func (p *profile) state() string {
+	_, st, _ := p.s.Peek()
+	return st.String()
 }
 
 // unavailable answers 503 with the session's error and, when waiting can
@@ -253,7 +280,7 @@ func unavailable(w http.ResponseWriter, p *profile, err error) {
 	if secs, ok := retryAfter(err, time.Now()); ok {
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
-	writeError(w, http.StatusServiceUnavailable, err.Error(), p.s.Status().State.String())
+	writeError(w, http.StatusServiceUnavailable, err.Error(), p.state())
 }
 
 // retryAfter returns the whole seconds, at least 1, until the next attempt
@@ -276,7 +303,7 @@ func retryAfter(err error, now time.Time) (int, bool) {
 }
 
 func (a *Agent) serveHealth(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Query().Get("profile") != "" || len(a.profiles) == 1 {
+	if query(r).Get("profile") != "" || len(a.profiles) == 1 {
 		if p := a.pick(w, r); p != nil {
 			session.HealthHandler(p.s).ServeHTTP(w, r)
 		}

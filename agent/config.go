@@ -43,6 +43,13 @@ const DefaultShutdownTimeout = 30 * time.Second
 // it can replay the request after a 401.
 const DefaultMaxReplayBody = 1 << 20
 
+// DefaultMaxIdleConns is how many idle connections to its upstream a
+// proxy keeps open unless the file's max_idle_conns says otherwise: as
+// many as net/http's DefaultTransport keeps in all, where it keeps 2 per
+// host, so that up to that many clients at once never wait for a new
+// connection (on https, a TLS handshake).
+const DefaultMaxIdleConns = 100
+
 // Listen is a listening address: loopback TCP or a unix socket.
 type Listen struct {
 	// Network is "tcp" or "unix".
@@ -122,6 +129,10 @@ type Proxy struct {
 	AllowedHosts []string
 	// MaxReplayBody is the largest request body kept for a replay.
 	MaxReplayBody int64
+	// MaxIdleConns is how many idle connections to the upstream are kept
+	// for reuse (DefaultMaxIdleConns). It applies to the transport the
+	// agent makes for the proxy, not to an Options.Upstream.
+	MaxIdleConns int
 }
 
 // ConfigError is a problem in a configuration file, located by file, line

@@ -210,8 +210,11 @@ func (p *cparser) params(n *yaml.Node, key string) url.Values {
 	return v
 }
 
+// maxIdleConnsLimit is the largest max_idle_conns.
+const maxIdleConnsLimit = 10000
+
 func (p *cparser) proxy(n *yaml.Node, key string) *Proxy {
-	px := &Proxy{MaxReplayBody: DefaultMaxReplayBody}
+	px := &Proxy{MaxReplayBody: DefaultMaxReplayBody, MaxIdleConns: DefaultMaxIdleConns}
 	var upstream string
 	var allowHTTP bool
 	var maxBody int
@@ -235,6 +238,18 @@ func (p *cparser) proxy(n *yaml.Node, key string) *Proxy {
 				return
 			}
 			maxBody = v
+		}},
+		{Key: "max_idle_conns", Set: func(n *yaml.Node, k string) {
+			s, ok := p.Scalar(n, k)
+			if !ok {
+				return
+			}
+			v, err := strconv.Atoi(s)
+			if err != nil || v < 1 || v > maxIdleConnsLimit {
+				p.fail(n, k, "want a number of connections from 1 to %d", maxIdleConnsLimit)
+				return
+			}
+			px.MaxIdleConns = v
 		}},
 	})
 	switch {

@@ -37,6 +37,7 @@ profiles:
     proxy:
       listen: unix:/run/authfsm/platform.sock
       upstream: https://api.example/v2
+      max_idle_conns: 32
   legacy:
     token_url: http://127.0.0.1:9000/token
     client_id: legacy
@@ -84,7 +85,7 @@ func TestParseConfig(t *testing.T) {
 			Params:  url.Values{"audience": {"https://api.example"}, "resource": {"a", "b"}},
 			Session: plat,
 			Store:   &Store{Path: "/var/lib/authfsm/platform.json", Coordinator: "file"},
-			Proxy:   &Proxy{Listen: Listen{Network: "unix", Address: "/run/authfsm/platform.sock"}, Upstream: up, MaxReplayBody: DefaultMaxReplayBody},
+			Proxy:   &Proxy{Listen: Listen{Network: "unix", Address: "/run/authfsm/platform.sock"}, Upstream: up, MaxReplayBody: DefaultMaxReplayBody, MaxIdleConns: 32},
 		}, {
 			Name: "legacy", TokenURL: "http://127.0.0.1:9000/token", ClientID: "legacy", ClientSecretEnv: "LEGACY_SECRET",
 			AuthStyle: session.AuthBody, Grant: session.GrantRefreshToken, RefreshTokenFile: "/run/secrets/legacy-refresh",
@@ -136,6 +137,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"secret as listen", "listen: " + secret + "\nprofiles: {}\n", "listen: want host:port on loopback"},
 		{"not loopback", "listen: 0.0.0.0:8180\n", "listen: the agent listens on loopback only"},
 		{"plain HTTP upstream", head + "    store: {path: t}\n    proxy: {listen: 127.0.0.1:9, upstream: http://api.example}\n", "proxy.upstream: plain HTTP to another host"},
+		{"no idle connections", head + "    store: {path: t}\n    proxy: {listen: 127.0.0.1:9, upstream: https://api.example, max_idle_conns: 0}\n", "profiles.api.proxy.max_idle_conns: want a number of connections from 1 to 10000"},
 		{"token_url and issuer", head + "    issuer: https://auth.example\n", "profiles.api.token_url: give token_url or issuer"},
 		{"two authentications", head + "    client_id: c\n    client_secret_file: s\n    assertion_file: a\n", "profiles.api.assertion_file: client_secret_file authenticates the client already"},
 		{"refresh_token without store", head, "profiles.api.store: required by the refresh_token grant"},

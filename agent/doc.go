@@ -8,7 +8,8 @@
 //   - a reverse proxy to the profile's API that injects the Authorization
 //     header through session.Transport (a 401 refreshes the token and
 //     replays the request once; the upstream's 401 to the replay reaches
-//     the client as it came);
+//     the client as it came), keeping proxy.max_idle_conns upstream
+//     connections open for the next requests (DefaultMaxIdleConns);
 //   - GET /v1/token?profile=NAME on the agent's API listener, answering
 //     {access_token, token_type, expires_at, token_expires_at, state}, or
 //     503 with Retry-After and the refresh error's text. expires_at is the

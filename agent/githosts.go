@@ -126,7 +126,7 @@ func (p *cparser) git(n *yaml.Node, key string) *Git {
 // not answer git for them; then it answers 403, which the helper turns
 // into an empty answer to git.
 func (a *Agent) gitScope(w http.ResponseWriter, r *http.Request, p *profile) bool {
-	q := r.URL.Query()
+	q := query(r)
 	if !q.Has("protocol") && !q.Has("host") {
 		return true
 	}

@@ -29,7 +29,7 @@ type tokenServer struct {
 	answer func(n int, w http.ResponseWriter)
 }
 
-func newTokenServer(t *testing.T, answer func(n int, w http.ResponseWriter)) *tokenServer {
+func newTokenServer(t testing.TB, answer func(n int, w http.ResponseWriter)) *tokenServer {
 	ts := &tokenServer{answer: answer}
 	ts.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.ParseForm()
@@ -101,7 +101,7 @@ type env struct {
 // startAgent writes config (with {{dir}} for dir and {{token_url}} for
 // ts's URL) to dir/agent.yaml, starts the agent and serves it until the
 // test ends.
-func startAgent(t *testing.T, dir string, ts *tokenServer, config string, opts Options) *env {
+func startAgent(t testing.TB, dir string, ts *tokenServer, config string, opts Options) *env {
 	t.Helper()
 	e := &env{dir: dir, log: &syncBuffer{}}
 	cfg, err := Parse(e.write(t, ts, config), []byte(e.expand(ts, config)))
@@ -141,7 +141,7 @@ func (e *env) expand(ts *tokenServer, config string) string {
 	return config
 }
 
-func (e *env) write(t *testing.T, ts *tokenServer, config string) string {
+func (e *env) write(t testing.TB, ts *tokenServer, config string) string {
 	t.Helper()
 	path := filepath.Join(e.dir, "agent.yaml")
 	if err := os.WriteFile(path, []byte(e.expand(ts, config)), 0o600); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 
 	"github.com/authfsm/authfsm/session"
 )
@@ -21,13 +22,27 @@ import (
 // a usable token the answer is 503 with Retry-After, as from /v1/token. A
 // request a relay forwarded (RelayHeaders) is refused with 403, as by
 // /v1/token.
+//
+// Unless Options.Upstream is set, the requests go through a transport of
+// the proxy's own that keeps max_idle_conns idle connections to the
+// upstream (net/http's default transport keeps 2 per host: a proxy
+// serving more clients at once would open a connection, on https a TLS
+// handshake, for most requests). The copy buffers come from a pool, and
+// the request that reaches session.Transport is the copy the reverse
+// proxy made, which takes the token itself (ModifyRequest).
 func (a *Agent) proxyHandler(p *profile, tcp bool) http.Handler {
 	px := p.cfg.Proxy
+	base := a.opts.Upstream
+	if base == nil {
+		p.upstream = upstreamTransport(px.MaxIdleConns)
+		base = p.upstream
+	}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(px.Upstream)
 		},
-		Transport: &session.Transport{Session: p.s, Base: a.opts.Upstream, AllowedHosts: px.AllowedHosts},
+		Transport:  &session.Transport{Session: p.s, Base: base, AllowedHosts: px.AllowedHosts, ModifyRequest: true},
+		BufferPool: copyBuffers,
 		ModifyResponse: func(*http.Response) error {
 			p.n.proxyForwarded.Add(1)
 			return nil
@@ -70,6 +85,38 @@ func (a *Agent) proxyHandler(p *profile, tcp bool) http.Handler {
 		keepBody(r, px.MaxReplayBody)
 		rp.ServeHTTP(w, r)
 	}), func(*http.Request) { p.n.proxyRefused.Add(1) })
+}
+
+// upstreamTransport returns a transport with net/http's default settings
+// that keeps idle idle connections to each host.
+func upstreamTransport(idle int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = idle
+	t.MaxIdleConns = max(idle, t.MaxIdleConns)
+	return t
+}
+
+// copyBuffers are the proxies' buffers for copying response bodies.
+var copyBuffers = &bufferPool{}
+
+// bufferPool is an httputil.BufferPool of 32 KiB buffers (the size
+// ReverseProxy allocates without one), kept as array pointers so that Put
+// allocates nothing.
+type bufferPool struct{ p sync.Pool }
+
+const copyBufferSize = 32 << 10
+
+func (bp *bufferPool) Get() []byte {
+	if b, ok := bp.p.Get().(*[copyBufferSize]byte); ok {
+		return b[:]
+	}
+	return make([]byte, copyBufferSize)
+}
+
+func (bp *bufferPool) Put(b []byte) {
+	if cap(b) == copyBufferSize {
+		bp.p.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
+	}
 }
 
 // isSessionError reports whether err is the session's: no token to send,

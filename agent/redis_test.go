@@ -62,6 +62,9 @@ profiles:
 	if tok := token(a); tok.AccessToken != "access-1" {
 		t.Fatalf("the first agent serves %s, want access-1", tok.AccessToken)
 	}
+	// The pair is installed, then published: a process serves it as soon
+	// as it has it, and the family has it once the publish is answered.
+	waitFor(t, func() bool { return a.a.Session("api").Status().Generation == 1 })
 	dirB := shortDir(t)
 	b := startAgent(t, dirB, ts, config(dirB, false), Options{})
 	if tok := token(b); tok.AccessToken != "access-1" || ts.requests() != 1 {

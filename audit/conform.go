@@ -72,7 +72,8 @@ type Conformance struct {
 	Transitions int
 	// Notes is the number of note records (see Record.Note) skipped.
 	Notes int
-	// Sessions is the number of sessions the transitions belong to.
+	// Sessions is the number of sessions the transitions belong to, each
+	// restart of a process (Record.Restarts) counting as a session.
 	Sessions int
 	// Counts says how often each event fired in each state, for the
 	// weighted diagrams of package diagram.
@@ -101,9 +102,12 @@ type Conformance struct {
 // session is known by its name: a process that recreates a session under
 // the same name (a restart, a session.Manager that closed an idle session)
 // starts a new life the log does not mark, which shows as a record out of
-// sequence unless the new life starts where the old one ended.
+// sequence unless the new life starts where the old one ended. A log that
+// marks them (Record.Restarts, as the simulator's trace does for a process
+// that a crash_holder fault restarted) has a new session from the first
+// record after each restart, whose first record may leave any state.
 func Conform(r io.Reader) (Conformance, error) {
-	c := conformer{last: map[string]left{}}
+	c := conformer{last: map[sessionKey]left{}}
 	br := bufio.NewReaderSize(r, 64<<10)
 	for line := 1; ; line++ {
 		b, err := readLine(br, maxLine)
@@ -143,6 +147,14 @@ func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 	}
 }
 
+// sessionKey tells sessions apart: name is the record's session, and
+// restarts how often its process had restarted (Record.Restarts), each
+// restart starting a new session.
+type sessionKey struct {
+	name     string
+	restarts int
+}
+
 // left is where a session's last record left it.
 type left struct {
 	state states.State
@@ -150,7 +162,7 @@ type left struct {
 }
 
 type conformer struct {
-	last map[string]left
+	last map[sessionKey]left
 	conf Conformance
 }
 
@@ -169,6 +181,9 @@ type rawRecord struct {
 	To      *string `json:"to"`
 	Event   *string `json:"event"`
 	Note    string  `json:"note"`
+	// Restarts counts the restarts of the session's process before the
+	// record (Record.Restarts).
+	Restarts int `json:"restarts"`
 }
 
 func (c *conformer) line(line int, b []byte) error {
@@ -227,10 +242,11 @@ func (c *conformer) record(line int, rec rawRecord) error {
 	} else if dst != to {
 		return bad(NotInTable, "%s -%s-> %s is not in the table (%s leads from %s to %s)", from, ev, to, ev, from, dst)
 	}
-	if prev, ok := c.last[name]; ok && prev.state != from {
+	key := sessionKey{name: name, restarts: rec.Restarts}
+	if prev, ok := c.last[key]; ok && prev.state != from {
 		return bad(OutOfSequence, "from %s but the previous record (line %d) left it in %s", from, prev.line, prev.state)
 	}
-	c.last[name] = left{state: to, line: line}
+	c.last[key] = left{state: to, line: line}
 	c.conf.Counts.Add(from, ev)
 	c.conf.Transitions++
 	return nil

@@ -118,6 +118,19 @@ func TestConform(t *testing.T) {
 		// Conform reads records, whoever wrote them: a simulator's result
 		// (authfsm sim --json) is not one.
 		{name: "a simulator result", log: `{"name":"x","seed":1,"passed":true,"stats":{"requests":1,"transitions":3}}` + "\n" + trace, bad: `audit: line 1: not an audit record: no "from"`},
+		// A process that restarted (Record.Restarts, as a crash_holder
+		// fault's restart in the simulator's trace) is a new session, whose
+		// first record may leave any state; unmarked, it is out of sequence.
+		{name: "simulator trace, a restarted process", log: strings.Replace(trace, `"session":"0","from":"refreshing","to":"valid","event":"succeed","attempt":1`,
+			`"session":"0","from":"valid","to":"expired","event":"expire","restarts":1`, 1),
+			want: audit.Conformance{Transitions: 3, Sessions: 3}},
+		{name: "simulator trace, a restart unmarked", log: strings.Replace(trace, `"session":"0","from":"refreshing","to":"valid","event":"succeed","attempt":1`,
+			`"session":"0","from":"valid","to":"expired","event":"expire"`, 1),
+			conform: "audit: line 3, session 0: from valid but the previous record (line 1) left it in refreshing", kind: audit.OutOfSequence, line: 3},
+		{name: "simulator trace, restarted twice", log: trace + `{"seq":4,"time":"2026-01-01T00:46:00Z","session":"0","from":"valid","to":"expired","event":"expire","restarts":1}
+{"seq":5,"time":"2026-01-01T00:47:00Z","session":"0","from":"expired","to":"refreshing","event":"refresh","restarts":1}
+{"seq":6,"time":"2026-01-01T00:48:00Z","session":"0","from":"valid","to":"expired","event":"expire","restarts":2}
+`, want: audit.Conformance{Transitions: 6, Sessions: 4}},
 
 		{name: "not JSON", log: string(golden) + "garbage\n", bad: "audit: line 6 is not a JSON object"},
 		{name: "broken JSON", log: `{"seq":1,"from":"valid"` + "\n", bad: "audit: line 1: unexpected end of JSON input"},

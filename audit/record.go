@@ -33,10 +33,20 @@ type Record struct {
 	// words of Cause.
 	Sent  bool         `json:"sent,omitempty"`
 	Class policy.Class `json:"class,omitempty"`
+	// Generation is the token family's generation of the pair an adoption
+	// installed (states.Transition.Generation); absent otherwise.
+	Generation uint64 `json:"generation,omitempty"`
 	// Attempt is the refresh attempt number the transition concerns.
 	Attempt int `json:"attempt,omitempty"`
 	// NextAt is when the next attempt is due, or zero.
 	NextAt time.Time `json:"next_at,omitzero"`
+	// Restarts counts the times the session's process restarted before
+	// the transition, when the log's writer knows it (the simulator's
+	// trace: a crash_holder fault restarts a process); absent (0) in the
+	// process's first life and in a runtime's log. A restarted process
+	// starts a new session under the same name, whose first record need
+	// not follow on the last one before the restart (see Conform).
+	Restarts int `json:"restarts,omitempty"`
 	// Token is a fingerprint of the access token current after the
 	// transition (a hash prefix), or empty.
 	Token string `json:"token,omitempty"`
@@ -57,7 +67,7 @@ type Record struct {
 // for the caller to fill in.
 func FromTransition(t states.Transition) Record {
 	return Record{Time: t.At, From: t.From, To: t.To, Event: t.Event, Cause: t.Cause(), Reason: t.Reason,
-		Sent: t.Sent, Class: t.Class, Attempt: t.Attempt, NextAt: t.NextAt}
+		Sent: t.Sent, Class: t.Class, Generation: t.Generation, Attempt: t.Attempt, NextAt: t.NextAt}
 }
 
 // transition is Record without its methods, for encoding/json.

@@ -26,6 +26,8 @@ func TestRecordJSONRoundTrip(t *testing.T) {
 		{"chained", chained},
 		{"note", audit.Record{Seq: 7, Time: t0, Session: "s1", Note: "audit log repaired: 12 bytes of a torn last line removed", Prev: strings.Repeat("c", 64)}},
 		{"give up", audit.FromTransition(states.Transition{At: t0, From: states.Refreshing, To: states.Expired, Event: states.GiveUp, Reason: states.ReasonTransient, Detail: "policy gave up", Attempt: 4})},
+		{"adopt", audit.FromTransition(states.Transition{At: t0, From: states.Waiting, To: states.Valid, Event: states.Adopt, Reason: states.ReasonAdopted, Generation: 7})},
+		{"restarted", audit.Record{Seq: 3, Time: t0, Session: "0", From: states.Valid, To: states.Refreshing, Event: states.RefreshAhead, Attempt: 1, Restarts: 2}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,6 +45,19 @@ func TestRecordJSONRoundTrip(t *testing.T) {
 				t.Errorf("round trip of %s (-want +got):\n%s", b, cmp.Diff(tc.r, got))
 			}
 		})
+	}
+}
+
+// TestRecordCarriesGeneration: an adoption's record carries the family's
+// generation of the pair it installed, which conform compares.
+func TestRecordCarriesGeneration(t *testing.T) {
+	r := audit.FromTransition(states.Transition{At: t0, From: states.Waiting, To: states.Valid, Event: states.Adopt, Reason: states.ReasonAdopted, Generation: 7})
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Generation != 7 || !strings.Contains(string(b), `"generation":7`) {
+		t.Errorf("adopt record %s, want generation 7", b)
 	}
 }
 

@@ -1,9 +1,11 @@
 package conform
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -102,6 +104,10 @@ type waiter struct {
 	resumed bool
 	// sent: the goroutine was told to go on.
 	sent bool
+	// group and rank, when group is set, order the waiters of one group
+	// that go on at one instant (blockRanked).
+	group any
+	rank  int
 }
 
 // wake says why a blocked goroutine goes on.
@@ -205,11 +211,15 @@ func (c *Clock) Run(end time.Duration) error {
 }
 
 // unblockLocked schedules, at the current instant, the resumption of the
-// blocked goroutines that can go on, in the order they blocked: their
-// channel closed or their context ended. No task of this instant is left,
-// so nothing else can close a channel or end a context before they go on.
+// blocked goroutines that can go on, in the order they blocked (those of
+// one group in the order of their ranks, in the places they hold in it):
+// their channel closed or their context ended. No task of this instant is
+// left, so nothing else can close a channel or end a context before they
+// go on.
 func (c *Clock) unblockLocked() {
 	kept := c.waiting[:0]
+	var ready []*waiter
+	var whys []wake
 	for _, w := range c.waiting {
 		if w.resumed {
 			continue
@@ -220,10 +230,40 @@ func (c *Clock) unblockLocked() {
 			continue
 		}
 		w.resumed = true
-		c.schedule(c.now, task{w: w, why: why})
+		ready, whys = append(ready, w), append(whys, why)
 	}
 	clear(c.waiting[len(kept):])
 	c.waiting = kept
+	rankGroups(ready, whys)
+	for k, w := range ready {
+		c.schedule(c.now, task{w: w, why: whys[k]})
+	}
+}
+
+// rankGroups orders the waiters of each group by rank, each group within
+// the places its waiters hold in ws (and their reasons in whys with them).
+func rankGroups(ws []*waiter, whys []wake) {
+	places := map[any][]int{}
+	for k, w := range ws {
+		if w.group != nil {
+			places[w.group] = append(places[w.group], k)
+		}
+	}
+	for _, at := range places {
+		if len(at) < 2 {
+			continue
+		}
+		sorted := make([]int, len(at))
+		copy(sorted, at)
+		slices.SortStableFunc(sorted, func(a, b int) int { return cmp.Compare(ws[a].rank, ws[b].rank) })
+		group, reasons := make([]*waiter, len(at)), make([]wake, len(at))
+		for k, from := range sorted {
+			group[k], reasons[k] = ws[from], whys[from]
+		}
+		for k, to := range at {
+			ws[to], whys[to] = group[k], reasons[k]
+		}
+	}
 }
 
 // ready reports whether w's channel is closed or its context ended; the
@@ -289,6 +329,15 @@ func (c *Clock) work(w chan func(), fn func()) {
 // virtual instant at (none when negative), ch closes or ctx ends (either
 // may be nil), and returns why it goes on.
 func (c *Clock) block(at time.Duration, ch <-chan struct{}, ctx context.Context) wake {
+	return c.blockRanked(at, ch, ctx, nil, 0)
+}
+
+// blockRanked is block for a goroutine of group (when not nil): the
+// goroutines of one group that go on at one instant because their channel
+// closed or their context ended go on in the order of their ranks, not in
+// the order they blocked. A shared store's waiting processes are a group,
+// ranked by their index in the fleet, as the simulator wakes them.
+func (c *Clock) blockRanked(at time.Duration, ch <-chan struct{}, ctx context.Context, group any, rank int) wake {
 	c.mu.Lock()
 	if c.stopped {
 		c.mu.Unlock()
@@ -301,7 +350,7 @@ func (c *Clock) block(at time.Duration, ch <-chan struct{}, ctx context.Context)
 		}
 		return wakeStopped
 	}
-	w := &waiter{wake: make(chan wake, 1), ch: ch, ctx: ctx}
+	w := &waiter{wake: make(chan wake, 1), ch: ch, ctx: ctx, group: group, rank: rank}
 	if at >= 0 {
 		c.schedule(at, task{w: w, why: wakeTime})
 	}

@@ -167,3 +167,38 @@ func TestClockStop(t *testing.T) {
 	c.Go(func() { close(ran) })
 	<-ran
 }
+
+// TestClockRankedWaiters: the goroutines of a group that a closed channel
+// lets go on at one instant go on in the order of their ranks, in the
+// places the group holds in the order they blocked; the others keep
+// theirs.
+func TestClockRankedWaiters(t *testing.T) {
+	c := NewClock(origin)
+	var l log
+	ch := make(chan struct{})
+	group := new(int)
+	wait := func(name string, rank int, ranked bool) func() {
+		return func() {
+			var g any
+			if ranked {
+				g = group
+			}
+			c.blockRanked(-1, ch, nil, g, rank)
+			l.add(c, name)
+		}
+	}
+	// They block in this order: c2, plain, c0, c1.
+	c.At(0, wait("c2", 2, true))
+	c.At(0, wait("plain", 0, false))
+	c.At(0, wait("c0", 0, true))
+	c.At(0, wait("c1", 1, true))
+	c.At(time.Second, func() { close(ch) })
+	if err := c.Run(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"1s c0", "1s plain", "1s c1", "1s c2"}
+	if diff := cmp.Diff(want, l.got); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+	c.Stop()
+}

@@ -25,9 +25,14 @@
 //
 // What must agree (docs/SCENARIOS.md, "authfsm conform"): for every
 // session, the sequence of its transitions — virtual time, from, to,
-// event, cause, attempt, next attempt — and, for the run, the number of
-// token families lost. The order of transitions of different sessions at
-// one instant is not compared.
+// event, typed reason, cause, attempt, next attempt, the family's
+// generation of an adopted pair, the restarts of its process — and, for
+// the run, the number of token families lost. The order in which
+// transitions of different sessions at one instant are listed is not
+// compared; who acted first is, through each one's sequence, and both
+// sides order the acts of one instant alike. A process that a
+// crash_holder fault crashed starts again as a new Session, as it
+// started (docs/SCENARIOS.md, "What a restart is").
 package conform
 
 import (

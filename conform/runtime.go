@@ -58,9 +58,12 @@ type process struct {
 	seed  uint64
 	start time.Duration
 	s     *session.Session
-	inc   int  // the incarnation; a crash ends it, a restart opens the next
-	down  bool // crashed, not restarted yet: its application's calls fail
-	hc    *http.Client
+	// tok is the pair the process was given at its start (none without a
+	// token), which it is given again when it starts after a crash.
+	tok  session.Token
+	inc  int  // the incarnation; a crash ends it, a restart opens the next
+	down bool // crashed, not restarted yet: its application's calls fail
+	hc   *http.Client
 	// own is the process's own token store, without a shared one, when
 	// the scenario crashes processes.
 	own *session.MemoryStore
@@ -158,45 +161,76 @@ func window(sc *sim.Scenario, k sim.FaultKind, t time.Duration) *sim.Fault {
 }
 
 // begin starts the process at its start, with a fresh pair from the
-// server, and its application's workload.
+// server (none for a process without a token), and, once its session
+// started, its application's workload.
 func (p *process) begin() {
-	if p.r.sc.StartsWithoutToken(p.i) {
-		// No token at all (fleet.without_token): the session starts with
-		// nothing, and waits for its family's first pair.
-		if err := p.open(session.Token{}); err != nil {
+	if !p.r.sc.StartsWithoutToken(p.i) {
+		pair, err := p.r.srv.Login(p.i)
+		if err != nil {
 			p.r.clk.misuse(err)
 			return
 		}
+		p.tok = session.Token{Access: session.Secret(pair.Access), Refresh: session.Secret(pair.Refresh), Type: "Bearer"}
+		if p.r.sc.Token.OmitExpiresIn {
+			// The client learns the expiry from the JWT's exp claim, which
+			// the server wrote on its own clock.
+			p.tok.Issued, p.tok.Expiry = pair.Issued, pair.Expiry
+		} else {
+			now := p.r.view.Now()
+			p.tok.Issued, p.tok.Expiry = now, now.Add(pair.ExpiresIn)
+		}
+		if p.own != nil {
+			p.own.Save(context.Background(), p.tok) // its own copy, should it crash
+		}
+	}
+	p.launch()
+}
+
+// launch starts the process's session: with the pair it was given (with
+// no token, the pair of its family's shared store), or, when it starts
+// again after a crash without a shared store, with the pair its own store
+// kept. The first session is seeded with the process's seed, one after a
+// crash as the simulator seeds it (sim.RestartSeed, from the instant it
+// starts). A session that cannot start (a process without a token whose
+// family's store is down) is started again sim.StartRetry later, as a
+// supervisor restarts a process that failed. docs/SCENARIOS.md says what a
+// restart is; the simulator's begin does the same.
+func (p *process) launch() {
+	r := p.r
+	tok, seed := p.tok, p.seed
+	r.mu.Lock()
+	restarted := p.inc > 0
+	r.mu.Unlock()
+	if restarted {
+		seed = sim.RestartSeed(r.sc, p.i, r.clk.Elapsed())
+		if p.own != nil {
+			tok = session.Token{} // what its own store holds
+		}
+	}
+	if err := p.open(tok, seed); err != nil {
+		if errors.Is(err, errStoreDown) {
+			r.clk.At(r.clk.Elapsed()+sim.StartRetry, p.launch)
+			return
+		}
+		r.clk.misuse(err)
+		return
+	}
+	r.mu.Lock()
+	p.down = false
+	r.mu.Unlock()
+	if !restarted {
+		// Its application runs from the instant its session started (a
+		// process without a token reads its family first), as the
+		// simulator's does.
+		p.start = r.clk.Elapsed()
 		p.schedule()
-		return
 	}
-	pair, err := p.r.srv.Login(p.i)
-	if err != nil {
-		p.r.clk.misuse(err)
-		return
-	}
-	tok := session.Token{Access: session.Secret(pair.Access), Refresh: session.Secret(pair.Refresh), Type: "Bearer"}
-	if p.r.sc.Token.OmitExpiresIn {
-		// The client learns the expiry from the JWT's exp claim, which the
-		// server wrote on its own clock.
-		tok.Issued, tok.Expiry = pair.Issued, pair.Expiry
-	} else {
-		now := p.r.view.Now()
-		tok.Issued, tok.Expiry = now, now.Add(pair.ExpiresIn)
-	}
-	if p.own != nil {
-		p.own.Save(context.Background(), tok) // its own copy, should it crash
-	}
-	if err := p.open(tok); err != nil {
-		p.r.clk.misuse(err)
-		return
-	}
-	p.schedule()
 }
 
 // open starts an incarnation of the process's session with tok (the zero
-// Token: the pair in the family's shared store, or in the process's own).
-func (p *process) open(tok session.Token) error {
+// Token: the pair in the family's shared store, or in the process's own),
+// seeded with seed.
+func (p *process) open(tok session.Token, seed uint64) error {
 	r, sc := p.r, p.r.sc
 	live := p.liveness()
 	ht := &http.Client{Transport: procTransport{p: p, live: live}, CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -210,7 +244,7 @@ func (p *process) open(tok session.Token) error {
 	inc := p.inc
 	r.mu.Unlock()
 	opts := append(slices.Clone(r.declared),
-		session.WithClock(r.view), session.WithSeed(p.seed),
+		session.WithClock(r.view), session.WithSeed(seed),
 		session.WithReuseGrace(sc.Token.ReuseGrace), session.WithID(strconv.Itoa(p.i)),
 		session.WithHooks(session.Hooks{Transition: func(rec audit.Record) { r.record(p, inc, rec) }}),
 	)
@@ -230,7 +264,7 @@ func (p *process) open(tok session.Token) error {
 	}
 	if r.stores != nil {
 		st := r.stores[sc.FamilyOf(p.i)]
-		opts = append(opts, session.WithCoordinator(handle{st: st, live: live}), session.WithLease(sc.Share.Lease))
+		opts = append(opts, session.WithCoordinator(handle{st: st, live: live, proc: p.i}), session.WithLease(sc.Share.Lease))
 	}
 	s, err := session.New(context.Background(), client, tok, opts...)
 	if err != nil {
@@ -262,6 +296,9 @@ func (r *runtime) record(p *process, inc int, rec audit.Record) {
 	if r.ended || p.inc != inc {
 		return
 	}
+	// The session does not know that its process restarted; the
+	// harness does: each incarnation after the first is a restart.
+	rec.Restarts = inc
 	r.trans[p.i] = append(r.trans[p.i], fromRecord(p.i, rec, r.sc.ClockSkew))
 	if rec.Event == states.Deny {
 		r.denied[r.sc.FamilyOf(p.i)] = true
@@ -300,8 +337,7 @@ func (t procTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // crash ends the process's current incarnation right after it sent a
 // request: its session stops (Revoke, unrecorded: the process is gone)
-// and a new one starts after restart, with the family's shared pair, or,
-// without a shared store, the pair the process held.
+// and, after restart, the process starts again (launch) as a new Session.
 func (p *process) crash(restart time.Duration) {
 	r := p.r
 	r.mu.Lock()
@@ -311,21 +347,7 @@ func (p *process) crash(restart time.Duration) {
 	p.crashed = append(p.crashed, old)
 	r.mu.Unlock()
 	old.Revoke()
-	r.clk.At(r.clk.Elapsed()+restart, p.restart)
-}
-
-// restart starts the process's next incarnation. When its session cannot
-// start (the shared store it reads its pair from is down), the process
-// tries again a second later, as a supervisor would restart it.
-func (p *process) restart() {
-	r := p.r
-	if err := p.open(session.Token{}); err != nil {
-		r.clk.At(r.clk.Elapsed()+time.Second, p.restart)
-		return
-	}
-	r.mu.Lock()
-	p.down = false
-	r.mu.Unlock()
+	r.clk.At(r.clk.Elapsed()+restart, p.launch)
 }
 
 // schedule queues the process's application calls: each periodic entry on

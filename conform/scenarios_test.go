@@ -8,20 +8,6 @@ import (
 	"github.com/authfsm/authfsm/sim"
 )
 
-// knownDrift lists the library's scenarios on which the runtime and the
-// simulator do not agree yet, each with the reason: a decision or a
-// wording written twice, in session/ and in sim/. The list may only
-// shrink: TestScenariosConform fails when a listed scenario starts to
-// agree (remove it) or an unlisted one disagrees.
-var knownDrift = map[string]string{
-	"crashed-holder-fallback": "restart: the simulator records a crashed process's restart as a set_token " +
-		"transition of its session, with the store's pair or, the family never published, its own copy; the " +
-		"runtime's restarted process is a new Session, which records none and, its family never published, " +
-		"starts without a pair",
-	"crashed-holder-revoked":    "restart: as crashed-holder-fallback",
-	"crashed-holder-with-grace": "restart: as crashed-holder-fallback",
-}
-
 // largeFleet is the size above which a fleet is left out of the short
 // tests and of those with the race detector: it takes seconds, minutes
 // under the detector.
@@ -38,12 +24,10 @@ func scenarioFiles(t *testing.T) []string {
 }
 
 // TestScenariosConform runs every scenario of the library through the
-// runtime and the simulator: each agrees, or is a known drift.
+// runtime and the simulator: each agrees.
 func TestScenariosConform(t *testing.T) {
-	seen := map[string]bool{}
 	for _, file := range scenarioFiles(t) {
 		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
-		seen[name] = true
 		t.Run(name, func(t *testing.T) {
 			sc, err := sim.Load(file)
 			if err != nil {
@@ -56,21 +40,10 @@ func TestScenariosConform(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			why, drift := knownDrift[name]
-			switch {
-			case res.Diff != nil && !drift:
+			if res.Diff != nil {
 				t.Errorf("the runtime and the simulator disagree:\n%s", res.Diff)
-			case res.Diff == nil && drift:
-				t.Errorf("agrees now: remove it from knownDrift (%s)", why)
-			case drift:
-				t.Logf("known drift (%s):\n%s", why, res.Diff)
 			}
 		})
-	}
-	for name := range knownDrift {
-		if !seen[name] {
-			t.Errorf("knownDrift lists %s, which is not in the library", name)
-		}
 	}
 }
 

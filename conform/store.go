@@ -40,10 +40,13 @@ var errStoreDown = errors.New("connection refused")
 var errCrashed = errors.New("conform: the process crashed")
 
 // handle is one process incarnation's connection to its family's store:
-// once the process crashed, it reaches nothing.
+// once the process crashed, it reaches nothing. proc is the process's
+// index in the fleet: a change of the family wakes its waiting processes
+// in that order (wait).
 type handle struct {
 	st   *store
 	live func() bool
+	proc int
 }
 
 // trip makes one round trip: it waits the store's latency (or until ctx
@@ -201,7 +204,7 @@ func (h handle) wait(ctx context.Context, gen uint64, lease bool) (session.Famil
 			until = now.Add(maxWait) // nothing to look at again for but a change
 		}
 		at := until.Sub(st.clk.origin)
-		switch st.clk.block(at, ch, ctx) {
+		switch st.clk.blockRanked(at, ch, ctx, st, h.proc) {
 		case wakeContext:
 			return session.Family{}, ctx.Err()
 		case wakeStopped:

@@ -29,13 +29,22 @@ type Transition struct {
 	// NextAt is when the next attempt is due (a failure) or the next
 	// cycle starts (a postponement), in virtual time; NoNext when none.
 	NextAt time.Duration
+	// Generation is the token family's generation of the pair an adoption
+	// installed (audit.Record.Generation); 0 otherwise.
+	Generation uint64
+	// Restarts counts the times a crash_holder fault restarted the
+	// session's process before the transition: the transitions of each
+	// restart's new session follow those of the crashed one.
+	Restarts int
 }
 
 // NoNext is Transition.NextAt when no next attempt is due.
 const NoNext = time.Duration(-1)
 
 // String writes the transition on one line:
-// "59m50s valid -refresh_ahead-> refreshing attempt 1 (refresh-ahead point reached)".
+// "59m50s valid -refresh_ahead-> refreshing attempt 1 (refresh-ahead point reached)",
+// with "[restarted N×]" after a restart. An adoption's cause names its
+// generation.
 func (t Transition) String() string {
 	var b strings.Builder
 	b.WriteString(t.At.String() + " " + t.From.String() + " -" + t.Event.String() + "-> " + t.To.String())
@@ -48,6 +57,9 @@ func (t Transition) String() string {
 	if t.Cause != "" {
 		b.WriteString(" (" + t.Cause + ")")
 	}
+	if t.Restarts != 0 {
+		b.WriteString(" [restarted " + strconv.Itoa(t.Restarts) + "×]")
+	}
 	return b.String()
 }
 
@@ -58,7 +70,7 @@ func (t Transition) String() string {
 func fromRecord(i int, rec audit.Record, skew time.Duration) Transition {
 	virtual := func(t time.Time) time.Duration { return t.Sub(sim.Epoch()) - skew }
 	t := Transition{Session: i, At: virtual(rec.Time), From: rec.From, To: rec.To, Event: rec.Event, Reason: rec.Reason,
-		Cause: rec.Cause, Attempt: rec.Attempt, NextAt: NoNext}
+		Cause: rec.Cause, Attempt: rec.Attempt, NextAt: NoNext, Generation: rec.Generation, Restarts: rec.Restarts}
 	if !rec.NextAt.IsZero() {
 		t.NextAt = virtual(rec.NextAt)
 	}
@@ -70,17 +82,20 @@ func fromRecord(i int, rec audit.Record, skew time.Duration) Transition {
 // run), next_at "" when none.
 func (t Transition) MarshalJSON() ([]byte, error) {
 	type entry struct {
-		Session int           `json:"session"`
-		At      string        `json:"at"`
-		From    states.State  `json:"from"`
-		To      states.State  `json:"to"`
-		Event   states.Event  `json:"event"`
-		Reason  states.Reason `json:"reason,omitempty"`
-		Cause   string        `json:"cause"`
-		Attempt int           `json:"attempt"`
-		NextAt  string        `json:"next_at"`
+		Session    int           `json:"session"`
+		At         string        `json:"at"`
+		From       states.State  `json:"from"`
+		To         states.State  `json:"to"`
+		Event      states.Event  `json:"event"`
+		Reason     states.Reason `json:"reason,omitempty"`
+		Cause      string        `json:"cause"`
+		Generation uint64        `json:"generation,omitempty"`
+		Attempt    int           `json:"attempt"`
+		NextAt     string        `json:"next_at"`
+		Restarts   int           `json:"restarts,omitempty"`
 	}
-	e := entry{Session: t.Session, At: t.At.String(), From: t.From, To: t.To, Event: t.Event, Reason: t.Reason, Cause: t.Cause, Attempt: t.Attempt}
+	e := entry{Session: t.Session, At: t.At.String(), From: t.From, To: t.To, Event: t.Event, Reason: t.Reason, Cause: t.Cause,
+		Generation: t.Generation, Attempt: t.Attempt, Restarts: t.Restarts}
 	if t.NextAt != NoNext {
 		e.NextAt = t.NextAt.String()
 	}

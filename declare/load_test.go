@@ -46,6 +46,8 @@ func TestLoad(t *testing.T) {
 	}{
 		{"unknown key", "refresh_ahead: 1m\nrefresh_ahed: 2m\n", declare.ErrUnknownKey, ":2: refresh_ahed: unknown key (known: refresh_ahead, request_timeout, wait_for_refresh, policy, fallback, throttle)"},
 		{"bad policy kind", "policy:\n  kind: fast\n", declare.ErrInvalid, ":2: policy: "},
+		// The key names the policy once: not "policy: policy: max …".
+		{"a key the policy's kind does not use", "policy: {kind: constant, initial: 2s, max: 5s}\n", declare.ErrInvalid, ":1: policy: max does not apply to a constant policy"},
 		{"out of range", "request_timeout: 2h\n", declare.ErrInvalid, ":1: request_timeout: 2h0m0s is out of range [1ms, 1h0m0s]"},
 		{"not a duration", "wait_for_refresh: soon\n", declare.ErrInvalid, `:1: wait_for_refresh: "soon" is not a Go duration`},
 		{"syntax", "refresh_ahead: [\n", declare.ErrSyntax, "declare: "},

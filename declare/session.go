@@ -183,7 +183,9 @@ func readPolicy(w *yamlwalk.Walker, n *yaml.Node, path string, s *policy.Spec) {
 		}
 	}
 	if _, err := spec.Build(); err != nil {
-		w.Fail(n, path, ErrInvalid, "%v", err)
+		// The key names the policy already: "session.policy: max does not
+		// apply…", not "session.policy: policy: max…".
+		w.Fail(n, path, ErrInvalid, "%s", strings.TrimPrefix(err.Error(), "policy: "))
 		return
 	}
 	*s = spec

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"time"
 )
 
@@ -203,6 +204,15 @@ func (s ThrottleSpec) firstSet() string {
 	}
 	return "probe"
 }
+
+// ThrottleRand returns the source, seeded with seed, of the random numbers
+// that a throttle shared by the sessions of a run draws for Allow:
+// session.NewThrottle's and the simulator's shared throttle's, which draw
+// the same stream so that the simulator's verdict is the runtime's.
+func ThrottleRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^throttleMix)) }
+
+// throttleMix makes the second word of ThrottleRand's generator.
+const throttleMix = 0x7e57
 
 // Spec returns the settings t runs with, defaults filled in.
 func (t *Throttle) Spec() ThrottleSpec {

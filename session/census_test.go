@@ -7,7 +7,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -17,14 +16,15 @@ import (
 func TestCensus(t *testing.T) {
 	c := NewCensus()
 	// Hooks are delivered outside the session's lock, maybe after the call
-	// that caused them returned: seen receives each transition once the
-	// census has taken it in (ChainHooks calls the census first).
-	seen := make(chan audit.Record, 64)
-	hooks := ChainHooks(c.Hooks(), Hooks{Transition: func(r audit.Record) { seen <- r }})
+	// that caused them returned, and a new token's TokenInstalled after its
+	// transition: installed receives each new token once the census has
+	// taken it in (ChainHooks calls the census first).
+	installed := make(chan TokenInstalled, 64)
+	hooks := ChainHooks(c.Hooks(), Hooks{TokenInstalled: func(ti TokenInstalled) { installed <- ti }})
 	waitFor := func(id string, ev states.Event) {
 		t.Helper()
-		for r := range seen {
-			if r.Session == id && r.Event == ev {
+		for ti := range installed {
+			if ti.Session == id && ti.Event == ev {
 				return
 			}
 		}

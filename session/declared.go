@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/authfsm/authfsm/declare"
 )
@@ -18,6 +19,11 @@ import (
 func Declared(d declare.Session) ([]Option, error) {
 	pol, err := d.Policy.Build()
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "policy: ") {
+			// "session: the declared policy: max does not apply…", naming
+			// the policy once, its error still in the chain.
+			return nil, fmt.Errorf("session: the declared %w", err)
+		}
 		return nil, fmt.Errorf("session: the declared policy: %w", err)
 	}
 	return []Option{WithRefreshAhead(d.RefreshAhead), WithRequestTimeout(d.RequestTimeout), WithPolicy(pol)}, nil

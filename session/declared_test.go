@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -40,5 +41,22 @@ func TestDeclared(t *testing.T) {
 	d.Policy = policy.Spec{Kind: "sometimes"}
 	if _, err := Declared(d); err == nil || !strings.HasPrefix(err.Error(), "session: ") {
 		t.Errorf("a policy that does not build: %v", err)
+	}
+}
+
+// TestDeclaredPolicyError: a policy the runtime cannot build (a session
+// declared in code, past the parser's check) is named once ("the declared
+// policy: max …", not "policy: policy: …"), and the policy's error stays
+// in the chain.
+func TestDeclaredPolicyError(t *testing.T) {
+	d := declare.Default()
+	d.Policy = policy.Spec{Kind: "constant", Initial: time.Second, Max: time.Minute}
+	_, err := Declared(d)
+	want := "session: the declared policy: max does not apply to a constant policy"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Declared: %v, want %q…", err, want)
+	}
+	if _, berr := d.Policy.Build(); !strings.HasSuffix(err.Error(), strings.TrimPrefix(berr.Error(), "policy: ")) || errors.Unwrap(err) == nil {
+		t.Errorf("Declared: %v does not wrap the policy's error %v", err, berr)
 	}
 }

@@ -112,15 +112,15 @@ func (s *Session) publishLocked(now time.Time) {
 		until = s.data.Expiry()
 		serve = s.data.ServeUntil(now)
 	}
-	probation := s.data.Probation()
+	probation, state := s.data.Probation(), s.data.State()
 	if p := s.snap.Load(); p != nil && p.until.Equal(until) && p.tok.Access == s.tok.Access &&
-		p.tok.Expiry.Equal(s.tok.Expiry) && p.tok.ServeUntil.Equal(serve) && p.probation == probation {
+		p.tok.Expiry.Equal(s.tok.Expiry) && p.tok.ServeUntil.Equal(serve) && p.probation == probation && p.state == state {
 		return
 	}
 	pub := s.tok
 	pub.Refresh = "" // callers of Token need the access token only
 	pub.ServeUntil = serve
-	s.snap.Store(&snapshot{tok: pub, until: until, probation: probation})
+	s.snap.Store(&snapshot{tok: pub, until: until, probation: probation, state: state})
 }
 
 // auditLocked queues the record of t; the outbox delivers it after the

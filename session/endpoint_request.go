@@ -250,14 +250,7 @@ func transportError(ctx context.Context, err error) error {
 		err = ue.Err
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return errNoAnswer{}
+		return policy.ErrNoAnswer
 	}
 	return err
 }
-
-// errNoAnswer is a request ended by its deadline. It matches
-// context.DeadlineExceeded.
-type errNoAnswer struct{}
-
-func (errNoAnswer) Error() string        { return "no answer before the request deadline" }
-func (errNoAnswer) Is(target error) bool { return target == context.DeadlineExceeded }

@@ -445,7 +445,7 @@ func TestClientTokenAnswers(t *testing.T) {
 			got, err := c.Refresh(context.Background(), Token{Refresh: "rt-0"})
 			if tc.wantErr != "" {
 				var ee *EndpointError
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.As(err, &ee) || !errors.Is(err, errNotTokenResponse) {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.As(err, &ee) || !errors.Is(err, policy.ErrNotTokenResponse) {
 					t.Fatalf("Refresh error = %v, want an EndpointError containing %q", err, tc.wantErr)
 				}
 				if v := policy.Classify(ee.Outcome()); v.Class != policy.Transient {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authfsm/authfsm/policy"
 )
 
 // The seed corpora live in testdata/fuzz/<target>/; run a target with
@@ -51,7 +53,7 @@ func FuzzParseTokenResponse(f *testing.F) {
 					t.Errorf("%s: a failed parse returned %v", ctype, tok)
 				}
 				// A message must never quote the body: it may hold a token.
-				if !errors.Is(err, errNotTokenResponse) || !parseErrorTemplates[norm(err.Error())] {
+				if !errors.Is(err, policy.ErrNotTokenResponse) || !parseErrorTemplates[norm(err.Error())] {
 					t.Errorf("%s: error %q is not one of the known messages", ctype, err)
 				}
 				continue

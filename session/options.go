@@ -176,7 +176,9 @@ func WithBaseContext(ctx context.Context) Option {
 	return func(c *config) { c.base = context.WithoutCancel(ctx) }
 }
 
-// WithID names the session in audit records and logs.
+// WithID names the session in audit records, hook calls and log lines
+// (session=ID). The default is no name: records carry an empty session and
+// log lines no session attribute.
 func WithID(id string) Option { return func(c *config) { c.id = id } }
 
 type waitKey struct{}

@@ -122,7 +122,7 @@ func (s *Session) drain(ctx context.Context, wait bool) error {
 	for {
 		if len(o.queue) == 0 && o.unreported > 0 {
 			o.queue = append(o.queue, note{level: slog.LevelWarn, msg: "session: the outbox was full (a hook or the audit sink blocked); log lines and hook calls were dropped",
-				attrs: []slog.Attr{slog.String("session", s.cfg.id), slog.Uint64("dropped", o.unreported)}})
+				attrs: s.logAttrs(slog.Uint64("dropped", o.unreported))})
 			o.unreported = 0
 		}
 		if len(o.queue) == 0 {
@@ -187,7 +187,7 @@ func (s *Session) send(n *note) {
 	if err != nil {
 		s.guard(fromLogger, func() {
 			s.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "session: audit sink failed",
-				slog.String("session", s.cfg.id), slog.Uint64("seq", n.rec.Seq), slog.String("err", err.Error()))
+				s.logAttrs(slog.Uint64("seq", n.rec.Seq), slog.String("err", err.Error()))...)
 		})
 	}
 }
@@ -217,7 +217,7 @@ func (s *Session) logPanic(from string, v any, stack []byte) {
 	}
 	text := serverText(newScrubber(access), fmt.Sprint(v), maxPanicText)
 	s.cfg.logger.LogAttrs(context.Background(), slog.LevelError, "session: "+from+" panicked",
-		slog.String("session", s.cfg.id), slog.String("panic", text), slog.String("stack", string(stack)))
+		s.logAttrs(slog.String("panic", text), slog.String("stack", string(stack)))...)
 }
 
 // logLocked queues a log line behind the records queued so far.
@@ -225,7 +225,17 @@ func (s *Session) logLocked(level slog.Level, msg string, attrs ...slog.Attr) {
 	if !s.cfg.logger.Enabled(context.Background(), level) {
 		return
 	}
-	s.out.push(note{level: level, msg: msg, attrs: append([]slog.Attr{slog.String("session", s.cfg.id)}, attrs...)})
+	s.out.push(note{level: level, msg: msg, attrs: s.logAttrs(attrs...)})
+}
+
+// logAttrs returns the attributes of one of the session's log lines:
+// session=ID first when WithID gave one, none without (not session=""),
+// then attrs.
+func (s *Session) logAttrs(attrs ...slog.Attr) []slog.Attr {
+	if s.cfg.id == "" {
+		return attrs
+	}
+	return append([]slog.Attr{slog.String("session", s.cfg.id)}, attrs...)
 }
 
 // unlock releases the session lock and delivers what the locked section

@@ -385,3 +385,45 @@ func TestFullOutboxKeepsRecordsAndLifeHooks(t *testing.T) {
 		t.Errorf("logged %q", logged)
 	}
 }
+
+// TestLogNamesTheSessionOnlyWithAnID: the session's log lines carry
+// session=ID when WithID set one, and no session attribute at all without
+// one (not session=""), whichever path logs them: a line queued behind the
+// records (a refresh), a panicking hook, a failing audit sink.
+func TestLogNamesTheSessionOnlyWithAnID(t *testing.T) {
+	for _, id := range []string{"", "api"} {
+		synctest.Test(t, func(t *testing.T) {
+			var buf bytes.Buffer
+			var mu sync.Mutex
+			logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			hooks := Hooks{Transition: func(r audit.Record) { panic("hook") }}
+			opts := []Option{WithHooks(hooks), WithLogger(logger), WithAudit(failingSink{})}
+			if id != "" {
+				opts = append(opts, WithID(id))
+			}
+			s, _ := newTestSession(t, newFakeEndpoint(time.Hour), opts...)
+			s.Reject("tok-access-0")
+			time.Sleep(time.Minute)
+			s.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+			for _, want := range []string{"token refreshed", "panicked", "audit sink failed"} {
+				if !strings.Contains(buf.String(), want) {
+					t.Errorf("id %q: no line says %q:\n%s", id, want, buf.String())
+				}
+			}
+			for _, l := range lines {
+				named := strings.Contains(l, " session=")
+				if strings.Contains(l, `session=""`) || named != (id != "") || id != "" && !strings.Contains(l, " session="+id+" ") {
+					t.Errorf("id %q: line %.200s", id, l)
+				}
+			}
+		})
+	}
+}
+
+// failingSink is an audit sink whose every write fails.
+type failingSink struct{}
+
+func (failingSink) Write(audit.Record) error { return errors.New("sink down") }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -85,11 +86,11 @@ func (s *Session) save(ctx context.Context, t Token, ver uint64) error {
 // saveVersion is save; last marks Shutdown's last attempt, which ends
 // every other wait for the store when its own ends, and then waits for the
 // save under way to return rather than give up on it.
-func (s *Session) saveVersion(ctx context.Context, t Token, ver uint64, last bool) error {
+func (s *Session) saveVersion(parent context.Context, t Token, ver uint64, last bool) error {
 	if s.cfg.store == nil {
 		return nil
 	}
-	ctx, cancel := s.storeCtx(ctx)
+	ctx, cancel := s.storeCtx(parent)
 	defer cancel()
 	st := &s.st
 	if st.savedAt(ver) {
@@ -112,6 +113,12 @@ func (s *Session) saveVersion(ctx context.Context, t Token, ver uint64, last boo
 	err := s.cfg.store.Save(ctx, t)
 	st.leave()
 	if err != nil {
+		if last && parent.Err() != nil && errors.Is(err, context.Canceled) {
+			// Shutdown's deadline ended the session's life and with it
+			// this save: the deadline is the reason, whichever of the two
+			// the store saw first.
+			err = parent.Err()
+		}
 		return s.saveFailed(err)
 	}
 	st.mu.Lock()
@@ -137,7 +144,7 @@ func (s *Session) saveFailed(err error) error {
 	}
 	st.mu.Unlock()
 	s.cfg.logger.LogAttrs(context.Background(), slog.LevelError, "session: saving the token pair failed; retrying",
-		slog.String("session", s.cfg.id), slog.Int("failures", failures), slog.String("err", err.Error()))
+		s.logAttrs(slog.Int("failures", failures), slog.String("err", err.Error()))...)
 	s.storeHook("save", err)
 	return err
 }

@@ -137,7 +137,7 @@ func (s *Session) classify(err error, now time.Time, cur Token) (policy.Verdict,
 	case errors.As(err, &f.endpoint):
 		o = f.endpoint.Outcome()
 	case errors.Is(err, context.DeadlineExceeded):
-		o = policy.Outcome{Err: errNoAnswer{}, Sent: true, At: now}
+		o = policy.NoAnswer(now)
 	default:
 		// A refresher that says nothing about what happened may have
 		// reached the server.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/authfsm/authfsm/policy"
 )
 
 // maxLifetime bounds expires_in and a JWT's remaining life: anything longer
@@ -27,18 +29,10 @@ const (
 	maxCode        = 64
 )
 
-// errNotTokenResponse is the stem of every parse failure of a 2xx body. The
-// messages never quote the body, which may hold a token.
-var errNotTokenResponse = errors.New("not a token response")
-
-type responseError struct{ reason string }
-
-func (e *responseError) Error() string { return "not a token response: " + e.reason }
-func (e *responseError) Is(target error) bool {
-	return target == errNotTokenResponse
-}
-
-func badResponse(reason string) error { return &responseError{reason: reason} }
+// badResponse is the error of every parse failure of a 2xx body, matching
+// policy.ErrNotTokenResponse. The messages never quote the body, which may
+// hold a token.
+func badResponse(reason string) error { return policy.NotTokenResponse(reason) }
 
 // tokenAnswer is an RFC 6749 §5.1 answer, read from JSON or from a form.
 type tokenAnswer struct {
@@ -83,7 +77,7 @@ func parseTokenResponse(contentType string, body []byte, now time.Time, defaultT
 	case body[0] == '{':
 		a, err = jsonAnswer(body)
 	case body[0] == '<':
-		return Token{}, badResponse("body is an HTML or XML page")
+		return Token{}, policy.ErrHTMLBody
 	case isFormContent(contentType):
 		a, err = formAnswer(body)
 	default:
@@ -153,7 +147,7 @@ func jsonAnswer(body []byte) (tokenAnswer, error) {
 		if errors.As(err, &te) {
 			return tokenAnswer{}, badResponse("member " + strconv.Quote(te.Field) + " has the wrong type")
 		}
-		return tokenAnswer{}, badResponse("malformed JSON")
+		return tokenAnswer{}, policy.ErrMalformedJSON
 	}
 	a := tokenAnswer{access: r.AccessToken, tokenType: r.TokenType, refresh: r.RefreshToken, scope: r.Scope,
 		expires: r.ExpiresIn, expiresName: "expires_in"}

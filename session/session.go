@@ -89,6 +89,8 @@ type snapshot struct {
 	// probation: the token must still prove itself (states.Data.Probation);
 	// the Transport reports its acceptance.
 	probation bool
+	// state is the machine's state after the step that published this.
+	state states.State
 }
 
 // failure is the last failed attempt, for RefreshError.
@@ -391,7 +393,7 @@ func (s *Session) Shutdown(ctx context.Context) error {
 		s.closed = true
 		s.cancelWatchLocked()
 		s.stopTimerLocked()
-		s.snap.Store(&snapshot{})
+		s.snap.Store(&snapshot{state: s.data.State()})
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}

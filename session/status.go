@@ -74,6 +74,20 @@ func (s *Session) Status() Status {
 	return st
 }
 
+// Peek returns what Token's fast path holds, without lock, allocation or
+// wait: the access token Token would return now without a refresh or a
+// wait (ok false when there is none: Token would refresh, wait or fail),
+// and the session's state after its last transition (for a token served:
+// Valid, or Backoff, Refreshing or Waiting while a still-valid token is
+// served). Unlike Status it computes no fingerprint and takes no lock.
+func (s *Session) Peek() (tok Token, state states.State, ok bool) {
+	p := s.snap.Load()
+	if s.cfg.clock.Now().Before(p.until) {
+		return p.tok, p.state, true
+	}
+	return Token{}, p.state, false
+}
+
 // waitError explains why a caller's wait ended without a token.
 func (s *Session) waitError(ctx context.Context) error {
 	s.mu.Lock()

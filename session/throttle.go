@@ -28,7 +28,7 @@ func NewThrottle(spec policy.ThrottleSpec, seed uint64) (*Throttle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Throttle{t: t, rnd: rand.New(rand.NewPCG(seed, seed^0x7e57))}, nil
+	return &Throttle{t: t, rnd: policy.ThrottleRand(seed)}, nil
 }
 
 // allow reports whether an attempt may be sent at now.

@@ -50,9 +50,9 @@ import (
 // credentials.
 //
 // It follows the rest of the RoundTripper contract too: the caller's
-// request is never modified (a clone carries the header), the request body
-// is closed even on errors, and the request's context bounds the wait for a
-// token.
+// request is never modified (a clone carries the header, unless
+// ModifyRequest says otherwise), the request body is closed even on
+// errors, and the request's context bounds the wait for a token.
 type Transport struct {
 	// Session supplies the tokens; required.
 	Session *Session
@@ -63,6 +63,15 @@ type Transport struct {
 	// leads there. HTTPS is still required unless the original request used
 	// plain HTTP.
 	AllowedHosts []string
+	// ModifyRequest lets RoundTrip set the Authorization header on the
+	// request it is given rather than on a clone of it, sparing a copy of
+	// the request and its header per round trip. It departs from net/http's
+	// RoundTripper contract, which forbids modifying the request: set it
+	// only where the request is a copy made for this round trip that
+	// nothing reads afterwards, such as the outgoing request that
+	// httputil.ReverseProxy hands its Transport, never for an http.Client.
+	// A replay after a 401 is still sent from a clone. False by default.
+	ModifyRequest bool
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -83,7 +92,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// Whether the request can be replayed must be known before the first
 	// round trip consumes the body.
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	resp, rejected, err := t.send(req, authorize(req, tok), tok)
+	out := req
+	if t.ModifyRequest {
+		setAuthorization(req, tok)
+	} else {
+		out = authorize(req, tok)
+	}
+	resp, rejected, err := t.send(req, out, tok)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || rejected || !replayable {
 		return resp, err
 	}
@@ -275,8 +290,16 @@ func (t *Transport) base() http.RoundTripper {
 // authorize returns a clone of req carrying tok; req is left untouched.
 func authorize(req *http.Request, tok Token) *http.Request {
 	r := req.Clone(req.Context())
-	r.Header.Set("Authorization", tok.AuthorizationType()+" "+tok.Access.Reveal())
+	setAuthorization(r, tok)
 	return r
+}
+
+// setAuthorization makes req carry tok.
+func setAuthorization(req *http.Request, tok Token) {
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	req.Header.Set("Authorization", tok.AuthorizationType()+" "+tok.Access.Reveal())
 }
 
 func closeBody(req *http.Request) {

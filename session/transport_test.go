@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ type resourceServer struct {
 	mu        sync.Mutex
 	ok        map[string]bool
 	seen      []string // "Authorization | body"
+	reqs      []*http.Request
 	always401 bool
 }
 
@@ -36,6 +38,7 @@ func (rs *resourceServer) RoundTrip(r *http.Request) (*http.Response, error) {
 	defer rs.mu.Unlock()
 	auth := r.Header.Get("Authorization")
 	rs.seen = append(rs.seen, auth+" | "+string(body))
+	rs.reqs = append(rs.reqs, r)
 	if rs.always401 || !rs.ok[strings.TrimPrefix(auth, "Bearer ")] {
 		return respond(r, 401, "text/plain", "unauthorized", ""), nil
 	}
@@ -69,8 +72,14 @@ func TestTransport(t *testing.T) {
 		{"a body that cannot be replayed is not", func() (io.Reader, bool) { return &closeTracker{Reader: strings.NewReader("once")}, false }, false, 401,
 			[]string{"Bearer tok-access-0 | once"}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	// Each case twice: without, then with Transport.ModifyRequest.
+	for i := range 2 * len(tests) {
+		tc, modify := tests[i%len(tests)], i >= len(tests)
+		name := tc.name
+		if modify {
+			name += ", ModifyRequest"
+		}
+		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				fe := newFakeEndpoint(time.Hour)
 				s, _ := newTestSession(t, fe)
@@ -85,7 +94,7 @@ func TestTransport(t *testing.T) {
 				if !replayable {
 					req.GetBody = nil
 				}
-				resp, err := (&Transport{Session: s, Base: rs}).RoundTrip(req)
+				resp, err := (&Transport{Session: s, Base: rs, ModifyRequest: modify}).RoundTrip(req)
 				if err != nil {
 					t.Fatalf("RoundTrip error %v; a response obtained must be returned with a nil error", err)
 				}
@@ -106,8 +115,16 @@ func TestTransport(t *testing.T) {
 				if diff := cmp.Diff(tc.seen, rs.seen); diff != "" {
 					t.Errorf("resource server saw (-want +got):\n%s", diff)
 				}
-				if req.Header.Get("Authorization") != "" {
-					t.Error("the caller's request was modified")
+				// Without ModifyRequest the caller's request is left as it
+				// was; with it, the first try is the caller's request itself,
+				// and a replay is a clone.
+				for i, r := range rs.reqs {
+					if mine := r == req; mine != (modify && i == 0) {
+						t.Errorf("request %d sent: the caller's own %t, want %t", i, mine, modify && i == 0)
+					}
+				}
+				if got, want := req.Header.Get("Authorization"), map[bool]string{true: "Bearer tok-access-0"}[modify]; got != want {
+					t.Errorf("the caller's request carries Authorization %q after the round trip, want %q", got, want)
 				}
 				// Whatever happened, the 401 told the session.
 				tok, err := s.Token(context.Background())
@@ -281,6 +298,25 @@ func TestTokenSourceWithOAuth2Client(t *testing.T) {
 		s.Revoke()
 		if _, err := s.TokenSource(ctx).Token(); !errors.Is(err, ErrRevoked) {
 			t.Errorf("after Revoke: Token() error = %v", err)
+		}
+	})
+}
+
+// TestTransportRequestWithoutHeader: a request built without a Header (as
+// a RoundTripper may be given) gets the token, with or without
+// ModifyRequest.
+func TestTransportRequestWithoutHeader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s, _ := newTestSession(t, newFakeEndpoint(time.Hour))
+		defer s.Close()
+		for _, modify := range []bool{false, true} {
+			rs := &resourceServer{ok: map[string]bool{"tok-access-0": true}}
+			u, _ := url.Parse("https://api.example/v1")
+			resp, err := (&Transport{Session: s, Base: rs, ModifyRequest: modify}).RoundTrip(&http.Request{Method: http.MethodGet, URL: u})
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("ModifyRequest %t: %v, %v", modify, resp, err)
+			}
+			resp.Body.Close()
 		}
 	})
 }

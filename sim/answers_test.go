@@ -72,7 +72,7 @@ func TestTimelineShowsSuspectRefusals(t *testing.T) {
 	}{{src, true}, {strings.Replace(src, "status: 400", "status: 502", 1), false}} {
 		res := Run(mustParse(t, tc.src), Options{Timeline: true})
 		svg := TimelineSVG(res.Timeline)
-		if got := strings.Contains(svg, classColor[policy.Suspect]) && strings.Contains(svg, ">suspect (an invalid_request"); got != tc.want {
+		if got := strings.Contains(svg, classColor[policy.Suspect]) && strings.Contains(svg, ">refresh: suspect (an invalid_request"); got != tc.want {
 			t.Errorf("%s: suspect drawn and explained %v, want %v", tc.src, got, tc.want)
 		}
 	}

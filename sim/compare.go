@@ -3,8 +3,11 @@ package sim
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/authfsm/authfsm/policy"
 )
@@ -98,32 +101,69 @@ func Compare(sc *Scenario, opts ...Options) *Comparison {
 }
 
 // Text writes the comparison as a table. With a throttle, a throttle
-// column follows the policy; without one, the table is as it always was.
+// column follows the policy. Its columns line up however long a policy's
+// name: each is as wide as its widest cell, counted in runes (a policy's
+// "×" is one column on a terminal), names left-aligned, numbers right.
 func (c *Comparison) Text(w io.Writer) {
 	without := "without a token"
 	if c.Sessions > 1 {
 		without += " (sum)" // over the sessions
 	}
-	width := max(18, len(without))
+	header := []string{"policy", "failed calls", "token requests", "worst recovery", without, "expectations"}
+	left := []bool{true, false, false, false, false, true}
 	if c.Throttled() {
 		fmt.Fprintf(w, "%s: seed %d, %s, %v simulated, under each built-in policy, with the throttle (%s) and without\n",
 			c.Name, c.Seed, plural(c.Sessions, "session"), c.Duration, describeThrottle(c.Throttle))
-		fmt.Fprintf(w, "%-45s %-9s %12s %15s %15s %*s  %s\n", "policy", "throttle", "failed calls", "token requests", "worst recovery", width, without, "expectations")
+		header = slices.Insert(header, 1, "throttle")
+		left = slices.Insert(left, 1, true)
 	} else {
 		fmt.Fprintf(w, "%s: seed %d, %s, %v simulated, under each built-in policy\n", c.Name, c.Seed, plural(c.Sessions, "session"), c.Duration)
-		fmt.Fprintf(w, "%-44s %12s %15s %15s %*s  %s\n", "policy", "failed calls", "token requests", "worst recovery", width, without, "expectations")
 	}
+	rows := [][]string{header}
 	for _, r := range c.Rows {
 		ok := "pass"
 		if !r.Passed {
 			ok = "FAIL"
 		}
-		name := r.Policy
+		row := []string{r.Policy, strconv.FormatInt(r.FailedRequests, 10), strconv.FormatInt(r.RefreshRequests, 10),
+			r.recovery(), r.Unusable.Round(time.Millisecond).String(), ok}
 		if c.Throttled() {
-			name = fmt.Sprintf("%-45s %-9s", r.Policy, r.throttleKind())
+			row = slices.Insert(row, 1, r.throttleKind())
 		}
-		fmt.Fprintf(w, "%-44s %12d %15d %15s %*s  %s\n", name, r.FailedRequests, r.RefreshRequests,
-			r.recovery(), width, r.Unusable.Round(time.Millisecond), ok)
+		rows = append(rows, row)
+	}
+	writeTable(w, rows, left)
+}
+
+// writeTable writes rows as columns two spaces apart, each as wide as its
+// widest cell in runes: left-aligned where left says so, else
+// right-aligned. A line ends with its last cell, without padding.
+func writeTable(w io.Writer, rows [][]string, left []bool) {
+	width := make([]int, len(left))
+	for _, row := range rows {
+		for k, cell := range row {
+			width[k] = max(width[k], utf8.RuneCountInString(cell))
+		}
+	}
+	var b strings.Builder
+	for _, row := range rows {
+		b.Reset()
+		for k, cell := range row {
+			pad := strings.Repeat(" ", width[k]-utf8.RuneCountInString(cell))
+			if k > 0 {
+				b.WriteString("  ")
+			}
+			switch {
+			case !left[k]:
+				b.WriteString(pad + cell)
+			case k == len(row)-1:
+				b.WriteString(cell)
+			default:
+				b.WriteString(cell + pad)
+			}
+		}
+		b.WriteByte('\n')
+		io.WriteString(w, b.String())
 	}
 }
 
@@ -200,14 +240,20 @@ func CompareSVG(c *Comparison) string {
 		x0, y0 := 10+float64(k%2)*panelW, top+float64(k/2)*panelH
 		s.text(x0, y0+14, "start", "#111111", m.title)
 		var top float64
+		largest := "0"
 		for _, r := range c.Rows {
-			top = max(top, m.value(r))
+			if v := m.value(r); v > top {
+				top, largest = v, m.label(r)
+			}
 		}
-		// The value axis: a line from 0 to the largest value.
+		// The value axis: a scale from 0 to the largest value, named.
 		axisY := y0 + 22 + float64(len(c.Rows))*(barH+gap) + 2
 		s.line(x0+labelW, axisY, x0+panelW-room, axisY, "#999999", 1, false)
-		s.text(x0+labelW, axisY+12, "middle", "#666666", "0")
-		s.text(x0+panelW-room, axisY+12, "middle", "#666666", "largest")
+		for _, at := range []float64{x0 + labelW, x0 + panelW - room} {
+			s.line(at, axisY, at, axisY+4, "#999999", 1, false)
+		}
+		s.text(x0+labelW, axisY+15, "middle", "#666666", "0")
+		s.text(x0+panelW-room, axisY+15, "middle", "#666666", largest)
 		for i, r := range c.Rows {
 			y := y0 + 22 + float64(i)*(barH+gap)
 			without := c.Throttled() && r.Throttle.Kind != policy.ThrottleAdaptive

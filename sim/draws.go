@@ -59,3 +59,20 @@ func (sc *Scenario) StartsWithoutToken(i int) bool {
 	hi := int((uint64(f+1)*n + k - 1) / k) // the family's sessions are [.., hi)
 	return i+w >= hi
 }
+
+// RestartSeed returns the seed of the session that process i starts when a
+// crash_holder fault restarts it at the instant at: a new session, whose
+// random source (jitter) is drawn anew from the run's seed, the process and
+// the instant, in the simulator and in conform's runtime alike.
+func RestartSeed(sc *Scenario, i int, at time.Duration) uint64 {
+	return rand.New(rand.NewPCG(sc.Seed^uint64(at), uint64(i)^restartMix)).Uint64()
+}
+
+// restartMix makes the second word of RestartSeed's generator.
+const restartMix = 0x2e57a27
+
+// StartRetry is how long a process whose session could not start waits
+// before its supervisor starts it again, in the simulator and in conform's
+// runtime alike: a process without a token whose family's store was down
+// when its session.New read it (New fails then).
+const StartRetry = time.Second

@@ -32,7 +32,8 @@ type Options struct {
 	// Timeline records what the SVG timeline draws (Result.Timeline).
 	Timeline bool
 	// Session is the session whose first and last transitions the text
-	// report shows (Result.Story); 0 by default.
+	// report shows (Result.Story), and whose rows a fleet's picture draws
+	// under the fleet's (Timeline); 0 by default.
 	Session int
 }
 
@@ -79,6 +80,9 @@ type run struct {
 	ringK   uint32
 	// holders numbers process incarnations (session.holder).
 	holders uint32
+	// restarts counts the restarts of each process a crash_holder fault
+	// restarted (audit.Record.Restarts); nil until the first.
+	restarts map[uint32]int32
 	// kinds has bit k set when a fault of kind k is in the schedule.
 	kinds uint32
 	// pendTok and pendIssued describe the access token of the pair being
@@ -196,7 +200,7 @@ func newRun(sc *Scenario, opt Options) *run {
 			// Its own stream of the run's seed, so that the sessions'
 			// draws are those of the same run without a throttle: the
 			// stream of session.NewThrottle(spec, seed).
-			r.thr, r.thrRand = t, rand.New(rand.NewPCG(sc.Seed, sc.Seed^0x7e57))
+			r.thr, r.thrRand = t, policy.ThrottleRand(sc.Seed)
 		}
 	}
 	r.q.naive = naiveEngine
@@ -208,7 +212,7 @@ func newRun(sc *Scenario, opt Options) *run {
 	r.rec.init(sc)
 	r.blame.init(&sc.Expect)
 	if opt.Timeline {
-		r.tl = newTimeline(sc)
+		r.tl = newTimeline(sc, opt.Session)
 	}
 	// One generator, seeded by the scenario, decides every random choice:
 	// the start of each session and (through derived seeds) its jitter.
@@ -313,8 +317,6 @@ func (r *run) loop() {
 			r.atStoreOp(e.sess, e.aux, e.at)
 		case evWatch:
 			r.watched(e.sess, e.at)
-		case evRestart:
-			r.restart(e.sess, e.at)
 		}
 	}
 }

@@ -130,9 +130,27 @@ func TestCrashedHolderReplayInsideGrace(t *testing.T) {
 	if len(s) == 0 || atOf(s[0]) != "55m30.056s" || s[0].Cause != "" {
 		t.Errorf("first success %v, want the replay at 55m30.056s", s)
 	}
-	if r := find(res, 0, states.SetToken); len(r) != 1 || atOf(r[0]) != "55m5.004s" || r[0].Reason != states.ReasonRestartOwn {
-		t.Errorf("restart %v, want one at 55m5.004s with its own copy (nothing published yet)", r)
+	// The crashed process starts again at 55m5.004s as a new session, with
+	// the pair it was given (nothing published yet): no transition records
+	// the restart, and the new session's first is its refresh-ahead point,
+	// long past.
+	if r := restartedAt(res, 0); r == nil || atOf(*r) != "55m5.004s" || r.From != states.Valid || r.Event != states.RefreshAhead {
+		t.Errorf("first transition after the restart %+v, want valid -refresh_ahead-> at 55m5.004s", r)
 	}
+	if r := find(res, 0, states.SetToken); len(r) != 0 {
+		t.Errorf("a restart recorded as %v", r)
+	}
+}
+
+// restartedAt returns session i's first transition after its process
+// restarted, or nil.
+func restartedAt(res *Result, i int) *audit.Record {
+	for k, e := range res.Trace {
+		if sessionOf(e) == i && e.Restarts > 0 {
+			return &res.Trace[k]
+		}
+	}
+	return nil
 }
 
 // TestCrashedHolderFallback: without a grace, the fallback grant replaces
@@ -195,8 +213,10 @@ func TestCrashWithoutStoreRestartsWithItsOwnCopy(t *testing.T) {
 	if res.FinalState != "revoked" || res.Stats.FamilyRevocations != 1 || res.Stats.FailedRequests != 2+62 {
 		t.Fatalf("final %s, stats %+v; want revoked, the calls of the 2 minutes down and those after 57m failed", res.FinalState, res.Stats)
 	}
-	if r := find(res, 0, states.SetToken); len(r) != 1 || r[0].Reason != states.ReasonRestartOwn {
-		t.Errorf("restart %v", r)
+	// It starts again at 57m with its own store's pair, which expires at
+	// 1h: its refresh-ahead point (55m) is past, due at once.
+	if r := restartedAt(res, 0); r == nil || atOf(*r) != "57m0s" || r.From != states.Valid || r.Restarts != 1 {
+		t.Errorf("first transition after the restart %+v, want one from valid at 57m0s", r)
 	}
 }
 

@@ -28,7 +28,7 @@ func (e *event) kind() evKind { return evKind(e.key) }
 type evKind uint8
 
 const (
-	evStart        evKind = iota // a session of a spread-out fleet begins
+	evStart        evKind = iota // a session of a spread-out fleet begins, or a crashed process starts again
 	evWake                       // the machine's armed wake-up is due
 	evResult                     // the answer to the refresh in flight arrives
 	evCall                       // a periodic application call (aux: slot<<32 | workload index)
@@ -39,7 +39,6 @@ const (
 	evStore                      // a round trip of an attempt reaches the shared store (aux: flight<<32 | generation<<8 | op)
 	evStoreOp                    // a holder's lease follow-up reaches the shared store (aux: holder<<8 | op<<1 | clear mark)
 	evWatch                      // a watching process's Wait returns after a publish or a release
-	evRestart                    // a crashed process comes back
 	evRelayout                   // the sessions are laid out again in memory (relayout)
 )
 

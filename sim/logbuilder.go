@@ -31,8 +31,11 @@ type LogBuilder struct {
 	// first is each session's earliest entry: the session counts in the
 	// state it leaves from the start.
 	first map[int]firstEntry
-	// delta[k] is how the fleet's counts change between sample k-1 and k.
-	delta [][numStates]int32
+	// delta[k] is how the fleet's counts change between the start of bin
+	// k-1 and that of bin k; partial[k] the time, in bins, that the
+	// transitions within bin k moved between states within it.
+	delta   [][numStates]int32
+	partial [][numStates]float64
 	// One session: when its last refresh request was sent, and the time of
 	// its last entry.
 	sent, last time.Duration
@@ -55,7 +58,10 @@ func NewLogBuilder(name string, sessions int, duration time.Duration) *LogBuilde
 	b := &LogBuilder{tl: tl, first: map[int]firstEntry{}}
 	if tl.fleet() {
 		tl.step = max(duration/timelineBins, 1)
-		b.delta = make([][numStates]int32, min(duration/tl.step, timelineBins)+1)
+		b.delta = make([][numStates]int32, tl.bins()+1)
+		b.partial = make([][numStates]float64, tl.bins())
+	} else {
+		tl.started = true // from the start, in the state its first record leaves
 	}
 	return b
 }
@@ -72,11 +78,17 @@ func (b *LogBuilder) Add(e LogEntry) {
 		b.first[e.Session] = firstEntry{at, e.From}
 	}
 	if tl.fleet() {
-		// Sample k counts the transitions before k×step, as a run's
-		// sampleUpTo takes them; the order they come in does not matter.
-		if k := at/tl.step + 1; k < time.Duration(len(b.delta)) {
-			b.delta[k][e.From]--
-			b.delta[k][e.To]++
+		// Bin k averages its sessions' states over its time, as a run's
+		// sampleUpTo does: a transition within it counts for the rest of
+		// it, and in full for the bins after. The order the entries come
+		// in does not matter.
+		if k := int(at / tl.step); k < len(b.partial) {
+			b.delta[k+1][e.From]--
+			b.delta[k+1][e.To]++
+			from, to := time.Duration(k)*tl.step, min(time.Duration(k+1)*tl.step, tl.duration)
+			rest := float64(to-at) / float64(to-from)
+			b.partial[k][e.From] -= rest
+			b.partial[k][e.To] += rest
 		}
 		tl.counts[e.From]--
 		tl.counts[e.To]++
@@ -111,15 +123,15 @@ func (b *LogBuilder) Timeline() *Timeline {
 		tl.counts[s] += initial[s]
 	}
 	if tl.fleet() {
-		tl.samples = make([][numStates]int32, len(b.delta))
+		tl.shares = make([][numStates]float64, len(b.partial))
 		c := initial
-		for k, d := range b.delta {
+		for k := range tl.shares {
 			for s := range c {
-				c[s] += d[s]
+				c[s] += b.delta[k][s]
+				tl.shares[k][s] = float64(c[s]) + b.partial[k][s]
 			}
-			tl.samples[k] = c
 		}
-		b.delta = nil
+		b.delta, b.partial = nil, nil
 		return tl
 	}
 	if tl.spanStart < tl.duration {

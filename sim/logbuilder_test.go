@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/authfsm/authfsm/states"
 )
 
 // TestLogBuilderFleetInAnyOrder: a fleet's entries fed in any order, as a
-// log of several runs or processes holds them, give the samples LogTimeline
-// gives from them in time order.
+// log of several runs or processes holds them, give the shares LogTimeline
+// gives from them in time order, and those of the run.
 func TestLogBuilderFleetInAnyOrder(t *testing.T) {
 	sc, err := Load("../testdata/scenarios/fleet-outage-no-jitter.yaml")
 	if err != nil {
@@ -29,13 +30,17 @@ func TestLogBuilderFleetInAnyOrder(t *testing.T) {
 		b.Add(e)
 	}
 	got := b.Timeline()
-	if diff := cmp.Diff(want.samples, got.samples); diff != "" || len(got.samples) != timelineBins+1 {
-		t.Errorf("%d samples (-sorted +shuffled):\n%s", len(got.samples), diff)
+	if diff := cmp.Diff(want.shares, got.shares, approx); diff != "" || len(got.shares) != timelineBins {
+		t.Errorf("%d bins (-sorted +shuffled):\n%s", len(got.shares), diff)
 	}
-	if diff := cmp.Diff(res.Timeline.samples, got.samples); diff != "" {
-		t.Errorf("samples (-run +log):\n%s", diff)
+	if diff := cmp.Diff(res.Timeline.shares, got.shares, approx); diff != "" {
+		t.Errorf("shares (-run +log):\n%s", diff)
 	}
 }
+
+// approx compares the shares of sessions in each state that a run and a
+// log sum in different orders.
+var approx = cmpopts.EquateApprox(0, 1e-9)
 
 // cycleEntries returns n transitions of session 0, evenly over d, going
 // round valid, refreshing, backoff (a 502), refreshing, valid.
@@ -59,7 +64,7 @@ func cycleEntries(n int, d time.Duration) func(yield func(LogEntry) bool) {
 
 // TestLogBuilderBounded: a million transitions of one session make a
 // picture of at most a few elements per bin, every state's time and every
-// attempt's class still drawn; a fleet's picture keeps its samples alone.
+// attempt's class still drawn; a fleet's picture keeps its shares alone.
 func TestLogBuilderBounded(t *testing.T) {
 	const n, d = 1_000_000, 24 * time.Hour
 	b := NewLogBuilder("one", 1, d)
@@ -87,7 +92,7 @@ func TestLogBuilderBounded(t *testing.T) {
 		fb.Add(e)
 	}
 	if got := len(fb.delta); got != timelineBins+1 {
-		t.Errorf("the fleet keeps %d sample deltas, want %d", got, timelineBins+1)
+		t.Errorf("the fleet keeps %d bins' deltas, want %d", got, timelineBins+1)
 	}
 	if len(fb.Timeline().spans)+len(fb.tl.attempts) != 0 {
 		t.Errorf("the fleet's picture keeps one session's elements")

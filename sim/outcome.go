@@ -25,14 +25,11 @@ const (
 	codeFault                      // first status-fault code
 )
 
-// The transport and body errors the model's client observes, in the
-// words of the runtime's session.Client (authfsm conform compares them).
-var (
-	errRefused   = errors.New("connection refused")
-	errHTML      = errors.New("not a token response: body is an HTML or XML page")
-	errMalformed = errors.New("not a token response: malformed JSON")
-	errTimeout   = errors.New("no answer before the request deadline")
-)
+// errRefused is a refused connection as the model's client observes it,
+// in the words of the system's error (syscall.ECONNREFUSED); the other
+// outcomes it observes are worded by policy, as the runtime's
+// session.Client words them (authfsm conform compares them).
+var errRefused = errors.New("connection refused")
 
 // answer is one outcome code's classification, computed once per run.
 type answer struct {
@@ -61,11 +58,11 @@ func answers(sc *Scenario) []answer {
 	}
 	set(codeOK, policy.Outcome{Status: 200, Sent: true})
 	set(codeInvalidGrant, policy.Outcome{Status: 400, ErrorCode: "invalid_grant", Sent: true})
-	set(codeTimeout, policy.Outcome{Err: errTimeout, Sent: true})
+	set(codeTimeout, policy.NoAnswer(epoch))
 	set(codeRefused, policy.Outcome{Err: errRefused})
 	set(codeLost, policy.Outcome{Status: 502, Sent: true})
-	set(codeHTML, policy.Outcome{Status: 200, Err: errHTML, Sent: true})
-	set(codeMalformed, policy.Outcome{Status: 200, Err: errMalformed, Sent: true})
+	set(codeHTML, policy.Outcome{Status: 200, Err: policy.ErrHTMLBody, Sent: true})
+	set(codeMalformed, policy.Outcome{Status: 200, Err: policy.ErrMalformedJSON, Sent: true})
 	set(codeOverload, policy.Outcome{Status: 503, Sent: true})
 	// Not sent: the shared throttle kept it back (fed as InThrottled).
 	out[codeThrottled] = answer{verdict: policy.Verdict{Class: policy.Transient}}

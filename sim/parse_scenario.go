@@ -19,6 +19,7 @@ const (
 	maxDuration = 366 * 24 * time.Hour
 	maxSessions = 10_000_000
 	maxCount    = 10_000_000
+	minStatus   = 300 // a status fault is a failure: 2xx would be an answer (html200, malformed)
 	maxStatus   = 599
 )
 
@@ -91,6 +92,25 @@ func (p *parser) session(n *yaml.Node, path string, s *declare.Session) {
 	}
 }
 
+// failureStatus reads a status fault's status, minStatus to maxStatus: a
+// failure, since a 2xx would be an answer (html200 and malformed send the
+// broken ones).
+func (p *parser) failureStatus(dst *int) func(*yaml.Node, string) {
+	return func(n *yaml.Node, key string) {
+		const unset = math.MinInt
+		v := unset
+		p.Integer(&v, unset+1, math.MaxInt)(n, key)
+		switch {
+		case v == unset:
+			// Not an integer: reported.
+		case v < minStatus || v > maxStatus:
+			p.Fail(n, key, ErrInvalid, "%d is out of range [%d, %d]: not a failure status (use html200 or malformed for a broken 200)", v, minStatus, maxStatus)
+		default:
+			*dst = v
+		}
+	}
+}
+
 func (p *parser) server(n *yaml.Node, path string, s *Server) {
 	p.Mapping(n, path, []field{
 		{Key: "latency", Set: p.Duration(&s.Latency, 0, time.Hour)},
@@ -112,7 +132,7 @@ func (p *parser) fault(n *yaml.Node, path string, f *Fault) {
 		{Key: "from", Set: p.Duration(&from, 0, maxDuration)},
 		{Key: "to", Set: p.Duration(&to, 0, maxDuration)},
 		{Key: "at", Set: p.Duration(&at, 0, maxDuration)},
-		{Key: "status", Set: p.Integer(&f.Status, 100, maxStatus)},
+		{Key: "status", Set: p.failureStatus(&f.Status)},
 		{Key: "error", Set: p.Text(&f.Error)},
 		{Key: "description", Set: p.Text(&f.Description)},
 		{Key: "retry_after", Set: p.Duration(&f.RetryAfter, time.Second, 24*time.Hour)},
@@ -127,8 +147,6 @@ func (p *parser) fault(n *yaml.Node, path string, f *Fault) {
 		p.Fail(n, path+".kind", ErrInvalid, "unknown fault kind %q (want %s)", kind, faultKindList())
 	case k == FaultStatus && f.Status == 0:
 		p.Fail(n, path+".status", ErrMissing, "a status fault needs a status")
-	case k == FaultStatus && f.Status < 300:
-		p.Fail(n, path+".status", ErrInvalid, "%d is not a failure status (want 300..599; use html200 or malformed for a broken 200)", f.Status)
 	case k == FaultStatus && f.Description != "" && f.Error == "" && f.Status != 400 && f.Status != 401 && f.Status != 403:
 		// docs/SCENARIOS.md: without error, only 400/401/403 answer with an
 		// OAuth2 JSON body; any other status is a proxy's page.

@@ -13,7 +13,8 @@ import (
 )
 
 // Report writes the readable result of a run of sc: a verdict line that
-// names the seed and every option, the expectations, the numbers, and a
+// names the seed and every option (and the profile its session block came
+// from, Scenario.Profile), the expectations, the numbers, and a
 // compact timeline of one session's state changes (Result.StorySession).
 // reproduce is the command line that reruns the run, which a failing report
 // ends with; empty, it ends without one.
@@ -47,7 +48,12 @@ func Report(w io.Writer, sc *Scenario, res *Result, reproduce string) {
 	if th := sc.Session.Throttle; th.Kind == policy.ThrottleAdaptive {
 		pol += ", throttle " + describeThrottle(th)
 	}
-	fmt.Fprintf(w, "%s %s  seed %d, policy %s, refresh ahead %v, %s, %v simulated\n",
+	if sc.Profile != "" {
+		pol = "profile " + sc.Profile + ", policy " + pol
+	} else {
+		pol = "policy " + pol
+	}
+	fmt.Fprintf(w, "%s %s  seed %d, %s, refresh ahead %v, %s, %v simulated\n",
 		verdict, res.Name, res.Seed, pol, sc.Session.RefreshAhead, sessions, sc.Duration)
 	if len(res.Expectations) > 0 {
 		fmt.Fprintln(w, "  expectations:")

@@ -166,10 +166,13 @@ type Expectation struct {
 // traceEntry completes rec, session i's transition at virtual instant t,
 // as a record of the trace: the session's index as its name, Time and
 // NextAt on the run's virtual clock (Epoch plus the offset from the start
-// of the run, as the server counts it).
+// of the run, as the server counts it), and Restarts the times a
+// crash_holder fault restarted the session's process: each restart starts
+// a new session, whose records do not follow on the crashed one's.
 func traceEntry(rec audit.Record, i uint32, t int64, r *run) audit.Record {
 	rec.Session = strconv.FormatUint(uint64(i), 10)
 	rec.Time = epoch.Add(time.Duration(t))
+	rec.Restarts = int(r.restarts[i])
 	if !rec.NextAt.IsZero() {
 		rec.NextAt = epoch.Add(time.Duration(r.virtual(rec.NextAt)))
 	}

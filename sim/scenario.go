@@ -30,6 +30,12 @@ type Scenario struct {
 	// applies only with Fleet.Families.
 	Share  Share
 	Expect Expect
+	// Profile, when set, names where Session came from in place of the
+	// file's session block ("api of agent.yaml": an agent profile, or
+	// "session.yaml": a declared session's file, as authfsm sim --profile
+	// runs them; see UseSession); Report's first line names it. Empty, the
+	// default, for the file's own.
+	Profile string
 }
 
 // Token describes what the token server issues.

@@ -680,3 +680,45 @@ func TestSchemaDurationSyntax(t *testing.T) {
 		t.Error("a bare 0 is the one number that is a duration, and it is zero")
 	}
 }
+
+// TestSchemaBoundsParse: a number's bounds, as the schema (and so
+// scenario-keys.md) gives them, are values Parse takes where the complete
+// examples use the key, not only values its first check of the key lets
+// through (the schema gave status 100 to 599 while Parse refused a status
+// below 300). Left out are the relations the schema leaves to sim
+// (docs/SCENARIOS.md): durations, whose longest a window's relation to the
+// run's length refuses, and the fleet's counts, bounded by one another.
+func TestSchemaBoundsParse(t *testing.T) {
+	related := map[string]bool{"fleet.sessions": true, "fleet.families": true, "fleet.without_token": true}
+	ex := examples(t)
+	_, props := walk(t)
+	checked := 0
+	for _, p := range props {
+		if typ := p.schema["type"]; typ != "integer" && typ != "number" || related[p.String()] {
+			continue
+		}
+		key := p.path[len(p.path)-1]
+		for _, bound := range []string{"minimum", "maximum"} {
+			v, ok := p.schema[bound].(json.Number)
+			if !ok {
+				continue
+			}
+			for i, e := range ex {
+				for _, parent := range at(e, p.path) {
+					if !has(e, parent, key) {
+						continue
+					}
+					checked++
+					doc := with(e, append(slices.Clip(parent), key), v)
+					if parser, schema := accepted(t, doc); !parser || !schema {
+						_, err := sim.Parse("probe.json", document(t, doc))
+						t.Errorf("%s = %s (its %s) in example %d: parser accepts %t (%v), schema %t", p, v, bound, i, parser, err, schema)
+					}
+				}
+			}
+		}
+	}
+	if checked < 20 {
+		t.Errorf("only %d bounds checked", checked)
+	}
+}

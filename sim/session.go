@@ -56,32 +56,56 @@ type session struct {
 	down bool
 	// slot is the session's index in run.plainTo (see assignSlots).
 	slot uint32
+	// firstTok is the number of the access token the process started
+	// with (tokGen at its first start), which it starts with again after
+	// a crash (restart).
+	firstTok uint32
 }
 
-// begin gives session i a fresh token pair issued at t (none for a
-// process without a token, fleet.without_token) and arms it.
+// begin starts session i's process at t (evStart), or starts it again
+// after a crash (restart): as the runtime's process calls session.New, with
+// the pair it was given (none for a process without a token,
+// fleet.without_token), or, without a shared store, with the one its own
+// store kept. docs/SCENARIOS.md says what a restart is.
 func (r *run) begin(i uint32, t int64, aux uint64) {
 	s := r.sess(i)
 	tokenless := r.tokenless(i)
-	if tokenless && r.stores != nil && aux == 0 {
-		// As a runtime session started without a token does
-		// (session.New), it reads its family's store first: one round
-		// trip, after which it begins.
-		r.stats.StoreRequests++
-		r.q.push(t+r.slat, evStart, i, 1)
-		return
-	}
-	s.start = t
-	s.wakeAt, s.since, s.pendFirst = -1, t, -1
-	if r.stores != nil {
-		s.holder = r.newHolder()
-	}
 	var st *store
 	if r.stores != nil {
 		st = &r.stores[r.famOf(i)]
 	}
+	if tokenless && st != nil {
+		if aux == 0 {
+			// As a runtime session started without a token does
+			// (session.New), it reads its family's store first: one round
+			// trip, after which it begins.
+			r.stats.StoreRequests++
+			r.q.push(t+r.slat, evStart, i, 1)
+			return
+		}
+		if r.storeDown(t) {
+			// session.New cannot read the family: the process does not
+			// start, and its supervisor starts it again StartRetry later.
+			r.q.push(t+int64(StartRetry), evStart, i, 0)
+			return
+		}
+	}
+	restart, end := s.down, s.usableEnd
+	if restart {
+		started := t // the instant its session.New began
+		if tokenless && st != nil {
+			started -= r.slat
+		}
+		r.endIncarnation(i, s, started, t)
+	} else {
+		s.start, s.pendFirst = t, -1
+	}
+	s.wakeAt, s.since = -1, t
+	if st != nil {
+		s.holder = r.newHolder()
+	}
 	switch {
-	case tokenless && st != nil && st.gen > 0 && !r.storeDown(t-r.slat):
+	case tokenless && st != nil && st.gen > 0:
 		// The family published a pair already: it starts with that one.
 		s.tokGen, s.tokIssued, s.cliRTGen = st.pubTok, st.pubTokIssued, st.pubRT
 		issued, expiry := epoch.Add(time.Duration(st.pubIssued)), epoch.Add(time.Duration(st.pubExpiry))
@@ -94,35 +118,81 @@ func (r *run) begin(i uint32, t int64, aux uint64) {
 	case tokenless:
 		// No token at all (fleet.without_token): nothing to present.
 		var zero time.Time
+		s.tokGen, s.tokIssued, s.cliRTGen = 0, 0, 0
 		s.d = s.d.Restarted(zero, zero, states.StartWithoutRefresh())
 		s.usableEnd = t
+	case restart && st == nil:
+		// Its own store's pair, the one it held last (endIncarnation).
 	default:
-		f := &r.fams[r.famOf(i)]
-		if f.rtGen == 0 {
-			f.rtGen, f.rtIssued = 1, t // the family's first process starts it
+		if !restart {
+			f := &r.fams[r.famOf(i)]
+			if f.rtGen == 0 {
+				f.rtGen, f.rtIssued = 1, t // the family's first process starts it
+			}
+			f.tokSeq++
+			s.firstTok = f.tokSeq
 		}
-		f.tokSeq++
-		s.tokGen, s.tokIssued = f.tokSeq, t
-		s.cliRTGen = 1 // every process of a family starts with its first refresh token
-		issued, expiry := r.clock(t), r.clock(t).Add(time.Duration(r.ttl))
+		// The pair the process was given, again after a crash: every
+		// process of a family starts with its first refresh token.
+		s.tokGen, s.tokIssued, s.cliRTGen = s.firstTok, s.start, 1
+		issued, expiry := r.clock(s.start), r.clock(s.start).Add(time.Duration(r.ttl))
 		if r.sc.Token.OmitExpiresIn {
 			// The client learns the expiry from the JWT's exp claim, which
 			// the server wrote on its own clock.
-			issued, expiry = epoch.Add(time.Duration(t)), epoch.Add(time.Duration(t+r.ttl))
+			issued, expiry = epoch.Add(time.Duration(s.start)), epoch.Add(time.Duration(s.start+r.ttl))
 		}
-		s.d = s.d.Restarted(issued, expiry)
+		var opts []states.DataOption
+		if st != nil {
+			// The application's pair, in a family (session.New with a
+			// coordinator): the store may hold a newer one, which the
+			// first read weighs by its expiry.
+			opts = append(opts, states.StartWithOwnPair())
+		}
+		s.d = s.d.Restarted(issued, expiry, opts...)
 		s.usableEnd = r.virtual(expiry)
+	}
+	if restart {
+		s.usableEnd = end // when the crashed incarnation's token stopped being usable
+		r.gotToken(i, s, s.tokGen, s.tokIssued, t)
+	} else {
+		r.stats.started++
 	}
 	// The initial state is entered at the start, not by a transition:
 	// never_states and time_in_state must count it too.
 	r.entered[s.d.State()] = true
 	r.blame.enter(i, s.d.State())
-	r.stats.started++
 	if r.tl != nil {
-		r.tl.counts[s.d.State()]++
+		r.tl.begin(i, s.d.State(), t)
 	}
 	r.step(i, s, states.Input{Kind: states.InWake}, t)
-	r.scheduleWork(i, s)
+	if !restart {
+		r.scheduleWork(i, s)
+	}
+}
+
+// endIncarnation ends the crashed incarnation of session i's process when
+// the process, started again at started, begins at t. The time in its last state ends there, and the new incarnation's
+// session is a new one: its random source is seeded anew (RestartSeed), as
+// conform's runtime seeds its new Session, and it holds its own store's
+// pair, the one the process held last (what begin starts it with without a
+// shared store).
+func (r *run) endIncarnation(i uint32, s *session, started, t int64) {
+	// Its flights count from 0 again: no request of the crashed one's is
+	// its own (sentFlight).
+	s.down, s.sentFlight = false, 0
+	if r.restarts == nil {
+		r.restarts = map[uint32]int32{}
+	}
+	r.restarts[i]++
+	r.timeIn[s.d.State()].add(t - s.since)
+	if r.tl != nil {
+		r.tl.leave(i, s.d.State(), t)
+	}
+	var opts []states.DataOption
+	if s.d.RefreshDead() {
+		opts = append(opts, states.StartWithoutRefresh()) // saved without one
+	}
+	s.d = states.NewData(RestartSeed(r.sc, int(i), time.Duration(started)), s.d.Issued(), s.d.Expiry(), opts...)
 }
 
 // step feeds in to session i's machine at virtual time t and performs the
@@ -175,8 +245,8 @@ func (r *run) gotToken(i uint32, s *session, tok uint32, issued, t int64) {
 	if gap := t - s.usableEnd; gap > 0 {
 		r.unusable.add(gap)
 	}
-	if r.tl != nil && i == 0 {
-		r.tl.token(s.usableEnd, t)
+	if r.tl != nil {
+		r.tl.token(i, s.usableEnd, t)
 	}
 	s.tokGen, s.tokIssued = tok, issued
 	// An adopted or restored pair may have expired already.

@@ -116,7 +116,8 @@ func (r *run) read(s *session, st *store, in *states.Input, t int64) {
 // publish every one (a waiting one, one revoked by the server, one without
 // a token yet), after a release the waiting ones, whose watch reports the
 // lease too (Effects.WatchLease); the others wait for a newer pair alone
-// (session.GenerationWaiter). Its Wait returns one round trip after t.
+// (session.GenerationWaiter). Their Waits return one round trip after t,
+// in the order of the processes (docs/SCENARIOS.md).
 func (r *run) notify(f uint32, t int64, publish bool) {
 	lo, hi := r.famRange(f)
 	for j := lo; j < hi; j++ {
@@ -196,8 +197,8 @@ func (r *run) checkPresent(i uint32, s *session, fallback, live bool, t int64) {
 }
 
 // crash ends session i's process at t, right after it sent a refresh; it
-// comes back after restart. Its machine is left as it was: the restart
-// replaces it.
+// starts again after restart (begin). Its machine is left as it was until
+// then: the new incarnation's replaces it.
 func (r *run) crash(i uint32, s *session, t, restart int64) {
 	s.down, s.awaiting = true, false
 	s.wakeAt = -1
@@ -211,25 +212,5 @@ func (r *run) crash(i uint32, s *session, t, restart int64) {
 		r.fail(i, n, t)
 	}
 	s.usableEnd = min(s.usableEnd, t)
-	r.q.push(t+restart, evRestart, i, 0)
-}
-
-// restart brings session i's crashed process back at t, with the shared
-// store's pair (one round trip) or, without one, its own copy: the pair it
-// held before the crash, whose refresh token the server may have rotated.
-func (r *run) restart(i uint32, t int64) {
-	s := r.sess(i)
-	s.down = false
-	in := states.Input{Kind: states.InSetToken, Issued: s.d.Issued(), Expiry: s.d.Expiry(), Reason: states.ReasonRestartOwn}
-	r.pendTok, r.pendIssued, r.pendRT = s.tokGen, s.tokIssued, s.cliRTGen
-	if r.stores != nil {
-		s.holder = r.newHolder()
-		r.stats.StoreRequests++
-		if st := &r.stores[r.famOf(i)]; st.gen > 0 && !r.storeDown(t) {
-			r.pendTok, r.pendIssued, r.pendRT = st.pubTok, st.pubTokIssued, st.pubRT
-			in.Issued, in.Expiry = epoch.Add(time.Duration(st.pubIssued)), epoch.Add(time.Duration(st.pubExpiry))
-			in.Reason, in.Generation, in.NoRefresh = states.ReasonRestartStore, uint64(st.gen), st.pubDead
-		}
-	}
-	r.step(i, s, in, t)
+	r.q.push(t+restart, evStart, i, 0)
 }

@@ -36,6 +36,25 @@ func (s *svg) text(x, y float64, anchor, fill, t string) {
 	fmt.Fprintf(&s.b, `<text x="%.1f" y="%.1f" text-anchor="%s" fill="%s">%s</text>`+"\n", x, y, anchor, fill, html.EscapeString(t))
 }
 
+// small writes t in the picture's smaller type, for notes under a name.
+func (s *svg) small(x, y float64, anchor, fill, t string) {
+	fmt.Fprintf(&s.b, `<text x="%.1f" y="%.1f" text-anchor="%s" fill="%s" font-size="10">%s</text>`+"\n", x, y, anchor, fill, html.EscapeString(t))
+}
+
+// defs writes definitions (a pattern) that fills refer to.
+func (s *svg) defs(d string) { s.b.WriteString("<defs>" + d + "</defs>\n") }
+
+// hatched draws a rectangle filled with fill (a colour or a pattern's
+// url) and outlined with stroke.
+func (s *svg) hatched(x, y, w, h float64, fill, stroke string) {
+	fmt.Fprintf(&s.b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" stroke="%s" stroke-width="1"/>`+"\n", x, y, max(w, 0.8), h, fill, stroke)
+}
+
+// triangle draws a marker pointing down, h high, its tip at (x, y+h).
+func (s *svg) triangle(x, y, h float64, fill string) {
+	fmt.Fprintf(&s.b, `<path d="M%.1f,%.1f L%.1f,%.1f L%.1f,%.1f Z" fill="%s"/>`+"\n", x-h/2, y, x+h/2, y, x, y+h, fill)
+}
+
 func (s *svg) circle(x, y, r float64, fill string) {
 	fmt.Fprintf(&s.b, `<circle cx="%.1f" cy="%.1f" r="%.1f" fill="%s"/>`+"\n", x, y, r, fill)
 }
@@ -63,7 +82,6 @@ var (
 		policy.OK: "#4caf50", policy.Transient: "#ff9800", policy.RateLimited: "#9c27b0", policy.Permanent: "#e53935",
 		policy.Suspect: "#f48fb1",
 	}
-	faultFill = "#f44336"
 )
 
 // axis draws a time axis under a plot spanning x0..x1 for d.

@@ -218,9 +218,9 @@ func TestCompareWithThrottle(t *testing.T) {
 	c.Text(&b)
 	lines := strings.Split(b.String(), "\n")
 	if !strings.Contains(lines[0], "with the throttle (adaptive k=2 window 2m0s probe 30s) and without") ||
-		!strings.HasPrefix(lines[1], "policy                                        throttle  failed calls") ||
-		!strings.HasPrefix(lines[8], "exponential 1s×2 max 1m0s jitter=full         adaptive ") ||
-		!strings.HasPrefix(lines[9], "exponential 1s×2 max 1m0s jitter=full         none     ") {
+		!strings.HasPrefix(lines[1], "policy                                         throttle  failed calls") ||
+		!strings.HasPrefix(lines[8], "exponential 1s×2 max 1m0s jitter=full          adaptive ") ||
+		!strings.HasPrefix(lines[9], "exponential 1s×2 max 1m0s jitter=full          none     ") {
 		t.Errorf("table:\n%s", b.String())
 	}
 	if svg := CompareSVG(c); !strings.Contains(svg, "without it") || strings.Count(svg, "<rect") < 4*len(c.Rows) {

@@ -9,23 +9,33 @@ import (
 
 // Timeline is what a run's picture shows. For one session: the spans of
 // each state, every refresh attempt with its outcome and the failed calls.
-// For a fleet: the number of sessions in each state, sampled over time.
+// For a fleet: the number of sessions in each state over time, the failed
+// calls of all of them, and the rows of one session as above
+// (Options.Session).
 type Timeline struct {
 	name     string
 	duration time.Duration
 	sessions int
 	faults   []Fault
 
-	// One session (Sessions == 1). Usable holds the stretches during which
-	// the session held a usable token (State is Valid in each).
+	// The session drawn in rows: the only one, or Options.Session of a
+	// fleet; started reports that it began (a fleet's may begin late, and a
+	// log's fleet draws none). Usable holds the stretches during which it
+	// held a usable token (State is Valid in each).
+	one         int
+	started     bool
 	spans       []span
 	usable      []span
 	attempts    []attemptMark
 	failedCalls []failedMark
 
-	// A fleet: Samples[k] counts sessions per state at k×step.
-	step    time.Duration
-	samples [][numStates]int32
+	// A fleet: shares[k] is the number of sessions in each state averaged
+	// over bin k, [k×step, (k+1)×step), and fleetFailed its failed calls,
+	// one mark per bin. Sessions not begun yet count in no state.
+	step        time.Duration
+	shares      [][numStates]float64
+	fleetFailed []failedMark
+	sampledTo   int64
 
 	// fromLog reports a timeline read from a log (LogTimeline), which has no
 	// usable stretches, failed calls or faults to draw.
@@ -35,7 +45,6 @@ type Timeline struct {
 	cur       states.State
 	spanStart time.Duration
 	tokStart  time.Duration
-	nextBin   int64
 
 	// Beyond timelineDetail elements in one of its lists, a one-session
 	// picture is coarse: every element is widened to whole bins of width
@@ -55,7 +64,7 @@ type Timeline struct {
 const (
 	timelineDetail = 4096
 	timelineFine   = 1660
-	numClasses     = 4
+	numClasses     = int(policy.Suspect) + 1
 )
 
 // span is a stretch of time one session spent in State.
@@ -79,30 +88,63 @@ type failedMark struct {
 // timelineBins is the fleet picture's horizontal resolution.
 const timelineBins = 400
 
-func newTimeline(sc *Scenario) *Timeline {
-	tl := &Timeline{name: sc.Name, duration: sc.Duration, sessions: sc.Fleet.Sessions, faults: sc.Server.Faults}
+// newTimeline returns the model of sc's picture, whose rows draw session
+// one (Options.Session; 0 for a run of one session).
+func newTimeline(sc *Scenario, one int) *Timeline {
+	tl := &Timeline{name: sc.Name, duration: sc.Duration, sessions: sc.Fleet.Sessions, faults: sc.Server.Faults, one: one}
 	if tl.sessions > 1 {
 		tl.step = max(sc.Duration/timelineBins, 1)
+		tl.shares = make([][numStates]float64, tl.bins())
+	} else {
+		tl.one = 0
 	}
 	return tl
 }
 
 func (tl *Timeline) fleet() bool { return tl.sessions > 1 }
 
-// sampleUpTo records the fleet's state counts for every bin before t.
+// bins is the number of the fleet's bins: those that start before the end.
+func (tl *Timeline) bins() int {
+	n := tl.duration / tl.step
+	if tl.duration%tl.step != 0 {
+		n++
+	}
+	return int(n)
+}
+
+// begin records that session i began at t in state st.
+func (tl *Timeline) begin(i uint32, st states.State, t int64) {
+	tl.counts[st]++
+	if int(i) == tl.one {
+		tl.started = true
+		tl.cur, tl.spanStart, tl.tokStart = st, time.Duration(t), time.Duration(t)
+	}
+}
+
+// sampleUpTo adds the fleet's state counts, unchanged since the last call,
+// to the bins' averages up to t.
 func (tl *Timeline) sampleUpTo(t int64) {
 	if !tl.fleet() {
 		return
 	}
-	for ; tl.nextBin*int64(tl.step) <= t && len(tl.samples) <= timelineBins; tl.nextBin++ {
-		tl.samples = append(tl.samples, tl.counts)
+	t = min(t, int64(tl.duration))
+	step, end := int64(tl.step), int64(tl.duration)
+	for from := tl.sampledTo; from < t; {
+		k := from / step
+		to := min(t, (k+1)*step)
+		w := float64(to-from) / float64(min((k+1)*step, end)-k*step) // the last bin may be shorter
+		for st, n := range tl.counts {
+			tl.shares[k][st] += w * float64(n)
+		}
+		from = to
 	}
+	tl.sampledTo = max(tl.sampledTo, t)
 }
 
 func (tl *Timeline) transition(i uint32, tr states.Transition, t int64) {
 	tl.counts[tr.From]--
 	tl.counts[tr.To]++
-	if tl.fleet() || i != 0 {
+	if int(i) != tl.one {
 		return
 	}
 	if at := time.Duration(t); at > tl.spanStart {
@@ -112,8 +154,26 @@ func (tl *Timeline) transition(i uint32, tr states.Transition, t int64) {
 	tl.cur = tr.To
 }
 
-// token records that session 0's token, usable until end, was replaced at t.
-func (tl *Timeline) token(end, t int64) {
+// leave records that session i's crashed process left st at t, as it
+// started again: its new session begins in its first state (begin) with no
+// transition.
+func (tl *Timeline) leave(i uint32, st states.State, t int64) {
+	tl.counts[st]--
+	if int(i) != tl.one {
+		return
+	}
+	if at := time.Duration(t); at > tl.spanStart {
+		tl.addSpan(span{tl.spanStart, at, st})
+		tl.spanStart = at
+	}
+}
+
+// token records that session i's token, usable until end, was replaced at
+// t.
+func (tl *Timeline) token(i uint32, end, t int64) {
+	if int(i) != tl.one {
+		return
+	}
 	if e := time.Duration(min(end, t)); e > tl.tokStart {
 		tl.addUsable(span{tl.tokStart, e, states.Valid})
 	}
@@ -121,17 +181,25 @@ func (tl *Timeline) token(end, t int64) {
 }
 
 func (tl *Timeline) attempt(i uint32, sent, done int64, c policy.Class) {
-	if !tl.fleet() && i == 0 {
+	if int(i) == tl.one {
 		tl.addAttempt(attemptMark{time.Duration(sent), time.Duration(done), c})
 	}
 }
 
 func (tl *Timeline) failed(i uint32, t int64, n int64) {
+	if tl.fleet() {
+		at := time.Duration(t) / tl.step * tl.step // one mark per bin
+		if k := len(tl.fleetFailed) - 1; k >= 0 && tl.fleetFailed[k].At == at {
+			tl.fleetFailed[k].N += n
+		} else {
+			tl.fleetFailed = append(tl.fleetFailed, failedMark{at, n})
+		}
+	}
+	if int(i) != tl.one {
+		return
+	}
 	at := time.Duration(t)
-	switch {
-	case tl.fleet():
-		at = at / tl.step * tl.step // one mark per sample bin
-	case tl.coarse:
+	if tl.coarse {
 		at = at / tl.bin * tl.bin
 	}
 	if k := len(tl.failedCalls) - 1; k >= 0 && tl.failedCalls[k].At == at {
@@ -139,7 +207,7 @@ func (tl *Timeline) failed(i uint32, t int64, n int64) {
 		return
 	}
 	tl.failedCalls = append(tl.failedCalls, failedMark{at, n})
-	if !tl.fleet() && len(tl.failedCalls) > timelineDetail {
+	if len(tl.failedCalls) > timelineDetail {
 		tl.coarsen()
 	}
 }
@@ -237,14 +305,13 @@ func (tl *Timeline) coarsen() {
 }
 
 func (tl *Timeline) finish(r *run) {
-	if tl.fleet() {
-		tl.sampleUpTo(r.end)
+	tl.sampleUpTo(r.end)
+	if !tl.started {
 		return
 	}
 	if tl.spanStart < tl.duration {
 		tl.addSpan(span{tl.spanStart, tl.duration, tl.cur})
 	}
-	if len(r.ss) > 0 {
-		tl.token(r.sess(0).usableEnd, r.end)
-	}
+	one := uint32(tl.one)
+	tl.token(one, r.sess(one).usableEnd, r.end)
 }

@@ -22,10 +22,9 @@ const (
 	InReject
 	// InRevoke: the session is revoked explicitly.
 	InRevoke
-	// InSetToken: a token was supplied from outside (a re-login; Reason
-	// ReasonRestartStore or ReasonRestartOwn for a simulated process that
-	// restarted). With Config.Coordinated the application's pair is then
-	// published as the family's next generation (Effects.Store).
+	// InSetToken: a token was supplied from outside (a re-login). With
+	// Config.Coordinated the application's pair is then published as the
+	// family's next generation (Effects.Store).
 	InSetToken
 	// InAccept: a resource server accepted the current access token. It
 	// ends the probation of a token that a rejection's cycle obtained (it
@@ -91,9 +90,6 @@ type Input struct {
 	// Rotated reports that the answer (InResult with policy.OK) carries a
 	// refresh token other than the one presented.
 	Rotated bool
-	// Reason, when set, says where a token came from (InSetToken:
-	// ReasonRestartStore, ReasonRestartOwn).
-	Reason Reason
 	// Detail completes the input's reason: the resource server's answer
 	// (InReject), the store's error (InStoreDown).
 	Detail string

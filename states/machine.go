@@ -65,12 +65,8 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 			fire(d, fx, Revoke, ReasonRevokeCalled, in.Detail, now)
 		}
 	case InSetToken:
-		why := ReasonSetToken
-		if in.Reason != ReasonNone {
-			why = in.Reason
-		}
-		m.install(d, fx, SetToken, why, in, now)
-		if m.coordinated && why == ReasonSetToken {
+		m.install(d, fx, SetToken, ReasonSetToken, in, now)
+		if m.coordinated {
 			// A re-login starts the family's next generation, whatever
 			// the store holds now.
 			d.unpublished, d.relogin, d.pubTries = true, true, 0
@@ -102,19 +98,14 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 	fx.WatchLease = m.WatchingLease(d)
 }
 
-// install replaces the session's pair with in's (an application's, an
-// adopted or a restored one) in any state: a refresh in flight is stale.
+// install replaces the session's pair with in's (an application's or an
+// adopted one) in any state: a refresh in flight is stale.
 func (m *Machine) install(d *Data, fx *Effects, ev Event, why Reason, in *Input, now time.Time) {
 	d.issued, d.expiry = in.Issued, in.Expiry
 	d.rejected, d.postponed, d.maybeConsumed = false, false, false
 	d.rejectCycle, d.probation, d.suspectN = false, false, 0
 	d.attempt, d.prevDelay, d.reason, d.detail = 0, 0, ReasonNone, ""
-	switch why {
-	case ReasonRestartStore, ReasonRestartOwn:
-		// A new incarnation of the process: the lease and the mark of the
-		// one that crashed are not its own.
-		d.held, d.marked = false, false
-	case ReasonSetToken:
+	if why == ReasonSetToken {
 		m.release(d, fx, false) // the refresh in flight may have spent the token
 	}
 	d.rtDead, d.rtNone, d.step, d.fb = in.NoRefresh, in.NoRefresh, stepNone, fbNone

@@ -102,11 +102,6 @@ const (
 	// ReasonFallbackFailed: the fallback grant failed; the detail says why
 	// it was used and how it failed (Transition.Class, its class).
 	ReasonFallbackFailed
-	// ReasonRestartStore and ReasonRestartOwn: a process restarted after a
-	// crash (the simulator's crash_holder), with the shared store's pair or
-	// with its own copy.
-	ReasonRestartStore
-	ReasonRestartOwn
 
 	numReasons
 )
@@ -122,7 +117,6 @@ var reasonNames = [numReasons]string{
 	ReasonNoTokenYet: "no_token_yet", ReasonNoRefreshToken: "no_refresh_token", ReasonFallback: "fallback", ReasonFallbackClient: "fallback_client", ReasonFallbackNoRefresh: "fallback_no_refresh",
 	ReasonFallbackDead:   "fallback_dead",
 	ReasonFallbackOrphan: "fallback_orphan", ReasonFallbackFailed: "fallback_failed",
-	ReasonRestartStore: "restart_store", ReasonRestartOwn: "restart_own",
 }
 
 // The fixed words of the causes.
@@ -230,10 +224,6 @@ func format(r Reason, detail string, gen uint64) string {
 		return "fallback grant: the refresh token was refused earlier"
 	case ReasonFallbackOrphan:
 		return "fallback grant: " + CrashedHolderCause
-	case ReasonRestartStore:
-		return "process restarted after a crash, with the shared store's pair"
-	case ReasonRestartOwn:
-		return "process restarted after a crash, with its own copy of the pair"
 	}
 	return joined(r.String(), ": ", detail)
 }

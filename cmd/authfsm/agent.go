@@ -74,15 +74,10 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	if *check {
 		if err := agent.Check(context.Background(), cfg, agent.Options{Logger: log}); err != nil {
 			sayErr(stderr, "agent", err)
-			n := len(agent.Errors(err))
-			problems := "problems"
-			if n == 1 {
-				problems = "problem"
-			}
-			say(stderr, "agent", "%s: %d %s; the agent would not start", *file, n, problems)
+			say(stderr, "agent", "%s: %s; the agent would not start", *file, plural(len(agent.Errors(err)), "problem"))
 			return exitBadInput
 		}
-		fmt.Fprintf(stdout, "%s: %d profiles, ok\n", *file, len(cfg.Profiles))
+		fmt.Fprintf(stdout, "%s: %s, ok\n", *file, plural(len(cfg.Profiles), "profile"))
 		return exitOK
 	}
 	// Signals are caught before anything is bound, so that none ends the

@@ -155,6 +155,17 @@ profiles:
 	if code != exitOK || out != good+": 2 profiles, ok\n" || errOut != "" {
 		t.Errorf("a good file: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+	one := write("one.yaml", `listen: unix:api.sock
+profiles:
+  cc:
+    token_url: `+ts.URL+`
+    client_id: c
+    client_secret_file: secret
+    grant: client_credentials
+`)
+	if code, out, errOut := runCLI("agent", "--config", one, "--check"); code != exitOK || out != one+": 1 profile, ok\n" || errOut != "" {
+		t.Errorf("a file of one profile: exit %d, stdout %q, stderr %q; want %q", code, out, errOut, one+": 1 profile, ok\n")
+	}
 	for _, f := range []string{"api.sock", "audit.jsonl"} {
 		if _, err := os.Lstat(filepath.Join(dir, f)); !os.IsNotExist(err) {
 			t.Errorf("--check created %s", f)

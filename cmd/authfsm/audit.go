@@ -227,7 +227,7 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: ok, %s (unchained: no hash checked)\n", path, conformNote(conf))
 		return exitOK
 	}
-	fmt.Fprintf(stdout, "%s: ok, %d records, head %s%s%s; %s\n", path, head.Seq, head, keyedNote(opts), anchoredNote(anchor), conformNote(conf))
+	fmt.Fprintf(stdout, "%s: ok, %s, head %s%s%s; %s\n", path, plural(int(head.Seq), "record"), head, keyedNote(opts), anchoredNote(anchor), conformNote(conf))
 	return exitOK
 }
 
@@ -241,6 +241,7 @@ func conformNote(c audit.Conformance) string {
 	return fmt.Sprintf("%s of %s %s to the machine", plural(c.Transitions, "transition"), plural(c.Sessions, "session"), verb)
 }
 
+// plural returns "1 record" or "5 records".
 func plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
@@ -288,7 +289,7 @@ func runAuditRepair(args []string, stdout, stderr io.Writer) int {
 		return exitBadInput
 	}
 	if res.Removed == 0 {
-		fmt.Fprintf(stdout, "%s: intact, nothing to repair (%d records, head %s)\n", path, res.Head.Seq, res.Head)
+		fmt.Fprintf(stdout, "%s: intact, nothing to repair (%s, head %s)\n", path, plural(int(res.Head.Seq), "record"), res.Head)
 		return exitOK
 	}
 	fmt.Fprintf(stdout, "%s: repaired: removed %d bytes of a torn last line after record %d and recorded it as record %d; head %s\n",

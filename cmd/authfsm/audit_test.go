@@ -168,6 +168,8 @@ func TestAudit(t *testing.T) {
 		{"repair keyed without key", j(keyed[:2], "") + keyed[2][:30], []string{"repair", "@FILE"}, exitFailed, "", "FILE:1: audit: hash chain broken at line 1", j(keyed[:2], "") + keyed[2][:30]},
 		{"repair missing", "", []string{"repair", "@NONE"}, exitBadInput, "", "no such file", ""},
 		{"repair no file", "", []string{"repair"}, exitBadInput, "", "usage: authfsm audit repair", ""},
+		{"verify one record", j(plain[:1], ""), []string{"verify", "@FILE"}, exitOK, "FILE: ok, 1 record, head ", "", ""},
+		{"repair one record", j(plain[:1], ""), []string{"repair", "@FILE"}, exitOK, "FILE: intact, nothing to repair (1 record, head ", "", ""},
 		{"no subcommand", "", nil, exitBadInput, "", "usage:\n  authfsm audit verify", ""},
 		{"unknown subcommand", "", []string{"check", "@FILE"}, exitBadInput, "", `unknown subcommand "check"`, ""},
 		{"unknown flag", j(plain, ""), []string{"verify", "--key", "@KEY", "@FILE"}, exitBadInput, "", "flag provided but not defined: -key", ""},

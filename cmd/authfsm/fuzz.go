@@ -83,7 +83,7 @@ func runFuzz(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "fuzz: run %d of seed %d broke an invariant: %s\n  shrunk scenario: %s\n  reproduce: authfsm sim %s\n",
 			*res.Run, res.Seed, res.Why, res.File, shellQuote(res.File))
 	default:
-		fmt.Fprintf(stdout, "fuzz: %d runs from seed %d, no violation\n", res.Runs, res.Seed)
+		fmt.Fprintf(stdout, "fuzz: %s from seed %d, no violation\n", plural(res.Runs, "run"), res.Seed)
 	}
 	if res.Violation {
 		return exitFailed

@@ -51,3 +51,10 @@ func TestFuzzReportsUnwritableOut(t *testing.T) {
 		t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, exitBadInput, out, errOut)
 	}
 }
+
+// TestFuzzOneRun: the summary counts in the singular too.
+func TestFuzzOneRun(t *testing.T) {
+	if code, out, errOut := runCLI("fuzz", "--runs", "1"); code != exitOK || out != "fuzz: 1 run from seed 1, no violation\n" || errOut != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}

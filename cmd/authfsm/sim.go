@@ -25,14 +25,16 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	auditOut := fs.String("audit", "", "write the run's transitions to this file as a hash-chained audit log, as a runtime session's (authfsm audit verify, diagram and timeline read it)")
 	profile := fs.String("profile", "", "simulate a declared session: an agent profile's session block (the agent's config FILE, or FILE#NAME), or a session FILE (declare.Load)")
 	maxEvents := fs.Int64("max-events", sim.DefaultMaxEvents, "refuse a run estimated to need more events than this")
-	session := fs.Int("session", 0, "show the timeline of this session of a fleet (by default the session that made the run fail, else 0)")
+	session := fs.Int("session", 0, "show the timeline of this session of a fleet, in the report and in the --svg picture (by default the session that made the run fail, else 0)")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return badFlag(stdout, stderr, fs, err, "")
 	}
 	var prof *declare.Session
+	var profName string
 	if *profile != "" {
-		s, err := loadProfileSession(*profile)
+		s, name, err := loadProfileSession(*profile)
+		profName = name
 		if err == nil && *kind != "" {
 			err = errProfileAndPolicy
 		}
@@ -78,6 +80,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 			if err = sc.UseSession(*prof); err != nil {
 				err = fmt.Errorf("authfsm sim: %s with --profile %s: %w", file, *profile, err)
 			}
+			sc.Profile = profName
 		}
 		if err != nil {
 			sayErr(stderr, "sim", err)
@@ -123,12 +126,16 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 				return exitBadInput
 			}
 		}
-		if !*asJSON && !sessionSet && res.Failing > 0 {
-			// The report shows the timeline of the session that made the
-			// run fail. The run is deterministic: running it again gives
-			// the same result, with that session's transitions kept.
-			again := sim.Run(sc, sim.Options{Session: res.Failing, Progress: opt.Progress})
+		if (!*asJSON || *svg != "") && !sessionSet && res.Failing > 0 {
+			// The report, and the picture's rows of one session, show the
+			// session that made the run fail. The run is deterministic:
+			// running it again gives the same result, with that session's
+			// transitions kept.
+			again := sim.Run(sc, sim.Options{Session: res.Failing, Progress: opt.Progress, Timeline: *svg != ""})
 			res.Story, res.StoryLen, res.StorySession = again.Story, again.StoryLen, again.StorySession
+			if *svg != "" {
+				res.Timeline = again.Timeline
+			}
 		}
 		prog.done()
 		if *asJSON {

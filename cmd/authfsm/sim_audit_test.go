@@ -52,3 +52,27 @@ func TestSimAudit(t *testing.T) {
 		}
 	}
 }
+
+// TestSimAuditRestarts: a run whose crash_holder fault restarts a process
+// writes a log whose records after the restart count it (restarts), and
+// the audit commands take the restarted process as a new session, as
+// audit.Conform does: the log conforms, with a session more than the
+// fleet has.
+func TestSimAuditRestarts(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "run.jsonl")
+	file := filepath.Join("..", "..", "testdata", "scenarios", "crashed-holder-with-grace.yaml")
+	if code, _, stderr := runCLI("sim", "--audit", log, file); code != exitOK || stderr != "" {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"restarts":1`) {
+		t.Fatalf("no record counts the restart:\n%s", b)
+	}
+	code, out, errOut := runCLI("audit", "verify", log)
+	if code != exitOK || !strings.Contains(out, "transitions of 5 sessions conform to the machine") {
+		t.Errorf("audit verify: exit %d, %q, %q; want the 4 sessions and the restarted one", code, out, errOut)
+	}
+}

@@ -15,24 +15,27 @@ import (
 // --profile`: a profile's session block in the agent's configuration
 // FILE, or FILE#NAME when it has several profiles; or, in a FILE without
 // profiles, a declared session (declare.Load: the session block's keys at
-// the top level), as a program that embeds it reads it.
-func loadProfileSession(spec string) (declare.Session, error) {
+// the top level), as a program that embeds it reads it. It returns the
+// session and how the report names it: "NAME of FILE" for a profile, FILE
+// for a declared session.
+func loadProfileSession(spec string) (declare.Session, string, error) {
 	file, name := spec, ""
 	if i := strings.LastIndexByte(spec, '#'); i >= 0 {
 		file, name = spec[:i], spec[i+1:]
 	}
 	if name == "" && !agentConfig(file) {
-		return declare.Load(file)
+		s, err := declare.Load(file)
+		return s, file, err
 	}
 	cfg, err := agent.Load(file)
 	if err != nil {
-		return declare.Session{}, err
+		return declare.Session{}, "", err
 	}
 	p, err := cfg.Profile(name)
 	if err != nil {
-		return declare.Session{}, err
+		return declare.Session{}, "", err
 	}
-	return p.Session, nil
+	return p.Session, p.Name + " of " + file, nil
 }
 
 // agentConfig reports whether file holds an agent's configuration: a

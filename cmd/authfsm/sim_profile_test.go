@@ -25,6 +25,7 @@ func TestSimProfile(t *testing.T) {
 	noMargin := write("nomargin.yaml", profile("api", "{refresh_ahead: 0s, policy: {kind: constant, initial: 2s, jitter: none}}"))
 	two := write("two.yaml", profile("api", "{refresh_ahead: 0s}")+profile("safe", "{refresh_ahead: 10m, request_timeout: 5s}"))
 	throttled := write("throttle.yaml", profile("api", "{throttle: {kind: adaptive}}"))
+	badPolicy := write("badpolicy.yaml", profile("api", "{policy: {kind: constant, initial: 2s, max: 5s}}"))
 	// A declared session in a file of its own, as a program embeds it.
 	declared := filepath.Join(dir, "session.yaml")
 	badDeclared := filepath.Join(dir, "bad-session.yaml")
@@ -44,18 +45,20 @@ func TestSimProfile(t *testing.T) {
 		stderr string
 	}{
 		{"the profile's settings", []string{"sim", "--profile", noMargin, seedFile}, exitFailed,
-			"FAIL seed-502-at-refresh  seed 7, policy constant 2s jitter=none, refresh ahead 0s, 1 session", ""},
+			"FAIL seed-502-at-refresh  seed 7, profile api of " + noMargin + ", policy constant 2s jitter=none, refresh ahead 0s, 1 session", ""},
 		{"reproduced with the profile", []string{"sim", seedFile, "--profile", noMargin}, exitFailed,
 			"reproduce: authfsm sim --seed 7 --profile " + noMargin + " " + seedFile, ""},
 		{"a named profile", []string{"sim", "--profile", two + "#safe", seedFile}, exitOK,
-			"PASS seed-502-at-refresh  seed 7, policy exponential 1s×2 max 1m0s jitter=full, refresh ahead 10m0s", ""},
+			"PASS seed-502-at-refresh  seed 7, profile safe of " + two + ", policy exponential 1s×2 max 1m0s jitter=full, refresh ahead 10m0s", ""},
 		{"several profiles, none named", []string{"sim", "--profile", two, seedFile}, exitBadInput, "", "has 2 profiles (api, safe): name one"},
 		{"an unknown profile", []string{"sim", "--profile", two + "#nope", seedFile}, exitBadInput, "", `has no profile "nope"`},
 		{"with --policy", []string{"sim", "--profile", noMargin, "--policy", "none", seedFile}, exitBadInput, "", "drop --policy"},
 		{"a throttle", []string{"sim", "--profile", throttled, seedFile}, exitOK, "throttle adaptive k=2 window 2m0s probe 30s", ""},
+		{"a bad policy, named once", []string{"sim", "--profile", badPolicy, seedFile}, exitBadInput, "",
+			"badpolicy.yaml:6: profiles.api.session.policy: max does not apply to a constant policy"},
 		{"a bad profile file", []string{"sim", "--profile", seedFile, seedFile}, exitBadInput, "", "502-at-refresh.yaml:1: name: unknown key"},
 		{"a session file", []string{"sim", "--profile", declared, seedFile}, exitFailed,
-			"FAIL seed-502-at-refresh  seed 7, policy constant 2s jitter=none, refresh ahead 0s, 1 session", ""},
+			"FAIL seed-502-at-refresh  seed 7, profile " + declared + ", policy constant 2s jitter=none, refresh ahead 0s, 1 session", ""},
 		{"a bad session file", []string{"sim", "--profile", badDeclared, seedFile}, exitBadInput, "", "declare: " + badDeclared + ":2: policy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -93,7 +93,7 @@ func TestSimCommand(t *testing.T) {
 		{"second document", []string{"sim", twoDocs}, exitBadInput, "", twoDocs + ":5: a second YAML document"},
 		{"compare with failing rows", []string{"compare", noMarginFile}, exitFailed, "exponential 1s×2 max 1m0s jitter=decorrelated", ""},
 		{"compare all pass", []string{"compare", calm}, exitOK, "none ", ""},
-		{"compare with a throttle", []string{"compare", throttled}, exitFailed, "policy                                        throttle  failed calls", ""},
+		{"compare with a throttle", []string{"compare", throttled}, exitFailed, "policy                                         throttle  failed calls", ""},
 		{"sim with a throttle", []string{"sim", "--json", throttled}, exitOK, `"throttled_requests":`, ""},
 		{"bad throttle", []string{"sim", badThrottle}, exitBadInput, "", badThrottle + ":7: session.throttle.k: "},
 		{"fuzz", []string{"fuzz", "--runs", "50", "--json"}, exitOK, `{"runs":50,"seed":1,"violation":false}`, ""},
@@ -185,5 +185,37 @@ func TestReproduceLine(t *testing.T) {
 		if got := reproduceLine(7, tc.profile, tc.kind, tc.maxEvents, tc.file); got != tc.want {
 			t.Errorf("reproduceLine(%q, %q, %q) = %s, want %s", tc.profile, tc.kind, tc.file, got, tc.want)
 		}
+	}
+}
+
+// TestSimSVGSession: the picture of a fleet draws, under the fleet's
+// shares, the session --session names: another session, another picture;
+// without the flag, the session that made the run fail, as the report.
+func TestSimSVGSession(t *testing.T) {
+	dir := t.TempDir()
+	fleet := filepath.Join(dir, "fleet.yaml")
+	if err := os.WriteFile(fleet, []byte("name: f\nseed: 4\nduration: 3h\ntoken: {ttl: 1h}\nfleet: {sessions: 20, start_spread: 2h}\n"+
+		"server: {faults: [{at: 2h20m, kind: revoke}]}\nworkload: [{kind: requests, every: 10m}]\nexpect: {never_states: [revoked]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	picture := func(args ...string) string {
+		t.Helper()
+		out := filepath.Join(dir, "out.svg")
+		if code, _, errOut := runCLI(append([]string{"sim", "--svg", out, fleet}, args...)...); code != exitFailed || errOut != "" {
+			t.Fatalf("sim %v: exit %d, stderr %s", args, code, errOut)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	s3, s5, failing := picture("--session", "3"), picture("--session", "5"), picture()
+	if s3 == s5 || !strings.Contains(s3, ">session 3 of 20<") || !strings.Contains(s5, ">session 5 of 20<") {
+		t.Errorf("--session 3 and 5: the same picture %t, naming them %t %t", s3 == s5,
+			strings.Contains(s3, ">session 3 of 20<"), strings.Contains(s5, ">session 5 of 20<"))
+	}
+	if !strings.Contains(failing, ">session 13 of 20<") {
+		t.Errorf("without --session, the picture does not draw session 13, the first to enter revoked")
 	}
 }

@@ -18,7 +18,8 @@ of audit records, hash-chained or not: a runtime's, or a simulator's run as
 authfsm sim --audit LOG writes it), into the SVG file OUT ("-" for standard
 output). Time runs from FILE's first record. With one session the picture
 has a band per state and a mark per refresh attempt, coloured by its
-outcome; with several, the share of sessions in each state. A log does not record when a token was
+outcome; with several, the share of sessions in each state, averaged over
+each bin. A legend explains every mark. A log does not record when a token was
 usable, which calls failed or when faults began, so those rows are left
 out, and each session counts from the start in the state its first record
 leaves. Flags may come before or after FILE.

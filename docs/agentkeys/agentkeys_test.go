@@ -76,7 +76,7 @@ func TestReferenceHasEveryKey(t *testing.T) {
 	for key, def := range map[string]string{
 		"profiles": "required", "shutdown_timeout": "`30s`", "log_level": "`info`", "profiles.NAME.grant": "`refresh_token`",
 		"profiles.NAME.store.redis.addr": "required", "profiles.NAME.store.redis.db": "`0`",
-		"profiles.NAME.proxy.max_replay_body": "`1048576`", "profiles.NAME.session.refresh_ahead": "`5m`", "profiles.NAME.client_id": "—",
+		"profiles.NAME.proxy.max_replay_body": "`1048576`", "profiles.NAME.proxy.max_idle_conns": "`100`", "profiles.NAME.session.refresh_ahead": "`5m`", "profiles.NAME.client_id": "—",
 	} {
 		if defaults[key] != def {
 			t.Errorf("%s: default column %q, want %q", key, defaults[key], def)

@@ -31,6 +31,7 @@ import (
 var defaults = map[string]any{
 	"agent.DefaultAddr":                     agent.DefaultAddr,
 	"agent.DefaultGitUsername":              agent.DefaultGitUsername,
+	"agent.DefaultMaxIdleConns":             agent.DefaultMaxIdleConns,
 	"agent.DefaultMaxReplayBody":            agent.DefaultMaxReplayBody,
 	"agent.DefaultShutdownTimeout":          agent.DefaultShutdownTimeout,
 	"conform.DefaultStallAfter":             conform.DefaultStallAfter,
