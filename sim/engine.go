@@ -117,7 +117,7 @@ type run struct {
 	relayoutDue bool
 }
 
-const numStates = 6
+const numStates = 8
 
 // Run simulates sc and returns its result. It is deterministic: the same
 // scenario (seed included) and options give the same result.
