@@ -117,7 +117,10 @@ func (s *Session) workContextLocked(attempt bool) context.Context {
 // machine says at now.
 func (s *Session) publishLocked(now time.Time) {
 	var until, serve time.Time
-	if s.data.State() != states.Revoked && !s.data.Rejected() && s.tok.Access != "" && !s.closed {
+	switch st := s.data.State(); {
+	case st == states.Revoked, st == states.NeedsLogin, st == states.LoggingIn:
+		// Nothing is served.
+	case !s.data.Rejected() && s.tok.Access != "" && !s.closed:
 		until = s.data.Expiry()
 		serve = s.data.ServeUntil(now)
 	}

@@ -204,7 +204,7 @@ func (s *Session) revokeOne(ctx context.Context, r Revoker, token Secret, hint s
 			return n, err
 		}
 		v := s.cfg.classifier.Classify(ee.Outcome())
-		if v.Class == policy.Permanent || v.Class == policy.OK {
+		if v.Class != policy.Transient && v.Class != policy.RateLimited || ee.Code == "unsupported_token_type" {
 			return n, err // unsupported_token_type, invalid_client: asking again changes nothing
 		}
 		d, again := pol.Delay(policy.Attempt{N: n, Elapsed: s.cfg.clock.Now().Sub(start), Prev: prev, Rand: uint64(n)})
