@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benbjohnson/clock"
+
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/states"
@@ -125,7 +127,7 @@ func (s *Session) Logout(ctx context.Context) error {
 			pairs = append(pairs, fam.Pair)
 		}
 	}
-	le := &LogoutError{NotRevoked: s.revokePairs(ctx, pairs)}
+	le := &LogoutError{NotRevoked: s.revocation().pairs(ctx, pairs)}
 	le.Store = s.removePair(ctx, ver)
 	if len(le.NotRevoked) == 0 && le.Store == nil {
 		return nil
@@ -148,13 +150,60 @@ func (s *Session) removePair(ctx context.Context, ver uint64) error {
 	return s.save(ctx, Token{}, ver)
 }
 
-// revokePairs revokes the refresh and access tokens of pairs, each once,
-// and returns what it could not revoke.
-func (s *Session) revokePairs(ctx context.Context, pairs []Token) []RevocationFailure {
+// revocation is how a logout revokes: with what, paced how.
+type revocation struct {
+	r          Revoker
+	pol        policy.Policy
+	classifier policy.Classifier
+	clk        clock.Clock
+	// request bounds one request; wait waits for ch or ctx's end.
+	request func(ctx context.Context) (context.Context, context.CancelFunc)
+	wait    func(ctx context.Context, ch <-chan struct{}) bool
+	maxRA   time.Duration
+}
+
+// revocation returns how the session's Logout revokes.
+func (s *Session) revocation() revocation {
 	r := s.cfg.revoker
 	if r == nil {
 		r, _ = s.refresher.(Revoker)
 	}
+	return revocation{r: r, pol: s.cfg.policy, classifier: s.cfg.classifier, clk: s.cfg.clock, maxRA: s.maxRetryAfter(),
+		request: func(ctx context.Context) (context.Context, context.CancelFunc) {
+			return s.cfg.requestContext(ctx, s.cfg.timeout)
+		},
+		wait: s.await}
+}
+
+// RevokePair revokes the refresh tokens of pairs, then their access
+// tokens, with r (RFC 7009), each once, as Session.Logout does: retried
+// while the server fails transiently (policy.DefaultClassifier), paced by
+// policy.Default(), at most 3 times, each request bounded by
+// DefaultRequestTimeout, all within ctx. It returns nil when every token
+// was revoked, else a *LogoutError listing the others (its Store nil):
+// what `authfsm logout` does for a pair it read from a store.
+func RevokePair(ctx context.Context, r Revoker, pairs ...Token) error {
+	rv := revocation{r: r, classifier: policy.DefaultClassifier, clk: clock.New(), maxRA: states.DefaultMaxRetryAfter,
+		request: func(ctx context.Context) (context.Context, context.CancelFunc) {
+			return context.WithTimeout(ctx, DefaultRequestTimeout)
+		},
+		wait: func(ctx context.Context, ch <-chan struct{}) bool {
+			select {
+			case <-ch:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}}
+	if failed := rv.pairs(ctx, pairs); len(failed) > 0 {
+		return &LogoutError{NotRevoked: failed}
+	}
+	return nil
+}
+
+// pairs revokes the refresh and access tokens of pairs, each once, and
+// returns what it could not revoke.
+func (rv revocation) pairs(ctx context.Context, pairs []Token) []RevocationFailure {
 	var out []RevocationFailure
 	seen := map[Secret]bool{"": true}
 	for _, hint := range []string{HintRefreshToken, HintAccessToken} {
@@ -168,12 +217,12 @@ func (s *Session) revokePairs(ctx context.Context, pairs []Token) []RevocationFa
 			}
 			seen[t] = true
 			f := RevocationFailure{Hint: hint, Token: audit.Fingerprint(string(t))}
-			if r == nil {
+			if rv.r == nil {
 				f.Err = fmt.Errorf("%w: the session's Refresher cannot revoke; give WithRevoker", ErrNoRevocationEndpoint)
 				out = append(out, f)
 				continue
 			}
-			if f.Attempts, f.Err = s.revokeOne(ctx, r, t, hint); f.Err != nil {
+			if f.Attempts, f.Err = rv.one(ctx, t, hint); f.Err != nil {
 				out = append(out, f)
 			}
 		}
@@ -181,20 +230,19 @@ func (s *Session) revokePairs(ctx context.Context, pairs []Token) []RevocationFa
 	return out
 }
 
-// revokeOne revokes token, retrying what the session's classifier calls
-// transient, paced by its policy (Retry-After honoured up to the session's
-// bound), at most revokeAttempts times within ctx. It returns the attempts
-// made and the last failure.
-func (s *Session) revokeOne(ctx context.Context, r Revoker, token Secret, hint string) (int, error) {
-	pol := s.cfg.policy
+// one revokes token, retrying what the classifier calls transient, paced
+// by the policy (Retry-After honoured up to maxRA), at most revokeAttempts
+// times within ctx. It returns the attempts made and the last failure.
+func (rv revocation) one(ctx context.Context, token Secret, hint string) (int, error) {
+	pol := rv.pol
 	if pol == nil {
 		pol = policy.Default()
 	}
-	start := s.cfg.clock.Now()
+	start := rv.clk.Now()
 	var prev time.Duration
 	for n := 1; ; n++ {
-		rctx, cancel := s.cfg.requestContext(ctx, s.cfg.timeout)
-		err := r.Revoke(rctx, token, hint)
+		rctx, cancel := rv.request(ctx)
+		err := rv.r.Revoke(rctx, token, hint)
 		cancel()
 		if err == nil || ctx.Err() != nil || n == revokeAttempts {
 			return n, err
@@ -203,18 +251,18 @@ func (s *Session) revokeOne(ctx context.Context, r Revoker, token Secret, hint s
 		if !errors.As(err, &ee) {
 			return n, err
 		}
-		v := s.cfg.classifier.Classify(ee.Outcome())
+		v := rv.classifier.Classify(ee.Outcome())
 		if v.Class != policy.Transient && v.Class != policy.RateLimited || ee.Code == "unsupported_token_type" {
 			return n, err // unsupported_token_type, invalid_client: asking again changes nothing
 		}
-		d, again := pol.Delay(policy.Attempt{N: n, Elapsed: s.cfg.clock.Now().Sub(start), Prev: prev, Rand: uint64(n)})
+		d, again := pol.Delay(policy.Attempt{N: n, Elapsed: rv.clk.Now().Sub(start), Prev: prev, Rand: uint64(n)})
 		if !again {
 			return n, err
 		}
-		prev = max(d, min(v.RetryAfter, s.maxRetryAfter()))
+		prev = max(d, min(v.RetryAfter, rv.maxRA))
 		done := make(chan struct{})
-		t := s.cfg.clock.AfterFunc(prev, func() { close(done) })
-		if !s.await(ctx, done) {
+		t := rv.clk.AfterFunc(prev, func() { close(done) })
+		if !rv.wait(ctx, done) {
 			t.Stop()
 			return n, err
 		}
