@@ -147,6 +147,7 @@ func newRun(sc *Scenario, opt Options) *run {
 			// refusal, as the runtime's sessions with a store do.
 			Coordinated: sc.Fleet.Families > 0 && sc.Share.Kind == ShareStore,
 			Lease:       states.LeaseTTL(sc.Share.Lease, sc.Session.RequestTimeout),
+			Login:       sc.Fleet.Login,
 		}),
 		answers:    answers(sc),
 		end:        int64(sc.Duration),
@@ -245,6 +246,11 @@ func newRun(sc *Scenario, opt Options) *run {
 			r.q.push(int64(f.To), evFaultEnd, uint32(i), 0)
 		}
 	}
+	for k, w := range sc.Workload {
+		if w.Kind == WorkLogin {
+			r.q.push(int64(w.At), evLogin, 0, uint64(k))
+		}
+	}
 	return r
 }
 
@@ -312,6 +318,8 @@ func (r *run) loop() {
 			r.watched(e.sess, e.at)
 		case evRestart:
 			r.restart(e.sess, e.at)
+		case evLogin:
+			r.login(e.at)
 		}
 	}
 }
