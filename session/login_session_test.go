@@ -202,3 +202,43 @@ func TestOwnLoginAbandonedForFamilysPair(t *testing.T) {
 		}
 	})
 }
+
+// TestOwnLoginPublishedToTheFamily: a process's own login is published as
+// its family's next generation, whatever the family held, and the family's
+// other process, which needs a login too, adopts it.
+func TestOwnLoginPublishedToTheFamily(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		fe := newFakeEndpoint(time.Hour)
+		coord := &MemoryCoordinator{}
+		if _, err := PublishPair(ctx, coord, Token{}); err != nil { // a family logged out before
+			t.Fatal(err)
+		}
+		login := LoginFunc(func(ctx context.Context) (Token, error) {
+			return Token{Access: "login-access", Refresh: "login-refresh", Expiry: time.Now().Add(time.Hour)}, nil
+		})
+		b, err := New(ctx, testClient(t, fe, Endpoint{}), Token{}, WithCoordinator(coord), WithLoginElsewhere("log in"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		if _, err := b.Token(ctx); !errors.Is(err, ErrLoginRequired) {
+			t.Fatalf("b without a pair: %v", err)
+		}
+		a, err := New(ctx, testClient(t, fe, Endpoint{}), Token{}, WithCoordinator(coord), WithLogin(login))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		if tok, err := a.Token(ctx); err != nil || tok.Access != "login-access" {
+			t.Fatalf("a's login: %v, %v", tok, err)
+		}
+		synctest.Wait()
+		if fam, _ := coord.Read(ctx); fam.Generation != 2 || fam.Pair.Refresh != "login-refresh" {
+			t.Fatalf("the family after a's login: generation %d, %v", fam.Generation, fam.Pair)
+		}
+		if tok, err := b.Token(ctx); err != nil || tok.Access != "login-access" {
+			t.Fatalf("b after a's login: %v, %v", tok, err)
+		}
+	})
+}
