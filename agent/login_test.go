@@ -166,3 +166,27 @@ profiles:
 		t.Errorf("Login of an unknown profile: %v, want a *ConfigError", err)
 	}
 }
+
+// TestCheckAcceptsALoginProfile: --check accepts a refresh_token profile
+// whose store holds no pair when its login block logs it in, and refuses
+// one that has neither a seed nor a login block.
+func TestCheckAcceptsALoginProfile(t *testing.T) {
+	dir := t.TempDir()
+	base := "listen: 127.0.0.1:0\nprofiles:\n  api:\n    token_url: https://auth.example/token\n    client_id: cli\n    store: {path: " +
+		filepath.Join(dir, "api.json") + "}\n"
+	for _, tc := range []struct {
+		name, extra, err string
+	}{
+		{"login", "    login: {flow: device}\n", ""},
+		{"neither", "", "neither refresh_token_file nor refresh_token_env seeds it, nor a login block logs it in"},
+	} {
+		cfg, err := Parse(filepath.Join(dir, "agent.yaml"), []byte(base+tc.extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = Check(context.Background(), cfg, Options{})
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%s: Check = %v, want %q", tc.name, err, tc.err)
+		}
+	}
+}
