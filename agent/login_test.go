@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authfsm/authfsm/internal/redistest"
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/states"
 )
@@ -103,8 +104,28 @@ func newAuthServer(t *testing.T) *authServer {
 // empty store starts, its session needing a login: /v1/token says how to
 // log in. Login runs the device flow and stores the pair, which the
 // running agent adopts; Logout revokes it and removes it, and the agent
-// stops serving it.
+// stops serving it — with each kind of store: a file, a file
+// coordinator's family, a Redis family (skipped without redis-server
+// unless AUTHFSM_REQUIRE_REDIS=1).
 func TestLoginAndLogoutWhileTheAgentRuns(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T, dir string) string
+	}{
+		{"file", func(t *testing.T, dir string) string { return "{path: " + filepath.Join(dir, "api.json") + "}" }},
+		{"file coordinator", func(t *testing.T, dir string) string {
+			return "{path: " + filepath.Join(dir, "api.json") + ", coordinator: file}"
+		}},
+		{"redis", func(t *testing.T, dir string) string {
+			srv := redistest.Start(t)
+			return `{redis: {addr: "` + srv.Addr + `", key: "authfsm:test:{login}"}}`
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { loginAndLogout(t, tc.store) })
+	}
+}
+
+func loginAndLogout(t *testing.T, store func(t *testing.T, dir string) string) {
 	as := newAuthServer(t)
 	dir := shortDir(t)
 	config := `listen: unix:{{dir}}/api.sock
@@ -114,7 +135,7 @@ profiles:
     revocation_url: ` + as.URL + `/revoke
     client_id: cli
     login: {flow: device, device_url: ` + as.URL + `/device, scopes: [offline_access]}
-    store: {path: {{dir}}/api.json}
+    store: ` + store(t, dir) + `
 `
 	e := startAgent(t, dir, nil, config, Options{})
 	api := unixClient(filepath.Join(dir, "api.sock"))
@@ -132,7 +153,7 @@ profiles:
 	var shown session.DeviceCode
 	ctx := context.Background()
 	st, err := Login(ctx, cfg, "api", LoginOptions{Prompt: func(d session.DeviceCode) error { shown = d; return nil }})
-	if err != nil || st.Generation != 1 || st.Store != filepath.Join(dir, "api.json") || shown.UserCode != "ABCD-EFGH" {
+	if err != nil || st.Generation != 1 || st.Store != cfg.Profiles[0].Store.String() || shown.UserCode != "ABCD-EFGH" {
 		t.Fatalf("Login = %+v, %v (shown %+v)", st, err, shown)
 	}
 	tok, err := e.a.Session("api").Token(session.ContextWithWait(ctx, true))
@@ -154,8 +175,8 @@ profiles:
 	if revoked != "refresh_token refresh-1, access_token login-1" {
 		t.Errorf("revoked %s", revoked)
 	}
-	if _, err := (&session.FileStore{Path: filepath.Join(dir, "api.json")}).Load(ctx); !errors.Is(err, session.ErrNoToken) {
-		t.Errorf("the store after the logout: %v", err)
+	if pair, err := cfg.Profiles[0].storedPair(ctx, e.a.redis["api"]); err != nil || pair.Access != "" || pair.Refresh != "" {
+		t.Errorf("the store after the logout: %v, %v", pair, err)
 	}
 	waitFor(t, func() bool { return e.a.Session("api").Status().State == states.NeedsLogin })
 	if code, _, body := get(t, api, "http://localhost/v1/token", map[string]string{TokenRequestHeader: "1"}); code != http.StatusServiceUnavailable ||
