@@ -28,7 +28,7 @@ var credentialParams = []string{"client_secret", "client_assertion", "client_ass
 
 func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 	var grant, style string
-	var sessionNode *yaml.Node
+	var sessionNode, loginNode *yaml.Node
 	given := p.mapping(n, path, []ckey{
 		{key: "token_url", set: p.text(&pr.TokenURL)},
 		{key: "issuer", set: p.text(&pr.Issuer)},
@@ -59,6 +59,8 @@ func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 		inline("refresh_token", "refresh_token_file or refresh_token_env"),
 		{key: "refresh_token_file", set: p.path(&pr.RefreshTokenFile)},
 		{key: "refresh_token_env", set: p.envName(&pr.RefreshTokenEnv)},
+		{key: "login", set: func(n *yaml.Node, key string) { loginNode, pr.Login = n, p.login(n, key) }},
+		{key: "revocation_url", set: p.text(&pr.RevocationURL)},
 		inline("subject_token", "subject_token_file"),
 		{key: "subject_token_file", set: p.path(&pr.SubjectTokenFile)},
 		{key: "subject_token_type", set: p.text(&pr.SubjectTokenType)},
@@ -149,10 +151,19 @@ func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 	case pr.Session.Fallback && pr.ClientID == "":
 		p.fail(n, path+".client_id", "required by the client_credentials fallback")
 	}
+	if loginNode != nil && p.err == nil {
+		switch p.loginURLs(loginNode, path+".login", pr.Login, pr.AllowHTTP); {
+		case p.err != nil:
+		case pr.Grant != session.GrantRefreshToken:
+			p.fail(loginNode, path+".login", "applies to the refresh_token grant only: a login obtains a refresh token")
+		case pr.ClientID == "":
+			p.fail(n, path+".client_id", "required by login")
+		}
+	}
 	if pr.Grant == session.GrantTokenExchange && pr.SubjectTokenType == "" {
 		pr.SubjectTokenType = session.TokenTypeJWT
 	}
-	for _, u := range []struct{ key, raw string }{{"token_url", pr.TokenURL}, {"issuer", pr.Issuer}} {
+	for _, u := range []struct{ key, raw string }{{"token_url", pr.TokenURL}, {"issuer", pr.Issuer}, {"revocation_url", pr.RevocationURL}} {
 		if u.raw != "" && p.err == nil {
 			p.checkURL(at(u.key), path+"."+u.key, u.raw, pr.AllowHTTP)
 		}

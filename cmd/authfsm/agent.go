@@ -31,7 +31,8 @@ flags:
                  top-level key and profile), the secrets, key and assertion
                  files, the listening addresses, the audit log and its key,
                  and each refresh_token profile's store (read, a Redis one
-                 too: it must hold a pair, or the profile name a seed)
+                 too: it must hold a pair, or the profile name a seed or a
+                 login block)
 
 Every key of FILE is in docs/agent-keys.md, and in the JSON Schema that
 "authfsm schema --agent" prints, for editors.
