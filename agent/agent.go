@@ -207,7 +207,7 @@ func (a *Agent) bind(name string, l Listen) error {
 // start creates the session of a profile.
 func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, throttles map[string]*session.Throttle) (*profile, error) {
 	p := &profile{cfg: pr, wait: pr.Session.WaitForRefresh, clock: a.opts.Clock}
-	client, err := session.NewClient(e)
+	client, err := session.NewClient(pr.loginEndpoint(e))
 	if err != nil {
 		return nil, err
 	}
@@ -225,6 +225,11 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 		}))
 	if a.chain != nil {
 		opts = append(opts, session.WithAudit(a.chain))
+	}
+	if pr.Login != nil {
+		// authfsm login publishes the pair to the profile's store, which
+		// the session watches.
+		opts = append(opts, session.WithLoginElsewhere(loginHint(a.cfg.File, pr.Name)))
 	}
 	if pr.Session.Fallback {
 		fe := e
@@ -270,6 +275,11 @@ func (a *Agent) seed(pr *Profile) (session.Token, error) {
 	rt, err := pr.seedOf(a.cfg.File, &a.opts)
 	if err != nil {
 		return session.Token{}, err
+	}
+	if rt == "" {
+		a.log.Warn("the token store holds no pair: the profile needs a login", "profile", pr.Name, "store", pr.Store.String(),
+			"login", loginHint(a.cfg.File, pr.Name))
+		return session.Token{}, nil
 	}
 	a.log.Info("seeding the token store from the profile's refresh token", "profile", pr.Name, "store", pr.Store.String())
 	return session.Token{Refresh: rt}, nil

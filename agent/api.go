@@ -285,12 +285,12 @@ func unavailable(w http.ResponseWriter, p *profile, err error) {
 
 // retryAfter returns the whole seconds, at least 1, until the next attempt
 // the error announces; false when waiting cannot help (a revoked session,
-// one shutting down).
+// one that needs a login, one shutting down).
 func retryAfter(err error, now time.Time) (int, bool) {
 	var next time.Time
 	var re *session.RefreshError
 	switch {
-	case errors.Is(err, session.ErrRevoked), errors.Is(err, session.ErrClosed):
+	case errors.Is(err, session.ErrRevoked), errors.Is(err, session.ErrClosed), errors.Is(err, session.ErrLoginRequired):
 		return 0, false
 	case errors.As(err, &re):
 		next = re.NextAt

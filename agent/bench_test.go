@@ -14,8 +14,8 @@ import (
 )
 
 // The agent against its floors, measured in one run on loopback (go test
-// -run '^$' -bench . -benchtime 20000x ./agent; the README's section on
-// the agent gives the figures):
+// -run '^$' -bench . -benchtime 20000x ./agent; docs/performance.md gives
+// the figures):
 //
 //   - BenchmarkProxyLoad: the proxy beside a bare httputil.ReverseProxy
 //     tuned the same way, to the same upstream, each driven by

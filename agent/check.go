@@ -31,7 +31,7 @@ import (
 //     reads, as New does (a file, a file coordinator's family, taking its
 //     lock, or the Redis family, over the network) — holding a pair, or
 //     else the seed (refresh_token_file or refresh_token_env) that starts
-//     it.
+//     it, or the login block that `authfsm login` logs it in with.
 //
 // Every problem is reported, in the file's order, joined into one error
 // (Errors lists them); nil when the agent would start. Warnings, such as

@@ -97,6 +97,11 @@ type Profile struct {
 	// RefreshTokenFile or RefreshTokenEnv seeds a refresh_token profile
 	// whose store holds no pair yet.
 	RefreshTokenFile, RefreshTokenEnv string
+	// Login is how `authfsm login` logs the profile in; nil for none.
+	Login *LoginConfig
+	// RevocationURL is where `authfsm logout` revokes the profile's pair
+	// (RFC 7009); empty means the issuer's revocation_endpoint.
+	RevocationURL string
 	// SubjectTokenFile (read at every request), SubjectTokenType and
 	// RequestedTokenType parameterise a token exchange.
 	SubjectTokenFile, SubjectTokenType, RequestedTokenType string

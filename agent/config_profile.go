@@ -29,7 +29,7 @@ var credentialParams = []string{"client_secret", "client_assertion", "client_ass
 
 func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 	var grant, style string
-	var sessionNode *yaml.Node
+	var sessionNode, loginNode *yaml.Node
 	given := p.Mapping(n, path, []yamlwalk.Field{
 		{Key: "token_url", Set: p.NonEmpty(&pr.TokenURL)},
 		{Key: "issuer", Set: p.NonEmpty(&pr.Issuer)},
@@ -60,6 +60,8 @@ func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 		inline("refresh_token", "refresh_token_file or refresh_token_env"),
 		{Key: "refresh_token_file", Set: p.path(&pr.RefreshTokenFile)},
 		{Key: "refresh_token_env", Set: p.envName(&pr.RefreshTokenEnv)},
+		{Key: "login", Set: func(n *yaml.Node, key string) { loginNode, pr.Login = n, p.login(n, key) }},
+		{Key: "revocation_url", Set: p.NonEmpty(&pr.RevocationURL)},
 		inline("subject_token", "subject_token_file"),
 		{Key: "subject_token_file", Set: p.path(&pr.SubjectTokenFile)},
 		{Key: "subject_token_type", Set: p.NonEmpty(&pr.SubjectTokenType)},
@@ -150,10 +152,19 @@ func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 	case pr.Session.Fallback && pr.ClientID == "":
 		p.fail(n, path+".client_id", "required by the client_credentials fallback")
 	}
+	if loginNode != nil && p.Err == nil {
+		switch p.loginURLs(loginNode, path+".login", pr.Login, pr.AllowHTTP); {
+		case p.Err != nil:
+		case pr.Grant != session.GrantRefreshToken:
+			p.fail(loginNode, path+".login", "applies to the refresh_token grant only: a login obtains a refresh token")
+		case pr.ClientID == "":
+			p.fail(n, path+".client_id", "required by login")
+		}
+	}
 	if pr.Grant == session.GrantTokenExchange && pr.SubjectTokenType == "" {
 		pr.SubjectTokenType = session.TokenTypeJWT
 	}
-	for _, u := range []struct{ key, raw string }{{"token_url", pr.TokenURL}, {"issuer", pr.Issuer}} {
+	for _, u := range []struct{ key, raw string }{{"token_url", pr.TokenURL}, {"issuer", pr.Issuer}, {"revocation_url", pr.RevocationURL}} {
 		if u.raw != "" && p.Err == nil {
 			p.checkURL(at(u.key), path+"."+u.key, u.raw, pr.AllowHTTP)
 		}

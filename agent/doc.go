@@ -38,6 +38,15 @@
 // /v1/token with git's protocol and host; the agent answers only for the
 // hosts a profile names (Profile.AnswersGit).
 //
+// A refresh_token profile with a login block (device or browser) needs no
+// seed: while its store holds no pair, and after the server refused its
+// refresh token for good, its session needs a login (states.NeedsLogin)
+// and /v1/token answers 503 saying how to log in. Login (`authfsm login
+// --profile NAME`) runs the flow on the terminal and stores the pair where
+// the running agent, and every process of the family, adopts it; Logout
+// (`authfsm logout`) revokes it at the authorization server (RFC 7009) and
+// removes it, and they stop serving it.
+//
 // A profile's store keeps its token pair across restarts: a file
 // (session.FileStore), a file shared by the host's processes
 // (session.FileCoordinator), or a token family in Redis shared by agents

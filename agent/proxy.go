@@ -124,7 +124,8 @@ func (bp *bufferPool) Put(b []byte) {
 // session.Transport returns that response, and it reaches the client.)
 func isSessionError(err error) bool {
 	var re *session.RefreshError
-	return errors.As(err, &re) || errors.Is(err, session.ErrRevoked) || errors.Is(err, session.ErrClosed)
+	return errors.As(err, &re) || errors.Is(err, session.ErrRevoked) || errors.Is(err, session.ErrClosed) ||
+		errors.Is(err, session.ErrLoginRequired)
 }
 
 // keepBody makes a request body of at most max bytes replayable (GetBody),

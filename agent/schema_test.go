@@ -216,7 +216,7 @@ func TestSchemaBundlesTheSessionBlock(t *testing.T) {
 // lists them, and the mapping forbids other keys.
 func TestSchemaKeysAreTheParsers(t *testing.T) {
 	objects, props := walk(t)
-	if len(objects) != 11 || len(props) != 68 {
+	if len(objects) != 12 || len(props) != 77 {
 		t.Fatalf("%d mappings and %d keys in the schema", len(objects), len(props))
 	}
 	for _, o := range objects {
@@ -454,10 +454,10 @@ func TestSchemaDefaultsAreTheParsers(t *testing.T) {
 		}
 		checked++
 	}
-	// Every key with a default: 14 of the agent's own, 14 of the session
+	// Every key with a default: 16 of the agent's own, 14 of the session
 	// block's.
-	if checked != 28 {
-		t.Errorf("%d defaults checked, want 28", checked)
+	if checked != 30 {
+		t.Errorf("%d defaults checked, want 30", checked)
 	}
 }
 
@@ -604,8 +604,8 @@ func TestSchemaRangesAndValuesAreTheParsers(t *testing.T) {
 			}
 		}
 	}
-	if checked != 8 {
-		t.Errorf("%d ranges and enumerations checked, want 8 (shutdown_timeout, log_level, auth_style, grant, coordinator, db, max_replay_body, max_idle_conns)", checked)
+	if checked != 10 {
+		t.Errorf("%d ranges and enumerations checked, want 10 (shutdown_timeout, log_level, auth_style, grant, login.flow, login.timeout, coordinator, db, max_replay_body, max_idle_conns)", checked)
 	}
 }
 

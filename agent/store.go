@@ -108,14 +108,15 @@ func (pr *Profile) storeHolds(ctx context.Context, rc *rediscore.Client) (bool, 
 }
 
 // seedOf returns the refresh token that starts a refresh_token profile
-// whose store holds no pair, or an error when the profile names none.
+// whose store holds no pair, or an error when the profile names none; ""
+// for a profile that logs in (its login block) without a seed.
 func (pr *Profile) seedOf(cfgFile string, opts *Options) (session.Secret, error) {
 	rt, err := pr.seed(cfgFile, opts)
 	if err != nil {
 		return "", err
 	}
-	if rt == "" {
-		return "", fmt.Errorf("the store %s holds no token pair, and neither refresh_token_file nor refresh_token_env seeds it", pr.Store)
+	if rt == "" && pr.Login == nil {
+		return "", fmt.Errorf("the store %s holds no token pair, and neither refresh_token_file nor refresh_token_env seeds it, nor a login block logs it in (authfsm login)", pr.Store)
 	}
 	return rt, nil
 }

@@ -122,6 +122,11 @@ func runRuntime(sc *sim.Scenario) (trans [][]Transition, lost int, err error) {
 		r.procs = append(r.procs, p)
 		clk.At(start, p.begin)
 	})
+	for _, w := range sc.Workload {
+		if w.Kind == sim.WorkLogin {
+			clk.At(w.At, r.login)
+		}
+	}
 	runErr := clk.Run(sc.Duration)
 	r.mu.Lock()
 	r.ended = true
@@ -266,6 +271,9 @@ func (p *process) open(tok session.Token, seed uint64) error {
 		st := r.stores[sc.FamilyOf(p.i)]
 		opts = append(opts, session.WithCoordinator(handle{st: st, live: live, proc: p.i}), session.WithLease(sc.Share.Lease))
 	}
+	if sc.Fleet.Login == states.LoginOutside {
+		opts = append(opts, session.WithLoginElsewhere("a login of the scenario's workload"))
+	}
 	s, err := session.New(context.Background(), client, tok, opts...)
 	if err != nil {
 		return err
@@ -300,7 +308,7 @@ func (r *runtime) record(p *process, inc int, rec audit.Record) {
 	// harness does: each incarnation after the first is a restart.
 	rec.Restarts = inc
 	r.trans[p.i] = append(r.trans[p.i], fromRecord(p.i, rec, r.sc.ClockSkew))
-	if rec.Event == states.Deny {
+	if rec.Event == states.Deny || rec.Event == states.NeedLogin && (rec.Reason == states.ReasonRefused || rec.Reason == states.ReasonCrashedHolder) {
 		r.denied[r.sc.FamilyOf(p.i)] = true
 	}
 }
@@ -408,4 +416,56 @@ func (p *process) call() {
 	if err == nil {
 		resp.Body.Close()
 	}
+}
+
+// login is a login of the workload (kind login), as the simulator makes
+// it: a new grant of each family from the server, published to the
+// family's store at this instant (the processes that watch it read it a
+// round trip later), or, without one, given to each process (SetToken).
+func (r *runtime) login() {
+	if r.stores != nil {
+		done := map[int]bool{}
+		for i := range r.sc.Fleet.Sessions {
+			f := r.sc.FamilyOf(i)
+			if done[f] {
+				continue
+			}
+			done[f] = true
+			pair, err := r.srv.Relogin(i)
+			if err != nil {
+				r.clk.misuse(err)
+				return
+			}
+			r.stores[f].publishNow(r.pair(pair))
+		}
+		return
+	}
+	for _, p := range r.procs {
+		r.mu.Lock()
+		s, down := p.s, p.down
+		r.mu.Unlock()
+		if s == nil || down {
+			continue
+		}
+		pair, err := r.srv.Relogin(p.i)
+		if err != nil {
+			r.clk.misuse(err)
+			return
+		}
+		if err := s.SetToken(context.Background(), r.pair(pair)); err != nil {
+			r.clk.misuse(err)
+		}
+	}
+}
+
+// pair is a pair the server issued as the runtime's session takes it.
+func (r *runtime) pair(p simserver.Pair) session.Token {
+	tok := session.Token{Access: session.Secret(p.Access), Refresh: session.Secret(p.Refresh), Type: "Bearer"}
+	if r.sc.Token.OmitExpiresIn {
+		tok.Issued, tok.Expiry = p.Issued, p.Expiry
+	} else {
+		now := r.view.Now()
+		tok.Issued, tok.Expiry = now, now.Add(p.ExpiresIn)
+	}
+	return tok
 }

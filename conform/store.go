@@ -212,3 +212,16 @@ func (h handle) wait(ctx context.Context, gen uint64, lease bool) (session.Famil
 		}
 	}
 }
+
+// publishNow publishes pair as the family's next generation at once, as a
+// login outside every process does (session.PublishPair; the simulator
+// counts its round trips, which take no virtual time here, as there).
+func (st *store) publishNow(pair session.Token) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.fam.Pair = pair
+	st.fam.Generation++
+	st.fam.InFlight = session.InFlight{}
+	close(st.changed)
+	st.changed = make(chan struct{})
+}

@@ -88,7 +88,7 @@ func tokensSeen(reqs []gitRequest) (tokens []string, refused bool) {
 // TestGitCredentialHelper runs Debian's git against a git server (`git
 // http-backend`) that accepts the token server's access tokens, with
 // `authfsm token --format git` as its credential helper, scoped as the
-// README shows it, under a global `credential.helper=store`. git clones
+// docs/credential-helpers.md shows it, under a global `credential.helper=store`. git clones
 // with the agent's current token; a token the server refuses is erased by
 // git, and the next fetch gets a fresh one; past that token's expiry a
 // fetch gets the token the agent refreshed; the helper answers nothing for a host the
@@ -109,7 +109,7 @@ func TestGitCredentialHelper(t *testing.T) {
 		extra: fmt.Sprintf("    git: {hosts: [%q]}\n", gs.Host),
 	})
 	helper := "!" + authfsmCmd(t) + " token --socket " + a.apiSock + " --profile api --format git"
-	// A global store helper, then the README's scoped form.
+	// A global store helper, then the scoped form of docs/credential-helpers.md.
 	g.must("config", "--global", "credential.helper", "store")
 	g.must("config", "--global", "credential."+gs.URL+".helper", "")
 	g.must("config", "--global", "--add", "credential."+gs.URL+".helper", helper)
@@ -203,7 +203,7 @@ func TestGitCredentialHelper(t *testing.T) {
 		t.Errorf("a host the profile does not name received %d tokens", len(toks))
 	}
 
-	// Why the README empties the list: unscoped after a global store, git
+	// Why docs/credential-helpers.md empties the list: unscoped after a global store, git
 	// hands the token to store after a success, which writes it in clear.
 	leaky := newGitClient(t)
 	leaky.must("config", "--global", "credential.helper", "store")
@@ -212,7 +212,7 @@ func TestGitCredentialHelper(t *testing.T) {
 	toks, _ = tokensSeen(gs.requests())
 	b, _ := os.ReadFile(filepath.Join(leaky.home, ".git-credentials"))
 	if len(toks) != 1 || !strings.Contains(string(b), toks[0]) {
-		t.Errorf("without the empty entry, ~/.git-credentials holds the token: %t; the README says git's store helper writes it there",
+		t.Errorf("without the empty entry, ~/.git-credentials holds the token: %t; docs/credential-helpers.md says git's store helper writes it there",
 			len(toks) == 1 && strings.Contains(string(b), toks[0]))
 	}
 

@@ -113,8 +113,8 @@ type kubectlClient struct {
 }
 
 // newKubectl writes a kubeconfig for api whose user runs `authfsm token
-// --format exec-credential` against the agent's socket, as the README
-// shows it, with the ExecCredential version kubectl speaks
+// --format exec-credential` against the agent's socket, as
+// docs/credential-helpers.md shows it, with the ExecCredential version kubectl speaks
 // (client.authentication.k8s.io/v1 from kubectl 1.22 on, v1beta1 before).
 func newKubectl(t *testing.T, api *kubeAPI, a *agentProc) *kubectlClient {
 	t.Helper()

@@ -158,6 +158,8 @@ func (s *Session) familyInput(fam Family, a *attemptState) (states.Input, *Token
 		s.mu.Unlock()
 		in.Issued, in.Expiry, in.NoRefresh = pair.Issued, pair.Expiry, pair.Refresh == ""
 	}
+	// A family published to that holds no pair was logged out.
+	in.Removed = fam.Generation > 0 && pair.Access == "" && pair.Refresh == ""
 	if l := fam.Lease; l.Holder != s.holder && l.Held(fam.Now) {
 		in.Until = l.Until.Add(a.skew)
 	}

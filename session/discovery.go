@@ -27,6 +27,9 @@ type Metadata struct {
 	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
 	// CodeChallengeMethodsSupported lists the PKCE methods (RFC 7636).
 	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported,omitempty"`
+	// RevocationEndpoint is where Client.Revoke revokes tokens (RFC 7009,
+	// RFC 8414 §2).
+	RevocationEndpoint string `json:"revocation_endpoint,omitempty"`
 }
 
 // Discover fetches issuer's metadata: first from RFC 8414's

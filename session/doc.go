@@ -57,6 +57,17 @@
 // *http.Client of the client_credentials grant in one line. A Token keeps
 // the token response's other members (an id_token) for Token.Extra.
 //
+// The way back: a session given a login method (WithLogin: DeviceLogin,
+// BrowserLogin, a LoginFunc; WithLoginElsewhere for a login that another
+// process makes, `authfsm login`, PublishPair) is not revoked when it has
+// nothing it may refresh with — no token yet, a final refusal, its family
+// logged out: it needs a login (states.NeedsLogin), which its next demand
+// runs, or for which it waits, and Token says so (a *LoginRequiredError).
+// Logout ends a session everywhere: it revokes the pair at the
+// authorization server (RFC 7009, Client.Revoke) and removes it from the
+// store or the family, whose other processes stop serving it; Revoke
+// stays local.
+//
 // A typical client:
 //
 //	client, err := session.NewClient(session.Endpoint{

@@ -27,6 +27,7 @@ func (s *Session) stepLocked(in states.Input, now time.Time, pair *Token) states
 // applyLocked applies in at now and performs the effects that need no I/O;
 // the caller performs the others (Lease, Store, Send, Save).
 func (s *Session) applyLocked(in states.Input, now time.Time, pair *Token) states.Effects {
+	prev := s.data.State()
 	d, fx := s.machine.Step(s.data, in, now)
 	s.data = d
 	if pair != nil && fx.Install != states.InstallNone {
@@ -56,11 +57,19 @@ func (s *Session) applyLocked(in states.Input, now time.Time, pair *Token) state
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}
+	if fx.WatchLease != s.watchLease {
+		// A watch for a newer pair alone does not see the lease's release,
+		// which a waiting session takes over at: it starts anew.
+		s.cancelWatchLocked()
+	}
 	s.watchLease = fx.WatchLease
-	if fx.Watch {
+	if fx.Watch || fx.WatchLogout {
 		s.watchLocked()
 	} else {
 		s.cancelWatchLocked()
+	}
+	if prev == states.LoggingIn && fx.InstalledBy == states.Adopt {
+		s.cancelFlightLocked() // another process's login ended this one's wait
 	}
 	s.armLocked(fx.WakeAt, now)
 	return fx
@@ -68,7 +77,7 @@ func (s *Session) applyLocked(in states.Input, now time.Time, pair *Token) state
 
 // hasIO reports whether fx asks for I/O.
 func hasIO(fx *states.Effects) bool {
-	return fx.Store != states.StoreNone || fx.Send != states.GrantNone || fx.Lease != states.LeaseNone || fx.Save
+	return fx.Store != states.StoreNone || fx.Send != states.GrantNone || fx.Lease != states.LeaseNone || fx.Save || fx.Login
 }
 
 // dispatchLocked hands the I/O of fx to a new worker. A new attempt's
@@ -78,7 +87,7 @@ func (s *Session) dispatchLocked(fx states.Effects) {
 	if !hasIO(&fx) || s.closed {
 		return
 	}
-	ctx := s.workContextLocked(fx.StartRefresh)
+	ctx := s.workContextLocked(fx.StartRefresh || fx.Login)
 	s.wg.Add(1)
 	s.goroutine(func() { s.work(ctx, fx) })
 }
@@ -108,7 +117,10 @@ func (s *Session) workContextLocked(attempt bool) context.Context {
 // machine says at now.
 func (s *Session) publishLocked(now time.Time) {
 	var until, serve time.Time
-	if s.data.State() != states.Revoked && !s.data.Rejected() && s.tok.Access != "" && !s.closed {
+	switch st := s.data.State(); {
+	case st == states.Revoked, st == states.NeedsLogin, st == states.LoggingIn:
+		// Nothing is served.
+	case !s.data.Rejected() && s.tok.Access != "" && !s.closed:
 		until = s.data.Expiry()
 		serve = s.data.ServeUntil(now)
 	}

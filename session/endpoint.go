@@ -93,6 +93,11 @@ type Endpoint struct {
 	// of Issuer. Like TokenURL, each must be HTTPS or loopback HTTP unless
 	// AllowHTTP is set.
 	AuthURL, DeviceAuthURL string
+	// RevocationURL is the revocation endpoint (RFC 7009), where Revoke
+	// and Session.Logout revoke tokens; empty means the metadata's
+	// revocation_endpoint of Issuer. Like TokenURL, it must be HTTPS or
+	// loopback HTTP unless AllowHTTP is set.
+	RevocationURL string
 	// ClientID and ClientSecret identify the client; a public client has no
 	// secret and sends its id in the body.
 	ClientID     string
@@ -237,7 +242,8 @@ func NewClient(e Endpoint) (*Client, error) {
 	if e.Grant == GrantClientCredentials && e.ClientID == "" {
 		return nil, errors.New("session: the client_credentials grant needs a ClientID")
 	}
-	for _, other := range []struct{ name, raw string }{{"AuthURL", e.AuthURL}, {"DeviceAuthURL", e.DeviceAuthURL}} {
+	for _, other := range []struct{ name, raw string }{{"AuthURL", e.AuthURL}, {"DeviceAuthURL", e.DeviceAuthURL},
+		{"RevocationURL", e.RevocationURL}} {
 		if other.raw == "" {
 			continue
 		}

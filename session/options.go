@@ -44,6 +44,11 @@ type config struct {
 	hooks         Hooks
 	base          context.Context
 	throttle      *Throttle
+	// login is WithLogin's; loginElsewhere and loginHint WithLoginElsewhere's.
+	login          Login
+	loginElsewhere bool
+	loginHint      string
+	revoker        Revoker
 }
 
 // WithPolicy sets the retry policy; the default is policy.Default().

@@ -68,6 +68,9 @@ type Session struct {
 	out outbox
 	st  storeState
 
+	// loginErr is the last failure of the session's own login (WithLogin).
+	loginErr error
+
 	// With a Coordinator: this session's lease-holder id, and the watch of
 	// the family (states.Effects.Watch; watchLease: it reports the lease's
 	// release too, states.Effects.WatchLease).
@@ -175,7 +178,8 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 		machine: states.NewMachine(states.Config{Policy: cfg.policy, RefreshAhead: cfg.refreshAhead, MaxRetryAfter: cfg.maxRetryAfter,
 			ReuseGrace: cfg.reuseGrace, Fallback: cfg.fallback != nil, SoloWhenStoreDown: cfg.solo,
 			Coordinated: cfg.coord != nil, Shared: cfg.store != nil || cfg.coord != nil,
-			Lease: states.LeaseTTL(cfg.lease, cfg.timeout), FallbackSameClient: cfg.fallback != nil && sameClient(r, cfg.fallback)}),
+			Lease: states.LeaseTTL(cfg.lease, cfg.timeout), FallbackSameClient: cfg.fallback != nil && sameClient(r, cfg.fallback),
+			Login: cfg.loginMode()}),
 		changed: make(chan struct{}),
 		tok:     initial,
 		holder:  newHolder(),
@@ -236,10 +240,12 @@ func (s *Session) tokenSlow(ctx context.Context) (Token, error) {
 			return Token{}, ErrClosed
 		}
 		now := s.cfg.clock.Now()
-		// A caller that waited through a cycle the policy gave up on gets
-		// the error; demanding again would start cycles back to back.
+		// A caller that waited through a cycle the policy gave up on, or
+		// through a login that failed, gets the error; demanding again
+		// would start cycles (or logins) back to back.
 		gaveUp := waited && s.data.GaveUp()
-		if !gaveUp {
+		loginFailed := waited && s.data.LoginFailed()
+		if !gaveUp && !loginFailed {
 			s.stepLocked(states.Input{Kind: states.InDemand}, now, nil)
 		}
 		d := &s.data
@@ -250,6 +256,12 @@ func (s *Session) tokenSlow(ctx context.Context) (Token, error) {
 			return t, nil
 		case d.State() == states.Revoked:
 			err := s.revokedErrorLocked(now)
+			s.unlock()
+			return Token{}, err
+		case loginFailed, d.State() == states.NeedsLogin && failFast:
+			// A login from outside (WithLoginElsewhere) is waited for only
+			// by a caller that may wait; WithLogin's next demand logs in.
+			err := s.loginRequiredLocked(now)
 			s.unlock()
 			return Token{}, err
 		case gaveUp, d.State() == states.Backoff && failFast, d.AwaitsPair() && failFast:
@@ -318,9 +330,12 @@ func (s *Session) accept(access Secret) {
 	}
 }
 
-// Revoke revokes the session (a logout, a detected compromise): the token is
-// no longer served, a refresh in flight is abandoned, and Token returns
-// ErrRevoked until SetToken.
+// Revoke revokes the session locally (a detected compromise): the token is
+// no longer served, a refresh in flight (or a login under way) is
+// abandoned, and Token returns ErrRevoked until SetToken. It tells nobody
+// else: the authorization server still honours the pair, the store keeps
+// it and a restarted process resumes it. Logout ends the session
+// everywhere.
 func (s *Session) Revoke() {
 	s.mu.Lock()
 	defer s.unlock()
@@ -391,6 +406,9 @@ func (s *Session) Shutdown(ctx context.Context) error {
 	first := !s.closed
 	if first {
 		s.closed = true
+		if s.data.State() == states.LoggingIn {
+			s.cancelFlightLocked() // a login waits for a user, not for Shutdown
+		}
 		s.cancelWatchLocked()
 		s.stopTimerLocked()
 		s.snap.Store(&snapshot{state: s.data.State()})

@@ -26,8 +26,9 @@ type Status struct {
 	// Token is the access token's fingerprint (audit.Fingerprint).
 	Token string
 	// LastError is the error a caller without a usable token would get now:
-	// the last refresh failure (a *RefreshError) or the revocation (a
-	// *RevokedError); nil while the session is healthy.
+	// the last refresh failure (a *RefreshError), the revocation (a
+	// *RevokedError) or the login the session needs (a
+	// *LoginRequiredError); nil while the session is healthy.
 	LastError error
 	// Generation is the token family's generation of the pair held, with a
 	// Coordinator or a FileStore (0 without one, or before the first
@@ -65,6 +66,8 @@ func (s *Session) Status() Status {
 	switch {
 	case d.State() == states.Revoked:
 		st.LastError = s.revokedErrorLocked(now)
+	case d.State() == states.NeedsLogin:
+		st.LastError = s.loginRequiredLocked(now)
 	case s.last.err != nil:
 		st.LastError = s.refreshErrorLocked(now)
 	}

@@ -49,9 +49,10 @@ func (m *MemoryStore) Load(context.Context) (Token, error) {
 }
 
 // Save implements Store.
+// Saving the zero Token (a logout) empties the store.
 func (m *MemoryStore) Save(_ context.Context, t Token) error {
 	m.mu.Lock()
-	m.tok, m.set = t, true
+	m.tok, m.set = t, t.Access != "" || t.Refresh != ""
 	m.mu.Unlock()
 	return nil
 }

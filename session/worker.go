@@ -64,6 +64,8 @@ func (s *Session) perform(ctx context.Context, fx states.Effects, untilPublished
 		var pair *Token
 		var fail *failure
 		switch {
+		case fx.Login:
+			in, pair = s.loginStep(ctx, fx)
 		case fx.Store != states.StoreNone:
 			in, pair, fail = s.storeStep(ctx, fx, &a)
 		case fx.Send != states.GrantNone:

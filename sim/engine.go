@@ -124,7 +124,7 @@ type run struct {
 	relayoutDue bool
 }
 
-const numStates = 6
+const numStates = 8
 
 // Run simulates sc and returns its result. It is deterministic: the same
 // scenario (seed included) and options give the same result.
@@ -154,6 +154,7 @@ func newRun(sc *Scenario, opt Options) *run {
 			// refusal, as the runtime's sessions with a store do.
 			Coordinated: sc.Fleet.Families > 0 && sc.Share.Kind == ShareStore,
 			Lease:       states.LeaseTTL(sc.Share.Lease, sc.Session.RequestTimeout),
+			Login:       sc.Fleet.Login,
 		}),
 		answers:    answers(sc),
 		end:        int64(sc.Duration),
@@ -252,6 +253,11 @@ func newRun(sc *Scenario, opt Options) *run {
 			r.q.push(int64(f.To), evFaultEnd, uint32(i), 0)
 		}
 	}
+	for k, w := range sc.Workload {
+		if w.Kind == WorkLogin {
+			r.q.push(int64(w.At), evLogin, 0, uint64(k))
+		}
+	}
 	return r
 }
 
@@ -317,6 +323,8 @@ func (r *run) loop() {
 			r.atStoreOp(e.sess, e.aux, e.at)
 		case evWatch:
 			r.watched(e.sess, e.at)
+		case evLogin:
+			r.login(e.at)
 		}
 	}
 }

@@ -40,6 +40,7 @@ const (
 	evStoreOp                    // a holder's lease follow-up reaches the shared store (aux: holder<<8 | op<<1 | clear mark)
 	evWatch                      // a watching process's Wait returns after a publish or a release
 	evRelayout                   // the sessions are laid out again in memory (relayout)
+	evLogin                      // the user logs in again (workload kind login; aux: workload index)
 )
 
 // rank is 0 for the events that change the world at an instant (faults)
@@ -56,7 +57,7 @@ func rank(k evKind) uint64 {
 // wake-up), as opposed to an absolute instant of the scenario (a session's
 // start, a fault, a burst).
 func relative(k evKind) bool {
-	return k != evStart && k != evFaultEnd && k != evRejectAccess && k != evBurst && k != evRelayout
+	return k != evStart && k != evFaultEnd && k != evRejectAccess && k != evBurst && k != evRelayout && k != evLogin
 }
 
 // queue holds the pending events and pops them in (at, key) order. Most

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/authfsm/authfsm/states"
 )
 
 // MarshalYAML writes sc as a scenario file that Parse reads back into the
@@ -59,6 +61,10 @@ func MarshalYAML(sc *Scenario) []byte {
 				fmt.Fprintf(&b, "  - {kind: burst, at: %v, count: %d}\n", w.At, w.Count)
 				continue
 			}
+			if w.Kind == WorkLogin {
+				fmt.Fprintf(&b, "  - {kind: login, at: %v}\n", w.At)
+				continue
+			}
 			fmt.Fprintf(&b, "  - {kind: requests, every: %v, from: %v, to: %v}\n", w.Every, w.From, w.To)
 		}
 	}
@@ -67,6 +73,9 @@ func MarshalYAML(sc *Scenario) []byte {
 		f.Sessions, f.ServerCapacity, f.StartSpread, f.Families)
 	if f.WithoutToken > 0 {
 		fmt.Fprintf(&b, "  without_token: %d\n", f.WithoutToken)
+	}
+	if f.Login != states.LoginNone {
+		fmt.Fprintf(&b, "  login: %v\n", f.Login)
 	}
 	// share is an error without families.
 	switch sh := sc.Share; {

@@ -261,8 +261,16 @@ func (p *parser) workload(n *yaml.Node, path string, sc *Scenario) {
 			case w.Every != 0 || w.From >= 0 || w.To >= 0:
 				p.Fail(item, key, ErrInvalid, "every:, from: and to: apply to kind requests only")
 			}
+		case "login":
+			w.Kind = WorkLogin
+			switch {
+			case w.At < 0:
+				p.Fail(item, key+".at", ErrMissing, "a login needs at:")
+			case w.Every != 0 || w.From >= 0 || w.To >= 0 || w.Count != 0:
+				p.Fail(item, key, ErrInvalid, "a login takes at: only")
+			}
 		default:
-			p.Fail(item, key+".kind", ErrInvalid, "unknown workload kind %q (want requests or burst)", kind)
+			p.Fail(item, key+".kind", ErrInvalid, "unknown workload kind %q (want requests, burst or login)", kind)
 		}
 		sc.Workload = append(sc.Workload, w)
 	})
@@ -275,6 +283,20 @@ func (p *parser) fleet(n *yaml.Node, path string, f *Fleet) {
 		{Key: "start_spread", Set: p.Duration(&f.StartSpread, 0, maxDuration)},
 		{Key: "families", Set: p.Integer(&f.Families, 0, maxSessions)},
 		{Key: "without_token", Set: p.Integer(&f.WithoutToken, 0, maxSessions)},
+		{Key: "login", Set: func(n *yaml.Node, key string) {
+			var mode string
+			p.Text(&mode)(n, key)
+			switch mode {
+			case "none":
+				f.Login = states.LoginNone
+			case "outside":
+				f.Login = states.LoginOutside
+			default:
+				if p.Err == nil {
+					p.Fail(n, key, ErrInvalid, "want none or outside")
+				}
+			}
+		}},
 	})
 }
 
@@ -424,6 +446,14 @@ func (p *parser) checkFamilies(n *yaml.Node, sc *Scenario, share bool) {
 		}
 		p.Fail(at, "share.lease", ErrInvalid,
 			"%v does not outlast one refresh (request_timeout %v plus two store round trips of %v)", sh.Lease, sc.Session.RequestTimeout, sh.Latency)
+	}
+	for i, w := range sc.Workload {
+		if p.Err == nil && w.Kind == WorkLogin && f.Families > 0 && sh.Kind != ShareStore {
+			// A login is a new grant: processes that share nothing would
+			// each need one, and the model's family is one grant.
+			p.Fail(&yaml.Node{Line: w.Line}, "workload["+strconv.Itoa(i)+"]", ErrInvalid,
+				"a login of a token family needs share: {kind: store}, where it is published (without fleet.families each session logs in)")
+		}
 	}
 	for i := range sc.Server.Faults {
 		if p.Err == nil && sc.Server.Faults[i].Kind == FaultStoreDown && sh.Kind != ShareStore {

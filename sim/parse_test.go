@@ -139,6 +139,11 @@ func TestParseErrors(t *testing.T) {
 		msg       string // a substring of the error
 	}{
 		{"unknown top key", minimal + "sesion: {}\n", ErrUnknownKey, 4, `sesion: unknown key`},
+		{"login without at", minimal + "workload:\n  - {kind: login}\n", ErrMissing, 5, "workload[0].at: a login needs at:"},
+		{"login with count", minimal + "workload:\n  - {kind: login, at: 10m, count: 3}\n", ErrInvalid, 5, "a login takes at: only"},
+		{"login of families sharing nothing", families + "workload:\n  - {kind: login, at: 10m}\n", ErrInvalid, 6,
+			"a login of a token family needs share: {kind: store}"},
+		{"unknown login mode", minimal + "fleet: {login: inside}\n", ErrInvalid, 4, "fleet.login: want none or outside"},
 		{"unknown nested key", minimal + "session:\n  policy:\n    kinds: none\n", ErrUnknownKey, 6, "session.policy.kinds"},
 		{"missing name", "duration: 1h\ntoken: {ttl: 1m}\n", ErrMissing, 1, "name: required"},
 		{"missing ttl", "name: x\nduration: 1h\ntoken: {}\n", ErrMissing, 3, "token.ttl"},

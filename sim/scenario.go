@@ -128,6 +128,11 @@ type WorkKind uint8
 const (
 	WorkRequests WorkKind = iota // one call every Every, between From and To
 	WorkBurst                    // Count concurrent calls at At
+	// WorkLogin: at At the user logs in again, as authfsm login does: the
+	// server starts a new grant for each family, published to its shared
+	// store (share: store), which its processes adopt; without a shared
+	// store each process is given its own pair (SetToken).
+	WorkLogin
 )
 
 // Work is one entry of the workload: the application calls of every session.
@@ -159,6 +164,13 @@ type Fleet struct {
 	// when the family shares nothing. At most one less than the smallest
 	// family; 0 by default.
 	WithoutToken int
+	// Login says whether the processes have a login method
+	// (states.Config.Login): LoginNone by default; LoginOutside makes a
+	// process that has nothing it may refresh with (no token yet, a final
+	// refusal, a crashed holder's spent token) wait in needs_login,
+	// serving nothing and sending nothing, for a login (WorkLogin), as
+	// authfsm agent's profiles with a login block do.
+	Login states.LoginMode
 }
 
 // ShareKind says how the processes of one family coordinate.

@@ -309,8 +309,8 @@ func TestSchemaEnumsAreTheParsers(t *testing.T) {
 			t.Errorf("%s: the parser wants %v, the schema has %v", p, parser, schema)
 		}
 	}
-	if checked != 8 {
-		t.Errorf("%d enumerations checked, want 8 (5 kinds, jitter, final_state, never_states)", checked)
+	if checked != 9 {
+		t.Errorf("%d enumerations checked, want 9 (5 kinds, jitter, fleet.login, final_state, never_states)", checked)
 	}
 }
 
@@ -523,8 +523,8 @@ func TestSchemaDefaultsAreTheParsers(t *testing.T) {
 	}
 	// Every optional key the parser gives a value that does not depend on
 	// the rest of the file: 31 of them.
-	if checked != 31 {
-		t.Errorf("%d defaults checked, want 31", checked)
+	if checked != 32 {
+		t.Errorf("%d defaults checked, want 32", checked)
 	}
 }
 

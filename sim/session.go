@@ -52,8 +52,9 @@ type session struct {
 	// revokedPending: revoked while a fault window waited for its
 	// recovery, which only an adopted pair may still bring (recovery.go).
 	revokedPending bool
-	// down: crashed, not restarted yet.
-	down bool
+	// down: crashed, not restarted yet; started: begun (a spread fleet's
+	// sessions begin over start_spread).
+	down, started bool
 	// slot is the session's index in run.plainTo (see assignSlots).
 	slot uint32
 	// firstTok is the number of the access token the process started
@@ -98,7 +99,7 @@ func (r *run) begin(i uint32, t int64, aux uint64) {
 		}
 		r.endIncarnation(i, s, started, t)
 	} else {
-		s.start, s.pendFirst = t, -1
+		s.start, s.started, s.pendFirst = t, true, -1
 	}
 	s.wakeAt, s.since = -1, t
 	if st != nil {
@@ -276,7 +277,7 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 		f := &r.fams[r.famOf(i)]
 		f.tokSeq++
 		r.gotToken(i, s, f.tokSeq, r.pendIssued, t)
-	case states.Adopt, states.SetToken:
+	case states.Adopt, states.SetToken, states.LoggedIn:
 		r.gotToken(i, s, r.pendTok, r.pendIssued, t)
 	case states.Reject:
 		s.usableEnd = min(s.usableEnd, t)
@@ -293,6 +294,20 @@ func (r *run) transition(i uint32, s *session, tr states.Transition, prev *state
 			r.inv.violate(t, i, "transient never revokes", "revoked after "+tr.Cause())
 		}
 		r.familyLost(i, r.famOf(i))
+	case states.NeedLogin:
+		// A login is the way back (fleet.login): the session serves
+		// nothing and sends nothing until one. After a refusal (or a
+		// crashed holder's spent token) the family is lost as by a Deny,
+		// and the same invariant holds; with nothing to refresh with, it
+		// never had one.
+		s.usableEnd = min(s.usableEnd, t)
+		if tr.Reason == states.ReasonRefused || tr.Reason == states.ReasonCrashedHolder {
+			r.rec.revoked(i, s)
+			if tr.Reason != states.ReasonCrashedHolder && !(tr.Sent && r.answers[r.code].refusal) {
+				r.inv.violate(t, i, "transient never revokes", "needs a login after "+tr.Cause())
+			}
+			r.familyLost(i, r.famOf(i))
+		}
 	}
 	if tr.Sent && r.tl != nil {
 		r.tl.attempt(i, s.sentAt, t, tr.Class)

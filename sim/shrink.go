@@ -105,7 +105,7 @@ func shorten(c *Scenario) bool {
 		}
 	}
 	for _, w := range c.Workload {
-		if w.From >= d || w.Kind == WorkBurst && w.At >= d {
+		if w.From >= d || w.Kind != WorkRequests && w.At >= d {
 			return false
 		}
 	}

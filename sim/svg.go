@@ -77,6 +77,7 @@ var (
 	stateColor = [numStates]string{
 		states.Valid: "#4caf50", states.Expired: "#9e9e9e", states.Refreshing: "#2196f3",
 		states.Backoff: "#ff9800", states.Waiting: "#00acc1", states.Revoked: "#e53935",
+		states.NeedsLogin: "#8e24aa", states.LoggingIn: "#ba68c8",
 	}
 	classColor = map[policy.Class]string{
 		policy.OK: "#4caf50", policy.Transient: "#ff9800", policy.RateLimited: "#9c27b0", policy.Permanent: "#e53935",

@@ -29,6 +29,7 @@ func (r *run) scheduleWork(i uint32, s *session) {
 				r.q.push(int64(w.At), evBurst, i, uint64(k))
 			}
 		}
+		// A login (WorkLogin) is the run's, not a session's: see login.
 	}
 }
 
@@ -68,7 +69,8 @@ func (r *run) calls(i, slot uint32, n int64, t int64) {
 // instant) brings the instant up to date or resets it.
 func (r *run) plainUntil(i uint32, s *session, t int64) int64 {
 	d := &s.d
-	if r.plainTo == nil || s.down || d.Probation() || d.Rejected() || d.State() == states.Revoked || d.Expiry().IsZero() {
+	if st := d.State(); r.plainTo == nil || s.down || d.Probation() || d.Rejected() || st == states.Revoked ||
+		st == states.NeedsLogin || st == states.LoggingIn || d.Expiry().IsZero() {
 		return 0
 	}
 	if r.kinds&(1<<FaultRejectAccess) != 0 && s.tokGen <= r.fams[r.famOf(i)].rejGen {

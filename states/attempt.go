@@ -52,6 +52,12 @@ func (m *Machine) result(d *Data, fx *Effects, in *Input, now time.Time) {
 // deny revokes the session with the refusal recorded in d (sent: it
 // answered a request), giving up the lease.
 func (m *Machine) deny(d *Data, fx *Effects, sent bool, now time.Time) {
+	if m.login != LoginNone && d.reason != ReasonMisconfigured {
+		// A login is the way back: the session says so (a refused
+		// client needs its configuration fixed, not a login).
+		m.needLogin(d, fx, sent, policy.Permanent, now)
+		return
+	}
 	d.step, d.nextAt = stepNone, time.Time{}
 	if tr := fire(d, fx, Deny, d.reason, d.detail, now); tr != nil {
 		tr.Sent, tr.Class = sent, policy.Permanent
@@ -64,6 +70,10 @@ func (m *Machine) deny(d *Data, fx *Effects, sent bool, now time.Time) {
 // family, or another process's pair saved to a plain store, expiring later
 // — is adopted; nothing newer lets the refusal revoke.
 func (m *Machine) verified(d *Data, fx *Effects, in *Input, now time.Time) {
+	if d.removedFor(in) {
+		m.loggedOut(d, fx, in.Generation, now)
+		return
+	}
 	newer := !in.Own && !in.Expiry.IsZero() &&
 		(in.Generation > d.gen || !m.coordinated && in.Expiry.After(d.expiry))
 	if newer {
@@ -195,7 +205,8 @@ func (m *Machine) conclude(d *Data, fx *Effects, v policy.Verdict, why Reason, d
 // the session holds no refresh token (session.ErrNoRefreshToken). The same
 // attempt turns to the fallback grant if there is one; otherwise there is
 // nothing to refresh with, which is no revocation: the session waits in
-// Expired for a pair from outside (NoToken), its lease given up.
+// Expired for a pair from outside (NoToken), or, with a login method, in
+// NeedsLogin (NeedLogin), its lease given up.
 func (m *Machine) noRefresh(d *Data, fx *Effects, now time.Time) {
 	d.rtDead, d.rtNone = true, true
 	if d.fb < fbDead && m.fallback {
@@ -209,6 +220,10 @@ func (m *Machine) noRefresh(d *Data, fx *Effects, now time.Time) {
 	}
 	d.step, d.fb = stepNone, fbNone
 	d.reason, d.detail, d.nextAt = why, "", time.Time{}
+	if m.login != LoginNone {
+		m.needLogin(d, fx, false, policy.Permanent, now)
+		return
+	}
 	d.awaitPair = true
 	fire(d, fx, NoToken, why, "", now)
 	m.release(d, fx, true) // nothing was sent

@@ -1,6 +1,7 @@
 package states
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/authfsm/authfsm/policy"
@@ -109,6 +110,38 @@ type Config struct {
 	// the same client as the refresh token's requests, so a refusal of the
 	// client (invalid_client) refuses it too (see Machine.Fallback).
 	FallbackSameClient bool
+	// Login says how a session that has nothing it may refresh with gets a
+	// new pair (LoginNone by default: a final refusal revokes it, and a
+	// session without a token waits in Expired, Data.AwaitsPair).
+	Login LoginMode
+}
+
+// LoginMode says whether and how a session logs in again (Config.Login).
+type LoginMode uint8
+
+const (
+	// LoginNone: the session has no login method. A final refusal of its
+	// grant revokes it (Deny); with nothing to refresh with it waits in
+	// Expired for a pair from outside (NoToken).
+	LoginNone LoginMode = iota
+	// LoginOutside: a login happens outside the session — SetToken, or a
+	// pair another process of its family publishes (authfsm login) — and
+	// the session waits for it in NeedsLogin instead of being revoked.
+	LoginOutside
+	// LoginOwn: the session runs its own login (Effects.Login; the device
+	// flow, the browser flow), started by a demand in NeedsLogin; a pair
+	// from outside ends the wait as well.
+	LoginOwn
+)
+
+var loginModeNames = [...]string{LoginNone: "none", LoginOutside: "outside", LoginOwn: "own"}
+
+// String returns the mode's name: none, outside or own.
+func (l LoginMode) String() string {
+	if int(l) < len(loginModeNames) {
+		return loginModeNames[l]
+	}
+	return "login(" + strconv.Itoa(int(l)) + ")"
 }
 
 // LeaseTTL is the refresh lease a coordinated session takes, in the
@@ -135,13 +168,15 @@ type Machine struct {
 	shared        bool
 	sameClient    bool
 	lease         time.Duration
+	login         LoginMode
 }
 
 // NewMachine returns a Machine for cfg.
 func NewMachine(cfg Config) *Machine {
 	m := &Machine{policy: cfg.Policy, refreshAhead: cfg.RefreshAhead, maxRetryAfter: cfg.MaxRetryAfter,
 		reuseGrace: cfg.ReuseGrace, fallback: cfg.Fallback, solo: cfg.SoloWhenStoreDown,
-		coordinated: cfg.Coordinated, shared: cfg.Shared || cfg.Coordinated, sameClient: cfg.FallbackSameClient, lease: cfg.Lease}
+		coordinated: cfg.Coordinated, shared: cfg.Shared || cfg.Coordinated, sameClient: cfg.FallbackSameClient, lease: cfg.Lease,
+		login: cfg.Login}
 	if m.lease <= 0 {
 		m.lease = LeaseTTL(0, 0)
 	}

@@ -233,7 +233,8 @@ func (d *Data) AwaitsPair() bool { return d.state == Expired && d.awaitPair }
 
 // Usable reports whether the session holds a token that may be sent at now.
 func (d *Data) Usable(now time.Time) bool {
-	return d.state != Revoked && !d.expiry.IsZero() && now.Before(d.expiry) && !d.rejected
+	return d.state != Revoked && d.state != NeedsLogin && d.state != LoggingIn && !d.expiry.IsZero() &&
+		now.Before(d.expiry) && !d.rejected
 }
 
 // ServeUntil is the instant until which a caller may keep using the

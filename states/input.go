@@ -72,6 +72,12 @@ const (
 	// InFlush: the session is closing: a publish still pending
 	// (Data.Unpublished) is asked for now, whatever its pacing.
 	InFlush
+	// InLoggedIn: the session's own login (Effects.Login) obtained a pair
+	// (Issued, Expiry, NoRefresh; Detail may name the login).
+	InLoggedIn
+	// InLoginFailed: the session's own login ended without a pair; Detail
+	// is its error (scrubbed).
+	InLoginFailed
 )
 
 // Input is one thing that happened to a session.
@@ -90,6 +96,9 @@ type Input struct {
 	// Rotated reports that the answer (InResult with policy.OK) carries a
 	// refresh token other than the one presented.
 	Rotated bool
+	// Reason, when set, says that a revocation is a logout (InRevoke:
+	// ReasonLogout).
+	Reason Reason
 	// Detail completes the input's reason: the resource server's answer
 	// (InReject), the store's error (InStoreDown).
 	Detail string
@@ -102,8 +111,12 @@ type Input struct {
 	// access token (InFamily).
 	Own bool
 	// NoRefresh reports that the family's pair carries no refresh token
-	// (InFamily, InAdopt, InSetToken).
+	// (InFamily, InAdopt, InSetToken, InLoggedIn).
 	NoRefresh bool
+	// Removed reports that the family was published to (Generation > 0)
+	// and holds no pair, neither an access nor a refresh token: a logout
+	// removed it (InFamily).
+	Removed bool
 	// Marked reports that another process marked a refresh of generation
 	// MarkGeneration in flight at MarkedAt, and neither published a pair
 	// nor cleared the mark since (InFamily).
@@ -185,6 +198,20 @@ type Effects struct {
 	// session waiting for another process's lease takes over then);
 	// otherwise only a newer pair does.
 	Watch, WatchLease bool
+	// WatchLogout reports that the family must be watched for a logout
+	// (its pair removed by another process, Input.Removed) while nothing
+	// else is watched for (Watch false; see Machine.WatchingLogout), each
+	// report fed as InFamily with Flight 0. The simulator, which models no
+	// logout, has no use for it.
+	WatchLogout bool
+	// Login asks for the session's own login (Config.Login LoginOwn) to
+	// run now; its end is fed as InLoggedIn or InLoginFailed, tagged
+	// Flight.
+	Login bool
+	// Logout asks for the session's pair to be revoked at the
+	// authorization server and removed from its store or family (the
+	// answer to InRevoke with ReasonLogout). Nothing is fed back.
+	Logout bool
 	// WakeAt is when the caller must feed InWake next; zero means no timer.
 	WakeAt time.Time
 	n      int

@@ -19,6 +19,7 @@ func (m *Machine) Step(d Data, in Input, now time.Time) (Data, Effects) {
 func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 	fx.StartRefresh, fx.Flight, fx.n = false, 0, 0
 	fx.Send, fx.Store, fx.Lease, fx.Install, fx.Save, fx.ClearMark = GrantNone, StoreNone, LeaseNone, InstallNone, false, false
+	fx.Login, fx.Logout = false, false
 	switch in.Kind {
 	case InWake, InDemand:
 		m.advance(d, fx, now, in.Kind == InDemand)
@@ -58,11 +59,29 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 			d.attempt, d.prevDelay = 0, 0
 		}
 	case InRevoke:
+		why := ReasonRevokeCalled
+		if in.Reason == ReasonLogout {
+			// A logout ends the session everywhere, whatever its state: at
+			// the authorization server and in its store or family.
+			why, fx.Logout = ReasonLogout, true
+			d.unpublished, d.relogin = false, false
+		}
 		if d.state != Revoked {
 			m.release(d, fx, false)
-			d.reason, d.detail = ReasonRevokeCalled, in.Detail
+			d.reason, d.detail = why, in.Detail
 			d.nextAt, d.step = time.Time{}, stepNone
-			fire(d, fx, Revoke, ReasonRevokeCalled, in.Detail, now)
+			fire(d, fx, Revoke, why, in.Detail, now)
+		} else if why == ReasonLogout {
+			d.reason, d.detail = why, in.Detail // it watches its family no more
+		}
+	case InLoggedIn:
+		if d.state == LoggingIn && in.Flight == d.flight {
+			m.loggedIn(d, fx, in, now)
+		}
+	case InLoginFailed:
+		if d.state == LoggingIn && in.Flight == d.flight {
+			d.reason, d.detail = ReasonLoginFailed, in.Detail
+			fire(d, fx, LoginFail, ReasonLoginFailed, in.Detail, now)
 		}
 	case InSetToken:
 		m.install(d, fx, SetToken, ReasonSetToken, in, now)
@@ -96,6 +115,7 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 	fx.WakeAt = d.nextAt
 	fx.Watch = m.Watching(d)
 	fx.WatchLease = m.WatchingLease(d)
+	fx.WatchLogout = m.WatchingLogout(d)
 }
 
 // install replaces the session's pair with in's (an application's or an
@@ -148,6 +168,10 @@ func (m *Machine) advance(d *Data, fx *Effects, now time.Time, demand bool) {
 	case Expired:
 		if demand && !d.awaitPair {
 			m.startCycle(d, fx, Refresh, ReasonDemanded, now)
+		}
+	case NeedsLogin:
+		if demand && m.login == LoginOwn {
+			m.startLogin(d, fx, now)
 		}
 	case Backoff, Waiting:
 		if !d.nextAt.IsZero() && !now.Before(d.nextAt) {

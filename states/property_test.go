@@ -36,11 +36,21 @@ func checkStep(t testing.TB, before Data, in Input, after Data, fx *Effects) {
 		// A final refusal, taken in once the store read again held nothing
 		// newer (Config.Shared).
 		verified := in.Kind == InFamily && before.step == stepVerify && in.Flight == before.flight
+		// A logout by another process: the family's pair removed.
+		loggedOut := in.Kind == InFamily && in.Removed && tr.Reason == ReasonLoggedOut
+		// Nothing to present: no refresh token, no fallback grant.
+		nothing := in.Kind == InNoRefresh && (tr.Reason == ReasonNoTokenYet || tr.Reason == ReasonNoRefreshToken)
 		if tr.Event == Deny && !permanent && !crashed && !verified {
 			t.Fatalf("deny without a permanent verdict or repeated suspect ones: input %+v, suspects %d", in, after.suspectN)
 		}
-		if tr.To == Revoked && !(tr.Event == Deny || tr.Event == Revoke && in.Kind == InRevoke) {
+		if tr.Event == NeedLogin && !permanent && !crashed && !verified && !loggedOut && !nothing {
+			t.Fatalf("need_login without a refusal, a logout or nothing to present: input %+v, reason %v", in, tr.Reason)
+		}
+		if tr.To == Revoked && !(tr.Event == Deny || tr.Event == Revoke && (in.Kind == InRevoke || loggedOut)) {
 			t.Fatalf("revoked by %v on input %+v", tr.Event, in)
+		}
+		if tr.To == LoggingIn && (in.Kind != InDemand || !fx.Login) {
+			t.Fatalf("a login started on %+v without asking for it", in)
 		}
 		state = tr.To
 	}
@@ -95,7 +105,17 @@ func (g *gen) input(d Data, wake time.Time) (Input, time.Time) {
 	}
 	switch k := g.r.IntN(100); {
 	case k < 2:
-		return Input{Kind: InRevoke, Detail: "logout"}, g.now
+		in := Input{Kind: InRevoke, Detail: "logout"}
+		if g.r.IntN(2) == 0 {
+			in.Reason = ReasonLogout
+		}
+		return in, g.now
+	case k < 3 && d.state == LoggingIn:
+		in := Input{Kind: InLoggedIn, Flight: d.flight, Issued: g.now, Expiry: g.now.Add(time.Duration(g.r.Int64N(int64(2 * time.Hour))))}
+		if g.r.IntN(2) == 0 {
+			in = Input{Kind: InLoginFailed, Flight: d.flight, Detail: "access_denied"}
+		}
+		return in, g.now
 	case k < 4:
 		return Input{Kind: InSetToken, Issued: g.now, Expiry: g.now.Add(time.Duration(g.r.Int64N(int64(2 * time.Hour))))}, g.now
 	case k < 10:
@@ -168,7 +188,7 @@ func runRandom(t testing.TB, seed uint64, n int) {
 		t.Fatal(err)
 	}
 	m := NewMachine(Config{Policy: p, RefreshAhead: []time.Duration{0, time.Minute, 5 * time.Minute, 3 * time.Hour}[r.IntN(4)],
-		Shared: seed%2 == 1})
+		Shared: seed%2 == 1, Login: LoginMode(seed / 2 % 3)})
 	g := &gen{r: r, now: epoch}
 	d := NewData(seed, epoch, epoch.Add(time.Duration(r.Int64N(int64(2*time.Hour)))))
 	var wake time.Time

@@ -215,6 +215,10 @@ func (m *Machine) published(d *Data, fx *Effects, now time.Time) {
 
 // read takes in the family read at step d.step.
 func (m *Machine) read(d *Data, fx *Effects, in *Input, now time.Time) {
+	if d.step != stepSetRead && d.removedFor(in) {
+		m.loggedOut(d, fx, in.Generation, now)
+		return
+	}
 	switch d.step {
 	case stepVerify:
 		m.verified(d, fx, in, now)
@@ -297,6 +301,13 @@ func (m *Machine) adopt(d *Data, fx *Effects, in *Input, now time.Time) {
 
 // watched takes in a report of the family's watch.
 func (m *Machine) watched(d *Data, fx *Effects, in *Input, now time.Time) {
+	if d.removedFor(in) {
+		m.loggedOut(d, fx, in.Generation, now)
+		return
+	}
+	if !m.Watching(d) {
+		return // a watch for a logout alone (WatchingLogout)
+	}
 	switch {
 	case in.Own:
 		if in.Generation > d.gen && !d.unpublished {
@@ -386,10 +397,12 @@ func (m *Machine) release(d *Data, fx *Effects, clear bool) {
 // Watching reports whether a session must watch its family for a newer
 // pair (Effects.Watch): while it waits for another process's lease, while
 // it has nothing to refresh with (NoToken: the family's first pair, or the
-// next, is what it waits for), and while the authorization server (or the
-// crashed-holder decision) revoked it — a re-login or a fallback by another
-// process of the family revives it. A session that the application revoked
-// (Revoke) stays revoked.
+// next, is what it waits for), while it needs a login (NeedsLogin,
+// LoggingIn: another process's login ends the wait), and while the
+// authorization server (or the crashed-holder decision, or a logout by
+// another process) revoked it — a re-login or a fallback by another process
+// of the family revives it. A session that the application revoked
+// (Revoke, Logout) stays revoked.
 func (m *Machine) Watching(d *Data) bool {
 	if !m.coordinated {
 		return false
@@ -398,9 +411,11 @@ func (m *Machine) Watching(d *Data) bool {
 	case Waiting:
 		return true
 	case Revoked:
-		return d.reason != ReasonRevokeCalled
+		return d.reason != ReasonRevokeCalled && d.reason != ReasonLogout
 	case Expired:
 		return d.awaitPair
+	case NeedsLogin, LoggingIn:
+		return true
 	}
 	return false
 }

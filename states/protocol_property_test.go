@@ -27,7 +27,8 @@ func runRandomProtocol(t *testing.T, seed uint64, n int) {
 	p, _ := spec.Build()
 	grace := []time.Duration{0, 0, 30 * time.Second, 2 * time.Minute}[r.IntN(4)]
 	m := NewMachine(Config{Policy: p, RefreshAhead: 5 * time.Minute, Coordinated: true, ReuseGrace: grace,
-		Fallback: r.IntN(2) == 0, SoloWhenStoreDown: r.IntN(4) == 0, FallbackSameClient: r.IntN(2) == 0})
+		Fallback: r.IntN(2) == 0, SoloWhenStoreDown: r.IntN(4) == 0, FallbackSameClient: r.IntN(2) == 0,
+		Login: LoginMode(r.IntN(3))})
 	g := &gen{r: r, now: epoch}
 	d := NewData(seed, epoch, epoch.Add(time.Hour), StartGeneration(uint64(r.IntN(3))))
 	var fx Effects
@@ -80,6 +81,9 @@ func (g *gen) protocolInput(d Data, fx *Effects) (Input, time.Time) {
 		if in.Generation > 0 || in.Own {
 			in.Issued, in.Expiry = g.now, g.now.Add(time.Hour)
 		}
+		if !in.Own && in.Generation > 0 && g.r.IntN(8) == 0 {
+			in.Issued, in.Expiry, in.Removed = time.Time{}, time.Time{}, true // a logout
+		}
 		if g.r.IntN(3) == 0 {
 			in.Until = g.now.Add(20 * time.Second)
 		}
@@ -104,6 +108,12 @@ func (g *gen) protocolInput(d Data, fx *Effects) (Input, time.Time) {
 		in.Kind, in.Generation = InPublished, fx.Generation+1
 		if g.r.IntN(4) == 0 {
 			in.Kind = InGenMoved
+		}
+	case fx.Login:
+		in.Kind = InLoggedIn
+		in.Issued, in.Expiry, in.NoRefresh = g.now, g.now.Add(time.Hour), g.r.IntN(4) == 0
+		if g.r.IntN(3) == 0 {
+			in.Kind, in.Detail = InLoginFailed, "access_denied"
 		}
 	case fx.Send != GrantNone:
 		switch k := g.r.IntN(12); {

@@ -21,14 +21,15 @@ import (
 //
 // Commands (D a duration from the script's epoch or a length, N a number):
 //
-//	config [coordinated] [fallback] [same-client] [solo] [grace=D] [lease=D] [ahead=D]
-//	       [initial=D] [max=D] [max-attempts=N] [jitter=none|full|equal]
+//	config [coordinated] [shared] [fallback] [same-client] [solo] [grace=D] [lease=D] [ahead=D]
+//	       [initial=D] [max=D] [max-attempts=N] [jitter=none|full|equal] [login=outside|own]
 //	token [issued=D] expiry=D [gen=N] [no-refresh]
 //	wake|demand|accept|lease-free|held|marked|lease-lost|moved|throttled|no-refresh|flush at=D
-//	reject|revoke at=D [detail=TEXT]
+//	reject|revoke at=D [detail=TEXT] [logout]
+//	logged-in at=D issued=D expiry=D [no-refresh] | login-failed at=D detail=TEXT
 //	set|adopt at=D issued=D expiry=D [gen=N] [no-refresh]
 //	busy at=D until=D
-//	family|watch at=D gen=N [issued=D expiry=D] [own] [no-refresh] [until=D] [mark=N@D]
+//	family|watch at=D gen=N [issued=D expiry=D] [own] [no-refresh] [removed] [until=D] [mark=N@D]
 //	published at=D gen=N
 //
 // Any answer takes flight=N to carry another flight than the last one the
@@ -98,7 +99,13 @@ func (h *harness) exec(td *datadriven.TestData) (string, error) {
 	switch td.Cmd {
 	case "config":
 		cfg := Config{Coordinated: has("coordinated"), Fallback: has("fallback"), FallbackSameClient: has("same-client"),
-			SoloWhenStoreDown: has("solo")}
+			SoloWhenStoreDown: has("solo"), Shared: has("shared")}
+		switch str("login") {
+		case "outside":
+			cfg.Login = LoginOutside
+		case "own":
+			cfg.Login = LoginOwn
+		}
 		spec := policy.Spec{Kind: "exponential", Initial: time.Second, Multiplier: 2, Max: time.Minute}
 		var err error
 		var errs [6]error
@@ -154,7 +161,7 @@ func (h *harness) exec(td *datadriven.TestData) (string, error) {
 		"no-refresh": InNoRefresh,
 		"flush":      InFlush, "reject": InReject, "revoke": InRevoke, "set": InSetToken, "adopt": InAdopt, "busy": InBusy,
 		"family": InFamily, "watch": InFamily, "published": InPublished, "store-down": InStoreDown,
-		"ok": InResult, "fail": InResult}
+		"ok": InResult, "fail": InResult, "logged-in": InLoggedIn, "login-failed": InLoginFailed}
 	k, ok := kinds[td.Cmd]
 	if !ok {
 		return "", fmt.Errorf("unknown command %q", td.Cmd)
@@ -162,6 +169,10 @@ func (h *harness) exec(td *datadriven.TestData) (string, error) {
 	in.Kind = k
 	in.Issued, in.Expiry, in.Until = at("issued"), at("expiry"), at("until")
 	in.Generation, in.Own, in.NoRefresh, in.Rotated = num("gen"), has("own"), has("no-refresh"), has("rotated")
+	in.Removed = has("removed")
+	if td.Cmd == "revoke" && has("logout") {
+		in.Reason = ReasonLogout
+	}
 	if td.Cmd == "watch" {
 		in.Flight = 0
 	}
@@ -251,6 +262,12 @@ func (h *harness) effects(fx *Effects) string {
 	}
 	if fx.Save {
 		fxs = append(fxs, "save")
+	}
+	if fx.Login {
+		fxs = append(fxs, fmt.Sprintf("login flight=%d", fx.Flight))
+	}
+	if fx.Logout {
+		fxs = append(fxs, "logout")
 	}
 	if fx.Watch {
 		fxs = append(fxs, "watch")

@@ -102,6 +102,20 @@ const (
 	// ReasonFallbackFailed: the fallback grant failed; the detail says why
 	// it was used and how it failed (Transition.Class, its class).
 	ReasonFallbackFailed
+	// ReasonLoggedOut: another process logged the family out: its pair was
+	// removed from the family's store (session.Session.Logout, authfsm
+	// logout), so this process stops serving it.
+	ReasonLoggedOut
+	// ReasonLogout: the application logged the session out
+	// (session.Session.Logout): its pair is revoked at the authorization
+	// server and removed from the store.
+	ReasonLogout
+	// ReasonLoginFailed: the session's own login ended without a pair; the
+	// detail is its error.
+	ReasonLoginFailed
+	// ReasonLoggedIn: the session's own login obtained a pair; the detail
+	// names the login, when the driver knows.
+	ReasonLoggedIn
 
 	numReasons
 )
@@ -117,6 +131,7 @@ var reasonNames = [numReasons]string{
 	ReasonNoTokenYet: "no_token_yet", ReasonNoRefreshToken: "no_refresh_token", ReasonFallback: "fallback", ReasonFallbackClient: "fallback_client", ReasonFallbackNoRefresh: "fallback_no_refresh",
 	ReasonFallbackDead:   "fallback_dead",
 	ReasonFallbackOrphan: "fallback_orphan", ReasonFallbackFailed: "fallback_failed",
+	ReasonLoggedOut: "logged_out", ReasonLogout: "logout", ReasonLoginFailed: "login_failed", ReasonLoggedIn: "logged_in",
 }
 
 // The fixed words of the causes.
@@ -124,9 +139,11 @@ const (
 	// CrashedHolderCause is the cause of ReasonCrashedHolder.
 	CrashedHolderCause = "refresh token probably consumed by a crashed process"
 	// NoTokenYetCause is the cause of ReasonNoTokenYet.
-	NoTokenYetCause = "no token yet: seed it with SetToken (authfsm token set), or let another process of the family publish the first pair"
+	NoTokenYetCause = "no token yet: log in (SetToken, authfsm login), or let another process of the family publish the first pair"
 	// NoRefreshTokenCause is the cause of ReasonNoRefreshToken.
-	NoRefreshTokenCause = "no refresh token to refresh with: set a pair with SetToken (authfsm token set), or let another process of the family publish one"
+	NoRefreshTokenCause = "no refresh token to refresh with: log in (SetToken, authfsm login), or let another process of the family publish a pair"
+	// LoggedOutCause is the cause of ReasonLoggedOut.
+	LoggedOutCause = "logged out by another process: the family's pair was removed from its store"
 	// storeDownCause begins the cause of ReasonStoreDown.
 	storeDownCause = "shared store unreachable"
 )
@@ -224,6 +241,14 @@ func format(r Reason, detail string, gen uint64) string {
 		return "fallback grant: the refresh token was refused earlier"
 	case ReasonFallbackOrphan:
 		return "fallback grant: " + CrashedHolderCause
+	case ReasonLoggedOut:
+		return LoggedOutCause
+	case ReasonLogout:
+		return or(detail, "logged out by the application")
+	case ReasonLoginFailed:
+		return joined("login failed", ": ", detail)
+	case ReasonLoggedIn:
+		return or(detail, "logged in")
 	}
 	return joined(r.String(), ": ", detail)
 }

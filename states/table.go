@@ -46,6 +46,17 @@ const (
 	// Revoked: the authorization server refused the grant, or the session
 	// was revoked. Only a new token from outside (re-login) leaves it.
 	Revoked
+	// NeedsLogin: a session with a login method (Config.Login) has nothing
+	// it may refresh with — it never had a token, the authorization server
+	// refused its grant, or its family was logged out — and waits for a
+	// login: its own (LoginOwn, started by the next demand) or one from
+	// outside (SetToken, or a pair another process of its family publishes:
+	// authfsm login). It serves nothing and sends nothing meanwhile. It is
+	// not Revoked: a login is the way back, and the session says so.
+	NeedsLogin
+	// LoggingIn: the session's own login (LoginOwn) is under way: a device
+	// code shown, a browser opened. Callers wait for it as for a refresh.
+	LoggingIn
 
 	numStates
 )
@@ -95,6 +106,19 @@ const (
 	// outside (SetToken, or the first pair another process of its family
 	// publishes) and starts no cycle meanwhile. It is not a revocation.
 	NoToken
+	// NeedLogin: a session with a login method (Config.Login) has nothing
+	// it may refresh with — no token yet, a final refusal of its grant, a
+	// vanished holder that may have spent it, or its family logged out by
+	// another process — and needs a login (NeedsLogin).
+	NeedLogin
+	// Login: the session's own login started (LoginOwn, on demand).
+	Login
+	// LoginFail: the session's own login ended without a pair (denied,
+	// expired, timed out); the next demand starts another.
+	LoginFail
+	// LoggedIn: the session's own login obtained a pair, which is
+	// installed and saved or published as the family's next generation.
+	LoggedIn
 
 	numEvents
 )
@@ -106,13 +130,14 @@ const InitialState = Valid
 
 var stateNames = [numStates]string{
 	Valid: "valid", Expired: "expired", Refreshing: "refreshing", Backoff: "backoff", Waiting: "waiting", Revoked: "revoked",
+	NeedsLogin: "needs_login", LoggingIn: "logging_in",
 }
 
 var eventNames = [numEvents]string{
 	RefreshAhead: "refresh_ahead", Expire: "expire", Reject: "reject", Refresh: "refresh",
 	Succeed: "succeed", Fail: "fail", Deny: "deny", Retry: "retry", GiveUp: "give_up",
 	Postpone: "postpone", Revoke: "revoke", SetToken: "set_token", Adopt: "adopt", Wait: "wait", TakeOver: "take_over",
-	NoToken: "no_token",
+	NoToken: "no_token", NeedLogin: "need_login", Login: "login", LoginFail: "login_failed", LoggedIn: "logged_in",
 }
 
 // Table is the machine's only definition. Each entry names an event, the
@@ -128,12 +153,16 @@ var Table = fsm.Events{
 	{Name: "retry", Src: []string{"backoff"}, Dst: "refreshing"},
 	{Name: "give_up", Src: []string{"refreshing", "valid"}, Dst: "expired"},
 	{Name: "postpone", Src: []string{"refreshing"}, Dst: "valid"},
-	{Name: "revoke", Src: []string{"valid", "expired", "refreshing", "backoff", "waiting"}, Dst: "revoked"},
-	{Name: "set_token", Src: []string{"valid", "expired", "refreshing", "backoff", "waiting", "revoked"}, Dst: "valid"},
-	{Name: "adopt", Src: []string{"valid", "expired", "refreshing", "backoff", "waiting", "revoked"}, Dst: "valid"},
+	{Name: "revoke", Src: []string{"valid", "expired", "refreshing", "backoff", "waiting", "needs_login", "logging_in"}, Dst: "revoked"},
+	{Name: "set_token", Src: []string{"valid", "expired", "refreshing", "backoff", "waiting", "revoked", "needs_login", "logging_in"}, Dst: "valid"},
+	{Name: "adopt", Src: []string{"valid", "expired", "refreshing", "backoff", "waiting", "revoked", "needs_login", "logging_in"}, Dst: "valid"},
 	{Name: "wait", Src: []string{"refreshing"}, Dst: "waiting"},
 	{Name: "take_over", Src: []string{"waiting"}, Dst: "refreshing"},
 	{Name: "no_token", Src: []string{"refreshing"}, Dst: "expired"},
+	{Name: "need_login", Src: []string{"valid", "expired", "refreshing", "backoff", "waiting"}, Dst: "needs_login"},
+	{Name: "login", Src: []string{"needs_login"}, Dst: "logging_in"},
+	{Name: "login_failed", Src: []string{"logging_in"}, Dst: "needs_login"},
+	{Name: "logged_in", Src: []string{"logging_in"}, Dst: "valid"},
 }
 
 // none marks an illegal (state, event) pair in the compiled table.

@@ -20,8 +20,8 @@ Keeps one OAuth2 session per profile of FILE alive and serves it: a reverse
 proxy that injects the Authorization header, GET /v1/token (with the header
 Authfsm-Token-Request: 1), /v1/health and /metrics. SIGINT or SIGTERM shuts
 it down gracefully, saving each profile's newest token pair. Secrets come
-from files or the environment only. See README.md, "Clients in any
-language: the agent".
+from files or the environment only. See docs/agent.md (and README.md,
+"Clients in any language: the agent").
 
 flags:
   --config FILE  the configuration file (YAML); relative paths in it are
@@ -31,7 +31,8 @@ flags:
                  top-level key and profile), the secrets, key and assertion
                  files, the listening addresses, the audit log and its key,
                  and each refresh_token profile's store (read, a Redis one
-                 too: it must hold a pair, or the profile name a seed)
+                 too: it must hold a pair, or the profile name a seed or a
+                 login block)
 
 Every key of FILE is in docs/agent-keys.md, and in the JSON Schema that
 "authfsm schema --agent" prints, for editors.

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,7 +38,8 @@ func TestAgentAndTokenHelp(t *testing.T) {
 }
 
 // TestAgentAndTokenHelpListFlags: --help lists every flag, as a bad flag's
-// message says it does, and names a README section that exists.
+// message says it does, and names a docs page and a README section that
+// exist.
 func TestAgentAndTokenHelpListFlags(t *testing.T) {
 	tokenFS, _ := newTokenFlags(io.Discard)
 	agentFS, _, _ := newAgentFlags(io.Discard)
@@ -58,10 +60,15 @@ func TestAgentAndTokenHelpListFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, help, _ := runCLI("agent", "--help")
-	_, section, ok := strings.Cut(help, "See README.md, \"")
-	section, _, ok2 := strings.Cut(section, "\"")
-	section = strings.Join(strings.Fields(section), " ")
-	if !ok || !ok2 || !strings.Contains(string(readme), "\n## "+section+"\n") {
+	m := regexp.MustCompile(`See (docs/[\w.-]+\.md) \(and README\.md,\s+"([^"]+)"\)`).FindStringSubmatch(help)
+	if m == nil {
+		t.Fatalf("agent --help names no page under docs/ and README section:\n%s", help)
+	}
+	if _, err := os.Stat(filepath.Join("../..", m[1])); err != nil {
+		t.Errorf("agent --help names %s: %v", m[1], err)
+	}
+	section := strings.Join(strings.Fields(m[2]), " ")
+	if !strings.Contains(string(readme), "\n## "+section+"\n") {
 		t.Errorf("agent --help names README section %q, which README.md lacks", section)
 	}
 }

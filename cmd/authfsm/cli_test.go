@@ -12,7 +12,7 @@ import (
 // and on stdout a one-line description first: "authfsm CMD: what it does".
 func TestHelpEverywhere(t *testing.T) {
 	for _, cmd := range [][]string{{"sim"}, {"compare"}, {"conform"}, {"fuzz"}, {"diagram"}, {"audit"}, {"audit", "verify"}, {"audit", "repair"},
-		{"audit", "diagram"}, {"audit", "timeline"}, {"agent"}, {"token"}} {
+		{"audit", "diagram"}, {"audit", "timeline"}, {"agent"}, {"token"}, {"login"}, {"logout"}} {
 		for _, h := range []string{"--help", "-h", "-help"} {
 			args := append(append([]string(nil), cmd...), h)
 			code, out, errOut := runCLI(args...)
@@ -58,6 +58,7 @@ func TestMessagePrefix(t *testing.T) {
 		{"audit", "verify", "--unchained", log}, {"audit", "verify", log}, {"audit", "verify", "--nope", log}, {"audit", "diagram", log},
 		{"audit", "repair", filepath.Join(dir, "none")}, {"audit", "timeline", "--svg", filepath.Join(dir, "t.svg"), log},
 		{"agent", "--config", bad}, {"agent", "--nope"}, {"token", "--nope"},
+		{"login", "--config", bad}, {"login", "--nope"}, {"logout", "--config", filepath.Join(dir, "none.yaml")}, {"logout", "x"},
 	} {
 		_, _, errOut := runCLI(args...)
 		prefix := "authfsm " + args[0]

@@ -6,7 +6,8 @@
 // diagram, verifies and repairs hash-chained audit logs, checking that the
 // machine could have written them, draws a log's transition counts and
 // timeline, prints the JSON Schema of scenario files and of the agent's
-// configuration, and runs the agent and its token command.
+// configuration, and runs the agent, its token command, and the login and
+// logout of its profiles.
 package main
 
 import (
@@ -52,6 +53,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runAgent(args[1:], stdout, stderr)
 	case "token":
 		return runToken(args[1:], stdout, stderr)
+	case "login":
+		return runLogin(args[1:], stdout, stderr)
+	case "logout":
+		return runLogout(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		if len(args) > 1 && args[0] == "help" {
 			// "authfsm help COMMAND [SUBCOMMAND]" is "authfsm COMMAND [SUBCOMMAND] --help".
@@ -81,6 +86,8 @@ func usage(w io.Writer) {
   authfsm audit timeline --svg OUT FILE
   authfsm agent --config FILE [--check]
   authfsm token [--profile P] [--format bare|json|exec-credential|git] [--agent ADDR|--socket PATH]
+  authfsm login [--profile P] [--config FILE] [--timeout D]
+  authfsm logout [--profile P] [--config FILE] [--timeout D]
 
 exit status: 0 every expectation holds, 1 one fails (for compare: under any of the policies;
 for fuzz: a violation is found; for conform: the runtime and the simulator disagree), 2 bad input

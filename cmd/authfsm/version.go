@@ -64,6 +64,8 @@ var ownHelp = map[string]string{
 	"audit timeline": "draw the simulator's timeline picture from an audit log or a simulator trace",
 	"agent":          "keep one OAuth2 session per profile alive and serve its token to clients in any language",
 	"token":          "print a profile's access token, asked of a running agent",
+	"login":          "log a profile of agent.yaml in (device or browser flow) and store the pair where a running agent adopts it",
+	"logout":         "revoke a profile's pair at the authorization server and remove it from its store",
 }
 
 // helpWith writes cmd's one-line description, then its usage.

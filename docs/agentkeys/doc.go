@@ -26,8 +26,8 @@ an example. This file is generated from [` + "`agent/schema.json`" + `](../agent
 profile's ` + "`session`" + ` block included from the scenario format's
 ([scenario-keys.md](scenario-keys.md#session)): the JSON Schema that ` + "`authfsm schema --agent`" + `
 prints, for editors to complete and check agent.yaml (` + "`# yaml-language-server: $schema=…`" + `, as
-[SCENARIOS.md](SCENARIOS.md) shows for scenario files). The README's section on the agent explains
-what the agent serves; ` + "`authfsm agent --check`" + ` reports, beyond what the schema can, every
+[SCENARIOS.md](SCENARIOS.md) shows for scenario files). [agent.md](agent.md) explains what the
+agent serves; ` + "`authfsm agent --check`" + ` reports, beyond what the schema can, every
 problem the agent would refuse at its start.`,
 }
 

@@ -1,4 +1,5 @@
-// Package readme holds the test that keeps README.md's Go code compiling.
+// Package readme holds the tests that keep README.md and the pages under
+// docs/ honest: their Go code compiles and their links resolve.
 package readme
 
 import (
@@ -62,10 +63,10 @@ var (
 	importRE = regexp.MustCompile(`^import\s+(\w+\s+)?"([^"]+)"\s*$`)
 )
 
-// TestReadmeGoBlocksCompile builds every ```go block of README.md, with the
-// elided parts as declared placeholders: a snippet that would not compile
-// once a reader fills in its variables (an unused err, a wrong signature)
-// fails here.
+// TestReadmeGoBlocksCompile builds every ```go block of README.md and of
+// the pages under docs/ (docs/*.md), each on its own, with the elided parts
+// as declared placeholders: a snippet that would not compile once a reader
+// fills in its variables (an unused err, a wrong signature) fails here.
 func TestReadmeGoBlocksCompile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds each snippet with the go command")
@@ -74,32 +75,68 @@ func TestReadmeGoBlocksCompile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	pages, err := markdownPages(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks := blockRE.FindAllSubmatch(readme, -1)
-	if len(blocks) < 3 {
-		t.Fatalf("README.md has %d Go blocks; the extraction is broken", len(blocks))
+	total := 0
+	for _, page := range pages {
+		text, err := os.ReadFile(filepath.Join(root, page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := blockRE.FindAllSubmatch(text, -1)
+		total += len(blocks)
+		if page == "README.md" && len(blocks) == 0 {
+			t.Error("README.md has no Go block; the extraction is broken")
+		}
+		for i, b := range blocks {
+			t.Run(fmt.Sprintf("%s/%d", page, i+1), func(t *testing.T) {
+				buildSnippet(t, root, page, i+1, string(b[1]))
+			})
+		}
 	}
-	for i, b := range blocks {
-		t.Run(fmt.Sprint(i+1), func(t *testing.T) {
-			src, dir := program(string(b[1]))
-			moddir := filepath.Join(root, dir)
-			tmp, err := os.MkdirTemp(moddir, ".readme-")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer os.RemoveAll(tmp)
-			if err := os.WriteFile(filepath.Join(tmp, "main.go"), []byte(src), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command("go", "build", "-o", os.DevNull, "./"+filepath.Base(tmp))
-			cmd.Dir = moddir
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Errorf("README.md's Go block %d does not compile:\n%s\n--- as built:\n%s", i+1, out, numbered(src))
-			}
-		})
+	if total < 7 {
+		t.Errorf("README.md and docs/*.md have %d Go blocks; the extraction is broken", total)
+	}
+}
+
+// markdownPages returns README.md and the pages under docs/ (docs/*.md),
+// relative to root.
+func markdownPages(root string) ([]string, error) {
+	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		return nil, err
+	}
+	pages := []string{"README.md"}
+	for _, d := range docs {
+		rel, err := filepath.Rel(root, d)
+		if err != nil {
+			return nil, err
+		}
+		pages = append(pages, filepath.ToSlash(rel))
+	}
+	return pages, nil
+}
+
+// buildSnippet builds the Go block n of page, made a program, in the module
+// that can build it.
+func buildSnippet(t *testing.T, root, page string, n int, snippet string) {
+	t.Helper()
+	src, dir := program(snippet)
+	moddir := filepath.Join(root, dir)
+	tmp, err := os.MkdirTemp(moddir, ".readme-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.WriteFile(filepath.Join(tmp, "main.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "build", "-o", os.DevNull, "./"+filepath.Base(tmp))
+	cmd.Dir = moddir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("%s's Go block %d does not compile:\n%s\n--- as built:\n%s", page, n, out, numbered(src))
 	}
 }
 

@@ -1,8 +1,8 @@
 // Package simulation holds the simulator pictures, the heat map of a
-// fleet's transitions and the compare table that README.md shows,
+// fleet's transitions and the compare table that docs/simulator.md shows,
 // generated from the scenario library by `go generate ./...`. Its test
 // fails when the checked-in files differ from what the simulator produces,
-// or when README.md shows a stale table.
+// or when docs/simulator.md shows a stale table.
 package simulation
 
 //go:generate go run gen.go
@@ -65,7 +65,7 @@ func Heatmap() (string, error) {
 	return diagram.WeightedSVG(conf.Counts), nil
 }
 
-// CompareFile is the scenario README.md's compare table shows.
+// CompareFile is the scenario docs/simulator.md's compare table shows.
 const CompareFile = "testdata/scenarios/fleet-outage-jitter.yaml"
 
 func timeline(file string) (string, error) {

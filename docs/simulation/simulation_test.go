@@ -25,8 +25,10 @@ func TestFilesAreFresh(t *testing.T) {
 	}
 }
 
-func TestReadmeShowsTheComparison(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+// TestSimulatorPageShowsTheComparison: docs/simulator.md quotes the current
+// compare table and shows every picture.
+func TestSimulatorPageShowsTheComparison(t *testing.T) {
+	page, err := os.ReadFile("../simulator.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,12 +37,12 @@ func TestReadmeShowsTheComparison(t *testing.T) {
 		t.Fatal(err)
 	}
 	block := "$ go run ./cmd/authfsm compare " + CompareFile + "\n" + text + "```"
-	if !strings.Contains(string(readme), block) {
-		t.Errorf("README.md does not show the current compare output; paste docs/simulation/compare.txt under the command")
+	if !strings.Contains(string(page), block) {
+		t.Errorf("docs/simulator.md does not show the current compare output; paste docs/simulation/compare.txt under the command")
 	}
 	for name := range Files {
-		if strings.HasSuffix(name, ".svg") && !strings.Contains(string(readme), "docs/simulation/"+name) {
-			t.Errorf("README.md does not show docs/simulation/%s", name)
+		if strings.HasSuffix(name, ".svg") && !strings.Contains(string(page), "](simulation/"+name+")") {
+			t.Errorf("docs/simulator.md does not show docs/simulation/%s", name)
 		}
 	}
 }
@@ -68,7 +70,7 @@ func TestReadmeShowsTheSeedRun(t *testing.T) {
 }
 
 // TestHeatmapCountsTheRun: the heat map counts every transition of the
-// run, as the README says.
+// run, as docs/simulator.md says.
 func TestHeatmapCountsTheRun(t *testing.T) {
 	svg, err := Heatmap()
 	if err != nil {

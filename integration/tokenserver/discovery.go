@@ -31,6 +31,7 @@ type Metadata struct {
 	GrantTypesSupported               []string `json:"grant_types_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 	TokenEndpointAuthSigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	RevocationEndpoint                string   `json:"revocation_endpoint,omitempty"`
 }
 
 // public is the server's public identity: the issuer its clients know it
@@ -79,6 +80,7 @@ func (s *Server) Metadata() Metadata {
 		GrantTypesSupported:               []string{"password", "refresh_token", "client_credentials"},
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 		TokenEndpointAuthSigningAlgs:      []string{"ES256", "RS256"},
+		RevocationEndpoint:                strings.TrimSuffix(p.issuer, "/") + RevokePath,
 	}
 }
 
@@ -123,11 +125,16 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(s.Metadata())
 }
 
-// servePost serves the token endpoint under the issuer's path too.
+// servePost serves the token and revocation endpoints under the issuer's
+// path too.
 func (s *Server) servePost(stop <-chan struct{}) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if p := s.public(); p.issuer != "" && p.path != "" && r.URL.EscapedPath() == p.path+TokenPath {
 			s.serveToken(w, r, stop)
+			return
+		}
+		if p := s.public(); p.issuer != "" && p.path != "" && r.URL.EscapedPath() == p.path+RevokePath {
+			s.serveRevoke(w, r)
 			return
 		}
 		s.stats.mu.Lock()

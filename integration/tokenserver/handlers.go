@@ -63,6 +63,7 @@ type stats struct {
 	resourceOK, resource401 int
 	metadataServed          int
 	notFound                int
+	revocations             []Revocation
 }
 
 // Counts returns a snapshot of the counters.

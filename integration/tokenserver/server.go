@@ -171,6 +171,7 @@ func New(cfg Config) (*Server, error) {
 		compose.OAuth2RefreshTokenGrantFactory,
 		compose.OAuth2ClientCredentialsGrantFactory,
 		compose.OAuth2TokenIntrospectionFactory,
+		compose.OAuth2TokenRevocationFactory,
 	)
 	s := &Server{cfg: cfg, provider: provider, store: store}
 	// Client assertions name the token endpoint's URL as their audience,
@@ -212,6 +213,7 @@ func (s *Server) Start() error {
 	stop := make(chan struct{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+TokenPath, func(w http.ResponseWriter, r *http.Request) { s.serveToken(w, r, stop) })
+	mux.HandleFunc("POST "+RevokePath, s.serveRevoke)
 	mux.HandleFunc("GET "+AuthPath, s.serveAuthorize)
 	mux.HandleFunc("POST "+AuthPath, s.serveAuthorize)
 	mux.HandleFunc("POST /", s.servePost(stop)) // the token endpoint under the issuer's path

@@ -77,7 +77,9 @@ func (s *countingStore) RotateRefreshToken(ctx context.Context, requestID, signa
 func (s *countingStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
 	s.mu.Lock()
 	s.revoked[requestID] = true
-	s.revocations++
+	if ctx.Value(revocationKey{}) == nil { // a revocation request (RFC 7009) is no reuse
+		s.revocations++
+	}
 	s.mu.Unlock()
 	s.refreshMu.Lock()
 	defer s.refreshMu.Unlock()

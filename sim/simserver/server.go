@@ -131,6 +131,29 @@ func (s *Server) Login(i int) (Pair, error) {
 		Issued: s.epoch.Add(t), Expiry: s.epoch.Add(t + s.sc.Token.TTL), ExpiresIn: s.sc.Token.TTL}, nil
 }
 
+// Relogin issues, now, the pair of a new login of session i's family (a
+// workload item of kind login): a new grant — the family's next refresh
+// token, a family that reuse detection revoked living again — and a new
+// access token, as the simulator's model does.
+func (s *Server) Relogin(i int) (Pair, error) {
+	if i < 0 || i >= s.sc.Fleet.Sessions {
+		return Pair{}, errors.New("simserver: no such session in the scenario's fleet")
+	}
+	t := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fi := s.sc.FamilyOf(i)
+	f := &s.fams[fi]
+	if f.rtGen == 0 {
+		f.issued = []time.Duration{0}
+	}
+	f.rtGen++
+	f.issued = append(f.issued, t)
+	f.revoked = false
+	return Pair{Access: s.issueAccess(fi, t), Refresh: refreshToken(fi, f.rtGen),
+		Issued: s.epoch.Add(t), Expiry: s.epoch.Add(t + s.sc.Token.TTL), ExpiresIn: s.sc.Token.TTL}, nil
+}
+
 // Stats describes what the server saw.
 type Stats struct {
 	// TokenRequests counts the requests that reached the token endpoint
