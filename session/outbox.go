@@ -26,18 +26,19 @@ const maxPanicText = 1000
 // goroutine that happens to deliver, never the Token fast path.
 //
 // Notes are queued under the session lock, so their order is the order of
-// the transitions. Whoever releases the session lock then delivers: the
-// first goroutine to find the outbox idle drains it, including what other
-// goroutines queue meanwhile; the others return at once.
+// the transitions. Whoever releases the session lock then has them
+// delivered, never on its own goroutine: when the outbox is idle, it starts
+// a goroutine that drains it, including what other goroutines queue
+// meanwhile, and ends when it is empty; otherwise it returns at once. A
+// blocked callback therefore holds up no refresh, timer or caller of Token
+// (the refresh that delivered a note it queued used to wait for the sink,
+// and with it the whole session). Only Shutdown waits for the delivery,
+// and only until its ctx ends.
 //
-// That goroutine may be anyone's (a caller of Token under net/http's
-// recover, the session's timer, its refresh, Shutdown), so a callback that
-// panics is recovered, whoever it is: the panic is logged at error level
+// A callback that panics is recovered: the panic is logged at error level
 // with its stack and counted (Status.Panics), and delivery goes on with the
-// next callback. Propagating it would crash the program or not depending
-// on which goroutine happened to deliver. Should a callback end its
-// goroutine (runtime.Goexit), the notes not yet delivered go back to the
-// queue for the next deliverer.
+// next callback. Should a callback end its goroutine (runtime.Goexit), the
+// notes not yet delivered go back to the queue for the next deliverer.
 //
 // While a callback blocks, the queue grows; once it holds outboxLimit
 // notes, new log lines and hook calls are dropped and counted
@@ -81,25 +82,39 @@ func (o *outbox) push(n note) {
 	o.mu.Unlock()
 }
 
-// deliver drains the outbox unless another goroutine is draining it. With
-// wait, it returns only once everything queued so far was delivered.
+// deliver has what the outbox holds delivered. Without wait it never
+// delivers on the calling goroutine, which may be the session's refresh or
+// timer or a caller of Token: when the outbox is idle and holds notes, it
+// starts a goroutine that drains it and returns at once. With wait, it
+// returns only once everything queued so far was delivered.
 func (s *Session) deliver(wait bool) {
-	_ = s.drain(context.Background(), wait)
+	if wait {
+		_ = s.drain(context.Background())
+		return
+	}
+	o := &s.out
+	o.mu.Lock()
+	if o.draining || len(o.queue) == 0 && o.unreported == 0 {
+		o.mu.Unlock()
+		return
+	}
+	o.draining, o.idle = true, make(chan struct{})
+	o.mu.Unlock()
+	go func() {
+		o.mu.Lock()
+		s.drainHeld()
+	}()
 }
 
-// drain delivers what the outbox holds. When another goroutine is draining
-// it, drain returns at once, or with wait waits for that drain to end and
+// drain delivers what the outbox holds on the calling goroutine. When
+// another goroutine is draining it, drain waits for that drain to end and
 // then delivers what is left, so that everything queued before the call
 // was delivered when it returns. The wait ends with an error when ctx
 // does.
-func (s *Session) drain(ctx context.Context, wait bool) error {
+func (s *Session) drain(ctx context.Context) error {
 	o := &s.out
 	o.mu.Lock()
 	for o.draining {
-		if !wait {
-			o.mu.Unlock()
-			return nil
-		}
 		idle := o.idle
 		o.mu.Unlock()
 		select {
@@ -114,6 +129,15 @@ func (s *Session) drain(ctx context.Context, wait bool) error {
 		return nil
 	}
 	o.draining, o.idle = true, make(chan struct{})
+	s.drainHeld()
+	return nil
+}
+
+// drainHeld delivers until the outbox is empty. It is called holding the
+// outbox's lock with draining set, and returns with the outbox idle and
+// its lock released, even when a callback ends the goroutine.
+func (s *Session) drainHeld() {
+	o := &s.out
 	defer func() {
 		o.draining = false
 		close(o.idle)
@@ -126,7 +150,7 @@ func (s *Session) drain(ctx context.Context, wait bool) error {
 			o.unreported = 0
 		}
 		if len(o.queue) == 0 {
-			return nil
+			return
 		}
 		batch := o.queue
 		o.queue = nil
