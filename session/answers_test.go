@@ -87,7 +87,7 @@ func TestMisconfiguredClientSkipsTheFallback(t *testing.T) {
 				synctest.Wait()
 				cause := policy.StatusText(tc.status)[:3] + " " + tc.code + ": client misconfigured"
 				want := []string{"expire: access token expired", "refresh: access token expired", "deny: " + cause}
-				synctest.Wait() // the outbox's goroutine may still be delivering
+				synctest.Wait() // the outbox may still be delivering on the refresh goroutine
 				if diff := cmp.Diff(want, events(mem.Records())); diff != "" {
 					t.Errorf("transitions (-want +got):\n%s", diff)
 				}
@@ -133,7 +133,7 @@ func TestMisconfiguredClientTriesAnotherClientsFallback(t *testing.T) {
 		}
 		want := []string{"expire: access token expired", "refresh: access token expired",
 			"succeed: fallback grant after the client was refused (401 invalid_client: client misconfigured)"}
-		synctest.Wait() // the outbox's goroutine may still be delivering
+		synctest.Wait() // the outbox may still be delivering on the refresh goroutine
 		if diff := cmp.Diff(want, events(mem.Records())); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}
@@ -267,7 +267,7 @@ func TestClassifierSeesTheDescription(t *testing.T) {
 			t.Errorf("descriptions the classifier saw (-want +got):\n%s", diff)
 		}
 		want := []string{"expire: access token expired", "refresh: access token expired", "fail: locked", "retry: retry due", "succeed"}
-		synctest.Wait() // the outbox's goroutine may still be delivering
+		synctest.Wait() // the outbox may still be delivering on the refresh goroutine
 		if diff := cmp.Diff(want, events(mem.Records())); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}

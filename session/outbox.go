@@ -26,19 +26,22 @@ const maxPanicText = 1000
 // goroutine that happens to deliver, never the Token fast path.
 //
 // Notes are queued under the session lock, so their order is the order of
-// the transitions. Whoever releases the session lock then has them
-// delivered, never on its own goroutine: when the outbox is idle, it starts
-// a goroutine that drains it, including what other goroutines queue
-// meanwhile, and ends when it is empty; otherwise it returns at once. A
-// blocked callback therefore holds up no refresh, timer or caller of Token
-// (the refresh that delivered a note it queued used to wait for the sink,
-// and with it the whole session). Only Shutdown waits for the delivery,
-// and only until its ctx ends.
+// the transitions. Whoever releases the session lock then delivers: the
+// first goroutine to find the outbox idle drains it, including what other
+// goroutines queue meanwhile; the others return at once. The refresh
+// worker is the exception: it never delivers on its own goroutine but
+// starts one that does (handOff), for a callback that blocks would hold the
+// attempt up, and with it the whole session, which stays refreshing while
+// its worker waits.
 //
-// A callback that panics is recovered: the panic is logged at error level
-// with its stack and counted (Status.Panics), and delivery goes on with the
-// next callback. Should a callback end its goroutine (runtime.Goexit), the
-// notes not yet delivered go back to the queue for the next deliverer.
+// That goroutine may be anyone's (a caller of Token under net/http's
+// recover, the session's timer, the one a worker started, Shutdown), so a
+// callback that panics is recovered, whoever it is: the panic is logged at
+// error level with its stack and counted (Status.Panics), and delivery goes
+// on with the next callback. Propagating it would crash the program or not
+// depending on which goroutine happened to deliver. Should a callback end
+// its goroutine (runtime.Goexit), the notes not yet delivered go back to
+// the queue for the next deliverer.
 //
 // While a callback blocks, the queue grows; once it holds outboxLimit
 // notes, new log lines and hook calls are dropped and counted
@@ -82,16 +85,16 @@ func (o *outbox) push(n note) {
 	o.mu.Unlock()
 }
 
-// deliver has what the outbox holds delivered. Without wait it never
-// delivers on the calling goroutine, which may be the session's refresh or
-// timer or a caller of Token: when the outbox is idle and holds notes, it
-// starts a goroutine that drains it and returns at once. With wait, it
-// returns only once everything queued so far was delivered.
+// deliver drains the outbox unless another goroutine is draining it. With
+// wait, it returns only once everything queued so far was delivered.
 func (s *Session) deliver(wait bool) {
-	if wait {
-		_ = s.drain(context.Background())
-		return
-	}
+	_ = s.drain(context.Background(), wait)
+}
+
+// handOff is deliver(false) for the refresh worker: when the outbox is idle
+// and holds notes, it starts a goroutine that drains it, and returns at
+// once, so that no callback can hold the attempt up.
+func (s *Session) handOff() {
 	o := &s.out
 	o.mu.Lock()
 	if o.draining || len(o.queue) == 0 && o.unreported == 0 {
@@ -106,15 +109,19 @@ func (s *Session) deliver(wait bool) {
 	}()
 }
 
-// drain delivers what the outbox holds on the calling goroutine. When
-// another goroutine is draining it, drain waits for that drain to end and
+// drain delivers what the outbox holds. When another goroutine is draining
+// it, drain returns at once, or with wait waits for that drain to end and
 // then delivers what is left, so that everything queued before the call
 // was delivered when it returns. The wait ends with an error when ctx
 // does.
-func (s *Session) drain(ctx context.Context) error {
+func (s *Session) drain(ctx context.Context, wait bool) error {
 	o := &s.out
 	o.mu.Lock()
 	for o.draining {
+		if !wait {
+			o.mu.Unlock()
+			return nil
+		}
 		idle := o.idle
 		o.mu.Unlock()
 		select {
@@ -267,4 +274,11 @@ func (s *Session) logAttrs(attrs ...slog.Attr) []slog.Attr {
 func (s *Session) unlock() {
 	s.mu.Unlock()
 	s.deliver(false)
+}
+
+// unlockHandOff is unlock for the refresh worker: it releases the session
+// lock and hands the delivery to a goroutine of its own (handOff).
+func (s *Session) unlockHandOff() {
+	s.mu.Unlock()
+	s.handOff()
 }

@@ -450,7 +450,7 @@ func (s *Session) Shutdown(ctx context.Context) error {
 			s.lifeHook(func() { h(info) })
 		}
 	}
-	derr := s.drain(ctx)
+	derr := s.drain(ctx, true)
 	if !first {
 		return nil
 	}
