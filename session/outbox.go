@@ -29,10 +29,10 @@ const maxPanicText = 1000
 // the transitions. Whoever releases the session lock then delivers: the
 // first goroutine to find the outbox idle drains it, including what other
 // goroutines queue meanwhile; the others return at once. The refresh
-// worker is the exception: it never delivers on its own goroutine but
-// starts one that does (handOff), for a callback that blocks would hold the
-// attempt up, and with it the whole session, which stays refreshing while
-// its worker waits.
+// worker is the exception while it has a request or a store step to come:
+// it then starts a goroutine that delivers (handOff), for a callback that
+// blocks would hold the attempt up, and with it the whole session, which
+// stays refreshing while its worker waits.
 //
 // That goroutine may be anyone's (a caller of Token under net/http's
 // recover, the session's timer, the one a worker started, Shutdown), so a
