@@ -250,7 +250,7 @@ func (p *process) open(tok session.Token, seed uint64) error {
 	r.mu.Unlock()
 	opts := append(slices.Clone(r.declared),
 		session.WithClock(r.view), session.WithSeed(seed),
-		session.WithReuseGrace(sc.Token.ReuseGrace), session.WithID(strconv.Itoa(p.i)),
+		session.WithID(strconv.Itoa(p.i)),
 		session.WithHooks(session.Hooks{Transition: func(rec audit.Record) { r.record(p, inc, rec) }}),
 	)
 	if sc.Session.Fallback {
@@ -269,7 +269,7 @@ func (p *process) open(tok session.Token, seed uint64) error {
 	}
 	if r.stores != nil {
 		st := r.stores[sc.FamilyOf(p.i)]
-		opts = append(opts, session.WithCoordinator(handle{st: st, live: live, proc: p.i}), session.WithLease(sc.Share.Lease))
+		opts = append(opts, session.WithCoordinator(handle{st: st, live: live, proc: p.i}))
 	}
 	if sc.Fleet.Login == states.LoginOutside {
 		opts = append(opts, session.WithLoginElsewhere("a login of the scenario's workload"))

@@ -44,7 +44,7 @@ func TestLoad(t *testing.T) {
 		kind      error
 		want      string
 	}{
-		{"unknown key", "refresh_ahead: 1m\nrefresh_ahed: 2m\n", declare.ErrUnknownKey, ":2: refresh_ahed: unknown key (known: refresh_ahead, request_timeout, wait_for_refresh, policy, fallback, throttle)"},
+		{"unknown key", "refresh_ahead: 1m\nrefresh_ahed: 2m\n", declare.ErrUnknownKey, ":2: refresh_ahed: unknown key (known: refresh_ahead, request_timeout, wait_for_refresh, policy, fallback, throttle, lease, reuse_grace, solo_when_store_down)"},
 		{"bad policy kind", "policy:\n  kind: fast\n", declare.ErrInvalid, ":2: policy: "},
 		// The key names the policy once: not "policy: policy: max …".
 		{"a key the policy's kind does not use", "policy: {kind: constant, initial: 2s, max: 5s}\n", declare.ErrInvalid, ":1: policy: max does not apply to a constant policy"},
@@ -84,8 +84,12 @@ func TestYAMLRoundTrip(t *testing.T) {
 		declare.Default(),
 		{RefreshAhead: time.Minute, RequestTimeout: 3 * time.Second, WaitForRefresh: 20 * time.Second, Fallback: true,
 			Policy:   policy.Spec{Kind: "constant", Initial: 2 * time.Second, Jitter: policy.EqualJitter, MaxAttempts: 4},
-			Throttle: policy.ThrottleSpec{Kind: policy.ThrottleAdaptive, K: 1.5, Window: time.Minute, Probe: 10 * time.Second}},
-		{RequestTimeout: time.Second, Policy: policy.Spec{Kind: "none"}},
+			Throttle: policy.ThrottleSpec{Kind: policy.ThrottleAdaptive, K: 1.5, Window: time.Minute, Probe: 10 * time.Second},
+			Lease:    45 * time.Second, ReuseGrace: time.Minute, SoloWhenStoreDown: true},
+		{RequestTimeout: time.Second, Policy: policy.Spec{Kind: "none"}, Lease: states.DefaultLease},
+		// A request timeout the default lease does not outlast: the lease
+		// is left out, and reads back as the default the runtime lengthens.
+		{RequestTimeout: time.Minute, Policy: policy.Spec{Kind: "none"}, Lease: states.DefaultLease},
 	} {
 		got, err := declare.Parse("s.yaml", []byte(s.YAML("")))
 		if err != nil {

@@ -37,12 +37,40 @@ type Session struct {
 	// sessions on one token endpoint; kind none, the zero value and the
 	// default, sends every attempt.
 	Throttle policy.ThrottleSpec
+
+	// The keys below matter to processes sharing one token family (a
+	// coordinator or a shared store); a session of its own ignores them.
+
+	// Lease (lease) is how long a process of a token family holds the
+	// family's refresh lease while it refreshes (session.WithLease). It
+	// must outlast one refresh request: a lease at or below request_timeout
+	// is an error here, and the runtime lengthens any shorter lease to the
+	// request timeout plus states.LeaseMargin (5 seconds). Default
+	// states.DefaultLease (30 seconds).
+	Lease time.Duration
+	// ReuseGrace (reuse_grace) is how long the authorization server still
+	// accepts a refresh token after rotating it (Ory Hydra's
+	// oauth2.grant.refresh_token.rotation_grace_period, at most 5 minutes
+	// there; Auth0's reuse interval; Okta's grace period): inside it, a
+	// process taking over from a holder that vanished mid-refresh presents
+	// the refresh token again (session.WithReuseGrace). Default 0: the
+	// server accepts none. A scenario whose session block leaves it out
+	// takes its token.reuse_grace, the simulated server's.
+	ReuseGrace time.Duration
+	// SoloWhenStoreDown (solo_when_store_down) lets a process whose shared
+	// store is unreachable refresh on its own once its token is unusable
+	// (session.WithSoloWhenStoreDown). With a rotating server the new
+	// refresh token cannot be published, so the other processes' copies die
+	// with it. Default false: the process keeps serving its valid token and
+	// retries the store on its policy's schedule.
+	SoloWhenStoreDown bool
 }
 
 // Default returns the session every key left out declares: the runtime's
 // defaults.
 func Default() Session {
-	return Session{RefreshAhead: states.DefaultRefreshAhead, RequestTimeout: states.DefaultRequestTimeout, Policy: policy.DefaultSpec()}
+	return Session{RefreshAhead: states.DefaultRefreshAhead, RequestTimeout: states.DefaultRequestTimeout, Policy: policy.DefaultSpec(),
+		Lease: states.DefaultLease}
 }
 
 // longest bounds a duration the block accepts without a tighter range: a
@@ -99,14 +127,22 @@ func ParseNode(file string, n *yaml.Node, path string) (Session, error) {
 // read reads the session block n at path into s with w; keys left out
 // keep s's values.
 func read(w *yamlwalk.Walker, n *yaml.Node, path string, s *Session) {
-	w.Mapping(n, path, []yamlwalk.Field{
+	given := w.Mapping(n, path, []yamlwalk.Field{
 		{Key: "refresh_ahead", Set: w.Duration(&s.RefreshAhead, 0, longest)},
 		{Key: "request_timeout", Set: w.Duration(&s.RequestTimeout, time.Millisecond, time.Hour)},
 		{Key: "wait_for_refresh", Set: w.Duration(&s.WaitForRefresh, 0, time.Hour)},
 		{Key: "policy", Set: func(n *yaml.Node, key string) { readPolicy(w, n, key, &s.Policy) }},
 		{Key: "fallback", Set: w.Boolean(&s.Fallback)},
 		{Key: "throttle", Set: func(n *yaml.Node, key string) { readThrottle(w, n, key, &s.Throttle) }},
+		{Key: "lease", Set: w.Duration(&s.Lease, time.Second, 24*time.Hour)},
+		{Key: "reuse_grace", Set: w.Duration(&s.ReuseGrace, 0, 24*time.Hour)},
+		{Key: "solo_when_store_down", Set: w.Boolean(&s.SoloWhenStoreDown)},
 	})
+	// A lease left out is lengthened as the runtime lengthens any
+	// (states.LeaseTTL); one given must outlast the request it covers.
+	if k := given["lease"]; k != nil && w.Err == nil && s.Lease <= s.RequestTimeout {
+		w.Fail(k, yamlwalk.Join(path, "lease"), ErrInvalid, "%v does not outlast one refresh request (request_timeout %v)", s.Lease, s.RequestTimeout)
+	}
 }
 
 // readThrottle reads throttle: {kind, k, window, probe}. Settings left
@@ -192,8 +228,9 @@ func readPolicy(w *yamlwalk.Walker, n *yaml.Node, path string, s *policy.Spec) {
 }
 
 // YAML writes s as a session block that ParseNode reads back into s, every
-// key given, each line led by indent; the policy and the throttle on one
-// line each.
+// key given but a lease that does not outlast the request timeout (the
+// default, lengthened), each line led by indent; the policy and the
+// throttle on one line each.
 func (s Session) YAML(indent string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%srefresh_ahead: %v\n%srequest_timeout: %v\n%swait_for_refresh: %v\n%sfallback: %t\n",
@@ -214,5 +251,11 @@ func (s Session) YAML(indent string) string {
 		fmt.Fprintf(&b, "%sthrottle: {kind: %s, k: %s, window: %v, probe: %v}\n",
 			indent, th.Kind, strconv.FormatFloat(th.K, 'g', -1, 64), th.Window, th.Probe)
 	}
+	// A lease that does not outlast the request is the default lengthened
+	// (ParseNode refuses it given): left out, it reads back the same.
+	if s.Lease > s.RequestTimeout {
+		fmt.Fprintf(&b, "%slease: %v\n", indent, s.Lease)
+	}
+	fmt.Fprintf(&b, "%sreuse_grace: %v\n%ssolo_when_store_down: %t\n", indent, s.ReuseGrace, indent, s.SoloWhenStoreDown)
 	return b.String()
 }

@@ -43,6 +43,15 @@ throttle: {kind: adaptive, k: 3, window: 1m, probe: 10s}`, want: func(s *declare
 			s.Throttle = policy.ThrottleSpec{Kind: "adaptive", K: 3, Window: time.Minute, Probe: 10 * time.Second}
 		}},
 		{name: "throttle none", src: "throttle: {kind: none}", want: func(s *declare.Session) {}},
+		{name: "family settings", src: "lease: 45s\nreuse_grace: 1m\nsolo_when_store_down: true", want: func(s *declare.Session) {
+			s.Lease, s.ReuseGrace, s.SoloWhenStoreDown = 45*time.Second, time.Minute, true
+		}},
+		// The default lease with a long request timeout is the runtime's to
+		// lengthen; a lease given must outlast the request it covers.
+		{name: "long request, default lease", src: "request_timeout: 1m", want: func(s *declare.Session) { s.RequestTimeout = time.Minute }},
+		{name: "lease within the request", src: "request_timeout: 30s\nlease: 30s",
+			err: "declare: agent.yaml:2: profiles.api.session.lease: 30s does not outlast one refresh request (request_timeout 30s)"},
+		{name: "lease too short", src: "lease: 10ms", err: "profiles.api.session.lease"},
 		{name: "unknown key", src: "refresh_ahed: 1m", err: "declare: agent.yaml:1: profiles.api.session.refresh_ahed: unknown key"},
 		{name: "bad duration", src: "request_timeout: soon", err: "profiles.api.session.request_timeout"},
 		{name: "bad throttle key", src: "throttle: {kind: adaptive, window: 10ms}", err: "profiles.api.session.throttle.window"},

@@ -9,7 +9,9 @@ import (
 
 // Declared returns the options that run a session as d declares it (a
 // session block read by package declare, the one a scenario and an agent
-// profile hold): WithRefreshAhead, WithRequestTimeout and WithPolicy. The
+// profile hold): WithRefreshAhead, WithRequestTimeout, WithPolicy,
+// WithLease, WithReuseGrace and WithSoloWhenStoreDown (the last three
+// matter only to a session of a token family). The
 // keys that need more than a value are the caller's, as `authfsm agent`
 // does them: fallback a second Client for WithFallback (the same client
 // with GrantClientCredentials), throttle one Throttle shared by the
@@ -26,5 +28,6 @@ func Declared(d declare.Session) ([]Option, error) {
 		}
 		return nil, fmt.Errorf("session: the declared policy: %w", err)
 	}
-	return []Option{WithRefreshAhead(d.RefreshAhead), WithRequestTimeout(d.RequestTimeout), WithPolicy(pol)}, nil
+	return []Option{WithRefreshAhead(d.RefreshAhead), WithRequestTimeout(d.RequestTimeout), WithPolicy(pol),
+		WithLease(d.Lease), WithReuseGrace(d.ReuseGrace), WithSoloWhenStoreDown(d.SoloWhenStoreDown)}, nil
 }

@@ -16,6 +16,7 @@ func TestDeclared(t *testing.T) {
 	d := declare.Default()
 	d.RefreshAhead, d.RequestTimeout = time.Minute, 3*time.Second
 	d.Policy = policy.Spec{Kind: "constant", Initial: 2 * time.Second, Jitter: policy.NoJitter}
+	d.Lease, d.ReuseGrace, d.SoloWhenStoreDown = 45*time.Second, time.Minute, true
 	opts, err := Declared(d)
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +25,8 @@ func TestDeclared(t *testing.T) {
 	for _, o := range opts {
 		o(&c)
 	}
-	if c.refreshAhead != time.Minute || c.timeout != 3*time.Second || c.policy != (policy.Constant{Wait: 2 * time.Second, Jitter: policy.NoJitter}) {
+	if c.refreshAhead != time.Minute || c.timeout != 3*time.Second || c.policy != (policy.Constant{Wait: 2 * time.Second, Jitter: policy.NoJitter}) ||
+		c.lease != 45*time.Second || c.reuseGrace != time.Minute || !c.solo {
 		t.Errorf("config %+v, policy %#v", c, c.policy)
 	}
 	var def config
@@ -35,7 +37,8 @@ func TestDeclared(t *testing.T) {
 	for _, o := range opts {
 		o(&def)
 	}
-	if def.refreshAhead != 5*time.Minute || def.timeout != DefaultRequestTimeout || def.policy != policy.Default() {
+	if def.refreshAhead != 5*time.Minute || def.timeout != DefaultRequestTimeout || def.policy != policy.Default() ||
+		def.lease != DefaultLease || def.reuseGrace != 0 || def.solo {
 		t.Errorf("the defaults declared: %+v", def)
 	}
 	d.Policy = policy.Spec{Kind: "sometimes"}

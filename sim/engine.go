@@ -146,14 +146,15 @@ func newRun(sc *Scenario, opt Options) *run {
 		opt: opt,
 		m: states.NewMachine(states.Config{
 			Policy: pol, RefreshAhead: sc.Session.RefreshAhead,
-			ReuseGrace: sc.Token.ReuseGrace, Fallback: sc.Session.Fallback,
+			ReuseGrace: sc.Session.ReuseGrace, Fallback: sc.Session.Fallback,
+			SoloWhenStoreDown: sc.Session.SoloWhenStoreDown,
 			// The model's fallback grant (client_credentials) authenticates
 			// as the same client.
 			FallbackSameClient: true,
 			// Coordinated implies Shared: the store is read again after a
 			// refusal, as the runtime's sessions with a store do.
 			Coordinated: sc.Fleet.Families > 0 && sc.Share.Kind == ShareStore,
-			Lease:       states.LeaseTTL(sc.Share.Lease, sc.Session.RequestTimeout),
+			Lease:       states.LeaseTTL(sc.Session.Lease, sc.Session.RequestTimeout),
 			Login:       sc.Fleet.Login,
 		}),
 		answers:    answers(sc),
@@ -167,7 +168,7 @@ func newRun(sc *Scenario, opt Options) *run {
 		grace:      int64(sc.Token.ReuseGrace),
 		slat:       int64(sc.Share.Latency),
 		// The runtime's lease (session.WithLease).
-		lease:     int64(states.LeaseTTL(sc.Share.Lease, sc.Session.RequestTimeout)),
+		lease:     int64(states.LeaseTTL(sc.Session.Lease, sc.Session.RequestTimeout)),
 		capBucket: -1,
 	}
 	n := sc.Fleet.Sessions

@@ -79,7 +79,7 @@ func (g gen) families(sc *Scenario) {
 	if g.chance(0.65) {
 		sc.Share.Kind = ShareStore
 		sc.Share.Latency = g.dur(0, 5*time.Millisecond, 100*time.Microsecond)
-		sc.Share.Lease = sc.Session.RequestTimeout + 2*sc.Share.Latency + g.dur(time.Millisecond, time.Minute, time.Millisecond)
+		sc.Session.Lease = sc.Session.RequestTimeout + 2*sc.Share.Latency + g.dur(time.Millisecond, time.Minute, time.Millisecond)
 	}
 }
 
@@ -196,12 +196,12 @@ func recoveryBound(sc *Scenario, retryAfter time.Duration) time.Duration {
 	// holder, and make a few round trips of its own; one that crashed comes
 	// back after its restart and may wait for the lease it left behind.
 	if sc.Fleet.Families > 0 && sc.Share.Kind == ShareStore {
-		delay += sc.Share.Lease + 8*sc.Share.Latency
+		delay += sc.Session.Lease + 8*sc.Share.Latency
 	}
 	var restart time.Duration
 	for _, f := range sc.Server.Faults {
 		if f.Kind == FaultCrashHolder {
-			restart = max(restart, f.Restart+sc.Share.Lease)
+			restart = max(restart, f.Restart+sc.Session.Lease)
 		}
 	}
 	// A shared throttle lets an attempt through at least every probe

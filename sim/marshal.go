@@ -80,7 +80,7 @@ func MarshalYAML(sc *Scenario) []byte {
 	// share is an error without families.
 	switch sh := sc.Share; {
 	case f.Families > 0 && sh.Kind == ShareStore:
-		fmt.Fprintf(&b, "share:\n  kind: store\n  lease: %v\n  latency: %v\n", sh.Lease, sh.Latency)
+		fmt.Fprintf(&b, "share:\n  kind: store\n  latency: %v\n", sh.Latency) // the lease is the session block's
 	case f.Families > 0:
 		b.WriteString("share:\n  kind: none\n")
 	}

@@ -24,7 +24,7 @@ const (
 )
 
 func (p *parser) scenario(n *yaml.Node, sc *Scenario) {
-	share := false
+	share, shareLease := false, time.Duration(-1)
 	p.Mapping(n, "", []field{
 		{Key: "name", Required: true, Set: p.Name(&sc.Name)},
 		{Key: "description", Set: p.Text(&sc.Description)},
@@ -36,9 +36,12 @@ func (p *parser) scenario(n *yaml.Node, sc *Scenario) {
 		{Key: "server", Set: func(n *yaml.Node, key string) { p.server(n, key, &sc.Server) }},
 		{Key: "workload", Set: func(n *yaml.Node, key string) { p.workload(n, key, sc) }},
 		{Key: "fleet", Set: func(n *yaml.Node, key string) { p.fleet(n, key, &sc.Fleet) }},
-		{Key: "share", Set: func(n *yaml.Node, key string) { share = true; p.share(n, key, &sc.Share) }},
+		{Key: "share", Set: func(n *yaml.Node, key string) { share = true; p.share(n, key, &sc.Share, &shareLease) }},
 		{Key: "expect", Set: func(n *yaml.Node, key string) { p.expect(n, key, &sc.Expect) }},
 	})
+	if p.Err == nil {
+		p.familySettings(n, sc, shareLease)
+	}
 	if p.Err == nil {
 		p.checkTimes(n, sc)
 	}
@@ -300,12 +303,15 @@ func (p *parser) fleet(n *yaml.Node, path string, f *Fleet) {
 	})
 }
 
-func (p *parser) share(n *yaml.Node, path string, s *Share) {
+// share reads the share block into s, and its lease, the session's
+// (declare.Session.Lease) written where scenarios gave it before the
+// session block had it, into *lease (left at -1 when not given).
+func (p *parser) share(n *yaml.Node, path string, s *Share, lease *time.Duration) {
 	var kind string
-	lease, latency := time.Duration(-1), time.Duration(-1)
+	latency := time.Duration(-1)
 	p.Mapping(n, path, []field{
 		{Key: "kind", Required: true, Set: p.Text(&kind)},
-		{Key: "lease", Set: p.Duration(&lease, 0, 24*time.Hour)},
+		{Key: "lease", Set: p.Duration(lease, 0, 24*time.Hour)},
 		{Key: "latency", Set: p.Duration(&latency, 0, time.Hour)},
 	})
 	if p.Err != nil {
@@ -314,7 +320,7 @@ func (p *parser) share(n *yaml.Node, path string, s *Share) {
 	switch kind {
 	case "none":
 		s.Kind = ShareNone
-		if lease >= 0 || latency >= 0 {
+		if *lease >= 0 || latency >= 0 {
 			p.Fail(n, path, ErrInvalid, "lease and latency apply to kind store only")
 		}
 	case "store":
@@ -322,11 +328,8 @@ func (p *parser) share(n *yaml.Node, path string, s *Share) {
 	default:
 		p.Fail(yamlwalk.KeyNode(n, "kind"), path+".kind", ErrInvalid, "unknown share kind %q (want none or store)", kind)
 	}
-	if lease == 0 {
+	if *lease == 0 {
 		p.Fail(yamlwalk.KeyNode(n, "lease"), path+".lease", ErrInvalid, "0s is not positive: a lease must outlast one refresh")
-	}
-	if lease > 0 {
-		s.Lease = lease
 	}
 	if latency >= 0 {
 		s.Latency = latency
@@ -421,6 +424,25 @@ func (p *parser) checkTimes(n *yaml.Node, sc *Scenario) {
 	}
 }
 
+// familySettings completes the session block's family settings from the
+// rest of the scenario: the lease that share.lease gives (the key
+// scenarios used before the session block had one; giving both is an
+// error), and the reuse grace that the session block leaves out, which is
+// then the simulated server's (token.reuse_grace): the client knows the
+// server it talks to unless the scenario says otherwise.
+func (p *parser) familySettings(n *yaml.Node, sc *Scenario, shareLease time.Duration) {
+	if shareLease > 0 {
+		if k := yamlwalk.KeyNode(n, "session", "lease"); k != n {
+			p.Fail(k, "session.lease", ErrInvalid, "given twice: share.lease gives the lease too (keep session.lease)")
+			return
+		}
+		sc.Session.Lease = shareLease
+	}
+	if yamlwalk.KeyNode(n, "session", "reuse_grace") == n {
+		sc.Session.ReuseGrace = sc.Token.ReuseGrace
+	}
+}
+
 // checkFamilies validates what token families need: share only with
 // families, a lease that outlasts one refresh, and a store for store_down.
 func (p *parser) checkFamilies(n *yaml.Node, sc *Scenario, share bool) {
@@ -435,17 +457,20 @@ func (p *parser) checkFamilies(n *yaml.Node, sc *Scenario, share bool) {
 	case f.WithoutToken > 0 && f.WithoutToken >= f.Sessions/f.Families:
 		p.Fail(yamlwalk.KeyNode(n, "fleet", "without_token"), "fleet.without_token", ErrInvalid,
 			"%d processes without a token in families of %d: every family needs one that holds it", f.WithoutToken, f.Sessions/f.Families)
-	case sh.Kind == ShareStore && sh.Lease <= sc.Session.RequestTimeout+2*sh.Latency:
+	case sh.Kind == ShareStore && !sc.leaseOutlastsRefresh(sc.Session):
 		// session.Coordinator: a lease must outlast one refresh request. The
 		// holder marks its refresh two round trips after acquiring, then
 		// waits up to request_timeout for the answer; a shorter lease lets a
 		// second process take over while the request is in flight.
-		at := yamlwalk.KeyNode(n, "share", "lease")
+		at, key := yamlwalk.KeyNode(n, "session", "lease"), "session.lease"
+		if at == n {
+			at, key = yamlwalk.KeyNode(n, "share", "lease"), "share.lease"
+		}
 		if at == n {
 			at = yamlwalk.KeyNode(n, "share") // the default lease
 		}
-		p.Fail(at, "share.lease", ErrInvalid,
-			"%v does not outlast one refresh (request_timeout %v plus two store round trips of %v)", sh.Lease, sc.Session.RequestTimeout, sh.Latency)
+		p.Fail(at, key, ErrInvalid,
+			"%v does not outlast one refresh (request_timeout %v plus two store round trips of %v)", sc.Session.Lease, sc.Session.RequestTimeout, sh.Latency)
 	}
 	for i, w := range sc.Workload {
 		if p.Err == nil && w.Kind == WorkLogin && f.Families > 0 && sh.Kind != ShareStore {

@@ -73,18 +73,21 @@ expect: {max_family_revocations: 0}
 	}
 	zero := 0
 	want := Scenario{
-		Token:   Token{TTL: time.Hour, Rotate: true, ReuseDetection: true, ReuseGrace: time.Minute},
-		Fleet:   Fleet{Sessions: 40, Families: 10},
-		Share:   Share{Kind: ShareStore, Lease: 45 * time.Second, Latency: 2 * time.Millisecond},
-		Session: declare.Session{Fallback: true},
+		Token: Token{TTL: time.Hour, Rotate: true, ReuseDetection: true, ReuseGrace: time.Minute},
+		Fleet: Fleet{Sessions: 40, Families: 10},
+		Share: Share{Kind: ShareStore, Latency: 2 * time.Millisecond},
+		// share.lease gives the session's lease; the grace the session
+		// block leaves out is the server's.
+		Session: declare.Session{Fallback: true, Lease: 45 * time.Second, ReuseGrace: time.Minute},
 		Server: Server{Faults: []Fault{
 			{Kind: FaultCrashHolder, From: time.Hour, To: time.Hour + 2*time.Minute, Restart: 5 * time.Second},
 			{Kind: FaultStoreDown, From: 2 * time.Hour, To: 2*time.Hour + 5*time.Minute},
 		}},
 		Expect: Expect{MaxFamilyRevocations: &zero},
 	}
-	got := Scenario{Token: sc.Token, Fleet: sc.Fleet, Share: sc.Share, Session: declare.Session{Fallback: sc.Session.Fallback},
-		Server: Server{Faults: sc.Server.Faults}, Expect: sc.Expect}
+	got := Scenario{Token: sc.Token, Fleet: sc.Fleet, Share: sc.Share,
+		Session: declare.Session{Fallback: sc.Session.Fallback, Lease: sc.Session.Lease, ReuseGrace: sc.Session.ReuseGrace},
+		Server:  Server{Faults: sc.Server.Faults}, Expect: sc.Expect}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Fault{}, "Line")); diff != "" {
 		t.Errorf("parsed (-want +got):\n%s", diff)
 	}
@@ -92,12 +95,45 @@ expect: {max_family_revocations: 0}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Share{Kind: ShareStore, Lease: states.DefaultLease, Latency: DefaultStoreLatency}); sc.Share != want {
-		t.Errorf("share defaults %+v, want %+v", sc.Share, want)
+	if want := (Share{Kind: ShareStore, Latency: DefaultStoreLatency}); sc.Share != want || sc.Session.Lease != states.DefaultLease {
+		t.Errorf("share defaults %+v and lease %v, want %+v and %v", sc.Share, sc.Session.Lease, want, states.DefaultLease)
 	}
 	back, err := Parse("back.yaml", MarshalYAML(sc))
-	if err != nil || back.Share != sc.Share || back.Fleet != sc.Fleet {
+	if err != nil || back.Share != sc.Share || back.Fleet != sc.Fleet || back.Session.Lease != sc.Session.Lease {
 		t.Errorf("written and read back: %+v %+v, %v\n%s", back.Share, back.Fleet, err, MarshalYAML(sc))
+	}
+}
+
+// TestParseFamilySettings: the session block's family settings, and what
+// a scenario gives them when the block leaves them out: the lease of
+// share.lease, the reuse grace of the simulated server.
+func TestParseFamilySettings(t *testing.T) {
+	const server = "name: g\nduration: 2h\ntoken: {ttl: 1h, rotate: true, reuse_grace: 1m}\nfleet: {sessions: 4, families: 2}\n"
+	for _, tc := range []struct {
+		name, src string
+		lease     time.Duration
+		grace     time.Duration
+		solo      bool
+	}{
+		{"left out", server + "share: {kind: store}\n", states.DefaultLease, time.Minute, false},
+		{"share.lease", server + "share: {kind: store, lease: 50s}\n", 50 * time.Second, time.Minute, false},
+		{"declared", server + "session: {lease: 40s, reuse_grace: 0s, solo_when_store_down: true}\nshare: {kind: store}\n",
+			40 * time.Second, 0, true},
+		{"a grace the server does not have", server + "session: {reuse_grace: 2m}\nshare: {kind: store}\n", states.DefaultLease, 2 * time.Minute, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc, err := Parse("f.yaml", []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := sc.Session; s.Lease != tc.lease || s.ReuseGrace != tc.grace || s.SoloWhenStoreDown != tc.solo || sc.Token.ReuseGrace != time.Minute {
+				t.Errorf("lease %v, reuse grace %v (server's %v), solo %t; want %v, %v, %t", s.Lease, s.ReuseGrace, sc.Token.ReuseGrace, s.SoloWhenStoreDown, tc.lease, tc.grace, tc.solo)
+			}
+			back, err := Parse("back.yaml", MarshalYAML(sc))
+			if err != nil || back.Session != sc.Session {
+				t.Errorf("written and read back: %+v, %v", back.Session, err)
+			}
+		})
 	}
 }
 
@@ -201,6 +237,12 @@ func TestParseErrors(t *testing.T) {
 		{"lease shorter than a refresh", families + "share:\n  kind: store\n  lease: 10s\n", ErrInvalid, 7, "10s does not outlast one refresh (request_timeout 10s plus two store round trips of 1ms)"},
 		{"default lease shorter than the timeout", families + "session: {request_timeout: 40s}\nshare: {kind: store}\n", ErrInvalid, 6, "share.lease: 30s does not outlast"},
 		{"lease on kind none", families + "share: {kind: none, lease: 30s}\n", ErrInvalid, 5, "apply to kind store only"},
+		{"lease given twice", families + "session: {lease: 45s}\nshare: {kind: store, lease: 45s}\n", ErrInvalid, 5,
+			"session.lease: given twice: share.lease gives the lease too"},
+		{"session lease shorter than a refresh", families + "session:\n  request_timeout: 20s\n  lease: 20s\nshare: {kind: store}\n", ErrInvalid, 7,
+			"session.lease: 20s does not outlast one refresh request"},
+		{"session lease shorter than a refresh with the store", families + "session:\n  request_timeout: 20s\n  lease: 20001ms\nshare: {kind: store}\n", ErrInvalid, 7,
+			"session.lease: 20.001s does not outlast one refresh (request_timeout 20s plus two store round trips of 1ms)"},
 		{"latency on kind none", families + "share: {kind: none, latency: 1ms}\n", ErrInvalid, 5, "apply to kind store only"},
 		{"crash_holder without restart", minimal + "server:\n  faults:\n    - {from: 1m, to: 2m, kind: crash_holder}\n", ErrMissing, 6, "server.faults[0].restart: a crash_holder fault needs restart:"},
 		{"restart on hang", minimal + "server:\n  faults:\n    - from: 1m\n      to: 2m\n      kind: hang\n      restart: 5s\n", ErrInvalid, 9, "restart: applies to kind crash_holder only"},

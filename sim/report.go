@@ -31,7 +31,7 @@ func Report(w io.Writer, sc *Scenario, res *Result, reproduce string) {
 			sessions += " in " + strconv.Itoa(f) + " families"
 		}
 		if sc.Share.Kind == ShareStore {
-			sessions += " sharing a store (lease " + sc.Share.Lease.String() + ")"
+			sessions += " sharing a store (lease " + sc.Session.Lease.String() + ")"
 		} else {
 			sessions += " sharing nothing"
 		}

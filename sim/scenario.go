@@ -199,9 +199,17 @@ func (k ShareKind) String() string {
 // Share describes the coordination of a family's processes.
 type Share struct {
 	Kind ShareKind
-	// Lease is the refresh lease's duration; Latency is one round trip to
-	// the store (kind store).
-	Lease, Latency time.Duration
+	// Latency is one round trip to the store (kind store). The refresh
+	// lease is the session's (Session.Lease; the file's share.lease gives
+	// it too).
+	Latency time.Duration
+}
+
+// leaseOutlastsRefresh reports whether s's lease outlasts one refresh of a
+// family sharing the scenario's store: the request timeout plus the two
+// store round trips between the acquire and the mark.
+func (sc *Scenario) leaseOutlastsRefresh(s declare.Session) bool {
+	return s.Lease > s.RequestTimeout+2*sc.Share.Latency
 }
 
 // Expect holds the scenario's expectations; a nil field is not checked.
@@ -218,8 +226,8 @@ type Expect struct {
 }
 
 // Defaults for omitted keys; they are the values docs/SCENARIOS.md shows.
-// The session block's are declare.Default's, the runtime's; share.lease's
-// is states.DefaultLease, the runtime's too.
+// The session block's are declare.Default's, the runtime's (its lease
+// states.DefaultLease, which share.lease also gives).
 const (
 	DefaultSeed         = 1
 	DefaultLatency      = 50 * time.Millisecond
@@ -233,7 +241,7 @@ func defaults() Scenario {
 		Session: declare.Default(),
 		Server:  Server{Latency: DefaultLatency},
 		Fleet:   Fleet{Sessions: 1},
-		Share:   Share{Lease: states.DefaultLease, Latency: DefaultStoreLatency},
+		Share:   Share{Latency: DefaultStoreLatency},
 	}
 }
 

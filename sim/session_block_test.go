@@ -23,7 +23,7 @@ func TestUseSession(t *testing.T) {
 	}
 	long := prof
 	long.RequestTimeout = 30 * time.Second
-	if err := sc.UseSession(long); err == nil || !strings.Contains(err.Error(), "share.lease") {
+	if err := sc.UseSession(long); err == nil || !strings.Contains(err.Error(), "session.lease") {
 		t.Errorf("a lease shorter than the profile's request timeout: %v", err)
 	}
 	if sc.Session.RefreshAhead != time.Minute || sc.Session.RequestTimeout == long.RequestTimeout {
