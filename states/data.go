@@ -28,10 +28,14 @@ type Data struct {
 	// maybeConsumed: a request presenting the refresh token held may have
 	// been performed by the server although its answer was lost, so a
 	// refusal that follows, in this cycle or a later one, is explained by
-	// it. It lasts until a new refresh token arrives. doubtCause is that
-	// lost answer's cause; doubtAt is when its request was sent, the
-	// earliest instant the server can have rotated the token (the reuse
-	// grace, Config.ReuseGrace, runs from then at the soonest).
+	// it. It lasts until a new refresh token arrives. doubtCause is the
+	// cause of the latest answer lost so, the token's last presentation;
+	// doubtAt is when the request of the first was sent, the earliest
+	// instant the server can have rotated the token (the reuse grace,
+	// Config.ReuseGrace, runs from then at the soonest). Anchoring the
+	// grace's retry (Machine.graceRetry) there, not at each lost answer,
+	// keeps it to one window: a server that keeps losing answers cannot
+	// keep a cycle from ending.
 	maybeConsumed bool
 	doubtCause    string
 	doubtAt       time.Time
@@ -273,7 +277,7 @@ func (d *Data) ServeUntil(now time.Time) time.Time {
 }
 
 // consumedNote explains a refusal of the refresh token that follows a
-// possibly lost answer (MaybeConsumed), naming that answer, or returns ""
+// possibly lost answer (MaybeConsumed), naming the latest, or returns ""
 // when there was none.
 func (d *Data) consumedNote() string {
 	if !d.maybeConsumed {

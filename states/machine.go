@@ -209,8 +209,11 @@ func (m *Machine) failLate(d *Data, fx *Effects, why Reason, detail string, now 
 // policy says, or ends the cycle. sent reports that v answers a request.
 func (m *Machine) failed(d *Data, fx *Effects, v policy.Verdict, why Reason, detail string, sent bool, now time.Time) {
 	d.reason, d.detail = why, detail
-	if v.MaybeProcessed && !d.maybeConsumed {
-		d.maybeConsumed, d.doubtCause, d.doubtAt = true, d.Cause(), d.sentAt
+	if v.MaybeProcessed {
+		if !d.maybeConsumed {
+			d.doubtAt = d.sentAt
+		}
+		d.maybeConsumed, d.doubtCause = true, d.Cause()
 	}
 	if v.Class != policy.Suspect {
 		d.suspectN = 0
