@@ -23,6 +23,7 @@ import (
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/integration/nginx"
 	"github.com/authfsm/authfsm/integration/tokenserver"
+	"github.com/authfsm/authfsm/session"
 )
 
 // curlCall is one call curl made through the agent's proxy.
@@ -48,45 +49,67 @@ func curlGet(ctx context.Context, curl, url string, args ...string) (int, string
 	return status, body
 }
 
+// agentTimeout is TestAgentNonGoClient's request timeout: the default a
+// deployed agent has (10 s), so that a token request which a loaded
+// machine answers slowly is waited for rather than given up on. With
+// 500 ms (requestTimeout) the first refreshes after the restart sometimes
+// outlasted it on a loaded machine (the race detector, other tests) after
+// fosite had rotated the refresh token: the test's own deadline lost the
+// answer, the retry was refused (invalid_grant, no reuse grace) and the
+// agent revoked — a real loss, but of the test's making
+// (TestAgentLostAnswer plays it on purpose); with one core shared by two
+// busy loops, fosite's answer took more than 5 s. nginx's 502s come at
+// once, so the outage's schedule does not depend on it.
+const agentTimeout = session.DefaultRequestTimeout
+
+// runAfterRecovery is how long TestAgentNonGoClient keeps calling after its
+// first successful call since the restart (at least until runAfterRestart
+// after the restart).
+const runAfterRecovery = 1500 * time.Millisecond
+
 // TestAgentNonGoClient runs `authfsm agent` for a client that is not Go:
 // curl calls the protected resource through the agent's proxy every 100 ms
 // while nginx answers 502 to every token request across the access token's
 // expiry, on TestNginx502AtRefresh's schedule (backend stopped 1 s after the
-// agent's first token, restarted 2 s after its expiry). The agent must
-// serve the still-valid token while its refreshes fail, recover within the
-// policy's bound once the backend is back, and leave a hash-chained audit
-// log that `authfsm audit verify` accepts and that shows refresh → fail 502
-// … → succeed.
+// agent's token was issued, before its refresh-ahead point, restarted 2 s
+// after its expiry). The agent must serve the still-valid token while its
+// refreshes fail, recover within the policy's bound once the backend is
+// back and keep serving, and leave a hash-chained audit log that `authfsm
+// audit verify` accepts and that shows refresh → fail 502 … → succeed.
+//
+// On a loaded machine every deadline is generous but bounded: the agent's
+// request timeout (agentTimeout), the wait for a token that leaves the
+// schedule room, the run after the restart (until the recovery has been
+// seen, at most the recovery bound).
 func TestAgentNonGoClient(t *testing.T) {
 	curl := needTool(t, "curl")
 	e := newEnv(t, tokenserver.Config{AccessTokenLifespan: 3 * time.Second}, nginx.Config{})
 	_, login := e.login(t, 0)
 	a := startAgent(t, agentSpec{
 		tokenURL: e.tokenURL(), clientID: e.srv.ClientID(), clientSecret: e.srv.ClientSecret(), seed: login.RefreshToken,
-		upstream: e.px.URL(), refreshAhead: refreshAhead, requestTimeout: requestTimeout,
+		upstream: e.px.URL(), refreshAhead: refreshAhead, requestTimeout: agentTimeout,
 	})
-	first, err := a.apiToken(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	issued, expiry := time.Now(), first.TokenExpiresAt
-	// As in TestNginx502AtRefresh; the agent's first refresh happened just
-	// before issued, so the stop comes before its refresh-ahead point.
+	first, tok := agentTokenWithRoom(t, a)
+	issued, expiry := time.Now(), tok.TokenExpiresAt
+	// As in TestNginx502AtRefresh, and before the agent's refresh-ahead
+	// point (agentTokenWithRoom leaves room for that).
 	stop := issued.Add(stopAfter)
-	if due := expiry.Add(-refreshAhead - 200*time.Millisecond); stop.After(due) {
-		t.Fatalf("the agent's first token expires at %v, too soon after %v for the schedule", expiry, issued)
+	if latest := stopBefore(tok); latest.Before(stop) {
+		stop = latest
 	}
 	restart := expiry.Add(downAfterExpiry)
-	end := restart.Add(runAfterRestart)
-	bound := fastPolicy.Max + requestTimeout
+	bound := fastPolicy.Max + agentTimeout
+	end := restart.Add(bound + runAfterRecovery) // at the latest
 	resource := "http://" + a.proxyAddr + tokenserver.ResourcePath
 
 	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		calls   []curlCall
-		stopped time.Time
-		started time.Time
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		calls     []curlCall
+		stopped   time.Time
+		started   time.Time // under mu
+		recovered = make(chan struct{})
+		once      sync.Once
 	)
 	tick := time.NewTicker(cadence)
 	defer tick.Stop()
@@ -102,7 +125,11 @@ func TestAgentNonGoClient(t *testing.T) {
 				done := time.Now()
 				mu.Lock()
 				calls = append(calls, curlCall{at: at, done: done, status: status, body: body})
+				after := !started.IsZero() && !at.Before(started)
 				mu.Unlock()
+				if status == http.StatusOK && after {
+					once.Do(func() { close(recovered) })
+				}
 			})
 		case <-stopT.C:
 			stopped = time.Now()
@@ -113,7 +140,20 @@ func TestAgentNonGoClient(t *testing.T) {
 			if err := e.srv.Start(); err != nil {
 				t.Fatal(err)
 			}
+			mu.Lock()
 			started = time.Now()
+			mu.Unlock()
+		case <-recovered:
+			// Enough calls after the recovery to see the agent keep
+			// serving; no longer than the bound allows.
+			recovered = nil
+			at := time.Now().Add(runAfterRecovery)
+			if least := restart.Add(runAfterRestart); at.Before(least) {
+				at = least
+			}
+			if at.Before(end) {
+				endT.Reset(time.Until(at))
+			}
 		case <-endT.C:
 			running = false
 		}
@@ -142,17 +182,27 @@ func TestAgentNonGoClient(t *testing.T) {
 	// The calls.
 	ms := func(at time.Time) int64 { return at.Sub(issued).Milliseconds() }
 	var failedLog strings.Builder
-	failed, failedWhileValid, failedAfterBound := 0, 0, 0
+	failed, failedWhileValid, failedAfterRecovery := 0, 0, 0
 	recovery := time.Duration(-1)
 	// A call's "at" is when the test started curl; the request reaches the
 	// agent a process start later, which on a loaded machine can pass the
 	// expiry. A call that failed and returned before the expiry was
-	// answered by the agent while its token was valid.
+	// answered by the agent while its token was valid. Likewise a call
+	// started once a call since the restart had come back with 200 (served,
+	// when the agent held its new token) reached an agent that must serve.
+	var servedAgain time.Time
 	for _, c := range calls {
-		if c.status == 200 {
-			if recovery < 0 && !c.at.Before(started) {
+		if c.status == 200 && !c.at.Before(started) {
+			if recovery < 0 {
 				recovery = c.at.Sub(started)
 			}
+			if servedAgain.IsZero() || c.done.Before(servedAgain) {
+				servedAgain = c.done
+			}
+		}
+	}
+	for _, c := range calls {
+		if c.status == 200 {
 			continue
 		}
 		failed++
@@ -160,8 +210,8 @@ func TestAgentNonGoClient(t *testing.T) {
 		if c.done.Before(expiry) {
 			failedWhileValid++
 		}
-		if !c.at.Before(started.Add(bound)) {
-			failedAfterBound++
+		if !servedAgain.IsZero() && c.at.After(servedAgain) {
+			failedAfterRecovery++
 		}
 	}
 	// Token requests nginx saw while the backend was down: each a 502.
@@ -180,8 +230,11 @@ func TestAgentNonGoClient(t *testing.T) {
 	if failedWhileValid != 0 {
 		t.Errorf("%d calls failed although the agent's token was still valid", failedWhileValid)
 	}
-	if recovery < 0 || recovery > bound || failedAfterBound != 0 {
-		t.Errorf("first success %v after the restart, %d failed calls after the recovery bound %v", recovery, failedAfterBound, bound)
+	if recovery < 0 || recovery > bound {
+		t.Errorf("first success %v after the restart, want within the recovery bound %v", recovery, bound)
+	}
+	if failedAfterRecovery != 0 {
+		t.Errorf("%d calls failed after the first success since the restart", failedAfterRecovery)
 	}
 	if len(sent) == 0 {
 		t.Error("nginx saw no token request while the backend was down")
@@ -209,7 +262,7 @@ func TestAgentNonGoClient(t *testing.T) {
 	// Nothing secret in the agent's log or audit trail; the rotated pair
 	// reached the store, which only its owner may read.
 	raw, _ := os.ReadFile(a.auditPath)
-	secrets := []string{login.RefreshToken, login.AccessToken, first.AccessToken, e.srv.ClientSecret()}
+	secrets := []string{login.RefreshToken, login.AccessToken, first.AccessToken, tok.AccessToken, e.srv.ClientSecret()}
 	assertNoSecret(t, "agent log", a.stderr.String(), secrets...)
 	assertNoSecret(t, "audit log", string(raw), secrets...)
 	store := filepath.Join(a.dir, "store.json")
@@ -218,6 +271,40 @@ func TestAgentNonGoClient(t *testing.T) {
 	} else if b, _ := os.ReadFile(store); bytes.Contains(b, []byte(login.RefreshToken)) {
 		t.Error("the store still holds the seed refresh token after its rotation")
 	}
+}
+
+// stopBefore is the latest instant TestAgentNonGoClient may stop the
+// backend for the agent's token tok: before the agent's refresh-ahead
+// point, with a margin.
+func stopBefore(tok agent.TokenResponse) time.Time {
+	return tok.TokenExpiresAt.Add(-refreshAhead - 200*time.Millisecond)
+}
+
+// agentTokenWithRoom returns the agent's first token and the token the
+// outage's schedule starts from: the first, unless too little of its life
+// is left to stop the backend before the agent's refresh-ahead point —
+// fosite gives whole seconds of lifetime (a 3 s token may say 2 s), and
+// the agent's start on a loaded machine eats into the rest — in which case
+// the agent's next token, waited for (at most two lifetimes).
+func agentTokenWithRoom(t *testing.T, a *agentProc) (first, tok agent.TokenResponse) {
+	t.Helper()
+	const room = 300 * time.Millisecond
+	first, err := a.apiToken(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok = first
+	waitFor(t, "an agent's token that leaves the schedule room", 10*time.Second, func() bool {
+		if time.Until(stopBefore(tok)) >= room {
+			return true
+		}
+		if next, err := a.apiToken(t.Context()); err == nil && next.TokenExpiresAt.After(tok.TokenExpiresAt) {
+			tok = next
+			return time.Until(stopBefore(tok)) >= room
+		}
+		return false
+	})
+	return first, tok
 }
 
 // readAuditFile decodes a hash-chained audit log's records.
@@ -246,7 +333,9 @@ func readAuditFile(t *testing.T, path string) []audit.Record {
 // checkAgentAudit checks the agent's audit sequence: the first token,
 // obtained with the seed refresh token when the agent started, then the
 // outage's refresh → fail 502 … → succeed, then nothing but ordinary
-// refresh-ahead cycles.
+// refresh-ahead cycles. An ordinary cycle before the outage (the schedule
+// waited for a fresh token, agentTokenWithRoom) folds into the first
+// refresh-ahead line, as transitions collapses repeats.
 func checkAgentAudit(t *testing.T, seq []string) {
 	t.Helper()
 	want := []string{

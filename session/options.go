@@ -139,7 +139,7 @@ func WithFailFast(failFast bool) Option { return func(c *config) { c.failFast = 
 // initial pair from c when New is given none. It replaces WithStore.
 func WithCoordinator(c Coordinator) Option { return func(cfg *config) { cfg.coord = c } }
 
-// WithReuseGrace tells a coordinated session how long the authorization
+// WithReuseGrace tells a session how long the authorization
 // server still accepts a refresh token after rotating it: Auth0's "Rotation
 // Overlap Period" (leeway, default 0), Okta's grace period (leeway, 0–60 s,
 // default 30 s), Cognito's RetryGracePeriodSeconds (0–60 s, default 0),
@@ -148,7 +148,10 @@ func WithCoordinator(c Coordinator) Option { return func(cfg *config) { cfg.coor
 // Inside it, a process taking over from a holder that vanished mid-refresh
 // may present that refresh token again; outside it, the session uses its
 // fallback grant or stops with states.CrashedHolderCause rather than make
-// the server revoke the whole family. The default, 0, assumes no grace.
+// the server revoke the whole family. A session of its own uses it too:
+// after a refresh whose answer was lost (the server may have rotated the
+// token), its retry is due within half the grace, whatever its policy
+// says. The default, 0, assumes no grace.
 func WithReuseGrace(d time.Duration) Option { return func(c *config) { c.reuseGrace = d } }
 
 // DefaultLease is how long a coordinated session's refresh lease lasts

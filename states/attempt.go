@@ -159,7 +159,7 @@ func (m *Machine) keepRotated(d *Data, fx *Effects, in *Input) {
 func (m *Machine) succeed(d *Data, fx *Effects, in *Input, why Reason, detail string, now time.Time) {
 	d.issued, d.expiry = in.Issued, in.Expiry
 	d.rejected, d.postponed = false, false
-	d.maybeConsumed, d.suspectN, d.awaitPair = false, 0, false
+	d.maybeConsumed, d.doubtCause, d.suspectN, d.awaitPair = false, "", 0, false
 	d.reason, d.detail = ReasonNone, ""
 	d.step, d.fb = stepNone, fbNone
 	fx.InstalledBy = Succeed

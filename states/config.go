@@ -77,7 +77,12 @@ type Config struct {
 	// refresh token after it rotated it (Auth0's "reuse interval", Okta's
 	// "grace period", Ory Hydra's oauth2.grant.refresh_token.rotation_grace_period,
 	// at most 5 minutes); zero when it accepts none. Inside it, a process taking over from a holder that
-	// vanished mid-refresh may present the refresh token again.
+	// vanished mid-refresh may present the refresh token again. It
+	// matters to a single session too: while its refresh token may have
+	// been spent by a request whose answer was lost (Data.MaybeConsumed),
+	// the next attempt is due no later than half the grace after the
+	// first such request was sent, whatever the policy says, so that the
+	// retry arrives while the server still accepts the token.
 	ReuseGrace time.Duration
 	// Fallback reports that the session has a fallback grant (such as
 	// client_credentials) to use when the refresh token is spent.

@@ -25,10 +25,22 @@ type Data struct {
 	// the token was valid; the next cycle starts at expiry, not at the
 	// refresh point.
 	postponed bool
-	// maybeConsumed, a sub-state of a cycle (Refreshing, Backoff): an
-	// attempt of this cycle may have been performed by the server although
-	// its answer was lost, so a refusal that follows is explained by it.
+	// maybeConsumed: a request presenting the refresh token held may have
+	// been performed by the server although its answer was lost, so a
+	// refusal that follows, in this cycle or a later one, is explained by
+	// it. It lasts until a new refresh token arrives. doubtCause is the
+	// cause of the latest answer lost so, the token's last presentation;
+	// doubtAt is when the request of the first was sent, the earliest
+	// instant the server can have rotated the token (the reuse grace,
+	// Config.ReuseGrace, runs from then at the soonest). Anchoring the
+	// grace's retry (Machine.graceRetry) there, not at each lost answer,
+	// keeps it to one window: a server that keeps losing answers cannot
+	// keep a cycle from ending.
 	maybeConsumed bool
+	doubtCause    string
+	doubtAt       time.Time
+	// sentAt is when the last request was sent (Effects.Send).
+	sentAt time.Time
 	// rejectCycle, a sub-state of a cycle: it was opened by a resource
 	// server's rejection of the token, so its token starts on probation.
 	rejectCycle bool
@@ -185,8 +197,11 @@ func (d *Data) Cause() string {
 	return d.reason.Format(d.detail)
 }
 
-// MaybeConsumed reports that an attempt of this cycle may have been
-// performed by the server although its answer was lost.
+// MaybeConsumed reports that a request presenting the refresh token held
+// may have been performed by the server although its answer was lost (no
+// answer after the request was sent, or one that is not the server's own):
+// a rotating server may have spent the token. It lasts until a new refresh
+// token arrives, through later cycles.
 func (d *Data) MaybeConsumed() bool { return d.maybeConsumed }
 
 // Probation reports a sub-state of Valid: the current token came from a
@@ -262,12 +277,13 @@ func (d *Data) ServeUntil(now time.Time) time.Time {
 }
 
 // consumedNote explains a refusal of the refresh token that follows a
-// possibly lost answer in the same cycle, or returns "" when there was none.
+// possibly lost answer (MaybeConsumed), naming the latest, or returns ""
+// when there was none.
 func (d *Data) consumedNote() string {
 	if !d.maybeConsumed {
 		return ""
 	}
-	return "refresh token probably consumed by a refresh whose answer was lost (" + d.Cause() + ")"
+	return "refresh token probably consumed by a refresh whose answer was lost (" + d.doubtCause + ")"
 }
 
 // shortLived reports whether the current token's lifetime is below

@@ -112,6 +112,9 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 	default:
 		m.protocol(d, fx, in, now)
 	}
+	if fx.Send != GrantNone {
+		d.sentAt = now
+	}
 	fx.WakeAt = d.nextAt
 	fx.Watch = m.Watching(d)
 	fx.WatchLease = m.WatchingLease(d)
@@ -122,7 +125,7 @@ func (m *Machine) Apply(d *Data, in *Input, now time.Time, fx *Effects) {
 // adopted one) in any state: a refresh in flight is stale.
 func (m *Machine) install(d *Data, fx *Effects, ev Event, why Reason, in *Input, now time.Time) {
 	d.issued, d.expiry = in.Issued, in.Expiry
-	d.rejected, d.postponed, d.maybeConsumed = false, false, false
+	d.rejected, d.postponed, d.maybeConsumed, d.doubtCause = false, false, false, ""
 	d.rejectCycle, d.probation, d.suspectN = false, false, 0
 	d.attempt, d.prevDelay, d.reason, d.detail = 0, 0, ReasonNone, ""
 	if why == ReasonSetToken {
@@ -188,7 +191,7 @@ func (m *Machine) advance(d *Data, fx *Effects, now time.Time, demand bool) {
 }
 
 func (m *Machine) startCycle(d *Data, fx *Effects, ev Event, why Reason, now time.Time) {
-	d.attempt, d.cycleStart, d.prevDelay, d.maybeConsumed = 1, now, 0, false
+	d.attempt, d.cycleStart, d.prevDelay = 1, now, 0
 	d.rejectCycle, d.probation = false, false
 	d.nextAt = time.Time{}
 	fire(d, fx, ev, why, "", now)
@@ -206,13 +209,21 @@ func (m *Machine) failLate(d *Data, fx *Effects, why Reason, detail string, now 
 // policy says, or ends the cycle. sent reports that v answers a request.
 func (m *Machine) failed(d *Data, fx *Effects, v policy.Verdict, why Reason, detail string, sent bool, now time.Time) {
 	d.reason, d.detail = why, detail
-	d.maybeConsumed = d.maybeConsumed || v.MaybeProcessed
+	if v.MaybeProcessed {
+		if !d.maybeConsumed {
+			d.doubtAt = d.sentAt
+		}
+		d.maybeConsumed, d.doubtCause = true, d.Cause()
+	}
 	if v.Class != policy.Suspect {
 		d.suspectN = 0
 	}
 	delay, again := m.policy.Delay(policy.Attempt{
 		N: d.attempt, Elapsed: now.Sub(d.cycleStart), Prev: d.prevDelay, Rand: d.rand.Uint64(),
 	})
+	if at := m.graceRetry(d); at.After(now) && (!again || now.Add(delay).After(at)) {
+		delay, again = at.Sub(now), true
+	}
 	if ra := min(v.RetryAfter, m.maxRetryAfter); ra > delay {
 		delay = ra
 	}
@@ -234,6 +245,21 @@ func (m *Machine) failed(d *Data, fx *Effects, v policy.Verdict, why Reason, det
 	if tr != nil {
 		tr.Sent, tr.Class = sent, v.Class
 	}
+}
+
+// graceRetry is the latest instant for the next attempt while the refresh
+// token may have been spent by a request whose answer was lost and the
+// server still accepts it again (Config.ReuseGrace): half the grace after
+// that request was sent, leaving the other half for the retry to reach the
+// server. Until then a longer delay of the policy is shortened to it, and
+// a policy that gives up (or postpones) retries at it instead: past the
+// grace, a server that did rotate would refuse the token for good. Zero
+// when there is no grace or no doubt.
+func (m *Machine) graceRetry(d *Data) time.Time {
+	if !d.maybeConsumed || m.reuseGrace <= 0 || d.doubtAt.IsZero() {
+		return time.Time{}
+	}
+	return d.doubtAt.Add(m.reuseGrace / 2)
 }
 
 // refreshPoint is when a valid token's refresh cycle starts. A short-lived

@@ -25,7 +25,7 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 //
 // Commands:
 //
-//	config [ahead=D] [max_retry_after=D] [shared=BOOL] [seed=N] POLICY-KEY=VALUE...
+//	config [ahead=D] [max_retry_after=D] [shared=BOOL] [grace=D] [seed=N] POLICY-KEY=VALUE...
 //	token [issued=D] expiry=D          (a session holding a token; expiry=0 for none)
 //	AT wake | demand | revoke CAUSE | reject | accept | lease_free
 //	AT set issued=D expiry=D | adopt issued=D expiry=D
@@ -114,6 +114,8 @@ func (s *script) exec(line string) error {
 				cfg.MaxRetryAfter, err = time.ParseDuration(v)
 			case "shared":
 				cfg.Shared, err = strconv.ParseBool(v)
+			case "grace":
+				cfg.ReuseGrace, err = time.ParseDuration(v)
 			case "seed":
 				seed, err = strconv.ParseUint(v, 10, 64)
 			case "kind": // applied first
