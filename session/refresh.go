@@ -33,7 +33,7 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 		}
 		s.logLocked(slog.LevelWarn, msg, slog.String("cause", s.data.Cause()))
 	}
-	s.unlock()
+	s.unlockHandOff()
 	started := s.cfg.clock.Now()
 	fallback := fx.Send == states.GrantFallback
 	if !followUp {
@@ -51,7 +51,7 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 	if h := s.cfg.hooks.RequestStart; h != nil {
 		info := RequestStart{Session: s.cfg.id, Attempt: attemptNo, Fallback: fallback, At: started}
 		s.hook(func() { h(info) })
-		s.deliver(false)
+		s.handOff()
 	}
 	r := s.refresher
 	if fallback {
