@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,16 @@ func benchManager(b *testing.B) (*Manager, []string) {
 // in time.
 const walkStride = 7919
 
+var walkOrder = func() []int32 {
+	r := rand.New(rand.NewPCG(1, 2))
+	o := make([]int32, benchKeys)
+	for i := range o {
+		o[i] = int32(i)
+	}
+	r.Shuffle(len(o), func(i, j int) { o[i], o[j] = o[j], o[i] })
+	return o
+}()
+
 // versusWalk measures subject against floor in the same run: each
 // iteration of b is one round in which GOMAXPROCS goroutines make per calls
 // of floor, then per calls of subject, each walking the keys by
@@ -41,23 +52,26 @@ const walkStride = 7919
 // ratio, x-floor, which is the figure to read (ns/op is a round's): the 2 shared cores this
 // runs on swing by several times with the load, but alternating short
 // rounds puts both sides under the same load.
-func versusWalk(b *testing.B, per int, floor, subject func(i int)) {
+func versusWalk(b *testing.B, per int, floor, subject func(i int) int) {
 	b.Helper()
 	procs := runtime.GOMAXPROCS(0)
 	round := 0
-	run := func(fn func(int), side int) time.Duration {
+	sums := make([]int, procs*8) // a cache line each
+	run := func(fn func(int) int, side int) time.Duration {
 		t0, _ := benchkit.CPUTime()
 		w0 := time.Now()
 		var wg sync.WaitGroup
 		for g := range procs {
 			start := (g*walkStride*13 + round*104729 + side*50021) % benchKeys
 			wg.Go(func() {
-				for i, n := start, 0; n < per; n++ {
-					fn(i)
-					if i += walkStride; i >= benchKeys {
-						i -= benchKeys
+				sum := 0
+				for j, n := start, 0; n < per; n++ {
+					sum += fn(int(walkOrder[j]))
+					if j++; j == benchKeys {
+						j = 0
 					}
 				}
+				sums[g*8] += sum
 			})
 		}
 		wg.Wait()
@@ -109,17 +123,36 @@ func BenchmarkManagerToken(b *testing.B) {
 			ss[i], _ = m.Session(context.Background(), k)
 		}
 		ctx := context.Background()
-		versusWalk(b, 2000,
-			func(i int) {
-				if _, err := ss[i].Token(ctx); err != nil {
-					b.Fatal(err)
+		direct := func(i int) int {
+			t, err := ss[i].Token(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return len(t.Access)
+		}
+		manager := func(i int) int {
+			t, err := m.Token(ctx, keys[i])
+			if err != nil {
+				b.Fatal(err)
+			}
+			return len(t.Access)
+		}
+		// cold-key: the keys come from an array of 100k strings, which
+		// misses twice (the string, its bytes) before the lookup starts.
+		b.Run("cold-key", func(b *testing.B) { versusWalk(b, 2000, direct, manager) })
+		// key-in-hand: a service has the key in its cache (it has just
+		// read it from the request it serves); the walk reads each side's
+		// next key a step ahead, both sides alike.
+		ahead := func(call func(int) int) func(int) int {
+			return func(i int) int {
+				j := i + walkStride
+				if j >= benchKeys {
+					j -= benchKeys
 				}
-			},
-			func(i int) {
-				if _, err := m.Token(ctx, keys[i]); err != nil {
-					b.Fatal(err)
-				}
-			})
+				return int(keys[j][len(keys[j])-1]) + call(i)
+			}
+		}
+		b.Run("key-in-hand", func(b *testing.B) { versusWalk(b, 2000, ahead(direct), ahead(manager)) })
 	})
 }
 

@@ -89,7 +89,7 @@ func TestManagerMaxSessions(t *testing.T) {
 	if m.Len() != 2 {
 		t.Fatalf("holds %d, want 2", m.Len())
 	}
-	if _, ok := m.shard("b").load("b"); ok {
+	if _, ok := m.lookup("b"); ok {
 		t.Error("b, the least recently used, was kept")
 	}
 }
