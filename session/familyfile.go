@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -74,6 +75,16 @@ type flightF struct {
 	At         time.Time `json:"at"`
 }
 
+// fileOps counts what the processes' token files cost: reads, the reads
+// under the lock, writes and fsyncs, over every file of the process. The
+// tests that pin what a refresh costs read it (roundtrips_test.go).
+var fileOps struct {
+	reads  atomic.Int64 // the file read, under the lock or not
+	locked atomic.Int64 // lock-and-read cycles
+	writes atomic.Int64 // the file replaced
+	syncs  atomic.Int64 // fsyncs, of a file or a directory
+}
+
 // errMalformed is readFamily's error for a file that is not JSON; callers
 // say so in their own words, without quoting the file.
 var errMalformed = errors.New("malformed JSON")
@@ -81,6 +92,7 @@ var errMalformed = errors.New("malformed JSON")
 // readFamily reads the family's file without its lock. A missing file is
 // an empty family (exists false).
 func readFamily(path string) (f familyFile, exists bool, err error) {
+	fileOps.reads.Add(1)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return f, false, nil
@@ -108,6 +120,7 @@ func updateFamily(ctx context.Context, path, what string, limit time.Duration, o
 		return err
 	}
 	defer unlock()
+	fileOps.locked.Add(1)
 	f, _, err := readFamily(path)
 	switch {
 	case errors.Is(err, errMalformed) && overwriteBroken:

@@ -35,6 +35,10 @@ type FileCoordinator struct {
 	// the caller's context; 0 means DefaultLockTimeout. A wait that gives
 	// up fails with ErrLocked.
 	LockTimeout time.Duration
+
+	// waiting, when set (by tests), is called each time Wait is about to
+	// block, after a read that did not end the wait.
+	waiting func()
 }
 
 // Read implements Coordinator. It reads the file without taking the lock
@@ -153,6 +157,9 @@ func (c *FileCoordinator) wait(ctx context.Context, gen uint64, lease bool) (Fam
 		fam, err := c.Read(ctx)
 		if err != nil || fam.Generation != gen || lease && !fam.Lease.Held(fam.Now) {
 			return fam, err
+		}
+		if c.waiting != nil {
+			c.waiting()
 		}
 		jittered := time.Duration(float64(poll) * (0.8 + 0.4*rand.Float64()))
 		select {

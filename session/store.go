@@ -182,6 +182,7 @@ func (f *FileStore) Save(ctx context.Context, t Token) error {
 // synced, so a crash leaves either the old content or the new, never half
 // of each. Its temporary file is named "."+base(path)+".*".
 func writeAtomic(path string, b []byte) (err error) {
+	fileOps.writes.Add(1)
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("session: token store: %w", err)
@@ -200,6 +201,7 @@ func writeAtomic(path string, b []byte) (err error) {
 	if _, err = tmp.Write(b); err != nil {
 		return fmt.Errorf("session: token store: %w", err)
 	}
+	fileOps.syncs.Add(1)
 	if err = tmp.Sync(); err != nil {
 		return fmt.Errorf("session: token store: %w", err)
 	}
@@ -229,6 +231,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return err
 	}
+	fileOps.syncs.Add(1)
 	err = d.Sync()
 	if errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
 		err = nil

@@ -1,0 +1,132 @@
+package rediscore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/authfsm/authfsm/internal/redistest"
+	"github.com/authfsm/authfsm/internal/refreshcost"
+)
+
+// countingConn counts one process's round trips to Redis: each script it
+// runs, by name, and each subscription.
+type countingConn struct {
+	Conn
+	mu sync.Mutex
+	n  refreshcost.Counts
+}
+
+// scriptNames names the coordinator's scripts.
+var scriptNames = map[*Script]string{readScript: "read", acquireScript: "acquire", markScript: "mark",
+	publishScript: "publish", releaseScript: "release"}
+
+func (c *countingConn) count(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = refreshcost.Counts{}
+	}
+	c.n[op]++
+}
+
+func (c *countingConn) take() refreshcost.Counts {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.n
+	c.n = nil
+	return n
+}
+
+func (c *countingConn) Eval(ctx context.Context, s *Script, keys []string, args ...string) (any, error) {
+	name := scriptNames[s]
+	if name == "" {
+		name = "script " + s.SHA1[:8]
+	}
+	c.count(name)
+	return c.Conn.Eval(ctx, s, keys, args...)
+}
+
+func (c *countingConn) Subscribe(ctx context.Context, channel string) (Subscription, error) {
+	c.count("subscribe")
+	return c.Conn.Subscribe(ctx, channel)
+}
+
+// serverStats are a redis-server's counters: connections accepted and
+// commands run by name (INFO stats, INFO commandstats).
+func serverStats(t testing.TB, c *Client) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, section := range []string{"stats", "commandstats"} {
+		v, err := c.Do(context.Background(), "INFO", section)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(fmt.Sprint(v)) {
+			line = strings.TrimSpace(line)
+			if n, ok := strings.CutPrefix(line, "total_connections_received:"); ok {
+				out["connections"], _ = strconv.ParseInt(n, 10, 64)
+			}
+			if rest, ok := strings.CutPrefix(line, "cmdstat_"); ok {
+				name, fields, _ := strings.Cut(rest, ":")
+				calls, _, _ := strings.Cut(strings.TrimPrefix(fields, "calls="), ",")
+				out[name], _ = strconv.ParseInt(calls, 10, 64)
+			}
+		}
+	}
+	return out
+}
+
+// TestRedisRefreshCost pins the round trips one refresh costs the processes
+// of a family on a real redis-server (refreshcost's scenario), through this
+// package's Client: each process's scripts and subscriptions, and at each
+// step what the server counted (connections, commands). Skipped without
+// redis-server unless AUTHFSM_REQUIRE_REDIS=1.
+func TestRedisRefreshCost(t *testing.T) {
+	srv := redistest.Start(t)
+	const key = "authfsm:test:{cost}"
+	admin := newTestClient(t, Options{Addr: srv.Addr})
+	conns := make([]*countingConn, 3)
+	var blocked [3]chan struct{}
+	steps := map[string]map[string]int64{}
+	last := serverStats(t, admin)
+	cost := refreshcost.Measure(t, func(i int) refreshcost.Process {
+		client := newTestClient(t, Options{Addr: srv.Addr})
+		if i < 0 {
+			return refreshcost.Process{Coordinator: New(client, key)}
+		}
+		conns[i] = &countingConn{Conn: client}
+		c := New(conns[i], key)
+		blocked[i] = make(chan struct{}, 1)
+		c.waiting = func() {
+			select {
+			case blocked[i] <- struct{}{}:
+			default:
+			}
+		}
+		return refreshcost.Process{Coordinator: c, Waiting: blocked[i]}
+	}, func(step string) {
+		now := serverStats(t, admin)
+		d := map[string]int64{}
+		for k, v := range now {
+			if n := v - last[k]; n != 0 && k != "info" {
+				d[k] = n
+			}
+		}
+		steps[step], last = d, serverStats(t, admin)
+		if step == refreshcost.PhaseStart {
+			for _, c := range conns {
+				c.take()
+			}
+		}
+	})
+	t.Logf("coordinator calls: holder: %v; waiter: %v; late: %v", cost.Holder, cost.Waiter, cost.Late)
+	t.Logf("to Redis: holder: %v; waiter: %v; late: %v", conns[0].take(), conns[1].take(), conns[2].take())
+	for _, step := range []string{refreshcost.PhaseHolderSent, refreshcost.PhaseWaiterWaits, refreshcost.PhaseLateRead,
+		refreshcost.PhasePublished, refreshcost.PhaseWaiterAdopts, refreshcost.PhaseLateAdopts} {
+		t.Logf("%-14s %v", step, steps[step])
+	}
+}
