@@ -82,6 +82,20 @@ type GenerationWaiter interface {
 	WaitGeneration(ctx context.Context, gen uint64) (Family, error)
 }
 
+// A FamilyAcquirer is a Coordinator whose Acquire reads the family in the
+// same atomic step (under the file's lock, in the Redis script). A session
+// that took the lease through it does not read the family again: that read
+// is for what another process published while this one asked for the
+// lease, which the family read with the lease already shows. One round trip
+// a refresh fewer. FileCoordinator, MemoryCoordinator and the Redis
+// coordinator are FamilyAcquirers.
+type FamilyAcquirer interface {
+	// AcquireFamily is Acquire, and returns the family as the step found
+	// it: its Lease is the caller's when it took the lease, the other
+	// holder's when it did not.
+	AcquireFamily(ctx context.Context, holder string, ttl time.Duration) (Family, bool, error)
+}
+
 // Family is the shared state of one token family.
 type Family struct {
 	// Pair is the newest published token pair; zero before the first

@@ -67,18 +67,24 @@ func (m *MemoryCoordinator) Read(ctx context.Context) (Family, error) {
 
 // Acquire implements Coordinator.
 func (m *MemoryCoordinator) Acquire(ctx context.Context, holder string, ttl time.Duration) (Lease, bool, error) {
-	var got Lease
+	fam, ok, err := m.AcquireFamily(ctx, holder, ttl)
+	return fam.Lease, ok, err
+}
+
+// AcquireFamily implements FamilyAcquirer.
+func (m *MemoryCoordinator) AcquireFamily(ctx context.Context, holder string, ttl time.Duration) (Family, bool, error) {
+	var fam Family
 	var ok bool
 	err := m.update(ctx, func(f *Family, now time.Time) bool {
 		if f.Lease.Held(now) && f.Lease.Holder != holder {
-			got = f.Lease
+			fam = m.read(now)
 			return false
 		}
 		f.Lease = Lease{Holder: holder, Until: now.Add(ttl)}
-		got, ok = f.Lease, true
+		fam, ok = m.read(now), true
 		return true
 	})
-	return got, ok, err
+	return fam, ok, err
 }
 
 // MarkInFlight implements Coordinator.

@@ -60,13 +60,12 @@ type Cost struct {
 // The steps Measure reports to its phase function, in this order. Each
 // names what happened since the one before.
 const (
-	PhaseStart        = "start"         // the family is seeded, the sessions open
-	PhaseHolderSent   = "holder-sent"   // the holder's attempt up to its request
-	PhaseWaiterWaits  = "waiter-waits"  // the waiter's attempt up to its blocked Wait
-	PhaseLateRead     = "late-read"     // the late process's read
-	PhasePublished    = "published"     // the holder's publish
-	PhaseWaiterAdopts = "waiter-adopts" // the waiter's wake-up and adoption
-	PhaseLateAdopts   = "late-adopts"   // the late process's lease and adoption, and every session closed
+	PhaseStart       = "start"        // the family is seeded, the sessions open
+	PhaseHolderSent  = "holder-sent"  // the holder's attempt up to its request
+	PhaseWaiterWaits = "waiter-waits" // the waiter's attempt up to its blocked Wait
+	PhaseLateRead    = "late-read"    // the late process's read
+	PhasePublished   = "published"    // the holder's publish, the waiter's wake-up and adoption
+	PhaseLateAdopts  = "late-adopts"  // the late process's lease and adoption, and every session closed
 )
 
 // Measure runs the scenario on the coordinators open returns (open(-1)
@@ -90,8 +89,12 @@ func Measure(t testing.TB, open func(i int) Process, phase func(step string)) Co
 	for i := range cs {
 		p := open(i)
 		cs[i], waiting[i] = &counting{Coordinator: p.Coordinator}, p.Waiting
+		var c session.Coordinator = cs[i]
+		if fa, ok := p.Coordinator.(session.FamilyAcquirer); ok {
+			c = countingAcquirer{cs[i], fa}
+		}
 		installed[i] = make(chan string, 4)
-		s, err := session.New(ctx, session.RefresherFunc(g.refresh), session.Token{}, session.WithCoordinator(cs[i]),
+		s, err := session.New(ctx, session.RefresherFunc(g.refresh), session.Token{}, session.WithCoordinator(c),
 			session.WithID(fmt.Sprintf("p%d", i)), session.WithAudit(&audit.Memory{}),
 			session.WithHooks(session.Hooks{TokenInstalled: func(ti session.TokenInstalled) { installed[i] <- ti.Token }}))
 		if err != nil {
@@ -126,9 +129,8 @@ func Measure(t testing.TB, open func(i int) Process, phase func(step string)) Co
 	phase(PhaseLateRead)
 	close(g.open)
 	<-holder.published
-	phase(PhasePublished)
 	adopted(1)
-	phase(PhaseWaiterAdopts)
+	phase(PhasePublished)
 	close(publishing)
 	adopted(2)
 	adopted(0)
@@ -222,6 +224,23 @@ func (c *counting) Acquire(ctx context.Context, holder string, ttl time.Duration
 	}
 	c.count("acquire")
 	return c.Coordinator.Acquire(ctx, holder, ttl)
+}
+
+// countingAcquirer is counting on a FamilyAcquirer.
+type countingAcquirer struct {
+	*counting
+	fa session.FamilyAcquirer
+}
+
+func (c countingAcquirer) AcquireFamily(ctx context.Context, holder string, ttl time.Duration) (session.Family, bool, error) {
+	c.mu.Lock()
+	before := c.beforeAcquire
+	c.mu.Unlock()
+	if before != nil {
+		before()
+	}
+	c.count("acquire")
+	return c.fa.AcquireFamily(ctx, holder, ttl)
 }
 
 func (c *counting) MarkInFlight(ctx context.Context, holder string, gen uint64) error {
