@@ -21,7 +21,7 @@ func TestFileCoordinatorRefreshCost(t *testing.T) {
 	}
 	steps := map[string]session.FileOps{}
 	last := session.TakeFileOps()
-	cost := refreshcost.Measure(t, func(i int) refreshcost.Process {
+	cost := refreshcost.Measure(t, 2, func(i int) refreshcost.Process {
 		// Poll an hour: the file is read when it changed, not by the clock.
 		c := &session.FileCoordinator{Path: path, Poll: time.Hour}
 		if i < 0 {

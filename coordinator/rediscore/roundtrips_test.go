@@ -93,7 +93,7 @@ func TestRedisRefreshCost(t *testing.T) {
 	var blocked [3]chan struct{}
 	steps := map[string]map[string]int64{}
 	last := serverStats(t, admin)
-	cost := refreshcost.Measure(t, func(i int) refreshcost.Process {
+	cost := refreshcost.Measure(t, 2, func(i int) refreshcost.Process {
 		client := newTestClient(t, Options{Addr: srv.Addr})
 		if i < 0 {
 			return refreshcost.Process{Coordinator: New(client, key)}
@@ -123,10 +123,30 @@ func TestRedisRefreshCost(t *testing.T) {
 			}
 		}
 	})
+	toRedis := map[string]refreshcost.Counts{"holder": conns[0].take(), "waiter": conns[1].take(), "late": conns[2].take()}
 	t.Logf("coordinator calls: holder: %v; waiter: %v; late: %v", cost.Holder, cost.Waiter, cost.Late)
-	t.Logf("to Redis: holder: %v; waiter: %v; late: %v", conns[0].take(), conns[1].take(), conns[2].take())
+	t.Logf("to Redis: holder: %v; waiter: %v; late: %v", toRedis["holder"], toRedis["waiter"], toRedis["late"])
+	// Before: the holder ran five scripts (a read under the lease), the
+	// waiter five and a subscription on a new connection per Wait (read,
+	// acquire; subscribe, read; read once woken), the late process four.
+	want := map[string]string{
+		"holder": "acquire 1, mark 1, publish 1, read 1", // the acquire reads the family too
+		// read, acquire; Wait reads only once woken: the acquire's reply
+		// came while subscribed, and nothing was announced since
+		"waiter": "acquire 1, read 2",
+		"late":   "acquire 1, read 1, release 1",
+	}
+	for role, got := range toRedis {
+		if got.String() != want[role] {
+			t.Errorf("the %s's round trips: %v; want %s", role, got, want[role])
+		}
+	}
 	for _, step := range []string{refreshcost.PhaseHolderSent, refreshcost.PhaseWaiterWaits, refreshcost.PhaseLateRead,
-		refreshcost.PhasePublished, refreshcost.PhaseWaiterAdopts, refreshcost.PhaseLateAdopts} {
+		refreshcost.PhasePublished, refreshcost.PhaseLateAdopts} {
 		t.Logf("%-14s %v", step, steps[step])
+		// The coordinators' subscriptions stay from the refresh before.
+		if n, m := steps[step]["connections"], steps[step]["subscribe"]; n != 0 || m != 0 {
+			t.Errorf("%s: %d new connections, %d subscriptions; want none", step, n, m)
+		}
 	}
 }

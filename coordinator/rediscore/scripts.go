@@ -58,16 +58,19 @@ return {now_us(), holder, pttl, h}
 `)
 
 // acquireScript takes the lease for ARGV[1] for ARGV[2] milliseconds when
-// it is free or ARGV[1] holds it, and returns {1, holder, ttl, now}; when
-// another holds it, it returns {0, that holder, its PTTL, now}.
+// it is free or ARGV[1] holds it, and returns what readScript returns
+// after it, and 1 when it took the lease, 0 when another holds it: {now,
+// lease holder, lease PTTL, HGETALL, took}.
 var acquireScript = newScript(prelude + `
 local now = now_us()
 local cur = redis.call('GET', KEYS[2])
+local took = 0
 if cur == false or cur == ARGV[1] then
   redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-  return {1, ARGV[1], ARGV[2], now}
+  took = 1
 end
-return {0, cur, redis.call('PTTL', KEYS[2]), now}
+local h = redis.call('HGETALL', KEYS[1])
+return {now, redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2]), h, took}
 `)
 
 // markScript marks generation ARGV[2] in flight for ARGV[1] and returns 1,

@@ -68,10 +68,13 @@ const (
 	PhaseLateAdopts  = "late-adopts"  // the late process's lease and adoption, and every session closed
 )
 
-// Measure runs the scenario on the coordinators open returns (open(-1)
-// seeds the family with generation 1), calling phase after each step, and
-// returns each process's calls.
-func Measure(t testing.TB, open func(i int) Process, phase func(step string)) Cost {
+// Measure runs cycles refreshes on the coordinators open returns (open(-1)
+// seeds the family with generation 1) and returns each process's calls in
+// the last, the scenario's, calling phase after each of its steps. In the
+// cycles before (which let a coordinator set up what it keeps from one
+// refresh to the next), the late process adopts the new pair after the
+// waiter did: a read, no lease.
+func Measure(t testing.TB, cycles int, open func(i int) Process, phase func(step string)) Cost {
 	t.Helper()
 	ctx := context.Background()
 	seed := open(-1).Coordinator
@@ -82,7 +85,7 @@ func Measure(t testing.TB, open func(i int) Process, phase func(step string)) Co
 	if _, err := seed.Publish(ctx, "seed", 0, pair(1, now)); err != nil {
 		t.Fatal(err)
 	}
-	g := &gate{arrived: make(chan struct{}, 3), open: make(chan struct{})}
+	g := &gate{now: now, arrived: make(chan struct{}, 3), open: make(chan struct{}, 1)}
 	cs := make([]*counting, 3)
 	waiting := make([]<-chan struct{}, 3)
 	installed := make([]chan string, 3)
@@ -102,42 +105,59 @@ func Measure(t testing.TB, open func(i int) Process, phase func(step string)) Co
 		}
 		t.Cleanup(func() { s.Close() })
 		cs[i].session = s
-		cs[i].take()
 	}
 	holder, waiter, late := cs[0], cs[1], cs[2]
 	holder.published = make(chan struct{}, 1)
-	publishing, lateRead := make(chan struct{}), make(chan struct{}, 1)
-	late.setBeforeAcquire(func() { lateRead <- struct{}{}; <-publishing })
-	next := audit.Fingerprint(string(pair(2, now).Access))
-	adopted := func(i int) {
-		for fp := range installed[i] {
-			if fp == next {
-				return
+	for cycle := 1; cycle <= cycles; cycle++ {
+		last := cycle == cycles
+		step := func(name string) {
+			if last {
+				phase(name)
+			}
+		}
+		cur, next := string(pair(cycle, now).Access), audit.Fingerprint(string(pair(cycle+1, now).Access))
+		adopted := func(i int) {
+			for fp := range installed[i] {
+				if fp == next {
+					return
+				}
+			}
+		}
+		for _, c := range cs {
+			c.take()
+		}
+		drain(waiting[1])
+		step(PhaseStart)
+		holder.session.Reject(session.Secret(cur))
+		<-g.arrived
+		step(PhaseHolderSent)
+		waiter.session.Reject(session.Secret(cur))
+		<-waiting[1]
+		step(PhaseWaiterWaits)
+		publishing, lateRead := make(chan struct{}), make(chan struct{}, 1)
+		if last {
+			late.setBeforeAcquire(func() { lateRead <- struct{}{}; <-publishing })
+			late.session.Reject(session.Secret(cur)) // it reads, then its Acquire waits for the publish
+			<-lateRead
+			step(PhaseLateRead)
+		}
+		g.open <- struct{}{}
+		<-holder.published
+		adopted(1)
+		step(PhasePublished)
+		if !last {
+			late.session.Reject(session.Secret(cur)) // it reads the new pair
+		}
+		close(publishing)
+		adopted(2)
+		adopted(0)
+		for i, c := range cs {
+			if st := c.session.Status(); st.State != states.Valid {
+				t.Fatalf("cycle %d: p%d ended %s", cycle, i, st.State)
 			}
 		}
 	}
-
-	phase(PhaseStart)
-	holder.session.Reject("access-1")
-	<-g.arrived
-	phase(PhaseHolderSent)
-	waiter.session.Reject("access-1")
-	<-waiting[1]
-	phase(PhaseWaiterWaits)
-	late.session.Reject("access-1") // it reads, then its Acquire waits for the publish
-	<-lateRead
-	phase(PhaseLateRead)
-	close(g.open)
-	<-holder.published
-	adopted(1)
-	phase(PhasePublished)
-	close(publishing)
-	adopted(2)
-	adopted(0)
-	for i, c := range cs {
-		if st := c.session.Status(); st.State != states.Valid {
-			t.Fatalf("p%d ended %s", i, st.State)
-		}
+	for _, c := range cs {
 		// What the adoption asks for after it (giving up a lease) is done
 		// once the session closed.
 		if err := c.session.Close(); err != nil {
@@ -145,10 +165,21 @@ func Measure(t testing.TB, open func(i int) Process, phase func(step string)) Co
 		}
 	}
 	phase(PhaseLateAdopts)
-	if n := g.n.Load(); n != 1 {
-		t.Errorf("%d refreshes reached the token endpoint, want 1", n)
+	if n := g.n.Load(); n != int64(cycles) {
+		t.Errorf("%d refreshes reached the token endpoint in %d cycles", n, cycles)
 	}
 	return Cost{Holder: holder.take(), Waiter: waiter.take(), Late: late.take()}
+}
+
+// drain empties ch without blocking.
+func drain(ch <-chan struct{}) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
 }
 
 // pair is the family's generation n.
@@ -160,6 +191,7 @@ func pair(n int, now time.Time) session.Token {
 // gate answers a refresh with the family's next pair once the test opens
 // it, after telling the test that the request arrived.
 type gate struct {
+	now     time.Time // the pairs' issue
 	arrived chan struct{}
 	open    chan struct{}
 	n       atomic.Int64
@@ -172,7 +204,7 @@ func (g *gate) refresh(ctx context.Context, _ session.Token) (session.Token, err
 	case <-ctx.Done():
 		return session.Token{}, ctx.Err()
 	}
-	return pair(int(g.n.Add(1))+1, time.Now()), nil
+	return pair(int(g.n.Add(1))+1, g.now), nil
 }
 
 // counting counts one process's calls of its coordinator by method.

@@ -1,0 +1,209 @@
+package rediscore
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/authfsm/authfsm/session"
+)
+
+// DefaultSubscriptionIdle is how long a Coordinator keeps its subscription
+// after its last Wait returned, unless WithSubscriptionIdle says otherwise:
+// long enough to span the waits of one refresh and those that follow soon,
+// short enough that a process holding many families' coordinators (one per
+// user of a session.Manager) does not hold a connection for each.
+const DefaultSubscriptionIdle = 10 * time.Minute
+
+// WithSubscriptionIdle sets how long the coordinator keeps its subscription
+// once no Wait uses it (DefaultSubscriptionIdle if d is not positive).
+func WithSubscriptionIdle(d time.Duration) Option {
+	return func(c *Coordinator) {
+		if d > 0 {
+			c.ann.idle = d
+		}
+	}
+}
+
+// announcements is a Coordinator's one subscription to its family's
+// channel, which every Wait listens to, and what the coordinator saw last.
+type announcements struct {
+	mu        sync.Mutex
+	sub       Subscription           // nil: none
+	subbing   chan struct{}          // closed when the subscribe under way ends
+	listeners map[chan struct{}]bool // one per Wait, woken by each announcement
+	idle      time.Duration          // how long sub outlives its last listener
+	idleTimer *time.Timer            // ends sub when it fires
+	// epoch counts announcements, subscriptions and their ends: a read
+	// made under one epoch is still the family's while the epoch is the
+	// same, since every change but a lapse is announced.
+	epoch uint64
+	seen  struct {
+		fam   session.Family
+		at    time.Time // when it came
+		epoch uint64    // when its command was sent; 0: not subscribed then
+	}
+}
+
+// listen returns a channel that receives a value after each announcement
+// (and when the subscription ends), until unlisten.
+func (c *Coordinator) listen() chan struct{} {
+	a := &c.ann
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ch := make(chan struct{}, 1)
+	if a.listeners == nil {
+		a.listeners = map[chan struct{}]bool{}
+	}
+	a.listeners[ch] = true
+	if a.idleTimer != nil {
+		a.idleTimer.Stop()
+		a.idleTimer = nil
+	}
+	return ch
+}
+
+// unlisten stops ch's announcements; the last listener leaves the
+// subscription for the idle time.
+func (c *Coordinator) unlisten(ch chan struct{}) {
+	a := &c.ann
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.listeners, ch)
+	if len(a.listeners) == 0 && a.sub != nil && a.idleTimer == nil {
+		sub := a.sub
+		a.idleTimer = time.AfterFunc(a.idle, func() { c.endSubscription(sub, true) })
+	}
+}
+
+// subscribe makes sure the coordinator is subscribed: it subscribes, or
+// waits for the Wait that is subscribing, within ctx.
+func (c *Coordinator) subscribe(ctx context.Context) error {
+	a := &c.ann
+	for {
+		a.mu.Lock()
+		if a.sub != nil {
+			a.mu.Unlock()
+			return nil
+		}
+		if wait := a.subbing; wait != nil {
+			a.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		a.subbing = done
+		a.mu.Unlock()
+		sub, err := c.conn.Subscribe(ctx, c.channel)
+		a.mu.Lock()
+		a.subbing = nil
+		close(done)
+		if err == nil {
+			a.sub = sub
+			a.epoch++
+			if len(a.listeners) == 0 {
+				a.idleTimer = time.AfterFunc(a.idle, func() { c.endSubscription(sub, true) })
+			}
+		}
+		a.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		go c.forward(sub)
+		return nil
+	}
+}
+
+// forward wakes every listener at each of sub's announcements, and when it
+// ends.
+func (c *Coordinator) forward(sub Subscription) {
+	for range sub.Messages() {
+		a := &c.ann
+		a.mu.Lock()
+		a.epoch++
+		a.wake()
+		a.mu.Unlock()
+	}
+	c.endSubscription(sub, false)
+}
+
+// wake wakes every listener; a.mu is held.
+func (a *announcements) wake() {
+	for ch := range a.listeners {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// endSubscription closes sub and, if it is still the coordinator's, drops
+// it: the listeners poll until a Wait subscribes again. With idle, only if
+// nobody listens.
+func (c *Coordinator) endSubscription(sub Subscription, idle bool) {
+	a := &c.ann
+	a.mu.Lock()
+	if a.sub != sub || idle && len(a.listeners) > 0 {
+		a.mu.Unlock()
+		if !idle {
+			sub.Close()
+		}
+		return
+	}
+	a.sub = nil
+	a.epoch++
+	if a.idleTimer != nil {
+		a.idleTimer.Stop()
+		a.idleTimer = nil
+	}
+	a.wake()
+	a.mu.Unlock()
+	sub.Close()
+}
+
+// Close ends the coordinator's subscription, if any; a later Wait opens
+// another. The Conn is the caller's to close.
+func (c *Coordinator) Close() error {
+	c.ann.mu.Lock()
+	sub := c.ann.sub
+	c.ann.mu.Unlock()
+	if sub != nil {
+		c.endSubscription(sub, false)
+	}
+	return nil
+}
+
+// epochNow returns the epoch under which a command sent now reads, or 0
+// when the coordinator is not subscribed (what it reads then may change
+// unannounced to it).
+func (c *Coordinator) epochNow() uint64 {
+	a := &c.ann
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.sub == nil {
+		return 0
+	}
+	return a.epoch
+}
+
+// remember records f, read by a command sent under epoch.
+func (c *Coordinator) remember(f session.Family, epoch uint64) {
+	a := &c.ann
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seen.fam, a.seen.at, a.seen.epoch = f, time.Now(), epoch
+}
+
+// recall returns the family last read, and when it came, if it is still
+// the family's: read while subscribed, and nothing announced since.
+func (c *Coordinator) recall() (session.Family, time.Time, bool) {
+	a := &c.ann
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ok := a.sub != nil && a.seen.epoch != 0 && a.seen.epoch == a.epoch
+	return a.seen.fam, a.seen.at, ok
+}
