@@ -30,6 +30,14 @@ const DefaultPollInterval = rediscore.DefaultPollInterval
 // wait varies by ±20 % at random.
 func WithPollInterval(d time.Duration) Option { return rediscore.WithPollInterval(d) }
 
+// DefaultSubscriptionIdle is how long a Coordinator keeps the subscription
+// its Waits share after the last of them returned.
+const DefaultSubscriptionIdle = rediscore.DefaultSubscriptionIdle
+
+// WithSubscriptionIdle sets how long the coordinator keeps its subscription
+// once no Wait uses it (DefaultSubscriptionIdle if d is not positive).
+func WithSubscriptionIdle(d time.Duration) Option { return rediscore.WithSubscriptionIdle(d) }
+
 // WithJitterSeed seeds the random source of the poll interval's jitter, for
 // reproducible runs; by default it is seeded at random.
 func WithJitterSeed(seed uint64) Option { return rediscore.WithJitterSeed(seed) }
