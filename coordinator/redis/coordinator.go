@@ -3,6 +3,7 @@ package rediscoord
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -94,16 +95,29 @@ func (c conn) Subscribe(ctx context.Context, channel string) (rediscore.Subscrip
 type subscription struct {
 	sub  *goredis.PubSub
 	msgs chan struct{}
+	last atomic.Pointer[string]
 }
 
+var _ rediscore.PayloadSubscription = (*subscription)(nil)
+
 func (s *subscription) Messages() <-chan struct{} { return s.msgs }
+
+// LastPayload implements rediscore.PayloadSubscription.
+func (s *subscription) LastPayload() (string, bool) {
+	if p := s.last.Load(); p != nil {
+		return *p, true
+	}
+	return "", false
+}
 
 func (s *subscription) Close() error { return s.sub.Close() }
 
 // forward signals every message until go-redis closes ch (on Close).
 func (s *subscription) forward(ch <-chan *goredis.Message) {
 	defer close(s.msgs)
-	for range ch {
+	for m := range ch {
+		p := m.Payload
+		s.last.Store(&p)
 		select {
 		case s.msgs <- struct{}{}:
 		default:

@@ -281,13 +281,14 @@ func (c *Coordinator) Release(ctx context.Context, holder string, spent bool) er
 }
 
 // Wait implements session.Coordinator. It listens to the family's channel
-// on the coordinator's subscription (see Coordinator) and reads the family
-// whenever a change is announced, when the lease it waits for lapses, and
-// otherwise every poll interval, varied by ±20 %; should the subscription
-// break, it goes on polling. It skips its first read when the
-// coordinator's last read (Read, Acquire) came while subscribed and no
-// change was announced since. When ctx ends it returns the family as last
-// read and ctx.Err().
+// on the coordinator's subscription (see Coordinator), takes the family
+// from each announcement of a change (PayloadSubscription; it reads it when
+// the announcement does not say), reads it when the lease it waits for
+// lapses, and otherwise every poll interval, varied by ±20 %; should the
+// subscription break, it goes on polling. It reads nothing before it
+// blocks when the coordinator's last read (Read, Acquire) or announcement
+// came while subscribed and nothing was announced since. When ctx ends it
+// returns the family as last seen and ctx.Err().
 func (c *Coordinator) Wait(ctx context.Context, gen uint64) (session.Family, error) {
 	return c.wait(ctx, gen, true)
 }
@@ -313,12 +314,16 @@ func (c *Coordinator) wait(ctx context.Context, gen uint64, lease bool) (session
 		}
 		return session.Family{}, c.fail("wait: subscribe", err)
 	}
-	done := func(f session.Family, since time.Duration) bool {
-		return f.Generation != gen || lease && !f.Lease.Held(f.Now.Add(since))
-	}
-	last, at, fresh := c.recall()
-	fresh = fresh && !done(last, time.Since(at))
+	done := func(f session.Family) bool { return f.Generation != gen || lease && !f.Lease.Held(f.Now) }
+	// What the coordinator last read or was announced serves while it is
+	// still the family's (recall), to block on: no read. It ends the wait
+	// only when announced: a lease taken since would not be.
+	last, fresh := c.recall()
+	fresh = fresh && !done(last)
 	for {
+		if fresh && done(last) {
+			return last, nil
+		}
 		if !fresh {
 			f, err := c.Read(ctx)
 			if err != nil {
@@ -327,30 +332,35 @@ func (c *Coordinator) wait(ctx context.Context, gen uint64, lease bool) (session
 				}
 				return session.Family{}, err
 			}
-			if done(f, 0) {
+			if done(f) {
 				return f, nil
 			}
-			last, at = f, time.Now()
+			last = f
 		}
 		if c.waiting != nil {
 			c.waiting()
 		}
 		pause := c.pollDelay()
 		if lease {
-			pause = min(pause, last.Lease.Until.Sub(last.Now)-time.Since(at))
+			pause = min(pause, last.Lease.Until.Sub(last.Now))
 		}
 		t := time.NewTimer(max(pause, 0))
+		announced := false
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return last, ctx.Err()
 		case <-changes:
 			t.Stop()
-			drain(changes) // one read answers every announcement so far
-		case <-t.C:
+			drain(changes) // one look answers every announcement so far
+			announced = true
+		case <-t.C: // a poll: for what changes unannounced
 		}
-		fresh = false
 		c.subscribe(ctx) // again, if it broke: meanwhile the polls stand in
+		fresh = false
+		if f, ok := c.recall(); ok && announced {
+			last, fresh = f, true // the announcement said what changed
+		}
 	}
 }
 

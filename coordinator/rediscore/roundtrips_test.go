@@ -133,7 +133,7 @@ func TestRedisRefreshCost(t *testing.T) {
 		"holder": "acquire 1, mark 1, publish 1, read 1", // the acquire reads the family too
 		// read, acquire; Wait reads only once woken: the acquire's reply
 		// came while subscribed, and nothing was announced since
-		"waiter": "acquire 1, read 2",
+		"waiter": "acquire 1, read 1",
 		"late":   "acquire 1, read 1, release 1",
 	}
 	for role, got := range toRedis {

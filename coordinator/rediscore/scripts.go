@@ -45,6 +45,10 @@ local function now_us()
   local t = redis.call('TIME')
   return t[1] .. string.sub('000000' .. t[2], -6)
 end
+local function announce(channel)
+  local h = redis.call('HGETALL', KEYS[1])
+  redis.call('PUBLISH', channel, cjson.encode({now_us(), redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2]), h}))
+end
 `
 
 // Every script takes KEYS[1] = the family's hash, KEYS[2] = its lease.
@@ -85,6 +89,11 @@ end
 return 1
 `)
 
+// An announcement on the family's channel (announce) is the family after
+// the change, as readScript returns it, in JSON: [now, lease holder or
+// false, lease PTTL, HGETALL as an array, or {} when empty]. A process
+// that listens takes the family from it instead of reading it.
+
 // publishScript stores the pair ARGV[3..8] and its Extra members ARGV[10]
 // (a JSON object, or "" for none) when the generation is ARGV[2], clears
 // the in-flight mark, deletes the lease if ARGV[1] holds it, announces on
@@ -104,7 +113,7 @@ else
 end
 redis.call('HDEL', KEYS[1], '` + fieldFlHolder + `', '` + fieldFlGen + `', '` + fieldFlAt + `')
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-redis.call('PUBLISH', ARGV[9], 'published')
+announce(ARGV[9])
 return {1, n}
 `)
 
@@ -121,6 +130,6 @@ if ARGV[2] == '0' and redis.call('HGET', KEYS[1], '` + fieldFlHolder + `') == AR
   redis.call('HDEL', KEYS[1], '` + fieldFlHolder + `', '` + fieldFlGen + `', '` + fieldFlAt + `')
   changed = 1
 end
-if changed == 1 then redis.call('PUBLISH', ARGV[3], 'released') end
+if changed == 1 then announce(ARGV[3]) end
 return changed
 `)

@@ -2,6 +2,7 @@ package rediscore
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -121,14 +122,55 @@ func (c *Coordinator) subscribe(ctx context.Context) error {
 // forward wakes every listener at each of sub's announcements, and when it
 // ends.
 func (c *Coordinator) forward(sub Subscription) {
+	ps, _ := sub.(PayloadSubscription)
 	for range sub.Messages() {
+		var f session.Family
+		var ok bool
+		if ps != nil {
+			if p, has := ps.LastPayload(); has {
+				f, ok = c.announced(p)
+			}
+		}
 		a := &c.ann
 		a.mu.Lock()
 		a.epoch++
+		if ok {
+			// The family as the change left it: the listeners need not
+			// read it.
+			a.seen.fam, a.seen.at, a.seen.epoch = f, time.Now(), a.epoch
+		}
 		a.wake()
 		a.mu.Unlock()
 	}
 	c.endSubscription(sub, false)
+}
+
+// announced reads the family from an announcement (see scripts.go); false
+// for one it cannot read, such as an older version's "published".
+func (c *Coordinator) announced(payload string) (session.Family, bool) {
+	var raw []json.RawMessage
+	if json.Unmarshal([]byte(payload), &raw) != nil || len(raw) != 4 {
+		return session.Family{}, false
+	}
+	var now string
+	var holder any
+	var pttl int64
+	var flat []string
+	if json.Unmarshal(raw[0], &now) != nil || json.Unmarshal(raw[1], &holder) != nil || json.Unmarshal(raw[2], &pttl) != nil {
+		return session.Family{}, false
+	}
+	if string(raw[3]) != "{}" && json.Unmarshal(raw[3], &flat) != nil { // cjson writes an empty table as {}
+		return session.Family{}, false
+	}
+	v := []any{now, nil, pttl, make([]any, len(flat))}
+	if h, ok := holder.(string); ok {
+		v[1] = h
+	}
+	for i, s := range flat {
+		v[3].([]any)[i] = s
+	}
+	f, err := c.family(v, "announcement")
+	return f, err == nil
 }
 
 // wake wakes every listener; a.mu is held.
@@ -190,20 +232,31 @@ func (c *Coordinator) epochNow() uint64 {
 	return a.epoch
 }
 
-// remember records f, read by a command sent under epoch.
+// remember records f, read by a command sent under epoch, unless what it
+// holds came later.
 func (c *Coordinator) remember(f session.Family, epoch uint64) {
 	a := &c.ann
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.seen.fam, a.seen.at, a.seen.epoch = f, time.Now(), epoch
+	if epoch >= a.seen.epoch {
+		a.seen.fam, a.seen.at, a.seen.epoch = f, time.Now(), epoch
+	}
 }
 
-// recall returns the family last read, and when it came, if it is still
-// the family's: read while subscribed, and nothing announced since.
-func (c *Coordinator) recall() (session.Family, time.Time, bool) {
+// recall returns the family last read or announced, as it stands now, if
+// it is still the family's: read while subscribed, or announced, and
+// nothing announced since. What changes unannounced — a lease that lapses,
+// one taken, a mark — is what a read a moment ago could have missed too;
+// a lapsed lease is dropped.
+func (c *Coordinator) recall() (session.Family, bool) {
 	a := &c.ann
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	f, at := a.seen.fam, a.seen.at
 	ok := a.sub != nil && a.seen.epoch != 0 && a.seen.epoch == a.epoch
-	return a.seen.fam, a.seen.at, ok
+	a.mu.Unlock()
+	f.Now = f.Now.Add(time.Since(at))
+	if !f.Lease.Held(f.Now) {
+		f.Lease = session.Lease{}
+	}
+	return f, ok
 }

@@ -126,3 +126,76 @@ func TestSubscriptionShared(t *testing.T) {
 	c.Close()
 	<-cc.closed
 }
+
+// TestAnnouncementCarriesTheFamily: a Wait woken by a publish takes the
+// family from the announcement, the pair's Extra members and secrets
+// included, without reading it; an announcement it cannot read (an older
+// version's "published") makes it read.
+func TestAnnouncementCarriesTheFamily(t *testing.T) {
+	srv := redistest.Start(t)
+	const key = "authfsm:test:{ann}"
+	ctx := testContext(t)
+	cc := &countingConn{Conn: newTestClient(t, Options{Addr: srv.Addr})}
+	blocked := make(chan struct{}, 1)
+	c := New(cc, key, WithPollInterval(time.Hour))
+	c.waiting = func() {
+		select {
+		case blocked <- struct{}{}:
+		default:
+		}
+	}
+	other := New(newTestClient(t, Options{Addr: srv.Addr}), key)
+	admin := newTestClient(t, Options{Addr: srv.Addr})
+	issued := time.Now().UTC().Truncate(time.Second)
+	p := session.Token{Access: "access-Zq9", Refresh: "refresh-Zq9", Type: "Bearer", Scope: "read",
+		Issued: issued, Expiry: issued.Add(time.Hour)}.WithExtra(map[string]any{"id_token": "id-Zq9"})
+	wait := func(gen uint64, change func()) session.Family {
+		t.Helper()
+		done := make(chan session.Family, 1)
+		go func() {
+			f, err := c.Wait(ctx, gen)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- f
+		}()
+		<-blocked
+		cc.take()
+		change()
+		return <-done
+	}
+	if _, ok, err := other.Acquire(ctx, "other", time.Minute); err != nil || !ok {
+		t.Fatalf("Acquire: %v, %v", ok, err)
+	}
+	f := wait(0, func() {
+		if _, err := other.Publish(ctx, "other", 0, p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if f.Generation != 1 || f.Pair.Access != p.Access || f.Pair.Refresh != p.Refresh || f.Pair.Scope != "read" ||
+		!f.Pair.Expiry.Equal(p.Expiry) || f.Pair.Extra("id_token") != "id-Zq9" || f.Lease.Held(f.Now) {
+		t.Errorf("Wait = %+v; want generation 1 with the published pair and no lease", f)
+	}
+	if n := cc.take(); len(n) != 0 {
+		t.Errorf("woken by the publish, Wait made round trips: %v", n)
+	}
+
+	if _, ok, err := other.Acquire(ctx, "other", time.Minute); err != nil || !ok {
+		t.Fatalf("Acquire: %v, %v", ok, err)
+	}
+	f = wait(1, func() {
+		// What an older version announces: a word, then the lease freed.
+		if _, err := admin.Do(ctx, "DEL", key+":lease"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Do(ctx, "PUBLISH", key+":changes", "released"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if f.Generation != 1 || f.Lease.Held(f.Now) {
+		t.Errorf("Wait = %+v; want generation 1, no lease", f)
+	}
+	if n := cc.take(); n.String() != "read 1" {
+		t.Errorf("woken by a bare announcement, Wait made %v; want one read", n)
+	}
+}
