@@ -60,10 +60,17 @@ func (s *Session) storeStep(ctx context.Context, fx states.Effects, a *attemptSt
 		var held bool
 		if fa, ok := c.(FamilyAcquirer); ok {
 			var fam Family
-			fam, held, err = fa.AcquireFamily(cctx, s.holder, fx.For)
+			fam, held, err = fa.AcquireFamily(cctx, s.holder, fx.For, fx.Generation)
 			lease = fam.Lease
 			if err == nil && held {
 				a.acquired = &acquiredFamily{fam, fx.Flight}
+			}
+			if err == nil && !held && fam.Generation != fx.Generation {
+				// Another process published since the read: no lease, and
+				// the family as the acquire found it.
+				in, pair = s.familyInput(fam, a)
+				in.Flight = fx.Flight
+				return in, pair, nil
 			}
 		} else {
 			lease, held, err = c.Acquire(cctx, s.holder, fx.For)

@@ -115,16 +115,21 @@ func (c *FileCoordinator) read(ctx context.Context) (Family, os.FileInfo, error)
 
 // Acquire implements Coordinator.
 func (c *FileCoordinator) Acquire(ctx context.Context, holder string, ttl time.Duration) (Lease, bool, error) {
-	fam, ok, err := c.AcquireFamily(ctx, holder, ttl)
+	fam, ok, err := c.acquire(ctx, holder, ttl, 0, false)
 	return fam.Lease, ok, err
 }
 
 // AcquireFamily implements FamilyAcquirer: the family is the one read
 // under the lock.
-func (c *FileCoordinator) AcquireFamily(ctx context.Context, holder string, ttl time.Duration) (Family, bool, error) {
+func (c *FileCoordinator) AcquireFamily(ctx context.Context, holder string, ttl time.Duration, gen uint64) (Family, bool, error) {
+	return c.acquire(ctx, holder, ttl, gen, true)
+}
+
+// acquire is Acquire, and with onGen AcquireFamily.
+func (c *FileCoordinator) acquire(ctx context.Context, holder string, ttl time.Duration, gen uint64, onGen bool) (Family, bool, error) {
 	var ok bool
 	fam, err := c.update(ctx, func(f *familyFile, now time.Time) change {
-		if l := f.lease(); l.Held(now) && l.Holder != holder {
+		if l := f.lease(); l.Held(now) && l.Holder != holder || onGen && f.Generation != gen {
 			return unchanged
 		}
 		f.Lease = &leaseF{Holder: holder, Until: now.Add(ttl)}

@@ -67,16 +67,21 @@ func (m *MemoryCoordinator) Read(ctx context.Context) (Family, error) {
 
 // Acquire implements Coordinator.
 func (m *MemoryCoordinator) Acquire(ctx context.Context, holder string, ttl time.Duration) (Lease, bool, error) {
-	fam, ok, err := m.AcquireFamily(ctx, holder, ttl)
+	fam, ok, err := m.acquire(ctx, holder, ttl, 0, false)
 	return fam.Lease, ok, err
 }
 
 // AcquireFamily implements FamilyAcquirer.
-func (m *MemoryCoordinator) AcquireFamily(ctx context.Context, holder string, ttl time.Duration) (Family, bool, error) {
+func (m *MemoryCoordinator) AcquireFamily(ctx context.Context, holder string, ttl time.Duration, gen uint64) (Family, bool, error) {
+	return m.acquire(ctx, holder, ttl, gen, true)
+}
+
+// acquire is Acquire, and with onGen AcquireFamily.
+func (m *MemoryCoordinator) acquire(ctx context.Context, holder string, ttl time.Duration, gen uint64, onGen bool) (Family, bool, error) {
 	var fam Family
 	var ok bool
 	err := m.update(ctx, func(f *Family, now time.Time) bool {
-		if f.Lease.Held(now) && f.Lease.Holder != holder {
+		if f.Lease.Held(now) && f.Lease.Holder != holder || onGen && f.Generation != gen {
 			fam = m.read(now)
 			return false
 		}

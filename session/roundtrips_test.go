@@ -40,33 +40,33 @@ func TestFileCoordinatorRefreshCost(t *testing.T) {
 		last = now
 	})
 	// Before: the holder read twice (and the file five times, writing it
-	// three times with six fsyncs), the waiter read the file four times
-	// and adopted at its next poll, 200 ms later, the late process four
-	// times with four fsyncs.
+	// three times with six fsyncs), the waiter asked for the lease and read
+	// the file four times, adopting at its next poll, 200 ms later; the late
+	// process took the lease after the publish, read the file four times
+	// with two writes and four fsyncs, and gave the lease back.
 	wantCalls := map[string]string{
 		"holder": "acquire 1, mark 1, publish 1, read 1", // the read under the lease comes with the acquire
-		"waiter": "acquire 1, read 1, wait 1",
-		"late":   "acquire 1, read 1, release 1",
+		"waiter": "read 1, wait 1",                       // the read finds the lease held: it waits at once
+		"late":   "acquire 1, read 1",                    // the acquire finds the generation moved
 	}
 	wantFile := map[string]session.FileOps{
+		refreshcost.PhaseLateRead: {Reads: 1},
 		// a read, then under the lock: the lease (one fsync), the mark (two)
 		refreshcost.PhaseHolderSent: {Reads: 3, Locked: 2, Writes: 2, Syncs: 3},
-		// a read, the lease found busy under the lock; Wait reads nothing
-		// more: the file is the version the acquire read
-		refreshcost.PhaseWaiterWaits: {Reads: 2, Locked: 1},
-		refreshcost.PhaseLateRead:    {Reads: 1},
+		// a read; Wait reads nothing more: the file is the version read
+		refreshcost.PhaseWaiterWaits: {Reads: 1},
 		// the publish (two fsyncs); the waiter reads the new version once
 		refreshcost.PhasePublished: {Reads: 2, Locked: 1, Writes: 1, Syncs: 2},
-		// the late process takes the lease, finds the new pair with it,
-		// gives the lease back: one fsync each
-		refreshcost.PhaseLateAdopts: {Reads: 2, Locked: 2, Writes: 2, Syncs: 2},
+		// the late process's acquire finds the new pair under the lock,
+		// and takes no lease
+		refreshcost.PhaseLateAdopts: {Reads: 1, Locked: 1},
 	}
 	for role, got := range map[string]refreshcost.Counts{"holder": cost.Holder, "waiter": cost.Waiter, "late": cost.Late} {
 		if got.String() != wantCalls[role] {
 			t.Errorf("the %s's calls: %v; want %s", role, got, wantCalls[role])
 		}
 	}
-	for _, step := range []string{refreshcost.PhaseHolderSent, refreshcost.PhaseWaiterWaits, refreshcost.PhaseLateRead,
+	for _, step := range []string{refreshcost.PhaseLateRead, refreshcost.PhaseHolderSent, refreshcost.PhaseWaiterWaits,
 		refreshcost.PhasePublished, refreshcost.PhaseLateAdopts} {
 		if steps[step] != wantFile[step] {
 			t.Errorf("%s: the file %+v; want %+v", step, steps[step], wantFile[step])

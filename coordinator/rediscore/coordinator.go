@@ -169,13 +169,18 @@ func (c *Coordinator) lease(holder string, pttl int64, now time.Time) (session.L
 // Acquire implements session.Coordinator. The lease's length is ttl rounded
 // up to a millisecond; ttl must be at least one.
 func (c *Coordinator) Acquire(ctx context.Context, holder string, ttl time.Duration) (session.Lease, bool, error) {
-	f, ok, err := c.AcquireFamily(ctx, holder, ttl)
+	f, ok, err := c.acquire(ctx, holder, ttl, "")
 	return f.Lease, ok, err
 }
 
-// AcquireFamily implements session.FamilyAcquirer: Acquire, reading the
-// family in the same script.
-func (c *Coordinator) AcquireFamily(ctx context.Context, holder string, ttl time.Duration) (session.Family, bool, error) {
+// AcquireFamily implements session.FamilyAcquirer: Acquire while the
+// generation is gen, reading the family in the same script.
+func (c *Coordinator) AcquireFamily(ctx context.Context, holder string, ttl time.Duration, gen uint64) (session.Family, bool, error) {
+	return c.acquire(ctx, holder, ttl, strconv.FormatUint(gen, 10))
+}
+
+// acquire is Acquire, and with a generation (not "") AcquireFamily.
+func (c *Coordinator) acquire(ctx context.Context, holder string, ttl time.Duration, gen string) (session.Family, bool, error) {
 	if holder == "" {
 		return session.Family{}, false, errors.New("redis coordinator: acquire: empty holder")
 	}
@@ -184,7 +189,7 @@ func (c *Coordinator) AcquireFamily(ctx context.Context, holder string, ttl time
 	}
 	ms := int64((ttl + time.Millisecond - 1) / time.Millisecond)
 	epoch := c.epochNow()
-	v, err := slice(c.conn.Eval(ctx, acquireScript, c.keys, holder, strconv.FormatInt(ms, 10)))
+	v, err := slice(c.conn.Eval(ctx, acquireScript, c.keys, holder, strconv.FormatInt(ms, 10), gen))
 	if err != nil {
 		return session.Family{}, false, c.fail("acquire", err)
 	}

@@ -128,20 +128,22 @@ func TestRedisRefreshCost(t *testing.T) {
 	t.Logf("to Redis: holder: %v; waiter: %v; late: %v", toRedis["holder"], toRedis["waiter"], toRedis["late"])
 	// Before: the holder ran five scripts (a read under the lease), the
 	// waiter five and a subscription on a new connection per Wait (read,
-	// acquire; subscribe, read; read once woken), the late process four.
+	// acquire; subscribe, read; read once woken), the late process four
+	// (read, acquire, read, release: two writes).
 	want := map[string]string{
 		"holder": "acquire 1, mark 1, publish 1, read 1", // the acquire reads the family too
-		// read, acquire; Wait reads only once woken: the acquire's reply
-		// came while subscribed, and nothing was announced since
-		"waiter": "acquire 1, read 1",
-		"late":   "acquire 1, read 1, release 1",
+		// the read finds the lease held: it waits at once, without a read
+		// (subscribed, nothing announced since), and adopts the pair the
+		// publish's announcement carries
+		"waiter": "read 1",
+		"late":   "acquire 1, read 1", // the acquire finds the generation moved: no lease
 	}
 	for role, got := range toRedis {
 		if got.String() != want[role] {
 			t.Errorf("the %s's round trips: %v; want %s", role, got, want[role])
 		}
 	}
-	for _, step := range []string{refreshcost.PhaseHolderSent, refreshcost.PhaseWaiterWaits, refreshcost.PhaseLateRead,
+	for _, step := range []string{refreshcost.PhaseLateRead, refreshcost.PhaseHolderSent, refreshcost.PhaseWaiterWaits,
 		refreshcost.PhasePublished, refreshcost.PhaseLateAdopts} {
 		t.Logf("%-14s %v", step, steps[step])
 		// The coordinators' subscriptions stay from the refresh before.

@@ -62,14 +62,17 @@ return {now_us(), holder, pttl, h}
 `)
 
 // acquireScript takes the lease for ARGV[1] for ARGV[2] milliseconds when
-// it is free or ARGV[1] holds it, and returns what readScript returns
-// after it, and 1 when it took the lease, 0 when another holds it: {now,
-// lease holder, lease PTTL, HGETALL, took}.
+// it is free or ARGV[1] holds it, and, unless ARGV[3] is "", the family's
+// generation is ARGV[3]; it returns what readScript returns after it, and
+// 1 when it took the lease, else 0: {now, lease holder, lease PTTL,
+// HGETALL, took}.
 var acquireScript = newScript(prelude + `
 local now = now_us()
 local cur = redis.call('GET', KEYS[2])
 local took = 0
-if cur == false or cur == ARGV[1] then
+local gen = redis.call('HGET', KEYS[1], '` + fieldGeneration + `')
+if gen == false then gen = '0' end
+if (cur == false or cur == ARGV[1]) and (ARGV[3] == '' or gen == ARGV[3]) then
   redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
   took = 1
 end

@@ -3,11 +3,11 @@
 // and of the Redis coordinator pin the round trips with it.
 //
 // The scenario runs three sessions of one family, each on a coordinator
-// of its own (three processes), through one refresh in a fixed order: the
-// holder's attempt reaches the token endpoint; a waiter's attempt finds the
-// lease busy and waits; a late process reads the family before the holder
-// publishes and asks for the lease after; the holder publishes; the waiter
-// adopts; the late process adopts. Each coordinator's calls are counted by
+// of its own (three processes), through one refresh in a fixed order: a
+// late process reads the family, and asks for the lease only after the
+// holder published; the holder's attempt reaches the token endpoint; a
+// waiter's attempt finds the lease busy and waits; the holder publishes;
+// the waiter adopts; the late process adopts. Each coordinator's calls are counted by
 // method, and the test is told at each step (Phase), so that it can count
 // what the store itself saw between two steps.
 package refreshcost
@@ -61,9 +61,9 @@ type Cost struct {
 // names what happened since the one before.
 const (
 	PhaseStart       = "start"        // the family is seeded, the sessions open
+	PhaseLateRead    = "late-read"    // the late process's read
 	PhaseHolderSent  = "holder-sent"  // the holder's attempt up to its request
 	PhaseWaiterWaits = "waiter-waits" // the waiter's attempt up to its blocked Wait
-	PhaseLateRead    = "late-read"    // the late process's read
 	PhasePublished   = "published"    // the holder's publish, the waiter's wake-up and adoption
 	PhaseLateAdopts  = "late-adopts"  // the late process's lease and adoption, and every session closed
 )
@@ -128,12 +128,6 @@ func Measure(t testing.TB, cycles int, open func(i int) Process, phase func(step
 		}
 		drain(waiting[1])
 		step(PhaseStart)
-		holder.session.Reject(session.Secret(cur))
-		<-g.arrived
-		step(PhaseHolderSent)
-		waiter.session.Reject(session.Secret(cur))
-		<-waiting[1]
-		step(PhaseWaiterWaits)
 		publishing, lateRead := make(chan struct{}), make(chan struct{}, 1)
 		if last {
 			late.setBeforeAcquire(func() { lateRead <- struct{}{}; <-publishing })
@@ -141,6 +135,12 @@ func Measure(t testing.TB, cycles int, open func(i int) Process, phase func(step
 			<-lateRead
 			step(PhaseLateRead)
 		}
+		holder.session.Reject(session.Secret(cur))
+		<-g.arrived
+		step(PhaseHolderSent)
+		waiter.session.Reject(session.Secret(cur))
+		<-waiting[1]
+		step(PhaseWaiterWaits)
 		g.open <- struct{}{}
 		<-holder.published
 		adopted(1)
@@ -264,7 +264,7 @@ type countingAcquirer struct {
 	fa session.FamilyAcquirer
 }
 
-func (c countingAcquirer) AcquireFamily(ctx context.Context, holder string, ttl time.Duration) (session.Family, bool, error) {
+func (c countingAcquirer) AcquireFamily(ctx context.Context, holder string, ttl time.Duration, gen uint64) (session.Family, bool, error) {
 	c.mu.Lock()
 	before := c.beforeAcquire
 	c.mu.Unlock()
@@ -272,7 +272,7 @@ func (c countingAcquirer) AcquireFamily(ctx context.Context, holder string, ttl 
 		before()
 	}
 	c.count("acquire")
-	return c.fa.AcquireFamily(ctx, holder, ttl)
+	return c.fa.AcquireFamily(ctx, holder, ttl, gen)
 }
 
 func (c *counting) MarkInFlight(ctx context.Context, holder string, gen uint64) error {
