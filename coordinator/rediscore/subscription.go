@@ -35,6 +35,7 @@ type announcements struct {
 	listeners map[chan struct{}]bool // one per Wait, woken by each announcement
 	idle      time.Duration          // how long sub outlives its last listener
 	idleTimer *time.Timer            // ends sub when it fires
+	idleArm   uint64                 // counts the idle timers armed and disarmed
 	// epoch counts announcements, subscriptions and their ends: a read
 	// made under one epoch is still the family's while the epoch is the
 	// same, since every change but a lapse is announced.
@@ -57,11 +58,33 @@ func (c *Coordinator) listen() chan struct{} {
 		a.listeners = map[chan struct{}]bool{}
 	}
 	a.listeners[ch] = true
+	a.disarm()
+	return ch
+}
+
+// arm starts the idle timer of sub; a.mu is held.
+func (c *Coordinator) arm(sub Subscription) {
+	a := &c.ann
+	a.disarm()
+	arm := a.idleArm
+	a.idleTimer = time.AfterFunc(a.idle, func() {
+		a.mu.Lock()
+		live := a.idleArm == arm && a.sub == sub && len(a.listeners) == 0
+		a.mu.Unlock()
+		if live {
+			c.endSubscription(sub)
+		}
+	})
+}
+
+// disarm stops the idle timer, whose callback, should it run already,
+// then does nothing; a.mu is held.
+func (a *announcements) disarm() {
+	a.idleArm++
 	if a.idleTimer != nil {
 		a.idleTimer.Stop()
 		a.idleTimer = nil
 	}
-	return ch
 }
 
 // unlisten stops ch's announcements; the last listener leaves the
@@ -71,9 +94,8 @@ func (c *Coordinator) unlisten(ch chan struct{}) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	delete(a.listeners, ch)
-	if len(a.listeners) == 0 && a.sub != nil && a.idleTimer == nil {
-		sub := a.sub
-		a.idleTimer = time.AfterFunc(a.idle, func() { c.endSubscription(sub, true) })
+	if len(a.listeners) == 0 && a.sub != nil {
+		c.arm(a.sub)
 	}
 }
 
@@ -107,7 +129,7 @@ func (c *Coordinator) subscribe(ctx context.Context) error {
 			a.sub = sub
 			a.epoch++
 			if len(a.listeners) == 0 {
-				a.idleTimer = time.AfterFunc(a.idle, func() { c.endSubscription(sub, true) })
+				c.arm(sub)
 			}
 		}
 		a.mu.Unlock()
@@ -142,7 +164,7 @@ func (c *Coordinator) forward(sub Subscription) {
 		a.wake()
 		a.mu.Unlock()
 	}
-	c.endSubscription(sub, false)
+	c.endSubscription(sub)
 }
 
 // announced reads the family from an announcement (see scripts.go); false
@@ -184,25 +206,16 @@ func (a *announcements) wake() {
 }
 
 // endSubscription closes sub and, if it is still the coordinator's, drops
-// it: the listeners poll until a Wait subscribes again. With idle, only if
-// nobody listens.
-func (c *Coordinator) endSubscription(sub Subscription, idle bool) {
+// it: the listeners poll until a Wait subscribes again.
+func (c *Coordinator) endSubscription(sub Subscription) {
 	a := &c.ann
 	a.mu.Lock()
-	if a.sub != sub || idle && len(a.listeners) > 0 {
-		a.mu.Unlock()
-		if !idle {
-			sub.Close()
-		}
-		return
+	if a.sub == sub {
+		a.sub = nil
+		a.epoch++
+		a.disarm()
+		a.wake()
 	}
-	a.sub = nil
-	a.epoch++
-	if a.idleTimer != nil {
-		a.idleTimer.Stop()
-		a.idleTimer = nil
-	}
-	a.wake()
 	a.mu.Unlock()
 	sub.Close()
 }
@@ -214,7 +227,7 @@ func (c *Coordinator) Close() error {
 	sub := c.ann.sub
 	c.ann.mu.Unlock()
 	if sub != nil {
-		c.endSubscription(sub, false)
+		c.endSubscription(sub)
 	}
 	return nil
 }
