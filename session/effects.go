@@ -132,7 +132,16 @@ func (s *Session) publishLocked(now time.Time) {
 	pub := s.tok
 	pub.Refresh = "" // callers of Token need the access token only
 	pub.ServeUntil = serve
-	s.snap.Store(&snapshot{tok: pub, until: until, probation: probation, state: state})
+	s.storeSnapLocked(&snapshot{tok: pub, until: until, probation: probation, state: state})
+}
+
+// storeSnapLocked makes p the snapshot Token serves, and tells the mirror,
+// if any.
+func (s *Session) storeSnapLocked(p *snapshot) {
+	s.snap.Store(p)
+	if s.mirror != nil {
+		s.mirror(p)
+	}
 }
 
 // auditLocked queues the record of t; the outbox delivers it after the

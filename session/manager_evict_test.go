@@ -198,7 +198,7 @@ func TestManagerEvictsOthersFirst(t *testing.T) {
 			if tok, err := m.Token(context.Background(), k); err != nil || tok.Access != Secret("access-"+k) {
 				t.Fatalf("Token(%s) = %q, %v", k, tok.Access, err)
 			}
-			if _, ok := m.shard(k).load(k); !ok || m.Len() != 1 {
+			if _, ok := m.lookup(k); !ok || m.Len() != 1 {
 				t.Fatalf("after Token(%s): kept %v, holds %d; want only %s", k, ok, m.Len(), k)
 			}
 		}

@@ -27,3 +27,17 @@ type Subscription interface {
 	// Close ends the subscription.
 	Close() error
 }
+
+// A PayloadSubscription is a Subscription that keeps the payload of the
+// last message it received. The coordinator's scripts announce the
+// family's state after each change (see the package documentation), and a
+// Coordinator whose subscription is one takes the family from the
+// announcement instead of reading it: no round trip for a waiting process
+// when a pair is published. This package's Client's subscriptions and
+// coordinator/redis's are.
+type PayloadSubscription interface {
+	Subscription
+	// LastPayload returns the payload of the last message received, and
+	// false before the first. It is set before Messages signals it.
+	LastPayload() (string, bool)
+}

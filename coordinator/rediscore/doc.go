@@ -30,7 +30,18 @@
 //     the semantics of SET K:lease nonce NX PX ttl, so Redis itself lets it
 //     lapse;
 //   - K+":changes", a pub/sub channel on which Publish and Release announce
-//     a change, so that Wait need not poll often.
+//     a change, with the family as the change left it (the pair included,
+//     as the hash holds it: grant the channel to whom may read the hash),
+//     so that Wait need not poll often, nor read the family once woken. A
+//     Coordinator keeps one subscription to it, which all its Waits share
+//     (one connection, no SUBSCRIBE per Wait), from its first Wait until it
+//     has not waited for DefaultSubscriptionIdle, or Close.
+//
+// One refresh costs the process that makes it four scripts (read; acquire,
+// which reads the family too; mark; publish) and a process that meets its
+// lease two (read; acquire): its Wait blocks without a read when the
+// acquire's reply came while subscribed, and takes the new pair from the
+// publish's announcement.
 //
 // Every operation that reads and then writes is one Lua script, run with
 // EVALSHA (EVAL when the server does not hold it yet), and so atomic on the

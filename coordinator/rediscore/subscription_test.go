@@ -1,0 +1,201 @@
+package rediscore
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/authfsm/authfsm/internal/redistest"
+	"github.com/authfsm/authfsm/session"
+)
+
+// closingConn is a countingConn whose subscriptions tell when they close.
+type closingConn struct {
+	*countingConn
+	closed chan struct{}
+}
+
+func (c closingConn) Subscribe(ctx context.Context, channel string) (Subscription, error) {
+	s, err := c.countingConn.Subscribe(ctx, channel)
+	if err != nil {
+		return nil, err
+	}
+	return closingSub{s, c.closed}, nil
+}
+
+type closingSub struct {
+	Subscription
+	closed chan struct{}
+}
+
+func (s closingSub) Close() error {
+	err := s.Subscription.Close()
+	select {
+	case s.closed <- struct{}{}:
+	default:
+	}
+	return err
+}
+
+// TestSubscriptionShared: a Coordinator's Waits, one after the other or at
+// once, share one subscription; a Wait right after a read made while
+// subscribed reads nothing before it blocks; a subscription that breaks is
+// taken up again by the Wait it woke, which misses no publish; the
+// subscription ends once no Wait used it for the idle time, and at Close.
+func TestSubscriptionShared(t *testing.T) {
+	srv := redistest.Start(t)
+	const key = "authfsm:test:{sub}"
+	ctx := testContext(t)
+	cc := closingConn{&countingConn{Conn: newTestClient(t, Options{Addr: srv.Addr})}, make(chan struct{}, 1)}
+	blocked := make(chan struct{}, 1)
+	c := New(cc, key, WithPollInterval(time.Hour), WithSubscriptionIdle(time.Hour))
+	c.waiting = func() {
+		select {
+		case blocked <- struct{}{}:
+		default:
+		}
+	}
+	other := New(newTestClient(t, Options{Addr: srv.Addr}), key)
+	admin := newTestClient(t, Options{Addr: srv.Addr})
+	gen := uint64(0)
+	publishWhile := func(waits int, before func()) {
+		t.Helper()
+		if _, ok, err := other.Acquire(ctx, "other", time.Minute); err != nil || !ok {
+			t.Fatalf("Acquire: %v, %v", ok, err)
+		}
+		if before == nil {
+			// What the Wait need not read again: the lease held.
+			if _, err := c.Read(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		done := make(chan session.Family, waits)
+		for range waits {
+			go func() {
+				f, err := c.Wait(ctx, gen)
+				if err != nil {
+					t.Error(err)
+				}
+				done <- f
+			}()
+			<-blocked
+		}
+		if before != nil {
+			before()
+		}
+		n, err := other.Publish(ctx, "other", gen, session.Token{Access: "a", Refresh: "r", Expiry: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range waits {
+			if f := <-done; f.Generation != n {
+				t.Fatalf("Wait = generation %d, want %d", f.Generation, n)
+			}
+		}
+		gen = n
+	}
+	publishWhile(1, nil) // it subscribes, then reads
+	cc.take()
+	publishWhile(1, nil)
+	if n := cc.take(); n.String() != "read 2" {
+		t.Errorf("a Read, then a Wait woken once: %v; want two reads", n)
+	}
+	publishWhile(2, nil)
+	if n := cc.take()["subscribe"]; n != 0 {
+		t.Errorf("two Waits at once subscribed %d times, want none: the first Wait's subscription stays", n)
+	}
+
+	publishWhile(1, func() {
+		// The server drops the subscription: the Wait wakes, subscribes
+		// again and reads, then blocks.
+		if _, err := admin.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub"); err != nil {
+			t.Fatal(err)
+		}
+		<-cc.closed
+		<-blocked
+	})
+	if n := cc.take()["subscribe"]; n != 1 {
+		t.Errorf("after the subscription broke: %d subscriptions, want one more", n)
+	}
+
+	idle := New(cc, key, WithPollInterval(time.Hour), WithSubscriptionIdle(time.Millisecond))
+	if _, err := idle.Wait(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	<-cc.closed // the idle time passed
+	c.Close()
+	<-cc.closed
+}
+
+// TestAnnouncementCarriesTheFamily: a Wait woken by a publish takes the
+// family from the announcement, the pair's Extra members and secrets
+// included, without reading it; an announcement it cannot read (an older
+// version's "published") makes it read.
+func TestAnnouncementCarriesTheFamily(t *testing.T) {
+	srv := redistest.Start(t)
+	const key = "authfsm:test:{ann}"
+	ctx := testContext(t)
+	cc := &countingConn{Conn: newTestClient(t, Options{Addr: srv.Addr})}
+	blocked := make(chan struct{}, 1)
+	c := New(cc, key, WithPollInterval(time.Hour))
+	c.waiting = func() {
+		select {
+		case blocked <- struct{}{}:
+		default:
+		}
+	}
+	other := New(newTestClient(t, Options{Addr: srv.Addr}), key)
+	admin := newTestClient(t, Options{Addr: srv.Addr})
+	issued := time.Now().UTC().Truncate(time.Second)
+	p := session.Token{Access: "access-Zq9", Refresh: "refresh-Zq9", Type: "Bearer", Scope: "read",
+		Issued: issued, Expiry: issued.Add(time.Hour)}.WithExtra(map[string]any{"id_token": "id-Zq9"})
+	wait := func(gen uint64, change func()) session.Family {
+		t.Helper()
+		done := make(chan session.Family, 1)
+		go func() {
+			f, err := c.Wait(ctx, gen)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- f
+		}()
+		<-blocked
+		cc.take()
+		change()
+		return <-done
+	}
+	if _, ok, err := other.Acquire(ctx, "other", time.Minute); err != nil || !ok {
+		t.Fatalf("Acquire: %v, %v", ok, err)
+	}
+	f := wait(0, func() {
+		if _, err := other.Publish(ctx, "other", 0, p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if f.Generation != 1 || f.Pair.Access != p.Access || f.Pair.Refresh != p.Refresh || f.Pair.Scope != "read" ||
+		!f.Pair.Expiry.Equal(p.Expiry) || f.Pair.Extra("id_token") != "id-Zq9" || f.Lease.Held(f.Now) {
+		t.Errorf("Wait = %+v; want generation 1 with the published pair and no lease", f)
+	}
+	if n := cc.take(); len(n) != 0 {
+		t.Errorf("woken by the publish, Wait made round trips: %v", n)
+	}
+
+	if _, ok, err := other.Acquire(ctx, "other", time.Minute); err != nil || !ok {
+		t.Fatalf("Acquire: %v, %v", ok, err)
+	}
+	f = wait(1, func() {
+		// What an older version announces: a word, then the lease freed.
+		if _, err := admin.Do(ctx, "DEL", key+":lease"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Do(ctx, "PUBLISH", key+":changes", "released"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if f.Generation != 1 || f.Lease.Held(f.Now) {
+		t.Errorf("Wait = %+v; want generation 1, no lease", f)
+	}
+	if n := cc.take(); n.String() != "read 1" {
+		t.Errorf("woken by a bare announcement, Wait made %v; want one read", n)
+	}
+}
