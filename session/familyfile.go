@@ -80,10 +80,11 @@ type flightF struct {
 // under the lock, writes and fsyncs, over every file of the process. The
 // tests that pin what a refresh costs read it (roundtrips_test.go).
 var fileOps struct {
-	reads  atomic.Int64 // the file read, under the lock or not
-	locked atomic.Int64 // lock-and-read cycles
-	writes atomic.Int64 // the file replaced
-	syncs  atomic.Int64 // fsyncs, of a file or a directory
+	reads   atomic.Int64 // the file read, under the lock or not
+	watched atomic.Int64 // of which by a Wait, having seen a new version
+	locked  atomic.Int64 // lock-and-read cycles
+	writes  atomic.Int64 // the file replaced
+	syncs   atomic.Int64 // fsyncs, of a file or a directory
 }
 
 // errMalformed is readFamily's error for a file that is not JSON; callers

@@ -68,9 +68,9 @@ type FileCoordinator struct {
 		ok      bool
 	}
 
-	// waiting, when set (by tests), is called each time Wait is about to
-	// block.
-	waiting func()
+	// waiting, when set (by tests), is called each time Wait (lease true)
+	// or WaitGeneration is about to block.
+	waiting func(lease bool)
 }
 
 var _ FamilyAcquirer = (*FileCoordinator)(nil)
@@ -236,6 +236,7 @@ func (c *FileCoordinator) wait(ctx context.Context, gen uint64, lease bool) (Fam
 	look := time.Millisecond
 	for {
 		if need {
+			fileOps.watched.Add(1)
 			var err error
 			if fam, version, err = c.read(ctx); err != nil || done(fam, fam.Now) {
 				return fam, err
@@ -245,7 +246,7 @@ func (c *FileCoordinator) wait(ctx context.Context, gen uint64, lease bool) (Fam
 			readBy = time.Now().Add(time.Duration(float64(poll) * (0.8 + 0.4*rand.Float64())))
 		}
 		if c.waiting != nil {
-			c.waiting()
+			c.waiting(lease)
 		}
 		pause := look
 		if lease {
@@ -260,7 +261,17 @@ func (c *FileCoordinator) wait(ctx context.Context, gen uint64, lease bool) (Fam
 		}
 		look = min(2*look, lookMax)
 		now := time.Now()
-		need = !now.Before(readBy) || done(fam, now) || !sameVersion(c.Path, version)
+		polled := !now.Before(readBy)
+		need = polled || done(fam, now) || !sameVersion(c.Path, version)
+		if rf, rv, ok := c.recall(); need && !polled && ok && rv != version && sameVersion(c.Path, rv) {
+			// The new version is this coordinator's own last operation's
+			// (a publish, a lease, a mark): no read.
+			rf.Now = now
+			if done(rf, now) {
+				return rf, nil
+			}
+			fam, version, need = rf, rv, false
+		}
 	}
 }
 

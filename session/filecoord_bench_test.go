@@ -18,7 +18,7 @@ func BenchmarkFileCoordinatorAdoption(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "family.json")
 	holder := &FileCoordinator{Path: path}
 	blocked := make(chan struct{}, 1)
-	waiter := &FileCoordinator{Path: path, waiting: func() {
+	waiter := &FileCoordinator{Path: path, waiting: func(bool) {
 		select {
 		case blocked <- struct{}{}:
 		default:

@@ -139,7 +139,7 @@ func TestFileCoordinatorWaitSeesAPublishSoon(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "family.json")
 		holder := &FileCoordinator{Path: path}
 		blocked := make(chan struct{}, 1)
-		waiter := &FileCoordinator{Path: path, waiting: func() {
+		waiter := &FileCoordinator{Path: path, waiting: func(bool) {
 			select {
 			case blocked <- struct{}{}:
 			default:

@@ -30,11 +30,13 @@ type Subscription interface {
 
 // A PayloadSubscription is a Subscription that keeps the payload of the
 // last message it received. The coordinator's scripts announce the
-// family's state after each change (see the package documentation), and a
-// Coordinator whose subscription is one takes the family from the
-// announcement instead of reading it: no round trip for a waiting process
-// when a pair is published. This package's Client's subscriptions and
-// coordinator/redis's are.
+// family's generation, lease and in-flight mark after each change (never
+// its pair; see the package documentation), and a Coordinator whose
+// subscription is one knows from the announcement whether a Wait ends and
+// whether it must read the family: a newer generation is read once for
+// all its Waits; a release of the lease on a generation whose pair it
+// holds, or its own publish, is not read at all. This package's Client's
+// subscriptions and coordinator/rediscoord's are.
 type PayloadSubscription interface {
 	Subscription
 	// LastPayload returns the payload of the last message received, and

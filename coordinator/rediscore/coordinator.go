@@ -42,9 +42,10 @@ type Coordinator struct {
 
 	ann announcements // the subscription every Wait shares (subscription.go)
 
-	// waiting, when set (by tests), is called each time Wait is about to
-	// block, after a read that did not end the wait.
-	waiting func()
+	// waiting, when set (by tests), is called each time Wait (lease
+	// true) or WaitGeneration is about to block, after a read that did not
+	// end the wait.
+	waiting func(lease bool)
 }
 
 var _ session.Coordinator = (*Coordinator)(nil)
@@ -242,6 +243,7 @@ func (c *Coordinator) Publish(ctx context.Context, holder string, gen uint64, pa
 		}
 		extra = string(b)
 	}
+	defer c.publishing(gen + 1)()
 	v, err := slice(c.conn.Eval(ctx, publishScript, c.keys, holder, strconv.FormatUint(gen, 10),
 		pair.Access.Reveal(), pair.Refresh.Reveal(), pair.Type,
 		formatTime(pair.Issued), formatTime(pair.Expiry), pair.Scope, c.channel, extra))
@@ -260,6 +262,7 @@ func (c *Coordinator) Publish(ctx context.Context, holder string, gen uint64, pa
 		if !ok || n < 1 {
 			return 0, c.unexpected("publish")
 		}
+		c.knowPair(uint64(n), pair) // its announcement needs no read
 		return uint64(n), nil
 	}
 	s, ok := v[1].(string)
@@ -286,11 +289,14 @@ func (c *Coordinator) Release(ctx context.Context, holder string, spent bool) er
 }
 
 // Wait implements session.Coordinator. It listens to the family's channel
-// on the coordinator's subscription (see Coordinator), takes the family
-// from each announcement of a change (PayloadSubscription; it reads it when
-// the announcement does not say), reads it when the lease it waits for
-// lapses, and otherwise every poll interval, varied by ±20 %; should the
-// subscription break, it goes on polling. It reads nothing before it
+// on the coordinator's subscription (see Coordinator); an announcement of
+// a change says the family's generation, lease and mark but never its pair
+// (see the package documentation), so a Wait woken by a newer generation
+// reads the family once, a read that the coordinator's Waits woken by the
+// same announcement share, and one woken by its own publish or by a change
+// of the lease reads nothing. It reads the family when the lease it waits
+// for lapses, and otherwise every poll interval, varied by ±20 %; should
+// the subscription break, it goes on polling. It reads nothing before it
 // blocks when the coordinator's last read (Read, Acquire) or announcement
 // came while subscribed and nothing was announced since. When ctx ends it
 // returns the family as last seen and ctx.Err().
@@ -323,14 +329,21 @@ func (c *Coordinator) wait(ctx context.Context, gen uint64, lease bool) (session
 	// What the coordinator last read or was announced serves while it is
 	// still the family's (recall), to block on: no read. It ends the wait
 	// only when announced: a lease taken since would not be.
-	last, fresh := c.recall()
+	last, fresh, whole := c.recall()
 	fresh = fresh && !done(last)
 	for {
-		if fresh && done(last) {
+		switch {
+		case fresh && !done(last): // block on what the coordinator knows
+		case fresh && whole: // announced, with the pair the coordinator holds
 			return last, nil
-		}
-		if !fresh {
-			f, err := c.Read(ctx)
+		default:
+			var f session.Family
+			var err error
+			if fresh {
+				f, err = c.readShared(ctx, last.Generation) // announced: the pair is read
+			} else {
+				f, err = c.Read(ctx)
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					return last, ctx.Err()
@@ -343,7 +356,7 @@ func (c *Coordinator) wait(ctx context.Context, gen uint64, lease bool) (session
 			last = f
 		}
 		if c.waiting != nil {
-			c.waiting()
+			c.waiting(lease)
 		}
 		pause := c.pollDelay()
 		if lease {
@@ -363,8 +376,8 @@ func (c *Coordinator) wait(ctx context.Context, gen uint64, lease bool) (session
 		}
 		c.subscribe(ctx) // again, if it broke: meanwhile the polls stand in
 		fresh = false
-		if f, ok := c.recall(); ok && announced {
-			last, fresh = f, true // the announcement said what changed
+		if f, ok, w := c.recall(); ok && announced {
+			last, fresh, whole = f, true, w // the announcement said what changed
 		}
 	}
 }

@@ -87,7 +87,7 @@ func benchFleet(b *testing.B, shared bool) {
 		// Polls an hour apart: a Wait blocks once a cycle, so that the
 		// benchmark knows when they all wait, and the announcement wakes it.
 		c := New(publishTimer{newTestClient(b, Options{Addr: srv.Addr, MaxIdle: 64}), &published}, key, WithPollInterval(time.Hour))
-		c.waiting = func() {
+		c.waiting = func(bool) {
 			if blocked.Add(1) == fleetSize-1 {
 				allBlocked <- struct{}{}
 			}

@@ -7,9 +7,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/authfsm/authfsm/internal/redistest"
 	"github.com/authfsm/authfsm/internal/refreshcost"
+	"github.com/authfsm/authfsm/session"
 )
 
 // countingConn counts one process's round trips to Redis: each script it
@@ -90,24 +92,18 @@ func TestRedisRefreshCost(t *testing.T) {
 	const key = "authfsm:test:{cost}"
 	admin := newTestClient(t, Options{Addr: srv.Addr})
 	conns := make([]*countingConn, 3)
-	var blocked [3]chan struct{}
 	steps := map[string]map[string]int64{}
 	last := serverStats(t, admin)
-	cost := refreshcost.Measure(t, 2, func(i int) refreshcost.Process {
+	cost := refreshcost.Measure(t, 2, func(i int, blocked func(bool)) session.Coordinator {
 		client := newTestClient(t, Options{Addr: srv.Addr})
 		if i < 0 {
-			return refreshcost.Process{Coordinator: New(client, key)}
+			return New(client, key)
 		}
 		conns[i] = &countingConn{Conn: client}
-		c := New(conns[i], key)
-		blocked[i] = make(chan struct{}, 1)
-		c.waiting = func() {
-			select {
-			case blocked[i] <- struct{}{}:
-			default:
-			}
-		}
-		return refreshcost.Process{Coordinator: c, Waiting: blocked[i]}
+		// Poll an hour: the family is read when announced, not by the clock.
+		c := New(conns[i], key, WithPollInterval(time.Hour))
+		c.waiting = blocked
+		return c
 	}, func(step string) {
 		now := serverStats(t, admin)
 		d := map[string]int64{}
@@ -129,14 +125,32 @@ func TestRedisRefreshCost(t *testing.T) {
 	// Before: the holder ran five scripts (a read under the lease), the
 	// waiter five and a subscription on a new connection per Wait (read,
 	// acquire; subscribe, read; read once woken), the late process four
-	// (read, acquire, read, release: two writes).
+	// (read, acquire, read, release: two writes). Every session also
+	// watches the family for a logout while it holds the pair (a wait in
+	// the calls); an announcement carries no secret, so a watch woken by
+	// another process's publish reads the new pair, once for all the
+	// coordinator's waits.
 	want := map[string]string{
-		"holder": "acquire 1, mark 1, publish 1, read 1", // the acquire reads the family too
+		// the acquire reads the family too; its watch, woken by its own
+		// publish, holds the pair it published: no read
+		"holder": "acquire 1, mark 1, publish 1, read 1",
 		// the read finds the lease held: it waits at once, without a read
-		// (subscribed, nothing announced since), and adopts the pair the
-		// publish's announcement carries
-		"waiter": "read 1",
-		"late":   "acquire 1, read 1", // the acquire finds the generation moved: no lease
+		// (subscribed, nothing announced since), and reads the new pair
+		// once the publish is announced
+		"waiter": "read 2",
+		// its read; its watch's read of the new pair (announced); the
+		// acquire finds the generation moved: no lease
+		"late": "acquire 1, read 2",
+	}
+	wantCalls := map[string]string{
+		"holder": "acquire 1, mark 1, publish 1, read 1, wait 1", // its watch, again on the new generation
+		"waiter": "read 1, wait 2",                               // the wait for the lease, then its watch
+		"late":   "acquire 1, read 1, wait 1",
+	}
+	for role, got := range map[string]refreshcost.Counts{"holder": cost.Holder, "waiter": cost.Waiter, "late": cost.Late} {
+		if got.String() != wantCalls[role] {
+			t.Errorf("the %s's calls: %v; want %s", role, got, wantCalls[role])
+		}
 	}
 	for role, got := range toRedis {
 		if got.String() != want[role] {

@@ -38,7 +38,9 @@ const (
 // script's effects rather than the script (TIME is not deterministic), and
 // defines now_us: the server's TIME as a decimal count of microseconds,
 // built from TIME's two strings without passing through a Lua number,
-// which would print a 16-digit count in exponent form.
+// which would print a 16-digit count in exponent form; and announce,
+// which publishes what a change left of the family on a channel (see
+// below): the hash's generation and mark fields by name, never its pair.
 const prelude = `
 if redis.replicate_commands then redis.replicate_commands() end
 local function now_us()
@@ -46,7 +48,15 @@ local function now_us()
   return t[1] .. string.sub('000000' .. t[2], -6)
 end
 local function announce(channel)
-  local h = redis.call('HGETALL', KEYS[1])
+  local names = {'` + fieldGeneration + `', '` + fieldFlHolder + `', '` + fieldFlGen + `', '` + fieldFlAt + `'}
+  local v = redis.call('HMGET', KEYS[1], unpack(names))
+  local h = {}
+  for i, name in ipairs(names) do
+    if v[i] then
+      h[#h + 1] = name
+      h[#h + 1] = v[i]
+    end
+  end
   redis.call('PUBLISH', channel, cjson.encode({now_us(), redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2]), h}))
 end
 `
@@ -92,10 +102,13 @@ end
 return 1
 `)
 
-// An announcement on the family's channel (announce) is the family after
-// the change, as readScript returns it, in JSON: [now, lease holder or
-// false, lease PTTL, HGETALL as an array, or {} when empty]. A process
-// that listens takes the family from it instead of reading it.
+// An announcement on the family's channel (announce) is what a change left
+// of the family but its pair, in JSON: [now, lease holder or false, lease
+// PTTL, the hash's generation and in-flight fields as an array of names and
+// values, or {} when it has none]. It never carries a token: whoever may
+// subscribe to the channel, or logs what it carries, learns no secret. A
+// process that listens takes the family from it when it holds the pair of
+// the generation announced, and reads it once otherwise.
 
 // publishScript stores the pair ARGV[3..8] and its Extra members ARGV[10]
 // (a JSON object, or "" for none) when the generation is ARGV[2], clears

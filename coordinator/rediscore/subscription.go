@@ -2,7 +2,6 @@ package rediscore
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 
@@ -27,7 +26,8 @@ func WithSubscriptionIdle(d time.Duration) Option {
 }
 
 // announcements is a Coordinator's one subscription to its family's
-// channel, which every Wait listens to, and what the coordinator saw last.
+// channel, which every Wait listens to, and what the coordinator knows of
+// its family (known.go).
 type announcements struct {
 	mu        sync.Mutex
 	sub       Subscription           // nil: none
@@ -40,11 +40,22 @@ type announcements struct {
 	// made under one epoch is still the family's while the epoch is the
 	// same, since every change but a lapse is announced.
 	epoch uint64
-	seen  struct {
+	// seen is the family last read or announced, without its pair: its
+	// generation, lease and mark.
+	seen struct {
 		fam   session.Family
 		at    time.Time // when it came
 		epoch uint64    // when its command was sent; 0: not subscribed then
 	}
+	// pair is the pair last read or published, and its generation: what
+	// an announcement of that generation leaves out.
+	pair struct {
+		tok session.Token
+		gen uint64
+		ok  bool
+	}
+	reads     map[uint64]*sharedRead   // the reads under way for a generation announced
+	publishes map[uint64]chan struct{} // the generations its Publishes under way would make
 }
 
 // listen returns a channel that receives a value after each announcement
@@ -157,42 +168,13 @@ func (c *Coordinator) forward(sub Subscription) {
 		a.mu.Lock()
 		a.epoch++
 		if ok {
-			// The family as the change left it: the listeners need not
-			// read it.
+			// The family as the change left it, but for its pair.
 			a.seen.fam, a.seen.at, a.seen.epoch = f, time.Now(), a.epoch
 		}
 		a.wake()
 		a.mu.Unlock()
 	}
 	c.endSubscription(sub)
-}
-
-// announced reads the family from an announcement (see scripts.go); false
-// for one it cannot read, such as an older version's "published".
-func (c *Coordinator) announced(payload string) (session.Family, bool) {
-	var raw []json.RawMessage
-	if json.Unmarshal([]byte(payload), &raw) != nil || len(raw) != 4 {
-		return session.Family{}, false
-	}
-	var now string
-	var holder any
-	var pttl int64
-	var flat []string
-	if json.Unmarshal(raw[0], &now) != nil || json.Unmarshal(raw[1], &holder) != nil || json.Unmarshal(raw[2], &pttl) != nil {
-		return session.Family{}, false
-	}
-	if string(raw[3]) != "{}" && json.Unmarshal(raw[3], &flat) != nil { // cjson writes an empty table as {}
-		return session.Family{}, false
-	}
-	v := []any{now, nil, pttl, make([]any, len(flat))}
-	if h, ok := holder.(string); ok {
-		v[1] = h
-	}
-	for i, s := range flat {
-		v[3].([]any)[i] = s
-	}
-	f, err := c.family(v, "announcement")
-	return f, err == nil
 }
 
 // wake wakes every listener; a.mu is held.
@@ -230,46 +212,4 @@ func (c *Coordinator) Close() error {
 		c.endSubscription(sub)
 	}
 	return nil
-}
-
-// epochNow returns the epoch under which a command sent now reads, or 0
-// when the coordinator is not subscribed (what it reads then may change
-// unannounced to it).
-func (c *Coordinator) epochNow() uint64 {
-	a := &c.ann
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.sub == nil {
-		return 0
-	}
-	return a.epoch
-}
-
-// remember records f, read by a command sent under epoch, unless what it
-// holds came later.
-func (c *Coordinator) remember(f session.Family, epoch uint64) {
-	a := &c.ann
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if epoch >= a.seen.epoch {
-		a.seen.fam, a.seen.at, a.seen.epoch = f, time.Now(), epoch
-	}
-}
-
-// recall returns the family last read or announced, as it stands now, if
-// it is still the family's: read while subscribed, or announced, and
-// nothing announced since. What changes unannounced — a lease that lapses,
-// one taken, a mark — is what a read a moment ago could have missed too;
-// a lapsed lease is dropped.
-func (c *Coordinator) recall() (session.Family, bool) {
-	a := &c.ann
-	a.mu.Lock()
-	f, at := a.seen.fam, a.seen.at
-	ok := a.sub != nil && a.seen.epoch != 0 && a.seen.epoch == a.epoch
-	a.mu.Unlock()
-	f.Now = f.Now.Add(time.Since(at))
-	if !f.Lease.Held(f.Now) {
-		f.Lease = session.Lease{}
-	}
-	return f, ok
 }

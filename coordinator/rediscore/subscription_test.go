@@ -49,7 +49,7 @@ func TestSubscriptionShared(t *testing.T) {
 	cc := closingConn{&countingConn{Conn: newTestClient(t, Options{Addr: srv.Addr})}, make(chan struct{}, 1)}
 	blocked := make(chan struct{}, 1)
 	c := New(cc, key, WithPollInterval(time.Hour), WithSubscriptionIdle(time.Hour))
-	c.waiting = func() {
+	c.waiting = func(bool) {
 		select {
 		case blocked <- struct{}{}:
 		default:
@@ -127,63 +127,123 @@ func TestSubscriptionShared(t *testing.T) {
 	<-cc.closed
 }
 
-// TestAnnouncementCarriesTheFamily: a Wait woken by a publish takes the
-// family from the announcement, the pair's Extra members and secrets
-// included, without reading it; an announcement it cannot read (an older
-// version's "published") makes it read.
-func TestAnnouncementCarriesTheFamily(t *testing.T) {
+// TestAnnouncementWakes: an announcement says the family's generation and
+// lease, not its pair. The Waits of one Coordinator woken by a newer
+// generation share one read of it (the pair, its Extra members included);
+// a Wait woken by its own coordinator's publish, or by a release of the
+// lease on a generation whose pair the coordinator holds, reads nothing;
+// an announcement it cannot read (an older version's "released") makes it
+// read.
+func TestAnnouncementWakes(t *testing.T) {
 	srv := redistest.Start(t)
 	const key = "authfsm:test:{ann}"
+	const waits = 20
 	ctx := testContext(t)
-	cc := &countingConn{Conn: newTestClient(t, Options{Addr: srv.Addr})}
-	blocked := make(chan struct{}, 1)
-	c := New(cc, key, WithPollInterval(time.Hour))
-	c.waiting = func() {
-		select {
-		case blocked <- struct{}{}:
-		default:
-		}
+	counted := func() (*countingConn, *Coordinator, chan struct{}) {
+		cc := &countingConn{Conn: newTestClient(t, Options{Addr: srv.Addr})}
+		blocked := make(chan struct{}, waits)
+		c := New(cc, key, WithPollInterval(time.Hour))
+		c.waiting = func(bool) { blocked <- struct{}{} }
+		return cc, c, blocked
 	}
-	other := New(newTestClient(t, Options{Addr: srv.Addr}), key)
+	cc, c, blocked := counted()
+	oc, other, otherBlocked := counted()
 	admin := newTestClient(t, Options{Addr: srv.Addr})
 	issued := time.Now().UTC().Truncate(time.Second)
 	p := session.Token{Access: "access-Zq9", Refresh: "refresh-Zq9", Type: "Bearer", Scope: "read",
 		Issued: issued, Expiry: issued.Add(time.Hour)}.WithExtra(map[string]any{"id_token": "id-Zq9"})
-	wait := func(gen uint64, change func()) session.Family {
+	// wait runs n Waits (lease: Wait, else WaitGeneration) of w for gen,
+	// makes change once they block, and returns what they returned.
+	wait := func(w *Coordinator, ready chan struct{}, n int, gen uint64, lease bool, change func()) []session.Family {
 		t.Helper()
-		done := make(chan session.Family, 1)
-		go func() {
-			f, err := c.Wait(ctx, gen)
-			if err != nil {
-				t.Error(err)
-			}
-			done <- f
-		}()
-		<-blocked
+		done := make(chan session.Family, n)
+		for range n {
+			go func() {
+				wait := w.WaitGeneration
+				if lease {
+					wait = w.Wait
+				}
+				f, err := wait(ctx, gen)
+				if err != nil {
+					t.Error(err)
+				}
+				done <- f
+			}()
+		}
+		for range n {
+			<-ready
+		}
 		cc.take()
+		oc.take()
 		change()
-		return <-done
+		fs := make([]session.Family, n)
+		for i := range fs {
+			fs[i] = <-done
+		}
+		return fs
 	}
-	if _, ok, err := other.Acquire(ctx, "other", time.Minute); err != nil || !ok {
-		t.Fatalf("Acquire: %v, %v", ok, err)
+	acquire := func() {
+		t.Helper()
+		if _, ok, err := other.Acquire(ctx, "other", time.Minute); err != nil || !ok {
+			t.Fatalf("Acquire: %v, %v", ok, err)
+		}
 	}
-	f := wait(0, func() {
+
+	acquire()
+	fs := wait(c, blocked, waits, 0, true, func() {
 		if _, err := other.Publish(ctx, "other", 0, p); err != nil {
 			t.Fatal(err)
 		}
 	})
-	if f.Generation != 1 || f.Pair.Access != p.Access || f.Pair.Refresh != p.Refresh || f.Pair.Scope != "read" ||
-		!f.Pair.Expiry.Equal(p.Expiry) || f.Pair.Extra("id_token") != "id-Zq9" || f.Lease.Held(f.Now) {
-		t.Errorf("Wait = %+v; want generation 1 with the published pair and no lease", f)
+	for _, f := range fs {
+		if f.Generation != 1 || f.Pair.Access != p.Access || f.Pair.Refresh != p.Refresh || f.Pair.Scope != "read" ||
+			!f.Pair.Expiry.Equal(p.Expiry) || f.Pair.Extra("id_token") != "id-Zq9" || f.Lease.Held(f.Now) {
+			t.Fatalf("Wait = generation %d, lease %v; want generation 1 with the published pair and no lease", f.Generation, f.Lease)
+		}
 	}
-	if n := cc.take(); len(n) != 0 {
-		t.Errorf("woken by the publish, Wait made round trips: %v", n)
+	if n := cc.take(); n.String() != "read 1" {
+		t.Errorf("%d Waits woken by another's publish made %v; want one read for all", waits, n)
 	}
 
-	if _, ok, err := other.Acquire(ctx, "other", time.Minute); err != nil || !ok {
-		t.Fatalf("Acquire: %v, %v", ok, err)
+	// The publisher's own watch.
+	if _, err := other.Read(ctx); err != nil {
+		t.Fatal(err)
 	}
-	f = wait(1, func() {
+	acquire()
+	fs = wait(other, otherBlocked, 1, 1, false, func() {
+		if _, err := other.Publish(ctx, "other", 1, p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if fs[0].Generation != 2 || fs[0].Pair.Refresh != p.Refresh {
+		t.Errorf("WaitGeneration = generation %d; want 2 with the pair", fs[0].Generation)
+	}
+	if n := oc.take(); n.String() != "publish 1" {
+		t.Errorf("woken by its own coordinator's publish, WaitGeneration made %v; want none but the publish", n)
+	}
+
+	// A release on a generation whose pair the coordinator holds.
+	acquire()
+	if _, err := c.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fs = wait(c, blocked, 1, 2, true, func() {
+		if err := other.Release(ctx, "other", false); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if fs[0].Generation != 2 || fs[0].Lease.Held(fs[0].Now) || fs[0].Pair.Refresh != p.Refresh {
+		t.Errorf("Wait = generation %d, lease %v; want generation 2 with its pair, no lease", fs[0].Generation, fs[0].Lease)
+	}
+	if n := cc.take(); len(n) != 0 {
+		t.Errorf("woken by a release, Wait made round trips: %v", n)
+	}
+
+	acquire()
+	if _, err := c.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fs = wait(c, blocked, 1, 2, true, func() {
 		// What an older version announces: a word, then the lease freed.
 		if _, err := admin.Do(ctx, "DEL", key+":lease"); err != nil {
 			t.Fatal(err)
@@ -192,8 +252,8 @@ func TestAnnouncementCarriesTheFamily(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if f.Generation != 1 || f.Lease.Held(f.Now) {
-		t.Errorf("Wait = %+v; want generation 1, no lease", f)
+	if fs[0].Generation != 2 || fs[0].Lease.Held(fs[0].Now) {
+		t.Errorf("Wait = %+v; want generation 2, no lease", fs[0])
 	}
 	if n := cc.take(); n.String() != "read 1" {
 		t.Errorf("woken by a bare announcement, Wait made %v; want one read", n)

@@ -7,9 +7,12 @@
 // late process reads the family, and asks for the lease only after the
 // holder published; the holder's attempt reaches the token endpoint; a
 // waiter's attempt finds the lease busy and waits; the holder publishes;
-// the waiter adopts; the late process adopts. Each coordinator's calls are counted by
-// method, and the test is told at each step (Phase), so that it can count
-// what the store itself saw between two steps.
+// the waiter adopts; the late process adopts. Every session also watches
+// its family while it holds the family's pair (for a logout), as a session
+// does: each step waits until the watches it woke are blocked again, so
+// that what they cost falls in the step that woke them. Each coordinator's
+// calls are counted by method, and the test is told at each step (Phase),
+// so that it can count what the store itself saw between two steps.
 package refreshcost
 
 import (
@@ -28,12 +31,11 @@ import (
 	"github.com/authfsm/authfsm/states"
 )
 
-// A Process is one process's coordinator, and the channel on which the
-// test learns that its Wait blocked (after the read that did not end it).
-type Process struct {
-	Coordinator session.Coordinator
-	Waiting     <-chan struct{}
-}
+// Open returns process i's coordinator (i < 0: the one that seeds the
+// family, whose blocked is nil), which must call blocked each time its
+// Wait (lease true) or WaitGeneration (lease false) is about to block,
+// after the read that did not end it.
+type Open func(i int, blocked func(lease bool)) session.Coordinator
 
 // Counts are a coordinator's calls by method: read, acquire, mark,
 // publish, release, wait (Wait and WaitGeneration alike).
@@ -74,10 +76,10 @@ const (
 // cycles before (which let a coordinator set up what it keeps from one
 // refresh to the next), the late process adopts the new pair after the
 // waiter did: a read, no lease.
-func Measure(t testing.TB, cycles int, open func(i int) Process, phase func(step string)) Cost {
+func Measure(t testing.TB, cycles int, open Open, phase func(step string)) Cost {
 	t.Helper()
 	ctx := context.Background()
-	seed := open(-1).Coordinator
+	seed := open(-1, nil)
 	now := time.Now()
 	if _, ok, err := seed.Acquire(ctx, "seed", time.Minute); err != nil || !ok {
 		t.Fatalf("seeding the family: %v, %v", ok, err)
@@ -87,13 +89,12 @@ func Measure(t testing.TB, cycles int, open func(i int) Process, phase func(step
 	}
 	g := &gate{now: now, arrived: make(chan struct{}, 3), open: make(chan struct{}, 1)}
 	cs := make([]*counting, 3)
-	waiting := make([]<-chan struct{}, 3)
 	installed := make([]chan string, 3)
 	for i := range cs {
-		p := open(i)
-		cs[i], waiting[i] = &counting{Coordinator: p.Coordinator}, p.Waiting
+		cs[i] = &counting{t: t, name: fmt.Sprintf("p%d", i), changed: make(chan struct{})}
+		cs[i].Coordinator = open(i, cs[i].blocked)
 		var c session.Coordinator = cs[i]
-		if fa, ok := p.Coordinator.(session.FamilyAcquirer); ok {
+		if fa, ok := cs[i].Coordinator.(session.FamilyAcquirer); ok {
 			c = countingAcquirer{cs[i], fa}
 		}
 		installed[i] = make(chan string, 4)
@@ -124,9 +125,9 @@ func Measure(t testing.TB, cycles int, open func(i int) Process, phase func(step
 			}
 		}
 		for _, c := range cs {
+			c.watching(uint64(cycle), false) // for a logout
 			c.take()
 		}
-		drain(waiting[1])
 		step(PhaseStart)
 		publishing, lateRead := make(chan struct{}), make(chan struct{}, 1)
 		if last {
@@ -139,11 +140,16 @@ func Measure(t testing.TB, cycles int, open func(i int) Process, phase func(step
 		<-g.arrived
 		step(PhaseHolderSent)
 		waiter.session.Reject(session.Secret(cur))
-		<-waiting[1]
+		waiter.watching(uint64(cycle), true)
 		step(PhaseWaiterWaits)
 		g.open <- struct{}{}
 		<-holder.published
 		adopted(1)
+		holder.watching(uint64(cycle+1), false)
+		waiter.watching(uint64(cycle+1), false)
+		if last {
+			late.watching(uint64(cycle+1), false) // it woke, its attempt still before its acquire
+		}
 		step(PhasePublished)
 		if !last {
 			late.session.Reject(session.Secret(cur)) // it reads the new pair
@@ -171,17 +177,6 @@ func Measure(t testing.TB, cycles int, open func(i int) Process, phase func(step
 	return Cost{Holder: holder.take(), Waiter: waiter.take(), Late: late.take()}
 }
 
-// drain empties ch without blocking.
-func drain(ch <-chan struct{}) {
-	for {
-		select {
-		case <-ch:
-		default:
-			return
-		}
-	}
-}
-
 // pair is the family's generation n.
 func pair(n int, now time.Time) session.Token {
 	return session.Token{Access: session.Secret(fmt.Sprintf("access-%d", n)), Refresh: session.Secret(fmt.Sprintf("refresh-%d", n)),
@@ -207,15 +202,88 @@ func (g *gate) refresh(ctx context.Context, _ session.Token) (session.Token, err
 	return pair(int(g.n.Add(1))+1, g.now), nil
 }
 
-// counting counts one process's calls of its coordinator by method.
+// counting counts one process's calls of its coordinator by method, and
+// follows its waits.
 type counting struct {
 	session.Coordinator
 	session *session.Session
+	t       testing.TB
+	name    string // p0, p1, p2
 
 	mu            sync.Mutex
 	n             Counts
 	beforeAcquire func() // runs before an Acquire is passed on
 	published     chan struct{}
+	waits         map[*waitCall]bool // the Waits under way
+	changed       chan struct{}      // closed and replaced when waits change
+}
+
+// waitCall is one Wait (lease) or WaitGeneration under way.
+type waitCall struct {
+	gen            uint64
+	lease, blocked bool
+}
+
+// enter records a wait for gen that starts.
+func (c *counting) enter(gen uint64, lease bool) *waitCall {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := &waitCall{gen: gen, lease: lease}
+	if c.waits == nil {
+		c.waits = map[*waitCall]bool{}
+	}
+	c.waits[w] = true
+	c.notifyLocked()
+	return w
+}
+
+// exit records the end of w.
+func (c *counting) exit(w *waitCall) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.waits, w)
+	c.notifyLocked()
+}
+
+// blocked is the coordinator's report that a wait of its kind blocks.
+func (c *counting) blocked(lease bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for w := range c.waits {
+		if w.lease == lease {
+			w.blocked = true
+		}
+	}
+	c.notifyLocked()
+}
+
+func (c *counting) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// watching waits until a wait of the kind lease for generation gen is
+// under way and blocked.
+func (c *counting) watching(gen uint64, lease bool) {
+	c.t.Helper()
+	deadline := time.NewTimer(time.Minute) // a bound, not a pace: a hang fails
+	defer deadline.Stop()
+	for {
+		c.mu.Lock()
+		ch := c.changed
+		for w := range c.waits {
+			if w.gen == gen && w.lease == lease && w.blocked {
+				c.mu.Unlock()
+				return
+			}
+		}
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline.C:
+			c.t.Fatalf("%s: no wait (lease %v) for generation %d blocked within a minute", c.name, lease, gen)
+		}
+	}
 }
 
 func (c *counting) count(op string) {
@@ -296,11 +364,13 @@ func (c *counting) Release(ctx context.Context, holder string, spent bool) error
 
 func (c *counting) Wait(ctx context.Context, gen uint64) (session.Family, error) {
 	c.count("wait")
+	defer c.exit(c.enter(gen, true))
 	return c.Coordinator.Wait(ctx, gen)
 }
 
 func (c *counting) WaitGeneration(ctx context.Context, gen uint64) (session.Family, error) {
 	c.count("wait")
+	defer c.exit(c.enter(gen, false))
 	if gw, ok := c.Coordinator.(session.GenerationWaiter); ok {
 		return gw.WaitGeneration(ctx, gen)
 	}
