@@ -258,8 +258,9 @@ func (s *Session) watchLocked() {
 				return
 			}
 			s.stepLocked(in, s.cfg.clock.Now(), pair)
+			lease := s.watchLease
 			s.unlock()
-			if !pairOnly && fam.Generation == gen && !fam.Lease.Held(fam.Now) {
+			if lease && !pairOnly && fam.Generation == gen && !fam.Lease.Held(fam.Now) {
 				// Nothing to wait for (Wait returns at once): poll.
 				s.pause(ctx, watchRetry)
 			}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/internal/benchkit"
 	"github.com/authfsm/authfsm/internal/redistest"
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/states"
@@ -29,6 +32,23 @@ func (c publishTimer) Eval(ctx context.Context, s *Script, keys []string, args .
 		c.at.Store(time.Now().UnixNano())
 	}
 	return c.Conn.Eval(ctx, s, keys, args...)
+}
+
+// serverCPU is redis-server's CPU time so far (INFO cpu).
+func serverCPU(b *testing.B, c *Client) time.Duration {
+	v, err := c.Do(context.Background(), "INFO", "cpu")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var d time.Duration
+	for line := range strings.Lines(fmt.Sprint(v)) {
+		name, val, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if name == "used_cpu_sys" || name == "used_cpu_user" {
+			s, _ := strconv.ParseFloat(val, 64)
+			d += time.Duration(s * float64(time.Second))
+		}
+	}
+	return d
 }
 
 // BenchmarkFamilyFleet runs a thousand sessions of one token family on one
@@ -86,9 +106,17 @@ func benchFleet(b *testing.B, shared bool) {
 	coordinator := func() *Coordinator {
 		// Polls an hour apart: a Wait blocks once a cycle, so that the
 		// benchmark knows when they all wait, and the announcement wakes it.
-		c := New(publishTimer{newTestClient(b, Options{Addr: srv.Addr, MaxIdle: 64}), &published}, key, WithPollInterval(time.Hour))
-		c.waiting = func(bool) {
-			if blocked.Add(1) == fleetSize-1 {
+		// Keep a connection for each read the sessions make at once: the
+		// thousand reads that find the lease, in one process.
+		idle := 4
+		if shared {
+			idle = fleetSize
+		}
+		c := New(publishTimer{newTestClient(b, Options{Addr: srv.Addr, MaxIdle: idle}), &published}, key, WithPollInterval(time.Hour))
+		c.waiting = func(lease bool) {
+			// Count the waits for the lease; the sessions also watch
+			// the family for a logout (WaitGeneration).
+			if lease && blocked.Add(1) == fleetSize-1 {
 				allBlocked <- struct{}{}
 			}
 		}
@@ -140,7 +168,8 @@ func benchFleet(b *testing.B, shared bool) {
 		slices.Sort(ds)
 		return ds[len(ds)/2]
 	}
-	var delays, lasts, rtts []time.Duration
+	admin := newTestClient(b, Options{Addr: srv.Addr})
+	var delays, firsts, lasts, rtts, cpus, rcpus []time.Duration
 	cycle := 0
 	for b.Loop() {
 		cycle++
@@ -151,27 +180,41 @@ func benchFleet(b *testing.B, shared bool) {
 		mu.Unlock()
 		blocked.Store(0)
 		before := refreshes.Load()
-		ss[0].Reject(cur)
+		// A holder of its own each cycle: a session that refreshed
+		// because its token was refused, and sees that token refused
+		// within states.FreshWindow, counts a failed attempt and is
+		// paced by its retry policy.
+		h := (cycle - 1) % fleetSize
+		ss[h].Reject(cur)
 		<-arrived
-		for _, s := range ss[1:] {
-			s.Reject(cur)
+		for i, s := range ss {
+			if i != h {
+				s.Reject(cur)
+			}
 		}
 		<-allBlocked
+		r0 := serverCPU(b, admin)
+		c0, _ := benchkit.CPUTime()
 		answer <- struct{}{}
 		<-allAdopted
+		c1, _ := benchkit.CPUTime()
+		cpus, rcpus = append(cpus, c1-c0), append(rcpus, serverCPU(b, admin)-r0)
 		if n := refreshes.Load() - before; n != 1 {
 			b.Fatalf("cycle %d: %d refreshes", cycle, n)
 		}
 		p := time.Unix(0, published.Load())
 		mu.Lock()
-		var last time.Duration
-		for _, at := range adoptedAt[1:] { // the holder installs before it publishes
+		last, first := time.Duration(0), time.Duration(1<<63-1)
+		for i, at := range adoptedAt {
+			if i == h {
+				continue // the holder installs before it publishes
+			}
 			d := max(at.Sub(p), 0)
 			delays = append(delays, d)
-			last = max(last, d)
+			last, first = max(last, d), min(first, d)
 		}
 		mu.Unlock()
-		lasts = append(lasts, last)
+		lasts, firsts = append(lasts, last), append(firsts, first)
 		for i, s := range ss {
 			if st := s.Status(); st.State != states.Valid {
 				b.Fatalf("cycle %d: p%d ended %s", cycle, i, st.State)
@@ -181,12 +224,18 @@ func benchFleet(b *testing.B, shared bool) {
 		rtts = append(rtts, rtt())
 		b.StartTimer()
 	}
-	slices.Sort(delays)
-	slices.Sort(lasts)
-	slices.Sort(rtts)
+	for _, ds := range [][]time.Duration{delays, firsts, lasts, rtts, cpus, rcpus} {
+		slices.Sort(ds)
+	}
 	q := func(ds []time.Duration, f float64) time.Duration { return ds[min(int(f*float64(len(ds))), len(ds)-1)] }
 	r := rtts[len(rtts)/2]
 	b.ReportMetric(float64(r.Microseconds()), "rtt-µs")
+	// Where the time goes: the first adoption (the publish, its
+	// announcement, the one read), and the CPU time the window took, of
+	// this process (all the sessions) and of redis-server, medians.
+	b.ReportMetric(float64(q(firsts, 0.5).Microseconds()), "first-p50-µs")
+	b.ReportMetric(float64(q(cpus, 0.5).Microseconds()), "window-cpu-µs")
+	b.ReportMetric(float64(q(rcpus, 0.5).Microseconds()), "redis-cpu-µs")
 	b.ReportMetric(float64(q(delays, 0.5).Microseconds()), "adopt-p50-µs")
 	b.ReportMetric(float64(q(delays, 0.99).Microseconds()), "adopt-p99-µs")
 	b.ReportMetric(float64(q(lasts, 0.99).Microseconds()), "last-p99-µs")

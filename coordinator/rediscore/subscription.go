@@ -153,7 +153,10 @@ func (c *Coordinator) subscribe(ctx context.Context) error {
 }
 
 // forward wakes every listener at each of sub's announcements, and when it
-// ends.
+// ends. When the announcement is of a generation whose pair the
+// coordinator does not hold, it reads the family first, once for all the
+// listeners (see readShared), and wakes them after: a thousand Waits woken
+// at once would make the read's reply wait for the CPU behind them.
 func (c *Coordinator) forward(sub Subscription) {
 	ps, _ := sub.(PayloadSubscription)
 	for range sub.Messages() {
@@ -167,15 +170,40 @@ func (c *Coordinator) forward(sub Subscription) {
 		a := &c.ann
 		a.mu.Lock()
 		a.epoch++
+		var r *sharedRead
 		if ok {
 			// The family as the change left it, but for its pair.
 			a.seen.fam, a.seen.at, a.seen.epoch = f, time.Now(), a.epoch
+			if len(a.listeners) > 0 && a.reads[f.Generation] == nil && a.publishes[f.Generation] == nil &&
+				(!a.pair.ok || a.pair.gen != f.Generation) {
+				r = &sharedRead{done: make(chan struct{})}
+				if a.reads == nil {
+					a.reads = map[uint64]*sharedRead{}
+				}
+				a.reads[f.Generation] = r
+			}
 		}
+		a.mu.Unlock()
+		if r != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), forwardReadTimeout)
+			r.fam, r.err = c.Read(ctx)
+			cancel()
+			r.abandoned = r.err != nil // the Waits read for themselves
+			a.mu.Lock()
+			delete(a.reads, f.Generation)
+			a.mu.Unlock()
+			close(r.done)
+		}
+		a.mu.Lock()
 		a.wake()
 		a.mu.Unlock()
 	}
 	c.endSubscription(sub)
 }
+
+// forwardReadTimeout bounds the read an announcement makes before it
+// wakes the Waits; should it fail, each Wait reads (sharing that read).
+const forwardReadTimeout = 5 * time.Second
 
 // wake wakes every listener; a.mu is held.
 func (a *announcements) wake() {

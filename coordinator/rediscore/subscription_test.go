@@ -2,6 +2,8 @@ package rediscore
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,6 +129,20 @@ func TestSubscriptionShared(t *testing.T) {
 	<-cc.closed
 }
 
+// failingConn fails the next fail scripts it is asked to run.
+type failingConn struct {
+	Conn
+	fail atomic.Int32
+}
+
+func (c *failingConn) Eval(ctx context.Context, s *Script, keys []string, args ...string) (any, error) {
+	if c.fail.Add(-1) >= 0 {
+		return nil, errors.New("a failure of the test's")
+	}
+	c.fail.Store(0)
+	return c.Conn.Eval(ctx, s, keys, args...)
+}
+
 // TestAnnouncementWakes: an announcement says the family's generation and
 // lease, not its pair. The Waits of one Coordinator woken by a newer
 // generation share one read of it (the pair, its Extra members included);
@@ -139,15 +155,16 @@ func TestAnnouncementWakes(t *testing.T) {
 	const key = "authfsm:test:{ann}"
 	const waits = 20
 	ctx := testContext(t)
-	counted := func() (*countingConn, *Coordinator, chan struct{}) {
-		cc := &countingConn{Conn: newTestClient(t, Options{Addr: srv.Addr})}
+	failing := &failingConn{Conn: newTestClient(t, Options{Addr: srv.Addr})}
+	counted := func(conn Conn) (*countingConn, *Coordinator, chan struct{}) {
+		cc := &countingConn{Conn: conn}
 		blocked := make(chan struct{}, waits)
 		c := New(cc, key, WithPollInterval(time.Hour))
 		c.waiting = func(bool) { blocked <- struct{}{} }
 		return cc, c, blocked
 	}
-	cc, c, blocked := counted()
-	oc, other, otherBlocked := counted()
+	cc, c, blocked := counted(failing)
+	oc, other, otherBlocked := counted(newTestClient(t, Options{Addr: srv.Addr}))
 	admin := newTestClient(t, Options{Addr: srv.Addr})
 	issued := time.Now().UTC().Truncate(time.Second)
 	p := session.Token{Access: "access-Zq9", Refresh: "refresh-Zq9", Type: "Bearer", Scope: "read",
@@ -204,19 +221,35 @@ func TestAnnouncementWakes(t *testing.T) {
 	if n := cc.take(); n.String() != "read 1" {
 		t.Errorf("%d Waits woken by another's publish made %v; want one read for all", waits, n)
 	}
+	// The read the announcement makes fails: the Waits read, once.
+	acquire()
+	fs = wait(c, blocked, waits, 1, true, func() {
+		failing.fail.Store(1)
+		if _, err := other.Publish(ctx, "other", 1, p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for _, f := range fs {
+		if f.Generation != 2 || f.Pair.Refresh != p.Refresh {
+			t.Fatalf("Wait = generation %d; want 2 with the published pair", f.Generation)
+		}
+	}
+	if n := cc.take(); n.String() != "read 2" {
+		t.Errorf("%d Waits woken by a publish whose read failed made %v; want that read and one more for all", waits, n)
+	}
 
 	// The publisher's own watch.
 	if _, err := other.Read(ctx); err != nil {
 		t.Fatal(err)
 	}
 	acquire()
-	fs = wait(other, otherBlocked, 1, 1, false, func() {
-		if _, err := other.Publish(ctx, "other", 1, p); err != nil {
+	fs = wait(other, otherBlocked, 1, 2, false, func() {
+		if _, err := other.Publish(ctx, "other", 2, p); err != nil {
 			t.Fatal(err)
 		}
 	})
-	if fs[0].Generation != 2 || fs[0].Pair.Refresh != p.Refresh {
-		t.Errorf("WaitGeneration = generation %d; want 2 with the pair", fs[0].Generation)
+	if fs[0].Generation != 3 || fs[0].Pair.Refresh != p.Refresh {
+		t.Errorf("WaitGeneration = generation %d; want 3 with the pair", fs[0].Generation)
 	}
 	if n := oc.take(); n.String() != "publish 1" {
 		t.Errorf("woken by its own coordinator's publish, WaitGeneration made %v; want none but the publish", n)
@@ -227,13 +260,13 @@ func TestAnnouncementWakes(t *testing.T) {
 	if _, err := c.Read(ctx); err != nil {
 		t.Fatal(err)
 	}
-	fs = wait(c, blocked, 1, 2, true, func() {
+	fs = wait(c, blocked, 1, 3, true, func() {
 		if err := other.Release(ctx, "other", false); err != nil {
 			t.Fatal(err)
 		}
 	})
-	if fs[0].Generation != 2 || fs[0].Lease.Held(fs[0].Now) || fs[0].Pair.Refresh != p.Refresh {
-		t.Errorf("Wait = generation %d, lease %v; want generation 2 with its pair, no lease", fs[0].Generation, fs[0].Lease)
+	if fs[0].Generation != 3 || fs[0].Lease.Held(fs[0].Now) || fs[0].Pair.Refresh != p.Refresh {
+		t.Errorf("Wait = generation %d, lease %v; want generation 3 with its pair, no lease", fs[0].Generation, fs[0].Lease)
 	}
 	if n := cc.take(); len(n) != 0 {
 		t.Errorf("woken by a release, Wait made round trips: %v", n)
@@ -243,7 +276,7 @@ func TestAnnouncementWakes(t *testing.T) {
 	if _, err := c.Read(ctx); err != nil {
 		t.Fatal(err)
 	}
-	fs = wait(c, blocked, 1, 2, true, func() {
+	fs = wait(c, blocked, 1, 3, true, func() {
 		// What an older version announces: a word, then the lease freed.
 		if _, err := admin.Do(ctx, "DEL", key+":lease"); err != nil {
 			t.Fatal(err)
@@ -252,8 +285,8 @@ func TestAnnouncementWakes(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if fs[0].Generation != 2 || fs[0].Lease.Held(fs[0].Now) {
-		t.Errorf("Wait = %+v; want generation 2, no lease", fs[0])
+	if fs[0].Generation != 3 || fs[0].Lease.Held(fs[0].Now) {
+		t.Errorf("Wait = generation %d, lease %v; want generation 3, no lease", fs[0].Generation, fs[0].Lease)
 	}
 	if n := cc.take(); n.String() != "read 1" {
 		t.Errorf("woken by a bare announcement, Wait made %v; want one read", n)
