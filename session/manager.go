@@ -63,6 +63,10 @@ type Manager struct {
 	closed atomic.Bool // stop is closed: the lookup's check without a select
 	done   chan struct{}
 	once   sync.Once
+
+	// beforeToken, when set (by tests), runs in Token between the lookup
+	// of key's session and the call of its Token.
+	beforeToken func(key string)
 }
 
 // entry is one key's session, created once by whoever asks first.
@@ -114,8 +118,11 @@ func NewManager(factory func(ctx context.Context, key string) (*Session, error),
 // Token returns a usable access token for key, creating key's session if
 // needed. It honours ctx throughout: creating a session that goes beyond
 // WithMaxSessions evicts another one without waiting for its shutdown (see
-// Manager). Errors are Session.Token's, the factory's, or ctx's (wrapped)
-// while key's evicted session is still shutting down.
+// Manager). A session evicted between its lookup and its Token, however
+// often, is looked up again (made anew): Token answers ErrClosed only for
+// a session closed otherwise (by its user) that the manager still holds.
+// Errors are Session.Token's, the factory's, or ctx's (wrapped while key's
+// evicted session is still shutting down).
 func (m *Manager) Token(ctx context.Context, key string) (Token, error) {
 	// The fast path: Session.Token's, from the session's snapshot that its
 	// slot holds (see slot), found without a lock or a write. The clock is
@@ -133,18 +140,33 @@ func (m *Manager) Token(ctx context.Context, key string) (Token, error) {
 			}
 		}
 	}
-	for range 2 {
+	for retry := false; ; retry = true {
+		if err := ctx.Err(); retry && err != nil {
+			return Token{}, err
+		}
 		s, err := m.Session(ctx, key)
 		if err != nil {
 			return Token{}, err
 		}
+		if m.beforeToken != nil {
+			m.beforeToken(key)
+		}
 		t, err := s.Token(ctx)
-		if !errors.Is(err, ErrClosed) {
+		if !errors.Is(err, ErrClosed) || !m.evicted(key, s) {
 			return t, err
 		}
-		// Evicted between the lookup and the call: make it anew once.
+		// Evicted between the lookup and the call, as often as that
+		// happened (a cap that other keys keep reaching): the key is
+		// still wanted, so ask for its session again.
 	}
-	return Token{}, ErrClosed
+}
+
+// evicted reports whether s is no longer key's session in the table: it
+// was retired (idle, beyond the cap), and maybe made anew since.
+func (m *Manager) evicted(key string, s *Session) bool {
+	h := m.hash(key)
+	_, sl := m.shardOf(h).find(h, key)
+	return sl == nil || sl.s.Load() != s
 }
 
 // Session returns key's session, creating it with the factory if there is
