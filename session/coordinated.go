@@ -41,17 +41,41 @@ func (s *Session) storeStep(ctx context.Context, fx states.Effects, a *attemptSt
 	in := states.Input{Flight: fx.Flight}
 	var err error
 	var pair *Token
+	acquired := a.acquired
+	a.acquired = nil
 	switch fx.Store {
 	case states.StoreRead:
 		var fam Family
-		if fam, err = c.Read(cctx); err == nil {
+		if acquired != nil && acquired.flight == fx.Flight {
+			fam = acquired.fam // read as the lease was taken: no round trip
+		} else {
+			fam, err = c.Read(cctx)
+		}
+		if err == nil {
 			in, pair = s.familyInput(fam, a)
 			in.Flight = fx.Flight
 		}
 	case states.StoreAcquire:
 		var lease Lease
 		var held bool
-		if lease, held, err = c.Acquire(cctx, s.holder, fx.For); err == nil {
+		if fa, ok := c.(FamilyAcquirer); ok {
+			var fam Family
+			fam, held, err = fa.AcquireFamily(cctx, s.holder, fx.For, fx.Generation)
+			lease = fam.Lease
+			if err == nil && held {
+				a.acquired = &acquiredFamily{fam, fx.Flight}
+			}
+			if err == nil && !held && fam.Generation != fx.Generation {
+				// Another process published since the read: no lease, and
+				// the family as the acquire found it.
+				in, pair = s.familyInput(fam, a)
+				in.Flight = fx.Flight
+				return in, pair, nil
+			}
+		} else {
+			lease, held, err = c.Acquire(cctx, s.holder, fx.For)
+		}
+		if err == nil {
 			in.Kind = states.InLeaseHeld
 			if !held {
 				in.Kind, in.Until = states.InBusy, lease.Until.Add(a.skew)
@@ -234,8 +258,9 @@ func (s *Session) watchLocked() {
 				return
 			}
 			s.stepLocked(in, s.cfg.clock.Now(), pair)
+			lease := s.watchLease
 			s.unlock()
-			if !pairOnly && fam.Generation == gen && !fam.Lease.Held(fam.Now) {
+			if lease && !pairOnly && fam.Generation == gen && !fam.Lease.Held(fam.Now) {
 				// Nothing to wait for (Wait returns at once): poll.
 				s.pause(ctx, watchRetry)
 			}

@@ -178,13 +178,21 @@ func TestSharedFamilyCrashedHolder(t *testing.T) {
 }
 
 // downCoordinator fails every call, as an unreachable store does.
-type downCoordinator struct{ FileCoordinator }
+type downCoordinator struct{}
 
 var errDown = errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
 
 func (downCoordinator) Read(context.Context) (Family, error) { return Family{}, errDown }
 func (downCoordinator) Acquire(context.Context, string, time.Duration) (Lease, bool, error) {
 	return Lease{}, false, errDown
+}
+func (downCoordinator) MarkInFlight(context.Context, string, uint64) error { return errDown }
+func (downCoordinator) Publish(context.Context, string, uint64, Token) (uint64, error) {
+	return 0, errDown
+}
+func (downCoordinator) Release(context.Context, string, bool) error { return errDown }
+func (downCoordinator) Wait(context.Context, uint64) (Family, error) {
+	return Family{}, errDown
 }
 
 // TestStoreDown: with the shared store unreachable a session serves its

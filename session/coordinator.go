@@ -82,6 +82,25 @@ type GenerationWaiter interface {
 	WaitGeneration(ctx context.Context, gen uint64) (Family, error)
 }
 
+// A FamilyAcquirer is a Coordinator that can take the lease on condition
+// that the family is still at the generation the caller read, and reads
+// the family in the same atomic step (under the file's lock, in the Redis
+// script). A session asks for the lease with it after reading the family:
+// when another process published meanwhile it takes no lease and adopts
+// the pair it was handed (no lease written and given back), and when it
+// took the lease it does not read the family again, since the family read
+// with the lease shows what another process may have published. One round
+// trip a refresh fewer, two writes fewer for a process that came late.
+// FileCoordinator, MemoryCoordinator and the Redis coordinator are
+// FamilyAcquirers (the simulator's store and conform's are not).
+type FamilyAcquirer interface {
+	// AcquireFamily is Acquire while the family's generation is gen; when
+	// it is another, it takes nothing and reports false. It returns the
+	// family as the step found it: its Lease is the caller's when it took
+	// the lease, the other holder's when another holds it.
+	AcquireFamily(ctx context.Context, holder string, ttl time.Duration, gen uint64) (Family, bool, error)
+}
+
 // Family is the shared state of one token family.
 type Family struct {
 	// Pair is the newest published token pair; zero before the first

@@ -57,9 +57,13 @@ func (s *Session) applyLocked(in states.Input, now time.Time, pair *Token) state
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}
-	if fx.WatchLease != s.watchLease {
+	if fx.WatchLease && !s.watchLease {
 		// A watch for a newer pair alone does not see the lease's release,
-		// which a waiting session takes over at: it starts anew.
+		// which a waiting session takes over at: it starts anew. A watch
+		// of the lease that is no longer wanted goes on (its next wait is
+		// for a pair alone): it is usually this very watch, which just
+		// reported an adoption, and a new goroutine for each adoption is
+		// what a thousand sessions of one family pay for at once.
 		s.cancelWatchLocked()
 	}
 	s.watchLease = fx.WatchLease
@@ -132,7 +136,16 @@ func (s *Session) publishLocked(now time.Time) {
 	pub := s.tok
 	pub.Refresh = "" // callers of Token need the access token only
 	pub.ServeUntil = serve
-	s.snap.Store(&snapshot{tok: pub, until: until, probation: probation, state: state})
+	s.storeSnapLocked(&snapshot{tok: pub, until: until, probation: probation, state: state})
+}
+
+// storeSnapLocked makes p the snapshot Token serves, and tells the mirror,
+// if any.
+func (s *Session) storeSnapLocked(p *snapshot) {
+	s.snap.Store(p)
+	if s.mirror != nil {
+		s.mirror(p)
+	}
 }
 
 // auditLocked queues the record of t; the outbox delivers it after the

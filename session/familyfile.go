@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -74,60 +76,111 @@ type flightF struct {
 	At         time.Time `json:"at"`
 }
 
+// fileOps counts what the processes' token files cost: reads, the reads
+// under the lock, writes and fsyncs, over every file of the process. The
+// tests that pin what a refresh costs read it (roundtrips_test.go).
+var fileOps struct {
+	reads   atomic.Int64 // the file read, under the lock or not
+	watched atomic.Int64 // of which by a Wait, having seen a new version
+	locked  atomic.Int64 // lock-and-read cycles
+	writes  atomic.Int64 // the file replaced
+	syncs   atomic.Int64 // fsyncs, of a file or a directory
+}
+
 // errMalformed is readFamily's error for a file that is not JSON; callers
 // say so in their own words, without quoting the file.
 var errMalformed = errors.New("malformed JSON")
 
-// readFamily reads the family's file without its lock. A missing file is
-// an empty family (exists false).
-func readFamily(path string) (f familyFile, exists bool, err error) {
-	b, err := os.ReadFile(path)
+// readFamily reads the family's file without its lock, and returns the
+// version it read (see sameVersion): nil, with an empty family, when there
+// is no file.
+func readFamily(path string) (f familyFile, version os.FileInfo, err error) {
+	fileOps.reads.Add(1)
+	fd, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return f, false, nil
+		return f, nil, nil
 	}
 	if err != nil {
-		return f, false, err
+		return f, nil, err
+	}
+	defer fd.Close()
+	if version, err = fd.Stat(); err != nil {
+		return f, nil, err
+	}
+	b, err := io.ReadAll(fd)
+	if err != nil {
+		return f, nil, err
 	}
 	if err := json.Unmarshal(b, &f); err != nil {
 		// encoding/json quotes no values, but the file holds secrets:
 		// keep even its message out.
-		return familyFile{}, true, errMalformed
+		return familyFile{}, version, errMalformed
 	}
-	return f, true, nil
+	return f, version, nil
 }
+
+// sameVersion reports whether the file at path is still version (nil: no
+// file). Writers never change the file in place: they rename a new one
+// over it, so a new version is another file, whose modification time
+// differs too where the file system reuses the old one's inode number.
+func sameVersion(path string, version os.FileInfo) bool {
+	cur, err := os.Stat(path)
+	if err != nil {
+		return version == nil && errors.Is(err, os.ErrNotExist)
+	}
+	return version != nil && os.SameFile(version, cur) && version.ModTime().Equal(cur.ModTime()) && version.Size() == cur.Size()
+}
+
+// A change is what an update did to the family's state.
+type change uint8
+
+const (
+	unchanged change = iota
+	// leaseChanged: the lease alone changed. The new version is written
+	// and synced, but its directory is not: a crash may bring back the
+	// version before, which holds the same pair and mark, and a lease is
+	// void after a crash of the host anyway. One fsync fewer.
+	leaseChanged
+	// changed: the pair, the generation or the mark changed, which must
+	// survive a crash: the new version and its directory are synced.
+	changed
+)
 
 // updateFamily runs fn on the family's state under the lock (waiting at
 // most limit, and no longer than ctx allows) and, when fn reports a
 // change, replaces the file, first removing the temporary files a crashed
-// writer left behind. what prefixes its errors. With overwriteBroken, a
-// file that is not JSON counts as empty instead of failing.
+// writer left behind. It returns the file's version after it. what
+// prefixes its errors. With overwriteBroken, a file that is not JSON
+// counts as empty instead of failing.
 func updateFamily(ctx context.Context, path, what string, limit time.Duration, overwriteBroken bool,
-	fn func(f *familyFile, now time.Time) bool) error {
+	fn func(f *familyFile, now time.Time) change) (os.FileInfo, error) {
 	unlock, err := lockFile(ctx, path+".lock", what, limit)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer unlock()
-	f, _, err := readFamily(path)
+	fileOps.locked.Add(1)
+	f, version, err := readFamily(path)
 	switch {
 	case errors.Is(err, errMalformed) && overwriteBroken:
 		f = familyFile{}
 	case errors.Is(err, errMalformed):
-		return fmt.Errorf("%s: %s is not a family file (malformed JSON)", what, path)
+		return nil, fmt.Errorf("%s: %s is not a family file (malformed JSON)", what, path)
 	case err != nil:
-		return fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if !fn(&f, time.Now()) {
-		return nil
+	c := fn(&f, time.Now())
+	if c == unchanged {
+		return version, nil
 	}
 	b, err := json.Marshal(&f)
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if err := removeLeftovers(path); err != nil {
-		return err
+		return nil, err
 	}
-	return writeAtomic(path, b)
+	return writeAtomic(path, b, c == changed)
 }
 
 // tempPrefix is how the names of writeAtomic's temporary files for path

@@ -129,6 +129,56 @@ func TestFileCoordinatorWait(t *testing.T) {
 	})
 }
 
+// TestFileCoordinatorWaitSeesAPublishSoon: a process waiting for another's
+// lease sees its publish within fileWatchMax (it looked at the file every
+// 200 ms: a waiter adopted 169 ms after the publish on average), and it
+// reads the file only once it changed.
+func TestFileCoordinatorWaitSeesAPublishSoon(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		path := filepath.Join(t.TempDir(), "family.json")
+		holder := &FileCoordinator{Path: path}
+		blocked := make(chan struct{}, 1)
+		waiter := &FileCoordinator{Path: path, waiting: func(bool) {
+			select {
+			case blocked <- struct{}{}:
+			default:
+			}
+		}}
+		if _, ok, err := holder.Acquire(ctx, "holder", time.Minute); !ok || err != nil {
+			t.Fatalf("Acquire: %v, %v", ok, err)
+		}
+		type woken struct {
+			fam Family
+			at  time.Time
+			err error
+		}
+		done := make(chan woken, 1)
+		go func() {
+			fam, err := waiter.Wait(ctx, 0)
+			done <- woken{fam, time.Now(), err}
+		}()
+		time.Sleep(10 * time.Second) // long into the wait
+		<-blocked
+		<-blocked // it has just looked, and blocks
+		reads := fileOps.reads.Load()
+		if _, err := holder.Publish(ctx, "holder", 0, Token{Access: "at", Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		published := time.Now()
+		w := <-done
+		if w.err != nil || w.fam.Generation != 1 {
+			t.Fatalf("Wait = %+v, %v", w.fam, w.err)
+		}
+		if d := w.at.Sub(published); d > fileWatchMax {
+			t.Errorf("Wait returned %v after the publish, want at most %v", d, fileWatchMax)
+		}
+		if n := fileOps.reads.Load() - reads - 1; n != 1 { // the publish read it under the lock
+			t.Errorf("Wait read the file %d times after the publish, want once", n)
+		}
+	})
+}
+
 // TestFileCoordinatorRace: goroutines racing for the lease get exactly one
 // holder; a broken family file is a clear error that quotes no secret.
 func TestFileCoordinatorRace(t *testing.T) {

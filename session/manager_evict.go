@@ -33,7 +33,7 @@ func (m *Manager) Close() error {
 	m.once.Do(func() { m.closed.Store(true); close(m.stop) })
 	<-m.done
 	var first error
-	m.each(func(key string, e *entry) {
+	m.each(func(key string, e *entry, _ int64) {
 		if shutdown := m.retire(key, e); shutdown != nil {
 			if err := shutdown(); err != nil && first == nil {
 				first = err
@@ -75,8 +75,8 @@ func (m *Manager) janitor() {
 			return
 		case <-t.C:
 			cutoff := m.clock.Now().Add(-m.idle).UnixNano()
-			m.each(func(key string, e *entry) {
-				if created(e) && e.used.Load() < cutoff {
+			m.each(func(key string, e *entry, used int64) {
+				if created(e) && used < cutoff {
 					if shutdown := m.retire(key, e); shutdown != nil {
 						m.background(shutdown())
 					}
@@ -106,12 +106,13 @@ func (m *Manager) evictLRU(keep *entry) {
 	for m.n.Load() > int64(m.max) {
 		var oldKey string
 		var old *entry
-		m.each(func(key string, e *entry) {
+		var oldUsed int64
+		m.each(func(key string, e *entry, used int64) {
 			if e == keep || !created(e) {
 				return
 			}
-			if old == nil || e.used.Load() < old.used.Load() {
-				oldKey, old = key, e
+			if old == nil || used < oldUsed {
+				oldKey, old, oldUsed = key, e, used
 			}
 		})
 		if old == nil {
@@ -141,7 +142,7 @@ func (m *Manager) background(err error) {
 // creating key's next session, and Close waits too. The count drops at
 // once for a created session, so that eviction stops at the cap.
 func (m *Manager) retire(key string, e *entry) func() error {
-	if !m.shard(key).compareAndDelete(key, e) {
+	if h := m.hash(key); !m.shardOf(h).compareAndDelete(h, e) {
 		return nil
 	}
 	counted := created(e)

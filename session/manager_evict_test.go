@@ -198,7 +198,7 @@ func TestManagerEvictsOthersFirst(t *testing.T) {
 			if tok, err := m.Token(context.Background(), k); err != nil || tok.Access != Secret("access-"+k) {
 				t.Fatalf("Token(%s) = %q, %v", k, tok.Access, err)
 			}
-			if _, ok := m.shard(k).load(k); !ok || m.Len() != 1 {
+			if _, ok := m.lookup(k); !ok || m.Len() != 1 {
 				t.Fatalf("after Token(%s): kept %v, holds %d; want only %s", k, ok, m.Len(), k)
 			}
 		}
@@ -206,4 +206,47 @@ func TestManagerEvictsOthersFirst(t *testing.T) {
 			t.Errorf("created %d sessions, want 4", created.Load())
 		}
 	})
+}
+
+// TestManagerTokenAfterEvictions: a key whose session is evicted between
+// Manager.Token's lookup and its call of the session's Token — twice, each
+// time by another key's session beyond a cap of one, shut down before the
+// call — gets its token from the session made after, never ErrClosed; a
+// session closed by its user, and not evicted, still answers ErrClosed.
+func TestManagerTokenAfterEvictions(t *testing.T) {
+	var created atomic.Int64
+	mock := clock.NewMock()
+	m := NewManager(testFactory(&created, mock), WithMaxSessions(1), WithManagerClock(mock))
+	defer m.Close()
+	ctx := context.Background()
+	evictions := 0
+	m.beforeToken = func(key string) {
+		if key != "a" || evictions == 2 {
+			return
+		}
+		evictions++
+		mock.Add(time.Second)
+		if _, err := m.Session(ctx, fmt.Sprintf("other-%d", evictions)); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.awaitShutdown(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := m.Token(ctx, "a")
+	if err != nil || tok.Access != "access-a" {
+		t.Fatalf("Token(a) after two evictions = %v, %v; want a's token", tok.Access, err)
+	}
+	if evictions != 2 || created.Load() != 5 {
+		t.Errorf("%d evictions, %d sessions made; want 2 and 5 (a, other-1, a, other-2, a)", evictions, created.Load())
+	}
+
+	s, err := m.Session(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := m.Token(ctx, "a"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Token(a) of a session its user closed = %v; want ErrClosed", err)
+	}
 }

@@ -3,8 +3,6 @@ package session
 import (
 	"context"
 	"errors"
-	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -91,7 +89,7 @@ func TestManagerMaxSessions(t *testing.T) {
 	if m.Len() != 2 {
 		t.Fatalf("holds %d, want 2", m.Len())
 	}
-	if _, ok := m.shard("b").load("b"); ok {
+	if _, ok := m.lookup("b"); ok {
 		t.Error("b, the least recently used, was kept")
 	}
 }
@@ -118,94 +116,5 @@ func TestManagerFactoryError(t *testing.T) {
 	}
 	if _, err := m.Token(context.Background(), "k"); !errors.Is(err, ErrManagerClosed) {
 		t.Fatalf("after Close: %v", err)
-	}
-}
-
-const benchKeys = 100_000
-
-func benchManager(b *testing.B) (*Manager, []string) {
-	var created atomic.Int64
-	m := NewManager(testFactory(&created, clock.New()), WithIdleTimeout(time.Hour))
-	keys := make([]string, benchKeys)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("user-%06d", i)
-		if _, err := m.Session(context.Background(), keys[i]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return m, keys
-}
-
-// BenchmarkManagerToken: Token for one of 100k keys, in parallel, against
-// Session.Token on one session (the floor the map lookup adds to).
-func BenchmarkManagerToken(b *testing.B) {
-	b.Run("one-session", func(b *testing.B) {
-		s, err := New(context.Background(), staticRefresher, Token{Access: "a", Expiry: time.Now().Add(24 * time.Hour)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer s.Close()
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				s.Token(context.Background())
-			}
-		})
-	})
-	// The same random walk over 100k sessions without the manager: the
-	// cache misses of touching 100k sessions, which the manager cannot
-	// avoid either.
-	b.Run("100k-sessions-direct", func(b *testing.B) {
-		m, keys := benchManager(b)
-		ss := make([]*Session, len(keys))
-		for i, k := range keys {
-			ss[i], _ = m.Session(context.Background(), k)
-		}
-		defer func() {
-			b.StopTimer()
-			m.Close()
-		}()
-		b.ReportAllocs()
-		b.ResetTimer()
-		var seed atomic.Uint64
-		b.RunParallel(func(pb *testing.PB) {
-			i := seed.Add(7919) % benchKeys
-			for pb.Next() {
-				ss[i].Token(context.Background())
-				i = (i + 7919) % benchKeys
-			}
-		})
-	})
-	b.Run("manager-100k-keys", func(b *testing.B) {
-		m, keys := benchManager(b)
-		defer func() {
-			b.StopTimer() // closing 100k sessions is not a Token call
-			m.Close()
-		}()
-		b.ReportAllocs()
-		b.ResetTimer()
-		var seed atomic.Uint64
-		b.RunParallel(func(pb *testing.PB) {
-			i := seed.Add(7919) % benchKeys
-			for pb.Next() {
-				m.Token(context.Background(), keys[i])
-				i = (i + 7919) % benchKeys
-			}
-		})
-	})
-}
-
-// BenchmarkManagerMemory reports the heap each key's session costs.
-func BenchmarkManagerMemory(b *testing.B) {
-	for range b.N {
-		runtime.GC()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		m, keys := benchManager(b)
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(len(keys)), "bytes/key")
-		runtime.KeepAlive(keys)
-		m.Close()
 	}
 }

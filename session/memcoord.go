@@ -67,18 +67,29 @@ func (m *MemoryCoordinator) Read(ctx context.Context) (Family, error) {
 
 // Acquire implements Coordinator.
 func (m *MemoryCoordinator) Acquire(ctx context.Context, holder string, ttl time.Duration) (Lease, bool, error) {
-	var got Lease
+	fam, ok, err := m.acquire(ctx, holder, ttl, 0, false)
+	return fam.Lease, ok, err
+}
+
+// AcquireFamily implements FamilyAcquirer.
+func (m *MemoryCoordinator) AcquireFamily(ctx context.Context, holder string, ttl time.Duration, gen uint64) (Family, bool, error) {
+	return m.acquire(ctx, holder, ttl, gen, true)
+}
+
+// acquire is Acquire, and with onGen AcquireFamily.
+func (m *MemoryCoordinator) acquire(ctx context.Context, holder string, ttl time.Duration, gen uint64, onGen bool) (Family, bool, error) {
+	var fam Family
 	var ok bool
 	err := m.update(ctx, func(f *Family, now time.Time) bool {
-		if f.Lease.Held(now) && f.Lease.Holder != holder {
-			got = f.Lease
+		if f.Lease.Held(now) && f.Lease.Holder != holder || onGen && f.Generation != gen {
+			fam = m.read(now)
 			return false
 		}
 		f.Lease = Lease{Holder: holder, Until: now.Add(ttl)}
-		got, ok = f.Lease, true
+		fam, ok = m.read(now), true
 		return true
 	})
-	return got, ok, err
+	return fam, ok, err
 }
 
 // MarkInFlight implements Coordinator.

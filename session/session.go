@@ -51,6 +51,9 @@ type Session struct {
 	// snap is what Token's fast path reads: the current access token and
 	// the instant until which it may be served.
 	snap atomic.Pointer[snapshot]
+	// mirror, set by a Manager under mu, is told each snapshot snap takes
+	// (under mu), so that the Manager's lookup need not read snap.
+	mirror func(*snapshot)
 
 	mu         sync.Mutex
 	data       states.Data
@@ -411,7 +414,7 @@ func (s *Session) Shutdown(ctx context.Context) error {
 		}
 		s.cancelWatchLocked()
 		s.stopTimerLocked()
-		s.snap.Store(&snapshot{state: s.data.State()})
+		s.storeSnapLocked(&snapshot{state: s.data.State()})
 		close(s.changed)
 		s.changed = make(chan struct{})
 	}

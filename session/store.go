@@ -138,7 +138,8 @@ func (f *FileStore) Load(ctx context.Context) (Token, error) {
 			}
 		}
 	}
-	ff, exists, err := readFamily(f.Path)
+	ff, version, err := readFamily(f.Path)
+	exists := version != nil
 	switch {
 	case !exists && err == nil:
 		return Token{}, fmt.Errorf("%w: %s does not exist", ErrNoToken, f.Path)
@@ -168,24 +169,29 @@ func (f *FileStore) Save(ctx context.Context, t Token) error {
 		if err != nil {
 			return fmt.Errorf("session: token store: %w", err)
 		}
-		return writeAtomic(f.Path, b)
+		_, err = writeAtomic(f.Path, b, true)
+		return err
 	}
-	return updateFamily(ctx, f.Path, "session: token store", DefaultLockTimeout, true, func(ff *familyFile, _ time.Time) bool {
+	_, err := updateFamily(ctx, f.Path, "session: token store", DefaultLockTimeout, true, func(ff *familyFile, _ time.Time) change {
 		ff.storedToken = toStored(t)
 		ff.Generation++
 		ff.InFlight = nil // a new pair: nobody presents the old refresh token now
-		return true
+		return changed
 	})
+	return err
 }
 
 // writeAtomic replaces path's content with b: a new file with mode 0600 in
-// the same directory, synced, renamed over the old one, and the directory
-// synced, so a crash leaves either the old content or the new, never half
-// of each. Its temporary file is named "."+base(path)+".*".
-func writeAtomic(path string, b []byte) (err error) {
+// the same directory, synced, renamed over the old one, and with durable
+// the directory synced, so a crash leaves either the old content or the
+// new, never half of each, and the new one once it returned. Its temporary
+// file is named "."+base(path)+".*". It returns the new version (see
+// sameVersion).
+func writeAtomic(path string, b []byte, durable bool) (version os.FileInfo, err error) {
+	fileOps.writes.Add(1)
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return fmt.Errorf("session: token store: %w", err)
+		return nil, fmt.Errorf("session: token store: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -196,27 +202,34 @@ func writeAtomic(path string, b []byte) (err error) {
 	// CreateTemp makes the file 0600 already; say so explicitly, since the
 	// mode is the store's whole protection.
 	if err = tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("session: token store: %w", err)
+		return nil, fmt.Errorf("session: token store: %w", err)
 	}
 	if _, err = tmp.Write(b); err != nil {
-		return fmt.Errorf("session: token store: %w", err)
+		return nil, fmt.Errorf("session: token store: %w", err)
 	}
+	fileOps.syncs.Add(1)
 	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("session: token store: %w", err)
+		return nil, fmt.Errorf("session: token store: %w", err)
+	}
+	if version, err = tmp.Stat(); err != nil {
+		return nil, fmt.Errorf("session: token store: %w", err)
 	}
 	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("session: token store: %w", err)
+		return nil, fmt.Errorf("session: token store: %w", err)
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("session: token store: %w", err)
+		return nil, fmt.Errorf("session: token store: %w", err)
+	}
+	if !durable {
+		return version, nil
 	}
 	// The rename is durable only once the directory is: without this a
 	// crash may bring back the old pair, whose refresh token the server
 	// may already have rotated away.
 	if err := syncDir(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("session: token store: %w", err)
+		return nil, fmt.Errorf("session: token store: %w", err)
 	}
-	return nil
+	return version, nil
 }
 
 // syncDir makes a rename in dir durable. Where directories cannot be synced
@@ -230,6 +243,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return err
 	}
+	fileOps.syncs.Add(1)
 	err = d.Sync()
 	if errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
 		err = nil

@@ -32,9 +32,18 @@ type attemptState struct {
 	skew time.Duration
 	// storeErr is the first store failure met (for SetToken).
 	storeErr error
+	// acquired is the family a FamilyAcquirer read as it gave this session
+	// the lease: the answer to the read that follows.
+	acquired *acquiredFamily
 	// record, accepted: the answer to record in the shared throttle once
 	// the machine took it in, unless the attempt goes on (the fallback).
 	record, accepted bool
+}
+
+// acquiredFamily is the family read with the lease for attempt flight.
+type acquiredFamily struct {
+	fam    Family
+	flight uint64
 }
 
 func (a *attemptState) close() {

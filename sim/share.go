@@ -14,7 +14,10 @@ import (
 // session.Coordinator. A round trip that meets a store_down window is fed
 // as InStoreDown; a lease follow-up (Effects.Lease) is lost in it. The
 // family's watch (Effects.Watch) is the store's notification: a publish or
-// a release wakes every process that watches, one round trip later.
+// a release wakes every process that watches, one round trip later. The
+// store is a plain session.Coordinator, as conform's is: no
+// session.FamilyAcquirer, whose acquire on the generation read would spare
+// a late process the lease, and the holder its read under the lease.
 
 // newHolder returns a holder identity for a new process incarnation.
 func (r *run) newHolder() uint32 {

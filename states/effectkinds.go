@@ -36,8 +36,11 @@ const (
 	StoreNone StoreOp = iota
 	// StoreRead: read the family; feed InFamily.
 	StoreRead
-	// StoreAcquire: take the refresh lease for Effects.For; feed
-	// InLeaseHeld or InBusy.
+	// StoreAcquire: take the refresh lease for Effects.For while the
+	// family is still at generation Effects.Generation, the one the
+	// session read; feed InLeaseHeld or InBusy, or, from a store that
+	// acquires on that condition (session.FamilyAcquirer), InFamily with
+	// the family when its generation moved, the lease not taken.
 	StoreAcquire
 	// StoreMark: mark the refresh of generation Effects.Generation in
 	// flight; feed InMarked or InLeaseLost.

@@ -42,7 +42,8 @@ const (
 	// lapsed) without a new pair: the session takes over now.
 	InLeaseFree
 	// InFamily: the driver read the family's shared store (the answer to
-	// StoreRead, or a report of the watch, Effects.Watch, with Flight 0):
+	// StoreRead, to a StoreAcquire refused because the generation moved,
+	// or a report of the watch, Effects.Watch, with Flight 0):
 	// Generation, the published pair (Issued, Expiry, Own, NoRefresh),
 	// another process's lease (Until) and in-flight mark (Marked).
 	InFamily

@@ -15,7 +15,10 @@ import (
 //  1. read the family (StoreRead → InFamily): a newer generation is
 //     adopted; a store that lost its state is reconciled;
 //  2. take the lease (StoreAcquire → InLeaseHeld, or InBusy: wait in
-//     Waiting, watching the family, and take over when the lease lapses);
+//     Waiting, watching the family, and take over when the lease lapses;
+//     a read that found another process's lease waits at once), while
+//     the family is at the generation read (InFamily when it moved: as
+//     step 1, without the lease);
 //  3. read again under the lease (StoreRead → InFamily): a newer pair is
 //     adopted and the lease released; a store that lost its state is
 //     seeded with the session's pair (StoreSeed → InPublished); an
@@ -115,7 +118,7 @@ func (m *Machine) storeOp(d *Data, fx *Effects, op StoreOp, step uint8) {
 	fx.Store, fx.Flight = op, d.flight
 	switch op {
 	case StoreAcquire:
-		fx.For = m.lease
+		fx.For, fx.Generation = m.lease, d.gen
 	case StoreMark, StorePublish:
 		fx.Generation = d.gen
 	}
@@ -244,7 +247,7 @@ func (m *Machine) read(d *Data, fx *Effects, in *Input, now time.Time) {
 			m.storeOp(d, fx, StorePublish, stepPublish)
 		}
 		return
-	case stepRead, stepReread:
+	case stepRead, stepAcquire, stepReread: // at stepAcquire: the generation moved
 	default:
 		return
 	}
@@ -275,8 +278,15 @@ func (m *Machine) read(d *Data, fx *Effects, in *Input, now time.Time) {
 			return
 		}
 	}
+	if !holding && !in.Until.IsZero() {
+		// Another process holds the lease: wait for it as an acquire
+		// refused would have said, one round trip sooner.
+		m.busy(d, fx, in.Until, now)
+		return
+	}
 	if !holding {
 		m.storeOp(d, fx, StoreAcquire, stepAcquire)
+		fx.Generation = in.Generation
 		return
 	}
 	if in.Marked && in.MarkGeneration == d.gen && d.fb == fbNone {

@@ -248,7 +248,7 @@ func (h *harness) effects(fx *Effects) string {
 	switch fx.Store {
 	case StoreNone:
 	case StoreAcquire:
-		fxs = append(fxs, fmt.Sprintf("store=acquire(for=%s)", fx.For))
+		fxs = append(fxs, fmt.Sprintf("store=acquire(for=%s gen=%d)", fx.For, fx.Generation))
 	case StoreMark, StorePublish, StoreSeed:
 		fxs = append(fxs, fmt.Sprintf("store=%s(gen=%d)", fx.Store, fx.Generation))
 	default:

@@ -3,6 +3,7 @@ package rediscoord
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -29,6 +30,14 @@ const DefaultPollInterval = rediscore.DefaultPollInterval
 // announcement arrives (DefaultPollInterval if d is not positive). Each
 // wait varies by ±20 % at random.
 func WithPollInterval(d time.Duration) Option { return rediscore.WithPollInterval(d) }
+
+// DefaultSubscriptionIdle is how long a Coordinator keeps the subscription
+// its Waits share after the last of them returned.
+const DefaultSubscriptionIdle = rediscore.DefaultSubscriptionIdle
+
+// WithSubscriptionIdle sets how long the coordinator keeps its subscription
+// once no Wait uses it (DefaultSubscriptionIdle if d is not positive).
+func WithSubscriptionIdle(d time.Duration) Option { return rediscore.WithSubscriptionIdle(d) }
 
 // WithJitterSeed seeds the random source of the poll interval's jitter, for
 // reproducible runs; by default it is seeded at random.
@@ -86,16 +95,29 @@ func (c conn) Subscribe(ctx context.Context, channel string) (rediscore.Subscrip
 type subscription struct {
 	sub  *goredis.PubSub
 	msgs chan struct{}
+	last atomic.Pointer[string]
 }
 
+var _ rediscore.PayloadSubscription = (*subscription)(nil)
+
 func (s *subscription) Messages() <-chan struct{} { return s.msgs }
+
+// LastPayload implements rediscore.PayloadSubscription.
+func (s *subscription) LastPayload() (string, bool) {
+	if p := s.last.Load(); p != nil {
+		return *p, true
+	}
+	return "", false
+}
 
 func (s *subscription) Close() error { return s.sub.Close() }
 
 // forward signals every message until go-redis closes ch (on Close).
 func (s *subscription) forward(ch <-chan *goredis.Message) {
 	defer close(s.msgs)
-	for range ch {
+	for m := range ch {
+		p := m.Payload
+		s.last.Store(&p)
 		select {
 		case s.msgs <- struct{}{}:
 		default:

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authfsm/authfsm/session"
@@ -292,9 +293,20 @@ type subscription struct {
 	nc   net.Conn
 	msgs chan struct{}
 	once sync.Once
+	last atomic.Pointer[string]
 }
 
+var _ PayloadSubscription = (*subscription)(nil)
+
 func (s *subscription) Messages() <-chan struct{} { return s.msgs }
+
+// LastPayload implements PayloadSubscription.
+func (s *subscription) LastPayload() (string, bool) {
+	if p := s.last.Load(); p != nil {
+		return *p, true
+	}
+	return "", false
+}
 
 func (s *subscription) Close() error {
 	s.once.Do(func() { s.nc.Close() })
@@ -310,6 +322,9 @@ func (s *subscription) read(r *bufio.Reader) {
 			return
 		}
 		if a, ok := v.([]any); ok && len(a) == 3 && a[0] == "message" {
+			if p, ok := a[2].(string); ok {
+				s.last.Store(&p)
+			}
 			select {
 			case s.msgs <- struct{}{}:
 			default:

@@ -90,7 +90,7 @@ func (f *fakeServer) connections() int {
 	return f.conns
 }
 
-func newTestClient(t *testing.T, opts Options) *Client {
+func newTestClient(t testing.TB, opts Options) *Client {
 	t.Helper()
 	c, err := NewClient(opts)
 	if err != nil {

@@ -27,3 +27,19 @@ type Subscription interface {
 	// Close ends the subscription.
 	Close() error
 }
+
+// A PayloadSubscription is a Subscription that keeps the payload of the
+// last message it received. The coordinator's scripts announce the
+// family's generation, lease and in-flight mark after each change (never
+// its pair; see the package documentation), and a Coordinator whose
+// subscription is one knows from the announcement whether a Wait ends and
+// whether it must read the family: a newer generation is read once for
+// all its Waits; a release of the lease on a generation whose pair it
+// holds, or its own publish, is not read at all. This package's Client's
+// subscriptions and coordinator/rediscoord's are.
+type PayloadSubscription interface {
+	Subscription
+	// LastPayload returns the payload of the last message received, and
+	// false before the first. It is set before Messages signals it.
+	LastPayload() (string, bool)
+}

@@ -24,6 +24,12 @@ const jitter = 0.2
 
 // Coordinator is a session.Coordinator on one Redis primary for one token
 // family. It is safe for concurrent use.
+//
+// Its Waits share one subscription to the family's channel, on a
+// connection of its own (Conn.Subscribe), opened by the first Wait and
+// kept while the coordinator waits and DefaultSubscriptionIdle after (see
+// WithSubscriptionIdle), so that a wait costs no new connection and no
+// SUBSCRIBE. Close ends it at once.
 type Coordinator struct {
 	conn    Conn
 	key     string
@@ -34,9 +40,12 @@ type Coordinator struct {
 	mu  sync.Mutex // guards rng
 	rng *rand.Rand
 
-	// waiting, when set (by tests), is called each time Wait is about to
-	// block, after a read that did not end the wait.
-	waiting func()
+	ann announcements // the subscription every Wait shares (subscription.go)
+
+	// waiting, when set (by tests), is called each time Wait (lease
+	// true) or WaitGeneration is about to block, after a read that did not
+	// end the wait.
+	waiting func(lease bool)
 }
 
 var _ session.Coordinator = (*Coordinator)(nil)
@@ -80,6 +89,7 @@ func New(conn Conn, key string, opts ...Option) *Coordinator {
 		channel: key + ":changes",
 		poll:    DefaultPollInterval,
 	}
+	c.ann.idle = DefaultSubscriptionIdle
 	for _, o := range opts {
 		o(c)
 	}
@@ -91,6 +101,7 @@ func New(conn Conn, key string, opts ...Option) *Coordinator {
 
 // Read implements session.Coordinator.
 func (c *Coordinator) Read(ctx context.Context) (session.Family, error) {
+	epoch := c.epochNow()
 	v, err := slice(c.conn.Eval(ctx, readScript, c.keys))
 	if err != nil {
 		return session.Family{}, c.fail("read", err)
@@ -98,30 +109,42 @@ func (c *Coordinator) Read(ctx context.Context) (session.Family, error) {
 	if len(v) != 4 {
 		return session.Family{}, c.unexpected("read")
 	}
+	f, err := c.family(v, "read")
+	if err != nil {
+		return session.Family{}, err
+	}
+	c.remember(f, epoch)
+	return f, nil
+}
+
+// family reads {now, lease holder or false, lease PTTL, HGETALL}, the
+// start of a reply to readScript or acquireScript, as op's.
+func (c *Coordinator) family(v []any, op string) (session.Family, error) {
 	now, ok := micros(v[0])
 	if !ok {
-		return session.Family{}, c.unexpected("read")
+		return session.Family{}, c.unexpected(op)
 	}
 	f := session.Family{Now: now}
 	if holder, ok := v[1].(string); ok {
 		pttl, ok := v[2].(int64)
 		if !ok {
-			return session.Family{}, c.unexpected("read")
+			return session.Family{}, c.unexpected(op)
 		}
+		var err error
 		if f.Lease, err = c.lease(holder, pttl, now); err != nil {
 			return session.Family{}, err
 		}
 	}
 	flat, ok := v[3].([]any)
 	if !ok || len(flat)%2 != 0 {
-		return session.Family{}, c.unexpected("read")
+		return session.Family{}, c.unexpected(op)
 	}
 	h := make(map[string]string, len(flat)/2)
 	for i := 0; i < len(flat); i += 2 {
 		k, ok1 := flat[i].(string)
 		val, ok2 := flat[i+1].(string)
 		if !ok1 || !ok2 {
-			return session.Family{}, c.unexpected("read")
+			return session.Family{}, c.unexpected(op)
 		}
 		h[k] = val
 	}
@@ -147,32 +170,46 @@ func (c *Coordinator) lease(holder string, pttl int64, now time.Time) (session.L
 // Acquire implements session.Coordinator. The lease's length is ttl rounded
 // up to a millisecond; ttl must be at least one.
 func (c *Coordinator) Acquire(ctx context.Context, holder string, ttl time.Duration) (session.Lease, bool, error) {
+	f, ok, err := c.acquire(ctx, holder, ttl, "")
+	return f.Lease, ok, err
+}
+
+// AcquireFamily implements session.FamilyAcquirer: Acquire while the
+// generation is gen, reading the family in the same script.
+func (c *Coordinator) AcquireFamily(ctx context.Context, holder string, ttl time.Duration, gen uint64) (session.Family, bool, error) {
+	return c.acquire(ctx, holder, ttl, strconv.FormatUint(gen, 10))
+}
+
+// acquire is Acquire, and with a generation (not "") AcquireFamily.
+func (c *Coordinator) acquire(ctx context.Context, holder string, ttl time.Duration, gen string) (session.Family, bool, error) {
 	if holder == "" {
-		return session.Lease{}, false, errors.New("rediscore: acquire: empty holder")
+		return session.Family{}, false, errors.New("rediscore: acquire: empty holder")
 	}
 	if ttl < time.Millisecond {
-		return session.Lease{}, false, fmt.Errorf("rediscore: acquire: lease of %v is shorter than a millisecond", ttl)
+		return session.Family{}, false, fmt.Errorf("rediscore: acquire: lease of %v is shorter than a millisecond", ttl)
 	}
 	ms := int64((ttl + time.Millisecond - 1) / time.Millisecond)
-	v, err := slice(c.conn.Eval(ctx, acquireScript, c.keys, holder, strconv.FormatInt(ms, 10)))
+	epoch := c.epochNow()
+	v, err := slice(c.conn.Eval(ctx, acquireScript, c.keys, holder, strconv.FormatInt(ms, 10), gen))
 	if err != nil {
-		return session.Lease{}, false, c.fail("acquire", err)
+		return session.Family{}, false, c.fail("acquire", err)
 	}
-	if len(v) != 4 {
-		return session.Lease{}, false, c.unexpected("acquire")
+	if len(v) != 5 {
+		return session.Family{}, false, c.unexpected("acquire")
 	}
-	took, ok1 := v[0].(int64)
-	cur, ok2 := v[1].(string)
-	left, ok3 := integer(v[2])
-	now, ok4 := micros(v[3])
-	if !ok1 || !ok2 || !ok3 || !ok4 {
-		return session.Lease{}, false, c.unexpected("acquire")
+	took, ok := v[4].(int64)
+	if !ok {
+		return session.Family{}, false, c.unexpected("acquire")
 	}
-	l, err := c.lease(cur, left, now)
+	f, err := c.family(v, "acquire")
 	if err != nil {
-		return session.Lease{}, false, err
+		return session.Family{}, false, err
 	}
-	return l, took == 1, nil
+	if took == 1 && f.Lease.Holder != holder {
+		return session.Family{}, false, c.unexpected("acquire")
+	}
+	c.remember(f, epoch)
+	return f, took == 1, nil
 }
 
 // MarkInFlight implements session.Coordinator. The mark's time is the
@@ -206,6 +243,7 @@ func (c *Coordinator) Publish(ctx context.Context, holder string, gen uint64, pa
 		}
 		extra = string(b)
 	}
+	defer c.publishing(gen + 1)()
 	v, err := slice(c.conn.Eval(ctx, publishScript, c.keys, holder, strconv.FormatUint(gen, 10),
 		pair.Access.Reveal(), pair.Refresh.Reveal(), pair.Type,
 		formatTime(pair.Issued), formatTime(pair.Expiry), pair.Scope, c.channel, extra))
@@ -224,6 +262,7 @@ func (c *Coordinator) Publish(ctx context.Context, holder string, gen uint64, pa
 		if !ok || n < 1 {
 			return 0, c.unexpected("publish")
 		}
+		c.knowPair(uint64(n), pair) // its announcement needs no read
 		return uint64(n), nil
 	}
 	s, ok := v[1].(string)
@@ -249,12 +288,18 @@ func (c *Coordinator) Release(ctx context.Context, holder string, spent bool) er
 	return nil
 }
 
-// Wait implements session.Coordinator. It subscribes to the family's
-// channel (on a connection of its own, for the length of the call) and
-// reads the family whenever a change is announced, and otherwise every
-// poll interval, varied by ±20 %; should the subscription break, it goes
-// on polling. When ctx ends it returns the family as last read and
-// ctx.Err().
+// Wait implements session.Coordinator. It listens to the family's channel
+// on the coordinator's subscription (see Coordinator); an announcement of
+// a change says the family's generation, lease and mark but never its pair
+// (see the package documentation), so a Wait woken by a newer generation
+// reads the family once, a read that the coordinator's Waits woken by the
+// same announcement share, and one woken by its own publish or by a change
+// of the lease reads nothing. It reads the family when the lease it waits
+// for lapses, and otherwise every poll interval, varied by ±20 %; should
+// the subscription break, it goes on polling. It reads nothing before it
+// blocks when the coordinator's last read (Read, Acquire) or announcement
+// came while subscribed and nothing was announced since. When ctx ends it
+// returns the family as last seen and ctx.Err().
 func (c *Coordinator) Wait(ctx context.Context, gen uint64) (session.Family, error) {
 	return c.wait(ctx, gen, true)
 }
@@ -271,44 +316,68 @@ func (c *Coordinator) wait(ctx context.Context, gen uint64, lease bool) (session
 	if err := ctx.Err(); err != nil {
 		return session.Family{}, err
 	}
-	// Subscribe before the first read, so no announcement falls between.
-	sub, err := c.conn.Subscribe(ctx, c.channel)
-	if err != nil {
+	// Listen before the first read, so that no announcement falls between.
+	changes := c.listen()
+	defer c.unlisten(changes)
+	if err := c.subscribe(ctx); err != nil {
 		if ctx.Err() != nil {
 			return session.Family{}, ctx.Err()
 		}
 		return session.Family{}, c.fail("wait: subscribe", err)
 	}
-	defer sub.Close()
-	changes := sub.Messages()
-	var last session.Family
+	done := func(f session.Family) bool { return f.Generation != gen || lease && !f.Lease.Held(f.Now) }
+	// What the coordinator last read or was announced serves while it is
+	// still the family's (recall), to block on: no read. It ends the wait
+	// only when announced: a lease taken since would not be.
+	last, fresh, whole := c.recall()
+	fresh = fresh && !done(last)
 	for {
-		f, err := c.Read(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return last, ctx.Err()
+		switch {
+		case fresh && !done(last): // block on what the coordinator knows
+		case fresh && whole: // announced, with the pair the coordinator holds
+			return last, nil
+		default:
+			var f session.Family
+			var err error
+			if fresh {
+				f, err = c.readShared(ctx, last.Generation) // announced: the pair is read
+			} else {
+				f, err = c.Read(ctx)
 			}
-			return session.Family{}, err
+			if err != nil {
+				if ctx.Err() != nil {
+					return last, ctx.Err()
+				}
+				return session.Family{}, err
+			}
+			if done(f) {
+				return f, nil
+			}
+			last = f
 		}
-		if f.Generation != gen || lease && !f.Lease.Held(f.Now) {
-			return f, nil
-		}
-		last = f
 		if c.waiting != nil {
-			c.waiting()
+			c.waiting(lease)
 		}
-		t := time.NewTimer(c.pollDelay())
+		pause := c.pollDelay()
+		if lease {
+			pause = min(pause, last.Lease.Until.Sub(last.Now))
+		}
+		t := time.NewTimer(max(pause, 0))
+		announced := false
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return last, ctx.Err()
-		case _, ok := <-changes:
+		case <-changes:
 			t.Stop()
-			if !ok {
-				changes = nil // the subscription broke: poll
-			}
-			drain(changes) // one read answers every announcement so far
-		case <-t.C:
+			drain(changes) // one look answers every announcement so far
+			announced = true
+		case <-t.C: // a poll: for what changes unannounced
+		}
+		c.subscribe(ctx) // again, if it broke: meanwhile the polls stand in
+		fresh = false
+		if f, ok, w := c.recall(); ok && announced {
+			last, fresh, whole = f, true, w // the announcement said what changed
 		}
 	}
 }

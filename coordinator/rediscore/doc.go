@@ -30,7 +30,25 @@
 //     the semantics of SET K:lease nonce NX PX ttl, so Redis itself lets it
 //     lapse;
 //   - K+":changes", a pub/sub channel on which Publish and Release announce
-//     a change, so that Wait need not poll often.
+//     a change, with what the change left of the family but its pair: the
+//     generation, the lease (holder, time left) and the in-flight mark.
+//     An announcement never carries a token, nor the pair's Extra members:
+//     a channel is not covered by the hash's ACL (any client allowed to
+//     subscribe reads every message), and monitoring may log what it
+//     carries. A Coordinator keeps one subscription to it, which all its
+//     Waits share (one connection, no SUBSCRIBE per Wait), from its first
+//     Wait until it has not waited for DefaultSubscriptionIdle, or Close.
+//
+// One refresh costs the process that makes it four scripts (read; acquire,
+// which reads the family too; mark; publish): its own waits, woken by its
+// publish, hold the pair it published. A process that meets its lease runs
+// two: the read that finds the lease (its Wait then blocks without a read,
+// the reply having come while subscribed) and, woken by the publish's
+// announcement of a newer generation, one read of the new pair. That read
+// is the coordinator's, not the Wait's: every Wait of one Coordinator woken
+// by the same announcement — the sessions of one process that share it —
+// takes the pair from one read. A release of the lease on a generation
+// whose pair the coordinator holds wakes its Waits without a read.
 //
 // Every operation that reads and then writes is one Lua script, run with
 // EVALSHA (EVAL when the server does not hold it yet), and so atomic on the

@@ -38,12 +38,26 @@ const (
 // script's effects rather than the script (TIME is not deterministic), and
 // defines now_us: the server's TIME as a decimal count of microseconds,
 // built from TIME's two strings without passing through a Lua number,
-// which would print a 16-digit count in exponent form.
+// which would print a 16-digit count in exponent form; and announce,
+// which publishes what a change left of the family on a channel (see
+// below): the hash's generation and mark fields by name, never its pair.
 const prelude = `
 if redis.replicate_commands then redis.replicate_commands() end
 local function now_us()
   local t = redis.call('TIME')
   return t[1] .. string.sub('000000' .. t[2], -6)
+end
+local function announce(channel)
+  local names = {'` + fieldGeneration + `', '` + fieldFlHolder + `', '` + fieldFlGen + `', '` + fieldFlAt + `'}
+  local v = redis.call('HMGET', KEYS[1], unpack(names))
+  local h = {}
+  for i, name in ipairs(names) do
+    if v[i] then
+      h[#h + 1] = name
+      h[#h + 1] = v[i]
+    end
+  end
+  redis.call('PUBLISH', channel, cjson.encode({now_us(), redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2]), h}))
 end
 `
 
@@ -58,16 +72,22 @@ return {now_us(), holder, pttl, h}
 `)
 
 // acquireScript takes the lease for ARGV[1] for ARGV[2] milliseconds when
-// it is free or ARGV[1] holds it, and returns {1, holder, ttl, now}; when
-// another holds it, it returns {0, that holder, its PTTL, now}.
+// it is free or ARGV[1] holds it, and, unless ARGV[3] is "", the family's
+// generation is ARGV[3]; it returns what readScript returns after it, and
+// 1 when it took the lease, else 0: {now, lease holder, lease PTTL,
+// HGETALL, took}.
 var acquireScript = newScript(prelude + `
 local now = now_us()
 local cur = redis.call('GET', KEYS[2])
-if cur == false or cur == ARGV[1] then
+local took = 0
+local gen = redis.call('HGET', KEYS[1], '` + fieldGeneration + `')
+if gen == false then gen = '0' end
+if (cur == false or cur == ARGV[1]) and (ARGV[3] == '' or gen == ARGV[3]) then
   redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-  return {1, ARGV[1], ARGV[2], now}
+  took = 1
 end
-return {0, cur, redis.call('PTTL', KEYS[2]), now}
+local h = redis.call('HGETALL', KEYS[1])
+return {now, redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2]), h, took}
 `)
 
 // markScript marks generation ARGV[2] in flight for ARGV[1] and returns 1,
@@ -81,6 +101,14 @@ else
 end
 return 1
 `)
+
+// An announcement on the family's channel (announce) is what a change left
+// of the family but its pair, in JSON: [now, lease holder or false, lease
+// PTTL, the hash's generation and in-flight fields as an array of names and
+// values, or {} when it has none]. It never carries a token: whoever may
+// subscribe to the channel, or logs what it carries, learns no secret. A
+// process that listens takes the family from it when it holds the pair of
+// the generation announced, and reads it once otherwise.
 
 // publishScript stores the pair ARGV[3..8] and its Extra members ARGV[10]
 // (a JSON object, or "" for none) when the generation is ARGV[2], clears
@@ -101,7 +129,7 @@ else
 end
 redis.call('HDEL', KEYS[1], '` + fieldFlHolder + `', '` + fieldFlGen + `', '` + fieldFlAt + `')
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-redis.call('PUBLISH', ARGV[9], 'published')
+announce(ARGV[9])
 return {1, n}
 `)
 
@@ -118,6 +146,6 @@ if ARGV[2] == '0' and redis.call('HGET', KEYS[1], '` + fieldFlHolder + `') == AR
   redis.call('HDEL', KEYS[1], '` + fieldFlHolder + `', '` + fieldFlGen + `', '` + fieldFlAt + `')
   changed = 1
 end
-if changed == 1 then redis.call('PUBLISH', ARGV[3], 'released') end
+if changed == 1 then announce(ARGV[3]) end
 return changed
 `)

@@ -38,6 +38,7 @@ var defaults = map[string]any{
 	"rediscore.DefaultDialTimeout":          rediscore.DefaultDialTimeout,
 	"rediscore.DefaultMaxIdle":              rediscore.DefaultMaxIdle,
 	"rediscore.DefaultPollInterval":         rediscore.DefaultPollInterval,
+	"rediscore.DefaultSubscriptionIdle":     rediscore.DefaultSubscriptionIdle,
 	"rediscore.DefaultTimeout":              rediscore.DefaultTimeout,
 	"policy.DefaultClassifier":              nil, // a function: nothing to state
 	"policy.DefaultThrottleK":               policy.DefaultThrottleK,
@@ -62,6 +63,7 @@ var defaults = map[string]any{
 	"states.DefaultRefreshAhead":            states.DefaultRefreshAhead,
 	"states.DefaultRequestTimeout":          states.DefaultRequestTimeout,
 	"rediscoord.DefaultPollInterval":        nil, // evaluated from the source
+	"rediscoord.DefaultSubscriptionIdle":    nil,
 	"authfsmprom.DefaultDurationBuckets":    nil,
 	"authfsmotel.DefaultDurationBoundaries": nil,
 }

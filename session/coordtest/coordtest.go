@@ -77,6 +77,7 @@ func RunIn(t *testing.T, in func(t *testing.T, body func(t *testing.T)), newFami
 		{"WaitContext", testWaitContext},
 		{"WaitGeneration", testWaitGeneration},
 		{"AcquireRace", testAcquireRace},
+		{"AcquireFamily", testAcquireFamily},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			in(t, func(t *testing.T) {
@@ -186,6 +187,45 @@ func testAcquire(t *testing.T, f Family) {
 	acquire(t, a, "a", time.Minute)
 	if fam := read(t, b); fam.Lease.Holder != "a" || !within(fam.Lease.Until.Sub(fam.Now), time.Minute, f.Slack+time.Second) {
 		t.Errorf("after a extended it for a minute: %+v at %v", fam.Lease, fam.Now)
+	}
+}
+
+// testAcquireFamily: a session.FamilyAcquirer's AcquireFamily takes the
+// lease as Acquire does while the family is at the generation given, and
+// returns the family as a Read right after would: the pair and generation,
+// the in-flight mark, and the lease it took or the other holder's. At
+// another generation it takes nothing. Skipped for a coordinator that is
+// none.
+func testAcquireFamily(t *testing.T, f Family) {
+	a, b := f.Open(), f.Open()
+	fa, ok := a.(session.FamilyAcquirer)
+	fb, okb := b.(session.FamilyAcquirer)
+	if !ok || !okb {
+		t.Skip("coordtest: not a session.FamilyAcquirer")
+	}
+	acquire(t, a, "a", 30*time.Second)
+	publish(t, a, "a", 0, pair(1))
+	fam, took, err := fb.AcquireFamily(ctx(t), "b", 30*time.Second, 1)
+	if err != nil || !took || fam.Generation != 1 || !samePair(fam.Pair, pair(1)) || fam.Lease.Holder != "b" ||
+		!within(fam.Lease.Until.Sub(fam.Now), 30*time.Second, f.Slack+time.Second) || fam.InFlight.Holder != "" {
+		t.Fatalf("b's AcquireFamily of a free lease at generation 1 = %+v, %t, %v; want b's lease for 30s", fam, took, err)
+	}
+	mark(t, b, "b", 1)
+	fam, took, err = fa.AcquireFamily(ctx(t), "a", 30*time.Second, 1)
+	if err != nil || took || fam.Lease.Holder != "b" || fam.Generation != 1 || !samePair(fam.Pair, pair(1)) ||
+		fam.InFlight.Holder != "b" || fam.InFlight.Generation != 1 {
+		t.Fatalf("a's AcquireFamily of b's lease = %+v, %t, %v; want refused, with b's lease and mark on generation 1", fam, took, err)
+	}
+	if r := read(t, a); r.Lease.Holder != "b" || !within(r.Lease.Until.Sub(fam.Lease.Until), 0, f.Slack+time.Second) {
+		t.Errorf("a read %+v after AcquireFamily said %+v", r.Lease, fam.Lease)
+	}
+	publish(t, b, "b", 1, pair(2))
+	fam, took, err = fa.AcquireFamily(ctx(t), "a", 30*time.Second, 1)
+	if err != nil || took || fam.Generation != 2 || !samePair(fam.Pair, pair(2)) || fam.Lease.Held(fam.Now) {
+		t.Fatalf("a's AcquireFamily at generation 1 of a family at 2 = %+v, %t, %v; want refused, with generation 2 and no lease", fam, took, err)
+	}
+	if r := read(t, a); r.Lease.Held(r.Now) {
+		t.Errorf("AcquireFamily at a moved generation took the lease: %+v", r.Lease)
 	}
 }
 
