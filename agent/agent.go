@@ -19,6 +19,7 @@ import (
 	"github.com/authfsm/authfsm/coordinator/rediscore"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
 )
 
 // Options are what New takes besides the configuration; the zero value
@@ -217,11 +218,11 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 	}
 	opts = append(opts, session.WithID(pr.Name), session.WithLogger(a.log.With("profile", pr.Name)),
 		session.WithClock(a.opts.Clock),
-		session.WithHooks(session.Hooks{
+		session.WithHooks(hooks.Hooks{
 			Transition:  func(audit.Record) { p.changes.notify() },
 			RequestDone: p.n.requestDone,
 			StoreError:  p.n.storeError,
-			Throttled:   func(session.Throttled) { p.n.throttled.Add(1) },
+			Throttled:   func(hooks.Throttled) { p.n.throttled.Add(1) },
 		}))
 	if a.chain != nil {
 		opts = append(opts, session.WithAudit(a.chain))

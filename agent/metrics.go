@@ -10,11 +10,12 @@ import (
 
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
-// requestDone counts a refresh request (session.Hooks.RequestDone).
-func (n *counters) requestDone(d session.RequestDone) {
+// requestDone counts a refresh request (hooks.Hooks.RequestDone).
+func (n *counters) requestDone(d hooks.RequestDone) {
 	if int(d.Class) < len(n.refresh) {
 		n.refresh[d.Class].Add(1)
 	}
@@ -30,8 +31,8 @@ func (n *counters) requestDone(d session.RequestDone) {
 	n.durationSum += secs
 }
 
-// storeError counts a failure of the store (session.Hooks.StoreError).
-func (n *counters) storeError(e session.StoreError) {
+// storeError counts a failure of the store (hooks.Hooks.StoreError).
+func (n *counters) storeError(e hooks.StoreError) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.storeErrors == nil {

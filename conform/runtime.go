@@ -14,6 +14,7 @@ import (
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/sim"
 	"github.com/authfsm/authfsm/sim/simserver"
 	"github.com/authfsm/authfsm/states"
@@ -251,7 +252,7 @@ func (p *process) open(tok session.Token, seed uint64) error {
 	opts := append(slices.Clone(r.declared),
 		session.WithClock(r.view), session.WithSeed(seed),
 		session.WithReuseGrace(sc.Token.ReuseGrace), session.WithID(strconv.Itoa(p.i)),
-		session.WithHooks(session.Hooks{Transition: func(rec audit.Record) { r.record(p, inc, rec) }}),
+		session.WithHooks(hooks.Hooks{Transition: func(rec audit.Record) { r.record(p, inc, rec) }}),
 	)
 	if sc.Session.Fallback {
 		fb, err := session.NewClient(session.Endpoint{TokenURL: tokenURL, ClientID: "conform", HTTPClient: ht, Clock: r.view,

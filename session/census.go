@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -12,7 +13,7 @@ import (
 // sessions (contrib/prometheus and contrib/otel use it): how many open
 // sessions are in each state, and the earliest access-token expiry among
 // them. Install the Hooks of one Census in every session it should count,
-// chained with others by ChainHooks. Hooks of one session arrive one at a
+// chained with others by hooks.Chain. Hooks of one session arrive one at a
 // time and in order; hooks of different sessions arrive concurrently, hence
 // the lock. It is safe for concurrent use.
 //
@@ -52,9 +53,9 @@ type view struct {
 // Hooks returns hooks that keep the census up to date with the sessions
 // they are installed in. Each call returns a value with its own record of
 // ids: sessions installed with one value are told apart by their ids.
-func (c *Census) Hooks() Hooks {
+func (c *Census) Hooks() hooks.Hooks {
 	v := &view{c: c, byID: make(map[string]*tracked)}
-	return Hooks{Opened: v.opened, Closed: v.closed, Transition: v.transition, TokenInstalled: v.installed}
+	return hooks.Hooks{Opened: v.opened, Closed: v.closed, Transition: v.transition, TokenInstalled: v.installed}
 }
 
 func (c *Census) add(s states.State, n int64) {
@@ -84,7 +85,7 @@ func (c *Census) Snapshot() (counts []int64, earliest time.Time) {
 	return counts, earliest
 }
 
-func (v *view) opened(info SessionInfo) {
+func (v *view) opened(info hooks.SessionInfo) {
 	c := v.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -102,7 +103,7 @@ func (v *view) opened(info SessionInfo) {
 	c.add(e.state, 1)
 }
 
-func (v *view) closed(info SessionInfo) {
+func (v *view) closed(info hooks.SessionInfo) {
 	c := v.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -135,7 +136,7 @@ func (v *view) transition(r audit.Record) {
 
 // installed takes in the expiry of a token the session installed, which
 // arrives right after the Transition that installed it.
-func (v *view) installed(t TokenInstalled) {
+func (v *view) installed(t hooks.TokenInstalled) {
 	c := v.c
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -19,8 +20,8 @@ func TestCensus(t *testing.T) {
 	// that caused them returned, and a new token's TokenInstalled after its
 	// transition: installed receives each new token once the census has
 	// taken it in (ChainHooks calls the census first).
-	installed := make(chan TokenInstalled, 64)
-	hooks := ChainHooks(c.Hooks(), Hooks{TokenInstalled: func(ti TokenInstalled) { installed <- ti }})
+	installed := make(chan hooks.TokenInstalled, 64)
+	hk := hooks.Chain(c.Hooks(), hooks.Hooks{TokenInstalled: func(ti hooks.TokenInstalled) { installed <- ti }})
 	waitFor := func(id string, ev states.Event) {
 		t.Helper()
 		for ti := range installed {
@@ -35,7 +36,7 @@ func TestCensus(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour) // each its own server, whose first pair it holds
 		s, err := New(context.Background(), testClient(t, fe, Endpoint{}),
 			Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: now.Add(-time.Hour), Expiry: expiry},
-			WithID(id), WithHooks(hooks))
+			WithID(id), WithHooks(hk))
 		if err != nil {
 			t.Fatal(err)
 		}

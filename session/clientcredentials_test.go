@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/oauth2"
 )
@@ -26,7 +27,7 @@ func TestClientCredentials(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	closed := make(chan struct{})
 	hc, err := ClientCredentials(ctx, Endpoint{TokenURL: testURL, ClientID: "robot", ClientSecret: "s",
-		HTTPClient: &http.Client{Transport: fe}}, WithHooks(Hooks{Closed: func(SessionInfo) { close(closed) }}))
+		HTTPClient: &http.Client{Transport: fe}}, WithHooks(hooks.Hooks{Closed: func(hooks.SessionInfo) { close(closed) }}))
 	if err != nil {
 		t.Fatal(err)
 	}

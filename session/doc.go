@@ -34,7 +34,7 @@
 //     stops the delivery of later records and hooks, nor Shutdown. While
 //     one blocks, at most 1,024 notes wait: further log lines and hook
 //     calls are dropped and counted (Status.Dropped), audit records never
-//     are. See Hooks.
+//     are. See hooks.Hooks.
 //   - Nothing a caller observes waits on I/O: Status, Token while the token
 //     is valid, HealthHandler and the hooks read memory only. Every
 //     operation on a Store, a Coordinator or a lock file has a deadline (the

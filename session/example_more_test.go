@@ -16,6 +16,7 @@ import (
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
 )
 
 // refusingServer answers every token request with an OAuth2 refusal.
@@ -173,8 +174,8 @@ func ExampleWithHooks() {
 	defer srv.Close()
 	client, _ := session.NewClient(session.Endpoint{TokenURL: srv.URL})
 	var lines []string
-	s, _ := session.New(context.Background(), client, session.Token{Refresh: "r"}, session.WithHooks(session.Hooks{
-		RequestDone: func(d session.RequestDone) { lines = append(lines, fmt.Sprint("request ", d.Status, " ", d.Class)) },
+	s, _ := session.New(context.Background(), client, session.Token{Refresh: "r"}, session.WithHooks(hooks.Hooks{
+		RequestDone: func(d hooks.RequestDone) { lines = append(lines, fmt.Sprint("request ", d.Status, " ", d.Class)) },
 		Transition:  func(r audit.Record) { lines = append(lines, fmt.Sprint(r.From, " -> ", r.To)) },
 	}))
 	s.Token(context.Background())

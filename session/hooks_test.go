@@ -17,6 +17,7 @@ import (
 
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/session/hooks"
 )
 
 // TestHooks: the hooks see a session's life in order, outside its lock (a
@@ -37,17 +38,17 @@ func TestHooks(t *testing.T) {
 			got = append(got, fmt.Sprintf(format, args...))
 			mu.Unlock()
 		}
-		h := Hooks{
-			Opened:     func(i SessionInfo) { add("opened %s %v", i.Session, i.State) },
-			Closed:     func(i SessionInfo) { add("closed %s %v", i.Session, i.State) },
+		h := hooks.Hooks{
+			Opened:     func(i hooks.SessionInfo) { add("opened %s %v", i.Session, i.State) },
+			Closed:     func(i hooks.SessionInfo) { add("closed %s %v", i.Session, i.State) },
 			Transition: func(r audit.Record) { add("transition %v->%v %v", r.From, r.To, r.Event) },
-			RequestStart: func(r RequestStart) {
+			RequestStart: func(r hooks.RequestStart) {
 				add("start attempt %d", r.Attempt)
 			},
-			RequestDone: func(r RequestDone) {
+			RequestDone: func(r hooks.RequestDone) {
 				add("done attempt %d status %d class %v took %v token? %v", r.Attempt, r.Status, r.Class, r.Duration, r.Token != "")
 			},
-			TokenInstalled: func(i TokenInstalled) {
+			TokenInstalled: func(i hooks.TokenInstalled) {
 				add("installed %v %s expires in %v token? %v", i.Event, i.Session, i.Expiry.Sub(i.At), i.Token != "")
 			},
 		}
@@ -96,7 +97,7 @@ func TestStoreErrorHook(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
 		var ops []string
 		var mu sync.Mutex
-		h := Hooks{StoreError: func(e StoreError) {
+		h := hooks.Hooks{StoreError: func(e hooks.StoreError) {
 			mu.Lock()
 			ops = append(ops, e.Op+": "+e.Err.Error())
 			mu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -191,7 +192,7 @@ func TestServeUntil(t *testing.T) {
 	installed := make(chan struct{}, 4)
 	initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(time.Hour)}
 	s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithClock(mock), WithSeed(1),
-		WithRefreshAhead(10*time.Minute), WithHooks(Hooks{TokenInstalled: func(TokenInstalled) { installed <- struct{}{} }}))
+		WithRefreshAhead(10*time.Minute), WithHooks(hooks.Hooks{TokenInstalled: func(hooks.TokenInstalled) { installed <- struct{}{} }}))
 	if err != nil {
 		t.Fatal(err)
 	}

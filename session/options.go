@@ -9,6 +9,7 @@ import (
 
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -41,7 +42,7 @@ type config struct {
 	reuseGrace    time.Duration
 	solo          bool
 	lease         time.Duration
-	hooks         Hooks
+	hooks         hooks.Hooks
 	base          context.Context
 	throttle      *Throttle
 	// login is WithLogin's; loginElsewhere and loginHint WithLoginElsewhere's.
@@ -91,14 +92,14 @@ func WithClock(cl clock.Clock) Option { return func(c *config) { c.clock = cl } 
 
 // WithLogger sets the logger for refresh failures (Warn), revocations
 // (Error) and successes (Debug), and for hooks, sinks or handlers that
-// panicked (Error, see Hooks). Secrets never reach it. The default
+// panicked (Error, see hooks.Hooks). Secrets never reach it. The default
 // discards everything.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithAudit sends a record of every transition to sink (for example an
 // audit.ChainWriter, an audit.SlogSink, or audit.Multi of both). The sink
 // is called like a hook: outside the session lock, one record at a time,
-// in order; a panic in it is recovered and logged (see Hooks), and a
+// in order; a panic in it is recovered and logged (see hooks.Hooks), and a
 // record is never dropped.
 func WithAudit(sink audit.Sink) Option { return func(c *config) { c.sink = sink } }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -39,7 +40,7 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 	if !followUp {
 		if t := s.cfg.throttle; t != nil && !t.allow(started) {
 			if h := s.cfg.hooks.Throttled; h != nil {
-				info := Throttled{Session: s.cfg.id, Attempt: attemptNo, At: started}
+				info := hooks.Throttled{Session: s.cfg.id, Attempt: attemptNo, At: started}
 				s.hook(func() { h(info) })
 			}
 			return states.Input{Kind: states.InThrottled, Flight: fx.Flight}, nil, &failure{}
@@ -49,7 +50,7 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 		a.flight = fx.Flight
 	}
 	if h := s.cfg.hooks.RequestStart; h != nil {
-		info := RequestStart{Session: s.cfg.id, Attempt: attemptNo, Fallback: fallback, At: started}
+		info := hooks.RequestStart{Session: s.cfg.id, Attempt: attemptNo, Fallback: fallback, At: started}
 		s.hook(func() { h(info) })
 		s.deliver(false)
 	}
@@ -79,7 +80,7 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 		tok.Issued = now
 	}
 	if h := s.cfg.hooks.RequestDone; h != nil {
-		info := RequestDone{Session: s.cfg.id, Attempt: attemptNo, Fallback: fallback, Duration: now.Sub(started),
+		info := hooks.RequestDone{Session: s.cfg.id, Attempt: attemptNo, Fallback: fallback, Duration: now.Sub(started),
 			Class: v.Class, Cause: v.Cause, At: now}
 		if ee := fail.endpoint; ee != nil {
 			info.Status, info.Code = ee.Status, ee.Code

@@ -13,6 +13,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -465,6 +466,6 @@ func (s *Session) Close() error {
 }
 
 // infoLocked describes the session for Hooks.Opened and Hooks.Closed.
-func (s *Session) infoLocked() SessionInfo {
-	return SessionInfo{Session: s.cfg.id, State: s.data.State(), Expiry: s.data.Expiry()}
+func (s *Session) infoLocked() hooks.SessionInfo {
+	return hooks.SessionInfo{Session: s.cfg.id, State: s.data.State(), Expiry: s.data.Expiry()}
 }

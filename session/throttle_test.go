@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/session/hooks"
 )
 
 // TestThrottleSharedBySessions: 50 sessions of one process through a
@@ -35,7 +36,7 @@ func TestThrottleSharedBySessions(t *testing.T) {
 			for i := range ss {
 				initial := Token{Access: "a", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(time.Second)}
 				opts := []Option{WithSeed(uint64(i)), WithRefreshAhead(0), WithThrottle(th),
-					WithHooks(Hooks{Throttled: func(Throttled) { hooked.Add(1) }})}
+					WithHooks(hooks.Hooks{Throttled: func(hooks.Throttled) { hooked.Add(1) }})}
 				s, err := New(context.Background(), RefresherFunc(func(ctx context.Context, cur Token) (Token, error) {
 					return testClient(t, fe, Endpoint{}).Refresh(ctx, Token{Refresh: Secret(fe.current())})
 				}), initial, opts...)

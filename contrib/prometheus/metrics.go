@@ -1,5 +1,5 @@
 // Package authfsmprom exports the metrics of authfsm sessions to
-// Prometheus, from the sessions' hooks (session.Hooks).
+// Prometheus, from the sessions' hooks (hooks.Hooks).
 //
 // It is a module of its own, github.com/authfsm/authfsm/contrib/prometheus,
 // so that the core module does not depend on the Prometheus client.
@@ -34,6 +34,7 @@ import (
 
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -172,13 +173,13 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 // from the family another process refreshed, SetToken), so each process
 // sharing one family reports the token it holds. A revoked session counts
 // again from its next token.
-func (m *Metrics) Hooks() session.Hooks {
-	return session.ChainHooks(m.census.Hooks(), session.Hooks{
-		RequestDone: func(d session.RequestDone) {
+func (m *Metrics) Hooks() hooks.Hooks {
+	return hooks.Chain(m.census.Hooks(), hooks.Hooks{
+		RequestDone: func(d hooks.RequestDone) {
 			m.attempts.WithLabelValues(session.RefreshOutcome(d.Class), d.Class.String()).Inc()
 			m.duration.Observe(d.Duration.Seconds())
 		},
-		StoreError: func(e session.StoreError) { m.storeErrors.WithLabelValues(e.Op).Inc() },
-		Throttled:  func(session.Throttled) { m.throttled.Inc() },
+		StoreError: func(e hooks.StoreError) { m.storeErrors.WithLabelValues(e.Op).Inc() },
+		Throttled:  func(hooks.Throttled) { m.throttled.Inc() },
 	})
 }

@@ -25,6 +25,7 @@ import (
 	authfsmprom "github.com/authfsm/authfsm/contrib/prometheus"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -264,8 +265,8 @@ func TestExpiredAtStart(t *testing.T) {
 		})
 		var seen []string
 		var mu sync.Mutex
-		mine := session.Hooks{
-			Opened: func(i session.SessionInfo) { mu.Lock(); seen = append(seen, "opened "+i.State.String()); mu.Unlock() },
+		mine := hooks.Hooks{
+			Opened: func(i hooks.SessionInfo) { mu.Lock(); seen = append(seen, "opened "+i.State.String()); mu.Unlock() },
 			Transition: func(r audit.Record) {
 				mu.Lock()
 				seen = append(seen, fmt.Sprintf("%v->%v", r.From, r.To))
@@ -431,9 +432,9 @@ func TestOptions(t *testing.T) {
 		authfsmprom.WithDurationBuckets([]float64{0.5, 1}))
 	reg.MustRegister(m)
 	h := m.Hooks()
-	h.Throttled(session.Throttled{Session: "x", Attempt: 2})
-	h.StoreError(session.StoreError{Session: "x", Op: "publish", Err: errors.New("down")})
-	h.RequestDone(session.RequestDone{Session: "x", Class: policy.Transient, Duration: 700 * time.Millisecond})
+	h.Throttled(hooks.Throttled{Session: "x", Attempt: 2})
+	h.StoreError(hooks.StoreError{Session: "x", Op: "publish", Err: errors.New("down")})
+	h.RequestDone(hooks.RequestDone{Session: "x", Class: policy.Transient, Duration: 700 * time.Millisecond})
 	got, text := scrape(t, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	check(t, "options", got, map[string]float64{
 		`myapp_authfsm_sessions{issuer="auth.example",state="valid"}`:                                     0,
@@ -455,17 +456,17 @@ func TestOptions(t *testing.T) {
 // TestChain: every non-nil hook of every value is called, in order.
 func TestChain(t *testing.T) {
 	var got []string
-	rec := func(s string) func(session.SessionInfo) {
-		return func(session.SessionInfo) { got = append(got, s) }
+	rec := func(s string) func(hooks.SessionInfo) {
+		return func(hooks.SessionInfo) { got = append(got, s) }
 	}
 	h := authfsmprom.Chain(
-		session.Hooks{Opened: rec("first")},
-		session.Hooks{},
-		session.Hooks{Opened: rec("second"), Closed: rec("closed")},
-		session.Hooks{Opened: rec("third")},
+		hooks.Hooks{Opened: rec("first")},
+		hooks.Hooks{},
+		hooks.Hooks{Opened: rec("second"), Closed: rec("closed")},
+		hooks.Hooks{Opened: rec("third")},
 	)
-	h.Opened(session.SessionInfo{})
-	h.Closed(session.SessionInfo{})
+	h.Opened(hooks.SessionInfo{})
+	h.Closed(hooks.SessionInfo{})
 	if want := "first second third closed"; strings.Join(got, " ") != want {
 		t.Errorf("calls %q, want %q", got, want)
 	}

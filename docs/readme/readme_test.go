@@ -31,9 +31,10 @@ var imports = map[string]string{
 	"github.com/authfsm/authfsm/audit":   "audit.Fingerprint",
 	"github.com/authfsm/authfsm/policy":  "policy.Default",
 	"github.com/authfsm/authfsm/session": "session.New",
-	"github.com/authfsm/authfsm/states":  "states.Valid",
-	"github.com/authfsm/authfsm/sim":     "sim.Parse",
-	"github.com/benbjohnson/clock":       "clock.New",
+	"github.com/authfsm/authfsm/session/hooks": "hooks.Chain",
+	"github.com/authfsm/authfsm/states":        "states.Valid",
+	"github.com/authfsm/authfsm/sim":           "sim.Parse",
+	"github.com/benbjohnson/clock":             "clock.New",
 }
 
 // placeholders stand for what a snippet elides: the variables it uses

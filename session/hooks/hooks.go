@@ -1,4 +1,9 @@
-package session
+// Package hooks holds what a session tells its observers, in the manner
+// of net/http/httptrace: the Hooks a session calls (session.WithHooks)
+// and the events they receive. It knows nothing of the session itself, so
+// a metrics adapter, a census (package session/ops) or an application's
+// own hooks depend on these types alone.
+package hooks
 
 import (
 	"time"
@@ -17,18 +22,18 @@ import (
 // delivery of later hooks and records, not the session.
 //
 // A hook that panics does not stop the session or its delivery, and the
-// same holds for the audit sink (WithAudit) and the logger (WithLogger): the
+// same holds for the audit sink (session.WithAudit) and the logger (session.WithLogger): the
 // panic is recovered, logged at error level as "session: a hook panicked"
 // (or "the audit sink", "the logger") with its value, cleaned of the
 // access token and cut to 1,000 characters, and its stack, counted in
-// Status.Panics, and the next record, hook call and log line are delivered
+// session.Status.Panics, and the next record, hook call and log line are delivered
 // as usual. It is not propagated: hooks run on whichever goroutine
 // happens to deliver (a caller of Token, the session's timer or refresh,
 // Shutdown), so a panic would crash the program or not by chance.
 //
 // While a hook or the sink blocks, the queue grows. Once 1,024 notes wait,
 // new log lines and calls of RequestStart, RequestDone, StoreError and
-// Throttled are dropped, counted in Status.Dropped and reported by one
+// Throttled are dropped, counted in session.Status.Dropped and reported by one
 // warning when delivery catches up. Audit records (and their Transition
 // calls), Opened and Closed are never dropped.
 type Hooks struct {
@@ -40,8 +45,8 @@ type Hooks struct {
 	Transition func(audit.Record)
 	// TokenInstalled is called when a new access token becomes the
 	// session's current one — a successful refresh, a pair adopted from
-	// the family (another process refreshed, see WithCoordinator), or
-	// SetToken — right after the Transition of that change, with the
+	// the family (another process refreshed, see session.WithCoordinator), or
+	// Session.SetToken — right after the Transition of that change, with the
 	// token's expiry, which the audit record does not carry.
 	TokenInstalled func(TokenInstalled)
 	// RequestStart is called as a refresh request is sent.
@@ -52,14 +57,14 @@ type Hooks struct {
 	// or the family's coordinator could not be reached.
 	StoreError func(StoreError)
 	// Throttled is called when the shared throttle kept an attempt from
-	// being sent (see WithThrottle).
+	// being sent (see session.WithThrottle).
 	Throttled func(Throttled)
 }
 
 // SessionInfo identifies a session and its state, for Hooks.Opened and
 // Hooks.Closed.
 type SessionInfo struct {
-	// Session is the session's id (WithID).
+	// Session is the session's id (session.WithID).
 	Session string
 	// State is its state.
 	State states.State
@@ -134,28 +139,12 @@ type Throttled struct {
 	At      time.Time
 }
 
-// WithHooks installs hooks. See Hooks for when they are called.
-func WithHooks(h Hooks) Option { return func(c *config) { c.hooks = h } }
-
-// hook queues a call of a hook behind the records and log lines queued so
-// far; the outbox delivers it outside the session lock, or drops it when
-// full.
-func (s *Session) hook(call func()) {
-	s.out.push(note{call: call})
-}
-
-// lifeHook is hook for Opened and Closed, which the outbox never drops: a
-// census that missed one would count the session forever.
-func (s *Session) lifeHook(call func()) {
-	s.out.push(note{call: call, keep: true})
-}
-
-// ChainHooks returns hooks that call each of hs in turn, in the order
-// given, for every event; a nil field is skipped. It installs, say, a
-// metrics adapter's hooks beside the application's own:
+// Chain returns hooks that call each of hs in turn, in the order given,
+// for every event; a nil field is skipped. It installs, say, a metrics
+// adapter's hooks beside the application's own:
 //
-//	session.WithHooks(session.ChainHooks(metrics.Hooks(), myHooks))
-func ChainHooks(hs ...Hooks) Hooks {
+//	session.WithHooks(hooks.Chain(metrics.Hooks(), myHooks))
+func Chain(hs ...Hooks) Hooks {
 	var c Hooks
 	for _, h := range hs {
 		c.Opened = chain(c.Opened, h.Opened)
