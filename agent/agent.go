@@ -82,7 +82,7 @@ type counters struct {
 	refresh                                             [policy.Suspect + 1]atomic.Int64 // by policy.Class
 
 	mu          sync.Mutex
-	durations   []uint64 // refresh requests by bucket of session.DefaultDurationBuckets, the last +Inf
+	durations   []uint64 // refresh requests by bucket of ops.DefaultDurationBuckets, the last +Inf
 	durationSum float64  // seconds
 	storeErrors map[string]uint64
 }

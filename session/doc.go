@@ -36,7 +36,7 @@
 //     calls are dropped and counted (Status.Dropped), audit records never
 //     are. See hooks.Hooks.
 //   - Nothing a caller observes waits on I/O: Status, Token while the token
-//     is valid, HealthHandler and the hooks read memory only. Every
+//     is valid, ops.HealthHandler and the hooks read memory only. Every
 //     operation on a Store, a Coordinator or a lock file has a deadline (the
 //     request timeout; DefaultLockTimeout for a lock file), and one that
 //     runs out counts as the store being down (Status.StoreError, retried).

@@ -2,10 +2,7 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -144,41 +141,6 @@ func TestBaseContext(t *testing.T) {
 		}
 		if v := <-seen; v != "trace-1" {
 			t.Errorf("the refresh saw %v, want the base context's value", v)
-		}
-	})
-}
-
-// TestHealthHandler: 200 with the state while a token can be served, 503
-// with the error when not; never a token in the body.
-func TestHealthHandler(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		fe := newFakeEndpoint(time.Hour)
-		s, _ := newTestSession(t, fe)
-		defer s.Close()
-		get := func() (int, map[string]any, string) {
-			rec := httptest.NewRecorder()
-			HealthHandler(s).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-			var m map[string]any
-			if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
-				t.Fatalf("body %q: %v", rec.Body, err)
-			}
-			return rec.Code, m, rec.Body.String()
-		}
-		code, m, body := get()
-		if code != 200 || m["state"] != "valid" || m["token_valid"] != true || strings.Contains(body, "tok-access") {
-			t.Fatalf("healthy: %d %s", code, body)
-		}
-		fe.setFault(fault{kind: "status", status: 502}, 0)
-		time.Sleep(time.Hour + 1500*time.Millisecond) // between two retries a second apart
-		synctest.Wait()
-		code, m, body = get()
-		if code != 503 || m["state"] != "backoff" || !strings.Contains(fmt.Sprint(m["last_error"]), "502 Bad Gateway") {
-			t.Fatalf("in backoff: %d %s", code, body)
-		}
-		rec := httptest.NewRecorder()
-		HealthHandler(s).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/healthz", nil))
-		if rec.Code != http.StatusMethodNotAllowed {
-			t.Errorf("POST: %d", rec.Code)
 		}
 	})
 }

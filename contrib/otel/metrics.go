@@ -42,8 +42,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/authfsm/authfsm/policy"
-	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/ops"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -127,7 +127,7 @@ func WithDurationBoundaries(b []float64) Option {
 // Metrics records the metrics of the sessions whose hooks it made. It is
 // safe for concurrent use by any number of sessions.
 type Metrics struct {
-	census *session.Census
+	census *ops.Census
 	attrs  []attribute.KeyValue
 	// stateSets are the attribute sets of authfsm.session.state, by state.
 	stateSets []metric.MeasurementOption
@@ -152,7 +152,7 @@ func New(mp metric.MeterProvider, opts ...Option) (*Metrics, error) {
 		mp = otel.GetMeterProvider()
 	}
 	meter := mp.Meter(ScopeName)
-	m := &Metrics{census: session.NewCensus(), attrs: cfg.attrs, common: metric.WithAttributes(cfg.attrs...)}
+	m := &Metrics{census: ops.NewCensus(), attrs: cfg.attrs, common: metric.WithAttributes(cfg.attrs...)}
 	for _, s := range states.States() {
 		m.stateSets = append(m.stateSets, metric.WithAttributes(append(append([]attribute.KeyValue(nil), cfg.attrs...), StateKey.String(s.String()))...))
 	}
@@ -206,13 +206,13 @@ func (m *Metrics) Unregister() error { return m.reg.Unregister() }
 func (m *Metrics) refreshAttrs(d hooks.RequestDone) metric.MeasurementOption {
 	attrs := append(make([]attribute.KeyValue, 0, len(m.attrs)+4), m.attrs...)
 	if d.Class == policy.OK {
-		attrs = append(attrs, OutcomeKey.String(session.OutcomeSuccess), ClassKey.String(d.Class.String()))
+		attrs = append(attrs, OutcomeKey.String(ops.OutcomeSuccess), ClassKey.String(d.Class.String()))
 	} else {
 		et := d.Class.String()
 		if knownCodes[d.Code] {
 			et = d.Code
 		}
-		attrs = append(attrs, OutcomeKey.String(session.OutcomeFailure), ClassKey.String(d.Class.String()), ErrorTypeKey.String(et))
+		attrs = append(attrs, OutcomeKey.String(ops.OutcomeFailure), ClassKey.String(d.Class.String()), ErrorTypeKey.String(et))
 	}
 	if d.Status != 0 {
 		attrs = append(attrs, StatusCodeKey.Int(d.Status))

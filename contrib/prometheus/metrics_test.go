@@ -26,6 +26,7 @@ import (
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/ops"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -529,7 +530,7 @@ func TestSharedFamilyBothReport(t *testing.T) {
 }
 
 // TestVocabulary: every metric is registered under the name, help text,
-// type and labels of its session.Metric* definition, the vocabulary the
+// type and labels of its ops.Metric* definition, the vocabulary the
 // agent's /metrics writes too.
 func TestVocabulary(t *testing.T) {
 	reg := prometheus.NewRegistry()
@@ -556,8 +557,8 @@ func TestVocabulary(t *testing.T) {
 		}
 		got[f.GetName()] = fmt.Sprintf("%s|%s|%v", f.GetHelp(), strings.ToLower(f.GetType().String()), labels)
 	}
-	for _, d := range []session.MetricDesc{session.MetricSessions, session.MetricRefreshAttempts, session.MetricRefreshDuration,
-		session.MetricTokenExpiry, session.MetricStoreErrors, session.MetricThrottledAttempts} {
+	for _, d := range []ops.MetricDesc{ops.MetricSessions, ops.MetricRefreshAttempts, ops.MetricRefreshDuration,
+		ops.MetricTokenExpiry, ops.MetricStoreErrors, ops.MetricThrottledAttempts} {
 		labels := slices.Sorted(slices.Values(d.Labels)) // as the registry orders them
 		want := fmt.Sprintf("%s|%s|%v", d.Help, d.Type, labels)
 		if g := got[d.FullName("app")]; g != want {
@@ -565,6 +566,6 @@ func TestVocabulary(t *testing.T) {
 		}
 	}
 	if len(got) != 6 {
-		t.Errorf("%d families, want the 6 of session.Metric*: %v", len(got), got)
+		t.Errorf("%d families, want the 6 of ops.Metric*: %v", len(got), got)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/authfsm/authfsm/coordinator/rediscore"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/ops"
 	"github.com/authfsm/authfsm/sim"
 	"github.com/authfsm/authfsm/states"
 )
@@ -45,7 +46,7 @@ var defaults = map[string]any{
 	"policy.DefaultThrottleWindow":          policy.DefaultThrottleWindow,
 	"session.DefaultAssertionLifetime":      session.DefaultAssertionLifetime,
 	"session.DefaultDeviceInterval":         session.DefaultDeviceInterval,
-	"session.DefaultDurationBuckets":        session.DefaultDurationBuckets,
+	"ops.DefaultDurationBuckets":            ops.DefaultDurationBuckets,
 	"session.DefaultIdleTimeout":            session.DefaultIdleTimeout,
 	"session.DefaultLease":                  session.DefaultLease,
 	"session.DefaultLockTimeout":            session.DefaultLockTimeout,

@@ -29,6 +29,9 @@ var forbidden = map[string][]string{
 	// What a session tells its observers is data below the session: the
 	// hooks know no session, so a metrics adapter needs no runtime.
 	"session/hooks": {"net", "net/http", "github.com/benbjohnson/clock", module + "/session", module + "/sim", module + "/agent"},
+	// Operating sessions (health, census, metrics) is above the runtime
+	// and below the agent, which serves them.
+	"session/ops": {module + "/sim", module + "/conform", module + "/agent"},
 	// The declared session is data below the runtime, the simulator and
 	// the agent, which all read it; it runs nothing.
 	"declare": {"net", "net/http", "github.com/benbjohnson/clock", module + "/audit", module + "/session", module + "/sim", module + "/agent"},
@@ -83,7 +86,7 @@ func TestImportArrows(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"policy", "states", "diagram", "audit", "declare", "internal/yamlwalk", "sim", "sim/simserver", "session", "session/hooks", "agent", "conform"} {
+	for _, name := range []string{"policy", "states", "diagram", "audit", "declare", "internal/yamlwalk", "sim", "sim/simserver", "session", "session/hooks", "session/ops", "agent", "conform"} {
 		if !seen[name] {
 			t.Errorf("package %s not found by go list", name)
 		}

@@ -1,4 +1,4 @@
-package session
+package ops
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
@@ -19,7 +20,7 @@ func TestCensus(t *testing.T) {
 	// Hooks are delivered outside the session's lock, maybe after the call
 	// that caused them returned, and a new token's TokenInstalled after its
 	// transition: installed receives each new token once the census has
-	// taken it in (ChainHooks calls the census first).
+	// taken it in (hooks.Chain calls the census first).
 	installed := make(chan hooks.TokenInstalled, 64)
 	hk := hooks.Chain(c.Hooks(), hooks.Hooks{TokenInstalled: func(ti hooks.TokenInstalled) { installed <- ti }})
 	waitFor := func(id string, ev states.Event) {
@@ -31,12 +32,12 @@ func TestCensus(t *testing.T) {
 		}
 	}
 	now := time.Now()
-	open := func(id string, expiry time.Time) *Session {
+	open := func(id string, expiry time.Time) *session.Session {
 		t.Helper()
-		fe := newFakeEndpoint(time.Hour) // each its own server, whose first pair it holds
-		s, err := New(context.Background(), testClient(t, fe, Endpoint{}),
-			Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: now.Add(-time.Hour), Expiry: expiry},
-			WithID(id), WithHooks(hk))
+		is := &issuer{ttl: time.Hour} // each its own server, whose first pair it holds
+		s, err := session.New(context.Background(), is,
+			session.Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: now.Add(-time.Hour), Expiry: expiry},
+			session.WithID(id), session.WithHooks(hk))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,20 +64,20 @@ func TestCensus(t *testing.T) {
 	}
 	check("c refreshed", 3, 0, earliestOf(now.Add(90*time.Minute), stale))
 
-	if err := b.SetToken(context.Background(), Token{Access: "tok-access-b2", Refresh: "tok-refresh-b2", Expiry: now.Add(10 * time.Minute)}); err != nil {
+	if err := b.SetToken(context.Background(), session.Token{Access: "tok-access-b2", Refresh: "tok-refresh-b2", Expiry: now.Add(10 * time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor("b", states.SetToken)
 	check("b's pair set from outside", 3, 0, now.Add(10*time.Minute))
 
-	for _, s := range []*Session{a, b, stale} {
+	for _, s := range []*session.Session{a, b, stale} {
 		s.Close()
 	}
 	check("all closed", 0, 0, time.Time{})
 }
 
 // earliestOf is the earlier of at and s's token expiry.
-func earliestOf(at time.Time, s *Session) time.Time {
+func earliestOf(at time.Time, s *session.Session) time.Time {
 	if exp := s.Status().Expiry; exp.Before(at) {
 		return exp
 	}
@@ -91,25 +92,25 @@ func earliestOf(at time.Time, s *Session) time.Time {
 // reported as well.
 func TestCensusSharedFamily(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		fe := newFakeEndpoint(2 * time.Hour) // a refreshes once in this test
+		is := &issuer{ttl: 2 * time.Hour} // a refreshes once in this test
 		path := filepath.Join(t.TempDir(), "family.json")
 		start := time.Now()
-		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(time.Hour)}
-		open := func(id string, c *Census, opts ...Option) *Session {
+		initial := session.Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(time.Hour)}
+		open := func(id string, c *Census, opts ...session.Option) *session.Session {
 			t.Helper()
-			opts = append(opts, WithID(id), WithHooks(c.Hooks()), WithCoordinator(&FileCoordinator{Path: path}))
-			s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, opts...)
+			opts = append(opts, session.WithID(id), session.WithHooks(c.Hooks()), session.WithCoordinator(&session.FileCoordinator{Path: path}))
+			s, err := session.New(context.Background(), is, initial, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return s
 		}
 		ca, cb := NewCensus(), NewCensus()
-		a := open("a", ca, WithRefreshAhead(30*time.Minute)) // refreshes at half its token's lifetime
-		b := open("b", cb, WithRefreshAhead(0))              // adopts once its own token expires
+		a := open("a", ca, session.WithRefreshAhead(30*time.Minute)) // refreshes at half its token's lifetime
+		b := open("b", cb, session.WithRefreshAhead(0))              // adopts once its own token expires
 		defer a.Close()
 		defer b.Close()
-		check := func(step, name string, c *Census, s *Session) {
+		check := func(step, name string, c *Census, s *session.Session) {
 			t.Helper()
 			counts, got := c.Snapshot()
 			want := s.Status().Expiry
@@ -120,7 +121,7 @@ func TestCensusSharedFamily(t *testing.T) {
 
 		time.Sleep(31 * time.Minute) // a refreshes and publishes generation 1
 		synctest.Wait()
-		if n, _, _ := fe.stats(); n != 1 || a.Status().Generation != 1 {
+		if n := is.requests(); n != 1 || a.Status().Generation != 1 {
 			t.Fatalf("%d token requests, a at generation %d; want a's one refresh", n, a.Status().Generation)
 		}
 		check("a refreshed", "a", ca, a)
@@ -128,13 +129,13 @@ func TestCensusSharedFamily(t *testing.T) {
 
 		time.Sleep(30 * time.Minute) // b's token expires: it adopts a's pair
 		synctest.Wait()
-		if n, _, _ := fe.stats(); n != 1 || b.Status().Generation != 1 {
+		if n := is.requests(); n != 1 || b.Status().Generation != 1 {
 			t.Fatalf("%d token requests, b at generation %d; want b to adopt a's pair", n, b.Status().Generation)
 		}
 		check("b adopted", "a", ca, a)
 		check("b adopted", "b", cb, b)
 
-		relogin := Token{Access: "relogin-access", Refresh: "relogin-refresh", Expiry: time.Now().Add(10 * time.Minute)}
+		relogin := session.Token{Access: "relogin-access", Refresh: "relogin-refresh", Expiry: time.Now().Add(10 * time.Minute)}
 		if err := b.SetToken(context.Background(), relogin); err != nil {
 			t.Fatal(err)
 		}

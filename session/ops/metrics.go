@@ -1,4 +1,4 @@
-package session
+package ops
 
 import "github.com/authfsm/authfsm/policy"
 
@@ -35,7 +35,7 @@ var (
 	// MetricSessions counts open sessions by state (every state present).
 	MetricSessions = MetricDesc{Name: "sessions", Type: "gauge",
 		Help: "Open authfsm sessions, by state.", Labels: []string{"state"}}
-	// MetricRefreshAttempts counts refresh requests (Hooks.RequestDone).
+	// MetricRefreshAttempts counts refresh requests (hooks.Hooks.RequestDone).
 	MetricRefreshAttempts = MetricDesc{Name: "refresh_attempts_total", Type: "counter",
 		Help:   "Refresh requests sent, by outcome (success, failure) and policy class (ok, transient, rate_limited, permanent, suspect).",
 		Labels: []string{"outcome", "class"}}
@@ -47,11 +47,11 @@ var (
 	MetricTokenExpiry = MetricDesc{Name: "token_expiry_timestamp_seconds", Type: "gauge",
 		Help: "The earliest access-token expiry among open sessions that hold a token and are not revoked (refreshed here, adopted from another process of the family, or set), in Unix seconds; absent when no open session holds one. It may be in the past: a session that could not refresh in time."}
 	// MetricStoreErrors counts failures of the token store or the
-	// coordinator (Hooks.StoreError), by StoreError.Op.
+	// coordinator (hooks.Hooks.StoreError), by hooks.StoreError.Op.
 	MetricStoreErrors = MetricDesc{Name: "store_errors_total", Type: "counter",
 		Help: "Failures of the token store or of the token family's coordinator, by operation.", Labels: []string{"op"}}
-	// MetricThrottledAttempts counts attempts a shared Throttle held back
-	// (Hooks.Throttled).
+	// MetricThrottledAttempts counts attempts a shared session.Throttle held back
+	// (hooks.Hooks.Throttled).
 	MetricThrottledAttempts = MetricDesc{Name: "throttled_attempts_total", Type: "counter",
 		Help: "Refresh attempts the shared throttle kept from being sent."}
 )
@@ -78,5 +78,5 @@ var StoreOps = []string{"save", "publish", "read", "acquire", "mark"}
 
 // DefaultDurationBuckets are MetricRefreshDuration's buckets, in seconds,
 // unless an adapter is told otherwise: a token request usually takes tens
-// to hundreds of milliseconds, and DefaultRequestTimeout (10 s) bounds it.
+// to hundreds of milliseconds, and session.DefaultRequestTimeout (10 s) bounds it.
 var DefaultDurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}

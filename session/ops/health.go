@@ -1,9 +1,11 @@
-package session
+package ops
 
 import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/authfsm/authfsm/session"
 )
 
 // HealthHandler returns an http.Handler that answers a health check with
@@ -13,7 +15,7 @@ import (
 //
 //	{"state":"backoff","token_valid":true,"expiry":"…","next_at":"…","attempt":2,
 //	 "cause":"502 Bad Gateway","last_error":"session: token refresh failed: …","token":"sha256:…"}
-func HealthHandler(s *Session) http.Handler {
+func HealthHandler(s *session.Session) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")

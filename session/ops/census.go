@@ -1,4 +1,4 @@
-package session
+package ops
 
 import (
 	"sync"
@@ -19,10 +19,10 @@ import (
 //
 // Every open session that holds a token counts in the earliest expiry:
 // its expiry is known from Opened and from every token it installs
-// (Hooks.TokenInstalled: a successful refresh, a pair adopted from the
-// family another process refreshed, SetToken). Only a session without a
+// (hooks.Hooks.TokenInstalled: a successful refresh, a pair adopted from the
+// family another process refreshed, Session.SetToken). Only a session without a
 // token and a revoked one (until its next installed token) count in no
-// expiry, so with processes sharing one family (WithCoordinator) every
+// expiry, so with processes sharing one family (session.WithCoordinator) every
 // process reports the token it holds, not only the one that refreshed.
 type Census struct {
 	mu     sync.Mutex
@@ -44,7 +44,7 @@ func NewCensus() *Census {
 }
 
 // view is one Hooks value's part of the census: the sessions it has seen,
-// told apart by their ids (WithID).
+// told apart by their ids (session.WithID).
 type view struct {
 	c    *Census
 	byID map[string]*tracked // guarded by c.mu
