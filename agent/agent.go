@@ -20,6 +20,7 @@ import (
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 // Options are what New takes besides the configuration; the zero value
@@ -120,7 +121,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 			a = nil
 		}
 	}()
-	endpoints := make([]session.Endpoint, len(cfg.Profiles))
+	endpoints := make([]oauth.Endpoint, len(cfg.Profiles))
 	a.redis = map[string]*rediscore.Client{}
 	for i, pr := range cfg.Profiles {
 		e, err := pr.endpoint(cfg.File, &a.opts)
@@ -206,9 +207,9 @@ func (a *Agent) bind(name string, l Listen) error {
 }
 
 // start creates the session of a profile.
-func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, throttles map[string]*session.Throttle) (*profile, error) {
+func (a *Agent) start(ctx context.Context, pr *Profile, e oauth.Endpoint, throttles map[string]*session.Throttle) (*profile, error) {
 	p := &profile{cfg: pr, wait: pr.Session.WaitForRefresh, clock: a.opts.Clock}
-	client, err := session.NewClient(pr.loginEndpoint(e))
+	client, err := oauth.NewClient(pr.loginEndpoint(e))
 	if err != nil {
 		return nil, err
 	}
@@ -234,8 +235,8 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 	}
 	if pr.Session.Fallback {
 		fe := e
-		fe.Grant, fe.SubjectToken, fe.ActorToken, fe.RequestedTokenType = session.GrantClientCredentials, nil, nil, ""
-		fb, err := session.NewClient(fe)
+		fe.Grant, fe.SubjectToken, fe.ActorToken, fe.RequestedTokenType = oauth.GrantClientCredentials, nil, nil, ""
+		fb, err := oauth.NewClient(fe)
 		if err != nil {
 			return nil, fmt.Errorf("the fallback grant: %w", err)
 		}

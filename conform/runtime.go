@@ -15,6 +15,7 @@ import (
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/oauth"
 	"github.com/authfsm/authfsm/sim"
 	"github.com/authfsm/authfsm/sim/simserver"
 	"github.com/authfsm/authfsm/states"
@@ -242,7 +243,7 @@ func (p *process) open(tok session.Token, seed uint64) error {
 	ht := &http.Client{Transport: procTransport{p: p, live: live}, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}
-	client, err := session.NewClient(session.Endpoint{TokenURL: tokenURL, ClientID: "conform", HTTPClient: ht, Clock: r.view})
+	client, err := oauth.NewClient(oauth.Endpoint{TokenURL: tokenURL, ClientID: "conform", HTTPClient: ht, Clock: r.view})
 	if err != nil {
 		return err
 	}
@@ -255,8 +256,8 @@ func (p *process) open(tok session.Token, seed uint64) error {
 		session.WithHooks(hooks.Hooks{Transition: func(rec audit.Record) { r.record(p, inc, rec) }}),
 	)
 	if sc.Session.Fallback {
-		fb, err := session.NewClient(session.Endpoint{TokenURL: tokenURL, ClientID: "conform", HTTPClient: ht, Clock: r.view,
-			Grant: session.GrantClientCredentials})
+		fb, err := oauth.NewClient(oauth.Endpoint{TokenURL: tokenURL, ClientID: "conform", HTTPClient: ht, Clock: r.view,
+			Grant: oauth.GrantClientCredentials})
 		if err != nil {
 			return err
 		}

@@ -11,8 +11,8 @@ import (
 // session block read by package declare, the one a scenario and an agent
 // profile hold): WithRefreshAhead, WithRequestTimeout and WithPolicy. The
 // keys that need more than a value are the caller's, as `authfsm agent`
-// does them: fallback a second Client for WithFallback (the same client
-// with GrantClientCredentials), throttle one Throttle shared by the
+// does them: fallback a second oauth.Client for WithFallback (the same
+// client with oauth.GrantClientCredentials), throttle one Throttle shared by the
 // sessions on the token endpoint (NewThrottle(d.Throttle, seed),
 // WithThrottle), and wait_for_refresh how long a caller's context lets
 // Token wait (ContextWithWait). A policy that does not build is an error.

@@ -23,7 +23,7 @@ import (
 func TestHooks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 502}, 1)
+		fe.SetFault(fault{Kind: "status", Status: 502}, 1)
 		var mu sync.Mutex
 		var got []string
 		var sp atomic.Pointer[Session]
@@ -50,7 +50,7 @@ func TestHooks(t *testing.T) {
 			},
 		}
 		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Second)}
-		s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithHooks(h), WithID("api"),
+		s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial, WithHooks(h), WithID("api"),
 			WithPolicy(policy.Constant{Wait: time.Second}), WithRefreshAhead(0))
 		if err != nil {
 			t.Fatal(err)
@@ -100,7 +100,7 @@ func TestStoreErrorHook(t *testing.T) {
 			mu.Unlock()
 		}}
 		initial := Token{Access: "a", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Second)}
-		s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithStore(&flakyStore{fails: 1}),
+		s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial, WithStore(&flakyStore{fails: 1}),
 			WithHooks(h), WithRefreshAhead(0))
 		if err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authfsm/authfsm/session/internal/redact"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -35,18 +36,6 @@ type LoginFunc func(ctx context.Context) (Token, error)
 
 // Login calls f(ctx).
 func (f LoginFunc) Login(ctx context.Context) (Token, error) { return f(ctx) }
-
-// DeviceLogin returns the Login that runs LoginDevice(ctx, c, opts): the
-// device authorization grant, its code shown by opts.Prompt.
-func DeviceLogin(c *Client, opts DeviceOptions) Login {
-	return LoginFunc(func(ctx context.Context) (Token, error) { return LoginDevice(ctx, c, opts) })
-}
-
-// BrowserLogin returns the Login that runs LoginBrowser(ctx, c, opts): the
-// authorization code grant with PKCE through a loopback redirect.
-func BrowserLogin(c *Client, opts BrowserOptions) Login {
-	return LoginFunc(func(ctx context.Context) (Token, error) { return LoginBrowser(ctx, c, opts) })
-}
 
 // WithLogin gives the session a way back: when it has nothing it may
 // refresh with (no token yet, a final refusal of its grant, a logout of
@@ -154,7 +143,7 @@ func (s *Session) loginStep(ctx context.Context, fx states.Effects) (states.Inpu
 		s.mu.Lock()
 		s.loginErr = err
 		s.mu.Unlock()
-		detail := serverText(newScrubber(tok.Access.Reveal(), tok.Refresh.Reveal()), err.Error(), maxCause)
+		detail := redact.Text(redact.NewScrubber(tok.Access.Reveal(), tok.Refresh.Reveal()), err.Error(), maxCause)
 		return states.Input{Kind: states.InLoginFailed, Flight: fx.Flight, Detail: detail}, nil
 	}
 	if tok.Issued.IsZero() {

@@ -114,16 +114,17 @@ func WithStore(st Store) Option { return func(c *config) { c.store = st } }
 func WithSeed(seed uint64) Option { return func(c *config) { c.seed, c.seeded = seed, true } }
 
 // WithFallback sets a grant that re-authenticates the session when its
-// refresh token is refused for good (or missing): typically a Client with
-// GrantClientCredentials, or a RefresherFunc that logs in again. The
+// refresh token is refused for good (or missing): typically an oauth.Client
+// with oauth.GrantClientCredentials, or a RefresherFunc that logs in again. The
 // fallback runs within the same attempt, so its failures are classified and
 // retried like any other, and later attempts use it directly. A refusal of
 // the client itself (invalid_client, unauthorized_client) is not a refused
-// refresh token: when the fallback is a Client that authenticates as the
-// same client (the same token endpoint, client id, secret, authentication
-// style and assertion) it is not tried, and the session stops at once with
-// ErrMisconfigured; any other fallback (another client, a RefresherFunc) is
-// tried. A suspect refusal (invalid_request) calls for the fallback only
+// refresh token: when the session's Refresher says that the fallback
+// authenticates as the same client (a method SameClient(Refresher) bool,
+// which oauth.Client has: the same token endpoint, client id, secret,
+// authentication style and assertion) it is not tried, and the session
+// stops at once with ErrMisconfigured; any other fallback (another client,
+// a RefresherFunc) is tried. A suspect refusal (invalid_request) calls for the fallback only
 // once it is final (policy.SuspectRepeats answers in a row).
 func WithFallback(r Refresher) Option { return func(c *config) { c.fallback = r } }
 

@@ -95,7 +95,7 @@ func TestPanickingCallbackDoesNotWedge(t *testing.T) {
 		}
 		sink := audit.SinkFunc(func(r audit.Record) error { cl.add("sink %d %v", r.Seq, r.Event); boom("sink"); return nil })
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 502}, 1)
+		fe.SetFault(fault{Kind: "status", Status: 502}, 1)
 		var s *Session
 		recovering(func() {
 			s, _ = newTestSession(t, fe, WithHooks(hk), WithAudit(sink), WithLogger(logger))
@@ -247,7 +247,7 @@ func TestOutboxIsBounded(t *testing.T) {
 			return nil
 		})
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 502}, 0)
+		fe.SetFault(fault{Kind: "status", Status: 502}, 0)
 		s, _ := newTestSession(t, fe, WithHooks(hk), WithAudit(sink), WithLogger(logger))
 		go s.Reject("tok-access-0") // its goroutine, or the refresh's, blocks in the sink
 		// 2,000 attempts, each with 2 hook calls, a warning and 2 records.
@@ -255,7 +255,7 @@ func TestOutboxIsBounded(t *testing.T) {
 		if _, err := s.Token(context.Background()); err == nil {
 			t.Fatal("Token succeeded during the outage")
 		}
-		requests, _, _ := fe.stats()
+		requests, _, _ := fe.Stats()
 		if requests < 1900 {
 			t.Fatalf("only %d requests: the blocked sink held the session up", requests)
 		}

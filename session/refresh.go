@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"reflect"
 	"time"
 
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/internal/redact"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -72,7 +72,7 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 	}
 	if v.Class == policy.OK {
 		// The session's clock is the one that counts: a refresher's clock
-		// may differ (a Client on the real clock under a test's mock), so
+		// may differ (an oauth.Client on the real clock under a test's mock), so
 		// keep the lifetime it reported and measure it from now.
 		if !tok.Issued.IsZero() {
 			tok.Expiry = now.Add(tok.Expiry.Sub(tok.Issued))
@@ -99,36 +99,20 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 }
 
 // sameClient reports whether the fallback grant fb authenticates to the
-// authorization server as the same client as the primary refresher: both
-// are Clients with the same token endpoint (TokenURL, or the Issuer that
-// discovery starts from), client id, secret, authentication style and
-// client assertion (the same pointer; none for both). Any other fallback
-// (another client, a RefresherFunc) may authenticate otherwise
+// authorization server as the same client as the primary refresher, as
+// the primary says when it can tell (oauth.Client.SameClient). Any other
+// fallback (another client, a RefresherFunc) may authenticate otherwise
 // (states.Config.FallbackSameClient).
 func sameClient(primary, fb Refresher) bool {
-	p, ok := primary.(*Client)
-	f, ok2 := fb.(*Client)
-	if !ok || !ok2 {
-		return false
-	}
-	a, b := &p.e, &f.e
-	if a.TokenURL != b.TokenURL || a.Issuer != b.Issuer || a.ClientID != b.ClientID ||
-		a.ClientSecret != b.ClientSecret || a.AuthStyle != b.AuthStyle {
-		return false
-	}
-	if a.Assertion == nil || b.Assertion == nil {
-		return a.Assertion == nil && b.Assertion == nil
-	}
-	// Only pointers compare without the risk of a panic.
-	t := reflect.TypeOf(a.Assertion)
-	return t == reflect.TypeOf(b.Assertion) && t.Kind() == reflect.Pointer && a.Assertion == b.Assertion
+	p, ok := primary.(interface{ SameClient(Refresher) bool })
+	return ok && p.SameClient(fb)
 }
 
 // classify turns a refresher's result into a verdict, and keeps what a
 // RefreshError reports about a failure.
 //
 // The cause is scrubbed of the pair the attempt presented (cur): a custom
-// Refresher's error text, unlike a Client's, may quote it.
+// Refresher's error text, unlike an oauth.Client's, may quote it.
 func (s *Session) classify(err error, now time.Time, cur Token) (policy.Verdict, failure) {
 	f := failure{err: err}
 	var o policy.Outcome
@@ -146,7 +130,7 @@ func (s *Session) classify(err error, now time.Time, cur Token) (policy.Verdict,
 	}
 	v := s.cfg.classifier.Classify(o)
 	if v.Class != policy.OK {
-		v.Cause = serverText(newScrubber(cur.Access.Reveal(), cur.Refresh.Reveal()), v.Cause, maxCause)
+		v.Cause = redact.Text(redact.NewScrubber(cur.Access.Reveal(), cur.Refresh.Reveal()), v.Cause, maxCause)
 	}
 	f.retryAfter, f.misconfigured = v.RetryAfter, v.Misconfigured
 	return v, f

@@ -23,7 +23,7 @@ func TestThrottleSharedBySessions(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			start := time.Now()
 			fe := newFakeEndpoint(time.Hour)
-			fe.outageFrom, fe.outageTo = start.Add(time.Second), start.Add(outage)
+			fe.OutageFrom, fe.OutageTo = start.Add(time.Second), start.Add(outage)
 			var th *Throttle
 			if throttled {
 				var err error
@@ -38,7 +38,7 @@ func TestThrottleSharedBySessions(t *testing.T) {
 				opts := []Option{WithSeed(uint64(i)), WithRefreshAhead(0), WithThrottle(th),
 					WithHooks(hooks.Hooks{Throttled: func(hooks.Throttled) { hooked.Add(1) }})}
 				s, err := New(context.Background(), RefresherFunc(func(ctx context.Context, cur Token) (Token, error) {
-					return testClient(t, fe, Endpoint{}).Refresh(ctx, Token{Refresh: Secret(fe.current())})
+					return testClient(t, fe, testEndpoint{}).Refresh(ctx, Token{Refresh: Secret(fe.Current())})
 				}), initial, opts...)
 				if err != nil {
 					t.Fatal(err)
@@ -47,7 +47,7 @@ func TestThrottleSharedBySessions(t *testing.T) {
 				ss[i] = s
 			}
 			time.Sleep(outage)
-			requests, _, _ = fe.stats()
+			requests, _, _ = fe.Stats()
 			// After the outage: when does each session hold a token again?
 			for range 600 {
 				time.Sleep(time.Second)

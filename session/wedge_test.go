@@ -75,8 +75,8 @@ func TestHeldLockNeverWedges(t *testing.T) {
 func heldLock(t *testing.T, kind string) {
 	path := filepath.Join(t.TempDir(), "family.json")
 	fe := newFakeEndpoint(time.Hour)
-	fe.latency = 100 * time.Millisecond
-	client := testClient(t, fe, Endpoint{})
+	fe.Latency = 100 * time.Millisecond
+	client := testClient(t, fe, testEndpoint{})
 	var mu sync.Mutex
 	release := func() {}
 	hanging := &hangingStore{}

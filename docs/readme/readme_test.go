@@ -32,6 +32,8 @@ var imports = map[string]string{
 	"github.com/authfsm/authfsm/policy":  "policy.Default",
 	"github.com/authfsm/authfsm/session": "session.New",
 	"github.com/authfsm/authfsm/session/hooks": "hooks.Chain",
+	"github.com/authfsm/authfsm/session/oauth": "oauth.NewClient",
+	"github.com/authfsm/authfsm/session/ops":   "ops.NewCensus",
 	"github.com/authfsm/authfsm/states":        "states.Valid",
 	"github.com/authfsm/authfsm/sim":           "sim.Parse",
 	"github.com/benbjohnson/clock":             "clock.New",
@@ -44,8 +46,8 @@ const placeholders = `
 var (
 	ctx      = context.Background()
 	secret   string
-	client   *session.Client
-	ccClient *session.Client
+	client   *oauth.Client
+	ccClient *oauth.Client
 	logger   = slog.Default()
 	s        *session.Session
 )
