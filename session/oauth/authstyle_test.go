@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/internal/fakeidp"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -46,13 +47,13 @@ func (s *styleServer) RoundTrip(req *http.Request) (*http.Response, error) {
 	n := s.n
 	s.mu.Unlock()
 	if s.status != 0 {
-		return respond(req, s.status, "text/html", badGatewayPage, ""), nil
+		return fakeidp.Respond(req, s.status, "text/html", fakeidp.BadGatewayPage, ""), nil
 	}
 	ok := (how == "basic" && s.basic) || (how == "body" && s.body)
 	if !ok || id != "app" || secret != "app-secret" {
-		return respond(req, 401, "application/json", `{"error":"invalid_client","error_description":"Client authentication failed"}`, ""), nil
+		return fakeidp.Respond(req, 401, "application/json", `{"error":"invalid_client","error_description":"Client authentication failed"}`, ""), nil
 	}
-	return respond(req, 200, "application/json", fmt.Sprintf(`{"access_token":"at-%d","expires_in":3600,"token_type":"Bearer"}`, n), ""), nil
+	return fakeidp.Respond(req, 200, "application/json", fmt.Sprintf(`{"access_token":"at-%d","expires_in":3600,"token_type":"Bearer"}`, n), ""), nil
 }
 
 func (s *styleServer) take() []string {
@@ -148,7 +149,7 @@ func TestAuthStyleWithoutSecret(t *testing.T) {
 		b, _ := io.ReadAll(req.Body)
 		form, _ := url.ParseQuery(string(b))
 		auths, ids = append(auths, req.Header.Get("Authorization")), append(ids, form.Get("client_id"))
-		return respond(req, 401, "application/json", `{"error":"invalid_client"}`, ""), nil
+		return fakeidp.Respond(req, 401, "application/json", `{"error":"invalid_client"}`, ""), nil
 	})
 	c, err := NewClient(Endpoint{TokenURL: testURL, ClientID: "cli", HTTPClient: &http.Client{Transport: rt}})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/internal/fakeidp"
 )
 
 // TestCanary runs tokens and a client secret carrying one marker through
@@ -24,10 +25,10 @@ import (
 // the marker appears nowhere.
 func TestCanary(t *testing.T) {
 	const marker = "CANARY7f3a"
-	var out lockedBuffer
+	var out fakeidp.LockedBuffer
 	record := func(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
 	synctest.Test(t, func(t *testing.T) {
-		fe := newFakeEndpoint(time.Hour)
+		fe := fakeidp.New(time.Hour)
 		fe.Prefix, fe.Refresh = marker, marker+"-refresh-0"
 		fe.IDToken = true // an id_token is a credential too
 		logger := slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -70,12 +71,12 @@ func TestCanary(t *testing.T) {
 		show("state", s.Status())
 
 		// A failure, a lost response, a consumed refresh token: every error.
-		fe.SetFault(fault{Kind: "status", Status: 502}, 2)
+		fe.SetFault(fakeidp.Fault{Kind: "status", Status: 502}, 2)
 		time.Sleep(time.Hour)
 		synctest.Wait()
 		_, err = s.Token(ctx)
 		show("refresh error", err)
-		fe.SetFault(fault{Kind: "lost_response"}, 1)
+		fe.SetFault(fakeidp.Fault{Kind: "lost_response"}, 1)
 		s.Reject(tok.Access)
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
@@ -93,7 +94,7 @@ func TestCanary(t *testing.T) {
 		// advance would be a failure, which the fail-fast transport returns).
 		s.SetToken(ctx, session.Token{Access: marker + "-access-relogin", Refresh: session.Secret(fe.Refresh), Expiry: time.Now().Add(time.Minute)})
 		api := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			return respond(r, 401, "text/plain", "unauthorized", ""), nil
+			return fakeidp.Respond(r, 401, "text/plain", "unauthorized", ""), nil
 		})
 		hc := &http.Client{Transport: &session.Transport{Session: s, Base: api}}
 		resp, err := hc.Get("https://api.example/data")

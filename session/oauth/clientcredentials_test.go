@@ -11,6 +11,7 @@ import (
 
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/internal/fakeidp"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/oauth2"
 )
@@ -18,7 +19,7 @@ import (
 // TestClientCredentials: the one-line client sends the grant's token to
 // the API, and stops when its context ends.
 func TestClientCredentials(t *testing.T) {
-	fe := newFakeEndpoint(time.Hour)
+	fe := fakeidp.New(time.Hour)
 	fe.CCNoRefresh = true
 	var auths []string
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

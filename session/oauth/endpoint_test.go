@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -23,7 +22,6 @@ import (
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/session/internal/fakeidp"
 	"github.com/authfsm/authfsm/session/internal/redact"
-	"github.com/authfsm/authfsm/states"
 )
 
 func TestNewClientRefusesInsecureURLs(t *testing.T) {
@@ -144,7 +142,7 @@ func TestClientRequests(t *testing.T) {
 				b, _ := io.ReadAll(r.Body)
 				gotForm, _ = url.ParseQuery(string(b))
 				gotAuth, gotCT = r.Header.Get("Authorization"), r.Header.Get("Content-Type")
-				return respond(r, 200, "application/json", `{"access_token":"at","expires_in":60}`, ""), nil
+				return fakeidp.Respond(r, 200, "application/json", `{"access_token":"at","expires_in":60}`, ""), nil
 			})
 			tc.e.TokenURL, tc.e.HTTPClient = testURL, &http.Client{Transport: rt}
 			c, err := NewClient(tc.e)
@@ -193,12 +191,12 @@ func TestClientResponses(t *testing.T) {
 		{"body too large", 200, `{"access_token":"at","pad":"` + strings.Repeat("x", MaxResponseBody) + `"}`, session.Token{}, "reading the token response: body exceeds 1048576 bytes"},
 		{"OAuth2 error", 400, `{"error":"invalid_grant","error_description":"expired\nFAKE LOG LINE"}`, session.Token{},
 			"session: token endpoint https://auth.example/oauth/token answered 400 Bad Request: invalid_grant (expiredFAKE LOG LINE)"},
-		{"proxy page", 502, badGatewayPage, session.Token{}, "session: token endpoint https://auth.example/oauth/token answered 502 Bad Gateway"},
+		{"proxy page", 502, fakeidp.BadGatewayPage, session.Token{}, "session: token endpoint https://auth.example/oauth/token answered 502 Bad Gateway"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-				return respond(r, tc.status, "application/json", tc.body, ""), nil
+				return fakeidp.Respond(r, tc.status, "application/json", tc.body, ""), nil
 			})
 			var hooked []session.Token
 			c, err := NewClient(Endpoint{TokenURL: testURL, HTTPClient: &http.Client{Transport: rt}, Clock: fixedClock(now),
@@ -231,18 +229,18 @@ func TestClientResponses(t *testing.T) {
 }
 
 func TestClientSentAndTransportErrors(t *testing.T) {
-	fe := newFakeEndpoint(time.Hour)
+	fe := fakeidp.New(time.Hour)
 	c := testClient(t, fe, Endpoint{})
 	ctx := context.Background()
 
-	fe.SetFault(fault{Kind: "refused"}, 0)
+	fe.SetFault(fakeidp.Fault{Kind: "refused"}, 0)
 	_, err := c.Refresh(ctx, session.Token{Refresh: "tok-refresh-0"})
 	var ee *session.EndpointError
 	if !errors.As(err, &ee) || ee.Sent || ee.Status != 0 || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("refused: %v (sent %v), want unsent, no status", err, ee != nil && ee.Sent)
 	}
 
-	fe.SetFault(fault{Kind: "hang"}, 0)
+	fe.SetFault(fakeidp.Fault{Kind: "hang"}, 0)
 	tctx, cancel := context.WithTimeout(ctx, time.Millisecond)
 	defer cancel()
 	_, err = c.Refresh(tctx, session.Token{Refresh: "tok-refresh-0"})
@@ -307,7 +305,7 @@ func TestClientErrorBodies(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-				return respond(r, tc.status, tc.ctype, tc.body, ""), nil
+				return fakeidp.Respond(r, tc.status, tc.ctype, tc.body, ""), nil
 			})
 			c, err := NewClient(Endpoint{TokenURL: testURL, HTTPClient: &http.Client{Transport: rt}})
 			if err != nil {
@@ -358,7 +356,7 @@ func TestClientScrubsServerText(t *testing.T) {
 					body, _ := json.Marshal(map[string]string{"error": "invalid_grant " + echo, "error_description": "bad " + echo + " given",
 						"error_uri": "https://x/" + echo})
 					rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-						return respond(r, 400, "application/json", string(body), "1 "+echo), nil
+						return fakeidp.Respond(r, 400, "application/json", string(body), "1 "+echo), nil
 					})
 					c, err := NewClient(Endpoint{TokenURL: testURL + "?key=" + secrets["token URL's key"], HTTPClient: &http.Client{Transport: rt},
 						ClientID: "app", AuthStyle: style,
@@ -439,7 +437,7 @@ func TestClientTokenAnswers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-				return respond(r, 200, tc.ctype, tc.body, ""), nil
+				return fakeidp.Respond(r, 200, tc.ctype, tc.body, ""), nil
 			})
 			var hooked int
 			c, err := NewClient(Endpoint{TokenURL: testURL, HTTPClient: &http.Client{Transport: rt}, Clock: fixedClock(now),
@@ -488,7 +486,7 @@ func TestURLQueryIsRedacted(t *testing.T) {
 		var gotQuery string
 		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
 			gotQuery = r.URL.RawQuery
-			return respond(r, 503, "text/html", badGatewayPage, ""), nil
+			return fakeidp.Respond(r, 503, "text/html", fakeidp.BadGatewayPage, ""), nil
 		})
 		c, err := NewClient(Endpoint{TokenURL: tc.url, HTTPClient: &http.Client{Transport: rt}})
 		if err != nil {
@@ -621,36 +619,20 @@ func TestSameClient(t *testing.T) {
 	}
 }
 
-// TestClassifierSeesTheScrubbedDescription: a session's classifier gets
-// the answer's error_description scrubbed of the secrets the request
-// carried (the refresh token, the client secret).
+// TestClassifierSeesTheScrubbedDescription: what a session's classifier
+// gets of a refusal (EndpointError.Outcome) is scrubbed of the secrets the
+// request carried: the refresh token, the client secret.
 func TestClassifierSeesTheScrubbedDescription(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		fe := newFakeEndpoint(time.Hour)
-		fe.SetFault(fault{Kind: "status", Status: 400, Code: "invalid_request",
-			Desc: "token tok-refresh-0 of client app-secret is locked; try later"}, 1)
-		var seen []string
-		cl := policy.ClassifierFunc(func(o policy.Outcome) policy.Verdict {
-			if o.ErrorCode == "invalid_request" {
-				seen = append(seen, o.Description)
-				return policy.Verdict{Class: policy.Transient, Cause: "locked"}
-			}
-			return policy.Classify(o)
-		})
-		initial := session.Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Hour)}
-		s, err := session.New(context.Background(), testClient(t, fe, Endpoint{}), initial, session.WithClassifier(cl),
-			session.WithSeed(1), session.WithPolicy(policy.Constant{Wait: time.Second}), session.WithRefreshAhead(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		time.Sleep(time.Hour + time.Minute)
-		synctest.Wait()
-		if diff := cmp.Diff([]string{"token [redacted] of client [redacted] is locked; try later"}, seen); diff != "" {
-			t.Errorf("descriptions the classifier saw (-want +got):\n%s", diff)
-		}
-		if st := s.Status(); st.State != states.Valid {
-			t.Errorf("after the retry the session is %v", st.State)
-		}
-	})
+	fe := fakeidp.New(time.Hour)
+	fe.SetFault(fakeidp.Fault{Kind: "status", Status: 400, Code: "invalid_request",
+		Desc: "token tok-refresh-0 of client app-secret is locked; try later"}, 1)
+	_, err := testClient(t, fe, Endpoint{}).Refresh(context.Background(), session.Token{Refresh: "tok-refresh-0"})
+	var ee *session.EndpointError
+	if !errors.As(err, &ee) {
+		t.Fatalf("Refresh = %v, want an *EndpointError", err)
+	}
+	o := ee.Outcome()
+	if o.ErrorCode != "invalid_request" || o.Description != "token [redacted] of client [redacted] is locked; try later" {
+		t.Errorf("the classifier sees %q, %q", o.ErrorCode, o.Description)
+	}
 }

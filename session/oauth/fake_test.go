@@ -3,7 +3,6 @@ package oauth
 import (
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/authfsm/authfsm/session/internal/fakeidp"
 )
@@ -11,23 +10,11 @@ import (
 // The Client's tests run against the fake token endpoint of package
 // fakeidp.
 
-type (
-	fakeEndpoint = fakeidp.Endpoint
-	fault        = fakeidp.Fault
-	lockedBuffer = fakeidp.LockedBuffer
-)
-
-func newFakeEndpoint(ttl time.Duration) *fakeEndpoint { return fakeidp.New(ttl) }
-
-const badGatewayPage = fakeidp.BadGatewayPage
-
-var respond = fakeidp.Respond
-
 const testURL = "https://auth.example/oauth/token"
 
 // testClient returns a Client of e on fe, with testURL and the client
 // "app" (secret "app-secret") unless e names others.
-func testClient(t *testing.T, fe *fakeEndpoint, e Endpoint) *Client {
+func testClient(t *testing.T, fe *fakeidp.Endpoint, e Endpoint) *Client {
 	t.Helper()
 	if e.TokenURL == "" {
 		e.TokenURL = testURL

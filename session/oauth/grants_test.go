@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/internal/fakeidp"
 	"golang.org/x/oauth2"
 )
 
@@ -94,7 +95,7 @@ func (a *assertionServer) RoundTrip(r *http.Request) (*http.Response, error) {
 	a.mu.Lock()
 	a.forms = append(a.forms, form)
 	a.mu.Unlock()
-	return respond(r, 200, "application/json", `{"access_token":"at","token_type":"Bearer","expires_in":3600}`, ""), nil
+	return fakeidp.Respond(r, 200, "application/json", `{"access_token":"at","token_type":"Bearer","expires_in":3600}`, ""), nil
 }
 
 // TestPrivateKeyJWT: a fresh ES256 or RS256 assertion per request, signed

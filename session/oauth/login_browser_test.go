@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/internal/fakeidp"
 )
 
 const testAuthURL = "https://auth.example/authorize?tenant=t1"
@@ -41,13 +42,13 @@ func (s *codeServer) RoundTrip(req *http.Request) (*http.Response, error) {
 	sum := sha256.Sum256([]byte(form.Get("code_verifier")))
 	switch {
 	case s.refuse:
-		return respond(req, 400, "application/json", `{"error":"invalid_grant","error_description":"code THE-CODE was used"}`, ""), nil
+		return fakeidp.Respond(req, 400, "application/json", `{"error":"invalid_grant","error_description":"code THE-CODE was used"}`, ""), nil
 	case form.Get("grant_type") != "authorization_code" || form.Get("code") != "THE-CODE" || form.Get("client_id") != "cli":
-		return respond(req, 400, "application/json", `{"error":"invalid_request"}`, ""), nil
+		return fakeidp.Respond(req, 400, "application/json", `{"error":"invalid_request"}`, ""), nil
 	case base64.RawURLEncoding.EncodeToString(sum[:]) != s.challenge || form.Get("redirect_uri") != s.redirect:
-		return respond(req, 400, "application/json", `{"error":"invalid_grant","error_description":"PKCE or redirect_uri mismatch"}`, ""), nil
+		return fakeidp.Respond(req, 400, "application/json", `{"error":"invalid_grant","error_description":"PKCE or redirect_uri mismatch"}`, ""), nil
 	}
-	return respond(req, 200, "application/json", `{"access_token":"at-b","refresh_token":"rt-b","expires_in":3600,"id_token":"id-b"}`, ""), nil
+	return fakeidp.Respond(req, 200, "application/json", `{"access_token":"at-b","refresh_token":"rt-b","expires_in":3600,"id_token":"id-b"}`, ""), nil
 }
 
 // browser is what an OpenBrowser plays: it checks the authorization URL,

@@ -21,6 +21,7 @@ import (
 
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/internal/fakeidp"
 )
 
 const (
@@ -60,14 +61,14 @@ func (d *deviceServer) RoundTrip(req *http.Request) (*http.Response, error) {
 		d.authForms = append(d.authForms, form)
 		d.start = time.Now()
 		if d.authorizeStatus != 0 {
-			return respond(req, d.authorizeStatus, "application/json", `{"error":"unauthorized_client","error_description":"no device flow for you"}`, ""), nil
+			return fakeidp.Respond(req, d.authorizeStatus, "application/json", `{"error":"unauthorized_client","error_description":"no device flow for you"}`, ""), nil
 		}
 		body := d.authorize
 		if body == "" {
 			body = `{"device_code":"` + testDeviceCode + `","user_code":"WDJB-MJHT","verification_uri":"https://auth.example/device",` +
 				`"verification_uri_complete":"https://auth.example/device?user_code=WDJB-MJHT","expires_in":600,"interval":5}`
 		}
-		return respond(req, 200, "application/json", body, ""), nil
+		return fakeidp.Respond(req, 200, "application/json", body, ""), nil
 	}
 	d.forms = append(d.forms, form)
 	d.polls = append(d.polls, time.Since(d.start))
@@ -76,19 +77,19 @@ func (d *deviceServer) RoundTrip(req *http.Request) (*http.Response, error) {
 	case "refused":
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	case "503":
-		return respond(req, 503, "text/html", badGatewayPage, ""), nil
+		return fakeidp.Respond(req, 503, "text/html", fakeidp.BadGatewayPage, ""), nil
 	case "ok":
 		if form.Get("grant_type") != string(GrantDeviceCode) || form.Get("device_code") != testDeviceCode {
-			return respond(req, 400, "application/json", `{"error":"invalid_grant"}`, ""), nil
+			return fakeidp.Respond(req, 400, "application/json", `{"error":"invalid_grant"}`, ""), nil
 		}
-		return respond(req, 200, "application/json",
+		return fakeidp.Respond(req, 200, "application/json",
 			`{"access_token":"at-1","refresh_token":"rt-1","expires_in":3600,"token_type":"Bearer","id_token":"id-1"}`, ""), nil
 	case "echo":
-		return respond(req, 400, "application/json", `{"error":"invalid_grant","error_description":"bad code `+testDeviceCode+`"}`, ""), nil
+		return fakeidp.Respond(req, 400, "application/json", `{"error":"invalid_grant","error_description":"bad code `+testDeviceCode+`"}`, ""), nil
 	case "pending":
 		step = "authorization_pending"
 	}
-	return respond(req, 400, "application/json", `{"error":"`+step+`"}`, ""), nil
+	return fakeidp.Respond(req, 400, "application/json", `{"error":"`+step+`"}`, ""), nil
 }
 
 func (d *deviceServer) pollTimes() []time.Duration {
@@ -281,7 +282,7 @@ func TestLoginDeviceDiscovery(t *testing.T) {
 		d := &deviceServer{script: []string{"ok"}}
 		rt := roundTripFunc(func(req *http.Request) (*http.Response, error) {
 			if strings.Contains(req.URL.Path, "/.well-known/") {
-				return respond(req, 200, "application/json", fmt.Sprintf(`{"issuer":"https://auth.example","token_endpoint":%q,"device_authorization_endpoint":%q}`,
+				return fakeidp.Respond(req, 200, "application/json", fmt.Sprintf(`{"issuer":"https://auth.example","token_endpoint":%q,"device_authorization_endpoint":%q}`,
 					testURL, testDeviceURL), ""), nil
 			}
 			return d.RoundTrip(req)
