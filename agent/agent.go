@@ -20,6 +20,7 @@ import (
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/login"
 	"github.com/authfsm/authfsm/session/oauth"
 )
 
@@ -231,7 +232,7 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e oauth.Endpoint, thrott
 	if pr.Login != nil {
 		// authfsm login publishes the pair to the profile's store, which
 		// the session watches.
-		opts = append(opts, session.WithLoginElsewhere(loginHint(a.cfg.File, pr.Name)))
+		opts = append(opts, session.WithLogin(login.Elsewhere(loginHint(a.cfg.File, pr.Name))))
 	}
 	if pr.Session.Fallback {
 		fe := e

@@ -12,6 +12,7 @@ import (
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/coordinator/rediscore"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/login"
 	"github.com/authfsm/authfsm/session/oauth"
 )
 
@@ -25,10 +26,10 @@ type LoginOptions struct {
 	// means os.Stderr.
 	Output io.Writer
 	// Prompt shows the device flow's code instead of writing it to
-	// Output (oauth.DeviceOptions.Prompt).
+	// Output (login.DeviceOptions.Prompt).
 	Prompt func(oauth.DeviceCode) error
-	// OpenBrowser opens the browser flow's URL; nil means oauth.OpenURL
-	// (oauth.BrowserOptions.OpenBrowser).
+	// OpenBrowser opens the browser flow's URL; nil means login.OpenURL
+	// (login.BrowserOptions.OpenBrowser).
 	OpenBrowser func(url string) error
 }
 
@@ -54,7 +55,7 @@ type Stored struct {
 // next generation. A running agent, and every process of the family,
 // adopts it without a restart: a profile that needs a login watches its
 // store. A profile without a login block, or without a store, is refused
-// with a *ConfigError. A failed login is a *oauth.LoginError.
+// with a *ConfigError. A failed login is a *login.Error.
 func Login(ctx context.Context, cfg *Config, name string, opts LoginOptions) (Stored, error) {
 	pr, client, rc, err := loginProfile(cfg, name, &opts.Options, true)
 	if err != nil {
@@ -74,9 +75,9 @@ func Login(ctx context.Context, cfg *Config, name string, opts LoginOptions) (St
 		if prompt == nil {
 			prompt = func(d oauth.DeviceCode) error { return writeDeviceCode(out, pr.Name, d) }
 		}
-		tok, err = oauth.LoginDevice(ctx, client, oauth.DeviceOptions{Scopes: l.Scopes, Params: l.Params, Prompt: prompt})
+		tok, err = login.Device(ctx, client, login.DeviceOptions{Scopes: l.Scopes, Params: l.Params, Prompt: prompt})
 	default:
-		tok, err = oauth.LoginBrowser(ctx, client, oauth.BrowserOptions{Scopes: l.Scopes, Params: l.Params,
+		tok, err = login.Browser(ctx, client, login.BrowserOptions{Scopes: l.Scopes, Params: l.Params,
 			OpenBrowser: opts.OpenBrowser, Output: out, Timeout: l.Timeout, ListenAddr: l.Listen})
 	}
 	if err != nil {

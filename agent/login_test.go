@@ -15,6 +15,7 @@ import (
 
 	"github.com/authfsm/authfsm/internal/redistest"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/login"
 	"github.com/authfsm/authfsm/session/oauth"
 	"github.com/authfsm/authfsm/states"
 )
@@ -42,7 +43,7 @@ func TestParseLoginBlock(t *testing.T) {
 	}
 	c, err = Parse("agent.yaml", []byte(head+"    client_id: cli\n    login: {flow: device}\n"))
 	if err != nil || c.Profiles[0].Login.Flow != LoginDevice || c.Profiles[0].Login.Listen != "127.0.0.1:0" ||
-		c.Profiles[0].Login.Timeout != oauth.DefaultLoginTimeout {
+		c.Profiles[0].Login.Timeout != login.DefaultBrowserTimeout {
 		t.Errorf("a device login block: %+v, %v", c.Profiles[0].Login, err)
 	}
 	for _, tc := range []struct{ name, src, err string }{

@@ -15,6 +15,7 @@ import (
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/login"
 	"github.com/authfsm/authfsm/session/oauth"
 	"github.com/authfsm/authfsm/sim"
 	"github.com/authfsm/authfsm/sim/simserver"
@@ -274,7 +275,7 @@ func (p *process) open(tok session.Token, seed uint64) error {
 		opts = append(opts, session.WithCoordinator(handle{st: st, live: live, proc: p.i}), session.WithLease(sc.Share.Lease))
 	}
 	if sc.Fleet.Login == states.LoginOutside {
-		opts = append(opts, session.WithLoginElsewhere("a login of the scenario's workload"))
+		opts = append(opts, session.WithLogin(login.Elsewhere("a login of the scenario's workload")))
 	}
 	s, err := session.New(context.Background(), client, tok, opts...)
 	if err != nil {

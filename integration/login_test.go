@@ -18,6 +18,7 @@ import (
 
 	"github.com/authfsm/authfsm/integration/tokenserver"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/login"
 	"github.com/authfsm/authfsm/session/oauth"
 )
 
@@ -41,7 +42,7 @@ func TestLoginDeviceFlow(t *testing.T) {
 		var shown oauth.DeviceCode
 		approved := make(chan error, 1)
 		start := time.Now()
-		tok, err := oauth.LoginDevice(ctx, client, oauth.DeviceOptions{
+		tok, err := login.Device(ctx, client, login.DeviceOptions{
 			Scopes: []string{"openid", "offline_access"},
 			Prompt: func(d oauth.DeviceCode) error {
 				shown = d
@@ -74,7 +75,7 @@ func TestLoginDeviceFlow(t *testing.T) {
 		}
 		// The interval (1 s) before the slow_down, 5 s more after it.
 		gaps := []time.Duration{polls[0].At.Sub(start), polls[1].At.Sub(polls[0].At), polls[2].At.Sub(polls[1].At)}
-		for i, want := range []time.Duration{opPollInterval, opPollInterval, opPollInterval + oauth.SlowDownStep} {
+		for i, want := range []time.Duration{opPollInterval, opPollInterval, opPollInterval + login.SlowDownStep} {
 			if gaps[i] < want || gaps[i] > want+2*time.Second {
 				t.Errorf("poll %d came %v after the previous one, want %v (gaps %v)", i+1, gaps[i], want, gaps)
 			}
@@ -112,7 +113,7 @@ func TestLoginDeviceFlow(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		denied := make(chan error, 1)
-		_, err := oauth.LoginDevice(ctx, providerClient(t, p, nil), oauth.DeviceOptions{
+		_, err := login.Device(ctx, providerClient(t, p, nil), login.DeviceOptions{
 			Scopes: []string{"openid", "offline_access"},
 			Prompt: func(d oauth.DeviceCode) error {
 				go func() {
@@ -125,8 +126,8 @@ func TestLoginDeviceFlow(t *testing.T) {
 		if err := <-denied; err != nil {
 			t.Fatalf("the user's denial: %v", err)
 		}
-		var le *oauth.LoginError
-		if !errors.Is(err, oauth.ErrAccessDenied) || !errors.As(err, &le) || le.Code != "access_denied" {
+		var le *login.Error
+		if !errors.Is(err, login.ErrAccessDenied) || !errors.As(err, &le) || le.Code != "access_denied" {
 			t.Fatalf("LoginDevice = %v, want ErrAccessDenied", err)
 		}
 		if polls := p.devicePolls(); len(polls) == 0 || polls[len(polls)-1].Answer != "400 access_denied" {
@@ -156,7 +157,7 @@ func TestLoginDeviceFlow(t *testing.T) {
 			upAgain  time.Time
 			approval = make(chan error, 1)
 		)
-		tok, err := oauth.LoginDevice(ctx, client, oauth.DeviceOptions{
+		tok, err := login.Device(ctx, client, login.DeviceOptions{
 			Scopes: []string{"openid", "offline_access"},
 			Prompt: func(d oauth.DeviceCode) error {
 				go func() {
@@ -248,7 +249,7 @@ func TestLoginAuthorizationCodePKCE(t *testing.T) {
 			var seen *url.URL
 			var wg sync.WaitGroup
 			wg.Add(1)
-			tok, err := oauth.LoginBrowser(ctx, client, oauth.BrowserOptions{
+			tok, err := login.Browser(ctx, client, login.BrowserOptions{
 				Scopes: []string{"offline", "api"},
 				OpenBrowser: func(authURL string) error {
 					defer wg.Done()
@@ -267,7 +268,7 @@ func TestLoginAuthorizationCodePKCE(t *testing.T) {
 			}
 			last := pages[len(pages)-1]
 			if tc.action == "deny" {
-				if !errors.Is(err, oauth.ErrAccessDenied) || !strings.Contains(last, "The sign-in was denied") {
+				if !errors.Is(err, login.ErrAccessDenied) || !strings.Contains(last, "The sign-in was denied") {
 					t.Fatalf("LoginBrowser = %v, page %q; want ErrAccessDenied", err, last)
 				}
 				return

@@ -51,25 +51,26 @@
 //     token, a Session with a store or a coordinator reads it again and
 //     adopts a newer pair rather than revoke itself.
 //
-// The first token comes from a login: oauth.LoginDevice (RFC 8628's device
-// authorization grant) or oauth.LoginBrowser (the authorization code grant
-// with PKCE through a loopback redirect, RFC 8252) returns a Token that New
-// starts from or SetToken installs; oauth.FromOAuth2 and
-// oauth.EndpointFromOAuth2 carry over what code built on
-// golang.org/x/oauth2 has; oauth.ClientCredentials is an *http.Client of
+// The first token comes from a login (package session/login): login.Device
+// (RFC 8628's device authorization grant) or login.Browser (the
+// authorization code grant with PKCE through a loopback redirect, RFC 8252)
+// returns a Token that New starts from or SetToken installs;
+// oauth.FromOAuth2 and oauth.EndpointFromOAuth2 carry over what code built
+// on golang.org/x/oauth2 has; oauth.ClientCredentials is an *http.Client of
 // the client_credentials grant in one line. A Token keeps the token
 // response's other members (an id_token) for Token.Extra.
 //
 // The way back: a session given a login method (WithLogin:
-// oauth.DeviceLogin, oauth.BrowserLogin, a LoginFunc; WithLoginElsewhere for a login that another
-// process makes, `authfsm login`, PublishPair) is not revoked when it has
-// nothing it may refresh with — no token yet, a final refusal, its family
-// logged out: it needs a login (states.NeedsLogin), which its next demand
-// runs, or for which it waits, and Token says so (a *LoginRequiredError).
+// login.DeviceFlow, login.BrowserFlow, a LoginFunc; login.Elsewhere for a
+// login that another process makes, `authfsm login`, PublishPair) is not
+// revoked when it has nothing it may refresh with — no token yet, a final
+// refusal, its family logged out: it needs a login (states.NeedsLogin),
+// which its next demand runs, or for which it waits, and Token says so (a
+// *LoginRequiredError).
 // Logout ends a session everywhere: it revokes the pair at the
-// authorization server (RFC 7009, a Revoker such as oauth.Client) and removes it from the
-// store or the family, whose other processes stop serving it; Revoke
-// stays local.
+// authorization server (RFC 7009, a Revoker such as oauth.Client) and
+// removes it from the store or the family, whose other processes stop
+// serving it; Revoke stays local.
 //
 // A typical client:
 //

@@ -190,3 +190,13 @@ func basicCredential(id, secret string) string {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// elsewhere is a login made outside the session, as login.Elsewhere's is:
+// a Login with an Elsewhere method, which WithLogin looks for.
+type elsewhere string
+
+func (e elsewhere) Elsewhere() string { return string(e) }
+
+func (e elsewhere) Login(context.Context) (Token, error) {
+	return Token{}, errors.New("the session ran a login made elsewhere")
+}

@@ -90,7 +90,7 @@ func TestRefusalNeedsLoginElsewhere(t *testing.T) {
 		fe.SetFault(fault{Kind: "status", Status: 400, Code: "invalid_grant"}, 0)
 		const hint = "run authfsm login --profile api"
 		s, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{Access: "old-access", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Minute)},
-			WithLoginElsewhere(hint), WithRefreshAhead(0))
+			WithLogin(elsewhere(hint)), WithRefreshAhead(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +129,7 @@ func TestLoginElsewhereAdoptsPublishedPair(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
 		path := filepath.Join(t.TempDir(), "family.json")
 		b, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{}, WithCoordinator(&FileCoordinator{Path: path}),
-			WithLoginElsewhere("run authfsm login"))
+			WithLogin(elsewhere("run authfsm login")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +218,7 @@ func TestOwnLoginPublishedToTheFamily(t *testing.T) {
 		login := LoginFunc(func(ctx context.Context) (Token, error) {
 			return Token{Access: "login-access", Refresh: "login-refresh", Expiry: time.Now().Add(time.Hour)}, nil
 		})
-		b, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{}, WithCoordinator(coord), WithLoginElsewhere("log in"))
+		b, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{}, WithCoordinator(coord), WithLogin(elsewhere("log in")))
 		if err != nil {
 			t.Fatal(err)
 		}

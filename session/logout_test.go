@@ -210,7 +210,7 @@ func TestLogoutWithoutRevocationEndpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer a.Close()
-		b, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{}, WithCoordinator(coord), WithLoginElsewhere("log in again"))
+		b, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{}, WithCoordinator(coord), WithLogin(elsewhere("log in again")))
 		if err != nil {
 			t.Fatal(err)
 		}

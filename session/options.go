@@ -45,7 +45,8 @@ type config struct {
 	hooks         hooks.Hooks
 	base          context.Context
 	throttle      *Throttle
-	// login is WithLogin's; loginElsewhere and loginHint WithLoginElsewhere's.
+	// login is WithLogin's; loginElsewhere and loginHint a login made
+	// elsewhere's (login.Elsewhere).
 	login          Login
 	loginElsewhere bool
 	loginHint      string

@@ -260,7 +260,7 @@ func (s *Session) tokenSlow(ctx context.Context) (Token, error) {
 			s.unlock()
 			return Token{}, err
 		case loginFailed, d.State() == states.NeedsLogin && failFast:
-			// A login from outside (WithLoginElsewhere) is waited for only
+			// A login from outside (login.Elsewhere) is waited for only
 			// by a caller that may wait; WithLogin's next demand logs in.
 			err := s.loginRequiredLocked(now)
 			s.unlock()

@@ -32,6 +32,7 @@ var imports = map[string]string{
 	"github.com/authfsm/authfsm/policy":  "policy.Default",
 	"github.com/authfsm/authfsm/session": "session.New",
 	"github.com/authfsm/authfsm/session/hooks": "hooks.Chain",
+	"github.com/authfsm/authfsm/session/login": "login.Elsewhere",
 	"github.com/authfsm/authfsm/session/oauth": "oauth.NewClient",
 	"github.com/authfsm/authfsm/session/ops":   "ops.NewCensus",
 	"github.com/authfsm/authfsm/states":        "states.Valid",

@@ -18,6 +18,7 @@ import (
 	"github.com/authfsm/authfsm/coordinator/rediscore"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/login"
 	"github.com/authfsm/authfsm/session/oauth"
 	"github.com/authfsm/authfsm/session/ops"
 	"github.com/authfsm/authfsm/sim"
@@ -51,7 +52,7 @@ var defaults = map[string]any{
 	"session.DefaultIdleTimeout":            session.DefaultIdleTimeout,
 	"session.DefaultLease":                  session.DefaultLease,
 	"session.DefaultLockTimeout":            session.DefaultLockTimeout,
-	"oauth.DefaultLoginTimeout":             oauth.DefaultLoginTimeout,
+	"login.DefaultBrowserTimeout":           login.DefaultBrowserTimeout,
 	"session.DefaultPoll":                   session.DefaultPoll,
 	"session.DefaultRequestTimeout":         session.DefaultRequestTimeout,
 	"oauth.DefaultTTL":                      oauth.DefaultTTL,

@@ -25,14 +25,17 @@ var forbidden = map[string][]string{
 	// The runner that compares the runtime with the simulator: a library,
 	// below the CLI and beside the agent.
 	"conform": {module + "/cmd/", module + "/agent"},
-	"session": {module + "/sim", module + "/conform", module + "/session/oauth", module + "/session/ops"},
+	"session": {module + "/sim", module + "/conform", module + "/session/oauth", module + "/session/login", module + "/session/ops"},
 	// What a session tells its observers is data below the session: the
 	// hooks know no session, so a metrics adapter needs no runtime.
 	"session/hooks": {"net", "net/http", "github.com/benbjohnson/clock", module + "/session", module + "/sim", module + "/agent"},
 	// The token endpoint client imports the session (as x/oauth2's
 	// clientcredentials imports oauth2); the session drives any Refresher
 	// and knows nothing of it.
-	"session/oauth": {module + "/sim", module + "/conform", module + "/agent", module + "/session/ops"},
+	"session/oauth": {module + "/sim", module + "/conform", module + "/agent", module + "/session/login", module + "/session/ops"},
+	// The logins drive the token endpoint client's grants and hand the
+	// session its first pair.
+	"session/login": {module + "/sim", module + "/conform", module + "/agent", module + "/session/ops"},
 	// Operating sessions (health, census, metrics) is above the runtime
 	// and below the agent, which serves them.
 	"session/ops": {module + "/sim", module + "/conform", module + "/agent"},
@@ -90,7 +93,7 @@ func TestImportArrows(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"policy", "states", "diagram", "audit", "declare", "internal/yamlwalk", "sim", "sim/simserver", "session", "session/hooks", "session/oauth", "session/ops", "agent", "conform"} {
+	for _, name := range []string{"policy", "states", "diagram", "audit", "declare", "internal/yamlwalk", "sim", "sim/simserver", "session", "session/hooks", "session/login", "session/oauth", "session/ops", "agent", "conform"} {
 		if !seen[name] {
 			t.Errorf("package %s not found by go list", name)
 		}

@@ -208,7 +208,7 @@ func TestClientResponses(t *testing.T) {
 			if tc.wantErr != "" {
 				var ee *session.EndpointError
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.As(err, &ee) || ee.Status != tc.status {
-					t.Fatalf("Refresh error = %v, want an session.EndpointError containing %q", err, tc.wantErr)
+					t.Fatalf("Refresh error = %v, want a session.EndpointError containing %q", err, tc.wantErr)
 				}
 				if len(hooked) != 0 {
 					t.Errorf("OnToken fired on a failure")
@@ -369,7 +369,7 @@ func TestClientScrubsServerText(t *testing.T) {
 					_, err = c.Refresh(context.Background(), session.Token{Access: session.Secret(secrets["access token"]), Refresh: session.Secret(secrets["refresh token"])})
 					var ee *session.EndpointError
 					if !errors.As(err, &ee) || !strings.Contains(ee.Description, "[redacted]") {
-						t.Fatalf("Refresh error = %#v, want an session.EndpointError with a redacted description", err)
+						t.Fatalf("Refresh error = %#v, want a session.EndpointError with a redacted description", err)
 					}
 					out := err.Error() + fmt.Sprintf(" %+v %#v", *ee, *ee)
 					for _, s := range secrets {
@@ -449,7 +449,7 @@ func TestClientTokenAnswers(t *testing.T) {
 			if tc.wantErr != "" {
 				var ee *session.EndpointError
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.As(err, &ee) || !errors.Is(err, policy.ErrNotTokenResponse) {
-					t.Fatalf("Refresh error = %v, want an session.EndpointError containing %q", err, tc.wantErr)
+					t.Fatalf("Refresh error = %v, want a session.EndpointError containing %q", err, tc.wantErr)
 				}
 				if v := policy.Classify(ee.Outcome()); v.Class != policy.Transient {
 					t.Errorf("verdict %+v, want transient", v)

@@ -47,7 +47,7 @@ func TestTokenResponseExtraMembers(t *testing.T) {
 				}
 			}
 			if tok.Extra("access_token") != nil || tok.Extra("expires_in") != nil || tok.Extra("absent") != nil {
-				t.Error("Extra repeats a member session.Token has a field for, or invents one")
+				t.Error("Extra repeats a member Token has a field for, or invents one")
 			}
 		})
 	}
@@ -77,7 +77,7 @@ func TestFromOAuth2CarriesExtra(t *testing.T) {
 				t.Errorf("FromOAuth2 = %v with id_token %v, refresh_expires_in %v", tok, tok.Extra("id_token"), tok.Extra("refresh_expires_in"))
 			}
 			if tok.Extra("access_token") != nil || tok.Extra("expires_in") != nil {
-				t.Error("FromOAuth2 repeats in Extra a member session.Token has a field for")
+				t.Error("FromOAuth2 repeats in Extra a member Token has a field for")
 			}
 		})
 	}

@@ -193,7 +193,7 @@ func TestPrivateKeyJWTErrors(t *testing.T) {
 		_, err = c.Refresh(context.Background(), session.Token{})
 		var ee *session.EndpointError
 		if !errors.As(err, &ee) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "c2VjcmV0") {
-			t.Errorf("%s: %v, want an *session.EndpointError containing %q", file, err, want)
+			t.Errorf("%s: %v, want a *session.EndpointError containing %q", file, err, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package oauth
+package login
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/session/internal/fakeidp"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 const testAuthURL = "https://auth.example/authorize?tenant=t1"
@@ -101,23 +102,23 @@ func (b *browser) got() ([]string, *url.URL) {
 	return b.pages, b.seen
 }
 
-func browserClient(t *testing.T, srv *codeServer, e Endpoint) *Client {
+func browserClient(t *testing.T, srv *codeServer, e oauth.Endpoint) *oauth.Client {
 	t.Helper()
 	e.TokenURL, e.AuthURL, e.ClientID = testURL, testAuthURL, "cli"
 	e.HTTPClient = &http.Client{Transport: srv}
 	return mustClient(t, e)
 }
 
-// TestLoginBrowser: the authorization code grant with PKCE through a
+// TestBrowser: the authorization code grant with PKCE through a
 // loopback redirect, end to end on 127.0.0.1 with a scripted browser.
-func TestLoginBrowser(t *testing.T) {
+func TestBrowser(t *testing.T) {
 	srv := &codeServer{}
 	var onToken []session.Token
-	c := browserClient(t, srv, Endpoint{Scopes: []string{"api"}, OnToken: func(tok session.Token) { onToken = append(onToken, tok) }})
+	c := browserClient(t, srv, oauth.Endpoint{Scopes: []string{"api"}, OnToken: func(tok session.Token) { onToken = append(onToken, tok) }})
 	b := &browser{t: t, srv: srv, query: func(state string) url.Values {
 		return url.Values{"code": {"THE-CODE"}, "state": {state}}
 	}}
-	tok, err := LoginBrowser(context.Background(), c, BrowserOptions{OpenBrowser: b.open, Scopes: []string{"openid", "offline_access"},
+	tok, err := Browser(context.Background(), c, BrowserOptions{OpenBrowser: b.open, Scopes: []string{"openid", "offline_access"},
 		Params: url.Values{"prompt": {"consent"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -151,8 +152,8 @@ func TestLoginBrowser(t *testing.T) {
 	}
 }
 
-// TestLoginBrowserEnds: the other ways a browser login ends.
-func TestLoginBrowserEnds(t *testing.T) {
+// TestBrowserEnds: the other ways a browser login ends.
+func TestBrowserEnds(t *testing.T) {
 	tests := []struct {
 		name    string
 		issuer  string
@@ -172,21 +173,21 @@ func TestLoginBrowserEnds(t *testing.T) {
 		{"another issuer's redirect (RFC 9207)", "https://auth.example", false, func(state string) url.Values {
 			return url.Values{"code": {"THE-CODE"}, "state": {state}, "iss": {"https://evil.example"}}
 		}, 0, nil, `the redirect names issuer "https://evil.example"`, "The sign-in did not complete"},
-		{"no redirect in time", "", false, nil, 200 * time.Millisecond, ErrLoginTimeout, "no redirect within 200ms", ""},
+		{"no redirect in time", "", false, nil, 200 * time.Millisecond, ErrTimeout, "no redirect within 200ms", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := &codeServer{refuse: tc.refuse}
-			c := browserClient(t, srv, Endpoint{Issuer: tc.issuer})
+			c := browserClient(t, srv, oauth.Endpoint{Issuer: tc.issuer})
 			b := &browser{t: t, srv: srv, query: tc.query}
 			open := b.open
 			if tc.query == nil {
 				open = func(string) error { return nil } // the user never comes back
 			}
-			_, err := LoginBrowser(context.Background(), c, BrowserOptions{OpenBrowser: open, Timeout: tc.timeout})
-			var le *LoginError
+			_, err := Browser(context.Background(), c, BrowserOptions{OpenBrowser: open, Timeout: tc.timeout})
+			var le *Error
 			if !errors.As(err, &le) || le.Flow != "browser" || !strings.Contains(err.Error(), tc.text) {
-				t.Fatalf("LoginBrowser = %v, want a *LoginError with %q", err, tc.text)
+				t.Fatalf("LoginBrowser = %v, want a *Error with %q", err, tc.text)
 			}
 			if tc.is != nil && !errors.Is(err, tc.is) {
 				t.Errorf("LoginBrowser = %v, want it to match %v", err, tc.is)
@@ -198,12 +199,12 @@ func TestLoginBrowserEnds(t *testing.T) {
 	}
 }
 
-// TestLoginBrowserState: a request to the redirect URI with another state
+// TestBrowserState: a request to the redirect URI with another state
 // is answered 400 and changes nothing; the right one still completes the
 // login, and a second one is told the login is over.
-func TestLoginBrowserState(t *testing.T) {
+func TestBrowserState(t *testing.T) {
 	srv := &codeServer{}
-	c := browserClient(t, srv, Endpoint{})
+	c := browserClient(t, srv, oauth.Endpoint{})
 	var pages []string
 	get := func(u string) {
 		resp, err := http.Get(u)
@@ -231,7 +232,7 @@ func TestLoginBrowserState(t *testing.T) {
 		get(redirect + "?code=THE-CODE&state=" + url.QueryEscape(q.Get("state")))
 		return nil
 	}
-	tok, err := LoginBrowser(context.Background(), c, BrowserOptions{OpenBrowser: open})
+	tok, err := Browser(context.Background(), c, BrowserOptions{OpenBrowser: open})
 	<-done
 	if err != nil || tok.Access != "at-b" {
 		t.Fatalf("LoginBrowser = %v, %v", tok, err)
@@ -247,11 +248,11 @@ func TestLoginBrowserState(t *testing.T) {
 	}
 }
 
-// TestLoginBrowserFallsBackToOutput: when no browser opens, the URL is
+// TestBrowserFallsBackToOutput: when no browser opens, the URL is
 // written out for the user, who opens it by hand.
-func TestLoginBrowserFallsBackToOutput(t *testing.T) {
+func TestBrowserFallsBackToOutput(t *testing.T) {
 	srv := &codeServer{}
-	c := browserClient(t, srv, Endpoint{})
+	c := browserClient(t, srv, oauth.Endpoint{})
 	var out syncWriter
 	out.written = make(chan string, 1)
 	b := &browser{t: t, srv: srv, query: func(state string) url.Values { return url.Values{"code": {"THE-CODE"}, "state": {state}} }}
@@ -260,7 +261,7 @@ func TestLoginBrowserFallsBackToOutput(t *testing.T) {
 		i := strings.Index(text, "https://")
 		b.open(strings.TrimSpace(text[i:]))
 	}()
-	tok, err := LoginBrowser(context.Background(), c, BrowserOptions{Output: &out,
+	tok, err := Browser(context.Background(), c, BrowserOptions{Output: &out,
 		OpenBrowser: func(string) error { return errors.New("no display") }})
 	if err != nil || tok.Access != "at-b" {
 		t.Fatalf("LoginBrowser = %v, %v", tok, err)
@@ -270,10 +271,10 @@ func TestLoginBrowserFallsBackToOutput(t *testing.T) {
 	}
 }
 
-// TestLoginBrowserBadOptions: options that cannot work are refused before
+// TestBrowserBadOptions: options that cannot work are refused before
 // anything listens.
-func TestLoginBrowserBadOptions(t *testing.T) {
-	c := browserClient(t, &codeServer{}, Endpoint{})
+func TestBrowserBadOptions(t *testing.T) {
+	c := browserClient(t, &codeServer{}, oauth.Endpoint{})
 	never := func(string) error { t.Error("the browser was opened"); return nil }
 	for _, tc := range []struct {
 		opts BrowserOptions
@@ -284,16 +285,16 @@ func TestLoginBrowserBadOptions(t *testing.T) {
 		{BrowserOptions{RedirectPath: "cb"}, "does not start with /"},
 	} {
 		tc.opts.OpenBrowser = never
-		if _, err := LoginBrowser(context.Background(), c, tc.opts); err == nil || !strings.Contains(err.Error(), tc.text) {
+		if _, err := Browser(context.Background(), c, tc.opts); err == nil || !strings.Contains(err.Error(), tc.text) {
 			t.Errorf("%+v: %v, want %q", tc.opts, err, tc.text)
 		}
 	}
-	if _, err := LoginBrowser(context.Background(), mustClient(t, Endpoint{TokenURL: testURL, ClientID: "cli"}), BrowserOptions{OpenBrowser: never}); err == nil ||
+	if _, err := Browser(context.Background(), mustClient(t, oauth.Endpoint{TokenURL: testURL, ClientID: "cli"}), BrowserOptions{OpenBrowser: never}); err == nil ||
 		!strings.Contains(err.Error(), "no authorization endpoint") {
 		t.Errorf("without an authorization endpoint: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := LoginBrowser(ctx, c, BrowserOptions{OpenBrowser: func(string) error { cancel(); return nil }})
+	_, err := Browser(ctx, c, BrowserOptions{OpenBrowser: func(string) error { cancel(); return nil }})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("a cancelled login: %v", err)
 	}

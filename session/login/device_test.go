@@ -1,4 +1,4 @@
-package oauth
+package login
 
 import (
 	"bytes"
@@ -18,10 +18,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/session/internal/fakeidp"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 const (
@@ -79,7 +81,7 @@ func (d *deviceServer) RoundTrip(req *http.Request) (*http.Response, error) {
 	case "503":
 		return fakeidp.Respond(req, 503, "text/html", fakeidp.BadGatewayPage, ""), nil
 	case "ok":
-		if form.Get("grant_type") != string(GrantDeviceCode) || form.Get("device_code") != testDeviceCode {
+		if form.Get("grant_type") != string(oauth.GrantDeviceCode) || form.Get("device_code") != testDeviceCode {
 			return fakeidp.Respond(req, 400, "application/json", `{"error":"invalid_grant"}`, ""), nil
 		}
 		return fakeidp.Respond(req, 200, "application/json",
@@ -98,14 +100,14 @@ func (d *deviceServer) pollTimes() []time.Duration {
 	return append([]time.Duration(nil), d.polls...)
 }
 
-func deviceClient(t *testing.T, d *deviceServer, e Endpoint) *Client {
+func deviceClient(t *testing.T, d *deviceServer, e oauth.Endpoint) *oauth.Client {
 	t.Helper()
 	e.TokenURL, e.DeviceAuthURL = testURL, testDeviceURL
 	if e.ClientID == "" {
 		e.ClientID = "cli"
 	}
 	e.HTTPClient = &http.Client{Transport: d}
-	c, err := NewClient(e)
+	c, err := oauth.NewClient(e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,11 +122,11 @@ func secs(s ...float64) []time.Duration {
 	return d
 }
 
-// TestLoginDevice plays RFC 8628's polling against scripted answers, in
+// TestDevice plays RFC 8628's polling against scripted answers, in
 // virtual time: the interval, slow_down adding 5 s for good, pending
 // waited for, the two ends that are not a token, the code's expiry, and
 // transient failures ridden out.
-func TestLoginDevice(t *testing.T) {
+func TestDevice(t *testing.T) {
 	noJitter := policy.Exponential{Initial: time.Second, Multiplier: 2, Max: time.Minute}
 	tests := []struct {
 		name      string
@@ -158,10 +160,10 @@ func TestLoginDevice(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				d := &deviceServer{authorize: tc.authorize, script: tc.script}
-				c := deviceClient(t, d, Endpoint{})
-				var shown []DeviceCode
-				tok, err := LoginDevice(context.Background(), c, DeviceOptions{Policy: tc.policy,
-					Prompt: func(dc DeviceCode) error { shown = append(shown, dc); return nil }})
+				c := deviceClient(t, d, oauth.Endpoint{})
+				var shown []oauth.DeviceCode
+				tok, err := Device(context.Background(), c, DeviceOptions{Policy: tc.policy,
+					Prompt: func(dc oauth.DeviceCode) error { shown = append(shown, dc); return nil }})
 				if diff := cmp.Diff(tc.polls, d.pollTimes()); diff != "" {
 					t.Errorf("polls (-want +got):\n%s", diff)
 				}
@@ -177,9 +179,9 @@ func TestLoginDevice(t *testing.T) {
 					}
 					return
 				}
-				var le *LoginError
+				var le *Error
 				if !errors.As(err, &le) || le.Flow != "device" {
-					t.Fatalf("LoginDevice = %v, want a *LoginError", err)
+					t.Fatalf("LoginDevice = %v, want a *Error", err)
 				}
 				if tc.is != nil && !errors.Is(err, tc.is) {
 					t.Errorf("LoginDevice = %v, want it to match %v", err, tc.is)
@@ -187,7 +189,7 @@ func TestLoginDevice(t *testing.T) {
 				if !strings.Contains(err.Error(), tc.errText) || strings.Contains(err.Error(), testDeviceCode) {
 					t.Errorf("LoginDevice = %q, want %q in it and no device code", err, tc.errText)
 				}
-				for _, other := range []error{ErrAccessDenied, ErrExpiredToken, ErrLoginTimeout} {
+				for _, other := range []error{ErrAccessDenied, ErrExpiredToken, ErrTimeout} {
 					if other != tc.is && errors.Is(err, other) {
 						t.Errorf("LoginDevice = %v matches %v too", err, other)
 					}
@@ -197,30 +199,30 @@ func TestLoginDevice(t *testing.T) {
 	}
 }
 
-// TestLoginDeviceRequests: what the requests carry, and what the user is
+// TestDeviceRequests: what the requests carry, and what the user is
 // shown.
-func TestLoginDeviceRequests(t *testing.T) {
+func TestDeviceRequests(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &deviceServer{script: []string{"pending", "ok"}}
 		var got []session.Token
-		c := deviceClient(t, d, Endpoint{Scopes: []string{"api"}, Params: url.Values{"audience": {"api.example"}},
+		c := deviceClient(t, d, oauth.Endpoint{Scopes: []string{"api"}, Params: url.Values{"audience": {"api.example"}},
 			OnToken: func(tok session.Token) { got = append(got, tok) }})
-		var shown DeviceCode
-		_, err := LoginDevice(context.Background(), c, DeviceOptions{Scopes: []string{"openid", "offline_access"},
-			Params: url.Values{"resource": {"https://api.example"}}, Prompt: func(dc DeviceCode) error { shown = dc; return nil }})
+		var shown oauth.DeviceCode
+		_, err := Device(context.Background(), c, DeviceOptions{Scopes: []string{"openid", "offline_access"},
+			Params: url.Values{"resource": {"https://api.example"}}, Prompt: func(dc oauth.DeviceCode) error { shown = dc; return nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := DeviceCode{UserCode: "WDJB-MJHT", VerificationURI: "https://auth.example/device",
+		want := oauth.DeviceCode{UserCode: "WDJB-MJHT", VerificationURI: "https://auth.example/device",
 			VerificationURIComplete: "https://auth.example/device?user_code=WDJB-MJHT", Expiry: shown.Expiry, Interval: 5 * time.Second}
-		if diff := cmp.Diff(want, shown); diff != "" || shown.Expiry.Sub(d.start) != 10*time.Minute {
+		if diff := cmp.Diff(want, shown, cmpopts.IgnoreUnexported(oauth.DeviceCode{})); diff != "" || shown.Expiry.Sub(d.start) != 10*time.Minute {
 			t.Errorf("Prompt saw (-want +got):\n%s (expiry %v after the request)", diff, shown.Expiry.Sub(d.start))
 		}
 		wantAuth := url.Values{"client_id": {"cli"}, "scope": {"openid offline_access"}, "audience": {"api.example"}, "resource": {"https://api.example"}}
 		if diff := cmp.Diff([]url.Values{wantAuth}, d.authForms); diff != "" {
 			t.Errorf("device authorization request (-want +got):\n%s", diff)
 		}
-		wantPoll := url.Values{"client_id": {"cli"}, "grant_type": {string(GrantDeviceCode)}, "device_code": {testDeviceCode}, "audience": {"api.example"}}
+		wantPoll := url.Values{"client_id": {"cli"}, "grant_type": {string(oauth.GrantDeviceCode)}, "device_code": {testDeviceCode}, "audience": {"api.example"}}
 		if diff := cmp.Diff([]url.Values{wantPoll, wantPoll}, d.forms); diff != "" {
 			t.Errorf("polls (-want +got):\n%s", diff)
 		}
@@ -230,13 +232,13 @@ func TestLoginDeviceRequests(t *testing.T) {
 	})
 }
 
-// TestLoginDeviceFailsEarly: what ends a device login before any polling.
-func TestLoginDeviceFailsEarly(t *testing.T) {
+// TestDeviceFailsEarly: what ends a device login before any polling.
+func TestDeviceFailsEarly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		refused := &deviceServer{authorizeStatus: 400}
-		_, err := LoginDevice(context.Background(), deviceClient(t, refused, Endpoint{}), DeviceOptions{Prompt: func(DeviceCode) error { return nil }})
+		_, err := Device(context.Background(), deviceClient(t, refused, oauth.Endpoint{}), DeviceOptions{Prompt: func(oauth.DeviceCode) error { return nil }})
 		var ee *session.EndpointError
-		if !errors.As(err, &ee) || ee.Code != "unauthorized_client" || !strings.Contains(err.Error(), "oauth: device login: refused (unauthorized_client: no device flow for you)") {
+		if !errors.As(err, &ee) || ee.Code != "unauthorized_client" || !strings.Contains(err.Error(), "login: device: refused (unauthorized_client: no device flow for you)") {
 			t.Errorf("a refused device authorization request: %v", err)
 		}
 		for _, body := range []string{`<html>`, `{"user_code":"U","verification_uri":"https://a.example/d"}`,
@@ -244,13 +246,13 @@ func TestLoginDeviceFailsEarly(t *testing.T) {
 			`{"device_code":"D","user_code":"U","verification_uri":"javascript:alert(1)"}`,
 			`{"device_code":"D","user_code":"U","verification_uri":"https://a.example/d","interval":"soon"}`} {
 			d := &deviceServer{authorize: body}
-			_, err := LoginDevice(context.Background(), deviceClient(t, d, Endpoint{}), DeviceOptions{Prompt: func(DeviceCode) error { return nil }})
+			_, err := Device(context.Background(), deviceClient(t, d, oauth.Endpoint{}), DeviceOptions{Prompt: func(oauth.DeviceCode) error { return nil }})
 			if err == nil || !strings.Contains(err.Error(), "device authorization response") && !strings.Contains(err.Error(), "interval") {
 				t.Errorf("answer %s: %v", body, err)
 			}
 		}
 		d := &deviceServer{script: []string{"ok"}}
-		_, err = LoginDevice(context.Background(), deviceClient(t, d, Endpoint{}), DeviceOptions{Prompt: func(DeviceCode) error { return errors.New("no terminal") }})
+		_, err = Device(context.Background(), deviceClient(t, d, oauth.Endpoint{}), DeviceOptions{Prompt: func(oauth.DeviceCode) error { return errors.New("no terminal") }})
 		if err == nil || !strings.Contains(err.Error(), "prompt: no terminal") || len(d.pollTimes()) != 0 {
 			t.Errorf("a failing prompt: %v after %d polls", err, len(d.pollTimes()))
 		}
@@ -260,24 +262,24 @@ func TestLoginDeviceFailsEarly(t *testing.T) {
 			time.Sleep(12 * time.Second)
 			cancel()
 		}()
-		_, err = LoginDevice(ctx, deviceClient(t, d, Endpoint{}), DeviceOptions{Prompt: func(DeviceCode) error { return nil }})
+		_, err = Device(ctx, deviceClient(t, d, oauth.Endpoint{}), DeviceOptions{Prompt: func(oauth.DeviceCode) error { return nil }})
 		if !errors.Is(err, context.Canceled) || len(d.pollTimes()) != 2 {
 			t.Errorf("a cancelled login: %v after %d polls", err, len(d.pollTimes()))
 		}
-		if _, err := LoginDevice(context.Background(), mustClient(t, Endpoint{TokenURL: testURL, ClientID: "cli"}), DeviceOptions{}); err == nil ||
+		if _, err := Device(context.Background(), mustClient(t, oauth.Endpoint{TokenURL: testURL, ClientID: "cli"}), DeviceOptions{}); err == nil ||
 			!strings.Contains(err.Error(), "no device authorization endpoint") {
 			t.Errorf("without a device endpoint: %v", err)
 		}
-		if _, err := LoginDevice(context.Background(), mustClient(t, Endpoint{TokenURL: testURL, DeviceAuthURL: testDeviceURL}), DeviceOptions{}); err == nil ||
+		if _, err := Device(context.Background(), mustClient(t, oauth.Endpoint{TokenURL: testURL, DeviceAuthURL: testDeviceURL}), DeviceOptions{}); err == nil ||
 			!strings.Contains(err.Error(), "needs Endpoint.ClientID") {
 			t.Errorf("without a client id: %v", err)
 		}
 	})
 }
 
-// TestLoginDeviceDiscovery: the device authorization endpoint comes from
+// TestDeviceDiscovery: the device authorization endpoint comes from
 // the issuer's metadata.
-func TestLoginDeviceDiscovery(t *testing.T) {
+func TestDeviceDiscovery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := &deviceServer{script: []string{"ok"}}
 		rt := roundTripFunc(func(req *http.Request) (*http.Response, error) {
@@ -287,8 +289,8 @@ func TestLoginDeviceDiscovery(t *testing.T) {
 			}
 			return d.RoundTrip(req)
 		})
-		c := mustClient(t, Endpoint{Issuer: "https://auth.example", ClientID: "cli", HTTPClient: &http.Client{Transport: rt}})
-		tok, err := LoginDevice(context.Background(), c, DeviceOptions{Prompt: func(DeviceCode) error { return nil }})
+		c := mustClient(t, oauth.Endpoint{Issuer: "https://auth.example", ClientID: "cli", HTTPClient: &http.Client{Transport: rt}})
+		tok, err := Device(context.Background(), c, DeviceOptions{Prompt: func(oauth.DeviceCode) error { return nil }})
 		if err != nil || tok.Access != "at-1" {
 			t.Fatalf("LoginDevice = %v, %v", tok, err)
 		}
@@ -299,8 +301,8 @@ func TestLoginDeviceDiscovery(t *testing.T) {
 // to check, or the URI and the code to enter.
 func TestDevicePrompt(t *testing.T) {
 	var b bytes.Buffer
-	writePrompt(&b, DeviceCode{UserCode: "WDJB-MJHT", VerificationURI: "https://a.example/d", VerificationURIComplete: "https://a.example/d?user_code=WDJB-MJHT"})
-	writePrompt(&b, DeviceCode{UserCode: "WDJB-MJHT", VerificationURI: "https://a.example/d"})
+	writePrompt(&b, oauth.DeviceCode{UserCode: "WDJB-MJHT", VerificationURI: "https://a.example/d", VerificationURIComplete: "https://a.example/d?user_code=WDJB-MJHT"})
+	writePrompt(&b, oauth.DeviceCode{UserCode: "WDJB-MJHT", VerificationURI: "https://a.example/d"})
 	want := "To sign in, open https://a.example/d?user_code=WDJB-MJHT\nand check that it shows the code WDJB-MJHT.\n" +
 		"To sign in, open https://a.example/d\nand enter the code WDJB-MJHT.\n"
 	if b.String() != want {
@@ -308,9 +310,9 @@ func TestDevicePrompt(t *testing.T) {
 	}
 }
 
-func mustClient(t *testing.T, e Endpoint) *Client {
+func mustClient(t *testing.T, e oauth.Endpoint) *oauth.Client {
 	t.Helper()
-	c, err := NewClient(e)
+	c, err := oauth.NewClient(e)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package oauth
+package login
 
 import (
 	"errors"
@@ -16,7 +16,7 @@ import (
 func OpenURL(u string) error {
 	p, err := url.Parse(u)
 	if err != nil || (p.Scheme != "https" && p.Scheme != "http") {
-		return errors.New("oauth: OpenURL opens only http and https URLs")
+		return errors.New("login: OpenURL opens only http and https URLs")
 	}
 	var cmd *exec.Cmd
 	switch runtime.GOOS {
@@ -27,10 +27,10 @@ func OpenURL(u string) error {
 	case "linux", "freebsd", "openbsd", "netbsd", "dragonfly", "solaris", "illumos":
 		cmd = exec.Command("xdg-open", u)
 	default:
-		return fmt.Errorf("oauth: no known way to open a browser on %s", runtime.GOOS)
+		return fmt.Errorf("login: no known way to open a browser on %s", runtime.GOOS)
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("oauth: opening a browser: %w", err)
+		return fmt.Errorf("login: opening a browser: %w", err)
 	}
 	go cmd.Wait() // reap the opener; its exit status says nothing reliable
 	return nil

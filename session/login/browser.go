@@ -1,4 +1,4 @@
-package oauth
+package login
 
 import (
 	"context"
@@ -19,12 +19,13 @@ import (
 
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/session/internal/redact"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
-// BrowserOptions configures LoginBrowser. The zero value is ready.
+// BrowserOptions configures Browser. The zero value is ready.
 type BrowserOptions struct {
 	// Scopes are requested, space-separated as "scope"; nil means
-	// Endpoint.Scopes. A refresh token usually takes "offline_access"
+	// oauth.Endpoint.Scopes. A refresh token usually takes "offline_access"
 	// (OpenID Connect) or the server's equivalent.
 	Scopes []string
 	// Params are extra parameters of the authorization request (prompt,
@@ -34,14 +35,14 @@ type BrowserOptions struct {
 	Params url.Values
 	// OpenBrowser opens the authorization URL in the user's browser. nil
 	// means OpenURL (xdg-open, open or rundll32, by GOOS). It runs on a
-	// goroutine of its own while LoginBrowser waits for the redirect; when
+	// goroutine of its own while Browser waits for the redirect; when
 	// it fails, the URL is written to Output for the user to open.
 	OpenBrowser func(url string) error
 	// Output receives the authorization URL when OpenBrowser fails; nil
 	// means os.Stderr.
 	Output io.Writer
 	// Timeout bounds the wait for the browser to come back; 0 means
-	// DefaultLoginTimeout (5 minutes).
+	// DefaultBrowserTimeout (5 minutes).
 	Timeout time.Duration
 	// ListenAddr is the loopback address the redirect is received on; ""
 	// means "127.0.0.1:0", an ephemeral port on the IPv4 loopback (RFC
@@ -51,42 +52,42 @@ type BrowserOptions struct {
 	// RedirectPath is the path of the redirect URI; "" means "/callback".
 	RedirectPath string
 	// RequestTimeout bounds the code exchange; 0 means
-	// DefaultRequestTimeout.
+	// session.DefaultRequestTimeout.
 	RequestTimeout time.Duration
 }
 
-// reservedAuthorize are the authorization request parameters LoginBrowser
+// reservedAuthorize are the authorization request parameters Browser
 // sets itself.
 var reservedAuthorize = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"}
 
-// LoginBrowser logs in with the authorization code grant and PKCE through a
+// Browser logs in with the authorization code grant and PKCE through a
 // loopback redirect (RFC 6749 §4.1, RFC 7636 with S256, RFC 8252), as a
 // command-line tool on a desktop does: it listens on opts.ListenAddr
 // (127.0.0.1 on an ephemeral port), opens the authorization endpoint
-// (Endpoint.AuthURL, or the issuer's authorization_endpoint) in the
+// (oauth.Endpoint.AuthURL, or the issuer's authorization_endpoint;
+// oauth.Client.AuthCodeURL) in the
 // browser with opts.OpenBrowser, waits at most opts.Timeout for the
 // browser to come back to http://127.0.0.1:PORT/callback, checks its state
 // (in constant time; a request with another state is answered 400 and
 // ignored, so a page cannot end or hijack the login), exchanges the code
-// with its verifier at the token endpoint, answers the browser a short
+// with its verifier at the token endpoint (oauth.Client.Exchange), answers
+// the browser a short
 // page, and closes the listener. An error in the redirect ends the login:
-// access_denied with a *LoginError matching ErrAccessDenied; so does an
-// "iss" parameter (RFC 9207) that names another issuer than
-// Endpoint.Issuer. The client authenticates as for a refresh (a public
-// client sends its client_id), and Endpoint.OnToken is called with the
-// token.
+// access_denied with an *Error matching ErrAccessDenied; so does an "iss"
+// parameter (RFC 9207) that names another issuer than
+// oauth.Endpoint.Issuer. The client authenticates as for a refresh (a
+// public client sends its client_id), and oauth.Endpoint.OnToken is called
+// with the token. The client's clock (oauth.Endpoint.Clock) measures the
+// timeout.
 //
-// The returned Token is what New starts a Session from or SetToken
-// installs. Every failure is a *LoginError; the timeout's matches
-// ErrLoginTimeout.
-func LoginBrowser(ctx context.Context, c *Client, opts BrowserOptions) (session.Token, error) {
-	fail := func(err error) (session.Token, error) { return session.Token{}, loginFailure("browser", err) }
-	if c.e.ClientID == "" {
-		return fail(errors.New("a login needs Endpoint.ClientID"))
-	}
-	authURL, err := c.loginEndpoint(ctx, c.e.AuthURL, "authorization endpoint",
-		func(md *Metadata) string { return md.AuthorizationEndpoint })
-	if err != nil {
+// The returned Token is what session.New starts a Session from or
+// Session.SetToken installs. Every failure is an *Error; the timeout's
+// matches ErrTimeout.
+func Browser(ctx context.Context, c *oauth.Client, opts BrowserOptions) (session.Token, error) {
+	fail := func(err error) (session.Token, error) { return session.Token{}, failure("browser", err) }
+	// The authorization endpoint, found (or discovered) before anything
+	// listens.
+	if _, err := c.AuthCodeURL(ctx, nil); err != nil {
 		return fail(err)
 	}
 	for _, k := range reservedAuthorize {
@@ -118,25 +119,18 @@ func LoginBrowser(ctx context.Context, c *Client, opts BrowserOptions) (session.
 	for k, v := range opts.Params {
 		q[k] = v
 	}
-	q.Set("response_type", "code")
-	q.Set("client_id", c.e.ClientID)
 	q.Set("redirect_uri", redirect)
 	q.Set("state", state)
 	q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
 	q.Set("code_challenge_method", "S256")
-	if scopes := opts.Scopes; scopes != nil || len(c.e.Scopes) > 0 {
-		if scopes == nil {
-			scopes = c.e.Scopes
-		}
-		q.Set("scope", strings.Join(scopes, " "))
+	if opts.Scopes != nil {
+		q.Set("scope", strings.Join(opts.Scopes, " "))
 	}
-	u, _ := url.Parse(authURL) // checked by loginEndpoint or NewClient
-	for k, v := range u.Query() {
-		if _, ok := q[k]; !ok {
-			q[k] = v
-		}
+	authURL, err := c.AuthCodeURL(ctx, q)
+	if err != nil {
+		ln.Close()
+		return fail(err)
 	}
-	u.RawQuery = q.Encode()
 
 	cb := &callback{path: path, state: state, got: make(chan redirected, 1), done: make(chan struct{})}
 	srv := &http.Server{Handler: cb, ReadHeaderTimeout: 10 * time.Second}
@@ -156,59 +150,55 @@ func LoginBrowser(ctx context.Context, c *Client, opts BrowserOptions) (session.
 		out = os.Stderr
 	}
 	go func() {
-		if err := open(u.String()); err != nil {
-			fmt.Fprintf(out, "Could not open a browser (%v).\nTo sign in, open %s\n", err, u.String())
+		if err := open(authURL); err != nil {
+			fmt.Fprintf(out, "Could not open a browser (%v).\nTo sign in, open %s\n", err, authURL)
 		}
 	}()
 
 	timeout := opts.Timeout
 	if timeout <= 0 {
-		timeout = DefaultLoginTimeout
+		timeout = DefaultBrowserTimeout
 	}
-	timer := c.clk.Timer(timeout)
+	timer := c.Endpoint().Clock.Timer(timeout)
 	defer timer.Stop()
 	var r redirected
 	select {
 	case r = <-cb.got:
 	case <-timer.C:
-		return fail(fmt.Errorf("no redirect within %v: %w", timeout, ErrLoginTimeout))
+		return fail(fmt.Errorf("no redirect within %v: %w", timeout, ErrTimeout))
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
-	tok, err := c.exchangeCode(ctx, r, redirect, verifier, opts.RequestTimeout)
+	tok, err := exchangeCode(ctx, c, r, redirect, verifier, opts.RequestTimeout)
 	r.page <- err
 	if err != nil {
 		return session.Token{}, err
-	}
-	if c.e.OnToken != nil {
-		c.e.OnToken(tok)
 	}
 	return tok, nil
 }
 
 // exchangeCode turns the redirect into a token: its error, or its code
 // exchanged at the token endpoint.
-func (c *Client) exchangeCode(ctx context.Context, r redirected, redirect, verifier string, timeout time.Duration) (session.Token, error) {
+func exchangeCode(ctx context.Context, c *oauth.Client, r redirected, redirect, verifier string, timeout time.Duration) (session.Token, error) {
 	if r.err != "" {
-		return session.Token{}, &LoginError{Flow: "browser", Code: r.err, Description: r.description, ErrorURI: r.uri}
+		return session.Token{}, &Error{Flow: "browser", Code: r.err, Description: r.description, ErrorURI: r.uri}
 	}
-	if c.e.Issuer != "" && r.iss != "" && r.iss != c.e.Issuer {
+	if issuer := c.Endpoint().Issuer; issuer != "" && r.iss != "" && r.iss != issuer {
 		// RFC 9207: the redirect comes from another authorization server
 		// than the one the code is to be sent to (a mix-up attack).
-		return session.Token{}, &LoginError{Flow: "browser", Err: fmt.Errorf("the redirect names issuer %q, not %q", r.iss, c.e.Issuer)}
+		return session.Token{}, &Error{Flow: "browser", Err: fmt.Errorf("the redirect names issuer %q, not %q", r.iss, issuer)}
 	}
 	if r.code == "" {
-		return session.Token{}, &LoginError{Flow: "browser", Err: errors.New("the redirect carries neither a code nor an error")}
+		return session.Token{}, &Error{Flow: "browser", Err: errors.New("the redirect carries neither a code nor an error")}
 	}
 	if timeout <= 0 {
 		timeout = session.DefaultRequestTimeout
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {r.code}, "redirect_uri": {redirect}, "code_verifier": {verifier}}
-	tok, err := c.tokenRequest(rctx, form, []string{r.code, verifier})
+	tok, err := c.Exchange(rctx, r.code, redirect, verifier)
 	if err != nil {
-		return session.Token{}, loginFailure("browser", err)
+		return session.Token{}, failure("browser", err)
 	}
 	return tok, nil
 }
@@ -222,12 +212,12 @@ type redirected struct {
 }
 
 // callback receives the redirect. The first request with the right state
-// is handed to LoginBrowser, which answers it once the code is exchanged;
+// is handed to Browser, which answers it once the code is exchanged;
 // any other request is answered at once.
 type callback struct {
 	path, state string
 	got         chan redirected
-	done        chan struct{} // closed when LoginBrowser returns
+	done        chan struct{} // closed when Browser returns
 	once        sync.Once
 }
 
@@ -267,7 +257,7 @@ func (cb *callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		msg := "The sign-in did not complete. Return to the application for details."
-		var le *LoginError
+		var le *Error
 		if errors.As(err, &le) && le.Code == "access_denied" {
 			msg = "The sign-in was denied. You can close this tab."
 		}
