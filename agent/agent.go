@@ -22,6 +22,7 @@ import (
 	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/session/login"
 	"github.com/authfsm/authfsm/session/oauth"
+	"github.com/authfsm/authfsm/session/throttle"
 )
 
 // Options are what New takes besides the configuration; the zero value
@@ -165,7 +166,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 		}
 		a.chain = c
 	}
-	throttles := map[string]*session.Throttle{}
+	throttles := map[string]*throttle.Throttle{}
 	for i, pr := range cfg.Profiles {
 		p, err := a.start(ctx, pr, endpoints[i], throttles)
 		if err != nil {
@@ -208,7 +209,7 @@ func (a *Agent) bind(name string, l Listen) error {
 }
 
 // start creates the session of a profile.
-func (a *Agent) start(ctx context.Context, pr *Profile, e oauth.Endpoint, throttles map[string]*session.Throttle) (*profile, error) {
+func (a *Agent) start(ctx context.Context, pr *Profile, e oauth.Endpoint, throttles map[string]*throttle.Throttle) (*profile, error) {
 	p := &profile{cfg: pr, wait: pr.Session.WaitForRefresh, clock: a.opts.Clock}
 	client, err := oauth.NewClient(pr.loginEndpoint(e))
 	if err != nil {
@@ -249,7 +250,7 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e oauth.Endpoint, thrott
 		key := fmt.Sprintf("%s|%s|%+v", pr.TokenURL, pr.Issuer, th)
 		t := throttles[key]
 		if t == nil {
-			if t, err = session.NewThrottle(th, uint64(time.Now().UnixNano())); err != nil {
+			if t, err = throttle.New(th, uint64(time.Now().UnixNano())); err != nil {
 				return nil, err
 			}
 			throttles[key] = t

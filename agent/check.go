@@ -14,6 +14,7 @@ import (
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/session/oauth"
+	"github.com/authfsm/authfsm/session/throttle"
 )
 
 // Check reports everything New would refuse in cfg, without starting a
@@ -70,7 +71,7 @@ func Check(ctx context.Context, cfg *Config, opts Options) error {
 			add(pr.Name, err)
 		}
 		if th := pr.Session.Throttle; th.Kind != "" && th.Kind != policy.ThrottleNone {
-			if _, err := session.NewThrottle(th, 1); err != nil {
+			if _, err := throttle.New(th, 1); err != nil {
 				add(pr.Name, err)
 			}
 		}

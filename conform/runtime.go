@@ -17,6 +17,7 @@ import (
 	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/session/login"
 	"github.com/authfsm/authfsm/session/oauth"
+	"github.com/authfsm/authfsm/session/throttle"
 	"github.com/authfsm/authfsm/sim"
 	"github.com/authfsm/authfsm/sim/simserver"
 	"github.com/authfsm/authfsm/states"
@@ -41,7 +42,7 @@ type runtime struct {
 	base http.RoundTripper
 	// declared are the session block's options (session.Declared).
 	declared []session.Option
-	thr      *session.Throttle
+	thr      *throttle.Throttle
 	stores   []*store
 	procs    []*process
 
@@ -105,7 +106,7 @@ func runRuntime(sc *sim.Scenario) (trans [][]Transition, lost int, err error) {
 		}
 	}
 	if sc.Session.Throttle.Kind == policy.ThrottleAdaptive {
-		if r.thr, err = session.NewThrottle(sc.Session.Throttle, sc.Seed); err != nil {
+		if r.thr, err = throttle.New(sc.Session.Throttle, sc.Seed); err != nil {
 			return nil, 0, err
 		}
 	}

@@ -13,7 +13,7 @@ import (
 // keys that need more than a value are the caller's, as `authfsm agent`
 // does them: fallback a second oauth.Client for WithFallback (the same
 // client with oauth.GrantClientCredentials), throttle one Throttle shared by the
-// sessions on the token endpoint (NewThrottle(d.Throttle, seed),
+// sessions on the token endpoint (throttle.New(d.Throttle, seed),
 // WithThrottle), and wait_for_refresh how long a caller's context lets
 // Token wait (ContextWithWait). A policy that does not build is an error.
 func Declared(d declare.Session) ([]Option, error) {

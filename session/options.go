@@ -10,6 +10,7 @@ import (
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/throttle"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -44,7 +45,7 @@ type config struct {
 	lease         time.Duration
 	hooks         hooks.Hooks
 	base          context.Context
-	throttle      *Throttle
+	throttle      *throttle.Throttle
 	// login is WithLogin's; loginElsewhere and loginHint a login made
 	// elsewhere's (login.Elsewhere).
 	login          Login
@@ -205,3 +206,8 @@ func (c *config) failFastFor(ctx context.Context) bool {
 	}
 	return c.failFast
 }
+
+// WithThrottle makes the session ask t before each attempt, t being shared
+// by every session of the process on the same token endpoint
+// (throttle.New).
+func WithThrottle(t *throttle.Throttle) Option { return func(c *config) { c.throttle = t } }

@@ -38,7 +38,7 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 	started := s.cfg.clock.Now()
 	fallback := fx.Send == states.GrantFallback
 	if !followUp {
-		if t := s.cfg.throttle; t != nil && !t.allow(started) {
+		if t := s.cfg.throttle; t != nil && !t.Allow(started) {
 			if h := s.cfg.hooks.Throttled; h != nil {
 				info := hooks.Throttled{Session: s.cfg.id, Attempt: attemptNo, At: started}
 				s.hook(func() { h(info) })

@@ -9,6 +9,7 @@ import (
 
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/throttle"
 )
 
 // TestThrottleSharedBySessions: 50 sessions of one process through a
@@ -24,10 +25,10 @@ func TestThrottleSharedBySessions(t *testing.T) {
 			start := time.Now()
 			fe := newFakeEndpoint(time.Hour)
 			fe.OutageFrom, fe.OutageTo = start.Add(time.Second), start.Add(outage)
-			var th *Throttle
+			var th *throttle.Throttle
 			if throttled {
 				var err error
-				if th, err = NewThrottle(policy.ThrottleSpec{Kind: policy.ThrottleAdaptive}, 1); err != nil {
+				if th, err = throttle.New(policy.ThrottleSpec{Kind: policy.ThrottleAdaptive}, 1); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -36,6 +36,8 @@ var forbidden = map[string][]string{
 	// The logins drive the token endpoint client's grants and hand the
 	// session its first pair.
 	"session/login": {module + "/sim", module + "/conform", module + "/agent", module + "/session/ops"},
+	// The shared throttle is below the runtime, like its hooks.
+	"session/throttle": {"net", "net/http", module + "/session", module + "/sim", module + "/agent"},
 	// Operating sessions (health, census, metrics) is above the runtime
 	// and below the agent, which serves them.
 	"session/ops": {module + "/sim", module + "/conform", module + "/agent"},
@@ -93,7 +95,7 @@ func TestImportArrows(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"policy", "states", "diagram", "audit", "declare", "internal/yamlwalk", "sim", "sim/simserver", "session", "session/hooks", "session/login", "session/oauth", "session/ops", "agent", "conform"} {
+	for _, name := range []string{"policy", "states", "diagram", "audit", "declare", "internal/yamlwalk", "sim", "sim/simserver", "session", "session/hooks", "session/login", "session/oauth", "session/ops", "session/throttle", "agent", "conform"} {
 		if !seen[name] {
 			t.Errorf("package %s not found by go list", name)
 		}

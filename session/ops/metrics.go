@@ -50,7 +50,7 @@ var (
 	// coordinator (hooks.Hooks.StoreError), by hooks.StoreError.Op.
 	MetricStoreErrors = MetricDesc{Name: "store_errors_total", Type: "counter",
 		Help: "Failures of the token store or of the token family's coordinator, by operation.", Labels: []string{"op"}}
-	// MetricThrottledAttempts counts attempts a shared session.Throttle held back
+	// MetricThrottledAttempts counts attempts a shared throttle.Throttle held back
 	// (hooks.Hooks.Throttled).
 	MetricThrottledAttempts = MetricDesc{Name: "throttled_attempts_total", Type: "counter",
 		Help: "Refresh attempts the shared throttle kept from being sent."}
