@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
 )
 
 // TestThousandCallersOneRefresh: 1,000 goroutines call Token across an
@@ -112,7 +113,7 @@ func TestOutageTrafficVsOAuth2(t *testing.T) {
 		go func() {
 			time.Sleep(outageTo)
 			st := s.Status()
-			ours.bound = st.NextAt.Sub(start.Add(outageTo)) + DefaultRequestTimeout
+			ours.bound = st.NextAt.Sub(start.Add(outageTo)) + states.DefaultRequestTimeout
 			// The pending delay itself must be one the policy can choose for
 			// this attempt (full jitter: at most the exponential ceiling).
 			ceiling := time.Duration(float64(pol.Initial) * float64(int(1)<<(st.Attempt-1)))

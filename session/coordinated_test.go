@@ -308,7 +308,7 @@ func (l *leaseRecorder) Acquire(ctx context.Context, holder string, ttl time.Dur
 	return l.Coordinator.Acquire(ctx, holder, ttl)
 }
 
-// TestLeaseLength: the lease lasts DefaultLease (30 s, the simulator's
+// TestLeaseLength: the lease lasts states.DefaultLease (30 s, the simulator's
 // share.lease default too), WithLease's length, and never less than the
 // request timeout plus LeaseMargin; a lease that is not positive is refused.
 func TestLeaseLength(t *testing.T) {
@@ -317,7 +317,7 @@ func TestLeaseLength(t *testing.T) {
 		opts []Option
 		want time.Duration
 	}{
-		{"default", nil, DefaultLease},
+		{"default", nil, states.DefaultLease},
 		{"set", []Option{WithLease(time.Minute)}, time.Minute},
 		{"shorter than the request it covers", []Option{WithLease(time.Second), WithRequestTimeout(2 * time.Second)}, 2*time.Second + LeaseMargin},
 		{"a long timeout", []Option{WithRequestTimeout(40 * time.Second)}, 40*time.Second + LeaseMargin},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/authfsm/authfsm/declare"
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
 )
 
 // TestDeclared: a declared session's options set what its block says, and
@@ -35,7 +36,7 @@ func TestDeclared(t *testing.T) {
 	for _, o := range opts {
 		o(&def)
 	}
-	if def.refreshAhead != 5*time.Minute || def.timeout != DefaultRequestTimeout || def.policy != policy.Default() {
+	if def.refreshAhead != 5*time.Minute || def.timeout != states.DefaultRequestTimeout || def.policy != policy.Default() {
 		t.Errorf("the defaults declared: %+v", def)
 	}
 	d.Policy = policy.Spec{Kind: "sometimes"}

@@ -179,13 +179,13 @@ func (s *Session) revocation() revocation {
 // tokens, with r (RFC 7009), each once, as Session.Logout does: retried
 // while the server fails transiently (policy.DefaultClassifier), paced by
 // policy.Default(), at most 3 times, each request bounded by
-// DefaultRequestTimeout, all within ctx. It returns nil when every token
+// states.DefaultRequestTimeout, all within ctx. It returns nil when every token
 // was revoked, else a *LogoutError listing the others (its Store nil):
 // what `authfsm logout` does for a pair it read from a store.
 func RevokePair(ctx context.Context, r Revoker, pairs ...Token) error {
 	rv := revocation{r: r, classifier: policy.DefaultClassifier, clk: clock.New(), maxRA: states.DefaultMaxRetryAfter,
 		request: func(ctx context.Context) (context.Context, context.CancelFunc) {
-			return context.WithTimeout(ctx, DefaultRequestTimeout)
+			return context.WithTimeout(ctx, states.DefaultRequestTimeout)
 		},
 		wait: func(ctx context.Context, ch <-chan struct{}) bool {
 			select {

@@ -11,13 +11,7 @@ import (
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/session/throttle"
-	"github.com/authfsm/authfsm/states"
 )
-
-// DefaultRequestTimeout is the deadline of one refresh attempt unless
-// WithRequestTimeout says otherwise: states.DefaultRequestTimeout, ten
-// seconds.
-const DefaultRequestTimeout = states.DefaultRequestTimeout
 
 // An Option configures a Session.
 type Option func(*config)
@@ -68,7 +62,7 @@ func WithClassifier(cl policy.Classifier) Option { return func(c *config) { c.cl
 func WithRefreshAhead(d time.Duration) Option { return func(c *config) { c.refreshAhead = d } }
 
 // WithRequestTimeout sets the deadline of each refresh attempt (default
-// DefaultRequestTimeout). It is independent of the callers' contexts: one
+// states.DefaultRequestTimeout, 10 s). It is independent of the callers' contexts: one
 // caller giving up never cancels the refresh the others wait for.
 func WithRequestTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
@@ -155,19 +149,16 @@ func WithCoordinator(c Coordinator) Option { return func(cfg *config) { cfg.coor
 // the server revoke the whole family. The default, 0, assumes no grace.
 func WithReuseGrace(d time.Duration) Option { return func(c *config) { c.reuseGrace = d } }
 
-// DefaultLease is how long a coordinated session's refresh lease lasts
-// unless WithLease says otherwise: long enough to ride out a shared store's
-// short outage (a Redis failover takes 10 to 30 s) between a refresh and
-// its publish, short enough that the others take over from a holder that
-// crashed well within the default refresh-ahead margin (5 min).
-const DefaultLease = states.DefaultLease
-
 // WithLease sets how long a coordinated session's refresh lease lasts: the
 // others wait that long before taking over from a holder that vanished,
 // and a holder whose store is down keeps it that long without renewing
 // it. It is at least the request timeout plus LeaseMargin, so that the
-// lease outlasts the request it covers; the default is DefaultLease. The
-// simulator's share.lease is the same setting, with the same default.
+// lease outlasts the request it covers. The default, states.DefaultLease
+// (30 s), rides out a shared store's short outage (a Redis failover takes
+// 10 to 30 s) between a refresh and its publish, and lets the others take
+// over from a holder that crashed well within the default refresh-ahead
+// margin (5 min). The simulator's share.lease is the same setting, with
+// the same default.
 func WithLease(d time.Duration) Option { return func(c *config) { c.lease = d } }
 
 // WithSoloWhenStoreDown lets a coordinated session whose shared store is

@@ -117,8 +117,8 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	if r == nil {
 		return nil, errors.New("session: New needs a Refresher")
 	}
-	cfg := config{classifier: policy.DefaultClassifier, timeout: DefaultRequestTimeout, failFast: true,
-		refreshAhead: states.DefaultRefreshAhead, lease: DefaultLease}
+	cfg := config{classifier: policy.DefaultClassifier, timeout: states.DefaultRequestTimeout, failFast: true,
+		refreshAhead: states.DefaultRefreshAhead, lease: states.DefaultLease}
 	for _, o := range opts {
 		o(&cfg)
 	}

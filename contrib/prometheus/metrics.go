@@ -41,7 +41,7 @@ import (
 // DefaultDurationBuckets are the buckets of authfsm_refresh_duration_seconds
 // unless WithDurationBuckets says otherwise: ops.DefaultDurationBuckets
 // (a token request usually takes tens to hundreds of milliseconds, and
-// session.DefaultRequestTimeout, 10 s, bounds it).
+// states.DefaultRequestTimeout, 10 s, bounds it).
 var DefaultDurationBuckets = append([]float64(nil), ops.DefaultDurationBuckets...)
 
 // The values of the outcome label of authfsm_refresh_attempts_total.

@@ -20,6 +20,7 @@ import (
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/session/internal/redact"
 	"github.com/authfsm/authfsm/session/oauth"
+	"github.com/authfsm/authfsm/states"
 )
 
 // BrowserOptions configures Browser. The zero value is ready.
@@ -52,7 +53,7 @@ type BrowserOptions struct {
 	// RedirectPath is the path of the redirect URI; "" means "/callback".
 	RedirectPath string
 	// RequestTimeout bounds the code exchange; 0 means
-	// session.DefaultRequestTimeout.
+	// states.DefaultRequestTimeout.
 	RequestTimeout time.Duration
 }
 
@@ -192,7 +193,7 @@ func exchangeCode(ctx context.Context, c *oauth.Client, r redirected, redirect, 
 		return session.Token{}, &Error{Flow: "browser", Err: errors.New("the redirect carries neither a code nor an error")}
 	}
 	if timeout <= 0 {
-		timeout = session.DefaultRequestTimeout
+		timeout = states.DefaultRequestTimeout
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

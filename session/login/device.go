@@ -15,6 +15,7 @@ import (
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
 	"github.com/authfsm/authfsm/session/oauth"
+	"github.com/authfsm/authfsm/states"
 )
 
 // SlowDownStep is what each slow_down answer adds to a device login's
@@ -49,7 +50,7 @@ type DeviceOptions struct {
 	// that gives up ends the login with the last failure.
 	Policy policy.Policy
 	// RequestTimeout bounds each request; 0 means
-	// session.DefaultRequestTimeout.
+	// states.DefaultRequestTimeout.
 	RequestTimeout time.Duration
 }
 
@@ -77,7 +78,7 @@ func Device(ctx context.Context, c *oauth.Client, opts DeviceOptions) (session.T
 	fail := func(err error) (session.Token, error) { return session.Token{}, failure("device", err) }
 	timeout := opts.RequestTimeout
 	if timeout <= 0 {
-		timeout = session.DefaultRequestTimeout
+		timeout = states.DefaultRequestTimeout
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	code, err := c.DeviceAuth(rctx, opts.Scopes, opts.Params)

@@ -78,5 +78,5 @@ var StoreOps = []string{"save", "publish", "read", "acquire", "mark"}
 
 // DefaultDurationBuckets are MetricRefreshDuration's buckets, in seconds,
 // unless an adapter is told otherwise: a token request usually takes tens
-// to hundreds of milliseconds, and session.DefaultRequestTimeout (10 s) bounds it.
+// to hundreds of milliseconds, and states.DefaultRequestTimeout (10 s) bounds it.
 var DefaultDurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
