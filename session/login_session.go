@@ -96,8 +96,8 @@ type LoginRequiredError struct {
 	// states.ReasonNoTokenYet, states.ReasonLoggedOut,
 	// states.ReasonLoginFailed, …).
 	Reason states.Reason
-	// Hint says how to log in: WithLoginElsewhere's hint; empty with
-	// WithLogin, whose next demand logs in.
+	// Hint says how to log in: login.Elsewhere's hint; empty with
+	// a login of the session's own, whose next demand logs in.
 	Hint string
 	// Err is the last login's error, when the last login failed.
 	Err error

@@ -23,9 +23,9 @@ type Metadata struct {
 	JWKSURI                           string   `json:"jwks_uri,omitempty"`
 	GrantTypesSupported               []string `json:"grant_types_supported,omitempty"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported,omitempty"`
-	// AuthorizationEndpoint is where LoginBrowser sends the browser.
+	// AuthorizationEndpoint is where login.Browser sends the browser.
 	AuthorizationEndpoint string `json:"authorization_endpoint,omitempty"`
-	// DeviceAuthorizationEndpoint is where LoginDevice asks for a user
+	// DeviceAuthorizationEndpoint is where login.Device asks for a user
 	// code (RFC 8628 §4).
 	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
 	// CodeChallengeMethodsSupported lists the PKCE methods (RFC 7636).

@@ -6,9 +6,11 @@
 // discovered from an issuer (Discover). It reads every answer strictly and
 // reports every failure as a *session.EndpointError, which the session
 // classifies: transient, or the server's refusal. The Client also revokes
-// tokens (RFC 7009) for Session.Logout, obtains the first pair with a
-// login (LoginDevice, LoginBrowser), and carries over what code built on
-// golang.org/x/oauth2 has (EndpointFromOAuth2, FromOAuth2).
+// tokens (RFC 7009) for Session.Logout, offers the grants that obtain the
+// first pair, as x/oauth2's Config does (AuthCodeURL and Exchange,
+// DeviceAuth and DeviceToken; package session/login drives them), and
+// carries over what code built on golang.org/x/oauth2 has
+// (EndpointFromOAuth2, FromOAuth2).
 // ClientCredentials is an *http.Client of the client_credentials grant in
 // one line.
 //

@@ -89,9 +89,9 @@ type Endpoint struct {
 	// refresh. The login flows find their endpoints the same way when
 	// AuthURL or DeviceAuthURL is empty, even with a TokenURL.
 	Issuer string
-	// AuthURL is the authorization endpoint, where LoginBrowser sends the
+	// AuthURL is the authorization endpoint, where login.Browser sends the
 	// user's browser; DeviceAuthURL is the device authorization endpoint
-	// LoginDevice asks for a user code (RFC 8628). Empty means the
+	// login.Device asks for a user code (RFC 8628). Empty means the
 	// metadata's authorization_endpoint and device_authorization_endpoint
 	// of Issuer. Like TokenURL, each must be HTTPS or loopback HTTP unless
 	// AllowHTTP is set.
@@ -120,7 +120,7 @@ type Endpoint struct {
 	// Grant is the grant to request; "" means GrantRefreshToken.
 	Grant Grant
 	// Scopes, when set, are sent space-separated as "scope" with every
-	// refresh, and are the scopes LoginDevice and LoginBrowser ask for
+	// refresh, and are the scopes login.Device and login.Browser ask for
 	// unless their options name others.
 	Scopes []string
 	// Params are extra form parameters (audience, resource, …) of every
@@ -138,7 +138,7 @@ type Endpoint struct {
 	// expiry; 0 means DefaultTTL.
 	DefaultTTL time.Duration
 	// OnToken, if set, is called with every new token pair the endpoint
-	// issues, before Refresh (or LoginDevice, LoginBrowser) returns, so a
+	// issues, before Refresh (or Exchange, DeviceToken) returns, so a
 	// caller can persist a rotated refresh token. It must not block for
 	// long.
 	OnToken func(session.Token)

@@ -60,7 +60,7 @@ var wellKnownExtra = []string{"id_token", "refresh_expires_in", "refresh_token_e
 // is AuthBasic, AuthStyleInParams AuthBody, AuthStyleAutoDetect
 // AuthAutoDetect). conf.Scopes are not copied: x/oauth2 sends them in the
 // authorization request only, where Endpoint.Scopes go with every refresh
-// too; give them to LoginDevice or LoginBrowser in their options. NewClient
+// too; give them to login.Device or login.Browser in their options. NewClient
 // takes the Endpoint as it is, or after setting what x/oauth2 has no field
 // for (Issuer, Grant, Params, …). A Session built on it keeps alive what
 // conf's login obtained (see FromOAuth2).
