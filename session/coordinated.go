@@ -78,7 +78,7 @@ func (s *Session) storeStep(ctx context.Context, fx states.Effects, a *attemptSt
 			s.mu.Lock()
 			s.logLocked(slog.LevelWarn, "session: the shared store had lost the family's state; seeded it with this process's pair",
 				slog.Uint64("store_generation", fx.Generation), slog.Uint64("generation", gen))
-			s.unlock()
+			s.unlockHandOff()
 		}
 	}
 	if err == nil {

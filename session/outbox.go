@@ -29,16 +29,20 @@ const maxPanicText = 1000
 // Notes are queued under the session lock, so their order is the order of
 // the transitions. Whoever releases the session lock then delivers: the
 // first goroutine to find the outbox idle drains it, including what other
-// goroutines queue meanwhile; the others return at once.
+// goroutines queue meanwhile; the others return at once. The refresh
+// worker is the exception while it has a request or a store step to come:
+// it then starts a goroutine that delivers (handOff), for a callback that
+// blocks would hold the attempt up, and with it the whole session, which
+// stays refreshing while its worker waits.
 //
 // That goroutine may be anyone's (a caller of Token under net/http's
-// recover, the session's timer, its refresh, Shutdown), so a callback that
-// panics is recovered, whoever it is: the panic is logged at error level
-// with its stack and counted (Status.Panics), and delivery goes on with the
-// next callback. Propagating it would crash the program or not depending
-// on which goroutine happened to deliver. Should a callback end its
-// goroutine (runtime.Goexit), the notes not yet delivered go back to the
-// queue for the next deliverer.
+// recover, the session's timer, the one a worker started, Shutdown), so a
+// callback that panics is recovered, whoever it is: the panic is logged at
+// error level with its stack and counted (Status.Panics), and delivery goes
+// on with the next callback. Propagating it would crash the program or not
+// depending on which goroutine happened to deliver. Should a callback end
+// its goroutine (runtime.Goexit), the notes not yet delivered go back to
+// the queue for the next deliverer.
 //
 // While a callback blocks, the queue grows; once it holds outboxLimit
 // notes, new log lines and hook calls are dropped and counted
@@ -88,6 +92,24 @@ func (s *Session) deliver(wait bool) {
 	_ = s.drain(context.Background(), wait)
 }
 
+// handOff is deliver(false) for the refresh worker: when the outbox is idle
+// and holds notes, it starts a goroutine that drains it, and returns at
+// once, so that no callback can hold the attempt up.
+func (s *Session) handOff() {
+	o := &s.out
+	o.mu.Lock()
+	if o.draining || len(o.queue) == 0 && o.unreported == 0 {
+		o.mu.Unlock()
+		return
+	}
+	o.draining, o.idle = true, make(chan struct{})
+	o.mu.Unlock()
+	go func() {
+		o.mu.Lock()
+		s.drainHeld()
+	}()
+}
+
 // drain delivers what the outbox holds. When another goroutine is draining
 // it, drain returns at once, or with wait waits for that drain to end and
 // then delivers what is left, so that everything queued before the call
@@ -115,6 +137,15 @@ func (s *Session) drain(ctx context.Context, wait bool) error {
 		return nil
 	}
 	o.draining, o.idle = true, make(chan struct{})
+	s.drainHeld()
+	return nil
+}
+
+// drainHeld delivers until the outbox is empty. It is called holding the
+// outbox's lock with draining set, and returns with the outbox idle and
+// its lock released, even when a callback ends the goroutine.
+func (s *Session) drainHeld() {
+	o := &s.out
 	defer func() {
 		o.draining = false
 		close(o.idle)
@@ -127,7 +158,7 @@ func (s *Session) drain(ctx context.Context, wait bool) error {
 			o.unreported = 0
 		}
 		if len(o.queue) == 0 {
-			return nil
+			return
 		}
 		batch := o.queue
 		o.queue = nil
@@ -244,4 +275,11 @@ func (s *Session) logAttrs(attrs ...slog.Attr) []slog.Attr {
 func (s *Session) unlock() {
 	s.mu.Unlock()
 	s.deliver(false)
+}
+
+// unlockHandOff is unlock for the refresh worker: it releases the session
+// lock and hands the delivery to a goroutine of its own (handOff).
+func (s *Session) unlockHandOff() {
+	s.mu.Unlock()
+	s.handOff()
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/states"
 )
 
 // callLog records, in order, what a session's hooks, sink and logger were
@@ -249,7 +250,7 @@ func TestOutboxIsBounded(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
 		fe.SetFault(fault{Kind: "status", Status: 502}, 0)
 		s, _ := newTestSession(t, fe, WithHooks(hk), WithAudit(sink), WithLogger(logger))
-		go s.Reject("tok-access-0") // its goroutine, or the refresh's, blocks in the sink
+		go s.Reject("tok-access-0") // its goroutine, or the one the refresh starts to deliver, blocks in the sink
 		// 2,000 attempts, each with 2 hook calls, a warning and 2 records.
 		time.Sleep(2000 * time.Second)
 		if _, err := s.Token(context.Background()); err == nil {
@@ -285,6 +286,61 @@ func TestOutboxIsBounded(t *testing.T) {
 		defer seqMu.Unlock()
 		if len(seqs) < 2*requests {
 			t.Errorf("%d records for %d requests", len(seqs), requests)
+		}
+		for i, q := range seqs {
+			if q != uint64(i+1) {
+				t.Fatalf("record %d has seq %d: a record was lost or reordered", i+1, q)
+			}
+		}
+	})
+}
+
+// TestBlockedLoggerDoesNotHoldTheRefresh: the refresh worker never
+// delivers notes on its own goroutine, so a logger (or hook, or audit sink) that blocks
+// on a note the refresh queued while nobody else delivers (the warning
+// that the refresh token was refused, logged just before the fallback
+// grant) does not keep it from sending that grant: the session gets its
+// new token, and the notes wait and are all delivered, in order, once the
+// logger returns.
+func TestBlockedLoggerDoesNotHoldTheRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var once sync.Once
+		logger := slog.New(handlerFunc{slog.NewTextHandler(io.Discard, nil), func(r slog.Record) {
+			if strings.Contains(r.Message, "trying the fallback grant") {
+				once.Do(func() { <-release })
+			}
+		}})
+		var seqs []uint64
+		var seqMu sync.Mutex
+		sink := audit.SinkFunc(func(r audit.Record) error {
+			seqMu.Lock()
+			seqs = append(seqs, r.Seq)
+			seqMu.Unlock()
+			return nil
+		})
+		fe := newFakeEndpoint(time.Hour)
+		fe.Latency = time.Second // Reject's caller is long gone when the refusal comes
+		fe.SetFault(fault{Kind: "status", Status: 400, Code: "invalid_grant"}, 1)
+		fb := testClient(t, fe, testEndpoint{Grant: grantClientCredentials})
+		s, _ := newTestSession(t, fe, WithAudit(sink), WithLogger(logger), WithFallback(fb))
+		s.Reject("tok-access-0")
+		synctest.Wait()
+		time.Sleep(time.Minute) // nobody but the refresh goroutine is about
+		if requests, _, _ := fe.Stats(); requests != 2 {
+			t.Errorf("%d requests, want the refresh and the fallback grant: the refresh waited for the logger", requests)
+		}
+		if st := s.Status(); st.State != states.Valid {
+			t.Errorf("state %v while the logger blocked, want valid", st.State)
+		}
+		close(release)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		seqMu.Lock()
+		defer seqMu.Unlock()
+		if len(seqs) != 3 {
+			t.Errorf("records %v delivered, want 1 2 3", seqs)
 		}
 		for i, q := range seqs {
 			if q != uint64(i+1) {

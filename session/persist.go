@@ -156,7 +156,7 @@ func (s *Session) storeHook(op string, err error) {
 	if h := s.cfg.hooks.StoreError; h != nil {
 		info := hooks.StoreError{Session: s.cfg.id, Op: op, Err: err, At: s.cfg.clock.Now()}
 		s.hook(func() { h(info) })
-		s.deliver(false)
+		s.handOff()
 	}
 }
 

@@ -34,7 +34,7 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 		}
 		s.logLocked(slog.LevelWarn, msg, slog.String("cause", s.data.Cause()))
 	}
-	s.unlock()
+	s.unlockHandOff()
 	started := s.cfg.clock.Now()
 	fallback := fx.Send == states.GrantFallback
 	if !followUp {
@@ -52,7 +52,7 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 	if h := s.cfg.hooks.RequestStart; h != nil {
 		info := hooks.RequestStart{Session: s.cfg.id, Attempt: attemptNo, Fallback: fallback, At: started}
 		s.hook(func() { h(info) })
-		s.deliver(false)
+		s.handOff()
 	}
 	r := s.refresher
 	if fallback {

@@ -99,7 +99,12 @@ func (s *Session) perform(ctx context.Context, fx states.Effects, untilPublished
 			s.unlock()
 			return a.storeErr
 		}
-		s.unlock()
+		if fx.Send != states.GrantNone {
+			// The next request (the fallback grant) waits for no callback.
+			s.unlockHandOff()
+		} else {
+			s.unlock()
+		}
 	}
 	return a.storeErr
 }

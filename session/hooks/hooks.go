@@ -28,8 +28,9 @@ import (
 // access token and cut to 1,000 characters, and its stack, counted in
 // session.Status.Panics, and the next record, hook call and log line are delivered
 // as usual. It is not propagated: hooks run on whichever goroutine
-// happens to deliver (a caller of Token, the session's timer or refresh,
-// Shutdown), so a panic would crash the program or not by chance.
+// happens to deliver (a caller of Token, the session's timer, one the
+// refresh starts so as never to wait for a hook itself, Shutdown), so a
+// panic would crash the program or not by chance.
 //
 // While a hook or the sink blocks, the queue grows. Once 1,024 notes wait,
 // new log lines and calls of RequestStart, RequestDone, StoreError and
