@@ -19,6 +19,10 @@ import (
 	"github.com/authfsm/authfsm/coordinator/rediscore"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/login"
+	"github.com/authfsm/authfsm/session/oauth"
+	"github.com/authfsm/authfsm/session/throttle"
 )
 
 // Options are what New takes besides the configuration; the zero value
@@ -81,7 +85,7 @@ type counters struct {
 	refresh                                             [policy.Suspect + 1]atomic.Int64 // by policy.Class
 
 	mu          sync.Mutex
-	durations   []uint64 // refresh requests by bucket of session.DefaultDurationBuckets, the last +Inf
+	durations   []uint64 // refresh requests by bucket of ops.DefaultDurationBuckets, the last +Inf
 	durationSum float64  // seconds
 	storeErrors map[string]uint64
 }
@@ -119,7 +123,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 			a = nil
 		}
 	}()
-	endpoints := make([]session.Endpoint, len(cfg.Profiles))
+	endpoints := make([]oauth.Endpoint, len(cfg.Profiles))
 	a.redis = map[string]*rediscore.Client{}
 	for i, pr := range cfg.Profiles {
 		e, err := pr.endpoint(cfg.File, &a.opts)
@@ -162,7 +166,7 @@ func New(ctx context.Context, cfg *Config, opts Options) (a *Agent, err error) {
 		}
 		a.chain = c
 	}
-	throttles := map[string]*session.Throttle{}
+	throttles := map[string]*throttle.Throttle{}
 	for i, pr := range cfg.Profiles {
 		p, err := a.start(ctx, pr, endpoints[i], throttles)
 		if err != nil {
@@ -205,9 +209,9 @@ func (a *Agent) bind(name string, l Listen) error {
 }
 
 // start creates the session of a profile.
-func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, throttles map[string]*session.Throttle) (*profile, error) {
+func (a *Agent) start(ctx context.Context, pr *Profile, e oauth.Endpoint, throttles map[string]*throttle.Throttle) (*profile, error) {
 	p := &profile{cfg: pr, wait: pr.Session.WaitForRefresh, clock: a.opts.Clock}
-	client, err := session.NewClient(pr.loginEndpoint(e))
+	client, err := oauth.NewClient(pr.loginEndpoint(e))
 	if err != nil {
 		return nil, err
 	}
@@ -217,11 +221,11 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 	}
 	opts = append(opts, session.WithID(pr.Name), session.WithLogger(a.log.With("profile", pr.Name)),
 		session.WithClock(a.opts.Clock),
-		session.WithHooks(session.Hooks{
+		session.WithHooks(hooks.Hooks{
 			Transition:  func(audit.Record) { p.changes.notify() },
 			RequestDone: p.n.requestDone,
 			StoreError:  p.n.storeError,
-			Throttled:   func(session.Throttled) { p.n.throttled.Add(1) },
+			Throttled:   func(hooks.Throttled) { p.n.throttled.Add(1) },
 		}))
 	if a.chain != nil {
 		opts = append(opts, session.WithAudit(a.chain))
@@ -229,12 +233,12 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 	if pr.Login != nil {
 		// authfsm login publishes the pair to the profile's store, which
 		// the session watches.
-		opts = append(opts, session.WithLoginElsewhere(loginHint(a.cfg.File, pr.Name)))
+		opts = append(opts, session.WithLogin(login.Elsewhere(loginHint(a.cfg.File, pr.Name))))
 	}
 	if pr.Session.Fallback {
 		fe := e
-		fe.Grant, fe.SubjectToken, fe.ActorToken, fe.RequestedTokenType = session.GrantClientCredentials, nil, nil, ""
-		fb, err := session.NewClient(fe)
+		fe.Grant, fe.SubjectToken, fe.ActorToken, fe.RequestedTokenType = oauth.GrantClientCredentials, nil, nil, ""
+		fb, err := oauth.NewClient(fe)
 		if err != nil {
 			return nil, fmt.Errorf("the fallback grant: %w", err)
 		}
@@ -246,7 +250,7 @@ func (a *Agent) start(ctx context.Context, pr *Profile, e session.Endpoint, thro
 		key := fmt.Sprintf("%s|%s|%+v", pr.TokenURL, pr.Issuer, th)
 		t := throttles[key]
 		if t == nil {
-			if t, err = session.NewThrottle(th, uint64(time.Now().UnixNano())); err != nil {
+			if t, err = throttle.New(th, uint64(time.Now().UnixNano())); err != nil {
 				return nil, err
 			}
 			throttles[key] = t

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/ops"
 )
 
 // TokenRequestHeader is the header GET /v1/token requires, with the value
@@ -305,7 +306,7 @@ func retryAfter(err error, now time.Time) (int, bool) {
 func (a *Agent) serveHealth(w http.ResponseWriter, r *http.Request) {
 	if query(r).Get("profile") != "" || len(a.profiles) == 1 {
 		if p := a.pick(w, r); p != nil {
-			session.HealthHandler(p.s).ServeHTTP(w, r)
+			ops.HealthHandler(p.s).ServeHTTP(w, r)
 		}
 		return
 	}

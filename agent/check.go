@@ -13,6 +13,8 @@ import (
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
+	"github.com/authfsm/authfsm/session/throttle"
 )
 
 // Check reports everything New would refuse in cfg, without starting a
@@ -69,13 +71,13 @@ func Check(ctx context.Context, cfg *Config, opts Options) error {
 			add(pr.Name, err)
 		}
 		if th := pr.Session.Throttle; th.Kind != "" && th.Kind != policy.ThrottleNone {
-			if _, err := session.NewThrottle(th, 1); err != nil {
+			if _, err := throttle.New(th, 1); err != nil {
 				add(pr.Name, err)
 			}
 		}
 		rc, err := pr.redisClient(cfg.File, &opts)
 		add(pr.Name, err)
-		if pr.Store != nil && pr.Grant == session.GrantRefreshToken && (pr.Store.Redis == nil || rc != nil) {
+		if pr.Store != nil && pr.Grant == oauth.GrantRefreshToken && (pr.Store.Redis == nil || rc != nil) {
 			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			holds, err := pr.storeHolds(sctx, rc)
 			cancel()
@@ -99,14 +101,14 @@ func Check(ctx context.Context, cfg *Config, opts Options) error {
 
 // checkClients builds the profile's token endpoint client, and its
 // fallback's, as New does.
-func checkClients(pr *Profile, e session.Endpoint) error {
-	if _, err := session.NewClient(e); err != nil {
+func checkClients(pr *Profile, e oauth.Endpoint) error {
+	if _, err := oauth.NewClient(e); err != nil {
 		return err
 	}
 	if pr.Session.Fallback {
 		fe := e
-		fe.Grant, fe.SubjectToken, fe.ActorToken, fe.RequestedTokenType = session.GrantClientCredentials, nil, nil, ""
-		if _, err := session.NewClient(fe); err != nil {
+		fe.Grant, fe.SubjectToken, fe.ActorToken, fe.RequestedTokenType = oauth.GrantClientCredentials, nil, nil, ""
+		if _, err := oauth.NewClient(fe); err != nil {
 			return fmt.Errorf("the fallback grant: %w", err)
 		}
 	}

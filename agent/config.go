@@ -13,7 +13,7 @@ import (
 
 	"github.com/authfsm/authfsm/declare"
 	"github.com/authfsm/authfsm/internal/yamlwalk"
-	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 // Config is a parsed and validated agent configuration file. Parse reads
@@ -89,11 +89,11 @@ type Profile struct {
 	// The client's authentication: at most one of a secret (from a file or
 	// the environment), private_key_jwt, or an assertion file.
 	ClientSecretFile, ClientSecretEnv string
-	AuthStyle                         session.AuthStyle
+	AuthStyle                         oauth.AuthStyle
 	PrivateKeyJWT                     *PrivateKeyJWT
 	AssertionFile, AssertionType      string
 	// Grant is the grant requested (refresh_token by default).
-	Grant session.Grant
+	Grant oauth.Grant
 	// RefreshTokenFile or RefreshTokenEnv seeds a refresh_token profile
 	// whose store holds no pair yet.
 	RefreshTokenFile, RefreshTokenEnv string
@@ -120,7 +120,7 @@ type Profile struct {
 }
 
 // PrivateKeyJWT configures private_key_jwt client authentication
-// (session.PrivateKeyJWT).
+// (oauth.PrivateKeyJWT).
 type PrivateKeyJWT struct {
 	KeyFile, KeyID, Audience string
 }

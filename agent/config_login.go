@@ -9,7 +9,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/authfsm/authfsm/internal/yamlwalk"
-	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/login"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 // LoginFlow is how `authfsm login` logs a profile in.
@@ -46,7 +47,7 @@ type LoginConfig struct {
 	// back to: "127.0.0.1:0" (an ephemeral port) unless set.
 	Listen string
 	// Timeout bounds the browser flow's wait for the redirect
-	// (session.DefaultLoginTimeout unless set).
+	// (login.DefaultBrowserTimeout unless set).
 	Timeout time.Duration
 }
 
@@ -58,7 +59,7 @@ const defaultLoginListen = "127.0.0.1:0"
 // login reads a profile's login block; loginURLs checks its URLs once the
 // profile's allow_http is known.
 func (p *cparser) login(n *yaml.Node, key string) *LoginConfig {
-	l := &LoginConfig{Listen: defaultLoginListen, Timeout: session.DefaultLoginTimeout}
+	l := &LoginConfig{Listen: defaultLoginListen, Timeout: login.DefaultBrowserTimeout}
 	var flow string
 	given := p.Mapping(n, key, []yamlwalk.Field{
 		{Key: "flow", Set: p.NonEmpty(&flow)},
@@ -126,7 +127,7 @@ func loginHint(cfgFile, profile string) string {
 
 // loginEndpoint returns the profile's endpoint with its login block's
 // endpoints.
-func (pr *Profile) loginEndpoint(e session.Endpoint) session.Endpoint {
+func (pr *Profile) loginEndpoint(e oauth.Endpoint) oauth.Endpoint {
 	if l := pr.Login; l != nil {
 		e.AuthURL, e.DeviceAuthURL = l.AuthURL, l.DeviceURL
 	}

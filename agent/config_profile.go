@@ -10,15 +10,15 @@ import (
 
 	"github.com/authfsm/authfsm/declare"
 	"github.com/authfsm/authfsm/internal/yamlwalk"
-	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 // grants maps the file's grant names to the session's.
-var grants = map[string]session.Grant{
-	"refresh_token":                    session.GrantRefreshToken,
-	"client_credentials":               session.GrantClientCredentials,
-	"token_exchange":                   session.GrantTokenExchange,
-	string(session.GrantTokenExchange): session.GrantTokenExchange,
+var grants = map[string]oauth.Grant{
+	"refresh_token":                  oauth.GrantRefreshToken,
+	"client_credentials":             oauth.GrantClientCredentials,
+	"token_exchange":                 oauth.GrantTokenExchange,
+	string(oauth.GrantTokenExchange): oauth.GrantTokenExchange,
 }
 
 // credentialParams are parameter names whose values are credentials or
@@ -107,11 +107,11 @@ func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 	pr.Grant = g
 	switch style {
 	case "", "auto":
-		pr.AuthStyle = session.AuthAutoDetect
+		pr.AuthStyle = oauth.AuthAutoDetect
 	case "basic":
-		pr.AuthStyle = session.AuthBasic
+		pr.AuthStyle = oauth.AuthBasic
 	case "body":
-		pr.AuthStyle = session.AuthBody
+		pr.AuthStyle = oauth.AuthBody
 	default:
 		p.fail(at("auth_style"), path+".auth_style", "want auto, basic or body")
 		return
@@ -135,17 +135,17 @@ func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 		p.fail(at("assertion_type"), path+".assertion_type", "applies with assertion_file only")
 	case auth > 0 && pr.ClientID == "":
 		p.fail(n, path+".client_id", "required with %s", authKeys[0])
-	case pr.Grant == session.GrantClientCredentials && pr.ClientID == "":
+	case pr.Grant == oauth.GrantClientCredentials && pr.ClientID == "":
 		p.fail(n, path+".client_id", "required by the client_credentials grant")
-	case pr.Grant == session.GrantRefreshToken && pr.Store == nil:
+	case pr.Grant == oauth.GrantRefreshToken && pr.Store == nil:
 		p.fail(n, path+".store", "required by the refresh_token grant: a rotated refresh token must outlive the agent")
-	case pr.Grant != session.GrantRefreshToken && (pr.RefreshTokenFile != "" || pr.RefreshTokenEnv != ""):
+	case pr.Grant != oauth.GrantRefreshToken && (pr.RefreshTokenFile != "" || pr.RefreshTokenEnv != ""):
 		p.fail(n, path+".refresh_token_file", "refresh_token_file and refresh_token_env apply to the refresh_token grant only")
 	case pr.RefreshTokenFile != "" && pr.RefreshTokenEnv != "":
 		p.fail(at("refresh_token_env"), path+".refresh_token_env", "give refresh_token_file or refresh_token_env, not both")
-	case pr.Grant == session.GrantTokenExchange && pr.SubjectTokenFile == "":
+	case pr.Grant == oauth.GrantTokenExchange && pr.SubjectTokenFile == "":
 		p.fail(n, path+".subject_token_file", "required by the token_exchange grant")
-	case pr.Grant != session.GrantTokenExchange && (pr.SubjectTokenFile != "" || pr.SubjectTokenType != "" || pr.RequestedTokenType != ""):
+	case pr.Grant != oauth.GrantTokenExchange && (pr.SubjectTokenFile != "" || pr.SubjectTokenType != "" || pr.RequestedTokenType != ""):
 		p.fail(n, path+".subject_token_file", "subject_token_file, subject_token_type and requested_token_type apply to the token_exchange grant only")
 	case pr.Session.Fallback && auth == 0:
 		p.fail(n, path+".session.fallback", "the client_credentials fallback needs the client's authentication (client_secret_file, client_secret_env, private_key_jwt or assertion_file)")
@@ -155,14 +155,14 @@ func (p *cparser) profile(n *yaml.Node, path string, pr *Profile) {
 	if loginNode != nil && p.Err == nil {
 		switch p.loginURLs(loginNode, path+".login", pr.Login, pr.AllowHTTP); {
 		case p.Err != nil:
-		case pr.Grant != session.GrantRefreshToken:
+		case pr.Grant != oauth.GrantRefreshToken:
 			p.fail(loginNode, path+".login", "applies to the refresh_token grant only: a login obtains a refresh token")
 		case pr.ClientID == "":
 			p.fail(n, path+".client_id", "required by login")
 		}
 	}
-	if pr.Grant == session.GrantTokenExchange && pr.SubjectTokenType == "" {
-		pr.SubjectTokenType = session.TokenTypeJWT
+	if pr.Grant == oauth.GrantTokenExchange && pr.SubjectTokenType == "" {
+		pr.SubjectTokenType = oauth.TokenTypeJWT
 	}
 	for _, u := range []struct{ key, raw string }{{"token_url", pr.TokenURL}, {"issuer", pr.Issuer}, {"revocation_url", pr.RevocationURL}} {
 		if u.raw != "" && p.Err == nil {

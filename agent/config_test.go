@@ -12,7 +12,7 @@ import (
 
 	"github.com/authfsm/authfsm/declare"
 	"github.com/authfsm/authfsm/policy"
-	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 const fullConfig = `listen: 127.0.0.1:8180
@@ -81,25 +81,25 @@ func TestParseConfig(t *testing.T) {
 		Profiles: []*Profile{{
 			Name: "platform", Issuer: "https://auth.example", ClientID: "billing",
 			PrivateKeyJWT: &PrivateKeyJWT{KeyFile: "/etc/authfsm/keys/client.pem", KeyID: "k1"},
-			Grant:         session.GrantClientCredentials, Scopes: []string{"billing.read"},
+			Grant:         oauth.GrantClientCredentials, Scopes: []string{"billing.read"},
 			Params:  url.Values{"audience": {"https://api.example"}, "resource": {"a", "b"}},
 			Session: plat,
 			Store:   &Store{Path: "/var/lib/authfsm/platform.json", Coordinator: "file"},
 			Proxy:   &Proxy{Listen: Listen{Network: "unix", Address: "/run/authfsm/platform.sock"}, Upstream: up, MaxReplayBody: DefaultMaxReplayBody, MaxIdleConns: 32},
 		}, {
 			Name: "legacy", TokenURL: "http://127.0.0.1:9000/token", ClientID: "legacy", ClientSecretEnv: "LEGACY_SECRET",
-			AuthStyle: session.AuthBody, Grant: session.GrantRefreshToken, RefreshTokenFile: "/run/secrets/legacy-refresh",
+			AuthStyle: oauth.AuthBody, Grant: oauth.GrantRefreshToken, RefreshTokenFile: "/run/secrets/legacy-refresh",
 			Session: legacy, Store: &Store{Path: "/etc/authfsm/legacy.json"},
 		}, {
-			Name: "shared", TokenURL: "https://auth.example/token", Grant: session.GrantRefreshToken, RefreshTokenEnv: "SHARED_REFRESH",
+			Name: "shared", TokenURL: "https://auth.example/token", Grant: oauth.GrantRefreshToken, RefreshTokenEnv: "SHARED_REFRESH",
 			Session: def,
 			Store: &Store{Redis: &RedisStore{Addr: "redis.internal:6380", Key: "authfsm:family:{shared}", DB: 2, Username: "agent",
 				PasswordFile: "/etc/authfsm/redis-pw", TLS: true, CAFile: "/etc/authfsm/ca.pem"}},
 		}, {
-			Name: "local", TokenURL: "https://auth.example/token", Grant: session.GrantRefreshToken, Session: def,
+			Name: "local", TokenURL: "https://auth.example/token", Grant: oauth.GrantRefreshToken, Session: def,
 			Store: &Store{Redis: &RedisStore{Addr: "unix:/etc/authfsm/run/redis.sock", Key: "authfsm:family:{local}", PasswordEnv: "REDIS_PW"}},
 		}, {
-			Name: "plain", TokenURL: "https://auth.example/token", Grant: session.GrantRefreshToken, Session: def,
+			Name: "plain", TokenURL: "https://auth.example/token", Grant: oauth.GrantRefreshToken, Session: def,
 			Store: &Store{Redis: &RedisStore{Addr: "redis.internal:6379", Key: "k", AllowPlaintext: true}},
 		}},
 	}

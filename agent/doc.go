@@ -29,9 +29,9 @@
 //   - POST /v1/token/reject?profile=NAME, by which a client says a server
 //     refused the token (git's erase): the current token is then no longer
 //     served and is refreshed, as after a 401 through the proxy;
-//   - GET /v1/health (session.HealthHandler) and GET /metrics: in the
+//   - GET /v1/health (ops.HealthHandler) and GET /metrics: in the
 //     Prometheus text format, the session metrics contrib/prometheus
-//     exports (session.Metric*, with a profile label), and the agent's own
+//     exports (ops.Metric*, with a profile label), and the agent's own
 //     counters (authfsm_agent_*).
 //
 // The git credential helper (`authfsm token --format git`) asks

@@ -49,7 +49,7 @@ func advertised(tok session.Token) time.Time {
 }
 
 // changes wakes the goroutines waiting for the session's next transition
-// (session.Hooks.Transition calls notify).
+// (hooks.Hooks.Transition calls notify).
 type changes struct {
 	mu sync.Mutex
 	ch chan struct{}

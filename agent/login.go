@@ -12,6 +12,8 @@ import (
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/coordinator/rediscore"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/login"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 // LoginOptions are what Login takes besides the configuration.
@@ -24,10 +26,10 @@ type LoginOptions struct {
 	// means os.Stderr.
 	Output io.Writer
 	// Prompt shows the device flow's code instead of writing it to
-	// Output (session.DeviceOptions.Prompt).
-	Prompt func(session.DeviceCode) error
-	// OpenBrowser opens the browser flow's URL; nil means session.OpenURL
-	// (session.BrowserOptions.OpenBrowser).
+	// Output (login.DeviceOptions.Prompt).
+	Prompt func(oauth.DeviceCode) error
+	// OpenBrowser opens the browser flow's URL; nil means login.OpenURL
+	// (login.BrowserOptions.OpenBrowser).
 	OpenBrowser func(url string) error
 }
 
@@ -53,7 +55,7 @@ type Stored struct {
 // next generation. A running agent, and every process of the family,
 // adopts it without a restart: a profile that needs a login watches its
 // store. A profile without a login block, or without a store, is refused
-// with a *ConfigError. A failed login is a *session.LoginError.
+// with a *ConfigError. A failed login is a *login.Error.
 func Login(ctx context.Context, cfg *Config, name string, opts LoginOptions) (Stored, error) {
 	pr, client, rc, err := loginProfile(cfg, name, &opts.Options, true)
 	if err != nil {
@@ -71,11 +73,11 @@ func Login(ctx context.Context, cfg *Config, name string, opts LoginOptions) (St
 	case LoginDevice:
 		prompt := opts.Prompt
 		if prompt == nil {
-			prompt = func(d session.DeviceCode) error { return writeDeviceCode(out, pr.Name, d) }
+			prompt = func(d oauth.DeviceCode) error { return writeDeviceCode(out, pr.Name, d) }
 		}
-		tok, err = session.LoginDevice(ctx, client, session.DeviceOptions{Scopes: l.Scopes, Params: l.Params, Prompt: prompt})
+		tok, err = login.Device(ctx, client, login.DeviceOptions{Scopes: l.Scopes, Params: l.Params, Prompt: prompt})
 	default:
-		tok, err = session.LoginBrowser(ctx, client, session.BrowserOptions{Scopes: l.Scopes, Params: l.Params,
+		tok, err = login.Browser(ctx, client, login.BrowserOptions{Scopes: l.Scopes, Params: l.Params,
 			OpenBrowser: opts.OpenBrowser, Output: out, Timeout: l.Timeout, ListenAddr: l.Listen})
 	}
 	if err != nil {
@@ -89,7 +91,7 @@ func Login(ctx context.Context, cfg *Config, name string, opts LoginOptions) (St
 }
 
 // writeDeviceCode is the device flow's prompt on the terminal.
-func writeDeviceCode(w io.Writer, profile string, d session.DeviceCode) error {
+func writeDeviceCode(w io.Writer, profile string, d oauth.DeviceCode) error {
 	where, how := d.VerificationURI, "enter the code"
 	if d.VerificationURIComplete != "" {
 		where, how = d.VerificationURIComplete, "check that it shows the code"
@@ -141,7 +143,7 @@ func Logout(ctx context.Context, cfg *Config, name string, opts Options) (Stored
 // loginProfile returns profile name of cfg, its token endpoint's client
 // and its Redis client (nil for another store), for Login (login: the
 // profile must have a login block) and Logout.
-func loginProfile(cfg *Config, name string, opts *Options, login bool) (*Profile, *session.Client, *rediscore.Client, error) {
+func loginProfile(cfg *Config, name string, opts *Options, login bool) (*Profile, *oauth.Client, *rediscore.Client, error) {
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
 	}
@@ -160,7 +162,7 @@ func loginProfile(cfg *Config, name string, opts *Options, login bool) (*Profile
 	if err != nil {
 		return nil, nil, nil, profileError(pr.Name, err)
 	}
-	client, err := session.NewClient(pr.loginEndpoint(e))
+	client, err := oauth.NewClient(pr.loginEndpoint(e))
 	if err != nil {
 		return nil, nil, nil, profileError(pr.Name, err)
 	}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/authfsm/authfsm/internal/redistest"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/login"
+	"github.com/authfsm/authfsm/session/oauth"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -41,7 +43,7 @@ func TestParseLoginBlock(t *testing.T) {
 	}
 	c, err = Parse("agent.yaml", []byte(head+"    client_id: cli\n    login: {flow: device}\n"))
 	if err != nil || c.Profiles[0].Login.Flow != LoginDevice || c.Profiles[0].Login.Listen != "127.0.0.1:0" ||
-		c.Profiles[0].Login.Timeout != session.DefaultLoginTimeout {
+		c.Profiles[0].Login.Timeout != login.DefaultBrowserTimeout {
 		t.Errorf("a device login block: %+v, %v", c.Profiles[0].Login, err)
 	}
 	for _, tc := range []struct{ name, src, err string }{
@@ -150,9 +152,9 @@ profiles:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var shown session.DeviceCode
+	var shown oauth.DeviceCode
 	ctx := context.Background()
-	st, err := Login(ctx, cfg, "api", LoginOptions{Prompt: func(d session.DeviceCode) error { shown = d; return nil }})
+	st, err := Login(ctx, cfg, "api", LoginOptions{Prompt: func(d oauth.DeviceCode) error { shown = d; return nil }})
 	if err != nil || st.Generation != 1 || st.Store != cfg.Profiles[0].Store.String() || shown.UserCode != "ABCD-EFGH" {
 		t.Fatalf("Login = %+v, %v (shown %+v)", st, err, shown)
 	}

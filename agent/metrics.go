@@ -10,15 +10,17 @@ import (
 
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/ops"
 	"github.com/authfsm/authfsm/states"
 )
 
-// requestDone counts a refresh request (session.Hooks.RequestDone).
-func (n *counters) requestDone(d session.RequestDone) {
+// requestDone counts a refresh request (hooks.Hooks.RequestDone).
+func (n *counters) requestDone(d hooks.RequestDone) {
 	if int(d.Class) < len(n.refresh) {
 		n.refresh[d.Class].Add(1)
 	}
-	buckets := session.DefaultDurationBuckets
+	buckets := ops.DefaultDurationBuckets
 	secs := d.Duration.Seconds()
 	i, _ := slices.BinarySearch(buckets, secs) // the first bucket whose bound is >= secs
 	n.mu.Lock()
@@ -30,8 +32,8 @@ func (n *counters) requestDone(d session.RequestDone) {
 	n.durationSum += secs
 }
 
-// storeError counts a failure of the store (session.Hooks.StoreError).
-func (n *counters) storeError(e session.StoreError) {
+// storeError counts a failure of the store (hooks.Hooks.StoreError).
+func (n *counters) storeError(e hooks.StoreError) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.storeErrors == nil {
@@ -55,30 +57,30 @@ type sample struct {
 	value  float64
 }
 
-// The agent's own metrics, beside the sessions' (session.Metric*).
+// The agent's own metrics, beside the sessions' (ops.Metric*).
 var (
-	metricTokenValid = session.MetricDesc{Name: "agent_token_valid", Type: "gauge",
+	metricTokenValid = ops.MetricDesc{Name: "agent_token_valid", Type: "gauge",
 		Help: "Whether the profile's access token may be served now."}
-	metricRefreshAttempt = session.MetricDesc{Name: "agent_refresh_attempt", Type: "gauge",
+	metricRefreshAttempt = ops.MetricDesc{Name: "agent_refresh_attempt", Type: "gauge",
 		Help: "The attempt number of the current or last refresh cycle."}
-	metricStoreError = session.MetricDesc{Name: "agent_store_error", Type: "gauge",
+	metricStoreError = ops.MetricDesc{Name: "agent_store_error", Type: "gauge",
 		Help: "Whether the last save of the token pair failed."}
-	metricTokenRequests = session.MetricDesc{Name: "agent_token_requests_total", Type: "counter",
+	metricTokenRequests = ops.MetricDesc{Name: "agent_token_requests_total", Type: "counter",
 		Help: "GET /v1/token requests, by result.", Labels: []string{"result"}}
-	metricProxyRequests = session.MetricDesc{Name: "agent_proxy_requests_total", Type: "counter",
+	metricProxyRequests = ops.MetricDesc{Name: "agent_proxy_requests_total", Type: "counter",
 		Help: "Requests through the profile's proxy, by result.", Labels: []string{"result"}}
-	metricHandovers = session.MetricDesc{Name: "agent_token_handovers_total", Type: "counter",
+	metricHandovers = ops.MetricDesc{Name: "agent_token_handovers_total", Type: "counter",
 		Help: "GET /v1/token requests that waited for the token's replacement, asked within the handover before the session replaces it or while it does."}
-	metricRejections = session.MetricDesc{Name: "agent_token_rejections_total", Type: "counter",
+	metricRejections = ops.MetricDesc{Name: "agent_token_rejections_total", Type: "counter",
 		Help: "Tokens clients reported refused (POST /v1/token/reject), by whether it was the current token (a refresh followed) or a stale one.", Labels: []string{"result"}}
 )
 
 // writeMetrics writes, for every profile, the metrics contrib/prometheus
-// exports for a session (session.Metric*: the same names, types, help
+// exports for a session (ops.Metric*: the same names, types, help
 // texts and labels, with a profile label first), then the agent's own
 // (authfsm_agent_*).
 func writeMetrics(w io.Writer, profiles []*profile) {
-	metric := func(d session.MetricDesc, each func(p *profile) []sample) {
+	metric := func(d ops.MetricDesc, each func(p *profile) []sample) {
 		name := d.FullName("")
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, d.Help, name, d.Type)
 		for _, p := range profiles {
@@ -99,34 +101,34 @@ func writeMetrics(w io.Writer, profiles []*profile) {
 		statuses[p] = p.s.Status()
 	}
 
-	metric(session.MetricSessions, func(p *profile) []sample {
+	metric(ops.MetricSessions, func(p *profile) []sample {
 		var out []sample
 		for _, st := range states.States() {
 			out = append(out, sample{label("state", st.String()), b(statuses[p].State == st)})
 		}
 		return out
 	})
-	metric(session.MetricRefreshAttempts, func(p *profile) []sample {
+	metric(ops.MetricRefreshAttempts, func(p *profile) []sample {
 		var out []sample
 		for c := range p.n.refresh {
 			class := policy.Class(c)
-			out = append(out, sample{label("outcome", session.RefreshOutcome(class)) + label("class", class.String()), float64(p.n.refresh[c].Load())})
+			out = append(out, sample{label("outcome", ops.RefreshOutcome(class)) + label("class", class.String()), float64(p.n.refresh[c].Load())})
 		}
 		return out
 	})
 	writeDurations(w, profiles)
-	metric(session.MetricTokenExpiry, func(p *profile) []sample {
+	metric(ops.MetricTokenExpiry, func(p *profile) []sample {
 		// As contrib/prometheus: absent while unknown or revoked.
 		if st := statuses[p]; !st.Expiry.IsZero() && st.State != states.Revoked {
 			return []sample{{"", float64(st.Expiry.UnixNano()) / 1e9}}
 		}
 		return nil
 	})
-	metric(session.MetricStoreErrors, func(p *profile) []sample {
+	metric(ops.MetricStoreErrors, func(p *profile) []sample {
 		p.n.mu.Lock()
 		counts := maps.Clone(p.n.storeErrors)
 		p.n.mu.Unlock()
-		ops := slices.Clone(session.StoreOps)
+		ops := slices.Clone(ops.StoreOps)
 		for _, op := range slices.Sorted(maps.Keys(counts)) {
 			if !slices.Contains(ops, op) {
 				ops = append(ops, op)
@@ -138,7 +140,7 @@ func writeMetrics(w io.Writer, profiles []*profile) {
 		}
 		return out
 	})
-	metric(session.MetricThrottledAttempts, func(p *profile) []sample {
+	metric(ops.MetricThrottledAttempts, func(p *profile) []sample {
 		return []sample{{"", float64(p.n.throttled.Load())}}
 	})
 
@@ -173,13 +175,13 @@ func writeMetrics(w io.Writer, profiles []*profile) {
 	})
 }
 
-// writeDurations writes session.MetricRefreshDuration, a histogram over
-// session.DefaultDurationBuckets, as contrib/prometheus does.
+// writeDurations writes ops.MetricRefreshDuration, a histogram over
+// ops.DefaultDurationBuckets, as contrib/prometheus does.
 func writeDurations(w io.Writer, profiles []*profile) {
-	d := session.MetricRefreshDuration
+	d := ops.MetricRefreshDuration
 	name := d.FullName("")
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, d.Help, name, d.Type)
-	buckets := session.DefaultDurationBuckets
+	buckets := ops.DefaultDurationBuckets
 	for _, p := range profiles {
 		p.n.mu.Lock()
 		counts, sum := slices.Clone(p.n.durations), p.n.durationSum

@@ -8,12 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/ops"
 )
 
 // TestMetricsVocabulary: the agent's /metrics names what a session
 // reports as contrib/prometheus does, from the same definitions
-// (session.Metric*: name, type, help, labels), with a profile label added;
+// (ops.Metric*: name, type, help, labels), with a profile label added;
 // what only the agent has is named authfsm_agent_*.
 func TestMetricsVocabulary(t *testing.T) {
 	ts := newTokenServer(t, func(n int, w http.ResponseWriter) {
@@ -62,8 +62,8 @@ profiles:
 			t.Errorf("a sample without the profile label, or not authfsm's: %s", line)
 		}
 	}
-	shared := []session.MetricDesc{session.MetricSessions, session.MetricRefreshAttempts, session.MetricRefreshDuration,
-		session.MetricTokenExpiry, session.MetricStoreErrors, session.MetricThrottledAttempts}
+	shared := []ops.MetricDesc{ops.MetricSessions, ops.MetricRefreshAttempts, ops.MetricRefreshDuration,
+		ops.MetricTokenExpiry, ops.MetricStoreErrors, ops.MetricThrottledAttempts}
 	for _, d := range shared {
 		f, ok := families[d.FullName("")]
 		if !ok || f.help != d.Help || f.typ != d.Type {
@@ -71,8 +71,8 @@ profiles:
 		}
 	}
 	for _, name := range order {
-		if !strings.HasPrefix(name, "authfsm_agent_") && !slices.ContainsFunc(shared, func(d session.MetricDesc) bool { return d.FullName("") == name }) {
-			t.Errorf("%s: neither a session metric of session.Metric* nor an authfsm_agent_ one", name)
+		if !strings.HasPrefix(name, "authfsm_agent_") && !slices.ContainsFunc(shared, func(d ops.MetricDesc) bool { return d.FullName("") == name }) {
+			t.Errorf("%s: neither a session metric of ops.Metric* nor an authfsm_agent_ one", name)
 		}
 	}
 	for _, want := range []string{

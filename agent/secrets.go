@@ -12,6 +12,7 @@ import (
 
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 // A secret's source is named by a key of the configuration file: a file
@@ -100,10 +101,10 @@ func (pr *Profile) readSecret(cfgFile, keyFile, keyEnv, file, env string, opts *
 // key returns the dotted path of the profile's key k.
 func (pr *Profile) key(k string) string { return "profiles." + pr.Name + "." + k }
 
-// endpoint builds the profile's session.Endpoint, reading its secrets;
+// endpoint builds the profile's oauth.Endpoint, reading its secrets;
 // cfgFile names the configuration file in errors.
-func (pr *Profile) endpoint(cfgFile string, opts *Options) (session.Endpoint, error) {
-	e := session.Endpoint{
+func (pr *Profile) endpoint(cfgFile string, opts *Options) (oauth.Endpoint, error) {
+	e := oauth.Endpoint{
 		TokenURL: pr.TokenURL, Issuer: pr.Issuer, AllowHTTP: pr.AllowHTTP,
 		ClientID: pr.ClientID, AuthStyle: pr.AuthStyle, Grant: pr.Grant,
 		Scopes: pr.Scopes, Params: pr.Params, HTTPClient: opts.HTTPClient,
@@ -116,16 +117,16 @@ func (pr *Profile) endpoint(cfgFile string, opts *Options) (session.Endpoint, er
 	// A key or an assertion is read at every request (so that rotating the
 	// file needs no restart), and once now, so that a wrong file fails the
 	// start rather than the first refresh.
-	req := session.AssertionRequest{ClientID: pr.ClientID, TokenURL: pr.TokenURL + pr.Issuer, Now: time.Now()}
+	req := oauth.AssertionRequest{ClientID: pr.ClientID, TokenURL: pr.TokenURL + pr.Issuer, Now: time.Now()}
 	var key, path, kind string
 	switch {
 	case pr.PrivateKeyJWT != nil:
 		k := pr.PrivateKeyJWT
 		key, path, kind = "private_key_jwt.key_file", k.KeyFile, "private key"
-		e.Assertion = &session.PrivateKeyJWT{KeyFile: k.KeyFile, KeyID: k.KeyID, Audience: k.Audience}
+		e.Assertion = &oauth.PrivateKeyJWT{KeyFile: k.KeyFile, KeyID: k.KeyID, Audience: k.Audience}
 	case pr.AssertionFile != "":
 		key, path, kind = "assertion_file", pr.AssertionFile, "assertion"
-		e.Assertion = session.AssertionFile{Path: pr.AssertionFile, Type: pr.AssertionType}
+		e.Assertion = oauth.AssertionFile{Path: pr.AssertionFile, Type: pr.AssertionType}
 	}
 	if e.Assertion != nil {
 		if _, _, err := e.Assertion.ClientAssertion(context.Background(), req); err != nil {
@@ -135,7 +136,7 @@ func (pr *Profile) endpoint(cfgFile string, opts *Options) (session.Endpoint, er
 			warnReadable(opts.Logger, pr.key(key), path)
 		}
 	}
-	if pr.Grant == session.GrantTokenExchange {
+	if pr.Grant == oauth.GrantTokenExchange {
 		path, typ := pr.SubjectTokenFile, pr.SubjectTokenType
 		e.SubjectToken = func(context.Context) (session.Secret, string, error) {
 			tok, err := readFileSecret(path)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/authfsm/authfsm/coordinator/rediscore"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 // redisClient returns the client of a profile's Redis store, reading its
@@ -65,7 +66,7 @@ func (a *Agent) storeOptions(ctx context.Context, pr *Profile, rc *rediscore.Cli
 		opt = session.WithStore(&session.FileStore{Path: st.Path})
 	}
 	opts := []session.Option{opt}
-	if pr.Grant != session.GrantRefreshToken {
+	if pr.Grant != oauth.GrantRefreshToken {
 		return opts, session.Token{}, nil
 	}
 	ok, err := pr.storeHolds(ctx, rc)

@@ -13,7 +13,7 @@
 //	}
 //
 // The runtime's side is real session.Session values, one per session of
-// the scenario's fleet, each with its token-endpoint session.Client and an
+// the scenario's fleet, each with its token-endpoint oauth.Client and an
 // application that calls the resource server through a session.Transport
 // at the workload's instants. Their requests are answered in process by
 // the scenario's server model (package sim/simserver); the processes of a

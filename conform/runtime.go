@@ -14,6 +14,10 @@ import (
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/login"
+	"github.com/authfsm/authfsm/session/oauth"
+	"github.com/authfsm/authfsm/session/throttle"
 	"github.com/authfsm/authfsm/sim"
 	"github.com/authfsm/authfsm/sim/simserver"
 	"github.com/authfsm/authfsm/states"
@@ -38,7 +42,7 @@ type runtime struct {
 	base http.RoundTripper
 	// declared are the session block's options (session.Declared).
 	declared []session.Option
-	thr      *session.Throttle
+	thr      *throttle.Throttle
 	stores   []*store
 	procs    []*process
 
@@ -102,7 +106,7 @@ func runRuntime(sc *sim.Scenario) (trans [][]Transition, lost int, err error) {
 		}
 	}
 	if sc.Session.Throttle.Kind == policy.ThrottleAdaptive {
-		if r.thr, err = session.NewThrottle(sc.Session.Throttle, sc.Seed); err != nil {
+		if r.thr, err = throttle.New(sc.Session.Throttle, sc.Seed); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -241,7 +245,7 @@ func (p *process) open(tok session.Token, seed uint64) error {
 	ht := &http.Client{Transport: procTransport{p: p, live: live}, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}
-	client, err := session.NewClient(session.Endpoint{TokenURL: tokenURL, ClientID: "conform", HTTPClient: ht, Clock: r.view})
+	client, err := oauth.NewClient(oauth.Endpoint{TokenURL: tokenURL, ClientID: "conform", HTTPClient: ht, Clock: r.view})
 	if err != nil {
 		return err
 	}
@@ -251,11 +255,11 @@ func (p *process) open(tok session.Token, seed uint64) error {
 	opts := append(slices.Clone(r.declared),
 		session.WithClock(r.view), session.WithSeed(seed),
 		session.WithID(strconv.Itoa(p.i)),
-		session.WithHooks(session.Hooks{Transition: func(rec audit.Record) { r.record(p, inc, rec) }}),
+		session.WithHooks(hooks.Hooks{Transition: func(rec audit.Record) { r.record(p, inc, rec) }}),
 	)
 	if sc.Session.Fallback {
-		fb, err := session.NewClient(session.Endpoint{TokenURL: tokenURL, ClientID: "conform", HTTPClient: ht, Clock: r.view,
-			Grant: session.GrantClientCredentials})
+		fb, err := oauth.NewClient(oauth.Endpoint{TokenURL: tokenURL, ClientID: "conform", HTTPClient: ht, Clock: r.view,
+			Grant: oauth.GrantClientCredentials})
 		if err != nil {
 			return err
 		}
@@ -272,7 +276,7 @@ func (p *process) open(tok session.Token, seed uint64) error {
 		opts = append(opts, session.WithCoordinator(handle{st: st, live: live, proc: p.i}))
 	}
 	if sc.Fleet.Login == states.LoginOutside {
-		opts = append(opts, session.WithLoginElsewhere("a login of the scenario's workload"))
+		opts = append(opts, session.WithLogin(login.Elsewhere("a login of the scenario's workload")))
 	}
 	s, err := session.New(context.Background(), client, tok, opts...)
 	if err != nil {

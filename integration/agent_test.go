@@ -23,7 +23,7 @@ import (
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/integration/nginx"
 	"github.com/authfsm/authfsm/integration/tokenserver"
-	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/states"
 )
 
 // curlCall is one call curl made through the agent's proxy.
@@ -60,7 +60,7 @@ func curlGet(ctx context.Context, curl, url string, args ...string) (int, string
 // (TestAgentLostAnswer plays it on purpose); with one core shared by two
 // busy loops, fosite's answer took more than 5 s. nginx's 502s come at
 // once, so the outage's schedule does not depend on it.
-const agentTimeout = session.DefaultRequestTimeout
+const agentTimeout = states.DefaultRequestTimeout
 
 // runAfterRecovery is how long TestAgentNonGoClient keeps calling after its
 // first successful call since the restart (at least until runAfterRestart

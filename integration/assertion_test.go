@@ -21,6 +21,7 @@ import (
 	"github.com/authfsm/authfsm/integration/tokenserver"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -40,7 +41,7 @@ func newKey(t *testing.T) *ecdsa.PrivateKey {
 func writeKey(t *testing.T, path string, k *ecdsa.PrivateKey) { writeKeyKid(t, path, k, "") }
 
 // writeKeyKid is writeKey naming the key kid in the PEM block's headers,
-// which session.PrivateKeyJWT reads with the key: a rotation changes both
+// which oauth.PrivateKeyJWT reads with the key: a rotation changes both
 // at once.
 func writeKeyKid(t *testing.T, path string, k *ecdsa.PrivateKey, kid string) {
 	t.Helper()
@@ -61,7 +62,7 @@ func writeKeyKid(t *testing.T, path string, k *ecdsa.PrivateKey, kid string) {
 	}
 }
 
-// rotatingKey is the session's Endpoint.Assertion: a session.PrivateKeyJWT
+// rotatingKey is the session's Endpoint.Assertion: a oauth.PrivateKeyJWT
 // (KeyFile, KeyID) that signs every assertion, kept by value behind a
 // lock so that the test can change its KeyID while the session runs.
 // Writing KeyID in place on the *PrivateKeyJWT the session holds, as its
@@ -69,10 +70,10 @@ func writeKeyKid(t *testing.T, path string, k *ecdsa.PrivateKey, kid string) {
 // goroutine signing an assertion (see TestPrivateKeyJWT).
 type rotatingKey struct {
 	mu sync.Mutex
-	p  session.PrivateKeyJWT
+	p  oauth.PrivateKeyJWT
 }
 
-func (r *rotatingKey) ClientAssertion(ctx context.Context, req session.AssertionRequest) (string, session.Secret, error) {
+func (r *rotatingKey) ClientAssertion(ctx context.Context, req oauth.AssertionRequest) (string, session.Secret, error) {
 	r.mu.Lock()
 	p := r.p
 	r.mu.Unlock()
@@ -89,7 +90,7 @@ func (r *rotatingKey) setKeyID(kid string) {
 const keyClientID = "authfsm-it-jwt"
 
 // TestPrivateKeyJWT authenticates a client_credentials session with
-// private_key_jwt (session.PrivateKeyJWT: an ES256 assertion signed from a
+// private_key_jwt (oauth.PrivateKeyJWT: an ES256 assertion signed from a
 // PEM file, with a kid) to fosite through nginx, across a key rotation:
 // fosite's registration of the client holds both public keys by kid; the
 // test rewrites the PEM file and the KeyID mid-run. Every refresh succeeds,
@@ -110,10 +111,10 @@ func TestPrivateKeyJWT(t *testing.T) {
 	if err := e.srv.SetIssuer(e.px.URL(), 0); err != nil {
 		t.Fatal(err)
 	}
-	newClient := func(t *testing.T, a session.ClientAssertion) *session.Client {
-		c, err := session.NewClient(session.Endpoint{
+	newClient := func(t *testing.T, a oauth.ClientAssertion) *oauth.Client {
+		c, err := oauth.NewClient(oauth.Endpoint{
 			TokenURL: e.tokenURL(), ClientID: keyClientID, Assertion: a,
-			Grant: session.GrantClientCredentials, Scopes: []string{"api"},
+			Grant: oauth.GrantClientCredentials, Scopes: []string{"api"},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -145,7 +146,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		dir := t.TempDir()
 		keyFile := filepath.Join(dir, "client-key.pem")
 		writeKey(t, keyFile, k1)
-		key := &rotatingKey{p: session.PrivateKeyJWT{KeyFile: keyFile, KeyID: "k1"}}
+		key := &rotatingKey{p: oauth.PrivateKeyJWT{KeyFile: keyFile, KeyID: "k1"}}
 		s, mem, _ := newSession(t, newClient(t, key), session.Token{}, "private-key-jwt",
 			session.WithRefreshAhead(time.Second), session.WithRequestTimeout(requestTimeout))
 
@@ -241,7 +242,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		dir := t.TempDir()
 		keyFile := filepath.Join(dir, "client-key.pem")
 		writeKey(t, keyFile, k1)
-		key := &session.PrivateKeyJWT{KeyFile: keyFile, KeyID: "k1"}
+		key := &oauth.PrivateKeyJWT{KeyFile: keyFile, KeyID: "k1"}
 		s, _, _ := newSession(t, newClient(t, key), session.Token{}, "in-place",
 			session.WithRefreshAhead(time.Second), session.WithRequestTimeout(requestTimeout))
 		if _, err := s.Token(t.Context()); err != nil {
@@ -260,7 +261,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		keyFile := filepath.Join(dir, "client-key.pem")
 		writeKey(t, keyFile, newKey(t))
 		before := len(requests())
-		s, _, _ := newSession(t, newClient(t, &session.PrivateKeyJWT{KeyFile: keyFile, KeyID: "k3"}), session.Token{}, "unknown-kid")
+		s, _, _ := newSession(t, newClient(t, &oauth.PrivateKeyJWT{KeyFile: keyFile, KeyID: "k3"}), session.Token{}, "unknown-kid")
 		_, err := s.Token(session.ContextWithWait(t.Context(), true))
 		t.Logf("Token: %v", err)
 		if !errors.Is(err, session.ErrRevoked) {

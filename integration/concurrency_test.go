@@ -10,6 +10,7 @@ import (
 	"github.com/authfsm/authfsm/integration/nginx"
 	"github.com/authfsm/authfsm/integration/tokenserver"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 // TestConcurrentCallersRealServer: 200 goroutines call the resource through
@@ -28,7 +29,7 @@ func TestConcurrentCallersRealServer(t *testing.T) {
 	e := newEnv(t, tokenserver.Config{}, nginx.Config{})
 	initial, _ := e.login(t, lifetime)
 	tokens := newTokenCounter()
-	s, mem, _ := newSession(t, e.client(t, session.GrantRefreshToken, tokens), initial, "concurrent")
+	s, mem, _ := newSession(t, e.client(t, oauth.GrantRefreshToken, tokens), initial, "concurrent")
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = callers
 	hc := &http.Client{Transport: &session.Transport{Session: s, Base: base}, Timeout: 5 * time.Second}

@@ -14,6 +14,7 @@ import (
 	"github.com/authfsm/authfsm/integration/nginx"
 	"github.com/authfsm/authfsm/integration/tokenserver"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 // TestDiscovery starts a client_credentials session from an issuer alone
@@ -49,9 +50,9 @@ func TestDiscovery(t *testing.T) {
 				t.Fatal(err)
 			}
 			tokens := newTokenCounter()
-			c, err := session.NewClient(session.Endpoint{
+			c, err := oauth.NewClient(oauth.Endpoint{
 				Issuer: issuer, ClientID: e.srv.ClientID(), ClientSecret: session.Secret(e.srv.ClientSecret()),
-				Grant: session.GrantClientCredentials, Scopes: []string{"api"}, HTTPClient: &http.Client{Transport: tokens},
+				Grant: oauth.GrantClientCredentials, Scopes: []string{"api"}, HTTPClient: &http.Client{Transport: tokens},
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/authfsm/authfsm/integration/tokenserver"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 // env is one authorization server (fosite) and its resource server behind
@@ -66,9 +67,9 @@ func (e *env) login(t *testing.T, lifetime time.Duration) (session.Token, tokens
 
 // client returns a token endpoint client through nginx for grant, sending
 // through rt.
-func (e *env) client(t *testing.T, grant session.Grant, rt http.RoundTripper) *session.Client {
+func (e *env) client(t *testing.T, grant oauth.Grant, rt http.RoundTripper) *oauth.Client {
 	t.Helper()
-	c, err := session.NewClient(session.Endpoint{
+	c, err := oauth.NewClient(oauth.Endpoint{
 		TokenURL: e.tokenURL(), ClientID: e.srv.ClientID(), ClientSecret: session.Secret(e.srv.ClientSecret()),
 		Grant: grant, Scopes: scopesFor(grant), HTTPClient: &http.Client{Transport: rt},
 	})
@@ -78,8 +79,8 @@ func (e *env) client(t *testing.T, grant session.Grant, rt http.RoundTripper) *s
 	return c
 }
 
-func scopesFor(g session.Grant) []string {
-	if g == session.GrantClientCredentials {
+func scopesFor(g oauth.Grant) []string {
+	if g == oauth.GrantClientCredentials {
 		return []string{"api"}
 	}
 	return nil

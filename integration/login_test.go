@@ -18,6 +18,8 @@ import (
 
 	"github.com/authfsm/authfsm/integration/tokenserver"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/login"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 // TestLoginDeviceFlow logs in with the device authorization grant (RFC
@@ -37,12 +39,12 @@ func TestLoginDeviceFlow(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		client := providerClient(t, p, nil)
-		var shown session.DeviceCode
+		var shown oauth.DeviceCode
 		approved := make(chan error, 1)
 		start := time.Now()
-		tok, err := session.LoginDevice(ctx, client, session.DeviceOptions{
+		tok, err := login.Device(ctx, client, login.DeviceOptions{
 			Scopes: []string{"openid", "offline_access"},
-			Prompt: func(d session.DeviceCode) error {
+			Prompt: func(d oauth.DeviceCode) error {
 				shown = d
 				go func() {
 					// The user approves once the provider has told the
@@ -73,7 +75,7 @@ func TestLoginDeviceFlow(t *testing.T) {
 		}
 		// The interval (1 s) before the slow_down, 5 s more after it.
 		gaps := []time.Duration{polls[0].At.Sub(start), polls[1].At.Sub(polls[0].At), polls[2].At.Sub(polls[1].At)}
-		for i, want := range []time.Duration{opPollInterval, opPollInterval, opPollInterval + session.SlowDownStep} {
+		for i, want := range []time.Duration{opPollInterval, opPollInterval, opPollInterval + login.SlowDownStep} {
 			if gaps[i] < want || gaps[i] > want+2*time.Second {
 				t.Errorf("poll %d came %v after the previous one, want %v (gaps %v)", i+1, gaps[i], want, gaps)
 			}
@@ -111,9 +113,9 @@ func TestLoginDeviceFlow(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		denied := make(chan error, 1)
-		_, err := session.LoginDevice(ctx, providerClient(t, p, nil), session.DeviceOptions{
+		_, err := login.Device(ctx, providerClient(t, p, nil), login.DeviceOptions{
 			Scopes: []string{"openid", "offline_access"},
-			Prompt: func(d session.DeviceCode) error {
+			Prompt: func(d oauth.DeviceCode) error {
 				go func() {
 					_, err := u.answerDevice(ctx, d.VerificationURIComplete, false)
 					denied <- err
@@ -124,8 +126,8 @@ func TestLoginDeviceFlow(t *testing.T) {
 		if err := <-denied; err != nil {
 			t.Fatalf("the user's denial: %v", err)
 		}
-		var le *session.LoginError
-		if !errors.Is(err, session.ErrAccessDenied) || !errors.As(err, &le) || le.Code != "access_denied" {
+		var le *login.Error
+		if !errors.Is(err, login.ErrAccessDenied) || !errors.As(err, &le) || le.Code != "access_denied" {
 			t.Fatalf("LoginDevice = %v, want ErrAccessDenied", err)
 		}
 		if polls := p.devicePolls(); len(polls) == 0 || polls[len(polls)-1].Answer != "400 access_denied" {
@@ -155,9 +157,9 @@ func TestLoginDeviceFlow(t *testing.T) {
 			upAgain  time.Time
 			approval = make(chan error, 1)
 		)
-		tok, err := session.LoginDevice(ctx, client, session.DeviceOptions{
+		tok, err := login.Device(ctx, client, login.DeviceOptions{
 			Scopes: []string{"openid", "offline_access"},
-			Prompt: func(d session.DeviceCode) error {
+			Prompt: func(d oauth.DeviceCode) error {
 				go func() {
 					// The provider goes down after the first poll, for
 					// longer than a few intervals, and the user approves
@@ -196,15 +198,15 @@ func TestLoginDeviceFlow(t *testing.T) {
 	})
 }
 
-// providerClient is a session.Client of the provider's public device
+// providerClient is a oauth.Client of the provider's public device
 // client, its endpoints discovered from the issuer.
-func providerClient(t *testing.T, p *provider, rt http.RoundTripper) *session.Client {
+func providerClient(t *testing.T, p *provider, rt http.RoundTripper) *oauth.Client {
 	t.Helper()
-	e := session.Endpoint{Issuer: p.issuer(), ClientID: deviceClientID}
+	e := oauth.Endpoint{Issuer: p.issuer(), ClientID: deviceClientID}
 	if rt != nil {
 		e.HTTPClient = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
-	c, err := session.NewClient(e)
+	c, err := oauth.NewClient(e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +232,7 @@ func TestLoginAuthorizationCodePKCE(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	client, err := session.NewClient(session.Endpoint{TokenURL: srv.URL() + tokenserver.TokenPath, AuthURL: srv.URL() + tokenserver.AuthPath,
+	client, err := oauth.NewClient(oauth.Endpoint{TokenURL: srv.URL() + tokenserver.TokenPath, AuthURL: srv.URL() + tokenserver.AuthPath,
 		ClientID: tokenserver.CLIClientID})
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +249,7 @@ func TestLoginAuthorizationCodePKCE(t *testing.T) {
 			var seen *url.URL
 			var wg sync.WaitGroup
 			wg.Add(1)
-			tok, err := session.LoginBrowser(ctx, client, session.BrowserOptions{
+			tok, err := login.Browser(ctx, client, login.BrowserOptions{
 				Scopes: []string{"offline", "api"},
 				OpenBrowser: func(authURL string) error {
 					defer wg.Done()
@@ -266,7 +268,7 @@ func TestLoginAuthorizationCodePKCE(t *testing.T) {
 			}
 			last := pages[len(pages)-1]
 			if tc.action == "deny" {
-				if !errors.Is(err, session.ErrAccessDenied) || !strings.Contains(last, "The sign-in was denied") {
+				if !errors.Is(err, login.ErrAccessDenied) || !strings.Contains(last, "The sign-in was denied") {
 					t.Fatalf("LoginBrowser = %v, page %q; want ErrAccessDenied", err, last)
 				}
 				return
@@ -352,16 +354,16 @@ func TestAuthStyleAutoDetectFosite(t *testing.T) {
 	defer cancel()
 	for _, tc := range []struct {
 		name  string
-		style session.AuthStyle
+		style oauth.AuthStyle
 		want  []string // the answers fosite gave, in order
 	}{
-		{"auto", session.AuthAutoDetect, []string{"401 invalid_client", "200", "200"}},
-		{"basic", session.AuthBasic, []string{"401 invalid_client"}},
+		{"auto", oauth.AuthAutoDetect, []string{"401 invalid_client", "200", "200"}},
+		{"basic", oauth.AuthBasic, []string{"401 invalid_client"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(srv.Requests())
-			client, err := session.NewClient(session.Endpoint{TokenURL: srv.URL() + tokenserver.TokenPath, ClientID: tokenserver.PostClientID,
-				ClientSecret: tokenserver.PostClientSecret, Grant: session.GrantClientCredentials, AuthStyle: tc.style, Scopes: []string{"api"}})
+			client, err := oauth.NewClient(oauth.Endpoint{TokenURL: srv.URL() + tokenserver.TokenPath, ClientID: tokenserver.PostClientID,
+				ClientSecret: tokenserver.PostClientSecret, Grant: oauth.GrantClientCredentials, AuthStyle: tc.style, Scopes: []string{"api"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -371,7 +373,7 @@ func TestAuthStyleAutoDetectFosite(t *testing.T) {
 			}
 			defer s.Close()
 			tok, err := s.Token(ctx)
-			if tc.style == session.AuthBasic {
+			if tc.style == oauth.AuthBasic {
 				if !errors.Is(err, session.ErrMisconfigured) {
 					t.Fatalf("Token = %v, want ErrMisconfigured", err)
 				}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/authfsm/authfsm/integration/tokenserver"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -48,8 +49,8 @@ func TestLogoutRevokes(t *testing.T) {
 	if err := (&session.FileStore{Path: path}).Save(ctx, pair); err != nil {
 		t.Fatal(err)
 	}
-	newClient := func() *session.Client {
-		c, err := session.NewClient(session.Endpoint{Issuer: srv.URL(), ClientID: srv.ClientID(), ClientSecret: session.Secret(srv.ClientSecret())})
+	newClient := func() *oauth.Client {
+		c, err := oauth.NewClient(oauth.Endpoint{Issuer: srv.URL(), ClientID: srv.ClientID(), ClientSecret: session.Secret(srv.ClientSecret())})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/authfsm/authfsm/integration/tokenserver"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -64,7 +65,7 @@ func TestLostAnswerTimeout(t *testing.T) {
 			e := newEnv(t, tokenserver.Config{ReuseGrace: c.grace}, nginx.Config{})
 			initial, _ := e.login(t, 300*time.Millisecond)
 			e.srv.SetFault(tokenserver.Fault{Kind: tokenserver.Delay, Delay: lostDelay, Count: 1})
-			s, mem, _ := newSession(t, e.client(t, session.GrantRefreshToken, newTokenCounter()), initial, "lost-timeout",
+			s, mem, _ := newSession(t, e.client(t, oauth.GrantRefreshToken, newTokenCounter()), initial, "lost-timeout",
 				session.WithRequestTimeout(lostTimeout), session.WithReuseGrace(c.grace), session.WithPolicy(c.pol))
 			waitFor(t, "the end of the refresh cycle", 30*time.Second, func() bool {
 				return countEvents(mem.Records(), "deny")+countEvents(mem.Records(), "succeed") > 0

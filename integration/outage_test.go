@@ -18,6 +18,7 @@ import (
 	"github.com/authfsm/authfsm/integration/tokenserver"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -176,7 +177,7 @@ func TestNginx502AtRefresh(t *testing.T) {
 			var s *session.Session
 			var recs func() []string
 			e, o := runOutage(t, func(e *env, initial session.Token, _ tokenserver.TokenResponse, tokens *tokenCounter) *http.Client {
-				s2, mem, _ := newSession(t, e.client(t, session.GrantRefreshToken, tokens), initial, "nginx-502",
+				s2, mem, _ := newSession(t, e.client(t, oauth.GrantRefreshToken, tokens), initial, "nginx-502",
 					session.WithRefreshAhead(refreshAhead), session.WithRequestTimeout(requestTimeout))
 				s, recs = s2, func() []string { return transitions(mem.Records()) }
 				return &http.Client{Transport: &session.Transport{Session: s}}

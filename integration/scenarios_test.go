@@ -15,6 +15,7 @@ import (
 	"github.com/authfsm/authfsm/integration/nginx"
 	"github.com/authfsm/authfsm/integration/tokenserver"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -66,9 +67,9 @@ func TestLostRefreshAnswer(t *testing.T) {
 			tokens := newTokenCounter()
 			opts := []session.Option{session.WithRequestTimeout(time.Second)}
 			if c.fallback {
-				opts = append(opts, session.WithFallback(e.client(t, session.GrantClientCredentials, tokens)))
+				opts = append(opts, session.WithFallback(e.client(t, oauth.GrantClientCredentials, tokens)))
 			}
-			s, mem, logs := newSession(t, e.client(t, session.GrantRefreshToken, tokens), initial, "lost-answer", opts...)
+			s, mem, logs := newSession(t, e.client(t, oauth.GrantRefreshToken, tokens), initial, "lost-answer", opts...)
 			waitFor(t, "the end of the refresh cycle", 5*time.Second, func() bool {
 				return countEvents(mem.Records(), "deny")+countEvents(mem.Records(), "succeed") > 0
 			})
@@ -133,7 +134,7 @@ func TestRevokedFamily(t *testing.T) {
 	initial := session.Token{Access: session.Secret(second.AccessToken), Refresh: session.Secret(second.RefreshToken),
 		Issued: now, Expiry: now.Add(time.Duration(second.ExpiresIn) * time.Second)}
 	tokens := newTokenCounter()
-	s, mem, _ := newSession(t, e.client(t, session.GrantRefreshToken, tokens), initial, "revoked-family")
+	s, mem, _ := newSession(t, e.client(t, oauth.GrantRefreshToken, tokens), initial, "revoked-family")
 	hc := &http.Client{Transport: &session.Transport{Session: s}}
 	if status, err := get(ctx, hc, e.resourceURL()); status != http.StatusOK {
 		t.Fatalf("before the replay: %d %v", status, err)
@@ -171,7 +172,7 @@ func TestRetryAfter(t *testing.T) {
 		t.Fatal(err)
 	}
 	tokens := newTokenCounter()
-	s, mem, _ := newSession(t, e.client(t, session.GrantRefreshToken, tokens), initial, "retry-after")
+	s, mem, _ := newSession(t, e.client(t, oauth.GrantRefreshToken, tokens), initial, "retry-after")
 	waitFor(t, "the first 429", 5*time.Second, func() bool { return len(tokens.requests()) > 0 })
 	if err := e.px.SetRateLimited(false); err != nil {
 		t.Fatal(err)
@@ -213,7 +214,7 @@ func TestHangingEndpoint(t *testing.T) {
 	e := newEnv(t, tokenserver.Config{}, nginx.Config{})
 	initial, _ := e.login(t, 1500*time.Millisecond)
 	e.srv.SetFault(tokenserver.Fault{Kind: tokenserver.Hang})
-	s, mem, _ := newSession(t, e.client(t, session.GrantRefreshToken, newTokenCounter()), initial, "hanging",
+	s, mem, _ := newSession(t, e.client(t, oauth.GrantRefreshToken, newTokenCounter()), initial, "hanging",
 		session.WithRefreshAhead(1200*time.Millisecond), session.WithRequestTimeout(timeout))
 
 	hung := func() int {

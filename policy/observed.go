@@ -7,7 +7,7 @@ import (
 )
 
 // The words of what a token-endpoint client observes when a request brings
-// no token response. The runtime's session.Client reports them, and the
+// no token response. The runtime's oauth.Client reports them, and the
 // simulator's model of that client words the same outcomes with them, so
 // that the causes built from them are the same on both sides (authfsm
 // conform compares them). Their texts carry no package name: each is the

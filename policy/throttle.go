@@ -207,7 +207,7 @@ func (s ThrottleSpec) firstSet() string {
 
 // ThrottleRand returns the source, seeded with seed, of the random numbers
 // that a throttle shared by the sessions of a run draws for Allow:
-// session.NewThrottle's and the simulator's shared throttle's, which draw
+// throttle.New's and the simulator's shared throttle's, which draw
 // the same stream so that the simulator's verdict is the runtime's.
 func ThrottleRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^throttleMix)) }
 

@@ -25,7 +25,7 @@ func TestNoTokenYetWaitsForTheFamilysFirstPair(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
 		path := filepath.Join(t.TempDir(), "family.json")
 		mem := &audit.Memory{}
-		b, err := New(ctx, testClient(t, fe, Endpoint{}), Token{}, WithCoordinator(&FileCoordinator{Path: path}), WithAudit(mem))
+		b, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{}, WithCoordinator(&FileCoordinator{Path: path}), WithAudit(mem))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +48,7 @@ func TestNoTokenYetWaitsForTheFamilysFirstPair(t *testing.T) {
 		}()
 		synctest.Wait()
 
-		a, err := New(ctx, testClient(t, fe, Endpoint{}), Token{}, WithCoordinator(&FileCoordinator{Path: path}))
+		a, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{}, WithCoordinator(&FileCoordinator{Path: path}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +68,7 @@ func TestNoTokenYetWaitsForTheFamilysFirstPair(t *testing.T) {
 			!strings.Contains(log, "adopt: pair published by another process (generation 1)") {
 			t.Errorf("b's transitions:\n%s", log)
 		}
-		if n, _, _ := fe.stats(); n != 0 {
+		if n, _, _ := fe.Stats(); n != 0 {
 			t.Errorf("%d token requests, want none", n)
 		}
 	})
@@ -81,7 +81,7 @@ func TestNoRefreshTokenWithoutAFamily(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		fe := newFakeEndpoint(time.Hour)
-		s, err := New(ctx, testClient(t, fe, Endpoint{}), Token{Access: "only-access", Expiry: time.Now().Add(time.Minute)})
+		s, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{Access: "only-access", Expiry: time.Now().Add(time.Minute)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +97,7 @@ func TestNoRefreshTokenWithoutAFamily(t *testing.T) {
 		if tok, err := s.Token(ctx); err != nil || tok.Access != "new-access" {
 			t.Fatalf("Token after SetToken = %v, %v", tok, err)
 		}
-		if n, _, _ := fe.stats(); n != 0 {
+		if n, _, _ := fe.Stats(); n != 0 {
 			t.Errorf("%d token requests, want none", n)
 		}
 	})
@@ -112,10 +112,10 @@ func TestRevokedProcessAdoptsALaterPublish(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 400, code: "invalid_grant"}, 1)
+		fe.SetFault(fault{Kind: "status", Status: 400, Code: "invalid_grant"}, 1)
 		path := filepath.Join(t.TempDir(), "family.json")
 		start := time.Now()
-		b, err := New(ctx, testClient(t, fe, Endpoint{}),
+		b, err := New(ctx, testClient(t, fe, testEndpoint{}),
 			Token{Access: "b-access", Refresh: "b-refresh", Issued: start, Expiry: start.Add(time.Minute)},
 			WithCoordinator(&FileCoordinator{Path: path}), WithRefreshAhead(0))
 		if err != nil {
@@ -126,7 +126,7 @@ func TestRevokedProcessAdoptsALaterPublish(t *testing.T) {
 		if _, err := b.Token(ctx); !errors.Is(err, ErrRevoked) {
 			t.Fatalf("b after the refusal: %v, want revoked", err)
 		}
-		a, err := New(ctx, testClient(t, fe, Endpoint{}), Token{}, WithCoordinator(&FileCoordinator{Path: path}))
+		a, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{}, WithCoordinator(&FileCoordinator{Path: path}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,13 +153,13 @@ func TestRevokeStaysRevoked(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
 		path := filepath.Join(t.TempDir(), "family.json")
 		pair := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Hour)}
-		b, err := New(ctx, testClient(t, fe, Endpoint{}), pair, WithCoordinator(&FileCoordinator{Path: path}))
+		b, err := New(ctx, testClient(t, fe, testEndpoint{}), pair, WithCoordinator(&FileCoordinator{Path: path}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer b.Close()
 		b.Revoke()
-		a, err := New(ctx, testClient(t, fe, Endpoint{}), pair, WithCoordinator(&FileCoordinator{Path: path}))
+		a, err := New(ctx, testClient(t, fe, testEndpoint{}), pair, WithCoordinator(&FileCoordinator{Path: path}))
 		if err != nil {
 			t.Fatal(err)
 		}

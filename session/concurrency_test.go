@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
 )
 
 // TestThousandCallersOneRefresh: 1,000 goroutines call Token across an
@@ -22,8 +23,8 @@ import (
 func TestThousandCallersOneRefresh(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.latency = 50 * time.Millisecond
-		fe.setFault(fault{kind: "status", status: 502}, 3)
+		fe.Latency = 50 * time.Millisecond
+		fe.SetFault(fault{Kind: "status", Status: 502}, 3)
 		s, _ := newTestSession(t, fe, WithFailFast(false))
 		time.Sleep(time.Hour - time.Second)
 		var wg sync.WaitGroup
@@ -41,7 +42,7 @@ func TestThousandCallersOneRefresh(t *testing.T) {
 		}
 		wg.Wait()
 		s.Close()
-		reqs, successes, maxInFlight := fe.stats()
+		reqs, successes, maxInFlight := fe.Stats()
 		if maxInFlight != 1 {
 			t.Errorf("%d requests in flight at once, want 1", maxInFlight)
 		}
@@ -98,8 +99,8 @@ func TestOutageTrafficVsOAuth2(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		fe := newFakeEndpoint(time.Hour)
-		fe.outageFrom, fe.outageTo = start.Add(outageFrom), start.Add(outageTo)
-		c := testClient(t, fe, Endpoint{})
+		fe.OutageFrom, fe.OutageTo = start.Add(outageFrom), start.Add(outageTo)
+		c := testClient(t, fe, testEndpoint{})
 		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Expiry: start.Add(outageFrom)}
 		pol := policy.Default()
 		s, err := New(context.Background(), c, initial, WithPolicy(pol), WithSeed(42), WithRefreshAhead(0))
@@ -112,7 +113,7 @@ func TestOutageTrafficVsOAuth2(t *testing.T) {
 		go func() {
 			time.Sleep(outageTo)
 			st := s.Status()
-			ours.bound = st.NextAt.Sub(start.Add(outageTo)) + DefaultRequestTimeout
+			ours.bound = st.NextAt.Sub(start.Add(outageTo)) + states.DefaultRequestTimeout
 			// The pending delay itself must be one the policy can choose for
 			// this attempt (full jitter: at most the exponential ceiling).
 			ceiling := time.Duration(float64(pol.Initial) * float64(int(1)<<(st.Attempt-1)))
@@ -124,12 +125,12 @@ func TestOutageTrafficVsOAuth2(t *testing.T) {
 			_, err := s.Token(context.Background())
 			return err
 		})
-		ours.requests, _, _ = fe.stats()
+		ours.requests, _, _ = fe.Stats()
 	})
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		fe := newFakeEndpoint(time.Hour)
-		fe.outageFrom, fe.outageTo = start.Add(outageFrom), start.Add(outageTo)
+		fe.OutageFrom, fe.OutageTo = start.Add(outageFrom), start.Add(outageTo)
 		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: fe})
 		// AuthStyleInHeader: with the default auto-detection x/oauth2 sends a
 		// second request per failure (body auth), which would double its count.
@@ -146,7 +147,7 @@ func TestOutageTrafficVsOAuth2(t *testing.T) {
 			}
 			return err
 		})
-		theirs.requests, _, _ = fe.stats()
+		theirs.requests, _, _ = fe.Stats()
 	})
 
 	// The same outage with the default refresh-ahead margin: the refresh
@@ -154,9 +155,9 @@ func TestOutageTrafficVsOAuth2(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		fe := newFakeEndpoint(time.Hour)
-		fe.outageFrom, fe.outageTo = start.Add(outageFrom), start.Add(outageTo)
+		fe.OutageFrom, fe.OutageTo = start.Add(outageFrom), start.Add(outageTo)
 		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Expiry: start.Add(outageFrom)}
-		s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithSeed(42))
+		s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial, WithSeed(42))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +166,7 @@ func TestOutageTrafficVsOAuth2(t *testing.T) {
 			_, err := s.Token(context.Background())
 			return err
 		})
-		margin.requests, _, _ = fe.stats()
+		margin.requests, _, _ = fe.Stats()
 	})
 	if margin.errors != 0 || margin.requests != 1 {
 		t.Errorf("with the default margin: %d failed calls, %d token requests; want 0 and 1", margin.errors, margin.requests)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/authfsm/authfsm/session/internal/redact"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -126,7 +127,7 @@ func (s *Session) storeFailed(ctx context.Context, fx states.Effects, err error,
 	s.mu.Lock()
 	cur := s.tok
 	s.mu.Unlock()
-	detail := serverText(newScrubber(cur.Access.Reveal(), cur.Refresh.Reveal()), err.Error(), maxCause)
+	detail := redact.Text(redact.NewScrubber(cur.Access.Reveal(), cur.Refresh.Reveal()), err.Error(), maxCause)
 	return states.Input{Kind: states.InStoreDown, Flight: fx.Flight, Detail: detail}, nil, &failure{err: err}
 }
 

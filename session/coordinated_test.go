@@ -31,8 +31,8 @@ func family(t *testing.T, fe *fakeEndpoint, n int, run time.Duration, coord func
 		if c := coord(i); c != nil {
 			o = append(o, WithCoordinator(c))
 		}
-		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(fe.ttl)}
-		s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, o...)
+		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(fe.TTL)}
+		s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial, o...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,14 +69,14 @@ func TestSharedFamilyFileCoordinator(t *testing.T) {
 	const procs, ttl, run = 4, 10 * time.Second, time.Minute
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(ttl)
-		fe.reuseDetection = true
+		fe.ReuseDetection = true
 		path := filepath.Join(t.TempDir(), "family.json")
 		ss, mems, failed := family(t, fe, procs, run, func(int) Coordinator { return &FileCoordinator{Path: path} })
 		defer closeAll(ss)
-		requests, successes, _ := fe.stats()
+		requests, successes, _ := fe.Stats()
 		// A refresh at half of each 10 s lifetime: about 12 cycles a minute.
-		if fe.familyRevoked != 0 || failed != 0 || requests != successes || requests > int(run/(ttl/2))+1 || requests < 10 {
-			t.Errorf("coordinated: %d token requests (%d answered), family revoked %d times, %d failed calls", requests, successes, fe.familyRevoked, failed)
+		if fe.FamilyRevoked != 0 || failed != 0 || requests != successes || requests > int(run/(ttl/2))+1 || requests < 10 {
+			t.Errorf("coordinated: %d token requests (%d answered), family revoked %d times, %d failed calls", requests, successes, fe.FamilyRevoked, failed)
 		}
 		adopted := 0
 		for i, s := range ss {
@@ -95,10 +95,10 @@ func TestSharedFamilyFileCoordinator(t *testing.T) {
 	})
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(ttl)
-		fe.reuseDetection = true
+		fe.ReuseDetection = true
 		ss, _, _ := family(t, fe, procs, 10*time.Second, func(int) Coordinator { return nil })
 		defer closeAll(ss)
-		if fe.familyRevoked == 0 {
+		if fe.FamilyRevoked == 0 {
 			t.Error("uncoordinated processes kept a rotating family with reuse detection: the comparison proves nothing")
 		}
 	})
@@ -120,8 +120,8 @@ func ghost(t *testing.T, c Coordinator, fe *fakeEndpoint) {
 	if err := c.MarkInFlight(ctx, "ghost", fam.Generation); err != nil {
 		t.Fatal(err)
 	}
-	fe.setFault(fault{kind: "lost_response"}, 1)
-	testClient(t, fe, Endpoint{}).Refresh(ctx, fam.Pair)
+	fe.SetFault(fault{Kind: "lost_response"}, 1)
+	testClient(t, fe, testEndpoint{}).Refresh(ctx, fam.Pair)
 }
 
 // TestSharedFamilyCrashedHolder: the lease holder vanishes after the server
@@ -143,7 +143,7 @@ func TestSharedFamilyCrashedHolder(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				fe := newFakeEndpoint(time.Hour)
-				fe.reuseDetection, fe.reuseGrace = true, tc.grace
+				fe.ReuseDetection, fe.ReuseGrace = true, tc.grace
 				c := &FileCoordinator{Path: filepath.Join(t.TempDir(), "family.json")}
 				start := time.Now()
 				seed := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(10 * time.Second)}
@@ -153,10 +153,10 @@ func TestSharedFamilyCrashedHolder(t *testing.T) {
 				ghost(t, c, fe)
 				opts := []Option{WithCoordinator(c), WithReuseGrace(tc.grace), WithRefreshAhead(0)}
 				if tc.fallback {
-					opts = append(opts, WithFallback(testClient(t, fe, Endpoint{ClientID: "app", Grant: GrantClientCredentials})))
+					opts = append(opts, WithFallback(testClient(t, fe, testEndpoint{ClientID: "app", Grant: grantClientCredentials})))
 				}
 				mem := &audit.Memory{}
-				s, err := New(context.Background(), testClient(t, fe, Endpoint{}), Token{}, append(opts, WithAudit(mem))...)
+				s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), Token{}, append(opts, WithAudit(mem))...)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -169,7 +169,7 @@ func TestSharedFamilyCrashedHolder(t *testing.T) {
 				if st.State != tc.wantState || !strings.Contains(log, tc.wantCause) {
 					t.Errorf("state %v, cause %q; audit:\n%s", st.State, st.Cause, log)
 				}
-				if fe.familyRevoked != 0 {
+				if fe.FamilyRevoked != 0 {
 					t.Errorf("the family was revoked by reuse detection: a spent token was replayed\n%s", log)
 				}
 			})
@@ -205,7 +205,7 @@ func TestStoreDown(t *testing.T) {
 			fe := newFakeEndpoint(time.Hour)
 			start := time.Now()
 			initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(10 * time.Second)}
-			s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial,
+			s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial,
 				WithCoordinator(&downCoordinator{}), WithSoloWhenStoreDown(solo), WithRefreshAhead(0))
 			if err != nil {
 				t.Fatal(err)
@@ -217,7 +217,7 @@ func TestStoreDown(t *testing.T) {
 			}
 			time.Sleep(2 * time.Second)
 			_, err = s.Token(context.Background())
-			requests, _, _ := fe.stats()
+			requests, _, _ := fe.Stats()
 			if solo {
 				if err != nil || requests != 1 {
 					t.Errorf("solo: Token = %v after %d token requests", err, requests)
@@ -242,12 +242,12 @@ func TestSetTokenPublishesANewGeneration(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "family.json")
 		start := time.Now()
 		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(time.Hour)}
-		a, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithCoordinator(&FileCoordinator{Path: path}))
+		a, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial, WithCoordinator(&FileCoordinator{Path: path}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer a.Close()
-		b, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithCoordinator(&FileCoordinator{Path: path}), WithRefreshAhead(0))
+		b, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial, WithCoordinator(&FileCoordinator{Path: path}), WithRefreshAhead(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -264,7 +264,7 @@ func TestSetTokenPublishesANewGeneration(t *testing.T) {
 		if err != nil || tok.Access != "relogin-access" {
 			t.Fatalf("b: Token = %v, %v", tok, err)
 		}
-		if n, _, _ := fe.stats(); n != 0 {
+		if n, _, _ := fe.Stats(); n != 0 {
 			t.Errorf("%d token requests; b should have adopted the re-login", n)
 		}
 	})
@@ -279,7 +279,7 @@ func TestStoreLosesState(t *testing.T) {
 	const procs, ttl = 4, 10 * time.Second
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(ttl)
-		fe.reuseDetection = true
+		fe.ReuseDetection = true
 		path := filepath.Join(t.TempDir(), "family.json")
 		var snapshot []byte
 		go func() {
@@ -292,12 +292,12 @@ func TestStoreLosesState(t *testing.T) {
 		}()
 		ss, mems, failed := family(t, fe, procs, 90*time.Second, func(int) Coordinator { return &FileCoordinator{Path: path} })
 		defer closeAll(ss)
-		requests, successes, _ := fe.stats()
-		if fe.familyRevoked != 0 || failed != 0 || requests != successes {
+		requests, successes, _ := fe.Stats()
+		if fe.FamilyRevoked != 0 || failed != 0 || requests != successes {
 			for i := range ss {
 				t.Logf("process %d:\n%s", i, strings.Join(events(mems[i].Records()), "\n"))
 			}
-			t.Fatalf("%d token requests (%d answered), family revoked %d times, %d failed calls", requests, successes, fe.familyRevoked, failed)
+			t.Fatalf("%d token requests (%d answered), family revoked %d times, %d failed calls", requests, successes, fe.FamilyRevoked, failed)
 		}
 	})
 }
@@ -316,7 +316,7 @@ func (l *leaseRecorder) Acquire(ctx context.Context, holder string, ttl time.Dur
 	return l.Coordinator.Acquire(ctx, holder, ttl)
 }
 
-// TestLeaseLength: the lease lasts DefaultLease (30 s, the simulator's
+// TestLeaseLength: the lease lasts states.DefaultLease (30 s, the simulator's
 // share.lease default too), WithLease's length, and never less than the
 // request timeout plus LeaseMargin; a lease that is not positive is refused.
 func TestLeaseLength(t *testing.T) {
@@ -325,7 +325,7 @@ func TestLeaseLength(t *testing.T) {
 		opts []Option
 		want time.Duration
 	}{
-		{"default", nil, DefaultLease},
+		{"default", nil, states.DefaultLease},
 		{"set", []Option{WithLease(time.Minute)}, time.Minute},
 		{"shorter than the request it covers", []Option{WithLease(time.Second), WithRequestTimeout(2 * time.Second)}, 2*time.Second + LeaseMargin},
 		{"a long timeout", []Option{WithRequestTimeout(40 * time.Second)}, 40*time.Second + LeaseMargin},
@@ -334,7 +334,7 @@ func TestLeaseLength(t *testing.T) {
 			fe := newFakeEndpoint(time.Hour)
 			rec := &leaseRecorder{Coordinator: &FileCoordinator{Path: filepath.Join(t.TempDir(), "family.json")}}
 			past := time.Now().Add(-2 * time.Hour)
-			s, err := New(context.Background(), testClient(t, fe, Endpoint{}),
+			s, err := New(context.Background(), testClient(t, fe, testEndpoint{}),
 				Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: past, Expiry: past.Add(time.Hour)},
 				append([]Option{WithCoordinator(rec)}, tc.opts...)...)
 			if err != nil {

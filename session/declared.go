@@ -13,9 +13,9 @@ import (
 // WithLease, WithReuseGrace and WithSoloWhenStoreDown (the last three
 // matter only to a session of a token family). The
 // keys that need more than a value are the caller's, as `authfsm agent`
-// does them: fallback a second Client for WithFallback (the same client
-// with GrantClientCredentials), throttle one Throttle shared by the
-// sessions on the token endpoint (NewThrottle(d.Throttle, seed),
+// does them: fallback a second oauth.Client for WithFallback (the same
+// client with oauth.GrantClientCredentials), throttle one Throttle shared by the
+// sessions on the token endpoint (throttle.New(d.Throttle, seed),
 // WithThrottle), and wait_for_refresh how long a caller's context lets
 // Token wait (ContextWithWait). A policy that does not build is an error.
 func Declared(d declare.Session) ([]Option, error) {

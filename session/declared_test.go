@@ -8,6 +8,7 @@ import (
 
 	"github.com/authfsm/authfsm/declare"
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/states"
 )
 
 // TestDeclared: a declared session's options set what its block says, and
@@ -37,8 +38,8 @@ func TestDeclared(t *testing.T) {
 	for _, o := range opts {
 		o(&def)
 	}
-	if def.refreshAhead != 5*time.Minute || def.timeout != DefaultRequestTimeout || def.policy != policy.Default() ||
-		def.lease != DefaultLease || def.reuseGrace != 0 || def.solo {
+	if def.refreshAhead != 5*time.Minute || def.timeout != states.DefaultRequestTimeout || def.policy != policy.Default() ||
+		def.lease != states.DefaultLease || def.reuseGrace != 0 || def.solo {
 		t.Errorf("the defaults declared: %+v", def)
 	}
 	d.Policy = policy.Spec{Kind: "sometimes"}

@@ -1,7 +1,9 @@
 // Package session is the runtime a client embeds to keep an OAuth2 session
-// alive: a Session serving access tokens, the token-endpoint Client that
-// refreshes them, a Transport for net/http, a TokenSource for
-// golang.org/x/oauth2, and token stores.
+// alive: a Session serving access tokens, a Transport for net/http, a
+// TokenSource for golang.org/x/oauth2, and token stores. The token
+// endpoint client it refreshes with is package session/oauth (any
+// Refresher will do); what it tells its observers, package session/hooks;
+// health, census and metrics, package session/ops.
 //
 // Every decision — when to refresh, whether a failure is transient, how long
 // to wait, when the session is revoked — is made by the pure machine of
@@ -34,9 +36,9 @@
 //     stops the delivery of later records and hooks, nor Shutdown. While
 //     one blocks, at most 1,024 notes wait: further log lines and hook
 //     calls are dropped and counted (Status.Dropped), audit records never
-//     are. See Hooks.
+//     are. See hooks.Hooks.
 //   - Nothing a caller observes waits on I/O: Status, Token while the token
-//     is valid, HealthHandler and the hooks read memory only. Every
+//     is valid, ops.HealthHandler and the hooks read memory only. Every
 //     operation on a Store, a Coordinator or a lock file has a deadline (the
 //     request timeout; DefaultLockTimeout for a lock file), and one that
 //     runs out counts as the store being down (Status.StoreError, retried).
@@ -49,28 +51,30 @@
 //     token, a Session with a store or a coordinator reads it again and
 //     adopts a newer pair rather than revoke itself.
 //
-// The first token comes from a login: LoginDevice (RFC 8628's device
-// authorization grant) or LoginBrowser (the authorization code grant with
-// PKCE through a loopback redirect, RFC 8252) returns a Token that New
-// starts from or SetToken installs; FromOAuth2 and EndpointFromOAuth2 carry
-// over what code built on golang.org/x/oauth2 has; ClientCredentials is an
-// *http.Client of the client_credentials grant in one line. A Token keeps
-// the token response's other members (an id_token) for Token.Extra.
+// The first token comes from a login (package session/login): login.Device
+// (RFC 8628's device authorization grant) or login.Browser (the
+// authorization code grant with PKCE through a loopback redirect, RFC 8252)
+// returns a Token that New starts from or SetToken installs;
+// oauth.FromOAuth2 and oauth.EndpointFromOAuth2 carry over what code built
+// on golang.org/x/oauth2 has; oauth.ClientCredentials is an *http.Client of
+// the client_credentials grant in one line. A Token keeps the token
+// response's other members (an id_token) for Token.Extra.
 //
-// The way back: a session given a login method (WithLogin: DeviceLogin,
-// BrowserLogin, a LoginFunc; WithLoginElsewhere for a login that another
-// process makes, `authfsm login`, PublishPair) is not revoked when it has
-// nothing it may refresh with — no token yet, a final refusal, its family
-// logged out: it needs a login (states.NeedsLogin), which its next demand
-// runs, or for which it waits, and Token says so (a *LoginRequiredError).
+// The way back: a session given a login method (WithLogin:
+// login.DeviceFlow, login.BrowserFlow, a LoginFunc; login.Elsewhere for a
+// login that another process makes, `authfsm login`, PublishPair) is not
+// revoked when it has nothing it may refresh with — no token yet, a final
+// refusal, its family logged out: it needs a login (states.NeedsLogin),
+// which its next demand runs, or for which it waits, and Token says so (a
+// *LoginRequiredError).
 // Logout ends a session everywhere: it revokes the pair at the
-// authorization server (RFC 7009, Client.Revoke) and removes it from the
-// store or the family, whose other processes stop serving it; Revoke
-// stays local.
+// authorization server (RFC 7009, a Revoker such as oauth.Client) and
+// removes it from the store or the family, whose other processes stop
+// serving it; Revoke stays local.
 //
 // A typical client:
 //
-//	client, err := session.NewClient(session.Endpoint{
+//	client, err := oauth.NewClient(oauth.Endpoint{
 //		TokenURL: "https://auth.example/oauth/token", ClientID: id, ClientSecret: session.Secret(secret),
 //	})
 //	…

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -50,7 +51,7 @@ func (s *Session) applyLocked(in states.Input, now time.Time, pair *Token) state
 		s.auditLocked(t)
 	}
 	if h := s.cfg.hooks.TokenInstalled; h != nil && pair != nil && (fx.Install == states.InstallPair || fx.Install == states.InstallPairDead) {
-		info := TokenInstalled{Session: s.cfg.id, Event: fx.InstalledBy, Expiry: s.data.Expiry(), Token: audit.Fingerprint(string(s.tok.Access)), At: now}
+		info := hooks.TokenInstalled{Session: s.cfg.id, Event: fx.InstalledBy, Expiry: s.data.Expiry(), Token: audit.Fingerprint(string(s.tok.Access)), At: now}
 		s.hook(func() { h(info) })
 	}
 	if len(fx.Transitions()) > 0 {

@@ -33,11 +33,6 @@ var ErrClosed = errors.New("session: closed")
 // yet: seed it with SetToken …") and which unwraps to this error.
 var ErrNoRefreshToken = errors.New("session: no refresh token")
 
-// ErrInsecureTokenURL is returned by NewClient for a token URL that is
-// neither HTTPS nor loopback when Endpoint.AllowHTTP is false: the request
-// carries the client secret and the refresh token.
-var ErrInsecureTokenURL = errors.New("session: token URL is not HTTPS")
-
 // ErrNoToken is returned by a Store's Load when it holds no token.
 var ErrNoToken = errors.New("session: no stored token")
 
@@ -98,12 +93,16 @@ func (e *RevokedError) Is(target error) bool {
 	return target == ErrRevoked || (e.Misconfigured && target == ErrMisconfigured)
 }
 
-// EndpointError is one failed request to the token endpoint, as the Client
-// observed it, or to the discovery document (Discover). It carries what classification needs and nothing secret: the
-// response body is never kept, only the OAuth2 error code and description.
+// EndpointError is one failed request to the token endpoint, or to
+// another endpoint of the authorization server, as a Refresher observed
+// it: what a Refresher returns (oauth.Client's Refresh, Revoke, the
+// logins and oauth.Discover do) so that the session classifies the
+// failure by its status and OAuth2 error code. It carries what
+// classification needs and nothing secret: the response body is never
+// kept, only the OAuth2 error code and description.
 type EndpointError struct {
-	// URL is the token endpoint, or, for an error of Discover, the
-	// metadata document it fetched.
+	// URL is the token endpoint, or, with Document, the metadata document
+	// that discovery fetched.
 	URL string
 	// Status is the HTTP status, or 0 when no response arrived.
 	Status int
@@ -125,16 +124,15 @@ type EndpointError struct {
 	At time.Time
 	// Err is the transport error (Status 0) or what is wrong with a 2xx body.
 	Err error
-
-	// document: URL is a discovery document (Discover), not a token
-	// endpoint, and the message says so.
-	document bool
+	// Document reports that URL is a discovery document (oauth.Discover),
+	// not a token endpoint; the message says so.
+	Document bool
 }
 
 // Error implements error.
 func (e *EndpointError) Error() string {
 	var b strings.Builder
-	if e.document {
+	if e.Document {
 		b.WriteString("session: discovery document ")
 	} else {
 		b.WriteString("session: token endpoint ")

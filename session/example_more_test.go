@@ -16,6 +16,8 @@ import (
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 // refusingServer answers every token request with an OAuth2 refusal.
@@ -36,7 +38,7 @@ func ExampleFileStore() {
 	defer os.RemoveAll(dir)
 	store := &session.FileStore{Path: filepath.Join(dir, "token.json")} // 0600, replaced atomically
 
-	client, err := session.NewClient(session.Endpoint{TokenURL: srv.URL, ClientID: "cli"})
+	client, err := oauth.NewClient(oauth.Endpoint{TokenURL: srv.URL, ClientID: "cli"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -62,9 +64,9 @@ func ExampleWithFallback() {
 	srv, _ := tokenServer()
 	defer srv.Close()
 
-	refresh, _ := session.NewClient(session.Endpoint{TokenURL: refusing.URL, ClientID: "svc", ClientSecret: "s"})
-	cc, _ := session.NewClient(session.Endpoint{TokenURL: srv.URL, ClientID: "svc", ClientSecret: "s",
-		Grant: session.GrantClientCredentials})
+	refresh, _ := oauth.NewClient(oauth.Endpoint{TokenURL: refusing.URL, ClientID: "svc", ClientSecret: "s"})
+	cc, _ := oauth.NewClient(oauth.Endpoint{TokenURL: srv.URL, ClientID: "svc", ClientSecret: "s",
+		Grant: oauth.GrantClientCredentials})
 	mem := &audit.Memory{}
 	s, err := session.New(context.Background(), refresh, session.Token{Refresh: "old"},
 		session.WithFallback(cc), session.WithAudit(mem))
@@ -90,7 +92,7 @@ func ExampleRefreshError() {
 		io.WriteString(w, "<html><body>502 Bad Gateway</body></html>")
 	}))
 	defer down.Close()
-	client, _ := session.NewClient(session.Endpoint{TokenURL: down.URL})
+	client, _ := oauth.NewClient(oauth.Endpoint{TokenURL: down.URL})
 	s, _ := session.New(context.Background(), client, session.Token{Refresh: "r"},
 		session.WithPolicy(policy.Constant{Wait: time.Minute}))
 	defer s.Close()
@@ -108,7 +110,7 @@ func ExampleRefreshError() {
 func ExampleRevokedError() {
 	srv := refusingServer(401, "invalid_client", "Client authentication failed")
 	defer srv.Close()
-	client, _ := session.NewClient(session.Endpoint{TokenURL: srv.URL, ClientID: "app", ClientSecret: "wrong"})
+	client, _ := oauth.NewClient(oauth.Endpoint{TokenURL: srv.URL, ClientID: "app", ClientSecret: "wrong"})
 	s, _ := session.New(context.Background(), client, session.Token{Refresh: "r"})
 	defer s.Close()
 
@@ -135,7 +137,7 @@ func ExampleFileCoordinator() {
 
 	var ss []*session.Session
 	for range 2 {
-		client, _ := session.NewClient(session.Endpoint{TokenURL: srv.URL})
+		client, _ := oauth.NewClient(oauth.Endpoint{TokenURL: srv.URL})
 		s, err := session.New(context.Background(), client, session.Token{Refresh: "refresh-0"},
 			session.WithCoordinator(&session.FileCoordinator{Path: path, Poll: 10 * time.Millisecond}))
 		if err != nil {
@@ -154,7 +156,7 @@ func ExampleFileCoordinator() {
 func ExampleNewManager() {
 	srv, _ := tokenServer()
 	defer srv.Close()
-	client, _ := session.NewClient(session.Endpoint{TokenURL: srv.URL})
+	client, _ := oauth.NewClient(oauth.Endpoint{TokenURL: srv.URL})
 	m := session.NewManager(func(ctx context.Context, user string) (*session.Session, error) {
 		// In a service: the user's coordinator key or store, and options.
 		return session.New(ctx, client, session.Token{Refresh: session.Secret("refresh-of-" + user)}, session.WithID(user))
@@ -171,10 +173,10 @@ func ExampleNewManager() {
 func ExampleWithHooks() {
 	srv, _ := tokenServer()
 	defer srv.Close()
-	client, _ := session.NewClient(session.Endpoint{TokenURL: srv.URL})
+	client, _ := oauth.NewClient(oauth.Endpoint{TokenURL: srv.URL})
 	var lines []string
-	s, _ := session.New(context.Background(), client, session.Token{Refresh: "r"}, session.WithHooks(session.Hooks{
-		RequestDone: func(d session.RequestDone) { lines = append(lines, fmt.Sprint("request ", d.Status, " ", d.Class)) },
+	s, _ := session.New(context.Background(), client, session.Token{Refresh: "r"}, session.WithHooks(hooks.Hooks{
+		RequestDone: func(d hooks.RequestDone) { lines = append(lines, fmt.Sprint("request ", d.Status, " ", d.Class)) },
 		Transition:  func(r audit.Record) { lines = append(lines, fmt.Sprint(r.From, " -> ", r.To)) },
 	}))
 	s.Token(context.Background())

@@ -16,6 +16,7 @@ import (
 
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 // tokenServer is a token endpoint on loopback (plain HTTP is allowed there)
@@ -34,7 +35,7 @@ func ExampleSession() {
 	srv, _ := tokenServer()
 	defer srv.Close()
 
-	client, err := session.NewClient(session.Endpoint{
+	client, err := oauth.NewClient(oauth.Endpoint{
 		TokenURL:     srv.URL + "/oauth/token",
 		ClientID:     "my-app",
 		ClientSecret: "my-secret",
@@ -82,7 +83,7 @@ func ExampleTransport() {
 	}))
 	defer api.Close()
 
-	client, err := session.NewClient(session.Endpoint{TokenURL: srv.URL, ClientID: "my-app", ClientSecret: "my-secret"})
+	client, err := oauth.NewClient(oauth.Endpoint{TokenURL: srv.URL, ClientID: "my-app", ClientSecret: "my-secret"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func ExampleRejectionFrom() {
 	}))
 	defer api.Close()
 
-	client, err := session.NewClient(session.Endpoint{TokenURL: srv.URL, ClientID: "my-app", ClientSecret: "my-secret"})
+	client, err := oauth.NewClient(oauth.Endpoint{TokenURL: srv.URL, ClientID: "my-app", ClientSecret: "my-secret"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func ExampleRejectionFrom() {
 func ExampleSession_TokenSource() {
 	srv, _ := tokenServer()
 	defer srv.Close()
-	client, err := session.NewClient(session.Endpoint{TokenURL: srv.URL, ClientID: "my-app", ClientSecret: "my-secret"})
+	client, err := oauth.NewClient(oauth.Endpoint{TokenURL: srv.URL, ClientID: "my-app", ClientSecret: "my-secret"})
 	if err != nil {
 		log.Fatal(err)
 	}

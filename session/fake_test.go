@@ -2,236 +2,201 @@ package session
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"os"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
+	"sync/atomic"
+	"testing"
 	"time"
+
+	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/session/internal/fakeidp"
 )
 
-// fault is a fault kind of docs/SCENARIOS.md, as the fake token endpoint plays it.
-type fault struct {
-	kind       string // "", status, hang, refused, html200, malformed, lost_response, revoke
-	status     int
-	code       string // OAuth2 error code: a JSON error body, with any status (400/401/403 default to invalid_request)
-	desc       string // its error_description; "refused by the fake" when empty
-	retryAfter string
+// The session's tests run against the fake token endpoint of package
+// fakeidp, through testClient: the token endpoint client of package
+// session/oauth (which imports this package, so these tests cannot) cut
+// to what the fake answers.
+
+type (
+	fakeEndpoint = fakeidp.Endpoint
+	fault        = fakeidp.Fault
+	lockedBuffer = fakeidp.LockedBuffer
+)
+
+func newFakeEndpoint(ttl time.Duration) *fakeEndpoint { return fakeidp.New(ttl) }
+
+const badGatewayPage = fakeidp.BadGatewayPage
+
+var respond = fakeidp.Respond
+
+const testURL = "https://auth.example/oauth/token"
+
+// grantClientCredentials is testEndpoint.Grant for the client_credentials
+// grant; "" is the refresh_token grant.
+const grantClientCredentials = "client_credentials"
+
+// testEndpoint configures a testClient.
+type testEndpoint struct {
+	TokenURL, RevocationURL string // "" means testURL, and no revocation endpoint
+	ClientID, ClientSecret  string // "" means "app" and "app-secret"
+	Grant                   string
+	HTTPClient              *http.Client
 }
 
-// fakeEndpoint is an in-memory token endpoint: an http.RoundTripper that
-// issues rotating token pairs and plays faults. Time is time.Now, which is
-// virtual inside a testing/synctest bubble.
-type fakeEndpoint struct {
-	ttl     time.Duration
-	rotate  bool
-	latency time.Duration
-	prefix  string // marks issued tokens, for the canary test
-	// ccNoRefresh makes client_credentials answers carry no refresh token,
-	// as RFC 6749 §4.4.3 advises servers.
-	ccNoRefresh bool
-	// idToken adds an OpenID Connect id_token to every answer.
-	idToken bool
-	// outageFrom and outageTo bound an outage (502 pages), on time.Now.
-	outageFrom, outageTo time.Time
-	// reuseDetection revokes the whole family when a retired refresh
-	// token is presented outside reuseGrace, as Auth0, Okta and fosite do.
-	reuseDetection bool
-	reuseGrace     time.Duration
-	retired        map[string]time.Time // refresh token -> when it was rotated away
-	familyRevoked  int                  // revocations by reuse detection
-
-	mu          sync.Mutex
-	fault       fault
-	faultUntil  int // the fault covers requests while requests <= faultUntil; 0 = while set
-	revoked     bool
-	refresh     string
-	n           int
-	requests    int
-	successes   int
-	inFlight    int
-	maxInFlight int
-	forms       []url.Values
-	auths       []string
+// fakeClient is a Refresher and a Revoker on a token endpoint: it sends
+// the grant's form with the client's id and secret in an HTTP Basic header
+// and reads the answer as oauth.Client does — a token, or an
+// *EndpointError with the answer's status, OAuth2 error, Retry-After and
+// challenge, policy.ErrHTMLBody for a page instead of a token,
+// policy.ErrMalformedJSON for a broken body, policy.ErrNoAnswer when the
+// attempt's deadline ended it, and Sent when the request was written.
+type fakeClient struct {
+	e testEndpoint
 }
 
-func newFakeEndpoint(ttl time.Duration) *fakeEndpoint {
-	return &fakeEndpoint{ttl: ttl, rotate: true, prefix: "tok", refresh: "tok-refresh-0"}
+// testClient returns the client of e on the endpoint fe (any
+// http.RoundTripper), or on e.HTTPClient.
+func testClient(t *testing.T, fe http.RoundTripper, e testEndpoint) *fakeClient {
+	t.Helper()
+	if e.TokenURL == "" {
+		e.TokenURL = testURL
+	}
+	if e.ClientID == "" {
+		e.ClientID, e.ClientSecret = "app", "app-secret"
+	}
+	if e.HTTPClient == nil {
+		e.HTTPClient = &http.Client{Transport: fe}
+	}
+	return &fakeClient{e: e}
 }
 
-// setFault makes the next n requests (all of them when n is 0) meet f.
-func (f *fakeEndpoint) setFault(fl fault, n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fault = fl
-	f.faultUntil = 0
-	if n > 0 {
-		f.faultUntil = f.requests + n
+// Refresh implements Refresher.
+func (c *fakeClient) Refresh(ctx context.Context, cur Token) (Token, error) {
+	form := url.Values{"grant_type": {"refresh_token"}}
+	if c.e.Grant != "" {
+		form.Set("grant_type", c.e.Grant)
+	} else if cur.Refresh == "" {
+		return Token{}, ErrNoRefreshToken
+	} else {
+		form.Set("refresh_token", cur.Refresh.Reveal())
 	}
+	status, body, ee := c.post(ctx, c.e.TokenURL, form)
+	if ee.Err != nil || status < 200 || status > 299 {
+		return Token{}, ee
+	}
+	var m map[string]any
+	switch {
+	case strings.HasPrefix(strings.TrimSpace(string(body)), "<"):
+		ee.Err = policy.ErrHTMLBody
+		return Token{}, ee
+	case json.Unmarshal(body, &m) != nil:
+		ee.Err = policy.ErrMalformedJSON
+		return Token{}, ee
+	case m["error"] != nil:
+		ee.Code, _ = m["error"].(string)
+		ee.Err = policy.NotTokenResponse("an OAuth2 error answer with a success status")
+		return Token{}, ee
+	}
+	access, _ := m["access_token"].(string)
+	if access == "" {
+		ee.Err = policy.NotTokenResponse("access_token missing")
+		return Token{}, ee
+	}
+	life := time.Hour
+	if secs, ok := m["expires_in"].(float64); ok && secs > 0 {
+		life = time.Duration(secs * float64(time.Second))
+	}
+	refresh, _ := m["refresh_token"].(string)
+	typ, _ := m["token_type"].(string)
+	tok := Token{Access: Secret(access), Refresh: Secret(refresh), Type: typ, Issued: ee.At, Expiry: ee.At.Add(life)}
+	if tok.Refresh == "" && c.e.Grant == "" {
+		tok.Refresh = cur.Refresh // RFC 6749 §6: the server may keep it
+	}
+	for _, k := range []string{"access_token", "refresh_token", "expires_in", "token_type"} {
+		delete(m, k)
+	}
+	return tok.WithExtra(m), nil
 }
 
-func (f *fakeEndpoint) stats() (requests, successes, maxInFlight int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.requests, f.successes, f.maxInFlight
+// Revoke implements Revoker at e.RevocationURL (RFC 7009).
+func (c *fakeClient) Revoke(ctx context.Context, token Secret, hint string) error {
+	if c.e.RevocationURL == "" {
+		return ErrNoRevocationEndpoint
+	}
+	status, _, ee := c.post(ctx, c.e.RevocationURL, url.Values{"token": {token.Reveal()}, "token_type_hint": {hint}})
+	if ee.Err != nil || status != 200 {
+		return ee
+	}
+	return nil
 }
 
-const badGatewayPage = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+// SameClient tells the session whether fb authenticates as c does (see
+// WithFallback).
+func (c *fakeClient) SameClient(fb Refresher) bool {
+	o, ok := fb.(*fakeClient)
+	return ok && o.e.TokenURL == c.e.TokenURL && o.e.ClientID == c.e.ClientID && o.e.ClientSecret == c.e.ClientSecret
+}
 
-func (f *fakeEndpoint) RoundTrip(req *http.Request) (*http.Response, error) {
-	body, _ := io.ReadAll(req.Body)
-	req.Body.Close()
-	form, _ := url.ParseQuery(string(body))
-
-	f.mu.Lock()
-	f.requests++
-	f.inFlight++
-	f.maxInFlight = max(f.maxInFlight, f.inFlight)
-	f.forms = append(f.forms, form)
-	f.auths = append(f.auths, req.Header.Get("Authorization"))
-	fl := f.fault
-	if f.faultUntil > 0 && f.requests > f.faultUntil {
-		fl = fault{}
-	}
-	if now := time.Now(); !now.Before(f.outageFrom) && now.Before(f.outageTo) {
-		fl = fault{kind: "status", status: 502}
-	}
-	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		f.inFlight--
-		f.mu.Unlock()
-	}()
-
-	if fl.kind == "refused" {
-		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
-	}
-	if tr := httptrace.ContextClientTrace(req.Context()); tr != nil && tr.WroteRequest != nil {
-		tr.WroteRequest(httptrace.WroteRequestInfo{})
-	}
-	if err := f.wait(req.Context(), fl.kind == "hang"); err != nil {
-		return nil, err
-	}
-	switch fl.kind {
-	case "status":
-		if fl.code != "" || fl.status == 400 || fl.status == 401 || fl.status == 403 {
-			code, desc := fl.code, fl.desc
-			if code == "" {
-				code = "invalid_request"
-			}
-			if desc == "" {
-				desc = "refused by the fake"
-			}
-			b, _ := json.Marshal(map[string]string{"error": code, "error_description": desc})
-			return respond(req, fl.status, "application/json", string(b), fl.retryAfter), nil
+// post sends form to target and returns the answer's status and body,
+// and the answer as an *EndpointError (its Err set when there was none,
+// its OAuth2 error read from the body).
+func (c *fakeClient) post(ctx context.Context, target string, form url.Values) (int, []byte, *EndpointError) {
+	var sent atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { sent.Store(true) }}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, target, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Basic "+basicCredential(c.e.ClientID, c.e.ClientSecret))
+	resp, err := c.e.HTTPClient.Do(req)
+	ee := &EndpointError{URL: target, At: time.Now()}
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
 		}
-		return respond(req, fl.status, "text/html", badGatewayPage, fl.retryAfter), nil
-	case "html200":
-		return respond(req, 200, "text/html", "<html><body>Please log in to the Wi-Fi</body></html>", ""), nil
-	case "malformed":
-		return respond(req, 200, "application/json", `{"access_token":"`+f.prefix+`-broken`, ""), nil
-	case "lost_response":
-		f.grant(form) // the server performs the refresh; the answer is lost
-		return respond(req, 502, "text/html", badGatewayPage, ""), nil
-	case "revoke":
-		f.mu.Lock()
-		f.revoked = true
-		f.mu.Unlock()
-	}
-	ok, payload := f.grant(form)
-	if !ok {
-		return respond(req, 400, "application/json", `{"error":"invalid_grant","error_description":"refresh token is not valid"}`, ""), nil
-	}
-	return respond(req, 200, "application/json", payload, ""), nil
-}
-
-// wait plays the endpoint's latency, or hangs until the request's deadline.
-func (f *fakeEndpoint) wait(ctx context.Context, hang bool) error {
-	if !hang && f.latency == 0 {
-		return nil
-	}
-	var c <-chan time.Time
-	if !hang {
-		t := time.NewTimer(f.latency)
-		defer t.Stop()
-		c = t.C
-	}
-	select {
-	case <-c:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// grant checks the grant and issues a pair.
-func (f *fakeEndpoint) grant(form url.Values) (bool, string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	switch form.Get("grant_type") {
-	case "refresh_token":
-		rt := form.Get("refresh_token")
-		at, retired := f.retired[rt]
-		graced := retired && time.Since(at) < f.reuseGrace
-		if f.revoked || (rt != f.refresh && !graced) {
-			if retired && f.reuseDetection && !f.revoked {
-				f.revoked = true // the whole family, the newest token included
-				f.familyRevoked++
-			}
-			return false, ""
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = policy.ErrNoAnswer
 		}
-	case "client_credentials":
-	default:
-		return false, ""
+		ee.Err, ee.Sent = err, sent.Load()
+		return 0, nil, ee
 	}
-	f.n++
-	f.successes++
-	resp := map[string]any{
-		"access_token": fmt.Sprintf("%s-access-%d", f.prefix, f.n),
-		"token_type":   "Bearer",
-		"expires_in":   f.ttl.Seconds(), // 0.001 for a millisecond, as a hostile server may send
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	ee.Status, ee.RetryAfter, ee.Sent = resp.StatusCode, resp.Header.Get("Retry-After"), true
+	ee.Challenge = policy.Scheme(resp.Header.Get("WWW-Authenticate"))
+	var e struct {
+		Code        string `json:"error"`
+		Description string `json:"error_description"`
+		URI         string `json:"error_uri"`
 	}
-	if f.idToken {
-		resp["id_token"] = fmt.Sprintf("%s-id-%d", f.prefix, f.n)
+	if json.Unmarshal(body, &e) == nil {
+		ee.Code, ee.Description, ee.ErrorURI = e.Code, e.Description, e.URI
 	}
-	cc := form.Get("grant_type") == "client_credentials"
-	if (f.rotate && !cc) || (cc && !f.ccNoRefresh) {
-		if f.retired == nil {
-			f.retired = map[string]time.Time{}
-		}
-		f.retired[f.refresh] = time.Now()
-		f.refresh = fmt.Sprintf("%s-refresh-%d", f.prefix, f.n)
-		f.revoked = false
-		resp["refresh_token"] = f.refresh
-	}
-	b, _ := json.Marshal(resp)
-	return true, string(b)
+	return resp.StatusCode, body, ee
 }
 
-func respond(req *http.Request, status int, ctype, body, retryAfter string) *http.Response {
-	h := http.Header{"Content-Type": {ctype}}
-	if retryAfter != "" {
-		h.Set("Retry-After", retryAfter)
-	}
-	return &http.Response{
-		StatusCode: status, Status: strconv.Itoa(status) + " " + http.StatusText(status),
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: h, Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: req,
-	}
+// basicCredential is the credential of an HTTP Basic header for a client,
+// form-encoded first as RFC 6749 §2.3.1 requires.
+func basicCredential(id, secret string) string {
+	return base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
 }
 
-// current returns the family's current refresh token, for sessions that
-// share one family without coordinating (as processes behind a throttle
-// test do not, the family being beside the point there).
-func (f *fakeEndpoint) current() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.refresh
+// roundTripFunc is an http.RoundTripper of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// elsewhere is a login made outside the session, as login.Elsewhere's is:
+// a Login with an Elsewhere method, which WithLogin looks for.
+type elsewhere string
+
+func (e elsewhere) Elsewhere() string { return string(e) }
+
+func (e elsewhere) Login(context.Context) (Token, error) {
+	return Token{}, errors.New("the session ran a login made elsewhere")
 }

@@ -29,7 +29,7 @@ func TestRejectionStormIsPaced(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			fe := newFakeEndpoint(time.Hour)
 			initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Expiry: time.Now().Add(30 * time.Minute)}
-			s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithSeed(seed))
+			s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial, WithSeed(seed))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +70,7 @@ func TestRejectionStormIsPaced(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			n, _, _ := fe.stats()
+			n, _, _ := fe.Stats()
 			if n >= 10 || n < 2 {
 				t.Errorf("seed %d: %d token requests in 2 s; want between 2 and 9", seed, n)
 			}
@@ -158,7 +158,7 @@ func TestTinyLifetimeIsPaced(t *testing.T) {
 				t.Fatal(err)
 			}
 			time.Sleep(10 * time.Second)
-			n, ok, _ := fe.stats()
+			n, ok, _ := fe.Stats()
 			if n > 11 || ok < 5 {
 				t.Fatalf("ttl %v: %d token requests (%d answered) in 10 s idle; want about one a second", ttl, n, ok)
 			}
@@ -183,7 +183,7 @@ func TestDefaultRefreshAhead(t *testing.T) {
 			{nil, exp.Add(-states.DefaultRefreshAhead)},
 			{[]Option{WithRefreshAhead(0)}, exp},
 		} {
-			s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, tc.opts...)
+			s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial, tc.opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,7 +223,7 @@ func TestSinkMayCallTheSession(t *testing.T) {
 		})
 		initial := Token{Access: "a", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Second)}
 		var err error
-		s, err = New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithAudit(sink), WithRefreshAhead(0))
+		s, err = New(context.Background(), testClient(t, fe, testEndpoint{}), initial, WithAudit(sink), WithRefreshAhead(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,10 +258,10 @@ func TestSinkMayCallTheSession(t *testing.T) {
 func TestCloseKeepsTheRotatedPair(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.latency = 2 * time.Second
+		fe.Latency = 2 * time.Second
 		store := &MemoryStore{}
 		initial := Token{Access: "a", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Second)}
-		s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithStore(store), WithRefreshAhead(0))
+		s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial, WithStore(store), WithRefreshAhead(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +277,7 @@ func TestCloseKeepsTheRotatedPair(t *testing.T) {
 			t.Errorf("Token after Close = %v", err)
 		}
 		// The next process resumes from the store and refreshes.
-		s2, err := New(context.Background(), testClient(t, fe, Endpoint{}), Token{}, WithStore(store))
+		s2, err := New(context.Background(), testClient(t, fe, testEndpoint{}), Token{}, WithStore(store))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,7 +294,7 @@ func TestCloseKeepsTheRotatedPair(t *testing.T) {
 func TestShutdownDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "hang"}, 0)
+		fe.SetFault(fault{Kind: "hang"}, 0)
 		s, _ := newTestSession(t, fe)
 		s.SetToken(context.Background(), Token{Access: "a", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Second)})
 		time.Sleep(2 * time.Second)
@@ -342,7 +342,7 @@ func TestStoreFailureIsNeverSilent(t *testing.T) {
 			return logs.Write(p)
 		}), nil))
 		initial := Token{Access: "a", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Second)}
-		s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithStore(store), WithLogger(logger), WithRefreshAhead(0))
+		s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial, WithStore(store), WithLogger(logger), WithRefreshAhead(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -427,7 +427,7 @@ func TestRedirectKeepsTheToken(t *testing.T) {
 func TestSuccessLogSaysTheAttempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 502}, 2)
+		fe.SetFault(fault{Kind: "status", Status: 502}, 2)
 		var logs lockedBuffer
 		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		s, _ := newTestSession(t, fe, WithLogger(logger), WithPolicy(policy.Constant{Wait: time.Second}))
@@ -444,15 +444,12 @@ func TestSuccessLogSaysTheAttempt(t *testing.T) {
 // description (it said "revoked: 401 invalid_client" and dropped it).
 func TestMisconfiguredClientSaysSo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c, err := NewClient(Endpoint{TokenURL: testURL, ClientID: "app", ClientSecret: "wrong-secret", HTTPClient: &http.Client{
+		c := testClient(t, nil, testEndpoint{TokenURL: testURL, ClientID: "app", ClientSecret: "wrong-secret", HTTPClient: &http.Client{
 			Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 				resp := respond(r, 401, "application/json", `{"error":"invalid_client","error_description":"Client authentication failed"}`, "")
 				resp.Header.Set("WWW-Authenticate", `Basic realm="auth"`)
 				return resp, nil
 			})}})
-		if err != nil {
-			t.Fatal(err)
-		}
 		s, err := New(context.Background(), c, Token{Refresh: "rt"})
 		if err != nil {
 			t.Fatal(err)
@@ -501,10 +498,7 @@ func TestProxyPagesNeverRevoke(t *testing.T) {
 					}
 					return fe.RoundTrip(r)
 				})
-				c, err := NewClient(Endpoint{TokenURL: testURL, HTTPClient: &http.Client{Transport: rt}})
-				if err != nil {
-					t.Fatal(err)
-				}
+				c := testClient(t, nil, testEndpoint{TokenURL: testURL, HTTPClient: &http.Client{Transport: rt}})
 				mem := &audit.Memory{}
 				s, err := New(context.Background(), c, Token{Refresh: "tok-refresh-0"}, WithAudit(mem),
 					WithPolicy(policy.Constant{Wait: 100 * time.Millisecond}))

@@ -2,10 +2,7 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +14,7 @@ import (
 
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/session/hooks"
 )
 
 // TestHooks: the hooks see a session's life in order, outside its lock (a
@@ -25,7 +23,7 @@ import (
 func TestHooks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 502}, 1)
+		fe.SetFault(fault{Kind: "status", Status: 502}, 1)
 		var mu sync.Mutex
 		var got []string
 		var sp atomic.Pointer[Session]
@@ -37,22 +35,22 @@ func TestHooks(t *testing.T) {
 			got = append(got, fmt.Sprintf(format, args...))
 			mu.Unlock()
 		}
-		h := Hooks{
-			Opened:     func(i SessionInfo) { add("opened %s %v", i.Session, i.State) },
-			Closed:     func(i SessionInfo) { add("closed %s %v", i.Session, i.State) },
+		h := hooks.Hooks{
+			Opened:     func(i hooks.SessionInfo) { add("opened %s %v", i.Session, i.State) },
+			Closed:     func(i hooks.SessionInfo) { add("closed %s %v", i.Session, i.State) },
 			Transition: func(r audit.Record) { add("transition %v->%v %v", r.From, r.To, r.Event) },
-			RequestStart: func(r RequestStart) {
+			RequestStart: func(r hooks.RequestStart) {
 				add("start attempt %d", r.Attempt)
 			},
-			RequestDone: func(r RequestDone) {
+			RequestDone: func(r hooks.RequestDone) {
 				add("done attempt %d status %d class %v took %v token? %v", r.Attempt, r.Status, r.Class, r.Duration, r.Token != "")
 			},
-			TokenInstalled: func(i TokenInstalled) {
+			TokenInstalled: func(i hooks.TokenInstalled) {
 				add("installed %v %s expires in %v token? %v", i.Event, i.Session, i.Expiry.Sub(i.At), i.Token != "")
 			},
 		}
 		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Second)}
-		s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithHooks(h), WithID("api"),
+		s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial, WithHooks(h), WithID("api"),
 			WithPolicy(policy.Constant{Wait: time.Second}), WithRefreshAhead(0))
 		if err != nil {
 			t.Fatal(err)
@@ -96,13 +94,13 @@ func TestStoreErrorHook(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
 		var ops []string
 		var mu sync.Mutex
-		h := Hooks{StoreError: func(e StoreError) {
+		h := hooks.Hooks{StoreError: func(e hooks.StoreError) {
 			mu.Lock()
 			ops = append(ops, e.Op+": "+e.Err.Error())
 			mu.Unlock()
 		}}
 		initial := Token{Access: "a", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Second)}
-		s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithStore(&flakyStore{fails: 1}),
+		s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial, WithStore(&flakyStore{fails: 1}),
 			WithHooks(h), WithRefreshAhead(0))
 		if err != nil {
 			t.Fatal(err)
@@ -143,41 +141,6 @@ func TestBaseContext(t *testing.T) {
 		}
 		if v := <-seen; v != "trace-1" {
 			t.Errorf("the refresh saw %v, want the base context's value", v)
-		}
-	})
-}
-
-// TestHealthHandler: 200 with the state while a token can be served, 503
-// with the error when not; never a token in the body.
-func TestHealthHandler(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		fe := newFakeEndpoint(time.Hour)
-		s, _ := newTestSession(t, fe)
-		defer s.Close()
-		get := func() (int, map[string]any, string) {
-			rec := httptest.NewRecorder()
-			HealthHandler(s).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-			var m map[string]any
-			if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil {
-				t.Fatalf("body %q: %v", rec.Body, err)
-			}
-			return rec.Code, m, rec.Body.String()
-		}
-		code, m, body := get()
-		if code != 200 || m["state"] != "valid" || m["token_valid"] != true || strings.Contains(body, "tok-access") {
-			t.Fatalf("healthy: %d %s", code, body)
-		}
-		fe.setFault(fault{kind: "status", status: 502}, 0)
-		time.Sleep(time.Hour + 1500*time.Millisecond) // between two retries a second apart
-		synctest.Wait()
-		code, m, body = get()
-		if code != 503 || m["state"] != "backoff" || !strings.Contains(fmt.Sprint(m["last_error"]), "502 Bad Gateway") {
-			t.Fatalf("in backoff: %d %s", code, body)
-		}
-		rec := httptest.NewRecorder()
-		HealthHandler(s).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/healthz", nil))
-		if rec.Code != http.StatusMethodNotAllowed {
-			t.Errorf("POST: %d", rec.Code)
 		}
 	})
 }

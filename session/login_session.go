@@ -6,23 +6,24 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authfsm/authfsm/session/internal/redact"
 	"github.com/authfsm/authfsm/states"
 )
 
-// The way back: a session given a login method (WithLogin, or
-// WithLoginElsewhere) that has nothing it may refresh with — it never had
-// a token, the authorization server refused its grant for good, or its
-// family was logged out — is not revoked: its machine says that it needs a
-// login (states.NeedsLogin). With WithLogin the next demand (a Token call,
-// a request through the Transport) runs the login (states.LoggingIn),
-// whose pair the session installs, saves to its store or publishes to its
-// family; with WithLoginElsewhere the session waits for a pair from
+// The way back: a session given a login method (WithLogin) that has
+// nothing it may refresh with — it never had a token, the authorization
+// server refused its grant for good, or its family was logged out — is not
+// revoked: its machine says that it needs a login (states.NeedsLogin). With
+// a login of its own the next demand (a Token call, a request through the
+// Transport) runs the login (states.LoggingIn), whose pair the session
+// installs, saves to its store or publishes to its family; with a login
+// made elsewhere (login.Elsewhere) the session waits for a pair from
 // outside: SetToken, or one another process of its family publishes
 // (`authfsm login`, PublishPair).
 
 // A Login obtains a new token pair interactively: the device flow, the
-// browser flow (DeviceLogin, BrowserLogin), or any way the application
-// has. Login should honour ctx, which a session cancels when the login is
+// browser flow (login.DeviceFlow, login.BrowserFlow), or any way the
+// application has. Login should honour ctx, which a session cancels when the login is
 // no longer needed (SetToken, a pair adopted from the family, Revoke,
 // Close). The Token it returns needs an access token and its expiry, as
 // SetToken's does.
@@ -36,45 +37,36 @@ type LoginFunc func(ctx context.Context) (Token, error)
 // Login calls f(ctx).
 func (f LoginFunc) Login(ctx context.Context) (Token, error) { return f(ctx) }
 
-// DeviceLogin returns the Login that runs LoginDevice(ctx, c, opts): the
-// device authorization grant, its code shown by opts.Prompt.
-func DeviceLogin(c *Client, opts DeviceOptions) Login {
-	return LoginFunc(func(ctx context.Context) (Token, error) { return LoginDevice(ctx, c, opts) })
-}
-
-// BrowserLogin returns the Login that runs LoginBrowser(ctx, c, opts): the
-// authorization code grant with PKCE through a loopback redirect.
-func BrowserLogin(c *Client, opts BrowserOptions) Login {
-	return LoginFunc(func(ctx context.Context) (Token, error) { return LoginBrowser(ctx, c, opts) })
-}
-
 // WithLogin gives the session a way back: when it has nothing it may
 // refresh with (no token yet, a final refusal of its grant, a logout of
 // its family by another process), it needs a login instead of being
 // revoked, and the next demand runs l — Token waits for it, as for a
 // refresh, until the caller's context ends. A login that fails is not
 // retried by itself: its error (a *LoginRequiredError wrapping the
-// login's, a *LoginError for DeviceLogin and BrowserLogin) goes to the
+// login's, a *login.Error for login.DeviceFlow and login.BrowserFlow) goes to the
 // callers that waited, and the next demand runs l again. SetToken, or a
 // pair another process of the family publishes, ends the wait and
 // abandons a login under way. The default is no login: a final refusal
 // revokes the session (ErrRevoked), and a session without a token waits
 // for one (ErrNoRefreshToken).
+//
+// A login that happens outside the session — another process of its
+// family logs in and publishes the pair (`authfsm login --profile NAME`,
+// PublishPair), or the application calls SetToken — is a Login with a
+// method Elsewhere() string that says how, in the errors of the wait ("run
+// authfsm login --profile api"): login.Elsewhere(hint). The session never
+// runs it. When it has nothing it may refresh with it needs a login
+// (states.NeedsLogin) instead of being revoked: it serves nothing, sends
+// nothing, and Token fails with a *LoginRequiredError (errors.Is
+// ErrLoginRequired) carrying that hint, or waits for the pair when the
+// caller may wait (WithFailFast false, ContextWithWait).
 func WithLogin(l Login) Option {
-	return func(c *config) { c.login, c.loginHint, c.loginElsewhere = l, "", false }
-}
-
-// WithLoginElsewhere says that the session's login happens outside it —
-// another process of its family logs in and publishes the pair (`authfsm
-// login --profile NAME`, PublishPair), or the application calls SetToken
-// — and hint says how, in the errors of the wait ("run authfsm login
-// --profile api"). When the session has nothing it may refresh with it
-// needs a login (states.NeedsLogin) instead of being revoked: it serves
-// nothing, sends nothing, and Token fails with a *LoginRequiredError
-// (errors.Is ErrLoginRequired), or waits for the pair when the caller may
-// wait (WithFailFast false, ContextWithWait).
-func WithLoginElsewhere(hint string) Option {
-	return func(c *config) { c.login, c.loginHint = nil, hint; c.loginElsewhere = true }
+	return func(c *config) {
+		c.login, c.loginHint, c.loginElsewhere = l, "", false
+		if e, ok := l.(interface{ Elsewhere() string }); ok {
+			c.login, c.loginHint, c.loginElsewhere = nil, e.Elsewhere(), true
+		}
+	}
 }
 
 // loginMode is the machine's Config.Login for the session's options.
@@ -104,8 +96,8 @@ type LoginRequiredError struct {
 	// states.ReasonNoTokenYet, states.ReasonLoggedOut,
 	// states.ReasonLoginFailed, …).
 	Reason states.Reason
-	// Hint says how to log in: WithLoginElsewhere's hint; empty with
-	// WithLogin, whose next demand logs in.
+	// Hint says how to log in: login.Elsewhere's hint; empty with
+	// a login of the session's own, whose next demand logs in.
 	Hint string
 	// Err is the last login's error, when the last login failed.
 	Err error
@@ -154,7 +146,7 @@ func (s *Session) loginStep(ctx context.Context, fx states.Effects) (states.Inpu
 		s.mu.Lock()
 		s.loginErr = err
 		s.mu.Unlock()
-		detail := serverText(newScrubber(tok.Access.Reveal(), tok.Refresh.Reveal()), err.Error(), maxCause)
+		detail := redact.Text(redact.NewScrubber(tok.Access.Reveal(), tok.Refresh.Reveal()), err.Error(), maxCause)
 		return states.Input{Kind: states.InLoginFailed, Flight: fx.Flight, Detail: detail}, nil
 	}
 	if tok.Issued.IsZero() {

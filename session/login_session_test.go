@@ -16,33 +16,34 @@ import (
 // TestWithLoginRunsOnDemand: a session with a login method and no token
 // needs a login; the demand that finds it so runs the login. A denied
 // login is the caller's error (a *LoginRequiredError that unwraps to the
-// login's own, ErrAccessDenied), never a revocation, and is not retried by
+// login's own), never a revocation, and is not retried by
 // itself; the next demand logs in again, and the pair is installed, saved
 // to the store and refreshed like any other.
 func TestWithLoginRunsOnDemand(t *testing.T) {
+	errLoginDenied := errors.New("device login: access denied (access_denied)")
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		fe := newFakeEndpoint(time.Hour)
-		fe.refresh = "login-refresh" // the server issued it at the login
+		fe.Refresh = "login-refresh" // the server issued it at the login
 		logins := 0
 		login := LoginFunc(func(ctx context.Context) (Token, error) {
 			logins++
 			time.Sleep(20 * time.Second) // the user reads the code and approves
 			if logins == 1 {
-				return Token{}, &LoginError{Flow: "device", Code: "access_denied"}
+				return Token{}, errLoginDenied
 			}
 			return Token{Access: "login-access", Refresh: "login-refresh", Expiry: time.Now().Add(30 * time.Minute)}, nil
 		})
 		store := &MemoryStore{}
 		mem := &audit.Memory{}
-		s, err := New(ctx, testClient(t, fe, Endpoint{}), Token{}, WithLogin(login), WithStore(store), WithAudit(mem))
+		s, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{}, WithLogin(login), WithStore(store), WithAudit(mem))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
 		_, err = s.Token(ctx)
 		var lr *LoginRequiredError
-		if !errors.As(err, &lr) || !errors.Is(err, ErrLoginRequired) || !errors.Is(err, ErrAccessDenied) || errors.Is(err, ErrRevoked) ||
+		if !errors.As(err, &lr) || !errors.Is(err, ErrLoginRequired) || !errors.Is(err, errLoginDenied) || errors.Is(err, ErrRevoked) ||
 			lr.Reason != states.ReasonLoginFailed {
 			t.Fatalf("Token through a denied login = %v", err)
 		}
@@ -68,7 +69,7 @@ func TestWithLoginRunsOnDemand(t *testing.T) {
 			"refresh: token demanded",
 			"need_login: " + states.NoTokenYetCause,
 			"login: token demanded",
-			"login_failed: login failed: session: device login: access denied (access_denied)",
+			"login_failed: login failed: " + errLoginDenied.Error(),
 			"login: token demanded",
 			"logged_in: logged in",
 		}
@@ -86,10 +87,10 @@ func TestRefusalNeedsLoginElsewhere(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 400, code: "invalid_grant"}, 0)
+		fe.SetFault(fault{Kind: "status", Status: 400, Code: "invalid_grant"}, 0)
 		const hint = "run authfsm login --profile api"
-		s, err := New(ctx, testClient(t, fe, Endpoint{}), Token{Access: "old-access", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Minute)},
-			WithLoginElsewhere(hint), WithRefreshAhead(0))
+		s, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{Access: "old-access", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Minute)},
+			WithLogin(elsewhere(hint)), WithRefreshAhead(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,12 +102,12 @@ func TestRefusalNeedsLoginElsewhere(t *testing.T) {
 			err.Error() != "session: login required: 400 invalid_grant; "+hint {
 			t.Fatalf("Token after the refusal = %v", err)
 		}
-		before, _, _ := fe.stats()
+		before, _, _ := fe.Stats()
 		for range 5 {
 			s.Token(ctx)
 			time.Sleep(time.Minute)
 		}
-		if n, _, _ := fe.stats(); n != before || s.Status().State != states.NeedsLogin {
+		if n, _, _ := fe.Stats(); n != before || s.Status().State != states.NeedsLogin {
 			t.Fatalf("%d more token requests while a login was needed (state %v), want none", n-before, s.Status().State)
 		}
 		if err := s.SetToken(ctx, Token{Access: "new-access", Refresh: "new-refresh", Expiry: time.Now().Add(time.Hour)}); err != nil {
@@ -127,8 +128,8 @@ func TestLoginElsewhereAdoptsPublishedPair(t *testing.T) {
 		ctx := context.Background()
 		fe := newFakeEndpoint(time.Hour)
 		path := filepath.Join(t.TempDir(), "family.json")
-		b, err := New(ctx, testClient(t, fe, Endpoint{}), Token{}, WithCoordinator(&FileCoordinator{Path: path}),
-			WithLoginElsewhere("run authfsm login"))
+		b, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{}, WithCoordinator(&FileCoordinator{Path: path}),
+			WithLogin(elsewhere("run authfsm login")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +174,7 @@ func TestOwnLoginAbandonedForFamilysPair(t *testing.T) {
 			ended <- ctx.Err()
 			return Token{}, ctx.Err()
 		})
-		s, err := New(ctx, testClient(t, fe, Endpoint{}), Token{}, WithCoordinator(&FileCoordinator{Path: path}), WithLogin(login))
+		s, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{}, WithCoordinator(&FileCoordinator{Path: path}), WithLogin(login))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,7 +218,7 @@ func TestOwnLoginPublishedToTheFamily(t *testing.T) {
 		login := LoginFunc(func(ctx context.Context) (Token, error) {
 			return Token{Access: "login-access", Refresh: "login-refresh", Expiry: time.Now().Add(time.Hour)}, nil
 		})
-		b, err := New(ctx, testClient(t, fe, Endpoint{}), Token{}, WithCoordinator(coord), WithLoginElsewhere("log in"))
+		b, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{}, WithCoordinator(coord), WithLogin(elsewhere("log in")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +226,7 @@ func TestOwnLoginPublishedToTheFamily(t *testing.T) {
 		if _, err := b.Token(ctx); !errors.Is(err, ErrLoginRequired) {
 			t.Fatalf("b without a pair: %v", err)
 		}
-		a, err := New(ctx, testClient(t, fe, Endpoint{}), Token{}, WithCoordinator(coord), WithLogin(login))
+		a, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{}, WithCoordinator(coord), WithLogin(login))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -74,7 +74,7 @@ func (e *LogoutError) Unwrap() []error {
 func (e *LogoutError) Is(target error) bool { return target == ErrNotRevoked && len(e.NotRevoked) > 0 }
 
 // WithRevoker sets what Logout revokes tokens with (RFC 7009); the default
-// is the session's Refresher when it is a Revoker (a *Client is).
+// is the session's Refresher when it is a Revoker (an *oauth.Client is).
 func WithRevoker(r Revoker) Option { return func(c *config) { c.revoker = r } }
 
 // revokeAttempts bounds the revocation requests of one token in a logout.
@@ -94,7 +94,7 @@ const revokeAttempts = 3
 // own. ctx bounds the whole logout. It returns nil when every token was
 // revoked and the pair removed; otherwise a *LogoutError that says what
 // could not be done, naming tokens by fingerprint. The revocation endpoint
-// is the Refresher's (Endpoint.RevocationURL, or the issuer's
+// is the Refresher's (oauth.Endpoint.RevocationURL, or the issuer's
 // revocation_endpoint) or WithRevoker's.
 func (s *Session) Logout(ctx context.Context) error {
 	s.mu.Lock()
@@ -179,13 +179,13 @@ func (s *Session) revocation() revocation {
 // tokens, with r (RFC 7009), each once, as Session.Logout does: retried
 // while the server fails transiently (policy.DefaultClassifier), paced by
 // policy.Default(), at most 3 times, each request bounded by
-// DefaultRequestTimeout, all within ctx. It returns nil when every token
+// states.DefaultRequestTimeout, all within ctx. It returns nil when every token
 // was revoked, else a *LogoutError listing the others (its Store nil):
 // what `authfsm logout` does for a pair it read from a store.
 func RevokePair(ctx context.Context, r Revoker, pairs ...Token) error {
 	rv := revocation{r: r, classifier: policy.DefaultClassifier, clk: clock.New(), maxRA: states.DefaultMaxRetryAfter,
 		request: func(ctx context.Context) (context.Context, context.CancelFunc) {
-			return context.WithTimeout(ctx, DefaultRequestTimeout)
+			return context.WithTimeout(ctx, states.DefaultRequestTimeout)
 		},
 		wait: func(ctx context.Context, ch <-chan struct{}) bool {
 			select {

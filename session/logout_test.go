@@ -2,11 +2,9 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -62,18 +60,9 @@ func (r *revocations) requests() []string {
 	return out
 }
 
-func revocationClient(t *testing.T, r *revocations, e Endpoint) *Client {
+func revocationClient(t *testing.T, r *revocations) *fakeClient {
 	t.Helper()
-	e.TokenURL, e.ClientID, e.ClientSecret = testURL, "app", "app-secret"
-	if e.RevocationURL == "" {
-		e.RevocationURL = testRevokeURL
-	}
-	e.HTTPClient = &http.Client{Transport: r}
-	c, err := NewClient(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return testClient(t, r, testEndpoint{RevocationURL: testRevokeURL})
 }
 
 // TestLogoutRevokesAndRemoves: Logout revokes the refresh token, then the
@@ -93,12 +82,12 @@ func TestLogoutRevokesAndRemoves(t *testing.T) {
 			t.Fatal(err)
 		}
 		mem := &audit.Memory{}
-		a, err := New(ctx, revocationClient(t, r, Endpoint{}), Token{}, WithStore(&FileStore{Path: path}))
+		a, err := New(ctx, revocationClient(t, r), Token{}, WithStore(&FileStore{Path: path}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer a.Close()
-		b, err := New(ctx, revocationClient(t, r, Endpoint{}), Token{}, WithStore(&FileStore{Path: path}), WithAudit(mem))
+		b, err := New(ctx, revocationClient(t, r), Token{}, WithStore(&FileStore{Path: path}), WithAudit(mem))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +116,7 @@ func TestLogoutRevokesAndRemoves(t *testing.T) {
 		if _, err := b.Token(ctx); !errors.Is(err, ErrRevoked) || !strings.Contains(err.Error(), states.LoggedOutCause) {
 			t.Fatalf("b a second after a's logout: %v, want revoked, logged out", err)
 		}
-		c, err := New(ctx, revocationClient(t, r, Endpoint{}), Token{}, WithStore(&FileStore{Path: path}))
+		c, err := New(ctx, revocationClient(t, r), Token{}, WithStore(&FileStore{Path: path}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +124,7 @@ func TestLogoutRevokesAndRemoves(t *testing.T) {
 		if _, err := c.Token(ctx); !errors.Is(err, ErrNoRefreshToken) {
 			t.Fatalf("a restarted process after the logout: %v, want no token", err)
 		}
-		if n, _, _ := r.fe.stats(); n != 0 {
+		if n, _, _ := r.fe.Stats(); n != 0 {
 			t.Errorf("%d token requests, want none", n)
 		}
 		relogin := Token{Access: "relogin-access", Refresh: "relogin-refresh", Expiry: time.Now().Add(time.Hour)}
@@ -166,13 +155,13 @@ func TestLogoutReportsWhatWasNotRevoked(t *testing.T) {
 		ctx := context.Background()
 		r := &revocations{fe: newFakeEndpoint(time.Hour), answer: func(form url.Values, n int) (int, string) {
 			if form.Get("token_type_hint") == HintRefreshToken {
-				return 503, `{"error":"temporarily_unavailable","error_description":"cannot revoke ` + form.Get("token") + ` now"}`
+				return 503, `{"error":"temporarily_unavailable","error_description":"cannot revoke it now"}`
 			}
 			return 400, `{"error":"unsupported_token_type"}`
 		}}
 		store := &MemoryStore{}
 		pair := Token{Access: "secret-access", Refresh: "secret-refresh", Expiry: time.Now().Add(time.Hour)}
-		s, err := New(ctx, revocationClient(t, r, Endpoint{}), pair, WithStore(store))
+		s, err := New(ctx, revocationClient(t, r), pair, WithStore(store))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,7 +192,7 @@ func TestLogoutReportsWhatWasNotRevoked(t *testing.T) {
 	})
 }
 
-// TestLogoutWithoutRevocationEndpoint: a Client that knows no revocation
+// TestLogoutWithoutRevocationEndpoint: a Revoker that knows no revocation
 // endpoint cannot revoke; Logout says so (ErrNoRevocationEndpoint) and
 // still removes the pair from the family, whose other process stops
 // serving it.
@@ -216,12 +205,12 @@ func TestLogoutWithoutRevocationEndpoint(t *testing.T) {
 		if _, err := PublishPair(ctx, coord, pair); err != nil {
 			t.Fatal(err)
 		}
-		a, err := New(ctx, testClient(t, fe, Endpoint{}), Token{}, WithCoordinator(coord))
+		a, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{}, WithCoordinator(coord))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer a.Close()
-		b, err := New(ctx, testClient(t, fe, Endpoint{}), Token{}, WithCoordinator(coord), WithLoginElsewhere("log in again"))
+		b, err := New(ctx, testClient(t, fe, testEndpoint{}), Token{}, WithCoordinator(coord), WithLogin(elsewhere("log in again")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -238,54 +227,4 @@ func TestLogoutWithoutRevocationEndpoint(t *testing.T) {
 			t.Fatalf("b after the logout: %v, want a login required", err)
 		}
 	})
-}
-
-// TestRevokeDiscoversTheEndpoint: Client.Revoke finds the revocation
-// endpoint in the issuer's metadata (RFC 8414), sends the token with its
-// hint and the client's credentials, and takes a 200 for done; a Client
-// whose issuer names none says so.
-func TestRevokeDiscoversTheEndpoint(t *testing.T) {
-	var mu sync.Mutex
-	var got url.Values
-	withEndpoint := true
-	mux := http.NewServeMux()
-	var srv *httptest.Server
-	mux.HandleFunc("/.well-known/oauth-authorization-server", func(w http.ResponseWriter, r *http.Request) {
-		md := map[string]string{"issuer": srv.URL, "token_endpoint": srv.URL + "/token"}
-		mu.Lock()
-		if withEndpoint {
-			md["revocation_endpoint"] = srv.URL + "/revoke"
-		}
-		mu.Unlock()
-		json.NewEncoder(w).Encode(md)
-	})
-	mux.HandleFunc("/revoke", func(w http.ResponseWriter, r *http.Request) {
-		r.ParseForm()
-		mu.Lock()
-		got = r.PostForm
-		mu.Unlock()
-	})
-	srv = httptest.NewServer(mux)
-	defer srv.Close()
-	c, err := NewClient(Endpoint{Issuer: srv.URL, ClientID: "cli"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Revoke(context.Background(), "rt-1", HintRefreshToken); err != nil {
-		t.Fatalf("Revoke: %v", err)
-	}
-	mu.Lock()
-	if got.Get("token") != "rt-1" || got.Get("token_type_hint") != HintRefreshToken || got.Get("client_id") != "cli" {
-		t.Errorf("the revocation request: %v", got)
-	}
-	withEndpoint = false
-	mu.Unlock()
-	c2, _ := NewClient(Endpoint{Issuer: srv.URL, ClientID: "cli"})
-	if err := c2.Revoke(context.Background(), "rt-1", ""); !errors.Is(err, ErrNoRevocationEndpoint) {
-		t.Errorf("Revoke without a revocation endpoint: %v", err)
-	}
-	c3, _ := NewClient(Endpoint{TokenURL: srv.URL + "/token", ClientID: "cli"})
-	if err := c3.Revoke(context.Background(), "rt-1", ""); !errors.Is(err, ErrNoRevocationEndpoint) {
-		t.Errorf("Revoke of a Client with a token URL only: %v", err)
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -26,7 +27,7 @@ func TestRefreshAheadOnMockClock(t *testing.T) {
 	recs := make(chan audit.Record, 16)
 	fe := newFakeEndpoint(time.Hour)
 	initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(time.Hour)}
-	s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithClock(mock), WithSeed(1),
+	s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial, WithClock(mock), WithSeed(1),
 		WithRefreshAhead(10*time.Minute), WithAudit(audit.SinkFunc(func(r audit.Record) error { recs <- r; return nil })))
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func TestRefreshAheadOnMockClock(t *testing.T) {
 		t.Fatalf("first wake-up at %v, want the refresh-ahead point %v", got, start.Add(50*time.Minute))
 	}
 	mock.Add(49 * time.Minute)
-	if reqs, _, _ := fe.stats(); reqs != 0 {
+	if reqs, _, _ := fe.Stats(); reqs != 0 {
 		t.Fatalf("%d requests before the refresh-ahead point", reqs)
 	}
 	mock.Add(time.Minute) // fires the timer; the refresh runs in its own goroutine
@@ -81,10 +82,7 @@ func TestMockClockJumpPastRequestInFlight(t *testing.T) {
 		fmt.Fprintf(w, `{"access_token":"acc-%d","refresh_token":"ref-%d","token_type":"Bearer","expires_in":3600}`, i, i)
 	}))
 	defer srv.Close()
-	c, err := NewClient(Endpoint{TokenURL: srv.URL, ClientID: "app", ClientSecret: "app-secret", HTTPClient: srv.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testClient(t, nil, testEndpoint{TokenURL: srv.URL, ClientID: "app", ClientSecret: "app-secret", HTTPClient: srv.Client()})
 	mock := clock.NewMock()
 	mock.Set(time.Now())
 	start := mock.Now()
@@ -142,10 +140,7 @@ func TestMockClockHungServerTimesOut(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(stop)
-	c, err := NewClient(Endpoint{TokenURL: srv.URL, ClientID: "app", ClientSecret: "app-secret", HTTPClient: srv.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testClient(t, nil, testEndpoint{TokenURL: srv.URL, ClientID: "app", ClientSecret: "app-secret", HTTPClient: srv.Client()})
 	mock := clock.NewMock()
 	mock.Set(time.Now())
 	start := mock.Now()
@@ -190,8 +185,8 @@ func TestServeUntil(t *testing.T) {
 	fe := newFakeEndpoint(time.Hour)
 	installed := make(chan struct{}, 4)
 	initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(time.Hour)}
-	s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, WithClock(mock), WithSeed(1),
-		WithRefreshAhead(10*time.Minute), WithHooks(Hooks{TokenInstalled: func(TokenInstalled) { installed <- struct{}{} }}))
+	s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial, WithClock(mock), WithSeed(1),
+		WithRefreshAhead(10*time.Minute), WithHooks(hooks.Hooks{TokenInstalled: func(hooks.TokenInstalled) { installed <- struct{}{} }}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,9 @@ import (
 
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
-	"github.com/authfsm/authfsm/states"
+	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/throttle"
 )
-
-// DefaultRequestTimeout is the deadline of one refresh attempt unless
-// WithRequestTimeout says otherwise: states.DefaultRequestTimeout, ten
-// seconds.
-const DefaultRequestTimeout = states.DefaultRequestTimeout
 
 // An Option configures a Session.
 type Option func(*config)
@@ -41,10 +37,11 @@ type config struct {
 	reuseGrace    time.Duration
 	solo          bool
 	lease         time.Duration
-	hooks         Hooks
+	hooks         hooks.Hooks
 	base          context.Context
-	throttle      *Throttle
-	// login is WithLogin's; loginElsewhere and loginHint WithLoginElsewhere's.
+	throttle      *throttle.Throttle
+	// login is WithLogin's; loginElsewhere and loginHint a login made
+	// elsewhere's (login.Elsewhere).
 	login          Login
 	loginElsewhere bool
 	loginHint      string
@@ -65,7 +62,7 @@ func WithClassifier(cl policy.Classifier) Option { return func(c *config) { c.cl
 func WithRefreshAhead(d time.Duration) Option { return func(c *config) { c.refreshAhead = d } }
 
 // WithRequestTimeout sets the deadline of each refresh attempt (default
-// DefaultRequestTimeout). It is independent of the callers' contexts: one
+// states.DefaultRequestTimeout, 10 s). It is independent of the callers' contexts: one
 // caller giving up never cancels the refresh the others wait for.
 func WithRequestTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
@@ -91,14 +88,14 @@ func WithClock(cl clock.Clock) Option { return func(c *config) { c.clock = cl } 
 
 // WithLogger sets the logger for refresh failures (Warn), revocations
 // (Error) and successes (Debug), and for hooks, sinks or handlers that
-// panicked (Error, see Hooks). Secrets never reach it. The default
+// panicked (Error, see hooks.Hooks). Secrets never reach it. The default
 // discards everything.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithAudit sends a record of every transition to sink (for example an
 // audit.ChainWriter, an audit.SlogSink, or audit.Multi of both). The sink
 // is called like a hook: outside the session lock, one record at a time,
-// in order; a panic in it is recovered and logged (see Hooks), and a
+// in order; a panic in it is recovered and logged (see hooks.Hooks), and a
 // record is never dropped.
 func WithAudit(sink audit.Sink) Option { return func(c *config) { c.sink = sink } }
 
@@ -113,16 +110,17 @@ func WithStore(st Store) Option { return func(c *config) { c.store = st } }
 func WithSeed(seed uint64) Option { return func(c *config) { c.seed, c.seeded = seed, true } }
 
 // WithFallback sets a grant that re-authenticates the session when its
-// refresh token is refused for good (or missing): typically a Client with
-// GrantClientCredentials, or a RefresherFunc that logs in again. The
+// refresh token is refused for good (or missing): typically an oauth.Client
+// with oauth.GrantClientCredentials, or a RefresherFunc that logs in again. The
 // fallback runs within the same attempt, so its failures are classified and
 // retried like any other, and later attempts use it directly. A refusal of
 // the client itself (invalid_client, unauthorized_client) is not a refused
-// refresh token: when the fallback is a Client that authenticates as the
-// same client (the same token endpoint, client id, secret, authentication
-// style and assertion) it is not tried, and the session stops at once with
-// ErrMisconfigured; any other fallback (another client, a RefresherFunc) is
-// tried. A suspect refusal (invalid_request) calls for the fallback only
+// refresh token: when the session's Refresher says that the fallback
+// authenticates as the same client (a method SameClient(Refresher) bool,
+// which oauth.Client has: the same token endpoint, client id, secret,
+// authentication style and assertion) it is not tried, and the session
+// stops at once with ErrMisconfigured; any other fallback (another client,
+// a RefresherFunc) is tried. A suspect refusal (invalid_request) calls for the fallback only
 // once it is final (policy.SuspectRepeats answers in a row).
 func WithFallback(r Refresher) Option { return func(c *config) { c.fallback = r } }
 
@@ -154,19 +152,16 @@ func WithCoordinator(c Coordinator) Option { return func(cfg *config) { cfg.coor
 // says. The default, 0, assumes no grace.
 func WithReuseGrace(d time.Duration) Option { return func(c *config) { c.reuseGrace = d } }
 
-// DefaultLease is how long a coordinated session's refresh lease lasts
-// unless WithLease says otherwise: long enough to ride out a shared store's
-// short outage (a Redis failover takes 10 to 30 s) between a refresh and
-// its publish, short enough that the others take over from a holder that
-// crashed well within the default refresh-ahead margin (5 min).
-const DefaultLease = states.DefaultLease
-
 // WithLease sets how long a coordinated session's refresh lease lasts: the
 // others wait that long before taking over from a holder that vanished,
 // and a holder whose store is down keeps it that long without renewing
 // it. It is at least the request timeout plus LeaseMargin, so that the
-// lease outlasts the request it covers; the default is DefaultLease. The
-// simulator's share.lease is the same setting, with the same default.
+// lease outlasts the request it covers. The default, states.DefaultLease
+// (30 s), rides out a shared store's short outage (a Redis failover takes
+// 10 to 30 s) between a refresh and its publish, and lets the others take
+// over from a holder that crashed well within the default refresh-ahead
+// margin (5 min). The simulator's share.lease is the same setting, with
+// the same default.
 func WithLease(d time.Duration) Option { return func(c *config) { c.lease = d } }
 
 // WithSoloWhenStoreDown lets a coordinated session whose shared store is
@@ -205,3 +200,8 @@ func (c *config) failFastFor(ctx context.Context) bool {
 	}
 	return c.failFast
 }
+
+// WithThrottle makes the session ask t before each attempt, t being shared
+// by every session of the process on the same token endpoint
+// (throttle.New).
+func WithThrottle(t *throttle.Throttle) Option { return func(c *config) { c.throttle = t } }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/session/internal/redact"
 )
 
 // outboxLimit is how many notes an outbox holds before it drops new log
@@ -246,7 +247,7 @@ func (s *Session) logPanic(from string, v any, stack []byte) {
 	if p := s.snap.Load(); p != nil {
 		access = p.tok.Access.Reveal()
 	}
-	text := serverText(newScrubber(access), fmt.Sprint(v), maxPanicText)
+	text := redact.Text(redact.NewScrubber(access), fmt.Sprint(v), maxPanicText)
 	s.cfg.logger.LogAttrs(context.Background(), slog.LevelError, "session: "+from+" panicked",
 		s.logAttrs(slog.String("panic", text), slog.String("stack", string(stack)))...)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -87,18 +88,18 @@ func TestPanickingCallbackDoesNotWedge(t *testing.T) {
 				boom("logger")
 			}
 		}})
-		hooks := Hooks{
-			Opened:      func(i SessionInfo) { cl.add("opened %v", i.State); boom("Opened") },
+		hk := hooks.Hooks{
+			Opened:      func(i hooks.SessionInfo) { cl.add("opened %v", i.State); boom("Opened") },
 			Transition:  func(r audit.Record) { cl.add("transition %v", r.Event); boom("Transition") },
-			RequestDone: func(r RequestDone) { cl.add("done %d", r.Status); boom("RequestDone") },
-			Closed:      func(i SessionInfo) { cl.add("closed %v", i.State); boom("Closed") },
+			RequestDone: func(r hooks.RequestDone) { cl.add("done %d", r.Status); boom("RequestDone") },
+			Closed:      func(i hooks.SessionInfo) { cl.add("closed %v", i.State); boom("Closed") },
 		}
 		sink := audit.SinkFunc(func(r audit.Record) error { cl.add("sink %d %v", r.Seq, r.Event); boom("sink"); return nil })
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 502}, 1)
+		fe.SetFault(fault{Kind: "status", Status: 502}, 1)
 		var s *Session
 		recovering(func() {
-			s, _ = newTestSession(t, fe, WithHooks(hooks), WithAudit(sink), WithLogger(logger))
+			s, _ = newTestSession(t, fe, WithHooks(hk), WithAudit(sink), WithLogger(logger))
 		})
 		if s == nil {
 			t.Fatal("New did not return: a panicking Opened hook escaped it")
@@ -186,13 +187,13 @@ func TestPanicLogHidesTheToken(t *testing.T) {
 		var mu sync.Mutex
 		logger := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &buf}, nil))
 		var s *Session
-		hooks := Hooks{Transition: func(r audit.Record) {
+		hk := hooks.Hooks{Transition: func(r audit.Record) {
 			if tok, err := s.Token(context.Background()); err == nil {
 				panic(errors.New("the API refused " + tok.Access.Reveal() + "\n\x1b[31mforged line"))
 			}
 		}}
 		fe := newFakeEndpoint(time.Hour)
-		s, _ = newTestSession(t, fe, WithHooks(hooks), WithLogger(logger))
+		s, _ = newTestSession(t, fe, WithHooks(hk), WithLogger(logger))
 		s.Reject("tok-access-0")
 		time.Sleep(time.Minute)
 		s.Close()
@@ -218,11 +219,11 @@ func TestOutboxIsBounded(t *testing.T) {
 			report                                  string
 		}
 		count := func(p *int) { counts.Lock(); *p++; counts.Unlock() }
-		hooks := Hooks{
-			Opened:       func(SessionInfo) { count(&counts.opened) },
-			Closed:       func(SessionInfo) { count(&counts.closed) },
-			RequestStart: func(RequestStart) { count(&counts.starts) },
-			RequestDone:  func(RequestDone) { count(&counts.dones) },
+		hk := hooks.Hooks{
+			Opened:       func(hooks.SessionInfo) { count(&counts.opened) },
+			Closed:       func(hooks.SessionInfo) { count(&counts.closed) },
+			RequestStart: func(hooks.RequestStart) { count(&counts.starts) },
+			RequestDone:  func(hooks.RequestDone) { count(&counts.dones) },
 		}
 		logger := slog.New(handlerFunc{slog.NewTextHandler(io.Discard, nil), func(r slog.Record) {
 			if r.Message == "session: token refresh failed" {
@@ -247,15 +248,15 @@ func TestOutboxIsBounded(t *testing.T) {
 			return nil
 		})
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 502}, 0)
-		s, _ := newTestSession(t, fe, WithHooks(hooks), WithAudit(sink), WithLogger(logger))
+		fe.SetFault(fault{Kind: "status", Status: 502}, 0)
+		s, _ := newTestSession(t, fe, WithHooks(hk), WithAudit(sink), WithLogger(logger))
 		go s.Reject("tok-access-0") // its goroutine, or the one the refresh starts to deliver, blocks in the sink
 		// 2,000 attempts, each with 2 hook calls, a warning and 2 records.
 		time.Sleep(2000 * time.Second)
 		if _, err := s.Token(context.Background()); err == nil {
 			t.Fatal("Token succeeded during the outage")
 		}
-		requests, _, _ := fe.stats()
+		requests, _, _ := fe.Stats()
 		if requests < 1900 {
 			t.Fatalf("only %d requests: the blocked sink held the session up", requests)
 		}
@@ -319,14 +320,14 @@ func TestBlockedLoggerDoesNotHoldTheRefresh(t *testing.T) {
 			return nil
 		})
 		fe := newFakeEndpoint(time.Hour)
-		fe.latency = time.Second // Reject's caller is long gone when the refusal comes
-		fe.setFault(fault{kind: "status", status: 400, code: "invalid_grant"}, 1)
-		fb := testClient(t, fe, Endpoint{Grant: GrantClientCredentials})
+		fe.Latency = time.Second // Reject's caller is long gone when the refusal comes
+		fe.SetFault(fault{Kind: "status", Status: 400, Code: "invalid_grant"}, 1)
+		fb := testClient(t, fe, testEndpoint{Grant: grantClientCredentials})
 		s, _ := newTestSession(t, fe, WithAudit(sink), WithLogger(logger), WithFallback(fb))
 		s.Reject("tok-access-0")
 		synctest.Wait()
 		time.Sleep(time.Minute) // nobody but the refresh goroutine is about
-		if requests, _, _ := fe.stats(); requests != 2 {
+		if requests, _, _ := fe.Stats(); requests != 2 {
 			t.Errorf("%d requests, want the refresh and the fallback grant: the refresh waited for the logger", requests)
 		}
 		if st := s.Status(); st.State != states.Valid {
@@ -452,8 +453,8 @@ func TestLogNamesTheSessionOnlyWithAnID(t *testing.T) {
 			var buf bytes.Buffer
 			var mu sync.Mutex
 			logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			hooks := Hooks{Transition: func(r audit.Record) { panic("hook") }}
-			opts := []Option{WithHooks(hooks), WithLogger(logger), WithAudit(failingSink{})}
+			hk := hooks.Hooks{Transition: func(r audit.Record) { panic("hook") }}
+			opts := []Option{WithHooks(hk), WithLogger(logger), WithAudit(failingSink{})}
 			if id != "" {
 				opts = append(opts, WithID(id))
 			}

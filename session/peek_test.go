@@ -14,7 +14,7 @@ import (
 func TestPeek(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 503}, 0)
+		fe.SetFault(fault{Kind: "status", Status: 503}, 0)
 		s, _ := newTestSession(t, fe, WithRefreshAhead(30*time.Minute))
 		check := func(when string, wantState states.State, wantOK bool) {
 			t.Helper()

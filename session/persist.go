@@ -11,6 +11,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/authfsm/authfsm/audit"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -153,7 +154,7 @@ func (s *Session) saveFailed(err error) error {
 // without the store's lock, since a hook may read Status.
 func (s *Session) storeHook(op string, err error) {
 	if h := s.cfg.hooks.StoreError; h != nil {
-		info := StoreError{Session: s.cfg.id, Op: op, Err: err, At: s.cfg.clock.Now()}
+		info := hooks.StoreError{Session: s.cfg.id, Op: op, Err: err, At: s.cfg.clock.Now()}
 		s.hook(func() { h(info) })
 		s.handOff()
 	}

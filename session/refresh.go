@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"reflect"
 	"time"
 
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/internal/redact"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -37,9 +38,9 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 	started := s.cfg.clock.Now()
 	fallback := fx.Send == states.GrantFallback
 	if !followUp {
-		if t := s.cfg.throttle; t != nil && !t.allow(started) {
+		if t := s.cfg.throttle; t != nil && !t.Allow(started) {
 			if h := s.cfg.hooks.Throttled; h != nil {
-				info := Throttled{Session: s.cfg.id, Attempt: attemptNo, At: started}
+				info := hooks.Throttled{Session: s.cfg.id, Attempt: attemptNo, At: started}
 				s.hook(func() { h(info) })
 			}
 			return states.Input{Kind: states.InThrottled, Flight: fx.Flight}, nil, &failure{}
@@ -49,7 +50,7 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 		a.flight = fx.Flight
 	}
 	if h := s.cfg.hooks.RequestStart; h != nil {
-		info := RequestStart{Session: s.cfg.id, Attempt: attemptNo, Fallback: fallback, At: started}
+		info := hooks.RequestStart{Session: s.cfg.id, Attempt: attemptNo, Fallback: fallback, At: started}
 		s.hook(func() { h(info) })
 		s.handOff()
 	}
@@ -71,7 +72,7 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 	}
 	if v.Class == policy.OK {
 		// The session's clock is the one that counts: a refresher's clock
-		// may differ (a Client on the real clock under a test's mock), so
+		// may differ (an oauth.Client on the real clock under a test's mock), so
 		// keep the lifetime it reported and measure it from now.
 		if !tok.Issued.IsZero() {
 			tok.Expiry = now.Add(tok.Expiry.Sub(tok.Issued))
@@ -79,7 +80,7 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 		tok.Issued = now
 	}
 	if h := s.cfg.hooks.RequestDone; h != nil {
-		info := RequestDone{Session: s.cfg.id, Attempt: attemptNo, Fallback: fallback, Duration: now.Sub(started),
+		info := hooks.RequestDone{Session: s.cfg.id, Attempt: attemptNo, Fallback: fallback, Duration: now.Sub(started),
 			Class: v.Class, Cause: v.Cause, At: now}
 		if ee := fail.endpoint; ee != nil {
 			info.Status, info.Code = ee.Status, ee.Code
@@ -98,36 +99,20 @@ func (s *Session) sendStep(ctx context.Context, fx states.Effects, a *attemptSta
 }
 
 // sameClient reports whether the fallback grant fb authenticates to the
-// authorization server as the same client as the primary refresher: both
-// are Clients with the same token endpoint (TokenURL, or the Issuer that
-// discovery starts from), client id, secret, authentication style and
-// client assertion (the same pointer; none for both). Any other fallback
-// (another client, a RefresherFunc) may authenticate otherwise
+// authorization server as the same client as the primary refresher, as
+// the primary says when it can tell (oauth.Client.SameClient). Any other
+// fallback (another client, a RefresherFunc) may authenticate otherwise
 // (states.Config.FallbackSameClient).
 func sameClient(primary, fb Refresher) bool {
-	p, ok := primary.(*Client)
-	f, ok2 := fb.(*Client)
-	if !ok || !ok2 {
-		return false
-	}
-	a, b := &p.e, &f.e
-	if a.TokenURL != b.TokenURL || a.Issuer != b.Issuer || a.ClientID != b.ClientID ||
-		a.ClientSecret != b.ClientSecret || a.AuthStyle != b.AuthStyle {
-		return false
-	}
-	if a.Assertion == nil || b.Assertion == nil {
-		return a.Assertion == nil && b.Assertion == nil
-	}
-	// Only pointers compare without the risk of a panic.
-	t := reflect.TypeOf(a.Assertion)
-	return t == reflect.TypeOf(b.Assertion) && t.Kind() == reflect.Pointer && a.Assertion == b.Assertion
+	p, ok := primary.(interface{ SameClient(Refresher) bool })
+	return ok && p.SameClient(fb)
 }
 
 // classify turns a refresher's result into a verdict, and keeps what a
 // RefreshError reports about a failure.
 //
 // The cause is scrubbed of the pair the attempt presented (cur): a custom
-// Refresher's error text, unlike a Client's, may quote it.
+// Refresher's error text, unlike an oauth.Client's, may quote it.
 func (s *Session) classify(err error, now time.Time, cur Token) (policy.Verdict, failure) {
 	f := failure{err: err}
 	var o policy.Outcome
@@ -145,7 +130,7 @@ func (s *Session) classify(err error, now time.Time, cur Token) (policy.Verdict,
 	}
 	v := s.cfg.classifier.Classify(o)
 	if v.Class != policy.OK {
-		v.Cause = serverText(newScrubber(cur.Access.Reveal(), cur.Refresh.Reveal()), v.Cause, maxCause)
+		v.Cause = redact.Text(redact.NewScrubber(cur.Access.Reveal(), cur.Refresh.Reveal()), v.Cause, maxCause)
 	}
 	f.retryAfter, f.misconfigured = v.RetryAfter, v.Misconfigured
 	return v, f

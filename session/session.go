@@ -13,6 +13,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -119,8 +120,8 @@ func New(ctx context.Context, r Refresher, initial Token, opts ...Option) (*Sess
 	if r == nil {
 		return nil, errors.New("session: New needs a Refresher")
 	}
-	cfg := config{classifier: policy.DefaultClassifier, timeout: DefaultRequestTimeout, failFast: true,
-		refreshAhead: states.DefaultRefreshAhead, lease: DefaultLease}
+	cfg := config{classifier: policy.DefaultClassifier, timeout: states.DefaultRequestTimeout, failFast: true,
+		refreshAhead: states.DefaultRefreshAhead, lease: states.DefaultLease}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -262,7 +263,7 @@ func (s *Session) tokenSlow(ctx context.Context) (Token, error) {
 			s.unlock()
 			return Token{}, err
 		case loginFailed, d.State() == states.NeedsLogin && failFast:
-			// A login from outside (WithLoginElsewhere) is waited for only
+			// A login from outside (login.Elsewhere) is waited for only
 			// by a caller that may wait; WithLogin's next demand logs in.
 			err := s.loginRequiredLocked(now)
 			s.unlock()
@@ -468,6 +469,6 @@ func (s *Session) Close() error {
 }
 
 // infoLocked describes the session for Hooks.Opened and Hooks.Closed.
-func (s *Session) infoLocked() SessionInfo {
-	return SessionInfo{Session: s.cfg.id, State: s.data.State(), Expiry: s.data.Expiry()}
+func (s *Session) infoLocked() hooks.SessionInfo {
+	return hooks.SessionInfo{Session: s.cfg.id, State: s.data.State(), Expiry: s.data.Expiry()}
 }

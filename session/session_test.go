@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"errors"
-	"net/http"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -20,25 +19,6 @@ import (
 // virtual, time.Sleep advances the virtual clock once every goroutine of the
 // bubble is blocked, and the bubble fails if a goroutine outlives it.
 
-const testURL = "https://auth.example/oauth/token"
-
-func testClient(t *testing.T, fe *fakeEndpoint, e Endpoint) *Client {
-	t.Helper()
-	if e.TokenURL == "" {
-		e.TokenURL = testURL
-	}
-	if e.ClientID == "" {
-		e.ClientID = "app"
-		e.ClientSecret = "app-secret"
-	}
-	e.HTTPClient = &http.Client{Transport: fe}
-	c, err := NewClient(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // newTestSession returns a session on fe holding a pair that expires in an
 // hour, refreshing at expiry (no refresh-ahead margin), retrying every
 // second without jitter, and the memory its audit records go to.
@@ -47,7 +27,7 @@ func newTestSession(t *testing.T, fe *fakeEndpoint, opts ...Option) (*Session, *
 	mem := &audit.Memory{}
 	initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Expiry: time.Now().Add(time.Hour)}
 	base := []Option{WithAudit(mem), WithSeed(1), WithPolicy(policy.Constant{Wait: time.Second}), WithRefreshAhead(0)}
-	s, err := New(context.Background(), testClient(t, fe, Endpoint{}), initial, append(base, opts...)...)
+	s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), initial, append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,30 +61,30 @@ func TestFaults(t *testing.T) {
 		want  []string
 		state states.State
 	}{
-		{"502 page", fault{kind: "status", status: 502}, 2,
+		{"502 page", fault{Kind: "status", Status: 502}, 2,
 			[]string{expire, refresh, "fail: 502 Bad Gateway", retry, "fail: 502 Bad Gateway", retry, succeed}, states.Valid},
-		{"hang", fault{kind: "hang"}, 1,
+		{"hang", fault{Kind: "hang"}, 1,
 			[]string{expire, refresh, "fail: no answer before the request deadline", retry, succeed}, states.Valid},
-		{"refused", fault{kind: "refused"}, 1,
+		{"refused", fault{Kind: "refused"}, 1,
 			[]string{expire, refresh, "fail: dial tcp: connect: connection refused", retry, succeed}, states.Valid},
-		{"429 with Retry-After", fault{kind: "status", status: 429, retryAfter: "30"}, 1,
+		{"429 with Retry-After", fault{Kind: "status", Status: 429, RetryAfter: "30"}, 1,
 			[]string{expire, refresh, "fail: 429 Too Many Requests", retry, succeed}, states.Valid},
-		{"html200", fault{kind: "html200"}, 1,
+		{"html200", fault{Kind: "html200"}, 1,
 			[]string{expire, refresh, "fail: 200 OK: not a token response: body is an HTML or XML page", retry, succeed}, states.Valid},
-		{"malformed", fault{kind: "malformed"}, 1,
+		{"malformed", fault{Kind: "malformed"}, 1,
 			[]string{expire, refresh, "fail: 200 OK: not a token response: malformed JSON", retry, succeed}, states.Valid},
-		{"proxy 404 page", fault{kind: "status", status: 404}, 1,
+		{"proxy 404 page", fault{Kind: "status", Status: 404}, 1,
 			[]string{expire, refresh, "fail: 404 Not Found", retry, succeed}, states.Valid},
-		{"invalid_grant", fault{kind: "status", status: 400, code: "invalid_grant"}, 1,
+		{"invalid_grant", fault{Kind: "status", Status: 400, Code: "invalid_grant"}, 1,
 			[]string{expire, refresh, "deny: 400 invalid_grant"}, states.Revoked},
-		{"401 from the authorization server", fault{kind: "status", status: 401, code: "invalid_grant"}, 1,
+		{"401 from the authorization server", fault{Kind: "status", Status: 401, Code: "invalid_grant"}, 1,
 			[]string{expire, refresh, "deny: 401 invalid_grant"}, states.Revoked},
 		// invalid_request is retried until it repeats (policy.SuspectRepeats).
-		{"401 invalid_request once", fault{kind: "status", status: 401}, 1,
+		{"401 invalid_request once", fault{Kind: "status", Status: 401}, 1,
 			[]string{expire, refresh, "fail: 401 invalid_request", retry, succeed}, states.Valid},
-		{"revoke", fault{kind: "revoke"}, 0,
+		{"revoke", fault{Kind: "revoke"}, 0,
 			[]string{expire, refresh, "deny: 400 invalid_grant"}, states.Revoked},
-		{"lost response on a rotating server", fault{kind: "lost_response"}, 1,
+		{"lost response on a rotating server", fault{Kind: "lost_response"}, 1,
 			[]string{expire, refresh, "fail: 502 Bad Gateway", retry,
 				"deny: 400 invalid_grant: refresh token probably consumed by a refresh whose answer was lost (502 Bad Gateway)"}, states.Revoked},
 	}
@@ -112,7 +92,7 @@ func TestFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				fe := newFakeEndpoint(time.Hour)
-				fe.setFault(tc.fault, tc.n)
+				fe.SetFault(tc.fault, tc.n)
 				s, mem := newTestSession(t, fe)
 				defer s.Close()
 				time.Sleep(time.Hour + time.Minute)
@@ -144,7 +124,7 @@ func TestFaults(t *testing.T) {
 func TestRetryAfterSetsTheNextAttempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 429, retryAfter: "30"}, 1)
+		fe.SetFault(fault{Kind: "status", Status: 429, RetryAfter: "30"}, 1)
 		s, mem := newTestSession(t, fe)
 		defer s.Close()
 		time.Sleep(time.Hour + time.Minute)
@@ -165,7 +145,7 @@ func TestRetryAfterSetsTheNextAttempt(t *testing.T) {
 func TestRefreshErrorMessage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 502}, 0)
+		fe.SetFault(fault{Kind: "status", Status: 502}, 0)
 		s, _ := newTestSession(t, fe, WithPolicy(policy.Exponential{Initial: time.Second, Multiplier: 2}))
 		defer s.Close()
 		time.Sleep(time.Hour + 3*time.Second) // attempts at +0s, +1s, +3s
@@ -211,7 +191,7 @@ func TestRefreshErrorText(t *testing.T) {
 func TestFailFastAndWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 503}, 3)
+		fe.SetFault(fault{Kind: "status", Status: 503}, 3)
 		s, _ := newTestSession(t, fe) // fail fast by default
 		defer s.Close()
 		time.Sleep(time.Hour)
@@ -233,7 +213,7 @@ func TestFailFastAndWait(t *testing.T) {
 func TestWaitEndsWithTheCallersContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 503}, 0)
+		fe.SetFault(fault{Kind: "status", Status: 503}, 0)
 		s, _ := newTestSession(t, fe, WithFailFast(false))
 		defer s.Close()
 		time.Sleep(time.Hour)
@@ -247,7 +227,7 @@ func TestWaitEndsWithTheCallersContext(t *testing.T) {
 			t.Errorf("error %q does not name the cause", err)
 		}
 		// The caller's deadline did not cancel the session's attempts.
-		reqs, _, _ := fe.stats()
+		reqs, _, _ := fe.Stats()
 		if reqs < 5 {
 			t.Errorf("%d requests in 5s at one per second; the refresh was cancelled with the caller", reqs)
 		}
@@ -257,7 +237,7 @@ func TestWaitEndsWithTheCallersContext(t *testing.T) {
 func TestGiveUpIsNotRevocation(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 503}, 2)
+		fe.SetFault(fault{Kind: "status", Status: 503}, 2)
 		s, mem := newTestSession(t, fe, WithPolicy(policy.Constant{Wait: time.Second, Limits: policy.Limits{MaxAttempts: 2}}), WithFailFast(false))
 		defer s.Close()
 		time.Sleep(time.Hour)
@@ -282,7 +262,7 @@ func TestGiveUpIsNotRevocation(t *testing.T) {
 func TestRefreshAheadHidesAnOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 502}, 30)
+		fe.SetFault(fault{Kind: "status", Status: 502}, 30)
 		s, _ := newTestSession(t, fe, WithRefreshAhead(5*time.Minute))
 		defer s.Close()
 		for range 70 { // every minute for 70 minutes, across the expiry
@@ -351,7 +331,7 @@ func TestRejectRevokeSetTokenClose(t *testing.T) {
 func TestCloseDuringRefreshLeavesNoGoroutine(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "hang"}, 0)
+		fe.SetFault(fault{Kind: "hang"}, 0)
 		s, _ := newTestSession(t, fe, WithFailFast(false))
 		time.Sleep(time.Hour + time.Second)
 		errc := make(chan error)
@@ -372,7 +352,7 @@ func TestCloseDuringRefreshLeavesNoGoroutine(t *testing.T) {
 func TestNoTokenRefreshesOnDemand(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		s, err := New(context.Background(), testClient(t, fe, Endpoint{}), Token{Refresh: "tok-refresh-0"}, WithSeed(3))
+		s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), Token{Refresh: "tok-refresh-0"}, WithSeed(3))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -390,8 +370,8 @@ func TestNoTokenRefreshesOnDemand(t *testing.T) {
 func TestFallbackGrantReauthenticates(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "revoke"}, 1)
-		fb := testClient(t, fe, Endpoint{Grant: GrantClientCredentials})
+		fe.SetFault(fault{Kind: "revoke"}, 1)
+		fb := testClient(t, fe, testEndpoint{Grant: grantClientCredentials})
 		s, mem := newTestSession(t, fe, WithFallback(fb))
 		defer s.Close()
 		time.Sleep(time.Hour)
@@ -401,7 +381,7 @@ func TestFallbackGrantReauthenticates(t *testing.T) {
 			t.Fatalf("Token = %v, %v", tok, err)
 		}
 		var grants []string
-		for _, f := range fe.forms {
+		for _, f := range fe.Forms {
 			grants = append(grants, f.Get("grant_type"))
 		}
 		if diff := cmp.Diff([]string{"refresh_token", "client_credentials"}, grants); diff != "" {
@@ -423,8 +403,8 @@ func TestFallbackGrantReauthenticates(t *testing.T) {
 func TestFallbackAfterLostAnswer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "lost_response"}, 1)
-		fb := testClient(t, fe, Endpoint{Grant: GrantClientCredentials})
+		fe.SetFault(fault{Kind: "lost_response"}, 1)
+		fb := testClient(t, fe, testEndpoint{Grant: grantClientCredentials})
 		s, mem := newTestSession(t, fe, WithFallback(fb))
 		defer s.Close()
 		time.Sleep(time.Hour + time.Minute)
@@ -462,10 +442,10 @@ func TestFallbackKeepsTheDeadRefreshTokenDead(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				primary := newFakeEndpoint(time.Hour)
-				primary.setFault(fault{kind: "status", status: 400, code: "invalid_grant"}, 0)
+				primary.SetFault(fault{Kind: "status", Status: 400, Code: "invalid_grant"}, 0)
 				secondary := newFakeEndpoint(time.Hour)
-				secondary.ccNoRefresh = tc.ccNoRefresh
-				fb := testClient(t, secondary, Endpoint{Grant: GrantClientCredentials})
+				secondary.CCNoRefresh = tc.ccNoRefresh
+				fb := testClient(t, secondary, testEndpoint{Grant: grantClientCredentials})
 				s, _ := newTestSession(t, primary, WithFallback(fb))
 				defer s.Close()
 				for range 5 {
@@ -475,8 +455,8 @@ func TestFallbackKeepsTheDeadRefreshTokenDead(t *testing.T) {
 						t.Fatalf("Token = %v", err)
 					}
 				}
-				p, _, _ := primary.stats()
-				f, ok, _ := secondary.stats()
+				p, _, _ := primary.Stats()
+				f, ok, _ := secondary.Stats()
 				if p != tc.wantPrimary || f != 5 || ok != 5 {
 					t.Errorf("primary asked %d times (want %d), fallback %d times with %d successes (want 5, 5)", p, tc.wantPrimary, f, ok)
 				}
@@ -488,9 +468,9 @@ func TestFallbackKeepsTheDeadRefreshTokenDead(t *testing.T) {
 func TestFallbackFailureIsClassified(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 400, code: "invalid_grant"}, 2)
+		fe.SetFault(fault{Kind: "status", Status: 400, Code: "invalid_grant"}, 2)
 		fb := RefresherFunc(func(ctx context.Context, cur Token) (Token, error) {
-			return testClient(t, fe, Endpoint{Grant: GrantClientCredentials}).Refresh(ctx, cur)
+			return testClient(t, fe, testEndpoint{Grant: grantClientCredentials}).Refresh(ctx, cur)
 		})
 		s, mem := newTestSession(t, fe, WithFallback(fb))
 		defer s.Close()
@@ -519,7 +499,7 @@ func TestStoreResumes(t *testing.T) {
 			t.Fatalf("stored %v, %v", saved, err)
 		}
 		// A restarted client resumes from the store with the rotated pair.
-		s2, err := New(context.Background(), testClient(t, fe, Endpoint{}), Token{}, WithStore(st))
+		s2, err := New(context.Background(), testClient(t, fe, testEndpoint{}), Token{}, WithStore(st))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -555,12 +535,12 @@ func TestFallbackTransientFailureRetriesWithTheFallback(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
 		// The refresh token is refused, then the fallback meets a 502 once.
-		fe.setFault(fault{kind: "status", status: 400, code: "invalid_grant"}, 1)
-		cc := testClient(t, fe, Endpoint{Grant: GrantClientCredentials})
+		fe.SetFault(fault{Kind: "status", Status: 400, Code: "invalid_grant"}, 1)
+		cc := testClient(t, fe, testEndpoint{Grant: grantClientCredentials})
 		calls := 0
 		counted := RefresherFunc(func(ctx context.Context, cur Token) (Token, error) {
 			if calls++; calls == 1 {
-				fe.setFault(fault{kind: "status", status: 502}, 1)
+				fe.SetFault(fault{Kind: "status", Status: 502}, 1)
 			}
 			return cc.Refresh(ctx, cur)
 		})
@@ -576,7 +556,7 @@ func TestFallbackTransientFailureRetriesWithTheFallback(t *testing.T) {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}
 		var grants []string
-		for _, f := range fe.forms {
+		for _, f := range fe.Forms {
 			grants = append(grants, f.Get("grant_type"))
 		}
 		// The retry goes straight to the fallback: the refresh token is dead.
@@ -591,7 +571,7 @@ func TestAuditChainOfASession(t *testing.T) {
 		var log lockedBuffer
 		chain := audit.NewChainWriter(&log, audit.Head{})
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 503}, 2)
+		fe.SetFault(fault{Kind: "status", Status: 503}, 2)
 		s, _ := newTestSession(t, fe, WithAudit(chain), WithID("billing"))
 		time.Sleep(time.Hour + 5*time.Second)
 		synctest.Wait()
@@ -615,7 +595,7 @@ func TestSeeds(t *testing.T) {
 		var d time.Duration
 		synctest.Test(t, func(t *testing.T) {
 			fe := newFakeEndpoint(time.Hour)
-			fe.setFault(fault{kind: "status", status: 503}, 0)
+			fe.SetFault(fault{Kind: "status", Status: 503}, 0)
 			s, _ := newTestSession(t, fe, append([]Option{WithPolicy(policy.Default())}, opts...)...)
 			defer s.Close()
 			time.Sleep(time.Hour)

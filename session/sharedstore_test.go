@@ -25,8 +25,8 @@ func TestFileStoreSharedByProcesses(t *testing.T) {
 	const procs, ttl, run = 2, 1500 * time.Millisecond, 5 * time.Second
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(ttl)
-		fe.reuseDetection = true
-		fe.latency = 50 * time.Millisecond
+		fe.ReuseDetection = true
+		fe.Latency = 50 * time.Millisecond
 		path := filepath.Join(t.TempDir(), "token.json")
 		start := time.Now()
 		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(ttl)}
@@ -37,7 +37,7 @@ func TestFileStoreSharedByProcesses(t *testing.T) {
 		mems := make([]*audit.Memory, procs)
 		for i := range ss {
 			mems[i] = &audit.Memory{}
-			s, err := New(context.Background(), testClient(t, fe, Endpoint{}), Token{},
+			s, err := New(context.Background(), testClient(t, fe, testEndpoint{}), Token{},
 				WithStore(&FileStore{Path: path}), WithAudit(mems[i]), WithSeed(uint64(i)), WithRequestTimeout(time.Second))
 			if err != nil {
 				t.Fatal(err)
@@ -58,18 +58,18 @@ func TestFileStoreSharedByProcesses(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		requests, successes, _ := fe.stats()
+		requests, successes, _ := fe.Stats()
 		for i, s := range ss {
 			if st := s.Status(); st.State == states.Revoked || !st.TokenValid {
 				t.Errorf("process %d: %+v\n%s", i, st, strings.Join(events(mems[i].Records()), "\n"))
 			}
 		}
 		// One refresh per cycle, at half of each 1.5 s lifetime: six in 5 s.
-		if fe.familyRevoked != 0 || failed.Load() != 0 || requests != successes || requests < 5 || requests > int(run/(ttl/2))+1 {
-			t.Errorf("%d token requests (%d answered), family revoked %d times, %d failed calls", requests, successes, fe.familyRevoked, failed.Load())
+		if fe.FamilyRevoked != 0 || failed.Load() != 0 || requests != successes || requests < 5 || requests > int(run/(ttl/2))+1 {
+			t.Errorf("%d token requests (%d answered), family revoked %d times, %d failed calls", requests, successes, fe.FamilyRevoked, failed.Load())
 		}
 		saved, err := (&FileStore{Path: path}).Load(context.Background())
-		if want := fe.current(); err != nil || saved.Refresh.Reveal() != want {
+		if want := fe.Current(); err != nil || saved.Refresh.Reveal() != want {
 			t.Errorf("the file holds %v (%v), want the newest refresh token", saved.Refresh, err)
 		}
 	})
@@ -118,8 +118,8 @@ func refusalRereads(t *testing.T, kind string, newer bool) {
 		}
 	}
 	fe := newFakeEndpoint(time.Hour)
-	fe.setFault(fault{kind: "status", status: 400, code: "invalid_grant"}, 1)
-	client := testClient(t, fe, Endpoint{})
+	fe.SetFault(fault{Kind: "status", Status: 400, Code: "invalid_grant"}, 1)
+	client := testClient(t, fe, testEndpoint{})
 	other := Token{Access: "other-access", Refresh: "other-refresh", Expiry: time.Now().Add(2 * time.Hour)}
 	var calls atomic.Int32
 	r := RefresherFunc(func(ctx context.Context, cur Token) (Token, error) {
@@ -215,7 +215,7 @@ func TestFileStoreStartsFromTheGivenPair(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		fe := newFakeEndpoint(time.Hour)
-		fe.reuseDetection = true
+		fe.ReuseDetection = true
 		store := &FileStore{Path: filepath.Join(t.TempDir(), "token.json")}
 		stale := Token{Access: "stale-access", Refresh: "stale-refresh", Expiry: time.Now().Add(time.Minute)}
 		for range 3 {
@@ -225,7 +225,7 @@ func TestFileStoreStartsFromTheGivenPair(t *testing.T) {
 		}
 		mem := &audit.Memory{}
 		initial := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Expiry: time.Now().Add(10 * time.Minute)}
-		s, err := New(ctx, testClient(t, fe, Endpoint{}), initial, WithStore(store), WithRefreshAhead(0), WithAudit(mem))
+		s, err := New(ctx, testClient(t, fe, testEndpoint{}), initial, WithStore(store), WithRefreshAhead(0), WithAudit(mem))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,7 +262,7 @@ func (u *unreadableStore) Load(ctx context.Context) (Token, error) {
 func TestRefusalWithStoreUnreadable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		fe := newFakeEndpoint(time.Hour)
-		fe.setFault(fault{kind: "status", status: 400, code: "invalid_grant"}, 1)
+		fe.SetFault(fault{Kind: "status", Status: 400, Code: "invalid_grant"}, 1)
 		store := &unreadableStore{}
 		s, mem := newTestSession(t, fe, WithStore(store))
 		defer s.Close()

@@ -44,12 +44,12 @@ type Status struct {
 	// Panics counts the calls of a hook, of the audit sink and of the
 	// logger that panicked. Each panic is recovered and logged at error
 	// level with its stack; the delivery of later records, hook calls and
-	// log lines goes on (see Hooks).
+	// log lines goes on (see hooks.Hooks).
 	Panics uint64
 	// Dropped counts the log lines and hook calls dropped because the
 	// session's outbox was full: a hook or the sink blocked until 1,024
 	// notes waited. Audit records, Opened and Closed are never
-	// dropped (see Hooks).
+	// dropped (see hooks.Hooks).
 	Dropped uint64
 }
 

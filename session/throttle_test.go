@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/authfsm/authfsm/policy"
+	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/throttle"
 )
 
 // TestThrottleSharedBySessions: 50 sessions of one process through a
@@ -22,11 +24,11 @@ func TestThrottleSharedBySessions(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			start := time.Now()
 			fe := newFakeEndpoint(time.Hour)
-			fe.outageFrom, fe.outageTo = start.Add(time.Second), start.Add(outage)
-			var th *Throttle
+			fe.OutageFrom, fe.OutageTo = start.Add(time.Second), start.Add(outage)
+			var th *throttle.Throttle
 			if throttled {
 				var err error
-				if th, err = NewThrottle(policy.ThrottleSpec{Kind: policy.ThrottleAdaptive}, 1); err != nil {
+				if th, err = throttle.New(policy.ThrottleSpec{Kind: policy.ThrottleAdaptive}, 1); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -35,9 +37,9 @@ func TestThrottleSharedBySessions(t *testing.T) {
 			for i := range ss {
 				initial := Token{Access: "a", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(time.Second)}
 				opts := []Option{WithSeed(uint64(i)), WithRefreshAhead(0), WithThrottle(th),
-					WithHooks(Hooks{Throttled: func(Throttled) { hooked.Add(1) }})}
+					WithHooks(hooks.Hooks{Throttled: func(hooks.Throttled) { hooked.Add(1) }})}
 				s, err := New(context.Background(), RefresherFunc(func(ctx context.Context, cur Token) (Token, error) {
-					return testClient(t, fe, Endpoint{}).Refresh(ctx, Token{Refresh: Secret(fe.current())})
+					return testClient(t, fe, testEndpoint{}).Refresh(ctx, Token{Refresh: Secret(fe.Current())})
 				}), initial, opts...)
 				if err != nil {
 					t.Fatal(err)
@@ -46,7 +48,7 @@ func TestThrottleSharedBySessions(t *testing.T) {
 				ss[i] = s
 			}
 			time.Sleep(outage)
-			requests, _, _ = fe.stats()
+			requests, _, _ = fe.Stats()
 			// After the outage: when does each session hold a token again?
 			for range 600 {
 				time.Sleep(time.Second)

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -249,37 +248,6 @@ func (s *Session) Format(f fmt.State, _ rune) {
 		fp = audit.Fingerprint(string(p.tok.Access))
 	}
 	fmt.Fprintf(f, "session.Session{ID: %q, Token: %q}", s.cfg.id, fp)
-}
-
-// Format implements fmt.Formatter: every verb prints the redacted endpoint
-// URL, the client id, the grant, the authentication style and the names of
-// the extra parameters, never the client secret or a parameter's value. Its
-// receiver is a value, so a Client printed by value is covered too.
-func (c Client) Format(f fmt.State, _ rune) { describeEndpoint(f, "Client{URL", c.url, c.e) }
-
-// Format implements fmt.Formatter like Client's: every verb prints the
-// redacted token URL, the client id, the grant, the authentication style
-// and the names of the extra parameters, never the client secret or a
-// parameter's value (an assertion, a password).
-func (e Endpoint) Format(f fmt.State, _ rune) {
-	describeEndpoint(f, "Endpoint{TokenURL", shownURL(e.TokenURL), e)
-}
-
-// describeEndpoint writes what Client and Endpoint show of themselves; head
-// names the type and its URL field.
-func describeEndpoint(w io.Writer, head, shown string, e Endpoint) {
-	style := "auto"
-	switch e.AuthStyle {
-	case AuthAutoDetect:
-	case AuthBasic:
-		style = "basic"
-	case AuthBody:
-		style = "body"
-	default:
-		style = "AuthStyle(" + strconv.Itoa(int(e.AuthStyle)) + ")"
-	}
-	fmt.Fprintf(w, "session.%s: %q, ClientID: %q, Grant: %q, AuthStyle: %s, Params: %q}",
-		head, shown, e.ClientID, string(e.Grant), style, slices.Sorted(maps.Keys(e.Params)))
 }
 
 // Format implements fmt.Formatter without the stored token's secrets.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authfsm/authfsm/session/internal/redact"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -187,7 +188,7 @@ func (s *Session) accepted(access Secret) {
 // query or user info.
 func rejection(req *http.Request, resp *http.Response, tok Token) *RejectedError {
 	u := url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: req.URL.Path}
-	challenge := serverText(newScrubber(tok.Access.Reveal()), resp.Header.Get("WWW-Authenticate"), maxDescription)
+	challenge := redact.Text(redact.NewScrubber(tok.Access.Reveal()), resp.Header.Get("WWW-Authenticate"), redact.MaxDescription)
 	return &RejectedError{URL: u.String(), Status: resp.StatusCode, Challenge: challenge}
 }
 

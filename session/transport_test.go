@@ -179,7 +179,7 @@ func TestTransportPassesARefusedFreshToken(t *testing.T) {
 		if got := rs.seen[before:]; len(got) != 1 || got[0] != "Bearer tok-access-2 | " {
 			t.Errorf("the second request reached the API as %q, want once with tok-access-2", got)
 		}
-		if n, _, _ := fe.stats(); n != 2 {
+		if n, _, _ := fe.Stats(); n != 2 {
 			t.Errorf("%d token requests, want 2: the refused fresh tokens are paced", n)
 		}
 	})
@@ -206,7 +206,7 @@ func TestTransportDuringAnOutage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				fe := newFakeEndpoint(time.Hour)
-				fe.setFault(fault{kind: "status", status: 503}, 0)
+				fe.SetFault(fault{Kind: "status", Status: 503}, 0)
 				s, _ := newTestSession(t, fe, WithFailFast(tc.failFast), WithRequestTimeout(timeout))
 				defer s.Close()
 				ctx, cancel := context.WithCancel(context.Background())

@@ -95,7 +95,7 @@ func (s *Session) perform(ctx context.Context, fx states.Effects, untilPublished
 		if a.record && !(fx.Send != states.GrantNone && fx.Flight == in.Flight) {
 			// The attempt's outcome, once: a refusal followed by the
 			// fallback grant is recorded by the fallback's answer.
-			s.cfg.throttle.record(now, a.accepted)
+			s.cfg.throttle.Record(now, a.accepted)
 		}
 		a.record = false
 		if fx.StartRefresh {

@@ -201,7 +201,7 @@ func newRun(sc *Scenario, opt Options) *run {
 		if t, err := sc.Session.Throttle.Build(); err == nil {
 			// Its own stream of the run's seed, so that the sessions'
 			// draws are those of the same run without a throttle: the
-			// stream of session.NewThrottle(spec, seed).
+			// stream of throttle.New(spec, seed).
 			r.thr, r.thrRand = t, policy.ThrottleRand(sc.Seed)
 		}
 	}

@@ -28,7 +28,7 @@ const (
 // errRefused is a refused connection as the model's client observes it,
 // in the words of the system's error (syscall.ECONNREFUSED); the other
 // outcomes it observes are worded by policy, as the runtime's
-// session.Client words them (authfsm conform compares them).
+// oauth.Client words them (authfsm conform compares them).
 var errRefused = errors.New("connection refused")
 
 // answer is one outcome code's classification, computed once per run.

@@ -1,5 +1,5 @@
 // Package authfsmotel records the metrics of authfsm sessions with
-// OpenTelemetry, from the sessions' hooks (session.Hooks).
+// OpenTelemetry, from the sessions' hooks (hooks.Hooks).
 //
 // It is a module of its own, github.com/authfsm/authfsm/contrib/otel, so
 // that the core module does not depend on OpenTelemetry.
@@ -42,7 +42,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/authfsm/authfsm/policy"
-	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/ops"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -78,7 +79,7 @@ const (
 	ErrorTypeKey = attribute.Key("error.type")
 	// StatusCodeKey is the semantic conventions' http.response.status_code.
 	StatusCodeKey = attribute.Key("http.response.status_code")
-	// StoreOperationKey is session.StoreError.Op: save, publish, read,
+	// StoreOperationKey is hooks.StoreError.Op: save, publish, read,
 	// acquire, mark.
 	StoreOperationKey = attribute.Key("authfsm.store.operation")
 )
@@ -126,7 +127,7 @@ func WithDurationBoundaries(b []float64) Option {
 // Metrics records the metrics of the sessions whose hooks it made. It is
 // safe for concurrent use by any number of sessions.
 type Metrics struct {
-	census *session.Census
+	census *ops.Census
 	attrs  []attribute.KeyValue
 	// stateSets are the attribute sets of authfsm.session.state, by state.
 	stateSets []metric.MeasurementOption
@@ -151,7 +152,7 @@ func New(mp metric.MeterProvider, opts ...Option) (*Metrics, error) {
 		mp = otel.GetMeterProvider()
 	}
 	meter := mp.Meter(ScopeName)
-	m := &Metrics{census: session.NewCensus(), attrs: cfg.attrs, common: metric.WithAttributes(cfg.attrs...)}
+	m := &Metrics{census: ops.NewCensus(), attrs: cfg.attrs, common: metric.WithAttributes(cfg.attrs...)}
 	for _, s := range states.States() {
 		m.stateSets = append(m.stateSets, metric.WithAttributes(append(append([]attribute.KeyValue(nil), cfg.attrs...), StateKey.String(s.String()))...))
 	}
@@ -202,16 +203,16 @@ func New(mp metric.MeterProvider, opts ...Option) (*Metrics, error) {
 func (m *Metrics) Unregister() error { return m.reg.Unregister() }
 
 // refreshAttrs are the attributes of a refresh request's measurements.
-func (m *Metrics) refreshAttrs(d session.RequestDone) metric.MeasurementOption {
+func (m *Metrics) refreshAttrs(d hooks.RequestDone) metric.MeasurementOption {
 	attrs := append(make([]attribute.KeyValue, 0, len(m.attrs)+4), m.attrs...)
 	if d.Class == policy.OK {
-		attrs = append(attrs, OutcomeKey.String(session.OutcomeSuccess), ClassKey.String(d.Class.String()))
+		attrs = append(attrs, OutcomeKey.String(ops.OutcomeSuccess), ClassKey.String(d.Class.String()))
 	} else {
 		et := d.Class.String()
 		if knownCodes[d.Code] {
 			et = d.Code
 		}
-		attrs = append(attrs, OutcomeKey.String(session.OutcomeFailure), ClassKey.String(d.Class.String()), ErrorTypeKey.String(et))
+		attrs = append(attrs, OutcomeKey.String(ops.OutcomeFailure), ClassKey.String(d.Class.String()), ErrorTypeKey.String(et))
 	}
 	if d.Status != 0 {
 		attrs = append(attrs, StatusCodeKey.Int(d.Status))
@@ -231,17 +232,17 @@ func (m *Metrics) refreshAttrs(d session.RequestDone) metric.MeasurementOption {
 // successful refresh, a pair adopted from the family another process
 // refreshed, SetToken), so each process sharing one family reports the
 // token it holds. A revoked session counts again from its next token.
-func (m *Metrics) Hooks() session.Hooks {
+func (m *Metrics) Hooks() hooks.Hooks {
 	ctx := context.Background()
-	return session.ChainHooks(m.census.Hooks(), session.Hooks{
-		RequestDone: func(d session.RequestDone) {
+	return hooks.Chain(m.census.Hooks(), hooks.Hooks{
+		RequestDone: func(d hooks.RequestDone) {
 			attrs := m.refreshAttrs(d)
 			m.attempts.Add(ctx, 1, attrs)
 			m.duration.Record(ctx, d.Duration.Seconds(), attrs)
 		},
-		StoreError: func(e session.StoreError) {
+		StoreError: func(e hooks.StoreError) {
 			m.storeErrs.Add(ctx, 1, metric.WithAttributes(append(append([]attribute.KeyValue(nil), m.attrs...), StoreOperationKey.String(e.Op))...))
 		},
-		Throttled: func(session.Throttled) { m.throttled.Add(ctx, 1, m.common) },
+		Throttled: func(hooks.Throttled) { m.throttled.Add(ctx, 1, m.common) },
 	})
 }

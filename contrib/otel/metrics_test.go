@@ -21,6 +21,7 @@ import (
 	authfsmotel "github.com/authfsm/authfsm/contrib/otel"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -286,12 +287,12 @@ func TestErrorType(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := m.Hooks()
-	h.RequestDone(session.RequestDone{Class: policy.Permanent, Status: 400, Code: "invalid_grant", Duration: time.Second})
-	h.RequestDone(session.RequestDone{Class: policy.Transient, Status: 400, Code: "made_up_by_the_server", Duration: time.Second})
-	h.RequestDone(session.RequestDone{Class: policy.Transient, Duration: 10 * time.Second})
-	h.RequestDone(session.RequestDone{Class: policy.OK, Status: 200, Duration: time.Second})
-	h.Throttled(session.Throttled{Attempt: 2})
-	h.StoreError(session.StoreError{Op: "publish", Err: errors.New("down")})
+	h.RequestDone(hooks.RequestDone{Class: policy.Permanent, Status: 400, Code: "invalid_grant", Duration: time.Second})
+	h.RequestDone(hooks.RequestDone{Class: policy.Transient, Status: 400, Code: "made_up_by_the_server", Duration: time.Second})
+	h.RequestDone(hooks.RequestDone{Class: policy.Transient, Duration: 10 * time.Second})
+	h.RequestDone(hooks.RequestDone{Class: policy.OK, Status: 200, Duration: time.Second})
+	h.Throttled(hooks.Throttled{Attempt: 2})
+	h.StoreError(hooks.StoreError{Op: "publish", Err: errors.New("down")})
 	c := collect(t, reader)
 	issuer := attribute.String("authfsm.issuer", "auth.example")
 	attempts := c.metric(t, authfsmotel.RefreshAttemptsName, "{attempt}")
@@ -373,7 +374,7 @@ func TestGlobalProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Hooks().Throttled(session.Throttled{})
+	m.Hooks().Throttled(hooks.Throttled{})
 	wantSum(t, "global", collect(t, reader).metric(t, authfsmotel.RefreshThrottledName, "{attempt}"), true, 1)
 }
 
@@ -385,7 +386,7 @@ func TestUnregister(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Hooks().Opened(session.SessionInfo{Session: "x", State: states.Valid, Expiry: time.Now().Add(time.Hour)})
+	m.Hooks().Opened(hooks.SessionInfo{Session: "x", State: states.Valid, Expiry: time.Now().Add(time.Hour)})
 	if _, found := collect(t, reader)[authfsmotel.TokenExpiryName]; !found {
 		t.Fatal("no expiry before Unregister")
 	}
@@ -403,17 +404,17 @@ func TestUnregister(t *testing.T) {
 // TestChain: every non-nil hook of every value is called, in order.
 func TestChain(t *testing.T) {
 	var got []string
-	rec := func(s string) func(session.SessionInfo) {
-		return func(session.SessionInfo) { got = append(got, s) }
+	rec := func(s string) func(hooks.SessionInfo) {
+		return func(hooks.SessionInfo) { got = append(got, s) }
 	}
 	h := authfsmotel.Chain(
-		session.Hooks{Opened: rec("first")},
-		session.Hooks{},
-		session.Hooks{Opened: rec("second"), Closed: rec("closed")},
-		session.Hooks{Opened: rec("third")},
+		hooks.Hooks{Opened: rec("first")},
+		hooks.Hooks{},
+		hooks.Hooks{Opened: rec("second"), Closed: rec("closed")},
+		hooks.Hooks{Opened: rec("third")},
 	)
-	h.Opened(session.SessionInfo{})
-	h.Closed(session.SessionInfo{})
+	h.Opened(hooks.SessionInfo{})
+	h.Closed(hooks.SessionInfo{})
 	if want := "first second third closed"; strings.Join(got, " ") != want {
 		t.Errorf("calls %q, want %q", got, want)
 	}

@@ -1,10 +1,10 @@
 package authfsmprom
 
-import "github.com/authfsm/authfsm/session"
+import "github.com/authfsm/authfsm/session/hooks"
 
 // Chain returns hooks that call each of hs in turn, in the order given, for
-// every event; a nil field is skipped (session.ChainHooks). Use it to
+// every event; a nil field is skipped (hooks.Chain). Use it to
 // install the metrics' hooks beside the application's own:
 //
 //	session.WithHooks(authfsmprom.Chain(m.Hooks(), myHooks))
-func Chain(hs ...session.Hooks) session.Hooks { return session.ChainHooks(hs...) }
+func Chain(hs ...hooks.Hooks) hooks.Hooks { return hooks.Chain(hs...) }

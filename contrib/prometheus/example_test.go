@@ -14,6 +14,7 @@ import (
 
 	authfsmprom "github.com/authfsm/authfsm/contrib/prometheus"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
 )
 
 func Example() {
@@ -26,7 +27,7 @@ func Example() {
 		return session.Token{Access: "access-1", Refresh: "refresh-1", Expiry: time.Now().Add(time.Hour)}, nil
 	})
 	// Each session gets the metrics' hooks, here beside the application's own.
-	mine := session.Hooks{Closed: func(i session.SessionInfo) { fmt.Println("closed in state", i.State) }}
+	mine := hooks.Hooks{Closed: func(i hooks.SessionInfo) { fmt.Println("closed in state", i.State) }}
 	s, err := session.New(context.Background(), refresher, session.Token{Refresh: "refresh-0"},
 		session.WithHooks(authfsmprom.Chain(m.Hooks(), mine)))
 	if err != nil {

@@ -1,5 +1,5 @@
 // Package authfsmprom exports the metrics of authfsm sessions to
-// Prometheus, from the sessions' hooks (session.Hooks).
+// Prometheus, from the sessions' hooks (hooks.Hooks).
 //
 // It is a module of its own, github.com/authfsm/authfsm/contrib/prometheus,
 // so that the core module does not depend on the Prometheus client.
@@ -20,7 +20,7 @@
 //	authfsm_store_errors_total{op}                counter: failures of the token store or coordinator, by operation
 //	authfsm_throttled_attempts_total              counter: attempts the shared throttle kept from being sent
 //
-// The names, types, help texts and labels are session.Metric*, the
+// The names, types, help texts and labels are ops.Metric*, the
 // vocabulary the agent's /metrics (package agent) writes too, with a
 // profile label added.
 //
@@ -33,22 +33,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/authfsm/authfsm/policy"
-	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/ops"
 	"github.com/authfsm/authfsm/states"
 )
 
 // DefaultDurationBuckets are the buckets of authfsm_refresh_duration_seconds
-// unless WithDurationBuckets says otherwise: session.DefaultDurationBuckets
+// unless WithDurationBuckets says otherwise: ops.DefaultDurationBuckets
 // (a token request usually takes tens to hundreds of milliseconds, and
-// session.DefaultRequestTimeout, 10 s, bounds it).
-var DefaultDurationBuckets = append([]float64(nil), session.DefaultDurationBuckets...)
+// states.DefaultRequestTimeout, 10 s, bounds it).
+var DefaultDurationBuckets = append([]float64(nil), ops.DefaultDurationBuckets...)
 
 // The values of the outcome label of authfsm_refresh_attempts_total.
 const (
 	// OutcomeSuccess labels an attempt that yielded a token (class "ok").
-	OutcomeSuccess = session.OutcomeSuccess
+	OutcomeSuccess = ops.OutcomeSuccess
 	// OutcomeFailure labels every other attempt.
-	OutcomeFailure = session.OutcomeFailure
+	OutcomeFailure = ops.OutcomeFailure
 )
 
 // Option configures New.
@@ -84,7 +85,7 @@ func WithDurationBuckets(buckets []float64) Option {
 // prometheus.MustRegister or a Registry's Register. It is safe for
 // concurrent use by any number of sessions.
 type Metrics struct {
-	census *session.Census
+	census *ops.Census
 
 	sessions, expiry *prometheus.Desc
 	stateNames       []string
@@ -103,33 +104,33 @@ func New(opts ...Option) *Metrics {
 	}
 	// The names, help texts and labels are the session package's, which
 	// the agent's /metrics writes too.
-	named := func(d session.MetricDesc) (string, string) { return d.FullName(cfg.namespace), d.Help }
-	counter := func(d session.MetricDesc) prometheus.CounterOpts {
+	named := func(d ops.MetricDesc) (string, string) { return d.FullName(cfg.namespace), d.Help }
+	counter := func(d ops.MetricDesc) prometheus.CounterOpts {
 		name, help := named(d)
 		return prometheus.CounterOpts{Name: name, Help: help, ConstLabels: cfg.labels}
 	}
-	desc := func(d session.MetricDesc) *prometheus.Desc {
+	desc := func(d ops.MetricDesc) *prometheus.Desc {
 		name, help := named(d)
 		return prometheus.NewDesc(name, help, d.Labels, cfg.labels)
 	}
-	durName, durHelp := named(session.MetricRefreshDuration)
+	durName, durHelp := named(ops.MetricRefreshDuration)
 	m := &Metrics{
-		census:      session.NewCensus(),
-		sessions:    desc(session.MetricSessions),
-		expiry:      desc(session.MetricTokenExpiry),
-		attempts:    prometheus.NewCounterVec(counter(session.MetricRefreshAttempts), session.MetricRefreshAttempts.Labels),
+		census:      ops.NewCensus(),
+		sessions:    desc(ops.MetricSessions),
+		expiry:      desc(ops.MetricTokenExpiry),
+		attempts:    prometheus.NewCounterVec(counter(ops.MetricRefreshAttempts), ops.MetricRefreshAttempts.Labels),
 		duration:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: durName, Help: durHelp, ConstLabels: cfg.labels, Buckets: cfg.buckets}),
-		storeErrors: prometheus.NewCounterVec(counter(session.MetricStoreErrors), session.MetricStoreErrors.Labels),
-		throttled:   prometheus.NewCounter(counter(session.MetricThrottledAttempts)),
+		storeErrors: prometheus.NewCounterVec(counter(ops.MetricStoreErrors), ops.MetricStoreErrors.Labels),
+		throttled:   prometheus.NewCounter(counter(ops.MetricThrottledAttempts)),
 	}
 	for _, s := range states.States() {
 		m.stateNames = append(m.stateNames, s.String())
 	}
 	// Every series a dashboard expects exists from the start, at zero.
 	for _, c := range []policy.Class{policy.OK, policy.Transient, policy.RateLimited, policy.Permanent, policy.Suspect} {
-		m.attempts.WithLabelValues(session.RefreshOutcome(c), c.String())
+		m.attempts.WithLabelValues(ops.RefreshOutcome(c), c.String())
 	}
-	for _, op := range session.StoreOps {
+	for _, op := range ops.StoreOps {
 		m.storeErrors.WithLabelValues(op)
 	}
 	return m
@@ -172,13 +173,13 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 // from the family another process refreshed, SetToken), so each process
 // sharing one family reports the token it holds. A revoked session counts
 // again from its next token.
-func (m *Metrics) Hooks() session.Hooks {
-	return session.ChainHooks(m.census.Hooks(), session.Hooks{
-		RequestDone: func(d session.RequestDone) {
-			m.attempts.WithLabelValues(session.RefreshOutcome(d.Class), d.Class.String()).Inc()
+func (m *Metrics) Hooks() hooks.Hooks {
+	return hooks.Chain(m.census.Hooks(), hooks.Hooks{
+		RequestDone: func(d hooks.RequestDone) {
+			m.attempts.WithLabelValues(ops.RefreshOutcome(d.Class), d.Class.String()).Inc()
 			m.duration.Observe(d.Duration.Seconds())
 		},
-		StoreError: func(e session.StoreError) { m.storeErrors.WithLabelValues(e.Op).Inc() },
-		Throttled:  func(session.Throttled) { m.throttled.Inc() },
+		StoreError: func(e hooks.StoreError) { m.storeErrors.WithLabelValues(e.Op).Inc() },
+		Throttled:  func(hooks.Throttled) { m.throttled.Inc() },
 	})
 }

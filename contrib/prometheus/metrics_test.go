@@ -25,6 +25,8 @@ import (
 	authfsmprom "github.com/authfsm/authfsm/contrib/prometheus"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
+	"github.com/authfsm/authfsm/session/ops"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -264,8 +266,8 @@ func TestExpiredAtStart(t *testing.T) {
 		})
 		var seen []string
 		var mu sync.Mutex
-		mine := session.Hooks{
-			Opened: func(i session.SessionInfo) { mu.Lock(); seen = append(seen, "opened "+i.State.String()); mu.Unlock() },
+		mine := hooks.Hooks{
+			Opened: func(i hooks.SessionInfo) { mu.Lock(); seen = append(seen, "opened "+i.State.String()); mu.Unlock() },
 			Transition: func(r audit.Record) {
 				mu.Lock()
 				seen = append(seen, fmt.Sprintf("%v->%v", r.From, r.To))
@@ -431,9 +433,9 @@ func TestOptions(t *testing.T) {
 		authfsmprom.WithDurationBuckets([]float64{0.5, 1}))
 	reg.MustRegister(m)
 	h := m.Hooks()
-	h.Throttled(session.Throttled{Session: "x", Attempt: 2})
-	h.StoreError(session.StoreError{Session: "x", Op: "publish", Err: errors.New("down")})
-	h.RequestDone(session.RequestDone{Session: "x", Class: policy.Transient, Duration: 700 * time.Millisecond})
+	h.Throttled(hooks.Throttled{Session: "x", Attempt: 2})
+	h.StoreError(hooks.StoreError{Session: "x", Op: "publish", Err: errors.New("down")})
+	h.RequestDone(hooks.RequestDone{Session: "x", Class: policy.Transient, Duration: 700 * time.Millisecond})
 	got, text := scrape(t, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	check(t, "options", got, map[string]float64{
 		`myapp_authfsm_sessions{issuer="auth.example",state="valid"}`:                                     0,
@@ -455,17 +457,17 @@ func TestOptions(t *testing.T) {
 // TestChain: every non-nil hook of every value is called, in order.
 func TestChain(t *testing.T) {
 	var got []string
-	rec := func(s string) func(session.SessionInfo) {
-		return func(session.SessionInfo) { got = append(got, s) }
+	rec := func(s string) func(hooks.SessionInfo) {
+		return func(hooks.SessionInfo) { got = append(got, s) }
 	}
 	h := authfsmprom.Chain(
-		session.Hooks{Opened: rec("first")},
-		session.Hooks{},
-		session.Hooks{Opened: rec("second"), Closed: rec("closed")},
-		session.Hooks{Opened: rec("third")},
+		hooks.Hooks{Opened: rec("first")},
+		hooks.Hooks{},
+		hooks.Hooks{Opened: rec("second"), Closed: rec("closed")},
+		hooks.Hooks{Opened: rec("third")},
 	)
-	h.Opened(session.SessionInfo{})
-	h.Closed(session.SessionInfo{})
+	h.Opened(hooks.SessionInfo{})
+	h.Closed(hooks.SessionInfo{})
 	if want := "first second third closed"; strings.Join(got, " ") != want {
 		t.Errorf("calls %q, want %q", got, want)
 	}
@@ -528,7 +530,7 @@ func TestSharedFamilyBothReport(t *testing.T) {
 }
 
 // TestVocabulary: every metric is registered under the name, help text,
-// type and labels of its session.Metric* definition, the vocabulary the
+// type and labels of its ops.Metric* definition, the vocabulary the
 // agent's /metrics writes too.
 func TestVocabulary(t *testing.T) {
 	reg := prometheus.NewRegistry()
@@ -555,8 +557,8 @@ func TestVocabulary(t *testing.T) {
 		}
 		got[f.GetName()] = fmt.Sprintf("%s|%s|%v", f.GetHelp(), strings.ToLower(f.GetType().String()), labels)
 	}
-	for _, d := range []session.MetricDesc{session.MetricSessions, session.MetricRefreshAttempts, session.MetricRefreshDuration,
-		session.MetricTokenExpiry, session.MetricStoreErrors, session.MetricThrottledAttempts} {
+	for _, d := range []ops.MetricDesc{ops.MetricSessions, ops.MetricRefreshAttempts, ops.MetricRefreshDuration,
+		ops.MetricTokenExpiry, ops.MetricStoreErrors, ops.MetricThrottledAttempts} {
 		labels := slices.Sorted(slices.Values(d.Labels)) // as the registry orders them
 		want := fmt.Sprintf("%s|%s|%v", d.Help, d.Type, labels)
 		if g := got[d.FullName("app")]; g != want {
@@ -564,6 +566,6 @@ func TestVocabulary(t *testing.T) {
 		}
 	}
 	if len(got) != 6 {
-		t.Errorf("%d families, want the 6 of session.Metric*: %v", len(got), got)
+		t.Errorf("%d families, want the 6 of ops.Metric*: %v", len(got), got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/authfsm/authfsm/internal/benchkit"
 	"github.com/authfsm/authfsm/internal/redistest"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -142,7 +143,7 @@ func benchFleet(b *testing.B, shared bool) {
 			c = coordinator()
 		}
 		s, err := session.New(ctx, refresher, session.Token{}, session.WithCoordinator(c), session.WithID(fmt.Sprintf("p%d", i)),
-			session.WithHooks(session.Hooks{TokenInstalled: func(ti session.TokenInstalled) {
+			session.WithHooks(hooks.Hooks{TokenInstalled: func(ti hooks.TokenInstalled) {
 				at := time.Now()
 				mu.Lock()
 				defer mu.Unlock()

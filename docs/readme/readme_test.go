@@ -31,9 +31,13 @@ var imports = map[string]string{
 	"github.com/authfsm/authfsm/audit":   "audit.Fingerprint",
 	"github.com/authfsm/authfsm/policy":  "policy.Default",
 	"github.com/authfsm/authfsm/session": "session.New",
-	"github.com/authfsm/authfsm/states":  "states.Valid",
-	"github.com/authfsm/authfsm/sim":     "sim.Parse",
-	"github.com/benbjohnson/clock":       "clock.New",
+	"github.com/authfsm/authfsm/session/hooks": "hooks.Chain",
+	"github.com/authfsm/authfsm/session/login": "login.Elsewhere",
+	"github.com/authfsm/authfsm/session/oauth": "oauth.NewClient",
+	"github.com/authfsm/authfsm/session/ops":   "ops.NewCensus",
+	"github.com/authfsm/authfsm/states":        "states.Valid",
+	"github.com/authfsm/authfsm/sim":           "sim.Parse",
+	"github.com/benbjohnson/clock":             "clock.New",
 }
 
 // placeholders stand for what a snippet elides: the variables it uses
@@ -43,8 +47,8 @@ const placeholders = `
 var (
 	ctx      = context.Background()
 	secret   string
-	client   *session.Client
-	ccClient *session.Client
+	client   *oauth.Client
+	ccClient *oauth.Client
 	logger   = slog.Default()
 	s        *session.Session
 )

@@ -24,6 +24,7 @@ import (
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 func main() {
@@ -36,7 +37,7 @@ func run(out io.Writer) error {
 	tokens, valid := startTokenServer()
 	api := startAPI(valid)
 
-	client, err := session.NewClient(session.Endpoint{
+	client, err := oauth.NewClient(oauth.Endpoint{
 		TokenURL:     tokens + "/oauth/token", // loopback: plain HTTP is allowed
 		ClientID:     "apiclient",
 		ClientSecret: "apiclient-secret",

@@ -12,15 +12,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 // assertionRequest posts a client_credentials request authenticated by a
 // client assertion signed with key under kid, for aud.
 func assertionRequest(t *testing.T, s *Server, tokenURL, clientID string, key *ecdsa.PrivateKey, kid, aud string) (int, string) {
 	t.Helper()
-	p := &session.PrivateKeyJWT{Key: key, KeyID: kid, Audience: aud}
-	typ, a, err := p.ClientAssertion(t.Context(), session.AssertionRequest{ClientID: clientID, TokenURL: tokenURL, Now: time.Now()})
+	p := &oauth.PrivateKeyJWT{Key: key, KeyID: kid, Audience: aud}
+	typ, a, err := p.ClientAssertion(t.Context(), oauth.AssertionRequest{ClientID: clientID, TokenURL: tokenURL, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

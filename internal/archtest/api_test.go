@@ -81,7 +81,8 @@ func publicDirs(t *testing.T) (string, []string) {
 		}
 		rel, _ := filepath.Rel(root, path)
 		first, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
-		if strings.HasPrefix(d.Name(), ".") && rel != "." || slices.Contains(notPublic, first) || d.Name() == "testdata" {
+		if strings.HasPrefix(d.Name(), ".") && rel != "." || slices.Contains(notPublic, first) || d.Name() == "testdata" ||
+			d.Name() == "internal" { // Go lets no user import what an internal directory holds
 			return filepath.SkipDir
 		}
 		dirs = append(dirs, path)

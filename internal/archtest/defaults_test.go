@@ -18,6 +18,9 @@ import (
 	"github.com/authfsm/authfsm/coordinator/rediscore"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/login"
+	"github.com/authfsm/authfsm/session/oauth"
+	"github.com/authfsm/authfsm/session/ops"
 	"github.com/authfsm/authfsm/sim"
 	"github.com/authfsm/authfsm/states"
 )
@@ -44,16 +47,14 @@ var defaults = map[string]any{
 	"policy.DefaultThrottleK":               policy.DefaultThrottleK,
 	"policy.DefaultThrottleProbe":           policy.DefaultThrottleProbe,
 	"policy.DefaultThrottleWindow":          policy.DefaultThrottleWindow,
-	"session.DefaultAssertionLifetime":      session.DefaultAssertionLifetime,
-	"session.DefaultDeviceInterval":         session.DefaultDeviceInterval,
-	"session.DefaultDurationBuckets":        session.DefaultDurationBuckets,
+	"oauth.DefaultAssertionLifetime":        oauth.DefaultAssertionLifetime,
+	"oauth.DefaultDeviceInterval":           oauth.DefaultDeviceInterval,
+	"ops.DefaultDurationBuckets":            ops.DefaultDurationBuckets,
 	"session.DefaultIdleTimeout":            session.DefaultIdleTimeout,
-	"session.DefaultLease":                  session.DefaultLease,
 	"session.DefaultLockTimeout":            session.DefaultLockTimeout,
-	"session.DefaultLoginTimeout":           session.DefaultLoginTimeout,
+	"login.DefaultBrowserTimeout":           login.DefaultBrowserTimeout,
 	"session.DefaultPoll":                   session.DefaultPoll,
-	"session.DefaultRequestTimeout":         session.DefaultRequestTimeout,
-	"session.DefaultTTL":                    session.DefaultTTL,
+	"oauth.DefaultTTL":                      oauth.DefaultTTL,
 	"sim.DefaultLatency":                    sim.DefaultLatency,
 	"sim.DefaultMaxEvents":                  sim.DefaultMaxEvents,
 	"sim.DefaultSeed":                       sim.DefaultSeed,

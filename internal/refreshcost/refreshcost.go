@@ -28,6 +28,7 @@ import (
 
 	"github.com/authfsm/authfsm/audit"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/hooks"
 	"github.com/authfsm/authfsm/states"
 )
 
@@ -100,7 +101,7 @@ func Measure(t testing.TB, cycles int, open Open, phase func(step string)) Cost 
 		installed[i] = make(chan string, 4)
 		s, err := session.New(ctx, session.RefresherFunc(g.refresh), session.Token{}, session.WithCoordinator(c),
 			session.WithID(fmt.Sprintf("p%d", i)), session.WithAudit(&audit.Memory{}),
-			session.WithHooks(session.Hooks{TokenInstalled: func(ti session.TokenInstalled) { installed[i] <- ti.Token }}))
+			session.WithHooks(hooks.Hooks{TokenInstalled: func(ti hooks.TokenInstalled) { installed[i] <- ti.Token }}))
 		if err != nil {
 			t.Fatal(err)
 		}

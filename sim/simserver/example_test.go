@@ -11,11 +11,12 @@ import (
 
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 	"github.com/authfsm/authfsm/sim"
 	"github.com/authfsm/authfsm/sim/simserver"
 )
 
-// Point your own client at a scenario's server: here a session.Client,
+// Point your own client at a scenario's server: here a oauth.Client,
 // over a real listener, on a mock clock that the test moves into and out
 // of the scenario's 502 window.
 func Example() {
@@ -36,7 +37,7 @@ server:
 	srv, _ := simserver.New(sc, mock)
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
-	client, _ := session.NewClient(session.Endpoint{TokenURL: ts.URL + simserver.TokenPath, ClientID: "app"})
+	client, _ := oauth.NewClient(oauth.Endpoint{TokenURL: ts.URL + simserver.TokenPath, ClientID: "app"})
 
 	pair, _ := srv.Login(0)
 	cur := session.Token{Access: session.Secret(pair.Access), Refresh: session.Secret(pair.Refresh)}

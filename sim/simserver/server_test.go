@@ -17,6 +17,7 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 	"github.com/authfsm/authfsm/sim"
 	"github.com/authfsm/authfsm/sim/simserver"
 )
@@ -333,14 +334,14 @@ func TestLatencyWaitsOnTheClock(t *testing.T) {
 	}
 }
 
-// TestSessionAgainstScenario points a real session.Client at a scenario's
+// TestSessionAgainstScenario points a real oauth.Client at a scenario's
 // server over a listener: its refresh through a 502 window fails
 // transiently, and after the window it gets the rotated pair.
 func TestSessionAgainstScenario(t *testing.T) {
 	sc := scenario(t, "server: {latency: 0s, faults: [{from: 0s, to: 1m, kind: status, status: 502}]}\n")
 	u := newUser(t, sc)
 	pair, _ := u.srv.Login(0)
-	client, err := session.NewClient(session.Endpoint{TokenURL: u.url + simserver.TokenPath, ClientID: "app"})
+	client, err := oauth.NewClient(oauth.Endpoint{TokenURL: u.url + simserver.TokenPath, ClientID: "app"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 	rediscoord "github.com/authfsm/authfsm/coordinator/rediscoord"
 	"github.com/authfsm/authfsm/policy"
 	"github.com/authfsm/authfsm/session"
+	"github.com/authfsm/authfsm/session/oauth"
 )
 
 // SecretEnv names the environment variable holding the client secret.
@@ -115,18 +116,18 @@ type config struct {
 func run(o *out, c config) error {
 	secret := session.Secret(os.Getenv(SecretEnv))
 	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	client := func(g session.Grant) (session.Refresher, error) {
-		e := session.Endpoint{TokenURL: c.tokenURL, ClientID: c.clientID, ClientSecret: secret, Grant: g, HTTPClient: hc}
-		if g == session.GrantClientCredentials {
+	client := func(g oauth.Grant) (session.Refresher, error) {
+		e := oauth.Endpoint{TokenURL: c.tokenURL, ClientID: c.clientID, ClientSecret: secret, Grant: g, HTTPClient: hc}
+		if g == oauth.GrantClientCredentials {
 			e.Scopes = []string{"api"}
 		}
-		cl, err := session.NewClient(e)
+		cl, err := oauth.NewClient(e)
 		if err != nil {
 			return nil, err
 		}
 		return reporting{o: o, grant: string(g), r: cl}, nil
 	}
-	primary, err := client(session.GrantRefreshToken)
+	primary, err := client(oauth.GrantRefreshToken)
 	if err != nil {
 		return err
 	}
@@ -145,7 +146,7 @@ func run(o *out, c config) error {
 		session.WithLease(c.timeout + session.LeaseMargin),
 	}
 	if c.fallback {
-		fb, err := client(session.GrantClientCredentials)
+		fb, err := client(oauth.GrantClientCredentials)
 		if err != nil {
 			return err
 		}
