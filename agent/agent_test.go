@@ -293,9 +293,20 @@ func TestUnavailableWithRetryAfter(t *testing.T) {
 			if len(up.requests()) != 0 {
 				t.Errorf("the upstream was called without a token")
 			}
-			_, _, m := get(t, unixClient(filepath.Join(dir, "api.sock")), "http://localhost/metrics", nil)
-			if !strings.Contains(m, `authfsm_refresh_attempts_total{profile="api",outcome="failure",class="transient"} 1`) ||
-				!strings.Contains(m, `authfsm_sessions{profile="api",state="backoff"} 1`) {
+			// The refresh worker hands the attempt's notes (the metrics'
+			// hooks) to the outbox's goroutine, so that a slow sink never
+			// holds a refresh: the counter may trail the state by a moment.
+			var m string
+			metricsShow := func() bool {
+				_, _, m = get(t, unixClient(filepath.Join(dir, "api.sock")), "http://localhost/metrics", nil)
+				return strings.Contains(m, `authfsm_refresh_attempts_total{profile="api",outcome="failure",class="transient"} 1`) &&
+					strings.Contains(m, `authfsm_sessions{profile="api",state="backoff"} 1`)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for !metricsShow() && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond) // polls; nothing is synchronised by it
+			}
+			if !metricsShow() {
 				t.Errorf("metrics:\n%s", m)
 			}
 			_ = e
