@@ -3,11 +3,14 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,10 +44,19 @@ type contention struct {
 	waits               int   // transitions to waiting (lease busy)
 	failed              int64 // failed Token calls
 	revoked             int   // families revoked by reuse detection
-	// points[c] lists when each process reached its refresh point in
-	// cycle c (the RefreshAhead transitions, in process order).
-	points [][]time.Duration
+	adopted             int   // pairs adopted
+	// starts[c] lists the processes that reached their refresh point in
+	// cycle c (a RefreshAhead transition), in the order they did.
+	starts [][]start
 }
+
+// start is a process reaching its refresh point.
+type start struct {
+	proc int
+	at   time.Duration
+}
+
+func (s start) String() string { return fmt.Sprintf("p%d at %v", s.proc, s.at) }
 
 // perRefresh formats n per refresh.
 func (c contention) perRefresh(n int64) string {
@@ -54,7 +66,8 @@ func (c contention) perRefresh(n int64) string {
 // familyContention runs one process per seed of a family sharing a
 // rotating refresh token (reuse detection on) through a FileCoordinator:
 // tokens live an hour, the refresh-ahead margin is the default, the token
-// endpoint answers in 50 ms, each process calls Token every 30 s for run.
+// endpoint answers in 50 ms, each process calls Token every 30 s for run,
+// and the file is polled every second.
 // All of it runs in a synctest bubble, so the processes' work at one
 // instant is done before time moves on: a refresh point that several
 // processes share makes them meet at the lock and the lease, every cycle.
@@ -66,8 +79,8 @@ func familyContention(t *testing.T, seeds []uint64, run time.Duration) contentio
 		fe := newFakeEndpoint(time.Hour)
 		fe.reuseDetection, fe.latency = true, 50*time.Millisecond
 		path := filepath.Join(t.TempDir(), "family.json")
-		start := time.Now()
-		pair := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(time.Hour)}
+		began := time.Now()
+		pair := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: began, Expiry: began.Add(time.Hour)}
 		if _, err := (&FileCoordinator{Path: path}).Publish(ctx, "login", 0, pair); err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +90,7 @@ func familyContention(t *testing.T, seeds []uint64, run time.Duration) contentio
 		for i, seed := range seeds {
 			mems[i] = &audit.Memory{}
 			s, err := New(ctx, testClient(t, fe, Endpoint{}), Token{}, WithAudit(mems[i]), WithSeed(seed),
-				WithID(fmt.Sprintf("p%d", i)), WithCoordinator(leaseCounter{&FileCoordinator{Path: path, Poll: 5 * time.Second}, &busy}))
+				WithID(fmt.Sprintf("p%d", i)), WithCoordinator(leaseCounter{&FileCoordinator{Path: path, Poll: time.Second}, &busy}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -89,7 +102,7 @@ func familyContention(t *testing.T, seeds []uint64, run time.Duration) contentio
 		var wg sync.WaitGroup
 		for _, s := range ss {
 			wg.Go(func() {
-				for time.Since(start) < run {
+				for time.Since(began) < run {
 					if _, err := s.Token(ctx); err != nil {
 						failed.Add(1)
 					}
@@ -102,20 +115,26 @@ func familyContention(t *testing.T, seeds []uint64, run time.Duration) contentio
 		c.leaseBusy, c.failed = busy.Load(), failed.Load()
 		c.refreshes, c.answered, _ = fe.stats()
 		c.revoked = fe.familyRevoked
+		var all []start
 		for i, m := range mems {
-			n := 0
 			for _, r := range m.Records() {
 				switch r.Event {
 				case states.Wait:
 					c.waits++
+				case states.Adopt:
+					c.adopted++
 				case states.RefreshAhead:
-					if n == len(c.points) {
-						c.points = append(c.points, make([]time.Duration, len(seeds)))
-					}
-					c.points[n][i] = r.Time.Sub(start)
-					n++
+					all = append(all, start{i, r.Time.Sub(began)})
 				}
 			}
+		}
+		// The cycles are 55 minutes apart.
+		slices.SortStableFunc(all, func(a, b start) int { return cmp.Compare(a.at, b.at) })
+		for _, st := range all {
+			if n := len(c.starts); n == 0 || st.at-c.starts[n-1][0].at > 10*time.Minute {
+				c.starts = append(c.starts, nil)
+			}
+			c.starts[len(c.starts)-1] = append(c.starts[len(c.starts)-1], st)
 		}
 	})
 	return c
@@ -128,9 +147,10 @@ func familyContention(t *testing.T, seeds []uint64, run time.Duration) contentio
 // lease held (and the lock file locked) and wait. Each process's refresh
 // point is moved earlier by a jitter drawn from its own seed and the
 // pair's generation: the first process refreshes alone and the others
-// adopt its pair at theirs — no lease refusal, no wait, no lock retry, and
-// still one refresh per cycle. Processes given the same seed keep the
-// lockstep: that is the comparison, measured in the same run.
+// adopt its pair when their watch sees it published, before their own
+// points — no lease refusal, no wait, no lock retry, and still one refresh
+// per cycle. Processes given the same seed keep the lockstep: that is the
+// comparison, measured in the same run.
 func TestFamilyRefreshSpread(t *testing.T) {
 	const run, cycles = 3 * time.Hour, 3
 	lockstep := familyContention(t, []uint64{7, 7, 7}, run)
@@ -140,40 +160,42 @@ func TestFamilyRefreshSpread(t *testing.T) {
 		c    contention
 	}{{"lockstep (one seed)", lockstep}, {"spread (own seeds)", spread}} {
 		c := m.c
-		t.Logf("%s: %d refreshes, per refresh: %s lease refusals, %s lock retries, %s waits; refresh points %v",
-			m.name, c.refreshes, c.perRefresh(c.leaseBusy), c.perRefresh(c.lockBusy), c.perRefresh(int64(c.waits)), c.points)
-		if c.refreshes != cycles || c.answered != cycles || c.failed != 0 || c.revoked != 0 {
-			t.Errorf("%s: %d token requests (%d answered) for %d cycles, %d failed calls, %d families revoked",
-				m.name, c.refreshes, c.answered, cycles, c.failed, c.revoked)
+		t.Logf("%s: %d refreshes, per refresh: %s lease refusals, %s lock retries, %s waits, %s adoptions; refresh points reached %v",
+			m.name, c.refreshes, c.perRefresh(c.leaseBusy), c.perRefresh(c.lockBusy), c.perRefresh(int64(c.waits)), c.perRefresh(int64(c.adopted)), c.starts)
+		if c.refreshes != cycles || c.answered != cycles || c.failed != 0 || c.revoked != 0 || len(c.starts) != cycles || c.adopted != 2*cycles {
+			t.Errorf("%s: %d token requests (%d answered), %d cycles started, %d adoptions for %d cycles, %d failed calls, %d families revoked",
+				m.name, c.refreshes, c.answered, len(c.starts), c.adopted, cycles, c.failed, c.revoked)
 		}
 	}
 	if lockstep.leaseBusy == 0 || lockstep.waits == 0 {
 		t.Errorf("processes with one seed did not collide (%d lease refusals, %d waits): the comparison proves nothing",
 			lockstep.leaseBusy, lockstep.waits)
 	}
+	for c, st := range lockstep.starts {
+		if len(st) != 3 || st[0].at != st[2].at {
+			t.Errorf("lockstep, cycle %d: refresh points %v, want the three at one instant", c, st)
+		}
+	}
 	if spread.leaseBusy != 0 || spread.waits != 0 || spread.lockBusy != 0 {
 		t.Errorf("spread: %d lease refusals, %d waits, %d lock retries over %d refreshes; want none",
 			spread.leaseBusy, spread.waits, spread.lockBusy, spread.refreshes)
 	}
-	for c, at := range spread.points {
-		if len(at) != 3 || slices.Contains(at, 0) {
-			t.Fatalf("cycle %d: refresh points %v, want one per process", c, at)
+	for c, st := range spread.starts {
+		// The first process refreshes; the others adopt its pair before
+		// they reach their own points.
+		if len(st) != 1 {
+			t.Errorf("spread, cycle %d: refresh points %v reached, want the first process's alone", c, st)
+			continue
 		}
-		sorted := slices.Sorted(slices.Values(at))
-		if sorted[0] == sorted[1] || sorted[1] == sorted[2] {
-			t.Errorf("cycle %d: processes share a refresh point: %v", c, at)
-		}
-		// Never later than the margin's point of the pair held (issued when
-		// the last cycle's first process got its answer, 50 ms after its
-		// refresh point), never more than the bound earlier.
+		// Never later than the margin's point of the pair held (issued
+		// 50 ms after the last cycle's refresh point), never more than the
+		// bound earlier.
 		due := time.Hour - states.DefaultRefreshAhead
 		if c > 0 {
-			due += slices.Min(spread.points[c-1]) + 50*time.Millisecond
+			due += spread.starts[c-1][0].at + 50*time.Millisecond
 		}
-		for i, p := range at {
-			if p > due || p < due-states.MaxRefreshSpread {
-				t.Errorf("cycle %d, process %d: refresh point %v, want within %v before %v", c, i, p, states.MaxRefreshSpread, due)
-			}
+		if p := st[0].at; p > due || p < due-states.MaxRefreshSpread {
+			t.Errorf("spread, cycle %d: refresh point %v, want within %v before %v", c, p, states.MaxRefreshSpread, due)
 		}
 	}
 }
@@ -253,3 +275,86 @@ func BenchmarkFamilyRefresh(b *testing.B) {
 // benchTTL is the lifetime of BenchmarkFamilyRefresh's tokens, refreshed
 // half of it ahead: the spread is at most a twentieth of it.
 const benchTTL = 10 * time.Second
+
+// TestFamilyAdoptsAtThePublish: with each process at its own refresh
+// point, the others would keep the pair the first one's refresh rotated
+// until theirs, up to MaxRefreshSpread later; a store that loses its state
+// meanwhile (a Redis restarted without persistence, a family file removed)
+// would be seeded again with such a pair, whose refresh token, presented,
+// makes the server revoke the whole family. So a valid process adopts a
+// newer pair as soon as the watch it keeps for a logout reports it: here
+// within a poll of the file, and the store's loss a second after the
+// publish costs nothing.
+func TestFamilyAdoptsAtThePublish(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		fe := newFakeEndpoint(time.Hour)
+		fe.reuseDetection, fe.latency = true, 50*time.Millisecond
+		path := filepath.Join(t.TempDir(), "family.json")
+		start := time.Now()
+		pair := Token{Access: "tok-access-0", Refresh: "tok-refresh-0", Issued: start, Expiry: start.Add(time.Hour)}
+		coord := &FileCoordinator{Path: path, Poll: time.Second}
+		if _, err := coord.Publish(ctx, "login", 0, pair); err != nil {
+			t.Fatal(err)
+		}
+		ss := make([]*Session, 3)
+		mems := make([]*audit.Memory, 3)
+		for i := range ss {
+			mems[i] = &audit.Memory{}
+			s, err := New(ctx, testClient(t, fe, Endpoint{}), Token{}, WithAudit(mems[i]), WithSeed(uint64(i+1)),
+				WithID(fmt.Sprintf("p%d", i)), WithCoordinator(&FileCoordinator{Path: path, Poll: time.Second}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ss[i] = s
+		}
+		defer closeAll(ss)
+		// The first refresh is published as generation 2; the store is
+		// lost 2 s later, long before the others' refresh points.
+		var published time.Time
+		for {
+			time.Sleep(100 * time.Millisecond)
+			if fam, err := coord.Read(ctx); err == nil && fam.Generation >= 2 {
+				published = time.Now()
+				break
+			}
+		}
+		time.Sleep(2 * time.Second)
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		failed := 0
+		for time.Since(start) < 3*time.Hour {
+			for _, s := range ss {
+				if _, err := s.Token(ctx); err != nil {
+					failed++
+				}
+			}
+			time.Sleep(time.Minute)
+		}
+		requests, successes, _ := fe.stats()
+		if fe.familyRevoked != 0 || requests != successes || requests != 3 || failed != 0 {
+			for i := range ss {
+				t.Logf("process %d:\n%s", i, strings.Join(events(mems[i].Records()), "\n"))
+			}
+			t.Fatalf("%d token requests (%d answered), family revoked %d times, %d failed calls; want 3 refreshes, nothing lost",
+				requests, successes, fe.familyRevoked, failed)
+		}
+		// The two others adopted the first refresh's pair within a poll of
+		// the file (1 s ± 20 %) after it was published.
+		adopted := 0
+		for _, m := range mems {
+			for _, r := range m.Records() {
+				if r.Event == states.Adopt && r.Time.Before(published.Add(time.Minute)) {
+					adopted++
+					if late := r.Time.Sub(published); late > 1200*time.Millisecond {
+						t.Errorf("%s adopted generation %d %v after it was published", r.Session, r.Generation, late)
+					}
+				}
+			}
+		}
+		if adopted != 2 {
+			t.Errorf("%d processes adopted the first refresh's pair, want 2", adopted)
+		}
+	})
+}

@@ -13,8 +13,9 @@ import "time"
 // So a coordinated session moves its refresh point earlier by a jitter
 // drawn from its own seed (NewData) and the generation of the pair it
 // holds: each process of the family draws another, and each pair again.
-// The first process to reach its point refreshes alone; the others, at
-// theirs, read the family and adopt the new pair.
+// The first process to reach its point refreshes alone; the others adopt
+// the new pair as soon as the watch they keep for a logout reports it
+// (Machine.watched), before they reach theirs.
 //
 // The jitter is at most a tenth of the margin in force (the time from the
 // refresh point to expiry: RefreshAhead, or half the lifetime when that
