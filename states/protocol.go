@@ -256,15 +256,16 @@ func (m *Machine) read(d *Data, fx *Effects, in *Input, now time.Time) {
 	case in.Generation > d.gen && !in.Expiry.IsZero() && !d.ownPair:
 		m.adopt(d, fx, in, now)
 		return
-	case in.Generation < d.gen || in.Generation != d.gen && d.ownPair:
+	case in.Generation < d.gen || in.Generation != d.gen && d.ownPair || in.Generation == d.gen && !in.Expiry.IsZero():
 		// The store lost the family's state (a Redis restarted without
 		// persistence comes back empty; one restored from a snapshot comes
-		// back old), or the session was given its pair and the store may
-		// hold an older one (ownPair): the store's pair is adopted only if
-		// it expires later than the session's (a process refreshed since);
-		// otherwise, holding the lease, the session seeds it with its own
-		// pair, so that no process is handed a refresh token that was
-		// already rotated.
+		// back old; one that counts again may hold another pair under the
+		// session's generation), or the session was given its pair and the
+		// store may hold an older one (ownPair): the store's pair is
+		// adopted only if it expires later than the session's (a process
+		// refreshed since); otherwise, holding the lease, the session seeds
+		// it with its own pair, so that no process is handed a refresh
+		// token that was already rotated.
 		if !in.Expiry.IsZero() && in.Expiry.After(d.expiry) {
 			m.adopt(d, fx, in, now)
 			return
