@@ -33,13 +33,17 @@ func TestRestartsConform(t *testing.T) {
 			session: {refresh_ahead: 0s, request_timeout: 11.2s, fallback: true, policy: {kind: constant, initial: 1.2s, jitter: none}},
 			server: {latency: 187ms, faults: [{from: 27m11s, to: 32m11s, kind: crash_holder, restart: 5s}]},
 			workload: [{kind: requests, every: 6m39s}]}`, 0},
+		// The second cycle's holders crash in turn: session 2 at its refresh
+		// point (1h49m22s), session 0 taking over at 1h49m52s, session 1
+		// at 1h50m22s, which starts again at 1h50m27s.
 		{"a process given no token reads its family", `{name: tokenless, duration: 3h, ` + tokenless + `
-			server: {faults: [` + crash("1h50m", "1h52m") + `]}}`, 1},
+			server: {faults: [` + crash("1h49m", "1h52m") + `]}}`, 1},
 		{"its read meets the store down", `{name: tokenless-down, duration: 3h, ` + tokenless + `
-			server: {faults: [` + crash("1h50m", "1h52m") + `, {from: 1h50m31s, to: 1h50m40s, kind: store_down}]}}`, 1},
-		// The new session's jitter is drawn from sim.RestartSeed.
+			server: {faults: [` + crash("1h49m", "1h52m") + `, {from: 1h50m23s, to: 1h50m30s, kind: store_down}]}}`, 1},
+		// The new session's jitter is drawn from sim.RestartSeed: session 0
+		// starts again at 1h49m57s, the store down.
 		{"retrying with the store down", `{name: holder-down, duration: 3h, ` + tokenless + `
-			server: {faults: [` + crash("1h50m", "1h52m") + `, {from: 1h50m1s, to: 1h53m, kind: store_down}]}}`, 0},
+			server: {faults: [` + crash("1h49m", "1h52m") + `, {from: 1h49m53s, to: 1h53m, kind: store_down}]}}`, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sc, err := sim.Parse(tc.name, []byte(tc.scenario))

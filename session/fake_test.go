@@ -62,7 +62,7 @@ type fakeClient struct {
 
 // testClient returns the client of e on the endpoint fe (any
 // http.RoundTripper), or on e.HTTPClient.
-func testClient(t *testing.T, fe http.RoundTripper, e testEndpoint) *fakeClient {
+func testClient(t testing.TB, fe http.RoundTripper, e testEndpoint) *fakeClient {
 	t.Helper()
 	if e.TokenURL == "" {
 		e.TokenURL = testURL

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -17,6 +18,10 @@ const fileLocks = true
 
 // lockPollMax bounds the pause between two tries of a busy lock.
 const lockPollMax = 50 * time.Millisecond
+
+// lockBusy counts the tries of lockFile that found the lock held (the
+// contention that the tests of a family's refreshes measure).
+var lockBusy atomic.Int64
 
 // lockFile takes an exclusive advisory lock (flock) on path, creating it
 // with mode 0600, and returns the function that releases it. It never
@@ -49,6 +54,7 @@ func lockFile(ctx context.Context, path, what string, limit time.Duration) (func
 			f.Close()
 			return nil, fmt.Errorf("%s: locking %s: %w", what, path, err)
 		}
+		lockBusy.Add(1)
 		t := time.NewTimer(time.Duration(float64(pause) * (0.8 + 0.4*rand.Float64())))
 		select {
 		case <-ctx.Done():

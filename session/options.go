@@ -57,6 +57,9 @@ func WithClassifier(cl policy.Classifier) Option { return func(c *config) { c.cl
 
 // WithRefreshAhead starts refreshing d before the token expires (never
 // earlier than half its lifetime), so an outage shorter than d goes unseen.
+// With a coordinator the session starts up to a tenth of that margin (at
+// most 30 s) earlier still, by its own seeded jitter (WithSeed), so that
+// the processes of a family do not all start at once.
 // The default is states.DefaultRefreshAhead, 5 minutes; 0 refreshes only at
 // expiry or on a rejection.
 func WithRefreshAhead(d time.Duration) Option { return func(c *config) { c.refreshAhead = d } }
@@ -104,9 +107,12 @@ func WithAudit(sink audit.Sink) Option { return func(c *config) { c.sink = sink 
 // refresh token.
 func WithStore(st Store) Option { return func(c *config) { c.store = st } }
 
-// WithSeed seeds the session's jitter. The default is a random seed, so that
-// a fleet of clients that failed together does not retry in lockstep; fix it
-// to reproduce a schedule.
+// WithSeed seeds the session's jitter: its retry delays and, with a
+// coordinator, the spread of its refresh point (states.MaxRefreshSpread).
+// The default is a random seed, drawn when the session is created, so that
+// a fleet of clients that failed together does not retry in lockstep and
+// the processes of a family do not refresh at one instant; fix it to
+// reproduce a schedule, and give each process of a family its own.
 func WithSeed(seed uint64) Option { return func(c *config) { c.seed, c.seeded = seed, true } }
 
 // WithFallback sets a grant that re-authenticates the session when its

@@ -59,44 +59,53 @@ func TestShareNoneLosesTheFamily(t *testing.T) {
 }
 
 // TestShareStoreKeepsTheFamily: with a shared store one process refreshes
-// per cycle and the others wait and adopt its pair one round trip after the
-// publish. Every round trip is counted: per cycle the holder reads,
-// acquires, reads again, marks and publishes (5), each other process
-// reads, is refused the lease and waits (3).
+// per cycle and the others adopt its pair one round trip after the publish.
+// Each process's refresh point is the margin's moved earlier by its seeded
+// spread, so the first refreshes alone, and the others, whose watch (the
+// one they keep for a logout) reports the publish, adopt the pair before
+// they reach theirs. Every round trip is counted: per cycle the holder
+// reads, acquires, reads again, marks and publishes (5), and each process's
+// watch returns and waits again (4). In lockstep each other process was
+// refused the lease and waited instead.
 func TestShareStoreKeepsTheFamily(t *testing.T) {
 	res := traceOf(t, family4+`, share: {kind: store, latency: 2ms}}`)
 	st := res.Stats
-	if res.FinalState != "valid" || st.FailedRequests != 0 || st.FamilyRevocations != 0 || st.RefreshRequests != 3 || st.StoreRequests != 3*(5+3*3) {
-		t.Fatalf("final %s, stats %+v; want 3 refreshes, 42 round trips, nothing lost", res.FinalState, st)
+	if res.FinalState != "valid" || st.FailedRequests != 0 || st.FamilyRevocations != 0 || st.RefreshRequests != 3 || st.StoreRequests != 3*(5+4) {
+		t.Fatalf("final %s, stats %+v; want 3 refreshes, 27 round trips, nothing lost", res.FinalState, st)
 	}
 	var succeed time.Duration
-	for _, e := range res.Trace[:20] {
+	for _, e := range res.Trace {
 		switch e.Event {
 		case states.Succeed:
 			succeed = at(t, atOf(e))
 		case states.Adopt:
 			// The holder installs its answer and publishes it (one round
-			// trip); Wait returns one round trip later.
-			if got := at(t, atOf(e)); got != succeed+4*time.Millisecond || e.Reason != states.ReasonAdopted {
-				t.Errorf("adopted at %v (%q), want %v", got, e.Cause, succeed+4*time.Millisecond)
+			// trip); the watch's Wait returns one round trip later.
+			if got := at(t, atOf(e)); got != succeed+4*time.Millisecond || e.Reason != states.ReasonAdopted || e.From != states.Valid {
+				t.Errorf("session %d adopted at %v from %s (%q), want %v from valid", sessionOf(e), got, e.From, e.Cause, succeed+4*time.Millisecond)
 			}
 		}
 	}
-	if w := find(res, -1, states.Wait); len(w) != 9 || len(find(res, -1, states.TakeOver)) != 0 {
-		t.Errorf("%d waits, want 9 and no take-over", len(w))
+	if w := find(res, -1, states.Wait); len(w) != 0 || len(find(res, -1, states.TakeOver)) != 0 || len(find(res, -1, states.Adopt)) != 9 {
+		t.Errorf("%d waits, %d adoptions; want none and 9, and no take-over", len(w), len(find(res, -1, states.Adopt)))
+	}
+	if r := find(res, -1, states.RefreshAhead); len(r) != 3 {
+		t.Errorf("refresh points reached %v, want one per cycle", r)
 	}
 }
 
 // TestStoreHolderKeepsTheLeaseThroughItsRetry: the holder's first request
 // meets a 503, which may have been processed; it keeps the lease through
 // its retry 40 s later, so the others, whose wait for the first lease ends
-// at 55m30s, find it extended and wait again rather than take over the
-// refresh token it may have spent; its retry succeeds and they adopt.
+// at 1h0m30s, find it extended and wait again rather than take over the
+// refresh token it may have spent; its retry succeeds and they adopt. The
+// processes refresh at expiry (no margin, so no spread of the refresh
+// point either), so that they all meet the first lease.
 func TestStoreHolderKeepsTheLeaseThroughItsRetry(t *testing.T) {
-	res := traceOf(t, `{name: k, duration: 2h, token: {ttl: 1h, rotate: true, reuse_detection: true},
-		session: {policy: {kind: constant, initial: 40s, jitter: none}},
+	res := traceOf(t, `{name: k, duration: 2h5m, token: {ttl: 1h, rotate: true, reuse_detection: true},
+		session: {refresh_ahead: 0s, policy: {kind: constant, initial: 40s, jitter: none}},
 		fleet: {sessions: 3, families: 1}, share: {kind: store},
-		server: {faults: [{from: 55m, to: 55m1s, kind: status, status: 503}]}}`)
+		server: {faults: [{from: 1h, to: 1h0m1s, kind: status, status: 503}]}}`)
 	if res.FinalState != "valid" || res.Stats.RefreshRequests != 3 || res.Stats.RefreshSuccesses != 2 {
 		t.Fatalf("final %s, stats %+v; want the holder's retry to succeed, and one refresh in the next cycle", res.FinalState, res.Stats)
 	}
@@ -106,8 +115,8 @@ func TestStoreHolderKeepsTheLeaseThroughItsRetry(t *testing.T) {
 		}
 	}
 	w, a := find(res, 1, states.Wait), find(res, 1, states.Adopt)
-	if len(w) != 3 || atOf(w[1]) != "55m30.003s" || len(a) != 2 || atOf(a[0]) != "55m40.11s" {
-		t.Errorf("session 1 waited at %v and adopted at %v; want a second wait at 55m30.003s (a read that finds the lease held waits at once) and an adoption at 55m40.11s", w, a)
+	if len(w) != 3 || atOf(w[1]) != "1h0m30.003s" || len(a) != 2 || atOf(a[0]) != "1h0m40.11s" {
+		t.Errorf("session 1 waited at %v and adopted at %v; want a second wait at 1h0m30.003s (a read that finds the lease held waits at once) and an adoption at 1h0m40.11s", w, a)
 	}
 }
 
@@ -115,7 +124,7 @@ func TestStoreHolderKeepsTheLeaseThroughItsRetry(t *testing.T) {
 // after sending (the server rotates the token); the others take over when
 // its lease lapses.
 const crash = `{name: c, duration: 3h, fleet: {sessions: 4, families: 1}, share: {kind: store},
-	server: {faults: [{from: 55m, to: 55m10s, kind: crash_holder, restart: 5s}]},
+	server: {faults: [{from: 54m30s, to: 55m, kind: crash_holder, restart: 5s}]},
 	workload: [{kind: requests, every: 1m}], `
 
 // TestCrashedHolderReplayInsideGrace: the take-over 30 s after the mark is
@@ -126,18 +135,24 @@ func TestCrashedHolderReplayInsideGrace(t *testing.T) {
 	if res.FinalState != "valid" || res.Stats.FamilyRevocations != 0 || res.Stats.RefreshRequests != 4 {
 		t.Fatalf("final %s, stats %+v; want valid after a replay", res.FinalState, res.Stats)
 	}
+	// Session 2 reaches the first refresh point (54m30.541s), takes the
+	// lease (until 55m0.543s) and crashes after sending.
+	first := find(res, -1, states.RefreshAhead)[0]
+	if sessionOf(first) != 2 || atOf(first) != "54m30.541s" {
+		t.Fatalf("first refresh point %+v, want session 2's at 54m30.541s", first)
+	}
 	s := find(res, -1, states.Succeed)
-	if len(s) == 0 || atOf(s[0]) != "55m30.056s" || s[0].Cause != "" {
-		t.Errorf("first success %v, want the replay at 55m30.056s", s)
+	if len(s) == 0 || atOf(s[0]) != "55m0.597s" || s[0].Cause != "" {
+		t.Errorf("first success %v, want the replay at 55m0.597s", s)
 	}
-	// The crashed process starts again at 55m5.004s as a new session, with
-	// the pair it was given (nothing published yet): no transition records
-	// the restart, and the new session's first is its refresh-ahead point,
-	// long past.
-	if r := restartedAt(res, 0); r == nil || atOf(*r) != "55m5.004s" || r.From != states.Valid || r.Event != states.RefreshAhead {
-		t.Errorf("first transition after the restart %+v, want valid -refresh_ahead-> at 55m5.004s", r)
+	// The crashed process starts again at 54m35.545s as a new session,
+	// with the pair it was given (nothing published yet): no transition
+	// records the restart, and the new session's first is its refresh-ahead
+	// point, already past.
+	if r := restartedAt(res, 2); r == nil || atOf(*r) != "54m35.545s" || r.From != states.Valid || r.Event != states.RefreshAhead {
+		t.Errorf("first transition after the restart %+v, want valid -refresh_ahead-> at 54m35.545s", r)
 	}
-	if r := find(res, 0, states.SetToken); len(r) != 0 {
+	if r := find(res, 2, states.SetToken); len(r) != 0 {
 		t.Errorf("a restart recorded as %v", r)
 	}
 }
@@ -183,21 +198,22 @@ func TestCrashedHolderRevokes(t *testing.T) {
 }
 
 // TestRepeatedCrashesMeasureGraceFromTheFirstMark: the holders crash for
-// two minutes, each after replaying the token the first one spent at 55m.
-// The mark keeps its first instant, so the take-over at 57m knows that the
-// 2-minute grace is over and revokes itself instead of presenting a token
-// the server would answer with the whole family's revocation.
+// two minutes, each after replaying the token the first one spent at its
+// refresh point (54m30.545s). The mark keeps its first instant, so the
+// take-over at 56m30.55s knows that the 2-minute grace is over and revokes
+// itself instead of presenting a token the server would answer with the
+// whole family's revocation.
 func TestRepeatedCrashesMeasureGraceFromTheFirstMark(t *testing.T) {
 	res := traceOf(t, `{name: c, duration: 2h, fleet: {sessions: 4, families: 1}, share: {kind: store},
 		token: {ttl: 1h, rotate: true, reuse_detection: true, reuse_grace: 2m},
-		server: {faults: [{from: 55m, to: 57m, kind: crash_holder, restart: 5s}]}}`)
+		server: {faults: [{from: 54m30s, to: 57m, kind: crash_holder, restart: 5s}]}}`)
 	d := find(res, -1, states.Deny)
 	if len(d) == 0 || d[0].Cause != states.CrashedHolderCause || res.Stats.RefreshRequests != 4 {
 		t.Fatalf("denials %v, stats %+v; want the crashed-holder cause after 4 crashed requests", d, res.Stats)
 	}
 	r := newRun(mustParse(t, `{name: c, duration: 2h, fleet: {sessions: 4, families: 1}, share: {kind: store},
 		token: {ttl: 1h, rotate: true, reuse_detection: true, reuse_grace: 2m},
-		server: {faults: [{from: 55m, to: 57m, kind: crash_holder, restart: 5s}]}}`), Options{})
+		server: {faults: [{from: 54m30s, to: 57m, kind: crash_holder, restart: 5s}]}}`), Options{})
 	r.loop()
 	if r.fams[0].revoked {
 		t.Errorf("the server revoked the family: a retired token was presented outside the grace")
@@ -221,8 +237,8 @@ func TestCrashWithoutStoreRestartsWithItsOwnCopy(t *testing.T) {
 }
 
 // TestStoreDown: the store is unreachable from 1h45m to 2h10m. The refresh
-// due at 1h50m fails at its first round trip and retries at the policy's
-// pace, sending no request; the token is served until it expires at
+// due at the first process's refresh point (1h49m4.921s) fails at its
+// first round trip and retries at the policy's pace, sending no request; the token is served until it expires at
 // 1h55m, and the family recovers within the policy's longest delay once
 // the store is back.
 func TestStoreDown(t *testing.T) {
@@ -231,8 +247,8 @@ func TestStoreDown(t *testing.T) {
 		t.Fatalf("final %s, stats %+v; want valid, one refresh per cycle", res.FinalState, res.Stats)
 	}
 	f := find(res, -1, states.Fail)
-	if len(f) == 0 || f[0].Reason != states.ReasonStoreDown || atOf(f[0]) != "1h50m0.055s" {
-		t.Fatalf("failures %v, want store_down from 1h50m0.055s", f)
+	if len(f) == 0 || f[0].Reason != states.ReasonStoreDown || atOf(f[0]) != "1h49m4.921s" {
+		t.Fatalf("failures %v, want store_down from 1h49m4.921s", f)
 	}
 	// The calls fail from the expiry (about 1h55m) to the recovery only.
 	if rc := res.Recoveries[0]; rc.Never || rc.After > time.Minute+time.Second || res.Stats.FailedRequests > 4*16 {
@@ -241,26 +257,32 @@ func TestStoreDown(t *testing.T) {
 }
 
 // TestStoreDownBeforePublish: the store goes down between the refresh and
-// its publish. The holder installs the new pair all the same (it holds the
-// only copy of the rotated refresh token), keeps its lease and its mark,
-// and asks for the publish again, 1 s, 2 s, 4 s, 8 s apart; once the store
-// is back the publish lands and the others adopt it, before the lease they
-// wait for lapses. Nobody presents the retired token, and no second
-// request is sent.
+// its publish. The holder (session 2, the first at its refresh point,
+// 54m30.541s) installs the new pair all the same (it holds the only copy
+// of the rotated refresh token), keeps its lease and its mark, and asks
+// for the publish again, 1 s, 2 s, 4 s, 8 s apart. The processes that
+// reach their refresh points while the store is down retry at their
+// policy's pace; the one that reaches it after the store is back finds the
+// lease held and waits. Once the publish lands they all adopt it, before
+// the holder's lease lapses. Nobody presents the retired token, and no
+// second request is sent.
 func TestStoreDownBeforePublish(t *testing.T) {
 	res := traceOf(t, family4+`, share: {kind: store}, session: {policy: {kind: constant, initial: 20s, jitter: none}},
-		server: {faults: [{from: 55m0.03s, to: 55m10s, kind: store_down}]}}`)
+		server: {faults: [{from: 54m30.57s, to: 54m40s, kind: store_down}]}}`)
 	if res.FinalState != "valid" || res.Stats.FamilyRevocations != 0 || res.Stats.RefreshRequests != 3 || res.Stats.FailedRequests != 0 {
 		t.Fatalf("final %s, stats %+v", res.FinalState, res.Stats)
 	}
-	if f, s := find(res, 0, states.Fail), find(res, 0, states.Succeed); len(f) != 0 || len(s) == 0 || atOf(s[0]) != "55m0.054s" {
+	if f, s := find(res, 2, states.Fail), find(res, 2, states.Succeed); len(f) != 0 || len(s) == 0 || atOf(s[0]) != "54m30.595s" {
 		t.Errorf("holder's failures %v, successes %v; want none, and the first at its answer", f, s)
 	}
-	for k := 1; k < 4; k++ {
+	for _, k := range []int{0, 1, 3} {
 		a := find(res, k, states.Adopt)
-		if len(a) == 0 || a[0].Cause != (states.Transition{Reason: states.ReasonAdopted, Generation: 1}).Cause() || at(t, atOf(a[0])) < 55*time.Minute+10*time.Second || at(t, atOf(a[0])) > 55*time.Minute+30*time.Second {
+		if len(a) == 0 || a[0].Cause != (states.Transition{Reason: states.ReasonAdopted, Generation: 1}).Cause() || at(t, atOf(a[0])) < 54*time.Minute+40*time.Second || at(t, atOf(a[0])) > 55*time.Minute {
 			t.Errorf("session %d adopted %v; want generation 1 once the store is back, before the lease lapses", k, a)
 		}
+	}
+	if len(find(res, -1, states.Wait)) != 1 || len(find(res, 0, states.Fail)) != 1 {
+		t.Errorf("waits %v, session 0's failures %v; want one process to wait, session 0 to meet the store down", find(res, -1, states.Wait), find(res, 0, states.Fail))
 	}
 	if len(find(res, -1, states.TakeOver)) != 0 {
 		t.Error("a process took over the holder's lease")
@@ -307,7 +329,7 @@ func TestFallbackRefusedForTheClient(t *testing.T) {
 // token older than the published one is reported too.
 func TestFamilyInvariants(t *testing.T) {
 	sc := mustParse(t, `{name: f, duration: 3h, token: {ttl: 1h, rotate: true, reuse_grace: 1m},
-		fleet: {sessions: 4, families: 1}, share: {kind: store}, server: {faults: [{from: 55m, to: 56m, kind: hang}]}}`)
+		fleet: {sessions: 4, families: 1}, share: {kind: store}, server: {faults: [{from: 54m30s, to: 56m, kind: hang}]}}`)
 	short := newRun(sc, Options{})
 	short.lease = int64(5 * time.Second)
 	short.loop()

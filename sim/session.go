@@ -204,9 +204,9 @@ func (r *run) step(i uint32, s *session, in states.Input, t int64) states.Effect
 	now := r.clock(t)
 	prev := s.d.State()
 	var fx states.Effects
-	watching := r.stores != nil && r.m.Watching(&s.d)
+	watching := r.stores != nil && r.watches(&s.d)
 	r.m.Apply(&s.d, &in, now, &fx)
-	if r.stores != nil && !watching && fx.Watch {
+	if r.stores != nil && !watching && (fx.Watch || fx.WatchLogout) {
 		r.stats.StoreRequests++ // the watch's Wait
 	}
 	for _, tr := range fx.Transitions() {

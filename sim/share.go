@@ -13,11 +13,13 @@ import (
 // what it found back, exactly as the runtime does with a
 // session.Coordinator. A round trip that meets a store_down window is fed
 // as InStoreDown; a lease follow-up (Effects.Lease) is lost in it. The
-// family's watch (Effects.Watch) is the store's notification: a publish or
-// a release wakes every process that watches, one round trip later. The
-// store is a plain session.Coordinator, as conform's is: no
-// session.FamilyAcquirer, whose acquire on the generation read would spare
-// a late process the lease, and the holder its read under the lease.
+// family's watch (Effects.Watch, and Effects.WatchLogout, which the model
+// serves for the publishes it sees, modelling no logout) is the store's
+// notification: a publish or a release wakes every process that watches,
+// one round trip later. The store is a plain session.Coordinator, as
+// conform's is: no session.FamilyAcquirer, whose acquire on the generation
+// read would spare a late process the lease, and the holder its read under
+// the lease.
 
 // newHolder returns a holder identity for a new process incarnation.
 func (r *run) newHolder() uint32 {
@@ -117,14 +119,16 @@ func (r *run) read(s *session, st *store, in *states.Input, t int64) {
 
 // notify wakes the live processes of family f that watch it: after a
 // publish every one (a waiting one, one revoked by the server, one without
-// a token yet), after a release the waiting ones, whose watch reports the
-// lease too (Effects.WatchLease); the others wait for a newer pair alone
-// (session.GenerationWaiter). Their Waits return one round trip after t,
-// in the order of the processes (docs/SCENARIOS.md).
+// a token yet, and one that holds the family's pair and watches it for a
+// logout, which adopts a newer pair at once), after a release the waiting
+// ones, whose watch reports the lease too (Effects.WatchLease); the others
+// wait for a newer pair alone (session.GenerationWaiter). Their Waits
+// return one round trip after t, in the order of the processes
+// (docs/SCENARIOS.md).
 func (r *run) notify(f uint32, t int64, publish bool) {
 	lo, hi := r.famRange(f)
 	for j := lo; j < hi; j++ {
-		if w := r.sess(j); !w.down && (publish && r.m.Watching(&w.d) || r.m.WatchingLease(&w.d)) {
+		if w := r.sess(j); !w.down && (publish && r.watches(&w.d) || r.m.WatchingLease(&w.d)) {
 			r.q.push(t+r.slat, evWatch, j, 0)
 		}
 	}
@@ -134,15 +138,19 @@ func (r *run) notify(f uint32, t int64, publish bool) {
 // family as it is then.
 func (r *run) watched(i uint32, t int64) {
 	s := r.sess(i)
-	if s.down || !r.m.Watching(&s.d) {
+	if s.down || !r.watches(&s.d) {
 		return
 	}
 	var in states.Input
 	r.read(s, &r.stores[r.famOf(i)], &in, t)
-	if fx := r.step(i, s, in, t); fx.Watch {
+	if fx := r.step(i, s, in, t); fx.Watch || fx.WatchLogout {
 		r.stats.StoreRequests++ // it waits again
 	}
 }
+
+// watches reports whether a session watches its family (Effects.Watch or
+// Effects.WatchLogout).
+func (r *run) watches(d *states.Data) bool { return r.m.Watching(d) || r.m.WatchingLogout(d) }
 
 // leaseOp sends session i's lease follow-up (Effects.Lease) to the store.
 func (r *run) leaseOp(i uint32, s *session, op states.LeaseOp, clearMark bool, t int64) {

@@ -157,7 +157,7 @@ func TestThrottleKeepsRetryAfter(t *testing.T) {
 // and every invariant of the families holds through an outage.
 func TestThrottleWithSharedStore(t *testing.T) {
 	sc := withThrottle(t, "family-shared-store", 30*time.Second)
-	sc.Server.Faults = []Fault{{Kind: FaultStatus, Status: 503, From: 55 * time.Minute, To: 70 * time.Minute}}
+	sc.Server.Faults = []Fault{{Kind: FaultStatus, Status: 503, From: 54*time.Minute + 30*time.Second, To: 70 * time.Minute}}
 	sc.Expect = Expect{}
 	fuzzExpect(sc)
 	res := Run(sc, Options{})

@@ -65,7 +65,9 @@ type Config struct {
 	// never earlier than half the token's lifetime after it was issued, so a
 	// margin longer than the lifetime cannot cause a refresh loop. Zero
 	// refreshes at expiry (or on a 401) only; callers that want the
-	// default pass DefaultRefreshAhead.
+	// default pass DefaultRefreshAhead. A Coordinated session starts up to
+	// a tenth of the margin (at most MaxRefreshSpread) earlier, by a jitter
+	// of its own (spread.go).
 	RefreshAhead time.Duration
 	// MaxRetryAfter bounds a server's Retry-After; 0 means DefaultMaxRetryAfter.
 	MaxRetryAfter time.Duration

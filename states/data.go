@@ -93,6 +93,9 @@ type Data struct {
 	// rtNone: rtDead because there never was a refresh token (not because
 	// one was refused).
 	ownPair, awaitPair, rtNone bool
+	// spread is the session's spread key, drawn from its seed: what moves
+	// its refresh point apart from its family's (spread.go).
+	spread uint32
 	// rand is the session's seeded random source, for jitter.
 	rand rand.PCG
 }
@@ -130,15 +133,15 @@ func StartWithoutRefresh() DataOption { return DataOption{noRefresh: true} }
 // NewData returns the data of a session seeded with seed. Without a token
 // (zero expiry) the session starts Expired and refreshes on first demand.
 func NewData(seed uint64, issued, expiry time.Time, opts ...DataOption) Data {
-	d := Data{rand: *NewRand(seed)}
+	d := Data{rand: *NewRand(seed), spread: spreadKey(seed)}
 	return d.Restarted(issued, expiry, opts...)
 }
 
 // Restarted returns the data of a session that starts anew with the token
 // issued at issued and expiring at expiry (none when expiry is zero),
-// keeping d's random source where NewData would seed one.
+// keeping d's random source (and spread key) where NewData would seed one.
 func (d Data) Restarted(issued, expiry time.Time, opts ...DataOption) Data {
-	n := Data{state: InitialState, issued: issued, expiry: expiry, rand: d.rand}
+	n := Data{state: InitialState, issued: issued, expiry: expiry, rand: d.rand, spread: d.spread}
 	if expiry.IsZero() {
 		n.state = Expired
 	}

@@ -202,8 +202,9 @@ type Effects struct {
 	// WatchLogout reports that the family must be watched for a logout
 	// (its pair removed by another process, Input.Removed) while nothing
 	// else is watched for (Watch false; see Machine.WatchingLogout), each
-	// report fed as InFamily with Flight 0. The simulator, which models no
-	// logout, has no use for it.
+	// report fed as InFamily with Flight 0. A valid session adopts a newer
+	// pair such a report shows, so the watch reports every publish; the
+	// simulator, which models no logout, reports those alone.
 	WatchLogout bool
 	// Login asks for the session's own login (Config.Login LoginOwn) to
 	// run now; its end is fed as InLoggedIn or InLoginFailed, tagged

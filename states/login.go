@@ -98,8 +98,9 @@ func (d *Data) holdsPair() bool {
 }
 
 // WatchingLogout reports whether a coordinated session must watch its
-// family for a logout alone (Effects.WatchLogout): it holds a pair another
-// process may log out, and watches for nothing else (Watching).
+// family for a logout (Effects.WatchLogout): it holds a pair another
+// process may log out, and watches for nothing else (Watching). Valid, it
+// adopts a newer pair the watch reports too.
 func (m *Machine) WatchingLogout(d *Data) bool {
 	return m.coordinated && d.holdsPair() && !m.Watching(d)
 }

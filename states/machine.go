@@ -263,7 +263,9 @@ func (m *Machine) graceRetry(d *Data) time.Time {
 }
 
 // refreshPoint is when a valid token's refresh cycle starts. A short-lived
-// token is served to its end: refreshing it ahead would only shorten it.
+// token is served to its end: refreshing it ahead would only shorten it. A
+// process of a family starts a little earlier, by its own jitter
+// (spread.go), so that the family's processes do not all start at once.
 func (m *Machine) refreshPoint(d *Data) time.Time {
 	if m.refreshAhead <= 0 || d.postponed || d.shortLived() {
 		return d.expiry
@@ -271,6 +273,9 @@ func (m *Machine) refreshPoint(d *Data) time.Time {
 	p := d.expiry.Add(-m.refreshAhead)
 	if half := d.issued.Add(d.expiry.Sub(d.issued) / 2); p.Before(half) {
 		p = half
+	}
+	if m.coordinated {
+		p = p.Add(-d.refreshSpread(d.expiry.Sub(p)))
 	}
 	return p
 }

@@ -259,15 +259,16 @@ func (m *Machine) read(d *Data, fx *Effects, in *Input, now time.Time) {
 	case in.Generation > d.gen && !in.Expiry.IsZero() && !d.ownPair:
 		m.adopt(d, fx, in, now)
 		return
-	case in.Generation < d.gen || in.Generation != d.gen && d.ownPair:
+	case in.Generation < d.gen || in.Generation != d.gen && d.ownPair || in.Generation == d.gen && !in.Expiry.IsZero():
 		// The store lost the family's state (a Redis restarted without
 		// persistence comes back empty; one restored from a snapshot comes
-		// back old), or the session was given its pair and the store may
-		// hold an older one (ownPair): the store's pair is adopted only if
-		// it expires later than the session's (a process refreshed since);
-		// otherwise, holding the lease, the session seeds it with its own
-		// pair, so that no process is handed a refresh token that was
-		// already rotated.
+		// back old; one that counts again may hold another pair under the
+		// session's generation), or the session was given its pair and the
+		// store may hold an older one (ownPair): the store's pair is
+		// adopted only if it expires later than the session's (a process
+		// refreshed since); otherwise, holding the lease, the session seeds
+		// it with its own pair, so that no process is handed a refresh
+		// token that was already rotated.
 		if !in.Expiry.IsZero() && in.Expiry.After(d.expiry) {
 			m.adopt(d, fx, in, now)
 			return
@@ -316,14 +317,22 @@ func (m *Machine) watched(d *Data, fx *Effects, in *Input, now time.Time) {
 		return
 	}
 	if !m.Watching(d) {
-		return // a watch for a logout alone (WatchingLogout)
+		// A watch for a logout (WatchingLogout) sees every publish too. A
+		// valid session adopts a newer pair at once rather than at its own
+		// refresh point, which the spread puts up to MaxRefreshSpread after
+		// the first process's: meanwhile its refresh token is retired, and
+		// a store that lost its state would be seeded with it again.
+		if d.state == Valid && d.step == stepNone && !d.unpublished && newerPair(d, in) {
+			m.adopt(d, fx, in, now)
+		}
+		return
 	}
 	switch {
 	case in.Own:
 		if in.Generation > d.gen && !d.unpublished {
 			d.gen = in.Generation
 		}
-	case in.Generation > d.gen && !in.Expiry.IsZero():
+	case in.Generation > d.gen && !in.Expiry.IsZero(), newerPair(d, in):
 		m.adopt(d, fx, in, now)
 		return
 	}
@@ -333,6 +342,18 @@ func (m *Machine) watched(d *Data, fx *Effects, in *Input, now time.Time) {
 		d.nextAt = now
 		m.advance(d, fx, now, false)
 	}
+}
+
+// newerPair reports that the family's pair in is newer than the session's:
+// another pair whose generation is newer (unless the session's pair is the
+// application's, of a generation unknown, StartWithOwnPair), or that
+// expires later — a store that lost its state and counts again may hold a
+// newer pair under the same or a lower generation.
+func newerPair(d *Data, in *Input) bool {
+	if in.Own || in.Expiry.IsZero() {
+		return false
+	}
+	return in.Generation > d.gen && !d.ownPair || in.Expiry.After(d.expiry)
 }
 
 // busy makes a session whose attempt met another process's lease wait for
