@@ -119,3 +119,55 @@ func BenchmarkScale(b *testing.B) {
 	}
 	b.ReportMetric(perEvent(len(sizes)-1)/perEvent(0), "x-1k-at-1M")
 }
+
+// dayEvery returns testdata/bench/day-10k.yaml with a call every every
+// instead of every minute.
+func dayEvery(b *testing.B, every time.Duration) *Scenario {
+	b.Helper()
+	day, err := os.ReadFile("../testdata/bench/day-10k.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := strings.Replace(string(day), "{kind: requests, every: 1m}", "{kind: requests, every: "+every.String()+"}", 1)
+	sc, err := Parse("day-"+every.String()+".yaml", []byte(src))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(sc.Workload) != 1 || sc.Workload[0].Every != every {
+		b.Fatalf("day-10k.yaml no longer has one call a minute: %+v", sc.Workload)
+	}
+	return sc
+}
+
+// BenchmarkCallRate runs BenchmarkSimulate's day (10,000 sessions, 24 h)
+// with a call a minute and with a call a second (60 times the calls), one
+// after the other in each iteration, and reports the CPU time of each and
+// their ratio, x-1s-at-1m: the figure to read, whose goal is at most 1.5
+// (the calls that change nothing are counted, not simulated one by one).
+func BenchmarkCallRate(b *testing.B) {
+	minute, second := dayEvery(b, time.Minute), dayEvery(b, time.Second)
+	var cpu [2]time.Duration
+	for b.Loop() {
+		for k, sc := range []*Scenario{minute, second} {
+			t0 := cpuNow()
+			res := Run(sc, Options{})
+			cpu[k] += cpuNow() - t0
+			if want := int64(sc.Fleet.Sessions) * int64(sc.Duration/sc.Workload[0].Every); res.Stats.Requests < want*99/100 {
+				b.Fatalf("%s: %d calls, want about %d", sc.Name, res.Stats.Requests, want)
+			}
+		}
+	}
+	per := func(k int) float64 { return float64(cpu[k]) / float64(b.N) / 1e9 }
+	b.ReportMetric(per(0), "cpu-s-1m")
+	b.ReportMetric(per(1), "cpu-s-1s")
+	b.ReportMetric(per(1)/per(0), "x-1s-at-1m")
+}
+
+// cpuNow is the process's CPU time where the system gives it, else the
+// elapsed time.
+func cpuNow() time.Duration {
+	if d, ok := benchkit.CPUTime(); ok {
+		return d
+	}
+	return time.Duration(time.Now().UnixNano())
+}
