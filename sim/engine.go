@@ -62,6 +62,12 @@ type run struct {
 	// no consequence, so that they need not touch the session (nil with
 	// naiveEngine). See plainUntil.
 	plainTo []int64
+	// chains holds each session's chain of calls of each periodic
+	// workload entry (reqs), by slot (chain.go); cf reports that some are
+	// counted in closed form.
+	chains []chain
+	reqs   []reqEntry
+	cf     bool
 	// rejectWindows lists the reject_access windows (from/to) by start.
 	rejectWindows []Fault
 	// pos maps session i to its place in ss, or is nil when that is i (see
@@ -217,6 +223,7 @@ func newRun(sc *Scenario, opt Options) *run {
 	starts := make([]int64, n)
 	draw(func(i int, _ uint64, start int64) { starts[i] = start })
 	r.layout(starts)
+	r.initChains(!naiveEngine && !perCallEngine)
 	draw(func(i int, seed uint64, start int64) {
 		s := r.sess(uint32(i))
 		s.start = start
@@ -253,6 +260,11 @@ func newRun(sc *Scenario, opt Options) *run {
 // and BenchmarkScale measures against.
 var naiveEngine = false
 
+// perCallEngine makes every periodic call an event, as the engine did
+// before it counted them in closed form (chain.go): tests compare results
+// with it, and benchmarks measure against it.
+var perCallEngine = false
+
 // clock is the client's clock at virtual instant t.
 func (r *run) clock(t int64) time.Time { return epoch.Add(time.Duration(t + r.skew)) }
 
@@ -276,42 +288,63 @@ func (r *run) loop() {
 		if r.stats.events%progressEvery == 0 && r.opt.Progress != nil {
 			r.opt.Progress(Progress{At: time.Duration(e.at), Duration: time.Duration(r.end), Events: r.stats.events})
 		}
-		switch e.kind() {
-		case evStart:
-			r.begin(e.sess, e.at, e.aux)
-		case evWake:
-			s := r.sess(e.sess)
-			if s.wakeAt == e.at {
-				s.wakeAt = -1
-				r.step(e.sess, s, states.Input{Kind: states.InWake}, e.at)
-			}
-		case evResult:
-			r.deliver(e.sess, e.aux, e.at)
-		case evCall:
+		switch k := e.kind(); {
+		case k == evCall:
 			r.periodicCall(e.sess, e.aux, e.at)
-		case evBurst:
-			r.calls(e.sess, r.sess(e.sess).slot, int64(r.sc.Workload[e.aux].Count), e.at)
-		case evWaitTimeout:
-			r.waitTimeout(e.sess, e.aux, e.at)
-		case evFaultEnd:
-			r.rec.faultEnd(r, int(e.sess), e.at)
-			if r.plainTo != nil && len(r.ss) >= relayoutMin && !r.relayoutDue {
-				r.relayoutDue = true // one for windows that end close together
-				r.q.push(e.at+int64(relayoutAfter), evRelayout, 0, 0)
+		case k == evRejectAccess:
+			if r.cf {
+				r.settleAll()
 			}
-		case evRelayout:
-			r.relayoutDue = false
-			r.relayout(e.at)
-		case evRejectAccess:
 			r.rejectAccess()
-		case evStore:
-			r.atStore(e.sess, e.aux, e.at)
-		case evStoreOp:
-			r.atStoreOp(e.sess, e.aux, e.at)
-		case evWatch:
-			r.watched(e.sess, e.at)
-		case evRestart:
-			r.restart(e.sess, e.at)
+			if r.cf {
+				r.reconsiderAll()
+			}
+		case !r.cf || k == evStart || k == evFaultEnd || k == evRelayout:
+			r.handle(&e)
+		default:
+			// An event of session e.sess: the calls it follows are
+			// counted first, and it may change how the next go.
+			s := r.sess(e.sess)
+			r.settle(e.sess, s)
+			r.handle(&e)
+			r.reconsider(e.sess, s)
 		}
+	}
+}
+
+// handle processes e.
+func (r *run) handle(e *event) {
+	switch e.kind() {
+	case evStart:
+		r.begin(e.sess, e.at, e.aux)
+	case evWake:
+		s := r.sess(e.sess)
+		if s.wakeAt == e.at {
+			s.wakeAt = -1
+			r.step(e.sess, s, states.Input{Kind: states.InWake}, e.at)
+		}
+	case evResult:
+		r.deliver(e.sess, e.aux, e.at)
+	case evBurst:
+		r.calls(e.sess, r.sess(e.sess).slot, int64(r.sc.Workload[e.aux].Count), e.at)
+	case evWaitTimeout:
+		r.waitTimeout(e.sess, e.aux, e.at)
+	case evFaultEnd:
+		r.rec.faultEnd(r, int(e.sess), e.at)
+		if r.plainTo != nil && len(r.ss) >= relayoutMin && !r.relayoutDue {
+			r.relayoutDue = true // one for windows that end close together
+			r.q.push(e.at+int64(relayoutAfter), evRelayout, 0, 0)
+		}
+	case evRelayout:
+		r.relayoutDue = false
+		r.relayout(e.at)
+	case evStore:
+		r.atStore(e.sess, e.aux, e.at)
+	case evStoreOp:
+		r.atStoreOp(e.sess, e.aux, e.at)
+	case evWatch:
+		r.watched(e.sess, e.at)
+	case evRestart:
+		r.restart(e.sess, e.at)
 	}
 }

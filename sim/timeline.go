@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/authfsm/authfsm/policy"
@@ -130,7 +132,8 @@ func (tl *Timeline) failed(i uint32, t int64, n int64) {
 	at := time.Duration(t)
 	switch {
 	case tl.fleet():
-		at = at / tl.step * tl.step // one mark per sample bin
+		tl.failedBin(at/tl.step, n) // one mark per sample bin
+		return
 	case tl.coarse:
 		at = at / tl.bin * tl.bin
 	}
@@ -141,6 +144,33 @@ func (tl *Timeline) failed(i uint32, t int64, n int64) {
 	tl.failedCalls = append(tl.failedCalls, failedMark{at, n})
 	if !tl.fleet() && len(tl.failedCalls) > timelineDetail {
 		tl.coarsen()
+	}
+}
+
+// failedBin adds n failed calls to a fleet's mark of sample bin b. Calls
+// counted in closed form (chain.go) come later than those made since, so
+// the marks are kept in order by bin rather than appended.
+func (tl *Timeline) failedBin(b time.Duration, n int64) {
+	at := b * tl.step
+	k := sort.Search(len(tl.failedCalls), func(k int) bool { return tl.failedCalls[k].At >= at })
+	if k < len(tl.failedCalls) && tl.failedCalls[k].At == at {
+		tl.failedCalls[k].N += n
+		return
+	}
+	tl.failedCalls = slices.Insert(tl.failedCalls, k, failedMark{at, n})
+}
+
+// failedSpan adds n failed calls, one every every from from, to a fleet's
+// marks.
+func (tl *Timeline) failedSpan(from, every, n int64) {
+	step := int64(tl.step)
+	for n > 0 {
+		b := from / step
+		// The calls in bin b: from, from+every, ... before (b+1)*step.
+		k := min(((b+1)*step-from+every-1)/every, n)
+		tl.failedBin(time.Duration(b), k)
+		from += k * every
+		n -= k
 	}
 }
 

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"time"
 
 	"github.com/authfsm/authfsm/states"
@@ -16,14 +17,26 @@ const (
 
 // scheduleWork queues session i's first call of each workload entry. A
 // periodic entry runs on the session's own phase (its start), so a spread
-// fleet does not call in lockstep.
+// fleet does not call in lockstep; its calls are a chain (chain.go).
 func (r *run) scheduleWork(i uint32, s *session) {
+	kr := 0
 	for k, w := range r.sc.Workload {
 		switch w.Kind {
 		case WorkRequests:
-			if t := s.start + int64(w.From); t < int64(w.To) {
-				r.q.push(t, evCall, i, uint64(s.slot)<<32|uint64(k))
+			ci := r.chainOf(s, kr)
+			c, re := &r.chains[ci], &r.reqs[kr]
+			kr++
+			c.next, c.ev, c.mode = math.MaxInt64, -1, modeEvent
+			t := s.start + int64(w.From)
+			if t >= int64(w.To) {
+				continue
 			}
+			c.next, c.ev, c.mode = t, t, modeFirst
+			if re.j >= 0 {
+				c.rank = uint32(len(r.q.order.created))
+				r.q.order.created = append(r.q.order.created, s.start)
+			}
+			r.q.push(t, evCall, i, uint64(ci))
 		case WorkBurst:
 			if int64(w.At) >= s.start {
 				r.q.push(int64(w.At), evBurst, i, uint64(k))
@@ -32,14 +45,39 @@ func (r *run) scheduleWork(i uint32, s *session) {
 	}
 }
 
-// periodicCall makes one call of workload entry k and queues the next;
-// aux carries k and the session's slot in plainTo.
+// periodicCall makes the call of chain ci (aux) at t, the instant of its
+// event, and queues the next: an entry whose calls are events schedules it
+// first, as the engine always did; one counted in closed form decides
+// afterwards whether the next is an event or counted (reconsider).
 func (r *run) periodicCall(i uint32, aux uint64, t int64) {
-	w := &r.sc.Workload[uint32(aux)]
-	if next := t + int64(w.Every); next < int64(w.To) {
-		r.q.push(next, evCall, i, aux)
+	ci := uint32(aux)
+	c, re := &r.chains[ci], &r.reqs[ci%uint32(len(r.reqs))]
+	if c.ev != t {
+		return // a checkpoint moved earlier since
 	}
-	r.calls(i, uint32(aux>>32), 1, t)
+	s := r.sess(i)
+	if re.j < 0 {
+		c.ev = -1
+		if next := t + re.every; next < re.to {
+			r.q.push(next, evCall, i, aux)
+			c.ev = next
+		}
+		if r.cf {
+			r.settle(i, s)
+		}
+		r.calls(i, s.slot, 1, t)
+		if r.cf {
+			r.reconsider(i, s)
+		}
+		return
+	}
+	if c.mode == modeFirst {
+		r.q.firstCall(re.j, c.rank)
+	}
+	r.settle(i, s)
+	c.mode, c.ev, c.next = modeEvent, -1, t+re.every
+	r.calls(i, s.slot, 1, t)
+	r.reconsider(i, s)
 }
 
 // calls makes n calls of session i, whose slot in plainTo is slot, at t:
