@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"time"
 
 	"github.com/authfsm/authfsm/states"
 )
@@ -63,20 +64,16 @@ func (r *run) initChains(cf bool) {
 	if len(r.reqs) == 0 {
 		return
 	}
-	r.chains = make([]chain, len(r.ss)*len(r.reqs))
-	adviseHuge(r.chains)
+	if len(r.reqs) > 1 {
+		r.chains = make([]chain, len(r.ss)*(len(r.reqs)-1))
+		adviseHuge(r.chains)
+	}
 	if !cf {
 		return
 	}
 	for kr := range r.reqs {
 		re := &r.reqs[kr]
-		ok := true
-		for _, w := range r.sc.Workload {
-			if w.Kind == WorkRequests && int64(w.Every) == re.every && w.From >= w.Every {
-				ok = false
-			}
-		}
-		if !ok {
+		if !closedForm(r.sc, time.Duration(re.every)) {
 			continue
 		}
 		re.j = len(r.q.order.periods)
@@ -93,10 +90,14 @@ func (r *run) initChains(cf bool) {
 	}
 }
 
-// chainOf returns the index of session s's chain of periodic entry kr:
-// chains sit in the order of the sessions' slots, laid out for the calls.
-func (r *run) chainOf(s *session, kr int) uint32 {
-	return s.slot*uint32(len(r.reqs)) + uint32(kr)
+// chain returns session s's chain of periodic entry kr: the first in the
+// session, where its events find it, the others in the order of the
+// sessions' slots.
+func (r *run) chain(s *session, kr int) *chain {
+	if kr == 0 {
+		return &s.c0
+	}
+	return &r.chains[int(s.slot)*(len(r.reqs)-1)+kr-1]
 }
 
 // settle counts the calls of session i's chains that the event being
@@ -105,7 +106,7 @@ func (r *run) chainOf(s *session, kr int) uint32 {
 func (r *run) settle(i uint32, s *session) {
 	now, cur := r.q.now, r.q.order.cur
 	for kr := range r.reqs {
-		c := &r.chains[r.chainOf(s, kr)]
+		c := r.chain(s, kr)
 		if c.mode < modePlain {
 			continue
 		}
@@ -140,14 +141,16 @@ func (r *run) count(c *chain, re *reqEntry, upTo int64) {
 
 // reconsider decides, after an event of session i, how each of its chains
 // goes on from its next call: counted in closed form until the first call
-// that may be something else, which is queued, or an event at once. A
-// chain's event queued earlier stays when it comes no later: that call is
-// then made and decides again.
+// that may be something else, or an event at once. That call is queued
+// unless an event of the session comes first (which decides again): in a
+// day without faults a session's wake-ups and answers come before each of
+// its tokens ends, and its calls are never events. A chain's event queued
+// earlier stays when it comes no later: that call is then made and
+// decides again.
 func (r *run) reconsider(i uint32, s *session) {
 	for kr := range r.reqs {
 		re := &r.reqs[kr]
-		ci := r.chainOf(s, kr)
-		c := &r.chains[ci]
+		c := r.chain(s, kr)
 		if re.j < 0 || c.mode == modeFirst || c.next >= re.end {
 			continue
 		}
@@ -155,21 +158,26 @@ func (r *run) reconsider(i uint32, s *session) {
 		c.mode = mode
 		want := c.next
 		if mode != modeEvent {
-			if until == math.MaxInt64 {
-				continue
-			}
-			if until > c.next {
+			if until != math.MaxInt64 && until > c.next {
 				want += (until - c.next + re.every - 1) / re.every * re.every
 			}
-			if want >= re.end {
+			if until == math.MaxInt64 || want >= re.end || r.eventBefore(s, want) {
+				c.ev = -1 // an event queued before is stale
 				continue
 			}
 		}
 		if c.ev < 0 || want < c.ev {
-			r.q.pushCall(want, re.every, c.rank, i, uint64(ci))
+			r.q.pushCall(want, re.every, c.rank, i, uint64(s.slot)<<32|uint64(kr))
 			c.ev = want
 		}
 	}
+}
+
+// eventBefore reports whether an event of session s is queued before t:
+// its wake-up, or the answer it awaits, which comes within the request's
+// timeout (or now, for an attempt not sent).
+func (r *run) eventBefore(s *session, t int64) bool {
+	return s.wakeAt >= 0 && s.wakeAt < t || s.awaiting && max(s.sentAt+r.timeout, r.q.now) < t
 }
 
 // classify returns how the calls of session s from t on go, and until when
@@ -180,7 +188,7 @@ func (r *run) reconsider(i uint32, s *session) {
 // revoked, a pair from outside awaited), with no wait for a token, until
 // its next attempt; else an event.
 func (r *run) classify(s *session, t int64) (mode uint8, until int64) {
-	if p := r.plainTo[s.slot]; t < p {
+	if p := s.plainTo; t < p {
 		return modePlain, p
 	}
 	if !r.failingCounted() {
@@ -236,9 +244,23 @@ func (r *run) reconsiderAll() {
 // countRest counts, at the run's end, the calls of every chain not counted
 // yet.
 func (r *run) countRest() {
-	for ci := range r.chains {
-		if c := &r.chains[ci]; c.mode >= modePlain {
-			r.count(c, &r.reqs[ci%len(r.reqs)], math.MaxInt64)
+	for i := range r.ss {
+		for kr := range r.reqs {
+			if c := r.chain(&r.ss[i], kr); c.mode >= modePlain {
+				r.count(c, &r.reqs[kr], math.MaxInt64)
+			}
 		}
 	}
+}
+
+// closedForm reports whether the calls of sc's periodic entries of period
+// every are counted in closed form: unless one of them makes its first
+// call a period or more after its session begins (initChains).
+func closedForm(sc *Scenario, every time.Duration) bool {
+	for _, w := range sc.Workload {
+		if w.Kind == WorkRequests && w.Every == every && w.From >= w.Every {
+			return false
+		}
+	}
+	return true
 }

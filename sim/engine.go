@@ -62,9 +62,9 @@ type run struct {
 	// no consequence, so that they need not touch the session (nil with
 	// naiveEngine). See plainUntil.
 	plainTo []int64
-	// chains holds each session's chain of calls of each periodic
-	// workload entry (reqs), by slot (chain.go); cf reports that some are
-	// counted in closed form.
+	// reqs describes the periodic workload entries; chains holds each
+	// session's chain of calls of each but the first (session.c0), by slot
+	// (chain.go); cf reports that some are counted in closed form.
 	chains []chain
 	reqs   []reqEntry
 	cf     bool

@@ -56,6 +56,11 @@ type session struct {
 	down bool
 	// slot is the session's index in run.plainTo (see assignSlots).
 	slot uint32
+	// plainTo is run.plainTo[slot], at hand where the session is.
+	plainTo int64
+	// c0 is the chain of its calls of the first periodic workload entry
+	// (chain.go); the others' are in run.chains.
+	c0 chain
 }
 
 // begin gives session i a fresh token pair issued at t (none for a
@@ -163,7 +168,7 @@ func (r *run) step(i uint32, s *session, in states.Input, t int64) states.Effect
 		r.judge(i, s, int64(n), t)
 	}
 	if r.plainTo != nil {
-		r.plainTo[s.slot] = r.plainUntil(i, s, t)
+		r.setPlain(s, r.plainUntil(i, s, t))
 	}
 	return fx
 }

@@ -23,8 +23,8 @@ func (r *run) scheduleWork(i uint32, s *session) {
 	for k, w := range r.sc.Workload {
 		switch w.Kind {
 		case WorkRequests:
-			ci := r.chainOf(s, kr)
-			c, re := &r.chains[ci], &r.reqs[kr]
+			c, re := r.chain(s, kr), &r.reqs[kr]
+			aux := uint64(s.slot)<<32 | uint64(kr)
 			kr++
 			c.next, c.ev, c.mode = math.MaxInt64, -1, modeEvent
 			t := s.start + int64(w.From)
@@ -36,7 +36,7 @@ func (r *run) scheduleWork(i uint32, s *session) {
 				c.rank = uint32(len(r.q.order.created))
 				r.q.order.created = append(r.q.order.created, s.start)
 			}
-			r.q.push(t, evCall, i, uint64(ci))
+			r.q.push(t, evCall, i, aux)
 		case WorkBurst:
 			if int64(w.At) >= s.start {
 				r.q.push(int64(w.At), evBurst, i, uint64(k))
@@ -45,30 +45,37 @@ func (r *run) scheduleWork(i uint32, s *session) {
 	}
 }
 
-// periodicCall makes the call of chain ci (aux) at t, the instant of its
-// event, and queues the next: an entry whose calls are events schedules it
-// first, as the engine always did; one counted in closed form decides
-// afterwards whether the next is an event or counted (reconsider).
+// periodicCall makes session i's call of periodic entry kr at t, the
+// instant of its event (aux: slot<<32 | kr), and queues the next: an entry
+// whose calls are events schedules it first, as the engine always did,
+// and when no entry is counted in closed form the call is made without
+// touching the session while it is plain; one counted in closed form
+// decides afterwards whether the next is an event or counted
+// (reconsider).
 func (r *run) periodicCall(i uint32, aux uint64, t int64) {
-	ci := uint32(aux)
-	c, re := &r.chains[ci], &r.reqs[ci%uint32(len(r.reqs))]
+	kr, slot := int(uint32(aux)), uint32(aux>>32)
+	re := &r.reqs[kr]
+	if !r.cf {
+		if next := t + re.every; next < re.to {
+			r.q.push(next, evCall, i, aux)
+		}
+		r.calls(i, slot, 1, t)
+		return
+	}
+	s := r.sess(i)
+	c := r.chain(s, kr)
 	if c.ev != t {
 		return // a checkpoint moved earlier since
 	}
-	s := r.sess(i)
 	if re.j < 0 {
 		c.ev = -1
 		if next := t + re.every; next < re.to {
 			r.q.push(next, evCall, i, aux)
 			c.ev = next
 		}
-		if r.cf {
-			r.settle(i, s)
-		}
-		r.calls(i, s.slot, 1, t)
-		if r.cf {
-			r.reconsider(i, s)
-		}
+		r.settle(i, s)
+		r.calls(i, slot, 1, t)
+		r.reconsider(i, s)
 		return
 	}
 	if c.mode == modeFirst {
@@ -94,7 +101,13 @@ func (r *run) calls(i, slot uint32, n int64, t int64) {
 		return
 	}
 	r.call(i, n, t)
-	r.plainTo[slot] = r.plainUntil(i, r.sess(i), t)
+	s := r.sess(i)
+	r.setPlain(s, r.plainUntil(i, s, t))
+}
+
+// setPlain sets the instant until which session s's calls are plain.
+func (r *run) setPlain(s *session, until int64) {
+	r.plainTo[s.slot], s.plainTo = until, until
 }
 
 // plainUntil returns the instant until which session i's calls are plain
@@ -207,4 +220,7 @@ func (r *run) rejectAccess() {
 		r.fams[i].rejGen = r.fams[i].tokSeq
 	}
 	clear(r.plainTo)
+	for i := range r.ss {
+		r.ss[i].plainTo = 0
+	}
 }
