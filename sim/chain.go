@@ -37,6 +37,7 @@ type chain struct {
 const (
 	modeFirst   uint8 = iota // the next call is the first, an event
 	modeEvent                // the next call is an event
+	modeWait                 // an event of the session comes before the next call, and decides
 	modePlain                // the calls before ev are plain: counted
 	modeFailing              // the calls before ev fail at once: counted as failed
 )
@@ -144,14 +145,19 @@ func (r *run) count(c *chain, re *reqEntry, upTo int64) {
 // that may be something else, or an event at once. That call is queued
 // unless an event of the session comes first (which decides again): in a
 // day without faults a session's wake-ups and answers come before each of
-// its tokens ends, and its calls are never events. A chain's event queued
-// earlier stays when it comes no later: that call is then made and
-// decides again.
+// its tokens ends, and through an outage its retries come more often than
+// its calls, or its calls fail at once between them, so that its calls
+// are seldom events. A chain's event queued earlier stays when it comes no
+// later: that call is then made and decides again.
 func (r *run) reconsider(i uint32, s *session) {
 	for kr := range r.reqs {
 		re := &r.reqs[kr]
 		c := r.chain(s, kr)
 		if re.j < 0 || c.mode == modeFirst || c.next >= re.end {
+			continue
+		}
+		if r.eventBefore(s, c.next) {
+			c.mode, c.ev = modeWait, -1
 			continue
 		}
 		mode, until := r.classify(s, c.next)

@@ -222,8 +222,8 @@ func newRun(sc *Scenario, opt Options) *run {
 	}
 	starts := make([]int64, n)
 	draw(func(i int, _ uint64, start int64) { starts[i] = start })
-	r.layout(starts)
 	r.initChains(!naiveEngine && !perCallEngine)
+	r.layout(starts)
 	draw(func(i int, seed uint64, start int64) {
 		s := r.sess(uint32(i))
 		s.start = start
@@ -331,7 +331,7 @@ func (r *run) handle(e *event) {
 		r.waitTimeout(e.sess, e.aux, e.at)
 	case evFaultEnd:
 		r.rec.faultEnd(r, int(e.sess), e.at)
-		if r.plainTo != nil && len(r.ss) >= relayoutMin && !r.relayoutDue {
+		if r.plainTo != nil && !r.cf && len(r.ss) >= relayoutMin && !r.relayoutDue {
 			r.relayoutDue = true // one for windows that end close together
 			r.q.push(e.at+int64(relayoutAfter), evRelayout, 0, 0)
 		}

@@ -189,9 +189,9 @@ func TestStoryKeepsHeadAndTail(t *testing.T) {
 // TestEnginesAgree runs the scenario library, 400 fuzzed scenarios and
 // 400 made to crowd the instants of periodic calls (tieScenario) with the
 // engine as it is (plain and failed calls counted in closed form), with
-// every fleet laid out again after each fault window (relayout), with
-// perCallEngine (an event per call, the engine before closed form) and
-// with naiveEngine (every event through the heap, every call through the
+// perCallEngine (an event per call, the engine before closed form), the
+// same with every fleet laid out again after each fault window (relayout),
+// and with naiveEngine (every event through the heap, every call through the
 // session): the results, traces, reports and timelines included, must be
 // byte-identical.
 func TestEnginesAgree(t *testing.T) {
@@ -240,7 +240,9 @@ func TestEnginesAgree(t *testing.T) {
 				failed++
 			}
 		}
-		relayoutMin = 2
+		// The engine that lays sessions out (an event per call) does so
+		// after every fault window.
+		relayoutMin, perCallEngine = 2, true
 		r := newRun(sc, opt)
 		r.loop()
 		if got := out(r.finish()); !bytes.Equal(naive, got) {
@@ -249,7 +251,7 @@ func TestEnginesAgree(t *testing.T) {
 		if r.pos != nil && len(r.ss) > 1 && r.sc.Fleet.StartSpread == 0 {
 			relaidOut++ // pos exists only because relayout made it
 		}
-		relayoutMin = defaultMin
+		relayoutMin, perCallEngine = defaultMin, false
 	}
 	if relaidOut < 5 || counted < len(scs)/2 || failed < 50 {
 		t.Errorf("only %d fleets were laid out again, %d runs counted calls in closed form, %d of them with failed calls", relaidOut, counted, failed)

@@ -64,13 +64,15 @@ func relative(k evKind) bool {
 // answer, a token's lifetime to its refresh point), so they arrive in
 // order: they go to FIFO lanes, ring buffers that each stay sorted, at O(1)
 // per event and with sequential memory access. The rest (absolute instants,
-// delays out of any lane's order) go to a binary min-heap. Popping takes
-// the least head among the heap and the lanes; since keys are unique, the
+// delays out of any lane's order) go to a binary min-heap, kept as a
+// calendar queue (calendar.go). Popping takes the least head among the
+// heap and the lanes; since keys are unique, the
 // order is exactly the one a single heap gives, so results do not depend on
 // which structure held an event. A typed heap avoids container/heap, whose
 // interface calls and boxing cost an allocation per push.
 type queue struct {
-	ev  []event // the binary heap
+	ev  []event  // the binary heap of the naive queue
+	cal calendar // the events no lane takes, else
 	seq uint64
 	// now is the instant of the event being processed: relative events are
 	// pushed at or after it. order holds what the keys of the events pushed
@@ -125,7 +127,7 @@ func (q *queue) init(capacity int) {
 }
 
 func (q *queue) len() int {
-	n := len(q.ev)
+	n := len(q.ev) + q.cal.len()
 	for j := range q.lanes {
 		n += q.lanes[j].n
 	}
@@ -240,25 +242,39 @@ func (q *queue) put(j int, e event) {
 }
 
 func (q *queue) heapPush(e event) {
-	q.ev = append(q.ev, e)
-	i := len(q.ev) - 1
-	for i > 0 {
-		parent := (i - 1) / 2
-		if !less(&q.ev[i], &q.ev[parent]) {
-			break
-		}
-		q.ev[i], q.ev[parent] = q.ev[parent], q.ev[i]
-		i = parent
+	if q.naive {
+		heapPush(&q.ev, e)
+		return
 	}
+	q.cal.push(e)
+}
+
+// heapPeek returns the heap's least event, or nil.
+func (q *queue) heapPeek() *event {
+	if q.naive {
+		if len(q.ev) == 0 {
+			return nil
+		}
+		return &q.ev[0]
+	}
+	return q.cal.peek()
+}
+
+func (q *queue) heapPop() event {
+	if q.naive {
+		return heapPop(&q.ev)
+	}
+	return q.cal.pop()
 }
 
 // earliest returns where the earliest event is: a lane's index, or -1 for
 // the heap; ok is false when the queue is empty.
 func (q *queue) earliest() (src int, ok bool) {
-	src, ok = -1, len(q.ev) > 0
 	best := maxKey
+	h := q.heapPeek()
+	src, ok = -1, h != nil
 	if ok {
-		best = q.ev[0].key()
+		best = h.key()
 	}
 	for m := q.active; m != 0; m &= m - 1 {
 		j := bits.TrailingZeros8(m)
@@ -279,7 +295,7 @@ func (q *queue) next(end int64) (event, bool) {
 	}
 	var e event
 	if src < 0 {
-		if q.ev[0].at >= end {
+		if q.heapPeek().at >= end {
 			return event{}, false
 		}
 		e = q.heapPop()
@@ -300,28 +316,4 @@ func (q *queue) next(end int64) (event, bool) {
 	}
 	q.processing(&e)
 	return e, true
-}
-
-func (q *queue) heapPop() event {
-	top := q.ev[0]
-	n := len(q.ev) - 1
-	q.ev[0] = q.ev[n]
-	q.ev = q.ev[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && less(&q.ev[r], &q.ev[l]) {
-			m = r
-		}
-		if !less(&q.ev[m], &q.ev[i]) {
-			break
-		}
-		q.ev[i], q.ev[m] = q.ev[m], q.ev[i]
-		i = m
-	}
-	return top
 }

@@ -100,6 +100,9 @@ func (q *queue) processing(e *event) {
 	if e.at != q.now {
 		q.order.instSeq = q.seq
 		clear(q.order.lastFirst)
+		if !q.naive {
+			q.cal.moveTo(e.at >> calShift)
+		}
 	}
 	q.now = e.at
 	q.order.cur = e.key()

@@ -88,15 +88,21 @@ func (r *run) periodicCall(i uint32, aux uint64, t int64) {
 }
 
 // calls makes n calls of session i, whose slot in plainTo is slot, at t:
-// plain ones are only counted, without touching the session; the others
-// go through call, after which the session's plain instant is brought up
-// to date.
+// plain ones are only counted, without touching the session when no calls
+// are counted in closed form (whose events are the session's anyway); the
+// others go through call, after which the session's plain instant is
+// brought up to date.
 func (r *run) calls(i, slot uint32, n int64, t int64) {
 	if r.plainTo == nil {
 		r.call(i, n, t)
 		return
 	}
-	if t < r.plainTo[slot] {
+	if r.cf {
+		if s := r.sess(i); t < s.plainTo {
+			r.stats.Requests += n
+			return
+		}
+	} else if t < r.plainTo[slot] {
 		r.stats.Requests += n
 		return
 	}
@@ -105,9 +111,14 @@ func (r *run) calls(i, slot uint32, n int64, t int64) {
 	r.setPlain(s, r.plainUntil(i, s, t))
 }
 
-// setPlain sets the instant until which session s's calls are plain.
+// setPlain sets the instant until which session s's calls are plain:
+// in the session, and for calls made without touching it (when none are
+// counted in closed form) in plainTo.
 func (r *run) setPlain(s *session, until int64) {
-	r.plainTo[s.slot], s.plainTo = until, until
+	s.plainTo = until
+	if !r.cf {
+		r.plainTo[s.slot] = until
+	}
 }
 
 // plainUntil returns the instant until which session i's calls are plain
