@@ -76,9 +76,9 @@ func estimate(sc *Scenario, perCall bool) int64 {
 				calls += made
 				continue
 			}
-			// The first, one where each token stops being plain, one
-			// after each postponed refresh.
-			calls += math.Min(made, 2+life/interval)
+			// The first, and now and then one when its session's next
+			// event is a token's end (the fault windows count theirs).
+			calls += math.Min(made, 2)
 			counted = math.Min(counted, float64(w.Every))
 		case WorkBurst:
 			calls++
