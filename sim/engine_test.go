@@ -187,7 +187,8 @@ func TestStoryKeepsHeadAndTail(t *testing.T) {
 }
 
 // TestEnginesAgree runs the scenario library, 400 fuzzed scenarios and
-// 400 made to crowd the instants of periodic calls (tieScenario) with the
+// 400 made to crowd the instants of periodic calls (tieScenario; 60 and 60
+// under the race detector) with the
 // engine as it is (plain and failed calls counted in closed form), with
 // perCallEngine (an event per call, the engine before closed form), the
 // same with every fleet laid out again after each fault window (relayout),
@@ -203,10 +204,14 @@ func TestEnginesAgree(t *testing.T) {
 		}
 		scs = append(scs, sc)
 	}
-	for k := range 400 {
+	n := 400
+	if raceEnabled {
+		n = 60 // the race detector makes each run ten times slower
+	}
+	for k := range n {
 		scs = append(scs, generate(runSeed(9, k)))
 	}
-	for k := range 400 {
+	for k := range n {
 		scs = append(scs, tieScenario(runSeed(23, k)))
 	}
 	defaultMin := relayoutMin
@@ -253,7 +258,7 @@ func TestEnginesAgree(t *testing.T) {
 		}
 		relayoutMin, perCallEngine = defaultMin, false
 	}
-	if relaidOut < 5 || counted < len(scs)/2 || failed < 50 {
+	if relaidOut < 5 || counted < len(scs)/2 || failed < n/8 {
 		t.Errorf("only %d fleets were laid out again, %d runs counted calls in closed form, %d of them with failed calls", relaidOut, counted, failed)
 	}
 }
