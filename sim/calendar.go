@@ -18,6 +18,9 @@ type calendar struct {
 	full [calBuckets / 64]uint64 // bit set: the ring's bucket holds events
 	far  []event                 // the events of buckets from cur+calBuckets, a binary heap
 	n    int
+	// spare holds the room of consumed crowded buckets, for the next to
+	// grow.
+	spare [][]event
 	// next is, when nextOK, the earliest event after the current bucket
 	// (in bucket nextB), which peek shows while the heap is empty.
 	next   event
@@ -29,6 +32,7 @@ const (
 	calShift   = 25 // a bucket is 2^25 ns, about 34 ms
 	calBuckets = 4096
 	calKeep    = 256 // the most events a consumed bucket keeps room for
+	calSpare   = 64  // the most rooms of crowded buckets kept for others
 )
 
 func (c *calendar) len() int { return c.n }
@@ -42,6 +46,11 @@ func (c *calendar) push(e event) {
 		return
 	case b < c.cur+calBuckets:
 		k := b & (calBuckets - 1)
+		if len(c.ring[k]) == cap(c.ring[k]) && len(c.spare) > 0 {
+			// Growing: a consumed crowded bucket's room, if any.
+			c.ring[k] = append(c.spare[len(c.spare)-1], c.ring[k]...)
+			c.spare = c.spare[:len(c.spare)-1]
+		}
 		c.ring[k] = append(c.ring[k], e)
 		c.full[k/64] |= 1 << (k % 64)
 	default:
@@ -96,13 +105,17 @@ func (c *calendar) moveTo(b int64) {
 		for _, e := range c.ring[k] {
 			heapPush(&c.heap, e)
 		}
-		c.ring[k] = c.ring[k][:0]
 		if cap(c.ring[k]) > calKeep {
-			// A crowded bucket (an outage's retries) gives its memory
-			// back: each of the ring's buckets keeping the most it ever
-			// held would be many times the events pending.
+			// A crowded bucket (an outage's retries) passes its room on
+			// to the next that grows: each of the ring's buckets keeping
+			// the most it ever held would be many times the events
+			// pending.
+			if len(c.spare) < calSpare {
+				c.spare = append(c.spare, c.ring[k][:0])
+			}
 			c.ring[k] = nil
 		}
+		c.ring[k] = c.ring[k][:0]
 		c.full[k/64] &^= 1 << (k % 64)
 	}
 	for len(c.far) > 0 && c.far[0].at>>calShift < c.cur+calBuckets {
