@@ -89,6 +89,9 @@ func (r *run) initChains(cf bool) {
 		}
 		r.cf = true
 	}
+	if r.cf {
+		r.q.order.created = make([]int64, 0, len(r.ss)*len(r.reqs))
+	}
 }
 
 // chain returns session s's chain of periodic entry kr: the first in the

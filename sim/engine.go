@@ -60,7 +60,8 @@ type run struct {
 	// plainTo holds, per session, the instant until which its application
 	// calls are plain: counted, and answered by the resource server with
 	// no consequence, so that they need not touch the session (nil with
-	// naiveEngine). See plainUntil.
+	// naiveEngine; empty when calls are counted in closed form, each
+	// session holding its own). See plainUntil.
 	plainTo []int64
 	// reqs describes the periodic workload entries; chains holds each
 	// session's chain of calls of each but the first (session.c0), by slot
@@ -171,10 +172,6 @@ func newRun(sc *Scenario, opt Options) *run {
 	n := sc.Fleet.Sessions
 	r.ss = make([]session, n)
 	adviseHuge(r.ss)
-	if !naiveEngine {
-		r.plainTo = make([]int64, n)
-		adviseHuge(r.plainTo)
-	}
 	for _, f := range sc.Server.Faults {
 		if f.Kind == FaultRejectAccess && !f.Instant {
 			r.rejectWindows = append(r.rejectWindows, f)
@@ -223,6 +220,13 @@ func newRun(sc *Scenario, opt Options) *run {
 	starts := make([]int64, n)
 	draw(func(i int, _ uint64, start int64) { starts[i] = start })
 	r.initChains(!naiveEngine && !perCallEngine)
+	switch {
+	case r.cf:
+		r.plainTo = []int64{} // each session holds its plain instant
+	case !naiveEngine:
+		r.plainTo = make([]int64, n)
+		adviseHuge(r.plainTo)
+	}
 	r.layout(starts)
 	draw(func(i int, seed uint64, start int64) {
 		s := r.sess(uint32(i))
