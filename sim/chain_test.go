@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -119,17 +120,19 @@ func tieScenario(seed uint64) *Scenario {
 func withLogin(sc *Scenario, g gen, every time.Duration) *Scenario {
 	c := *sc
 	c.Workload = append(slices.Clip(sc.Workload), Work{Kind: WorkLogin, At: sc.Duration / time.Duration(2+g.r.IntN(3)) / every * every})
+	// The faults tieScenario's shorter run left beyond its end act on
+	// nothing, and the parser refuses them.
+	c.Server.Faults = slices.DeleteFunc(slices.Clone(sc.Server.Faults), func(f Fault) bool { return f.From >= c.Duration })
 	if g.chance(0.7) {
 		c.Fleet.Login = states.LoginOutside
 	}
 	if c.Fleet.Families > 0 && c.Share.Kind == ShareStore && g.chance(0.5) {
 		c.Fleet.WithoutToken = max(0, c.Fleet.Sessions/c.Fleet.Families-1)
 	}
-	if g.chance(0.5) && len(c.Server.Faults) > 0 {
-		// A refusal, which a process with the way back waits out in
-		// needs_login.
-		f := c.Server.Faults[0]
-		c.Server.Faults = append(slices.Clip(c.Server.Faults), Fault{Kind: FaultStatus, Status: 400, Error: "invalid_grant", From: f.From, To: f.From + 2*time.Minute})
+	if g.chance(0.6) {
+		// A refusal before the login, which revokes the sessions it
+		// meets, or with the way back has them wait in needs_login.
+		c.Server.Faults = append(slices.Clip(c.Server.Faults), Fault{Kind: FaultStatus, Status: 400, Error: "invalid_grant", From: sc.Duration / 8, To: sc.Duration / 5})
 	}
 	parsed, err := Parse(c.Name, MarshalYAML(&c))
 	if err != nil {
@@ -183,5 +186,37 @@ func TestChainCount(t *testing.T) {
 		if r.stats.Requests != tc.want || c.next != tc.nextAfter || r.stats.FailedRequests != 0 {
 			t.Errorf("%+v: counted %d, next %d; want %d, %d", tc, r.stats.Requests, c.next, tc.want, tc.nextAfter)
 		}
+	}
+}
+
+// TestCountedAcrossLogin: a login of the workload gives a token to
+// sessions whose calls were failing in closed form (revoked by a
+// refusal): the calls before it are counted as failed, those after it as
+// plain, as an event per call counts them.
+func TestCountedAcrossLogin(t *testing.T) {
+	sc := mustParse(t, `
+name: revoked-then-login
+seed: 3
+duration: 2h
+token: {ttl: 10m}
+fleet: {sessions: 3}
+server:
+  faults:
+    - {from: 8m, to: 12m, kind: status, status: 400, error: invalid_grant}
+workload:
+  - {kind: requests, every: 1s}
+  - {kind: login, at: 30m}
+`)
+	defer func() { perCallEngine = false }()
+	perCallEngine = true
+	want := Run(sc, Options{})
+	perCallEngine = false
+	got := Run(sc, Options{})
+	if got.Events >= want.Events/10 {
+		t.Errorf("%d events, counted in closed form; %d with an event per call", got.Events, want.Events)
+	}
+	if !bytes.Equal(got.JSON(), want.JSON()) {
+		t.Errorf("counted in closed form: %d calls, %d failed; with an event per call: %d, %d",
+			got.Stats.Requests, got.Stats.FailedRequests, want.Stats.Requests, want.Stats.FailedRequests)
 	}
 }
