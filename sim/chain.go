@@ -194,7 +194,8 @@ func (r *run) eventBefore(s *session, t int64) bool {
 // failing at once, without changing anything, while its process is down,
 // or while it holds no usable token and a demand for one starts nothing
 // (a refresh in flight, a retry or another process's refresh awaited,
-// revoked, a pair from outside awaited), with no wait for a token, until
+// revoked, a pair or a login from outside awaited), with no wait for a
+// token, until
 // its next attempt; else an event.
 func (r *run) classify(i uint32, s *session, t int64) (mode uint8, until int64) {
 	if p := s.plainTo; t < p {
@@ -212,6 +213,13 @@ func (r *run) classify(i uint32, s *session, t int64) (mode uint8, until int64) 
 	}
 	switch d.State() {
 	case states.Refreshing, states.Backoff, states.Waiting, states.Revoked:
+	case states.NeedsLogin:
+		// Waiting for a login from outside (fleet.login: outside); its own
+		// login (states.LoginOwn), which a demand starts, the model has
+		// not.
+		if r.sc.Fleet.Login == states.LoginOwn {
+			return modeEvent, t
+		}
 	case states.Expired:
 		if !d.AwaitsPair() {
 			return modeEvent, t
