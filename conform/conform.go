@@ -52,7 +52,8 @@ import (
 const MaxSessions = 5000
 
 // MaxEvents is the most work Run accepts, in the simulator's estimate of
-// the events a run needs (sim.Estimate): about a minute of the runtime's.
+// the events a run needs with an event per call, as the runtime makes each
+// (sim.EstimatePerCall): about a minute of the runtime's.
 const MaxEvents = 1_000_000
 
 // ErrTooLarge is matched by the error Run returns for a fleet larger than
@@ -84,7 +85,7 @@ func Run(sc *sim.Scenario) (*Result, error) {
 	if n := sc.Fleet.Sessions; n > MaxSessions {
 		return nil, fmt.Errorf("%w: a fleet of %d sessions, at most %d run as real sessions", ErrTooLarge, n, MaxSessions)
 	}
-	if n := sim.Estimate(sc); n > MaxEvents {
+	if n := sim.EstimatePerCall(sc); n > MaxEvents {
 		return nil, fmt.Errorf("%w: the run needs about %d events, at most %d run through the runtime", ErrTooLarge, n, MaxEvents)
 	}
 	res := &Result{Name: sc.Name, Simulator: make([][]Transition, sc.Fleet.Sessions)}

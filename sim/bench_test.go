@@ -11,26 +11,31 @@ import (
 	"github.com/authfsm/authfsm/internal/benchkit"
 )
 
-// BenchmarkSimulate measures the simulator's cost per event on a fleet's
-// day (testdata/bench/day-10k.yaml: 10,000 sessions, a call a minute each,
-// 14.9 million events) against the floor in the same run: a bare
-// binary-heap event loop with one 24-byte entry per session, each pop
-// scheduling its successor. x-floor is the figure to read; the goal is at
-// most 0.6.
+// BenchmarkSimulate measures the simulator on a fleet's day
+// (testdata/bench/day-10k.yaml: 10,000 sessions, a call a minute each)
+// against the floor in the same run: a bare binary-heap event loop with
+// one 24-byte entry per session, each pop scheduling its successor, run
+// for as many events as the day has calls and other events (14.9 million:
+// an event per call, as the engine made before it counted plain calls in
+// closed form). x-floor is the figure to read; the goal is at most 0.6.
+// ns/event is the run's CPU per one of those events; events/op counts
+// them, engine-events/op the engine's own.
 func BenchmarkSimulate(b *testing.B) {
 	sc, err := Load("../testdata/bench/day-10k.yaml")
 	if err != nil {
 		b.Fatal(err)
 	}
-	events := Run(sc, Options{}).Events
+	res := Run(sc, Options{})
 	b.ReportAllocs()
-	benchkit.VersusFloor(b, events, sc.Fleet.Sessions, sc.Fleet.StartSpread/time.Duration(sc.Fleet.Sessions), sc.Workload[0].Every,
+	benchkit.VersusFloor(b, perCallEvents(res), sc.Fleet.Sessions, sc.Fleet.StartSpread/time.Duration(sc.Fleet.Sessions), sc.Workload[0].Every,
 		func() { Run(sc, Options{}) })
+	b.ReportMetric(float64(res.Events), "engine-events/op")
 }
 
 // BenchmarkFamilies is BenchmarkSimulate's fleet split into 2,500 token
 // families of four processes sharing a store: the coordination protocol's
-// round trips are events too, and cost no allocation.
+// round trips are events too, and cost no allocation. ns/event is per
+// event of an event per call (perCallEvents), as BenchmarkSimulate's.
 func BenchmarkFamilies(b *testing.B) {
 	day, err := os.ReadFile("../testdata/bench/day-10k.yaml")
 	if err != nil {
@@ -50,7 +55,7 @@ func BenchmarkFamilies(b *testing.B) {
 	for b.Loop() {
 		Run(sc, Options{})
 	}
-	ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(res.Events)
+	ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(perCallEvents(res))
 	b.ReportMetric(ns, "ns/event")
 }
 
@@ -88,8 +93,9 @@ const scaleFleet = `{name: scale, duration: %s, token: {ttl: 1h}, session: {refr
 // BenchmarkScale measures the cost per event at a thousand, a hundred
 // thousand and a million sessions in the same run, and reports each and
 // the ratio of the largest to the smallest (x-1k-at-1M), the figure to
-// read: the goal is at most 2. The million sessions take a while; run it
-// with -benchtime 1x.
+// read: the goal is at most 2. The events are those of an event per call
+// (perCallEvents), the same mix at every size. The million sessions take a
+// while; run it with -benchtime 1x.
 func BenchmarkScale(b *testing.B) {
 	sizes := []struct {
 		name     string
@@ -103,7 +109,7 @@ func BenchmarkScale(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		scs[k], events[k] = sc, Run(sc, Options{}).Events
+		scs[k], events[k] = sc, perCallEvents(Run(sc, Options{}))
 	}
 	spent := make([]time.Duration, len(sizes))
 	for b.Loop() {
@@ -119,3 +125,60 @@ func BenchmarkScale(b *testing.B) {
 	}
 	b.ReportMetric(perEvent(len(sizes)-1)/perEvent(0), "x-1k-at-1M")
 }
+
+// dayEvery returns testdata/bench/day-10k.yaml with a call every every
+// instead of every minute.
+func dayEvery(b *testing.B, every time.Duration) *Scenario {
+	b.Helper()
+	day, err := os.ReadFile("../testdata/bench/day-10k.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := strings.Replace(string(day), "{kind: requests, every: 1m}", "{kind: requests, every: "+every.String()+"}", 1)
+	sc, err := Parse("day-"+every.String()+".yaml", []byte(src))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(sc.Workload) != 1 || sc.Workload[0].Every != every {
+		b.Fatalf("day-10k.yaml no longer has one call a minute: %+v", sc.Workload)
+	}
+	return sc
+}
+
+// BenchmarkCallRate runs BenchmarkSimulate's day (10,000 sessions, 24 h)
+// with a call a minute and with a call a second (60 times the calls), one
+// after the other in each iteration, and reports the CPU time of each and
+// their ratio, x-1s-at-1m: the figure to read, whose goal is at most 1.5
+// (the calls that change nothing are counted, not simulated one by one).
+func BenchmarkCallRate(b *testing.B) {
+	minute, second := dayEvery(b, time.Minute), dayEvery(b, time.Second)
+	var cpu [2]time.Duration
+	for b.Loop() {
+		for k, sc := range []*Scenario{minute, second} {
+			t0 := cpuNow()
+			res := Run(sc, Options{})
+			cpu[k] += cpuNow() - t0
+			if want := int64(sc.Fleet.Sessions) * int64(sc.Duration/sc.Workload[0].Every); res.Stats.Requests < want*99/100 {
+				b.Fatalf("%s: %d calls, want about %d", sc.Name, res.Stats.Requests, want)
+			}
+		}
+	}
+	per := func(k int) float64 { return float64(cpu[k]) / float64(b.N) / 1e9 }
+	b.ReportMetric(per(0), "cpu-s-1m")
+	b.ReportMetric(per(1), "cpu-s-1s")
+	b.ReportMetric(per(1)/per(0), "x-1s-at-1m")
+}
+
+// cpuNow is the process's CPU time where the system gives it, else the
+// elapsed time.
+func cpuNow() time.Duration {
+	if d, ok := benchkit.CPUTime(); ok {
+		return d
+	}
+	return time.Duration(time.Now().UnixNano())
+}
+
+// perCallEvents is about how many events res's run took when every call
+// was one: its calls (each made by one event, a burst's excepted) and the
+// engine's other events.
+func perCallEvents(res *Result) int64 { return res.Stats.Requests + res.Events }

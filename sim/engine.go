@@ -64,8 +64,15 @@ type run struct {
 	// plainTo holds, per session, the instant until which its application
 	// calls are plain: counted, and answered by the resource server with
 	// no consequence, so that they need not touch the session (nil with
-	// naiveEngine). See plainUntil.
+	// naiveEngine; empty when calls are counted in closed form, each
+	// session holding its own). See plainUntil.
 	plainTo []int64
+	// reqs describes the periodic workload entries; chains holds each
+	// session's chain of calls of each but the first (session.c0), by slot
+	// (chain.go); cf reports that some are counted in closed form.
+	chains []chain
+	reqs   []reqEntry
+	cf     bool
 	// rejectWindows lists the reject_access windows (from/to) by start.
 	rejectWindows []Fault
 	// pos maps session i to its place in ss, or is nil when that is i (see
@@ -174,10 +181,6 @@ func newRun(sc *Scenario, opt Options) *run {
 	n := sc.Fleet.Sessions
 	r.ss = make([]session, n)
 	adviseHuge(r.ss)
-	if !naiveEngine {
-		r.plainTo = make([]int64, n)
-		adviseHuge(r.plainTo)
-	}
 	for _, f := range sc.Server.Faults {
 		if f.Kind == FaultRejectAccess && !f.Instant {
 			r.rejectWindows = append(r.rejectWindows, f)
@@ -225,6 +228,14 @@ func newRun(sc *Scenario, opt Options) *run {
 	}
 	starts := make([]int64, n)
 	draw(func(i int, _ uint64, start int64) { starts[i] = start })
+	r.initChains(!naiveEngine && !perCallEngine)
+	switch {
+	case r.cf:
+		r.plainTo = []int64{} // each session holds its plain instant
+	case !naiveEngine:
+		r.plainTo = make([]int64, n)
+		adviseHuge(r.plainTo)
+	}
 	r.layout(starts)
 	draw(func(i int, seed uint64, start int64) {
 		s := r.sess(uint32(i))
@@ -267,6 +278,11 @@ func newRun(sc *Scenario, opt Options) *run {
 // and BenchmarkScale measures against.
 var naiveEngine = false
 
+// perCallEngine makes every periodic call an event, as the engine did
+// before it counted them in closed form (chain.go): tests compare results
+// with it, and benchmarks measure against it.
+var perCallEngine = false
+
 // clock is the client's clock at virtual instant t.
 func (r *run) clock(t int64) time.Time { return epoch.Add(time.Duration(t + r.skew)) }
 
@@ -283,49 +299,69 @@ func (r *run) loop() {
 		if !ok {
 			break
 		}
-		if r.tl != nil {
-			r.tl.sampleUpTo(e.at)
-		}
 		r.stats.events++
 		if r.stats.events%progressEvery == 0 && r.opt.Progress != nil {
 			r.opt.Progress(Progress{At: time.Duration(e.at), Duration: time.Duration(r.end), Events: r.stats.events})
 		}
-		switch e.kind() {
-		case evStart:
-			r.begin(e.sess, e.at, e.aux)
-		case evWake:
-			s := r.sess(e.sess)
-			if s.wakeAt == e.at {
-				s.wakeAt = -1
-				r.step(e.sess, s, states.Input{Kind: states.InWake}, e.at)
-			}
-		case evResult:
-			r.deliver(e.sess, e.aux, e.at)
-		case evCall:
+		switch k := e.kind(); {
+		case k == evCall:
 			r.periodicCall(e.sess, e.aux, e.at)
-		case evBurst:
-			r.calls(e.sess, r.sess(e.sess).slot, int64(r.sc.Workload[e.aux].Count), e.at)
-		case evWaitTimeout:
-			r.waitTimeout(e.sess, e.aux, e.at)
-		case evFaultEnd:
-			r.rec.faultEnd(r, int(e.sess), e.at)
-			if r.plainTo != nil && len(r.ss) >= relayoutMin && !r.relayoutDue {
-				r.relayoutDue = true // one for windows that end close together
-				r.q.push(e.at+int64(relayoutAfter), evRelayout, 0, 0)
-			}
-		case evRelayout:
-			r.relayoutDue = false
-			r.relayout(e.at)
-		case evRejectAccess:
-			r.rejectAccess()
-		case evStore:
-			r.atStore(e.sess, e.aux, e.at)
-		case evStoreOp:
-			r.atStoreOp(e.sess, e.aux, e.at)
-		case evWatch:
-			r.watched(e.sess, e.at)
-		case evLogin:
-			r.login(e.at)
+		case r.cf && (k == evRejectAccess || k == evLogin):
+			// The run's events that change every session's calls: the
+			// calls they follow are counted first, and each session's
+			// next calls are decided again.
+			r.settleAll()
+			r.handle(&e)
+			r.reconsiderAll()
+		case !r.cf || k == evFaultEnd || k == evRelayout || k == evStart && !r.sess(e.sess).started:
+			r.handle(&e)
+		default:
+			// An event of session e.sess (a crashed process's start
+			// included): the calls it follows are counted first, and it
+			// may change how the next go.
+			s := r.sess(e.sess)
+			r.settle(e.sess, s)
+			r.handle(&e)
+			r.reconsider(e.sess, s)
 		}
+	}
+}
+
+// handle processes e.
+func (r *run) handle(e *event) {
+	switch e.kind() {
+	case evStart:
+		r.begin(e.sess, e.at, e.aux)
+	case evWake:
+		s := r.sess(e.sess)
+		if s.wakeAt == e.at {
+			s.wakeAt = -1
+			r.step(e.sess, s, states.Input{Kind: states.InWake}, e.at)
+		}
+	case evResult:
+		r.deliver(e.sess, e.aux, e.at)
+	case evBurst:
+		r.calls(e.sess, r.sess(e.sess).slot, int64(r.sc.Workload[e.aux].Count), e.at)
+	case evWaitTimeout:
+		r.waitTimeout(e.sess, e.aux, e.at)
+	case evFaultEnd:
+		r.rec.faultEnd(r, int(e.sess), e.at)
+		if r.plainTo != nil && !r.cf && len(r.ss) >= relayoutMin && !r.relayoutDue {
+			r.relayoutDue = true // one for windows that end close together
+			r.q.push(e.at+int64(relayoutAfter), evRelayout, 0, 0)
+		}
+	case evRelayout:
+		r.relayoutDue = false
+		r.relayout(e.at)
+	case evStore:
+		r.atStore(e.sess, e.aux, e.at)
+	case evStoreOp:
+		r.atStoreOp(e.sess, e.aux, e.at)
+	case evWatch:
+		r.watched(e.sess, e.at)
+	case evRejectAccess:
+		r.rejectAccess()
+	case evLogin:
+		r.login(e.at)
 	}
 }

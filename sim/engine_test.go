@@ -134,16 +134,16 @@ func TestQueueOrder(t *testing.T) {
 		for i := range 1000 {
 			q.push(rng.Int64N(50), evStart, uint32(i), 0)
 		}
-		prev := event{at: -1}
+		prev := event{at: -1, pushAt: math.MinInt64}
 		for n := 0; ; n++ {
 			e, ok := q.next(math.MaxInt64)
 			if !ok {
 				break
 			}
-			if e.at < prev.at || e.at == prev.at && e.key <= prev.key {
-				t.Fatalf("naive %v: popped (%d,%d) after (%d,%d)", naive, e.at, e.key, prev.at, prev.key)
+			if !prev.key().less(e.key()) {
+				t.Fatalf("naive %v: popped %+v after %+v", naive, e.key(), prev.key())
 			}
-			if e.at == prev.at && e.key>>8 < prev.key>>8 && rank(e.kind()) == rank(prev.kind()) {
+			if e.at == prev.at && e.pushAt == prev.pushAt && e.ord < prev.ord {
 				t.Fatalf("equal instants out of insertion order")
 			}
 			prev = e
@@ -187,11 +187,15 @@ func TestStoryKeepsHeadAndTail(t *testing.T) {
 	}
 }
 
-// TestEnginesAgree runs the scenario library and 400 fuzzed
-// scenarios with the engine as it is, with every fleet laid out again
-// after each fault window (relayout) and with naiveEngine (every event
-// through the heap, every call through the session): the results, traces
-// included, must be byte-identical.
+// TestEnginesAgree runs the scenario library, 400 fuzzed scenarios and
+// 400 made to crowd the instants of periodic calls (tieScenario; 60 and 60
+// under the race detector) with the
+// engine as it is (plain and failed calls counted in closed form), with
+// perCallEngine (an event per call, the engine before closed form), the
+// same with every fleet laid out again after each fault window (relayout),
+// and with naiveEngine (every event through the heap, every call through the
+// session): the results, traces, reports and timelines included, must be
+// byte-identical.
 func TestEnginesAgree(t *testing.T) {
 	var scs []*Scenario
 	for _, file := range scenarioFiles(t) {
@@ -201,30 +205,51 @@ func TestEnginesAgree(t *testing.T) {
 		}
 		scs = append(scs, sc)
 	}
-	for k := range 400 {
+	n := 400
+	if raceEnabled {
+		n = 60 // the race detector makes each run ten times slower
+	}
+	for k := range n {
 		scs = append(scs, generate(runSeed(9, k)))
 	}
-	var sc0 *Scenario
-	defaultMin := relayoutMin
-	defer func() { naiveEngine, relayoutMin = false, defaultMin }()
-	relaidOut := 0
-	// out is what a run shows: its JSON with the trace, and its text report
-	// (the failing session, its story, the sums, the violations).
-	out := func(res *Result) []byte {
-		var b bytes.Buffer
-		Report(&b, sc0, res, "reproduce")
-		return append(res.JSON(), b.Bytes()...)
+	for k := range n {
+		scs = append(scs, tieScenario(runSeed(23, k)))
 	}
-	for _, sc := range scs {
-		sc0 = sc
+	defaultMin := relayoutMin
+	defer func() { naiveEngine, perCallEngine, relayoutMin = false, false, defaultMin }()
+	relaidOut, counted, failed := 0, 0, 0
+	for k, sc := range scs {
+		// Every fourth run draws its timeline too.
+		opt := Options{Trace: true, Timeline: k%4 == 1}
+		out := func(res *Result) []byte {
+			var b bytes.Buffer
+			Report(&b, sc, res, "reproduce")
+			b.WriteString(TimelineSVG(res.Timeline))
+			return append(res.JSON(), b.Bytes()...)
+		}
 		naiveEngine = true
-		naive := out(Run(sc, Options{Trace: true}))
+		naive := out(Run(sc, opt))
 		naiveEngine = false
-		if got := out(Run(sc, Options{Trace: true})); !bytes.Equal(naive, got) {
+		perCallEngine = true
+		perCall := Run(sc, opt)
+		perCallEngine = false
+		if got := out(perCall); !bytes.Equal(naive, got) {
 			t.Fatalf("%s: the engines differ:\n%s\n%s", sc.Name, naive, got)
 		}
-		relayoutMin = 2
-		r := newRun(sc, Options{Trace: true})
+		res := Run(sc, opt)
+		if got := out(res); !bytes.Equal(naive, got) {
+			t.Fatalf("%s: counted in closed form, the run differs:\n%s\n%s", sc.Name, naive, got)
+		}
+		if res.Events < perCall.Events {
+			counted++
+			if res.Stats.FailedRequests > 0 {
+				failed++
+			}
+		}
+		// The engine that lays sessions out (an event per call) does so
+		// after every fault window.
+		relayoutMin, perCallEngine = 2, true
+		r := newRun(sc, opt)
 		r.loop()
 		if got := out(r.finish()); !bytes.Equal(naive, got) {
 			t.Fatalf("%s: laid out again, the run differs:\n%s\n%s", sc.Name, naive, got)
@@ -232,9 +257,9 @@ func TestEnginesAgree(t *testing.T) {
 		if r.pos != nil && len(r.ss) > 1 && r.sc.Fleet.StartSpread == 0 {
 			relaidOut++ // pos exists only because relayout made it
 		}
-		relayoutMin = defaultMin
+		relayoutMin, perCallEngine = defaultMin, false
 	}
-	if relaidOut < 5 {
-		t.Errorf("only %d fleets were laid out again", relaidOut)
+	if relaidOut < 5 || counted < len(scs)/2 || failed < n/8 {
+		t.Errorf("only %d fleets were laid out again, %d runs counted calls in closed form, %d of them with failed calls", relaidOut, counted, failed)
 	}
 }

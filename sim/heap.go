@@ -6,23 +6,30 @@ import (
 	"slices"
 )
 
-// event is one entry of the virtual-time queue. It is 32 bytes and holds no
+// event is one entry of the virtual-time queue. It is 40 bytes and holds no
 // pointers, so a queue of millions of events costs the garbage collector
-// nothing to scan.
+// nothing to scan. Events pop in (at, pushAt, ord) order, which is the
+// order of the instants they were scheduled at and then of their
+// scheduling (order.go): the order of a single heap stamped with a
+// sequence number, which breaks ties so that equal instants replay
+// identically.
 type event struct {
 	at int64 // virtual time in nanoseconds since the start of the run
-	// key is the kind's rank in the top bit, then the insertion sequence
-	// number shifted left by 8, with the event's kind in the low byte:
-	// ordering by key puts an instant's faults first (docs/SCENARIOS.md: an at
-	// fault takes effect at that instant, so calls queued for the same
-	// instant must see it) and otherwise orders by insertion, which breaks
-	// ties so that equal instants replay identically.
-	key  uint64
-	sess uint32 // session index (fault index for fault events)
+	// pushAt is the instant the event was scheduled at: the instant being
+	// processed, -1 for those the run starts with, math.MinInt64 for the
+	// faults that act at an instant before anything else does
+	// (docs/SCENARIOS.md: an at fault takes effect at that instant, so calls
+	// queued for the same instant must see it). A periodic call's is one
+	// period before it, whether the call before it was an event or counted.
+	pushAt int64
+	// ord orders the events scheduled at one instant (order.go).
+	ord  uint64
 	aux  uint64 // workload index, outcome code and flight, waiting-call ticket (64-bit) or store step, by kind
+	sess uint32 // session index (fault index for fault events)
+	k    evKind
 }
 
-func (e *event) kind() evKind { return evKind(e.key) }
+func (e *event) kind() evKind { return e.k }
 
 // evKind says what an event does.
 type evKind uint8
@@ -31,7 +38,7 @@ const (
 	evStart        evKind = iota // a session of a spread-out fleet begins, or a crashed process starts again
 	evWake                       // the machine's armed wake-up is due
 	evResult                     // the answer to the refresh in flight arrives
-	evCall                       // a periodic application call (aux: slot<<32 | workload index)
+	evCall                       // a periodic application call (aux: its chain, chain.go)
 	evBurst                      // a burst of application calls (aux: workload index)
 	evWaitTimeout                // the oldest waiting calls give up (aux: the last waiting call's ticket)
 	evFaultEnd                   // a fault window ends (sess: fault index)
@@ -43,15 +50,6 @@ const (
 	evLogin                      // the user logs in again (workload kind login; aux: workload index)
 )
 
-// rank is 0 for the events that change the world at an instant (faults)
-// and 1 for those that act in it, which run after them at equal instants.
-func rank(k evKind) uint64 {
-	if k == evRejectAccess {
-		return 0
-	}
-	return 1
-}
-
 // relative reports whether events of kind k are scheduled a delay after
 // the instant being processed (the next periodic call, a refresh answer, a
 // wake-up), as opposed to an absolute instant of the scenario (a session's
@@ -60,31 +58,32 @@ func relative(k evKind) bool {
 	return k != evStart && k != evFaultEnd && k != evRejectAccess && k != evBurst && k != evRelayout && k != evLogin
 }
 
-// queue holds the pending events and pops them in (at, key) order. Most
-// events are scheduled at the current instant plus a delay that repeats (a
-// minute to the next periodic call, the server's latency to an answer, a
-// token's lifetime to its refresh point), so they arrive in order: they go
-// to FIFO lanes, ring buffers that each stay sorted, at O(1) per event and
-// with sequential memory access. The rest (absolute instants, delays out of
-// any lane's order) go to a binary min-heap. Popping takes the least head
-// among the heap and the lanes; since keys are unique, the order is exactly
-// the one a single heap gives, so results do not depend on which structure
-// held an event. A typed heap avoids container/heap, whose interface calls
-// and boxing cost an allocation per push.
+// queue holds the pending events and pops them in (at, pushAt, ord) order.
+// Most events are scheduled at the current instant plus a delay that
+// repeats (a minute to the next periodic call, the server's latency to an
+// answer, a token's lifetime to its refresh point), so they arrive in
+// order: they go to FIFO lanes, ring buffers that each stay sorted, at O(1)
+// per event and with sequential memory access. The rest (absolute instants,
+// delays out of any lane's order) go to a binary min-heap, kept as a
+// calendar queue (calendar.go). Popping takes the least head among the
+// heap and the lanes; since keys are unique, the
+// order is exactly the one a single heap gives, so results do not depend on
+// which structure held an event. A typed heap avoids container/heap, whose
+// interface calls and boxing cost an allocation per push.
 type queue struct {
-	ev  []event // the binary heap
+	ev  []event  // the binary heap of the naive queue
+	cal calendar // the events no lane takes, else
 	seq uint64
 	// now is the instant of the event being processed: relative events are
-	// pushed at or after it.
+	// pushed at or after it. order holds what the keys of the events pushed
+	// now depend on (order.go).
 	now   int64
+	order order
 	lanes [numLanes]lane
-	// headAt and headKey cache each lane's first event's (at, key), or
-	// (MaxInt64, MaxUint64) for an empty lane, for a compact scan when
-	// popping; tails caches its last event's at, or MinInt64 for an empty
-	// lane, for a compact scan when pushing.
-	headAt  [numLanes]int64
-	headKey [numLanes]uint64
-	tails   [numLanes]int64
+	// heads caches each lane's first event's key, or maxKey for an empty
+	// lane, for a compact scan when popping; tails caches its last event's
+	// key, or minKey for an empty lane, for a compact scan when pushing.
+	heads, tails [numLanes]key
 	// active has bit j set when lane j is not empty.
 	active uint8
 	// naive puts every event in the heap: the engine before lanes, which
@@ -92,10 +91,27 @@ type queue struct {
 	naive bool
 }
 
+// key is an event's place in the order.
+type key struct {
+	at, pushAt int64
+	ord        uint64
+}
+
+var (
+	minKey = key{math.MinInt64, math.MinInt64, 0}
+	maxKey = key{math.MaxInt64, math.MaxInt64, math.MaxUint64}
+)
+
+func (e *event) key() key { return key{e.at, e.pushAt, e.ord} }
+
+func (a key) less(b key) bool {
+	return a.at < b.at || a.at == b.at && (a.pushAt < b.pushAt || a.pushAt == b.pushAt && a.ord < b.ord)
+}
+
 // numLanes bounds the lanes: a scenario has a few recurring delays.
 const numLanes = 8
 
-// lane is a ring buffer of events in (at, key) order.
+// lane is a ring buffer of events in key order.
 type lane struct {
 	buf     []event // len is a power of two
 	head, n int
@@ -103,26 +119,23 @@ type lane struct {
 
 func (q *queue) init(capacity int) {
 	q.ev = make([]event, 0, capacity)
-	for j := range q.headAt {
-		q.headAt[j], q.headKey[j], q.tails[j] = math.MaxInt64, math.MaxUint64, math.MinInt64
+	q.now = -1 // what the run starts with is scheduled before its first instant
+	q.order.init()
+	for j := range q.heads {
+		q.heads[j], q.tails[j] = maxKey, minKey
 	}
 }
 
 func (q *queue) len() int {
-	n := len(q.ev)
+	n := len(q.ev) + q.cal.len()
 	for j := range q.lanes {
 		n += q.lanes[j].n
 	}
 	return n
 }
 
-func less(a, b *event) bool { return a.at < b.at || a.at == b.at && a.key < b.key }
-
-// stamp returns an event of kind k with the next sequence number, to be
-// queued by pushAll.
-func (q *queue) stamp(at int64, k evKind, sess uint32, aux uint64) event {
-	q.seq++
-	return event{at: at, key: rank(k)<<63 | q.seq<<8 | uint64(k), sess: sess, aux: aux}
+func less(a, b *event) bool {
+	return a.at < b.at || a.at == b.at && (a.pushAt < b.pushAt || a.pushAt == b.pushAt && a.ord < b.ord)
 }
 
 // startBuffer returns an empty slice for n events to be stamped and given
@@ -162,7 +175,7 @@ func (q *queue) pushAll(es []event) {
 	})
 	if c := cap(es); len(es) > 0 && c&(c-1) == 0 && q.lanes[j].buf == nil {
 		q.lanes[j] = lane{buf: es[:c], n: len(es)}
-		q.headAt[j], q.headKey[j], q.tails[j] = es[0].at, es[0].key, es[len(es)-1].at
+		q.heads[j], q.tails[j] = es[0].key(), es[len(es)-1].key()
 		q.active |= 1 << j
 		return
 	}
@@ -171,18 +184,23 @@ func (q *queue) pushAll(es []event) {
 	}
 }
 
-// push adds an event of kind k, stamping it with the next sequence number.
-// A relative event goes to the lane whose last event is the latest not
-// after at, a non-empty lane before an empty one, so that lanes keep to
-// one delay each; when no lane can take it, it goes to the heap.
+// push adds an event of kind k, scheduled now (order.go gives its key).
 func (q *queue) push(at int64, k evKind, sess uint32, aux uint64) {
-	e := q.stamp(at, k, sess, aux)
-	if !q.naive && relative(k) && at >= q.now {
-		best, bestTail := -1, int64(math.MinInt64)
+	q.enqueue(q.stamp(at, k, sess, aux))
+}
+
+// enqueue adds e. A relative event goes to the lane whose last event is
+// the latest not after it, a non-empty lane before an empty one, so that
+// lanes keep to one delay each; when no lane can take it, it goes to the
+// heap.
+func (q *queue) enqueue(e event) {
+	if !q.naive && relative(e.k) && e.at >= q.now {
+		ek := e.key()
+		best := -1
 		for m := q.active; m != 0; m &= m - 1 {
 			j := bits.TrailingZeros8(m)
-			if tail := q.tails[j]; tail <= at && (best < 0 || tail > bestTail) {
-				best, bestTail = j, tail
+			if tail := q.tails[j]; !ek.less(tail) && (best < 0 || q.tails[best].less(tail)) {
+				best = j
 			}
 		}
 		if best < 0 && q.active != 1<<numLanes-1 {
@@ -216,96 +234,86 @@ func (q *queue) put(j int, e event) {
 	}
 	l.buf[(l.head+l.n)&(len(l.buf)-1)] = e
 	l.n++
-	q.tails[j] = e.at
+	q.tails[j] = e.key()
 	if l.n == 1 {
-		q.headAt[j], q.headKey[j] = e.at, e.key
+		q.heads[j] = q.tails[j]
 		q.active |= 1 << j
 	}
 }
 
 func (q *queue) heapPush(e event) {
-	q.ev = append(q.ev, e)
-	i := len(q.ev) - 1
-	for i > 0 {
-		parent := (i - 1) / 2
-		if !less(&q.ev[i], &q.ev[parent]) {
-			break
-		}
-		q.ev[i], q.ev[parent] = q.ev[parent], q.ev[i]
-		i = parent
+	if q.naive {
+		heapPush(&q.ev, e)
+		return
 	}
+	q.cal.push(e)
+}
+
+// heapPeek returns the heap's least event, or nil.
+func (q *queue) heapPeek() *event {
+	if q.naive {
+		if len(q.ev) == 0 {
+			return nil
+		}
+		return &q.ev[0]
+	}
+	return q.cal.peek()
+}
+
+func (q *queue) heapPop() event {
+	if q.naive {
+		return heapPop(&q.ev)
+	}
+	return q.cal.pop()
 }
 
 // earliest returns where the earliest event is: a lane's index, or -1 for
 // the heap; ok is false when the queue is empty.
 func (q *queue) earliest() (src int, ok bool) {
-	src, ok = -1, len(q.ev) > 0
-	at, key := int64(math.MaxInt64), uint64(math.MaxUint64)
+	best := maxKey
+	h := q.heapPeek()
+	src, ok = -1, h != nil
 	if ok {
-		at, key = q.ev[0].at, q.ev[0].key
+		best = h.key()
 	}
 	for m := q.active; m != 0; m &= m - 1 {
 		j := bits.TrailingZeros8(m)
-		if a := q.headAt[j]; a < at || a == at && q.headKey[j] < key {
-			src, ok, at, key = j, true, a, q.headKey[j]
+		if h := q.heads[j]; h.less(best) {
+			src, ok, best = j, true, h
 		}
 	}
 	return src, ok
 }
 
 // next removes and returns the earliest event if it comes before end; its
-// instant becomes the queue's now.
+// instant becomes the queue's now, and the event the one whose pushes
+// order.go orders.
 func (q *queue) next(end int64) (event, bool) {
 	src, ok := q.earliest()
 	if !ok {
 		return event{}, false
 	}
+	var e event
 	if src < 0 {
-		if q.ev[0].at >= end {
+		if q.heapPeek().at >= end {
 			return event{}, false
 		}
-		e := q.heapPop()
-		q.now = e.at
-		return e, true
-	}
-	if q.headAt[src] >= end {
-		return event{}, false
-	}
-	l := &q.lanes[src]
-	e := l.buf[l.head]
-	l.head = (l.head + 1) & (len(l.buf) - 1)
-	l.n--
-	if l.n > 0 {
-		h := &l.buf[l.head]
-		q.headAt[src], q.headKey[src] = h.at, h.key
+		e = q.heapPop()
 	} else {
-		q.headAt[src], q.headKey[src], q.tails[src] = math.MaxInt64, math.MaxUint64, math.MinInt64
-		q.active &^= 1 << src
+		if q.heads[src].at >= end {
+			return event{}, false
+		}
+		l := &q.lanes[src]
+		e = l.buf[l.head]
+		l.head = (l.head + 1) & (len(l.buf) - 1)
+		l.n--
+		if l.n > 0 {
+			q.heads[src] = l.buf[l.head].key()
+		} else {
+			q.heads[src], q.tails[src] = maxKey, minKey
+			q.active &^= 1 << src
+		}
 	}
-	q.now = e.at
+	q.processing(&e)
 	return e, true
-}
-
-func (q *queue) heapPop() event {
-	top := q.ev[0]
-	n := len(q.ev) - 1
-	q.ev[0] = q.ev[n]
-	q.ev = q.ev[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		m := l
-		if r := l + 1; r < n && less(&q.ev[r], &q.ev[l]) {
-			m = r
-		}
-		if !less(&q.ev[m], &q.ev[i]) {
-			break
-		}
-		q.ev[i], q.ev[m] = q.ev[m], q.ev[i]
-		i = m
-	}
-	return top
 }

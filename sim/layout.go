@@ -12,10 +12,12 @@ import (
 // holds them in the order of their phase in the first periodic workload
 // entry (session.slot). The lanes deliver each kind of event in time
 // order: a million sessions are then swept from one end to the other
-// rather than read at random. Without a start spread, or with naiveEngine,
-// both orders are the sessions' own.
+// rather than read at random. Without a start spread, with naiveEngine, or
+// when the calls are counted in closed form (chain.go: they are no longer
+// the events to sweep, and the lookup of a session's place costs more than
+// it saves), both orders are the sessions' own.
 func (r *run) layout(starts []int64) {
-	if r.plainTo == nil || r.sc.Fleet.StartSpread == 0 || len(starts) >= 1<<24 {
+	if r.plainTo == nil || r.cf || r.sc.Fleet.StartSpread == 0 || len(starts) >= 1<<24 {
 		for i := range r.ss {
 			r.ss[i].slot = uint32(i)
 		}
@@ -56,9 +58,10 @@ func (r *run) layout(starts []int64) {
 // phase, so that the sessions' events read r.ss at random. relayoutAfter
 // a window's end, when its retries are over and each session waits for
 // its next refresh point, relayout places the sessions again in the order
-// their next events come, and the lanes sweep memory again. Fleets
-// smaller than relayoutMin fit in the caches and are left as they are
-// (a variable: tests lay out every fleet again).
+// their next events come, and the lanes sweep memory again (as layout,
+// not when calls are counted in closed form). Fleets smaller than
+// relayoutMin fit in the caches and are left as they are (a variable:
+// tests lay out every fleet again).
 const relayoutAfter = 5 * time.Minute
 
 var relayoutMin = 1 << 16

@@ -193,6 +193,7 @@ func (r *Result) JSON() []byte {
 // finish closes the books at the run's end and evaluates the expectations.
 func (r *run) finish() *Result {
 	end := r.end
+	r.countRest()
 	r.rec.finish(r)
 	var final [numStates]int
 	for i := range r.ss {

@@ -61,6 +61,11 @@ type session struct {
 	// with (tokGen at its first start), which it starts with again after
 	// a crash (restart).
 	firstTok uint32
+	// plainTo is run.plainTo[slot], at hand where the session is.
+	plainTo int64
+	// c0 is the chain of its calls of the first periodic workload entry
+	// (chain.go); the others' are in run.chains.
+	c0 chain
 }
 
 // begin starts session i's process at t (evStart), or starts it again
@@ -234,7 +239,7 @@ func (r *run) step(i uint32, s *session, in states.Input, t int64) states.Effect
 		r.judge(i, s, int64(n), t)
 	}
 	if r.plainTo != nil {
-		r.plainTo[s.slot] = r.plainUntil(i, s, t)
+		r.setPlain(s, r.plainUntil(i, s, t))
 	}
 	return fx
 }

@@ -214,7 +214,7 @@ func (r *run) crash(i uint32, s *session, t, restart int64) {
 	s.down, s.awaiting = true, false
 	s.wakeAt = -1
 	if r.plainTo != nil {
-		r.plainTo[s.slot] = 0
+		r.setPlain(s, 0)
 	}
 	if done := max(s.served, s.timedOut); s.waitTicket > done {
 		// The calls waiting for a token die with the process.

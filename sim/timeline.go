@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/authfsm/authfsm/policy"
@@ -114,6 +116,7 @@ func (tl *Timeline) bins() int {
 
 // begin records that session i began at t in state st.
 func (tl *Timeline) begin(i uint32, st states.State, t int64) {
+	tl.sampleUpTo(t)
 	tl.counts[st]++
 	if int(i) == tl.one {
 		tl.started = true
@@ -122,7 +125,11 @@ func (tl *Timeline) begin(i uint32, st states.State, t int64) {
 }
 
 // sampleUpTo adds the fleet's state counts, unchanged since the last call,
-// to the bins' averages up to t.
+// to the bins' averages up to t. It is called where the counts change
+// (begin, transition, leave) and at the end, never at other events: the
+// sums then split at the same instants however many events the engine
+// makes (calls counted in closed form make fewer), so that the averages
+// are the same to the last bit.
 func (tl *Timeline) sampleUpTo(t int64) {
 	if !tl.fleet() {
 		return
@@ -142,6 +149,7 @@ func (tl *Timeline) sampleUpTo(t int64) {
 }
 
 func (tl *Timeline) transition(i uint32, tr states.Transition, t int64) {
+	tl.sampleUpTo(t)
 	tl.counts[tr.From]--
 	tl.counts[tr.To]++
 	if int(i) != tl.one {
@@ -158,6 +166,7 @@ func (tl *Timeline) transition(i uint32, tr states.Transition, t int64) {
 // started again: its new session begins in its first state (begin) with no
 // transition.
 func (tl *Timeline) leave(i uint32, st states.State, t int64) {
+	tl.sampleUpTo(t)
 	tl.counts[st]--
 	if int(i) != tl.one {
 		return
@@ -188,12 +197,7 @@ func (tl *Timeline) attempt(i uint32, sent, done int64, c policy.Class) {
 
 func (tl *Timeline) failed(i uint32, t int64, n int64) {
 	if tl.fleet() {
-		at := time.Duration(t) / tl.step * tl.step // one mark per bin
-		if k := len(tl.fleetFailed) - 1; k >= 0 && tl.fleetFailed[k].At == at {
-			tl.fleetFailed[k].N += n
-		} else {
-			tl.fleetFailed = append(tl.fleetFailed, failedMark{at, n})
-		}
+		tl.failedBin(time.Duration(t)/tl.step, n) // one mark per bin
 	}
 	if int(i) != tl.one {
 		return
@@ -209,6 +213,34 @@ func (tl *Timeline) failed(i uint32, t int64, n int64) {
 	tl.failedCalls = append(tl.failedCalls, failedMark{at, n})
 	if len(tl.failedCalls) > timelineDetail {
 		tl.coarsen()
+	}
+}
+
+// failedBin adds n failed calls to the fleet's mark of bin b. Calls
+// counted in closed form (chain.go) come later than those made since, so
+// the marks are kept in order by bin rather than appended.
+func (tl *Timeline) failedBin(b time.Duration, n int64) {
+	at := b * tl.step
+	k := sort.Search(len(tl.fleetFailed), func(k int) bool { return tl.fleetFailed[k].At >= at })
+	if k < len(tl.fleetFailed) && tl.fleetFailed[k].At == at {
+		tl.fleetFailed[k].N += n
+		return
+	}
+	tl.fleetFailed = slices.Insert(tl.fleetFailed, k, failedMark{at, n})
+}
+
+// failedSpan adds n failed calls, one every every from from, to the
+// fleet's marks. The calls of the session drawn in rows are never counted
+// (failingCounted): each has its own mark there.
+func (tl *Timeline) failedSpan(from, every, n int64) {
+	step := int64(tl.step)
+	for n > 0 {
+		b := from / step
+		// The calls in bin b: from, from+every, ... before (b+1)*step.
+		k := min(((b+1)*step-from+every-1)/every, n)
+		tl.failedBin(time.Duration(b), k)
+		from += k * every
+		n -= k
 	}
 }
 

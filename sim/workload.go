@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"time"
 
 	"github.com/authfsm/authfsm/states"
@@ -16,14 +17,26 @@ const (
 
 // scheduleWork queues session i's first call of each workload entry. A
 // periodic entry runs on the session's own phase (its start), so a spread
-// fleet does not call in lockstep.
+// fleet does not call in lockstep; its calls are a chain (chain.go).
 func (r *run) scheduleWork(i uint32, s *session) {
+	kr := 0
 	for k, w := range r.sc.Workload {
 		switch w.Kind {
 		case WorkRequests:
-			if t := s.start + int64(w.From); t < int64(w.To) {
-				r.q.push(t, evCall, i, uint64(s.slot)<<32|uint64(k))
+			c, re := r.chain(s, kr), &r.reqs[kr]
+			aux := uint64(s.slot)<<32 | uint64(kr)
+			kr++
+			c.next, c.ev, c.mode = math.MaxInt64, -1, modeEvent
+			t := s.start + int64(w.From)
+			if t >= int64(w.To) {
+				continue
 			}
+			c.next, c.ev, c.mode = t, t, modeFirst
+			if re.j >= 0 {
+				c.rank = uint32(len(r.q.order.created))
+				r.q.order.created = append(r.q.order.created, s.start)
+			}
+			r.q.push(t, evCall, i, aux)
 		case WorkBurst:
 			if int64(w.At) >= s.start {
 				r.q.push(int64(w.At), evBurst, i, uint64(k))
@@ -33,31 +46,80 @@ func (r *run) scheduleWork(i uint32, s *session) {
 	}
 }
 
-// periodicCall makes one call of workload entry k and queues the next;
-// aux carries k and the session's slot in plainTo.
+// periodicCall makes session i's call of periodic entry kr at t, the
+// instant of its event (aux: slot<<32 | kr), and queues the next: an entry
+// whose calls are events schedules it first, as the engine always did,
+// and when no entry is counted in closed form the call is made without
+// touching the session while it is plain; one counted in closed form
+// decides afterwards whether the next is an event or counted
+// (reconsider).
 func (r *run) periodicCall(i uint32, aux uint64, t int64) {
-	w := &r.sc.Workload[uint32(aux)]
-	if next := t + int64(w.Every); next < int64(w.To) {
-		r.q.push(next, evCall, i, aux)
+	kr, slot := int(uint32(aux)), uint32(aux>>32)
+	re := &r.reqs[kr]
+	if !r.cf {
+		if next := t + re.every; next < re.to {
+			r.q.push(next, evCall, i, aux)
+		}
+		r.calls(i, slot, 1, t)
+		return
 	}
-	r.calls(i, uint32(aux>>32), 1, t)
+	s := r.sess(i)
+	c := r.chain(s, kr)
+	if c.ev != t {
+		return // a checkpoint moved earlier since
+	}
+	if re.j < 0 {
+		c.ev = -1
+		if next := t + re.every; next < re.to {
+			r.q.push(next, evCall, i, aux)
+			c.ev = next
+		}
+		r.settle(i, s)
+		r.calls(i, slot, 1, t)
+		r.reconsider(i, s)
+		return
+	}
+	if c.mode == modeFirst {
+		r.q.firstCall(re.j, c.rank)
+	}
+	r.settle(i, s)
+	c.mode, c.ev, c.next = modeEvent, -1, t+re.every
+	r.calls(i, s.slot, 1, t)
+	r.reconsider(i, s)
 }
 
 // calls makes n calls of session i, whose slot in plainTo is slot, at t:
-// plain ones are only counted, without touching the session; the others
-// go through call, after which the session's plain instant is brought up
-// to date.
+// plain ones are only counted, without touching the session when no calls
+// are counted in closed form (whose events are the session's anyway); the
+// others go through call, after which the session's plain instant is
+// brought up to date.
 func (r *run) calls(i, slot uint32, n int64, t int64) {
 	if r.plainTo == nil {
 		r.call(i, n, t)
 		return
 	}
-	if t < r.plainTo[slot] {
+	if r.cf {
+		if s := r.sess(i); t < s.plainTo {
+			r.stats.Requests += n
+			return
+		}
+	} else if t < r.plainTo[slot] {
 		r.stats.Requests += n
 		return
 	}
 	r.call(i, n, t)
-	r.plainTo[slot] = r.plainUntil(i, r.sess(i), t)
+	s := r.sess(i)
+	r.setPlain(s, r.plainUntil(i, s, t))
+}
+
+// setPlain sets the instant until which session s's calls are plain:
+// in the session, and for calls made without touching it (when none are
+// counted in closed form) in plainTo.
+func (r *run) setPlain(s *session, until int64) {
+	s.plainTo = until
+	if !r.cf {
+		r.plainTo[s.slot] = until
+	}
 }
 
 // plainUntil returns the instant until which session i's calls are plain
@@ -171,4 +233,7 @@ func (r *run) rejectAccess() {
 		r.fams[i].rejGen = r.fams[i].tokSeq
 	}
 	clear(r.plainTo)
+	for i := range r.ss {
+		r.ss[i].plainTo = 0
+	}
 }

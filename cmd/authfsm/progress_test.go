@@ -44,12 +44,13 @@ func TestProgressPacing(t *testing.T) {
 }
 
 // TestSimProgress: a run of a few million events reports its progress on
-// stderr, never on stdout.
+// stderr, never on stdout. Its events are refreshes (a minute's tokens,
+// refreshed every 30 s): plain calls are counted, not events.
 func TestSimProgress(t *testing.T) {
 	fakeClock(t, 3*time.Second)
 	progressLiveOn = func(io.Writer) bool { return false }
 	file := filepath.Join(t.TempDir(), "long.yaml")
-	src := "name: long\nduration: 2h\ntoken: {ttl: 1h}\nworkload: [{kind: requests, every: 1m}]\nfleet: {sessions: 20000, start_spread: 1m}\n"
+	src := "name: long\nduration: 2h\ntoken: {ttl: 1m}\nworkload: [{kind: requests, every: 1m}]\nfleet: {sessions: 5000, start_spread: 1m}\n"
 	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}

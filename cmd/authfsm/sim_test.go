@@ -45,7 +45,11 @@ func TestSimCommand(t *testing.T) {
 	}
 	svg := filepath.Join(dir, "t.svg")
 	huge := filepath.Join(dir, "huge.yaml")
-	if err := os.WriteFile(huge, []byte("name: h\nduration: 8760h\ntoken: {ttl: 1h}\nworkload: [{kind: requests, every: 1ms}]\nfleet: {sessions: 1000}\n"), 0o644); err != nil {
+	if err := os.WriteFile(huge, []byte("name: h\nduration: 8760h\ntoken: {ttl: 1h}\nworkload: [{kind: requests, every: 1ms}]\nfleet: {sessions: 100000}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	perMilli := filepath.Join(dir, "per-ms.yaml")
+	if err := os.WriteFile(perMilli, []byte("name: m\nduration: 24h\ntoken: {ttl: 1h}\nworkload: [{kind: requests, every: 1ms}]\nfleet: {sessions: 1000}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	big := filepath.Join(dir, "big.yaml")
@@ -80,10 +84,11 @@ func TestSimCommand(t *testing.T) {
 		{"bad among good", []string{"sim", seedFile, bad}, exitBadInput, "PASS", "unknown key"},
 		{"svg", []string{"sim", "--svg", svg, seedFile}, exitOK, "PASS", ""},
 		{"text trace", []string{"sim", "--trace", seedFile}, exitOK, "  trace:\n           55m0s  valid      → refreshing refresh_ahead refresh-ahead point reached\n", ""},
-		{"too much work", []string{"sim", huge}, exitBadInput, "", "authfsm sim: " + huge + ": the run needs about 31536"},
-		{"too much work names the flag", []string{"sim", huge}, exitBadInput, "", "more than --max-events allows (300000000, about a minute of work); run it with --max-events 31536"},
-		{"a lower bound", []string{"sim", "--max-events", "100", seedFile}, exitBadInput, "", "more than --max-events allows (100); run it with --max-events"},
-		{"compare, too much work", []string{"compare", "--max-events", "1000", noMarginFile}, exitBadInput, "", "authfsm compare: " + noMarginFile + ": its runs (one per policy) need about"},
+		{"too much work", []string{"sim", huge}, exitBadInput, "", "authfsm sim: " + huge + ": the run needs about 1911772727 events"},
+		{"too much work names the flag", []string{"sim", huge}, exitBadInput, "", "more than --max-events allows (300000000, about a minute of work); run it with --max-events 1911772727"},
+		{"plain calls are counted, not refused", []string{"sim", perMilli}, exitOK, "calls: 86400000000, failed 0; refresh requests: 26000", ""},
+		{"a lower bound", []string{"sim", "--max-events", "10", seedFile}, exitBadInput, "", "more than --max-events allows (10); run it with --max-events"},
+		{"compare, too much work", []string{"compare", "--max-events", "100", noMarginFile}, exitBadInput, "", "authfsm compare: " + noMarginFile + ": its runs (one per policy) need about"},
 		{"file over 1 MiB", []string{"sim", big}, exitBadInput, "", big + ": larger than 1 MiB"},
 		{"a failing fleet shows the session that failed", []string{"sim", fleetFail}, exitFailed,
 			"  timeline of session 13 (the first to enter revoked):\n    1h30m35.552s  valid      → refreshing refresh_ahead", ""},
