@@ -84,7 +84,7 @@ func tieScenario(seed uint64) *Scenario {
 	}
 	if sc.Share.Kind == ShareStore && g.chance(0.3) {
 		sc.Share.Latency = g.pick(0, every)
-		sc.Share.Lease = sc.Session.RequestTimeout + 2*sc.Share.Latency + every
+		sc.Session.Lease = sc.Session.RequestTimeout + 2*sc.Share.Latency + every
 	}
 	for k := range sc.Server.Faults {
 		if f := &sc.Server.Faults[k]; f.Kind == FaultCrashHolder && g.chance(0.5) {

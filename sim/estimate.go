@@ -120,9 +120,10 @@ func estimate(sc *Scenario, perCall bool) int64 {
 		case f.Kind == FaultStatus && f.Status >= 400 && f.Status < 500 && f.Status != 408 && f.Status != 429,
 			f.Instant, f.Kind == FaultLostResponse && sc.Token.Rotate && sc.Token.ReuseGrace == 0 && !sc.Session.Fallback:
 			per += perTry + 1 // a refusal ends the session's refreshes (or a fallback follows)
-			if retrying == 1 || f.Instant || w >= float64(time.Second) {
-				// (A process that shares a store and meets a refusal of
-				// a moment adopts the pair another publishes.)
+			if retrying == 1 || f.Instant || w >= float64(states.RefreshSpreadBound(sc.Session.RefreshAhead)+time.Second) {
+				// (A process that shares a store and meets a refusal
+				// shorter than its family's spread of refresh points
+				// adopts the pair another publishes.)
 				revokedAt = math.Min(revokedAt, float64(f.From))
 			}
 		case f.Kind == FaultCrashHolder:
@@ -148,7 +149,13 @@ func estimate(sc *Scenario, perCall bool) int64 {
 			}
 		}
 	}
-	if failedEvents && revokedAt < dur {
+	// One with a login from outside waits in needs_login for the login
+	// the workload makes: it is not revoked for good.
+	comesBack := false
+	for _, w := range sc.Workload {
+		comesBack = comesBack || w.Kind == WorkLogin && sc.Fleet.Login == states.LoginOutside
+	}
+	if failedEvents && revokedAt < dur && !comesBack {
 		// The calls of a revoked session fail from then on.
 		per += perFailed * callsIn(dur-revokedAt, counted)
 	}

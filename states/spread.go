@@ -60,9 +60,16 @@ func mix64(x uint64) uint64 {
 // generation in [0, min(margin/spreadDivisor, MaxRefreshSpread)),
 // in whole milliseconds.
 func (d *Data) refreshSpread(margin time.Duration) time.Duration {
-	steps := uint64(min(margin/spreadDivisor, MaxRefreshSpread) / time.Millisecond)
+	steps := uint64(RefreshSpreadBound(margin) / time.Millisecond)
 	if steps == 0 {
 		return 0
 	}
 	return time.Duration(mix64(uint64(d.spread)<<32^d.gen*0x9e3779b97f4a7c15)%steps) * time.Millisecond
+}
+
+// RefreshSpreadBound is the widest a coordinated session's refresh spread
+// can be for a margin: min(margin/10, MaxRefreshSpread). A family's
+// processes reach their refresh points within it of each other.
+func RefreshSpreadBound(margin time.Duration) time.Duration {
+	return min(margin/spreadDivisor, MaxRefreshSpread)
 }
